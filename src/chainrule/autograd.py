@@ -1,0 +1,260 @@
+"""Backpropagation: graph nodes, the backward walk, ``grad`` and ``no_grad``.
+
+The walk is the lecture's formula. Put the graph in topological order (parents before
+children); then, from the output down, each node's error signal is the sum over its children j
+
+    v̄ᵢ = Σⱼ v̄ⱼ · ∂vⱼ/∂vᵢ
+
+where each term v̄ⱼ · ∂vⱼ/∂vᵢ is the child's vector-Jacobian product (VJP) for that parent.
+"""
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Sequence
+
+from . import backend
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+
+class Node:
+    """How a tensor was made: the op, its input tensors, and one VJP per input.
+
+    A VJP is called as ``vjp(error_signal, output)``; the output is passed in at backward time
+    rather than stored, so the graph holds no reference cycle and is freed as soon as the loss is.
+    """
+
+    __slots__ = ("op", "parents", "vjps")
+
+    def __init__(self, op: str, parents: tuple, vjps: tuple):
+        self.op = op
+        self.parents = parents
+        self.vjps = vjps
+
+    def release(self) -> None:
+        """Drop the VJPs and the arrays they saved; the structure stays for inspection."""
+        self.vjps = None
+
+    def __repr__(self) -> str:
+        return f"<{self.op} node>"
+
+
+# ---------------------------------------------------------------- grad mode
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+def set_grad_enabled(mode: bool) -> None:
+    global _grad_enabled
+    _grad_enabled = bool(mode)
+
+
+class _GradMode:
+    mode = True
+
+    def __enter__(self):
+        self.previous = _grad_enabled
+        set_grad_enabled(self.mode)
+
+    def __exit__(self, *exc):
+        set_grad_enabled(self.previous)
+
+    def __call__(self, function):
+        @functools.wraps(function)
+        def wrapped(*args, **kwargs):
+            with self.__class__():
+                return function(*args, **kwargs)
+        return wrapped
+
+
+class no_grad(_GradMode):
+    """Context manager and decorator: ops inside build no graph (evaluation, optimiser steps)."""
+    mode = False
+
+
+class enable_grad(_GradMode):
+    mode = True
+
+
+# ---------------------------------------------------------------- the walk
+def topological_order(roots: Sequence["Tensor"]) -> list["Tensor"]:
+    """Every tensor that needs a gradient and leads to ``roots``, parents before children.
+
+    Iterative depth-first search: a language model's graph is far deeper than Python's
+    recursion limit.
+    """
+    order, visited = [], set()
+    stack = [(root, False) for root in roots if root.requires_grad]
+    while stack:
+        tensor, parents_done = stack.pop()
+        if parents_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        node = tensor._node
+        if node is not None:
+            for parent in node.parents:
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+_RELEASED = ("Trying to backward through the graph a second time (or to read a gradient after "
+             "its saved values were freed). Pass retain_graph=True to the first backward() or "
+             "autograd.grad() call if you need to go through the graph again.")
+
+
+def _fit_to(contribution: "Tensor", parent: "Tensor") -> "Tensor":
+    """Undo broadcasting and type promotion: the one place a gradient is made to fit its input."""
+    if contribution.shape != parent.shape:
+        contribution = contribution.sum_to(parent.shape)
+    if contribution.dtype != parent.dtype:
+        contribution = contribution.to(parent.dtype)
+    return contribution
+
+
+def run_backward(roots, root_signals, retain_graph: bool, create_graph: bool,
+                 capture: dict | None = None) -> dict:
+    """Propagate error signals from ``roots`` to every tensor below them.
+
+    With ``capture`` (a dict of id -> tensor) the signals reaching those tensors are returned
+    and leaves' ``.grad`` is left alone (``autograd.grad``); otherwise leaf gradients accumulate.
+    """
+    from .tensor import Tensor
+
+    order = topological_order(roots)
+    signals: dict[int, Tensor] = {}
+    for root, signal in zip(roots, root_signals):
+        if root.requires_grad:
+            key = id(root)
+            signals[key] = signal if key not in signals else signals[key] + signal
+    captured: dict[int, Tensor] = {}
+    # Arrays already handed to a leaf's .grad: a second leaf receiving the same array gets a copy,
+    # so that an in-place change to one gradient never shows up in another.
+    given_out = {id(signal.data) for signal in root_signals}
+
+    previous_mode = is_grad_enabled()
+    set_grad_enabled(create_graph)
+    try:
+        for tensor in reversed(order):
+            error_signal = signals.pop(id(tensor), None)
+            if error_signal is None:
+                continue
+            if capture is not None and id(tensor) in capture:
+                captured[id(tensor)] = error_signal
+            node = tensor._node
+            if node is None or tensor._retains_grad:
+                if capture is None:
+                    _accumulate(tensor, error_signal, create_graph, given_out)
+                if node is None:
+                    continue
+            if node.vjps is None:
+                raise RuntimeError(_RELEASED)
+            for parent, vjp in zip(node.parents, node.vjps):
+                if not parent.requires_grad:
+                    continue
+                contribution = _fit_to(vjp(error_signal, tensor), parent)
+                key = id(parent)
+                earlier = signals.get(key)
+                signals[key] = contribution if earlier is None else earlier + contribution
+            if not retain_graph:
+                node.release()
+    finally:
+        set_grad_enabled(previous_mode)
+    return captured
+
+
+def _accumulate(tensor: "Tensor", signal: "Tensor", create_graph: bool, given_out: set) -> None:
+    from .tensor import Tensor
+
+    if create_graph:
+        tensor.grad = signal if tensor.grad is None else tensor.grad + signal
+        return
+    if tensor.grad is not None:
+        tensor.grad = Tensor._wrap(tensor.grad.data + signal.data)
+        return
+    array = signal.data
+    owner = array if array.base is None else array.base
+    if id(owner) in given_out:
+        array = array.copy()
+    else:
+        array = backend.writable(array)
+        given_out.add(id(owner))
+    tensor.grad = Tensor._wrap(array)
+
+
+def _root_signals(outputs, grad_outputs, caller: str):
+    from .tensor import Tensor
+
+    signals = []
+    for output, signal in zip(outputs, grad_outputs):
+        if signal is None:
+            if output.data.size != 1:
+                raise RuntimeError(
+                    f"{caller}: the output has shape {tuple(output.shape)}; a gradient can be "
+                    "created implicitly only for a scalar output. Reduce it first (e.g. .sum() "
+                    "or .mean()), or pass the gradient of the loss with respect to it.")
+            signal = Tensor._wrap(backend.xp.ones_like(output.data))
+        elif not isinstance(signal, Tensor):
+            signal = Tensor._wrap(backend.xp.asarray(signal, dtype=output.dtype))
+        if signal.shape != output.shape:
+            raise RuntimeError(f"{caller}: gradient of shape {signal.shape} does not match the "
+                               f"output's shape {output.shape}")
+        signals.append(signal)
+    return signals
+
+
+def _as_list(tensors) -> list:
+    from .tensor import Tensor
+
+    return [tensors] if isinstance(tensors, Tensor) else list(tensors)
+
+
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
+             create_graph: bool = False) -> None:
+    """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad`` (PyTorch's ``autograd.backward``)."""
+    outputs = _as_list(tensors)
+    for output in outputs:
+        if not output.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad and has no graph; set "
+                               "requires_grad=True on the inputs you want gradients for")
+    grads = [None] * len(outputs) if grad_tensors is None else _as_list(grad_tensors)
+    signals = _root_signals(outputs, grads, "backward")
+    retain = create_graph if retain_graph is None else retain_graph
+    run_backward(outputs, signals, retain, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple:
+    """The gradients of ``outputs`` with respect to ``inputs``, returned rather than accumulated.
+
+    With ``create_graph=True`` the result is itself differentiable: gradients of gradients,
+    Hessian-vector products.
+    """
+    outputs, inputs = _as_list(outputs), _as_list(inputs)
+    for item in inputs:
+        if not item.requires_grad:
+            raise RuntimeError("grad: one of the inputs does not require grad")
+    grads = [None] * len(outputs) if grad_outputs is None else _as_list(grad_outputs)
+    signals = _root_signals(outputs, grads, "grad")
+    retain = create_graph if retain_graph is None else retain_graph
+    captured = run_backward(outputs, signals, retain, create_graph,
+                            capture={id(item): item for item in inputs})
+    results = []
+    for index, item in enumerate(inputs):
+        found = captured.get(id(item))
+        if found is None and not allow_unused:
+            raise RuntimeError(f"grad: input {index} was not used to compute the outputs; pass "
+                               "allow_unused=True to get None for it")
+        if found is not None and not create_graph:
+            found = found.detach()
+        results.append(found)
+    return tuple(results)
+

@@ -1,0 +1,71 @@
+"""Every op of the engine, and the Tensor methods and operators that call them."""
+from __future__ import annotations
+
+import numbers
+
+from ..tensor import Tensor
+from .elementwise import (abs, add, cast, ceil, clamp, cos, div, eq, erf, exp, floor, ge, gt,
+                          isfinite, isnan, le, log, logical_and, logical_not, logical_or, lt,
+                          maximum, minimum, mul, ne, neg, pow, relu, round, sigmoid, sign, sin,
+                          sqrt, sub, tanh, where)
+from .fused import (binary_cross_entropy_with_logits_per_element, cross_entropy_per_sample,
+                    linear, log_softmax, logsumexp, softmax)
+from .linalg import matmul
+from .primitive import REGISTRY, Sample, ShapeError, primitive
+from .reduce import all, amax, amin, any, argmax, argmin, max, mean, min, std, sum, var
+from .shape import (cat, chunk, expand, flatten, getitem, masked_fill, permute, reshape, split,
+                    squeeze, stack, sum_to, transpose, tril, triu, unsqueeze)
+
+
+def _shape_args(shape) -> tuple:
+    if len(shape) == 1 and not isinstance(shape[0], numbers.Integral):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def _reflected(op):
+    return lambda self, other: op(other, self)
+
+
+def _methods() -> dict:
+    return {
+        "__add__": add, "__radd__": _reflected(add),
+        "__sub__": sub, "__rsub__": _reflected(sub),
+        "__mul__": mul, "__rmul__": _reflected(mul),
+        "__truediv__": div, "__rtruediv__": _reflected(div),
+        "__pow__": pow, "__rpow__": _reflected(pow),
+        "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
+        "__neg__": neg, "__pos__": lambda self: self, "__abs__": abs,
+        "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
+        "__and__": logical_and, "__or__": logical_or, "__invert__": logical_not,
+        "__getitem__": lambda self, index: getitem(self, index=index),
+        "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "matmul": matmul, "neg": neg,
+        "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "sin": sin, "cos": cos, "tanh": tanh,
+        "sigmoid": sigmoid, "relu": relu, "erf": erf, "sign": sign, "floor": floor, "ceil": ceil,
+        "round": round, "isnan": isnan, "isfinite": isfinite,
+        "maximum": maximum, "minimum": minimum, "clamp": clamp, "clip": clamp,
+        "masked_fill": masked_fill,
+        "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min, "amax": amax,
+        "amin": amin, "argmax": argmax, "argmin": argmin, "any": any, "all": all,
+        "logsumexp": logsumexp, "softmax": softmax, "log_softmax": log_softmax,
+        "reshape": lambda self, *shape: reshape(self, shape=_shape_args(shape)),
+        "view": lambda self, *shape: reshape(self, shape=_shape_args(shape)),
+        "expand": lambda self, *shape: expand(self, shape=_shape_args(shape)),
+        "permute": lambda self, *dims: permute(self, dims=_shape_args(dims)),
+        "transpose": transpose, "unsqueeze": unsqueeze, "squeeze": squeeze, "flatten": flatten,
+        "sum_to": lambda self, shape: sum_to(self, shape=shape),
+        "split": split, "chunk": chunk, "tril": tril, "triu": triu,
+        "to": lambda self, dtype: self if dtype is None or self.dtype == dtype else cast(self, dtype=dtype),
+        "type": lambda self, dtype: cast(self, dtype=dtype),
+        "float": lambda self: cast(self, dtype="float32") if self.dtype != "float32" else self,
+        "double": lambda self: cast(self, dtype="float64") if self.dtype != "float64" else self,
+        "long": lambda self: cast(self, dtype="int64"),
+        "int": lambda self: cast(self, dtype="int32"),
+        "bool": lambda self: cast(self, dtype="bool"),
+        "clone": lambda self: self * 1 if self.requires_grad else Tensor._wrap(self.data.copy()),
+        "contiguous": lambda self: self,
+    }
+
+
+for _name, _function in _methods().items():
+    setattr(Tensor, _name, _function)

@@ -1,0 +1,123 @@
+"""Fused primitives: functions that could be composed from smaller ops, but are one op here
+because that is measurably faster or numerically safer. Each has its derived VJP."""
+from __future__ import annotations
+
+import numpy
+
+from .. import autograd, backend
+from ..tensor import Tensor
+from .primitive import Rejects, Sample, ShapeError, constant, primitive
+from .reduce import kept_shape, normalize_dims
+
+SOFTMAX_SAMPLES = [Sample(((3, 5),), {"dim": 1}), Sample(((2, 3, 4),), {"dim": 0}),
+                   Sample(((4,),), {"dim": -1})]
+
+
+def _shifted(a, axis):
+    """a − max(a): exponentials of this never overflow, whatever the magnitude of a."""
+    return a.data - a.data.max(axis=axis, keepdims=True)
+
+
+@primitive(samples=[Sample(((3, 5),), {"dim": 1}), Sample(((2, 3, 4),), {"dim": (0, 2)}),
+                    Sample(((3, 4),))])
+def logsumexp(a, dim=None, keepdim=False):
+    """log Σ eᵃ, computed as m + log Σ eᵃ⁻ᵐ with m = max a. Its gradient is softmax(a)."""
+    axes = normalize_dims(dim, a.ndim, "logsumexp")
+    peak = a.data.max(axis=axes, keepdims=True)
+    peak = backend.xp.where(backend.xp.isfinite(peak), peak, 0)
+    out = backend.xp.log(backend.xp.exp(a.data - peak).sum(axis=axes, keepdims=True)) + peak
+    shape = kept_shape(a.shape, axes)
+    if not keepdim:
+        out = out.reshape(tuple(n for i, n in enumerate(a.shape) if i not in axes))
+    return out, lambda g, out: g.reshape(shape) * (a - out.reshape(shape)).exp()
+
+
+@primitive(samples=SOFTMAX_SAMPLES)
+def softmax(a, dim=-1):
+    """yₖ = eᶻᵏ / Σⱼ eᶻʲ. VJP: z̄ = y ∘ (ȳ − Σₖ ȳₖ yₖ)."""
+    axis = dim % a.ndim
+    exps = backend.xp.exp(_shifted(a, axis))
+    out = exps / exps.sum(axis=axis, keepdims=True)
+    return out, lambda g, out: out * (g - (g * out).sum(dim=axis, keepdim=True))
+
+
+@primitive(samples=SOFTMAX_SAMPLES)
+def log_softmax(a, dim=-1):
+    """log yₖ = zₖ − logsumexp(z). VJP: z̄ = ḡ − softmax(z) Σₖ ḡₖ."""
+    axis = dim % a.ndim
+    shifted = _shifted(a, axis)
+    out = shifted - backend.xp.log(backend.xp.exp(shifted).sum(axis=axis, keepdims=True))
+    return out, lambda g, out: g - out.exp() * g.sum(dim=axis, keepdim=True)
+
+
+def _check_labels(logits: Tensor, target: Tensor, op: str):
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{op}: the target must hold integer class labels, not {target.dtype}; "
+                        "for probabilities use a soft-target loss")
+    if logits.ndim != 2 or target.ndim != 1 or target.shape[0] != logits.shape[0]:
+        raise ShapeError(f"{op}: expected logits of shape (N, C) and labels of shape (N,), got "
+                         f"{tuple(logits.shape)} and {tuple(target.shape)}")
+    classes = logits.shape[1]
+    if target.data.size and (target.data.min() < 0 or target.data.max() >= classes):
+        bad = target.data[(target.data < 0) | (target.data >= classes)][0]
+        raise IndexError(f"{op}: label {int(bad)} is out of range for {classes} classes")
+
+
+_LABELS = numpy.array([0, 3, 1])
+
+
+@primitive(samples=[Sample(((3, 4), _LABELS))],
+           rejects=[Rejects(((3, 4), numpy.array([0, 4, 1])), {}, IndexError),
+                    Rejects(((3, 4), numpy.array([0, 1])), {}, ShapeError)])
+def cross_entropy_per_sample(logits, target):
+    """Lᵢ = −log softmax(zᵢ)[tᵢ] = logsumexp(zᵢ) − zᵢ[tᵢ]. Its gradient is softmax(zᵢ) − onehot(tᵢ)."""
+    _check_labels(logits, target, "cross_entropy")
+    rows = backend.xp.arange(logits.shape[0])
+    shifted = _shifted(logits, 1)
+    exps = backend.xp.exp(shifted)
+    totals = exps.sum(axis=1, keepdims=True)
+    out = backend.xp.log(totals[:, 0]) - shifted[rows, target.data]
+
+    def vjp(g, out):
+        onehot = backend.xp.zeros(logits.shape, dtype=logits.dtype)
+        onehot[rows, target.data] = 1
+        if autograd.is_grad_enabled():  # create_graph: keep the softmax differentiable
+            return g.reshape((-1, 1)) * (softmax(logits, dim=1) - constant(onehot))
+        probabilities = exps / totals  # reuse the forward's exponentials
+        return constant((probabilities - onehot) * g.data[:, None])
+    return out, (vjp, None)
+
+
+@primitive(samples=[Sample(((3, 4), (3, 4)), low=-3, high=3)])
+def binary_cross_entropy_with_logits_per_element(logits, target):
+    """ℓ = −[t log σ(z) + (1 − t) log(1 − σ(z))] = max(z, 0) − z t + log(1 + e^−|z|), stable for any z.
+    ∂ℓ/∂z = σ(z) − t,  ∂ℓ/∂t = −z."""
+    z = logits.data
+    out = backend.xp.maximum(z, 0) - z * target.data + backend.xp.log1p(backend.xp.exp(-backend.xp.abs(z)))
+    return out, (lambda g, out: g * (logits.sigmoid() - target), lambda g, out: -g * logits)
+
+
+@primitive(samples=[Sample(((5, 4), (3, 4), (3,))), Sample(((2, 5, 4), (3, 4), (3,))),
+                    Sample(((5, 4), (3, 4)))],
+           rejects=[Rejects(((5, 4), (3, 5), (3,)), {}, ShapeError)])
+def linear(x, weight, bias=None):
+    """y = x Wᵀ + b, with W of shape (out, in). VJPs: x̄ = ȳ W, W̄ = ȳᵀ x, b̄ = Σ ȳ over the batch."""
+    if x.shape[-1] != weight.shape[1]:
+        raise ShapeError(f"linear: input of shape {tuple(x.shape)} has {x.shape[-1]} features but "
+                         f"the weight of shape {tuple(weight.shape)} expects {weight.shape[1]}")
+    flat = x.data.reshape(-1, x.shape[-1]) if x.ndim != 2 else x.data
+    out = backend.xp.dot(flat, weight.data.T)
+    if bias is not None:
+        out += bias.data
+    if x.ndim != 2:
+        out = out.reshape(x.shape[:-1] + (weight.shape[0],))
+
+    def weight_vjp(g, out):
+        if x.ndim == 2:
+            return g.mT @ x
+        return g.reshape((-1, weight.shape[0])).mT @ x.reshape((-1, x.shape[-1]))
+
+    def bias_vjp(g, out):
+        return g.sum(dim=tuple(range(g.ndim - 1)))
+    vjps = (lambda g, out: g @ weight, weight_vjp)
+    return out, vjps if bias is None else vjps + (bias_vjp,)

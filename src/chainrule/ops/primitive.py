@@ -1,0 +1,147 @@
+"""How an op joins the engine: ``@primitive`` and the registry of every op with its test samples.
+
+A primitive's function takes its tensor inputs positionally (numbers are turned into tensors
+here) and its settings as keywords, and returns ``(output_array, vjps)``: one VJP per positional
+input, each ``vjp(error_signal, output) -> Tensor`` written with Tensor ops, so that backward
+is itself differentiable. A single-input op may return the VJP alone.
+"""
+from __future__ import annotations
+
+import functools
+import numbers
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .. import autograd, backend
+from ..autograd import Node
+from ..tensor import Tensor
+
+
+class ShapeError(ValueError):
+    """Shapes that an op cannot combine; the message names the op and the shapes."""
+
+
+@dataclass
+class Sample:
+    """Inputs for the registry test: a shape gives a random float64 tensor that requires grad,
+    an array or Tensor is passed as it is (labels, masks); keywords are the op's settings."""
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+    low: float = -2.0
+    high: float = 2.0
+
+
+@dataclass
+class Rejects:
+    """Inputs the op must refuse, and the error it must raise."""
+    args: tuple
+    kwargs: dict
+    error: type
+
+
+@dataclass
+class OpInfo:
+    name: str
+    function: Callable
+    samples: list
+    rejects: list
+    kind: str  # "primitive" or "composite"
+    second_order: bool = True
+
+
+REGISTRY: dict[str, OpInfo] = {}
+
+
+def register(name: str, function: Callable, samples, rejects=(), kind: str = "composite",
+             second_order: bool = True) -> None:
+    if name in REGISTRY:
+        raise RuntimeError(f"op {name!r} registered twice")
+    REGISTRY[name] = OpInfo(name, function, list(samples), list(rejects), kind, second_order)
+
+
+def composite(name: str | None = None, samples=(), rejects=(), second_order: bool = True):
+    """Register a public op built from primitives (it needs no VJP of its own)."""
+    def decorate(function):
+        register(name or function.__name__, function, samples, rejects, "composite", second_order)
+        return function
+    return decorate
+
+
+def constant_like(value, reference_dtype) -> Tensor:
+    """A Python number as a tensor that does not promote its partner: 2 * float32 stays float32."""
+    if reference_dtype is not None and backend.is_floating(reference_dtype):
+        dtype = reference_dtype
+    elif isinstance(value, bool):
+        dtype = backend.bool_
+    elif isinstance(value, numbers.Integral):
+        dtype = reference_dtype if reference_dtype is not None else backend.int64
+    else:
+        dtype = backend.get_default_dtype()
+    return Tensor._wrap(backend.xp.asarray(value, dtype=dtype))
+
+
+def _as_inputs(args: tuple) -> tuple:
+    if all(isinstance(a, Tensor) or a is None for a in args):
+        return args
+    reference = None
+    for a in args:
+        if isinstance(a, Tensor) and (reference is None or backend.is_floating(a.dtype)):
+            reference = a.dtype
+    inputs = []
+    for a in args:
+        if a is None or isinstance(a, Tensor):
+            inputs.append(a)
+        elif isinstance(a, numbers.Number):
+            inputs.append(constant_like(a, reference))
+        else:
+            inputs.append(Tensor(a))
+    return tuple(inputs)
+
+
+def primitive(name: str | None = None, samples=(), rejects=(), second_order: bool = True):
+    """Make ``forward`` an op of the engine: run it, and record a graph node when a gradient is needed."""
+    def decorate(forward):
+        op = name or forward.__name__.lstrip("_")
+
+        @functools.wraps(forward)
+        def apply(*args, **settings):
+            inputs = _as_inputs(args)
+            try:
+                output, vjps = forward(*inputs, **settings)
+            except ShapeError:
+                raise
+            except IndexError as error:
+                message = str(error)
+                raise IndexError(message if message.startswith(op) else f"{op}: {message}") from None
+            except ValueError as error:
+                shapes = " and ".join(str(tuple(t.shape)) for t in inputs if t is not None)
+                raise ShapeError(f"{op}: cannot combine shapes {shapes}: {error}") from None
+            if autograd._grad_enabled:
+                for tensor in inputs:
+                    if tensor is not None and tensor.requires_grad:
+                        return Tensor._from_op(output, _node(op, inputs, vjps))
+            return Tensor._wrap(output)
+
+        register(op, apply, samples, rejects, "primitive", second_order)
+        return apply
+    return decorate
+
+
+def _node(op: str, inputs: tuple, vjps) -> Node:
+    if callable(vjps):
+        vjps = (vjps,)
+    if len(vjps) != len(inputs):
+        raise RuntimeError(f"{op}: {len(vjps)} VJPs for {len(inputs)} inputs")
+    if any(t is None for t in inputs):
+        pairs = [(t, v) for t, v in zip(inputs, vjps) if t is not None]
+        inputs, vjps = tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+    return Node(op, inputs, vjps)
+
+
+def constant(array) -> Tensor:
+    """An array as a tensor outside the graph (masks, saved shares of a gradient)."""
+    return Tensor._wrap(array)
+
+
+def xp() -> Any:
+    return backend.xp

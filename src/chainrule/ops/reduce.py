@@ -1,0 +1,149 @@
+"""Reductions: sums and extremes over dimensions, and the shapes they leave behind."""
+from __future__ import annotations
+
+import builtins
+from collections import namedtuple
+
+import numpy
+
+from .. import backend
+from .primitive import Rejects, Sample, composite, constant, primitive
+
+
+def normalize_dims(dim, ndim: int, op: str) -> tuple:
+    """``dim`` (None, an int or a sequence, negatives allowed) as a sorted tuple of axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, (int, numpy.integer)) else tuple(dim)
+    axes = []
+    for d in dims:
+        if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
+            raise IndexError(f"{op}: dimension {d} is out of range for a tensor of {ndim} "
+                             f"dimensions")
+        axes.append(d % ndim if ndim else 0)
+    return tuple(sorted(set(axes)))
+
+
+def kept_shape(shape: tuple, axes: tuple) -> tuple:
+    """The shape with the reduced axes kept as size 1, so a reduced result broadcasts back."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+REDUCTION_SAMPLES = [Sample(((3, 4),)), Sample(((3, 4),), {"dim": 1}),
+                     Sample(((2, 3, 4),), {"dim": (0, 2), "keepdim": True}),
+                     Sample(((2, 3, 4),), {"dim": -1})]
+BAD_DIM = [Rejects(((3, 4),), {"dim": 2}, IndexError)]
+
+
+@primitive(samples=REDUCTION_SAMPLES, rejects=BAD_DIM)
+def sum(a, dim=None, keepdim=False):
+    axes = normalize_dims(dim, a.ndim, "sum")
+    out = a.data.sum(axis=axes, keepdims=keepdim)
+    shape = kept_shape(a.shape, axes)
+    return out, lambda g, out: g.reshape(shape).expand(a.shape)
+
+
+@composite(samples=REDUCTION_SAMPLES, rejects=BAD_DIM)
+def mean(a, dim=None, keepdim=False):
+    axes = normalize_dims(dim, a.ndim, "mean")
+    count = 1
+    for axis in axes:
+        count *= a.shape[axis]
+    return sum(a, dim=axes, keepdim=keepdim) / count
+
+
+@composite(samples=REDUCTION_SAMPLES + [Sample(((3, 4),), {"dim": 1, "correction": 0})],
+           rejects=BAD_DIM)
+def var(a, dim=None, correction=1, keepdim=False, unbiased=None):
+    """Σ(a − ā)² / (n − correction): correction=1 (Bessel's, PyTorch's default) or 0."""
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    axes = normalize_dims(dim, a.ndim, "var")
+    count = 1
+    for axis in axes:
+        count *= a.shape[axis]
+    deviation = a - mean(a, dim=axes, keepdim=True)
+    return sum(deviation * deviation, dim=axes, keepdim=keepdim) / builtins.max(count - correction, 1)
+
+
+@composite(samples=REDUCTION_SAMPLES, rejects=BAD_DIM)
+def std(a, dim=None, correction=1, keepdim=False, unbiased=None):
+    return var(a, dim=dim, correction=correction, keepdim=keepdim, unbiased=unbiased).sqrt()
+
+
+def _extreme(name: str, pick):
+    """amax/amin: the gradient goes to the extreme element; tied elements share it equally."""
+    def forward(a, dim=None, keepdim=False):
+        axes = normalize_dims(dim, a.ndim, name)
+        if a.data.size == 0:
+            raise ValueError(f"{name}: the tensor is empty")
+        out = pick(a.data, axis=axes, keepdims=keepdim)
+        shape = kept_shape(a.shape, axes)
+
+        def vjp(g, out):
+            hits = (a.data == out.data.reshape(shape)).astype(a.dtype)
+            share = hits / hits.sum(axis=axes, keepdims=True)
+            return g.reshape(shape).expand(a.shape) * constant(share)
+        return out, vjp
+    forward.__name__ = name
+    return forward
+
+
+amax = primitive(name="amax", samples=REDUCTION_SAMPLES, rejects=BAD_DIM)(
+    _extreme("amax", lambda array, **k: array.max(**k)))
+amin = primitive(name="amin", samples=REDUCTION_SAMPLES, rejects=BAD_DIM)(
+    _extreme("amin", lambda array, **k: array.min(**k)))
+
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+
+
+def _index_of(a, dim, keepdim, pick):
+    indices = pick(a.data, axis=dim)
+    if keepdim:
+        indices = backend.xp.expand_dims(indices, dim)
+    return constant(indices)
+
+
+def max(a, dim=None, keepdim=False):
+    """As torch.max: the largest element; with ``dim``, (values, indices); with a tensor, maximum.
+    Tied elements share the gradient of the values."""
+    from .elementwise import maximum
+
+    if dim is None:
+        return amax(a)
+    if not isinstance(dim, (int, numpy.integer)):
+        return maximum(a, dim)
+    return ValuesIndices(amax(a, dim=dim, keepdim=keepdim),
+                         _index_of(a, dim, keepdim, backend.xp.argmax))
+
+
+def min(a, dim=None, keepdim=False):
+    """As torch.min: the smallest element; with ``dim``, (values, indices); with a tensor, minimum."""
+    from .elementwise import minimum
+
+    if dim is None:
+        return amin(a)
+    if not isinstance(dim, (int, numpy.integer)):
+        return minimum(a, dim)
+    return ValuesIndices(amin(a, dim=dim, keepdim=keepdim),
+                         _index_of(a, dim, keepdim, backend.xp.argmin))
+
+
+def argmax(a, dim=None, keepdim=False):
+    if dim is None:
+        return constant(backend.xp.asarray(a.data.argmax()))
+    return _index_of(a, dim, keepdim, backend.xp.argmax)
+
+
+def argmin(a, dim=None, keepdim=False):
+    if dim is None:
+        return constant(backend.xp.asarray(a.data.argmin()))
+    return _index_of(a, dim, keepdim, backend.xp.argmin)
+
+
+def any(a, dim=None, keepdim=False):
+    return constant(backend.xp.asarray(a.data.any(axis=dim, keepdims=keepdim)))
+
+
+def all(a, dim=None, keepdim=False):
+    return constant(backend.xp.asarray(a.data.all(axis=dim, keepdims=keepdim)))

@@ -1,0 +1,224 @@
+"""Shape primitives: the values stay, their arrangement changes; gradients are rearranged back."""
+from __future__ import annotations
+
+import numbers
+
+import numpy
+
+from .. import backend
+from ..tensor import Tensor
+from .primitive import Rejects, Sample, ShapeError, composite, constant, primitive
+
+
+@primitive(samples=[Sample(((3, 4),), {"shape": (2, 6)}), Sample(((3, 4),), {"shape": (-1,)})],
+           rejects=[Rejects(((3, 4),), {"shape": (5,)}, ShapeError)])
+def reshape(a, shape=None):
+    try:
+        out = a.data.reshape(shape)
+    except ValueError:
+        raise ShapeError(f"reshape: cannot view {tuple(a.shape)} ({a.data.size} elements) as "
+                         f"{tuple(shape)}") from None
+    return out, lambda g, out: reshape(g, shape=a.shape)
+
+
+@primitive(samples=[Sample(((2, 3, 4),), {"dims": (2, 0, 1)})],
+           rejects=[Rejects(((3, 4),), {"dims": (0, 0)}, ShapeError)])
+def permute(a, dims=None):
+    if sorted(d % a.ndim for d in dims) != list(range(a.ndim)):
+        raise ShapeError(f"permute: {tuple(dims)} is not an ordering of the {a.ndim} dimensions "
+                         f"of {tuple(a.shape)}")
+    inverse = tuple(numpy.argsort([d % a.ndim for d in dims]))
+    return a.data.transpose(dims), lambda g, out: permute(g, dims=inverse)
+
+
+@primitive(samples=[Sample(((3, 1),), {"shape": (2, 3, 4)}), Sample(((4,),), {"shape": (3, -1)})],
+           rejects=[Rejects(((3, 2),), {"shape": (3, 4)}, ShapeError)])
+def expand(a, shape=None):
+    """Broadcast to ``shape`` without copying (-1 keeps a size); the VJP sums back."""
+    offset = len(shape) - a.ndim
+    target = tuple(a.shape[i - offset] if size == -1 else size for i, size in enumerate(shape))
+    try:
+        out = backend.xp.broadcast_to(a.data, target)
+    except ValueError:
+        raise ShapeError(f"expand: cannot expand {tuple(a.shape)} to {tuple(shape)}") from None
+    return out, lambda g, out: sum_to(g, shape=a.shape)
+
+
+@primitive(samples=[Sample(((2, 3, 4),), {"shape": (3, 1)}), Sample(((3, 4),), {"shape": (4,)})],
+           rejects=[Rejects(((3, 4),), {"shape": (5,)}, ShapeError)])
+def sum_to(a, shape=None):
+    """Sum over the axes that broadcasting added or stretched, back to ``shape``."""
+    shape = tuple(shape)
+    lead = a.ndim - len(shape)
+    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, a.shape[lead:])):
+        raise ShapeError(f"sum_to: {tuple(a.shape)} does not broadcast from {shape}")
+    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and a.shape[lead + i] != 1)
+    out = a.data.sum(axis=tuple(range(lead)) + stretched, keepdims=True) if lead or stretched \
+        else a.data
+    return out.reshape(shape), lambda g, out: expand(g, shape=a.shape)
+
+
+def _index_arrays(index):
+    """Tensors inside an index become arrays; a lone index becomes a one-element tuple."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+
+
+def _is_basic(index: tuple) -> bool:
+    return all(i is None or i is Ellipsis or isinstance(i, (slice, numbers.Integral))
+               for i in index)
+
+
+_ROWS = numpy.array([0, 2, 2, 1])
+
+
+@primitive(samples=[Sample(((4, 5),), {"index": (slice(1, 3),)}),
+                    Sample(((4, 5),), {"index": (Ellipsis, 2)}),
+                    Sample(((4, 5),), {"index": (_ROWS,)}),
+                    Sample(((4, 5),), {"index": (_ROWS, numpy.array([1, 1, 4, 0]))})],
+           rejects=[Rejects(((3, 4),), {"index": (5,)}, IndexError)])
+def getitem(a, index=None):
+    """``a[index]``: basic slices and integer arrays. Repeated indices accumulate their gradients."""
+    index = _index_arrays(index)
+    out = a.data[index]
+    return out, lambda g, out: scatter_add(g, index=index, shape=a.shape)
+
+
+@primitive(samples=[Sample(((2, 5),), {"index": (slice(1, 3),), "shape": (4, 5)}),
+                    Sample(((4, 5),), {"index": (_ROWS,), "shape": (3, 5)})])
+def scatter_add(a, index=None, shape=None):
+    """The adjoint of indexing: a zero tensor of ``shape`` with ``a`` added at ``index``."""
+    out = backend.xp.zeros(shape, dtype=a.dtype)
+    if _is_basic(index):
+        out[index] = a.data
+    else:
+        backend.xp.add.at(out, index, a.data)  # repeated indices must add up, not overwrite
+    return out, lambda g, out: getitem(g, index=index)
+
+
+def _cat_forward(*tensors, dim=0):
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    axis = dim % tensors[0].ndim
+    for t in tensors[1:]:
+        if t.ndim != tensors[0].ndim or any(
+                n != m for i, (n, m) in enumerate(zip(t.shape, tensors[0].shape)) if i != axis):
+            raise ShapeError(f"cat: shapes {tuple(tensors[0].shape)} and {tuple(t.shape)} differ "
+                             f"outside dimension {dim}")
+    out = backend.xp.concatenate([t.data for t in tensors], axis=axis)
+    vjps, start = [], 0
+    for t in tensors:
+        piece = (slice(None),) * axis + (slice(start, start + t.shape[axis]),)
+        vjps.append(lambda g, out, piece=piece: getitem(g, index=piece))
+        start += t.shape[axis]
+    return out, tuple(vjps)
+
+
+_cat = primitive(name="cat", samples=[Sample(((2, 3), (4, 3))), Sample(((2, 3), (2, 1)), {"dim": 1})],
+                 rejects=[Rejects(((2, 3), (2, 4)), {}, ShapeError)])(_cat_forward)
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension."""
+    return _cat(*tensors, dim=dim)
+
+
+@composite(name="stack", samples=[Sample(((2, 3), (2, 3))), Sample(((2, 3), (2, 3)), {"dim": 2})],
+           rejects=[Rejects(((2, 3), (3, 2)), {}, ShapeError)])
+def _stack_registered(*tensors, dim=0):
+    return stack(tensors, dim=dim)
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Join tensors along a new dimension."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    for t in tensors[1:]:
+        if t.shape != tensors[0].shape:
+            raise ShapeError(f"stack: all tensors must have the same shape, got "
+                             f"{tuple(tensors[0].shape)} and {tuple(t.shape)}")
+    return cat([unsqueeze(t, dim) for t in tensors], dim=dim)
+
+
+@composite(samples=[Sample(((2, 3, 4),), {"dim0": 0, "dim1": 2})])
+def transpose(a, dim0: int, dim1: int) -> Tensor:
+    dims = list(range(a.ndim))
+    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    return permute(a, dims=tuple(dims))
+
+
+@composite(samples=[Sample(((3, 4),), {"dim": 1}), Sample(((3, 4),), {"dim": -1})])
+def unsqueeze(a, dim: int) -> Tensor:
+    position = dim if dim >= 0 else a.ndim + 1 + dim
+    return reshape(a, shape=a.shape[:position] + (1,) + a.shape[position:])
+
+
+@composite(samples=[Sample(((3, 1, 4, 1),)), Sample(((3, 1, 4),), {"dim": 1})])
+def squeeze(a, dim=None) -> Tensor:
+    if dim is None:
+        return reshape(a, shape=tuple(n for n in a.shape if n != 1))
+    dim = dim % a.ndim
+    if a.shape[dim] != 1:
+        return a
+    return reshape(a, shape=a.shape[:dim] + a.shape[dim + 1:])
+
+
+@composite(samples=[Sample(((2, 3, 4),)), Sample(((2, 3, 4),), {"start_dim": 1})])
+def flatten(a, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    start, end = start_dim % a.ndim, end_dim % a.ndim
+    size = 1
+    for n in a.shape[start:end + 1]:
+        size *= n
+    return reshape(a, shape=a.shape[:start] + (size,) + a.shape[end + 1:])
+
+
+def split(a, split_size, dim: int = 0) -> tuple:
+    """Pieces of ``split_size`` along ``dim`` (or of the sizes listed), as in torch.split."""
+    length = a.shape[dim]
+    sizes = [split_size] * (length // split_size) + ([length % split_size] if length % split_size
+                                                     else []) \
+        if isinstance(split_size, numbers.Integral) else list(split_size)
+    if sum(sizes) != length:
+        raise ShapeError(f"split: sizes {sizes} do not add up to {length}, the size of dimension "
+                         f"{dim} of {tuple(a.shape)}")
+    pieces, start = [], 0
+    axis = dim % a.ndim
+    for size in sizes:
+        pieces.append(getitem(a, index=(slice(None),) * axis + (slice(start, start + size),)))
+        start += size
+    return tuple(pieces)
+
+
+def chunk(a, chunks: int, dim: int = 0) -> tuple:
+    length = a.shape[dim]
+    return split(a, -(-length // chunks), dim)
+
+
+def _triangle(a, diagonal: int, keep):
+    rows, cols = a.shape[-2:]
+    mask = keep(backend.xp.ones((rows, cols), dtype=bool), diagonal)
+    from .elementwise import where
+
+    return where(constant(mask), a, 0.0 if backend.is_floating(a.dtype) else 0)
+
+
+@composite(samples=[Sample(((4, 4),)), Sample(((2, 3, 4),), {"diagonal": 1})])
+def tril(a, diagonal: int = 0) -> Tensor:
+    return _triangle(a, diagonal, backend.xp.tril)
+
+
+@composite(samples=[Sample(((4, 4),)), Sample(((2, 3, 4),), {"diagonal": -1})])
+def triu(a, diagonal: int = 0) -> Tensor:
+    return _triangle(a, diagonal, backend.xp.triu)
+
+
+@composite(samples=[Sample(((3, 4), numpy.array([[True, False, False, True]] * 3)),
+                           {"value": -1.0})])
+def masked_fill(a, mask, value) -> Tensor:
+    """``value`` where ``mask`` is true, ``a`` elsewhere."""
+    from .elementwise import where
+
+    mask = mask if isinstance(mask, Tensor) else constant(backend.xp.asarray(mask))
+    return where(mask, value, a)

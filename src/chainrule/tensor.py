@@ -1,0 +1,324 @@
+"""The Tensor: an array, and the node of the computation graph that made it."""
+from __future__ import annotations
+
+import numbers
+
+import numpy
+
+from . import autograd, backend
+from .autograd import Node
+
+
+class Tensor:
+    """An n-dimensional array that remembers how it was computed.
+
+    ``data`` is the backend array itself (NumPy, or CuPy on a GPU); ``grad`` is a Tensor filled by
+    ``backward()``. Ops are methods and functions with PyTorch's names (``x.sum(dim=1)``).
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "_node", "name", "_retains_grad", "__weakref__")
+    # NumPy must hand `ndarray (op) Tensor` to our reflected operators, not loop over us.
+    __array_ufunc__ = None
+
+    def __init__(self, data, dtype=None, requires_grad: bool = False):
+        array = _to_array(data, dtype)
+        self.data = array
+        self.grad = None
+        self._node = None
+        self.name = None
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array) -> "Tensor":
+        """A leaf around an array we already own: the cheap constructor the ops use."""
+        tensor = object.__new__(cls)
+        tensor.data = array
+        tensor.grad = None
+        tensor._node = None
+        tensor.name = None
+        tensor._retains_grad = False
+        tensor.requires_grad = False
+        return tensor
+
+    @classmethod
+    def _from_op(cls, array, node: Node) -> "Tensor":
+        tensor = object.__new__(cls)
+        tensor.data = array
+        tensor.grad = None
+        tensor._node = node
+        tensor.name = None
+        tensor._retains_grad = False
+        tensor.requires_grad = True
+        return tensor
+
+    # ------------------------------------------------------------ properties
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def device(self) -> str:
+        return "cpu" if backend.name == "numpy" else "cuda"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self) -> Node | None:
+        return self._node
+
+    @property
+    def T(self) -> "Tensor":
+        return self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def mT(self) -> "Tensor":
+        return self.transpose(-2, -1)
+
+    def size(self, dim: int | None = None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    # ------------------------------------------------------------ autograd
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if requires_grad and not backend.is_floating(self.dtype):
+            raise RuntimeError(f"only floating point tensors can require gradients, and this one "
+                               f"is {self.dtype}; convert it first, e.g. x.float()")
+        if not requires_grad and self._node is not None:
+            raise RuntimeError("requires_grad_(False) only works on leaf tensors; use detach()")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> "Tensor":
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward, as leaves do."""
+        self._retains_grad = self._node is not None
+        return self
+
+    def backward(self, gradient=None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        """Backpropagate: accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
+        autograd.backward(self, None if gradient is None else [gradient], retain_graph, create_graph)
+
+    def detach(self) -> "Tensor":
+        """The same values, cut from the graph (shares memory, as in PyTorch)."""
+        return Tensor._wrap(self.data)
+
+    # ------------------------------------------------------------ conversion
+    def numpy(self) -> numpy.ndarray:
+        if self.requires_grad:
+            raise RuntimeError("can't call numpy() on a tensor that requires grad; "
+                               "use tensor.detach().numpy()")
+        return backend.to_numpy(self.data)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): the tensor has {self.data.size} elements, not one")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return backend.to_numpy(self.data).tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is "
+                               "ambiguous; use .any() or .all()")
+        return bool(self.item())
+
+    def __array__(self, dtype=None, copy=None):
+        array = backend.to_numpy(self.data)
+        return array if dtype is None else array.astype(dtype)
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        body = numpy.array2string(backend.to_numpy(self.data), separator=", ", precision=4,
+                                  prefix="tensor(")
+        extras = []
+        if self.dtype != backend.get_default_dtype() and self.dtype != backend.int64:
+            extras.append(f"dtype=chainrule.{self.dtype}")
+        if self._node is not None:
+            extras.append(f"grad_fn=<{self._node.op}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    # ------------------------------------------------------------ in-place (no graph)
+    def zero_(self) -> "Tensor":
+        self._check_inplace("zero_")
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value) -> "Tensor":
+        self._check_inplace("fill_")
+        self.data[...] = value
+        return self
+
+    def copy_(self, source) -> "Tensor":
+        self._check_inplace("copy_")
+        self.data[...] = source.data if isinstance(source, Tensor) else source
+        return self
+
+    def _check_inplace(self, op: str) -> None:
+        if self.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError(f"{op}: a tensor that requires grad can't be changed in place "
+                               "while gradients are recorded; wrap it in chainrule.no_grad()")
+
+
+# ---------------------------------------------------------------- creation
+def _to_array(data, dtype=None):
+    if isinstance(data, Tensor):
+        data = data.data
+    wanted = None if dtype is None else backend.as_dtype(dtype)
+    if wanted is not None:
+        return backend.xp.array(data, dtype=wanted)
+    if isinstance(data, (numpy.ndarray, numpy.generic)) or hasattr(data, "__cuda_array_interface__"):
+        return backend.xp.array(data)  # an array keeps its own dtype, as torch.tensor(ndarray)
+    array = backend.xp.asarray(numpy.asarray(data))
+    if array.dtype.kind == "f":
+        return array.astype(backend.get_default_dtype(), copy=False)
+    if array.dtype.kind in "iu":
+        return array.astype(backend.int64, copy=False)
+    if array.dtype.kind == "b":
+        return array
+    raise TypeError(f"can't make a tensor from {type(data).__name__} of dtype {array.dtype}")
+
+
+def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data``. Python floats give float32 (the default dtype)."""
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+def as_tensor(data, dtype=None) -> Tensor:
+    """``data`` itself when it is a Tensor of that dtype; otherwise a new tensor."""
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == backend.as_dtype(dtype)):
+        return data
+    return Tensor(data, dtype=dtype)
+
+
+def _size(size) -> tuple:
+    if len(size) == 1 and not isinstance(size[0], numbers.Integral):
+        size = tuple(size[0])
+    return tuple(int(s) for s in size)
+
+
+def _filled(array, requires_grad: bool) -> Tensor:
+    result = Tensor._wrap(array)
+    return result.requires_grad_(True) if requires_grad else result
+
+
+def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _filled(backend.xp.zeros(_size(size), dtype=backend.as_dtype(dtype)), requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _filled(backend.xp.ones(_size(size), dtype=backend.as_dtype(dtype)), requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    if dtype is None and isinstance(fill_value, bool):
+        dtype = backend.bool_
+    elif dtype is None and isinstance(fill_value, numbers.Integral):
+        dtype = backend.int64
+    shape = (size,) if isinstance(size, numbers.Integral) else tuple(size)
+    return _filled(backend.xp.full(shape, fill_value, dtype=backend.as_dtype(dtype)), requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    return zeros(*size, dtype=dtype, requires_grad=requires_grad)
+
+
+def zeros_like(other: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    return zeros(other.shape, dtype=dtype or other.dtype, requires_grad=requires_grad)
+
+
+def ones_like(other: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    return ones(other.shape, dtype=dtype or other.dtype, requires_grad=requires_grad)
+
+
+def full_like(other: Tensor, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    return full(other.shape, fill_value, dtype=dtype or other.dtype, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Like torch.arange: integers give int64, any float argument gives the default float dtype."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        integral = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+        dtype = backend.int64 if integral else backend.get_default_dtype()
+    return _filled(backend.xp.arange(start, end, step, dtype=backend.as_dtype(dtype)), requires_grad)
+
+
+def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
+    array = backend.xp.linspace(start, end, steps, dtype=backend.as_dtype(dtype))
+    return _filled(array, requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _filled(backend.xp.eye(n, m, dtype=backend.as_dtype(dtype)), requires_grad)
+
+
+def rand(*size, dtype=None, generator=None, requires_grad: bool = False) -> Tensor:
+    """Uniform on [0, 1), from the generator seeded by ``chainrule.manual_seed``."""
+    array = backend.random_array("uniform", _size(size), backend.as_dtype(dtype), generator)
+    return _filled(array, requires_grad)
+
+
+def randn(*size, dtype=None, generator=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal, from the generator seeded by ``chainrule.manual_seed``."""
+    array = backend.random_array("normal", _size(size), backend.as_dtype(dtype), generator)
+    return _filled(array, requires_grad)
+
+
+def rand_like(other: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    return rand(other.shape, dtype=dtype or other.dtype, requires_grad=requires_grad)
+
+
+def randn_like(other: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    return randn(other.shape, dtype=dtype or other.dtype, requires_grad=requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, generator=None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    rng = generator if generator is not None else backend.generator()
+    values = rng.integers(low, high, size=tuple(size))
+    return Tensor._wrap(backend.xp.asarray(values, dtype=backend.as_dtype(dtype or backend.int64)))
+
+
+def randperm(n: int, generator=None) -> Tensor:
+    rng = generator if generator is not None else backend.generator()
+    return Tensor._wrap(backend.xp.asarray(rng.permutation(n)))
