@@ -14,7 +14,7 @@ from .ops import (abs, add, all, amax, amin, any, argmax, argmin, cat, chunk, cl
                   neg, permute, pow, relu, reshape, sigmoid, sign, sin, softmax, split, sqrt,
                   squeeze, stack, std, sub, sum, tanh, transpose, tril, triu, unsqueeze, var,
                   where)
-from .ops.primitive import ShapeError
+from .errors import ChainruleError, CheckpointError, DataError, ShapeError
 from .tensor import (Tensor, arange, as_tensor, empty, eye, full, full_like, linspace, ones,
                      ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor,
                      zeros, zeros_like)

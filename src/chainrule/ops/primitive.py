@@ -14,11 +14,8 @@ from typing import Any, Callable
 
 from .. import autograd, backend
 from ..autograd import Node
+from ..errors import ShapeError
 from ..tensor import Tensor
-
-
-class ShapeError(ValueError):
-    """Shapes that an op cannot combine; the message names the op and the shapes."""
 
 
 @dataclass

@@ -1,0 +1,52 @@
+"""The command line: a thin shell that parses, calls the library, and prints.
+
+Each command lives in its own module with ``register(subparsers)``; its handler imports what it
+needs when it runs, so ``chainrule --help`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from ..errors import ChainruleError
+
+# module name -> the commands it registers
+COMMAND_MODULES = ["train", "explain", "lm", "rl"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chainrule",
+        description="Machine learning from first principles: train, evaluate and inspect models "
+                    "whose gradients come from chainrule's own backpropagation.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as missing:
+            if missing.name != f"{__name__}.{name}":
+                raise
+            continue  # a command whose module is not written yet
+        module.register(commands)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args) or 0
+    except (ChainruleError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
+        if os.environ.get("CHAINRULE_DEBUG"):
+            raise
+        print(f"chainrule {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"chainrule {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
