@@ -94,7 +94,7 @@ def writable(array):
     flags = array.flags
     if getattr(flags, "writeable", True) and flags.c_contiguous:
         return array
-    return xp.ascontiguousarray(array)
+    return array.copy()  # C order; unlike ascontiguousarray, keeps a 0-d array 0-d
 
 
 # ---------------------------------------------------------------- random numbers

@@ -153,3 +153,9 @@ def test_two_leaves_never_share_one_gradient_array():
     (a + b).sum().backward()
     a.grad.data *= 10
     numpy.testing.assert_array_equal(b.grad.numpy(), [1, 1, 1])
+
+
+def test_scalar_leaves_get_scalar_gradients():
+    w = chainrule.tensor(0.5, requires_grad=True)
+    (w * w).backward()
+    assert w.grad.shape == () and w.grad.item() == pytest.approx(1.0)
