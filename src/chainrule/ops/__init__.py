@@ -27,6 +27,22 @@ def _reflected(op):
     return lambda self, other: op(other, self)
 
 
+def _to(self, target=None, dtype=None):
+    """``x.to(dtype)``; a device name ("cpu") is accepted for PyTorch compatibility and ignored."""
+    target = dtype if dtype is not None else target
+    if target is None or (isinstance(target, str) and target in ("cpu", "cuda")):
+        return self
+    return self if self.dtype == target else cast(self, dtype=target)
+
+
+def _setitem(self, index, value):
+    """``x[index] = value`` writes in place, outside the graph (like PyTorch under no_grad)."""
+    self._check_inplace("__setitem__")
+    index = tuple(i.data if isinstance(i, Tensor) else i for i in index) \
+        if isinstance(index, tuple) else (index.data if isinstance(index, Tensor) else index)
+    self.data[index] = value.data if isinstance(value, Tensor) else value
+
+
 def _methods() -> dict:
     return {
         "__add__": add, "__radd__": _reflected(add),
@@ -39,6 +55,7 @@ def _methods() -> dict:
         "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
         "__and__": logical_and, "__or__": logical_or, "__invert__": logical_not,
         "__getitem__": lambda self, index: getitem(self, index=index),
+        "__setitem__": _setitem,
         "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "matmul": matmul, "neg": neg,
         "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "sin": sin, "cos": cos, "tanh": tanh,
         "sigmoid": sigmoid, "relu": relu, "erf": erf, "sign": sign, "floor": floor, "ceil": ceil,
@@ -55,7 +72,7 @@ def _methods() -> dict:
         "transpose": transpose, "unsqueeze": unsqueeze, "squeeze": squeeze, "flatten": flatten,
         "sum_to": lambda self, shape: sum_to(self, shape=shape),
         "split": split, "chunk": chunk, "tril": tril, "triu": triu,
-        "to": lambda self, dtype: self if dtype is None or self.dtype == dtype else cast(self, dtype=dtype),
+        "to": _to,
         "type": lambda self, dtype: cast(self, dtype=dtype),
         "float": lambda self: cast(self, dtype="float32") if self.dtype != "float32" else self,
         "double": lambda self: cast(self, dtype="float64") if self.dtype != "float64" else self,
