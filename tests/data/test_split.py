@@ -6,7 +6,7 @@ from chainrule.data import train_val_test_split
 from chainrule.errors import DataError
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(rows=st.integers(3, 500), val=st.floats(0, 0.45), test=st.floats(0, 0.45),
        seed=st.integers(0, 2**32 - 1))
 def test_parts_never_overlap_and_cover_every_row(rows, val, test, seed):
@@ -69,6 +69,11 @@ def test_stratify_labels_must_match_rows():
         train_val_test_split(10, stratify=numpy.zeros(9))
 
 
-def test_too_few_rows_for_training_is_refused():
+def test_rounding_always_leaves_a_row_for_training():
+    assert train_val_test_split(4, val=0.375, test=0.375).sizes() == (1, 1, 2)
+
+
+def test_stratified_split_with_no_row_left_for_training_is_refused():
+    labels = numpy.array([0, 0, 1, 1])
     with pytest.raises(DataError, match="no rows for training"):
-        train_val_test_split(2, val=0.4, test=0.4)
+        train_val_test_split(4, val=0.45, test=0.5, stratify=labels)

@@ -24,8 +24,8 @@ def train_val_test_split(n_or_array, val: float = 0.1, test: float = 0.2, strati
                          seed: int | None = 0) -> Split:
     """Split ``n`` rows (or the rows of an array) at random into train, validation and test.
 
-    Each part gets ``round(fraction · n)`` rows, at least one when its fraction is positive; the
-    training part gets the rest. ``stratify`` (class labels, one per row) splits each class on its
+    Each part gets ``round(fraction · n)`` rows, at least one when its fraction is positive, and
+    the training part the rest (at least one row). ``stratify`` (class labels, one per row) splits each class on its
     own, so that every part keeps the classes' proportions to within one row per class. The same
     ``seed`` gives the same split; ``seed=None`` draws from chainrule's generator instead.
     """
@@ -93,7 +93,9 @@ def _part_sizes(rows: int, val: float, test: float, at_least_one: bool) -> tuple
             n_val = 1
         if test > 0 and n_test == 0 and rows - n_val - 1 >= 1:
             n_test = 1
-    while n_val + n_test > rows:  # tiny groups: give rows back, validation first
+    # Rounding up both parts may leave no row to train on: give rows back, validation first.
+    keep_for_training = 1 if at_least_one else 0
+    while n_val + n_test > rows - keep_for_training and n_val + n_test > 0:
         if n_val > 0:
             n_val -= 1
         else:
