@@ -1,2 +1,7 @@
-"""Neural-network building blocks."""
-from . import functional
+"""Neural-network building blocks: modules, layers, losses, initialisation (PyTorch's names)."""
+from . import functional, init, utils
+from .containers import ModuleDict, ModuleList, Sequential
+from .layers import (GELU, MLP, Dropout, Flatten, Identity, Linear, LogSoftmax, ReLU, Sigmoid,
+                     Softmax, Tanh)
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .module import IncompatibleKeys, Module, Parameter

@@ -1,0 +1,172 @@
+"""Layers: ``Linear``, the activations, ``Dropout``, ``Identity``, ``Flatten``, and ``MLP``."""
+from __future__ import annotations
+
+import math
+
+from .. import backend
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .containers import Sequential
+from .module import Module, Parameter
+
+
+class Linear(Module):
+    """y = x Wᵀ + b, with W of shape (out_features, in_features) as in PyTorch.
+
+    Initialised as PyTorch does: W and b from U(−1/√in, 1/√in). ``MLP`` re-initialises its
+    layers for their activation (Glorot or He).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        dtype = backend.as_dtype(dtype)
+        self.weight = Parameter(backend.xp.empty((out_features, in_features), dtype=dtype))
+        self.bias = Parameter(backend.xp.empty((out_features,), dtype=dtype)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class ReLU(Module):
+    """max(0, x)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(x)
+
+
+class Sigmoid(Module):
+    """σ(x) = 1 / (1 + e⁻ˣ)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    """tanh(x) = 2σ(2x) − 1."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.tanh(x)
+
+
+class GELU(Module):
+    """x Φ(x); ``approximate="tanh"`` for GPT-2's tanh formula (see ``functional.gelu``)."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', not {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x, approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class Softmax(Module):
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmax(x, dim=self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    def forward(self, x: Tensor) -> Tensor:
+        return F.log_softmax(x, dim=self.dim)
+
+
+class Dropout(Module):
+    """In training, zero each element with probability p and scale the rest by 1/(1 − p), so
+    the expected activation is unchanged; in evaluation (``model.eval()``), the identity."""
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, training=self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Identity(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+class Flatten(Module):
+    """Flatten dimensions ``start_dim`` to ``end_dim``: (N, 28, 28) becomes (N, 784)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+_ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "gelu": GELU}
+
+
+class MLP(Sequential):
+    """A multilayer perceptron: ``MLP([784, 256, 10])`` is Linear(784, 256), ReLU,
+    Linear(256, 10) — an activation (and dropout, if any) after every layer but the last,
+    whose outputs are the logits or the regression values.
+
+    Weights are initialised for the activation that follows them: Glorot/Xavier uniform,
+    U(±√(6/(fan_in + fan_out))), for sigmoid and tanh; He/Kaiming normal, N(0, 2/fan_in), for
+    ReLU and GELU; biases zero. The last layer takes the same rule as the hidden ones.
+    """
+
+    def __init__(self, sizes: list[int], activation: str = "relu", dropout: float = 0.0,
+                 bias: bool = True, dtype=None):
+        if len(sizes) < 2:
+            raise ValueError(f"MLP: sizes needs at least an input and an output size, got {sizes}")
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"MLP: activation must be one of {', '.join(_ACTIVATIONS)}, "
+                             f"not {activation!r}")
+        layers = []
+        for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layer = Linear(fan_in, fan_out, bias=bias, dtype=dtype)
+            if activation in ("sigmoid", "tanh"):
+                init.xavier_uniform_(layer.weight)
+            else:
+                init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            if layer.bias is not None:
+                init.zeros_(layer.bias)
+            layers.append(layer)
+            if index < len(sizes) - 2:
+                layers.append(_ACTIVATIONS[activation]())
+                if dropout > 0:
+                    layers.append(Dropout(dropout))
+        super().__init__(*layers)
+        self.sizes = list(sizes)
+        self.activation = activation
+        self.dropout = dropout

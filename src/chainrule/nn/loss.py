@@ -1,0 +1,50 @@
+"""Losses as modules over ``chainrule.nn.functional``: ``loss_fn = MSELoss(); loss_fn(y, t)``.
+
+``reduction`` is "mean" (the default), "sum" or "none" (one loss per element or example).
+"""
+from __future__ import annotations
+
+from ..tensor import Tensor
+from . import functional as F
+from .module import Module
+
+
+class _Loss(Module):
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', "
+                             f"not {reduction!r}")
+        self.reduction = reduction
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+class MSELoss(_Loss):
+    """(y − t)², averaged over every element by default; see ``functional.mse_loss`` for how it
+    relates to the slides' ½‖y − t‖²."""
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class CrossEntropyLoss(_Loss):
+    """−log softmax(z)[t] from logits z and integer labels t; its gradient is softmax − one-hot."""
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.cross_entropy(input, target, reduction=self.reduction)
+
+
+class NLLLoss(_Loss):
+    """−input[t], for log-probabilities (the output of ``LogSoftmax``)."""
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.nll_loss(input, target, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """−[t log σ(z) + (1 − t) log(1 − σ(z))] from logits z, stable for any magnitude."""
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.binary_cross_entropy_with_logits(input, target, reduction=self.reduction)

@@ -1,0 +1,278 @@
+"""``Module`` and ``Parameter``: a model is a tree of modules whose leaves hold parameters.
+
+A module finds its parameters, buffers and sub-modules by looking at its own attributes, in the
+order they were assigned, so that ``self.fc = Linear(4, 2)`` is all it takes to register a layer.
+Names are PyTorch's dotted paths (``"encoder.0.weight"``), so a ``state_dict`` reads the same here
+as there.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator, NamedTuple
+
+from .. import backend
+from ..errors import CheckpointError
+from ..tensor import Tensor, _to_array
+
+
+class Parameter(Tensor):
+    """A tensor that is a weight of a module: it requires grad, and modules find it.
+
+    From a Tensor it shares that tensor's memory, as ``torch.nn.Parameter`` does; from a list or
+    an array it holds a copy (Python floats give the default dtype, float32).
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data=None, requires_grad: bool = True):
+        if data is None:
+            array = backend.xp.zeros((0,), dtype=backend.get_default_dtype())
+        elif isinstance(data, Tensor):
+            array = data.data
+        else:
+            array = _to_array(data)
+        self.data = array
+        self.grad = None
+        self._node = None
+        self.name = None
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(strict=False)`` could not match, as PyTorch returns it."""
+    missing_keys: list
+    unexpected_keys: list
+
+
+class Module:
+    """Base of every layer and model.
+
+    Subclasses call ``super().__init__()`` first, assign their parameters (``Parameter``) and
+    sub-modules as attributes, and define ``forward``; calling the module calls ``forward``.
+    A plain list or dict of modules is refused at assignment: wrap it in ``ModuleList`` or
+    ``ModuleDict`` so that its parameters are found.
+    """
+
+    def __init__(self):
+        # name -> persistent (saved in state_dict); the tensors themselves are attributes.
+        object.__setattr__(self, "_buffer_names", {})
+        self.training = True
+
+    def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, (Module, Parameter)) and "_buffer_names" not in self.__dict__:
+            raise AttributeError(f"cannot assign {type(value).__name__} {name!r} before "
+                                 f"Module.__init__() is called: call super().__init__() first "
+                                 f"in {type(self).__name__}.__init__")
+        if isinstance(value, (list, tuple, dict)):
+            items = value.values() if isinstance(value, dict) else value
+            if any(isinstance(item, Module) for item in items):
+                container = "ModuleDict" if isinstance(value, dict) else "ModuleList"
+                raise TypeError(f"{type(self).__name__}.{name}: a plain {type(value).__name__} of "
+                                f"modules hides their parameters; use nn.{container}(...)")
+        object.__setattr__(self, name, value)
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------ registration
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """A tensor that belongs to the module's state but is not trained (running statistics,
+        masks). ``persistent=False`` keeps it out of ``state_dict``."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, "
+                            f"not {type(tensor).__name__}")
+        self._buffer_names[name] = persistent
+        setattr(self, name, tensor)
+
+    def register_parameter(self, name: str, parameter: Parameter | None) -> None:
+        if parameter is not None and not isinstance(parameter, Parameter):
+            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, "
+                            f"not {type(parameter).__name__}")
+        setattr(self, name, parameter)
+
+    def add_module(self, name: str, module: "Module | None") -> None:
+        setattr(self, name, module)
+
+    # ------------------------------------------------------------ walking the tree
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        """The direct sub-modules, in the order they were assigned."""
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+
+    def children(self) -> Iterator["Module"]:
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        """This module and every module below it, depth first; each module once."""
+        seen = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            below = [(f"{name}.{child_name}" if name else child_name, child)
+                     for child_name, child in module.named_children()]
+            stack.extend(reversed(below))
+
+    def modules(self) -> Iterator["Module"]:
+        for _, module in self.named_modules():
+            yield module
+
+    def _own_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield name, value
+
+    def _own_buffers(self, persistent_only: bool = False) -> Iterator[tuple[str, Tensor]]:
+        for name, persistent in self._buffer_names.items():
+            value = getattr(self, name, None)
+            if value is not None and (persistent or not persistent_only):
+                yield name, value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs: each module's own first, then its children's.
+        A parameter shared by two modules (tied weights) is listed once, under its first name."""
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        seen = set()
+        for module_name, module in modules:
+            for name, parameter in module._own_parameters():
+                if id(parameter) not in seen:
+                    seen.add(id(parameter))
+                    yield (f"{module_name}.{name}" if module_name else name), parameter
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, parameter in self.named_parameters(recurse=recurse):
+            yield parameter
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
+            for name, buffer in module._own_buffers():
+                yield (f"{module_name}.{name}" if module_name else name), buffer
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    def apply(self, function: Callable[["Module"], None]) -> "Module":
+        """Call ``function`` on every sub-module and then on this one (custom initialisation)."""
+        for module in reversed(list(self.modules())):
+            function(module)
+        return self
+
+    # ------------------------------------------------------------ modes and gradients
+    def train(self, mode: bool = True) -> "Module":
+        """Training mode (dropout active) or, with ``mode=False``, evaluation mode."""
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients: ``None`` by default, as in PyTorch, else fresh zero arrays."""
+        for parameter in self.parameters():
+            if set_to_none or parameter.grad is None:
+                parameter.grad = None
+            else:
+                # A new array rather than zeroing in place: the old one may be shared.
+                parameter.grad = Tensor._wrap(backend.xp.zeros_like(parameter.data))
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        for parameter in self.parameters():
+            parameter.requires_grad_(requires_grad)
+        return self
+
+    def to(self, dtype) -> "Module":
+        """Cast floating-point parameters and buffers to ``dtype`` (in place: the same
+        Parameter objects, so an optimizer built earlier still holds them)."""
+        dtype = backend.as_dtype(dtype)
+        tensors = list(self.parameters()) + list(self.buffers())
+        for tensor in tensors:
+            if backend.is_floating(tensor.dtype) and tensor.dtype != dtype:
+                tensor.data = tensor.data.astype(dtype)
+                if tensor.grad is not None:
+                    tensor.grad = Tensor._wrap(tensor.grad.data.astype(dtype))
+        return self
+
+    def float(self) -> "Module":
+        return self.to(backend.float32)
+
+    def double(self) -> "Module":
+        return self.to(backend.float64)
+
+    # ------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Tensor]:
+        """Every parameter and persistent buffer by dotted name, detached (sharing memory).
+        Tied weights appear under each of their names, as in PyTorch."""
+        state = {}
+        for module_name, module in self.named_modules():
+            owned = list(module._own_parameters()) + list(module._own_buffers(persistent_only=True))
+            for name, tensor in owned:
+                key = f"{module_name}.{name}" if module_name else name
+                state[key] = Tensor._wrap(tensor.data)
+        return state
+
+    def load_state_dict(self, state_dict: dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy tensors (or arrays) into this module's parameters and buffers, by name.
+
+        Everything is checked before anything is copied, so a failed load leaves the module as
+        it was. A shape mismatch is always an error (``CheckpointError`` naming the tensor and
+        both shapes); missing and unexpected names are errors when ``strict``, and are returned.
+        """
+        own = {}
+        for module_name, module in self.named_modules():
+            owned = list(module._own_parameters()) + list(module._own_buffers(persistent_only=True))
+            for name, tensor in owned:
+                own[f"{module_name}.{name}" if module_name else name] = tensor
+        missing = [key for key in own if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in own]
+        problems = []
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            shape = tuple(value.shape)
+            if shape != tuple(target.shape):
+                problems.append(f"size mismatch for {key}: the state has shape {shape} but the "
+                                f"model's {key} has shape {tuple(target.shape)}")
+        if strict:
+            if missing:
+                problems.append(f"missing keys: {', '.join(missing)}")
+            if unexpected:
+                problems.append(f"unexpected keys: {', '.join(unexpected)}")
+        if problems:
+            raise CheckpointError(f"load_state_dict into {type(self).__name__}: "
+                                  + "; ".join(problems))
+        for key, target in own.items():
+            if key in state_dict:
+                value = state_dict[key]
+                array = value.data if isinstance(value, Tensor) else value
+                target.data[...] = backend.xp.asarray(array)
+        return IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------ printing
+    def extra_repr(self) -> str:
+        """The settings shown between the parentheses of ``repr`` (e.g. ``in_features=4``)."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, child in self.named_children():
+            child_lines = repr(child).split("\n")
+            lines.append(f"  ({name}): " + "\n  ".join(child_lines))
+        if not lines:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        extra = self.extra_repr()
+        head = f"{type(self).__name__}(" + (f"\n  {extra}" if extra else "")
+        return head + "\n" + "\n".join(lines) + "\n)"

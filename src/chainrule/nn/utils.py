@@ -1,0 +1,50 @@
+"""Helpers on parameters: gradient clipping (``chainrule.nn.utils.clip_grad_norm_``)."""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+from .. import backend
+from ..tensor import Tensor
+
+
+def _with_grads(parameters) -> list[Tensor]:
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    return [p for p in parameters if p.grad is not None]
+
+
+def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
+                    norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
+    """Scale all gradients together so that their global norm is at most ``max_norm``.
+
+    The global norm is ‖(g₁, …, gₙ)‖ over every element of every gradient; when it exceeds
+    max_norm, each gradient becomes g · max_norm / (norm + 1e-6), as in PyTorch. Returns the
+    norm before clipping, as a 0-d tensor. Gradients are replaced by new arrays, never scaled
+    in place, because one gradient array may be shared by several tensors.
+    """
+    xp = backend.xp
+    with_grads = _with_grads(parameters)
+    if not with_grads:
+        return Tensor._wrap(xp.asarray(0.0, dtype=backend.get_default_dtype()))
+    norm_type = float(norm_type)
+    if math.isinf(norm_type):
+        norms = [xp.max(xp.abs(p.grad.data)) for p in with_grads]
+        total = xp.max(xp.stack(norms))
+    else:
+        norms = [xp.linalg.norm(p.grad.data.reshape(-1), ord=norm_type) for p in with_grads]
+        total = xp.linalg.norm(xp.stack(norms), ord=norm_type)
+    if error_if_nonfinite and not bool(xp.isfinite(total)):
+        raise RuntimeError(f"clip_grad_norm_: the total norm of the gradients is {float(total)}; "
+                           "pass error_if_nonfinite=False to clip anyway")
+    coefficient = float(max_norm) / (float(total) + 1e-6)
+    if coefficient < 1:
+        for p in with_grads:
+            p.grad = Tensor._wrap(p.grad.data * p.grad.dtype.type(coefficient))
+    return Tensor._wrap(xp.asarray(total))
+
+
+def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
+    """Clamp every gradient element to [−clip_value, clip_value] (new arrays, as above)."""
+    for p in _with_grads(parameters):
+        p.grad = Tensor._wrap(backend.xp.clip(p.grad.data, -clip_value, clip_value))

@@ -1,0 +1,130 @@
+"""Layers, MLP builder, losses as modules, initialisation and gradient clipping."""
+import math
+
+import numpy
+import pytest
+
+import chainrule
+from chainrule import nn
+from chainrule.nn import functional as F
+
+
+def test_linear_matches_x_wT_plus_b_with_pytorch_weight_layout():
+    layer = nn.Linear(3, 2)
+    x = chainrule.randn(5, 3)
+    assert layer.weight.shape == (2, 3) and layer.bias.shape == (2,)
+    expected = x.numpy() @ layer.weight.detach().numpy().T + layer.bias.detach().numpy()
+    numpy.testing.assert_allclose(layer(x).detach().numpy(), expected, rtol=1e-6)
+
+
+def test_linear_default_init_is_bounded_by_one_over_sqrt_fan_in():
+    layer = nn.Linear(100, 50)
+    assert numpy.abs(layer.weight.detach().numpy()).max() <= 1 / math.sqrt(100)
+
+
+def test_activations_compute_their_formulas():
+    x = chainrule.tensor([-2.0, 0.5, 3.0])
+    a = x.numpy()
+    numpy.testing.assert_allclose(nn.ReLU()(x).numpy(), numpy.maximum(a, 0))
+    numpy.testing.assert_allclose(nn.Sigmoid()(x).numpy(), 1 / (1 + numpy.exp(-a)), rtol=1e-6)
+    numpy.testing.assert_allclose(nn.Tanh()(x).numpy(), numpy.tanh(a), rtol=1e-6)
+    erf = numpy.vectorize(math.erf)
+    numpy.testing.assert_allclose(nn.GELU()(x).numpy(), 0.5 * a * (1 + erf(a / math.sqrt(2))),
+                                  rtol=1e-6)
+    assert nn.Identity()(x) is x
+    assert nn.Flatten()(chainrule.zeros(2, 3, 4)).shape == (2, 12)
+
+
+def test_dropout_is_active_in_training_and_identity_in_eval():
+    chainrule.manual_seed(0)
+    layer = nn.Dropout(0.5)
+    x = chainrule.ones(1000)
+    out = layer(x).numpy()
+    assert set(numpy.unique(out)) == {0.0, 2.0}
+    assert 400 < (out == 0).sum() < 600
+    layer.eval()
+    assert layer(x) is x
+
+
+def test_mlp_builds_linear_activation_pairs_and_no_activation_at_the_end():
+    model = nn.MLP([784, 256, 10], activation="tanh", dropout=0.2)
+    kinds = [type(m).__name__ for m in model]
+    assert kinds == ["Linear", "Tanh", "Dropout", "Linear"]
+    assert model(chainrule.zeros(2, 784)).shape == (2, 10)
+
+
+def test_mlp_uses_glorot_for_tanh_and_he_for_relu_with_zero_biases():
+    chainrule.manual_seed(1)
+    glorot = nn.MLP([400, 600, 10], activation="sigmoid")[0]
+    he = nn.MLP([400, 600, 10], activation="relu")[0]
+    bound = math.sqrt(6 / (400 + 600))
+    w = glorot.weight.detach().numpy()
+    assert numpy.abs(w).max() <= bound
+    assert w.std() == pytest.approx(bound / math.sqrt(3), rel=0.02)
+    assert he.weight.detach().numpy().std() == pytest.approx(math.sqrt(2 / 400), rel=0.02)
+    assert numpy.all(glorot.bias.detach().numpy() == 0) and numpy.all(he.bias.detach().numpy() == 0)
+
+
+def test_mlp_initialisation_is_fixed_by_the_seed():
+    chainrule.manual_seed(7)
+    first = nn.MLP([5, 4, 2]).state_dict()
+    chainrule.manual_seed(7)
+    second = nn.MLP([5, 4, 2]).state_dict()
+    for name in first:
+        numpy.testing.assert_array_equal(first[name].numpy(), second[name].numpy())
+
+
+def test_mlp_rejects_unknown_activation():
+    with pytest.raises(ValueError, match="activation"):
+        nn.MLP([3, 2], activation="swish")
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_loss_modules_equal_their_functional_forms(reduction):
+    chainrule.manual_seed(3)
+    logits = chainrule.randn(4, 3)
+    labels = chainrule.tensor([0, 2, 1, 2])
+    targets = chainrule.rand(4, 3)
+    pairs = [
+        (nn.MSELoss(reduction)(logits, targets), F.mse_loss(logits, targets, reduction)),
+        (nn.CrossEntropyLoss(reduction)(logits, labels), F.cross_entropy(logits, labels, reduction)),
+        (nn.NLLLoss(reduction)(F.log_softmax(logits, dim=1), labels),
+         F.cross_entropy(logits, labels, reduction)),
+        (nn.BCEWithLogitsLoss(reduction)(logits, targets),
+         F.binary_cross_entropy_with_logits(logits, targets, reduction)),
+    ]
+    for module_loss, functional_loss in pairs:
+        numpy.testing.assert_allclose(module_loss.numpy(), functional_loss.numpy(), rtol=1e-6)
+
+
+def test_init_functions_follow_their_formulas():
+    weight = nn.Parameter(numpy.empty((300, 200), numpy.float64))
+    nn.init.xavier_normal_(weight)
+    assert weight.detach().numpy().std() == pytest.approx(math.sqrt(2 / 500), rel=0.02)
+    nn.init.kaiming_uniform_(weight, nonlinearity="relu")
+    assert numpy.abs(weight.detach().numpy()).max() <= math.sqrt(6 / 200)
+    nn.init.normal_(weight, mean=3.0, std=0.5)
+    assert weight.detach().numpy().mean() == pytest.approx(3.0, abs=0.01)
+    nn.init.ones_(weight)
+    assert numpy.all(weight.detach().numpy() == 1)
+    with pytest.raises(ValueError, match="2 dimensions"):
+        nn.init.xavier_uniform_(nn.Parameter(numpy.zeros(3)))
+
+
+def test_clip_grad_norm_scales_to_max_norm_and_returns_the_old_norm():
+    a, b = nn.Parameter(numpy.zeros(2)), nn.Parameter(numpy.zeros(1))
+    a.grad = chainrule.tensor(numpy.array([3.0, 0.0]))
+    shared = b.grad = chainrule.tensor(numpy.array([4.0]))
+    total = nn.utils.clip_grad_norm_([a, b], max_norm=1.0)
+    assert float(total) == pytest.approx(5.0)
+    numpy.testing.assert_allclose(a.grad.numpy(), [3 / (5 + 1e-6), 0.0])
+    numpy.testing.assert_allclose(b.grad.numpy(), [4 / (5 + 1e-6)])
+    assert shared.numpy()[0] == 4.0  # the old array was not changed in place
+
+
+def test_clip_grad_norm_leaves_small_gradients_alone():
+    a = nn.Parameter(numpy.zeros(2))
+    a.grad = chainrule.tensor(numpy.array([0.3, 0.4]))
+    total = nn.utils.clip_grad_norm_([a], max_norm=1.0)
+    assert float(total) == pytest.approx(0.5)
+    numpy.testing.assert_array_equal(a.grad.numpy(), [0.3, 0.4])
