@@ -19,6 +19,8 @@ from .tensor import (Tensor, arange, as_tensor, empty, eye, full, full_like, lin
                      ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor,
                      zeros, zeros_like)
 from . import nn  # noqa: E402  (nn builds on everything above)
+from .draw import draw  # noqa: E402
+from .explain import explain  # noqa: E402
 
 clip = clamp
 view = reshape

@@ -1,0 +1,313 @@
+"""Backpropagation as the lecture writes it: the forward pass, then the table of error signals.
+
+``explain(output)`` walks the graph that made ``output``. The forward pass lists every value in
+topological order (parents before children). The backward pass then gives, for each node vᵢ,
+its error signal (v̄ᵢ = ∂output/∂vᵢ) as the sum over its children j
+
+    v̄ᵢ = Σⱼ v̄ⱼ · ∂vⱼ/∂vᵢ
+
+with one term per child, each computed by calling that child's own VJP, exactly as
+``backward()`` does. A node used twice (fan-out: the multivariate chain rule) shows two terms.
+Nothing is changed: no ``.grad`` is written and the graph's saved values are kept, so
+``backward()`` can still run afterwards.
+
+Composite ops appear as the primitives they are made of: ``x.mean()`` is a ``sum`` then a
+``div``, ``a @ b`` a ``matmul2d``.
+"""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from typing import Union
+
+import numpy
+
+from . import backend
+from .autograd import _fit_to, _root_signals, no_grad
+from .errors import ChainruleError
+from .tensor import Tensor
+
+Value = Union[float, numpy.ndarray]
+
+# How many elements a tensor may have for its values to be printed in full.
+SMALL_TENSOR = 6
+
+
+@dataclass
+class ForwardStep:
+    """One value of the forward pass.
+
+    ``kind`` is "parameter" (a leaf that requires grad), "input" (a named leaf that does not),
+    "constant" (an unnamed leaf) or "op" (computed by the primitive ``op`` from ``parents``).
+    ``value`` is a float for a 0-d tensor, otherwise the array.
+    """
+    name: str
+    kind: str
+    op: str | None
+    parents: list[str]
+    value: Value
+    shape: tuple
+    dtype: str
+
+    @property
+    def summary(self) -> str:
+        return summarize(self.value, self.dtype)
+
+
+@dataclass
+class Term:
+    """One child j's share of v̄ᵢ: v̄ⱼ · ∂vⱼ/∂vᵢ.
+
+    ``local_derivative`` (∂vⱼ/∂vᵢ) is given when both values are single numbers; for tensors it
+    is a Jacobian, which the VJP never forms (it only multiplies by it).
+    """
+    child: str
+    child_signal: Value
+    local_derivative: float | None
+    contribution: Value
+
+
+@dataclass
+class BackwardStep:
+    """The error signal v̄ᵢ of one node and the terms it sums (none for the output itself)."""
+    name: str
+    signal: Value
+    terms: list[Term] = field(default_factory=list)
+
+
+@dataclass
+class Explanation:
+    """The report of ``explain``: print it for both tables, or read ``forward``/``backward``."""
+    output: str
+    forward: list[ForwardStep]
+    backward: list[BackwardStep]
+
+    @property
+    def values(self) -> dict[str, Value]:
+        """Each named value of the forward pass: ``report.values["y"]``."""
+        return {step.name: step.value for step in self.forward}
+
+    @property
+    def signals(self) -> dict[str, Value]:
+        """Each error signal v̄ᵢ = ∂output/∂vᵢ: ``report.signals["w"]`` is the gradient of w."""
+        return {step.name: step.signal for step in self.backward}
+
+    def to_dict(self) -> dict:
+        """Plain Python data (arrays as nested lists), ready for ``json.dumps``."""
+        return _plain({"output": self.output, "forward": [asdict(s) for s in self.forward],
+                       "backward": [asdict(s) for s in self.backward]})
+
+    def forward_table(self) -> str:
+        rows = [(step.name, step.op if step.kind == "op" else step.kind, ", ".join(step.parents),
+                 step.summary) for step in self.forward]
+        title = "Forward pass, in topological order (parents before children)"
+        return title + "\n" + _table(("vᵢ", "op", "parents", "value"), rows)
+
+    def backward_table(self) -> str:
+        rows = []
+        for step in self.backward:
+            dtype = self._dtype(step.name)
+            signal = summarize(step.signal, dtype)
+            if not step.terms:
+                rows.append((step.name, signal, "", "(output)", "", "", ""))
+            for index, term in enumerate(step.terms):
+                local = "" if term.local_derivative is None else _number(term.local_derivative)
+                rows.append((step.name if index == 0 else "", signal if index == 0 else "",
+                             "=" if index == 0 else "+", term.child,
+                             summarize(term.child_signal, self._dtype(term.child)), local,
+                             summarize(term.contribution, dtype)))
+        title = (f"Backward pass: v̄ᵢ = ∂{self.output}/∂vᵢ = Σⱼ v̄ⱼ · ∂vⱼ/∂vᵢ, "
+                 "one term per child j of vᵢ (output first)")
+        header = ("vᵢ", "v̄ᵢ", "", "child vⱼ", "v̄ⱼ", "∂vⱼ/∂vᵢ", "v̄ⱼ · ∂vⱼ/∂vᵢ")
+        return title + "\n" + _table(header, rows)
+
+    def _dtype(self, name: str) -> str:
+        for step in self.forward:
+            if step.name == name:
+                return step.dtype
+        return "float64"
+
+    def __str__(self) -> str:
+        return self.forward_table() + "\n\n" + self.backward_table()
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython / Jupyter
+        printer.text(str(self))
+
+
+# ---------------------------------------------------------------- the walk
+def explain(output: Tensor, gradient=None) -> Explanation:
+    """The forward pass and the backward pass of ``output``'s graph, in the lecture's notation.
+
+    ``gradient`` is v̄ of the output (ones by default, which needs a single-element output, as
+    ``backward()`` does). Call it before ``backward()``, or after ``backward(retain_graph=True)``:
+    the terms are computed by the graph's VJPs, which a plain ``backward()`` frees.
+    """
+    if not isinstance(output, Tensor):
+        raise TypeError(f"explain: expected a Tensor, got {type(output).__name__}")
+    if not output.requires_grad:
+        raise ChainruleError("explain: this tensor has no graph (it does not require grad); set "
+                             "requires_grad=True on the leaves it is computed from")
+    order = _all_in_order(output)
+    names = _names(order)
+    forward = [_forward_step(tensor, names) for tensor in order if not _is_literal(tensor)]
+
+    (root_signal,) = _root_signals([output], [gradient], "explain")
+    signals = {id(output): root_signal}
+    terms: dict[int, list[tuple[int, Term]]] = {}
+    position = {id(tensor): index for index, tensor in enumerate(order)}
+    backward = []
+    with no_grad():
+        for tensor in reversed(order):
+            if not tensor.requires_grad or id(tensor) not in signals:
+                continue
+            signal = signals[id(tensor)]
+            backward.append(BackwardStep(names[id(tensor)], _value(signal),
+                                         [term for _, term in sorted(terms.get(id(tensor), []),
+                                                                     key=lambda pair: pair[0])]))
+            node = tensor._node
+            if node is None:
+                continue
+            if node.vjps is None:
+                raise ChainruleError(
+                    "explain: the graph's saved values were freed by an earlier backward(); call "
+                    "explain() first, or backward(retain_graph=True)")
+            for parent, vjp in zip(node.parents, node.vjps):
+                if not parent.requires_grad:
+                    continue
+                contribution = _fit_to(vjp(signal, tensor), parent)
+                local = None
+                if tensor.data.size == 1 and parent.data.size == 1:
+                    unit = Tensor._wrap(backend.xp.ones_like(signal.data))
+                    local = _value(_fit_to(vjp(unit, tensor), parent))
+                term = Term(names[id(tensor)], _value(signal), local, _value(contribution))
+                terms.setdefault(id(parent), []).append((position[id(tensor)], term))
+                earlier = signals.get(id(parent))
+                signals[id(parent)] = contribution if earlier is None else earlier + contribution
+    return Explanation(names[id(output)], forward, backward)
+
+
+def _all_in_order(output: Tensor) -> list[Tensor]:
+    """Every tensor ``output`` is computed from, constants included, parents before children.
+
+    Iterative depth-first search (as the engine's ``topological_order``), visiting parents left
+    to right so that ``w * x + b`` lists w, x, w·x, b, then the sum.
+    """
+    order, visited = [], set()
+    stack = [(output, False)]
+    while stack:
+        tensor, parents_done = stack.pop()
+        if parents_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        if tensor._node is not None:
+            for parent in reversed(tensor._node.parents):
+                if id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def _is_literal(tensor: Tensor) -> bool:
+    """An unnamed single number outside the graph (the 0.5 in 0.5 * x): written in place."""
+    return (tensor.name is None and tensor._node is None and not tensor.requires_grad
+            and tensor.ndim == 0)
+
+
+def _names(order: list[Tensor]) -> dict[int, str]:
+    """The user's ``tensor.name`` where set, otherwise the op and a number (mul1, mul2, ...)."""
+    taken = {tensor.name for tensor in order if tensor.name}
+    names, counts = {}, {}
+    for tensor in order:
+        if _is_literal(tensor):
+            names[id(tensor)] = _number(_value(tensor))
+            continue
+        name = tensor.name
+        if name and name in names.values():
+            name = _fresh(name + "_", counts, taken)  # two tensors with one name
+        if not name:
+            if tensor._node is not None:
+                stem = tensor._node.op
+            else:
+                stem = "leaf" if tensor.requires_grad else "const"
+            name = _fresh(stem, counts, taken)
+        names[id(tensor)] = name
+    return names
+
+
+def _fresh(stem: str, counts: dict, taken: set) -> str:
+    while True:
+        counts[stem] = counts.get(stem, 0) + 1
+        name = f"{stem}{counts[stem]}"
+        if name not in taken:
+            taken.add(name)
+            return name
+
+
+def _forward_step(tensor: Tensor, names: dict) -> ForwardStep:
+    if tensor._node is not None:
+        kind, op = "op", tensor._node.op
+        parents = [names[id(parent)] for parent in tensor._node.parents]
+    else:
+        op, parents = None, []
+        kind = "parameter" if tensor.requires_grad else "input" if tensor.name else "constant"
+    return ForwardStep(names[id(tensor)], kind, op, parents, _value(tensor), tuple(tensor.shape),
+                       str(tensor.dtype))
+
+
+def _value(tensor: Tensor) -> Value:
+    array = backend.to_numpy(tensor.data)
+    return float(array) if array.ndim == 0 else array.copy()
+
+
+# ---------------------------------------------------------------- printing
+def _number(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def summarize(value: Value, dtype: str = "float64") -> str:
+    """A number as itself; a small tensor as its shape and values; a large one as statistics."""
+    if not isinstance(value, numpy.ndarray):
+        return _number(value)
+    shape = "×".join(str(n) for n in value.shape) or "scalar"
+    if value.size <= SMALL_TENSOR:
+        return f"{shape} {dtype} {_nested(value)}"
+    finite = value[numpy.isfinite(value)] if value.dtype.kind == "f" else value
+    if finite.size == 0:
+        return f"{shape} {dtype} (no finite values)"
+    return (f"{shape} {dtype} mean {_number(float(finite.mean()))} "
+            f"range [{_number(float(finite.min()))}, {_number(float(finite.max()))}]")
+
+
+def _nested(array: numpy.ndarray) -> str:
+    if array.ndim == 0:
+        return f"{float(array):.4g}"
+    return "[" + ", ".join(_nested(part) for part in array) + "]"
+
+
+def _width(text: str) -> int:
+    """Columns on a terminal: combining marks (the bar of v̄) take none."""
+    return sum(1 for character in text if not unicodedata.combining(character))
+
+
+def _table(header: tuple, rows: list[tuple]) -> str:
+    widths = [max(_width(str(row[i])) for row in [header] + rows) for i in range(len(header))]
+
+    def line(cells) -> str:
+        padded = [str(cell) + " " * (width - _width(str(cell))) for cell, width in zip(cells, widths)]
+        return ("  " + "  ".join(padded)).rstrip()
+
+    rule = tuple("─" * width for width in widths)
+    return "\n".join([line(header), line(rule)] + [line(row) for row in rows])
+
+
+def _plain(data):
+    if isinstance(data, dict):
+        return {key: _plain(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_plain(value) for value in data]
+    if isinstance(data, numpy.ndarray):
+        return data.tolist()
+    return data
