@@ -11,10 +11,13 @@ from .elementwise import (abs, add, cast, ceil, clamp, cos, div, eq, erf, exp, f
 from .fused import (binary_cross_entropy_with_logits_per_element, cross_entropy_per_sample,
                     linear, log_softmax, logsumexp, softmax)
 from .linalg import matmul
+from .normalization import layer_norm
 from .primitive import REGISTRY, Sample, ShapeError, primitive
 from .reduce import all, amax, amin, any, argmax, argmin, max, mean, min, std, sum, var
 from .shape import (cat, chunk, expand, flatten, getitem, masked_fill, permute, reshape, split,
                     squeeze, stack, sum_to, transpose, tril, triu, unsqueeze)
+from .transformer import (embedding, embedding_dense_backward, gelu_tanh,
+                          scaled_dot_product_attention)
 
 
 def _shape_args(shape) -> tuple:

@@ -1,0 +1,71 @@
+"""Layer normalisation as one fused primitive.
+
+Composed from small ops, a layer norm is a dozen graph nodes and as many passes over the
+activations, forward and backward; fused, it is one node whose VJP is the closed form below.
+"""
+from __future__ import annotations
+
+from .. import autograd, backend
+from .primitive import Rejects, Sample, ShapeError, constant, primitive
+
+
+def _check(x, weight, bias):
+    features = x.shape[-1]
+    for name, parameter in (("weight", weight), ("bias", bias)):
+        if parameter is not None and tuple(parameter.shape) != (features,):
+            raise ShapeError(f"layer_norm: {name} of shape {tuple(parameter.shape)} does not fit "
+                             f"input of shape {tuple(x.shape)}; expected ({features},)")
+
+
+def _normalise(x, eps: float):
+    """x̂ and 1/σ as Tensor ops, so that the VJPs below can themselves be differentiated."""
+    centred = x - x.mean(dim=-1, keepdim=True)
+    inverse_std = ((centred * centred).mean(dim=-1, keepdim=True) + eps) ** -0.5
+    return centred * inverse_std, inverse_std
+
+
+@primitive(samples=[Sample(((3, 5), (5,), (5,))), Sample(((2, 3, 4), (4,), (4,)), {"eps": 1e-3}),
+                    Sample(((3, 5), (5,)))],
+           rejects=[Rejects(((3, 5), (4,), (4,)), {}, ShapeError)])
+def layer_norm(x, weight, bias=None, eps: float = 1e-5):
+    """Normalise each row over its last dimension, then scale and shift:
+
+        μ = mean(x),  σ = √(mean((x − μ)²) + ε),  x̂ = (x − μ)/σ,  y = x̂ ∘ w + b
+
+    VJPs, with ĝ = ȳ ∘ w and the means taken over the last dimension:
+
+        x̄ = (ĝ − mean(ĝ) − x̂ ∘ mean(ĝ ∘ x̂)) / σ,   w̄ = Σ ȳ ∘ x̂,   b̄ = Σ ȳ   (Σ over the rows)
+
+    Backward reuses the forward's x̂ and 1/σ; under ``create_graph`` it recomputes them with
+    Tensor ops instead, so that gradients of these gradients flow back to x and w.
+    """
+    _check(x, weight, bias)
+    xp = backend.xp
+    centred = x.data - x.data.mean(axis=-1, keepdims=True)
+    inverse_std = 1 / xp.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps)
+    normalised = centred * inverse_std
+    out = normalised * weight.data
+    if bias is not None:
+        out += bias.data
+    rows = tuple(range(x.ndim - 1))
+
+    def x_vjp(g, out):
+        if autograd.is_grad_enabled():
+            normalised_t, inverse_std_t = _normalise(x, eps)
+            scaled = g * weight
+            return inverse_std_t * (scaled - scaled.mean(dim=-1, keepdim=True)
+                                    - normalised_t * (scaled * normalised_t).mean(dim=-1, keepdim=True))
+        scaled = g.data * weight.data
+        signal = scaled - scaled.mean(axis=-1, keepdims=True)
+        signal -= normalised * (scaled * normalised).mean(axis=-1, keepdims=True)
+        signal *= inverse_std
+        return constant(signal)
+
+    def weight_vjp(g, out):
+        if autograd.is_grad_enabled():
+            return (g * _normalise(x, eps)[0]).sum(dim=rows)
+        return constant((g.data * normalised).sum(axis=rows))
+
+    def bias_vjp(g, out):
+        return g.sum(dim=rows)
+    return out, (x_vjp, weight_vjp) if bias is None else (x_vjp, weight_vjp, bias_vjp)

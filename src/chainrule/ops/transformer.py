@@ -1,0 +1,180 @@
+"""Fused primitives of the transformer: embedding lookup, GELU, and scaled dot-product attention.
+
+Each could be composed from smaller ops; each is one op here because a language model spends
+most of its step in them, and one node with a derived VJP makes fewer passes over the
+activations than a dozen small ones. Every VJP has a fast path on the arrays the forward saved
+and, under ``create_graph``, the same formula in Tensor ops, so gradients of gradients work.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy
+
+from .. import autograd, backend
+from .primitive import Rejects, Sample, ShapeError, constant, primitive
+
+# Above this many elements the one-hot matrix of an embedding's backward costs more than sorting.
+ONE_HOT_LIMIT = 1 << 22
+
+_TOKENS = numpy.array([[0, 2, 2], [1, 0, 2]])
+
+
+def _check_indices(indices, count: int, op: str):
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be integers, not {indices.dtype}")
+    if indices.data.size and (indices.data.min() < 0 or indices.data.max() >= count):
+        bad = indices.data[(indices.data < 0) | (indices.data >= count)].reshape(-1)[0]
+        raise IndexError(f"{op}: index {int(bad)} is out of range for {count} embeddings")
+
+
+@primitive(samples=[Sample((_TOKENS, (3, 4)))],
+           rejects=[Rejects((numpy.array([0, 3]), (3, 4)), {}, IndexError)])
+def embedding(indices, weight):
+    """Row lookup: out[..., :] = W[i, :] for each index i. The VJP adds each row of ȳ into the
+    row of W̄ its index picked: a token that occurs n times collects n contributions."""
+    _check_indices(indices, weight.shape[0], "embedding")
+    out = weight.data[indices.data]
+    weight_vjp = lambda g, out: embedding_dense_backward(g, indices, num_weights=weight.shape[0])
+    return out, (None, weight_vjp)
+
+
+@primitive(samples=[Sample(((2, 3, 4), _TOKENS), {"num_weights": 3})])
+def embedding_dense_backward(g, indices, num_weights: int = 0):
+    """W̄[r] = Σ over positions p with indices[p] = r of g[p]: the adjoint of ``embedding``.
+
+    NumPy's ``add.at`` does this one element at a time; a one-hot matrix product (small
+    vocabularies) or a sort followed by ``add.reduceat`` (large ones) is several times faster.
+    """
+    xp = backend.xp
+    rows = g.data.reshape(-1, g.shape[-1])
+    flat = indices.data.reshape(-1)
+    if num_weights * flat.size <= ONE_HOT_LIMIT:
+        one_hot = xp.zeros((num_weights, flat.size), dtype=g.dtype)
+        one_hot[flat, xp.arange(flat.size)] = 1
+        out = one_hot @ rows
+    else:
+        order = xp.argsort(flat, kind="stable")
+        ordered = flat[order]
+        starts = xp.flatnonzero(xp.concatenate([xp.ones(1, dtype=bool), ordered[1:] != ordered[:-1]]))
+        out = xp.zeros((num_weights, g.shape[-1]), dtype=g.dtype)
+        out[ordered[starts]] = xp.add.reduceat(rows[order], starts, axis=0)
+    return out, (lambda g2, out: embedding(indices, g2), None)
+
+
+# ---------------------------------------------------------------- GELU
+_GELU_SCALE = math.sqrt(2 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+@primitive(samples=[Sample(((3, 4),), low=-4, high=4)])
+def gelu_tanh(x):
+    """GPT-2's GELU: ½x(1 + tanh(u)) with u = √(2/π)(x + 0.044715x³), computed as x σ(2u)
+    (the same function: ½(1 + tanh u) = σ(2u)), one exponential per element.
+
+    Derivative: σ(2u) + x σ(2u)(1 − σ(2u)) · 2√(2/π)(1 + 3·0.044715x²).
+    """
+    xp = backend.xp
+    data = x.data
+    two_u = data * data
+    two_u *= _GELU_CUBIC
+    two_u += 1
+    two_u *= data
+    two_u *= -2 * _GELU_SCALE                      # now −2u
+    xp.minimum(two_u, 80, out=two_u)               # e⁸⁰ is finite in float32; σ is 0 there anyway
+    gate = xp.exp(two_u, out=two_u)
+    gate += 1
+    xp.reciprocal(gate, out=gate)                  # σ(2u)
+    out = data * gate
+
+    def vjp(g, out):
+        if autograd.is_grad_enabled():
+            gate_t = (2 * _GELU_SCALE * (x + _GELU_CUBIC * x * x * x)).sigmoid()
+            slope = 2 * _GELU_SCALE * (1 + 3 * _GELU_CUBIC * x * x)
+            return g * (gate_t + x * gate_t * (1 - gate_t) * slope)
+        slope = data * data
+        slope *= 3 * _GELU_CUBIC
+        slope += 1
+        slope *= 2 * _GELU_SCALE
+        slope *= data
+        slope *= gate
+        slope *= 1 - gate
+        slope += gate
+        slope *= g.data
+        return constant(slope)
+    return out, vjp
+
+
+# ---------------------------------------------------------------- attention
+_QKV = (1, 2, 3, 2)
+
+
+def _causal_mask(rows: int, columns: int):
+    """True above the diagonal: the future positions that position i may not look at."""
+    return backend.xp.triu(backend.xp.ones((rows, columns), dtype=bool), 1)
+
+
+def _weights(q, k, scale: float, causal: bool):
+    """softmax(q kᵀ · scale) with the future masked out, as Tensor ops (for create_graph)."""
+    scores = (q @ k.mT) * scale
+    if causal:
+        scores = scores.masked_fill(constant(_causal_mask(q.shape[-2], k.shape[-2])), float("-inf"))
+    return scores.softmax(dim=-1)
+
+
+@primitive(samples=[Sample((_QKV, _QKV, _QKV), {"is_causal": True}), Sample(((2, 3, 2),) * 3),
+                    Sample(((2, 2), (3, 2), (3, 4)))],
+           rejects=[Rejects(((2, 3, 2), (2, 3, 4), (2, 3, 2)), {}, ShapeError)])
+def scaled_dot_product_attention(q, k, v, is_causal: bool = False, scale: float | None = None):
+    """Attention over the last two dimensions, (…, T, d) for q, k and v:
+
+        A = softmax(q kᵀ · s),  y = A v,  with s = 1/√d and, if causal, Aᵢⱼ = 0 for j > i.
+
+    VJPs, with S̄ = A ∘ (Ā − rowsum(Ā ∘ A)) · s and Ā = ȳ vᵀ:
+        q̄ = S̄ k,   k̄ = S̄ᵀ q,   v̄ = Aᵀ ȳ.
+    """
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ShapeError(f"scaled_dot_product_attention: q {tuple(q.shape)}, k {tuple(k.shape)} "
+                         f"and v {tuple(v.shape)} do not fit: q and k need the same last size, "
+                         "k and v the same length")
+    xp = backend.xp
+    scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
+    weights = xp.matmul(q.data, xp.swapaxes(k.data, -1, -2))
+    weights *= scale
+    if is_causal:
+        weights[..., _causal_mask(q.shape[-2], k.shape[-2])] = -xp.inf
+    weights -= weights.max(axis=-1, keepdims=True)
+    xp.exp(weights, out=weights)
+    weights /= weights.sum(axis=-1, keepdims=True)
+    out = xp.matmul(weights, v.data)
+
+    def score_signal(g):
+        """S̄, the error signal of the scaled scores, from the arrays the forward kept."""
+        signal = xp.matmul(g.data, xp.swapaxes(v.data, -1, -2))
+        signal -= (signal * weights).sum(axis=-1, keepdims=True)
+        signal *= weights
+        signal *= scale
+        return signal
+
+    def q_vjp(g, out):
+        if autograd.is_grad_enabled():
+            return _score_signal_t(g, q, k, v, scale, is_causal) @ k
+        return constant(xp.matmul(score_signal(g), k.data))
+
+    def k_vjp(g, out):
+        if autograd.is_grad_enabled():
+            return _score_signal_t(g, q, k, v, scale, is_causal).mT @ q
+        return constant(xp.matmul(xp.swapaxes(score_signal(g), -1, -2), q.data))
+
+    def v_vjp(g, out):
+        if autograd.is_grad_enabled():
+            return _weights(q, k, scale, is_causal).mT @ g
+        return constant(xp.matmul(xp.swapaxes(weights, -1, -2), g.data))
+    return out, (q_vjp, k_vjp, v_vjp)
+
+
+def _score_signal_t(g, q, k, v, scale, causal):
+    """S̄ as Tensor ops, differentiable in q, k, v and ȳ."""
+    weights = _weights(q, k, scale, causal)
+    weights_signal = g @ v.mT
+    return weights * (weights_signal - (weights_signal * weights).sum(dim=-1, keepdim=True)) * scale
