@@ -127,6 +127,8 @@ def primitive(name: str | None = None, samples=(), rejects=(), second_order: boo
 def _node(op: str, inputs: tuple, vjps) -> Node:
     if callable(vjps):
         vjps = (vjps,)
+    if len(vjps) < len(inputs) and all(t is None for t in inputs[len(vjps):]):
+        inputs = inputs[:len(vjps)]  # optional inputs passed as None at the end (bias=None)
     if len(vjps) != len(inputs):
         raise RuntimeError(f"{op}: {len(vjps)} VJPs for {len(inputs)} inputs")
     if any(t is None for t in inputs):
