@@ -1,0 +1,206 @@
+"""Learning-rate schedules with PyTorch's interface (``chainrule.optim.lr_scheduler``).
+
+A scheduler sets ``group["lr"]`` of its optimizer. Building one applies the rate for step 0;
+call ``scheduler.step()`` after each ``optimizer.step()`` to move to the next. Each schedule
+is written in closed form, lr(t) for step t, so it can be read, tested and resumed directly;
+the values are those of PyTorch's schedulers of the same name.
+"""
+from __future__ import annotations
+
+import bisect
+import math
+from typing import Callable, Sequence
+
+from .optimizer import Optimizer
+
+__all__ = ["LRScheduler", "StepLR", "LinearLR", "CosineAnnealingLR", "LambdaLR", "SequentialLR",
+           "WarmupCosineLR", "warmup_cosine"]
+
+
+class LRScheduler:
+    """Base: remembers each group's starting rate (``group["initial_lr"]``, as PyTorch) in
+    ``base_lrs`` and the step count in ``last_epoch``; subclasses define ``lr_at(t)``."""
+
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__}: expected an Optimizer, got "
+                            f"{type(optimizer).__name__}")
+        self.optimizer = optimizer
+        for group in optimizer.param_groups:
+            if last_epoch == -1:
+                group.setdefault("initial_lr", group["lr"])
+            elif "initial_lr" not in group:
+                raise KeyError(f"{type(self).__name__}: resuming at last_epoch={last_epoch} needs "
+                               "'initial_lr' in every parameter group (load the optimizer first)")
+        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self.step()
+
+    def lr_at(self, epoch: int) -> list[float]:
+        """The learning rate of every group at step ``epoch``."""
+        return [self._lr(base_lr, epoch) for base_lr in self.base_lrs]
+
+    def get_lr(self) -> list[float]:
+        return self.lr_at(self.last_epoch)
+
+    def get_last_lr(self) -> list[float]:
+        """The rates applied by the last ``step()`` (or by construction)."""
+        return self._last_lr
+
+    def step(self) -> None:
+        self.last_epoch += 1
+        self._apply(self.get_lr())
+
+    def _apply(self, rates: list[float]) -> None:
+        for group, rate in zip(self.optimizer.param_groups, rates):
+            group["lr"] = rate
+        self._last_lr = list(rates)
+
+    def state_dict(self) -> dict:
+        """Every setting and counter, JSON-able (no optimizer, no functions)."""
+        return {key: value for key, value in self.__dict__.items()
+                if key != "optimizer" and not callable(value) and key != "lr_lambdas"}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.__dict__.update(state_dict)
+
+
+class StepLR(LRScheduler):
+    """lr(t) = base_lr · γ^⌊t / step_size⌋: divide the rate by 1/γ every ``step_size`` steps."""
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
+                 last_epoch: int = -1):
+        if step_size <= 0:
+            raise ValueError(f"StepLR: step_size must be positive, got {step_size}")
+        self.step_size, self.gamma = step_size, gamma
+        super().__init__(optimizer, last_epoch)
+
+    def _lr(self, base_lr: float, epoch: int) -> float:
+        return base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class LinearLR(LRScheduler):
+    """A linear ramp of the factor from ``start_factor`` to ``end_factor`` over ``total_iters``
+    steps, constant after (warm-up): lr(t) = base_lr · (s + (e − s) · min(t, T) / T)."""
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1):
+        if not (0 < start_factor <= 1 and 0 <= end_factor <= 1):
+            raise ValueError("LinearLR: start_factor must be in (0, 1] and end_factor in [0, 1]")
+        if total_iters <= 0:
+            raise ValueError(f"LinearLR: total_iters must be positive, got {total_iters}")
+        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def _lr(self, base_lr: float, epoch: int) -> float:
+        progress = min(epoch, self.total_iters) / self.total_iters
+        return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr(t) = η_min + (base_lr − η_min) · (1 + cos(π t / T_max)) / 2: half a cosine from
+    base_lr down to η_min over T_max steps (SGDR without restarts)."""
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
+                 last_epoch: int = -1):
+        if T_max <= 0:
+            raise ValueError(f"CosineAnnealingLR: T_max must be positive, got {T_max}")
+        self.T_max, self.eta_min = T_max, eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def _lr(self, base_lr: float, epoch: int) -> float:
+        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+
+class LambdaLR(LRScheduler):
+    """lr(t) = base_lr · f(t), for a function f (or one function per parameter group).
+    The functions are not saved by ``state_dict``: rebuild the scheduler, then load."""
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence,
+                 last_epoch: int = -1):
+        groups = len(optimizer.param_groups)
+        if callable(lr_lambda):
+            self.lr_lambdas = [lr_lambda] * groups
+        else:
+            if len(lr_lambda) != groups:
+                raise ValueError(f"LambdaLR: {len(lr_lambda)} functions for {groups} groups")
+            self.lr_lambdas = list(lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, epoch: int) -> list[float]:
+        return [base_lr * function(epoch) for base_lr, function in zip(self.base_lrs, self.lr_lambdas)]
+
+
+class SequentialLR(LRScheduler):
+    """One schedule after another: ``schedulers[i]`` runs from ``milestones[i-1]`` (its own step
+    0) to ``milestones[i]``. E.g. ``SequentialLR(opt, [LinearLR(opt, 0.01, total_iters=100),
+    CosineAnnealingLR(opt, T_max=900)], milestones=[100])``."""
+
+    def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler],
+                 milestones: Sequence[int], last_epoch: int = -1):
+        if len(milestones) != len(schedulers) - 1:
+            raise ValueError(f"SequentialLR: {len(schedulers)} schedulers need "
+                             f"{len(schedulers) - 1} milestones, got {len(milestones)}")
+        if any(s.optimizer is not optimizer for s in schedulers):
+            raise ValueError("SequentialLR: every scheduler must drive the same optimizer")
+        self._schedulers = list(schedulers)
+        self._milestones = list(milestones)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, epoch: int) -> list[float]:
+        index = bisect.bisect_right(self._milestones, epoch)
+        start = self._milestones[index - 1] if index > 0 else 0
+        return self._schedulers[index].lr_at(epoch - start)
+
+    def step(self) -> None:
+        self.last_epoch += 1
+        index = bisect.bisect_right(self._milestones, self.last_epoch)
+        start = self._milestones[index - 1] if index > 0 else 0
+        active = self._schedulers[index]
+        active.last_epoch = self.last_epoch - start
+        rates = active.lr_at(active.last_epoch)
+        active._last_lr = list(rates)
+        self._apply(rates)
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        for scheduler, saved in zip(self._schedulers, state.pop("_schedulers")):
+            scheduler.load_state_dict(saved)
+        self.__dict__.update(state)
+
+
+def warmup_cosine(step: int, base_lr: float, warmup_steps: int, decay_steps: int,
+                  min_lr: float = 0.0) -> float:
+    """nanoGPT's schedule: a linear warm-up, then half a cosine down to ``min_lr``, then flat.
+
+        step < W:         base_lr · (step + 1) / (W + 1)
+        W ≤ step ≤ D:     min_lr + (base_lr − min_lr) · (1 + cos(π (step − W) / (D − W))) / 2
+        step > D:         min_lr
+    """
+    if step < warmup_steps:
+        return base_lr * (step + 1) / (warmup_steps + 1)
+    if step > decay_steps:
+        return min_lr
+    decay_ratio = (step - warmup_steps) / (decay_steps - warmup_steps)
+    return min_lr + (base_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * decay_ratio))
+
+
+class WarmupCosineLR(LRScheduler):
+    """Linear warm-up for ``warmup_steps`` then cosine decay to ``min_lr`` at ``decay_steps``
+    (nanoGPT's ``get_lr``; see ``warmup_cosine``). ``min_lr`` is the same for every group."""
+
+    def __init__(self, optimizer: Optimizer, warmup_steps: int, decay_steps: int,
+                 min_lr: float = 0.0, last_epoch: int = -1):
+        if warmup_steps < 0 or decay_steps <= warmup_steps:
+            raise ValueError(f"WarmupCosineLR: need 0 ≤ warmup_steps < decay_steps, got "
+                             f"warmup_steps={warmup_steps}, decay_steps={decay_steps}")
+        self.warmup_steps, self.decay_steps, self.min_lr = warmup_steps, decay_steps, min_lr
+        super().__init__(optimizer, last_epoch)
+
+    def _lr(self, base_lr: float, epoch: int) -> float:
+        return warmup_cosine(epoch, base_lr, self.warmup_steps, self.decay_steps, self.min_lr)
