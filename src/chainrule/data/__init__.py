@@ -1,10 +1,23 @@
 """Data: datasets, minibatch loading, splits, scaling, and the sources the course trains on.
 
-    from chainrule.data import TensorDataset, DataLoader, train_val_test_split, Standardizer
-"""
-from .dataset import DataLoader, Dataset, TensorDataset
-from .scaling import Standardizer
-from .split import Split, train_val_test_split
+    from chainrule.data import load_dataset, train_val_test_split, Standardizer, DataLoader
 
-__all__ = ["DataLoader", "Dataset", "Split", "Standardizer", "TensorDataset",
-           "train_val_test_split"]
+    table = load_dataset("digits")                       # a Table: X, y, classes, ...
+    split = train_val_test_split(len(table), val=0.1, test=0.2, stratify=table.y, seed=0)
+    train, val, test = (table.subset(rows) for rows in (split.train, split.val, split.test))
+    scaler = Standardizer().fit(train.X)                 # statistics of the training rows only
+    loader = DataLoader(TensorDataset(scaler.transform(train.X), train.y), batch_size=64,
+                        shuffle=True)
+"""
+from .csv_table import TableEncoder, load_csv
+from .dataset import DataLoader, Dataset, TensorDataset
+from .download import resolve_cache_dir
+from .idx import load_idx, load_mnist
+from .scaling import Standardizer
+from .sources import DATASETS, load_dataset, load_sklearn, load_text
+from .split import Split, train_val_test_split
+from .table import Table, TrainTest
+
+__all__ = ["DATASETS", "DataLoader", "Dataset", "Split", "Standardizer", "Table", "TableEncoder",
+           "TensorDataset", "TrainTest", "load_csv", "load_dataset", "load_idx", "load_mnist",
+           "load_sklearn", "load_text", "resolve_cache_dir", "train_val_test_split"]

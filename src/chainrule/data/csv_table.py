@@ -1,0 +1,387 @@
+"""CSV files as tables: numeric columns as they are, text columns one-hot, a named target.
+
+``load_csv`` learns the encoding from the training file (which columns are numbers, the
+categories of each text column, the classes, the fill values for missing cells) and keeps it in a
+``TableEncoder``. The encoder saves as JSON and encodes a later file (to evaluate or predict)
+into exactly the same features, or says which file, line and column does not fit.
+
+Line numbers in messages count the header as line 1, so they match what an editor shows.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+
+import numpy
+
+from ..errors import DataError
+from .table import Table
+
+MISSING_POLICIES = ("error", "drop", "mean")
+# Cells that mean "no value", compared after stripping spaces and lower-casing.
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "?"})
+# An integer-valued numeric target with at most this many distinct values is taken as classes.
+MAX_CLASSES_GUESSED = 20
+
+
+@dataclass
+class Column:
+    """How one feature column becomes features: ``numeric`` (one) or ``categorical`` (one-hot)."""
+    name: str
+    kind: str
+    categories: list | None = None
+    fill: float | str | None = None  # the value for a missing cell under missing="mean"
+
+    def feature_names(self) -> list[str]:
+        if self.kind == "numeric":
+            return [self.name]
+        return [f"{self.name}={category}" for category in self.categories]
+
+
+class TableEncoder:
+    """The encoding of a training CSV, re-applied to later files with the same columns."""
+
+    def __init__(self, columns: list[Column], target: str, task: str, classes: list | None,
+                 missing: str = "error", delimiter: str = ","):
+        self.columns = columns
+        self.target = target
+        self.task = task
+        self.classes = classes
+        self.missing = missing
+        self.delimiter = delimiter
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [name for column in self.columns for name in column.feature_names()]
+
+    # ------------------------------------------------------------ saving
+    def to_json(self) -> dict:
+        return {"format": "chainrule.TableEncoder", "version": 1, "target": self.target,
+                "task": self.task, "classes": self.classes, "missing": self.missing,
+                "delimiter": self.delimiter,
+                "columns": [{"name": c.name, "kind": c.kind, "categories": c.categories,
+                             "fill": c.fill} for c in self.columns]}
+
+    @classmethod
+    def from_json(cls, config: dict) -> "TableEncoder":
+        if config.get("format") != "chainrule.TableEncoder":
+            raise DataError("TableEncoder.from_json: not a saved TableEncoder (no "
+                            "'format': 'chainrule.TableEncoder' entry)")
+        columns = [Column(c["name"], c["kind"], c.get("categories"), c.get("fill"))
+                   for c in config["columns"]]
+        return cls(columns, config["target"], config["task"], config.get("classes"),
+                   config.get("missing", "error"), config.get("delimiter", ","))
+
+    # ------------------------------------------------------------ encoding
+    def encode_csv(self, path, with_target: bool | None = None, missing: str | None = None,
+                   name: str = "") -> Table:
+        """Encode another CSV with the training file's columns (in any order).
+
+        with_target: None encodes the target when the file has that column, True requires it
+            (evaluate), False ignores it (predict). missing: the policy, by default the training
+            one; under "mean" missing cells get the training file's fill values.
+        """
+        missing = self.missing if missing is None else missing
+        _check_policy(missing)
+        path = os.fspath(path)
+        header, rows, lines = read_csv(path, self.delimiter)
+        self._check_columns(path, header, with_target)
+        cells = {name: [row[j] for row in rows] for j, name in enumerate(header)}
+        masks = {name: _missing_mask(column_cells) for name, column_cells in cells.items()}
+        return self._encode(path, cells, masks, numpy.asarray(lines, dtype=numpy.int64),
+                            use_target=self.target in header and with_target is not False,
+                            missing=missing, name=name or os.path.basename(path))
+
+    def _encode(self, path: str, cells: dict, masks: dict, lines: numpy.ndarray,
+                use_target: bool, missing: str, name: str) -> Table:
+        """Features (and targets) from the cells of each column and their missing-cell masks."""
+        missing_masks = {c.name: masks[c.name] for c in self.columns}
+        if use_target:
+            missing_masks[self.target] = masks[self.target]
+        keep = _rows_to_keep(path, missing_masks, lines, missing, self.target)
+
+        X = numpy.zeros((int(keep.sum()), len(self.feature_names)), dtype=numpy.float32)
+        offset = 0
+        for column in self.columns:
+            values = [cell for cell, kept in zip(cells[column.name], keep) if kept]
+            X[:, offset:offset + len(column.feature_names())] = _encode_column(
+                path, column, values, missing_masks[column.name][keep], lines[keep], missing)
+            offset += len(column.feature_names())
+        y = None
+        if use_target:
+            values = [cell for cell, kept in zip(cells[self.target], keep) if kept]
+            y = self._encode_target(path, values, lines[keep])
+        return Table(X, y, self.feature_names, self.target, self.task, self.classes,
+                     name=name, encoder=self, lines=lines[keep])
+
+    def _check_columns(self, path: str, header: list[str], with_target: bool | None) -> None:
+        expected = [column.name for column in self.columns]
+        absent = [name for name in expected if name not in header]
+        extra = [name for name in header if name not in expected and name != self.target]
+        if absent or extra:
+            parts = []
+            if absent:
+                parts.append("missing " + ", ".join(map(repr, absent)))
+            if extra:
+                parts.append("unexpected " + ", ".join(map(repr, extra)))
+            raise DataError(f"{path}: the columns differ from the training data's: "
+                            f"{'; '.join(parts)} (the model was trained on: "
+                            f"{', '.join(expected)}; target {self.target!r})")
+        if with_target and self.target not in header:
+            raise DataError(f"{path}: no target column {self.target!r} to evaluate against; the "
+                            f"columns are: {', '.join(header)}")
+
+    def _encode_target(self, path: str, cells: list[str], lines: numpy.ndarray) -> numpy.ndarray:
+        if self.task == "regression":
+            values, bad = _to_numbers(cells, _missing_mask(cells))
+            _refuse_non_numbers(path, self.target, cells, bad, lines)
+            return values.astype(numpy.float32)
+        numeric_labels = all(isinstance(label, (int, float)) for label in self.classes)
+        index = {label: i for i, label in enumerate(self.classes)}
+        y = numpy.empty(len(cells), dtype=numpy.int64)
+        for row, cell in enumerate(cells):
+            label = _number_or_none(cell) if numeric_labels else cell
+            if label not in index:
+                raise DataError(f"{path}, line {lines[row]}, column {self.target!r}: label "
+                                f"{cell!r} was never seen in training; the model knows "
+                                f"{len(self.classes)} classes: {_listing(self.classes)}")
+            y[row] = index[label]
+        return y
+
+    def __repr__(self) -> str:
+        return (f"TableEncoder({len(self.columns)} columns -> {len(self.feature_names)} "
+                f"features, target {self.target!r}, {self.task})")
+
+
+def load_csv(path, target: str, missing: str = "error", task: str | None = None,
+             delimiter: str = ",", max_categories: int = 100) -> Table:
+    """Load a CSV with a header row as a Table, learning a ``TableEncoder`` (``table.encoder``).
+
+    Feature columns whose cells are mostly numbers are numeric (a cell that is not a number is an
+    error naming its line); other columns are text, one-hot encoded over their sorted values
+    (``"column=value"`` features; more than ``max_categories`` values is refused as an
+    identifier). Missing cells ("", NA, N/A, NaN, null, ?) are refused (``missing="error"``),
+    their rows left out (``"drop"``), or filled with the column's mean, or its most frequent
+    value for text (``"mean"``); a row whose target is missing is always left out by ``"drop"``
+    and ``"mean"``. The fills are computed over the whole file.
+
+    task: "classification" or "regression"; by default a text target, or an integer one with at
+    most 20 distinct values, means classification, and any other numeric target regression.
+    """
+    _check_policy(missing)
+    if task not in (None, "classification", "regression"):
+        raise ValueError(f"load_csv: task must be 'classification' or 'regression', not {task!r}")
+    path = os.fspath(path)
+    header, rows, lines = read_csv(path, delimiter)
+    if target not in header:
+        raise DataError(f"{path}: no column named {target!r} (the target); the columns are: "
+                        f"{', '.join(header)}")
+    cells = {name: [row[j] for row in rows] for j, name in enumerate(header)}
+    masks = {name: _missing_mask(column_cells) for name, column_cells in cells.items()}
+    line_numbers = numpy.asarray(lines, dtype=numpy.int64)
+    columns = [_infer_column(path, name, cells[name], masks[name], line_numbers, max_categories)
+               for name in header if name != target]
+
+    keep = _rows_to_keep(path, masks, line_numbers, missing, target)
+    target_cells = [cell for cell, kept in zip(cells[target], keep) if kept]
+    task, classes = _infer_target(path, target, target_cells, line_numbers[keep], task)
+    for column in columns:  # learnt under every policy, so that predict may still fill
+        _learn_fill(path, column, cells[column.name], masks[column.name],
+                    required=missing == "mean")
+
+    encoder = TableEncoder(columns, target, task, classes, missing, delimiter)
+    return encoder._encode(path, cells, masks, line_numbers, use_target=True, missing=missing,
+                           name=os.path.basename(path))
+
+
+def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]], list[int]]:
+    """The header, the rows (cells stripped of surrounding spaces) and each row's line number."""
+    rows, lines = [], []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as file:
+            reader = csv.reader(file, delimiter=delimiter)
+            header = next(reader, None)
+            while header == []:  # blank lines before the header
+                header = next(reader, None)
+            while True:
+                start_line = reader.line_num + 1
+                row = next(reader, None)
+                if row is None:
+                    break
+                if row:  # csv gives [] for a blank line: skip it, as pandas and numpy do
+                    rows.append([cell.strip() for cell in row])
+                    lines.append(start_line)
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text ({error.reason}); save it as UTF-8") from None
+    except csv.Error as error:
+        raise DataError(f"{path}, line {reader.line_num}: not readable as CSV: {error}") from None
+    if header is None:
+        raise DataError(f"{path}: the file is empty; a CSV needs a header row and data rows")
+    header = [name.strip() or f"column_{j + 1}" for j, name in enumerate(header)]
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise DataError(f"{path}, line 1: the header repeats column name(s) "
+                        f"{', '.join(map(repr, duplicates))}; each column needs its own name")
+    if not rows:
+        raise DataError(f"{path}: the file has a header but no data rows")
+    for row, line in zip(rows, lines):
+        if len(row) != len(header):
+            raise DataError(f"{path}, line {line}: {len(row)} fields, but the header (line 1) "
+                            f"has {len(header)} columns")
+    return header, rows, lines
+
+
+# ---------------------------------------------------------------- learning the encoding
+def _infer_column(path: str, name: str, cells: list[str], missing: numpy.ndarray,
+                  lines: numpy.ndarray, max_categories: int) -> Column:
+    present = ~missing
+    _, bad = _to_numbers(cells, missing)
+    numbers = int((present & ~bad).sum())
+    if bad.sum() == 0 or numbers > bad.sum():
+        # Mostly numbers: a stray word is a typo to report, not a reason to one-hot the column.
+        _refuse_non_numbers(path, name, cells, bad, lines, numbers)
+        return Column(name, "numeric")
+    categories = sorted({cell for cell, here in zip(cells, present) if here})
+    if len(categories) > max_categories:
+        raise DataError(f"{path}, column {name!r}: {len(categories)} distinct text values "
+                        f"(e.g. {_listing(categories[:3])}); that looks like an identifier or "
+                        f"free text, not a category. Remove the column, or raise max_categories")
+    return Column(name, "categorical", categories)
+
+
+def _learn_fill(path: str, column: Column, cells: list[str], missing: numpy.ndarray,
+                required: bool) -> None:
+    present = [cell for cell, gone in zip(cells, missing) if not gone]
+    if not present:
+        if not required:
+            return
+        raise DataError(f"{path}, column {column.name!r}: every cell is missing, so there is no "
+                        "mean to fill with; remove the column")
+    if column.kind == "numeric":
+        column.fill = float(numpy.array(present, dtype=numpy.float64).mean())
+    else:
+        values, counts = numpy.unique(present, return_counts=True)
+        column.fill = str(values[numpy.argmax(counts)])  # the most frequent; ties: first sorted
+
+
+def _infer_target(path: str, target: str, cells: list[str], lines: numpy.ndarray,
+                  task: str | None) -> tuple[str, list | None]:
+    values, bad = _to_numbers(cells, _missing_mask(cells))
+    if task == "regression" or (task is None and not bad.any()):
+        _refuse_non_numbers(path, target, cells, bad, lines)
+        integer_valued = bool(numpy.all(values == numpy.round(values)))
+        if task == "regression" or not integer_valued or \
+                len(numpy.unique(values)) > MAX_CLASSES_GUESSED:
+            return "regression", None
+    if not bad.any():
+        classes = sorted({_number_or_none(cell) for cell in cells})
+    else:
+        classes = sorted(set(cells))
+    if len(classes) < 2:
+        raise DataError(f"{path}, column {target!r}: the target has a single class "
+                        f"{_listing(classes)}; classification needs at least two")
+    return "classification", classes
+
+
+# ---------------------------------------------------------------- applying it
+def _encode_column(path: str, column: Column, cells: list[str], missing: numpy.ndarray,
+                   lines: numpy.ndarray, policy: str) -> numpy.ndarray:
+    if column.kind == "numeric":
+        values, bad = _to_numbers(cells, missing)
+        _refuse_non_numbers(path, column.name, cells, bad, lines)
+        if policy == "mean" and missing.any():
+            if column.fill is None:
+                raise DataError(f"{path}, column {column.name!r}: missing values, and the "
+                                "training data had none in this column to take a mean of")
+            values[missing] = column.fill
+        return values[:, None]
+    index = {category: i for i, category in enumerate(column.categories)}
+    one_hot = numpy.zeros((len(cells), len(column.categories)), dtype=numpy.float32)
+    for row, cell in enumerate(cells):
+        if missing[row] and policy == "mean":
+            cell = column.fill
+        if cell not in index:
+            raise DataError(f"{path}, line {lines[row]}, column {column.name!r}: value {cell!r} "
+                            f"was never seen in training; known values: "
+                            f"{_listing(column.categories)}")
+        one_hot[row, index[cell]] = 1.0
+    return one_hot
+
+
+def _rows_to_keep(path: str, masks: dict, lines: numpy.ndarray, policy: str,
+                  target: str) -> numpy.ndarray:
+    """Which rows survive the missing-value policy; under "error", the message lists the gaps."""
+    rows = len(lines)
+    if policy == "error":
+        gaps = {name: mask for name, mask in masks.items() if mask.any()}
+        if gaps:
+            total = sum(int(mask.sum()) for mask in gaps.values())
+            if len(gaps) == 1:
+                (column, mask), = gaps.items()
+                where = f"in column {column!r} (first at line {lines[numpy.argmax(mask)]})"
+            else:
+                where = "in columns " + ", ".join(
+                    f"{column!r} ({int(mask.sum())}, first at line {lines[numpy.argmax(mask)]})"
+                    for column, mask in gaps.items())
+            raise DataError(f"{path}: {total} missing value{'s' * (total != 1)} {where}; "
+                            "use --missing drop to leave "
+                            "those rows out, or --missing mean to fill them with the column "
+                            "mean (the most frequent value for a text column)")
+        return numpy.ones(rows, dtype=bool)
+    if policy == "drop":
+        keep = ~numpy.logical_or.reduce(list(masks.values()))
+    else:  # "mean" fills features, but a missing target cannot be made up
+        keep = ~masks[target] if target in masks else numpy.ones(rows, dtype=bool)
+    if not keep.any():
+        raise DataError(f"{path}: no rows left after leaving out those with missing values "
+                        f"(--missing {policy})")
+    return keep
+
+
+# ---------------------------------------------------------------- cells
+def _missing_mask(cells: list[str]) -> numpy.ndarray:
+    return numpy.fromiter((cell.lower() in MISSING_TOKENS for cell in cells), dtype=bool,
+                          count=len(cells))
+
+
+def _to_numbers(cells: list[str], missing: numpy.ndarray) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """float64 values (NaN where missing or bad) and a mask of present cells that are no number."""
+    text = ["nan" if gone else cell for cell, gone in zip(cells, missing)]
+    try:
+        values = numpy.array(text, dtype=numpy.float64)  # one C loop when every cell parses
+    except ValueError:
+        values = numpy.array([_number_or_none(cell) for cell in text], dtype=numpy.float64)
+    # Infinity parses as a float but is no usable feature or target.
+    bad = ~missing & ~numpy.isfinite(values)
+    return values, bad
+
+
+def _number_or_none(cell: str):
+    try:
+        value = float(cell)
+    except ValueError:
+        return numpy.nan
+    return int(value) if value.is_integer() else value
+
+
+def _refuse_non_numbers(path: str, column: str, cells: list[str], bad: numpy.ndarray,
+                        lines: numpy.ndarray, numbers: int | None = None) -> None:
+    if not bad.any():
+        return
+    first = int(numpy.argmax(bad))
+    count = int(bad.sum())
+    others = f" ({count} such cells)" if count > 1 else ""
+    context = f"; the column is numeric ({numbers} cells are numbers)" if numbers else ""
+    raise DataError(f"{path}, line {lines[first]}, column {column!r}: {cells[first]!r} is not a "
+                    f"finite number{others}{context}")
+
+
+def _check_policy(missing: str) -> None:
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"missing must be one of {', '.join(MISSING_POLICIES)}, not {missing!r}")
+
+
+def _listing(values: list, limit: int = 10) -> str:
+    shown = ", ".join(repr(value) for value in values[:limit])
+    return shown + (f", … ({len(values)} in all)" if len(values) > limit else "")

@@ -1,0 +1,115 @@
+"""The named datasets: scikit-learn's bundled ones, and the files the course downloads.
+
+``load_dataset(name)`` is the one entry point the command line uses; each source also has its own
+function (``load_sklearn``, ``load_mnist``, ``load_csv``, ``load_text``).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy
+
+from ..errors import DataError
+from .csv_table import load_csv
+from .download import RemoteFile, fetch, resolve_cache_dir
+from .idx import load_mnist
+from .table import Table, TrainTest
+
+SKLEARN_DATASETS = {  # name -> (scikit-learn loader, task)
+    "digits": ("load_digits", "classification"),
+    "iris": ("load_iris", "classification"),
+    "wine": ("load_wine", "classification"),
+    "breast_cancer": ("load_breast_cancer", "classification"),
+    "diabetes": ("load_diabetes", "regression"),
+}
+
+# Single files the course uses, with the sha256 of the exact bytes published at each URL.
+REMOTE_FILES = {
+    "california-housing": RemoteFile(
+        "housing.csv",
+        ("https://raw.githubusercontent.com/ageron/handson-ml2/master/datasets/housing/housing.csv",),
+        "sha256:8a3727f4cf54ac1a327f69b1d5b4db54c5834ea81c6e4efc0d163300022a685e"),
+    "tiny-shakespeare": RemoteFile(
+        "input.txt",
+        ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",),
+        "sha256:86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"),
+}
+HOUSING_TARGET = "median_house_value"
+
+DATASETS = (*SKLEARN_DATASETS, "mnist", "fashion-mnist", *REMOTE_FILES)
+
+
+def load_sklearn(name: str) -> Table:
+    """One of scikit-learn's bundled datasets (no download): X float32, y int64 classes or float32."""
+    key = name.lower().replace("-", "_")
+    if key not in SKLEARN_DATASETS:
+        raise DataError(f"unknown scikit-learn dataset {name!r}; choose one of: "
+                        f"{', '.join(SKLEARN_DATASETS)}")
+    import sklearn.datasets  # heavy: imported only when a bundled dataset is asked for
+
+    loader_name, task = SKLEARN_DATASETS[key]
+    bunch = getattr(sklearn.datasets, loader_name)()
+    X = numpy.asarray(bunch.data, dtype=numpy.float32)
+    feature_names = [str(feature) for feature in bunch.get("feature_names", [])] or \
+        [f"x{i}" for i in range(X.shape[1])]
+    if task == "regression":
+        return Table(X, numpy.asarray(bunch.target, dtype=numpy.float32), feature_names,
+                     "target", task, None, name=key)
+    classes = [label.item() if hasattr(label, "item") else str(label)
+               for label in bunch.target_names]
+    return Table(X, numpy.asarray(bunch.target, dtype=numpy.int64), feature_names, "target",
+                 task, classes, name=key)
+
+
+def load_text(path) -> str:
+    """The contents of a UTF-8 text file (a corpus for a language model); empty is an error."""
+    path = os.fspath(path)
+    with open(path, "rb") as file:
+        raw = file.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise DataError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[error.start]:02x} at "
+                        f"offset {error.start}); save the file as UTF-8") from None
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty; a text corpus needs some text")
+    return text
+
+
+def load_dataset(name: str, root=None, download: bool = True, cache_dir=None,
+                 missing: str = "error"):
+    """A dataset by name; ``DATASETS`` lists them. What comes back depends on the source:
+
+    digits, iris, wine, breast_cancer, diabetes -> Table (scikit-learn's bundled copy).
+    mnist, fashion-mnist -> TrainTest(train, test) of Tables, X of shape (rows, 784).
+    california-housing -> Table from housing.csv (target median_house_value; ``missing`` as in
+        load_csv: its total_bedrooms column has 207 empty cells).
+    tiny-shakespeare -> str, the whole text.
+
+    Files are read from ``root`` when it holds them, else from the cache, downloaded into it
+    first (and checksum-verified) if ``download``.
+    """
+    key = name.lower().replace("_", "-")
+    if key.replace("-", "_") in SKLEARN_DATASETS:
+        return load_sklearn(key)
+    if key in ("mnist", "fashion-mnist"):
+        return load_mnist(root, kind=key, download=download, cache_dir=cache_dir)
+    if key not in REMOTE_FILES:
+        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    path = _local_or_cached(REMOTE_FILES[key], key, root, download, cache_dir)
+    if key == "tiny-shakespeare":
+        return load_text(path)
+    return load_csv(path, HOUSING_TARGET, missing=missing)
+
+
+def _local_or_cached(remote: RemoteFile, key: str, root, download: bool, cache_dir) -> Path:
+    if root is not None and (Path(root) / remote.name).is_file():
+        return Path(root) / remote.name
+    folder = resolve_cache_dir(cache_dir) / key
+    if (folder / remote.name).is_file() or download:
+        return fetch(remote, folder)
+    where = f"{root} or {folder}" if root is not None else str(folder)
+    raise FileNotFoundError(f"no {remote.name} for {key} in {where}; pass download=True to "
+                            "fetch it")
