@@ -114,6 +114,21 @@ def generator() -> numpy.random.Generator:
     return _generator
 
 
+def get_rng_state() -> dict:
+    """The global generator's state as plain JSON-able values (checkpoints save it)."""
+    return _generator.bit_generator.state
+
+
+def set_rng_state(state: dict) -> None:
+    """Continue the global generator from ``get_rng_state()``'s result. The state is set on the
+    existing generator where the kinds agree, so code holding ``generator()`` follows along."""
+    global _generator
+    kind = state["bit_generator"]
+    if type(_generator.bit_generator).__name__ != kind:
+        _generator = numpy.random.Generator(getattr(numpy.random, kind)())
+    _generator.bit_generator.state = state
+
+
 def random_array(kind: str, shape, dtype, generator=None):
     """``kind`` is "uniform" or "normal"; drawn on the host so a seed gives the same numbers on any device."""
     rng = generator if generator is not None else _generator

@@ -1,0 +1,254 @@
+"""Checkpoints: weights in safetensors, settings in JSON, never pickle, always written atomically.
+
+A training run's directory holds
+
+- ``checkpoint.safetensors``: the model's tensors (``"model.<name>"``), the optimizer's buffers
+  (``"optimizer.state.<index>.<buffer>"``), and in the file's text metadata, as JSON: the rest of
+  the optimizer's state, the scheduler's state, the random generator's state, the config and any
+  ``extra`` (epoch, best metric…). One file, so one atomic replace saves all of it together.
+- ``config.json``: the config again, for people to read (the copy inside the checkpoint is the
+  one that loading uses).
+
+Every file is written to a temporary file in the same directory, flushed to disk, then moved
+over the old one with ``os.replace``: a crash mid-save leaves the previous checkpoint whole.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy
+
+from . import backend
+from .errors import CheckpointError
+
+__all__ = ["save_checkpoint", "load_checkpoint", "save_weights", "load_weights", "save_json",
+           "load_json", "CHECKPOINT_FILE", "CONFIG_FILE"]
+
+CHECKPOINT_FILE = "checkpoint.safetensors"
+CONFIG_FILE = "config.json"
+FORMAT = "chainrule.checkpoint/1"
+
+
+# ---------------------------------------------------------------- atomic files
+def _write_bytes(handle, data: bytes) -> None:
+    """The one write of a save (a separate function so that tests can make it fail halfway)."""
+    handle.write(data)
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
+    path = Path(path)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                             suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            _write_bytes(handle, data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; a checkpoint is an ordinary file
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+        directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+
+def _to_json(value, what: str) -> str:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    try:
+        return json.dumps(value, indent=2, sort_keys=False)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"the {what} must be JSON-able (numbers, strings, lists, dicts): {error}") \
+            from None
+
+
+def save_json(path: str | os.PathLike, value) -> None:
+    """Write ``value`` (a dict, list… or a dataclass) as indented JSON, atomically."""
+    atomic_write(path, (_to_json(value, Path(path).name) + "\n").encode("utf-8"))
+
+
+def load_json(path: str | os.PathLike):
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{path}: not a readable JSON file: {error}") from None
+
+
+# ---------------------------------------------------------------- safetensors files
+def _safetensors():
+    try:
+        import safetensors.numpy
+    except ImportError:
+        raise CheckpointError("checkpoints need the safetensors package: "
+                              "pip install safetensors") from None
+    return safetensors
+
+
+def _host_array(tensor_or_array) -> numpy.ndarray:
+    array = getattr(tensor_or_array, "data", tensor_or_array)
+    return numpy.ascontiguousarray(backend.to_numpy(array))
+
+
+def _write_safetensors(path: Path, tensors: dict, metadata: dict) -> None:
+    data = _safetensors().numpy.save(tensors, metadata=metadata)
+    atomic_write(path, data)
+
+
+def _read_safetensors(path: Path) -> tuple[dict, dict]:
+    """(tensors, metadata) from a safetensors file; a CheckpointError naming the file if the file
+    is missing or damaged."""
+    safetensors = _safetensors()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no checkpoint there (file not found)") from None
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read the checkpoint: {error.strerror}") from None
+    try:
+        tensors = safetensors.numpy.load(data)
+        header_size = int.from_bytes(data[:8], "little")
+        metadata = json.loads(data[8:8 + header_size]).get("__metadata__") or {}
+    except (safetensors.SafetensorError, ValueError) as error:
+        raise CheckpointError(f"{path}: not a readable safetensors file (damaged or cut "
+                              f"short?): {error}") from None
+    return tensors, metadata
+
+
+# ---------------------------------------------------------------- nested state <-> tensors + JSON
+def _split_arrays(tree, prefix: str, arrays: dict):
+    """The tree with each array replaced by {"__tensor__": name}; the arrays go into ``arrays``."""
+    if isinstance(tree, dict):
+        return {str(key): _split_arrays(value, f"{prefix}.{key}", arrays)
+                for key, value in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [_split_arrays(value, f"{prefix}.{index}", arrays) for index, value in enumerate(tree)]
+    if hasattr(tree, "shape") and hasattr(tree, "dtype"):
+        if isinstance(tree, numpy.generic):  # a NumPy scalar: a plain number in JSON
+            return tree.item()
+        arrays[prefix] = _host_array(tree)
+        return {"__tensor__": prefix}
+    return tree
+
+
+def _join_arrays(tree, arrays: dict):
+    if isinstance(tree, dict):
+        if set(tree) == {"__tensor__"}:
+            return arrays[tree["__tensor__"]]
+        return {key: _join_arrays(value, arrays) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [_join_arrays(value, arrays) for value in tree]
+    return tree
+
+
+def _checkpoint_path(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    return path / CHECKPOINT_FILE if path.suffix != ".safetensors" else path
+
+
+# ---------------------------------------------------------------- the public API
+def save_checkpoint(directory: str | os.PathLike, model, optimizer=None, scheduler=None,
+                    config=None, extra=None, save_rng: bool = True) -> Path:
+    """Save a training run's state to ``directory/checkpoint.safetensors`` (and the config to
+    ``directory/config.json``), atomically; returns the checkpoint's path.
+
+    ``config`` and ``extra`` are JSON-able values (a dataclass config is turned into a dict).
+    The random generator's state is saved too, so a resumed run draws the same dropout masks
+    and shuffles as an uninterrupted one.
+    """
+    directory = Path(directory)
+    tensors = {f"model.{name}": _host_array(tensor) for name, tensor in model.state_dict().items()}
+    metadata = {"format": FORMAT}
+    if optimizer is not None:
+        metadata["optimizer"] = json.dumps(_split_arrays(optimizer.state_dict(), "optimizer",
+                                                         tensors))
+    if scheduler is not None:
+        metadata["scheduler"] = json.dumps(_split_arrays(scheduler.state_dict(), "scheduler",
+                                                         tensors))
+    if config is not None:
+        metadata["config"] = _to_json(config, "config")
+    if extra is not None:
+        metadata["extra"] = _to_json(extra, "extra")
+    if save_rng:
+        metadata["rng"] = json.dumps(backend.get_rng_state())
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / CHECKPOINT_FILE
+    _write_safetensors(path, tensors, metadata)
+    if config is not None:
+        save_json(directory / CONFIG_FILE, config)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, model=None, optimizer=None, scheduler=None,
+                    strict: bool = True, restore_rng: bool = True) -> dict:
+    """Read a checkpoint (a run directory or its ``.safetensors`` file) and restore what is given.
+
+    Returns ``{"config", "extra", "model_state", "path"}``: ``model_state`` maps the model's
+    tensor names to NumPy arrays, so a caller can read the config, build the model, then load.
+    Loading into a model it does not fit raises a ``CheckpointError`` naming the file, the
+    tensor and both shapes. With ``restore_rng`` the global random generator continues from
+    where the saved run was.
+    """
+    path = _checkpoint_path(path)
+    tensors, metadata = _read_safetensors(path)
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a chainrule checkpoint (no {FORMAT!r} format mark); "
+                              "for a plain weights file use load_weights")
+    model_state = {name[len("model."):]: array for name, array in tensors.items()
+                   if name.startswith("model.")}
+    try:
+        if model is not None:
+            model.load_state_dict(model_state, strict=strict)
+        if optimizer is not None:
+            if "optimizer" not in metadata:
+                raise CheckpointError("it holds no optimizer state (saved without optimizer=)")
+            optimizer.load_state_dict(_join_arrays(json.loads(metadata["optimizer"]), tensors))
+        if scheduler is not None:
+            if "scheduler" not in metadata:
+                raise CheckpointError("it holds no scheduler state (saved without scheduler=)")
+            scheduler.load_state_dict(_join_arrays(json.loads(metadata["scheduler"]), tensors))
+    except CheckpointError as error:
+        raise CheckpointError(f"{path}: {error}") from None
+    if restore_rng and "rng" in metadata:
+        backend.set_rng_state(json.loads(metadata["rng"]))
+    return {
+        "config": json.loads(metadata["config"]) if "config" in metadata else None,
+        "extra": json.loads(metadata["extra"]) if "extra" in metadata else None,
+        "model_state": model_state,
+        "path": path,
+    }
+
+
+def save_weights(path: str | os.PathLike, model, metadata: dict[str, str] | None = None) -> Path:
+    """Save only the model's tensors, under their own names, as a safetensors file (atomically);
+    any safetensors reader (PyTorch's included) can open it."""
+    path = Path(path)
+    tensors = {name: _host_array(tensor) for name, tensor in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_safetensors(path, tensors, metadata)
+    return path
+
+
+def load_weights(path: str | os.PathLike, model, strict: bool = True):
+    """Load a safetensors file of named tensors into ``model``; returns the missing and
+    unexpected names (as ``Module.load_state_dict``)."""
+    path = Path(path)
+    tensors, _ = _read_safetensors(path)
+    try:
+        return model.load_state_dict(tensors, strict=strict)
+    except CheckpointError as error:
+        raise CheckpointError(f"{path}: {error}") from None
