@@ -167,7 +167,8 @@ def load_csv(path, target: str, missing: str = "error", task: str | None = None,
     and ``"mean"``. The fills are computed over the whole file.
 
     task: "classification" or "regression"; by default a text target, or an integer one with at
-    most 20 distinct values, means classification, and any other numeric target regression.
+    most 20 distinct values (and at most half as many as rows), means classification, and any
+    other numeric target regression.
     """
     _check_policy(missing)
     if task not in (None, "classification", "regression"):
@@ -271,8 +272,10 @@ def _infer_target(path: str, target: str, cells: list[str], lines: numpy.ndarray
     if task == "regression" or (task is None and not bad.any()):
         _refuse_non_numbers(path, target, cells, bad, lines)
         integer_valued = bool(numpy.all(values == numpy.round(values)))
-        if task == "regression" or not integer_valued or \
-                len(numpy.unique(values)) > MAX_CLASSES_GUESSED:
+        distinct = len(numpy.unique(values))
+        # Labels repeat: as many distinct values as rows (prices, counts) is not a set of classes.
+        if task == "regression" or not integer_valued or distinct > MAX_CLASSES_GUESSED \
+                or distinct > len(values) / 2:
             return "regression", None
     if not bad.any():
         classes = sorted({_number_or_none(cell) for cell in cells})

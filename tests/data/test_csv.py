@@ -1,0 +1,212 @@
+import json
+
+import numpy
+import pytest
+
+from chainrule.data import TableEncoder, load_csv
+from chainrule.errors import DataError
+
+HOUSES = """\
+rooms,area,district,price,kind
+3,70.5,north,210000,flat
+4,95.0,south,320000,house
+2,40.0,north,150000,flat
+5,120.0,east,410000,house
+"""
+
+
+def write(tmp_path, text, name="data.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_numeric_columns_pass_through_and_text_columns_become_one_hot(tmp_path):
+    table = load_csv(write(tmp_path, HOUSES), target="kind")
+    assert table.feature_names == ["rooms", "area", "district=east", "district=north",
+                                   "district=south", "price"]
+    assert table.X.dtype == numpy.float32 and table.X.shape == (4, 6)
+    numpy.testing.assert_array_equal(table.X[0], [3, 70.5, 0, 1, 0, 210000])
+    assert table.task == "classification"
+    assert table.classes == ["flat", "house"]
+    numpy.testing.assert_array_equal(table.y, [0, 1, 0, 1])
+    assert table.y.dtype == numpy.int64
+    numpy.testing.assert_array_equal(table.lines, [2, 3, 4, 5])
+
+
+def test_a_numeric_target_with_many_values_is_regression(tmp_path):
+    table = load_csv(write(tmp_path, HOUSES), target="price")
+    assert table.task == "regression" and table.classes is None
+    assert table.y.dtype == numpy.float32
+    numpy.testing.assert_array_equal(table.y, [210000, 320000, 150000, 410000])
+
+
+def test_few_integer_labels_are_classes_unless_told_otherwise(tmp_path):
+    path = write(tmp_path, "x,label\n0.5,1\n0.1,3\n0.7,1\n0.2,10\n0.3,3\n0.9,1\n")
+    table = load_csv(path, target="label")
+    assert table.task == "classification"
+    assert table.classes == [1, 3, 10]  # sorted as numbers, kept as ints
+    numpy.testing.assert_array_equal(table.y, [0, 1, 0, 2, 1, 0])
+    assert load_csv(path, target="label", task="regression").task == "regression"
+    assert load_csv(write(tmp_path, HOUSES), target="price", task="classification").n_classes == 4
+
+
+def test_missing_target_column_lists_the_columns(tmp_path):
+    with pytest.raises(DataError, match=r"data\.csv: no column named 'cost'.*rooms, area, "
+                                        r"district, price, kind"):
+        load_csv(write(tmp_path, HOUSES), target="cost")
+
+
+def test_non_numeric_cell_in_numeric_column_names_file_line_and_column(tmp_path):
+    text = HOUSES.replace("95.0,south", "ninety,south")
+    with pytest.raises(DataError, match=r"data\.csv, line 3, column 'area': 'ninety' is not a "
+                                        r"finite number"):
+        load_csv(write(tmp_path, text), target="kind")
+
+
+def test_infinity_is_not_a_usable_number(tmp_path):
+    with pytest.raises(DataError, match=r"line 4, column 'area': 'inf'"):
+        load_csv(write(tmp_path, HOUSES.replace("40.0", "inf")), target="kind")
+
+
+def test_missing_values_under_error_are_counted_named_and_the_flags_suggested(tmp_path):
+    text = "a,b,y\n1,,0\n2,5,1\n,,0\n4,6,1\n"
+    with pytest.raises(DataError) as caught:
+        load_csv(write(tmp_path, text), target="y")
+    message = str(caught.value)
+    assert "3 missing values in columns 'a' (1, first at line 4), 'b' (2, first at line 2)" \
+        in message
+    assert "--missing drop" in message and "--missing mean" in message
+
+
+def test_missing_values_in_one_column_name_it_and_its_first_line(tmp_path):
+    text = "a,b,y\n1,2,0\n2,NA,1\n3,4,0\n"
+    with pytest.raises(DataError, match=r"1 missing value in column 'b' \(first at line 3\)"):
+        load_csv(write(tmp_path, text), target="y")
+
+
+def test_drop_leaves_out_rows_with_a_missing_cell(tmp_path):
+    text = "a,b,y\n1,,0\n2,5,1\n3,7,\n4,6,1\n5,8,0\n"
+    table = load_csv(write(tmp_path, text), target="y", missing="drop")
+    numpy.testing.assert_array_equal(table.X, [[2, 5], [4, 6], [5, 8]])
+    numpy.testing.assert_array_equal(table.lines, [3, 5, 6])
+
+
+def test_mean_fills_numbers_with_the_mean_and_text_with_the_most_frequent(tmp_path):
+    text = "a,colour,y\n1,red,0\n,blue,1\n5,,0\n3,red,1\n,red,\n"
+    table = load_csv(write(tmp_path, text), target="y", missing="mean")
+    assert len(table) == 4  # the row without a target is left out
+    numpy.testing.assert_allclose(table.X[:, 0], [1, 3, 5, 3])
+    assert table.feature_names == ["a", "colour=blue", "colour=red"]
+    numpy.testing.assert_array_equal(table.X[2, 1:], [0, 1])
+
+
+def test_empty_and_header_only_files_are_refused(tmp_path):
+    with pytest.raises(DataError, match=r"empty\.csv: the file is empty"):
+        load_csv(write(tmp_path, "", "empty.csv"), target="y")
+    with pytest.raises(DataError, match="header but no data rows"):
+        load_csv(write(tmp_path, "a,y\n"), target="y")
+
+
+def test_a_row_with_the_wrong_number_of_fields_names_its_line(tmp_path):
+    with pytest.raises(DataError, match=r"line 3: 2 fields, but the header \(line 1\) has 3"):
+        load_csv(write(tmp_path, "a,b,y\n1,2,0\n3,1\n"), target="y")
+
+
+def test_line_numbers_count_blank_lines_and_multi_line_quoted_cells(tmp_path):
+    text = 'note,x,y\n"two\nlines",1,0\n\n"plain",oops,1\n"a",2,0\n"b",3,1\n'
+    with pytest.raises(DataError, match=r"line 5, column 'x': 'oops'"):
+        load_csv(write(tmp_path, text), target="y")
+
+
+def test_a_file_that_is_not_utf8_is_refused(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("a,y\ncafé,1\nthé,0\n".encode("latin-1"))
+    with pytest.raises(DataError, match="not UTF-8"):
+        load_csv(path, target="y")
+
+
+def test_a_target_with_one_class_is_refused(tmp_path):
+    with pytest.raises(DataError, match="single class"):
+        load_csv(write(tmp_path, "a,y\n1,cat\n2,cat\n"), target="y")
+
+
+def test_a_text_column_with_too_many_values_is_taken_for_an_identifier(tmp_path):
+    rows = "".join(f"id{i},{i % 2}\n" for i in range(12))
+    with pytest.raises(DataError, match="column 'name': 12 distinct text values"):
+        load_csv(write(tmp_path, "name,y\n" + rows), target="y", max_categories=10)
+
+
+# ---------------------------------------------------------------- the encoder at predict time
+def saved_encoder(tmp_path, **options):
+    table = load_csv(write(tmp_path, HOUSES, "train.csv"), target="kind", **options)
+    return table, TableEncoder.from_json(json.loads(json.dumps(table.encoder.to_json())))
+
+
+def test_saved_encoder_encodes_a_new_file_like_the_training_one(tmp_path):
+    table, encoder = saved_encoder(tmp_path)
+    reordered = "kind,price,district,rooms,area\nhouse,320000,south,4,95.0\nflat,150000,east,2,40\n"
+    new = encoder.encode_csv(write(tmp_path, reordered, "new.csv"))
+    numpy.testing.assert_array_equal(new.X[0], table.X[1])
+    numpy.testing.assert_array_equal(new.X[1], [2, 40, 1, 0, 0, 150000])
+    numpy.testing.assert_array_equal(new.y, [1, 0])
+    assert new.feature_names == table.feature_names
+
+
+def test_predict_file_without_the_target_column_is_encoded_without_y(tmp_path):
+    _, encoder = saved_encoder(tmp_path)
+    new = encoder.encode_csv(write(tmp_path, "rooms,area,district,price\n3,50,east,1\n"),
+                             with_target=False)
+    assert new.y is None and new.X.shape == (1, 6)
+    with pytest.raises(DataError, match="no target column 'kind' to evaluate against"):
+        encoder.encode_csv(write(tmp_path, "rooms,area,district,price\n3,50,east,1\n"),
+                           with_target=True)
+
+
+def test_columns_that_differ_from_training_are_named(tmp_path):
+    _, encoder = saved_encoder(tmp_path)
+    path = write(tmp_path, "rooms,size,district,price\n3,50,east,1\n", "other.csv")
+    with pytest.raises(DataError, match=r"other\.csv: the columns differ from the training "
+                                        r"data's: missing 'area'; unexpected 'size'"):
+        encoder.encode_csv(path)
+
+
+def test_unseen_category_names_file_line_column_and_known_values(tmp_path):
+    _, encoder = saved_encoder(tmp_path)
+    path = write(tmp_path, "rooms,area,district,price\n3,50,east,1\n2,40,west,1\n", "new.csv")
+    with pytest.raises(DataError, match=r"new\.csv, line 3, column 'district': value 'west' was "
+                                        r"never seen in training; known values: 'east', 'north', "
+                                        r"'south'"):
+        encoder.encode_csv(path)
+
+
+def test_unseen_label_at_evaluate_time_names_file_line_and_column(tmp_path):
+    _, encoder = saved_encoder(tmp_path)
+    path = write(tmp_path, "rooms,area,district,price,kind\n3,50,east,1,castle\n", "eval.csv")
+    with pytest.raises(DataError, match=r"eval\.csv, line 2, column 'kind': label 'castle' was "
+                                        r"never seen in training"):
+        encoder.encode_csv(path, with_target=True)
+
+
+def test_non_number_in_a_numeric_column_at_predict_time(tmp_path):
+    _, encoder = saved_encoder(tmp_path)
+    path = write(tmp_path, "rooms,area,district,price\nthree,50,east,1\n", "new.csv")
+    with pytest.raises(DataError, match=r"new\.csv, line 2, column 'rooms': 'three'"):
+        encoder.encode_csv(path)
+
+
+def test_training_fill_values_are_used_for_missing_cells_at_predict_time(tmp_path):
+    _, encoder = saved_encoder(tmp_path, missing="mean")
+    new = encoder.encode_csv(write(tmp_path, "rooms,area,district,price\n,50,,1\n"))
+    numpy.testing.assert_allclose(new.X[0], [3.5, 50, 0, 1, 0, 1])  # mean rooms; 'north' twice
+    with pytest.raises(DataError, match=r"2 missing values in columns 'rooms' .*'district'"):
+        encoder.encode_csv(write(tmp_path, "rooms,area,district,price\n,50,,1\n"),
+                           missing="error")
+
+
+def test_numeric_labels_match_by_value_at_evaluate_time(tmp_path):
+    train = load_csv(write(tmp_path, "x,y\n1,0\n2,1\n3,0\n4,1\n"), target="y")
+    new = train.encoder.encode_csv(write(tmp_path, "x,y\n5,1.0\n6,0\n", "new.csv"))
+    assert train.task == "classification" and train.classes == [0, 1]
+    numpy.testing.assert_array_equal(new.y, [1, 0])
+    assert new.y.dtype == numpy.int64
