@@ -168,3 +168,14 @@ def test_a_resumed_run_ends_with_the_same_weights_bit_for_bit(tmp_path):
     train(*resumed, steps=3)
     assert_same_weights(straight[0], resumed[0])
     assert resumed[2].get_last_lr() == straight[2].get_last_lr()
+
+
+def test_optimizer_state_from_a_different_model_is_a_checkpoint_error(tmp_path):
+    small = nn.Linear(2, 2)
+    optimizer = optim.Adam(small.parameters())
+    small(chainrule.ones(1, 2)).sum().backward()
+    optimizer.step()
+    checkpoint.save_checkpoint(tmp_path, small, optimizer)
+    bigger = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+    with pytest.raises(CheckpointError, match="checkpoint.safetensors.*parameters"):
+        checkpoint.load_checkpoint(tmp_path, optimizer=optim.Adam(bigger.parameters()))

@@ -223,6 +223,9 @@ def load_checkpoint(path: str | os.PathLike, model=None, optimizer=None, schedul
             scheduler.load_state_dict(_join_arrays(json.loads(metadata["scheduler"]), tensors))
     except CheckpointError as error:
         raise CheckpointError(f"{path}: {error}") from None
+    except (KeyError, IndexError, ValueError) as error:  # saved by a differently built optimizer
+        raise CheckpointError(f"{path}: the saved optimizer or scheduler state does not fit "
+                              f"({type(error).__name__}: {error})") from None
     if restore_rng and "rng" in metadata:
         backend.set_rng_state(json.loads(metadata["rng"]))
     return {

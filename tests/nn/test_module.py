@@ -135,3 +135,11 @@ def test_repr_shows_the_tree_and_settings():
     text = repr(nn.Sequential(nn.Linear(3, 4), nn.GELU(approximate="tanh")))
     assert "(0): Linear(in_features=3, out_features=4, bias=True)" in text
     assert "(1): GELU(approximate='tanh')" in text
+
+
+def test_replacing_a_parameter_by_a_computed_tensor_is_refused():
+    layer = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="Parameter"):
+        layer.weight = layer.weight * 2
+    layer.weight = nn.Parameter(chainrule.zeros(2, 2))
+    assert list(layer.parameters())[0] is layer.weight

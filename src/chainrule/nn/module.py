@@ -68,6 +68,11 @@ class Module:
             raise AttributeError(f"cannot assign {type(value).__name__} {name!r} before "
                                  f"Module.__init__() is called: call super().__init__() first "
                                  f"in {type(self).__name__}.__init__")
+        if isinstance(self.__dict__.get(name), Parameter) and isinstance(value, Tensor) \
+                and not isinstance(value, Parameter):
+            # `self.weight = self.weight * 2` would silently stop training the weight.
+            raise TypeError(f"{type(self).__name__}.{name} is a Parameter; assign a Parameter "
+                            "(or None), or change its values in place under no_grad()")
         if isinstance(value, (list, tuple, dict)):
             items = value.values() if isinstance(value, dict) else value
             if any(isinstance(item, Module) for item in items):
@@ -242,7 +247,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            shape = tuple(value.shape)
+            shape = tuple(value.shape) if hasattr(value, "shape") else backend.xp.shape(value)
             if shape != tuple(target.shape):
                 problems.append(f"size mismatch for {key}: the state has shape {shape} but the "
                                 f"model's {key} has shape {tuple(target.shape)}")
