@@ -1,0 +1,168 @@
+"""REINFORCE: returns, the policy-gradient loss, the agent's update, and the training loop."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy
+
+from .. import backend, optim
+from ..nn import functional as F
+from ..tensor import Tensor, arange
+from .environment import DEFAULT_ENV, describe_env, make_env, run_episode
+from .policy import PolicyNetwork, ValueNetwork
+
+WINDOW = 100  # "solved" is judged on the average return over this many consecutive episodes
+
+
+def discounted_returns(rewards, gamma: float) -> numpy.ndarray:
+    """Gₜ = rₜ + γ Gₜ₊₁ for t = T−1 … 0, starting from G_T = 0 (nothing after the end)."""
+    returns = numpy.empty(len(rewards), dtype=numpy.float64)
+    following = 0.0
+    for t in reversed(range(len(rewards))):
+        following = rewards[t] + gamma * following
+        returns[t] = following
+    return returns
+
+
+def normalise(values: numpy.ndarray, eps: float = 1e-8) -> numpy.ndarray:
+    """(x − mean) / (std + ε): mean 0 and standard deviation 1 (all zeros for a constant x)."""
+    return (values - values.mean()) / (values.std() + eps)
+
+
+def policy_gradient_loss(policy: PolicyNetwork, states: Tensor, actions: Tensor,
+                         advantages: Tensor) -> Tensor:
+    """L = −Σₜ log π(aₜ|sₜ) · Aₜ, from one batched forward pass over the episode's states."""
+    log_probabilities = F.log_softmax(policy(states), dim=1)              # (T, actions)
+    taken = log_probabilities[arange(len(actions)), actions]              # log π(aₜ|sₜ), (T,)
+    return -(taken * advantages).sum()
+
+
+@dataclass
+class ReinforceConfig:
+    """Everything that decides a training run: the environment, the networks, the update."""
+    env: str = DEFAULT_ENV
+    gamma: float = 0.99         # discount: how far into the future a reward still counts
+    lr: float = 5e-3            # Adam's step size for the policy
+    hidden: int = 128           # units in the hidden layer of each network
+    activation: str = "relu"
+    baseline: bool = True       # learn V(s) and subtract it from the returns
+    value_lr: float = 1e-2      # Adam's step size for the value network
+    seed: int = 0
+
+    def __post_init__(self):
+        if not 0 < self.gamma <= 1:
+            raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
+        if self.lr <= 0 or self.value_lr <= 0:
+            raise ValueError(f"learning rates must be positive, got lr={self.lr}, "
+                             f"value_lr={self.value_lr}")
+        if self.hidden < 1:
+            raise ValueError(f"hidden must be at least 1, got {self.hidden}")
+
+
+class Reinforce:
+    """The REINFORCE agent: a policy, an optional value baseline, and the update after each
+    episode. Networks are initialised from ``chainrule.manual_seed``'s generator."""
+
+    def __init__(self, config: ReinforceConfig, observation_size: int, action_count: int):
+        self.config = config
+        self.policy = PolicyNetwork(observation_size, action_count, config.hidden,
+                                    config.activation)
+        self.optimizer = optim.Adam(self.policy.parameters(), lr=config.lr)
+        self.value = None
+        if config.baseline:
+            self.value = ValueNetwork(observation_size, config.hidden, config.activation)
+            self.value_optimizer = optim.Adam(self.value.parameters(), lr=config.value_lr)
+
+    def update(self, episode: Episode) -> float:
+        """One gradient step on the episode; returns the policy-gradient loss."""
+        dtype = backend.get_default_dtype()
+        states = Tensor(episode.states, dtype=dtype)
+        returns = discounted_returns(episode.rewards, self.config.gamma)
+        advantages = returns
+        if self.value is not None:
+            values = self.value(states)
+            value_loss = F.mse_loss(values, Tensor(returns, dtype=dtype))
+            self.value_optimizer.zero_grad()
+            value_loss.backward()
+            self.value_optimizer.step()
+            advantages = returns - backend.to_numpy(values.data)  # V(s) as a constant here
+        advantages = Tensor(normalise(advantages), dtype=dtype)
+        loss = policy_gradient_loss(self.policy, states, Tensor(episode.actions), advantages)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+
+@dataclass
+class TrainingResult:
+    """What ``train`` learned and how it went: the agent and every episode's return."""
+    agent: Reinforce
+    returns: list = field(default_factory=list)
+    reward_threshold: float | None = None
+    solved_at_episode: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def final_average_return(self) -> float:
+        return float(numpy.mean(self.returns[-WINDOW:]))
+
+    def metrics(self) -> dict:
+        return {"env": self.agent.config.env, "seed": self.agent.config.seed,
+                "episodes": len(self.returns), "reward_threshold": self.reward_threshold,
+                "solved_at_episode": self.solved_at_episode,
+                "final_average_return": self.final_average_return,
+                "seconds": round(self.seconds, 2), "config": asdict(self.agent.config),
+                "returns": self.returns}
+
+
+def train(config: ReinforceConfig | None = None, episodes: int = 1500,
+          stop_when_solved: bool = True,
+          on_episode: Callable[[int, float, float], None] | None = None) -> TrainingResult:
+    """Train a REINFORCE agent on ``config.env`` for up to ``episodes`` episodes.
+
+    The environment counts as solved at the first episode where the average return over the
+    last 100 episodes reaches its reward threshold (475 for CartPole-v1); with
+    ``stop_when_solved`` training ends there. ``on_episode(episode, return, average)`` is called
+    after each episode. One seed fixes the initial weights, every action drawn and the
+    environment's own randomness, so a run can be repeated exactly.
+    """
+    config = config or ReinforceConfig()
+    if episodes < 1:
+        raise ValueError(f"episodes must be at least 1, got {episodes}")
+    env = make_env(config.env)
+    generator = backend.manual_seed(config.seed)  # initial weights, then the actions drawn
+    agent = Reinforce(config, *describe_env(env))
+    result = TrainingResult(agent, reward_threshold=env.spec.reward_threshold)
+    start = time.perf_counter()
+    try:
+        for index in range(episodes):
+            episode = run_episode(env, agent.policy, generator,
+                                  seed=config.seed if index == 0 else None)
+            agent.update(episode)
+            result.returns.append(episode.total_return)
+            average = float(numpy.mean(result.returns[-WINDOW:]))
+            if (result.solved_at_episode is None and result.reward_threshold is not None
+                    and len(result.returns) >= WINDOW and average >= result.reward_threshold):
+                result.solved_at_episode = index + 1
+            if on_episode is not None:
+                on_episode(index + 1, episode.total_return, average)
+            if result.solved_at_episode is not None and stop_when_solved:
+                break
+    finally:
+        env.close()
+        result.seconds = time.perf_counter() - start
+    return result
+
+
+def play(policy: PolicyNetwork, env_id: str = DEFAULT_ENV, episodes: int = 20,
+         seed: int = 0) -> list[float]:
+    """The return of each of ``episodes`` episodes played greedily (the most probable action)."""
+    env = make_env(env_id)
+    try:
+        return [run_episode(env, policy, greedy=True, seed=seed if index == 0 else None)
+                .total_return for index in range(episodes)]
+    finally:
+        env.close()
