@@ -1,0 +1,100 @@
+import hashlib
+
+import numpy
+import pytest
+
+from chainrule.data import (DataLoader, Table, load_dataset, load_sklearn, load_text, sources,
+                            train_val_test_split)
+from chainrule.data.download import RemoteFile
+from chainrule.errors import DataError
+
+
+@pytest.mark.parametrize("name, rows, features, classes", [
+    ("digits", 1797, 64, 10), ("iris", 150, 4, 3), ("wine", 178, 13, 3),
+    ("breast_cancer", 569, 30, 2), ("diabetes", 442, 10, None),
+])
+def test_bundled_sklearn_datasets_load_as_float32_tables(name, rows, features, classes):
+    table = load_sklearn(name)
+    assert table.X.shape == (rows, features) and table.X.dtype == numpy.float32
+    assert len(table.feature_names) == features
+    assert table.n_classes == classes
+    if classes is None:
+        assert table.task == "regression" and table.y.dtype == numpy.float32
+    else:
+        assert table.task == "classification" and table.y.dtype == numpy.int64
+        assert set(numpy.unique(table.y)) == set(range(classes))
+
+
+def test_iris_classes_are_named():
+    assert load_dataset("iris").classes == ["setosa", "versicolor", "virginica"]
+
+
+def test_unknown_sklearn_dataset_lists_the_valid_ones():
+    with pytest.raises(DataError, match="digits, iris, wine, breast_cancer, diabetes"):
+        load_sklearn("boston")
+
+
+def test_unknown_dataset_lists_every_name():
+    with pytest.raises(DataError, match="mnist, fashion-mnist, california-housing, "
+                                        "tiny-shakespeare"):
+        load_dataset("cifar10")
+
+
+def test_load_text_reads_utf8(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("To be, or not to be — that is the question.\n", encoding="utf-8")
+    assert load_text(path).startswith("To be, or not to be —")
+
+
+def test_empty_text_file_is_a_data_error(tmp_path):
+    path = tmp_path / "empty.txt"
+    path.write_text("\n \n")
+    with pytest.raises(DataError, match=r"empty\.txt: the file is empty"):
+        load_text(path)
+
+
+def test_text_that_is_not_utf8_names_the_line(tmp_path):
+    path = tmp_path / "latin.txt"
+    path.write_bytes("one\ntwo\nthé\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin\.txt, line 3: not UTF-8 text \(byte 0xe9"):
+        load_text(path)
+
+
+def test_named_files_load_from_root_when_present(tmp_path):
+    (tmp_path / "input.txt").write_text("First Citizen:\nSpeak.\n")
+    assert load_dataset("tiny-shakespeare", root=tmp_path) == "First Citizen:\nSpeak.\n"
+
+
+def test_housing_downloads_into_the_cache_and_loads_with_missing_values(tmp_path, monkeypatch):
+    text = ("longitude,median_income,median_house_value,ocean_proximity\n"
+            "-122.2,8.3,452600.0,NEAR BAY\n-122.3,,358500.0,INLAND\n-121.1,5.6,352100.0,INLAND\n")
+    source = tmp_path / "server" / "housing.csv"
+    source.parent.mkdir()
+    source.write_text(text)
+    remote = RemoteFile("housing.csv", (source.as_uri(),),
+                        "sha256:" + hashlib.sha256(text.encode()).hexdigest())
+    monkeypatch.setitem(sources.REMOTE_FILES, "california-housing", remote)
+
+    with pytest.raises(DataError, match="1 missing value in column 'median_income'"):
+        load_dataset("california-housing", cache_dir=tmp_path / "cache")
+    assert (tmp_path / "cache" / "california-housing" / "housing.csv").read_text() == text
+    table = load_dataset("california_housing", cache_dir=tmp_path / "cache", missing="mean")
+    assert table.task == "regression" and table.X.shape == (3, 4)
+    numpy.testing.assert_allclose(table.X[1, :2], [-122.3, (8.3 + 5.6) / 2], rtol=1e-6)
+
+
+def test_named_file_without_download_is_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="input.txt"):
+        load_dataset("tiny-shakespeare", root=tmp_path, download=False,
+                     cache_dir=tmp_path / "cache")
+
+
+def test_table_subset_and_dataset_feed_a_loader():
+    table = load_sklearn("iris")
+    split = train_val_test_split(len(table), stratify=table.y, seed=0)
+    train = table.subset(split.train)
+    assert isinstance(train, Table) and len(train) == len(split.train) == 105
+    numpy.testing.assert_array_equal(train.y, table.y[split.train])
+    X, y = next(iter(DataLoader(train.dataset(), batch_size=len(train))))
+    numpy.testing.assert_array_equal(X.numpy(), train.X)
+    assert numpy.bincount(y.numpy()).tolist() == [35, 35, 35]
