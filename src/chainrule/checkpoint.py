@@ -27,7 +27,7 @@ from . import backend
 from .errors import CheckpointError
 
 __all__ = ["save_checkpoint", "load_checkpoint", "save_weights", "load_weights", "save_json",
-           "load_json", "CHECKPOINT_FILE", "CONFIG_FILE"]
+           "load_json", "atomic_write", "CHECKPOINT_FILE", "CONFIG_FILE"]
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 CONFIG_FILE = "config.json"
