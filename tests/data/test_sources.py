@@ -83,6 +83,12 @@ def test_housing_downloads_into_the_cache_and_loads_with_missing_values(tmp_path
     numpy.testing.assert_allclose(table.X[1, :2], [-122.3, (8.3 + 5.6) / 2], rtol=1e-6)
 
 
+def test_root_may_be_a_folder_of_datasets(tmp_path):
+    (tmp_path / "tinyshakespeare").mkdir()
+    (tmp_path / "tinyshakespeare" / "input.txt").write_text("ROMEO:\nPeace.\n")
+    assert load_dataset("tiny-shakespeare", root=tmp_path, download=False) == "ROMEO:\nPeace.\n"
+
+
 def test_named_file_without_download_is_not_found(tmp_path):
     with pytest.raises(FileNotFoundError, match="input.txt"):
         load_dataset("tiny-shakespeare", root=tmp_path, download=False,

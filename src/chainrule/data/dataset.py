@@ -71,7 +71,8 @@ class DataLoader:
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, generator: numpy.random.Generator | None = None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive integer, not {batch_size!r}")
+            raise ValueError(f"DataLoader: batch_size must be a positive integer, "
+                             f"not {batch_size!r}")
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle

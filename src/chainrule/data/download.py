@@ -64,7 +64,7 @@ def fetch(remote: RemoteFile, folder) -> Path:
 
 
 def download(url: str, destination, checksum: str, of_content: bool = False) -> Path:
-    """Stream ``url`` into ``destination`` if its checksum matches; otherwise leave nothing there."""
+    """Stream ``url`` into ``destination`` if its checksum matches; else leave nothing there."""
     destination = Path(destination)
     algorithm, expected = _parse_checksum(checksum)
     print(f"chainrule: downloading {url}", file=sys.stderr)

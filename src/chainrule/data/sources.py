@@ -13,6 +13,7 @@ import numpy
 from ..errors import DataError
 from .csv_table import load_csv
 from .download import RemoteFile, fetch, resolve_cache_dir
+from . import idx
 from .idx import load_mnist
 from .table import Table, TrainTest
 
@@ -28,11 +29,13 @@ SKLEARN_DATASETS = {  # name -> (scikit-learn loader, task)
 REMOTE_FILES = {
     "california-housing": RemoteFile(
         "housing.csv",
-        ("https://raw.githubusercontent.com/ageron/handson-ml2/master/datasets/housing/housing.csv",),
+        ("https://raw.githubusercontent.com/ageron/handson-ml2/master/datasets/housing/"
+         "housing.csv",),
         "sha256:8a3727f4cf54ac1a327f69b1d5b4db54c5834ea81c6e4efc0d163300022a685e"),
     "tiny-shakespeare": RemoteFile(
         "input.txt",
-        ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",),
+        ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/"
+         "input.txt",),
         "sha256:86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"),
 }
 HOUSING_TARGET = "median_house_value"
@@ -41,7 +44,7 @@ DATASETS = (*SKLEARN_DATASETS, "mnist", "fashion-mnist", *REMOTE_FILES)
 
 
 def load_sklearn(name: str) -> Table:
-    """One of scikit-learn's bundled datasets (no download): X float32, y int64 classes or float32."""
+    """A scikit-learn bundled dataset (no download): X float32; y int64 classes or float32."""
     key = name.lower().replace("-", "_")
     if key not in SKLEARN_DATASETS:
         raise DataError(f"unknown scikit-learn dataset {name!r}; choose one of: "
@@ -88,14 +91,18 @@ def load_dataset(name: str, root=None, download: bool = True, cache_dir=None,
         load_csv: its total_bedrooms column has 207 empty cells).
     tiny-shakespeare -> str, the whole text.
 
-    Files are read from ``root`` when it holds them, else from the cache, downloaded into it
-    first (and checksum-verified) if ``download``.
+    Files are read from ``root`` when it holds them, or a subfolder of it named after the dataset
+    (``mnist``, ``fashion_mnist``, ``california_housing``, ``tinyshakespeare``: so ``root`` may
+    be a folder of datasets); else from the cache, downloaded into it first (and
+    checksum-verified) if ``download``.
     """
     key = name.lower().replace("_", "-")
     if key.replace("-", "_") in SKLEARN_DATASETS:
         return load_sklearn(key)
     if key in ("mnist", "fashion-mnist"):
-        return load_mnist(root, kind=key, download=download, cache_dir=cache_dir)
+        folder = _dataset_folder(root, key, idx.FILES["train_images"] + ".gz",
+                                 idx.FILES["train_images"])
+        return load_mnist(folder, kind=key, download=download, cache_dir=cache_dir)
     if key not in REMOTE_FILES:
         raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     path = _local_or_cached(REMOTE_FILES[key], key, root, download, cache_dir)
@@ -104,9 +111,21 @@ def load_dataset(name: str, root=None, download: bool = True, cache_dir=None,
     return load_csv(path, HOUSING_TARGET, missing=missing)
 
 
+def _dataset_folder(root, key: str, *file_names: str) -> Path | None:
+    """``root``, or its subfolder for ``key``, whichever holds one of ``file_names``."""
+    if root is None:
+        return None
+    for folder in (Path(root), *(Path(root) / name for name in (
+            key, key.replace("-", "_"), key.replace("-", "")))):
+        if any((folder / name).is_file() for name in file_names):
+            return folder
+    return Path(root)
+
+
 def _local_or_cached(remote: RemoteFile, key: str, root, download: bool, cache_dir) -> Path:
-    if root is not None and (Path(root) / remote.name).is_file():
-        return Path(root) / remote.name
+    folder = _dataset_folder(root, key, remote.name)
+    if folder is not None and (folder / remote.name).is_file():
+        return folder / remote.name
     folder = resolve_cache_dir(cache_dir) / key
     if (folder / remote.name).is_file() or download:
         return fetch(remote, folder)

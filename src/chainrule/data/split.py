@@ -11,7 +11,7 @@ from ..errors import DataError
 
 @dataclass(frozen=True)
 class Split:
-    """Row indices of each part (sorted int64 arrays). Together they cover every row exactly once."""
+    """Row indices of each part, as sorted int64 arrays; together they cover every row once."""
     train: numpy.ndarray
     val: numpy.ndarray
     test: numpy.ndarray
@@ -25,9 +25,10 @@ def train_val_test_split(n_or_array, val: float = 0.1, test: float = 0.2, strati
     """Split ``n`` rows (or the rows of an array) at random into train, validation and test.
 
     Each part gets ``round(fraction · n)`` rows, at least one when its fraction is positive, and
-    the training part the rest (at least one row). ``stratify`` (class labels, one per row) splits each class on its
-    own, so that every part keeps the classes' proportions to within one row per class. The same
-    ``seed`` gives the same split; ``seed=None`` draws from chainrule's generator instead.
+    the training part the rest (at least one row). ``stratify`` (class labels, one per row)
+    splits each class on its own, so that every part keeps the classes' proportions to within
+    one row per class. The same ``seed`` gives the same split; ``seed=None`` draws from
+    chainrule's generator instead.
     """
     rows = _row_count(n_or_array)
     _check_fractions(val, test)

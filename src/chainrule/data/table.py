@@ -52,7 +52,7 @@ class Table:
         return None if self.classes is None else len(self.classes)
 
     def subset(self, rows) -> "Table":
-        """The same table restricted to ``rows`` (indices or a boolean mask), e.g. a split's part."""
+        """The table restricted to ``rows`` (indices or a boolean mask), e.g. a split's part."""
         return replace(self, X=self.X[rows], y=None if self.y is None else self.y[rows],
                        lines=None if self.lines is None else self.lines[rows])
 
