@@ -151,8 +151,14 @@ def arguments(description: str) -> argparse.Namespace:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="few repeats, small sizes: under a minute")
     mode.add_argument("--full", action="store_true", help="the repeats RESULTS.md is made from")
+    parser.add_argument("--threads", type=int, default=BLAS_THREADS,
+                        help="BLAS/OpenMP/PyTorch threads for every library (default: %(default)s; "
+                             "use 1 on a loaded machine, where two BLAS threads on two busy cores "
+                             "wait for each other and the timings lose all meaning)")
     parser.add_argument("--json", metavar="PATH", help="also write the timings here as JSON")
-    return parser.parse_args()
+    args = parser.parse_args()
+    limit_threads(args.threads)
+    return args
 
 
 def save_json(path: str | None, payload: dict) -> None:
