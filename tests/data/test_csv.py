@@ -57,6 +57,11 @@ def test_missing_target_column_lists_the_columns(tmp_path):
         load_csv(write(tmp_path, HOUSES), target="cost")
 
 
+def test_a_near_miss_target_name_gets_a_suggestion(tmp_path):
+    with pytest.raises(DataError, match="did you mean 'price'"):
+        load_csv(write(tmp_path, HOUSES), target="Price")
+
+
 def test_non_numeric_cell_in_numeric_column_names_file_line_and_column(tmp_path):
     text = HOUSES.replace("95.0,south", "ninety,south")
     with pytest.raises(DataError, match=r"data\.csv, line 3, column 'area': 'ninety' is not a "

@@ -10,6 +10,7 @@ Line numbers in messages count the header as line 1, so they match what an edito
 from __future__ import annotations
 
 import csv
+import difflib
 import os
 from dataclasses import dataclass
 
@@ -176,8 +177,10 @@ def load_csv(path, target: str, missing: str = "error", task: str | None = None,
     path = os.fspath(path)
     header, rows, lines = read_csv(path, delimiter)
     if target not in header:
+        close = difflib.get_close_matches(target, header, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
         raise DataError(f"{path}: no column named {target!r} (the target); the columns are: "
-                        f"{', '.join(header)}")
+                        f"{', '.join(header)}{hint}")
     cells = {name: [row[j] for row in rows] for j, name in enumerate(header)}
     masks = {name: _missing_mask(column_cells) for name, column_cells in cells.items()}
     line_numbers = numpy.asarray(lines, dtype=numpy.int64)
