@@ -73,3 +73,40 @@ def test_05_logistic_regression_gradient_is_the_slides_sum_and_ascent_climbs(cap
     assert numpy.allclose(result["engine"], result["slide"], rtol=1e-12, atol=1e-12)
     assert all(later > earlier for earlier, later in zip(result["ascent"], result["ascent"][1:]))
     assert result["accuracy"] > 0.85  # two clouds two units apart are mostly separable
+
+
+def test_06_full_batch_descends_smoothly_and_sgd_gets_further_per_example(tmp_path, capsys):
+    example = load("06_gd_vs_sgd")
+    result = example.run(samples=200, epochs=2)
+    curves = result["curves"]
+    full_seen, full_losses = curves[200]
+    assert list(full_seen) == [0, 200, 400]
+    assert numpy.all(numpy.diff(full_losses) < 0)  # gradient descent: every step lowers the loss
+    for batch_size in (1, 32):
+        seen, losses = curves[batch_size]
+        assert seen[-1] == 400
+        after_one_epoch = losses[numpy.searchsorted(seen, 200)]
+        assert after_one_epoch < full_losses[-1] / 2  # half the examples, under half the loss
+    assert curves[32][1][-1] < 4 * result["optimum"]
+    path = example.plot(result, tmp_path / "sgd.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_07_more_hidden_units_fit_the_function_better(tmp_path):
+    example = load("07_universal_approximation")
+    result = example.run(hidden_sizes=(1, 8), steps=300, samples=100)
+    fits = result["fits"]
+    assert fits[8]["mse"] < fits[1]["mse"] / 10
+    # the network's curve on the plotting grid is the fitted function, close to the target
+    error = numpy.abs(fits[8]["curve"] - example.target_function(result["grid"])).mean()
+    assert error < 0.15
+    assert example.plot(result, tmp_path / "fit.png").stat().st_size > 10_000
+
+
+def test_08_the_mlp_bends_around_the_moons_and_beats_logistic_regression(tmp_path):
+    example = load("08_decision_boundaries")
+    result = example.run(samples=200, hidden=8, steps=200, seed=0)
+    accuracy = {name.split()[0]: entry["accuracy"] for name, entry in result["models"].items()}
+    assert accuracy["MLP"] >= 0.9
+    assert accuracy["MLP"] > accuracy["logistic"] + 0.05
+    assert example.plot(result, tmp_path / "moons.png").stat().st_size > 10_000
