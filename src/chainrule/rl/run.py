@@ -17,21 +17,28 @@ PLOT_FILE = "returns.png"
 
 
 def save_run(directory, result: TrainingResult) -> Path:
-    """Write a run directory: the policy's weights (safetensors), the config that rebuilds it
-    (JSON), the metrics and the plot of the returns. Each file is written atomically."""
+    """Write a run directory: the policy (``save_policy``), ``metrics.json`` and the plot of the
+    returns. Each file is written atomically."""
+    from .. import checkpoint
+
+    directory = save_policy(directory, result.agent.policy, result.agent.config)
+    checkpoint.save_json(directory / METRICS_FILE, result.metrics())
+    plot_returns(result, directory / PLOT_FILE)
+    return directory
+
+
+def save_policy(directory, policy: PolicyNetwork, config: ReinforceConfig) -> Path:
+    """The policy's weights as safetensors and the config that rebuilds it as JSON."""
     from .. import checkpoint
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    policy = result.agent.policy
     checkpoint.save_weights(directory / POLICY_FILE, policy)
     checkpoint.save_json(directory / CONFIG_FILE, {
-        "config": asdict(result.agent.config),
+        "config": asdict(config),
         "observation_size": policy.hidden.in_features,
         "action_count": policy.output.out_features,
     })
-    checkpoint.save_json(directory / METRICS_FILE, result.metrics())
-    plot_returns(result, directory / PLOT_FILE)
     return directory
 
 

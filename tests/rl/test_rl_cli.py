@@ -1,0 +1,52 @@
+"""``chainrule rl train`` and ``chainrule rl play``: files written, lines printed, errors in one line."""
+import json
+
+import pytest
+
+from chainrule import rl
+from chainrule.cli import main
+
+
+@pytest.mark.parametrize("env_id, message", [
+    ("Pendulum-v1", "'Pendulum-v1' has continuous actions"),
+    ("MountainCarContinuous-v0", "'MountainCarContinuous-v0' has continuous actions"),
+    ("NoSuchGame-v0", "unknown environment 'NoSuchGame-v0'"),
+])
+def test_a_bad_environment_is_a_one_line_error(env_id, message, tmp_path, capsys):
+    code = main(["rl", "train", "--env", env_id, "--out", str(tmp_path / "run")])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
+    assert captured.err.startswith("chainrule rl: error: ") and message in captured.err
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_train_writes_the_run_and_prints_progress(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["rl", "train", "--episodes", "6", "--seed", "1", "--hidden", "16",
+                 "--log-every", "2", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "episode     6   return" in printed and "average of last 6" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["solved_at_episode"] is None
+    assert metrics["episodes"] == len(metrics["returns"]) == 6
+    assert metrics["final_average_return"] == pytest.approx(sum(metrics["returns"]) / 6)
+    assert (out / "returns.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    policy, config = rl.load_policy(out)
+    assert (config.seed, config.hidden, policy.hidden.out_features) == (1, 16, 16)
+
+
+def test_play_prints_each_return_and_the_mean(balancing_policy, tmp_path, capsys):
+    rl.save_policy(tmp_path, balancing_policy, rl.ReinforceConfig(hidden=2))
+    code = main(["rl", "play", str(tmp_path), "--episodes", "2"])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert lines == ["episode   1   return    500.0", "episode   2   return    500.0",
+                     "mean return over 2 episodes: 500.0"]
+
+
+def test_play_on_a_directory_without_a_run_is_a_one_line_error(tmp_path, capsys):
+    code = main(["rl", "play", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "no config.json" in err

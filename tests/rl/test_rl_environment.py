@@ -1,0 +1,55 @@
+"""Environments: discrete actions accepted, everything else refused with the name; episodes."""
+import numpy
+import pytest
+
+import chainrule
+from chainrule import rl
+
+
+@pytest.mark.parametrize("env_id", ["Pendulum-v1", "MountainCarContinuous-v0"])
+def test_an_environment_with_continuous_actions_is_refused_by_name(env_id):
+    with pytest.raises(rl.UnsupportedEnvironmentError, match=f"'{env_id}' has continuous actions"):
+        rl.make_env(env_id)
+
+
+def test_an_unknown_environment_is_refused_by_name():
+    with pytest.raises(rl.UnsupportedEnvironmentError, match="unknown environment 'NoSuchGame-v0'"):
+        rl.make_env("NoSuchGame-v0")
+
+
+def test_the_error_is_a_chainrule_error_that_the_command_line_prints():
+    assert issubclass(rl.UnsupportedEnvironmentError, chainrule.ChainruleError)
+
+
+def test_a_cartpole_episode_records_one_state_action_and_reward_per_step():
+    env = rl.make_env("CartPole-v1")
+    chainrule.manual_seed(0)
+    policy = rl.PolicyNetwork(4, 2, hidden=8)
+    episode = rl.run_episode(env, policy, numpy.random.default_rng(0), seed=0)
+    assert episode.states.shape == (len(episode), 4)
+    assert episode.actions.shape == episode.rewards.shape == (len(episode),)
+    assert set(episode.actions.tolist()) <= {0, 1}
+    assert episode.total_return == len(episode)  # CartPole pays 1 per step
+
+
+def test_the_same_seeds_replay_the_same_episode():
+    chainrule.manual_seed(0)
+    policy = rl.PolicyNetwork(4, 2, hidden=8)
+    first = rl.run_episode(rl.make_env(), policy, numpy.random.default_rng(5), seed=7)
+    again = rl.run_episode(rl.make_env(), policy, numpy.random.default_rng(5), seed=7)
+    assert numpy.array_equal(first.states, again.states)
+    assert numpy.array_equal(first.actions, again.actions)
+
+
+def test_discrete_observations_are_one_hot_encoded():
+    env = rl.make_env("FrozenLake-v1")
+    chainrule.manual_seed(0)
+    policy = rl.PolicyNetwork(16, 4, hidden=8)
+    episode = rl.run_episode(env, policy, numpy.random.default_rng(0), seed=0)
+    assert episode.states.shape[1] == 16
+    assert numpy.all(episode.states.sum(axis=1) == 1)  # one square of the lake at a time
+    assert episode.states[0].argmax() == 0  # every episode starts on the first square
+
+
+def test_greedy_play_of_a_hand_made_balancing_policy_scores_the_maximum(balancing_policy):
+    assert rl.play(balancing_policy, "CartPole-v1", episodes=3, seed=0) == [500.0, 500.0, 500.0]
