@@ -97,14 +97,16 @@ def load_mnist(root=None, kind: str = "mnist", download: bool = True, cache_dir=
                 raise FileNotFoundError(f"no {kind} files in {where} (expected "
                                         f"{', '.join(f + '.gz' for f in FILES.values())}); "
                                         "pass download=True to fetch them")
-            paths = {part: fetch(RemoteFile(f"{name}.gz", tuple(url + f"{name}.gz" for url in
-                                                                 MIRRORS[kind]),
-                                            CONTENT_CHECKSUMS[kind][part], of_content=True),
-                                 folder)
-                     for part, name in FILES.items()}
+            paths = {part: fetch(_remote_file(kind, part), folder) for part in FILES}
     return TrainTest(
         _image_table(paths["train_images"], paths["train_labels"], kind, flatten, f"{kind} train"),
         _image_table(paths["test_images"], paths["test_labels"], kind, flatten, f"{kind} test"))
+
+
+def _remote_file(kind: str, part: str) -> RemoteFile:
+    name = f"{FILES[part]}.gz"
+    return RemoteFile(name, tuple(mirror + name for mirror in MIRRORS[kind]),
+                      CONTENT_CHECKSUMS[kind][part], of_content=True)
 
 
 def _find_files(folder) -> dict | None:
