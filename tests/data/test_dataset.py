@@ -103,3 +103,24 @@ def test_loader_collates_a_generic_dataset_field_by_field():
 def test_loader_refuses_a_bad_batch_size():
     with pytest.raises(ValueError, match="batch_size"):
         DataLoader(Squares(), batch_size=0)
+
+
+def test_a_tensor_dataset_is_gathered_once_per_batch_not_once_per_row():
+    class CountingDataset(TensorDataset):
+        calls = 0
+
+        def __getitem__(self, index):
+            CountingDataset.calls += 1
+            return super().__getitem__(index)
+
+    X, y, _ = make_dataset(10)
+    for shuffle in (False, True):
+        CountingDataset.calls = 0
+        batches = list(DataLoader(CountingDataset(X, y), batch_size=4, shuffle=shuffle))
+        assert CountingDataset.calls == len(batches) == 3
+
+
+def test_in_order_batches_are_views_of_the_dataset_arrays():
+    X, y, dataset = make_dataset(10)
+    first_x, _ = next(iter(DataLoader(dataset, batch_size=4)))
+    assert numpy.shares_memory(first_x.data, dataset.arrays[0])
