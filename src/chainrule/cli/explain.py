@@ -356,13 +356,13 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        given = ", ".join(f"{name}={values[name]:g}" for name in variables_of(parse(args.expression)))
+        given = ", ".join(f"{name}={values[name]:g}"
+                          for name in variables_of(parse(args.expression)))
         print(f"{report.output} = {args.expression}   at {given}\n")
         print(report)
-        leaves = [step for step in report.forward if step.kind == "parameter"]
         signals = report.signals
-        gradients = ", ".join(f"∂{report.output}/∂{step.name} = {summarize(signals[step.name])}"
-                              for step in leaves if step.name in signals)
+        gradients = ", ".join(f"∂{report.output}/∂{name} = {summarize(signals[name])}"
+                              for name in variables_of(parse(args.expression)) if name in signals)
         print(f"\nGradients: {gradients}")
     if args.draw:
         draw(report, args.draw)
