@@ -116,7 +116,7 @@ def to_dot(report: Explanation) -> str:
             rows.append(f"<i>{_escape(step.op)}</i>")
         rows.append(_escape(summarize(step.value, step.dtype)))
         if step.name in signals:
-            signal = summarize(signals[step.name], step.dtype)
+            signal = summarize(signals[step.name])
             rows.append(f'<font color="{GRADIENT_COLOUR}">v̄ = {_escape(signal)}</font>')
         lines.append(f'  {ids[step.name]} [{STYLES[step.kind]}, label=<{"<br/>".join(rows)}>];')
     literals = 0

@@ -51,7 +51,7 @@ class ForwardStep:
 
     @property
     def summary(self) -> str:
-        return summarize(self.value, self.dtype)
+        return summarize(self.value, self.dtype)  # the forward table names the dtype
 
 
 @dataclass
@@ -106,26 +106,19 @@ class Explanation:
     def backward_table(self) -> str:
         rows = []
         for step in self.backward:
-            dtype = self._dtype(step.name)
-            signal = summarize(step.signal, dtype)
+            signal = summarize(step.signal)
             if not step.terms:
                 rows.append((step.name, signal, "", "(output)", "", "", ""))
             for index, term in enumerate(step.terms):
                 local = "" if term.local_derivative is None else _number(term.local_derivative)
                 rows.append((step.name if index == 0 else "", signal if index == 0 else "",
                              "=" if index == 0 else "+", term.child,
-                             summarize(term.child_signal, self._dtype(term.child)), local,
-                             summarize(term.contribution, dtype)))
+                             summarize(term.child_signal), local,
+                             summarize(term.contribution)))
         title = (f"Backward pass: v̄ᵢ = ∂{self.output}/∂vᵢ = Σⱼ v̄ⱼ · ∂vⱼ/∂vᵢ, "
                  "one term per child j of vᵢ (output first)")
         header = ("vᵢ", "v̄ᵢ", "", "child vⱼ", "v̄ⱼ", "∂vⱼ/∂vᵢ", "v̄ⱼ · ∂vⱼ/∂vᵢ")
         return title + "\n" + _table(header, rows)
-
-    def _dtype(self, name: str) -> str:
-        for step in self.forward:
-            if step.name == name:
-                return step.dtype
-        return "float64"
 
     def __str__(self) -> str:
         return self.forward_table() + "\n\n" + self.backward_table()
@@ -267,18 +260,20 @@ def _number(value: float) -> str:
     return f"{value:.6g}"
 
 
-def summarize(value: Value, dtype: str = "float64") -> str:
+def summarize(value: Value, dtype: str | None = None) -> str:
     """A number as itself; a small tensor as its shape and values; a large one as statistics."""
     if not isinstance(value, numpy.ndarray):
         return _number(value)
     shape = "×".join(str(n) for n in value.shape) or "scalar"
+    if dtype:
+        shape += f" {dtype}"
     if value.size <= SMALL_TENSOR:
-        return f"{shape} {dtype} {_nested(value)}"
+        return f"{shape} {_nested(value)}"
     finite = value[numpy.isfinite(value)] if value.dtype.kind == "f" else value
     if finite.size == 0:
-        return f"{shape} {dtype} (no finite values)"
-    return (f"{shape} {dtype} mean {_number(float(finite.mean()))} "
-            f"range [{_number(float(finite.min()))}, {_number(float(finite.max()))}]")
+        return f"{shape} (no finite values)"
+    return (f"{shape} mean {float(finite.mean()):.4g} "
+            f"in [{float(finite.min()):.4g}, {float(finite.max()):.4g}]")
 
 
 def _nested(array: numpy.ndarray) -> str:
