@@ -216,3 +216,12 @@ def test_bad_values_after_at_are_one_line_errors():
         parse_values(["w=abc"])
     with pytest.raises(ChainruleError, match="no variables"):
         evaluate("1 + 2", {})
+
+
+def test_a_tensor_output_needs_its_gradient_as_backward_does():
+    x = scalar(2.0, "x", True)
+    y = x * chainrule.tensor([1.0, 3.0], dtype=chainrule.float64)
+    with pytest.raises(RuntimeError, match="only for a scalar output"):
+        chainrule.explain(y)
+    report = chainrule.explain(y, gradient=chainrule.tensor([1.0, 0.5], dtype=chainrule.float64))
+    assert report.signals["x"] == pytest.approx(1.0 * 1 + 0.5 * 3)  # v̄ · ∂y/∂x, summed to x's shape
