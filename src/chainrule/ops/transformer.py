@@ -142,19 +142,28 @@ def scaled_dot_product_attention(q, k, v, is_causal: bool = False, scale: float 
     weights = xp.matmul(q.data, xp.swapaxes(k.data, -1, -2))
     weights *= scale
     if is_causal:
-        weights[..., _causal_mask(q.shape[-2], k.shape[-2])] = -xp.inf
+        rows, columns = weights.shape[-2:]
+        # −∞ above the diagonal, added to each (T, T) matrix seen as one row of T·T numbers:
+        # a long inner loop, several times faster than broadcasting over rows of T.
+        future = xp.where(_causal_mask(rows, columns), -xp.inf, 0).astype(weights.dtype)
+        flat = weights.reshape(-1, rows * columns)
+        flat += future.reshape(-1)
     weights -= weights.max(axis=-1, keepdims=True)
     xp.exp(weights, out=weights)
     weights /= weights.sum(axis=-1, keepdims=True)
     out = xp.matmul(weights, v.data)
+    saved = {}
 
     def score_signal(g):
-        """S̄, the error signal of the scaled scores, from the arrays the forward kept."""
-        signal = xp.matmul(g.data, xp.swapaxes(v.data, -1, -2))
-        signal -= (signal * weights).sum(axis=-1, keepdims=True)
-        signal *= weights
-        signal *= scale
-        return signal
+        """S̄, the error signal of the scaled scores, from the arrays the forward kept. Both q̄
+        and k̄ need it: the first of them to ask computes it, the second reuses it."""
+        if saved.get("error_signal") is not g:
+            signal = xp.matmul(g.data, xp.swapaxes(v.data, -1, -2))
+            signal -= (signal * weights).sum(axis=-1, keepdims=True)
+            signal *= weights
+            signal *= scale
+            saved["error_signal"], saved["score_signal"] = g, signal
+        return saved["score_signal"]
 
     def q_vjp(g, out):
         if autograd.is_grad_enabled():

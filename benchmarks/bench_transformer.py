@@ -1,0 +1,129 @@
+"""One training step of the GPT, chainrule against PyTorch on the CPU.
+
+The step is the whole of it: forward, cross-entropy, backward, gradient clipping and an AdamW
+update, for n_layer 4, n_head 4, n_embd 128, block 64, batch 32 (vocabulary 65), in float32.
+Both models start from the same weights (chainrule's, copied into PyTorch) and see the same
+batches; the two steps run alternately in one process after a warm-up (see harness.py).
+
+    python benchmarks/bench_transformer.py [--quick | --full] [--threads N] [--json PATH]
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import BLAS_THREADS, compare, limit_threads, machine_info, print_machine, save_json, table  # noqa: E402
+
+BENCH = dict(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0,
+             bias=False, tie_weights=True)
+BATCH = 32
+LR, BETAS, WEIGHT_DECAY, CLIP = 1e-3, (0.9, 0.99), 0.1, 1.0
+
+
+def build_pair(config_values: dict, dtype: str, seed: int = 0):
+    """A chainrule GPT and a PyTorch GPT with identical weights, each with its AdamW."""
+    import torch
+
+    import chainrule
+    import chainrule.optim
+    from chainrule.models.gpt import GPT, GPTConfig
+    from torch_gpt import TorchGPT
+
+    config = GPTConfig(**config_values)
+    chainrule.manual_seed(seed)
+    model = GPT(config).to(dtype)
+    optimizer = chainrule.optim.AdamW(model.optimizer_groups(WEIGHT_DECAY), lr=LR, betas=BETAS)
+    reference = TorchGPT(config).to(getattr(torch, dtype))
+    reference.load_chainrule_state({name: tensor.numpy() for name, tensor in model.state_dict().items()})
+    reference_optimizer = reference.optimizer(LR, WEIGHT_DECAY, BETAS)
+    return model, optimizer, reference, reference_optimizer
+
+
+def chainrule_step(model, optimizer, x, y) -> float:
+    import chainrule
+
+    optimizer.zero_grad()
+    _, loss = model(x, y)
+    loss.backward()
+    chainrule.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+    optimizer.step()
+    return loss.item()
+
+
+def torch_step(model, optimizer, x, y) -> float:
+    import torch
+
+    optimizer.zero_grad()
+    loss = model(x, y)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+    optimizer.step()
+    return loss.item()
+
+
+def batches(count: int, batch: int, length: int, vocab: int, seed: int = 1):
+    """``count`` (inputs, targets) pairs of token ids cut from one random 'text'."""
+    rng = numpy.random.default_rng(seed)
+    text = rng.integers(0, vocab, size=20_000)
+    pairs = []
+    for _ in range(count):
+        starts = rng.integers(0, len(text) - length - 1, size=batch)
+        x = numpy.stack([text[s:s + length] for s in starts])
+        y = numpy.stack([text[s + 1:s + length + 1] for s in starts])
+        pairs.append((x, y))
+    return pairs
+
+
+def time_steps(threads: int, repeats: int, warmup: int):
+    """Seconds per float32 training step of each library, alternating."""
+    import torch
+
+    import chainrule
+
+    limit_threads(threads)
+    model, optimizer, reference, reference_optimizer = build_pair(BENCH, "float32")
+    data = batches(repeats + warmup, BATCH, BENCH["block_size"], BENCH["vocab_size"])
+    ours = [(chainrule.tensor(x), chainrule.tensor(y)) for x, y in data]
+    theirs = [(torch.as_tensor(x), torch.as_tensor(y)) for x, y in data]
+    position = {"chainrule": 0, "pytorch": 0}
+
+    def run_chainrule():
+        x, y = ours[position["chainrule"] % len(ours)]
+        position["chainrule"] += 1
+        chainrule_step(model, optimizer, x, y)
+
+    def run_torch():
+        x, y = theirs[position["pytorch"] % len(theirs)]
+        position["pytorch"] += 1
+        torch_step(reference, reference_optimizer, x, y)
+
+    return compare({"chainrule": run_chainrule, "pytorch": run_torch}, repeats=repeats,
+                   warmup=warmup)
+
+
+def main():
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="a few steps: a smoke test")
+    mode.add_argument("--full", action="store_true", help="the repeats RESULTS.md is made from")
+    parser.add_argument("--threads", type=int, default=BLAS_THREADS)
+    parser.add_argument("--json", metavar="PATH")
+    args = parser.parse_args()
+    repeats, warmup = (3, 1) if args.quick else (40, 5) if args.full else (15, 3)
+    timings = time_steps(args.threads, repeats, warmup)
+    print(table(timings, baseline="pytorch", unit="ms",
+                title=f"GPT training step (n_layer 4, n_embd 128, block 64, batch {BATCH}, "
+                      f"AdamW), float32, {args.threads} thread(s)"))
+    print()
+    print_machine(machine_info())
+    save_json(args.json, {"timings": timings, "machine": machine_info()})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""``chainrule lm``: train a character-level GPT on a text file, and complete prompts with it.
+
+    chainrule lm train --text input.txt --out runs/baby --preset baby [--max-iters N] ...
+    chainrule lm generate runs/baby --prompt "ROMEO:" [--max-new-tokens 300] [--seed 1]
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+# command-line flag -> setting of GPTConfig or TrainConfig (None: not given, the preset decides)
+OVERRIDES = {
+    "max_iters": int, "batch_size": int, "block_size": int, "n_layer": int, "n_head": int,
+    "n_embd": int, "lr": float, "min_lr": float, "warmup_iters": int, "dropout": float,
+    "weight_decay": float, "grad_clip": float, "eval_interval": int, "eval_iters": int,
+    "seed": int, "tokenizer": str,
+}
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("lm", help="train a GPT language model on a text; generate text",
+                                   description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="lm_command", metavar="{train,generate}", required=True)
+
+    train = commands.add_parser("train", help="train a GPT on a text file",
+                                description="Train a character-level GPT (nanoGPT's recipe) and "
+                                            "write checkpoints and metrics.json to --out.")
+    train.add_argument("--text", required=True, metavar="FILE", help="a UTF-8 text file")
+    train.add_argument("--out", required=True, metavar="DIR", help="where the run is saved")
+    train.add_argument("--preset", default="baby", choices=["baby", "small"],
+                       help="baby: 4 layers × 128, block 64, batch 12, 2000 steps (CPU, minutes); "
+                            "small: 6 layers × 384, block 256, batch 64, 5000 steps")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run saved in --out (to --max-iters if given)")
+    train.add_argument("--quiet", action="store_true", help="no progress output")
+    for name, kind in OVERRIDES.items():
+        flag = "--" + name.replace("_", "-")
+        choices = ["char", "byte"] if name == "tokenizer" else None
+        train.add_argument(flag, type=kind, default=None, choices=choices,
+                           help=f"override the preset's {'learning_rate' if name == 'lr' else name}")
+    train.set_defaults(handler=_train)
+
+    generate = commands.add_parser("generate", help="continue a prompt with a trained model",
+                                   description="Sample text from a model trained by "
+                                               "'chainrule lm train', streaming it as it comes.")
+    generate.add_argument("run", metavar="DIR", help="the --out directory of a training run")
+    generate.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    generate.add_argument("--max-new-tokens", type=int, default=300)
+    generate.add_argument("--temperature", type=float, default=1.0,
+                          help="below 1: safer, more repetitive; 0: always the likeliest token")
+    generate.add_argument("--top-k", type=int, default=None,
+                          help="sample among the k likeliest tokens only")
+    generate.add_argument("--seed", type=int, default=None, help="the same seed, the same text")
+    generate.set_defaults(handler=_generate)
+
+
+def _train(args) -> int:
+    from .. import lm
+
+    overrides = {("learning_rate" if name == "lr" else name): getattr(args, name)
+                 for name in OVERRIDES}
+    try:
+        metrics = lm.train(args.text, args.out, preset=args.preset, resume=args.resume,
+                           progress=not args.quiet, **overrides)
+    except ValueError as error:  # a setting out of range (e.g. n_embd not a multiple of n_head)
+        from ..errors import ChainruleError
+
+        if isinstance(error, ChainruleError):
+            raise
+        raise _SettingError(str(error)) from None
+    summary = {key: metrics[key] for key in ("val_loss", "train_loss", "iterations",
+                                             "tokens_per_second", "training_seconds")}
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+def _generate(args) -> int:
+    from .. import lm
+
+    def show(piece: str) -> None:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    model_and_tokenizer = lm.load(args.run)
+    try:
+        sys.stdout.write(args.prompt)
+        lm.generate(args.run, args.prompt, max_new_tokens=args.max_new_tokens,
+                    temperature=args.temperature, top_k=args.top_k, seed=args.seed,
+                    on_text=show, model_and_tokenizer=model_and_tokenizer)
+    finally:
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    return 0
+
+
+def _setting_error():
+    from ..errors import ChainruleError
+
+    class SettingError(ChainruleError, ValueError):
+        """A command-line setting the model or the recipe cannot use."""
+    return SettingError
+
+
+_SettingError = _setting_error()

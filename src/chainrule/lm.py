@@ -1,0 +1,337 @@
+"""Train a character-level GPT on a text file, and complete prompts with it.
+
+The recipe is nanoGPT's ``train.py`` for Tiny Shakespeare: random windows of the text as
+batches (the next character is each position's target), AdamW with a linear warm-up and cosine
+decay of the learning rate, gradient clipping at norm 1, and a validation loss every few hundred
+steps. The first 90% of the text trains, the last 10% validates: split by position, so the
+validation text is text the model has never seen a window of.
+
+    from chainrule import lm
+    metrics = lm.train("input.txt", "runs/baby", preset="baby")
+    text = lm.generate("runs/baby", "ROMEO:", max_new_tokens=300, seed=1)
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy
+
+from . import backend
+from .autograd import no_grad
+from .checkpoint import load_checkpoint, save_checkpoint, save_json
+from .data import load_text
+from .data.tokenizers import TOKENIZERS, tokenizer_from_dict
+from .errors import CheckpointError, DataError
+from .models.gpt import GPT, PRESETS, GPTConfig
+from .nn.utils import clip_grad_norm_
+from .optim import AdamW
+from .optim.lr_scheduler import WarmupCosineLR
+from .tensor import Tensor
+
+METRICS_FILE = "metrics.json"
+TRAIN_FRACTION = 0.9
+
+
+@dataclass
+class TrainConfig:
+    """How to train (the model's own settings are in ``GPTConfig``)."""
+    batch_size: int = 12
+    max_iters: int = 2000
+    learning_rate: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_iters: int = 100
+    lr_decay_iters: int = 2000
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0
+    eval_interval: int = 250      # steps between validation estimates (and checkpoints)
+    eval_iters: int = 20          # batches per estimate during training
+    final_eval_iters: int = 200   # batches for the final training-loss estimate
+    tokenizer: str = "char"
+    seed: int = 1337
+
+
+# nanoGPT's config/train_shakespeare_char.py: "baby" is its CPU run, "small" its GPU run.
+TRAIN_PRESETS = {
+    "baby": dict(batch_size=12, max_iters=2000, lr_decay_iters=2000, learning_rate=1e-3,
+                 min_lr=1e-4, warmup_iters=100, eval_interval=250),
+    "small": dict(batch_size=64, max_iters=5000, lr_decay_iters=5000, learning_rate=1e-3,
+                  min_lr=1e-4, warmup_iters=100, eval_interval=250),
+}
+
+
+def configs(preset: str = "baby", **overrides) -> tuple[GPTConfig, TrainConfig]:
+    """The preset's two configs with ``overrides`` (any field of either) applied. Changing
+    ``max_iters`` alone stretches the learning-rate decay and the warm-up with it, as the
+    presets tie them (decay over the whole run, warm-up over its first 5%)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    model_fields = {f.name for f in fields(GPTConfig)}
+    train_fields = {f.name for f in fields(TrainConfig)}
+    unknown = set(overrides) - model_fields - train_fields
+    if unknown:
+        raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    if "max_iters" in overrides and "lr_decay_iters" not in overrides:
+        overrides["lr_decay_iters"] = overrides["max_iters"]
+    if "max_iters" in overrides and "warmup_iters" not in overrides:
+        preset_train = TRAIN_PRESETS[preset]  # keep warm-up the same share of the run (5%)
+        share = preset_train["warmup_iters"] / preset_train["max_iters"]
+        overrides["warmup_iters"] = min(round(share * overrides["max_iters"]),
+                                        overrides["lr_decay_iters"] - 1)
+    model = {**PRESETS[preset], **{k: v for k, v in overrides.items() if k in model_fields}}
+    train = {**TRAIN_PRESETS[preset], **{k: v for k, v in overrides.items() if k in train_fields}}
+    train_config = TrainConfig(**train)
+    if train_config.tokenizer not in TOKENIZERS:
+        raise ValueError(f"unknown tokenizer {train_config.tokenizer!r}; choose one of: "
+                         f"{', '.join(TOKENIZERS)}")
+    return GPTConfig(**model), train_config
+
+
+# ---------------------------------------------------------------- data
+def split_tokens(text: str, tokenizer, block_size: int, path) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """The text's ids, cut by position: the first 90% trains, the last 10% validates. Each part
+    must hold at least one block and its next-token targets."""
+    ids = numpy.asarray(tokenizer.encode(text), dtype=numpy.int64)
+    cut = int(len(ids) * TRAIN_FRACTION)
+    train, val = ids[:cut], ids[cut:]
+    needed = block_size + 1
+    if len(val) < needed:
+        raise DataError(f"{path}: the text is too short for a block of {block_size}: it has "
+                        f"{len(ids)} tokens, and its last 10% (validation, {len(val)} tokens) "
+                        f"needs at least {needed}; use at least {math.ceil(needed / (1 - TRAIN_FRACTION))} "
+                        f"tokens or a smaller --block-size")
+    return train, val
+
+
+def get_batch(data: numpy.ndarray, batch_size: int, block_size: int, rng) -> tuple[Tensor, Tensor]:
+    """``batch_size`` random windows of the text: inputs (B, T) and the same shifted by one,
+    the next-token targets."""
+    starts = rng.integers(0, len(data) - block_size, size=batch_size)
+    offsets = starts[:, None] + numpy.arange(block_size)
+    return (Tensor._wrap(backend.xp.asarray(data[offsets])),
+            Tensor._wrap(backend.xp.asarray(data[offsets + 1])))
+
+
+@no_grad()
+def estimate_loss(model: GPT, data: numpy.ndarray, batch_size: int, batches: int,
+                  seed: int) -> float:
+    """The mean loss over ``batches`` random batches. The generator is seeded afresh, so every
+    estimate sees the same windows (comparable over training) and training's own random
+    numbers are left alone (evaluating does not change what is learned)."""
+    rng = numpy.random.default_rng(seed)
+    was_training = model.training
+    model.eval()
+    losses = []
+    for _ in range(batches):
+        x, y = get_batch(data, batch_size, model.config.block_size, rng)
+        losses.append(model(x, y)[1].item())
+    model.train(was_training)
+    return float(numpy.mean(losses))
+
+
+@no_grad()
+def full_loss(model: GPT, data: numpy.ndarray, batch_size: int) -> float:
+    """The exact mean loss over all of ``data``, cut into consecutive blocks (no sampling
+    noise): the validation loss that metrics.json reports."""
+    block = model.config.block_size
+    count = (len(data) - 1) // block
+    starts = numpy.arange(count) * block
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for first in range(0, count, batch_size * 4):
+        offsets = starts[first:first + batch_size * 4, None] + numpy.arange(block)
+        x = Tensor._wrap(backend.xp.asarray(data[offsets]))
+        y = Tensor._wrap(backend.xp.asarray(data[offsets + 1]))
+        total += model(x, y)[1].item() * len(offsets)
+    model.train(was_training)
+    return total / count
+
+
+# ---------------------------------------------------------------- progress
+class Progress:
+    """A tqdm bar on a terminal; plain lines (one per ``every`` steps) in a log or a pipe."""
+
+    def __init__(self, total: int, start: int, every: int, enabled: bool = True, stream=None):
+        self.stream = stream or sys.stderr
+        self.every = max(1, every)
+        self.enabled = enabled
+        self.bar = None
+        if enabled and self.stream.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=start, unit="it", file=self.stream,
+                            dynamic_ncols=True)
+
+    def update(self, step: int, loss: float, lr: float, tokens_per_second: float) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}",
+                                 tok_s=f"{tokens_per_second:,.0f}", refresh=False)
+        elif self.enabled and step % self.every == 0:
+            print(f"step {step}: loss {loss:.4f}, lr {lr:.2e}, {tokens_per_second:,.0f} tokens/s",
+                  file=self.stream, flush=True)
+
+    def note(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.write(message, file=self.stream)
+        elif self.enabled:
+            print(message, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# ---------------------------------------------------------------- training
+def train(text_path, out_dir, preset: str = "baby", resume: bool = False, progress: bool = True,
+          **overrides) -> dict:
+    """Train a GPT on the text in ``text_path``, saving checkpoints and ``metrics.json`` in
+    ``out_dir``. With ``resume`` the run continues from ``out_dir``'s checkpoint (its settings,
+    weights, optimizer, schedule and random state), up to ``max_iters`` if given anew.
+    Returns the metrics: final ``val_loss`` (over the whole validation split) and ``train_loss``.
+    """
+    out_dir = Path(out_dir)
+    text = load_text(text_path)
+    if resume:
+        saved = _saved_run(out_dir)
+        model_config = GPTConfig.from_dict(saved["config"]["model"])
+        train_config = TrainConfig(**saved["config"]["train"])
+        if overrides.get("max_iters") is not None:
+            train_config = replace(train_config, max_iters=overrides["max_iters"])
+        tokenizer = tokenizer_from_dict(saved["config"]["tokenizer"])
+    else:
+        model_config, train_config = configs(preset, **overrides)
+        tokenizer = TOKENIZERS[train_config.tokenizer].from_text(text) \
+            if train_config.tokenizer == "char" else TOKENIZERS[train_config.tokenizer]()
+        model_config = replace(model_config, vocab_size=tokenizer.vocab_size)
+    train_data, val_data = split_tokens(text, tokenizer, model_config.block_size, text_path)
+
+    backend.manual_seed(train_config.seed)
+    model = GPT(model_config)
+    optimizer = AdamW(model.optimizer_groups(train_config.weight_decay),
+                      lr=train_config.learning_rate,
+                      betas=(train_config.beta1, train_config.beta2))
+    scheduler = WarmupCosineLR(optimizer, train_config.warmup_iters, train_config.lr_decay_iters,
+                               train_config.min_lr)
+    run_config = {"model": asdict(model_config), "train": asdict(train_config),
+                  "tokenizer": tokenizer.to_dict()}
+    start = 0
+    if resume:
+        # restores the weights, AdamW's moments, the schedule and the random generator
+        start = load_checkpoint(out_dir, model, optimizer, scheduler)["extra"]["iteration"]
+
+    tokens_per_step = train_config.batch_size * model_config.block_size
+    bar = Progress(train_config.max_iters, start, every=max(1, train_config.eval_interval // 5),
+                   enabled=progress)
+    bar.note(f"GPT with {model.num_parameters():,} parameters; {len(train_data):,} training and "
+             f"{len(val_data):,} validation tokens; vocabulary {tokenizer.vocab_size}"
+             + (f"; resuming at step {start}" if resume else ""))
+    training_seconds = 0.0  # the steps alone, not the evaluations and checkpoints
+    history = []
+    rng = backend.generator()
+    train_loss = float("nan")
+    for step in range(start, train_config.max_iters):
+        if step % train_config.eval_interval == 0 and step > start or (step == 0 and not resume):
+            history.append(_evaluate(model, train_data, val_data, train_config, step, bar))
+            _save(out_dir, model, optimizer, scheduler, run_config, step, history)
+        step_began = time.perf_counter()
+        x, y = get_batch(train_data, train_config.batch_size, model_config.block_size, rng)
+        optimizer.zero_grad()
+        _, loss = model(x, y)
+        loss.backward()
+        if train_config.grad_clip > 0:
+            clip_grad_norm_(model.parameters(), train_config.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        train_loss = loss.item()
+        training_seconds += time.perf_counter() - step_began
+        bar.update(step + 1, train_loss, scheduler.get_last_lr()[0],
+                   tokens_per_step * (step + 1 - start) / max(training_seconds, 1e-9))
+    bar.close()
+    seconds = training_seconds
+    final = train_config.max_iters
+    _save(out_dir, model, optimizer, scheduler, run_config, final, history)
+
+    val_loss = full_loss(model, val_data, train_config.batch_size)
+    train_estimate = estimate_loss(model, train_data, train_config.batch_size,
+                                   train_config.final_eval_iters, train_config.seed + 2)
+    metrics = {"val_loss": val_loss, "train_loss": train_estimate, "iterations": final,
+               "last_batch_loss": train_loss, "training_seconds": seconds,
+               "tokens_per_second": tokens_per_step * (final - start) / max(seconds, 1e-9),
+               "parameters": model.num_parameters(), "history": history,
+               "val_loss_note": "mean over every block of the validation split (last 10%)",
+               "train_loss_note": f"mean over {train_config.final_eval_iters} random batches"}
+    save_json(out_dir / METRICS_FILE, metrics)
+    bar.note(f"done: val loss {val_loss:.4f}, train loss {train_estimate:.4f} "
+             f"({seconds:.0f} s of training steps, {metrics['tokens_per_second']:,.0f} tokens/s)")
+    return metrics
+
+
+def _evaluate(model, train_data, val_data, config: TrainConfig, step: int, bar: Progress) -> dict:
+    losses = {"step": step,
+              "train_loss": estimate_loss(model, train_data, config.batch_size, config.eval_iters,
+                                          config.seed + 1),
+              "val_loss": estimate_loss(model, val_data, config.batch_size, config.eval_iters,
+                                        config.seed + 1)}
+    bar.note(f"step {step}: train loss {losses['train_loss']:.4f}, "
+             f"val loss {losses['val_loss']:.4f}")
+    return losses
+
+
+def _save(out_dir, model, optimizer, scheduler, run_config, step, history) -> None:
+    save_checkpoint(out_dir, model, optimizer, scheduler, config=run_config,
+                    extra={"iteration": step, "history": history})
+
+
+def _saved_run(out_dir: Path) -> dict:
+    checkpoint = load_checkpoint(out_dir, restore_rng=False)
+    config = checkpoint["config"]
+    if not config or not {"model", "train", "tokenizer"} <= set(config):
+        raise CheckpointError(f"{out_dir}: not a language-model run (its checkpoint has no "
+                              "model, train and tokenizer settings)")
+    return checkpoint
+
+
+# ---------------------------------------------------------------- generation
+def load(out_dir) -> tuple[GPT, object]:
+    """The trained model (in evaluation mode) and its tokenizer, from a run directory."""
+    saved = _saved_run(Path(out_dir))
+    model = GPT(GPTConfig.from_dict(saved["config"]["model"]))
+    model.load_state_dict(saved["model_state"])
+    return model.eval(), tokenizer_from_dict(saved["config"]["tokenizer"])
+
+
+def generate(out_dir, prompt: str, max_new_tokens: int = 300, temperature: float = 1.0,
+             top_k: int | None = None, seed: int | None = None,
+             on_text: Callable[[str], None] | None = None, model_and_tokenizer=None) -> str:
+    """The prompt followed by ``max_new_tokens`` sampled tokens, decoded. ``on_text`` receives
+    each piece of new text as soon as it is sampled (to stream it to a terminal)."""
+    model, tokenizer = model_and_tokenizer or load(out_dir)
+    if not prompt:
+        raise DataError("the prompt is empty; give at least one character to continue from")
+    ids = tokenizer.encode(prompt, what="the prompt")
+    generator = numpy.random.default_rng(seed)
+    decode_one = tokenizer.stream_decoder()
+    new_ids = []
+
+    def on_token(token: int) -> None:
+        new_ids.append(token)
+        if on_text is not None:
+            piece = decode_one(token)
+            if piece:
+                on_text(piece)
+
+    tokens = Tensor._wrap(backend.xp.asarray([ids], dtype=backend.int64))
+    model.generate(tokens, max_new_tokens, temperature=temperature, top_k=top_k,
+                   generator=generator, on_token=on_token)
+    return prompt + tokenizer.decode(new_ids)
