@@ -57,11 +57,12 @@ def main(argv=None) -> dict:
               f"{result['z_bar'][k]:16.10f} {result['y_minus_t'][k]:14.10f}")
     print(f"\n  L = −Σ t_k log y_k = {result['L']:.10f}   (fused F.cross_entropy: "
           f"{result['fused_L']:.10f})")
-    print(f"  max |z̄ − (y − t)|            = {abs(result['z_bar'] - result['y_minus_t']).max():.2e}")
-    print(f"  max |W̄ − (y − t)xᵀ|          = {abs(result['W_bar'] - result['outer']).max():.2e}")
-    print(f"  max |b̄ − (y − t)|            = {abs(result['b_bar'] - result['y_minus_t']).max():.2e}")
-    print(f"  max |fused z̄ − (y − t)|      = "
-          f"{abs(result['fused_z_bar'] - result['y_minus_t']).max():.2e}")
+    checks = [("max |z̄ − (y − t)|      ", "z_bar", "y_minus_t"),
+              ("max |W̄ − (y − t)xᵀ|    ", "W_bar", "outer"),
+              ("max |b̄ − (y − t)|      ", "b_bar", "y_minus_t"),
+              ("max |fused z̄ − (y − t)|", "fused_z_bar", "y_minus_t")]
+    for label, computed, expected in checks:
+        print(f"  {label} = {abs(result[computed] - result[expected]).max():.2e}")
     return result
 
 

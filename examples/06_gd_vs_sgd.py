@@ -31,7 +31,7 @@ def make_problem(samples: int, features: int, seed: int):
 
 
 def train(X, t, batch_size: int, epochs: int, lr: float, seed: int, points: int = 60):
-    """Minibatch SGD from θ = 0; returns (examples seen, full training loss) at ~``points`` times."""
+    """Minibatch SGD from θ = 0: (examples seen, full training loss), at about ``points`` times."""
     model = nn.Linear(X.shape[1], 1)
     nn.init.zeros_(model.weight)
     nn.init.zeros_(model.bias)

@@ -7,7 +7,8 @@ sum follows any continuous function on an interval as closely as we like (the un
 approximation theorem). The networks below are trained by full-batch Adam on the mean squared
 error; the plot shows how the fit sharpens as the hidden layer grows.
 
-Run:  python examples/07_universal_approximation.py [--out examples/out/07_universal_approximation.png]
+Run:  python examples/07_universal_approximation.py [--out PATH] [--hidden 1 3 10 50]
+      (the plot goes to examples/out/07_universal_approximation.png by default)
 """
 import argparse
 from pathlib import Path

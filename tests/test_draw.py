@@ -20,7 +20,8 @@ def example_graph():
         tensor = chainrule.tensor(value, dtype=chainrule.float64, requires_grad=requires_grad)
         tensor.name = name
         return tensor
-    w, x, b, t = leaf(0.5, "w", True), leaf(2.0, "x", False), leaf(0.1, "b", True), leaf(1.0, "t", False)
+    w, x = leaf(0.5, "w", True), leaf(2.0, "x", False)
+    b, t = leaf(0.1, "b", True), leaf(1.0, "t", False)
     loss = 0.5 * ((w * x + b).sigmoid() - t) ** 2
     loss.name = "L"
     return loss

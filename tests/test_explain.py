@@ -224,4 +224,4 @@ def test_a_tensor_output_needs_its_gradient_as_backward_does():
     with pytest.raises(RuntimeError, match="only for a scalar output"):
         chainrule.explain(y)
     report = chainrule.explain(y, gradient=chainrule.tensor([1.0, 0.5], dtype=chainrule.float64))
-    assert report.signals["x"] == pytest.approx(1.0 * 1 + 0.5 * 3)  # v̄ · ∂y/∂x, summed to x's shape
+    assert report.signals["x"] == pytest.approx(1.0 * 1 + 0.5 * 3)  # Σ v̄ₖ ∂yₖ/∂x

@@ -145,38 +145,45 @@ def explain(output: Tensor, gradient=None) -> Explanation:
     forward = [_forward_step(tensor, names) for tensor in order if not _is_literal(tensor)]
 
     (root_signal,) = _root_signals([output], [gradient], "explain")
-    signals = {id(output): root_signal}
-    terms: dict[int, list[tuple[int, Term]]] = {}
-    position = {id(tensor): index for index, tensor in enumerate(order)}
-    backward = []
     with no_grad():
-        for tensor in reversed(order):
-            if not tensor.requires_grad or id(tensor) not in signals:
-                continue
-            signal = signals[id(tensor)]
-            backward.append(BackwardStep(names[id(tensor)], _value(signal),
-                                         [term for _, term in sorted(terms.get(id(tensor), []),
-                                                                     key=lambda pair: pair[0])]))
-            node = tensor._node
-            if node is None:
-                continue
-            if node.vjps is None:
-                raise ChainruleError(
-                    "explain: the graph's saved values were freed by an earlier backward(); call "
-                    "explain() first, or backward(retain_graph=True)")
-            for parent, vjp in zip(node.parents, node.vjps):
-                if not parent.requires_grad:
-                    continue
-                contribution = _fit_to(vjp(signal, tensor), parent)
-                local = None
-                if tensor.data.size == 1 and parent.data.size == 1:
-                    unit = Tensor._wrap(backend.xp.ones_like(signal.data))
-                    local = _value(_fit_to(vjp(unit, tensor), parent))
-                term = Term(names[id(tensor)], _value(signal), local, _value(contribution))
-                terms.setdefault(id(parent), []).append((position[id(tensor)], term))
-                earlier = signals.get(id(parent))
-                signals[id(parent)] = contribution if earlier is None else earlier + contribution
+        backward = _backward_pass(order, names, root_signal)
     return Explanation(names[id(output)], forward, backward)
+
+
+def _backward_pass(order: list[Tensor], names: dict, root_signal: Tensor) -> list[BackwardStep]:
+    """The engine's walk (``autograd.run_backward``), keeping every term instead of only their sum.
+
+    The terms of a node are listed in the order the walk meets its children: output side first.
+    """
+    signals = {id(order[-1]): root_signal}
+    terms: dict[int, list[Term]] = {}
+    steps = []
+    for tensor in reversed(order):
+        signal = signals.get(id(tensor))
+        if signal is None:  # a constant or an input: no gradient flows into it
+            continue
+        steps.append(BackwardStep(names[id(tensor)], _value(signal), terms.pop(id(tensor), [])))
+        node = tensor._node
+        if node is None:
+            continue
+        if node.vjps is None:
+            raise ChainruleError(
+                "explain: the graph's saved values were freed by an earlier backward(); call "
+                "explain() first, or backward(retain_graph=True)")
+        for parent, vjp in zip(node.parents, node.vjps):
+            if not parent.requires_grad:
+                continue
+            contribution = _fit_to(vjp(signal, tensor), parent)
+            local = None
+            if tensor.data.size == 1 and parent.data.size == 1:
+                # between single numbers the Jacobian is one number: the VJP of a unit signal
+                unit = Tensor._wrap(backend.xp.ones_like(signal.data))
+                local = _value(_fit_to(vjp(unit, tensor), parent))
+            terms.setdefault(id(parent), []).append(
+                Term(names[id(tensor)], _value(signal), local, _value(contribution)))
+            earlier = signals.get(id(parent))
+            signals[id(parent)] = contribution if earlier is None else earlier + contribution
+    return steps
 
 
 def _all_in_order(output: Tensor) -> list[Tensor]:
@@ -291,7 +298,8 @@ def _table(header: tuple, rows: list[tuple]) -> str:
     widths = [max(_width(str(row[i])) for row in [header] + rows) for i in range(len(header))]
 
     def line(cells) -> str:
-        padded = [str(cell) + " " * (width - _width(str(cell))) for cell, width in zip(cells, widths)]
+        padded = [str(cell) + " " * (width - _width(str(cell)))
+                  for cell, width in zip(cells, widths)]
         return ("  " + "  ".join(padded)).rstrip()
 
     rule = tuple("─" * width for width in widths)
