@@ -1,0 +1,77 @@
+"""Linear regression: y = Wx + b, fitted by SGD on the mean squared error or in closed form.
+
+The goal is the least-squares fit, min over (W, b) of (1/N) Σₙ ‖W xₙ + b − tₙ‖². It has a closed
+form: with the design matrix A = [X 1] (a column of ones for the bias), the normal equations
+AᵀA θ = Aᵀ T give θ = A⁺ T, which ``solver="lstsq"`` computes with ``linalg.lstsq`` (an SVD, stable
+even when AᵀA is singular). ``solver="sgd"`` walks down the same convex bowl by minibatch SGD;
+the two should agree, which is how each checks the other.
+"""
+from __future__ import annotations
+
+import numpy
+
+from .. import backend, nn
+from ..estimators import RegressorMixin, SGDEstimator
+
+
+class LinearRegression(RegressorMixin, SGDEstimator):
+    """Least-squares linear regression (scikit-learn's estimator API).
+
+    solver      "sgd" (minibatch SGD on the mean squared error) or "lstsq" (closed form).
+    lr, epochs, batch_size, optimizer ("sgd" or "adam"), momentum: the SGD settings
+                (``batch_size=None`` means the whole training set per step).
+    random_state  seeds the initial weights and the shuffling order.
+    verbose     print one line per epoch.
+
+    Learned: ``coef_`` (k, d) or (d,), ``intercept_``, ``module_`` (an ``nn.Linear``), ``history_``.
+    """
+
+    def __init__(self, solver: str = "sgd", lr: float = 0.01, epochs: int = 100,
+                 batch_size: int | None = 32, optimizer: str = "sgd", momentum: float = 0.0,
+                 random_state: int = 0, verbose: bool = False):
+        self.solver = solver
+        self.lr = lr
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _build_module(self, n_features: int, n_outputs: int) -> nn.Module:
+        return nn.Linear(n_features, n_outputs)
+
+    def fit(self, X, y, validation=None, checkpoint_dir=None, resume: bool = False):
+        if self.solver == "sgd":
+            return super().fit(X, y, validation, checkpoint_dir, resume)
+        if self.solver != "lstsq":
+            raise ValueError(f"LinearRegression: solver must be 'sgd' or 'lstsq', not {self.solver!r}")
+        X = self._check_X(X, fitting=True)
+        targets = self._check_y(y, len(X))
+        self.n_outputs_ = targets.shape[1] if numpy.ndim(y) == 2 else None
+        self.module_ = self._build_module(X.shape[1], targets.shape[1])
+        weight, bias = least_squares(X, targets)
+        self.module_.weight.data[...] = weight
+        self.module_.bias.data[...] = bias
+        self.module_.eval()
+        self.history_ = None
+        return self
+
+    @property
+    def coef_(self) -> numpy.ndarray:
+        weight = backend.to_numpy(self.module_.weight.data)
+        return weight[0] if self.n_outputs_ is None else weight
+
+    @property
+    def intercept_(self):
+        bias = backend.to_numpy(self.module_.bias.data)
+        return bias[0] if self.n_outputs_ is None else bias
+
+
+def least_squares(X, targets):
+    """(W, b) minimising Σₙ ‖W xₙ + b − tₙ‖², from θ = lstsq([X 1], T), computed in float64."""
+    xp = backend.xp
+    design = xp.concatenate([xp.asarray(X, dtype=xp.float64),
+                             xp.ones((len(X), 1), dtype=xp.float64)], axis=1)
+    theta, *_ = xp.linalg.lstsq(design, xp.asarray(targets, dtype=xp.float64), rcond=None)
+    return theta[:-1].T, theta[-1]

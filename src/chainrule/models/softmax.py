@@ -1,0 +1,66 @@
+"""Softmax regression (multinomial logistic regression): p(k | x) = softmax(Wx + b)ₖ.
+
+The loss of one example is the cross-entropy −log softmax(z)ₜ with z = Wx + b, fused with the
+log-softmax for stability (``cross_entropy``); its gradient with respect to z is
+softmax(z) − onehot(t). With ``alpha`` the objective adds the L2 penalty (α/2)‖W‖²:
+
+    J(W, b) = (1/N) Σₙ −log softmax(W xₙ + b)_{tₙ} + (α/2) ‖W‖²
+"""
+from __future__ import annotations
+
+import numpy
+
+from .. import backend, nn
+from ..estimators import ClassifierMixin, SGDEstimator
+
+
+def softmax_rows(scores: numpy.ndarray) -> numpy.ndarray:
+    """softmax of each row, shifted by the row maximum so that exp never overflows."""
+    shifted = numpy.exp(scores - scores.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+class SoftmaxRegression(ClassifierMixin, SGDEstimator):
+    """Multi-class linear classifier trained on the cross-entropy (scikit-learn's estimator API).
+
+    alpha       L2 penalty strength on W (not on b).
+    lr, epochs, batch_size, optimizer ("sgd" or "adam"), momentum: the SGD settings.
+    random_state  seeds the initial weights and the shuffling order.
+
+    Learned: ``classes_``, ``coef_`` (K, d), ``intercept_`` (K,), ``module_``, ``history_``.
+    """
+
+    def __init__(self, alpha: float = 0.0, lr: float = 0.1, epochs: int = 100,
+                 batch_size: int | None = 32, optimizer: str = "sgd", momentum: float = 0.0,
+                 random_state: int = 0, verbose: bool = False):
+        self.alpha = alpha
+        self.lr = lr
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _build_module(self, n_features: int, n_outputs: int) -> nn.Module:
+        return nn.Linear(n_features, n_outputs)
+
+    def _n_outputs(self) -> int:
+        return len(self.classes_)
+
+    def _encode(self, indices: numpy.ndarray) -> numpy.ndarray:
+        return indices.astype(numpy.int64)
+
+    def _data_loss(self, logits, targets):
+        return nn.functional.cross_entropy(logits, targets)
+
+    def _probabilities(self, logits: numpy.ndarray) -> numpy.ndarray:
+        return softmax_rows(logits.astype(numpy.float64))
+
+    @property
+    def coef_(self) -> numpy.ndarray:
+        return backend.to_numpy(self.module_.weight.data)
+
+    @property
+    def intercept_(self) -> numpy.ndarray:
+        return backend.to_numpy(self.module_.bias.data)

@@ -1,0 +1,403 @@
+"""A run: train a model on a dataset into a directory, then evaluate and predict from it later.
+
+The recipe, step by step, as ``chainrule train`` runs it:
+
+1. data      load a bundled dataset or a CSV; split the rows into train / validation / test
+             (stratified by class for classifiers, never overlapping, seeded); fit the feature
+             standardiser on the training rows only (and, for regression, a target standardiser).
+2. decision  build the model's module: ``nn.Linear`` or ``nn.MLP``.
+3. loss      mean squared error, binary cross-entropy (logistic) or cross-entropy (softmax, MLP).
+4. SGD       ``training.fit`` with validation each epoch, the best epoch's weights kept, and a
+             checkpoint per epoch; then the test split, once.
+
+The directory keeps ``config.json`` (everything needed to rebuild the model and re-encode new
+data), ``model.safetensors``, ``metrics.json``, ``history.json``, ``history.png`` and
+``checkpoint/``. Regression metrics are reported in the target's own units.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy
+
+from . import backend, training
+from .errors import CheckpointError, DataError
+
+IMAGE_DATASETS = ("mnist", "fashion-mnist")
+CONFIG_VERSION = 1
+
+
+# ---------------------------------------------------------------- 1. data
+def load_source(source: dict):
+    """The Table(s) a run's ``source`` names: (pool, test) where ``test`` is None unless the
+    dataset comes with its own test set (MNIST)."""
+    from . import data
+
+    if source.get("csv"):
+        if not source.get("target"):
+            raise DataError(f"{source['csv']}: say which column to predict with --target COLUMN")
+        table = data.load_csv(source["csv"], target=source["target"], missing=source["missing"])
+    else:
+        table = data.load_dataset(source["dataset"], root=source.get("data_dir"),
+                                  missing=source["missing"])
+    if isinstance(table, data.TrainTest):
+        return table.train, table.test
+    return table, None
+
+
+def split_rows(pool, test, split: dict):
+    """(train, validation or None, test) Tables: the split is a function of the seed only."""
+    from .data import train_val_test_split
+
+    stratify = pool.y if pool.task == "classification" else None
+    parts = train_val_test_split(len(pool), val=split["val"], test=0.0 if test is not None
+                                 else split["test"], stratify=stratify, seed=split["seed"])
+    validation = pool.subset(parts.val) if len(parts.val) else None
+    return pool.subset(parts.train), validation, test if test is not None else pool.subset(parts.test)
+
+
+def features(table, scaler) -> numpy.ndarray:
+    """The table's inputs as (rows, features) float32, scaled by the training split's statistics."""
+    X = table.X.reshape(len(table.X), -1).astype(backend.get_default_dtype(), copy=False)
+    return X if scaler is None else scaler.transform(X)
+
+
+def targets(table, kind: str, target_scaler) -> numpy.ndarray:
+    """What the loss compares outputs with: class indices, 0/1 columns (logistic) or scaled values."""
+    if table.task == "classification":
+        return table.y.astype(backend.get_default_dtype()).reshape(-1, 1) if kind == "logistic" \
+            else table.y
+    return target_scaler.transform(table.y.reshape(-1, 1).astype(backend.get_default_dtype()))
+
+
+# ---------------------------------------------------------------- 2. and 3. model and loss
+def check_model_fits_task(kind: str, table) -> None:
+    task, what = table.task, repr(table.target_name)
+    if kind == "linear" and task == "classification":
+        raise DataError(f"--model linear is a regression model, but the target {what} holds "
+                        f"{table.n_classes} classes; use --model logistic, softmax or mlp")
+    if kind in ("logistic", "softmax") and task == "regression":
+        raise DataError(f"--model {kind} is a classifier, but the target {what} is a number to "
+                        "predict (regression); use --model linear or mlp")
+    if kind == "logistic" and table.n_classes != 2:
+        raise DataError(f"--model logistic separates two classes, but the target {what} has "
+                        f"{table.n_classes}; use --model softmax or mlp")
+
+
+def build_module(model: dict):
+    """The decision function a config describes: ``nn.Linear(d, k)`` or ``nn.MLP(sizes)``."""
+    from . import nn
+
+    if model["kind"] == "mlp":
+        return nn.MLP(model["sizes"], activation=model["activation"],
+                      dropout=model.get("dropout", 0.0))
+    return nn.Linear(model["sizes"][0], model["sizes"][-1])
+
+
+def loss_function(kind: str, task: str):
+    from .nn import functional as F
+
+    if task == "regression":
+        return F.mse_loss
+    if kind == "logistic":
+        return F.binary_cross_entropy_with_logits
+    return F.cross_entropy
+
+
+def validation_metrics(task: str, target_scaler) -> dict:
+    """Accuracy for classifiers; RMSE (in the target's units) and R² for regressors."""
+    if task == "classification":
+        return {"accuracy": training.accuracy}
+    scale = float(backend.to_numpy(target_scaler.scale_).reshape(-1)[0])
+    return {"rmse": lambda outputs, wanted: scale * training.rmse(outputs, wanted),
+            "r2": training.r2}
+
+
+def test_metrics(module, kind: str, table, X: numpy.ndarray, target_scaler) -> dict:
+    """Classifiers: accuracy and mean loss; regressors: RMSE, MAE and R² in the target's units."""
+    outputs = training.predict(module, X)
+    if table.task == "classification":
+        loss = training.evaluate(module, loss_function(kind, table.task),
+                                 (X, targets(table, kind, None)))["loss"]
+        return {"accuracy": training.accuracy(outputs, table.y), "loss": loss, "rows": len(X)}
+    predicted = target_scaler.inverse_transform(outputs).reshape(-1).astype(numpy.float64)
+    wanted = table.y.astype(numpy.float64)
+    return {"rmse": training.rmse(predicted, wanted),
+            "mae": float(numpy.mean(numpy.abs(predicted - wanted))),
+            "r2": training.r2(predicted, wanted), "rows": len(X)}
+
+
+# ---------------------------------------------------------------- 4. train
+def train(source: dict, model: dict, fitting: dict, out, resume: bool = False,
+          quiet: bool = False, echo=None) -> dict:
+    """Train as the config dicts say, write the run directory ``out``, return metrics.json's dict.
+
+    source   {"dataset": name} or {"csv": path, "target": column, "missing": policy}, and
+             "data_dir"; split: "val", "test" fractions; "scale": "auto" | "standard" | "none".
+    model    {"kind": linear|logistic|softmax|mlp, "hidden": [sizes], "activation": name}.
+    fitting  {"epochs", "batch_size", "lr", "optimizer", "momentum", "patience", "seed"}.
+    """
+    from . import manual_seed
+    from .data import Standardizer
+    from .estimators import make_optimizer
+
+    echo = echo or (lambda line: print(line, flush=True))
+    out = Path(out)
+    started = time.perf_counter()
+    pool, given_test = load_source(source)
+    check_model_fits_task(model["kind"], pool)
+    split = {"val": source["val"], "test": source["test"], "seed": fitting["seed"]}
+    train_table, val_table, test_table = split_rows(pool, given_test, split)
+
+    scale = source["scale"]
+    if scale == "auto":
+        scale = "none" if source.get("dataset") in IMAGE_DATASETS else "standard"
+    scaler = Standardizer().fit(features(train_table, None)) if scale == "standard" else None
+    target_scaler = None
+    if pool.task == "regression":
+        target_scaler = Standardizer().fit(train_table.y.reshape(-1, 1).astype(numpy.float32))
+
+    n_features = train_table.n_features
+    n_outputs = 1 if pool.task == "regression" or model["kind"] == "logistic" else pool.n_classes
+    hidden = list(model["hidden"]) if model["kind"] == "mlp" else []
+    config = {
+        "format": "chainrule.run", "version": CONFIG_VERSION,
+        "source": {**source, "scale": scale},
+        "split": split,
+        "model": {"kind": model["kind"], "sizes": [n_features, *hidden, n_outputs],
+                  "activation": model["activation"] if hidden else None,
+                  "dropout": model.get("dropout", 0.0) if hidden else 0.0},
+        "fitting": fitting,
+        "task": pool.task, "target": pool.target_name, "classes": pool.classes,
+        "feature_names": pool.feature_names,
+        "encoder": pool.encoder.to_json() if pool.encoder is not None else None,
+        "scaler": scaler.to_json() if scaler is not None else None,
+        "target_scaler": target_scaler.to_json() if target_scaler is not None else None,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    if resume:
+        _check_same_run(out, config)
+    else:
+        _clear_checkpoint(out / "checkpoint")
+    _write_json(out / "config.json", config)
+
+    kind = model["kind"]
+    X_train = features(train_table, scaler)
+    train_data = (X_train, targets(train_table, kind, target_scaler))
+    val_data = None
+    if val_table is not None:
+        val_data = (features(val_table, scaler), targets(val_table, kind, target_scaler))
+    if not quiet:
+        echo(_describe_data(pool, train_table, val_table, test_table, source))
+        echo(_describe_model(config, fitting))
+
+    manual_seed(fitting["seed"])
+    module = build_module(config["model"])
+    optimizer = make_optimizer(fitting["optimizer"], module.parameters(), fitting["lr"],
+                               fitting["momentum"])
+    history = training.fit(
+        module, loss_function(kind, pool.task), optimizer, train_data, val_data,
+        epochs=fitting["epochs"], batch_size=fitting["batch_size"],
+        metrics=validation_metrics(pool.task, target_scaler), patience=fitting["patience"],
+        monitor=fitting.get("monitor", "val_loss"),
+        seed=fitting["seed"], checkpoint_dir=out / "checkpoint", resume=resume,
+        progress=not quiet, stream=sys.stderr)
+
+    results = test_metrics(module, kind, test_table, features(test_table, scaler), target_scaler)
+    best = history.records[history.best_epoch - 1]
+    metrics = {
+        "test": results,
+        "validation": {key[4:]: value for key, value in best.items() if key.startswith("val_")},
+        "train": {"loss": best["loss"], "rows": len(X_train)},
+        "best_epoch": history.best_epoch, "epochs_run": len(history),
+        "stopped_early": history.stopped_early,
+        "seconds": round(time.perf_counter() - started, 2),
+        "config": config,
+    }
+    save_model(out, module)
+    _write_json(out / "metrics.json", metrics)
+    history.save(out / "history.json")
+    history.plot(out / "history.png")
+    echo(_describe_result(metrics, history, out))
+    return metrics
+
+
+# ---------------------------------------------------------------- a saved run
+def save_model(out: Path, module) -> None:
+    from . import checkpoint
+
+    checkpoint.save_weights(out / "model.safetensors", module)
+
+
+def load_run(run) -> tuple:
+    """(config, module) of a run directory, the module holding the trained weights."""
+    from . import checkpoint
+
+    run = Path(run)
+    if not (run / "config.json").is_file():
+        raise CheckpointError(f"{run}: not a run directory (no config.json); make one with "
+                              "'chainrule train --out DIR'")
+    config = json.loads((run / "config.json").read_text())
+    if not (run / "model.safetensors").is_file():
+        raise CheckpointError(f"{run}: the run has no model.safetensors yet (did its training "
+                              "finish? continue it with 'chainrule train ... --resume')")
+    module = build_module(config["model"])
+    checkpoint.load_weights(run / "model.safetensors", module)
+    module.eval()
+    return config, module
+
+
+def _scalers(config: dict):
+    from .data import Standardizer
+
+    scaler = Standardizer.from_json(config["scaler"]) if config["scaler"] else None
+    target_scaler = (Standardizer.from_json(config["target_scaler"])
+                     if config["target_scaler"] else None)
+    return scaler, target_scaler
+
+
+def _encoder(config: dict):
+    """The run's CSV encoder; for a bundled dataset, one whose columns are its feature names."""
+    from .data.csv_table import Column, TableEncoder
+
+    if config["encoder"] is not None:
+        return TableEncoder.from_json(config["encoder"])
+    columns = [Column(name, "numeric") for name in config["feature_names"]]
+    return TableEncoder(columns, config["target"], config["task"], config["classes"])
+
+
+def evaluate(run, csv_path=None, data_dir=None) -> dict:
+    """Test metrics of a run: on its own test split (recomputed from the seed) or on a CSV."""
+    config, module = load_run(run)
+    scaler, target_scaler = _scalers(config)
+    if csv_path is not None:
+        table = _encoder(config).encode_csv(csv_path, with_target=True)
+    else:
+        source = dict(config["source"])
+        if data_dir is not None:
+            source["data_dir"] = data_dir
+        pool, given_test = load_source(source)
+        table = split_rows(pool, given_test, config["split"])[2]
+    X = features(table, scaler)
+    if X.shape[1] != config["model"]["sizes"][0]:
+        raise DataError(f"the data has {X.shape[1]} features but the model takes "
+                        f"{config['model']['sizes'][0]}")
+    return test_metrics(module, config["model"]["kind"], table, X, target_scaler)
+
+
+def predict(run, input_path) -> tuple[list[str], list[list]]:
+    """(header, rows) of predictions for each row of the CSV ``input_path``: the predicted target
+    and, for a classifier, the probability of each class."""
+    from .models.softmax import softmax_rows
+
+    config, module = load_run(run)
+    scaler, target_scaler = _scalers(config)
+    table = _encoder(config).encode_csv(input_path, with_target=False)
+    outputs = training.predict(module, features(table, scaler)).astype(numpy.float64)
+    target = config["target"]
+    if config["task"] == "regression":
+        values = target_scaler.inverse_transform(outputs).reshape(-1)
+        return [target], [[_number(value)] for value in values]
+    if config["model"]["kind"] == "logistic":
+        positive = 1 / (1 + numpy.exp(-outputs.reshape(-1)))
+        probabilities = numpy.stack([1 - positive, positive], axis=1)
+    else:
+        probabilities = softmax_rows(outputs)
+    classes = config["classes"]
+    header = [target] + [f"p({label})" for label in classes]
+    rows = [[classes[int(row.argmax())]] + [f"{p:.6f}" for p in row] for row in probabilities]
+    return header, rows
+
+
+def write_csv(header: list, rows: list, path=None) -> None:
+    """Write to ``path`` atomically, or to standard output when ``path`` is None."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    if path is None:
+        sys.stdout.write(buffer.getvalue())
+        return
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(buffer.getvalue())
+    os.replace(temporary, path)
+
+
+# ---------------------------------------------------------------- helpers
+def _number(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _write_json(path: Path, content: dict) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(content, indent=1, default=_json_default) + "\n")
+    os.replace(temporary, path)
+
+
+def _json_default(value):
+    if isinstance(value, numpy.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _clear_checkpoint(folder: Path) -> None:
+    """A fresh run must not resume from an older run's checkpoint in the same directory."""
+    if folder.is_dir():
+        for file in folder.iterdir():
+            if file.is_file():
+                file.unlink()
+
+
+def _check_same_run(out: Path, config: dict) -> None:
+    saved_path = out / "config.json"
+    if not saved_path.is_file() or not training.has_checkpoint(out / "checkpoint"):
+        raise CheckpointError(f"{out}: no checkpoint to resume from; train without --resume "
+                              "first (or give the run's --out)")
+    saved = json.loads(saved_path.read_text())
+    for part in ("source", "split", "model"):
+        if json.loads(json.dumps(config[part], default=_json_default)) != saved[part]:
+            raise CheckpointError(f"{out}: --resume with different {part} settings than the "
+                                  f"run was started with ({saved[part]}); use the same options "
+                                  "or another --out")
+    for key in ("batch_size", "lr", "optimizer", "momentum", "seed"):
+        if config["fitting"][key] != saved["fitting"][key]:
+            raise CheckpointError(f"{out}: --resume with {key}={config['fitting'][key]} but the "
+                                  f"run was started with {saved['fitting'][key]}")
+
+
+def _describe_data(pool, train_table, val_table, test_table, source: dict) -> str:
+    name = source.get("dataset") or os.path.basename(source["csv"])
+    what = (f"{pool.n_classes} classes" if pool.task == "classification"
+            else f"target {pool.target_name!r}")
+    validation = f"{len(val_table):,} validation, " if val_table is not None else ""
+    return (f"{name}: {len(train_table):,} training, {validation}{len(test_table):,} test rows · "
+            f"{train_table.n_features} features · {what}")
+
+
+def _describe_model(config: dict, fitting: dict) -> str:
+    model = config["model"]
+    sizes = "-".join(map(str, model["sizes"]))
+    name = {"linear": "linear regression", "logistic": "logistic regression",
+            "softmax": "softmax regression"}.get(model["kind"], f"MLP ({model['activation']})")
+    momentum = f" momentum {fitting['momentum']}" if fitting["momentum"] else ""
+    return (f"model: {name} {sizes} · {fitting['optimizer']} lr {fitting['lr']:g}{momentum} · "
+            f"batch {fitting['batch_size']} · {fitting['epochs']} epochs · seed {fitting['seed']}")
+
+
+def _describe_result(metrics: dict, history, out: Path) -> str:
+    test = metrics["test"]
+    if "accuracy" in test:
+        numbers = f"test accuracy {100 * test['accuracy']:.2f}%  loss {test['loss']:.4f}"
+    else:
+        numbers = f"test RMSE {test['rmse']:,.4g}  R² {test['r2']:.4f}"
+    return (f"{numbers}  (best epoch {metrics['best_epoch']} of {metrics['epochs_run']}, "
+            f"{metrics['seconds']:.1f}s) → {out}/metrics.json")

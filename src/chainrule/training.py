@@ -1,0 +1,453 @@
+"""The course's recipe as a loop: data → decision function → loss → goal → SGD.
+
+``fit`` runs minibatch stochastic gradient descent for a number of epochs. Each step takes a
+minibatch B, computes the decision function's outputs, the mean loss over B, its gradient by
+backpropagation, and lets the optimizer move the parameters against it:
+
+    θ ← θ − η · ∇θ (1/|B|) Σ_{(x, t) ∈ B} ℓ(f(x; θ), t)
+
+After each epoch it measures the training loss (the mean over the epoch's steps, weighted by batch
+size) and, given a validation set, the validation loss and metrics; it can stop early when a
+validation metric stops improving and put back the best weights. With a checkpoint directory it
+saves everything needed to continue at the end of each epoch, and ``resume=True`` continues from
+there: the shuffling order of epoch e depends only on (seed, e), and the model, optimizer,
+scheduler and random-generator states come back exactly, so a resumed run ends with the same
+weights, bit for bit, as one that was never interrupted.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy
+
+from . import backend
+from .autograd import no_grad
+from .errors import ChainruleError
+from .tensor import Tensor
+
+__all__ = ["fit", "evaluate", "predict", "History", "accuracy", "rmse", "r2", "TrainingError"]
+
+
+class TrainingError(ChainruleError):
+    """Training that cannot go on: a loss that became NaN or infinite, a checkpoint that does not match."""
+
+
+# ---------------------------------------------------------------- metrics
+# Each metric takes the model's raw outputs and the targets as host NumPy arrays and returns a float.
+# Raw outputs means logits for classifiers: one column is a binary logit (class 1 when it is > 0),
+# several columns are class scores (the class is the argmax).
+
+def accuracy(outputs: numpy.ndarray, targets: numpy.ndarray) -> float:
+    """The fraction of examples whose predicted class equals the target class."""
+    if outputs.ndim == 2 and outputs.shape[1] > 1:
+        predicted = outputs.argmax(axis=1)
+    else:
+        predicted = (outputs.reshape(-1) > 0).astype(numpy.int64)
+    return float(numpy.mean(predicted == targets.reshape(-1)))
+
+
+def rmse(outputs: numpy.ndarray, targets: numpy.ndarray) -> float:
+    """Root mean squared error √(mean (y − t)²), in the units of the targets given."""
+    difference = outputs.reshape(targets.shape).astype(numpy.float64) - targets
+    return float(numpy.sqrt(numpy.mean(difference * difference)))
+
+
+def r2(outputs: numpy.ndarray, targets: numpy.ndarray) -> float:
+    """Coefficient of determination 1 − Σ(y − t)² / Σ(t − t̄)², averaged over output columns."""
+    targets = targets.astype(numpy.float64).reshape(len(targets), -1)
+    outputs = outputs.astype(numpy.float64).reshape(targets.shape)
+    residual = ((outputs - targets) ** 2).sum(axis=0)
+    total = ((targets - targets.mean(axis=0)) ** 2).sum(axis=0)
+    return float(numpy.mean(1 - residual / total))
+
+
+# Metrics where a larger value is better; every other monitored quantity is minimised.
+HIGHER_IS_BETTER = {"accuracy", "r2"}
+
+
+# ---------------------------------------------------------------- history
+class History:
+    """One record per epoch (``epoch``, ``loss``, ``val_loss``, ``val_<metric>``, ``seconds``,
+    ``samples_per_second``), plus which epoch was best for the monitored quantity."""
+
+    def __init__(self, records: list | None = None, monitor: str | None = None,
+                 best_epoch: int | None = None, stopped_early: bool = False):
+        self.records = list(records or [])
+        self.monitor = monitor
+        self.best_epoch = best_epoch
+        self.stopped_early = stopped_early
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, key: str) -> list:
+        """The column ``key`` over the epochs, e.g. ``history["val_accuracy"]``."""
+        return [record.get(key) for record in self.records]
+
+    @property
+    def last(self) -> dict:
+        return self.records[-1] if self.records else {}
+
+    def to_dict(self) -> dict:
+        return {"monitor": self.monitor, "best_epoch": self.best_epoch,
+                "stopped_early": self.stopped_early, "epochs": self.records}
+
+    @classmethod
+    def from_dict(cls, state: dict) -> "History":
+        return cls(state["epochs"], state.get("monitor"), state.get("best_epoch"),
+                   state.get("stopped_early", False))
+
+    def save(self, path) -> None:
+        """Write the history as JSON (atomically: a crash leaves the previous file whole)."""
+        _write_atomic(Path(path), json.dumps(self.to_dict(), indent=1).encode())
+
+    @classmethod
+    def load(cls, path) -> "History":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def plot(self, path) -> None:
+        """Loss curves (training and validation) on the left, validation metrics on the right."""
+        import matplotlib
+
+        matplotlib.use("Agg")  # no display: write the file only
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
+
+        epochs = self["epoch"]
+        metrics = [key for key in self.records[0] if key.startswith("val_") and key != "val_loss"]
+        figure, axes = plt.subplots(1, 2 if metrics else 1, figsize=(10 if metrics else 5, 3.6),
+                                    squeeze=False)
+        loss_axis = axes[0][0]
+        loss_axis.plot(epochs, self["loss"], marker="o", markersize=3, label="training loss")
+        if "val_loss" in self.records[0]:
+            loss_axis.plot(epochs, self["val_loss"], marker="o", markersize=3,
+                           label="validation loss")
+        loss_axis.set(xlabel="epoch", ylabel="loss", title="loss")
+        for name in metrics:
+            axes[0][1].plot(epochs, self[name], marker="o", markersize=3,
+                            label=name.replace("val_", "validation "))
+        if metrics:
+            axes[0][1].set(xlabel="epoch", title="validation metrics")
+        for axis in axes[0]:
+            if self.best_epoch is not None:
+                axis.axvline(self.best_epoch, color="grey", linestyle=":", label="best epoch")
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+            axis.grid(alpha=0.3)
+            axis.legend()
+        figure.tight_layout()
+        path = Path(path)
+        temporary = path.with_name(path.name + ".tmp.png")
+        figure.savefig(temporary, dpi=100)
+        plt.close(figure)
+        os.replace(temporary, path)
+
+
+def _write_atomic(path: Path, content: bytes) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "wb") as file:
+        file.write(content)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+
+
+# ---------------------------------------------------------------- progress
+class _Progress:
+    """A tqdm bar per epoch on a terminal; otherwise one plain line per epoch.
+
+    Reading the loss means waiting for the device, so the bar shows it at most ~5 times a second.
+    """
+
+    def __init__(self, stream, epochs: int, steps: int, enabled: bool):
+        self.stream, self.epochs, self.steps, self.enabled = stream, epochs, steps, enabled
+        self.bar = None
+        self.terminal = enabled and hasattr(stream, "isatty") and stream.isatty()
+        self.next_refresh = 0.0
+
+    def start_epoch(self, epoch: int) -> None:
+        if self.terminal:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.steps, desc=f"epoch {epoch}/{self.epochs}", unit="step",
+                            file=self.stream, leave=False, dynamic_ncols=True)
+
+    def step(self, loss: Tensor, samples_per_second: float) -> None:
+        if self.bar is None:
+            return
+        self.bar.update(1)
+        now = time.perf_counter()
+        if now >= self.next_refresh:
+            self.next_refresh = now + 0.2
+            self.bar.set_postfix_str(f"loss {loss.item():.4f}  {samples_per_second:,.0f} samples/s",
+                                     refresh=False)
+
+    def end_epoch(self, record: dict) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if self.enabled:
+            print(format_record(record, self.epochs), file=self.stream, flush=True)
+
+
+def format_record(record: dict, epochs: int) -> str:
+    """``epoch  3/20  loss 0.1234  val_loss 0.1100  val_accuracy 0.9667  52,310 samples/s  0.4s``"""
+    width = len(str(epochs))
+    parts = [f"epoch {record['epoch']:>{width}}/{epochs}", f"loss {record['loss']:.4f}"]
+    parts += [f"{key} {value:.4f}" for key, value in record.items() if key.startswith("val_")]
+    parts.append(f"{record['samples_per_second']:,.0f} samples/s")
+    parts.append(f"{record['seconds']:.1f}s")
+    return "  ".join(parts)
+
+
+# ---------------------------------------------------------------- batches
+def as_dataset(data):
+    """A Dataset from a Dataset, or from an (inputs, targets) pair of tensors or arrays."""
+    from .data import Dataset, TensorDataset
+
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return TensorDataset(*data)
+    raise TypeError(f"expected a Dataset or an (inputs, targets) pair, not {type(data).__name__}")
+
+
+def epoch_generator(seed: int, epoch: int) -> numpy.random.Generator:
+    """The generator that shuffles epoch ``epoch``: a function of (seed, epoch) only, so that a run
+    resuming at epoch e shuffles exactly as an uninterrupted one does."""
+    return numpy.random.default_rng((seed, epoch))
+
+
+# ---------------------------------------------------------------- evaluation
+def predict(model, inputs, batch_size: int = 1024) -> numpy.ndarray:
+    """The model's raw outputs for ``inputs`` as a host NumPy array, without building a graph."""
+    from .data import DataLoader, TensorDataset
+
+    was_training = getattr(model, "training", False)
+    model.eval()
+    with no_grad():
+        outputs = [model(batch).data for (batch,) in
+                   DataLoader(TensorDataset(inputs), batch_size=batch_size)]
+    model.train(was_training)
+    return backend.to_numpy(backend.xp.concatenate(outputs))
+
+
+def evaluate(model, loss: Callable, data, metrics: dict | None = None,
+             batch_size: int = 1024) -> dict:
+    """``{"loss": mean loss, name: metric(outputs, targets), ...}`` over ``data`` (inputs, targets).
+
+    The loss is averaged over examples (batch means weighted by batch size), as during training.
+    No graph is built, and the model is in evaluation mode (no dropout) while it runs.
+    """
+    from .data import DataLoader
+
+    was_training = getattr(model, "training", False)
+    model.eval()
+    outputs, targets, seen = [], [], 0
+    total = backend.xp.zeros((), dtype=backend.float64)
+    with no_grad():
+        for batch_inputs, batch_targets in DataLoader(as_dataset(data), batch_size=batch_size):
+            batch_outputs = model(batch_inputs)
+            total = total + loss(batch_outputs, batch_targets).data * len(batch_inputs)
+            seen += len(batch_inputs)
+            outputs.append(batch_outputs.data)
+            targets.append(batch_targets.data)
+    model.train(was_training)
+    results = {"loss": float(total) / seen}
+    if metrics:
+        all_outputs = backend.to_numpy(backend.xp.concatenate(outputs))
+        all_targets = backend.to_numpy(backend.xp.concatenate(targets))
+        for name, metric in metrics.items():
+            results[name] = metric(all_outputs, all_targets)
+    return results
+
+
+# ---------------------------------------------------------------- fit
+def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int = 10,
+        batch_size: int = 32, metrics: dict | None = None, monitor: str = "val_loss",
+        patience: int | None = None, restore_best: bool = True, scheduler=None,
+        clip_grad_norm: float | None = None, seed: int = 0, checkpoint_dir=None,
+        resume: bool = False, progress: bool = True, stream=None) -> History:
+    """Train ``model`` by minibatch SGD and return its ``History``.
+
+    Arguments
+      model        a ``chainrule.nn.Module``: ``model(inputs)`` gives the decision function's outputs.
+      loss         ``loss(outputs, targets)`` → the mean loss over the batch (a 0-d Tensor); a
+                   penalty on the weights can be added inside it (a closure over the model).
+      optimizer    a ``chainrule.optim`` optimizer over ``model.parameters()``.
+      train        the training data: a ``TensorDataset(inputs, targets)`` or an (inputs, targets)
+                   pair of tensors or arrays. ``validation`` likewise, or None.
+      epochs, batch_size  passes over the data and examples per step (the last batch may be smaller).
+      metrics      ``{name: metric(outputs, targets)}`` computed on the validation set each epoch
+                   and recorded as ``val_<name>`` (see ``accuracy``, ``rmse``, ``r2``).
+      monitor      the validation quantity that decides the best epoch: ``"val_loss"`` or
+                   ``"val_<metric>"``; accuracy and r2 are maximised, everything else minimised.
+      patience     stop after this many epochs without improvement of ``monitor`` (None: never).
+      restore_best put the weights of the best epoch back at the end (with a validation set).
+      scheduler    a learning-rate schedule, stepped once per epoch.
+      clip_grad_norm  rescale the gradients so their global norm is at most this value.
+      seed         decides the shuffling order of each epoch (dropout draws from the generator
+                   that ``chainrule.manual_seed`` seeds).
+      checkpoint_dir  where to save, at each epoch end, what ``resume`` needs (and the history).
+      resume       continue from the checkpoint in ``checkpoint_dir`` if there is one.
+      progress     show a progress bar (tqdm) on a terminal, else one line per epoch, on ``stream``
+                   (default standard error).
+    """
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"fit: epochs and batch_size must be positive, got {epochs} and {batch_size}")
+    from .data import DataLoader
+
+    train = as_dataset(train)
+    if len(train) == 0:
+        raise ValueError("fit: the training set is empty")
+    if validation is None and monitor != "loss":
+        monitor = "loss"  # without a validation set the best epoch is the lowest training loss
+    maximise = monitor.removeprefix("val_") in HIGHER_IS_BETTER
+    history = History(monitor=monitor)
+    state = _EarlyStopping(maximise)
+    first_epoch = 1
+    if checkpoint_dir is not None:
+        checkpoint_dir = Path(checkpoint_dir)
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        if resume and has_checkpoint(checkpoint_dir):
+            history, state = _load_checkpoint(checkpoint_dir, model, optimizer, scheduler,
+                                              monitor, maximise)
+            first_epoch = history.last.get("epoch", 0) + 1
+    elif resume:
+        raise ValueError("fit: resume=True needs a checkpoint_dir to resume from")
+
+    steps = math.ceil(len(train) / batch_size)
+    bar = _Progress(stream or sys.stderr, epochs, steps, progress)
+    model.train()
+    for epoch in range(first_epoch, epochs + 1):
+        if state.stopped:
+            break
+        bar.start_epoch(epoch)
+        started = time.perf_counter()
+        total = backend.xp.zeros((), dtype=backend.float64)  # stays on the device: no sync per step
+        seen = 0
+        loader = DataLoader(train, batch_size, shuffle=True, generator=epoch_generator(seed, epoch))
+        for batch_inputs, batch_targets in loader:
+            batch_loss = loss(model(batch_inputs), batch_targets)
+            optimizer.zero_grad()
+            batch_loss.backward()
+            if clip_grad_norm is not None:
+                from .nn.utils import clip_grad_norm_
+
+                clip_grad_norm_(model.parameters(), clip_grad_norm)
+            optimizer.step()
+            total = total + batch_loss.data * len(batch_inputs)
+            seen += len(batch_inputs)
+            bar.step(batch_loss, seen / (time.perf_counter() - started))
+        if scheduler is not None:
+            scheduler.step()
+        seconds = time.perf_counter() - started
+        record = {"epoch": epoch, "loss": float(total) / seen}
+        if not math.isfinite(record["loss"]):
+            bar.end_epoch({**record, "seconds": seconds, "samples_per_second": seen / seconds})
+            raise TrainingError(f"training diverged: the loss became {record['loss']} in epoch "
+                                f"{epoch}; try a smaller learning rate")
+        if validation is not None:
+            measured = evaluate(model, loss, validation, metrics, batch_size=max(batch_size, 1024))
+            record.update({f"val_{name}": value for name, value in measured.items()})
+            model.train()
+        record["seconds"] = round(seconds, 4)
+        record["samples_per_second"] = round(seen / seconds, 1)
+        history.records.append(record)
+        if monitor not in record:
+            raise ValueError(f"fit: monitor {monitor!r} is not measured; choose one of "
+                             f"{[key for key in record if key not in ('epoch', 'seconds', 'samples_per_second')]}")
+        improved = state.update(record[monitor], epoch, patience)
+        if improved and restore_best and validation is not None:
+            state.best_weights = _copy_state(model)
+        history.best_epoch, history.stopped_early = state.best_epoch, state.stopped
+        bar.end_epoch(record)
+        if checkpoint_dir is not None:
+            _save_checkpoint(checkpoint_dir, model, optimizer, scheduler, history, state,
+                             improved and restore_best and validation is not None)
+    if restore_best and validation is not None and state.best_weights is not None:
+        model.load_state_dict(state.best_weights)
+    model.eval()
+    return history
+
+
+class _EarlyStopping:
+    """Tracks the best value of the monitored quantity and the epochs since it improved."""
+
+    def __init__(self, maximise: bool):
+        self.maximise = maximise
+        self.best = None
+        self.best_epoch = None
+        self.waited = 0
+        self.stopped = False
+        self.best_weights = None
+
+    def update(self, value: float, epoch: int, patience: int | None) -> bool:
+        """Record this epoch's value; True when it is the best so far."""
+        improved = self.best is None or (value > self.best if self.maximise else value < self.best)
+        if improved:
+            self.best, self.best_epoch, self.waited = value, epoch, 0
+        else:
+            self.waited += 1
+            self.stopped = patience is not None and self.waited >= patience
+        return improved
+
+    def to_dict(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch, "waited": self.waited,
+                "stopped": self.stopped}
+
+
+def _copy_state(model) -> dict:
+    return {name: Tensor._wrap(value.data.copy()) for name, value in model.state_dict().items()}
+
+
+# ---------------------------------------------------------------- checkpoints
+# checkpoint_dir/checkpoint.safetensors holds the last epoch's model, optimizer, scheduler and
+# random-generator state, with the history and the early-stopping state in its JSON metadata;
+# checkpoint_dir/best.safetensors the weights of the best epoch so far. The best weights are
+# written before the last-epoch checkpoint: a crash between the two makes the resumed run redo
+# that epoch, which reproduces the same weights and so the same best file.
+BEST_WEIGHTS = "best.safetensors"
+
+
+def has_checkpoint(checkpoint_dir) -> bool:
+    from .checkpoint import CHECKPOINT_FILE
+
+    return (Path(checkpoint_dir) / CHECKPOINT_FILE).is_file()
+
+
+def _save_checkpoint(folder: Path, model, optimizer, scheduler, history: History,
+                     state: "_EarlyStopping", improved: bool) -> None:
+    from . import checkpoint
+
+    if improved:
+        checkpoint.save_weights(folder / BEST_WEIGHTS, model)
+    checkpoint.save_checkpoint(folder, model, optimizer, scheduler,
+                               extra={"history": history.to_dict(),
+                                      "early_stopping": state.to_dict()})
+    history.save(folder / "history.json")
+
+
+def _load_checkpoint(folder: Path, model, optimizer, scheduler, monitor: str,
+                     maximise: bool) -> tuple:
+    from . import checkpoint
+
+    saved = checkpoint.load_checkpoint(folder, model, optimizer, scheduler)["extra"]
+    history = History.from_dict(saved["history"])
+    if history.monitor != monitor:
+        raise TrainingError(f"{folder}: the checkpoint's run monitored {history.monitor!r}, "
+                            f"this one {monitor!r}; resume with the same settings")
+    state = _EarlyStopping(maximise)
+    for key, value in saved["early_stopping"].items():
+        setattr(state, key, value)
+    if (folder / BEST_WEIGHTS).is_file():
+        last = _copy_state(model)
+        checkpoint.load_weights(folder / BEST_WEIGHTS, model)
+        state.best_weights = _copy_state(model)
+        model.load_state_dict(last)
+    return history, state

@@ -1,0 +1,52 @@
+"""SoftmaxRegression and the MLP estimators on small bundled datasets."""
+import numpy
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression as SklearnLogisticRegression
+
+from chainrule.errors import DataError
+from chainrule.models import MLPClassifier, MLPRegressor, SoftmaxRegression
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return (X - X.mean(axis=0)) / X.std(axis=0), y
+
+
+def test_softmax_regression_reaches_the_multinomial_optimum(iris):
+    X, y = iris
+    n = len(X)
+    theirs = SklearnLogisticRegression(C=1.0, tol=1e-10, max_iter=10_000).fit(X, y)
+    ours = SoftmaxRegression(alpha=1 / n, lr=0.5, momentum=0.9, epochs=400,
+                             batch_size=None).fit(X, y)
+    numpy.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=2e-3)
+
+
+def test_mlp_classifier_fits_iris(iris):
+    X, y = iris
+    model = MLPClassifier(hidden=(16,), lr=0.01, epochs=40, batch_size=16).fit(X, y)
+    assert model.score(X, y) >= 0.95
+    assert model.predict_proba(X[:3]).shape == (3, 3)
+
+
+def test_mlp_classifier_records_validation_accuracy(iris):
+    X, y = iris
+    model = MLPClassifier(hidden=(8,), epochs=3).fit(X[::2], y[::2], validation=(X[1::2], y[1::2]))
+    assert len(model.history_["val_accuracy"]) == 3
+    assert all(0 <= value <= 1 for value in model.history_["val_accuracy"])
+
+
+def test_unseen_validation_label_names_it(iris):
+    X, y = iris
+    with pytest.raises(DataError, match="label 7 was not among the classes"):
+        MLPClassifier(epochs=1).fit(X, y, validation=(X[:2], [0, 7]))
+
+
+def test_mlp_regressor_fits_a_smooth_function():
+    rng = numpy.random.default_rng(0)
+    X = rng.uniform(-2, 2, size=(256, 1))
+    y = numpy.sin(X[:, 0])
+    model = MLPRegressor(hidden=(32,), activation="tanh", lr=0.01, epochs=150, batch_size=32)
+    assert model.fit(X, y).score(X, y) > 0.98
+    assert model.predict(X).shape == (256,)
