@@ -3,7 +3,7 @@
 chainrule vs the hand-written NumPy limit vs PyTorch vs scikit-learn, side by side in this one
 process, alternating after a warm-up. First it checks that all four compute the same losses.
 
-    python benchmarks/bench_mlp_epoch.py --quick     # 12,800 samples, 3 repeats
+    python benchmarks/bench_mlp_epoch.py --quick     # 3,840 samples, 2 repeats
     python benchmarks/bench_mlp_epoch.py --full      # 60,000 samples, 7 repeats
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ def agreement_table() -> str:
 
 def main() -> None:
     args = harness.arguments(__doc__.splitlines()[0])
-    samples, repeats = (12_800, 3) if args.quick else (60_000, 7)
+    samples, repeats = (3_840, 2) if args.quick else (60_000, 7)
     images, labels = mlp.make_data(samples)
     print(f"## 1. MLP epoch: 784-256-256-10, batch 128, {samples:,} samples, float32\n")
     print(agreement_table(), "\n")

@@ -15,11 +15,11 @@ STEPS = {16: 200, 1: 500}  # steps per timed call, so that one call lasts a good
 
 def main() -> None:
     args = harness.arguments(__doc__.splitlines()[0])
-    repeats = 3 if args.quick else 9
+    repeats = 2 if args.quick else 9
     print("## 2. Small batches: time per SGD step, 784-256-256-10 ReLU\n")
     results = {}
     for batch_size, steps in STEPS.items():
-        steps = steps // 4 if args.quick else steps
+        steps = steps // 10 if args.quick else steps
         images, labels = mlp.make_data(batch_size * steps)
         layers = mlp.initial_weights("relu")
         candidates = {}

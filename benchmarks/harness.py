@@ -48,11 +48,14 @@ class Timing:
         return max(self.seconds)
 
 
-def limit_threads(threads: int = BLAS_THREADS) -> None:
-    """Give NumPy's BLAS, OpenMP and PyTorch the same number of threads (benchmarks only)."""
+def limit_threads(threads: int = BLAS_THREADS, torch: bool = True) -> None:
+    """Give NumPy's BLAS, OpenMP and PyTorch the same number of threads (benchmarks only).
+    ``torch=False`` leaves PyTorch unimported (a process that measures memory without it)."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(threads)
+    if not torch:
+        return
     try:
         import torch
     except ImportError:

@@ -1,0 +1,90 @@
+"""Run every benchmark, one after another, each in its own process; with --full, write RESULTS.md.
+
+    python benchmarks/run_all.py --quick                # a smoke test, about a minute
+    python benchmarks/run_all.py --full                 # the numbers; rewrites benchmarks/RESULTS.md
+    python benchmarks/run_all.py --full --threads 1     # on a loaded machine (see harness.py)
+
+RESULTS.md keeps any "## Language model" section already in it (the language-model work adds it).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import harness
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BENCHMARKS = ["bench_mlp_epoch.py", "bench_small_batches.py", "bench_transformer.py",
+              "bench_memory.py", "bench_deep_graph.py"]
+KEPT_SECTION = "## Language model"
+
+
+def uptime() -> str:
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return f"{time.strftime('%H:%M:%S UTC', time.gmtime())}, load average {load} (1, 5, 15 min)"
+
+
+def kept_section(path: str) -> str:
+    """The "Language model" section of the existing RESULTS.md, up to the next "## " heading."""
+    if not os.path.exists(path):
+        return ""
+    with open(path) as handle:
+        text = handle.read()
+    start = text.find(KEPT_SECTION)
+    if start < 0:
+        return ""
+    end = text.find("\n## ", start + len(KEPT_SECTION))
+    return text[start:] if end < 0 else text[start:end + 1]
+
+
+def main() -> None:
+    args = harness.arguments(__doc__.splitlines()[0])
+    mode = "--quick" if args.quick else "--full"
+    command = f"python benchmarks/run_all.py {mode} --threads {args.threads}"
+    load_before, started = uptime(), time.perf_counter()
+    machine = harness.machine_info()
+    sections = []
+    for script in BENCHMARKS:
+        path = os.path.join(HERE, script)
+        if not os.path.exists(path):
+            sections.append(f"## {script}\n\nnot present yet.\n")
+            continue
+        print(f"=== {script} {mode}", flush=True)
+        begun = time.perf_counter()
+        result = subprocess.run([sys.executable, path, mode, "--threads", str(args.threads)],
+                                capture_output=True, text=True, cwd=HERE)
+        print(result.stdout, flush=True)
+        if result.returncode != 0:
+            print(result.stderr, file=sys.stderr)
+            sections.append(f"## {script}\n\nFAILED (exit {result.returncode}):\n\n```\n"
+                            f"{result.stderr[-2000:]}\n```\n")
+            continue
+        output = result.stdout
+        if script == "bench_transformer.py":  # it prints the machine itself; we record it once
+            output = "## 3. Character transformer: one training step\n\n" + \
+                output.split("\n- when_utc")[0]
+        sections.append(output.rstrip() + f"\n\n({script}: {time.perf_counter() - begun:.0f} s)\n")
+    load_after, wall = uptime(), time.perf_counter() - started
+    print(f"all benchmarks: {wall:.0f} s; load before: {load_before}; after: {load_after}")
+    if not args.full:
+        return
+    lines = ["# Benchmarks: results of the latest full run", "",
+             f"Command: `{command}` (from the repository root), {wall / 60:.1f} minutes.", "",
+             f"Load before: {load_before}.  ", f"Load after: {load_after}.", ""]
+    lines += [f"- {key}: {'; '.join(map(str, value)) if isinstance(value, (list, tuple)) else value}"
+              for key, value in machine.items()]
+    lines += ["", "Each benchmark runs its candidates side by side in one process, alternating, "
+              "after a warm-up; ratios are of medians. See benchmarks/harness.py.", ""]
+    text = "\n".join(lines) + "\n" + "\n".join(sections)
+    results_path = os.path.join(HERE, "RESULTS.md")
+    kept = kept_section(results_path)
+    with open(results_path + ".tmp", "w") as handle:
+        handle.write(text + ("\n" + kept if kept else ""))
+    os.replace(results_path + ".tmp", results_path)
+    print(f"wrote {results_path}")
+
+
+if __name__ == "__main__":
+    main()
