@@ -315,11 +315,14 @@ def generate(out_dir, prompt: str, max_new_tokens: int = 300, temperature: float
              top_k: int | None = None, seed: int | None = None,
              on_text: Callable[[str], None] | None = None, model_and_tokenizer=None) -> str:
     """The prompt followed by ``max_new_tokens`` sampled tokens, decoded. ``on_text`` receives
-    each piece of new text as soon as it is sampled (to stream it to a terminal)."""
+    the prompt, then each piece of new text as soon as it is sampled (to stream it to a
+    terminal). ``model_and_tokenizer`` saves reloading the run (as returned by ``load``)."""
     model, tokenizer = model_and_tokenizer or load(out_dir)
     if not prompt:
         raise DataError("the prompt is empty; give at least one character to continue from")
     ids = tokenizer.encode(prompt, what="the prompt")
+    if on_text is not None:
+        on_text(prompt)
     generator = numpy.random.default_rng(seed)
     decode_one = tokenizer.stream_decoder()
     new_ids = []

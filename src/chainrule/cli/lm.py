@@ -83,13 +83,14 @@ def _generate(args) -> int:
 
     model_and_tokenizer = lm.load(args.run)
     try:
-        sys.stdout.write(args.prompt)
         lm.generate(args.run, args.prompt, max_new_tokens=args.max_new_tokens,
                     temperature=args.temperature, top_k=args.top_k, seed=args.seed,
                     on_text=show, model_and_tokenizer=model_and_tokenizer)
-    finally:
+    except KeyboardInterrupt:
         sys.stdout.write("\n")
-        sys.stdout.flush()
+        raise
+    sys.stdout.write("\n")
+    sys.stdout.flush()
     return 0
 
 

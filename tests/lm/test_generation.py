@@ -1,0 +1,63 @@
+"""Generation: seeded, streamed, cropped to the context, and clear about unknown characters."""
+import pytest
+
+from chainrule import lm
+from chainrule.data.tokenizers import ByteTokenizer, CharTokenizer
+from chainrule.errors import DataError
+
+
+def test_the_same_seed_gives_the_same_text(trained_run):
+    run, _ = trained_run
+    first = lm.generate(run, "the ", max_new_tokens=40, seed=7)
+    again = lm.generate(run, "the ", max_new_tokens=40, seed=7)
+    other = lm.generate(run, "the ", max_new_tokens=40, seed=8)
+    assert first == again and first != other
+    assert first.startswith("the ") and len(first) == 44
+
+
+def test_text_is_streamed_piece_by_piece_as_it_is_sampled(trained_run):
+    run, _ = trained_run
+    pieces = []
+    text = lm.generate(run, "a dog", max_new_tokens=25, seed=1, on_text=pieces.append)
+    assert pieces[0] == "a dog" and len(pieces) == 1 + 25 and "".join(pieces) == text
+
+
+def test_a_prompt_longer_than_the_context_is_cropped_to_its_end(trained_run):
+    run, _ = trained_run  # block_size 8: the model sees the last 8 characters only
+    long_prompt = "my lord loves the king.\nthe cat sees a rose.\na dog bites "
+    long = lm.generate(run, long_prompt, max_new_tokens=20, seed=3)
+    short = lm.generate(run, long_prompt[-8:], max_new_tokens=20, seed=3)
+    assert long[len(long_prompt):] == short[8:]
+
+
+def test_temperature_zero_always_takes_the_likeliest_token(trained_run):
+    run, _ = trained_run
+    assert lm.generate(run, "the", 15, temperature=0, seed=1) == \
+        lm.generate(run, "the", 15, temperature=0, seed=2)
+
+
+def test_an_unknown_character_in_the_prompt_is_named(trained_run):
+    run, _ = trained_run
+    with pytest.raises(DataError, match=r"'Z' \(U\+005A\) at position 4.*never saw"):
+        lm.generate(run, "the Zebra", max_new_tokens=5, seed=0)
+
+
+def test_top_k_one_is_greedy(trained_run):
+    run, _ = trained_run
+    assert lm.generate(run, "a", 12, top_k=1, seed=4) == lm.generate(run, "a", 12, temperature=0)
+
+
+def test_character_tokenizer_round_trips_and_saves_its_vocabulary():
+    tokenizer = CharTokenizer.from_text("hello world")
+    assert tokenizer.vocab_size == 8
+    assert tokenizer.decode(tokenizer.encode("low row")) == "low row"
+    assert CharTokenizer(**{"chars": tokenizer.to_dict()["chars"]}).encode("old") == \
+        tokenizer.encode("old")
+
+
+def test_byte_tokenizer_takes_any_text_and_streams_multibyte_characters_whole():
+    tokenizer = ByteTokenizer()
+    ids = tokenizer.encode("né ☃")
+    assert len(ids) == 7 and tokenizer.decode(ids) == "né ☃"
+    stream = tokenizer.stream_decoder()
+    assert [stream(i) for i in ids] == ["n", "", "é", " ", "", "", "☃"]

@@ -1,0 +1,69 @@
+"""Training a tiny GPT: the loss falls, resuming is exact, bad inputs are one clear error."""
+import json
+import math
+
+import numpy
+import pytest
+
+import chainrule
+from chainrule import lm
+from chainrule.checkpoint import load_checkpoint
+from chainrule.errors import DataError
+
+from conftest import TINY, make_text
+
+
+def test_a_hundred_steps_bring_the_loss_well_below_chance(trained_run):
+    run, metrics = trained_run
+    chance = math.log(len(set(make_text())))  # a uniform guess over the vocabulary
+    first = metrics["history"][0]
+    assert first["val_loss"] == pytest.approx(chance, rel=0.05)
+    assert metrics["val_loss"] < 0.6 * chance
+    assert metrics["train_loss"] < 0.6 * chance
+    saved = json.loads((run / "metrics.json").read_text())
+    assert saved["val_loss"] == metrics["val_loss"] and saved["train_loss"] == metrics["train_loss"]
+
+
+def test_resuming_gives_the_same_weights_as_an_uninterrupted_run(text_file, tmp_path):
+    settings = dict(TINY, lr_decay_iters=30, warmup_iters=3, progress=False)
+    lm.train(text_file, tmp_path / "straight", max_iters=30, **settings)
+    lm.train(text_file, tmp_path / "halves", max_iters=15, **settings)
+    lm.train(text_file, tmp_path / "halves", resume=True, max_iters=30, progress=False)
+    straight = load_checkpoint(tmp_path / "straight", restore_rng=False)
+    resumed = load_checkpoint(tmp_path / "halves", restore_rng=False)
+    assert resumed["extra"]["iteration"] == 30
+    for name, weight in straight["model_state"].items():
+        numpy.testing.assert_array_equal(resumed["model_state"][name], weight)
+
+
+def test_the_split_is_by_position_first_ninety_percent_trains():
+    tokenizer = lm.TOKENIZERS["char"].from_text("abcdefghij" * 10)
+    train, val = lm.split_tokens("abcdefghij" * 10, tokenizer, block_size=4, path="t.txt")
+    assert len(train) == 90 and len(val) == 10
+    assert tokenizer.decode(val.tolist()) == "abcdefghij"
+
+
+def test_an_empty_file_is_a_data_error(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  \n")
+    with pytest.raises(DataError, match="empty"):
+        lm.train(empty, tmp_path / "run", progress=False, **TINY)
+
+
+def test_a_text_shorter_than_a_block_is_a_data_error(tmp_path):
+    short = tmp_path / "short.txt"
+    short.write_text("To be, or not to be: that is the question.")
+    with pytest.raises(DataError, match="too short for a block of 64"):
+        lm.train(short, tmp_path / "run", progress=False)
+
+
+def test_presets_and_overrides_give_the_documented_settings():
+    model, recipe = lm.configs("baby")
+    assert (model.n_layer, model.n_head, model.n_embd, model.block_size, model.dropout) == \
+        (4, 4, 128, 64, 0.0)
+    assert (recipe.batch_size, recipe.max_iters, recipe.learning_rate, recipe.lr_decay_iters,
+            recipe.min_lr, recipe.warmup_iters) == (12, 2000, 1e-3, 2000, 1e-4, 100)
+    _, shorter = lm.configs("baby", max_iters=400)
+    assert (shorter.lr_decay_iters, shorter.warmup_iters) == (400, 20)
+    with pytest.raises(TypeError, match="unknown settings: n_layers"):
+        lm.configs("baby", n_layers=3)
