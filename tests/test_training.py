@@ -1,0 +1,165 @@
+"""training.fit: repeatable, resumable bit for bit, early stopping with the best weights back."""
+import io
+import json
+
+import numpy
+import pytest
+
+import chainrule
+from chainrule import nn, optim, training
+from chainrule.nn import functional as F
+
+
+def blobs(seed=0, rows=120, classes=3, features=4):
+    rng = numpy.random.default_rng(seed)
+    centres = rng.normal(scale=3.0, size=(classes, features))
+    labels = rng.integers(0, classes, size=rows)
+    X = (centres[labels] + rng.normal(size=(rows, features))).astype(numpy.float32)
+    return X, labels
+
+
+def build(seed=0):
+    """A small MLP with dropout and Adam: weights, optimizer moments and dropout masks all matter."""
+    chainrule.manual_seed(seed)
+    model = nn.MLP([4, 16, 3], dropout=0.2)
+    return model, optim.Adam(model.parameters(), lr=0.01)
+
+
+def weights(model):
+    return {name: tensor.data.copy() for name, tensor in model.state_dict().items()}
+
+
+def run(tmp_path=None, epochs=4, resume=False, seed=0, patience=None, train=None, validation=None,
+        **options):
+    model, optimizer = build(seed)
+    X, y = blobs()
+    history = training.fit(model, F.cross_entropy, optimizer, train or (X[:90], y[:90]),
+                           validation or (X[90:], y[90:]), epochs=epochs, batch_size=16,
+                           metrics={"accuracy": training.accuracy}, seed=seed,
+                           patience=patience, checkpoint_dir=tmp_path, resume=resume,
+                           progress=False, **options)
+    return model, history
+
+
+def test_the_same_seed_gives_the_same_weights_and_history():
+    first_model, first = run()
+    second_model, second = run()
+    assert first["loss"] == second["loss"]
+    for name, array in weights(first_model).items():
+        numpy.testing.assert_array_equal(array, weights(second_model)[name])
+
+
+def test_another_seed_gives_other_weights():
+    first_model, _ = run(seed=0)
+    second_model, _ = run(seed=1)
+    assert not numpy.array_equal(weights(first_model)["0.weight"], weights(second_model)["0.weight"])
+
+
+def test_a_resumed_run_ends_with_the_same_weights_bit_for_bit(tmp_path):
+    uninterrupted, full_history = run(tmp_path / "straight", epochs=5)
+    run(tmp_path / "interrupted", epochs=2)                      # "crashes" after epoch 2
+    resumed, resumed_history = run(tmp_path / "interrupted", epochs=5, resume=True, seed=0)
+    assert resumed_history["epoch"] == [1, 2, 3, 4, 5]
+    assert resumed_history["loss"] == full_history["loss"]
+    for name, array in weights(uninterrupted).items():
+        numpy.testing.assert_array_equal(weights(resumed)[name], array)
+
+
+def test_resume_without_a_checkpoint_starts_from_scratch(tmp_path):
+    straight, _ = run(epochs=3)
+    resumed, history = run(tmp_path / "empty", epochs=3, resume=True)
+    assert history["epoch"] == [1, 2, 3]
+    numpy.testing.assert_array_equal(weights(resumed)["3.weight"], weights(straight)["3.weight"])
+
+
+def test_early_stopping_restores_the_best_epochs_weights():
+    X, y = blobs()
+    # Validation labels that disagree with the training labels: validation loss rises as the
+    # model learns, so the best epoch comes early and patience runs out.
+    flipped = (y[90:] + 1) % 3
+    stopped, history = run(epochs=30, patience=2, validation=(X[90:], flipped))
+    best = history.best_epoch
+    assert history.stopped_early
+    assert len(history) == best + 2
+    assert history["val_loss"][best - 1] == min(history["val_loss"])
+    replay, _ = run(epochs=best, validation=(X[90:], flipped))
+    for name, array in weights(replay).items():
+        numpy.testing.assert_array_equal(weights(stopped)[name], array)
+
+
+def test_monitoring_accuracy_keeps_the_most_accurate_epoch():
+    _, history = run(epochs=6, monitor="val_accuracy")
+    assert history["val_accuracy"][history.best_epoch - 1] == max(history["val_accuracy"])
+
+
+def test_an_unknown_monitor_names_the_choices():
+    with pytest.raises(ValueError, match="'val_f1' is not measured"):
+        run(epochs=1, monitor="val_f1")
+
+
+def test_progress_without_a_terminal_is_one_line_per_epoch():
+    stream = io.StringIO()
+    model, optimizer = build()
+    X, y = blobs()
+    training.fit(model, F.cross_entropy, optimizer, (X, y), epochs=3, batch_size=32,
+                 stream=stream)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3
+    assert lines[2].startswith("epoch 3/3  loss ") and "samples/s" in lines[2]
+
+
+def test_a_diverging_loss_stops_training_with_advice():
+    rng = numpy.random.default_rng(0)
+    X = rng.normal(size=(64, 3)).astype(numpy.float32) * 100
+    y = X @ numpy.ones((3, 1), dtype=numpy.float32)
+    model = nn.Linear(3, 1)
+    with numpy.errstate(all="ignore"), \
+            pytest.raises(training.TrainingError, match="epoch 1; try a smaller learning rate"):
+        training.fit(model, F.mse_loss, optim.SGD(model.parameters(), lr=10.0), (X, y),
+                     epochs=3, batch_size=8, progress=False)
+
+
+def test_history_saves_as_json_and_plots_as_png(tmp_path):
+    _, history = run(epochs=2)
+    history.save(tmp_path / "history.json")
+    history.plot(tmp_path / "history.png")
+    saved = json.loads((tmp_path / "history.json").read_text())
+    assert [record["epoch"] for record in saved["epochs"]] == [1, 2]
+    assert set(saved["epochs"][0]) >= {"loss", "val_loss", "val_accuracy", "samples_per_second"}
+    assert training.History.load(tmp_path / "history.json")["loss"] == history["loss"]
+    assert (tmp_path / "history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluation_averages_over_examples_whatever_the_batch_size():
+    model, _ = build()
+    X, y = blobs()
+    small = training.evaluate(model, F.cross_entropy, (X, y), batch_size=7)["loss"]
+    whole = training.evaluate(model, F.cross_entropy, (X, y), batch_size=1000)["loss"]
+    assert small == pytest.approx(whole, rel=1e-6)
+
+
+def test_evaluation_builds_no_graph_and_turns_dropout_off():
+    recorded = []
+
+    class Spy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = nn.Dropout(0.5)
+
+        def forward(self, x):
+            recorded.append((chainrule.is_grad_enabled(), self.training))
+            return self.inner(x)
+
+    spy = Spy()
+    X = numpy.ones((4, 3), dtype=numpy.float32)
+    numpy.testing.assert_array_equal(training.predict(spy, X), X)
+    assert recorded == [(False, False)]
+    assert spy.training  # put back as it was
+
+
+def test_metrics_on_known_values():
+    assert training.accuracy(numpy.array([[2.0, 1.0], [0.0, 3.0]]), numpy.array([0, 0])) == 0.5
+    assert training.accuracy(numpy.array([[0.3], [-2.0]]), numpy.array([[1.0], [0.0]])) == 1.0
+    assert training.rmse(numpy.array([1.0, 3.0]), numpy.array([2.0, 2.0])) == 1.0
+    assert training.r2(numpy.array([1.0, 2.0, 3.0]), numpy.array([1.0, 2.0, 3.0])) == 1.0
+    assert training.r2(numpy.full(3, 2.0), numpy.array([1.0, 2.0, 3.0])) == 0.0
