@@ -6,6 +6,7 @@ import numpy
 
 from .. import autograd, backend
 from ..tensor import Tensor
+from .linalg import _matmul
 from .primitive import Rejects, Sample, ShapeError, constant, primitive
 from .reduce import kept_shape, normalize_dims
 
@@ -112,12 +113,13 @@ def linear(x, weight, bias=None):
     if x.ndim != 2:
         out = out.reshape(x.shape[:-1] + (weight.shape[0],))
 
+    # The products go straight to the 2-D matmul primitive: the shapes are known to fit.
     def weight_vjp(g, out):
         if x.ndim == 2:
-            return g.mT @ x
-        return g.reshape((-1, weight.shape[0])).mT @ x.reshape((-1, x.shape[-1]))
+            return _matmul(g.mT, x)
+        return _matmul(g.reshape((-1, weight.shape[0])).mT, x.reshape((-1, x.shape[-1])))
 
     def bias_vjp(g, out):
         return g.sum(dim=tuple(range(g.ndim - 1)))
-    vjps = (lambda g, out: g @ weight, weight_vjp)
+    vjps = (lambda g, out: _matmul(g, weight), weight_vjp)
     return out, vjps if bias is None else vjps + (bias_vjp,)

@@ -1,0 +1,50 @@
+"""Each speed-up of the engine, guarded by a test of what it must still compute.
+
+The registry test (tests/ops/test_registry.py) gradchecks every op; the tests here pin the
+properties a fast path could break without changing a gradient's value: results that must not
+share memory, dtypes that must stay float32, graphs that must not be built, arrays that must
+not be copied.
+"""
+import numpy
+import pytest
+
+import chainrule
+import chainrule.nn.functional as F
+
+
+def float64_tensor(rng, *shape, requires_grad=True):
+    return chainrule.tensor(rng.standard_normal(shape), dtype=chainrule.float64,
+                            requires_grad=requires_grad)
+
+
+# ---------------------------------------------------------------- transpose as one swap
+def test_mT_swaps_the_last_two_axes_and_its_gradient_swaps_back():
+    rng = numpy.random.default_rng(0)
+    x = float64_tensor(rng, 2, 3, 4)
+    weights = rng.standard_normal((2, 4, 3))
+    y = x.mT
+    assert y.shape == (2, 4, 3)
+    assert numpy.shares_memory(y.data, x.data)  # a view, as in PyTorch
+    (y * chainrule.tensor(weights)).sum().backward()
+    numpy.testing.assert_array_equal(x.grad.numpy(), weights.swapaxes(-1, -2))
+
+
+def test_transpose_of_named_dims_matches_numpy():
+    x = chainrule.arange(24).reshape(2, 3, 4)
+    numpy.testing.assert_array_equal(x.transpose(0, 2).numpy(),
+                                     numpy.arange(24).reshape(2, 3, 4).swapaxes(0, 2))
+
+
+# ---------------------------------------------------------------- fused linear
+@pytest.mark.parametrize("batch_shape", [(5,), (2, 5), (1,)])
+def test_linear_gradients_are_the_slides_formulas(batch_shape):
+    """y = x Wᵀ + b:  x̄ = ȳ W,  W̄ = ȳᵀ x,  b̄ = Σ ȳ over the batch (any batch shape, batch 1 too)."""
+    rng = numpy.random.default_rng(1)
+    x, weight, bias = (float64_tensor(rng, *batch_shape, 4), float64_tensor(rng, 3, 4),
+                       float64_tensor(rng, 3))
+    signal = rng.standard_normal(batch_shape + (3,))
+    F.linear(x, weight, bias).backward(chainrule.tensor(signal, dtype=chainrule.float64))
+    flat_signal, flat_x = signal.reshape(-1, 3), x.data.reshape(-1, 4)
+    numpy.testing.assert_allclose(x.grad.numpy(), signal @ weight.data, rtol=1e-12)
+    numpy.testing.assert_allclose(weight.grad.numpy(), flat_signal.T @ flat_x, rtol=1e-12)
+    numpy.testing.assert_allclose(bias.grad.numpy(), flat_signal.sum(axis=0), rtol=1e-12)
