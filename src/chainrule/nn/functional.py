@@ -7,7 +7,8 @@ import numpy
 
 from .. import backend
 from ..ops import (binary_cross_entropy_with_logits_per_element, cross_entropy_per_sample,
-                   getitem, linear, log_softmax, relu, sigmoid, softmax, tanh)
+                   getitem, log_softmax, relu, sigmoid, softmax, tanh)
+from ..ops import linear as _linear
 from ..ops.primitive import Rejects, Sample, ShapeError, composite, constant
 from ..tensor import Tensor
 
@@ -28,6 +29,11 @@ def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
 
 def _as_target(target) -> Tensor:
     return target if isinstance(target, Tensor) else Tensor(backend.xp.asarray(target))
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x Wᵀ + b (the fused op), with ``bias`` also accepted by name, as in PyTorch."""
+    return _linear(input, weight, bias)
 
 
 @composite(samples=[Sample(((3, 4),)), Sample(((3, 4),), {"approximate": "tanh"})])

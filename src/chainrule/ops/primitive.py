@@ -8,6 +8,7 @@ is itself differentiable. A single-input op may return the VJP alone.
 from __future__ import annotations
 
 import functools
+import inspect
 import numbers
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -95,13 +96,40 @@ def _as_inputs(args: tuple) -> tuple:
     return tuple(inputs)
 
 
+def _settings_by_position(op: str, args: tuple, settings: dict, required: int, names: tuple):
+    """PyTorch lets settings come by position (``x.sum(1)``, ``softmax(x, 1)``, ``clamp(x, 0, 1)``).
+    Past the op's required inputs, tensors stay inputs (an optional bias); the other arguments are
+    the settings, in the order the forward names them."""
+    inputs, extra, names = list(args[:required]), list(args[required:]), list(names)
+    while extra and names and isinstance(extra[0], Tensor):
+        inputs.append(extra.pop(0))
+        names.pop(0)
+    if len(extra) > len(names):
+        raise TypeError(f"{op}: takes at most {len(args) - len(extra) + len(names)} positional "
+                        f"arguments, but {len(args)} were given")
+    settings = dict(settings)
+    for setting, value in zip(names, extra):
+        if setting in settings:
+            raise TypeError(f"{op}: got two values for {setting!r}")
+        settings[setting] = value
+    return tuple(inputs), settings
+
+
 def primitive(name: str | None = None, samples=(), rejects=(), second_order: bool = True):
     """Make ``forward`` an op of the engine: run it, and record a graph node when a gradient is needed."""
     def decorate(forward):
         op = name or forward.__name__.lstrip("_")
+        parameters = inspect.signature(forward).parameters.values()
+        by_position = [p for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD]
+        required = sum(p.default is p.empty for p in by_position)
+        if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+            required = float("inf")  # cat(*tensors): every positional argument is an input
+        setting_names = tuple(p.name for p in by_position if p.default is not p.empty)
 
         @functools.wraps(forward)
         def apply(*args, **settings):
+            if len(args) > required:
+                args, settings = _settings_by_position(op, args, settings, required, setting_names)
             inputs = _as_inputs(args)
             try:
                 output, vjps = forward(*inputs, **settings)

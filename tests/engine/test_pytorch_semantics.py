@@ -1,0 +1,71 @@
+"""PyTorch code that uses the shared names must run, and give PyTorch's answer.
+
+Each test pins a place where chainrule once differed from PyTorch 2.x (found by
+benchmarks/parity_torch.py, which runs the same code on both); the expected values are PyTorch's,
+written out by hand or as the closed form.
+"""
+import numpy
+import pytest
+
+import chainrule
+import chainrule.nn.functional as F
+
+
+def values(rows, columns, seed=0):
+    rng = numpy.random.default_rng(seed)
+    return rng.uniform(-2, 2, size=(rows, columns))
+
+
+# ---------------------------------------------------------------- settings given by position
+def test_reductions_take_dim_by_position():
+    data = values(3, 4)
+    x = chainrule.tensor(data)
+    numpy.testing.assert_allclose(x.sum(1).numpy(), data.sum(axis=1))
+    numpy.testing.assert_allclose(chainrule.sum(x, 0).numpy(), data.sum(axis=0))
+    numpy.testing.assert_allclose(x.sum((0, 1)).numpy(), data.sum())
+    assert x.sum(1, True).shape == (3, 1)
+    numpy.testing.assert_allclose(x.amax(1).numpy(), data.max(axis=1))
+    numpy.testing.assert_allclose(chainrule.amin(x, 0).numpy(), data.min(axis=0))
+    expected = numpy.log(numpy.exp(data).sum(axis=1))
+    numpy.testing.assert_allclose(x.logsumexp(1).numpy(), expected)
+
+
+def test_softmax_takes_dim_by_position_with_its_gradient():
+    data = values(3, 4)
+    x = chainrule.tensor(data, requires_grad=True)
+    y = F.softmax(x, 0)
+    expected = numpy.exp(data) / numpy.exp(data).sum(axis=0)
+    numpy.testing.assert_allclose(y.detach().numpy(), expected)
+    numpy.testing.assert_allclose(x.log_softmax(1).detach().numpy(),
+                                  data - numpy.log(numpy.exp(data).sum(axis=1, keepdims=True)))
+    y[0, 0].backward()
+    # ∂y₀₀/∂x₀₀ = y₀₀(1 − y₀₀) and ∂y₀₀/∂x₁₀ = −y₀₀ y₁₀ along dim 0; nothing reaches other columns
+    p = expected[:, 0]
+    numpy.testing.assert_allclose(x.grad.numpy()[:, 0], p[0] * (numpy.eye(3)[0] - p))
+    assert not x.grad.numpy()[:, 1:].any()
+
+
+def test_clamp_takes_bounds_by_position():
+    x = chainrule.tensor([-2.0, -0.2, 0.3, 4.0], requires_grad=True)
+    y = chainrule.clamp(x, -1.0, 1.0)
+    assert y.tolist() == pytest.approx([-1.0, -0.2, 0.3, 1.0])
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 1.0, 0.0]
+    assert x.clamp(0.0).tolist() == pytest.approx([0.0, 0.0, 0.3, 4.0])
+
+
+def test_reshape_and_permute_functions_take_the_shape_by_position():
+    x = chainrule.arange(24.0).reshape(2, 3, 4)
+    assert chainrule.reshape(x, (4, 6)).shape == (4, 6)
+    assert chainrule.permute(x, (2, 0, 1)).shape == (4, 2, 3)
+
+
+def test_too_many_positional_arguments_is_a_type_error():
+    with pytest.raises(TypeError, match="sum"):
+        chainrule.sum(chainrule.ones(2, 2), 0, False, "extra")
+
+
+def test_linear_takes_bias_by_name():
+    x, w, b = chainrule.ones(2, 3), chainrule.ones(4, 3), chainrule.full((4,), 0.5)
+    assert F.linear(x, w, bias=b).tolist() == [[3.5] * 4] * 2
+    assert F.linear(x, w).tolist() == [[3.0] * 4] * 2
