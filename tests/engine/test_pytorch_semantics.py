@@ -69,3 +69,23 @@ def test_linear_takes_bias_by_name():
     x, w, b = chainrule.ones(2, 3), chainrule.ones(4, 3), chainrule.full((4,), 0.5)
     assert F.linear(x, w, bias=b).tolist() == [[3.5] * 4] * 2
     assert F.linear(x, w).tolist() == [[3.0] * 4] * 2
+
+
+# ---------------------------------------------------------------- matmul of vectors
+def test_vector_dot_vector_is_0d_with_gradients():
+    a = chainrule.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = chainrule.tensor([4.0, -1.0, 0.5], requires_grad=True)
+    out = a @ b
+    assert out.shape == ()
+    assert out.item() == pytest.approx(3.5)
+    out.backward()
+    assert a.grad.tolist() == [4.0, -1.0, 0.5]
+    assert b.grad.tolist() == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("a_shape, b_shape, expected", [
+    ((4,), (4, 5), (5,)), ((3, 4), (4,), (3,)), ((2, 3, 4), (4,), (2, 3)),
+    ((4,), (2, 4, 5), (2, 5))])
+def test_matmul_with_one_vector_follows_numpy(a_shape, b_shape, expected):
+    a, b = numpy.ones(a_shape), numpy.ones(b_shape)
+    assert (chainrule.tensor(a) @ chainrule.tensor(b)).shape == expected == (a @ b).shape

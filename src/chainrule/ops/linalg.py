@@ -41,8 +41,7 @@ def matmul(a, b) -> Tensor:
     a2 = reshape(a, shape=(1,) + a.shape) if a.ndim == 1 else a
     b2 = reshape(b, shape=b.shape + (1,)) if b.ndim == 1 else b
     out = _matmul(a2, b2)
-    if b.ndim == 1:
-        out = reshape(out, shape=out.shape[:-1])
-    if a.ndim == 1:
-        out = reshape(out, shape=out.shape[:-2] + out.shape[-1:])
-    return out
+    # drop the row added to a and the column added to b: (4,) @ (4,) is 0-d, as in NumPy
+    rows = () if a.ndim == 1 else out.shape[-2:-1]
+    columns = () if b.ndim == 1 else out.shape[-1:]
+    return reshape(out, shape=out.shape[:-2] + rows + columns)
