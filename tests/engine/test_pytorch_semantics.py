@@ -89,3 +89,14 @@ def test_vector_dot_vector_is_0d_with_gradients():
 def test_matmul_with_one_vector_follows_numpy(a_shape, b_shape, expected):
     a, b = numpy.ones(a_shape), numpy.ones(b_shape)
     assert (chainrule.tensor(a) @ chainrule.tensor(b)).shape == expected == (a @ b).shape
+
+
+# ---------------------------------------------------------------- losses
+def test_nll_loss_without_reduction_keeps_the_labels_shape():
+    logp = numpy.log(numpy.full((2, 4, 3), 0.25))  # (N, C, d)
+    labels = numpy.array([[0, 3, 1], [2, 2, 0]])     # (N, d)
+    losses = F.nll_loss(chainrule.tensor(logp), chainrule.tensor(labels), reduction="none")
+    assert losses.shape == (2, 3)
+    numpy.testing.assert_allclose(losses.numpy(), numpy.full((2, 3), numpy.log(4)))
+    unbatched = F.nll_loss(chainrule.tensor(logp[0, :, 0]), chainrule.tensor(0), reduction="none")
+    assert unbatched.shape == ()

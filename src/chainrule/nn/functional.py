@@ -128,4 +128,7 @@ def nll_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
         raise ShapeError(f"nll_loss: expected log-probabilities (N, C) and labels (N,), got "
                          f"{tuple(input.shape)} and {tuple(target.shape)}")
     rows = backend.xp.arange(logp.shape[0])
-    return _reduce(-getitem(logp, index=(rows, labels.data)), reduction, "nll_loss")
+    losses = -getitem(logp, index=(rows, labels.data))
+    if reduction == "none" and input.ndim != 2:
+        losses = losses.reshape(target.shape)  # one loss per label, as cross_entropy gives
+    return _reduce(losses, reduction, "nll_loss")
