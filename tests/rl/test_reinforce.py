@@ -12,6 +12,11 @@ def test_discounted_returns_match_a_hand_computation():
     assert rl.discounted_returns([1.0, 0.0, 2.0], gamma=0.5) == pytest.approx([1.5, 1.0, 2.0])
 
 
+def test_a_truncated_episode_continues_from_the_value_of_its_final_state():
+    # G₁ = 1 + ½·V(s₂) = 1 + ½·4 = 3;  G₀ = 1 + ½·3 = 2.5
+    assert rl.discounted_returns([1.0, 1.0], gamma=0.5, final_value=4.0) == pytest.approx([2.5, 3.0])
+
+
 def test_undiscounted_returns_are_the_rewards_still_to_come():
     assert rl.discounted_returns([1.0] * 4, gamma=1.0) == pytest.approx([4.0, 3.0, 2.0, 1.0])
 

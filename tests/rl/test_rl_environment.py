@@ -30,6 +30,13 @@ def test_a_cartpole_episode_records_one_state_action_and_reward_per_step():
     assert episode.actions.shape == episode.rewards.shape == (len(episode),)
     assert set(episode.actions.tolist()) <= {0, 1}
     assert episode.total_return == len(episode)  # CartPole pays 1 per step
+    assert not episode.truncated  # an untrained policy drops the pole long before the limit
+
+
+def test_an_episode_cut_by_the_time_limit_is_marked_truncated(balancing_policy):
+    episode = rl.run_episode(rl.make_env("CartPole-v1"), balancing_policy, greedy=True, seed=0)
+    assert len(episode) == 500 and episode.truncated
+    assert episode.final_state.shape == (4,)
 
 
 def test_the_same_seeds_replay_the_same_episode():

@@ -52,11 +52,11 @@ def register(subparsers) -> None:
                     "the --out directory.")
     train.add_argument("--env", default="CartPole-v1",
                        help="a Gymnasium environment id with discrete actions")
-    train.add_argument("--episodes", type=_positive_int, default=1500,
+    train.add_argument("--episodes", type=_positive_int, default=1500, metavar="N",
                        help="the most episodes to train for")
-    train.add_argument("--seed", type=int, default=0,
+    train.add_argument("--seed", type=int, default=0, metavar="S",
                        help="seeds the initial weights, the actions drawn and the environment")
-    train.add_argument("--out", metavar="DIR", default=None,
+    train.add_argument("--out", metavar="DIR", default=argparse.SUPPRESS,  # no "(default: None)"
                        help="run directory (default: runs/rl-ENV-seedSEED)")
     train.add_argument("--gamma", type=_discount, default=0.99, help="discount factor γ")
     train.add_argument("--lr", type=_positive_float, default=5e-3,
@@ -76,8 +76,8 @@ def register(subparsers) -> None:
         description="Play episodes with a trained policy, taking the most probable action at "
                     "each step, and print each episode's return and their mean.")
     play.add_argument("run", metavar="DIR", help="a run directory written by 'chainrule rl train'")
-    play.add_argument("--episodes", type=_positive_int, default=20, help="episodes to play")
-    play.add_argument("--seed", type=int, default=0, help="seeds the environment")
+    play.add_argument("--episodes", type=_positive_int, default=20, metavar="N", help="episodes to play")
+    play.add_argument("--seed", type=int, default=0, metavar="S", help="seeds the environment")
     play.set_defaults(handler=run_play)
 
 
@@ -88,7 +88,7 @@ def run_train(args) -> int:
 
     config = rl.ReinforceConfig(env=args.env, gamma=args.gamma, lr=args.lr, hidden=args.hidden,
                                 baseline=args.baseline, seed=args.seed)
-    out = Path(args.out or f"runs/rl-{args.env.replace('/', '-')}-seed{args.seed}")
+    out = Path(getattr(args, "out", None) or f"runs/rl-{args.env.replace('/', '-')}-seed{args.seed}")
     rl.make_env(config.env).close()  # refuse a bad environment before anything is written
 
     def progress(episode: int, episode_return: float, average: float) -> None:

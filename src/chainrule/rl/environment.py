@@ -58,10 +58,16 @@ def describe_env(env) -> tuple[int, int]:
 
 @dataclass
 class Episode:
-    """One episode's trajectory: row t of ``states`` is sₜ, where aₜ was taken and rₜ received."""
+    """One episode's trajectory: row t of ``states`` is sₜ, where aₜ was taken and rₜ received.
+
+    ``truncated`` says the episode was cut by a time limit rather than ended by the game:
+    play would have gone on from ``final_state``, s_T, and its rewards are not zero but unknown.
+    """
     states: numpy.ndarray   # (T, observation size)
     actions: numpy.ndarray  # (T,) integers: indices into the action space
     rewards: numpy.ndarray  # (T,)
+    final_state: numpy.ndarray  # s_T, the observation after the last step
+    truncated: bool = False
 
     def __len__(self) -> int:
         return len(self.rewards)
@@ -92,4 +98,6 @@ def run_episode(env, policy, generator: numpy.random.Generator | None = None,
         rewards.append(reward)
         finished = terminated or truncated
     return Episode(numpy.stack(states), numpy.array(actions, dtype=numpy.int64),
-                   numpy.array(rewards, dtype=numpy.float64))
+                   numpy.array(rewards, dtype=numpy.float64),
+                   final_state=numpy.asarray(observation, dtype=backend.get_default_dtype()),
+                   truncated=bool(truncated and not terminated))

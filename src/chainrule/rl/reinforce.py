@@ -8,18 +8,20 @@ from typing import Callable
 import numpy
 
 from .. import backend, optim
+from ..autograd import no_grad
 from ..nn import functional as F
 from ..tensor import Tensor, arange
-from .environment import DEFAULT_ENV, describe_env, make_env, run_episode
+from .environment import DEFAULT_ENV, Episode, describe_env, make_env, run_episode
 from .policy import PolicyNetwork, ValueNetwork
 
 WINDOW = 100  # "solved" is judged on the average return over this many consecutive episodes
 
 
-def discounted_returns(rewards, gamma: float) -> numpy.ndarray:
-    """Gₜ = rₜ + γ Gₜ₊₁ for t = T−1 … 0, starting from G_T = 0 (nothing after the end)."""
+def discounted_returns(rewards, gamma: float, final_value: float = 0.0) -> numpy.ndarray:
+    """Gₜ = rₜ + γ Gₜ₊₁ for t = T−1 … 0, starting from G_T = ``final_value``: 0 when the episode
+    ended (nothing comes after), an estimate V(s_T) when a time limit cut it short."""
     returns = numpy.empty(len(rewards), dtype=numpy.float64)
-    following = 0.0
+    following = final_value
     for t in reversed(range(len(rewards))):
         following = rewards[t] + gamma * following
         returns[t] = following
@@ -79,7 +81,14 @@ class Reinforce:
         """One gradient step on the episode; returns the policy-gradient loss."""
         dtype = backend.get_default_dtype()
         states = Tensor(episode.states, dtype=dtype)
-        returns = discounted_returns(episode.rewards, self.config.gamma)
+        final_value = 0.0
+        if self.value is not None and episode.truncated:
+            # Cut by the time limit, not ended: the rewards after s_T would have come. Counting
+            # them as 0 would make the last actions look bad for no fault of theirs (the
+            # policy then learns to drift late in an episode); V(s_T) estimates them instead.
+            with no_grad():
+                final_value = self.value(Tensor(episode.final_state[None], dtype=dtype)).item()
+        returns = discounted_returns(episode.rewards, self.config.gamma, final_value)
         advantages = returns
         if self.value is not None:
             values = self.value(states)

@@ -88,7 +88,7 @@ def plot_returns(result: TrainingResult, path) -> None:
     axis.set(xlabel="episode", ylabel="return",
              title=f"REINFORCE on {config.env} (seed {config.seed}, "
                    f"{'with' if config.baseline else 'no'} baseline)")
-    axis.legend(loc="upper left", fontsize="small")
+    axis.legend(loc="best", fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
