@@ -113,3 +113,17 @@ def test_a_block_passes_gradient_checks_end_to_end():
     block = TransformerBlock(n_embd=4, n_head=2, bias=True).double()
     x = chainrule.randn(1, 3, 4, dtype=chainrule.float64, requires_grad=True)
     assert chainrule.gradcheck(block, [x])
+
+
+def test_packed_attention_equals_splitting_heads_and_attending_each():
+    rng = numpy.random.default_rng(5)
+    qkv = chainrule.tensor(rng.standard_normal((2, 5, 12)), requires_grad=True)
+    fused = chainrule.ops.causal_self_attention(qkv, n_head=2)
+    q, k, v = (part.reshape(2, 5, 2, 2).transpose(1, 2) for part in qkv.split(4, dim=2))
+    composed = chainrule.ops.scaled_dot_product_attention(q, k, v, is_causal=True)
+    composed = composed.transpose(1, 2).reshape(2, 5, 4)
+    assert numpy.allclose(fused.detach().numpy(), composed.detach().numpy())
+    signal = chainrule.tensor(rng.standard_normal((2, 5, 4)))
+    fused_grad, = chainrule.autograd.grad(fused, [qkv], signal)
+    composed_grad, = chainrule.autograd.grad(composed, [qkv], signal)
+    assert numpy.allclose(fused_grad.numpy(), composed_grad.numpy())

@@ -8,7 +8,7 @@ so a state_dict copies across to either. The heavy lifting happens in fused prim
 from __future__ import annotations
 
 from .. import backend
-from ..ops import embedding, gelu_tanh, layer_norm, scaled_dot_product_attention
+from ..ops import causal_self_attention, embedding, gelu_tanh, layer_norm
 from ..tensor import Tensor
 from . import init
 from .layers import Dropout, Linear
@@ -78,15 +78,14 @@ class CausalSelfAttention(Module):
         self.resid_dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        batch, length, channels = x.shape
-        head_size = channels // self.n_head
-        q, k, v = self.c_attn(x).split(channels, dim=2)
-        # (B, T, C) -> (B, n_head, T, head_size): each head is a batch of its own
-        q = q.reshape(batch, length, self.n_head, head_size).transpose(1, 2)
-        k = k.reshape(batch, length, self.n_head, head_size).transpose(1, 2)
-        v = v.reshape(batch, length, self.n_head, head_size).transpose(1, 2)
-        y = scaled_dot_product_attention(q, k, v, is_causal=True)
-        y = y.transpose(1, 2).reshape(batch, length, channels)
+        # c_attn gives (B, T, 3C): q, k and v side by side, each C = n_head × head_size wide.
+        # The fused op splits them into heads, attends within each head, and puts the heads'
+        # outputs side by side again: the same as
+        #     q, k, v = qkv.split(C, dim=2), each .reshape(B, T, n_head, head_size).transpose(1, 2)
+        #     y = scaled_dot_product_attention(q, k, v, is_causal=True)
+        #     y = y.transpose(1, 2).reshape(B, T, C)
+        # without the copies those reshapes make, forward and backward.
+        y = causal_self_attention(self.c_attn(x), n_head=self.n_head)
         return self.resid_dropout(self.c_proj(y))
 
     def extra_repr(self) -> str:

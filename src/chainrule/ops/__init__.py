@@ -16,7 +16,7 @@ from .primitive import REGISTRY, Sample, ShapeError, primitive
 from .reduce import all, amax, amin, any, argmax, argmin, max, mean, min, std, sum, var
 from .shape import (cat, chunk, expand, flatten, getitem, masked_fill, permute, reshape, split,
                     squeeze, stack, sum_to, transpose, tril, triu, unsqueeze)
-from .transformer import (embedding, embedding_dense_backward, gelu_tanh,
+from .transformer import (causal_self_attention, embedding, embedding_dense_backward, gelu_tanh,
                           scaled_dot_product_attention)
 
 

@@ -13,6 +13,7 @@ import numpy
 
 from .. import autograd, backend
 from .primitive import Rejects, Sample, ShapeError, constant, primitive
+from .shape import cat
 
 # Above this many elements the one-hot matrix of an embedding's backward costs more than sorting.
 ONE_HOT_LIMIT = 1 << 22
@@ -122,6 +123,37 @@ def _weights(q, k, scale: float, causal: bool):
     return scores.softmax(dim=-1)
 
 
+def _attend(q, k, v, scale: float, causal: bool):
+    """The forward on arrays: (y, A) for A = softmax(q kᵀ · s) with the future masked out."""
+    xp = backend.xp
+    weights = xp.matmul(q, xp.swapaxes(k, -1, -2))
+    weights *= scale
+    if causal:
+        rows, columns = weights.shape[-2:]
+        # −∞ above the diagonal, added to each (T, T) matrix seen as one row of T·T numbers:
+        # a long inner loop, several times faster than broadcasting over rows of T.
+        future = xp.where(_causal_mask(rows, columns), -xp.inf, 0).astype(weights.dtype)
+        flat = weights.reshape(-1, rows * columns)
+        flat += future.reshape(-1)
+    weights -= weights.max(axis=-1, keepdims=True)
+    xp.exp(weights, out=weights)
+    weights /= weights.sum(axis=-1, keepdims=True)
+    return xp.matmul(weights, v), weights
+
+
+def _attend_backward(g, q, k, v, weights, scale: float, out=None):
+    """The VJPs on arrays: (q̄, k̄, v̄), written into the three arrays of ``out`` if given."""
+    xp = backend.xp
+    score_signal = xp.matmul(g, xp.swapaxes(v, -1, -2))  # Ā, then S̄ in place
+    score_signal -= (score_signal * weights).sum(axis=-1, keepdims=True)
+    score_signal *= weights
+    score_signal *= scale
+    q_out, k_out, v_out = out if out is not None else (None, None, None)
+    return (xp.matmul(score_signal, k, out=q_out),
+            xp.matmul(xp.swapaxes(score_signal, -1, -2), q, out=k_out),
+            xp.matmul(xp.swapaxes(weights, -1, -2), g, out=v_out))
+
+
 @primitive(samples=[Sample((_QKV, _QKV, _QKV), {"is_causal": True}), Sample(((2, 3, 2),) * 3),
                     Sample(((2, 2), (3, 2), (3, 4)))],
            rejects=[Rejects(((2, 3, 2), (2, 3, 4), (2, 3, 2)), {}, ShapeError)])
@@ -137,49 +169,79 @@ def scaled_dot_product_attention(q, k, v, is_causal: bool = False, scale: float 
         raise ShapeError(f"scaled_dot_product_attention: q {tuple(q.shape)}, k {tuple(k.shape)} "
                          f"and v {tuple(v.shape)} do not fit: q and k need the same last size, "
                          "k and v the same length")
-    xp = backend.xp
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
-    weights = xp.matmul(q.data, xp.swapaxes(k.data, -1, -2))
-    weights *= scale
-    if is_causal:
-        rows, columns = weights.shape[-2:]
-        # −∞ above the diagonal, added to each (T, T) matrix seen as one row of T·T numbers:
-        # a long inner loop, several times faster than broadcasting over rows of T.
-        future = xp.where(_causal_mask(rows, columns), -xp.inf, 0).astype(weights.dtype)
-        flat = weights.reshape(-1, rows * columns)
-        flat += future.reshape(-1)
-    weights -= weights.max(axis=-1, keepdims=True)
-    xp.exp(weights, out=weights)
-    weights /= weights.sum(axis=-1, keepdims=True)
-    out = xp.matmul(weights, v.data)
+    out, weights = _attend(q.data, k.data, v.data, scale, is_causal)
     saved = {}
 
-    def score_signal(g):
-        """S̄, the error signal of the scaled scores, from the arrays the forward kept. Both q̄
-        and k̄ need it: the first of them to ask computes it, the second reuses it."""
+    def signals(g):
+        """The three VJPs share their work: the first to be asked computes all three."""
         if saved.get("error_signal") is not g:
-            signal = xp.matmul(g.data, xp.swapaxes(v.data, -1, -2))
-            signal -= (signal * weights).sum(axis=-1, keepdims=True)
-            signal *= weights
-            signal *= scale
-            saved["error_signal"], saved["score_signal"] = g, signal
-        return saved["score_signal"]
+            saved["error_signal"] = g
+            saved["signals"] = _attend_backward(g.data, q.data, k.data, v.data, weights, scale)
+        return saved["signals"]
 
-    def q_vjp(g, out):
-        if autograd.is_grad_enabled():
-            return _score_signal_t(g, q, k, v, scale, is_causal) @ k
-        return constant(xp.matmul(score_signal(g), k.data))
+    def vjp(position):
+        def input_vjp(g, out):
+            if autograd.is_grad_enabled():
+                return _attention_signals_t(g, q, k, v, scale, is_causal)[position]
+            return constant(signals(g)[position])
+        return input_vjp
+    return out, (vjp(0), vjp(1), vjp(2))
 
-    def k_vjp(g, out):
-        if autograd.is_grad_enabled():
-            return _score_signal_t(g, q, k, v, scale, is_causal).mT @ q
-        return constant(xp.matmul(xp.swapaxes(score_signal(g), -1, -2), q.data))
 
-    def v_vjp(g, out):
+def _attention_signals_t(g, q, k, v, scale, causal):
+    """(q̄, k̄, v̄) as Tensor ops, differentiable in q, k, v and ȳ (for create_graph)."""
+    score_signal = _score_signal_t(g, q, k, v, scale, causal)
+    return score_signal @ k, score_signal.mT @ q, _weights(q, k, scale, causal).mT @ g
+
+
+@primitive(samples=[Sample(((2, 3, 12),), {"n_head": 2}), Sample(((1, 4, 6),))],
+           rejects=[Rejects(((2, 3, 12),), {"n_head": 5}, ShapeError)])
+def causal_self_attention(qkv, n_head: int = 1):
+    """Multi-head causal self-attention on packed projections, as a GPT computes it.
+
+    ``qkv`` (B, T, 3C) holds the queries, keys and values side by side; each of the n_head heads
+    takes a slice of C/n_head of each and attends as ``scaled_dot_product_attention`` with
+    ``is_causal=True``; the heads' outputs come back side by side, (B, T, C). One op instead of
+    splitting, reshaping and transposing in the graph: the head views cost nothing forward,
+    and backward writes q̄, k̄ and v̄ straight into one (B, T, 3C) gradient.
+    """
+    batch, length, packed = qkv.shape
+    if packed % (3 * n_head):
+        raise ShapeError(f"causal_self_attention: the last size of qkv {tuple(qkv.shape)} must be "
+                         f"3 × n_embd with n_embd a multiple of n_head={n_head}")
+    channels, head_size = packed // 3, packed // (3 * n_head)
+    scale = 1 / math.sqrt(head_size)
+
+    def heads(array):
+        """(B, T, 3, nh, hs) seen as q, k, v of shape (B, nh, T, hs): views, no copies."""
+        return array.reshape(batch, length, 3, n_head, head_size).transpose(2, 0, 3, 1, 4)
+
+    q, k, v = heads(qkv.data)
+    out, weights = _attend(q, k, v, scale, causal=True)
+    out = out.transpose(0, 2, 1, 3).reshape(batch, length, channels)
+
+    def vjp(g, out):
         if autograd.is_grad_enabled():
-            return _weights(q, k, scale, is_causal).mT @ g
-        return constant(xp.matmul(xp.swapaxes(weights, -1, -2), g.data))
-    return out, (q_vjp, k_vjp, v_vjp)
+            return _packed_attention_signal_t(g, qkv, n_head)
+        signal = backend.xp.empty(qkv.shape, dtype=qkv.dtype)
+        per_head = g.data.reshape(batch, length, n_head, head_size).transpose(0, 2, 1, 3)
+        _attend_backward(per_head, q, k, v, weights, scale, out=heads(signal))
+        return constant(signal)
+    return out, vjp
+
+
+def _packed_attention_signal_t(g, qkv, n_head):
+    """The VJP of ``causal_self_attention`` as Tensor ops (for create_graph)."""
+    batch, length, packed = qkv.shape
+    channels, head_size = packed // 3, packed // (3 * n_head)
+
+    def heads(tensor):
+        return tensor.reshape(batch, length, n_head, head_size).transpose(1, 2)
+
+    q, k, v = (heads(part) for part in qkv.split(channels, dim=2))
+    signals = _attention_signals_t(heads(g), q, k, v, 1 / math.sqrt(head_size), True)
+    return cat([s.transpose(1, 2).reshape(batch, length, channels) for s in signals], dim=2)
 
 
 def _score_signal_t(g, q, k, v, scale, causal):
