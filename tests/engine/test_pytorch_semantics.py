@@ -100,3 +100,12 @@ def test_nll_loss_without_reduction_keeps_the_labels_shape():
     numpy.testing.assert_allclose(losses.numpy(), numpy.full((2, 3), numpy.log(4)))
     unbatched = F.nll_loss(chainrule.tensor(logp[0, :, 0]), chainrule.tensor(0), reduction="none")
     assert unbatched.shape == ()
+
+
+# ---------------------------------------------------------------- shapes
+def test_squeeze_takes_a_tuple_of_dims_and_skips_those_not_of_size_1():
+    x = chainrule.zeros(3, 1, 4, 1)
+    assert x.squeeze((1, 3)).shape == (3, 4)
+    assert x.squeeze((0, -1)).shape == (3, 1, 4)
+    assert x.squeeze(0).shape == (3, 1, 4, 1)
+    assert chainrule.squeeze(x, dim=(1,)).shape == (3, 4, 1)

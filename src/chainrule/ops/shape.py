@@ -162,14 +162,16 @@ def unsqueeze(a, dim: int) -> Tensor:
     return reshape(a, shape=a.shape[:position] + (1,) + a.shape[position:])
 
 
-@composite(samples=[Sample(((3, 1, 4, 1),)), Sample(((3, 1, 4),), {"dim": 1})])
+@composite(samples=[Sample(((3, 1, 4, 1),)), Sample(((3, 1, 4),), {"dim": 1}),
+                    Sample(((3, 1, 4, 1),), {"dim": (1, 2, -1)})])
 def squeeze(a, dim=None) -> Tensor:
+    """Remove dimensions of size 1: all of them, or those of ``dim`` (an int or a tuple) that are."""
     if dim is None:
         return reshape(a, shape=tuple(n for n in a.shape if n != 1))
-    dim = dim % a.ndim
-    if a.shape[dim] != 1:
+    dims = {d % a.ndim for d in ((dim,) if isinstance(dim, numbers.Integral) else dim)}
+    if all(a.shape[d] != 1 for d in dims):
         return a
-    return reshape(a, shape=a.shape[:dim] + a.shape[dim + 1:])
+    return reshape(a, shape=tuple(n for i, n in enumerate(a.shape) if i not in dims or n != 1))
 
 
 @composite(samples=[Sample(((2, 3, 4),)), Sample(((2, 3, 4),), {"start_dim": 1})])
