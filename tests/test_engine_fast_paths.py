@@ -48,3 +48,27 @@ def test_linear_gradients_are_the_slides_formulas(batch_shape):
     numpy.testing.assert_allclose(x.grad.numpy(), signal @ weight.data, rtol=1e-12)
     numpy.testing.assert_allclose(weight.grad.numpy(), flat_signal.T @ flat_x, rtol=1e-12)
     numpy.testing.assert_allclose(bias.grad.numpy(), flat_signal.sum(axis=0), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- the primitive wrapper
+def test_an_optional_tensor_by_position_is_an_input_with_a_gradient():
+    x, weight = chainrule.ones(2, 3), chainrule.ones(4, 3, requires_grad=True)
+    bias = chainrule.zeros(4, requires_grad=True)
+    F.linear(x, weight, bias).sum().backward()
+    numpy.testing.assert_array_equal(bias.grad.numpy(), numpy.full(4, 2.0, numpy.float32))
+
+
+def test_numbers_among_the_inputs_become_tensors_of_their_partners_dtype():
+    x = chainrule.ones(3, requires_grad=True)
+    y = 2.5 * x + 1
+    assert y.dtype == chainrule.float32
+    y.sum().backward()
+    numpy.testing.assert_array_equal(x.grad.numpy(), numpy.full(3, 2.5, numpy.float32))
+
+
+def test_settings_by_position_still_work_next_to_the_fast_path():
+    x = chainrule.tensor([[1.0, 2.0], [3.0, 4.0]])
+    numpy.testing.assert_array_equal(x.sum(1).numpy(), [3.0, 7.0])
+    numpy.testing.assert_array_equal(chainrule.clamp(x, 1.5, 3.5).numpy(), [[1.5, 2.0], [3.0, 3.5]])
+    with pytest.raises(TypeError):
+        F.linear(x, chainrule.ones(2, 2), chainrule.ones(2), chainrule.ones(2))

@@ -71,15 +71,25 @@ def constant_like(value, reference_dtype) -> Tensor:
         dtype = reference_dtype
     elif isinstance(value, bool):
         dtype = backend.bool_
+    elif isinstance(value, numbers.Integral) and reference_dtype not in (None, backend.bool_):
+        dtype = reference_dtype
     elif isinstance(value, numbers.Integral):
-        dtype = reference_dtype if reference_dtype is not None else backend.int64
+        dtype = backend.int64  # a bool tensor + 1 counts in int64, as in PyTorch
     else:
         dtype = backend.get_default_dtype()
     return Tensor._wrap(backend.xp.asarray(value, dtype=dtype))
 
 
+def _tensors_only(args: tuple) -> bool:
+    # a plain loop: this runs on every op, and a generator in all() costs more than the test
+    for a in args:
+        if a is not None and not isinstance(a, Tensor):
+            return False
+    return True
+
+
 def _as_inputs(args: tuple) -> tuple:
-    if all(isinstance(a, Tensor) or a is None for a in args):
+    if _tensors_only(args):
         return args
     reference = None
     for a in args:
@@ -129,7 +139,11 @@ def primitive(name: str | None = None, samples=(), rejects=(), second_order: boo
         @functools.wraps(forward)
         def apply(*args, **settings):
             if len(args) > required:
-                args, settings = _settings_by_position(op, args, settings, required, setting_names)
+                extra = args[required:]
+                # optional tensors by position (linear's bias) are inputs already, as they are
+                if settings or len(extra) > len(setting_names) or not _tensors_only(extra):
+                    args, settings = _settings_by_position(op, args, settings, required,
+                                                           setting_names)
             inputs = _as_inputs(args)
             try:
                 output, vjps = forward(*inputs, **settings)
