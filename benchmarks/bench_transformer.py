@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import numpy
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import BLAS_THREADS, compare, limit_threads, machine_info, print_machine, save_json, table  # noqa: E402
+from harness import (BLAS_THREADS, Timing, compare, limit_threads, machine_info,  # noqa: E402
+                     print_machine, save_json, table)
 
 BENCH = dict(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0,
              bias=False, tie_weights=True)
@@ -90,19 +92,26 @@ def time_steps(threads: int, repeats: int, warmup: int):
     ours = [(chainrule.tensor(x), chainrule.tensor(y)) for x, y in data]
     theirs = [(torch.as_tensor(x), torch.as_tensor(y)) for x, y in data]
     position = {"chainrule": 0, "pytorch": 0}
+    # CPU seconds of each call too: on a shared machine, time spent waiting for a core
+    # inflates wall-clock times at random, while the CPU time of a one-thread step does not.
+    cpu = {"chainrule": [], "pytorch": []}
 
-    def run_chainrule():
-        x, y = ours[position["chainrule"] % len(ours)]
-        position["chainrule"] += 1
-        chainrule_step(model, optimizer, x, y)
+    def timed(name, step, model_, optimizer_, pairs):
+        def run():
+            x, y = pairs[position[name] % len(pairs)]
+            position[name] += 1
+            started = time.process_time()
+            step(model_, optimizer_, x, y)
+            cpu[name].append(time.process_time() - started)
+        return run
 
-    def run_torch():
-        x, y = theirs[position["pytorch"] % len(theirs)]
-        position["pytorch"] += 1
-        torch_step(reference, reference_optimizer, x, y)
-
-    return compare({"chainrule": run_chainrule, "pytorch": run_torch}, repeats=repeats,
-                   warmup=warmup)
+    timings = compare({"chainrule": timed("chainrule", chainrule_step, model, optimizer, ours),
+                       "pytorch": timed("pytorch", torch_step, reference, reference_optimizer,
+                                        theirs)},
+                      repeats=repeats, warmup=warmup)
+    cpu_timings = {name: Timing(f"{name} (CPU time)", values[warmup:])
+                   for name, values in cpu.items()}
+    return timings, cpu_timings
 
 
 def main():
@@ -116,13 +125,17 @@ def main():
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args()
     repeats, warmup = (3, 1) if args.quick else (40, 5) if args.full else (15, 3)
-    timings = time_steps(args.threads, repeats, warmup)
-    print(table(timings, baseline="pytorch", unit="ms",
-                title=f"GPT training step (n_layer 4, n_embd 128, block 64, batch {BATCH}, "
-                      f"AdamW), float32, {args.threads} thread(s)"))
+    timings, cpu_timings = time_steps(args.threads, repeats, warmup)
+    title = (f"GPT training step (n_layer 4, n_head 4, n_embd 128, block 64, batch {BATCH}, "
+             f"AdamW, clipping), float32, {args.threads} thread(s)")
+    print(table(timings, baseline="pytorch", unit="ms", title=title + ", wall-clock"))
+    print()
+    print(table({"chainrule": cpu_timings["chainrule"], "pytorch": cpu_timings["pytorch"]},
+                baseline="pytorch", unit="ms", title=title + ", CPU time of the process"))
     print()
     print_machine(machine_info())
-    save_json(args.json, {"timings": timings, "machine": machine_info()})
+    save_json(args.json, {"timings": timings, "cpu_timings": cpu_timings,
+                          "machine": machine_info()})
 
 
 if __name__ == "__main__":
