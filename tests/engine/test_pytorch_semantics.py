@@ -109,3 +109,50 @@ def test_squeeze_takes_a_tuple_of_dims_and_skips_those_not_of_size_1():
     assert x.squeeze((0, -1)).shape == (3, 1, 4)
     assert x.squeeze(0).shape == (3, 1, 4, 1)
     assert chainrule.squeeze(x, dim=(1,)).shape == (3, 4, 1)
+
+
+# ---------------------------------------------------------------- dtype promotion
+def dtype_of(result):
+    return str(result.dtype)
+
+
+def test_integers_meeting_floats_take_the_float_dtype():
+    ints = chainrule.tensor([3, 4, 7])
+    floats = chainrule.tensor([1.0, -2.0, 3.0])  # float32
+    assert dtype_of(ints * floats) == dtype_of(floats + ints) == "float32"
+    assert dtype_of(ints + 2.5) == dtype_of(2.5 - ints) == "float32"
+    assert dtype_of(ints ** 0.5) == "float32"
+    assert dtype_of(chainrule.where(ints > 3, ints, 0.5)) == "float32"
+    assert dtype_of(chainrule.maximum(ints, floats)) == "float32"
+    assert dtype_of(ints * 2) == "int64"
+
+
+def test_true_division_of_integers_gives_the_default_float():
+    ints = chainrule.tensor([3, 4, 7])
+    assert dtype_of(ints / 2) == dtype_of(ints / ints) == dtype_of(1 / ints) == "float32"
+    assert (ints / 2).tolist() == [1.5, 2.0, 3.5]
+
+
+def test_a_bool_tensor_plus_an_integer_counts():
+    mask = chainrule.tensor([True, False, True])
+    assert (mask + 1).tolist() == [2, 1, 2]
+    assert dtype_of(mask * 2) == "int64"
+    assert dtype_of(mask * 2.0) == "float32"
+    assert dtype_of(mask + True) == "bool"
+
+
+def test_a_0d_tensor_does_not_widen_a_tensor_of_the_same_kind():
+    x = chainrule.tensor([1.0, 2.0])
+    scale = chainrule.tensor(2.0, dtype=chainrule.float64)
+    assert dtype_of(x * scale) == dtype_of(scale - x) == "float32"
+    assert dtype_of(x * chainrule.tensor([2.0], dtype=chainrule.float64)) == "float64"
+    assert dtype_of(chainrule.tensor([1, 2]) * scale) == "float64"  # a higher kind: its dtype
+
+
+def test_gradients_flow_back_in_each_inputs_dtype():
+    x = chainrule.tensor([1.0, 2.0], requires_grad=True)
+    scale = chainrule.tensor(3.0, dtype=chainrule.float64, requires_grad=True)
+    (x * scale / chainrule.tensor([2, 4])).sum().backward()
+    assert dtype_of(x.grad) == "float32" and dtype_of(scale.grad) == "float64"
+    assert x.grad.tolist() == [1.5, 0.75]
+    assert scale.grad.item() == pytest.approx(1.0)

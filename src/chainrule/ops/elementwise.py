@@ -10,28 +10,55 @@ from .primitive import Rejects, Sample, ShapeError, constant, primitive
 
 BROADCAST = [Sample(((3, 4), (3, 4))), Sample(((3, 4), (4,))), Sample(((2, 1, 4), (3, 1)))]
 BAD_BROADCAST = [Rejects(((3, 4), (5,)), {}, ShapeError)]
+INTEGERS = numpy.array([1, -2, 3, 0])
+_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < float
+
+
+def _promoted(a, b):
+    """The operands' arrays in one dtype, by PyTorch's rule where it differs from NumPy's: the
+    operand of the higher kind sets the dtype (int64 * float32 is float32; NumPy makes float64),
+    and between operands of one kind a 0-d tensor does not widen one with dimensions (float32 *
+    a float64 0-d tensor stays float32). Otherwise NumPy's rule is PyTorch's."""
+    x, y = a.data, b.data
+    if x.dtype == y.dtype:
+        return x, y
+    x_rank, y_rank = _KIND_RANK[x.dtype.kind], _KIND_RANK[y.dtype.kind]
+    if x_rank != y_rank:
+        dtype = x.dtype if x_rank > y_rank else y.dtype
+    elif (x.ndim == 0) != (y.ndim == 0):
+        dtype = y.dtype if x.ndim == 0 else x.dtype
+    else:
+        return x, y
+    return x.astype(dtype, copy=False), y.astype(dtype, copy=False)
 
 
 @primitive(samples=BROADCAST, rejects=BAD_BROADCAST)
 def add(a, b):
-    return a.data + b.data, (lambda g, out: g, lambda g, out: g)
+    x, y = _promoted(a, b)
+    return x + y, (lambda g, out: g, lambda g, out: g)
 
 
 @primitive(samples=BROADCAST, rejects=BAD_BROADCAST)
 def sub(a, b):
-    return a.data - b.data, (lambda g, out: g, lambda g, out: -g)
+    x, y = _promoted(a, b)
+    return x - y, (lambda g, out: g, lambda g, out: -g)
 
 
-@primitive(samples=BROADCAST, rejects=BAD_BROADCAST)
+@primitive(samples=BROADCAST + [Sample(((3, 4), INTEGERS))], rejects=BAD_BROADCAST)
 def mul(a, b):
-    return a.data * b.data, (lambda g, out: g * b, lambda g, out: g * a)
+    x, y = _promoted(a, b)
+    return x * y, (lambda g, out: g * b, lambda g, out: g * a)
 
 
-@primitive(samples=[Sample(((3, 4), (3, 4)), low=0.5), Sample(((3, 4), (4,)), low=0.5)],
+@primitive(samples=[Sample(((3, 4), (3, 4)), low=0.5), Sample(((3, 4), (4,)), low=0.5),
+                    Sample((INTEGERS, (3, 4)), low=0.5)],
            rejects=BAD_BROADCAST)
 def div(a, b):
     # d(a/b)/da = 1/b,  d(a/b)/db = -a/b² = -out/b
-    return a.data / b.data, (lambda g, out: g / b, lambda g, out: -g * out / b)
+    x, y = _promoted(a, b)
+    if x.dtype.kind != "f":  # integers divide into the default float dtype, as in PyTorch
+        x, y = x.astype(backend.get_default_dtype()), y.astype(backend.get_default_dtype())
+    return x / y, (lambda g, out: g / b, lambda g, out: -g * out / b)
 
 
 @primitive(samples=[Sample(((3, 4),))])
@@ -43,7 +70,8 @@ def neg(a):
            rejects=BAD_BROADCAST)
 def pow(a, b):
     # d(aᵇ)/da = b·aᵇ⁻¹,  d(aᵇ)/db = aᵇ·ln a (only asked for when the exponent needs a gradient)
-    return a.data ** b.data, (lambda g, out: g * b * a ** (b - 1), lambda g, out: g * out * a.log())
+    x, y = _promoted(a, b)
+    return x ** y, (lambda g, out: g * b * a ** (b - 1), lambda g, out: g * out * a.log())
 
 
 @primitive(samples=[Sample(((3, 4),))])
@@ -109,7 +137,7 @@ def _share(winner, tie, dtype):
 
 @primitive(samples=BROADCAST, rejects=BAD_BROADCAST)
 def maximum(a, b):
-    out = backend.xp.maximum(a.data, b.data)
+    out = backend.xp.maximum(*_promoted(a, b))
     def share_a(g, out):
         return g * _share(a.data > b.data, a.data == b.data, out.dtype)
     def share_b(g, out):
@@ -119,7 +147,7 @@ def maximum(a, b):
 
 @primitive(samples=BROADCAST, rejects=BAD_BROADCAST)
 def minimum(a, b):
-    out = backend.xp.minimum(a.data, b.data)
+    out = backend.xp.minimum(*_promoted(a, b))
     def share_a(g, out):
         return g * _share(a.data < b.data, a.data == b.data, out.dtype)
     def share_b(g, out):
@@ -138,7 +166,7 @@ def where(condition, a, b):
         raise TypeError(f"where: the condition must be a bool tensor, not {condition.dtype}")
     mask = condition.data
     zero = constant(backend.xp.zeros((), dtype=a.dtype))
-    return backend.xp.where(mask, a.data, b.data), (
+    return backend.xp.where(mask, *_promoted(a, b)), (
         None,
         lambda g, out: where(condition, g, zero),
         lambda g, out: where(condition, zero, g),
