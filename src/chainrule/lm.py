@@ -100,7 +100,7 @@ def configs(preset: str = "baby", **overrides) -> tuple[GPTConfig, TrainConfig]:
 def split_tokens(text: str, tokenizer, block_size: int, path) -> tuple[numpy.ndarray, numpy.ndarray]:
     """The text's ids, cut by position: the first 90% trains, the last 10% validates. Each part
     must hold at least one block and its next-token targets."""
-    ids = numpy.asarray(tokenizer.encode(text), dtype=numpy.int64)
+    ids = numpy.asarray(tokenizer.encode(text, what=str(path)), dtype=numpy.int64)
     cut = int(len(ids) * TRAIN_FRACTION)
     train, val = ids[:cut], ids[cut:]
     needed = block_size + 1
@@ -203,6 +203,11 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False, progre
     out_dir = Path(out_dir)
     text = load_text(text_path)
     if resume:
+        changed = sorted(key for key, value in overrides.items()
+                         if value is not None and key != "max_iters")
+        if changed:
+            raise ValueError(f"--resume continues {out_dir} with its saved settings; only "
+                             f"max_iters may change, not {', '.join(changed)}")
         saved = _saved_run(out_dir)
         model_config = GPTConfig.from_dict(saved["config"]["model"])
         train_config = TrainConfig(**saved["config"]["train"])
@@ -241,7 +246,8 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False, progre
     rng = backend.generator()
     train_loss = float("nan")
     for step in range(start, train_config.max_iters):
-        if step % train_config.eval_interval == 0 and step > start or (step == 0 and not resume):
+        # evaluate (and save) every eval_interval steps; a resumed run did so before it stopped
+        if step % train_config.eval_interval == 0 and (step > start or not resume):
             history.append(_evaluate(model, train_data, val_data, train_config, step, bar))
             _save(out_dir, model, optimizer, scheduler, run_config, step, history)
         step_began = time.perf_counter()

@@ -61,3 +61,12 @@ def test_generate_names_an_unknown_character(trained_run, capsys):
 def test_generate_from_a_directory_without_a_run(tmp_path, capsys):
     code, _, err = run_cli(capsys, "lm", "generate", str(tmp_path), "--prompt", "a")
     assert code == 2 and err.count("\n") == 1 and "checkpoint" in err
+
+
+def test_resume_refuses_new_settings_other_than_max_iters(trained_run, tmp_path, capsys):
+    run, _ = trained_run
+    text = tmp_path / "input.txt"
+    text.write_text(make_text())
+    code, _, err = run_cli(capsys, "lm", "train", "--text", str(text), "--out", str(run),
+                           "--resume", "--lr", "0.1")
+    assert code == 2 and err.count("\n") == 1 and "only max_iters may change" in err

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import sys
 
+from ..errors import ChainruleError
+
 # command-line flag -> setting of GPTConfig or TrainConfig (None: not given, the preset decides)
 OVERRIDES = {
     "max_iters": int, "batch_size": int, "block_size": int, "n_layer": int, "n_head": int,
@@ -54,6 +56,10 @@ def register(subparsers) -> None:
     generate.set_defaults(handler=_generate)
 
 
+class SettingError(ChainruleError, ValueError):
+    """A command-line setting the model or the recipe cannot use (printed as one line)."""
+
+
 def _train(args) -> int:
     from .. import lm
 
@@ -63,11 +69,9 @@ def _train(args) -> int:
         metrics = lm.train(args.text, args.out, preset=args.preset, resume=args.resume,
                            progress=not args.quiet, **overrides)
     except ValueError as error:  # a setting out of range (e.g. n_embd not a multiple of n_head)
-        from ..errors import ChainruleError
-
         if isinstance(error, ChainruleError):
             raise
-        raise _SettingError(str(error)) from None
+        raise SettingError(str(error)) from None
     summary = {key: metrics[key] for key in ("val_loss", "train_loss", "iterations",
                                              "tokens_per_second", "training_seconds")}
     print(json.dumps(summary, indent=1))
@@ -93,13 +97,3 @@ def _generate(args) -> int:
     sys.stdout.flush()
     return 0
 
-
-def _setting_error():
-    from ..errors import ChainruleError
-
-    class SettingError(ChainruleError, ValueError):
-        """A command-line setting the model or the recipe cannot use."""
-    return SettingError
-
-
-_SettingError = _setting_error()
