@@ -9,6 +9,7 @@ from .. import backend
 from ..ops import (binary_cross_entropy_with_logits_per_element, cross_entropy_per_sample,
                    getitem, log_softmax, relu, sigmoid, softmax, tanh)
 from ..ops import linear as _linear
+from ..ops.fused import cross_entropy_mean
 from ..ops.primitive import Rejects, Sample, ShapeError, composite, constant
 from ..tensor import Tensor
 
@@ -112,6 +113,8 @@ def cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
     Its gradient with respect to z is softmax(z) − onehot(t)."""
     target = _as_target(target)
     logits, labels = _flatten_classes(input, target)
+    if reduction == "mean":
+        return cross_entropy_mean(logits, labels)  # fused: one op, one node
     losses = cross_entropy_per_sample(logits, labels)
     if reduction == "none" and input.ndim != 2:
         losses = losses.reshape(target.shape)

@@ -67,26 +67,58 @@ def _check_labels(logits: Tensor, target: Tensor, op: str):
 _LABELS = numpy.array([0, 3, 1])
 
 
-@primitive(samples=[Sample(((3, 4), _LABELS))],
-           rejects=[Rejects(((3, 4), numpy.array([0, 4, 1])), {}, IndexError),
-                    Rejects(((3, 4), numpy.array([0, 1])), {}, ShapeError)])
-def cross_entropy_per_sample(logits, target):
-    """Lᵢ = −log softmax(zᵢ)[tᵢ] = logsumexp(zᵢ) − zᵢ[tᵢ]. Its gradient is softmax(zᵢ) − onehot(tᵢ)."""
+def _cross_entropy(logits, target):
+    """The forward shared by both reductions: per-sample losses Lᵢ = logsumexp(zᵢ) − zᵢ[tᵢ], and
+    ``signal(scale)`` = (softmax(z) − onehot(t)) · scale as an array, from the same exponentials."""
     _check_labels(logits, target, "cross_entropy")
     rows = backend.xp.arange(logits.shape[0])
     shifted = _shifted(logits, 1)
     exps = backend.xp.exp(shifted)
     totals = exps.sum(axis=1, keepdims=True)
-    out = backend.xp.log(totals[:, 0]) - shifted[rows, target.data]
+    losses = backend.xp.log(totals[:, 0]) - shifted[rows, target.data]
+
+    def signal(scale):
+        probabilities = exps / totals  # a new array: the VJP may run again (retain_graph)
+        probabilities[rows, target.data] -= 1
+        probabilities *= scale
+        return probabilities
+
+    def onehot():
+        hot = backend.xp.zeros(logits.shape, dtype=logits.dtype)
+        hot[rows, target.data] = 1
+        return constant(hot)
+    return losses, signal, onehot
+
+
+_LABEL_REJECTS = [Rejects(((3, 4), numpy.array([0, 4, 1])), {}, IndexError),
+                  Rejects(((3, 4), numpy.array([0, 1])), {}, ShapeError)]
+
+
+@primitive(samples=[Sample(((3, 4), _LABELS))], rejects=_LABEL_REJECTS)
+def cross_entropy_per_sample(logits, target):
+    """Lᵢ = −log softmax(zᵢ)[tᵢ] = logsumexp(zᵢ) − zᵢ[tᵢ]. Its gradient is softmax(zᵢ) − onehot(tᵢ)."""
+    losses, signal, onehot = _cross_entropy(logits, target)
 
     def vjp(g, out):
-        onehot = backend.xp.zeros(logits.shape, dtype=logits.dtype)
-        onehot[rows, target.data] = 1
         if autograd.is_grad_enabled():  # create_graph: keep the softmax differentiable
-            return g.reshape((-1, 1)) * (softmax(logits, dim=1) - constant(onehot))
-        probabilities = exps / totals  # reuse the forward's exponentials
-        return constant((probabilities - onehot) * g.data[:, None])
-    return out, (vjp, None)
+            return g.reshape((-1, 1)) * (softmax(logits, dim=1) - onehot())
+        return constant(signal(g.data[:, None]))
+    return losses, (vjp, None)
+
+
+@primitive(samples=[Sample(((3, 4), _LABELS)), Sample(((1, 5), numpy.array([4])))],
+           rejects=_LABEL_REJECTS)
+def cross_entropy_mean(logits, target):
+    """L = (1/N) Σᵢ Lᵢ, the mean reduction fused in: one op and one graph node where the mean as
+    its own op would add two of each. ∂L/∂z = (softmax(z) − onehot(t)) / N."""
+    losses, signal, onehot = _cross_entropy(logits, target)
+    count = logits.shape[0]
+
+    def vjp(g, out):
+        if autograd.is_grad_enabled():  # create_graph: keep the softmax differentiable
+            return g * (softmax(logits, dim=1) - onehot()) / count
+        return constant(signal(g.data / count))
+    return backend.xp.asarray(losses.mean()), (vjp, None)
 
 
 @primitive(samples=[Sample(((3, 4), (3, 4)), low=-3, high=3)])
