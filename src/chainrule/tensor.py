@@ -228,10 +228,13 @@ def as_tensor(data, dtype=None) -> Tensor:
     return Tensor(data, dtype=dtype)
 
 
-def _size(size) -> tuple:
-    if len(size) == 1 and not isinstance(size[0], numbers.Integral):
-        size = tuple(size[0])
-    return tuple(int(s) for s in size)
+def _size(shape: tuple, size=None) -> tuple:
+    """The shape of ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``, as in PyTorch."""
+    if size is not None:
+        shape = (size,)
+    if len(shape) == 1 and not isinstance(shape[0], numbers.Integral):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
 
 
 def _filled(array, requires_grad: bool) -> Tensor:
@@ -239,12 +242,12 @@ def _filled(array, requires_grad: bool) -> Tensor:
     return result.requires_grad_(True) if requires_grad else result
 
 
-def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _filled(backend.xp.zeros(_size(size), dtype=backend.as_dtype(dtype)), requires_grad)
+def zeros(*shape, size=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _filled(backend.xp.zeros(_size(shape, size), dtype=backend.as_dtype(dtype)), requires_grad)
 
 
-def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _filled(backend.xp.ones(_size(size), dtype=backend.as_dtype(dtype)), requires_grad)
+def ones(*shape, size=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _filled(backend.xp.ones(_size(shape, size), dtype=backend.as_dtype(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -256,8 +259,8 @@ def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     return _filled(backend.xp.full(shape, fill_value, dtype=backend.as_dtype(dtype)), requires_grad)
 
 
-def empty(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return zeros(*size, dtype=dtype, requires_grad=requires_grad)
+def empty(*shape, size=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    return zeros(_size(shape, size), dtype=dtype, requires_grad=requires_grad)
 
 
 def zeros_like(other: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -291,15 +294,15 @@ def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -
     return _filled(backend.xp.eye(n, m, dtype=backend.as_dtype(dtype)), requires_grad)
 
 
-def rand(*size, dtype=None, generator=None, requires_grad: bool = False) -> Tensor:
+def rand(*shape, size=None, dtype=None, generator=None, requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1), from the generator seeded by ``chainrule.manual_seed``."""
-    array = backend.random_array("uniform", _size(size), backend.as_dtype(dtype), generator)
+    array = backend.random_array("uniform", _size(shape, size), backend.as_dtype(dtype), generator)
     return _filled(array, requires_grad)
 
 
-def randn(*size, dtype=None, generator=None, requires_grad: bool = False) -> Tensor:
+def randn(*shape, size=None, dtype=None, generator=None, requires_grad: bool = False) -> Tensor:
     """Standard normal, from the generator seeded by ``chainrule.manual_seed``."""
-    array = backend.random_array("normal", _size(size), backend.as_dtype(dtype), generator)
+    array = backend.random_array("normal", _size(shape, size), backend.as_dtype(dtype), generator)
     return _filled(array, requires_grad)
 
 
@@ -312,7 +315,10 @@ def randn_like(other: Tensor, dtype=None, requires_grad: bool = False) -> Tensor
 
 
 def randint(low, high=None, size=(), dtype=None, generator=None) -> Tensor:
-    if high is None:
+    """Integers in [low, high); ``randint(high, size)`` starts at 0, as in PyTorch."""
+    if high is not None and not isinstance(high, numbers.Integral):
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     rng = generator if generator is not None else backend.generator()
     values = rng.integers(low, high, size=tuple(size))

@@ -156,3 +156,20 @@ def test_gradients_flow_back_in_each_inputs_dtype():
     assert dtype_of(x.grad) == "float32" and dtype_of(scale.grad) == "float64"
     assert x.grad.tolist() == [1.5, 0.75]
     assert scale.grad.item() == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- creation
+@pytest.mark.parametrize("make", [chainrule.zeros, chainrule.ones, chainrule.empty,
+                                  chainrule.rand, chainrule.randn])
+def test_creation_takes_the_size_by_name(make):
+    result = make(size=(2, 3))
+    assert result.shape == (2, 3) and str(result.dtype) == "float32"
+    assert make(2, 3).shape == make((2, 3)).shape == make([2, 3]).shape == (2, 3)
+
+
+def test_randint_with_high_and_size_starts_at_zero():
+    chainrule.manual_seed(0)
+    draws = chainrule.randint(3, (200,))
+    assert draws.shape == (200,) and str(draws.dtype) == "int64"
+    assert set(draws.tolist()) == {0, 1, 2}
+    assert set(chainrule.randint(5, 7, (50,)).tolist()) == {5, 6}
