@@ -173,3 +173,14 @@ def test_randint_with_high_and_size_starts_at_zero():
     assert draws.shape == (200,) and str(draws.dtype) == "int64"
     assert set(draws.tolist()) == {0, 1, 2}
     assert set(chainrule.randint(5, 7, (50,)).tolist()) == {5, 6}
+
+
+# ---------------------------------------------------------------- methods PyTorch code calls
+def test_shape_and_dtype_of_another_tensor():
+    x = chainrule.arange(6.0, requires_grad=True)
+    grid = chainrule.zeros(2, 3, dtype=chainrule.float64)
+    assert x.view_as(grid).shape == x.reshape_as(grid).shape == (2, 3)
+    assert chainrule.ones(3, 1).expand_as(chainrule.zeros(2, 3, 4)).shape == (2, 3, 4)
+    assert str(chainrule.tensor([1, 2]).type_as(grid).dtype) == "float64"
+    x.view_as(grid).expand_as(chainrule.zeros(4, 2, 3)).sum().backward()
+    assert x.grad.tolist() == [4.0] * 6
