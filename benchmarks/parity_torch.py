@@ -1,0 +1,647 @@
+"""Does chainrule's public API behave like PyTorch's wherever PyTorch has the thing?
+
+Each case below is written ONCE, as a function of a library namespace (``chainrule`` or
+``torch``) and its ``nn.functional``; it runs on both with the same float64 inputs (random, with
+broadcast shapes), and the outputs and the input gradients (backward of a random projection
+Σ r ∘ out) must agree to 1e-10 relative (max-norm). Outputs must also agree in shape and dtype.
+Cases that call ``autograd.grad(..., create_graph=True)`` inside compare second derivatives.
+
+A second table probes the places where the APIs themselves differ (dtype rules, defaults,
+names), and prints what each library does.
+
+    python benchmarks/parity_torch.py            # exit status 1 if any case fails
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+import warnings
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as torch_F  # noqa: E402
+
+import chainrule  # noqa: E402
+import chainrule.nn.functional as chainrule_F  # noqa: E402
+
+torch.set_num_threads(1)
+TOLERANCE = 1e-10
+LIBRARIES = {"chainrule": (chainrule, chainrule_F), "torch": (torch, torch_F)}
+
+
+# ---------------------------------------------------------------- inputs
+class Float:
+    """A float64 input with given values that requires grad (e.g. ties for max/min)."""
+
+    def __init__(self, values):
+        self.values = numpy.asarray(values, dtype=numpy.float64)
+
+
+class Positive:
+    """A random float64 input in [0.5, 2) that requires grad (log, sqrt, powers, divisors)."""
+
+    def __init__(self, *shape):
+        self.shape = shape
+
+
+def make_inputs(spec, seed: int) -> list:
+    """Turn a case's spec into NumPy values: shapes → random float64 that require grad,
+    Float/Positive → float64 that require grad, arrays → constants, anything else as it is."""
+    rng = numpy.random.default_rng(seed)
+    values = []
+    for item in spec:
+        if isinstance(item, tuple):
+            values.append(("grad", rng.uniform(-2, 2, size=item)))
+        elif isinstance(item, Positive):
+            values.append(("grad", rng.uniform(0.5, 2, size=item.shape)))
+        elif isinstance(item, Float):
+            values.append(("grad", item.values.copy()))
+        elif isinstance(item, numpy.ndarray):
+            values.append(("const", item))
+        else:
+            values.append(("raw", item))
+    return values
+
+
+def to_library(lib, values) -> list:
+    out = []
+    for kind, value in values:
+        if kind == "grad":
+            out.append(lib.tensor(value.copy(), requires_grad=True))
+        elif kind == "const":
+            out.append(lib.tensor(value.copy()))
+        else:
+            out.append(value)
+    return out
+
+
+def as_numpy(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().numpy()
+    if isinstance(value, chainrule.Tensor):
+        return value.detach().numpy()
+    return numpy.asarray(value)
+
+
+def outputs_of(result) -> list:
+    """A case returns a tensor, or a tuple of them ((values, indices), pieces of split...)."""
+    return list(result) if isinstance(result, (tuple, list)) else [result]
+
+
+def relative_error(got, want) -> float:
+    got, want = numpy.asarray(got, dtype=numpy.float64), numpy.asarray(want, dtype=numpy.float64)
+    if got.shape != want.shape:
+        return float("inf")
+    if got.size == 0:
+        return 0.0
+    scale = max(float(numpy.abs(want).max()), 1e-300)
+    return float(numpy.abs(got - want).max()) / scale
+
+
+# ---------------------------------------------------------------- cases
+CASES: list = []
+
+
+def case(name: str, *spec):
+    """Register ``function(lib, F, *inputs)`` as a parity case over the inputs in ``spec``."""
+    def register(function):
+        CASES.append((name, function, spec))
+        return function
+    return register
+
+
+def register_simple(name, function, *spec):
+    CASES.append((name, function, spec))
+
+
+ROWS = numpy.array([0, 2, 2, 1, 0])          # repeated indices: their gradients accumulate
+COLUMNS = numpy.array([1, 1, 3, 0, 1])
+LABELS = numpy.array([0, 3, 1, 2, 3])
+LABELS_ND = numpy.array([[0, 3, 1], [2, 2, 0]])  # (N, d) labels for (N, C, d) logits
+MASK = numpy.array([[True, False, True, True], [False, False, True, False],
+                    [True, True, False, True]])
+TIES = [[1.0, 3.0, 3.0, -1.0], [2.0, 2.0, 2.0, 0.5], [0.0, -4.0, 5.0, 5.0]]
+
+# arithmetic, Python numbers on either side, broadcasting
+register_simple("x + y (3,4)+(4,)", lambda lib, F, x, y: x + y, (3, 4), (4,))
+register_simple("x + y (2,1,4)+(3,1)", lambda lib, F, x, y: x + y, (2, 1, 4), (3, 1))
+register_simple("x + 2.5, 2.5 + x", lambda lib, F, x: (x + 2.5, 2.5 + x), (3, 4))
+register_simple("x - y, 3 - x, x - 3", lambda lib, F, x, y: (x - y, 3 - x, x - 3), (3, 4), (3, 1))
+register_simple("x * y, 2 * x, x * 2", lambda lib, F, x, y: (x * y, 2 * x, x * 2), (2, 3, 4), (4,))
+register_simple("x / y, 2 / y, x / 3", lambda lib, F, x, y: (x / y, 2 / y, x / 3),
+                (3, 4), Positive(3, 4))
+register_simple("x ** y (broadcast)", lambda lib, F, x, y: x ** y, Positive(3, 4), (4,))
+register_simple("x ** 2, x ** 0.5, x ** -1", lambda lib, F, x: (x ** 2, x ** 0.5, x ** -1),
+                Positive(3, 4))
+register_simple("x ** 3 (negative base)", lambda lib, F, x: x ** 3, (3, 4))
+register_simple("2 ** x, x.pow(3)", lambda lib, F, x: (2 ** x, x.pow(3)), (3, 4))
+register_simple("lib.pow(x, y)", lambda lib, F, x, y: lib.pow(x, y), Positive(3, 4), (3, 4))
+register_simple("-x", lambda lib, F, x: -x, (3, 4))
+register_simple("lib.add/sub/mul/div", lambda lib, F, x, y: (lib.add(x, y), lib.sub(x, y),
+                                                             lib.mul(x, y), lib.div(x, y)),
+                (3, 4), Positive(4,))
+
+# matrix products, NumPy's 1-D rules
+for shapes in [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (3, 4, 2)), ((4,), (4, 5)),
+               ((3, 4), (4,)), ((4,), (4,)), ((2, 3, 4), (4,)), ((4,), (2, 4, 5))]:
+    register_simple(f"x @ y {shapes[0]}@{shapes[1]}", lambda lib, F, x, y: x @ y, *shapes)
+register_simple("lib.matmul(x, y)", lambda lib, F, x, y: lib.matmul(x, y), (2, 3, 4), (2, 4, 3))
+register_simple("x.matmul(y)", lambda lib, F, x, y: x.matmul(y), (3, 4), (4, 2))
+
+# elementwise functions, as functions and as methods
+for op in ["exp", "sin", "cos", "tanh", "sigmoid", "relu", "abs"]:
+    register_simple(f"lib.{op}, x.{op}()",
+                    lambda lib, F, x, op=op: (getattr(lib, op)(x), getattr(x, op)()), (3, 4))
+for op in ["log", "sqrt"]:
+    register_simple(f"lib.{op}, x.{op}()",
+                    lambda lib, F, x, op=op: (getattr(lib, op)(x), getattr(x, op)()),
+                    Positive(3, 4))
+register_simple("maximum/minimum (broadcast)",
+                lambda lib, F, x, y: (lib.maximum(x, y), lib.minimum(x, y)), (3, 4), (4,))
+register_simple("maximum/minimum (ties halve)",
+                lambda lib, F, x, y: (lib.maximum(x, y), lib.minimum(x, y), x.maximum(y)),
+                Float(TIES), Float(numpy.full((3, 4), 2.0)))
+register_simple("where(cond, x, y)", lambda lib, F, c, x, y: lib.where(c, x, y),
+                MASK, (3, 4), (4,))
+register_simple("where(x > 0, x, 0.0)", lambda lib, F, x: lib.where(x > 0, x, 0.0), (3, 4))
+register_simple("clamp(min=, max=)", lambda lib, F, x: (x.clamp(min=-0.5, max=0.7),
+                                                        lib.clamp(x, min=0.1), x.clamp(max=0.3)),
+                (3, 4))
+register_simple("clamp(x, lo, hi) positional", lambda lib, F, x: (lib.clamp(x, -0.5, 0.5),
+                                                                  x.clamp(-1.0)), (3, 4))
+register_simple("clip", lambda lib, F, x: (lib.clip(x, -0.5, 0.5), x.clip(min=0.0)), (3, 4))
+
+# reductions
+register_simple("sum", lambda lib, F, x: (x.sum(), x.sum(dim=1), x.sum(dim=(0, 2), keepdim=True),
+                                          x.sum(-1), lib.sum(x, dim=0)), (2, 3, 4))
+register_simple("sum positional dim", lambda lib, F, x: (x.sum(1), lib.sum(x, 1),
+                                                         x.sum((0, 2)), x.sum(1, True)),
+                (2, 3, 4))
+register_simple("mean", lambda lib, F, x: (x.mean(), x.mean(dim=1), x.mean(1),
+                                           x.mean(dim=(0, 2), keepdim=True), lib.mean(x, -1)),
+                (2, 3, 4))
+register_simple("var", lambda lib, F, x: (x.var(), x.var(dim=1), x.var(1, keepdim=True),
+                                          x.var(dim=1, correction=0), x.var(unbiased=False),
+                                          lib.var(x, dim=(0, 2))), (2, 3, 4))
+register_simple("std", lambda lib, F, x: (x.std(), x.std(dim=1), x.std(dim=0, correction=0)),
+                (2, 3, 4))
+register_simple("max/min (all)", lambda lib, F, x: (x.max(), x.min(), lib.max(x), lib.min(x)),
+                (3, 4))
+register_simple("max/min(dim) values, indices",
+                lambda lib, F, x: (*x.max(dim=1), *x.min(dim=0), *lib.max(x, 1, keepdim=True),
+                                   *lib.min(x, -1)), (3, 4))
+register_simple("max(dim).values/.indices",
+                lambda lib, F, x: (x.max(dim=1).values, x.max(dim=1).indices), (3, 4))
+register_simple("max(x, y) / min(x, y)", lambda lib, F, x, y: (lib.max(x, y), lib.min(x, y)),
+                (3, 4), (4,))
+register_simple("amax/amin", lambda lib, F, x: (x.amax(dim=(0, 2)), x.amin(dim=-1),
+                                                lib.amax(x, dim=1, keepdim=True), x.amax(),
+                                                lib.amin(x, dim=(1, 2))), (2, 3, 4))
+register_simple("amax/amin positional dim", lambda lib, F, x: (x.amax(1), lib.amin(x, 0)), (3, 4))
+register_simple("max()/amax ties share", lambda lib, F, x: (x.max(), x.amax(dim=1), x.amin(dim=1)),
+                Float(TIES))
+register_simple("logsumexp", lambda lib, F, x: (lib.logsumexp(x, dim=1), x.logsumexp(dim=(0, 2)),
+                                                x.logsumexp(dim=-1, keepdim=True)), (2, 3, 4))
+register_simple("logsumexp positional dim", lambda lib, F, x: (x.logsumexp(1),
+                                                               lib.logsumexp(x, 0)), (3, 4))
+register_simple("softmax/log_softmax", lambda lib, F, x: (lib.softmax(x, dim=1),
+                                                          x.softmax(dim=-1), x.log_softmax(dim=0),
+                                                          lib.log_softmax(x, dim=2)), (2, 3, 4))
+register_simple("softmax positional dim", lambda lib, F, x: (x.softmax(1), lib.softmax(x, 0),
+                                                             x.log_softmax(-1),
+                                                             lib.log_softmax(x, 1)), (3, 4))
+
+# shapes
+register_simple("reshape/view", lambda lib, F, x: (x.reshape(2, 6), x.reshape((6, 2)), x.view(-1),
+                                                   x.view(3, -1), x.reshape([4, 3])), (3, 4))
+register_simple("lib.reshape(x, shape)", lambda lib, F, x: lib.reshape(x, (4, 3)), (3, 4))
+register_simple("transpose", lambda lib, F, x: (x.transpose(0, 2), lib.transpose(x, -1, -2),
+                                                x.transpose(1, -1)), (2, 3, 4))
+register_simple(".T, .mT", lambda lib, F, x, y: (x.T, y.mT), (3, 4), (2, 3, 4))
+register_simple("permute", lambda lib, F, x: (x.permute(2, 0, 1), x.permute((1, 2, 0)),
+                                              x.permute(-1, 0, 1)), (2, 3, 4))
+register_simple("lib.permute(x, dims)", lambda lib, F, x: lib.permute(x, (2, 0, 1)), (2, 3, 4))
+register_simple("unsqueeze", lambda lib, F, x: (x.unsqueeze(1), lib.unsqueeze(x, -1),
+                                                x.unsqueeze(0)), (3, 4))
+register_simple("squeeze", lambda lib, F, x: (x.squeeze(), x.squeeze(1), x.squeeze(0),
+                                              lib.squeeze(x, -1), x.squeeze(dim=3)), (3, 1, 4, 1))
+register_simple("squeeze(tuple of dims)", lambda lib, F, x: x.squeeze((1, 3)), (3, 1, 4, 1))
+register_simple("expand", lambda lib, F, x, y: (x.expand(2, 3, 4), x.expand((2, 3, 4)),
+                                                y.expand(3, -1)), (3, 1), (4,))
+register_simple("flatten", lambda lib, F, x: (x.flatten(), x.flatten(1), lib.flatten(x, 0, 1)),
+                (2, 3, 4))
+
+# indexing
+register_simple("x[1:3], x[..., 2], x[-1], x[::2]",
+                lambda lib, F, x: (x[1:3], x[..., 2], x[-1], x[::2], x[:, 1:-1]), (4, 5))
+register_simple("x[:, None], x[None]", lambda lib, F, x: (x[:, None], x[None], x[..., None]), (4, 5))
+register_simple("x[rows] (repeated)", lambda lib, F, x, r: x[r], (4, 5), ROWS)
+register_simple("x[rows, cols] (repeated)", lambda lib, F, x, r, c: x[r, c], (4, 5), ROWS, COLUMNS)
+register_simple("x[:, cols]", lambda lib, F, x, c: x[:, c], (4, 5), COLUMNS)
+register_simple("x[bool mask]", lambda lib, F, x, m: x[m], (3, 4), MASK)
+register_simple("x[list]", lambda lib, F, x: x[[0, 2, 2]], (4, 5))
+
+# joining
+register_simple("cat", lambda lib, F, x, y, z: (lib.cat([x, y], dim=0), lib.cat((x, z), dim=1),
+                                                lib.cat([x, z], -1), lib.cat([x, y])),
+                (2, 3), (4, 3), (2, 1))
+register_simple("stack", lambda lib, F, x, y: (lib.stack([x, y]), lib.stack((x, y), dim=2),
+                                               lib.stack([x, y], -1), lib.stack([x, y], 1)),
+                (2, 3), (2, 3))
+
+# comparisons: boolean tensors, no gradient
+register_simple("comparisons", lambda lib, F, x, y: (x > y, x < y, x >= y, x <= 0.5, x == y,
+                                                     x != y, x == x, lib.gt(x, y), lib.eq(x, y),
+                                                     lib.le(x, 0.0)), (3, 4), (4,))
+
+# nn.functional
+register_simple("F.relu/sigmoid/tanh", lambda lib, F, x: (F.relu(x), F.sigmoid(x), F.tanh(x)),
+                (3, 4))
+register_simple("F.gelu (none, tanh)", lambda lib, F, x: (F.gelu(x), F.gelu(x, approximate="tanh"),
+                                                          F.gelu(x, approximate="none")), (3, 4))
+register_simple("F.softmax/log_softmax", lambda lib, F, x: (F.softmax(x, dim=1),
+                                                            F.log_softmax(x, dim=-1),
+                                                            F.softmax(x, 0), F.log_softmax(x, 1)),
+                (3, 4))
+register_simple("F.mse_loss", lambda lib, F, x, y: (F.mse_loss(x, y), F.mse_loss(x, y, reduction="sum"),
+                                                    F.mse_loss(x, y, reduction="none")),
+                (3, 4), (3, 4))
+register_simple("F.binary_cross_entropy_with_logits",
+                lambda lib, F, x, t: (F.binary_cross_entropy_with_logits(x, t),
+                                      F.binary_cross_entropy_with_logits(x, t, reduction="sum"),
+                                      F.binary_cross_entropy_with_logits(x, t, reduction="none")),
+                (3, 4), Positive(3, 4))
+register_simple("F.binary_cross_entropy_with_logits (target 0/1 const)",
+                lambda lib, F, x, t: F.binary_cross_entropy_with_logits(x, t),
+                (3, 4), MASK.astype(numpy.float64))
+register_simple("F.cross_entropy (N,C)", lambda lib, F, x, t: (F.cross_entropy(x, t),
+                                                               F.cross_entropy(x, t, reduction="sum"),
+                                                               F.cross_entropy(x, t, reduction="none")),
+                (5, 4), LABELS)
+register_simple("F.cross_entropy (N,C,d)", lambda lib, F, x, t: (F.cross_entropy(x, t),
+                                                                 F.cross_entropy(x, t, reduction="sum"),
+                                                                 F.cross_entropy(x, t, reduction="none")),
+                (2, 4, 3), LABELS_ND)
+register_simple("F.cross_entropy (C,) unbatched", lambda lib, F, x, t: F.cross_entropy(x, t),
+                (4,), numpy.array(2))
+register_simple("F.nll_loss (N,C)", lambda lib, F, x, t: (F.nll_loss(x, t),
+                                                          F.nll_loss(x, t, reduction="sum"),
+                                                          F.nll_loss(x.log_softmax(dim=1), t,
+                                                                     reduction="none")),
+                (5, 4), LABELS)
+register_simple("F.nll_loss (N,C,d)", lambda lib, F, x, t: (F.nll_loss(x, t),
+                                                            F.nll_loss(x, t, reduction="sum"),
+                                                            F.nll_loss(x, t, reduction="none")),
+                (2, 4, 3), LABELS_ND)
+register_simple("F.linear", lambda lib, F, x, w, b: (F.linear(x, w, b), F.linear(x, w),
+                                                     F.linear(x, w, bias=b)),
+                (5, 4), (3, 4), (3,))
+
+
+# second order: autograd.grad with create_graph, then the harness differentiates the gradient
+def hessian_case(name, function, *spec):
+    def gradient(lib, F, *inputs):
+        wrt = [t for t in inputs if getattr(t, "requires_grad", False)]
+        return lib.autograd.grad(function(lib, F, *inputs), wrt, create_graph=True)
+    CASES.append((f"2nd order: {name}", gradient, spec))
+
+
+hessian_case("tanh", lambda lib, F, x: x.tanh().sum(), (3, 4))
+hessian_case("sigmoid", lambda lib, F, x: (x.sigmoid() ** 2).sum(), (3, 4))
+hessian_case("exp * sin", lambda lib, F, x: (x.exp() * x.sin()).sum(), (3, 4))
+hessian_case("log, pow", lambda lib, F, x, y: (x.log() * x ** y).sum(), Positive(3, 4), (4,))
+hessian_case("softmax", lambda lib, F, x, r: (F.softmax(x, dim=1) * r).sum(), (3, 4),
+             numpy.linspace(-1, 1, 12).reshape(3, 4))
+hessian_case("log_softmax", lambda lib, F, x, r: (F.log_softmax(x, dim=1) * r).sum(), (3, 4),
+             numpy.linspace(-1, 1, 12).reshape(3, 4))
+hessian_case("logsumexp", lambda lib, F, x: (x.logsumexp(dim=0) ** 2).sum(), (3, 4))
+hessian_case("matmul, tanh (MLP)", lambda lib, F, x, w1, w2: ((x @ w1).tanh() @ w2).pow(2).sum(),
+             (5, 3), (3, 4), (4, 2))
+hessian_case("cross_entropy", lambda lib, F, x, w, t: F.cross_entropy(x @ w, t), (5, 3), (3, 4),
+             LABELS)
+hessian_case("bce_with_logits", lambda lib, F, x, t: F.binary_cross_entropy_with_logits(x, t),
+             (3, 4), MASK.astype(numpy.float64))
+hessian_case("gelu (both)", lambda lib, F, x: (F.gelu(x) * F.gelu(x, approximate="tanh")).sum(),
+             (3, 4))
+hessian_case("mse_loss", lambda lib, F, x, y: F.mse_loss(x * y, y), (3, 4), (3, 4))
+hessian_case("max, where, clamp", lambda lib, F, x: (lib.where(x > 0, x * x, x.clamp(min=-1) ** 3)
+                                                     .amax(dim=1) ** 2).sum(), (3, 4))
+hessian_case("var, mean", lambda lib, F, x: (x.var(dim=1) * x.mean(dim=0).sum()).sum(), (3, 4))
+hessian_case("indexing, cat", lambda lib, F, x: (lib.cat([x[ROWS], x[1:3]]) ** 3).sum(), (4, 5))
+
+
+def run_case(name, function, spec, seed) -> tuple:
+    """(forward error, gradient error, note) of one case: inf when shapes or dtypes differ."""
+    values = make_inputs(spec, seed)
+    results, grads = {}, {}
+    for label, (lib, F) in LIBRARIES.items():
+        inputs = to_library(lib, values)
+        outs = outputs_of(function(lib, F, *inputs))
+        results[label] = outs
+        projected = None
+        rng = numpy.random.default_rng(seed + 1)
+        for out in outs:
+            weights = rng.standard_normal(tuple(out.shape))
+            if out.requires_grad:
+                term = (out * lib.tensor(weights, dtype=out.dtype)).sum()
+                projected = term if projected is None else projected + term
+        wrt = [t for t in inputs if getattr(t, "requires_grad", False)]
+        grads[label] = (lib.autograd.grad(projected, wrt, allow_unused=True)
+                        if projected is not None else [None] * len(wrt))
+    forward_error, notes = 0.0, []
+    mine, theirs = results["chainrule"], results["torch"]
+    if len(mine) != len(theirs):
+        return float("inf"), float("inf"), f"{len(mine)} outputs vs {len(theirs)}"
+    for i, (a, b) in enumerate(zip(mine, theirs)):
+        a_dtype, b_dtype = str(a.dtype), str(b.dtype).replace("torch.", "")
+        if a_dtype != b_dtype:
+            notes.append(f"output {i}: dtype {a_dtype} vs {b_dtype}")
+            forward_error = float("inf")
+        if tuple(a.shape) != tuple(b.shape):
+            notes.append(f"output {i}: shape {tuple(a.shape)} vs {tuple(b.shape)}")
+            forward_error = float("inf")
+            continue
+        forward_error = max(forward_error, relative_error(as_numpy(a), as_numpy(b)))
+    gradient_error = None
+    for a, b in zip(grads["chainrule"], grads["torch"]):
+        if a is None and b is None:
+            continue
+        gradient_error = gradient_error or 0.0
+        if a is None or b is None:
+            gradient_error = float("inf")
+            notes.append("a gradient is missing on one side")
+            continue
+        gradient_error = max(gradient_error, relative_error(as_numpy(a), as_numpy(b)))
+    return forward_error, gradient_error, "; ".join(notes)
+
+
+# ---------------------------------------------------------------- creation and properties
+def creation_checks() -> list:
+    """(what, chainrule's, torch's): dtype and shape (and values where not random)."""
+    numpy_array = numpy.array([1.5, 2.5])
+    calls = {
+        "zeros(2, 3)": lambda lib: lib.zeros(2, 3),
+        "zeros((2, 3))": lambda lib: lib.zeros((2, 3)),
+        "ones([2, 3])": lambda lib: lib.ones([2, 3]),
+        "zeros(size=(2, 3))": lambda lib: lib.zeros(size=(2, 3)),
+        "ones(2, dtype=float64)": lambda lib: lib.ones(2, dtype=lib.float64),
+        "empty(2, 3).shape": lambda lib: lib.empty(2, 3).shape,
+        "full((2, 3), 1.5)": lambda lib: lib.full((2, 3), 1.5),
+        "full((2,), 7)": lambda lib: lib.full((2,), 7),
+        "full((2,), True)": lambda lib: lib.full((2,), True),
+        "arange(5)": lambda lib: lib.arange(5),
+        "arange(0, 1, 0.25)": lambda lib: lib.arange(0, 1, 0.25),
+        "arange(1.0, 4.0)": lambda lib: lib.arange(1.0, 4.0),
+        "arange(2, 9, 3)": lambda lib: lib.arange(2, 9, 3),
+        "linspace(0, 1, 5)": lambda lib: lib.linspace(0, 1, 5),
+        "eye(3)": lambda lib: lib.eye(3),
+        "eye(2, 3)": lambda lib: lib.eye(2, 3),
+        "rand(2, 3)": lambda lib: lib.rand(2, 3).dtype,
+        "randn(2, 3)": lambda lib: (lib.randn(2, 3).dtype, lib.randn(2, 3).shape),
+        "randn((2, 3))": lambda lib: lib.randn((2, 3)).shape,
+        "randint(0, 5, (3,))": lambda lib: (lib.randint(0, 5, (3,)).dtype,
+                                           lib.randint(0, 5, (3,)).shape),
+        "randint(5, (3,))": lambda lib: lib.randint(5, (3,)).dtype,
+        "randperm(4)": lambda lib: (lib.randperm(4).dtype, sorted(lib.randperm(4).tolist())),
+        "zeros_like(int tensor)": lambda lib: lib.zeros_like(lib.tensor([1, 2])),
+        "ones_like(float64)": lambda lib: lib.ones_like(lib.tensor(numpy_array)),
+        "full_like(x, 2.0)": lambda lib: lib.full_like(lib.tensor([1.0, 2.0]), 2.0),
+        "rand_like(x).dtype": lambda lib: lib.rand_like(lib.tensor(numpy_array)).dtype,
+        "tensor([1, 2])": lambda lib: lib.tensor([1, 2]),
+        "tensor([1.0, 2])": lambda lib: lib.tensor([1.0, 2]),
+        "tensor(True)": lambda lib: lib.tensor(True),
+        "tensor(3)": lambda lib: lib.tensor(3),
+        "tensor(2.5)": lambda lib: lib.tensor(2.5),
+        "tensor(float64 ndarray)": lambda lib: lib.tensor(numpy_array),
+        "tensor(int32 ndarray)": lambda lib: lib.tensor(numpy.array([1, 2], dtype=numpy.int32)),
+        "tensor([[1, 2]], dtype=float64)": lambda lib: lib.tensor([[1, 2]], dtype=lib.float64),
+        "as_tensor([1.0])": lambda lib: lib.as_tensor([1.0]),
+        "tensor([]).shape": lambda lib: lib.tensor([]),
+    }
+    return [(what, describe(call, chainrule), describe(call, torch)) for what, call in calls.items()]
+
+
+def property_checks() -> list:
+    def properties(lib):
+        x = lib.tensor(numpy.arange(6.0).reshape(2, 3), requires_grad=True)
+        y = (x * x).sum()
+        y.backward()
+        scalar = lib.tensor(numpy.float64(2.5))
+        return {
+            ".shape == (2, 3)": x.shape == (2, 3),
+            ".shape[1]": x.shape[1],
+            ".dtype == lib.float64": x.dtype == lib.float64,
+            ".ndim": x.ndim,
+            ".size(), .size(1), .numel(), .dim()": (tuple(x.size()), x.size(1), x.numel(), x.dim()),
+            ".T.shape": tuple(x.T.shape),
+            ".item() of 0-d float": (type(scalar.item()).__name__, scalar.item()),
+            ".item() of int": (type(lib.tensor([7]).item()).__name__, lib.tensor([7]).item()),
+            ".item() of bool": type(lib.tensor(True).item()).__name__,
+            ".detach(): no grad, shares memory": (x.detach().requires_grad, x.detach().is_leaf,
+                                                  _shares_memory(x, x.detach())),
+            ".requires_grad, .is_leaf (leaf)": (x.requires_grad, x.is_leaf),
+            ".requires_grad, .is_leaf (result)": (y.requires_grad, y.is_leaf),
+            ".grad after backward": x.grad.tolist(),
+            ".grad accumulates": _accumulates(lib),
+            ".tolist()": x.detach().tolist(),
+            "len(x)": len(x),
+            "float(0-d), int(0-d)": (float(scalar), int(lib.tensor(3))),
+            "x.float().dtype, x.double().dtype, x.long().dtype": (
+                str(x.float().dtype).replace("torch.", ""),
+                str(x.double().dtype).replace("torch.", ""),
+                str(x.long().dtype).replace("torch.", "")),
+            "x.to(float32).dtype": str(x.to(lib.float32).dtype).replace("torch.", ""),
+            "no_grad(): result.requires_grad": _under_no_grad(lib, x),
+            "requires_grad on int tensor": _raises(lambda: lib.tensor([1, 2], requires_grad=True)),
+            "backward of non-scalar without gradient": _raises(lambda: (x * 2).backward()),
+        }
+    mine, theirs = properties(chainrule), properties(torch)
+    return [(what, _show(mine[what]), _show(theirs[what])) for what in mine]
+
+
+def _shares_memory(x, y) -> bool:
+    return bool(numpy.shares_memory(x.detach().numpy(), y.numpy()))
+
+
+def _accumulates(lib):
+    x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+    (x * 3).sum().backward()
+    (x * x).sum().backward()
+    return x.grad.tolist()
+
+
+def _under_no_grad(lib, x):
+    with lib.no_grad():
+        return (x * 2).requires_grad
+
+
+def _raises(call) -> str:
+    try:
+        call()
+    except Exception as error:  # the kind of error is what we compare
+        return f"raises {_error_kind(error)}"
+    return "no error"
+
+
+def _error_kind(error) -> str:
+    # chainrule's errors subclass the builtin PyTorch raises in the same place
+    for kind in (IndexError, TypeError, RuntimeError, ValueError):
+        if isinstance(error, kind):
+            return kind.__name__
+    return type(error).__name__
+
+
+def _show(value) -> str:
+    """One library-neutral text for a result: tensors by dtype, shape and values."""
+    if isinstance(value, (chainrule.Tensor, torch.Tensor)):
+        return f"{_show(value.dtype)} {tuple(value.shape)} {as_numpy(value).tolist()}"
+    if isinstance(value, (torch.dtype, numpy.dtype)):
+        return str(value).replace("torch.", "")
+    if isinstance(value, tuple):  # torch.Size included
+        return "(" + ", ".join(_show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    return str(value)
+
+
+def describe(call, lib) -> str:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _show(call(lib))
+    except Exception as error:
+        return f"raises {_error_kind(error)}: {str(error).splitlines()[0][:70]}"
+
+
+# ---------------------------------------------------------------- where the APIs differ
+def difference_probes() -> list:
+    """Code written once, run on both: the outcomes printed side by side."""
+    def x32(lib):
+        return lib.tensor([[1.0, -2.0, 3.0]])
+
+    def ints(lib):
+        return lib.tensor([3, 4, 7])
+
+    def max_dim_ties(lib):
+        x = lib.tensor([[1.0, 3.0, 3.0]], dtype=lib.float64, requires_grad=True)
+        x.max(dim=1).values.sum().backward()
+        return x.grad
+
+    def label_smoothing(lib, F):
+        x = lib.tensor([[1.0, 2.0, 0.5]], dtype=lib.float64)
+        return F.cross_entropy(x, lib.tensor([1]), label_smoothing=0.1)
+
+    def ignore_index(lib, F):
+        x = lib.tensor([[1.0, 2.0, 0.5], [0.1, 0.2, 0.3]], dtype=lib.float64)
+        return F.cross_entropy(x, lib.tensor([1, -100]))
+
+    def soft_targets(lib, F):
+        x = lib.tensor([[1.0, 2.0, 0.5]], dtype=lib.float64)
+        return F.cross_entropy(x, lib.tensor([[0.2, 0.7, 0.1]], dtype=lib.float64))
+
+    def class_weights(lib, F):
+        x = lib.tensor([[1.0, 2.0, 0.5], [0.1, 0.2, 0.3]], dtype=lib.float64)
+        return F.cross_entropy(x, lib.tensor([1, 2]), weight=lib.tensor([1.0, 2.0, 3.0],
+                                                                         dtype=lib.float64))
+
+    def implicit_softmax_dim(lib, F):
+        return F.softmax(lib.tensor([[[1.0, 2.0]], [[3.0, 5.0]]]))
+
+    probes = {
+        "int64 tensor / 2": lambda lib, F: ints(lib) / 2,
+        "int64 tensor / int64 tensor": lambda lib, F: ints(lib) / ints(lib),
+        "int64 tensor + 2.5": lambda lib, F: ints(lib) + 2.5,
+        "int64 tensor * float32 tensor": lambda lib, F: ints(lib) * x32(lib),
+        "int64 tensor ** 0.5": lambda lib, F: ints(lib) ** 0.5,
+        "where(mask, int64, 0.5)": lambda lib, F: lib.where(ints(lib) > 3, ints(lib), 0.5),
+        "bool tensor + 1": lambda lib, F: (ints(lib) > 3) + 1,
+        "bool tensor * 2.0": lambda lib, F: (ints(lib) > 3) * 2.0,
+        "bool tensor sum()": lambda lib, F: (ints(lib) > 3).sum(),
+        "float32 * float64 0-d tensor": lambda lib, F: x32(lib) * lib.tensor(2.0, dtype=lib.float64),
+        "int64 tensor // 2": lambda lib, F: ints(lib) // 2,
+        "int64 tensor % 2": lambda lib, F: ints(lib) % 2,
+        "x.max(dim) with ties: gradient": lambda lib, F: max_dim_ties(lib),
+        "str(x.dtype)": lambda lib, F: str(x32(lib).dtype),
+        "type(x.shape)": lambda lib, F: type(x32(lib).shape).__name__,
+        "F.softmax(3-D x) without dim": implicit_softmax_dim,
+        "cross_entropy, label -100 (ignore_index default)": ignore_index,
+        "cross_entropy(label_smoothing=0.1)": label_smoothing,
+        "cross_entropy with probabilities as target": soft_targets,
+        "cross_entropy(weight=...)": class_weights,
+        "mse_loss((3,), (3, 1)) broadcast": lambda lib, F: F.mse_loss(lib.zeros(3), lib.ones(3, 1)),
+        "x.clamp(min=tensor)": lambda lib, F: x32(lib).clamp(min=lib.zeros(1, 3)),
+        "x.expand_as(y)": lambda lib, F: lib.zeros(3, 1).expand_as(lib.zeros(2, 3, 4)).shape,
+        "x.view_as(y)": lambda lib, F: lib.zeros(6).view_as(lib.zeros(2, 3)).shape,
+        "x.reshape_as(y)": lambda lib, F: lib.zeros(6).reshape_as(lib.zeros(2, 3)).shape,
+        "x.type_as(y)": lambda lib, F: ints(lib).type_as(x32(lib)).dtype,
+        "x.reshape(shape=(3,))": lambda lib, F: x32(lib).reshape(shape=(3,)).shape,
+        "x.permute(dims=(1, 0))": lambda lib, F: x32(lib).permute(dims=(1, 0)).shape,
+        "x.sum(dtype=float64)": lambda lib, F: x32(lib).sum(dtype=lib.float64),
+        "x.mean() of int64": lambda lib, F: ints(lib).mean(),
+        "x.var(dim) with n - correction = 0": lambda lib, F: lib.ones(1, 3).var(dim=0),
+        "logsumexp(x) without dim": lambda lib, F: lib.logsumexp(x32(lib)),
+        "stack/cat of int and float": lambda lib, F: lib.cat([ints(lib), x32(lib)[0]]),
+        "x[mask] = 0 (setitem)": lambda lib, F: _set_zero(lib),
+    }
+    rows = []
+    for what, probe in probes.items():
+        mine = describe(lambda lib: probe(lib, LIBRARIES[_name(lib)][1]), chainrule)
+        theirs = describe(lambda lib: probe(lib, LIBRARIES[_name(lib)][1]), torch)
+        rows.append((what, mine, theirs))
+    return rows
+
+
+def _set_zero(lib):
+    x = lib.tensor([1.0, -2.0, 3.0])
+    x[x < 0] = 0
+    return x
+
+
+def _name(lib) -> str:
+    return "torch" if lib is torch else "chainrule"
+
+
+# ---------------------------------------------------------------- report
+def main() -> int:
+    started = time.perf_counter()
+    failures = 0
+    print(f"{'op':<48} {'forward err':>12} {'gradient err':>13}  result")
+    print("-" * 86)
+    for seed, (name, function, spec) in enumerate(CASES):
+        try:
+            forward_error, gradient_error, note = run_case(name, function, spec, seed)
+        except Exception as error:  # a missing method or kwarg, a refused call: a failure
+            failures += 1
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            print(f"{name:<48} {'-':>12} {'-':>13}  FAIL: {type(error).__name__}: "
+                  f"{str(error).splitlines()[0][:90]} ({os.path.basename(where.filename)}:"
+                  f"{where.lineno})")
+            continue
+        ok = forward_error <= TOLERANCE and (gradient_error is None or gradient_error <= TOLERANCE)
+        failures += not ok
+        grad_text = "-" if gradient_error is None else f"{gradient_error:.1e}"
+        print(f"{name:<48} {forward_error:>12.1e} {grad_text:>13}  {'OK' if ok else 'FAIL'}"
+              + (f"  ({note})" if note else ""))
+    for title, rows in (("creation functions: dtype, shape, values", creation_checks()),
+                        ("Tensor properties", property_checks())):
+        print(f"\n{title}\n" + "-" * 86)
+        for what, mine, theirs in rows:
+            same = mine == theirs
+            failures += not same
+            print(f"{what:<40} {'OK' if same else 'FAIL'}  {mine}"
+                  + ("" if same else f"   (torch: {theirs})"))
+    print("\nwhere the APIs differ (code run on both; not counted as failures)\n" + "-" * 86)
+    for what, mine, theirs in difference_probes():
+        verdict = "same" if mine == theirs else "DIFFERS"
+        print(f"{what:<48} {verdict}")
+        if mine != theirs:
+            print(f"    chainrule: {mine}\n    torch:     {theirs}")
+    seconds = time.perf_counter() - started
+    print(f"\n{len(CASES)} op cases; {failures} failure(s); {seconds:.1f} s")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
