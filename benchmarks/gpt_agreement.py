@@ -29,14 +29,15 @@ TOLERANCE = 1e-6
 WARMUP_STEPS, DECAY_STEPS, MIN_LR = 10, 50, 1e-4
 
 
-def agreement(steps: int) -> dict:
-    """Losses of both over ``steps`` float64 AdamW steps with the same schedule and batches."""
+def agreement(steps: int, **variant) -> dict:
+    """Losses of both over ``steps`` float64 AdamW steps with the same schedule and batches;
+    ``variant`` changes the architecture (``bias=True``, ``tie_weights=False``)."""
     import torch
 
     import chainrule
     from chainrule.optim.lr_scheduler import WarmupCosineLR
 
-    model, optimizer, reference, reference_optimizer = build_pair(BENCH, "float64")
+    model, optimizer, reference, reference_optimizer = build_pair(dict(BENCH, **variant), "float64")
     schedule = WarmupCosineLR(optimizer, WARMUP_STEPS, DECAY_STEPS, MIN_LR)
     reference_schedule = torch.optim.lr_scheduler.LambdaLR(
         reference_optimizer, lambda step: schedule.lr_at(step)[0] / schedule.base_lrs[0])
@@ -92,12 +93,16 @@ def main():
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-timing", action="store_true")
+    parser.add_argument("--bias", action="store_true", help="check the variant with biases")
+    parser.add_argument("--untied", action="store_true", help="check the variant without tying")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args()
     limit_threads(args.threads)
 
-    result = agreement(args.steps)
-    print(f"float64, {args.steps} AdamW steps: max relative difference of the training loss "
+    variant = dict(bias=args.bias, tie_weights=not args.untied)
+    result = agreement(args.steps, **variant)
+    result["variant"] = variant
+    print(f"float64, {args.steps} AdamW steps ({variant}): max relative difference of the training loss "
           f"{result['max_relative_error']:.2e} (tolerance {TOLERANCE:.0e}); largest weight "
           f"difference after the last step {result['max_weight_difference']:.2e}")
     print(f"  first losses: chainrule {result['chainrule_losses'][0]:.12f}, "

@@ -35,6 +35,10 @@ def register(subparsers) -> None:
     train.add_argument("--resume", action="store_true",
                        help="continue the run saved in --out (to --max-iters if given)")
     train.add_argument("--quiet", action="store_true", help="no progress output")
+    train.add_argument("--bias", action="store_true", default=None,
+                       help="biases in the Linear and LayerNorm layers (default: none, as nanoGPT)")
+    train.add_argument("--untied", dest="tie_weights", action="store_false", default=None,
+                       help="give the output layer its own matrix instead of the token embedding's")
     for name, kind in OVERRIDES.items():
         flag = "--" + name.replace("_", "-")
         choices = ["char", "byte"] if name == "tokenizer" else None
@@ -65,6 +69,7 @@ def _train(args) -> int:
 
     overrides = {("learning_rate" if name == "lr" else name): getattr(args, name)
                  for name in OVERRIDES}
+    overrides.update(bias=args.bias, tie_weights=args.tie_weights)
     try:
         metrics = lm.train(args.text, args.out, preset=args.preset, resume=args.resume,
                            progress=not args.quiet, **overrides)
