@@ -88,7 +88,8 @@ def plot_returns(result: TrainingResult, path) -> None:
     axis.set(xlabel="episode", ylabel="return",
              title=f"REINFORCE on {config.env} (seed {config.seed}, "
                    f"{'with' if config.baseline else 'no'} baseline)")
-    axis.legend(loc="best", fontsize="small")
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=4, fontsize="small",
+                frameon=False)  # below the plot: no curve hidden
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
