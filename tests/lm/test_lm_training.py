@@ -67,3 +67,13 @@ def test_presets_and_overrides_give_the_documented_settings():
     assert (shorter.lr_decay_iters, shorter.warmup_iters) == (400, 20)
     with pytest.raises(TypeError, match="unknown settings: n_layers"):
         lm.configs("baby", n_layers=3)
+
+
+def test_the_byte_tokenizer_trains_on_any_text_and_generates(tmp_path):
+    text = tmp_path / "unicode.txt"
+    text.write_text("naïve café, señor! ☃ " * 40, encoding="utf-8")
+    run = tmp_path / "run"
+    metrics = lm.train(text, run, max_iters=5, progress=False, tokenizer="byte", **TINY)
+    assert metrics["parameters"] > 0 and math.isfinite(metrics["val_loss"])
+    completed = lm.generate(run, "Zürich ☃", max_new_tokens=12, seed=0)  # unseen characters too
+    assert completed.startswith("Zürich ☃")
