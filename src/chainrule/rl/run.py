@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy
 
+from .. import checkpoint
 from ..errors import CheckpointError
 from .policy import PolicyNetwork
 from .reinforce import WINDOW, ReinforceConfig, TrainingResult
@@ -19,8 +20,6 @@ PLOT_FILE = "returns.png"
 def save_run(directory, result: TrainingResult) -> Path:
     """Write a run directory: the policy (``save_policy``), ``metrics.json`` and the plot of the
     returns. Each file is written atomically."""
-    from .. import checkpoint
-
     directory = save_policy(directory, result.agent.policy, result.agent.config)
     checkpoint.save_json(directory / METRICS_FILE, result.metrics())
     plot_returns(result, directory / PLOT_FILE)
@@ -29,8 +28,6 @@ def save_run(directory, result: TrainingResult) -> Path:
 
 def save_policy(directory, policy: PolicyNetwork, config: ReinforceConfig) -> Path:
     """The policy's weights as safetensors and the config that rebuilds it as JSON."""
-    from .. import checkpoint
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     checkpoint.save_weights(directory / POLICY_FILE, policy)
@@ -44,8 +41,6 @@ def save_policy(directory, policy: PolicyNetwork, config: ReinforceConfig) -> Pa
 
 def load_policy(directory) -> tuple[PolicyNetwork, ReinforceConfig]:
     """The trained policy of a run directory written by ``save_run``, and its config."""
-    from .. import checkpoint
-
     directory = Path(directory)
     if not (directory / CONFIG_FILE).is_file():
         raise CheckpointError(f"{directory}: not a reinforcement-learning run (no {CONFIG_FILE}); "
