@@ -61,3 +61,15 @@ def test_byte_tokenizer_takes_any_text_and_streams_multibyte_characters_whole():
     assert len(ids) == 7 and tokenizer.decode(ids) == "né ☃"
     stream = tokenizer.stream_decoder()
     assert [stream(i) for i in ids] == ["n", "", "é", " ", "", "", "☃"]
+
+
+def test_sampling_follows_the_probabilities_and_never_picks_an_impossible_token():
+    import numpy
+
+    from chainrule.models.gpt import _sample
+
+    probabilities = numpy.tile([0.0, 0.2, 0.0, 0.8], (20_000, 1))
+    chosen = _sample(probabilities, numpy.random.default_rng(0))
+    counts = numpy.bincount(chosen, minlength=4) / len(chosen)
+    assert counts[0] == counts[2] == 0
+    assert abs(counts[1] - 0.2) < 0.01 and abs(counts[3] - 0.8) < 0.01

@@ -163,9 +163,10 @@ class GPT(Module):
 
 def _sample(probabilities, rng):
     """One draw per row from a categorical distribution, by inverting its cumulative sum with a
-    uniform number from ``rng``: the same seed gives the same tokens on any backend."""
+    uniform number u from ``rng``: token i is chosen when c_{i−1} ≤ u < c_i, so a token of
+    probability 0 never is. The same seed gives the same tokens on any backend."""
     xp = backend.xp
     cumulative = xp.cumsum(probabilities, axis=-1)
     uniform = xp.asarray(rng.random((probabilities.shape[0], 1)))
-    chosen = (cumulative < uniform * cumulative[:, -1:]).sum(axis=-1)
+    chosen = (cumulative <= uniform * cumulative[:, -1:]).sum(axis=-1)
     return xp.minimum(chosen, probabilities.shape[-1] - 1)
