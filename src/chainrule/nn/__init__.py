@@ -5,3 +5,5 @@ from .layers import (GELU, MLP, Dropout, Flatten, Identity, Linear, LogSoftmax, 
                      Softmax, Tanh)
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module, Parameter
+from .transformer import (CausalSelfAttention, Embedding, FeedForward, LayerNorm,
+                          TransformerBlock)
