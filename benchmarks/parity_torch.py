@@ -297,6 +297,51 @@ register_simple("F.nll_loss (N,C,d)", lambda lib, F, x, t: (F.nll_loss(x, t),
                                                             F.nll_loss(x, t, reduction="sum"),
                                                             F.nll_loss(x, t, reduction="none")),
                 (2, 4, 3), LABELS_ND)
+WEIGHTS = numpy.array([1.0, 2.0, 0.5, 1.5])
+LABELS_IGNORED = numpy.array([0, -100, 1, 2, -100])
+register_simple("F.cross_entropy(weight=)", lambda lib, F, x, t: (
+    F.cross_entropy(x, t, weight=lib.tensor(WEIGHTS)),
+    F.cross_entropy(x, t, weight=lib.tensor(WEIGHTS), reduction="sum"),
+    F.cross_entropy(x, t, weight=lib.tensor(WEIGHTS), reduction="none")), (5, 4), LABELS)
+register_simple("F.cross_entropy ignore_index (-100, 3)", lambda lib, F, x, t, u: (
+    F.cross_entropy(x, t), F.cross_entropy(x, t, reduction="none"),
+    F.cross_entropy(x, u, ignore_index=3), F.cross_entropy(x, u, ignore_index=3, reduction="sum")),
+    (5, 4), LABELS_IGNORED, LABELS)
+register_simple("F.cross_entropy(label_smoothing=)", lambda lib, F, x, t, u: (
+    F.cross_entropy(x, t, label_smoothing=0.1),
+    F.cross_entropy(x, u, label_smoothing=0.2, reduction="none"),
+    F.cross_entropy(x, u, label_smoothing=0.2, weight=lib.tensor(WEIGHTS)),
+    F.cross_entropy(x, u, label_smoothing=0.2, weight=lib.tensor(WEIGHTS), reduction="sum")),
+    (5, 4), LABELS, LABELS_IGNORED)
+register_simple("F.cross_entropy (N,C,d) weight, smoothing", lambda lib, F, x, t: (
+    F.cross_entropy(x, t, weight=lib.tensor(WEIGHTS), label_smoothing=0.3),
+    F.cross_entropy(x, t, weight=lib.tensor(WEIGHTS), ignore_index=2, reduction="none")),
+    (2, 4, 3), LABELS_ND)
+register_simple("F.cross_entropy probabilities target", lambda lib, F, x, p, y, q: (
+    F.cross_entropy(x, p), F.cross_entropy(x, p, reduction="none"),
+    F.cross_entropy(x, p, weight=lib.tensor(WEIGHTS), label_smoothing=0.1),
+    F.cross_entropy(y, q, weight=lib.tensor(WEIGHTS), reduction="sum")),
+    (5, 4), Positive(5, 4), (2, 4, 3), Positive(2, 4, 3))
+register_simple("F.nll_loss weight, ignore_index", lambda lib, F, x, t, u: (
+    F.nll_loss(x, t, weight=lib.tensor(WEIGHTS)), F.nll_loss(x, t, reduction="none"),
+    F.nll_loss(x, u, ignore_index=1, weight=lib.tensor(WEIGHTS), reduction="sum")),
+    (5, 4), LABELS_IGNORED, LABELS)
+register_simple("labels out of range: both refuse", lambda lib, F, x, t: _refuses(
+    lambda: F.cross_entropy(x, t), lambda: F.nll_loss(x, t),
+    lambda: F.cross_entropy(x, t, weight=lib.tensor(WEIGHTS)), lambda: F.nll_loss(x, t - 5)),
+    (5, 4), LABELS + 1)
+
+
+def _refuses(*calls):
+    """A bool tensor: did each call raise? (compared across the libraries like any output)"""
+    raised = []
+    for call in calls:
+        try:
+            call()
+            raised.append(False)
+        except (IndexError, RuntimeError, ValueError):
+            raised.append(True)
+    return chainrule.tensor(raised)
 register_simple("F.linear", lambda lib, F, x, w, b: (F.linear(x, w, b), F.linear(x, w),
                                                      F.linear(x, w, bias=b)),
                 (5, 4), (3, 4), (3,))

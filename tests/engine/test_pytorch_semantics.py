@@ -184,3 +184,60 @@ def test_shape_and_dtype_of_another_tensor():
     assert str(chainrule.tensor([1, 2]).type_as(grid).dtype) == "float64"
     x.view_as(grid).expand_as(chainrule.zeros(4, 2, 3)).sum().backward()
     assert x.grad.tolist() == [4.0] * 6
+
+
+# ---------------------------------------------------------------- cross_entropy's options
+LOGITS = numpy.array([[1.0, 2.0, 0.5], [0.1, -0.2, 0.3], [2.0, 0.0, -1.0]])
+LOG_P = LOGITS - numpy.log(numpy.exp(LOGITS).sum(axis=1, keepdims=True))
+CLASS_WEIGHTS = numpy.array([1.0, 2.0, 3.0])
+
+
+def test_cross_entropy_ignores_label_minus_100_by_default():
+    labels = numpy.array([1, -100, 0])
+    loss = F.cross_entropy(chainrule.tensor(LOGITS), chainrule.tensor(labels))
+    assert loss.item() == pytest.approx(-(LOG_P[0, 1] + LOG_P[2, 0]) / 2)
+    per_row = F.cross_entropy(chainrule.tensor(LOGITS), chainrule.tensor(labels), reduction="none")
+    numpy.testing.assert_allclose(per_row.numpy(), [-LOG_P[0, 1], 0.0, -LOG_P[2, 0]])
+    nll = F.nll_loss(chainrule.tensor(LOG_P), chainrule.tensor([2, 0, 2]), ignore_index=2)
+    assert nll.item() == pytest.approx(-LOG_P[1, 0])
+
+
+def test_cross_entropy_mean_with_class_weights_divides_by_their_sum():
+    labels = numpy.array([1, 2, 0])
+    w = CLASS_WEIGHTS[labels]
+    expected = -(w * LOG_P[[0, 1, 2], labels]).sum() / w.sum()
+    loss = F.cross_entropy(chainrule.tensor(LOGITS), chainrule.tensor(labels),
+                           weight=chainrule.tensor(CLASS_WEIGHTS))
+    assert loss.item() == pytest.approx(expected)
+    nll = F.nll_loss(chainrule.tensor(LOG_P), chainrule.tensor(labels),
+                     weight=chainrule.tensor(CLASS_WEIGHTS))
+    assert nll.item() == pytest.approx(expected)
+
+
+def test_label_smoothing_mixes_in_the_uniform_distribution():
+    labels = numpy.array([1, 2, 0])
+    epsilon = 0.1
+    smoothed = numpy.full((3, 3), epsilon / 3) + (1 - epsilon) * numpy.eye(3)[labels]
+    expected = -(smoothed * LOG_P).sum(axis=1).mean()
+    logits = chainrule.tensor(LOGITS, requires_grad=True)
+    loss = F.cross_entropy(logits, chainrule.tensor(labels), label_smoothing=epsilon)
+    assert loss.item() == pytest.approx(expected)
+    loss.backward()
+    # ∂L/∂z = (softmax(z) − smoothed targets) / N
+    numpy.testing.assert_allclose(logits.grad.numpy(), (numpy.exp(LOG_P) - smoothed) / 3)
+
+
+def test_cross_entropy_takes_class_probabilities_as_target():
+    probabilities = numpy.array([[0.2, 0.7, 0.1], [1.0, 0.0, 0.0], [0.3, 0.3, 0.4]])
+    loss = F.cross_entropy(chainrule.tensor(LOGITS), chainrule.tensor(probabilities))
+    assert loss.item() == pytest.approx(-(probabilities * LOG_P).sum(axis=1).mean())
+    with pytest.raises(chainrule.ShapeError, match="shape"):
+        F.cross_entropy(chainrule.tensor(LOGITS), chainrule.tensor(probabilities[:, :2]))
+
+
+def test_negative_labels_are_refused_not_wrapped_around():
+    with pytest.raises(IndexError, match="label -1"):
+        F.nll_loss(chainrule.tensor(LOG_P), chainrule.tensor([0, -1, 1]))
+    with pytest.raises(IndexError, match="label -1"):
+        F.cross_entropy(chainrule.tensor(LOGITS), chainrule.tensor([0, -1, 1]),
+                        weight=chainrule.tensor(CLASS_WEIGHTS))

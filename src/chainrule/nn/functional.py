@@ -105,33 +105,112 @@ def _flatten_classes(input: Tensor, target: Tensor):
     return input, target
 
 
-@composite(samples=[Sample(((3, 4), numpy.array([0, 3, 1]))),
-                    Sample(((3, 4), numpy.array([2, 2, 0])), {"reduction": "sum"})],
-           rejects=[Rejects(((3, 4), numpy.array([0, 7, 1])), {}, IndexError)])
-def cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
-    """−log softmax(z)[t] for integer class labels t, from the logits z (log-softmax fused in).
-    Its gradient with respect to z is softmax(z) − onehot(t)."""
-    target = _as_target(target)
-    logits, labels = _flatten_classes(input, target)
+def _picked_losses(logp: Tensor, labels: Tensor, weight, ignore_index: int, op: str):
+    """Per row −w[t]·logp[t] (0 where t = ignore_index) and the weight each row counts with in a
+    mean: w[t] (1 without class weights), or 0 for an ignored row."""
+    classes = logp.shape[1]
+    keep = labels.data != ignore_index
+    safe = backend.xp.where(keep, labels.data, 0)
+    bad = (safe < 0) | (safe >= classes)
+    if bad.any():
+        raise IndexError(f"{op}: label {int(safe[bad][0])} is out of range for {classes} classes")
+    counted = constant(keep.astype(logp.dtype))
+    if weight is not None:
+        counted = counted * getitem(weight, index=(safe,))
+    rows = backend.xp.arange(logp.shape[0])
+    return -getitem(logp, index=(rows, safe)) * counted, counted
+
+
+def _reduce_counted(losses: Tensor, counted: Tensor, reduction: str, shape, op: str) -> Tensor:
+    """As PyTorch: the mean divides by the total weight of the rows kept, not by their number."""
     if reduction == "mean":
-        return cross_entropy_mean(logits, labels)  # fused: one op, one node
-    losses = cross_entropy_per_sample(logits, labels)
-    if reduction == "none" and input.ndim != 2:
-        losses = losses.reshape(target.shape)
-    return _reduce(losses, reduction, "cross_entropy")
+        return losses.sum() / counted.sum()
+    if reduction == "none" and shape is not None:
+        losses = losses.reshape(shape)  # one loss per label: (N, d...) for (N, C, d...) input
+    return _reduce(losses, reduction, op)
 
 
-@composite(samples=[Sample(((3, 4), numpy.array([0, 3, 1])))],
-           rejects=[Rejects(((3, 4), numpy.array([0, 1])), {}, ShapeError)])
-def nll_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
-    """−input[t]: the negative log-likelihood, given log-probabilities (e.g. from log_softmax)."""
+def _class_weight(weight, input: Tensor):
+    return None if weight is None else _as_target(weight).to(input.dtype)
+
+
+def _soft_cross_entropy(input: Tensor, target: Tensor, weight, reduction: str,
+                        label_smoothing: float) -> Tensor:
+    """−Σ_c w_c t_c log softmax(z)_c, for class probabilities t of the logits' shape."""
+    if target.shape != input.shape:
+        raise ShapeError(f"cross_entropy: probabilities as the target need the logits' shape; got "
+                         f"logits {tuple(input.shape)} and target {tuple(target.shape)}")
+    class_dim = 0 if input.ndim == 1 else 1
+    classes = input.shape[class_dim]
+    target = target.to(input.dtype)
+    if label_smoothing:
+        target = target * (1 - label_smoothing) + label_smoothing / classes
+    logp = log_softmax(input, dim=class_dim)
+    if weight is not None:  # along the class dimension: (C,), (C, 1), (C, 1, 1)...
+        logp = logp * weight.reshape((classes,) + (1,) * (input.ndim - class_dim - 1))
+    return _reduce(-(logp * target).sum(dim=class_dim), reduction, "cross_entropy")
+
+
+_WEIGHTS = numpy.array([1.0, 2.0, 0.5, 1.5])
+
+
+@composite(samples=[Sample(((3, 4), numpy.array([0, 3, 1]))),
+                    Sample(((3, 4), numpy.array([2, 2, 0])), {"reduction": "sum"}),
+                    Sample(((3, 4), numpy.array([0, 3, 1])), {"weight": _WEIGHTS}),
+                    Sample(((3, 4), numpy.array([0, -100, 1])), {"label_smoothing": 0.2}),
+                    Sample(((3, 4), numpy.array([2, 1, 2])),
+                           {"weight": _WEIGHTS, "ignore_index": 1, "label_smoothing": 0.1,
+                            "reduction": "none"}),
+                    Sample(((2, 4, 3), (2, 4, 3)), {"weight": _WEIGHTS, "label_smoothing": 0.1})],
+           rejects=[Rejects(((3, 4), numpy.array([0, 7, 1])), {}, IndexError),
+                    Rejects(((3, 4), numpy.array([0, -1, 1])), {"weight": _WEIGHTS}, IndexError),
+                    Rejects(((3, 4), (3, 3)), {}, ShapeError)])
+def cross_entropy(input: Tensor, target, reduction: str = "mean", *, weight=None,
+                  ignore_index: int = -100, label_smoothing: float = 0.0) -> Tensor:
+    """−log softmax(z)[t] for integer class labels t, from the logits z (log-softmax fused in).
+    Its gradient with respect to z is softmax(z) − onehot(t).
+
+    PyTorch's options, with p = softmax(z), class weights w (default 1) and smoothing ε:
+    ℓᵢ = (1 − ε) w[tᵢ] (−log pᵢ[tᵢ]) + (ε/C) Σ_c w_c (−log pᵢ[c]), and ℓᵢ = 0 where
+    tᵢ = ``ignore_index``; the mean is Σ ℓᵢ / Σ w[tᵢ] over the rows kept. A float target of the
+    logits' shape holds class probabilities: ℓᵢ = −Σ_c w_c tᵢ_c log pᵢ[c]."""
+    target = _as_target(target)
+    weight = _class_weight(weight, input)
+    if backend.is_floating(target.dtype):
+        return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
+    logits, labels = _flatten_classes(input, target)
+    shape = None if input.ndim == 2 else target.shape
+    if weight is None and not label_smoothing and not (labels.data == ignore_index).any():
+        if reduction == "mean":
+            return cross_entropy_mean(logits, labels)  # fused: one op, one node
+        losses = cross_entropy_per_sample(logits, labels)
+        if reduction == "none" and shape is not None:
+            losses = losses.reshape(shape)
+        return _reduce(losses, reduction, "cross_entropy")
+    logp = log_softmax(logits, dim=1)
+    losses, counted = _picked_losses(logp, labels, weight, ignore_index, "cross_entropy")
+    if label_smoothing:
+        spread = -(logp if weight is None else logp * weight).sum(dim=1)
+        kept = constant((labels.data != ignore_index).astype(logp.dtype))
+        losses = (1 - label_smoothing) * losses + (label_smoothing / logp.shape[1]) * spread * kept
+    return _reduce_counted(losses, counted, reduction, shape, "cross_entropy")
+
+
+@composite(samples=[Sample(((3, 4), numpy.array([0, 3, 1]))),
+                    Sample(((3, 4), numpy.array([0, 3, 1])), {"weight": _WEIGHTS}),
+                    Sample(((3, 4), numpy.array([2, -100, 1])), {"reduction": "sum"})],
+           rejects=[Rejects(((3, 4), numpy.array([0, 1])), {}, ShapeError),
+                    Rejects(((3, 4), numpy.array([0, -1, 1])), {}, IndexError)])
+def nll_loss(input: Tensor, target, reduction: str = "mean", *, weight=None,
+             ignore_index: int = -100) -> Tensor:
+    """−w[t]·input[t]: the negative log-likelihood, given log-probabilities (e.g. from log_softmax);
+    0 where t = ``ignore_index``, and the mean divides by Σ w[t] over the rows kept (PyTorch's)."""
     target = _as_target(target)
     logp, labels = _flatten_classes(input, target)
     if labels.ndim != 1 or labels.shape[0] != logp.shape[0]:
         raise ShapeError(f"nll_loss: expected log-probabilities (N, C) and labels (N,), got "
                          f"{tuple(input.shape)} and {tuple(target.shape)}")
-    rows = backend.xp.arange(logp.shape[0])
-    losses = -getitem(logp, index=(rows, labels.data))
-    if reduction == "none" and input.ndim != 2:
-        losses = losses.reshape(target.shape)  # one loss per label, as cross_entropy gives
-    return _reduce(losses, reduction, "nll_loss")
+    losses, counted = _picked_losses(logp, labels, _class_weight(weight, input), ignore_index,
+                                     "nll_loss")
+    shape = None if input.ndim == 2 else target.shape
+    return _reduce_counted(losses, counted, reduction, shape, "nll_loss")
