@@ -12,9 +12,7 @@ validation text is text the model has never seen a window of.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, fields, replace

@@ -5,7 +5,6 @@ import math
 import numpy
 import pytest
 
-import chainrule
 from chainrule import lm
 from chainrule.checkpoint import load_checkpoint
 from chainrule.errors import DataError
