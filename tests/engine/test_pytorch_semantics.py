@@ -241,3 +241,13 @@ def test_negative_labels_are_refused_not_wrapped_around():
     with pytest.raises(IndexError, match="label -1"):
         F.cross_entropy(chainrule.tensor(LOGITS), chainrule.tensor([0, -1, 1]),
                         weight=chainrule.tensor(CLASS_WEIGHTS))
+
+
+def test_cat_and_stack_of_integers_and_floats_take_the_float_dtype():
+    ints, floats = chainrule.tensor([3, 4]), chainrule.tensor([0.5, 1.5], requires_grad=True)
+    joined = chainrule.cat([ints, floats])
+    assert dtype_of(joined) == dtype_of(chainrule.stack([floats, ints])) == "float32"
+    assert joined.tolist() == [3.0, 4.0, 0.5, 1.5]
+    assert dtype_of(chainrule.cat([ints, ints])) == "int64"
+    (joined * chainrule.arange(4.0)).sum().backward()
+    assert dtype_of(floats.grad) == "float32" and floats.grad.tolist() == [2.0, 3.0]

@@ -106,7 +106,10 @@ def _cat_forward(*tensors, dim=0):
                 n != m for i, (n, m) in enumerate(zip(t.shape, tensors[0].shape)) if i != axis):
             raise ShapeError(f"cat: shapes {tuple(tensors[0].shape)} and {tuple(t.shape)} differ "
                              f"outside dimension {dim}")
-    out = backend.xp.concatenate([t.data for t in tensors], axis=axis)
+    # PyTorch's promotion: integers joined to floats take the floats' dtype (NumPy widens to float64)
+    floats = [t.dtype for t in tensors if t.dtype.kind == "f"]
+    dtype = backend.xp.result_type(*floats) if floats else None
+    out = backend.xp.concatenate([t.data for t in tensors], axis=axis, dtype=dtype)
     vjps, start = [], 0
     for t in tensors:
         piece = (slice(None),) * axis + (slice(start, start + t.shape[axis]),)
