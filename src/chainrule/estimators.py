@@ -33,7 +33,8 @@ def make_optimizer(name: str, parameters, lr: float, momentum: float = 0.0):
 
 
 def l2_penalty(module) -> Tensor | float:
-    """½ Σ w² over the weight matrices of ``module`` (biases are not penalised, as in scikit-learn)."""
+    """½ Σ w² over the weight matrices of ``module`` (biases are not penalised, as in
+    scikit-learn)."""
     total = 0.0
     for name, parameter in module.named_parameters():
         if name.endswith("weight"):
@@ -169,7 +170,7 @@ class RegressorMixin:
     """Targets of shape (N,) or (N, k); ``predict`` gives the same shape back."""
 
     def fit(self, X, y, validation=None, checkpoint_dir=None, resume: bool = False):
-        """Fit on (X, y); ``validation=(X_val, y_val)`` records validation RMSE and R² each epoch."""
+        """Fit on (X, y); ``validation=(X_val, y_val)`` records validation RMSE and R²."""
         X = self._check_X(X, fitting=True)
         targets = self._check_y(y, len(X))
         self.n_outputs_ = targets.shape[1] if numpy.ndim(y) == 2 else None

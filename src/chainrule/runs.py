@@ -59,7 +59,8 @@ def split_rows(pool, test, split: dict):
     parts = train_val_test_split(len(pool), val=split["val"], test=0.0 if test is not None
                                  else split["test"], stratify=stratify, seed=split["seed"])
     validation = pool.subset(parts.val) if len(parts.val) else None
-    return pool.subset(parts.train), validation, test if test is not None else pool.subset(parts.test)
+    test = test if test is not None else pool.subset(parts.test)
+    return pool.subset(parts.train), validation, test
 
 
 def features(table, scaler) -> numpy.ndarray:
@@ -69,10 +70,12 @@ def features(table, scaler) -> numpy.ndarray:
 
 
 def targets(table, kind: str, target_scaler) -> numpy.ndarray:
-    """What the loss compares outputs with: class indices, 0/1 columns (logistic) or scaled values."""
+    """What the loss compares outputs with: class indices, a 0/1 column (logistic regression)
+    or standardised values (regression)."""
+    if table.task == "classification" and kind == "logistic":
+        return table.y.astype(backend.get_default_dtype()).reshape(-1, 1)
     if table.task == "classification":
-        return table.y.astype(backend.get_default_dtype()).reshape(-1, 1) if kind == "logistic" \
-            else table.y
+        return table.y
     return target_scaler.transform(table.y.reshape(-1, 1).astype(backend.get_default_dtype()))
 
 
@@ -201,13 +204,16 @@ def train(source: dict, model: dict, fitting: dict, out, resume: bool = False,
     module = build_module(config["model"])
     optimizer = make_optimizer(fitting["optimizer"], module.parameters(), fitting["lr"],
                                fitting["momentum"])
-    history = training.fit(
-        module, loss_function(kind, pool.task), optimizer, train_data, val_data,
-        epochs=fitting["epochs"], batch_size=fitting["batch_size"],
-        metrics=validation_metrics(pool.task, target_scaler), patience=fitting["patience"],
-        monitor=fitting.get("monitor", "val_loss"),
-        seed=fitting["seed"], checkpoint_dir=out / "checkpoint", resume=resume,
-        progress=not quiet, stream=sys.stderr)
+    # A diverging run overflows before fit stops it with a TrainingError: that error is the
+    # message, not NumPy's overflow warnings on the way.
+    with numpy.errstate(over="ignore", invalid="ignore"):
+        history = training.fit(
+            module, loss_function(kind, pool.task), optimizer, train_data, val_data,
+            epochs=fitting["epochs"], batch_size=fitting["batch_size"],
+            metrics=validation_metrics(pool.task, target_scaler), patience=fitting["patience"],
+            monitor=fitting.get("monitor", "val_loss"), seed=fitting["seed"],
+            checkpoint_dir=out / "checkpoint", resume=resume, progress=not quiet,
+            stream=sys.stderr)
 
     results = test_metrics(module, kind, test_table, features(test_table, scaler), target_scaler)
     best = history.records[history.best_epoch - 1]
@@ -220,12 +226,32 @@ def train(source: dict, model: dict, fitting: dict, out, resume: bool = False,
         "seconds": round(time.perf_counter() - started, 2),
         "config": config,
     }
+    if kind == "linear":
+        # The same goal solved exactly: SGD's test error should come out close to this one.
+        metrics["closed_form"] = closed_form_metrics(config, train_data, test_table,
+                                                     features(test_table, scaler), target_scaler)
     save_model(out, module)
     _write_json(out / "metrics.json", metrics)
     history.save(out / "history.json")
     history.plot(out / "history.png")
     echo(_describe_result(metrics, history, out))
+    if "closed_form" in metrics:
+        exact = metrics["closed_form"]
+        gap = 100 * (results["rmse"] / exact["rmse"] - 1)
+        echo(f"closed-form least squares on the same split: test RMSE {_readable(exact['rmse'])}"
+             f"  R² {exact['r2']:.4f}  (SGD's RMSE is {gap:+.2f}% from it)")
     return metrics
+
+
+def closed_form_metrics(config: dict, train_data: tuple, test_table, X_test, target_scaler):
+    """Test metrics of the least-squares solution θ = [X 1]⁺ T on the same training rows."""
+    from .models import least_squares
+
+    module = build_module(config["model"])
+    weight, bias = least_squares(*train_data)
+    module.weight.data[...] = weight
+    module.bias.data[...] = bias
+    return test_metrics(module, "linear", test_table, X_test, target_scaler)
 
 
 # ---------------------------------------------------------------- a saved run
@@ -331,6 +357,11 @@ def write_csv(header: list, rows: list, path=None) -> None:
 
 
 # ---------------------------------------------------------------- helpers
+def _readable(value: float) -> str:
+    """66,730 or 0.5312: thousands separated, small values to four significant digits."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
 def _number(value: float) -> str:
     return f"{value:.6g}"
 
@@ -398,6 +429,9 @@ def _describe_result(metrics: dict, history, out: Path) -> str:
     if "accuracy" in test:
         numbers = f"test accuracy {100 * test['accuracy']:.2f}%  loss {test['loss']:.4f}"
     else:
-        numbers = f"test RMSE {test['rmse']:,.4g}  R² {test['r2']:.4f}"
-    return (f"{numbers}  (best epoch {metrics['best_epoch']} of {metrics['epochs_run']}, "
-            f"{metrics['seconds']:.1f}s) → {out}/metrics.json")
+        numbers = f"test RMSE {_readable(test['rmse'])}  R² {test['r2']:.4f}"
+    if metrics["validation"]:
+        epochs = f"best epoch {metrics['best_epoch']} of {metrics['epochs_run']}"
+    else:
+        epochs = f"{metrics['epochs_run']} epochs, no validation split"
+    return f"{numbers}  ({epochs}, {metrics['seconds']:.1f}s) → {out}/metrics.json"

@@ -35,11 +35,12 @@ __all__ = ["fit", "evaluate", "predict", "History", "accuracy", "rmse", "r2", "T
 
 
 class TrainingError(ChainruleError):
-    """Training that cannot go on: a loss that became NaN or infinite, a checkpoint that does not match."""
+    """Training that cannot go on: a loss that became NaN or infinite, or a checkpoint of
+    another run."""
 
 
 # ---------------------------------------------------------------- metrics
-# Each metric takes the model's raw outputs and the targets as host NumPy arrays and returns a float.
+# Each metric takes the model's raw outputs and the targets as host NumPy arrays; returns a float.
 # Raw outputs means logits for classifiers: one column is a binary logit (class 1 when it is > 0),
 # several columns are class scores (the class is the argmax).
 
@@ -276,13 +277,14 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
     """Train ``model`` by minibatch SGD and return its ``History``.
 
     Arguments
-      model        a ``chainrule.nn.Module``: ``model(inputs)`` gives the decision function's outputs.
+      model        a ``chainrule.nn.Module``: ``model(inputs)`` is the decision function.
       loss         ``loss(outputs, targets)`` → the mean loss over the batch (a 0-d Tensor); a
                    penalty on the weights can be added inside it (a closure over the model).
       optimizer    a ``chainrule.optim`` optimizer over ``model.parameters()``.
       train        the training data: a ``TensorDataset(inputs, targets)`` or an (inputs, targets)
                    pair of tensors or arrays. ``validation`` likewise, or None.
-      epochs, batch_size  passes over the data and examples per step (the last batch may be smaller).
+      epochs, batch_size  passes over the data, and examples per step (the last batch of an
+                   epoch may be smaller).
       metrics      ``{name: metric(outputs, targets)}`` computed on the validation set each epoch
                    and recorded as ``val_<name>`` (see ``accuracy``, ``rmse``, ``r2``).
       monitor      the validation quantity that decides the best epoch: ``"val_loss"`` or
@@ -299,7 +301,8 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
                    (default standard error).
     """
     if epochs < 1 or batch_size < 1:
-        raise ValueError(f"fit: epochs and batch_size must be positive, got {epochs} and {batch_size}")
+        raise ValueError(f"fit: epochs and batch_size must be positive, got {epochs} and "
+                         f"{batch_size}")
     from .data import DataLoader
 
     train = as_dataset(train)
@@ -307,6 +310,10 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
         raise ValueError("fit: the training set is empty")
     if validation is None and monitor != "loss":
         monitor = "loss"  # without a validation set the best epoch is the lowest training loss
+    measured = ["loss"] + ([f"val_{name}" for name in ["loss", *(metrics or {})]]
+                           if validation is not None else [])
+    if monitor not in measured:
+        raise ValueError(f"fit: monitor {monitor!r} is not measured; choose one of {measured}")
     maximise = monitor.removeprefix("val_") in HIGHER_IS_BETTER
     history = History(monitor=monitor)
     state = _EarlyStopping(maximise)
@@ -329,9 +336,11 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
             break
         bar.start_epoch(epoch)
         started = time.perf_counter()
-        total = backend.xp.zeros((), dtype=backend.float64)  # stays on the device: no sync per step
+        # The epoch's loss adds up on the device: reading it every step would wait for the GPU.
+        total = backend.xp.zeros((), dtype=backend.float64)
         seen = 0
-        loader = DataLoader(train, batch_size, shuffle=True, generator=epoch_generator(seed, epoch))
+        loader = DataLoader(train, batch_size, shuffle=True,
+                            generator=epoch_generator(seed, epoch))
         for batch_inputs, batch_targets in loader:
             batch_loss = loss(model(batch_inputs), batch_targets)
             optimizer.zero_grad()
@@ -359,9 +368,6 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
         record["seconds"] = round(seconds, 4)
         record["samples_per_second"] = round(seen / seconds, 1)
         history.records.append(record)
-        if monitor not in record:
-            raise ValueError(f"fit: monitor {monitor!r} is not measured; choose one of "
-                             f"{[key for key in record if key not in ('epoch', 'seconds', 'samples_per_second')]}")
         improved = state.update(record[monitor], epoch, patience)
         if improved and restore_best and validation is not None:
             state.best_weights = _copy_state(model)

@@ -1,4 +1,4 @@
-"""chainrule train / evaluate / predict: round trips on tiny CSVs, and every bad input as one line."""
+"""chainrule train / evaluate / predict: round trips on tiny CSVs; each bad input gets one line."""
 import csv
 import json
 

@@ -1,4 +1,4 @@
-"""LinearRegression: the closed form against NumPy's least squares, and SGD against the closed form."""
+"""LinearRegression: the closed form against scikit-learn, and SGD against the closed form."""
 import numpy
 import pytest
 from sklearn.datasets import load_diabetes

@@ -1,5 +1,5 @@
-"""``chainrule train``, ``chainrule evaluate`` and ``chainrule predict``: the course's recipe on real
-data from the command line.
+"""``chainrule train``, ``evaluate`` and ``predict``: the course's recipe on real data, from the
+command line.
 
     chainrule train                                   # digits, an MLP, ≥ 97% test accuracy
     chainrule train breast_cancer --model logistic
@@ -36,7 +36,8 @@ def register(subparsers) -> None:
     source.add_argument("dataset", nargs="?", choices=DATASETS, metavar="DATASET",
                         help=f"a bundled dataset: {', '.join(DATASETS)} (default: "
                              f"{DEFAULT_DATASET}, unless --csv is given)")
-    source.add_argument("--csv", metavar="PATH", help="train on this CSV file instead (needs --target)")
+    source.add_argument("--csv", metavar="PATH",
+                        help="train on this CSV file instead (needs --target)")
     source.add_argument("--target", metavar="COLUMN", help="the CSV column to predict")
     source.add_argument("--missing", choices=["error", "drop", "mean"], default="error",
                         help="what to do with empty cells in the CSV: refuse them, drop their "
@@ -69,7 +70,8 @@ def register(subparsers) -> None:
     fitting.add_argument("--epochs", type=int, default=20, help="passes over the training data")
     fitting.add_argument("--batch-size", type=int, default=32, help="examples per SGD step")
     fitting.add_argument("--lr", type=float, default=None,
-                         help="learning rate (default: 0.001 for adam, 0.1 for sgd)")
+                         help="learning rate (default: 0.001 for adam; for sgd 0.1, or 0.001 "
+                              "for linear regression, whose squared error punishes outliers)")
     fitting.add_argument("--optimizer", choices=["sgd", "adam"], default=None,
                          help="default: adam for mlp, sgd for the linear models")
     fitting.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (PyTorch's)")
@@ -87,7 +89,8 @@ def register(subparsers) -> None:
     train.set_defaults(handler=run_train)
 
     evaluate = subparsers.add_parser(
-        "evaluate", formatter_class=formatter, help="evaluate a trained run on its test split or a CSV",
+        "evaluate", formatter_class=formatter,
+        help="evaluate a trained run on its test split or a CSV",
         description="Print the test metrics of a run directory made by 'chainrule train': on "
                     "the run's own test split (recomputed from the saved seed), or on a CSV with "
                     "the training columns and the target column.")
@@ -122,6 +125,12 @@ def _hidden_sizes(text: str) -> list[int]:
     return sizes
 
 
+def _default_lr(optimizer: str, model: str) -> float:
+    if optimizer == "adam" or model == "linear":
+        return 0.001
+    return 0.1
+
+
 def run_train(args) -> int:
     from ..errors import ChainruleError
     from ..runs import train
@@ -144,7 +153,7 @@ def run_train(args) -> int:
     model = {"kind": args.model, "hidden": _hidden_sizes(args.hidden),
              "activation": args.activation, "dropout": args.dropout}
     fitting = {"epochs": args.epochs, "batch_size": args.batch_size,
-               "lr": args.lr if args.lr is not None else (0.001 if optimizer == "adam" else 0.1),
+               "lr": args.lr if args.lr is not None else _default_lr(optimizer, args.model),
                "optimizer": optimizer, "momentum": args.momentum, "patience": args.patience,
                "seed": args.seed}
     name = dataset or os.path.splitext(os.path.basename(args.csv))[0]

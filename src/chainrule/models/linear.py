@@ -45,7 +45,8 @@ class LinearRegression(RegressorMixin, SGDEstimator):
         if self.solver == "sgd":
             return super().fit(X, y, validation, checkpoint_dir, resume)
         if self.solver != "lstsq":
-            raise ValueError(f"LinearRegression: solver must be 'sgd' or 'lstsq', not {self.solver!r}")
+            raise ValueError(f"LinearRegression: solver must be 'sgd' or 'lstsq', "
+                             f"not {self.solver!r}")
         X = self._check_X(X, fitting=True)
         targets = self._check_y(y, len(X))
         self.n_outputs_ = targets.shape[1] if numpy.ndim(y) == 2 else None

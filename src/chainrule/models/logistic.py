@@ -28,7 +28,8 @@ class LogisticRegression(ClassifierMixin, SGDEstimator):
                 (``batch_size=None`` means the whole training set per step: gradient descent).
     random_state  seeds the initial weights and the shuffling order.
 
-    Learned: ``classes_`` (the two labels), ``coef_`` (d,), ``intercept_``, ``module_``, ``history_``.
+    Learned: ``classes_`` (the two labels), ``coef_`` (d,), ``intercept_``, ``module_``,
+    ``history_``.
     """
 
     def __init__(self, alpha: float = 0.0, lr: float = 0.1, epochs: int = 100,
