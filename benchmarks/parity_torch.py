@@ -347,6 +347,19 @@ register_simple("F.linear", lambda lib, F, x, w, b: (F.linear(x, w, b), F.linear
                 (5, 4), (3, 4), (3,))
 
 
+# subgradients at kinks: relu and abs at 0, clamp at its bounds, sqrt/pow at 0
+KINKS = [[0.0, -0.5, 0.5, 1.0], [-1.0, 2.0, 0.0, -0.5], [0.25, 0.5, -1.0, 0.0]]
+register_simple("at kinks: relu, abs, clamp bounds", lambda lib, F, x: (
+    x.relu(), x.abs(), x.clamp(-0.5, 0.5), x.clamp(min=0.0), F.relu(x), lib.maximum(x, 0.0 * x)),
+    Float(KINKS))
+register_simple("x ** 2 and x ** 3 at 0", lambda lib, F, x: (x ** 2, x ** 3, x.pow(1)),
+                Float(KINKS))
+register_simple("argmax/argmin", lambda lib, F, x: (x.argmax(dim=1), x.argmin(dim=0), x.argmax(),
+                                                    lib.argmax(x, dim=1, keepdim=True)), (3, 4))
+register_simple("autograd.grad(grad_outputs=)", lambda lib, F, x, v: lib.autograd.grad(
+    (x.exp() * x).sum(dim=0), x, grad_outputs=v), (3, 4), numpy.linspace(-1, 1, 4))
+
+
 # second order: autograd.grad with create_graph, then the harness differentiates the gradient
 def hessian_case(name, function, *spec):
     def gradient(lib, F, *inputs):
@@ -503,6 +516,14 @@ def property_checks() -> list:
             "no_grad(): result.requires_grad": _under_no_grad(lib, x),
             "requires_grad on int tensor": _raises(lambda: lib.tensor([1, 2], requires_grad=True)),
             "backward of non-scalar without gradient": _raises(lambda: (x * 2).backward()),
+            "backward(gradient=v)": _backward_with_gradient(lib),
+            "retain_graph: a second backward": _second_backward(lib, retain=True),
+            "a second backward without retain_graph": _second_backward(lib, retain=False),
+            "comparison: requires_grad, dtype": ((x > 1).requires_grad, _show((x > 1).dtype)),
+            "retain_grad() on an intermediate": _retained(lib),
+            "requires_grad_() on a leaf": lib.zeros(2).requires_grad_().requires_grad,
+            "grad of unused input (allow_unused)": lib.autograd.grad(
+                (x * 2).sum(), [x, lib.ones(2, requires_grad=True)], allow_unused=True)[1],
         }
     mine, theirs = properties(chainrule), properties(torch)
     return [(what, _show(mine[what]), _show(theirs[what])) for what in mine]
@@ -510,6 +531,28 @@ def property_checks() -> list:
 
 def _shares_memory(x, y) -> bool:
     return bool(numpy.shares_memory(x.detach().numpy(), y.numpy()))
+
+
+def _backward_with_gradient(lib):
+    x = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64, requires_grad=True)
+    (x * x).backward(gradient=lib.tensor([1.0, 0.5, -1.0], dtype=lib.float64))
+    return x.grad.tolist()
+
+
+def _second_backward(lib, retain: bool):
+    x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=retain)
+    outcome = _raises(y.backward)
+    return outcome, x.grad.tolist()
+
+
+def _retained(lib):
+    x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+    h = x * 3
+    h.retain_grad()
+    (h * h).sum().backward()
+    return h.grad.tolist()
 
 
 def _accumulates(lib):
