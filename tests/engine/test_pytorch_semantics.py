@@ -251,3 +251,13 @@ def test_cat_and_stack_of_integers_and_floats_take_the_float_dtype():
     assert dtype_of(chainrule.cat([ints, ints])) == "int64"
     (joined * chainrule.arange(4.0)).sum().backward()
     assert dtype_of(floats.grad) == "float32" and floats.grad.tolist() == [2.0, 3.0]
+
+
+# ---------------------------------------------------------------- reductions
+def test_unbiased_variance_of_one_value_is_nan_not_zero():
+    x = chainrule.tensor([[1.0, 2.0, 3.0]])
+    with pytest.warns(RuntimeWarning):
+        single = x.var(dim=0)
+    assert numpy.isnan(single.numpy()).all()
+    assert x.var(dim=0, correction=0).tolist() == [0.0, 0.0, 0.0]
+    assert x.var(dim=1).item() == pytest.approx(1.0)

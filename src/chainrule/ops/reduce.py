@@ -55,7 +55,9 @@ def mean(a, dim=None, keepdim=False):
 @composite(samples=REDUCTION_SAMPLES + [Sample(((3, 4),), {"dim": 1, "correction": 0})],
            rejects=BAD_DIM)
 def var(a, dim=None, correction=1, keepdim=False, unbiased=None):
-    """Σ(a − ā)² / (n − correction): correction=1 (Bessel's, PyTorch's default) or 0."""
+    """Σ(a − ā)² / (n − correction): correction=1 (Bessel's, PyTorch's default) or 0.
+    With n ≤ correction there is no estimate: the result is nan (inf for n < correction), with
+    NumPy's warning, as in PyTorch."""
     if unbiased is not None:
         correction = 1 if unbiased else 0
     axes = normalize_dims(dim, a.ndim, "var")
@@ -63,7 +65,7 @@ def var(a, dim=None, correction=1, keepdim=False, unbiased=None):
     for axis in axes:
         count *= a.shape[axis]
     deviation = a - mean(a, dim=axes, keepdim=True)
-    return sum(deviation * deviation, dim=axes, keepdim=keepdim) / builtins.max(count - correction, 1)
+    return sum(deviation * deviation, dim=axes, keepdim=keepdim) / builtins.max(count - correction, 0)
 
 
 @composite(samples=REDUCTION_SAMPLES, rejects=BAD_DIM)
