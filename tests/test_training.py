@@ -164,3 +164,37 @@ def test_metrics_on_known_values():
     assert training.rmse(numpy.array([1.0, 3.0]), numpy.array([2.0, 2.0])) == 1.0
     assert training.r2(numpy.array([1.0, 2.0, 3.0]), numpy.array([1.0, 2.0, 3.0])) == 1.0
     assert training.r2(numpy.full(3, 2.0), numpy.array([1.0, 2.0, 3.0])) == 0.0
+
+
+def test_a_schedule_steps_once_per_epoch_and_resumes_with_the_run(tmp_path):
+    def scheduled(folder, epochs, resume=False):
+        model, optimizer = build()
+        schedule = optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+        X, y = blobs()
+        training.fit(model, F.cross_entropy, optimizer, (X, y), epochs=epochs, batch_size=32,
+                     scheduler=schedule, checkpoint_dir=folder, resume=resume, progress=False)
+        return model, optimizer
+
+    straight, optimizer = scheduled(tmp_path / "straight", 3)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.01 * 0.5 ** 3)
+    scheduled(tmp_path / "resumed", 1)
+    resumed, optimizer = scheduled(tmp_path / "resumed", 3, resume=True)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.01 * 0.5 ** 3)
+    for name, array in weights(straight).items():
+        numpy.testing.assert_array_equal(weights(resumed)[name], array)
+
+
+def test_clipping_bounds_every_steps_gradient_norm():
+    norms = []
+
+    class Recorder(optim.SGD):
+        def step(self, closure=None):
+            squares = [float((p.grad.data ** 2).sum()) for p in self.param_groups[0]["params"]]
+            norms.append(sum(squares) ** 0.5)
+            return super().step(closure)
+
+    model, _ = build()
+    X, y = blobs()
+    training.fit(model, F.cross_entropy, Recorder(model.parameters(), lr=0.1), (X * 100, y),
+                 epochs=1, batch_size=16, clip_grad_norm=0.5, progress=False)
+    assert max(norms) <= 0.5 + 1e-5
