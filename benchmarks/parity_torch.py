@@ -30,6 +30,7 @@ import chainrule.nn.functional as chainrule_F  # noqa: E402
 
 torch.set_num_threads(1)
 TOLERANCE = 1e-10
+FLOAT32_TOLERANCE = 1e-5
 LIBRARIES = {"chainrule": (chainrule, chainrule_F), "torch": (torch, torch_F)}
 
 
@@ -67,13 +68,14 @@ def make_inputs(spec, seed: int) -> list:
     return values
 
 
-def to_library(lib, values) -> list:
+def to_library(lib, values, float_dtype=numpy.float64) -> list:
     out = []
     for kind, value in values:
         if kind == "grad":
-            out.append(lib.tensor(value.copy(), requires_grad=True))
+            out.append(lib.tensor(value.astype(float_dtype), requires_grad=True))
         elif kind == "const":
-            out.append(lib.tensor(value.copy()))
+            float_values = value.dtype.kind == "f"
+            out.append(lib.tensor(value.astype(float_dtype) if float_values else value.copy()))
         else:
             out.append(value)
     return out
@@ -299,10 +301,17 @@ register_simple("F.nll_loss (N,C,d)", lambda lib, F, x, t: (F.nll_loss(x, t),
                 (2, 4, 3), LABELS_ND)
 WEIGHTS = numpy.array([1.0, 2.0, 0.5, 1.5])
 LABELS_IGNORED = numpy.array([0, -100, 1, 2, -100])
+
+
+def weights_like(lib, x):
+    """Class weights in the logits' dtype (PyTorch refuses others)."""
+    return lib.tensor(WEIGHTS).to(x.dtype)
+
+
 register_simple("F.cross_entropy(weight=)", lambda lib, F, x, t: (
-    F.cross_entropy(x, t, weight=lib.tensor(WEIGHTS)),
-    F.cross_entropy(x, t, weight=lib.tensor(WEIGHTS), reduction="sum"),
-    F.cross_entropy(x, t, weight=lib.tensor(WEIGHTS), reduction="none")), (5, 4), LABELS)
+    F.cross_entropy(x, t, weight=weights_like(lib, x)),
+    F.cross_entropy(x, t, weight=weights_like(lib, x), reduction="sum"),
+    F.cross_entropy(x, t, weight=weights_like(lib, x), reduction="none")), (5, 4), LABELS)
 register_simple("F.cross_entropy ignore_index (-100, 3)", lambda lib, F, x, t, u: (
     F.cross_entropy(x, t), F.cross_entropy(x, t, reduction="none"),
     F.cross_entropy(x, u, ignore_index=3), F.cross_entropy(x, u, ignore_index=3, reduction="sum")),
@@ -310,25 +319,25 @@ register_simple("F.cross_entropy ignore_index (-100, 3)", lambda lib, F, x, t, u
 register_simple("F.cross_entropy(label_smoothing=)", lambda lib, F, x, t, u: (
     F.cross_entropy(x, t, label_smoothing=0.1),
     F.cross_entropy(x, u, label_smoothing=0.2, reduction="none"),
-    F.cross_entropy(x, u, label_smoothing=0.2, weight=lib.tensor(WEIGHTS)),
-    F.cross_entropy(x, u, label_smoothing=0.2, weight=lib.tensor(WEIGHTS), reduction="sum")),
+    F.cross_entropy(x, u, label_smoothing=0.2, weight=weights_like(lib, x)),
+    F.cross_entropy(x, u, label_smoothing=0.2, weight=weights_like(lib, x), reduction="sum")),
     (5, 4), LABELS, LABELS_IGNORED)
 register_simple("F.cross_entropy (N,C,d) weight, smoothing", lambda lib, F, x, t: (
-    F.cross_entropy(x, t, weight=lib.tensor(WEIGHTS), label_smoothing=0.3),
-    F.cross_entropy(x, t, weight=lib.tensor(WEIGHTS), ignore_index=2, reduction="none")),
+    F.cross_entropy(x, t, weight=weights_like(lib, x), label_smoothing=0.3),
+    F.cross_entropy(x, t, weight=weights_like(lib, x), ignore_index=2, reduction="none")),
     (2, 4, 3), LABELS_ND)
 register_simple("F.cross_entropy probabilities target", lambda lib, F, x, p, y, q: (
     F.cross_entropy(x, p), F.cross_entropy(x, p, reduction="none"),
-    F.cross_entropy(x, p, weight=lib.tensor(WEIGHTS), label_smoothing=0.1),
-    F.cross_entropy(y, q, weight=lib.tensor(WEIGHTS), reduction="sum")),
+    F.cross_entropy(x, p, weight=weights_like(lib, x), label_smoothing=0.1),
+    F.cross_entropy(y, q, weight=weights_like(lib, x), reduction="sum")),
     (5, 4), Positive(5, 4), (2, 4, 3), Positive(2, 4, 3))
 register_simple("F.nll_loss weight, ignore_index", lambda lib, F, x, t, u: (
-    F.nll_loss(x, t, weight=lib.tensor(WEIGHTS)), F.nll_loss(x, t, reduction="none"),
-    F.nll_loss(x, u, ignore_index=1, weight=lib.tensor(WEIGHTS), reduction="sum")),
+    F.nll_loss(x, t, weight=weights_like(lib, x)), F.nll_loss(x, t, reduction="none"),
+    F.nll_loss(x, u, ignore_index=1, weight=weights_like(lib, x), reduction="sum")),
     (5, 4), LABELS_IGNORED, LABELS)
 register_simple("labels out of range: both refuse", lambda lib, F, x, t: _refuses(
     lambda: F.cross_entropy(x, t), lambda: F.nll_loss(x, t),
-    lambda: F.cross_entropy(x, t, weight=lib.tensor(WEIGHTS)), lambda: F.nll_loss(x, t - 5)),
+    lambda: F.cross_entropy(x, t, weight=weights_like(lib, x)), lambda: F.nll_loss(x, t - 5)),
     (5, 4), LABELS + 1)
 
 
@@ -392,12 +401,12 @@ hessian_case("var, mean", lambda lib, F, x: (x.var(dim=1) * x.mean(dim=0).sum())
 hessian_case("indexing, cat", lambda lib, F, x: (lib.cat([x[ROWS], x[1:3]]) ** 3).sum(), (4, 5))
 
 
-def run_case(name, function, spec, seed) -> tuple:
+def run_case(name, function, spec, seed, float_dtype=numpy.float64) -> tuple:
     """(forward error, gradient error, note) of one case: inf when shapes or dtypes differ."""
     values = make_inputs(spec, seed)
     results, grads = {}, {}
     for label, (lib, F) in LIBRARIES.items():
-        inputs = to_library(lib, values)
+        inputs = to_library(lib, values, float_dtype)
         outs = outputs_of(function(lib, F, *inputs))
         results[label] = outs
         projected = None
@@ -658,6 +667,8 @@ def difference_probes() -> list:
         "cross_entropy(label_smoothing=0.1)": label_smoothing,
         "cross_entropy with probabilities as target": soft_targets,
         "cross_entropy(weight=...)": class_weights,
+        "cross_entropy(float32 logits, weight=float64)": lambda lib, F: F.cross_entropy(
+            x32(lib), lib.tensor([0]), weight=lib.ones(3, dtype=lib.float64)),
         "mse_loss((3,), (3, 1)) broadcast": lambda lib, F: F.mse_loss(lib.zeros(3), lib.ones(3, 1)),
         "x.clamp(min=tensor)": lambda lib, F: x32(lib).clamp(min=lib.zeros(1, 3)),
         "x.expand_as(y)": lambda lib, F: lib.zeros(3, 1).expand_as(lib.zeros(2, 3, 4)).shape,
@@ -720,6 +731,22 @@ def main() -> int:
             failures += not same
             print(f"{what:<40} {'OK' if same else 'FAIL'}  {mine}"
                   + ("" if same else f"   (torch: {theirs})"))
+    print(f"\nfloat32 inputs: output dtypes must match, values to {FLOAT32_TOLERANCE:g}\n"
+          + "-" * 86)
+    mismatches = []
+    for seed, (name, function, spec) in enumerate(CASES):
+        try:
+            forward_error, gradient_error, note = run_case(name, function, spec, seed,
+                                                           numpy.float32)
+        except Exception as error:
+            mismatches.append(f"{name}: {type(error).__name__}: {error}")
+            continue
+        if forward_error > FLOAT32_TOLERANCE or (gradient_error or 0) > FLOAT32_TOLERANCE:
+            mismatches.append(f"{name}: forward {forward_error:.1e}, gradient "
+                              f"{gradient_error or 0:.1e} {note}")
+    failures += len(mismatches)
+    print(f"{len(CASES) - len(mismatches)} of {len(CASES)} cases OK"
+          + "".join(f"\n  FAIL {line}" for line in mismatches))
     print("\nwhere the APIs differ (code run on both; not counted as failures)\n" + "-" * 86)
     for what, mine, theirs in difference_probes():
         verdict = "same" if mine == theirs else "DIFFERS"
