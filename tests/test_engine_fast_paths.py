@@ -114,3 +114,24 @@ def test_cross_entropy_of_float32_logits_stays_float32():
     loss.backward()
     assert loss.dtype == chainrule.float32 and logits.grad.dtype == chainrule.float32
     assert loss.shape == ()
+
+
+@pytest.mark.parametrize("batch_shape", [(5,), (2, 5)])
+def test_linear_vjps_in_arrays_and_in_tensor_ops_agree(batch_shape):
+    """An ordinary backward takes the array path; create_graph=True the Tensor-op path."""
+    rng = numpy.random.default_rng(4)
+    x, weight, bias = (float64_tensor(rng, *batch_shape, 4), float64_tensor(rng, 3, 4),
+                       float64_tensor(rng, 3))
+    loss = (F.linear(x, weight, bias) ** 2).sum()
+    plain = chainrule.autograd.grad(loss, [x, weight, bias], retain_graph=True)
+    recorded = chainrule.autograd.grad(loss, [x, weight, bias], create_graph=True)
+    for fast, slow in zip(plain, recorded):
+        assert slow.requires_grad and not fast.requires_grad
+        numpy.testing.assert_allclose(fast.numpy(), slow.detach().numpy(), rtol=1e-13)
+
+
+def test_linear_gradients_of_float32_stay_float32():
+    x, weight = chainrule.randn(4, 3), chainrule.randn(2, 3, requires_grad=True)
+    bias = chainrule.zeros(2, requires_grad=True)
+    F.linear(x, weight, bias).sum().backward()
+    assert weight.grad.dtype == chainrule.float32 and bias.grad.dtype == chainrule.float32
