@@ -135,3 +135,25 @@ def test_linear_gradients_of_float32_stay_float32():
     bias = chainrule.zeros(2, requires_grad=True)
     F.linear(x, weight, bias).sum().backward()
     assert weight.grad.dtype == chainrule.float32 and bias.grad.dtype == chainrule.float32
+
+
+# ---------------------------------------------------------------- activations' VJPs in arrays
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_activation_vjps_in_arrays_and_in_tensor_ops_agree(activation):
+    rng = numpy.random.default_rng(5)
+    x = float64_tensor(rng, 4, 6)
+    loss = (getattr(F, activation)(x) * chainrule.tensor(rng.standard_normal((4, 6)))).sum()
+    (plain,) = chainrule.autograd.grad(loss, [x], retain_graph=True)
+    (recorded,) = chainrule.autograd.grad(loss, [x], create_graph=True)
+    numpy.testing.assert_allclose(plain.numpy(), recorded.detach().numpy(), rtol=1e-14)
+
+
+def test_relu_gradient_is_zero_at_zero_and_sigmoid_slope_is_a_times_one_minus_a():
+    x = chainrule.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    F.relu(x).sum().backward()
+    numpy.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 1.0])
+    z = chainrule.tensor([-2.0, 0.0, 3.0], requires_grad=True)
+    F.sigmoid(z).sum().backward()
+    sigma = 1 / (1 + numpy.exp(-numpy.array([-2.0, 0.0, 3.0], numpy.float32)))
+    numpy.testing.assert_allclose(z.grad.numpy(), sigma * (1 - sigma), rtol=1e-6)
+    assert z.grad.dtype == chainrule.float32
