@@ -22,7 +22,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy
 
@@ -106,7 +106,9 @@ class History:
 
     def save(self, path) -> None:
         """Write the history as JSON (atomically: a crash leaves the previous file whole)."""
-        _write_atomic(Path(path), json.dumps(self.to_dict(), indent=1).encode())
+        from .checkpoint import save_json
+
+        save_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path) -> "History":
@@ -147,15 +149,6 @@ class History:
         figure.savefig(temporary, dpi=100)
         plt.close(figure)
         os.replace(temporary, path)
-
-
-def _write_atomic(path: Path, content: bytes) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as file:
-        file.write(content)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
 
 
 # ---------------------------------------------------------------- progress
