@@ -157,3 +157,30 @@ def test_relu_gradient_is_zero_at_zero_and_sigmoid_slope_is_a_times_one_minus_a(
     sigma = 1 / (1 + numpy.exp(-numpy.array([-2.0, 0.0, 3.0], numpy.float32)))
     numpy.testing.assert_allclose(z.grad.numpy(), sigma * (1 - sigma), rtol=1e-6)
     assert z.grad.dtype == chainrule.float32
+
+
+# ---------------------------------------------------------------- the backward walk
+def test_leaves_fed_the_same_signal_get_arrays_of_their_own():
+    """a + b hands the same error signal to both leaves: changing one .grad must not change the other."""
+    a, b = chainrule.ones(3, requires_grad=True), chainrule.ones(3, requires_grad=True)
+    (a + b).sum().backward()
+    assert not numpy.shares_memory(a.grad.data, b.grad.data)
+    a.grad.data[0] = 5.0
+    numpy.testing.assert_array_equal(b.grad.numpy(), numpy.ones(3, numpy.float32))
+
+
+def test_a_second_backward_accumulates_into_grad():
+    x = chainrule.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    first = x.grad
+    (3 * x).sum().backward()
+    numpy.testing.assert_array_equal(x.grad.numpy(), [5.0, 7.0])
+    numpy.testing.assert_array_equal(first.numpy(), [2.0, 4.0])  # the earlier Tensor is untouched
+
+
+def test_the_engine_imports_in_a_fresh_interpreter_from_any_module():
+    import subprocess
+    import sys
+
+    for module in ("chainrule.autograd", "chainrule.tensor", "chainrule.ops.fused"):
+        subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
