@@ -63,6 +63,17 @@ class Estimator:
             setattr(self, name, value)
         return self
 
+    def __sklearn_tags__(self):
+        """What scikit-learn's tools (``clone``, ``cross_val_score``, ``GridSearchCV``,
+        ``Pipeline``) ask of an estimator; only they call it, so scikit-learn stays optional."""
+        from sklearn.utils import ClassifierTags, InputTags, RegressorTags, Tags, TargetTags
+
+        classifier = isinstance(self, ClassifierMixin)
+        return Tags(estimator_type="classifier" if classifier else "regressor",
+                    target_tags=TargetTags(required=True), input_tags=InputTags(),
+                    classifier_tags=ClassifierTags() if classifier else None,
+                    regressor_tags=None if classifier else RegressorTags())
+
     def __repr__(self) -> str:
         defaults = {name: parameter.default for name, parameter
                     in inspect.signature(type(self).__init__).parameters.items()}

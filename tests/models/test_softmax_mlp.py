@@ -50,3 +50,16 @@ def test_mlp_regressor_fits_a_smooth_function():
     model = MLPRegressor(hidden=(32,), activation="tanh", lr=0.01, epochs=150, batch_size=32)
     assert model.fit(X, y).score(X, y) > 0.98
     assert model.predict(X).shape == (256,)
+
+
+def test_scikit_learn_tools_clone_and_cross_validate_the_estimators():
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_iris(return_X_y=True)
+    model = SoftmaxRegression(lr=0.5, epochs=30)
+    assert clone(model).get_params() == model.get_params()
+    scores = cross_val_score(make_pipeline(StandardScaler(), model), X, y, cv=3)
+    assert scores.min() > 0.8
