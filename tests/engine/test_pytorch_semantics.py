@@ -261,3 +261,58 @@ def test_unbiased_variance_of_one_value_is_nan_not_zero():
     assert numpy.isnan(single.numpy()).all()
     assert x.var(dim=0, correction=0).tolist() == [0.0, 0.0, 0.0]
     assert x.var(dim=1).item() == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- in place
+def test_a_manual_sgd_step_updates_the_parameters_themselves():
+    w = chainrule.tensor([1.0, -2.0], requires_grad=True)
+    parameters = [w]
+    (w * w).sum().backward()
+    with chainrule.no_grad():
+        for p in parameters:
+            p -= 0.25 * p.grad
+    assert parameters[0] is w
+    assert w.tolist() == [0.5, -1.0] and w.requires_grad
+
+
+def test_augmented_assignment_writes_into_every_reference():
+    x = chainrule.zeros(2, 3)
+    alias, row = x, x[0]
+    alias += 1
+    alias *= 4
+    alias /= 2
+    assert x.tolist() == [[2.0] * 3] * 2 and row.tolist() == [2.0] * 3
+    total = chainrule.ones(2, 3).sum()  # a full reduction's value
+    total -= 1
+    assert total.item() == 5.0
+
+
+def test_in_place_change_of_a_leaf_that_requires_grad_is_refused():
+    w = chainrule.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        w += 1
+    with pytest.raises(RuntimeError, match="no_grad"):
+        w.add_(1)
+
+
+def test_augmented_assignment_inside_a_graph_keeps_the_gradient():
+    x = chainrule.tensor([1.0, 2.0], requires_grad=True)
+    h = x * x
+    h += x  # h = x² + x
+    h.sum().backward()
+    assert x.grad.tolist() == [3.0, 5.0]
+
+
+def test_in_place_methods_chain_and_scale_by_alpha():
+    buffer = chainrule.ones(3)
+    buffer.mul_(0.5).add_(chainrule.tensor([1.0, 2.0, 3.0]), alpha=-2).sub_(1, alpha=0.5)
+    assert buffer.tolist() == [-2.0, -4.0, -6.0]
+    assert buffer.div_(2).tolist() == [-1.0, -2.0, -3.0]
+
+
+def test_in_place_refuses_a_result_the_dtype_cannot_hold():
+    counts = chainrule.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        counts += 0.5
+    counts += 1
+    assert counts.tolist() == [2, 3] and str(counts.dtype) == "int64"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numbers
 
+from .. import autograd, backend
 from ..tensor import Tensor
 from .elementwise import (abs, add, cast, ceil, clamp, cos, div, eq, erf, exp, floor, ge, gt,
                           isfinite, isnan, le, log, logical_and, logical_not, logical_or, lt,
@@ -46,6 +47,45 @@ def _setitem(self, index, value):
     self.data[index] = value.data if isinstance(value, Tensor) else value
 
 
+def _write_into(self, result: Tensor, op: str) -> Tensor:
+    """Store ``result`` in ``self`` itself, so every reference to it (and every view) sees it."""
+    if not backend.xp.can_cast(result.dtype, self.dtype, "same_kind"):
+        raise RuntimeError(f"{op}: the result type {result.dtype} can't be cast to the tensor's "
+                           f"dtype {self.dtype}")
+    if isinstance(self.data, backend.xp.ndarray):
+        self.data[...] = result.data
+    else:  # a NumPy scalar (from a full reduction) can't be written into, and nothing shares it
+        self.data = backend.xp.asarray(result.data, dtype=self.dtype)
+    return self
+
+
+def _augmented(op, name: str):
+    """``x += y`` as in PyTorch: x itself changes, so a manual step ``p -= lr * p.grad`` under
+    no_grad updates the parameter. While a graph is recorded through x or y, the step is recorded
+    as a new node and the name moves to it (x's other references keep the old value); a leaf
+    that requires grad is refused, as in PyTorch."""
+    def assign(self, other):
+        if autograd.is_grad_enabled() and (self.requires_grad
+                                           or getattr(other, "requires_grad", False)):
+            if self.is_leaf:
+                self._check_inplace(name)
+            return op(self, other)
+        return _write_into(self, op(self, other), name)
+    return assign
+
+
+def _in_place(op, name: str):
+    """``x.add_(y)``, ``x.mul_(y)``…: x itself changes (outside the graph, e.g. in an optimiser's
+    step); ``alpha`` scales y first, as in PyTorch's add_ and sub_."""
+    def method(self, other, alpha=1):
+        self._check_inplace(name)
+        if autograd.is_grad_enabled() and getattr(other, "requires_grad", False):
+            raise RuntimeError(f"{name}: the operand requires grad; wrap the update in "
+                               "chainrule.no_grad()")
+        return _write_into(self, op(self, other if alpha == 1 else other * alpha), name)
+    return method
+
+
 def _methods() -> dict:
     return {
         "__add__": add, "__radd__": _reflected(add),
@@ -54,6 +94,10 @@ def _methods() -> dict:
         "__truediv__": div, "__rtruediv__": _reflected(div),
         "__pow__": pow, "__rpow__": _reflected(pow),
         "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
+        "__iadd__": _augmented(add, "+="), "__isub__": _augmented(sub, "-="),
+        "__imul__": _augmented(mul, "*="), "__itruediv__": _augmented(div, "/="),
+        "add_": _in_place(add, "add_"), "sub_": _in_place(sub, "sub_"),
+        "mul_": _in_place(mul, "mul_"), "div_": _in_place(div, "div_"),
         "__neg__": neg, "__pos__": lambda self: self, "__abs__": abs,
         "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
         "__and__": logical_and, "__or__": logical_or, "__invert__": logical_not,
