@@ -531,6 +531,13 @@ def property_checks() -> list:
             "comparison: requires_grad, dtype": ((x > 1).requires_grad, _show((x > 1).dtype)),
             "retain_grad() on an intermediate": _retained(lib),
             "requires_grad_() on a leaf": lib.zeros(2).requires_grad_().requires_grad,
+            "manual SGD step p -= lr * p.grad (no_grad)": _sgd_step(lib),
+            "y = x; y += 1; y *= 3: x sees it": _alias(lib),
+            "w += 1 on a leaf that requires grad": _raises(lambda: _add_one(lib)),
+            "h = x * x; h += x: gradient": _graph_iadd(lib),
+            "buf.mul_(0.5).add_(v, alpha=-2)": _show(lib.ones(3).mul_(0.5).add_(
+                lib.tensor([1.0, 2.0, 3.0]), alpha=-2)),
+            "int tensor += 0.5": _raises(lambda: _add_half(lib)),
             "grad of unused input (allow_unused)": lib.autograd.grad(
                 (x * 2).sum(), [x, lib.ones(2, requires_grad=True)], allow_unused=True)[1],
         }
@@ -540,6 +547,42 @@ def property_checks() -> list:
 
 def _shares_memory(x, y) -> bool:
     return bool(numpy.shares_memory(x.detach().numpy(), y.numpy()))
+
+
+def _sgd_step(lib):
+    w = lib.tensor([1.0, -2.0], dtype=lib.float64, requires_grad=True)
+    parameters = [w]
+    (w * w).sum().backward()
+    with lib.no_grad():
+        for p in parameters:
+            p -= 0.25 * p.grad
+    return w.tolist(), w.requires_grad, parameters[0] is w
+
+
+def _alias(lib):
+    x = lib.zeros(2)
+    y = x
+    y += 1
+    y *= 3
+    return x.tolist(), y is x
+
+
+def _add_one(lib):
+    w = lib.ones(2, requires_grad=True)
+    w += 1
+
+
+def _add_half(lib):
+    counts = lib.tensor([1, 2])
+    counts += 0.5
+
+
+def _graph_iadd(lib):
+    x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+    h = x * x
+    h += x
+    h.sum().backward()
+    return x.grad.tolist()
 
 
 def _backward_with_gradient(lib):
