@@ -184,3 +184,20 @@ def test_the_engine_imports_in_a_fresh_interpreter_from_any_module():
 
     for module in ("chainrule.autograd", "chainrule.tensor", "chainrule.ops.fused"):
         subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
+
+
+# ---------------------------------------------------------------- no copy of each minibatch
+def test_as_tensor_shares_an_arrays_memory_as_torch_does():
+    images = numpy.arange(12, dtype=numpy.float32).reshape(3, 4)
+    batch = chainrule.as_tensor(images[1:])
+    assert numpy.shares_memory(batch.data, images) and batch.dtype == chainrule.float32
+    converted = chainrule.as_tensor(images, dtype=chainrule.float64)
+    assert not numpy.shares_memory(converted.data, images) and converted.dtype == chainrule.float64
+    assert chainrule.as_tensor([1.0, 2.0]).dtype == chainrule.float32
+    labels = chainrule.as_tensor(numpy.array([1, 2], dtype=numpy.int64))
+    assert labels.dtype == chainrule.int64
+
+
+def test_tensor_still_copies():
+    images = numpy.ones((2, 2), numpy.float32)
+    assert not numpy.shares_memory(chainrule.tensor(images).data, images)

@@ -222,9 +222,14 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
 
 
 def as_tensor(data, dtype=None) -> Tensor:
-    """``data`` itself when it is a Tensor of that dtype; otherwise a new tensor."""
-    if isinstance(data, Tensor) and (dtype is None or data.dtype == backend.as_dtype(dtype)):
+    """``data`` itself when it is a Tensor of that dtype; an array of that dtype becomes a tensor
+    that shares its memory, as ``torch.as_tensor`` does with a NumPy array (no copy of each
+    minibatch); anything else becomes a new tensor."""
+    wanted = None if dtype is None else backend.as_dtype(dtype)
+    if isinstance(data, Tensor) and (wanted is None or data.dtype == wanted):
         return data
+    if isinstance(data, backend.xp.ndarray) and (wanted is None or data.dtype == wanted):
+        return Tensor._wrap(data)
     return Tensor(data, dtype=dtype)
 
 
