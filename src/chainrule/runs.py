@@ -60,6 +60,9 @@ def split_rows(pool, test, split: dict):
                                  else split["test"], stratify=stratify, seed=split["seed"])
     validation = pool.subset(parts.val) if len(parts.val) else None
     test = test if test is not None else pool.subset(parts.test)
+    if len(test) == 0:
+        raise DataError(f"--test {split['test']} leaves no rows to test on; the run ends with "
+                        "a test evaluation, so give a fraction such as --test 0.2")
     return pool.subset(parts.train), validation, test
 
 

@@ -178,6 +178,10 @@ def test_predicting_on_other_columns_names_them(tmp_path, flowers, capsys):
     (["train", "--csv", "somewhere.csv"], "--target COLUMN"),
     (["train", "iris", "--hidden", "8,x"], "--hidden '8,x'"),
     (["evaluate", "no-such-run"], "not a run directory"),
+    (["train", "iris", "--test", "0"], "--test 0.0 leaves no rows to test on"),
+    (["train", "iris", "--lr", "-1"], "the learning rate must be positive"),
+    (["train", "iris", "--dropout", "1"], "use a probability in [0, 1)"),
+    (["train", "iris", "--epochs", "0"], "--epochs must be at least 1"),
 ])
 def test_wrong_options_get_one_line(arguments, message, capsys):
     assert message in fails(capsys, arguments)

@@ -142,9 +142,15 @@ def run_train(args) -> int:
     if args.target and not args.csv:
         raise ChainruleError("--target names a column of a --csv file; bundled datasets know "
                              "their target")
-    for name in ("epochs", "batch_size"):
-        if getattr(args, name) < 1:
+    for name in ("epochs", "batch_size", "patience"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ChainruleError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.lr is not None and not args.lr > 0:
+        raise ChainruleError(f"--lr {args.lr}: the learning rate must be positive")
+    if not 0 <= args.momentum < 1:
+        raise ChainruleError(f"--momentum {args.momentum}: use a value in [0, 1), e.g. 0.9")
+    if not 0 <= args.dropout < 1:
+        raise ChainruleError(f"--dropout {args.dropout}: use a probability in [0, 1)")
     dataset = None if args.csv else (args.dataset or DEFAULT_DATASET)
     optimizer = args.optimizer or ("adam" if args.model == "mlp" else "sgd")
     source = {"dataset": dataset, "csv": args.csv, "target": args.target,
