@@ -45,9 +45,25 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
-def set_grad_enabled(mode: bool) -> None:
+def set_grad_enabled(mode: bool) -> "_RestoreGradMode":
+    """Turn gradient recording on or off. As in PyTorch it also works as a context manager,
+    ``with set_grad_enabled(training):``, which puts the previous mode back at the end."""
     global _grad_enabled
-    _grad_enabled = bool(mode)
+    previous, _grad_enabled = _grad_enabled, bool(mode)
+    return _RestoreGradMode(previous)
+
+
+class _RestoreGradMode:
+    __slots__ = ("previous",)
+
+    def __init__(self, previous: bool):
+        self.previous = previous
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc) -> None:
+        set_grad_enabled(self.previous)
 
 
 class _GradMode:

@@ -316,3 +316,19 @@ def test_in_place_refuses_a_result_the_dtype_cannot_hold():
         counts += 0.5
     counts += 1
     assert counts.tolist() == [2, 3] and str(counts.dtype) == "int64"
+
+
+# ---------------------------------------------------------------- grad mode
+@pytest.mark.parametrize("training", [True, False])
+def test_set_grad_enabled_is_also_a_context_manager(training):
+    w = chainrule.ones(2, requires_grad=True)
+    with chainrule.set_grad_enabled(training):
+        assert chainrule.is_grad_enabled() is training
+        out = w * 2
+    assert out.requires_grad is training
+    assert chainrule.is_grad_enabled()
+    chainrule.set_grad_enabled(False)  # as a plain call it stays set
+    try:
+        assert not (w * 2).requires_grad
+    finally:
+        chainrule.set_grad_enabled(True)
