@@ -15,8 +15,8 @@ from .ops import (abs, add, all, amax, amin, any, argmax, argmin, cat, chunk, cl
                   squeeze, stack, std, sub, sum, tanh, transpose, tril, triu, unsqueeze, var,
                   where)
 from .errors import ChainruleError, CheckpointError, DataError, ShapeError
-from .tensor import (Tensor, arange, as_tensor, empty, eye, full, full_like, linspace, ones,
-                     ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor,
+from .tensor import (Tensor, arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace,
+                     ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor,
                      zeros, zeros_like)
 from . import nn  # noqa: E402  (nn builds on everything above)
 from .draw import draw  # noqa: E402

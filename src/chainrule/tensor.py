@@ -221,6 +221,13 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 
+def from_numpy(array: numpy.ndarray) -> Tensor:
+    """A tensor of ``array``'s dtype that shares its memory, as ``torch.from_numpy``: a change to
+    one shows in the other (on a GPU backend, a copy on the device)."""
+    backend.as_dtype(array.dtype)  # refuse what no op supports (object arrays, complex...)
+    return Tensor._wrap(backend.xp.asarray(array))
+
+
 def as_tensor(data, dtype=None) -> Tensor:
     """``data`` itself when it is a Tensor of that dtype; an array of that dtype becomes a tensor
     that shares its memory, as ``torch.as_tensor`` does with a NumPy array (no copy of each

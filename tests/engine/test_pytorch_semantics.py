@@ -332,3 +332,21 @@ def test_set_grad_enabled_is_also_a_context_manager(training):
         assert not (w * 2).requires_grad
     finally:
         chainrule.set_grad_enabled(True)
+
+
+def test_from_numpy_shares_memory_and_dtype():
+    array = numpy.array([1.0, 2.0])
+    x = chainrule.from_numpy(array)
+    array[0] = 5.0
+    assert x.tolist() == [5.0, 2.0] and str(x.dtype) == "float64"
+    with pytest.raises(TypeError):
+        chainrule.from_numpy(numpy.array(["a"], dtype=object))
+
+
+def test_t_cpu_and_is_floating_point():
+    m = chainrule.arange(6.0).reshape(2, 3)
+    assert m.t().shape == (3, 2) and chainrule.ones(3).t().shape == (3,)
+    with pytest.raises(chainrule.ShapeError, match="mT"):
+        chainrule.zeros(2, 3, 4).t()
+    assert m.cpu() is m and m.detach().cpu().numpy().shape == (2, 3)
+    assert m.is_floating_point() and not chainrule.arange(3).is_floating_point()

@@ -39,6 +39,14 @@ def _to(self, target=None, dtype=None):
     return self if self.dtype == target else cast(self, dtype=target)
 
 
+def _t(self):
+    """``x.t()``: a matrix's transpose; a vector or a scalar as it is (PyTorch's rule)."""
+    if self.ndim > 2:
+        raise ShapeError(f"t: expects at most 2 dimensions, got shape {tuple(self.shape)}; use "
+                         "transpose(dim0, dim1) or .mT")
+    return self if self.ndim < 2 else transpose(self, 0, 1)
+
+
 def _setitem(self, index, value):
     """``x[index] = value`` writes in place, outside the graph (like PyTorch under no_grad)."""
     self._check_inplace("__setitem__")
@@ -123,6 +131,9 @@ def _methods() -> dict:
         "sum_to": lambda self, shape: sum_to(self, shape=shape),
         "split": split, "chunk": chunk, "tril": tril, "triu": triu,
         "to": _to,
+        "cpu": lambda self: _to(self, "cpu"),
+        "t": _t,
+        "is_floating_point": lambda self: backend.is_floating(self.dtype),
         "type": lambda self, dtype: cast(self, dtype=dtype),
         "type_as": lambda self, other: _to(self, other.dtype),
         "float": lambda self: cast(self, dtype="float32") if self.dtype != "float32" else self,
