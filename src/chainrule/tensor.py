@@ -255,11 +255,13 @@ def _filled(array, requires_grad: bool) -> Tensor:
 
 
 def zeros(*shape, size=None, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _filled(backend.xp.zeros(_size(shape, size), dtype=backend.as_dtype(dtype)), requires_grad)
+    array = backend.xp.zeros(_size(shape, size), dtype=backend.as_dtype(dtype))
+    return _filled(array, requires_grad)
 
 
 def ones(*shape, size=None, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _filled(backend.xp.ones(_size(shape, size), dtype=backend.as_dtype(dtype)), requires_grad)
+    array = backend.xp.ones(_size(shape, size), dtype=backend.as_dtype(dtype))
+    return _filled(array, requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:

@@ -106,7 +106,7 @@ def _cat_forward(*tensors, dim=0):
                 n != m for i, (n, m) in enumerate(zip(t.shape, tensors[0].shape)) if i != axis):
             raise ShapeError(f"cat: shapes {tuple(tensors[0].shape)} and {tuple(t.shape)} differ "
                              f"outside dimension {dim}")
-    # PyTorch's promotion: integers joined to floats take the floats' dtype (NumPy widens to float64)
+    # PyTorch's promotion: integers joined to floats take the floats' dtype (NumPy: float64)
     floats = [t.dtype for t in tensors if t.dtype.kind == "f"]
     dtype = backend.xp.result_type(*floats) if floats else None
     out = backend.xp.concatenate([t.data for t in tensors], axis=axis, dtype=dtype)
@@ -168,7 +168,7 @@ def unsqueeze(a, dim: int) -> Tensor:
 @composite(samples=[Sample(((3, 1, 4, 1),)), Sample(((3, 1, 4),), {"dim": 1}),
                     Sample(((3, 1, 4, 1),), {"dim": (1, 2, -1)})])
 def squeeze(a, dim=None) -> Tensor:
-    """Remove dimensions of size 1: all of them, or those of ``dim`` (an int or a tuple) that are."""
+    """Remove dimensions of size 1: all of them, or those in ``dim`` (an int or a tuple)."""
     if dim is None:
         return reshape(a, shape=tuple(n for n in a.shape if n != 1))
     dims = {d % a.ndim for d in ((dim,) if isinstance(dim, numbers.Integral) else dim)}
