@@ -201,3 +201,13 @@ def test_as_tensor_shares_an_arrays_memory_as_torch_does():
 def test_tensor_still_copies():
     images = numpy.ones((2, 2), numpy.float32)
     assert not numpy.shares_memory(chainrule.tensor(images).data, images)
+
+
+def test_graph_nodes_skip_absent_inputs_and_inputs_without_a_vjp():
+    x, weight = chainrule.ones(2, 3, requires_grad=True), chainrule.ones(4, 3, requires_grad=True)
+    F.linear(x, weight).sum().backward()  # bias=None: an absent input
+    numpy.testing.assert_array_equal(weight.grad.numpy(), numpy.full((4, 3), 2.0, numpy.float32))
+    a, b = chainrule.ones(3, requires_grad=True), chainrule.zeros(3, requires_grad=True)
+    chainrule.where(chainrule.tensor([True, False, True]), a, b).sum().backward()  # condition: no VJP
+    numpy.testing.assert_array_equal(a.grad.numpy(), [1.0, 0.0, 1.0])
+    numpy.testing.assert_array_equal(b.grad.numpy(), [0.0, 1.0, 0.0])

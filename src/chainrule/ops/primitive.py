@@ -169,6 +169,8 @@ def primitive(name: str | None = None, samples=(), rejects=(), second_order: boo
 def _node(op: str, inputs: tuple, vjps) -> Node:
     if callable(vjps):
         vjps = (vjps,)
+    if len(vjps) == len(inputs) and not _has_none(inputs):
+        return Node(op, inputs, vjps)  # the usual case, checked with a plain loop (every op)
     if len(vjps) < len(inputs) and all(t is None for t in inputs[len(vjps):]):
         inputs = inputs[:len(vjps)]  # optional inputs passed as None at the end (bias=None)
     if len(vjps) != len(inputs):
@@ -177,6 +179,13 @@ def _node(op: str, inputs: tuple, vjps) -> Node:
         pairs = [(t, v) for t, v in zip(inputs, vjps) if t is not None]
         inputs, vjps = tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
     return Node(op, inputs, vjps)
+
+
+def _has_none(items: tuple) -> bool:
+    for item in items:
+        if item is None:
+            return True
+    return False
 
 
 def constant(array) -> Tensor:
