@@ -350,3 +350,15 @@ def test_t_cpu_and_is_floating_point():
         chainrule.zeros(2, 3, 4).t()
     assert m.cpu() is m and m.detach().cpu().numpy().shape == (2, 3)
     assert m.is_floating_point() and not chainrule.arange(3).is_floating_point()
+
+
+def test_float_functions_of_integers_give_default_floats():
+    ints = chainrule.tensor([1, 2, 4])
+    assert chainrule.tensor([0]).sigmoid().tolist() == [0.5]  # was 0: computed in int64
+    for name in ["exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "erf"]:
+        result = getattr(ints, name)()
+        assert dtype_of(result) == "float32", name
+        numpy.testing.assert_allclose(result.numpy(), getattr(chainrule.tensor([1.0, 2.0, 4.0]),
+                                                              name)().numpy())
+    assert ints.clamp(0.5, 2.5).tolist() == [1.0, 2.0, 2.5]
+    assert dtype_of(ints.clamp(0.5)) == "float32" and dtype_of(ints.clamp(1, 2)) == "int64"

@@ -32,6 +32,12 @@ def _promoted(a, b):
     return x.astype(dtype, copy=False), y.astype(dtype, copy=False)
 
 
+def _float_data(a):
+    """``a``'s array, in the default float dtype if it holds integers or bools: exp, sigmoid and
+    the other float functions of integers give floats, as in PyTorch (NumPy: float64)."""
+    return a.data if a.data.dtype.kind == "f" else a.data.astype(backend.get_default_dtype())
+
+
 @primitive(samples=BROADCAST, rejects=BAD_BROADCAST)
 def add(a, b):
     x, y = _promoted(a, b)
@@ -76,17 +82,17 @@ def pow(a, b):
 
 @primitive(samples=[Sample(((3, 4),))])
 def exp(a):
-    return backend.xp.exp(a.data), lambda g, out: g * out
+    return backend.xp.exp(_float_data(a)), lambda g, out: g * out
 
 
 @primitive(samples=[Sample(((3, 4),), low=0.2, high=3.0)])
 def log(a):
-    return backend.xp.log(a.data), lambda g, out: g / a
+    return backend.xp.log(_float_data(a)), lambda g, out: g / a
 
 
 @primitive(samples=[Sample(((3, 4),), low=0.2, high=3.0)])
 def sqrt(a):
-    return backend.xp.sqrt(a.data), lambda g, out: g / (2 * out)
+    return backend.xp.sqrt(_float_data(a)), lambda g, out: g / (2 * out)
 
 
 @primitive(samples=[Sample(((3, 4),))])
@@ -97,24 +103,25 @@ def abs(a):
 
 @primitive(samples=[Sample(((3, 4),))])
 def sin(a):
-    return backend.xp.sin(a.data), lambda g, out: g * a.cos()
+    return backend.xp.sin(_float_data(a)), lambda g, out: g * a.cos()
 
 
 @primitive(samples=[Sample(((3, 4),))])
 def cos(a):
-    return backend.xp.cos(a.data), lambda g, out: -g * a.sin()
+    return backend.xp.cos(_float_data(a)), lambda g, out: -g * a.sin()
 
 
 @primitive(samples=[Sample(((3, 4),))])
 def tanh(a):
-    return backend.xp.tanh(a.data), lambda g, out: g * (1 - out * out)
+    return backend.xp.tanh(_float_data(a)), lambda g, out: g * (1 - out * out)
 
 
 @primitive(samples=[Sample(((3, 4),), low=-6, high=6)])
 def sigmoid(a):
     """σ(a) = 1 / (1 + e⁻ᵃ), computed as ½(1 + tanh(a/2)): no overflow at any magnitude.
     σ′(a) = σ(a)(1 − σ(a))."""
-    half = a.data.dtype.type(0.5)
+    x = _float_data(a)
+    half = x.dtype.type(0.5)
 
     def vjp(g, out):
         if autograd.is_grad_enabled():  # create_graph: in Tensor ops, to be differentiated again
@@ -123,7 +130,7 @@ def sigmoid(a):
         slope *= out.data
         slope *= g.data
         return constant(slope)
-    return half * (backend.xp.tanh(half * a.data) + 1), vjp
+    return half * (backend.xp.tanh(half * x) + 1), vjp
 
 
 @primitive(samples=[Sample(((3, 4),))])
@@ -139,7 +146,7 @@ def relu(a):
 def erf(a):
     """erf′(a) = 2/√π · e^(−a²)."""
     scale = 2 / math.sqrt(math.pi)
-    return backend.erf(a.data), lambda g, out: g * scale * (-(a * a)).exp()
+    return backend.erf(_float_data(a)), lambda g, out: g * scale * (-(a * a)).exp()
 
 
 def _share(winner, tie, dtype):
@@ -189,7 +196,9 @@ def where(condition, a, b):
 def clamp(a, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    out = backend.xp.clip(a.data, min, max)
+    # integers clamped to float bounds become floats of the default dtype, as in PyTorch
+    floats = isinstance(min, float) or isinstance(max, float)
+    out = backend.xp.clip(_float_data(a) if floats else a.data, min, max)
     inside = backend.xp.ones(a.shape, dtype=bool)
     if min is not None:
         inside &= a.data >= min
