@@ -651,39 +651,27 @@ def describe(call, lib) -> str:
 
 
 # ---------------------------------------------------------------- where the APIs differ
-def difference_probes() -> list:
-    """Code written once, run on both: the outcomes printed side by side."""
-    def x32(lib):
-        return lib.tensor([[1.0, -2.0, 3.0]])
+def _x32(lib):
+    return lib.tensor([[1.0, -2.0, 3.0]])
 
-    def ints(lib):
-        return lib.tensor([3, 4, 7])
 
-    def max_dim_ties(lib):
-        x = lib.tensor([[1.0, 3.0, 3.0]], dtype=lib.float64, requires_grad=True)
-        x.max(dim=1).values.sum().backward()
-        return x.grad
+def _ints(lib):
+    return lib.tensor([3, 4, 7])
 
-    def label_smoothing(lib, F):
-        x = lib.tensor([[1.0, 2.0, 0.5]], dtype=lib.float64)
-        return F.cross_entropy(x, lib.tensor([1]), label_smoothing=0.1)
 
-    def ignore_index(lib, F):
-        x = lib.tensor([[1.0, 2.0, 0.5], [0.1, 0.2, 0.3]], dtype=lib.float64)
-        return F.cross_entropy(x, lib.tensor([1, -100]))
+def _side_by_side(probes: dict) -> list:
+    """(what, chainrule's outcome, torch's outcome) of each ``probe(lib, F)``."""
+    rows = []
+    for what, probe in probes.items():
+        mine = describe(lambda lib: probe(lib, LIBRARIES[_name(lib)][1]), chainrule)
+        theirs = describe(lambda lib: probe(lib, LIBRARIES[_name(lib)][1]), torch)
+        rows.append((what, mine, theirs))
+    return rows
 
-    def soft_targets(lib, F):
-        x = lib.tensor([[1.0, 2.0, 0.5]], dtype=lib.float64)
-        return F.cross_entropy(x, lib.tensor([[0.2, 0.7, 0.1]], dtype=lib.float64))
 
-    def class_weights(lib, F):
-        x = lib.tensor([[1.0, 2.0, 0.5], [0.1, 0.2, 0.3]], dtype=lib.float64)
-        return F.cross_entropy(x, lib.tensor([1, 2]), weight=lib.tensor([1.0, 2.0, 3.0],
-                                                                         dtype=lib.float64))
-
-    def implicit_softmax_dim(lib, F):
-        return F.softmax(lib.tensor([[[1.0, 2.0]], [[3.0, 5.0]]]))
-
+def dtype_checks() -> list:
+    """PyTorch's type promotion (where NumPy's differs), and results that must be the same."""
+    ints, x32 = _ints, _x32
     probes = {
         "int64 tensor / 2": lambda lib, F: ints(lib) / 2,
         "int64 tensor / int64 tensor": lambda lib, F: ints(lib) / ints(lib),
@@ -696,39 +684,87 @@ def difference_probes() -> list:
         "bool tensor sum()": lambda lib, F: (ints(lib) > 3).sum(),
         "float32 * float64 0-d tensor":
             lambda lib, F: x32(lib) * lib.tensor(2.0, dtype=lib.float64),
-        "int64 tensor // 2": lambda lib, F: ints(lib) // 2,
-        "int64 tensor % 2": lambda lib, F: ints(lib) % 2,
+        "int64 * float64 0-d tensor": lambda lib, F: ints(lib) * lib.tensor(2.0, dtype=lib.float64),
+        "cat of int64 and float32": lambda lib, F: lib.cat([ints(lib), x32(lib)[0]]),
+        "exp, log, sqrt, sigmoid, tanh of int64": lambda lib, F: tuple(
+            _approx(getattr(ints(lib), name)()) for name in ("exp", "log", "sqrt", "sigmoid",
+                                                             "tanh")),
+        "sin, cos of bool": lambda lib, F: (_approx((ints(lib) > 3).sin()),
+                                            _approx((ints(lib) > 3).cos())),
+        "int64.clamp(0.5, 5.5), int64.clamp(4)": lambda lib, F: (ints(lib).clamp(0.5, 5.5),
+                                                                ints(lib).clamp(4)),
+        "x[mask] = 0 (setitem)": lambda lib, F: _set_zero(lib),
+        "x.var(dim) with n - correction = 0": lambda lib, F: lib.ones(1, 3).var(dim=0),
+        "x.expand_as(y), view_as, reshape_as": lambda lib, F: (
+            lib.zeros(3, 1).expand_as(lib.zeros(2, 3, 4)).shape,
+            lib.zeros(6).view_as(lib.zeros(2, 3)).shape,
+            lib.zeros(6).reshape_as(lib.zeros(2, 3)).shape),
+        "x.type_as(y)": lambda lib, F: ints(lib).type_as(x32(lib)).dtype,
+        "x.t(), x.cpu(), is_floating_point()": lambda lib, F: (
+            x32(lib).t().shape, x32(lib).cpu().shape, ints(lib).is_floating_point()),
+        "from_numpy shares memory": lambda lib, F: _from_numpy(lib),
+        "with set_grad_enabled(False)": lambda lib, F: _grad_mode_block(lib),
+    }
+    return _side_by_side(probes)
+
+
+def _approx(result) -> tuple:
+    """dtype and values to 6 significant digits (float32 functions may differ in the last bit)."""
+    return result.dtype, tuple(float(f"{v:.6g}") for v in as_numpy(result).ravel().tolist())
+
+
+def _from_numpy(lib):
+    array = numpy.array([1.0, 2.0])
+    x = lib.from_numpy(array)
+    array[0] = 5.0
+    return x
+
+
+def _grad_mode_block(lib):
+    w = lib.ones(2, requires_grad=True)
+    with lib.set_grad_enabled(False):
+        inside = (w * 2).requires_grad
+    return inside, (w * 2).requires_grad, lib.is_grad_enabled()
+
+
+def difference_probes() -> list:
+    """Where the APIs still differ: code written once, run on both, outcomes side by side."""
+    ints, x32 = _ints, _x32
+
+    def max_dim_ties(lib):
+        x = lib.tensor([[1.0, 3.0, 3.0]], dtype=lib.float64, requires_grad=True)
+        x.max(dim=1).values.sum().backward()
+        return x.grad
+
+    def implicit_softmax_dim(lib, F):
+        return F.softmax(lib.tensor([[[1.0, 2.0]], [[3.0, 5.0]]]))
+
+    probes = {
         "x.max(dim) with ties: gradient": lambda lib, F: max_dim_ties(lib),
-        "str(x.dtype)": lambda lib, F: str(x32(lib).dtype),
-        "type(x.shape)": lambda lib, F: type(x32(lib).shape).__name__,
-        "F.softmax(3-D x) without dim": implicit_softmax_dim,
-        "cross_entropy, label -100 (ignore_index default)": ignore_index,
-        "cross_entropy(label_smoothing=0.1)": label_smoothing,
-        "cross_entropy with probabilities as target": soft_targets,
-        "cross_entropy(weight=...)": class_weights,
+        "F.cross_entropy(x, t, 'sum'): 3rd positional": lambda lib, F: F.cross_entropy(
+            x32(lib), lib.tensor([0]), "sum"),
         "cross_entropy(float32 logits, weight=float64)": lambda lib, F: F.cross_entropy(
             x32(lib), lib.tensor([0]), weight=lib.ones(3, dtype=lib.float64)),
         "mse_loss((3,), (3, 1)) broadcast": lambda lib, F: F.mse_loss(lib.zeros(3), lib.ones(3, 1)),
+        "F.softmax(3-D x) without dim": implicit_softmax_dim,
+        "logsumexp(x) without dim": lambda lib, F: lib.logsumexp(x32(lib)),
+        "x.sum(keepdim=True) without dim": lambda lib, F: x32(lib).sum(keepdim=True),
+        "x.mean() of int64": lambda lib, F: ints(lib).mean(),
         "x.clamp(min=tensor)": lambda lib, F: x32(lib).clamp(min=lib.zeros(1, 3)),
-        "x.expand_as(y)": lambda lib, F: lib.zeros(3, 1).expand_as(lib.zeros(2, 3, 4)).shape,
-        "x.view_as(y)": lambda lib, F: lib.zeros(6).view_as(lib.zeros(2, 3)).shape,
-        "x.reshape_as(y)": lambda lib, F: lib.zeros(6).reshape_as(lib.zeros(2, 3)).shape,
-        "x.type_as(y)": lambda lib, F: ints(lib).type_as(x32(lib)).dtype,
         "x.reshape(shape=(3,))": lambda lib, F: x32(lib).reshape(shape=(3,)).shape,
         "x.permute(dims=(1, 0))": lambda lib, F: x32(lib).permute(dims=(1, 0)).shape,
         "x.sum(dtype=float64)": lambda lib, F: x32(lib).sum(dtype=lib.float64),
-        "x.mean() of int64": lambda lib, F: ints(lib).mean(),
-        "x.var(dim) with n - correction = 0": lambda lib, F: lib.ones(1, 3).var(dim=0),
-        "logsumexp(x) without dim": lambda lib, F: lib.logsumexp(x32(lib)),
-        "stack/cat of int and float": lambda lib, F: lib.cat([ints(lib), x32(lib)[0]]),
-        "x[mask] = 0 (setitem)": lambda lib, F: _set_zero(lib),
+        "x.softmax(-1, dtype=float64)": lambda lib, F: x32(lib).softmax(-1, dtype=lib.float64),
+        "F.relu(x, inplace=True)": lambda lib, F: F.relu(x32(lib), inplace=True),
+        "int64 tensor // 2, % 2": lambda lib, F: (ints(lib) // 2, ints(lib) % 2),
+        "0-d: x.softmax(0), x.squeeze(0), x.sum(0)": lambda lib, F: (
+            lib.tensor(3.0).softmax(0), lib.tensor(3.0).squeeze(0), lib.tensor(3.0).sum(0)),
+        "x == None": lambda lib, F: lib.ones(2) == None,  # noqa: E711 (what PyTorch code does)
+        "str(x.dtype)": lambda lib, F: str(x32(lib).dtype),
+        "type(x.shape)": lambda lib, F: type(x32(lib).shape).__name__,
+        "type(x.data)": lambda lib, F: type(x32(lib).data).__name__,
     }
-    rows = []
-    for what, probe in probes.items():
-        mine = describe(lambda lib: probe(lib, LIBRARIES[_name(lib)][1]), chainrule)
-        theirs = describe(lambda lib: probe(lib, LIBRARIES[_name(lib)][1]), torch)
-        rows.append((what, mine, theirs))
-    return rows
+    return _side_by_side(probes)
 
 
 def _set_zero(lib):
@@ -763,7 +799,8 @@ def main() -> int:
         print(f"{name:<48} {forward_error:>12.1e} {grad_text:>13}  {'OK' if ok else 'FAIL'}"
               + (f"  ({note})" if note else ""))
     for title, rows in (("creation functions: dtype, shape, values", creation_checks()),
-                        ("Tensor properties", property_checks())):
+                        ("Tensor properties, autograd, in place", property_checks()),
+                        ("dtype rules and PyTorch idioms", dtype_checks())):
         print(f"\n{title}\n" + "-" * 86)
         for what, mine, theirs in rows:
             same = mine == theirs
