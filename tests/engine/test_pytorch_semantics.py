@@ -362,3 +362,11 @@ def test_float_functions_of_integers_give_default_floats():
                                                               name)().numpy())
     assert ints.clamp(0.5, 2.5).tolist() == [1.0, 2.0, 2.5]
     assert dtype_of(ints.clamp(0.5)) == "float32" and dtype_of(ints.clamp(1, 2)) == "int64"
+
+
+def test_clamp_with_tensor_bounds_says_what_to_use_instead():
+    x = chainrule.tensor([[1.0, -2.0, 3.0]])
+    with pytest.raises(TypeError, match="maximum"):
+        x.clamp(min=chainrule.zeros(3))
+    with pytest.raises(TypeError, match="maximum"):
+        x.clamp(chainrule.zeros(3), chainrule.ones(3))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy
 
@@ -192,10 +193,15 @@ def where(condition, a, b):
     )
 
 
-@primitive(samples=[Sample(((3, 4),), {"min": -0.5, "max": 0.7}), Sample(((3, 4),), {"min": 0.1})])
+@primitive(samples=[Sample(((3, 4),), {"min": -0.5, "max": 0.7}), Sample(((3, 4),), {"min": 0.1})],
+           rejects=[Rejects(((3, 4),), {"min": numpy.zeros(4)}, TypeError)])
 def clamp(a, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    for bound in (min, max):
+        if bound is not None and not isinstance(bound, numbers.Real):
+            raise TypeError(f"clamp: min and max must be numbers, not {type(bound).__name__}; for "
+                            "tensor bounds use chainrule.maximum(x, low) and minimum(x, high)")
     # integers clamped to float bounds become floats of the default dtype, as in PyTorch
     floats = isinstance(min, float) or isinstance(max, float)
     out = backend.xp.clip(_float_data(a) if floats else a.data, min, max)
