@@ -370,3 +370,20 @@ def test_clamp_with_tensor_bounds_says_what_to_use_instead():
         x.clamp(min=chainrule.zeros(3))
     with pytest.raises(TypeError, match="maximum"):
         x.clamp(chainrule.zeros(3), chainrule.ones(3))
+
+
+def test_bce_with_logits_pos_weight_and_weight():
+    z = numpy.array([[0.5, -1.0], [2.0, 0.0]])
+    t = numpy.array([[1.0, 0.0], [0.3, 1.0]])
+    p, w = numpy.array([3.0, 0.5]), numpy.array([[2.0], [1.0]])
+    sigma = 1 / (1 + numpy.exp(-z))
+    expected = -w * (p * t * numpy.log(sigma) + (1 - t) * numpy.log(1 - sigma))
+    losses = F.binary_cross_entropy_with_logits(
+        chainrule.tensor(z), chainrule.tensor(t), reduction="none",
+        pos_weight=chainrule.tensor(p), weight=chainrule.tensor(w))
+    numpy.testing.assert_allclose(losses.numpy(), expected)
+    logits = chainrule.tensor(z, requires_grad=True)
+    F.binary_cross_entropy_with_logits(logits, chainrule.tensor(t), reduction="sum",
+                                       pos_weight=chainrule.tensor(p)).backward()
+    # ∂ℓ/∂z = σ(z)(p t + 1 − t) − p t
+    numpy.testing.assert_allclose(logits.grad.numpy(), sigma * (p * t + 1 - t) - p * t)

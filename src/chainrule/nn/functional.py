@@ -72,18 +72,31 @@ def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     return _reduce(difference * difference, reduction, "mse_loss")
 
 
-@composite(samples=[Sample(((3, 4), (3, 4)), low=-3, high=3)],
+@composite(samples=[Sample(((3, 4), (3, 4)), low=-3, high=3),
+                    Sample(((3, 4), (3, 4)), {"pos_weight": numpy.array([1.0, 2.0, 0.5, 3.0]),
+                                              "weight": numpy.array([[0.5], [1.0], [2.0]])},
+                           low=-3, high=3)],
            rejects=[Rejects(((3, 4), (3,)), {}, ShapeError)])
-def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "mean") -> Tensor:
-    """−[t log σ(z) + (1 − t) log(1 − σ(z))], from the logits z: stable for any magnitude."""
+def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "mean", *,
+                                     weight=None, pos_weight=None) -> Tensor:
+    """−[t log σ(z) + (1 − t) log(1 − σ(z))], from the logits z: stable for any magnitude.
+    PyTorch's options: ``pos_weight`` p scales the positive term, −[p t log σ(z) + (1 − t)
+    log(1 − σ(z))], and ``weight`` w scales each element's loss (both broadcast)."""
     target = _as_target(target)
     if target.shape != input.shape:
         raise ShapeError(f"binary_cross_entropy_with_logits: logits of shape {tuple(input.shape)} "
                          f"and target of shape {tuple(target.shape)} differ")
     if target.dtype != input.dtype:
         target = target.to(input.dtype)
-    return _reduce(binary_cross_entropy_with_logits_per_element(input, target), reduction,
-                   "binary_cross_entropy_with_logits")
+    losses = binary_cross_entropy_with_logits_per_element(input, target)
+    if pos_weight is not None:
+        # the extra (p − 1)·t·(−log σ(z)); −log σ(z) is the loss of z at target 1
+        at_one = binary_cross_entropy_with_logits_per_element(input, constant(
+            backend.xp.ones_like(input.data)))
+        losses = losses + (_class_weight(pos_weight, input) - 1) * target * at_one
+    if weight is not None:
+        losses = losses * _class_weight(weight, input)
+    return _reduce(losses, reduction, "binary_cross_entropy_with_logits")
 
 
 def binary_cross_entropy(input: Tensor, target, reduction: str = "mean", eps: float = 1e-12):
