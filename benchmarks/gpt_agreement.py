@@ -10,6 +10,10 @@
    CPU time is the steadier of the two).
 
     python benchmarks/gpt_agreement.py [--steps 50] [--repeats 20] [--threads 1]
+
+3. With ``--control-run input.txt [--seed S] [--exact-gelu]``: PyTorch trains the ``baby``
+   preset from chainrule's initial weights on the very batches ``chainrule lm train`` draws,
+   and prints its final validation loss, to set beside chainrule's metrics.json.
 """
 from __future__ import annotations
 
@@ -86,6 +90,58 @@ def timing(repeats: int, warmup: int) -> dict:
     return result
 
 
+def control_run(text_path: str, seed: int, exact_gelu: bool = False,
+                max_iters: int | None = None) -> dict:
+    """PyTorch trains the ``baby`` preset exactly as ``chainrule lm train`` does: chainrule's
+    initial weights, the same random batches (drawn from chainrule's generator after the
+    model's initialisation, as lm.train draws them), the same schedule and clipping, float32.
+    Its final validation loss (every block of the last 10%) is directly comparable with
+    chainrule's metrics.json. ``exact_gelu`` swaps in the erf GELU, to measure that choice."""
+    from dataclasses import replace
+
+    import numpy
+    import torch
+
+    from chainrule import backend, lm
+    from chainrule.data import load_text
+    from chainrule.models.gpt import GPT
+    from chainrule.optim.lr_scheduler import warmup_cosine
+    from torch_gpt import TorchGPT
+
+    model_config, recipe = lm.configs("baby", seed=seed, max_iters=max_iters)
+    text = load_text(text_path)
+    tokenizer = lm.TOKENIZERS["char"].from_text(text)
+    model_config = replace(model_config, vocab_size=tokenizer.vocab_size)
+    train, val = lm.split_tokens(text, tokenizer, model_config.block_size, text_path)
+    backend.manual_seed(recipe.seed)
+    initial = GPT(model_config)  # draws from the generator exactly as lm.train's model does
+    reference = TorchGPT(model_config)
+    if exact_gelu:
+        for block in reference.h:
+            block.mlp.gelu = torch.nn.GELU()
+    reference.load_chainrule_state({name: t.numpy() for name, t in initial.state_dict().items()})
+    optimizer = reference.optimizer(recipe.learning_rate, recipe.weight_decay,
+                                    (recipe.beta1, recipe.beta2))
+    rng = backend.generator()
+    for step in range(recipe.max_iters):
+        for group in optimizer.param_groups:
+            group["lr"] = warmup_cosine(step, recipe.learning_rate, recipe.warmup_iters,
+                                        recipe.lr_decay_iters, recipe.min_lr)
+        x, y = lm.get_batch(train, recipe.batch_size, model_config.block_size, rng)
+        torch_step(reference, optimizer, torch.as_tensor(x.numpy()), torch.as_tensor(y.numpy()))
+    reference.eval()
+    block = model_config.block_size
+    count = (len(val) - 1) // block
+    offsets = (numpy.arange(count) * block)[:, None] + numpy.arange(block)
+    total = 0.0
+    with torch.no_grad():
+        for first in range(0, count, 48):
+            rows = offsets[first:first + 48]
+            total += reference(torch.as_tensor(val[rows]),
+                               torch.as_tensor(val[rows + 1])).item() * len(rows)
+    return {"seed": seed, "exact_gelu": exact_gelu, "pytorch_val_loss": total / count}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=50)
@@ -96,8 +152,17 @@ def main():
     parser.add_argument("--bias", action="store_true", help="check the variant with biases")
     parser.add_argument("--untied", action="store_true", help="check the variant without tying")
     parser.add_argument("--json", metavar="PATH")
+    parser.add_argument("--control-run", metavar="TEXT",
+                        help="instead: train PyTorch's copy on TEXT as 'chainrule lm train "
+                             "--preset baby' does (same weights and batches) and print its "
+                             "validation loss")
+    parser.add_argument("--seed", type=int, default=1337, help="for --control-run")
+    parser.add_argument("--exact-gelu", action="store_true", help="for --control-run")
     args = parser.parse_args()
     limit_threads(args.threads)
+    if args.control_run:
+        print(json.dumps(control_run(args.control_run, args.seed, args.exact_gelu)))
+        return
 
     variant = dict(bias=args.bias, tie_weights=not args.untied)
     result = agreement(args.steps, **variant)
