@@ -20,9 +20,7 @@ def make_data(samples: int, seed: int = 0):
     """MNIST-shaped synthetic data: pixels uniform on [0, 1) as float32, labels 0..9 as int64."""
     rng = numpy.random.default_rng(seed)
     images = numpy.empty((samples, SIZES[0]), dtype=numpy.float32)
-    for start in range(0, samples, 10_000):  # in chunks: no float64 temporary of the whole set
-        stop = min(start + 10_000, samples)
-        images[start:stop] = rng.random((stop - start, SIZES[0]), dtype=numpy.float32)
+    rng.random(dtype=numpy.float32, out=images)  # in place: no temporary to inflate peak memory
     labels = rng.integers(0, SIZES[-1], size=samples).astype(numpy.int64)
     return images, labels
 
