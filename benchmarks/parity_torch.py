@@ -275,12 +275,12 @@ case("F.mse_loss", lambda lib, F, x, y: reductions(F.mse_loss, x, y), (3, 4), (3
 case("F.binary_cross_entropy_with_logits",
                 lambda lib, F, x, t: reductions(F.binary_cross_entropy_with_logits, x, t),
                 (3, 4), Positive(3, 4))
-case("F.binary_cross_entropy_with_logits(pos_weight=, weight=)",
+case("F.bce_with_logits(pos_weight=, weight=)",
      lambda lib, F, x, t: reductions(F.binary_cross_entropy_with_logits, x, t,
                                      pos_weight=lib.tensor([1.0, 2.0, 0.5, 3.0]).to(x.dtype),
                                      weight=lib.tensor([[0.5], [1.0], [2.0]]).to(x.dtype)),
      (3, 4), Positive(3, 4))
-case("F.binary_cross_entropy_with_logits (target 0/1 const)",
+case("F.bce_with_logits (0/1 constant target)",
                 lambda lib, F, x, t: F.binary_cross_entropy_with_logits(x, t),
                 (3, 4), MASK.astype(numpy.float64))
 case("F.cross_entropy (N,C)", lambda lib, F, x, t: reductions(F.cross_entropy, x, t),
