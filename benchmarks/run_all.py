@@ -8,9 +8,11 @@ RESULTS.md keeps any "## Language model" section already in it (the language-mod
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import harness
@@ -39,13 +41,60 @@ def kept_section(path: str) -> str:
     return text[start:] if end < 0 else text[start:end + 1]
 
 
+def _load(path: str):
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        payload = json.load(handle)
+    os.remove(path)
+    return payload
+
+
+def _ratio(timings: dict, name: str, baseline: str) -> float:
+    return timings[name]["median"] / timings[baseline]["median"]
+
+
+def targets(results: dict) -> str:
+    """The issue's targets against this run's numbers (ratios of medians, one run)."""
+    rows = []
+    epoch = results.get("bench_mlp_epoch.py")
+    if epoch:
+        for activation in ("relu", "sigmoid"):
+            ratio = _ratio(epoch["timings"][activation], "chainrule", "numpy limit")
+            rows.append((f"MLP epoch, batch 128, {activation}: chainrule / NumPy limit",
+                         f"{ratio:.2f}×", "≤ 1.10×", ratio <= 1.10))
+    small = results.get("bench_small_batches.py")
+    if small:
+        for batch, goal in (("16", 1.25), ("1", 1.6)):
+            ratio = _ratio(small["timings"][batch], "chainrule", "numpy limit")
+            rows.append((f"step at batch {batch}: chainrule / NumPy limit", f"{ratio:.2f}×",
+                         f"≤ {goal}×", ratio <= goal))
+    transformer = results.get("bench_transformer.py")
+    if transformer:
+        ratio = _ratio(transformer["timings"], "chainrule", "pytorch")
+        rows.append(("transformer step (wall clock): chainrule / PyTorch", f"{ratio:.2f}×",
+                     "≤ 1.2×", ratio <= 1.2))
+    memory = results.get("bench_memory.py")
+    if memory:
+        over = {(r["activation"], r["name"]): r["over_data_mb"] for r in memory["memory"]}
+        for activation in sorted({r["activation"] for r in memory["memory"]}):
+            excess = over[(activation, "chainrule")] - over[(activation, "numpy limit")]
+            rows.append((f"peak memory over the data, {activation}: chainrule − NumPy limit",
+                         f"{excess:+.1f} MB", "≤ 30 MB", excess <= 30))
+    lines = ["## Targets (issue 5), from this run", "",
+             "| measure | this run | target | met |", "| --- | ---: | ---: | --- |"]
+    lines += [f"| {what} | {value} | {goal} | {'yes' if met else 'no'} |"
+              for what, value, goal, met in rows]
+    return "\n".join(lines)
+
+
 def main() -> None:
     args = harness.arguments(__doc__.splitlines()[0])
     mode = "--quick" if args.quick else "--full"
     command = f"python benchmarks/run_all.py {mode} --threads {args.threads}"
     load_before, started = uptime(), time.perf_counter()
     machine = harness.machine_info()
-    sections = []
+    sections, results = [], {}
     for script in BENCHMARKS:
         path = os.path.join(HERE, script)
         if not os.path.exists(path):
@@ -53,8 +102,10 @@ def main() -> None:
             continue
         print(f"=== {script} {mode}", flush=True)
         begun = time.perf_counter()
-        result = subprocess.run([sys.executable, path, mode, "--threads", str(args.threads)],
-                                capture_output=True, text=True, cwd=HERE)
+        json_path = os.path.join(tempfile.gettempdir(), f"chainrule-{os.getpid()}-{script}.json")
+        result = subprocess.run([sys.executable, path, mode, "--threads", str(args.threads),
+                                 "--json", json_path], capture_output=True, text=True, cwd=HERE)
+        results[script] = _load(json_path)
         print(result.stdout, flush=True)
         if result.returncode != 0:
             print(result.stderr, file=sys.stderr)
@@ -67,6 +118,8 @@ def main() -> None:
                 output.split("\n- when_utc")[0]
         sections.append(output.rstrip() + f"\n\n({script}: {time.perf_counter() - begun:.0f} s)\n")
     load_after, wall = uptime(), time.perf_counter() - started
+    summary = targets(results)
+    print(summary)
     print(f"all benchmarks: {wall:.0f} s; load before: {load_before}; after: {load_after}")
     if not args.full:
         return
@@ -77,7 +130,7 @@ def main() -> None:
               for key, value in machine.items()]
     lines += ["", "Each benchmark runs its candidates side by side in one process, alternating, "
               "after a warm-up; ratios are of medians. See benchmarks/harness.py.", ""]
-    text = "\n".join(lines) + "\n" + "\n".join(sections)
+    text = "\n".join(lines) + "\n" + summary + "\n\n" + "\n".join(sections)
     results_path = os.path.join(HERE, "RESULTS.md")
     kept = kept_section(results_path)
     with open(results_path + ".tmp", "w") as handle:
