@@ -125,7 +125,13 @@ def main() -> None:
         return
     lines = ["# Benchmarks: results of the latest full run", "",
              f"Command: `{command}` (from the repository root), {wall / 60:.1f} minutes.", "",
-             f"Load before: {load_before}.  ", f"Load after: {load_after}.", ""]
+             f"Load before: {load_before}.  ", f"Load after: {load_after}.  ",
+             f"Niceness of the run: {os.nice(0)}.", ""]
+    if max(os.getloadavg()[0], float(load_before.split("load average ")[1].split(",")[0])) > 1:
+        lines += [f"**The machine was shared and loaded** (load average above 1 on "
+                  f"{os.cpu_count()} CPUs, others' work running beside this): absolute times are "
+                  "inflated and vary from run to run; the ratios, measured alternating in one "
+                  "process, are the numbers to read.", ""]
     lines += [f"- {key}: {'; '.join(map(str, value)) if isinstance(value, (list, tuple)) else value}"
               for key, value in machine.items()]
     lines += ["", "Each benchmark runs its candidates side by side in one process, alternating, "
