@@ -87,14 +87,32 @@ def test_loss_modules_equal_their_functional_forms(reduction):
     targets = chainrule.rand(4, 3)
     pairs = [
         (nn.MSELoss(reduction)(logits, targets), F.mse_loss(logits, targets, reduction)),
-        (nn.CrossEntropyLoss(reduction)(logits, labels), F.cross_entropy(logits, labels, reduction)),
-        (nn.NLLLoss(reduction)(F.log_softmax(logits, dim=1), labels),
+        (nn.CrossEntropyLoss(reduction=reduction)(logits, labels), F.cross_entropy(logits, labels, reduction)),
+        (nn.NLLLoss(reduction=reduction)(F.log_softmax(logits, dim=1), labels),
          F.cross_entropy(logits, labels, reduction)),
-        (nn.BCEWithLogitsLoss(reduction)(logits, targets),
+        (nn.BCEWithLogitsLoss(reduction=reduction)(logits, targets),
          F.binary_cross_entropy_with_logits(logits, targets, reduction)),
     ]
     for module_loss, functional_loss in pairs:
         numpy.testing.assert_allclose(module_loss.numpy(), functional_loss.numpy(), rtol=1e-6)
+
+
+def test_loss_modules_pass_pytorchs_options_through():
+    chainrule.manual_seed(3)
+    logits = chainrule.randn(4, 3)
+    labels = chainrule.tensor([0, 2, 1, 2])
+    weight = chainrule.tensor([1.0, 2.0, 0.5])
+    numpy.testing.assert_allclose(
+        nn.CrossEntropyLoss(weight, ignore_index=1, label_smoothing=0.1)(logits, labels).numpy(),
+        F.cross_entropy(logits, labels, weight=weight, ignore_index=1,
+                        label_smoothing=0.1).numpy(), rtol=1e-6)
+    unweighted = nn.NLLLoss()(F.log_softmax(logits, dim=1), labels)
+    weighted = nn.NLLLoss(weight)(F.log_softmax(logits, dim=1), labels)
+    assert abs(weighted.item() - unweighted.item()) > 1e-3
+    targets = chainrule.rand(4, 3)
+    numpy.testing.assert_allclose(
+        nn.BCEWithLogitsLoss(pos_weight=weight)(logits, targets).numpy(),
+        F.binary_cross_entropy_with_logits(logits, targets, pos_weight=weight).numpy(), rtol=1e-6)
 
 
 def test_init_functions_follow_their_formulas():

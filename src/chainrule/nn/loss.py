@@ -30,21 +30,39 @@ class MSELoss(_Loss):
 
 
 class CrossEntropyLoss(_Loss):
-    """−log softmax(z)[t] from logits z and integer labels t; its gradient is softmax − one-hot."""
+    """−log softmax(z)[t] from logits z and integer labels t; its gradient is softmax − one-hot.
+    ``weight``, ``ignore_index`` and ``label_smoothing`` as in ``functional.cross_entropy``."""
+
+    def __init__(self, weight=None, reduction: str = "mean", ignore_index: int = -100,
+                 label_smoothing: float = 0.0):
+        super().__init__(reduction)
+        self.weight, self.ignore_index, self.label_smoothing = weight, ignore_index, label_smoothing
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return F.cross_entropy(input, target, reduction=self.reduction)
+        return F.cross_entropy(input, target, reduction=self.reduction, weight=self.weight,
+                               ignore_index=self.ignore_index,
+                               label_smoothing=self.label_smoothing)
 
 
 class NLLLoss(_Loss):
     """−input[t], for log-probabilities (the output of ``LogSoftmax``)."""
 
+    def __init__(self, weight=None, reduction: str = "mean", ignore_index: int = -100):
+        super().__init__(reduction)
+        self.weight, self.ignore_index = weight, ignore_index
+
     def forward(self, input: Tensor, target) -> Tensor:
-        return F.nll_loss(input, target, reduction=self.reduction)
+        return F.nll_loss(input, target, reduction=self.reduction, weight=self.weight,
+                          ignore_index=self.ignore_index)
 
 
 class BCEWithLogitsLoss(_Loss):
     """−[t log σ(z) + (1 − t) log(1 − σ(z))] from logits z, stable for any magnitude."""
 
+    def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
+        super().__init__(reduction)
+        self.weight, self.pos_weight = weight, pos_weight
+
     def forward(self, input: Tensor, target) -> Tensor:
-        return F.binary_cross_entropy_with_logits(input, target, reduction=self.reduction)
+        return F.binary_cross_entropy_with_logits(input, target, reduction=self.reduction,
+                                                  weight=self.weight, pos_weight=self.pos_weight)
