@@ -51,6 +51,7 @@ class Timing:
 def limit_threads(threads: int = BLAS_THREADS, torch: bool = True) -> None:
     """Give NumPy's BLAS, OpenMP and PyTorch the same number of threads (benchmarks only).
     ``torch=False`` leaves PyTorch unimported (a process that measures memory without it)."""
+    import numpy  # noqa: F401  (loads NumPy's BLAS first: threadpoolctl limits loaded libraries only)
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(threads)
