@@ -211,3 +211,13 @@ def test_graph_nodes_skip_absent_inputs_and_inputs_without_a_vjp():
     chainrule.where(chainrule.tensor([True, False, True]), a, b).sum().backward()  # condition: no VJP
     numpy.testing.assert_array_equal(a.grad.numpy(), [1.0, 0.0, 1.0])
     numpy.testing.assert_array_equal(b.grad.numpy(), [0.0, 1.0, 0.0])
+
+
+# ---------------------------------------------------------------- no graph where none is needed
+def test_no_graph_is_built_under_no_grad_or_for_inputs_that_need_no_gradient():
+    weight = chainrule.ones(3, 2, requires_grad=True)
+    with chainrule.no_grad():
+        assert F.linear(chainrule.ones(4, 2), weight).grad_fn is None
+    constant_only = F.relu(chainrule.ones(4, 2) * 2)
+    assert constant_only.grad_fn is None and not constant_only.requires_grad
+    assert F.linear(chainrule.ones(4, 2), weight).grad_fn is not None
