@@ -81,3 +81,9 @@ def test_manual_seed_makes_random_tensors_repeat():
     first = chainrule.randn(5).numpy()
     chainrule.manual_seed(7)
     numpy.testing.assert_array_equal(first, chainrule.randn(5).numpy())
+
+
+def test_an_out_of_range_label_is_named_once_with_the_op():
+    with pytest.raises(IndexError) as caught:
+        F.cross_entropy(chainrule.randn(2, 3), chainrule.tensor([0, 5]))
+    assert str(caught.value) == "cross_entropy: label 5 is out of range for 3 classes"

@@ -12,7 +12,7 @@ import sys
 
 from ..errors import ChainruleError
 
-# module name -> the commands it registers
+# the modules that register commands (train registers train, evaluate and predict)
 COMMAND_MODULES = ["train", "explain", "lm", "rl"]
 
 
@@ -23,13 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "whose gradients come from chainrule's own backpropagation.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as missing:
-            if missing.name != f"{__name__}.{name}":
-                raise
-            continue  # a command whose module is not written yet
-        module.register(commands)
+        importlib.import_module(f"{__name__}.{name}").register(commands)
     return parser
 
 

@@ -8,6 +8,7 @@ is itself differentiable. A single-input op may return the VJP alone.
 from __future__ import annotations
 
 import functools
+import re
 import inspect
 import numbers
 from dataclasses import dataclass, field
@@ -151,7 +152,8 @@ def primitive(name: str | None = None, samples=(), rejects=(), second_order: boo
                 raise
             except IndexError as error:
                 message = str(error)
-                raise IndexError(message if message.startswith(op) else f"{op}: {message}") from None
+                named = re.match(r"[a-z_]+: ", message)  # the op's own check already named it
+                raise IndexError(message if named else f"{op}: {message}") from None
             except ValueError as error:
                 shapes = " and ".join(str(tuple(t.shape)) for t in inputs if t is not None)
                 raise ShapeError(f"{op}: cannot combine shapes {shapes}: {error}") from None
