@@ -7,7 +7,8 @@ import pytest
 
 import chainrule
 from chainrule.cli import main
-from chainrule.cli.explain import evaluate, parse_values
+from chainrule.cli.explain import parse_values
+from chainrule.expression import evaluate
 from chainrule.errors import ChainruleError
 
 W, X, B, T = 0.5, 2.0, 0.1, 1.0
