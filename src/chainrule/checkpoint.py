@@ -64,11 +64,20 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
             os.close(directory)
 
 
+def json_value(value):
+    """``json.dumps``'s ``default``: NumPy scalars as numbers, paths as strings."""
+    if hasattr(value, "dtype") and getattr(value, "shape", None) == ():
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
 def _to_json(value, what: str) -> str:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = dataclasses.asdict(value)
     try:
-        return json.dumps(value, indent=2, sort_keys=False)
+        return json.dumps(value, indent=2, sort_keys=False, default=json_value)
     except (TypeError, ValueError) as error:
         raise TypeError(f"the {what} must be JSON-able (numbers, strings, lists, dicts): {error}") \
             from None

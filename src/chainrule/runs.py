@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy
 
 from . import backend, training
+from .checkpoint import json_value, save_json
 from .errors import CheckpointError, DataError
 
 IMAGE_DATASETS = ("mnist", "fashion-mnist")
@@ -191,7 +192,7 @@ def train(source: dict, model: dict, fitting: dict, out, resume: bool = False,
         _check_same_run(out, config)
     else:
         _clear_checkpoint(out / "checkpoint")
-    _write_json(out / "config.json", config)
+    save_json(out / "config.json", config)
 
     kind = model["kind"]
     X_train = features(train_table, scaler)
@@ -234,7 +235,7 @@ def train(source: dict, model: dict, fitting: dict, out, resume: bool = False,
         metrics["closed_form"] = closed_form_metrics(config, train_data, test_table,
                                                      features(test_table, scaler), target_scaler)
     save_model(out, module)
-    _write_json(out / "metrics.json", metrics)
+    save_json(out / "metrics.json", metrics)
     history.save(out / "history.json")
     history.plot(out / "history.png")
     echo(_describe_result(metrics, history, out))
@@ -369,20 +370,6 @@ def _number(value: float) -> str:
     return f"{value:.6g}"
 
 
-def _write_json(path: Path, content: dict) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(content, indent=1, default=_json_default) + "\n")
-    os.replace(temporary, path)
-
-
-def _json_default(value):
-    if isinstance(value, numpy.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def _clear_checkpoint(folder: Path) -> None:
     """A fresh run must not resume from an older run's checkpoint in the same directory."""
     if folder.is_dir():
@@ -398,7 +385,7 @@ def _check_same_run(out: Path, config: dict) -> None:
                               "first (or give the run's --out)")
     saved = json.loads(saved_path.read_text())
     for part in ("source", "split", "model"):
-        if json.loads(json.dumps(config[part], default=_json_default)) != saved[part]:
+        if json.loads(json.dumps(config[part], default=json_value)) != saved[part]:
             raise CheckpointError(f"{out}: --resume with different {part} settings than the "
                                   f"run was started with ({saved[part]}); use the same options "
                                   "or another --out")
