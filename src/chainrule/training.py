@@ -16,9 +16,7 @@ weights, bit for bit, as one that was never interrupted.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -29,6 +27,7 @@ import numpy
 from . import backend
 from .autograd import no_grad
 from .errors import ChainruleError
+from .metrics import HIGHER_IS_BETTER, History, accuracy, r2, rmse
 from .tensor import Tensor
 
 __all__ = ["fit", "evaluate", "predict", "History", "accuracy", "rmse", "r2", "TrainingError"]
@@ -37,118 +36,6 @@ __all__ = ["fit", "evaluate", "predict", "History", "accuracy", "rmse", "r2", "T
 class TrainingError(ChainruleError):
     """Training that cannot go on: a loss that became NaN or infinite, or a checkpoint of
     another run."""
-
-
-# ---------------------------------------------------------------- metrics
-# Each metric takes the model's raw outputs and the targets as host NumPy arrays; returns a float.
-# Raw outputs means logits for classifiers: one column is a binary logit (class 1 when it is > 0),
-# several columns are class scores (the class is the argmax).
-
-def accuracy(outputs: numpy.ndarray, targets: numpy.ndarray) -> float:
-    """The fraction of examples whose predicted class equals the target class."""
-    if outputs.ndim == 2 and outputs.shape[1] > 1:
-        predicted = outputs.argmax(axis=1)
-    else:
-        predicted = (outputs.reshape(-1) > 0).astype(numpy.int64)
-    return float(numpy.mean(predicted == targets.reshape(-1)))
-
-
-def rmse(outputs: numpy.ndarray, targets: numpy.ndarray) -> float:
-    """Root mean squared error √(mean (y − t)²), in the units of the targets given."""
-    difference = outputs.reshape(targets.shape).astype(numpy.float64) - targets
-    return float(numpy.sqrt(numpy.mean(difference * difference)))
-
-
-def r2(outputs: numpy.ndarray, targets: numpy.ndarray) -> float:
-    """Coefficient of determination 1 − Σ(y − t)² / Σ(t − t̄)², averaged over output columns."""
-    targets = targets.astype(numpy.float64).reshape(len(targets), -1)
-    outputs = outputs.astype(numpy.float64).reshape(targets.shape)
-    residual = ((outputs - targets) ** 2).sum(axis=0)
-    total = ((targets - targets.mean(axis=0)) ** 2).sum(axis=0)
-    return float(numpy.mean(1 - residual / total))
-
-
-# Metrics where a larger value is better; every other monitored quantity is minimised.
-HIGHER_IS_BETTER = {"accuracy", "r2"}
-
-
-# ---------------------------------------------------------------- history
-class History:
-    """One record per epoch (``epoch``, ``loss``, ``val_loss``, ``val_<metric>``, ``seconds``,
-    ``samples_per_second``), plus which epoch was best for the monitored quantity."""
-
-    def __init__(self, records: list | None = None, monitor: str | None = None,
-                 best_epoch: int | None = None, stopped_early: bool = False):
-        self.records = list(records or [])
-        self.monitor = monitor
-        self.best_epoch = best_epoch
-        self.stopped_early = stopped_early
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, key: str) -> list:
-        """The column ``key`` over the epochs, e.g. ``history["val_accuracy"]``."""
-        return [record.get(key) for record in self.records]
-
-    @property
-    def last(self) -> dict:
-        return self.records[-1] if self.records else {}
-
-    def to_dict(self) -> dict:
-        return {"monitor": self.monitor, "best_epoch": self.best_epoch,
-                "stopped_early": self.stopped_early, "epochs": self.records}
-
-    @classmethod
-    def from_dict(cls, state: dict) -> "History":
-        return cls(state["epochs"], state.get("monitor"), state.get("best_epoch"),
-                   state.get("stopped_early", False))
-
-    def save(self, path) -> None:
-        """Write the history as JSON (atomically: a crash leaves the previous file whole)."""
-        from .checkpoint import save_json
-
-        save_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path) -> "History":
-        return cls.from_dict(json.loads(Path(path).read_text()))
-
-    def plot(self, path) -> None:
-        """Loss curves (training and validation) on the left, validation metrics on the right."""
-        import matplotlib
-
-        matplotlib.use("Agg")  # no display: write the file only
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import MaxNLocator
-
-        epochs = self["epoch"]
-        metrics = [key for key in self.records[0] if key.startswith("val_") and key != "val_loss"]
-        figure, axes = plt.subplots(1, 2 if metrics else 1, figsize=(10 if metrics else 5, 3.6),
-                                    squeeze=False)
-        loss_axis = axes[0][0]
-        loss_axis.plot(epochs, self["loss"], marker="o", markersize=3, label="training loss")
-        if "val_loss" in self.records[0]:
-            loss_axis.plot(epochs, self["val_loss"], marker="o", markersize=3,
-                           label="validation loss")
-        loss_axis.set(xlabel="epoch", ylabel="loss", title="loss")
-        for name in metrics:
-            axes[0][1].plot(epochs, self[name], marker="o", markersize=3,
-                            label=name.replace("val_", "validation "))
-        if metrics:
-            axes[0][1].set(xlabel="epoch", title="validation metrics")
-        for axis in axes[0]:
-            if self.best_epoch is not None:
-                axis.axvline(self.best_epoch, color="grey", linestyle=":", label="best epoch")
-            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-            axis.grid(alpha=0.3)
-            axis.legend()
-        figure.tight_layout()
-        path = Path(path)
-        temporary = path.with_name(path.name + ".tmp.png")
-        figure.savefig(temporary, dpi=100)
-        plt.close(figure)
-        os.replace(temporary, path)
 
 
 # ---------------------------------------------------------------- progress
