@@ -21,7 +21,10 @@ class Tensor:
     __array_ufunc__ = None
 
     def __init__(self, data, dtype=None, requires_grad: bool = False):
-        array = _to_array(data, dtype)
+        self._init_leaf(_to_array(data, dtype), requires_grad)
+
+    def _init_leaf(self, array, requires_grad: bool) -> None:
+        """Make this object a leaf holding ``array`` (shared, not copied)."""
         self.data = array
         self.grad = None
         self._node = None

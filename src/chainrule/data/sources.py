@@ -15,7 +15,7 @@ from .csv_table import load_csv
 from .download import RemoteFile, fetch, resolve_cache_dir
 from . import idx
 from .idx import load_mnist
-from .table import Table, TrainTest
+from .table import Table
 
 SKLEARN_DATASETS = {  # name -> (scikit-learn loader, task)
     "digits": ("load_digits", "classification"),

@@ -30,14 +30,7 @@ class Parameter(Tensor):
             array = data.data
         else:
             array = _to_array(data)
-        self.data = array
-        self.grad = None
-        self._node = None
-        self.name = None
-        self._retains_grad = False
-        self.requires_grad = False
-        if requires_grad:
-            self.requires_grad_(True)
+        self._init_leaf(array, requires_grad)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
