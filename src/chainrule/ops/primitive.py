@@ -12,7 +12,7 @@ import re
 import inspect
 import numbers
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 from .. import autograd, backend
 from ..autograd import Node
@@ -193,7 +193,3 @@ def _has_none(items: tuple) -> bool:
 def constant(array) -> Tensor:
     """An array as a tensor outside the graph (masks, saved shares of a gradient)."""
     return Tensor._wrap(array)
-
-
-def xp() -> Any:
-    return backend.xp
