@@ -110,12 +110,14 @@ def topological_order(roots: Sequence["Tensor"]) -> list["Tensor"]:
         if id(tensor) in visited:
             continue
         visited.add(id(tensor))
-        stack.append((tensor, True))
         node = tensor._node
-        if node is not None:
-            for parent in node.parents:
-                if parent.requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
+        if node is None:  # a leaf: nothing below it, so it is placed at once
+            order.append(tensor)
+            continue
+        stack.append((tensor, True))
+        for parent in node.parents:
+            if parent.requires_grad and id(parent) not in visited:
+                stack.append((parent, False))
     return order
 
 
@@ -126,10 +128,11 @@ _RELEASED = ("Trying to backward through the graph a second time (or to read a g
 
 def _fit_to(contribution: "Tensor", parent: "Tensor") -> "Tensor":
     """Undo broadcasting and type promotion: the one place a gradient is made to fit its input."""
-    if contribution.shape != parent.shape:
-        contribution = contribution.sum_to(parent.shape)
-    if contribution.dtype != parent.dtype:
-        contribution = contribution.to(parent.dtype)
+    given, wanted = contribution.data, parent.data  # arrays, not properties: this runs per edge
+    if given.shape != wanted.shape:
+        contribution = contribution.sum_to(wanted.shape)
+    if given.dtype != wanted.dtype:
+        contribution = contribution.to(wanted.dtype)
     return contribution
 
 
@@ -155,11 +158,12 @@ def run_backward(roots, root_signals, retain_graph: bool, create_graph: bool,
     set_grad_enabled(create_graph)
     try:
         for tensor in reversed(order):
-            error_signal = signals.pop(id(tensor), None)
+            key = id(tensor)
+            error_signal = signals.pop(key, None)
             if error_signal is None:
                 continue
-            if capture is not None and id(tensor) in capture:
-                captured[id(tensor)] = error_signal
+            if capture is not None and key in capture:
+                captured[key] = error_signal
             node = tensor._node
             if node is None or tensor._retains_grad:
                 if capture is None:

@@ -52,15 +52,16 @@ def log_softmax(a, dim=-1):
 
 
 def _check_labels(logits: Tensor, target: Tensor, op: str):
-    if target.dtype.kind not in "iu":
-        raise TypeError(f"{op}: the target must hold integer class labels, not {target.dtype}; "
+    z, labels = logits.data, target.data
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{op}: the target must hold integer class labels, not {labels.dtype}; "
                         "for probabilities use a soft-target loss")
-    if logits.ndim != 2 or target.ndim != 1 or target.shape[0] != logits.shape[0]:
+    if z.ndim != 2 or labels.ndim != 1 or labels.shape[0] != z.shape[0]:
         raise ShapeError(f"{op}: expected logits of shape (N, C) and labels of shape (N,), got "
-                         f"{tuple(logits.shape)} and {tuple(target.shape)}")
-    classes = logits.shape[1]
-    if target.data.size and (target.data.min() < 0 or target.data.max() >= classes):
-        bad = target.data[(target.data < 0) | (target.data >= classes)][0]
+                         f"{tuple(z.shape)} and {tuple(labels.shape)}")
+    classes = z.shape[1]
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        bad = labels[(labels < 0) | (labels >= classes)][0]
         raise IndexError(f"{op}: label {int(bad)} is out of range for {classes} classes")
 
 
@@ -136,15 +137,18 @@ def binary_cross_entropy_with_logits_per_element(logits, target):
            rejects=[Rejects(((5, 4), (3, 5), (3,)), {}, ShapeError)])
 def linear(x, weight, bias=None):
     """y = x Wᵀ + b, with W of shape (out, in). VJPs: x̄ = ȳ W, W̄ = ȳᵀ x, b̄ = Σ ȳ over the batch."""
-    if x.shape[-1] != weight.shape[1]:
+    w = weight.data
+    features, outputs = w.shape[1], w.shape[0]
+    if x.data.shape[-1] != features:
         raise ShapeError(f"linear: input of shape {tuple(x.shape)} has {x.shape[-1]} features but "
-                         f"the weight of shape {tuple(weight.shape)} expects {weight.shape[1]}")
-    flat = x.data.reshape(-1, x.shape[-1]) if x.ndim != 2 else x.data
-    out = backend.xp.dot(flat, weight.data.T)
+                         f"the weight of shape {tuple(weight.shape)} expects {features}")
+    batched = x.data.ndim != 2  # (..., in): the leading axes are flattened into one batch axis
+    flat = x.data.reshape(-1, features) if batched else x.data
+    out = backend.xp.dot(flat, w.T)
     if bias is not None:
         out += bias.data
-    if x.ndim != 2:
-        out = out.reshape(x.shape[:-1] + (weight.shape[0],))
+    if batched:
+        out = out.reshape(x.shape[:-1] + (outputs,))
 
     # Each VJP twice: in Tensor ops while a graph of the backward is recorded (create_graph),
     # else straight in arrays. This op runs three times per step of an MLP, and the array form
@@ -152,17 +156,18 @@ def linear(x, weight, bias=None):
     def input_vjp(g, out):
         if autograd.is_grad_enabled():
             return _matmul(g, weight)
-        return constant(backend.xp.dot(g.data, weight.data) if g.ndim == 2
-                        else backend.xp.matmul(g.data, weight.data))
+        return constant(backend.xp.matmul(g.data, w) if batched else backend.xp.dot(g.data, w))
 
     def weight_vjp(g, out):
         if autograd.is_grad_enabled():
-            return _matmul(g.reshape((-1, weight.shape[0])).mT, x.reshape((-1, x.shape[-1])))
-        return constant(backend.xp.dot(g.data.reshape(-1, weight.shape[0]).T, flat))
+            return _matmul(g.reshape((-1, outputs)).mT, x.reshape((-1, features)))
+        signal = g.data.reshape(-1, outputs) if batched else g.data
+        return constant(backend.xp.dot(signal.T, flat))
 
     def bias_vjp(g, out):
         if autograd.is_grad_enabled():
             return g.sum(dim=tuple(range(g.ndim - 1)))
-        return constant(g.data.reshape(-1, weight.shape[0]).sum(axis=0))
+        signal = g.data.reshape(-1, outputs) if batched else g.data
+        return constant(signal.sum(axis=0))
     vjps = (input_vjp, weight_vjp)
     return out, vjps if bias is None else vjps + (bias_vjp,)
