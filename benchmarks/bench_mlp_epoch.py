@@ -41,7 +41,7 @@ def agreement_table() -> str:
 
 def main() -> None:
     args = harness.arguments(__doc__.splitlines()[0])
-    samples, repeats = (3_840, 2) if args.quick else (60_000, 7)
+    samples, repeats = (3_840, 2) if args.quick else (60_000, 11)
     images, labels = mlp.make_data(samples)
     print(f"## 1. MLP epoch: 784-256-256-10, batch 128, {samples:,} samples, float32\n")
     print(agreement_table(), "\n")

@@ -75,8 +75,10 @@ def compare(candidates: dict[str, Callable[[], object]], repeats: int, warmup: i
         for run in candidates.values():
             run()
     seconds = {name: [] for name in candidates}
-    for _ in range(repeats):
-        for name, run in candidates.items():
+    order = list(candidates.items())
+    for round_ in range(repeats):
+        # a, b, c, then c, b, a: no candidate always runs first (or right after the same other)
+        for name, run in (order if round_ % 2 == 0 else order[::-1]):
             start = time.perf_counter()
             run()
             seconds[name].append((time.perf_counter() - start) / per_call)
@@ -88,22 +90,28 @@ def _format(seconds: float, unit: str) -> str:
     return f"{seconds * scale:.3f}" if unit == "s" else f"{seconds * scale:.1f}"
 
 
+def paired_ratio(timing: Timing, baseline: Timing) -> float:
+    """The median over rounds of this candidate's time over the baseline's in the same round.
+
+    Both ran within seconds of each other, so a change of the machine's speed between rounds
+    (other tenants' load) cancels in each round's ratio; the ratio of medians mixes rounds."""
+    return statistics.median(mine / theirs for mine, theirs in zip(timing.seconds, baseline.seconds))
+
+
 def table(timings: dict[str, Timing], baseline: str, unit: str = "s", title: str = "") -> str:
-    """A Markdown table: min / median / max per candidate and the ratio of medians to ``baseline``."""
+    """A Markdown table: min / median / max per candidate, the ratio of medians to ``baseline``
+    and the median of the per-round ratios (``paired_ratio``)."""
     lines = [f"**{title}**", ""] if title else []
-    lines += [f"| | min ({unit}) | median ({unit}) | max ({unit}) | median / {baseline} |",
-              "| --- | ---: | ---: | ---: | ---: |"]
-    reference = timings[baseline].median
+    lines += [f"| | min ({unit}) | median ({unit}) | max ({unit}) | median / {baseline} | "
+              f"median of per-round ratios |",
+              "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    reference = timings[baseline]
     for timing in timings.values():
         lines.append(f"| {timing.name} | {_format(timing.min, unit)} | "
                      f"{_format(timing.median, unit)} | {_format(timing.max, unit)} | "
-                     f"{timing.median / reference:.2f}× |")
+                     f"{timing.median / reference.median:.2f}× | "
+                     f"{paired_ratio(timing, reference):.2f}× |")
     return "\n".join(lines)
-
-
-def ratios(timings: dict[str, Timing], baseline: str) -> dict[str, float]:
-    reference = timings[baseline].median
-    return {name: timing.median / reference for name, timing in timings.items()}
 
 
 def machine_info() -> dict:

@@ -50,41 +50,48 @@ def _load(path: str):
     return payload
 
 
-def _ratio(timings: dict, name: str, baseline: str) -> float:
-    return timings[name]["median"] / timings[baseline]["median"]
+def _ratios(timings: dict, name: str, baseline: str) -> tuple[float, float]:
+    """The ratio of medians, and the median of per-round ratios (harness.paired_ratio)."""
+    mine, theirs = timings[name], timings[baseline]
+    return (mine["median"] / theirs["median"],
+            harness.paired_ratio(harness.Timing(name, mine["seconds"]),
+                                 harness.Timing(baseline, theirs["seconds"])))
 
 
 def targets(results: dict) -> str:
-    """The issue's targets against this run's numbers (ratios of medians, one run)."""
+    """The issue's targets against this run's numbers. A target counts as met when the ratio of
+    medians (the issue's measure) meets it; the per-round median is shown beside it."""
     rows = []
+
+    def timed(what, timings, name, baseline, goal):
+        ratio, paired = _ratios(timings, name, baseline)
+        rows.append((what, f"{ratio:.2f}×", f"{paired:.2f}×", f"≤ {goal}×", ratio <= goal))
     epoch = results.get("bench_mlp_epoch.py")
     if epoch:
         for activation in ("relu", "sigmoid"):
-            ratio = _ratio(epoch["timings"][activation], "chainrule", "numpy limit")
-            rows.append((f"MLP epoch, batch 128, {activation}: chainrule / NumPy limit",
-                         f"{ratio:.2f}×", "≤ 1.10×", ratio <= 1.10))
+            timed(f"MLP epoch, batch 128, {activation}: chainrule / NumPy limit",
+                  epoch["timings"][activation], "chainrule", "numpy limit", 1.10)
     small = results.get("bench_small_batches.py")
     if small:
         for batch, goal in (("16", 1.25), ("1", 1.6)):
-            ratio = _ratio(small["timings"][batch], "chainrule", "numpy limit")
-            rows.append((f"step at batch {batch}: chainrule / NumPy limit", f"{ratio:.2f}×",
-                         f"≤ {goal}×", ratio <= goal))
+            timed(f"step at batch {batch}: chainrule / NumPy limit", small["timings"][batch],
+                  "chainrule", "numpy limit", goal)
     transformer = results.get("bench_transformer.py")
     if transformer:
-        ratio = _ratio(transformer["timings"], "chainrule", "pytorch")
-        rows.append(("transformer step (wall clock): chainrule / PyTorch", f"{ratio:.2f}×",
-                     "≤ 1.2×", ratio <= 1.2))
+        timed("transformer step (wall clock): chainrule / PyTorch", transformer["timings"],
+              "chainrule", "pytorch", 1.2)
     memory = results.get("bench_memory.py")
     if memory:
         over = {(r["activation"], r["name"]): r["over_data_mb"] for r in memory["memory"]}
         for activation in sorted({r["activation"] for r in memory["memory"]}):
             excess = over[(activation, "chainrule")] - over[(activation, "numpy limit")]
             rows.append((f"peak memory over the data, {activation}: chainrule − NumPy limit",
-                         f"{excess:+.1f} MB", "≤ 30 MB", excess <= 30))
+                         f"{excess:+.1f} MB", "", "≤ 30 MB", excess <= 30))
     lines = ["## Targets (issue 5), from this run", "",
-             "| measure | this run | target | met |", "| --- | ---: | ---: | --- |"]
-    lines += [f"| {what} | {value} | {goal} | {'yes' if met else 'no'} |"
-              for what, value, goal, met in rows]
+             "| measure | ratio of medians | median of per-round ratios | target | met |",
+             "| --- | ---: | ---: | ---: | --- |"]
+    lines += [f"| {what} | {value} | {paired} | {goal} | {'yes' if met else 'no'} |"
+              for what, value, paired, goal, met in rows]
     return "\n".join(lines)
 
 
