@@ -128,11 +128,10 @@ _RELEASED = ("Trying to backward through the graph a second time (or to read a g
 
 def _fit_to(contribution: "Tensor", parent: "Tensor") -> "Tensor":
     """Undo broadcasting and type promotion: the one place a gradient is made to fit its input."""
-    given, wanted = contribution.data, parent.data  # arrays, not properties: this runs per edge
-    if given.shape != wanted.shape:
-        contribution = contribution.sum_to(wanted.shape)
-    if given.dtype != wanted.dtype:
-        contribution = contribution.to(wanted.dtype)
+    if contribution.shape != parent.shape:
+        contribution = contribution.sum_to(parent.shape)
+    if contribution.dtype != parent.dtype:
+        contribution = contribution.to(parent.dtype)
     return contribution
 
 
@@ -175,7 +174,10 @@ def run_backward(roots, root_signals, retain_graph: bool, create_graph: bool,
             for parent, vjp in zip(node.parents, node.vjps):
                 if not parent.requires_grad:
                     continue
-                contribution = _fit_to(vjp(error_signal, tensor), parent)
+                contribution = vjp(error_signal, tensor)
+                given, wanted = contribution.data, parent.data
+                if given.shape != wanted.shape or given.dtype != wanted.dtype:
+                    contribution = _fit_to(contribution, parent)
                 key = id(parent)
                 earlier = signals.get(key)
                 signals[key] = contribution if earlier is None else earlier + contribution
@@ -212,7 +214,7 @@ def _root_signals(outputs, grad_outputs, caller: str):
                     f"{caller}: the output has shape {tuple(output.shape)}; a gradient can be "
                     "created implicitly only for a scalar output. Reduce it first (e.g. .sum() "
                     "or .mean()), or pass the gradient of the loss with respect to it.")
-            signal = Tensor._wrap(backend.xp.ones_like(output.data))
+            signal = Tensor._wrap(backend.xp.ones(output.data.shape, output.data.dtype))
         elif not isinstance(signal, Tensor):
             signal = Tensor._wrap(backend.xp.asarray(signal, dtype=output.dtype))
         if signal.shape != output.shape:

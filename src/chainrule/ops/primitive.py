@@ -90,8 +90,6 @@ def _tensors_only(args: tuple) -> bool:
 
 
 def _as_inputs(args: tuple) -> tuple:
-    if _tensors_only(args):
-        return args
     reference = None
     for a in args:
         if isinstance(a, Tensor) and (reference is None or backend.is_floating(a.dtype)):
@@ -139,13 +137,12 @@ def primitive(name: str | None = None, samples=(), rejects=(), second_order: boo
 
         @functools.wraps(forward)
         def apply(*args, **settings):
-            if len(args) > required:
-                extra = args[required:]
-                # optional tensors by position (linear's bias) are inputs already, as they are
-                if settings or len(extra) > len(setting_names) or not _tensors_only(extra):
-                    args, settings = _settings_by_position(op, args, settings, required,
-                                                           setting_names)
-            inputs = _as_inputs(args)
+            # optional tensors by position (linear's bias) are inputs already, as they are
+            if len(args) > required and (settings or len(args) - required > len(setting_names)
+                                         or not _tensors_only(args[required:])):
+                args, settings = _settings_by_position(op, args, settings, required,
+                                                       setting_names)
+            inputs = args if _tensors_only(args) else _as_inputs(args)
             try:
                 output, vjps = forward(*inputs, **settings)
             except ShapeError:
