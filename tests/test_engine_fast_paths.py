@@ -159,6 +159,17 @@ def test_relu_gradient_is_zero_at_zero_and_sigmoid_slope_is_a_times_one_minus_a(
     assert z.grad.dtype == chainrule.float32
 
 
+@pytest.mark.parametrize("shape", [(), (3,), (2, 4)])
+def test_sigmoid_computed_in_place_leaves_its_input_alone_and_keeps_its_shape(shape):
+    values = numpy.linspace(-30, 30, int(numpy.prod(shape))).reshape(shape).astype(numpy.float32)
+    x = chainrule.tensor(values)
+    y = F.sigmoid(x)
+    numpy.testing.assert_array_equal(x.numpy(), values)  # the forward writes only its own array
+    assert isinstance(y.data, numpy.ndarray) and y.shape == shape and y.dtype == chainrule.float32
+    numpy.testing.assert_allclose(y.numpy(), 1 / (1 + numpy.exp(-values.astype(numpy.float64))),
+                                  rtol=1e-6, atol=1e-7)
+
+
 # ---------------------------------------------------------------- the backward walk
 def test_leaves_fed_the_same_signal_get_arrays_of_their_own():
     """a + b hands the same error signal to both leaves: changing one .grad must not change the other."""

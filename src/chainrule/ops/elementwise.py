@@ -131,7 +131,12 @@ def sigmoid(a):
         slope *= out.data
         slope *= g.data
         return constant(slope)
-    return half * (backend.xp.tanh(half * x) + 1), vjp
+    # one new array, the rest in place (out= keeps a 0-d input an array, not a NumPy scalar)
+    out = backend.xp.multiply(x, half, out=backend.xp.empty_like(x))
+    backend.xp.tanh(out, out=out)
+    out += 1
+    out *= half
+    return out, vjp
 
 
 @primitive(samples=[Sample(((3, 4),))])
