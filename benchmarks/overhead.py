@@ -18,8 +18,6 @@ Four candidates, alternating in one process, seconds per SGD step of the 784-256
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import harness
 import mlp

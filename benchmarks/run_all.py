@@ -4,7 +4,8 @@
     python benchmarks/run_all.py --full                 # the numbers; rewrites benchmarks/RESULTS.md
     python benchmarks/run_all.py --full --threads 1     # on a loaded machine (see harness.py)
 
-RESULTS.md keeps any "## Language model" section already in it (the language-model work adds it).
+RESULTS.md keeps the sections already in it that are written by hand, not by this script: "## Other
+runs and where the gap comes from" and "## Language model".
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import harness
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCHMARKS = ["bench_mlp_epoch.py", "bench_small_batches.py", "bench_transformer.py",
               "bench_memory.py", "bench_deep_graph.py"]
-KEPT_SECTION = "## Language model"
+KEPT_SECTIONS = ("## Other runs and where the gap comes from", "## Language model")
 
 
 def uptime() -> str:
@@ -28,17 +29,20 @@ def uptime() -> str:
     return f"{time.strftime('%H:%M:%S UTC', time.gmtime())}, load average {load} (1, 5, 15 min)"
 
 
-def kept_section(path: str) -> str:
-    """The "Language model" section of the existing RESULTS.md, up to the next "## " heading."""
+def kept_sections(path: str) -> str:
+    """The hand-written sections (KEPT_SECTIONS) of the existing RESULTS.md, each up to the next
+    "## " heading, in the order of KEPT_SECTIONS."""
     if not os.path.exists(path):
         return ""
     with open(path) as handle:
         text = handle.read()
-    start = text.find(KEPT_SECTION)
-    if start < 0:
-        return ""
-    end = text.find("\n## ", start + len(KEPT_SECTION))
-    return text[start:] if end < 0 else text[start:end + 1]
+    kept = []
+    for heading in KEPT_SECTIONS:
+        start = text.find(heading)
+        if start >= 0:
+            end = text.find("\n## ", start + len(heading))
+            kept.append(text[start:] if end < 0 else text[start:end + 1])
+    return "\n".join(kept)
 
 
 def _load(path: str):
@@ -145,7 +149,7 @@ def main() -> None:
               "after a warm-up; ratios are of medians. See benchmarks/harness.py.", ""]
     text = "\n".join(lines) + "\n" + summary + "\n\n" + "\n".join(sections)
     results_path = os.path.join(HERE, "RESULTS.md")
-    kept = kept_section(results_path)
+    kept = kept_sections(results_path)
     with open(results_path + ".tmp", "w") as handle:
         handle.write(text + ("\n" + kept if kept else ""))
     os.replace(results_path + ".tmp", results_path)
