@@ -95,7 +95,8 @@ def paired_ratio(timing: Timing, baseline: Timing) -> float:
 
     Both ran within seconds of each other, so a change of the machine's speed between rounds
     (other tenants' load) cancels in each round's ratio; the ratio of medians mixes rounds."""
-    return statistics.median(mine / theirs for mine, theirs in zip(timing.seconds, baseline.seconds))
+    pairs = zip(timing.seconds, baseline.seconds)
+    return statistics.median(mine / theirs for mine, theirs in pairs)
 
 
 def table(timings: dict[str, Timing], baseline: str, unit: str = "s", title: str = "") -> str:

@@ -146,7 +146,8 @@ def main() -> None:
     lines += [f"- {key}: {'; '.join(map(str, value)) if isinstance(value, (list, tuple)) else value}"
               for key, value in machine.items()]
     lines += ["", "Each benchmark runs its candidates side by side in one process, alternating, "
-              "after a warm-up; ratios are of medians. See benchmarks/harness.py.", ""]
+              "after a warm-up (a, b, c, then c, b, a); the tables give the ratio of medians and "
+              "the median of the per-round ratios. See benchmarks/harness.py.", ""]
     text = "\n".join(lines) + "\n" + summary + "\n\n" + "\n".join(sections)
     results_path = os.path.join(HERE, "RESULTS.md")
     kept = kept_sections(results_path)

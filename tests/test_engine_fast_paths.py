@@ -36,7 +36,7 @@ def test_transpose_of_named_dims_matches_numpy():
 
 
 # ---------------------------------------------------------------- fused linear
-@pytest.mark.parametrize("batch_shape", [(5,), (2, 5), (1,)])
+@pytest.mark.parametrize("batch_shape", [(5,), (2, 5), (1,), (), (2, 3, 5)])
 def test_linear_gradients_are_the_slides_formulas(batch_shape):
     """y = x Wᵀ + b:  x̄ = ȳ W,  W̄ = ȳᵀ x,  b̄ = Σ ȳ over the batch (any batch shape, batch 1 too)."""
     rng = numpy.random.default_rng(1)
