@@ -139,8 +139,39 @@ class SGDEstimator(Estimator):
         return training.predict(self.module_, self._check_X(X))
 
 
+def softmax_rows(scores: numpy.ndarray) -> numpy.ndarray:
+    """softmax of each row, shifted by the row maximum so that exp never overflows."""
+    shifted = numpy.exp(scores - scores.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def two_class_probabilities(logits: numpy.ndarray) -> numpy.ndarray:
+    """(1 − σ(z), σ(z)) for each logit z of the second class: an (N, 2) array."""
+    positive = 1 / (1 + numpy.exp(-logits.reshape(-1).astype(numpy.float64)))
+    return numpy.stack([1 - positive, positive], axis=1)
+
+
 class ClassifierMixin:
-    """Class labels of any kind in, the same labels out; the module sees indices 0..K−1."""
+    """Class labels of any kind in, the same labels out; the module sees indices 0..K−1.
+
+    The defaults are a K-class model on the cross-entropy: K outputs, integer class targets,
+    softmax probabilities. A model with another output (logistic regression's single logit)
+    overrides ``_n_outputs``, ``_encode``, ``_data_loss`` and ``_probabilities``.
+    """
+
+    def _n_outputs(self) -> int:
+        return len(self.classes_)
+
+    def _encode(self, indices: numpy.ndarray) -> numpy.ndarray:
+        return indices.astype(numpy.int64)
+
+    def _data_loss(self, logits, targets):
+        from .nn import functional as F
+
+        return F.cross_entropy(logits, targets)
+
+    def _probabilities(self, logits: numpy.ndarray) -> numpy.ndarray:
+        return softmax_rows(logits.astype(numpy.float64))
 
     def fit(self, X, y, validation=None, checkpoint_dir=None, resume: bool = False):
         """Fit on (X, y); ``validation=(X_val, y_val)`` records validation accuracy each epoch."""

@@ -324,7 +324,7 @@ def evaluate(run, csv_path=None, data_dir=None) -> dict:
 def predict(run, input_path) -> tuple[list[str], list[list]]:
     """(header, rows) of predictions for each row of the CSV ``input_path``: the predicted target
     and, for a classifier, the probability of each class."""
-    from .models.softmax import softmax_rows
+    from .estimators import softmax_rows, two_class_probabilities
 
     config, module = load_run(run)
     scaler, target_scaler = _scalers(config)
@@ -335,8 +335,7 @@ def predict(run, input_path) -> tuple[list[str], list[list]]:
         values = target_scaler.inverse_transform(outputs).reshape(-1)
         return [target], [[_number(value)] for value in values]
     if config["model"]["kind"] == "logistic":
-        positive = 1 / (1 + numpy.exp(-outputs.reshape(-1)))
-        probabilities = numpy.stack([1 - positive, positive], axis=1)
+        probabilities = two_class_probabilities(outputs)
     else:
         probabilities = softmax_rows(outputs)
     classes = config["classes"]

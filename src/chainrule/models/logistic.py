@@ -17,7 +17,7 @@ import numpy
 
 from .. import backend, nn
 from ..errors import DataError
-from ..estimators import ClassifierMixin, SGDEstimator
+from ..estimators import ClassifierMixin, SGDEstimator, two_class_probabilities
 
 
 class LogisticRegression(ClassifierMixin, SGDEstimator):
@@ -61,8 +61,7 @@ class LogisticRegression(ClassifierMixin, SGDEstimator):
         return nn.functional.binary_cross_entropy_with_logits(logits, targets)
 
     def _probabilities(self, logits: numpy.ndarray) -> numpy.ndarray:
-        positive = 1 / (1 + numpy.exp(-logits.reshape(-1).astype(numpy.float64)))
-        return numpy.stack([1 - positive, positive], axis=1)
+        return two_class_probabilities(logits)
 
     def decision_function(self, X) -> numpy.ndarray:
         """The logit z = wᵀx + b of each row (positive means the second class)."""

@@ -5,11 +5,8 @@ optional L2 penalty (α/2) Σ ‖W_l‖² on the weight matrices.
 """
 from __future__ import annotations
 
-import numpy
-
 from .. import nn
 from ..estimators import ClassifierMixin, RegressorMixin, SGDEstimator
-from .softmax import softmax_rows
 
 
 class _MLPEstimator(SGDEstimator):
@@ -43,18 +40,6 @@ class MLPClassifier(ClassifierMixin, _MLPEstimator):
     lr, epochs, batch_size, optimizer ("adam" or "sgd"), momentum: the training settings.
     random_state  seeds the initial weights, the dropout masks and the shuffling order.
     """
-
-    def _n_outputs(self) -> int:
-        return len(self.classes_)
-
-    def _encode(self, indices: numpy.ndarray) -> numpy.ndarray:
-        return indices.astype(numpy.int64)
-
-    def _data_loss(self, logits, targets):
-        return nn.functional.cross_entropy(logits, targets)
-
-    def _probabilities(self, logits: numpy.ndarray) -> numpy.ndarray:
-        return softmax_rows(logits.astype(numpy.float64))
 
 
 class MLPRegressor(RegressorMixin, _MLPEstimator):

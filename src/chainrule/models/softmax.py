@@ -14,12 +14,6 @@ from .. import backend, nn
 from ..estimators import ClassifierMixin, SGDEstimator
 
 
-def softmax_rows(scores: numpy.ndarray) -> numpy.ndarray:
-    """softmax of each row, shifted by the row maximum so that exp never overflows."""
-    shifted = numpy.exp(scores - scores.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
 class SoftmaxRegression(ClassifierMixin, SGDEstimator):
     """Multi-class linear classifier trained on the cross-entropy (scikit-learn's estimator API).
 
@@ -44,18 +38,6 @@ class SoftmaxRegression(ClassifierMixin, SGDEstimator):
 
     def _build_module(self, n_features: int, n_outputs: int) -> nn.Module:
         return nn.Linear(n_features, n_outputs)
-
-    def _n_outputs(self) -> int:
-        return len(self.classes_)
-
-    def _encode(self, indices: numpy.ndarray) -> numpy.ndarray:
-        return indices.astype(numpy.int64)
-
-    def _data_loss(self, logits, targets):
-        return nn.functional.cross_entropy(logits, targets)
-
-    def _probabilities(self, logits: numpy.ndarray) -> numpy.ndarray:
-        return softmax_rows(logits.astype(numpy.float64))
 
     @property
     def coef_(self) -> numpy.ndarray:
