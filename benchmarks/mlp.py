@@ -43,8 +43,18 @@ def batches(images, labels, batch_size: int):
         yield images[start:start + batch_size], labels[start:start + batch_size]
 
 
+class SteppedMLP:
+    """One ``step(x, labels)`` per minibatch makes an epoch; it returns the last step's loss."""
+
+    def epoch(self, images, labels, batch_size: int):
+        loss = None
+        for x, t in batches(images, labels, batch_size):
+            loss = self.step(x, t)
+        return loss
+
+
 # ---------------------------------------------------------------- the NumPy limit
-class NumpyMLP:
+class NumpyMLP(SteppedMLP):
     """The slides' MLP by hand. For a batch X of B rows, with layers ℓ = 1..3:
 
         forward:   Hℓ = Aℓ₋₁ Wℓᵀ + bℓ,   Aℓ = f(Hℓ) (A₀ = X; no f on the last layer)
@@ -132,15 +142,9 @@ class NumpyMLP:
                 delta = below
         return loss
 
-    def epoch(self, images, labels, batch_size: int) -> float:
-        loss = 0.0
-        for x, t in batches(images, labels, batch_size):
-            loss = self.step(x, t)
-        return loss
-
 
 # ---------------------------------------------------------------- chainrule
-class ChainruleMLP:
+class ChainruleMLP(SteppedMLP):
     """chainrule as a user writes it: a Sequential, F.cross_entropy, backward, SGD."""
 
     def __init__(self, layers, activation: str = "relu", lr: float = LEARNING_RATE):
@@ -166,15 +170,9 @@ class ChainruleMLP:
         self.optimizer.step()
         return loss
 
-    def epoch(self, images, labels, batch_size: int):
-        loss = None
-        for x, t in batches(images, labels, batch_size):
-            loss = self.step(x, t)
-        return loss
-
 
 # ---------------------------------------------------------------- PyTorch
-class TorchMLP:
+class TorchMLP(SteppedMLP):
     """PyTorch eager on the CPU, written the usual way."""
 
     def __init__(self, layers, activation: str = "relu", lr: float = LEARNING_RATE):
@@ -198,12 +196,6 @@ class TorchMLP:
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        return loss
-
-    def epoch(self, images, labels, batch_size: int):
-        loss = None
-        for x, t in batches(images, labels, batch_size):
-            loss = self.step(x, t)
         return loss
 
 

@@ -23,7 +23,7 @@ import harness
 import mlp
 
 
-class ChainruleArrays:
+class ChainruleArrays(mlp.SteppedMLP):
     """chainrule's array operations for one step, in plain NumPy (ReLU, mean cross-entropy, SGD)."""
 
     def __init__(self, layers, lr: float = mlp.LEARNING_RATE):
@@ -61,12 +61,6 @@ class ChainruleArrays:
             w -= self.lr * w_grad
             b -= self.lr * b_grad
         return loss
-
-    def epoch(self, images, labels, batch_size: int):
-        for x, t in mlp.batches(images, labels, batch_size):
-            loss = self.step(x, t)
-        return loss
-
 
 def tiny_chainrule_step():
     """One SGD step of an 8-8-8-4 chainrule MLP on one sample: interpreter work, almost no arrays."""
