@@ -18,10 +18,9 @@ from typing import Callable
 
 from .. import backend
 from ..autograd import no_grad
-from ..nn import Dropout, Linear, Module, ModuleList, init
+from ..nn import Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, init
 from ..nn import functional as F
-from ..nn.transformer import Embedding, LayerNorm, TransformerBlock
-from ..ops import cat, softmax
+from ..ops import cat, causal_self_attention, gelu_tanh, softmax
 from ..tensor import Tensor
 
 
@@ -60,6 +59,73 @@ PRESETS = {
     "baby": dict(block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
     "small": dict(block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2),
 }
+
+
+class CausalSelfAttention(Module):
+    """Multi-head self-attention in which position t sees positions 0…t only.
+
+    One linear map gives queries, keys and values for all heads at once; each head h attends
+    with softmax(q_h k_hᵀ / √d) (future positions masked), the heads' outputs are put side by
+    side again and mixed by the output projection ``c_proj``.
+    """
+
+    def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, bias: bool = True,
+                 dtype=None):
+        super().__init__()
+        if n_embd % n_head:
+            raise ValueError(f"CausalSelfAttention: n_embd={n_embd} must be a multiple of "
+                             f"n_head={n_head}")
+        self.n_embd = n_embd
+        self.n_head = n_head
+        self.c_attn = Linear(n_embd, 3 * n_embd, bias=bias, dtype=dtype)
+        self.c_proj = Linear(n_embd, n_embd, bias=bias, dtype=dtype)
+        self.resid_dropout = Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        # c_attn gives (B, T, 3C): q, k and v side by side, each C = n_head × head_size wide.
+        # The fused op splits them into heads, attends within each head, and puts the heads'
+        # outputs side by side again: the same as
+        #     q, k, v = qkv.split(C, dim=2), each .reshape(B, T, n_head, head_size).transpose(1, 2)
+        #     y = scaled_dot_product_attention(q, k, v, is_causal=True)
+        #     y = y.transpose(1, 2).reshape(B, T, C)
+        # without the copies those reshapes make, forward and backward.
+        y = causal_self_attention(self.c_attn(x), n_head=self.n_head)
+        return self.resid_dropout(self.c_proj(y))
+
+    def extra_repr(self) -> str:
+        return f"n_head={self.n_head}"
+
+
+class FeedForward(Module):
+    """Position-wise: Linear(C, 4C), GELU (GPT-2's tanh form), Linear(4C, C), dropout."""
+
+    def __init__(self, n_embd: int, dropout: float = 0.0, bias: bool = True, dtype=None):
+        super().__init__()
+        self.c_fc = Linear(n_embd, 4 * n_embd, bias=bias, dtype=dtype)
+        self.c_proj = Linear(4 * n_embd, n_embd, bias=bias, dtype=dtype)
+        self.dropout = Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.dropout(self.c_proj(gelu_tanh(self.c_fc(x))))
+
+
+class TransformerBlock(Module):
+    """A pre-norm residual block: x + attention(LN(x)), then x + feed-forward(LN(x)).
+
+    The residual sums give gradients a path around every block, which is what lets a deep
+    stack train at all."""
+
+    def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, bias: bool = True,
+                 dtype=None):
+        super().__init__()
+        self.ln_1 = LayerNorm(n_embd, bias=bias, dtype=dtype)
+        self.attn = CausalSelfAttention(n_embd, n_head, dropout, bias, dtype)
+        self.ln_2 = LayerNorm(n_embd, bias=bias, dtype=dtype)
+        self.mlp = FeedForward(n_embd, dropout, bias, dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
 
 
 class GPT(Module):
