@@ -13,7 +13,7 @@ import sys
 from ..errors import ChainruleError
 
 # the modules that register commands (train registers train, evaluate and predict)
-COMMAND_MODULES = ["train", "explain", "lm", "rl"]
+COMMAND_MODULES = ["train", "explain", "lm", "rl", "check_op"]
 
 
 def build_parser() -> argparse.ArgumentParser:
