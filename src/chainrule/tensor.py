@@ -83,6 +83,11 @@ class Tensor:
         return self._node
 
     @property
+    def _version(self) -> int:
+        """In-place writes to this tensor's storage so far, shared with its views (PyTorch's name)."""
+        return autograd.version_of(self)
+
+    @property
     def T(self) -> "Tensor":
         return self.permute(*reversed(range(self.ndim)))
 
@@ -179,20 +184,36 @@ class Tensor:
         return "tensor(" + ", ".join([body] + extras) + ")"
 
     # ------------------------------------------------------------ in-place (no graph)
+    # Each write counts in the storage's version, so that backward can refuse a graph that saved
+    # the old values. Writes to ``x.data`` itself are not counted (as in PyTorch).
     def zero_(self) -> "Tensor":
         self._check_inplace("zero_")
-        self.data[...] = 0
+        self._store(..., 0)
         return self
 
     def fill_(self, value) -> "Tensor":
         self._check_inplace("fill_")
-        self.data[...] = value
+        self._store(..., value)
         return self
 
     def copy_(self, source) -> "Tensor":
         self._check_inplace("copy_")
-        self.data[...] = source.data if isinstance(source, Tensor) else source
+        self._store(..., source.data if isinstance(source, Tensor) else source)
         return self
+
+    def _store(self, index, value) -> None:
+        """``self.data[index] = value``, counted in the storage's version: every in-place write
+        of the Tensor API goes through here."""
+        if isinstance(self.data, backend.xp.ndarray):
+            self.data[index] = value
+            autograd.increment_version(self)
+            return
+        # A NumPy scalar (a full reduction's result) can't be written into, and nothing shares it:
+        # it becomes a 0-d array, whose count continues the scalar's.
+        previous = autograd.version_of(self)
+        self.data = backend.xp.array(self.data)
+        self.data[index] = value
+        autograd.increment_version(self, previous)
 
     def _check_inplace(self, op: str) -> None:
         if self.requires_grad and autograd.is_grad_enabled():

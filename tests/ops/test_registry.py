@@ -65,3 +65,66 @@ def test_bad_inputs_are_refused(name, index):
     with pytest.raises(reject.error) as caught:
         info.function(*inputs, **reject.kwargs)
     assert name.split("_")[0] in str(caught.value) or "range" in str(caught.value)
+
+
+PRIMITIVE_CASES = [c for c in CASES if REGISTRY[c[0]].kind == "primitive"]
+
+
+def _gradients(info, sample, seed, change_unsaved: bool, create_graph: bool):
+    """The op's gradients on a sample; with ``change_unsaved``, every float tensor the op does not
+    declare in ``saves`` (inputs and output) is changed after the forward, before the backward."""
+    inputs = build_inputs(sample, seed)
+    out = info.function(*inputs, **sample.kwargs)
+    names = [name for name in _input_names(info.function, len(inputs))]
+    if change_unsaved:
+        with chainrule.no_grad():
+            for name, tensor in zip(names, inputs):
+                if name not in info.function.saves and tensor.dtype.kind == "f":
+                    tensor.data[...] = tensor.data * 1.5 + 0.25  # in place: views see it too
+            if "out" not in info.function.saves:
+                out.data = out.data * 1.5 + 0.25
+    wrt = [t for t in inputs if t.requires_grad]
+    probe = chainrule.tensor(numpy.random.default_rng(7).standard_normal(out.shape),
+                             dtype=out.dtype)
+    grads = chainrule.autograd.grad(out, wrt, probe, allow_unused=True, create_graph=create_graph)
+    return [None if g is None else g.detach().numpy() for g in grads]
+
+
+def _input_names(function, count):
+    import inspect
+
+    parameters = list(inspect.signature(function.__wrapped__).parameters.values())
+    if parameters[0].kind is parameters[0].VAR_POSITIONAL:
+        return [parameters[0].name] * count
+    return [p.name for p in parameters[:count]]
+
+
+@pytest.mark.parametrize("create_graph", [False, True], ids=["arrays", "tensor-ops"])
+@pytest.mark.parametrize("name,index", PRIMITIVE_CASES)
+def test_what_an_op_does_not_save_its_gradients_do_not_read(name, index, create_graph):
+    """The check of ``saves``: a VJP reading an undeclared tensor would see the change here."""
+    info = REGISTRY[name]
+    sample = info.samples[index]
+    expected = _gradients(info, sample, index, change_unsaved=False, create_graph=create_graph)
+    found = _gradients(info, sample, index, change_unsaved=True, create_graph=create_graph)
+    for want, got in zip(expected, found):
+        if want is None:
+            assert got is None
+        else:
+            numpy.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("name,index", PRIMITIVE_CASES)
+def test_changing_what_an_op_saved_makes_backward_refuse(name, index):
+    info = REGISTRY[name]
+    sample = info.samples[index]
+    names = _input_names(info.function, len(sample.args))
+    for changed in info.function.saves:
+        inputs = build_inputs(sample, index)
+        out = info.function(*inputs, **sample.kwargs)
+        target = out if changed == "out" else inputs[names.index(changed)]
+        with chainrule.no_grad():
+            target.copy_(target.detach().clone())  # same values; the write is what counts
+        with pytest.raises(RuntimeError, match=f"{name}: its .*modified by an in-place"):
+            chainrule.autograd.grad(out, [t for t in inputs if t.requires_grad],
+                                    chainrule.ones_like(out), allow_unused=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from .. import backend
+from .. import autograd, backend
 from ..tensor import Tensor
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_",
@@ -55,6 +55,7 @@ def _fill(tensor: Tensor, kind: str, low_or_mean: float, high_or_std: float,
     else:
         draws = low_or_mean + high_or_std * draws
     tensor.data[...] = draws
+    autograd.increment_version(tensor)  # an in-place write, as PyTorch's init counts it
     return tensor
 
 
@@ -70,6 +71,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
     tensor.data[...] = val
+    autograd.increment_version(tensor)
     return tensor
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterator, NamedTuple
 
-from .. import backend
+from .. import autograd, backend
 from ..errors import CheckpointError
 from ..tensor import Tensor, _to_array
 
@@ -257,6 +257,7 @@ class Module:
                 value = state_dict[key]
                 array = value.data if isinstance(value, Tensor) else value
                 target.data[...] = backend.xp.asarray(array)
+                autograd.increment_version(target)  # as PyTorch's copy_ into the parameter
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------ printing

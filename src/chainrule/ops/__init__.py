@@ -52,7 +52,7 @@ def _setitem(self, index, value):
     self._check_inplace("__setitem__")
     index = tuple(i.data if isinstance(i, Tensor) else i for i in index) \
         if isinstance(index, tuple) else (index.data if isinstance(index, Tensor) else index)
-    self.data[index] = value.data if isinstance(value, Tensor) else value
+    self._store(index, value.data if isinstance(value, Tensor) else value)
 
 
 def _write_into(self, result: Tensor, op: str) -> Tensor:
@@ -60,10 +60,7 @@ def _write_into(self, result: Tensor, op: str) -> Tensor:
     if not backend.xp.can_cast(result.dtype, self.dtype, "same_kind"):
         raise RuntimeError(f"{op}: the result type {result.dtype} can't be cast to the tensor's "
                            f"dtype {self.dtype}")
-    if isinstance(self.data, backend.xp.ndarray):
-        self.data[...] = result.data
-    else:  # a NumPy scalar (from a full reduction) can't be written into, and nothing shares it
-        self.data = backend.xp.asarray(result.data, dtype=self.dtype)
+    self._store(..., result.data)
     return self
 
 

@@ -39,13 +39,13 @@ def _float_data(a):
     return a.data if a.data.dtype.kind == "f" else a.data.astype(backend.get_default_dtype())
 
 
-@primitive(samples=BROADCAST, rejects=BAD_BROADCAST)
+@primitive(samples=BROADCAST, rejects=BAD_BROADCAST, saves=())
 def add(a, b):
     x, y = _promoted(a, b)
     return x + y, (lambda g, out: g, lambda g, out: g)
 
 
-@primitive(samples=BROADCAST, rejects=BAD_BROADCAST)
+@primitive(samples=BROADCAST, rejects=BAD_BROADCAST, saves=())
 def sub(a, b):
     x, y = _promoted(a, b)
     return x - y, (lambda g, out: g, lambda g, out: -g)
@@ -59,7 +59,7 @@ def mul(a, b):
 
 @primitive(samples=[Sample(((3, 4), (3, 4)), low=0.5), Sample(((3, 4), (4,)), low=0.5),
                     Sample((INTEGERS, (3, 4)), low=0.5)],
-           rejects=BAD_BROADCAST)
+           rejects=BAD_BROADCAST, saves=("b", "out"))
 def div(a, b):
     # d(a/b)/da = 1/b,  d(a/b)/db = -a/b² = -out/b
     x, y = _promoted(a, b)
@@ -68,20 +68,20 @@ def div(a, b):
     return x / y, (lambda g, out: g / b, lambda g, out: -g * out / b)
 
 
-@primitive(samples=[Sample(((3, 4),))])
+@primitive(samples=[Sample(((3, 4),))], saves=())
 def neg(a):
     return -a.data, lambda g, out: -g
 
 
 @primitive(samples=[Sample(((3, 4), (3, 4)), low=0.5), Sample(((3, 4), (4,)), low=0.5)],
-           rejects=BAD_BROADCAST)
+           rejects=BAD_BROADCAST, saves=("a", "b", "out"))
 def pow(a, b):
     # d(aᵇ)/da = b·aᵇ⁻¹,  d(aᵇ)/db = aᵇ·ln a (only asked for when the exponent needs a gradient)
     x, y = _promoted(a, b)
     return x ** y, (lambda g, out: g * b * a ** (b - 1), lambda g, out: g * out * a.log())
 
 
-@primitive(samples=[Sample(((3, 4),))])
+@primitive(samples=[Sample(((3, 4),))], saves=("out",))
 def exp(a):
     return backend.xp.exp(_float_data(a)), lambda g, out: g * out
 
@@ -91,7 +91,7 @@ def log(a):
     return backend.xp.log(_float_data(a)), lambda g, out: g / a
 
 
-@primitive(samples=[Sample(((3, 4),), low=0.2, high=3.0)])
+@primitive(samples=[Sample(((3, 4),), low=0.2, high=3.0)], saves=("out",))
 def sqrt(a):
     return backend.xp.sqrt(_float_data(a)), lambda g, out: g / (2 * out)
 
@@ -112,12 +112,12 @@ def cos(a):
     return backend.xp.cos(_float_data(a)), lambda g, out: -g * a.sin()
 
 
-@primitive(samples=[Sample(((3, 4),))])
+@primitive(samples=[Sample(((3, 4),))], saves=("out",))
 def tanh(a):
     return backend.xp.tanh(_float_data(a)), lambda g, out: g * (1 - out * out)
 
 
-@primitive(samples=[Sample(((3, 4),), low=-6, high=6)])
+@primitive(samples=[Sample(((3, 4),), low=-6, high=6)], saves=("out",))
 def sigmoid(a):
     """σ(a) = 1 / (1 + e⁻ᵃ), computed as ½(1 + tanh(a/2)): no overflow at any magnitude.
     σ′(a) = σ(a)(1 − σ(a))."""
@@ -185,7 +185,8 @@ _CONDITION = numpy.array([[True, False, True, True], [False, False, True, False]
 
 
 @primitive(samples=[Sample((_CONDITION, (3, 4), (3, 4))), Sample((_CONDITION, (4,), (3, 1)))],
-           rejects=[Rejects((numpy.ones((2, 2), bool), (3, 4), (3, 4)), {}, ShapeError)])
+           rejects=[Rejects((numpy.ones((2, 2), bool), (3, 4), (3, 4)), {}, ShapeError)],
+           saves=("condition",))
 def where(condition, a, b):
     if condition.dtype != backend.bool_:
         raise TypeError(f"where: the condition must be a bool tensor, not {condition.dtype}")
@@ -199,7 +200,7 @@ def where(condition, a, b):
 
 
 @primitive(samples=[Sample(((3, 4),), {"min": -0.5, "max": 0.7}), Sample(((3, 4),), {"min": 0.1})],
-           rejects=[Rejects(((3, 4),), {"min": numpy.zeros(4)}, TypeError)])
+           rejects=[Rejects(((3, 4),), {"min": numpy.zeros(4)}, TypeError)], saves=())
 def clamp(a, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
@@ -218,7 +219,7 @@ def clamp(a, min=None, max=None):
     return out, lambda g, out: g * constant(inside)
 
 
-@primitive(samples=[Sample(((3, 4),), {"dtype": backend.float64})])
+@primitive(samples=[Sample(((3, 4),), {"dtype": backend.float64})], saves=())
 def cast(a, dtype=None):
     """A change of dtype; the gradient goes back in the input's dtype."""
     dtype = backend.as_dtype(dtype)

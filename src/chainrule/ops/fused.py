@@ -20,7 +20,7 @@ def _shifted(a, axis):
 
 
 @primitive(samples=[Sample(((3, 5),), {"dim": 1}), Sample(((2, 3, 4),), {"dim": (0, 2)}),
-                    Sample(((3, 4),))])
+                    Sample(((3, 4),))], saves=("a", "out"))
 def logsumexp(a, dim=None, keepdim=False):
     """log Σ eᵃ, computed as m + log Σ eᵃ⁻ᵐ with m = max a. Its gradient is softmax(a)."""
     axes = normalize_dims(dim, a.ndim, "logsumexp")
@@ -33,7 +33,7 @@ def logsumexp(a, dim=None, keepdim=False):
     return out, lambda g, out: g.reshape(shape) * (a - out.reshape(shape)).exp()
 
 
-@primitive(samples=SOFTMAX_SAMPLES)
+@primitive(samples=SOFTMAX_SAMPLES, saves=("out",))
 def softmax(a, dim=-1):
     """yₖ = eᶻᵏ / Σⱼ eᶻʲ. VJP: z̄ = y ∘ (ȳ − Σₖ ȳₖ yₖ)."""
     axis = dim % a.ndim
@@ -42,7 +42,7 @@ def softmax(a, dim=-1):
     return out, lambda g, out: out * (g - (g * out).sum(dim=axis, keepdim=True))
 
 
-@primitive(samples=SOFTMAX_SAMPLES)
+@primitive(samples=SOFTMAX_SAMPLES, saves=("out",))
 def log_softmax(a, dim=-1):
     """log yₖ = zₖ − logsumexp(z). VJP: z̄ = ḡ − softmax(z) Σₖ ḡₖ."""
     axis = dim % a.ndim
@@ -134,7 +134,7 @@ def binary_cross_entropy_with_logits_per_element(logits, target):
 
 @primitive(samples=[Sample(((5, 4), (3, 4), (3,))), Sample(((2, 5, 4), (3, 4), (3,))),
                     Sample(((5, 4), (3, 4)))],
-           rejects=[Rejects(((5, 4), (3, 5), (3,)), {}, ShapeError)])
+           rejects=[Rejects(((5, 4), (3, 5), (3,)), {}, ShapeError)], saves=("x", "weight"))
 def linear(x, weight, bias=None):
     """y = x Wᵀ + b, with W of shape (out, in). VJPs: x̄ = ȳ W, W̄ = ȳᵀ x, b̄ = Σ ȳ over the batch."""
     w = weight.data

@@ -26,7 +26,7 @@ def _normalise(x, eps: float):
 
 @primitive(samples=[Sample(((3, 5), (5,), (5,))), Sample(((2, 3, 4), (4,), (4,)), {"eps": 1e-3}),
                     Sample(((3, 5), (5,)))],
-           rejects=[Rejects(((3, 5), (4,), (4,)), {}, ShapeError)])
+           rejects=[Rejects(((3, 5), (4,), (4,)), {}, ShapeError)], saves=("x", "weight"))
 def layer_norm(x, weight, bias=None, eps: float = 1e-5):
     """Normalise each row over its last dimension, then scale and shift:
 

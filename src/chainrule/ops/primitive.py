@@ -4,6 +4,12 @@ A primitive's function takes its tensor inputs positionally (numbers are turned 
 here) and its settings as keywords, and returns ``(output_array, vjps)``: one VJP per positional
 input, each ``vjp(error_signal, output) -> Tensor`` written with Tensor ops, so that backward
 is itself differentiable. A single-input op may return the VJP alone.
+
+``saves`` names what the VJPs read at backward time: the forward's inputs by name, and "out" for
+the output. By default every input and not the output. The versions of those tensors are kept
+with the node, and backward refuses to run the VJPs if one was changed in place since (an op
+that reads nothing, such as add, says ``saves=()`` and never refuses). The registry test checks
+each declaration: changing what an op does not declare must leave its gradients as they were.
 """
 from __future__ import annotations
 
@@ -124,8 +130,10 @@ def _settings_by_position(op: str, args: tuple, settings: dict, required: int, n
     return tuple(inputs), settings
 
 
-def primitive(name: str | None = None, samples=(), rejects=(), second_order: bool = True):
-    """Make ``forward`` an op of the engine: run it, and record a graph node when a gradient is needed."""
+def primitive(name: str | None = None, samples=(), rejects=(), second_order: bool = True,
+              saves: tuple | None = None):
+    """Make ``forward`` an op of the engine: run it, and record a graph node when a gradient is
+    needed, with the versions of what ``saves`` names (see the module's docstring)."""
     def decorate(forward):
         op = name or forward.__name__.lstrip("_")
         parameters = inspect.signature(forward).parameters.values()
@@ -134,6 +142,7 @@ def primitive(name: str | None = None, samples=(), rejects=(), second_order: boo
         if any(p.kind is p.VAR_POSITIONAL for p in parameters):
             required = float("inf")  # cat(*tensors): every positional argument is an input
         setting_names = tuple(p.name for p in by_position if p.default is not p.empty)
+        saved_positions, saves_output = _saved_positions(op, saves, by_position)
 
         @functools.wraps(forward)
         def apply(*args, **settings):
@@ -157,19 +166,49 @@ def primitive(name: str | None = None, samples=(), rejects=(), second_order: boo
             if autograd._grad_enabled:
                 for tensor in inputs:
                     if tensor is not None and tensor.requires_grad:
-                        return Tensor._from_op(output, _node(op, inputs, vjps))
+                        saved = _saved_versions(inputs, saved_positions, saves_output, output)
+                        return Tensor._from_op(output, _node(op, inputs, vjps, saved))
             return Tensor._wrap(output)
 
+        apply.saves = saves if saves is not None else tuple(
+            p.name for p in by_position if p.default is p.empty)
         register(op, apply, samples, rejects, "primitive", second_order)
         return apply
     return decorate
 
 
-def _node(op: str, inputs: tuple, vjps) -> Node:
+def _saved_positions(op: str, saves, by_position: list):
+    """``saves`` as (positions of the inputs or None for all of them, whether the output is read)."""
+    if saves is None:
+        return None, False
+    names = [p.name for p in by_position]
+    unknown = [s for s in saves if s != "out" and s not in names]
+    if unknown:
+        raise RuntimeError(f"{op}: saves names {unknown}, which are not inputs of the forward")
+    return tuple(names.index(s) for s in saves if s != "out"), "out" in saves
+
+
+def _saved_versions(inputs: tuple, positions, saves_output: bool, output) -> tuple:
+    """(tensor, version) for each tensor the VJPs read, the output as None. Inlined lookups:
+    this runs on every op that records a node."""
+    versions = autograd._versions
+    saved = []
+    for position, tensor in enumerate(inputs):
+        if tensor is not None and (positions is None or position in positions):
+            array = tensor.data
+            base = array.base
+            saved.append((tensor, versions.get(id(array if base is None else base), 0)))
+    if saves_output:
+        base = output.base
+        saved.append((None, versions.get(id(output if base is None else base), 0)))
+    return tuple(saved)
+
+
+def _node(op: str, inputs: tuple, vjps, saved: tuple) -> Node:
     if callable(vjps):
         vjps = (vjps,)
     if len(vjps) == len(inputs) and not _has_none(inputs):
-        return Node(op, inputs, vjps)  # the usual case, checked with a plain loop (every op)
+        return Node(op, inputs, vjps, saved)  # the usual case, checked with a plain loop (every op)
     if len(vjps) < len(inputs) and all(t is None for t in inputs[len(vjps):]):
         inputs = inputs[:len(vjps)]  # optional inputs passed as None at the end (bias=None)
     if len(vjps) != len(inputs):
@@ -177,7 +216,7 @@ def _node(op: str, inputs: tuple, vjps) -> Node:
     if any(t is None for t in inputs):
         pairs = [(t, v) for t, v in zip(inputs, vjps) if t is not None]
         inputs, vjps = tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
-    return Node(op, inputs, vjps)
+    return Node(op, inputs, vjps, saved)
 
 
 def _has_none(items: tuple) -> bool:

@@ -35,7 +35,7 @@ REDUCTION_SAMPLES = [Sample(((3, 4),)), Sample(((3, 4),), {"dim": 1}),
 BAD_DIM = [Rejects(((3, 4),), {"dim": 2}, IndexError)]
 
 
-@primitive(samples=REDUCTION_SAMPLES, rejects=BAD_DIM)
+@primitive(samples=REDUCTION_SAMPLES, rejects=BAD_DIM, saves=())
 def sum(a, dim=None, keepdim=False):
     axes = normalize_dims(dim, a.ndim, "sum")
     out = a.data.sum(axis=axes, keepdims=keepdim)
@@ -91,9 +91,9 @@ def _extreme(name: str, pick):
     return forward
 
 
-amax = primitive(name="amax", samples=REDUCTION_SAMPLES, rejects=BAD_DIM)(
+amax = primitive(name="amax", samples=REDUCTION_SAMPLES, rejects=BAD_DIM, saves=("a", "out"))(
     _extreme("amax", lambda array, **k: array.max(**k)))
-amin = primitive(name="amin", samples=REDUCTION_SAMPLES, rejects=BAD_DIM)(
+amin = primitive(name="amin", samples=REDUCTION_SAMPLES, rejects=BAD_DIM, saves=("a", "out"))(
     _extreme("amin", lambda array, **k: array.min(**k)))
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])

@@ -11,7 +11,7 @@ from .primitive import Rejects, Sample, ShapeError, composite, constant, primiti
 
 
 @primitive(samples=[Sample(((3, 4),), {"shape": (2, 6)}), Sample(((3, 4),), {"shape": (-1,)})],
-           rejects=[Rejects(((3, 4),), {"shape": (5,)}, ShapeError)])
+           rejects=[Rejects(((3, 4),), {"shape": (5,)}, ShapeError)], saves=())
 def reshape(a, shape=None):
     try:
         out = a.data.reshape(shape)
@@ -22,7 +22,7 @@ def reshape(a, shape=None):
 
 
 @primitive(samples=[Sample(((2, 3, 4),), {"dims": (2, 0, 1)})],
-           rejects=[Rejects(((3, 4),), {"dims": (0, 0)}, ShapeError)])
+           rejects=[Rejects(((3, 4),), {"dims": (0, 0)}, ShapeError)], saves=())
 def permute(a, dims=None):
     if sorted(d % a.ndim for d in dims) != list(range(a.ndim)):
         raise ShapeError(f"permute: {tuple(dims)} is not an ordering of the {a.ndim} dimensions "
@@ -32,7 +32,7 @@ def permute(a, dims=None):
 
 
 @primitive(samples=[Sample(((3, 1),), {"shape": (2, 3, 4)}), Sample(((4,),), {"shape": (3, -1)})],
-           rejects=[Rejects(((3, 2),), {"shape": (3, 4)}, ShapeError)])
+           rejects=[Rejects(((3, 2),), {"shape": (3, 4)}, ShapeError)], saves=())
 def expand(a, shape=None):
     """Broadcast to ``shape`` without copying (-1 keeps a size); the VJP sums back."""
     offset = len(shape) - a.ndim
@@ -45,7 +45,7 @@ def expand(a, shape=None):
 
 
 @primitive(samples=[Sample(((2, 3, 4),), {"shape": (3, 1)}), Sample(((3, 4),), {"shape": (4,)})],
-           rejects=[Rejects(((3, 4),), {"shape": (5,)}, ShapeError)])
+           rejects=[Rejects(((3, 4),), {"shape": (5,)}, ShapeError)], saves=())
 def sum_to(a, shape=None):
     """Sum over the axes that broadcasting added or stretched, back to ``shape``."""
     shape = tuple(shape)
@@ -77,7 +77,7 @@ _ROWS = numpy.array([0, 2, 2, 1])
                     Sample(((4, 5),), {"index": (Ellipsis, 2)}),
                     Sample(((4, 5),), {"index": (_ROWS,)}),
                     Sample(((4, 5),), {"index": (_ROWS, numpy.array([1, 1, 4, 0]))})],
-           rejects=[Rejects(((3, 4),), {"index": (5,)}, IndexError)])
+           rejects=[Rejects(((3, 4),), {"index": (5,)}, IndexError)], saves=())
 def getitem(a, index=None):
     """``a[index]``: basic slices and integer arrays. Repeated indices accumulate their gradients."""
     index = _index_arrays(index)
@@ -86,7 +86,7 @@ def getitem(a, index=None):
 
 
 @primitive(samples=[Sample(((2, 5),), {"index": (slice(1, 3),), "shape": (4, 5)}),
-                    Sample(((4, 5),), {"index": (_ROWS,), "shape": (3, 5)})])
+                    Sample(((4, 5),), {"index": (_ROWS,), "shape": (3, 5)})], saves=())
 def scatter_add(a, index=None, shape=None):
     """The adjoint of indexing: a zero tensor of ``shape`` with ``a`` added at ``index``."""
     out = backend.xp.zeros(shape, dtype=a.dtype)
@@ -119,7 +119,7 @@ def _cat_forward(*tensors, dim=0):
 
 
 _cat = primitive(name="cat", samples=[Sample(((2, 3), (4, 3))), Sample(((2, 3), (2, 1)), {"dim": 1})],
-                 rejects=[Rejects(((2, 3), (2, 4)), {}, ShapeError)])(_cat_forward)
+                 rejects=[Rejects(((2, 3), (2, 4)), {}, ShapeError)], saves=())(_cat_forward)
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
@@ -147,7 +147,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
 
 @primitive(samples=[Sample(((2, 3, 4),), {"dim0": 0, "dim1": 2}),
                     Sample(((3, 4),), {"dim0": -1, "dim1": -2})],
-           rejects=[Rejects(((3, 4),), {"dim0": 0, "dim1": 2}, IndexError)])
+           rejects=[Rejects(((3, 4),), {"dim0": 0, "dim1": 2}, IndexError)], saves=())
 def swapaxes(a, dim0=0, dim1=1):
     """Swap two dimensions (a view). A swap is its own inverse, so the VJP swaps the signal back.
     One op rather than a general permute: ``.mT`` runs in every linear layer's backward."""

@@ -30,7 +30,7 @@ def _check_indices(indices, count: int, op: str):
 
 
 @primitive(samples=[Sample((_TOKENS, (3, 4)))],
-           rejects=[Rejects((numpy.array([0, 3]), (3, 4)), {}, IndexError)])
+           rejects=[Rejects((numpy.array([0, 3]), (3, 4)), {}, IndexError)], saves=("indices",))
 def embedding(indices, weight):
     """Row lookup: out[..., :] = W[i, :] for each index i. The VJP adds each row of ȳ into the
     row of W̄ its index picked: a token that occurs n times collects n contributions."""
@@ -40,7 +40,7 @@ def embedding(indices, weight):
     return out, (None, weight_vjp)
 
 
-@primitive(samples=[Sample(((2, 3, 4), _TOKENS), {"num_weights": 3})])
+@primitive(samples=[Sample(((2, 3, 4), _TOKENS), {"num_weights": 3})], saves=("indices",))
 def embedding_dense_backward(g, indices, num_weights: int = 0):
     """W̄[r] = Σ over positions p with indices[p] = r of g[p]: the adjoint of ``embedding``.
 

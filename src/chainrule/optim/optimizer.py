@@ -65,6 +65,11 @@ class Optimizer:
         with autograd.no_grad():
             for group in self.param_groups:
                 self._update_group(group)
+                # The step writes p.data in place: count it, as PyTorch's in-place updates do,
+                # so that a graph saved before the step refuses to backward through new values.
+                for p in group["params"]:
+                    if p.grad is not None:
+                        autograd.increment_version(p)
         return loss
 
     # ------------------------------------------------------------ saving
