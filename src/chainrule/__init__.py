@@ -15,6 +15,7 @@ from .ops import (abs, add, all, amax, amin, any, argmax, argmin, cat, chunk, cl
                   squeeze, stack, std, sub, sum, tanh, transpose, tril, triu, unsqueeze, var,
                   where)
 from .errors import ChainruleError, CheckpointError, DataError, ShapeError
+from .threads import get_num_threads, set_num_threads
 from .tensor import (Tensor, arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace,
                      ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor,
                      zeros, zeros_like)

@@ -32,6 +32,7 @@ from .nn.utils import clip_grad_norm_
 from .optim import AdamW
 from .optim.lr_scheduler import WarmupCosineLR
 from .tensor import Tensor
+from .threads import describe_threads
 
 METRICS_FILE = "metrics.json"
 TRAIN_FRACTION = 0.9
@@ -237,7 +238,8 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False, progre
     bar = Progress(train_config.max_iters, start, every=max(1, train_config.eval_interval // 5),
                    enabled=progress)
     bar.note(f"GPT with {model.num_parameters():,} parameters; {len(train_data):,} training and "
-             f"{len(val_data):,} validation tokens; vocabulary {tokenizer.vocab_size}"
+             f"{len(val_data):,} validation tokens; vocabulary {tokenizer.vocab_size}; "
+             f"{describe_threads()}"
              + (f"; resuming at step {start}" if resume else ""))
     training_seconds = 0.0  # the steps alone, not the evaluations and checkpoints
     history = []

@@ -29,6 +29,7 @@ import numpy
 from . import backend, training
 from .checkpoint import json_value, save_json
 from .errors import CheckpointError, DataError
+from .threads import describe_threads
 
 IMAGE_DATASETS = ("mnist", "fashion-mnist")
 CONFIG_VERSION = 1
@@ -410,7 +411,8 @@ def _describe_model(config: dict, fitting: dict) -> str:
             "softmax": "softmax regression"}.get(model["kind"], f"MLP ({model['activation']})")
     momentum = f" momentum {fitting['momentum']}" if fitting["momentum"] else ""
     return (f"model: {name} {sizes} · {fitting['optimizer']} lr {fitting['lr']:g}{momentum} · "
-            f"batch {fitting['batch_size']} · {fitting['epochs']} epochs · seed {fitting['seed']}")
+            f"batch {fitting['batch_size']} · {fitting['epochs']} epochs · seed {fitting['seed']} · "
+            f"{describe_threads()}")
 
 
 def _describe_result(metrics: dict, history, out: Path) -> str:

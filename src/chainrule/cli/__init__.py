@@ -15,6 +15,11 @@ from ..errors import ChainruleError
 # the modules that register commands (train registers train, evaluate and predict)
 COMMAND_MODULES = ["train", "explain", "lm", "rl", "check_op"]
 
+# The BLAS threads of a command that trains or generates, unless --threads says otherwise. One,
+# because the course's matrices are small and a second thread on a busy core makes a run several
+# times slower: benchmarks/threads.py measures it, docs/performance.md has the table.
+DEFAULT_THREADS = 1
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -27,10 +32,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """``--threads N`` for a command that trains or generates; ``main`` applies it."""
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, metavar="N",
+                        help="threads for NumPy's matrix products (BLAS) (default: %(default)s; "
+                             "more help only large matrices on an idle machine, and slow a busy "
+                             "one down: see docs/performance.md)")
+
+
+def _use_threads(threads: int) -> None:
+    from ..threads import set_num_threads
+
+    if threads < 1:
+        raise ChainruleError(f"--threads {threads}: give at least 1 thread")
+    set_num_threads(threads)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "threads", None) is not None:
+            _use_threads(args.threads)
         return args.handler(args) or 0
     except (ChainruleError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
         if os.environ.get("CHAINRULE_DEBUG"):

@@ -55,8 +55,11 @@ def register(subparsers) -> None:
                         help="the variables that require grad (default: all); the others are "
                              "inputs, shown without a gradient")
     parser.add_argument("--draw", metavar="PATH",
-                        help="also draw the graph to PATH: .dot (always), .svg or .png (these "
-                             "need Graphviz's dot program)")
+                        help="also draw the graph to PATH: .dot, .svg (by Graphviz's dot program "
+                             "where installed, else by chainrule), .png or .pdf (these need dot)")
+    parser.add_argument("--draw-with", choices=["auto", "graphviz", "chainrule"], default="auto",
+                        help="who draws the SVG: auto (Graphviz where installed, else chainrule), "
+                             "graphviz, or chainrule (default: auto)")
     parser.add_argument("--json", action="store_true",
                         help="print the report as JSON instead of the tables")
     parser.set_defaults(handler=run)
@@ -81,7 +84,7 @@ def run(args) -> int:
                               for name in variables_of(parse(args.expression)) if name in signals)
         print(f"\nGradients: {gradients}")
     if args.draw:
-        draw(report, args.draw)
+        draw(report, args.draw, renderer=args.draw_with)
         if not args.json:
             print(f"Drew the graph to {args.draw}")
     return 0

@@ -9,6 +9,7 @@ import json
 import sys
 
 from ..errors import ChainruleError
+from . import add_threads_option
 
 # command-line flag -> setting of GPTConfig or TrainConfig (None: not given, the preset decides)
 OVERRIDES = {
@@ -44,6 +45,7 @@ def register(subparsers) -> None:
         choices = ["char", "byte"] if name == "tokenizer" else None
         train.add_argument(flag, type=kind, default=None, choices=choices,
                            help=f"override the preset's {'learning_rate' if name == 'lr' else name}")
+    add_threads_option(train)
     train.set_defaults(handler=_train)
 
     generate = commands.add_parser("generate", help="continue a prompt with a trained model",
@@ -57,6 +59,7 @@ def register(subparsers) -> None:
     generate.add_argument("--top-k", type=int, default=None,
                           help="sample among the k likeliest tokens only")
     generate.add_argument("--seed", type=int, default=None, help="the same seed, the same text")
+    add_threads_option(generate)
     generate.set_defaults(handler=_generate)
 
 

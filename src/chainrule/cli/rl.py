@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import add_threads_option
+
 
 def _positive_int(text: str) -> int:
     value = int(text)
@@ -69,6 +71,7 @@ def register(subparsers) -> None:
                        help="stop as soon as the environment is solved")
     train.add_argument("--log-every", type=_positive_int, default=10, metavar="N",
                        help="print a progress line every N episodes")
+    add_threads_option(train)
     train.set_defaults(handler=run_train)
 
     play = actions.add_parser(
@@ -78,6 +81,7 @@ def register(subparsers) -> None:
     play.add_argument("run", metavar="DIR", help="a run directory written by 'chainrule rl train'")
     play.add_argument("--episodes", type=_positive_int, default=20, metavar="N", help="episodes to play")
     play.add_argument("--seed", type=int, default=0, metavar="S", help="seeds the environment")
+    add_threads_option(play)
     play.set_defaults(handler=run_play)
 
 
@@ -85,11 +89,13 @@ def run_train(args) -> int:
     from pathlib import Path
 
     from .. import rl
+    from ..threads import describe_threads
 
     config = rl.ReinforceConfig(env=args.env, gamma=args.gamma, lr=args.lr, hidden=args.hidden,
                                 baseline=args.baseline, seed=args.seed)
     out = Path(getattr(args, "out", None) or f"runs/rl-{args.env.replace('/', '-')}-seed{args.seed}")
     rl.make_env(config.env).close()  # refuse a bad environment before anything is written
+    print(f"REINFORCE on {config.env} · seed {config.seed} · {describe_threads()}", flush=True)
 
     def progress(episode: int, episode_return: float, average: float) -> None:
         if episode % args.log_every == 0 or episode == 1:

@@ -18,6 +18,8 @@ import json
 import os
 import sys
 
+from . import add_threads_option
+
 DATASETS = ["digits", "iris", "wine", "breast_cancer", "diabetes", "mnist", "fashion-mnist",
             "california-housing"]
 MODELS = ["linear", "logistic", "softmax", "mlp"]
@@ -86,6 +88,7 @@ def register(subparsers) -> None:
     fitting.add_argument("--resume", action="store_true",
                          help="continue the run in --out from its last epoch checkpoint")
     fitting.add_argument("--quiet", action="store_true", help="print only the final metrics")
+    add_threads_option(train)
     train.set_defaults(handler=run_train)
 
     evaluate = subparsers.add_parser(
@@ -98,6 +101,7 @@ def register(subparsers) -> None:
     evaluate.add_argument("--csv", metavar="PATH",
                           help="evaluate on this CSV (same columns as the training CSV)")
     evaluate.add_argument("--data-dir", metavar="DIR", help="where the MNIST IDX files are")
+    add_threads_option(evaluate)
     evaluate.set_defaults(handler=run_evaluate)
 
     predict = subparsers.add_parser(
@@ -109,6 +113,7 @@ def register(subparsers) -> None:
     predict.add_argument("--input", metavar="CSV", required=True, help="rows to predict")
     predict.add_argument("--output", metavar="CSV", default=None,
                          help="where to write the predictions (default: standard output)")
+    add_threads_option(predict)
     predict.set_defaults(handler=run_predict)
 
 
