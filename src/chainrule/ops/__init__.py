@@ -15,8 +15,8 @@ from .linalg import matmul
 from .normalization import layer_norm
 from .primitive import REGISTRY, Sample, ShapeError, primitive
 from .reduce import all, amax, amin, any, argmax, argmin, max, mean, min, std, sum, var
-from .shape import (cat, chunk, expand, flatten, getitem, masked_fill, permute, reshape, split,
-                    squeeze, stack, sum_to, transpose, tril, triu, unsqueeze)
+from .shape import (cat, chunk, expand, flatten, getitem, masked_fill, observed, permute, reshape,
+                    split, squeeze, stack, sum_to, transpose, tril, triu, unsqueeze)
 from .transformer import (causal_self_attention, embedding, embedding_dense_backward, gelu_tanh,
                           scaled_dot_product_attention)
 
