@@ -394,3 +394,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
 # A module-level name, not an import inside each function: those cost ~2 µs per call, on every
 # backward, for every leaf.
 from .tensor import Tensor  # noqa: E402
+from .function import Function, FunctionCtx  # noqa: E402,F401  (chainrule.autograd.Function)
+from .gradcheck import gradcheck, gradgradcheck  # noqa: E402,F401  (PyTorch's autograd.gradcheck)
