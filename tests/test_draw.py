@@ -125,6 +125,8 @@ def test_a_failing_dot_and_an_unknown_suffix_are_clear_errors(tmp_path, monkeypa
         drawing.save(tmp_path / "graph.svg")
     with pytest.raises(ChainruleError, match=r"\.dot, \.gv, \.svg, \.png"):
         drawing.save(tmp_path / "graph.jpg")
+    with pytest.warns(UserWarning, match="dot failed"):  # Jupyter shows chainrule's drawing
+        assert drawing._repr_svg_().startswith('<svg xmlns="http://www.w3.org/2000/svg"')
 
 
 def test_cli_draw_writes_dot_and_reports_missing_graphviz_in_one_line(tmp_path, monkeypatch,

@@ -138,3 +138,20 @@ def test_cli_draw_with_chainrule_ignores_an_installed_graphviz(tmp_path, monkeyp
     assert main(["explain", "x * 2", "--at", "x=1", "--draw", str(path),
                  "--draw-with", "chainrule"]) == 0
     assert set(parse(path.read_text())[1]) == {"x", "2", "f"}
+
+
+def test_an_arrow_that_passes_columns_goes_between_the_boxes(no_graphviz):
+    x = chainrule.tensor(0.5, requires_grad=True)
+    y = chainrule.tensor(2.0, requires_grad=True)
+    x.name, y.name = "x", "y"
+    _, nodes, edges = parse(chainrule.draw(y + (x * y).sin().exp()).svg())
+    path = [group for title, _, _, group in edges if title == "y→add1"][0].find(f"{SVG}path")
+    straight = re.findall(r"L(-?[\d.]+),(-?[\d.]+)", path.get("d"))
+    assert len(straight) == 3  # across the columns of mul1, sin1 and exp1
+    for x_end, height in ((float(a), float(b)) for a, b in straight):
+        for name, node in nodes.items():
+            if node.find(f"{SVG}rect") is None:
+                continue
+            left, top, width, box_height = rectangle(node)
+            if left <= x_end - 1 <= left + width:  # a box in a column the arrow crosses
+                assert not top <= height <= top + box_height, name

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import warnings
 from dataclasses import dataclass
 
 from .errors import ChainruleError
@@ -77,6 +78,9 @@ class Drawing:
         """The SVG text, from Graphviz or from chainrule as ``renderer`` says."""
         if self.uses_graphviz():
             return self.pipe("svg").decode()
+        return self._our_svg()
+
+    def _our_svg(self) -> str:
         from .draw_svg import to_svg
 
         return to_svg(*self.picture, self.legend, GRADIENT_COLOUR)
@@ -103,8 +107,13 @@ class Drawing:
         return path
 
     def _repr_svg_(self) -> str:
-        """Jupyter shows the SVG (Graphviz's where installed, else chainrule's)."""
-        return self.svg()
+        """Jupyter shows the SVG (Graphviz's where installed, else chainrule's); should Graphviz
+        fail, it says why and shows chainrule's."""
+        try:
+            return self.svg()
+        except ChainruleError as failure:
+            warnings.warn(str(failure), stacklevel=2)
+            return self._our_svg()
 
     def __str__(self) -> str:
         return self.source

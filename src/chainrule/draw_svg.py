@@ -6,7 +6,9 @@ A layered drawing, left to right like ``dot -Grankdir=LR``:
    that its arrow stays short;
 2. order within a column: a few sweeps of the barycentre rule (each box moves to the mean height
    of its neighbours in the other columns), which removes most crossings of a small graph;
-3. each arrow leaves its parent's right side and enters its child's left side at its own point,
+3. an arrow that passes columns takes a thin place in each, between the boxes (up to
+   ``LONGEST_ROUTE`` columns: a parameter used in every step of a long loop is drawn straight);
+4. each arrow leaves its parent's right side and enters its child's left side at its own point,
    so the two arrows of ``x * x`` stay apart.
 Text widths are estimated (no font metrics without a renderer): generous, never measured.
 """
@@ -21,14 +23,16 @@ PADDING, ROW_GAP, COLUMN_GAP, MARGIN = 8, 18, 96, 16
 EDGE_COLOUR, LITERAL_COLOUR = "#566573", "#7f8c8d"
 FILLS = {"parameter": "#fdebd0", "input": "#eaecee", "constant": "#ffffff", "op": "#d6eaf8"}
 SWEEPS = 4
+WAYPOINT, WAYPOINT_HEIGHT = "~", 4  # the id prefix and height of an arrow's place in a column
+LONGEST_ROUTE = 12  # columns an arrow may pass between boxes; a longer one is one curve, on top
 
 
 def to_svg(boxes, arrows, legend: str, gradient_colour: str) -> str:
     """The SVG text of ``boxes`` and ``arrows`` (``draw.picture``'s), with ``legend`` below."""
     lines = {box.id: _lines(box) for box in boxes}
     size = {box.id: _size(lines[box.id]) for box in boxes}
-    columns = _order(_columns(boxes, arrows), arrows)
-    place = _place(columns, size)
+    columns, routes = _columns(boxes, arrows)
+    place = _place(_order(columns, routes), size)
     width = max(x + size[id_][0] for id_, (x, _) in place.items()) + MARGIN
     graph_height = max(y + size[id_][1] for id_, (_, y) in place.items())
     width = max(width, 2 * MARGIN + _text_width(legend) * 11 / FONT_SIZE)
@@ -40,10 +44,10 @@ def to_svg(boxes, arrows, legend: str, gradient_colour: str) -> str:
              'markerWidth="7" markerHeight="7" orient="auto">'
              f'<path d="M0,0 L10,5 L0,10 z" fill="{EDGE_COLOUR}"/></marker></defs>',
              f'<rect width="100%" height="100%" fill="white"/>']
-    boxes_by_id = {box.id: box for box in boxes}
-    for id_, (x, y) in place.items():
-        parts.append(_box(boxes_by_id[id_], lines[id_], x, y, *size[id_], gradient_colour))
-    parts.extend(_arrows(arrows, place, size, boxes_by_id, gradient_colour))
+    for box in boxes:
+        parts.append(_box(box, lines[box.id], *place[box.id], *size[box.id], gradient_colour))
+    names = {box.id: box.name for box in boxes}
+    parts.extend(_arrows(arrows, routes, place, size, names, gradient_colour))
     parts.append(f'<text x="{width / 2:.1f}" y="{graph_height + LINE_HEIGHT + 8:.1f}" '
                  f'text-anchor="middle" font-size="11">{escape(legend)}</text>')
     parts.append("</svg>")
@@ -51,7 +55,9 @@ def to_svg(boxes, arrows, legend: str, gradient_colour: str) -> str:
 
 
 # ---------------------------------------------------------------- layout
-def _columns(boxes, arrows) -> list[list[str]]:
+def _columns(boxes, arrows) -> tuple[list[list[str]], list[list[str]]]:
+    """The columns (box ids, top to bottom), and each arrow's route: its parent, a waypoint in
+    every column it passes (so that it takes a place there, between the boxes), its child."""
     parents = {box.id: [] for box in boxes}
     children = {box.id: [] for box in boxes}
     for arrow in arrows:
@@ -68,15 +74,25 @@ def _columns(boxes, arrows) -> list[list[str]]:
     table = [[] for _ in range(max(column.values()) - shift + 1)]
     for box in boxes:
         table[column[box.id] - shift].append(box.id)
-    return table
+    routes = []
+    for index, arrow in enumerate(arrows):
+        passes = range(column[arrow.source] + 1, column[arrow.target])
+        if len(passes) > LONGEST_ROUTE:  # as w in a loop of a thousand steps: drawn straight
+            passes = range(0)
+        waypoints = [f"{WAYPOINT}{index}.{passed}" for passed in passes]
+        for waypoint in waypoints:
+            table[int(waypoint.split(".")[1]) - shift].append(waypoint)
+        routes.append([arrow.source, *waypoints, arrow.target])
+    return table, routes
 
 
-def _order(columns: list[list[str]], arrows) -> list[list[str]]:
+def _order(columns: list[list[str]], routes) -> list[list[str]]:
     """Barycentre sweeps: left to right by parents, then right to left by children."""
     neighbours = {"parents": {}, "children": {}}
-    for arrow in arrows:
-        neighbours["parents"].setdefault(arrow.target, []).append(arrow.source)
-        neighbours["children"].setdefault(arrow.source, []).append(arrow.target)
+    for route in routes:
+        for left, right in zip(route, route[1:]):
+            neighbours["parents"].setdefault(right, []).append(left)
+            neighbours["children"].setdefault(left, []).append(right)
 
     def place_in_column(index: int) -> None:  # each box's height in its column, from 0 to 1
         for rank, id_ in enumerate(columns[index]):
@@ -101,18 +117,23 @@ def _order(columns: list[list[str]], arrows) -> list[list[str]]:
 
 
 def _place(columns, size) -> dict[str, tuple[float, float]]:
-    """Top-left corners: columns side by side, each centred vertically."""
+    """Top-left corners: columns side by side, each centred vertically. A waypoint is a thin
+    slot as wide as its column, which its arrow crosses in a straight line."""
+    widest = [max((size[id_][0] for id_ in column if id_ in size), default=0)
+              for column in columns]
+    for column, width in zip(columns, widest):
+        for id_ in column:
+            size.setdefault(id_, (width, WAYPOINT_HEIGHT))
     heights = [sum(size[id_][1] for id_ in column) + ROW_GAP * (len(column) - 1)
                for column in columns]
     tallest = max(heights)
     place, x = {}, MARGIN
-    for column, height in zip(columns, heights):
-        widest = max(size[id_][0] for id_ in column)
+    for column, height, width in zip(columns, heights, widest):
         y = MARGIN + (tallest - height) / 2
         for id_ in column:
-            place[id_] = (x + (widest - size[id_][0]) / 2, y)
+            place[id_] = (x + (width - size[id_][0]) / 2, y)
             y += size[id_][1] + ROW_GAP
-        x += widest + COLUMN_GAP
+        x += width + COLUMN_GAP
     return place
 
 
@@ -165,36 +186,47 @@ def _box(box, lines, x, y, width, height, gradient_colour) -> str:
     return f'<g class="node {box.kind}" id="{box.id}">{title}{"".join(shapes + texts)}</g>'
 
 
-def _arrows(arrows, place, size, boxes, gradient_colour) -> list[str]:
-    """Each arrow from its own point on the parent's right side to one on the child's left."""
+def _arrows(arrows, routes, place, size, names, gradient_colour) -> list[str]:
+    """Each arrow from its own point on the parent's right side, through its waypoints, to its
+    own point on the child's left side."""
     def centre(id_) -> float:
         return place[id_][1] + size[id_][1] / 2
 
     leaving, entering = {}, {}
-    for index, arrow in enumerate(arrows):
-        leaving.setdefault(arrow.source, []).append(index)
-        entering.setdefault(arrow.target, []).append(index)
+    for index, route in enumerate(routes):
+        leaving.setdefault(route[0], []).append(index)
+        entering.setdefault(route[-1], []).append(index)
     start, end = {}, {}
-    for ends, group, other, side in ((start, leaving, "target", 1), (end, entering, "source", 0)):
-        for id_, indices in group.items():
-            indices.sort(key=lambda i: (centre(getattr(arrows[i], other)), i))
+    for ends, group, neighbour, side in ((start, leaving, 1, 1), (end, entering, -2, 0)):
+        for id_, indices in group.items():  # the points in the order of the other ends
+            indices.sort(key=lambda i: (centre(routes[i][neighbour]), i))
             x, y = place[id_]
             width, height = size[id_]
             for rank, index in enumerate(indices):
                 ends[index] = (x + side * width, y + height * (rank + 1) / (len(indices) + 1))
     parts = []
-    for index, arrow in enumerate(arrows):
-        (x1, y1), (x2, y2) = start[index], end[index]
-        bend = max(abs(x2 - x1) / 2, 20)
-        title = f"{boxes[arrow.source].name}→{boxes[arrow.target].name}"
+    for index, (arrow, route) in enumerate(zip(arrows, routes)):
+        points = [start[index]]
+        for waypoint in route[1:-1]:
+            x, y = place[waypoint]
+            points += [(x, centre(waypoint)), (x + size[waypoint][0], centre(waypoint))]
+        points.append(end[index])
+        path = f"M{points[0][0]:.1f},{points[0][1]:.1f}"
+        for number, ((x1, y1), (x2, y2)) in enumerate(zip(points, points[1:])):
+            if number % 2:  # across a column: straight
+                path += f" L{x2:.1f},{y2:.1f}"
+            else:  # between columns: a curve leaving and arriving horizontally
+                bend = max((x2 - x1) / 2, 20)
+                path += f" C{x1 + bend:.1f},{y1:.1f} {x2 - bend:.1f},{y2:.1f} {x2:.1f},{y2:.1f}"
         label = ""
-        if arrow.term is not None:
+        if arrow.term is not None:  # midway between the parent and the next column
+            (x1, y1), (x2, y2) = points[0], points[1]
             label = (f'<text x="{(x1 + x2) / 2:.1f}" y="{(y1 + y2) / 2 - 3:.1f}" '
                      f'text-anchor="middle" font-size="10" fill="{gradient_colour}" '
                      f'stroke="white" stroke-width="3" paint-order="stroke">'
                      f"{escape(arrow.term)}</text>")
-        parts.append(f'<g class="edge"><title>{escape(title)}</title>'
-                     f'<path d="M{x1:.1f},{y1:.1f} C{x1 + bend:.1f},{y1:.1f} '
-                     f'{x2 - bend:.1f},{y2:.1f} {x2:.1f},{y2:.1f}" fill="none" '
-                     f'stroke="{EDGE_COLOUR}" marker-end="url(#arrowhead)"/>{label}</g>')
+        title = f"{names[arrow.source]}→{names[arrow.target]}"
+        parts.append(f'<g class="edge"><title>{escape(title)}</title><path d="{path}" '
+                     f'fill="none" stroke="{EDGE_COLOUR}" marker-end="url(#arrowhead)"/>'
+                     f"{label}</g>")
     return parts

@@ -35,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
 def add_threads_option(parser: argparse.ArgumentParser) -> None:
     """``--threads N`` for a command that trains or generates; ``main`` applies it."""
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, metavar="N",
-                        help="threads for NumPy's matrix products (BLAS) (default: %(default)s; "
-                             "more help only large matrices on an idle machine, and slow a busy "
-                             "one down: see docs/performance.md)")
+                        help="threads for NumPy's matrix products (BLAS) (default: %(default)s: "
+                             "small matrices gain little from more, and on a busy machine more "
+                             "threads wait for each other; see docs/performance.md)")
 
 
 def _use_threads(threads: int) -> None:
