@@ -13,7 +13,8 @@ from ..errors import ChainruleError
 from ..expression import FUNCTIONS, evaluate, parse, variables_of
 
 EXAMPLES = """examples:
-  chainrule explain "z = w*x + b; y = sigmoid(z); L = 0.5*(y - t)**2" --at w=0.5 x=2 b=0.1 t=1 --data x t
+  chainrule explain "z = w*x + b; y = sigmoid(z); L = 0.5*(y - t)**2" \\
+      --at w=0.5 x=2 b=0.1 t=1 --data x t         (x and t are data: no gradient)
   chainrule explain "x = cos(t); y = t**2; f = y + exp(x*y)" --at t=1
                                                   (t and y each have two children: two terms)
   chainrule explain "y + exp(x * y)" --at x=0.5 y=2 --draw graph.svg
