@@ -9,7 +9,9 @@ the output. The variables are the names no step defines.
 A hand-written tokenizer and a recursive-descent parser (precedence climbing for the binary
 operators) read it; ``evaluate`` computes it with chainrule in float64, each variable a named
 leaf, ready for ``chainrule.explain``. Every variable requires grad except those named as data
-(``data=("x", "t")``): an input or a label is given a value but gets no gradient.
+(``data=("x", "t")``): an input or a label is given a value but gets no gradient. No name is
+data by default: the lecture's t is the label in its univariate example and the variable of
+differentiation in its multivariate one.
 
 Precedence, lowest first, as in Python: ``+ -`` · ``* /`` · unary ``-`` · ``**`` (right to
 left, so ``-x ** 2`` is ``-(x ** 2)`` and ``2 ** 3 ** 2`` is ``2 ** 9``).
