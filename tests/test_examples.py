@@ -71,6 +71,13 @@ def test_04_sigmoid_network_bends_around_the_moons_and_its_output_gradient_is_o_
     assert example.plot(result, tmp_path / "moons.png").stat().st_size > 10_000
 
 
+def test_04_the_adam_tanh_variant_also_bends_around_the_moons():
+    result = load("04_decision_boundaries").run(samples=200, hidden=8, epochs=20, seed=0,
+                                                variant="adam-tanh")
+    accuracy = {name.split()[0]: entry["accuracy"] for name, entry in result["models"].items()}
+    assert accuracy["network"] >= 0.9 and result["output_unit_gradient"] is None
+
+
 def test_05_more_hidden_units_fit_the_function_better(tmp_path):
     example = load("05_universal_approximation")
     result = example.run(hidden_sizes=(1, 8), steps=60, samples=100)
@@ -80,6 +87,14 @@ def test_05_more_hidden_units_fit_the_function_better(tmp_path):
     error = numpy.abs(fits[8]["curve"] - example.target_function(result["grid"])).mean()
     assert error < 0.15
     assert example.plot(result, tmp_path / "fit.png").stat().st_size > 10_000
+
+
+def test_05_the_adam_variant_fits_too():
+    example = load("05_universal_approximation")
+    result = example.run(hidden_sizes=(1, 8), steps=300, samples=100, variant="adam")
+    assert result["fits"][8]["mse"] < result["fits"][1]["mse"] / 10
+    error = numpy.abs(result["fits"][8]["curve"] - example.target_function(result["grid"])).mean()
+    assert error < 0.15
 
 
 def test_06_univariate_chain_rule_matches_the_slides_formulas(capsys):

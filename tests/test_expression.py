@@ -1,6 +1,7 @@
 """Named steps in the expression language: the lecture's two chain-rule examples as written."""
 import math
 
+import numpy
 import pytest
 
 import chainrule
@@ -81,3 +82,9 @@ def test_data_wrt_and_values_are_checked_against_the_variables():
     with pytest.raises(ChainruleError, match="z is computed by its step"):
         evaluate("z = w * t; z + 1", {**values, "z": 3.0})
     assert list(variables_of(parse("z = w*x + b; y = z * t"))) == ["w", "x", "b", "t"]
+
+
+def test_a_small_vector_prints_its_values_before_its_shape():
+    from chainrule.explain import summarize
+    assert summarize(numpy.array([-1.89, -0.2327])) == "[-1.89, -0.2327] (shape 2)"
+    assert summarize(numpy.ones((2, 2)), "float64") == "[[1, 1], [1, 1]] (shape 2×2 float64)"
