@@ -77,6 +77,8 @@ def test_data_wrt_and_values_are_checked_against_the_variables():
     values = {"w": 1.0, "t": 2.0}
     with pytest.raises(ChainruleError, match="--data q: the expression has no variable 'q'"):
         evaluate("w * t", values, data=("q",))
+    with pytest.raises(ChainruleError, match="--data z: z is computed by a step"):
+        evaluate("z = w * t; z + 1", values, data=("z",))
     with pytest.raises(ChainruleError, match="named both in --wrt and in --data"):
         evaluate("w * t", values, wrt=["w", "t"], data=("t",))
     with pytest.raises(ChainruleError, match="z is computed by its step"):

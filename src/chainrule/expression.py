@@ -337,8 +337,12 @@ def evaluate(text: str, values: dict[str, float], wrt=None, data=()):
         raise ChainruleError("the expression has no variables, so there is nothing to "
                              "differentiate; write one and give its value with --at")
     data = list(data)
+    steps_named = {step.name for step in steps}
     for option, names in (("--wrt", wrt or []), ("--data", data)):
         for name in names:
+            if name in steps_named:
+                raise ChainruleError(f"{option} {name}: {name} is computed by a step; {option} "
+                                     f"names variables ({', '.join(used)})")
             if name not in used:
                 raise ChainruleError(f"{option} {name}: the expression has no variable {name!r} "
                                      f"(its variables are {', '.join(used)})")
