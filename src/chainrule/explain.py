@@ -268,14 +268,15 @@ def _number(value: float) -> str:
 
 
 def summarize(value: Value, dtype: str | None = None) -> str:
-    """A number as itself; a small tensor as its shape and values; a large one as statistics."""
+    """A number as itself; a small tensor as its values and shape; a large one as statistics."""
     if not isinstance(value, numpy.ndarray):
         return _number(value)
     shape = "×".join(str(n) for n in value.shape) or "scalar"
     if dtype:
         shape += f" {dtype}"
     if value.size <= SMALL_TENSOR:
-        return f"{shape} {_nested(value)}"
+        # values first, the shape after them: "2 [-1.9, -0.23]" would read as twice the vector
+        return f"{_nested(value)} (shape {shape})"
     finite = value[numpy.isfinite(value)] if value.dtype.kind == "f" else value
     if finite.size == 0:
         return f"{shape} (no finite values)"

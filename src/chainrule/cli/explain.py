@@ -13,7 +13,10 @@ from ..errors import ChainruleError
 from ..expression import FUNCTIONS, evaluate, parse, variables_of
 
 EXAMPLES = """examples:
-  chainrule explain "0.5 * (sigmoid(w * x + b) - t) ** 2" --at w=0.5 x=2 b=0.1 t=1
+  chainrule explain "z = w*x + b; y = sigmoid(z); L = 0.5*(y - t)**2" \\
+      --at w=0.5 x=2 b=0.1 t=1 --data x t         (x and t are data: no gradient)
+  chainrule explain "x = cos(t); y = t**2; f = y + exp(x*y)" --at t=1
+                                                  (t and y each have two children: two terms)
   chainrule explain "y + exp(x * y)" --at x=0.5 y=2 --draw graph.svg
   chainrule explain "x * x + sin(x)" --at x=3     (x is used twice: its v̄ sums three terms)
   chainrule explain --at x=3 -- -x**2             (an expression starting with - goes after --)
@@ -45,15 +48,20 @@ def register(subparsers) -> None:
                     "order and the backward pass as the lecture's table: each error signal "
                     "v̄ᵢ = Σⱼ v̄ⱼ · ∂vⱼ/∂vᵢ with one term per child j. The language: numbers, "
                     "variables, + - * / ** (or ^), unary minus, parentheses, and the functions "
-                    + ", ".join(sorted(FUNCTIONS)) + ".",
+                    + ", ".join(sorted(FUNCTIONS)) + ". Named steps separated by ';' "
+                    "(z = w*x + b; y = sigmoid(z)) are one node each, under their names; the "
+                    "last step is the output.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("expression", help='the formula, quoted, e.g. "w * x + b"')
     parser.add_argument("--at", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
                         help="the value of each variable, e.g. --at w=0.5 x=2 (a value for a "
                              "variable the expression does not use is ignored)")
+    parser.add_argument("--data", nargs="+", action="extend", default=[], metavar="NAME",
+                        help="the variables that are data, such as an input x or a label t: "
+                             "they get no gradient (default: none, so every variable does)")
     parser.add_argument("--wrt", nargs="+", action="extend", metavar="NAME",
-                        help="the variables that require grad (default: all); the others are "
-                             "inputs, shown without a gradient")
+                        help="instead of --data, the variables that require grad; the others "
+                             "are inputs, shown without a gradient")
     parser.add_argument("--draw", metavar="PATH",
                         help="also draw the graph to PATH: .dot, .svg (by Graphviz's dot program "
                              "where installed, else by chainrule), .png or .pdf (these need dot)")
@@ -70,18 +78,25 @@ def run(args) -> int:
     from ..explain import explain, summarize
 
     values = parse_values(args.at)
-    output = evaluate(args.expression, values, args.wrt)
+    output = evaluate(args.expression, values, args.wrt, args.data)
     report = explain(output)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        given = ", ".join(f"{name}={values[name]:g}"
-                          for name in variables_of(parse(args.expression)))
-        print(f"{report.output} = {args.expression}   at {given}\n")
+        steps = parse(args.expression)
+        variables = variables_of(steps)
+        given = ", ".join(f"{name}={values[name]:g}" for name in variables)
+        data = [name for name in variables if name not in report.signals]
+        if data:
+            given += f"   (data, no gradient: {', '.join(data)})"
+        formula = "; ".join(part.strip() for part in args.expression.split(";") if part.strip())
+        if steps[-1].name is None:
+            formula = f"{report.output} = {formula}"
+        print(f"{formula}   at {given}\n")
         print(report)
         signals = report.signals
         gradients = ", ".join(f"∂{report.output}/∂{name} = {summarize(signals[name])}"
-                              for name in variables_of(parse(args.expression)) if name in signals)
+                              for name in variables if name in signals)
         print(f"\nGradients: {gradients}")
     if args.draw:
         draw(report, args.draw, renderer=args.draw_with)
