@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numbers
 
-from .. import autograd, backend
+import numpy
+
+from .. import autograd, backend, devices
 from ..tensor import Tensor
 from .elementwise import (abs, add, cast, ceil, clamp, cos, div, eq, erf, exp, floor, ge, gt,
                           isfinite, isnan, le, log, logical_and, logical_not, logical_or, lt,
@@ -31,12 +33,28 @@ def _reflected(op):
     return lambda self, other: op(other, self)
 
 
-def _to(self, target=None, dtype=None):
-    """``x.to(dtype)``; a device name ("cpu") is accepted for PyTorch compatibility and ignored."""
-    target = dtype if dtype is not None else target
-    if target is None or (isinstance(target, str) and target in ("cpu", "cuda")):
+def _to(self, *args, copy: bool = False, **kwargs):
+    """``x.to(dtype)``, ``x.to("cpu")``, ``x.to(device, dtype)``, ``x.to(other)`` as in PyTorch;
+    a device other than the backend's is refused (see ``chainrule.devices``)."""
+    if len(args) == 1 and not kwargs and isinstance(args[0], numpy.dtype):
+        dtype = args[0]  # the engine's own call, once per gradient: no parsing
+    else:
+        dtype = devices.to_arguments(args, kwargs, "to")
+    if dtype is not None and self.dtype != dtype:
+        return cast(self, dtype=dtype)
+    return _clone(self) if copy else self
+
+
+def _clone(self):
+    return self * 1 if self.requires_grad else Tensor._wrap(self.data.copy())
+
+
+def _on_device(name: str):
+    def method(self):
+        devices.check(name, f"{name}()")
         return self
-    return self if self.dtype == target else cast(self, dtype=target)
+    method.__name__ = name
+    return method
 
 
 def _t(self):
@@ -131,7 +149,7 @@ def _methods() -> dict:
         "sum_to": lambda self, shape: sum_to(self, shape=shape),
         "split": split, "chunk": chunk, "tril": tril, "triu": triu,
         "to": _to,
-        "cpu": lambda self: _to(self, "cpu"),
+        "cpu": _on_device("cpu"), "cuda": _on_device("cuda"),
         "t": _t,
         "is_floating_point": lambda self: backend.is_floating(self.dtype),
         "type": lambda self, dtype: cast(self, dtype=dtype),
@@ -141,7 +159,7 @@ def _methods() -> dict:
         "long": lambda self: cast(self, dtype="int64"),
         "int": lambda self: cast(self, dtype="int32"),
         "bool": lambda self: cast(self, dtype="bool"),
-        "clone": lambda self: self * 1 if self.requires_grad else Tensor._wrap(self.data.copy()),
+        "clone": _clone,
         "contiguous": lambda self: self,
     }
 
