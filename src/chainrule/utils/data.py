@@ -1,0 +1,7 @@
+"""``chainrule.utils.data``: PyTorch's import path for ``Dataset``, ``TensorDataset`` and
+``DataLoader``, so that ``from torch.utils.data import DataLoader`` has a one-word translation.
+The code lives in ``chainrule.data``, with the course's datasets, splits and scaling."""
+from ..data.dataset import DataLoader, Dataset, TensorDataset
+
+__all__ = ["DataLoader", "Dataset", "TensorDataset"]
+
