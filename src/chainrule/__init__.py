@@ -16,7 +16,7 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import (abs, add, all, amax, amin, any, argmax, argmin, cat, chunk, clamp, cos, div, eq,
                   erf, exp, expand, flatten, ge, gt, isfinite, isnan, le, log, log_softmax,
                   logsumexp, lt, masked_fill, matmul, max, maximum, mean, min, minimum, mul, ne,
-                  neg, permute, pow, relu, reshape, sigmoid, sign, sin, softmax, split, sqrt,
+                  neg, norm, permute, pow, relu, reshape, sigmoid, sign, sin, softmax, split, sqrt,
                   squeeze, stack, std, sub, sum, tanh, transpose, tril, triu, unsqueeze, var,
                   where)
 from .errors import ChainruleError, CheckpointError, DataError, ShapeError

@@ -15,6 +15,7 @@ from .fused import (binary_cross_entropy_with_logits_per_element, cross_entropy_
                     linear, log_softmax, logsumexp, softmax)
 from .linalg import matmul
 from .normalization import layer_norm
+from .norm import norm
 from .primitive import REGISTRY, Sample, ShapeError, primitive
 from .reduce import all, amax, amin, any, argmax, argmin, max, mean, min, std, sum, var
 from .shape import (cat, chunk, expand, flatten, getitem, masked_fill, permute, reshape, split,
@@ -137,7 +138,7 @@ def _methods() -> dict:
         "masked_fill": masked_fill,
         "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min, "amax": amax,
         "amin": amin, "argmax": argmax, "argmin": argmin, "any": any, "all": all,
-        "logsumexp": logsumexp, "softmax": softmax, "log_softmax": log_softmax,
+        "logsumexp": logsumexp, "softmax": softmax, "log_softmax": log_softmax, "norm": norm,
         "reshape": lambda self, *shape: reshape(self, shape=_shape_args(shape)),
         "view": lambda self, *shape: reshape(self, shape=_shape_args(shape)),
         "expand": lambda self, *shape: expand(self, shape=_shape_args(shape)),
