@@ -7,3 +7,9 @@ from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module, Parameter
 from .transformer import (CausalSelfAttention, Embedding, FeedForward, LayerNorm,
                           TransformerBlock)
+from ..pytorch_names import NN as _NOT_PROVIDED
+from ..pytorch_names import missing as _missing
+
+
+def __getattr__(name: str):
+    raise _missing("module 'chainrule.nn'", name, _NOT_PROVIDED)

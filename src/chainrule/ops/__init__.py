@@ -6,6 +6,7 @@ import numbers
 import numpy
 
 from .. import autograd, backend, devices
+from ..pytorch_names import refuse_operator, tensor_getattr
 from ..tensor import Tensor
 from .elementwise import (abs, add, cast, ceil, clamp, cos, div, eq, erf, exp, floor, ge, gt,
                           isfinite, isnan, le, log, logical_and, logical_not, logical_or, lt,
@@ -113,6 +114,10 @@ def _in_place(op, name: str):
     return method
 
 
+_FLOOR_WAY = "for floats write (x / y).floor(); for integers compute on x.numpy()"
+_MOD_WAY = "for floats write x - (x / y).floor() * y; for integers compute on x.numpy()"
+
+
 def _methods() -> dict:
     return {
         "__add__": add, "__radd__": _reflected(add),
@@ -127,6 +132,11 @@ def _methods() -> dict:
         "mul_": _in_place(mul, "mul_"), "div_": _in_place(div, "div_"),
         "__neg__": neg, "__pos__": lambda self: self, "__abs__": abs,
         "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
+        "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge,
+        "__floordiv__": refuse_operator("//", _FLOOR_WAY),
+        "__rfloordiv__": refuse_operator("//", _FLOOR_WAY),
+        "__mod__": refuse_operator("%", _MOD_WAY), "__rmod__": refuse_operator("%", _MOD_WAY),
+        "__getattr__": tensor_getattr,
         "__and__": logical_and, "__or__": logical_or, "__invert__": logical_not,
         "__getitem__": lambda self, index: getitem(self, index=index),
         "__setitem__": _setitem,
