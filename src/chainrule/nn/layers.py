@@ -44,10 +44,18 @@ class Linear(Module):
 
 
 class ReLU(Module):
-    """max(0, x)."""
+    """max(0, x). ``inplace=True`` is accepted for PyTorch's code and gives the same values and
+    gradients; the result is a new tensor all the same (the input keeps its values)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class Sigmoid(Module):

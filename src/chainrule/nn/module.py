@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterator, NamedTuple
 
-from .. import autograd, backend
+from .. import autograd, backend, devices
 from ..errors import CheckpointError
 from ..tensor import Tensor, _to_array
 
@@ -216,10 +216,17 @@ class Module:
             parameter.requires_grad_(requires_grad)
         return self
 
-    def to(self, dtype) -> "Module":
-        """Cast floating-point parameters and buffers to ``dtype`` (in place: the same
-        Parameter objects, so an optimizer built earlier still holds them)."""
-        dtype = backend.as_dtype(dtype)
+    def to(self, *args, **kwargs) -> "Module":
+        """Cast floating-point parameters and buffers to a dtype (in place: the same Parameter
+        objects, so an optimizer built earlier still holds them). PyTorch's forms are accepted:
+        ``to(dtype)``, ``to("cpu")``, ``to(device, dtype)``, ``to(tensor)``; a device other than
+        the backend's is refused with the way to switch (``chainrule.backend.use``)."""
+        dtype = devices.to_arguments(args, kwargs, f"{type(self).__name__}.to")
+        if dtype is None:
+            return self
+        if not backend.is_floating(dtype):
+            raise TypeError(f"{type(self).__name__}.to: only floating point dtypes are allowed, "
+                            f"not {dtype}")
         tensors = list(self.parameters()) + list(self.buffers())
         for tensor in tensors:
             if backend.is_floating(tensor.dtype) and tensor.dtype != dtype:
@@ -227,6 +234,12 @@ class Module:
                 if tensor.grad is not None:
                     tensor.grad = Tensor._wrap(tensor.grad.data.astype(dtype))
         return self
+
+    def cpu(self) -> "Module":
+        return self.to("cpu")
+
+    def cuda(self) -> "Module":
+        return self.to("cuda")
 
     def float(self) -> "Module":
         return self.to(backend.float32)
