@@ -27,7 +27,7 @@ from .checkpoint import load_checkpoint, save_checkpoint, save_json
 from .data import load_text
 from .data.tokenizers import TOKENIZERS, tokenizer_from_dict
 from .errors import CheckpointError, DataError
-from .models.gpt import GPT, PRESETS, GPTConfig
+from .models.gpt import GPT, PRESETS, GPTConfig, check_sampling
 from .nn.utils import clip_grad_norm_
 from .optim import AdamW
 from .optim.lr_scheduler import WarmupCosineLR
@@ -55,6 +55,15 @@ class TrainConfig:
     final_eval_iters: int = 200   # batches for the final training-loss estimate
     tokenizer: str = "char"
     seed: int = 1337
+
+    def __post_init__(self):
+        # zero evaluation batches would average nothing into a NaN loss
+        for name in ("batch_size", "max_iters", "eval_interval", "eval_iters", "final_eval_iters"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"TrainConfig: {name} must be at least 1, got "
+                                 f"{getattr(self, name)}")
+        if self.seed < 0:
+            raise ValueError(f"TrainConfig: seed must be ≥ 0, got {self.seed}")
 
 
 # nanoGPT's config/train_shakespeare_char.py: "baby" is its CPU run, "small" its GPU run.
@@ -165,6 +174,9 @@ class Progress:
         self.enabled = enabled
         self.bar = None
         if enabled and self.stream.isatty():
+            from .extras import require
+
+            require("train", "tqdm", purpose="the progress bar")
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, initial=start, unit="it", file=self.stream,
@@ -266,6 +278,8 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False, progre
     final = train_config.max_iters
     _save(out_dir, model, optimizer, scheduler, run_config, final, history)
 
+    bar.note(f"final evaluation: every block of the {len(val_data):,} validation tokens and "
+             f"{train_config.final_eval_iters} training batches (it can take a while) ...")
     val_loss = full_loss(model, val_data, train_config.batch_size)
     train_estimate = estimate_loss(model, train_data, train_config.batch_size,
                                    train_config.final_eval_iters, train_config.seed + 2)
@@ -321,6 +335,7 @@ def generate(out_dir, prompt: str, max_new_tokens: int = 300, temperature: float
     """The prompt followed by ``max_new_tokens`` sampled tokens, decoded. ``on_text`` receives
     the prompt, then each piece of new text as soon as it is sampled (to stream it to a
     terminal). ``model_and_tokenizer`` saves reloading the run (as returned by ``load``)."""
+    check_sampling(max_new_tokens, temperature, top_k)  # before the prompt is shown
     model, tokenizer = model_and_tokenizer or load(out_dir)
     if not prompt:
         raise DataError("the prompt is empty; give at least one character to continue from")

@@ -136,10 +136,7 @@ class GPT(Module):
         softmax with ``generator`` (``chainrule.manual_seed``'s by default). ``on_token`` is
         called with each new token of the first sequence as soon as it is drawn (streaming).
         """
-        if temperature < 0:
-            raise ValueError(f"generate: temperature must be ≥ 0, got {temperature}")
-        if top_k is not None and top_k < 1:
-            raise ValueError(f"generate: top_k must be at least 1, got {top_k}")
+        check_sampling(max_new_tokens, temperature, top_k)
         xp = backend.xp
         rng = generator if generator is not None else backend.generator()
         for _ in range(max_new_tokens):
@@ -159,6 +156,16 @@ class GPT(Module):
             if on_token is not None:
                 on_token(int(chosen[0]))
         return tokens
+
+
+def check_sampling(max_new_tokens: int, temperature: float, top_k: int | None) -> None:
+    """Refuse settings that cannot sample (a NaN temperature would turn every logit into NaN)."""
+    if not max_new_tokens >= 0:
+        raise ValueError(f"generate: max_new_tokens must be ≥ 0, got {max_new_tokens}")
+    if not 0 <= temperature < float("inf"):
+        raise ValueError(f"generate: temperature must be a finite number ≥ 0, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"generate: top_k must be at least 1, got {top_k}")
 
 
 def _sample(probabilities, rng):
