@@ -132,3 +132,35 @@ def test_the_final_evaluation_is_announced(text_file, tmp_path, capsys):
     assert code == 0
     final = err.index("final evaluation: every block of the")
     assert final < err.index("done: val loss")
+
+
+def test_the_final_evaluation_reports_every_batch_it_runs(trained_run):
+    import numpy
+
+    from chainrule import lm
+
+    model, _ = lm.load(trained_run[0])
+    data = numpy.arange(8 * 20 + 1) % model.config.vocab_size  # 20 blocks of 8
+    calls = []
+    lm.full_loss(model, data, batch_size=2, on_batch=lambda: calls.append("val"))
+    lm.estimate_loss(model, data, 2, 5, seed=0, on_batch=lambda: calls.append("train"))
+    assert calls == ["val"] * 3 + ["train"] * 5  # 20 blocks, 8 per batch: 3 batches
+
+
+def test_on_a_terminal_the_final_evaluation_gets_its_own_bar():
+    import io
+
+    from chainrule import lm
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    progress = lm.Progress(total=10, start=0, every=1, stream=Terminal())
+    counter = progress.counter(3, "final evaluation")
+    for _ in range(3):
+        counter.update()
+    assert (counter.n, counter.total, counter.desc) == (3, 3, "final evaluation")
+    counter.close()
+    progress.close()
+    assert lm.Progress(total=10, start=0, every=1, stream=io.StringIO()).counter(3, "x") is None
