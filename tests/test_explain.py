@@ -263,6 +263,16 @@ def test_nested_modules_give_dotted_paths_and_a_users_name_is_kept():
         "heads.out.bias"]
 
 
+def test_a_slice_or_a_second_registration_keeps_the_first_names():
+    model = chainrule.nn.Module()
+    model.layers = chainrule.nn.Sequential(chainrule.nn.Linear(2, 2), chainrule.nn.Linear(2, 1))
+    head = model.layers[1:]
+    other = chainrule.nn.Module()
+    other.shared = model.layers[0]
+    assert [p.name for p in head.parameters()] == ["layers.1.weight", "layers.1.bias"]
+    assert [p.name for p in other.parameters()] == ["layers.0.weight", "layers.0.bias"]
+
+
 def test_fused_loss_ops_keep_the_rows_narrow():
     model = chainrule.nn.MLP([3, 4, 2])
     outputs = model(chainrule.randn(5, 3))

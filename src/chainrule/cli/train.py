@@ -77,11 +77,12 @@ def register(subparsers) -> None:
                               "for linear regression, whose squared error punishes outliers)")
     fitting.add_argument("--optimizer", choices=["sgd", "adam"], default=None,
                          help="default: adam for mlp, sgd for the linear models")
-    fitting.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (PyTorch's)")
+    fitting.add_argument("--momentum", type=float, default=0.0,
+                         help="SGD momentum (PyTorch's); --optimizer sgd only")
     fitting.add_argument("--patience", type=int, default=None, metavar="EPOCHS",
                          help="stop when the validation loss has not improved for this many "
-                              "epochs (default: train all epochs; the best epoch's weights are "
-                              "kept either way)")
+                              "epochs; needs a validation split (default: train all epochs; the "
+                              "best epoch's weights are kept either way)")
     fitting.add_argument("--seed", type=seed, default=0,
                          help="seeds the split, the initial weights, the shuffling and dropout")
     fitting.add_argument("--out", metavar="DIR", default=None,

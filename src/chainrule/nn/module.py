@@ -41,15 +41,15 @@ def name_parameters(parent, name: str, value) -> None:
     registered module's parameters under that path, so that ``chainrule.explain(loss)`` labels
     them as the root module's ``named_parameters`` does (``"layers.0.weight"``). Each module
     remembers its path (``_path``), so a module appended later to a nested container is named
-    in full. A name the user gave is kept: only the name given here is ever changed."""
+    in full. A name the user gave is kept, and so is the first path of a module registered twice
+    (shared, or in a slice ``model[:2]``), as ``named_parameters`` lists it under its first name."""
     path = _join(getattr(parent, "_path", ""), name)
     if isinstance(value, Parameter):
         if value.name is None:
             value.name = path
-    elif isinstance(value, Module):
-        old = getattr(value, "_path", "")
+    elif isinstance(value, Module) and not getattr(value, "_path", ""):
         for inner_path, parameter in value.named_parameters():
-            if parameter.name == _join(old, inner_path):
+            if parameter.name == inner_path:
                 parameter.name = _join(path, inner_path)
         for inner_path, module in value.named_modules():
             object.__setattr__(module, "_path", _join(path, inner_path))
