@@ -32,6 +32,13 @@ Value = Union[float, numpy.ndarray]
 
 # How many elements a tensor may have for its values to be printed in full.
 SMALL_TENSOR = 6
+# Short stems for the values that fused ops compute: a name is repeated in the parents and child
+# columns, and "binary_cross_entropy_with_logits_per_element1" would make every row too wide.
+# The forward table's op column still gives the op's full name.
+SHORT_STEMS = {"binary_cross_entropy_with_logits_per_element": "bce", "cross_entropy_mean": "ce",
+               "cross_entropy_per_sample": "ce", "causal_self_attention": "attention",
+               "embedding_dense_backward": "embedding_grad"}
+LONGEST_STEM = 14
 
 
 @dataclass
@@ -295,7 +302,8 @@ def _names(order: list[Tensor]) -> dict[int, str]:
             name = _fresh(name + "_", counts, taken)  # two tensors with one name
         if not name:
             if tensor._node is not None:
-                stem = tensor._node.op
+                op = tensor._node.op
+                stem = SHORT_STEMS.get(op, op[:LONGEST_STEM])
             else:
                 stem = "leaf" if tensor.requires_grad else "const"
             name = _fresh(stem, counts, taken)

@@ -19,7 +19,7 @@ EXAMPLES = """examples:
                                                   (t and y each have two children: two terms)
   chainrule explain "y + exp(x * y)" --at x=0.5 y=2 --draw graph.svg
   chainrule explain "x * x + sin(x)" --at x=3     (x is used twice: its v̄ sums three terms)
-  chainrule explain --at x=3 -- -x**2             (an expression starting with - goes after --)
+  chainrule explain "-x**2" --at x=3              (an expression may start with -)
 """
 
 
@@ -52,6 +52,7 @@ def register(subparsers) -> None:
                     "(z = w*x + b; y = sigmoid(z)) are one node each, under their names; the "
                     "last step is the output.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.dash_words_are_values = True
     parser.add_argument("expression", help='the formula, quoted, e.g. "w * x + b"')
     parser.add_argument("--at", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
                         help="the value of each variable, e.g. --at w=0.5 x=2 (a value for a "

@@ -57,6 +57,9 @@ def load_sklearn(name: str) -> Table:
     if key not in SKLEARN_DATASETS:
         raise DataError(f"unknown scikit-learn dataset {name!r}; choose one of: "
                         f"{', '.join(SKLEARN_DATASETS)}")
+    from ..extras import require
+
+    require("train", "sklearn", purpose=f"the bundled dataset {name!r}")
     import sklearn.datasets  # heavy: imported only when a bundled dataset is asked for
 
     loader_name, task = SKLEARN_DATASETS[key]

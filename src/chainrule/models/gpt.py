@@ -266,12 +266,7 @@ class GPT(Module):
         shifts with each new token, which changes every key and value: from then on each step
         re-runs the last ``block_size`` tokens, with or without the cache.
         """
-        if temperature < 0:
-            raise ValueError(f"generate: temperature must be ≥ 0, got {temperature}")
-        if top_k is not None and top_k < 1:
-            raise ValueError(f"generate: top_k must be at least 1, got {top_k}")
-        if top_p is not None and not 0 < top_p <= 1:
-            raise ValueError(f"generate: top_p must be in (0, 1], got {top_p}")
+        check_sampling(max_new_tokens, temperature, top_k, top_p)
         rng = generator if generator is not None else backend.generator()
         caches = None
         for _ in range(max_new_tokens):
@@ -318,6 +313,19 @@ def _nucleus(probabilities, top_p: float):
     kept = xp.zeros_like(kept_ranked)
     xp.put_along_axis(kept, order, kept_ranked, axis=-1)
     return xp.where(kept, probabilities, 0.0)
+
+
+def check_sampling(max_new_tokens: int, temperature: float, top_k: int | None,
+                   top_p: float | None = None) -> None:
+    """Refuse settings that cannot sample (a NaN temperature would turn every logit into NaN)."""
+    if not max_new_tokens >= 0:
+        raise ValueError(f"generate: max_new_tokens must be ≥ 0, got {max_new_tokens}")
+    if not 0 <= temperature < float("inf"):
+        raise ValueError(f"generate: temperature must be a finite number ≥ 0, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"generate: top_k must be at least 1, got {top_k}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ValueError(f"generate: top_p must be in (0, 1], got {top_p}")
 
 
 def _sample(probabilities, rng):

@@ -36,6 +36,29 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+def name_parameters(parent, name: str, value) -> None:
+    """Name a parameter registered as ``parent.name`` by its dotted path, and move the names of a
+    registered module's parameters under that path, so that ``chainrule.explain(loss)`` labels
+    them as the root module's ``named_parameters`` does (``"layers.0.weight"``). Each module
+    remembers its path (``_path``), so a module appended later to a nested container is named
+    in full. A name the user gave is kept, and so is the first path of a module registered twice
+    (shared, or in a slice ``model[:2]``), as ``named_parameters`` lists it under its first name."""
+    path = _join(getattr(parent, "_path", ""), name)
+    if isinstance(value, Parameter):
+        if value.name is None:
+            value.name = path
+    elif isinstance(value, Module) and not getattr(value, "_path", ""):
+        for inner_path, parameter in value.named_parameters():
+            if parameter.name == inner_path:
+                parameter.name = _join(path, inner_path)
+        for inner_path, module in value.named_modules():
+            object.__setattr__(module, "_path", _join(path, inner_path))
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix and name else prefix or name
+
+
 class IncompatibleKeys(NamedTuple):
     """What ``load_state_dict(strict=False)`` could not match, as PyTorch returns it."""
     missing_keys: list
@@ -72,6 +95,8 @@ class Module:
                 container = "ModuleDict" if isinstance(value, dict) else "ModuleList"
                 raise TypeError(f"{type(self).__name__}.{name}: a plain {type(value).__name__} of "
                                 f"modules hides their parameters; use nn.{container}(...)")
+        if not name.startswith("_"):
+            name_parameters(self, name, value)
         object.__setattr__(self, name, value)
 
     _hooks = None  # a _ModuleHooks once a hook is registered: calls without hooks stay bare
