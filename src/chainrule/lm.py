@@ -353,12 +353,12 @@ def load(out_dir) -> tuple[GPT, object]:
 
 
 def generate(out_dir, prompt: str, max_new_tokens: int = 300, temperature: float = 1.0,
-             top_k: int | None = None, seed: int | None = None,
+             top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
              on_text: Callable[[str], None] | None = None, model_and_tokenizer=None) -> str:
     """The prompt followed by ``max_new_tokens`` sampled tokens, decoded. ``on_text`` receives
     the prompt, then each piece of new text as soon as it is sampled (to stream it to a
     terminal). ``model_and_tokenizer`` saves reloading the run (as returned by ``load``)."""
-    check_sampling(max_new_tokens, temperature, top_k)  # before the prompt is shown
+    check_sampling(max_new_tokens, temperature, top_k, top_p)  # before the prompt is shown
     model, tokenizer = model_and_tokenizer or load(out_dir)
     if not prompt:
         raise DataError("the prompt is empty; give at least one character to continue from")
@@ -377,6 +377,6 @@ def generate(out_dir, prompt: str, max_new_tokens: int = 300, temperature: float
                 on_text(piece)
 
     tokens = Tensor._wrap(backend.xp.asarray([ids], dtype=backend.int64))
-    model.generate(tokens, max_new_tokens, temperature=temperature, top_k=top_k,
+    model.generate(tokens, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
                    generator=generator, on_token=on_token)
     return prompt + tokenizer.decode(new_ids)

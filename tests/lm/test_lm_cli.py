@@ -52,6 +52,16 @@ def test_train_then_generate_from_the_command_line(trained_run, capsys):
     assert again == out
 
 
+def test_nucleus_sampling_from_the_command_line_is_seeded(trained_run, capsys):
+    run, _ = trained_run
+    texts = [run_cli(capsys, "lm", "generate", str(run), "--prompt", "the cat", "--max-new-tokens",
+                     "30", "--seed", "5", "--top-p", top_p)[1] for top_p in ("0.9", "0.9", "1e-6")]
+    assert texts[0] == texts[1] and texts[0].startswith("the cat")
+    greedy = run_cli(capsys, "lm", "generate", str(run), "--prompt", "the cat",
+                     "--max-new-tokens", "30", "--temperature", "0")[1]
+    assert texts[2] == greedy  # a tiny nucleus holds the likeliest token alone
+
+
 def test_generate_names_an_unknown_character(trained_run, capsys):
     run, _ = trained_run
     code, out, err = run_cli(capsys, "lm", "generate", str(run), "--prompt", "QUEEN:")
@@ -74,6 +84,7 @@ def test_resume_refuses_new_settings_other_than_max_iters(trained_run, tmp_path,
 
 @pytest.mark.parametrize("option, value", [("--temperature", "-1"), ("--temperature", "nan"),
                                            ("--temperature", "inf"), ("--top-k", "0"),
+                                           ("--top-p", "0"), ("--top-p", "1.5"),
                                            ("--max-new-tokens", "-5"), ("--seed", "-1")])
 def test_impossible_sampling_settings_are_refused_before_the_prompt_prints(
         trained_run, capsys, option, value):
@@ -86,7 +97,7 @@ def test_impossible_sampling_settings_are_refused_before_the_prompt_prints(
 
 
 @pytest.mark.parametrize("setting", [dict(temperature=float("nan")), dict(temperature=-1.0),
-                                     dict(top_k=0), dict(max_new_tokens=-5)])
+                                     dict(top_k=0), dict(top_p=0.0), dict(max_new_tokens=-5)])
 def test_the_library_refuses_them_before_the_prompt_is_passed_on(trained_run, setting):
     from chainrule import lm
 

@@ -80,6 +80,13 @@ def probability(text: str) -> float:
     return value
 
 
+def top_probability(text: str) -> float:
+    value = _parse(float, text, "a number")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
 def _parse(kind, text: str, what: str):
     try:
         return kind(text)

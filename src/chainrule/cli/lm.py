@@ -11,7 +11,7 @@ import sys
 from ..errors import ChainruleError
 from . import add_threads_option
 from .arguments import (non_negative_float, non_negative_int, positive_float, positive_int,
-                        probability, seed)
+                        probability, seed, top_probability)
 
 # command-line flag -> setting of GPTConfig or TrainConfig (None: not given, the preset decides),
 # with the type that refuses an impossible value while parsing
@@ -62,6 +62,9 @@ def register(subparsers) -> None:
                           help="below 1: safer, more repetitive; 0: always the likeliest token")
     generate.add_argument("--top-k", type=positive_int, default=None,
                           help="sample among the k likeliest tokens only")
+    generate.add_argument("--top-p", type=top_probability, default=None,
+                          help="sample among the likeliest tokens whose probabilities add up to "
+                               "P (nucleus sampling), 0 < P ≤ 1")
     generate.add_argument("--seed", type=seed, default=None, help="the same seed, the same text")
     add_threads_option(generate)
     generate.set_defaults(handler=_generate)
@@ -102,7 +105,8 @@ def _generate(args) -> int:
     model_and_tokenizer = lm.load(args.run)
     try:
         lm.generate(args.run, args.prompt, max_new_tokens=args.max_new_tokens,
-                    temperature=args.temperature, top_k=args.top_k, seed=args.seed,
+                    temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                    seed=args.seed,
                     on_text=show, model_and_tokenizer=model_and_tokenizer)
     except KeyboardInterrupt:
         sys.stdout.write("\n")
