@@ -93,3 +93,25 @@ def test_an_explanation_shows_both_tables_in_a_notebook_with_the_signals_highlig
     assert parser.highlighted[0] == "v̄ᵢ"                       # the column's header
     assert "-0.0935875" in parser.highlighted                   # w̄, in the highlighted column
     assert {"w", "b", "z", "y", "L"} <= set(parser.cells)
+
+
+@pytest.mark.parametrize("shape", [(3,), (4, 3), (2, 4, 3)])
+def test_a_two_layer_network_reads_in_the_slides_order_with_its_names(shape):
+    chainrule.manual_seed(0)
+    net = chainrule.nn.Sequential(chainrule.nn.Linear(3, 2), chainrule.nn.Sigmoid(),
+                                  chainrule.nn.Linear(2, 1)).double()
+    x = named(numpy_random(shape), "x")
+    t = named(numpy_random(shape[:-1] + (1,)), "t")
+    loss = 0.5 * ((net(x) - t) ** 2).sum()
+    forward = chainrule.explain(loss).forward
+    names = [step.name for step in forward]
+    assert names.index("x") < names.index("0.weight") < names.index("2.weight")
+    assert not [step for step in forward if step.op in ("reshape", "flatten", "permute")]
+    linear_parents = [step.parents for step in forward if step.op == "linear"]
+    assert linear_parents[0] == ["x", "0.weight", "0.bias"]
+
+
+def numpy_random(shape):
+    import numpy
+
+    return numpy.random.default_rng(1).standard_normal(shape)
