@@ -128,6 +128,14 @@ class Explanation:
         two steps, the second completing its sum."""
         yield from self.chain
 
+    def matrix_form(self):
+        """Each layer's gradients by the slides' vectorised formulas (W̄ = z̄ xᵀ, x̄ = Wᵀ z̄,
+        z̄ = h̄ ⊙ σ(z)(1 − σ(z)), z̄ = (softmax − onehot)/N), beside the engine's: see
+        chainrule.matrix_form."""
+        from .matrix_form import matrix_form
+
+        return matrix_form(self)
+
     def to_dict(self) -> dict:
         """Plain Python data (arrays as nested lists), ready for ``json.dumps``."""
         return _plain({"output": self.output, "forward": [asdict(s) for s in self.forward],
