@@ -115,3 +115,16 @@ def numpy_random(shape):
     import numpy
 
     return numpy.random.default_rng(1).standard_normal(shape)
+
+
+def test_the_command_line_steps_through_the_terms_in_the_engines_order(capsys):
+    from chainrule.cli import main
+
+    code = main(["explain", "x = cos(t); y = t**2; f = y + exp(x*y)", "--at", "t=1", "--step"])
+    out = capsys.readouterr().out
+    assert code == 0 and "one term at a time" in out
+    lines = [line for line in out.splitlines() if line.strip()[:3].rstrip(".").isdigit()]
+    assert len(lines) == 7
+    t_lines = [line for line in lines if "v̄(t) +=" in line]
+    assert len(t_lines) == 2 and "(so far)" in t_lines[0] and "(complete)" in t_lines[1]
+    assert "v̄(t) = 2.41048 (complete)" in t_lines[1]

@@ -6,6 +6,7 @@ and chainrule.explain, and prints.
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 import re
 
@@ -71,7 +72,26 @@ def register(subparsers) -> None:
                              "graphviz, or chainrule (default: auto)")
     parser.add_argument("--json", action="store_true",
                         help="print the report as JSON instead of the tables")
+    parser.add_argument("--step", action="store_true",
+                        help="after the forward table, show the backward pass one chain-rule term "
+                             "at a time, pausing for Enter after each (on a terminal)")
     parser.set_defaults(handler=run)
+
+
+def step_through(report) -> None:
+    """The forward table, then each term v̄ⱼ · ∂vⱼ/∂vᵢ as the engine adds it; on a terminal, wait
+    for Enter after each (q then Enter shows the rest at once)."""
+    print(report.forward_table())
+    print(f"\nBackward pass, one term at a time: v̄ᵢ = ∂{report.output}/∂vᵢ = Σⱼ v̄ⱼ · ∂vⱼ/∂vᵢ, "
+          f"starting from v̄({report.output}) = 1")
+    pausing = sys.stdin.isatty() and sys.stdout.isatty()
+    steps = list(report.steps())
+    for number, step in enumerate(steps, 1):
+        print(f"  {number:>3}. {step}", flush=True)
+        if pausing and number < len(steps):
+            if input("       (Enter: next term, q: the rest) ").strip().lower() == "q":
+                pausing = False
+    print()
 
 
 def run(args) -> int:
@@ -94,7 +114,10 @@ def run(args) -> int:
         if steps[-1].name is None:
             formula = f"{report.output} = {formula}"
         print(f"{formula}   at {given}\n")
-        print(report)
+        if args.step:
+            step_through(report)
+        else:
+            print(report)
         signals = report.signals
         gradients = ", ".join(f"∂{report.output}/∂{name} = {summarize(signals[name])}"
                               for name in variables if name in signals)
