@@ -8,12 +8,14 @@ from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import (bool_ as bool, float16, float32, float64, get_default_dtype, int32, int64,
                       manual_seed, set_default_dtype, uint8)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .ops import (abs, add, all, amax, amin, any, argmax, argmin, cat, chunk, clamp, cos, div, eq,
-                  erf, exp, expand, flatten, ge, gt, isfinite, isnan, le, log, log_softmax,
+from .ops import (abs, add, all, allclose, amax, amin, any, argmax, argmin, argsort, cat, chunk,
+                  clamp, cos, cumsum, div, einsum, eq, equal, erf, exp, expand, flatten, flip,
+                  gather, ge, gt, index_select, isclose, isfinite, isnan, le, log, log_softmax,
                   logsumexp, lt, masked_fill, matmul, max, maximum, mean, min, minimum, mul, ne,
-                  neg, permute, pow, relu, reshape, sigmoid, sign, sin, softmax, split, sqrt,
-                  squeeze, stack, std, sub, sum, tanh, transpose, tril, triu, unsqueeze, var,
-                  where)
+                  neg, permute, pow, relu, reshape, scatter, scatter_add, sigmoid, sign, sin,
+                  softmax, sort, split, sqrt, squeeze, stack, std, sub, sum, take_along_dim, tanh,
+                  topk, transpose, tril, triu, unsqueeze, var, where)
+from .ops import product as prod
 from .errors import ChainruleError, CheckpointError, DataError, ShapeError
 from .tensor import (Tensor, arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace,
                      ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor,
