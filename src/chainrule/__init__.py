@@ -3,10 +3,10 @@
 The public API follows PyTorch's names: ``chainrule.tensor``, ``x.sum(dim=1)``, ``loss.backward()``,
 ``chainrule.no_grad()``, ``chainrule.nn.functional``.
 """
-from . import autograd, backend
+from . import autograd, backend, cuda
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .backend import (bool_ as bool, float16, float32, float64, get_default_dtype, int32, int64,
-                      manual_seed, set_default_dtype, uint8)
+from .backend import (bool_ as bool, device, float16, float32, float64, get_default_dtype, int32,
+                      int64, manual_seed, set_default_dtype, uint8)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import (abs, add, all, allclose, amax, amin, any, argmax, argmin, argsort, cat, chunk,
                   clamp, cos, cumsum, div, einsum, eq, equal, erf, exp, expand, flatten, flip,

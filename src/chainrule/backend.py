@@ -97,6 +97,27 @@ def writable(array):
     return array.copy()  # C order; unlike ascontiguousarray, keeps a 0-d array 0-d
 
 
+class device(str):
+    """``torch.device``: names where tensors live. Every tensor lives with the one array library
+    in use ("cpu" for NumPy, "cuda" for CuPy), so a device is a name to compare and pass to
+    ``.to()``, never a place to move to. A ``str``, so ``x.device == "cpu"`` holds as well."""
+
+    def __new__(cls, type: str = "cpu", index: int | None = None):
+        kind, _, number = str(type).partition(":")
+        if kind not in ("cpu", "cuda"):
+            raise ValueError(f"device: expected 'cpu' or 'cuda', got {type!r}")
+        instance = super().__new__(cls, kind)
+        instance.index = int(number) if number else index
+        return instance
+
+    @property
+    def type(self) -> str:
+        return str(self)
+
+    def __repr__(self) -> str:
+        return f"device(type={str(self)!r})"
+
+
 # ---------------------------------------------------------------- random numbers
 _generator = numpy.random.default_rng(0)
 

@@ -9,6 +9,7 @@ from .elementwise import (abs, add, cast, ceil, clamp, cos, div, eq, erf, exp, f
                           isfinite, isnan, le, log, logical_and, logical_not, logical_or, lt,
                           maximum, minimum, mul, ne, neg, pow, relu, round, sigmoid, sign, sin,
                           sqrt, sub, tanh, where)
+from .convolution import adaptive_avg_pool2d, avg_pool2d, conv, max_pool2d
 from .fused import (binary_cross_entropy_with_logits_per_element, cross_entropy_per_sample,
                     linear, log_softmax, logsumexp, softmax)
 from .indexing import (allclose, argsort, cumsum, equal, flip, gather, index_select, isclose,
