@@ -26,4 +26,5 @@ from .explain import explain  # noqa: E402
 
 clip = clamp
 view = reshape
+float, double, half, long = float32, float64, float16, int64  # PyTorch's dtype aliases
 __version__ = "0.1.0"
