@@ -66,6 +66,8 @@ def test_index_select_and_take_along_dim_match_numpy():
 def test_gather_out_of_range_names_the_op_index_and_size():
     with pytest.raises(IndexError, match="gather: index 4 is out of range for dimension 1 of size 4"):
         chainrule.zeros(2, 4).gather(1, chainrule.tensor([[4]]))
+    with pytest.raises(IndexError, match="gather: index -1 is out of range"):
+        chainrule.zeros(2, 4).gather(1, chainrule.tensor([[-1]]))
 
 
 def test_cumsum_matches_numpy_and_counts_integers_in_int64():

@@ -42,8 +42,8 @@ def _along(shape: tuple, axis: int, index_array, op: str) -> tuple:
             raise ShapeError(f"{op}: index of shape {tuple(index_array.shape)} is larger than the "
                              f"tensor of shape {tuple(shape)} in dimension {d}")
     size = shape[axis]
-    if index_array.size and (index_array.min() < -size or index_array.max() >= size):
-        bad = index_array[(index_array < -size) | (index_array >= size)][0]
+    if index_array.size and (index_array.min() < 0 or index_array.max() >= size):
+        bad = index_array[(index_array < 0) | (index_array >= size)][0]
         raise IndexError(f"{op}: index {int(bad)} is out of range for dimension {axis} of size "
                          f"{size}")
     positions = []
