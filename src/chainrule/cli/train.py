@@ -20,7 +20,7 @@ import sys
 
 DATASETS = ["digits", "iris", "wine", "breast_cancer", "diabetes", "mnist", "fashion-mnist",
             "california-housing"]
-MODELS = ["linear", "logistic", "softmax", "mlp"]
+MODELS = ["linear", "logistic", "softmax", "mlp", "cnn"]
 DEFAULT_DATASET, DEFAULT_MODEL = "digits", "mlp"
 
 
@@ -59,7 +59,8 @@ def register(subparsers) -> None:
     model.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL,
                        help="linear regression, logistic regression (two classes), softmax "
                             "regression (any number of classes), or a multilayer perceptron "
-                            "(classifier or regressor, following the target)")
+                            "(classifier or regressor, following the target), or the tutorials' "
+                            "convolutional network for square images (a classifier)")
     model.add_argument("--hidden", default="512", metavar="SIZES",
                        help="MLP hidden layer sizes, comma-separated (e.g. 256,256)")
     model.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu",
@@ -152,7 +153,7 @@ def run_train(args) -> int:
     if not 0 <= args.dropout < 1:
         raise ChainruleError(f"--dropout {args.dropout}: use a probability in [0, 1)")
     dataset = None if args.csv else (args.dataset or DEFAULT_DATASET)
-    optimizer = args.optimizer or ("adam" if args.model == "mlp" else "sgd")
+    optimizer = args.optimizer or ("adam" if args.model in ("mlp", "cnn") else "sgd")
     source = {"dataset": dataset, "csv": args.csv, "target": args.target,
               "missing": args.missing, "data_dir": args.data_dir, "val": args.val,
               "test": args.test, "scale": args.scale}

@@ -10,5 +10,6 @@ from .logistic import LogisticRegression
 from .mlp import MLPClassifier, MLPRegressor
 from .softmax import SoftmaxRegression
 
-__all__ = ["CNNClassifier", "ConvNet", "LinearRegression", "LogisticRegression", "MLPClassifier", "MLPRegressor",
+__all__ = ["CNNClassifier", "ConvNet",
+           "LinearRegression", "LogisticRegression", "MLPClassifier", "MLPRegressor",
            "SoftmaxRegression", "least_squares"]

@@ -1,4 +1,5 @@
-"""Activations and losses as functions, with PyTorch's names (``chainrule.nn.functional as F``)."""
+"""Activations, losses, convolutions, pooling and batch norm as functions, with PyTorch's names
+(``chainrule.nn.functional as F``)."""
 from __future__ import annotations
 
 import math
@@ -6,7 +7,6 @@ import math
 import numpy
 
 from .. import backend
-from .. import autograd
 from ..ops import (adaptive_avg_pool2d, avg_pool2d, binary_cross_entropy_with_logits_per_element,
                    conv, cross_entropy_per_sample, getitem, log_softmax, max_pool2d, relu,
                    sigmoid, softmax, tanh)
@@ -309,11 +309,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         mean = input.mean(dim=axes, keepdim=True)
         variance = input.var(dim=axes, correction=0, keepdim=True)
         if training and running_mean is not None:
-            with autograd.no_grad():
-                running_mean.data[...] = ((1 - momentum) * running_mean.data
-                                          + momentum * mean.data.reshape(-1))
-                running_var.data[...] = ((1 - momentum) * running_var.data
-                                         + momentum * variance.data.reshape(-1) * count / (count - 1))
+            unbiased = variance.data.reshape(-1) * (count / (count - 1))
+            running_mean.data[...] = ((1 - momentum) * running_mean.data
+                                      + momentum * mean.data.reshape(-1))
+            running_var.data[...] = (1 - momentum) * running_var.data + momentum * unbiased
     else:
         mean = running_mean.reshape(per_channel).to(input.dtype)
         variance = running_var.reshape(per_channel).to(input.dtype)

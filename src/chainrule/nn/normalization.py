@@ -21,8 +21,9 @@ class _BatchNorm(Module):
         self.weight = Parameter(xp.ones((num_features,), dtype=dtype)) if affine else None
         self.bias = Parameter(xp.zeros((num_features,), dtype=dtype)) if affine else None
         if track_running_stats:
-            self.register_buffer("running_mean", Tensor._wrap(xp.zeros((num_features,), dtype=dtype)))
-            self.register_buffer("running_var", Tensor._wrap(xp.ones((num_features,), dtype=dtype)))
+            shape = (num_features,)
+            self.register_buffer("running_mean", Tensor._wrap(xp.zeros(shape, dtype=dtype)))
+            self.register_buffer("running_var", Tensor._wrap(xp.ones(shape, dtype=dtype)))
             self.register_buffer("num_batches_tracked",
                                  Tensor._wrap(xp.zeros((), dtype=backend.int64)))
         else:

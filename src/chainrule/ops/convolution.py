@@ -6,7 +6,9 @@ of a matrix ``cols``, made by ``sliding_window_view`` and one copy, and the outp
 and the product is batched over them.
 
 The convolution y = conv(x, w) is bilinear, so its two VJPs are bilinear maps too, and the three
-close under differentiation (⟨ȳ, conv(x, w)⟩ = ⟨x, conv_input_grad(ȳ, w)⟩ = ⟨w, conv_weight_grad(x, ȳ)⟩):
+close under differentiation, since
+
+    ⟨ȳ, conv(x, w)⟩ = ⟨x, conv_input_grad(ȳ, w)⟩ = ⟨w, conv_weight_grad(x, ȳ)⟩:
 
     conv             x̄ = conv_input_grad(ȳ, w)    w̄ = conv_weight_grad(x, ȳ)
     conv_input_grad  ḡ = conv(h, w)               w̄ = conv_weight_grad(h, g)
@@ -59,9 +61,9 @@ class Geometry:
 def geometry(op: str, input_shape, weight_shape, stride, padding, dilation, groups) -> Geometry:
     spatial = len(weight_shape) - 2
     if len(input_shape) != spatial + 2:
-        raise ShapeError(f"{op}: expected an input of {spatial + 2} dimensions (N, C, "
-                         f"{', '.join('LHW'[-spatial:] if spatial < 3 else 'DHW')}) for a weight of "
-                         f"shape {tuple(weight_shape)}, got shape {tuple(input_shape)}")
+        raise ShapeError(f"{op}: expected an input of {spatial + 2} dimensions (N, C and "
+                         f"{spatial} spatial) for a weight of shape {tuple(weight_shape)}, got "
+                         f"shape {tuple(input_shape)}")
     stride, padding, dilation = (_per_dimension(v, spatial, name, op) for v, name in
                                  ((stride, "stride"), (padding, "padding"), (dilation, "dilation")))
     if min(stride + dilation) < 1 or min(padding) < 0:
@@ -104,7 +106,8 @@ def _im2col(x, g: Geometry):
     n, channels, spatial = x.shape[0], x.shape[1], len(g.kernel)
     windows = windows.reshape((n, g.groups, channels // g.groups) + windows.shape[2:])
     positions, taps = tuple(range(3, 3 + spatial)), tuple(range(3 + spatial, 3 + 2 * spatial))
-    return windows.transpose((1, 2) + taps + (0,) + positions).reshape(g.groups, -1, n * math.prod(g.out))
+    rows_by_tap = windows.transpose((1, 2) + taps + (0,) + positions)
+    return rows_by_tap.reshape(g.groups, -1, n * math.prod(g.out))
 
 
 def _col2im(cols, g: Geometry, input_shape):

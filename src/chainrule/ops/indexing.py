@@ -51,7 +51,8 @@ def _along(shape: tuple, axis: int, index_array, op: str) -> tuple:
         if d == axis:
             positions.append(index_array)
         else:
-            positions.append(backend.xp.arange(n).reshape((-1,) + (1,) * (index_array.ndim - d - 1)))
+            trailing = (1,) * (index_array.ndim - d - 1)
+            positions.append(backend.xp.arange(n).reshape((-1,) + trailing))
     return tuple(positions)
 
 

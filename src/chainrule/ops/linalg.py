@@ -91,8 +91,9 @@ def _einsum(*operands, equation=""):
                              f"{tuple(operand.shape)}")
         for letter, size in zip(term, operand.shape):
             if sizes.setdefault(letter, size) != size:
+                shapes = ", ".join(str(tuple(o.shape)) for o in operands)
                 raise ShapeError(f"einsum: {letter!r} is {sizes[letter]} in one operand and {size} "
-                                 f"in another (shapes {', '.join(str(tuple(o.shape)) for o in operands)})")
+                                 f"in another (shapes {shapes})")
     out = backend.xp.einsum(",".join(terms) + "->" + output, *(o.data for o in operands))
 
     def vjp_of(k):
