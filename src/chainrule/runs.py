@@ -112,7 +112,7 @@ def build_module(model: dict):
         from .models import ConvNet
 
         side = math.isqrt(model["sizes"][0])
-        return ConvNet((1, side, side), classes=model["sizes"][-1])
+        return ConvNet((1, side, side), classes=model["sizes"][-1], dropout=model["dropout"])
     if model["kind"] == "mlp":
         return nn.MLP(model["sizes"], activation=model["activation"],
                       dropout=model.get("dropout", 0.0))
@@ -191,7 +191,8 @@ def train(source: dict, model: dict, fitting: dict, out, resume: bool = False,
         "split": split,
         "model": {"kind": model["kind"], "sizes": [n_features, *hidden, n_outputs],
                   "activation": model["activation"] if hidden else None,
-                  "dropout": model.get("dropout", 0.0) if hidden else 0.0},
+                  "dropout": model.get("dropout", 0.0) if hidden or model["kind"] == "cnn"
+                  else 0.0},
         "fitting": fitting,
         "task": pool.task, "target": pool.target_name, "classes": pool.classes,
         "feature_names": pool.feature_names,

@@ -71,8 +71,9 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def device(self) -> str:
-        return "cpu" if backend.name == "numpy" else "cuda"
+    def device(self) -> backend.device:
+        """Where the tensor lives, "cpu" (NumPy) or "cuda" (CuPy), as a ``chainrule.device``."""
+        return backend.device("cpu" if backend.name == "numpy" else "cuda")
 
     @property
     def is_leaf(self) -> bool:

@@ -123,9 +123,12 @@ def test_a_bundled_dataset_trains_and_reports_its_shape(tmp_path, capsys):
 
 def test_the_cnn_trains_on_square_images_and_evaluates_from_its_run(tmp_path, capsys):
     run = str(tmp_path / "digits-cnn")
-    assert main(["train", "digits", "--model", "cnn", "--epochs", "1", "--out", run]) == 0
+    assert main(["train", "digits", "--model", "cnn", "--epochs", "1", "--dropout", "0.25",
+                 "--out", run]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[1].startswith("model: CNN 64-10 · adam")
+    config = json.loads((tmp_path / "digits-cnn" / "config.json").read_text())
+    assert config["model"]["dropout"] == 0.25
     trained = json.loads((tmp_path / "digits-cnn" / "metrics.json").read_text())["test"]
     assert main(["evaluate", run]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] == trained["accuracy"]

@@ -172,5 +172,6 @@ def test_device_agnostic_code_chooses_the_cpu():
     device = chainrule.device("cuda" if chainrule.cuda.is_available() else "cpu")
     x = chainrule.ones(2).to(device)
     assert device.type == "cpu" and x.device == device and chainrule.cuda.device_count() == 0
+    assert x.device.type == "cpu" and x.device == "cpu"
     with pytest.raises(ValueError, match="device"):
         chainrule.device("tpu")

@@ -60,13 +60,15 @@ def register(subparsers) -> None:
                        help="linear regression, logistic regression (two classes), softmax "
                             "regression (any number of classes), or a multilayer perceptron "
                             "(classifier or regressor, following the target), or the tutorials' "
-                            "convolutional network for square images (a classifier)")
+                            "convolutional network for square images (a classifier: "
+                            "models.ConvNet's layers, with --dropout before its last layer)")
     model.add_argument("--hidden", default="512", metavar="SIZES",
                        help="MLP hidden layer sizes, comma-separated (e.g. 256,256)")
     model.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu",
                        help="MLP activation between layers")
     model.add_argument("--dropout", type=float, default=0.0, metavar="P",
-                       help="MLP dropout probability after each hidden layer")
+                       help="MLP dropout probability after each hidden layer (cnn: before "
+                            "its last layer)")
     fitting = train.add_argument_group("training")
     fitting.add_argument("--epochs", type=int, default=20, help="passes over the training data")
     fitting.add_argument("--batch-size", type=int, default=32, help="examples per SGD step")
