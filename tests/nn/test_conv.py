@@ -96,6 +96,15 @@ def test_max_pool_picks_each_windows_largest_and_routes_the_gradient_there():
     assert set(values[x.grad.numpy() > 0]) <= set(expected.ravel())
 
 
+def test_max_pool_takes_the_first_of_tied_maxima_and_lets_nan_through():
+    x = chainrule.tensor([[[[1.0, 3.0], [3.0, 0.0]], [[1.0, float("nan")], [2.0, 5.0]]]],
+                         dtype=chainrule.float64, requires_grad=True)
+    y = F.max_pool2d(x, 2)
+    assert y[0, 0].item() == 3.0 and numpy.isnan(y[0, 1].item())
+    y[0, 0].sum().backward()
+    assert x.grad[0, 0].tolist() == [[0.0, 1.0], [0.0, 0.0]]
+
+
 @pytest.mark.parametrize("count_include_pad", [True, False])
 def test_avg_pool_divides_by_the_kernel_or_by_the_elements_inside(count_include_pad):
     values = numpy.random.default_rng(4).standard_normal((1, 2, 5, 5))

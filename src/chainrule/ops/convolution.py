@@ -246,14 +246,17 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
                        xp.iinfo(x.dtype).min)
     n, channels, (rows, cols) = x.shape[0], x.shape[1], x.shape[2:]
     # the winning tap of each window, one pass per tap over the window view: no copy of the
-    # windows, and a strict > keeps the first of tied maxima, as argmax would
+    # windows; a strict > keeps the first of tied maxima, and a NaN wins, as in PyTorch
+    has_nan = backend.is_floating(x.dtype) and bool(xp.isnan(x.data).any())
     best = windows[..., 0, 0]
     tap = xp.zeros(best.shape, dtype=backend.int64)
     for number, (i, j) in enumerate(numpy.ndindex(*g.kernel)):
         if number:
             candidate = windows[..., i, j]
             better = candidate > best
-            best = xp.maximum(candidate, best)
+            if has_nan:
+                better |= xp.isnan(candidate)
+            best = xp.where(better, candidate, best) if has_nan else xp.maximum(candidate, best)
             tap += better * (number - tap)
     tap_row, tap_col = xp.divmod(tap, g.kernel[1])
     out_rows = xp.arange(g.out[0]).reshape(-1, 1)

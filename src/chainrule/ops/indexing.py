@@ -82,7 +82,6 @@ def _source_part(src: Tensor, index_array) -> Tensor:
     return getitem(src, index=tuple(slice(0, n) for n in index_array.shape))
 
 
-
 def _positions(input, dim, index, op: str) -> tuple:
     axis = _axis(dim, input.ndim, op)
     return _along(input.shape, axis, _index_array(index, op), op)
@@ -123,6 +122,7 @@ def scatter(input, dim: int, index, src=None, value=None) -> Tensor:
     return where(constant(hit), placed, input)
 
 
+# The registry passes the tensors first and the settings by name: (input, src, dim=, index=).
 def _scatter_registered(input, src, dim=0, index=None):
     return scatter(input, dim, index, src)
 
@@ -221,6 +221,8 @@ def _products_of_others(a, axis: int) -> Tensor:
     from the right; while a graph is recorded, as the product of the n × n arrangement of a with
     ones on the diagonal, so that its own derivative is prod's again."""
     xp = backend.xp
+    if a.shape[axis] == 0:  # an empty product is 1, a constant
+        return constant(xp.zeros_like(a.data))
     if not autograd.is_grad_enabled():
         x = a.data
         ones = xp.ones_like(xp.take(x, [0], axis=axis))
