@@ -5,7 +5,7 @@ The recipe, step by step, as ``chainrule train`` runs it:
 1. data      load a bundled dataset or a CSV; split the rows into train / validation / test
              (stratified by class for classifiers, never overlapping, seeded); fit the feature
              standardiser on the training rows only (and, for regression, a target standardiser).
-2. decision  build the model's module: ``nn.Linear`` or ``nn.MLP``.
+2. decision  build the model's module: ``nn.Linear``, ``nn.MLP`` or ``models.ConvNet``.
 3. loss      mean squared error, binary cross-entropy (logistic) or cross-entropy (softmax, MLP).
 4. SGD       ``training.fit`` with validation each epoch, the best epoch's weights kept, and a
              checkpoint per epoch; then the test split, once.
@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import sys
 import time
@@ -90,6 +91,11 @@ def check_model_fits_task(kind: str, table) -> None:
     if kind == "linear" and task == "classification":
         raise DataError(f"--model linear is a regression model, but the target {what} holds "
                         f"{table.n_classes} classes; use --model logistic, softmax or mlp")
+    side = math.isqrt(table.n_features)
+    if kind == "cnn" and (task == "regression" or side * side != table.n_features or side < 4):
+        raise DataError(f"--model cnn classifies square images of at least 4 × 4 pixels (its "
+                        f"two poolings halve them twice), but the data has {table.n_features} "
+                        f"features and the target {what} is {task}")
     if kind in ("logistic", "softmax") and task == "regression":
         raise DataError(f"--model {kind} is a classifier, but the target {what} is a number to "
                         "predict (regression); use --model linear or mlp")
@@ -99,9 +105,15 @@ def check_model_fits_task(kind: str, table) -> None:
 
 
 def build_module(model: dict):
-    """The decision function a config describes: ``nn.Linear(d, k)`` or ``nn.MLP(sizes)``."""
+    """The decision function a config describes: ``nn.Linear(d, k)``, ``nn.MLP(sizes)``, or the
+    ``ConvNet`` of square one-channel images of d pixels."""
     from . import nn
 
+    if model["kind"] == "cnn":
+        from .models import ConvNet
+
+        side = math.isqrt(model["sizes"][0])
+        return ConvNet((1, side, side), classes=model["sizes"][-1], dropout=model["dropout"])
     if model["kind"] == "mlp":
         return nn.MLP(model["sizes"], activation=model["activation"],
                       dropout=model.get("dropout", 0.0))
@@ -168,7 +180,7 @@ def train(source: dict, model: dict, fitting: dict, out, resume: bool = False,
 
     source   {"dataset": name} or {"csv": path, "target": column, "missing": policy}, and
              "data_dir"; split: "val", "test" fractions; "scale": "auto" | "standard" | "none".
-    model    {"kind": linear|logistic|softmax|mlp, "hidden": [sizes], "activation": name}.
+    model    {"kind": linear|logistic|softmax|mlp|cnn, "hidden": [sizes], "activation": name}.
     fitting  {"epochs", "batch_size", "lr", "optimizer", "momentum", "patience", "seed"}.
     """
     from . import manual_seed
@@ -200,7 +212,8 @@ def train(source: dict, model: dict, fitting: dict, out, resume: bool = False,
         "split": split,
         "model": {"kind": model["kind"], "sizes": [n_features, *hidden, n_outputs],
                   "activation": model["activation"] if hidden else None,
-                  "dropout": model.get("dropout", 0.0) if hidden else 0.0},
+                  "dropout": model.get("dropout", 0.0) if hidden or model["kind"] == "cnn"
+                  else 0.0},
         "fitting": fitting,
         "task": pool.task, "target": pool.target_name, "classes": pool.classes,
         "feature_names": pool.feature_names,
@@ -436,7 +449,7 @@ def _describe_model(config: dict, fitting: dict) -> str:
     model = config["model"]
     sizes = "-".join(map(str, model["sizes"]))
     name = {"linear": "linear regression", "logistic": "logistic regression",
-            "softmax": "softmax regression"}.get(model["kind"], f"MLP ({model['activation']})")
+            "softmax": "softmax regression", "cnn": "CNN"}.get(model["kind"], f"MLP ({model['activation']})")
     momentum = f" momentum {fitting['momentum']}" if fitting["momentum"] else ""
     return (f"model: {name} {sizes} · {fitting['optimizer']} lr {fitting['lr']:g}{momentum} · "
             f"batch {fitting['batch_size']} · {fitting['epochs']} epochs · seed {fitting['seed']} · "
