@@ -63,8 +63,9 @@ class Drawing:
             content = self.source.encode()
         else:
             content = self.pipe(FORMATS[suffix])
-        with open(path, "wb") as file:
-            file.write(content)
+        from .checkpoint import atomic_write
+
+        atomic_write(path, content)
         return path
 
     def _repr_svg_(self):

@@ -14,7 +14,6 @@ the data source and its encoding, the scalers), ``model.safetensors`` (the weigh
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -85,6 +84,9 @@ def register(subparsers) -> None:
                          help="run directory (default: runs/<dataset>-<model>)")
     fitting.add_argument("--resume", action="store_true",
                          help="continue the run in --out from its last epoch checkpoint")
+    fitting.add_argument("--overwrite", action="store_true",
+                         help="replace the run already in --out (it stays until the new run "
+                              "has finished)")
     fitting.add_argument("--quiet", action="store_true", help="print only the final metrics")
     train.set_defaults(handler=run_train)
 
@@ -164,15 +166,17 @@ def run_train(args) -> int:
                "seed": args.seed}
     name = dataset or os.path.splitext(os.path.basename(args.csv))[0]
     out = args.out or os.path.join("runs", f"{name}-{args.model}")
-    train(source, model, fitting, out, resume=args.resume, quiet=args.quiet)
+    train(source, model, fitting, out, resume=args.resume, overwrite=args.overwrite,
+          quiet=args.quiet)
     return 0
 
 
 def run_evaluate(args) -> int:
+    from ..checkpoint import to_json
     from ..runs import evaluate
 
     results = evaluate(args.run, csv_path=args.csv, data_dir=args.data_dir)
-    print(json.dumps(results, indent=1))
+    print(to_json(results, indent=1))
     return 0
 
 
