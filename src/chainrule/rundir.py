@@ -44,13 +44,15 @@ class RunDirectory:
     ``run.folder``, then ``run.finish(metrics)``. Leaving the block without ``finish`` (an error)
     leaves the directory as it was before (or, for a resume, resumable)."""
 
-    def __init__(self, path, *, overwrite: bool = False, resume: bool = False):
+    def __init__(self, path, *, overwrite: bool = False, resume: bool = False,
+                 resumable: bool = True):
         if overwrite and resume:
             raise RunDirectoryError("give overwrite=True or resume=True, not both: resume "
                                     "continues the run, overwrite replaces it")
         self.path = Path(path)
         self.folder = self.path   # where the files go now: the run itself, or its new sibling
         self.overwrite, self.resume = overwrite, resume
+        self.resumable = resumable  # whether the trainer can continue a run (for the advice)
         self.replacing = False    # building a sibling that replaces an existing run
         self.fresh = False        # building in place in a directory that held nothing
         self.created = False      # … and that did not exist before
@@ -81,9 +83,10 @@ class RunDirectory:
         elif holds_something:
             what = "a run" if is_finished(self.path) else "an unfinished run"
             if not self.overwrite:
+                alternative = " or resume=True to continue it" if self.resumable else ""
                 raise RunDirectoryError(f"{self.path} already holds {what}; pass overwrite=True "
                                         "to replace it (the old run stays until the new one has "
-                                        "finished) or resume=True to continue it")
+                                        f"finished){alternative}")
             if not (self.path / CONFIG_FILE).is_file():
                 raise RunDirectoryError(f"{self.path} is not a run directory (no {CONFIG_FILE}); "
                                         "refusing to replace it: choose another directory")

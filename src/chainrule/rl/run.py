@@ -26,7 +26,7 @@ def train_run(directory, config: ReinforceConfig, *, overwrite: bool = False,
     """``train(config, **training)`` into the run directory ``directory``, held (locked) for the
     whole run; an existing run there is refused unless ``overwrite``, and then replaced only
     once this one has finished."""
-    with RunDirectory(directory, overwrite=overwrite) as run:
+    with RunDirectory(directory, overwrite=overwrite, resumable=False) as run:
         result = train(config, **training)
         _write_run(run, result)
     return result
@@ -35,7 +35,7 @@ def train_run(directory, config: ReinforceConfig, *, overwrite: bool = False,
 def save_run(directory, result: TrainingResult, *, overwrite: bool = False) -> Path:
     """Write a run directory: the policy (``save_policy``), ``metrics.json`` and the plot of the
     returns, as ``train_run`` does."""
-    with RunDirectory(directory, overwrite=overwrite) as run:
+    with RunDirectory(directory, overwrite=overwrite, resumable=False) as run:
         _write_run(run, result)
     return Path(directory)
 
