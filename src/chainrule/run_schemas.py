@@ -7,9 +7,11 @@ that the weights file is large enough for the model the config describes, before
 """
 from __future__ import annotations
 
+from .errors import CheckpointError
 from .schema import Anything, Boolean, Integer, ListOf, Nullable, Number, Record, Text
 
-__all__ = ["TRAINING_RUN", "LANGUAGE_MODEL_RUN", "LANGUAGE_MODEL_PROGRESS", "REINFORCE_RUN"]
+__all__ = ["TRAINING_RUN", "LANGUAGE_MODEL_RUN", "LANGUAGE_MODEL_PROGRESS", "REINFORCE_RUN",
+           "check_training_run", "parameter_count"]
 
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "gelu"]
 
@@ -41,6 +43,56 @@ TRAINING_RUN = Record({
     "classes": Nullable(ListOf(Anything())), "feature_names": ListOf(Text()),
     "encoder": Nullable(_ENCODER), "scaler": Nullable(_SCALER), "target_scaler": Nullable(_SCALER),
 })
+
+
+def parameter_count(sizes: list[int]) -> int:
+    """Weights and biases of the layers ``sizes[0] → sizes[1] → …``."""
+    return sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(sizes, sizes[1:]))
+
+
+def check_training_run(config: dict, path) -> None:
+    """What the schema cannot say: the parts of a training run's config must agree with each
+    other (the model's inputs with the encoder and the scaler, its outputs with the task and
+    the classes)."""
+    def refuse(field: str, problem: str):
+        raise CheckpointError(f"{path}: {field}: {problem}")
+
+    model, task, classes = config["model"], config["task"], config["classes"]
+    sizes, kind = model["sizes"], model["kind"]
+    if kind == "mlp" and model["activation"] is None:
+        refuse("model.activation", "an MLP needs one, got null")
+    if kind != "mlp" and len(sizes) != 2:
+        refuse("model.sizes", f"a {kind} model has two sizes (inputs, outputs), got {sizes}")
+    if task == "classification":
+        if classes is None or len(classes) < 2:
+            refuse("classes", f"a classifier needs at least two classes, got {classes}")
+        outputs = 1 if kind == "logistic" else len(classes)
+        if kind == "logistic" and len(classes) != 2:
+            refuse("classes", f"logistic regression separates two classes, got {len(classes)}")
+    else:
+        if kind in ("logistic", "softmax"):
+            refuse("model.kind", f"{kind} is a classifier, but the task is regression")
+        if config["target_scaler"] is None:
+            refuse("target_scaler", "a regression run needs one, got null")
+        outputs = 1
+    if sizes[-1] != outputs:
+        refuse("model.sizes", f"the model has {sizes[-1]} outputs but the task needs {outputs}")
+    inputs = {"feature_names": len(config["feature_names"])}
+    if config["scaler"] is not None:
+        inputs.update({"scaler.mean": len(config["scaler"]["mean"]),
+                       "scaler.scale": len(config["scaler"]["scale"])})
+    encoder = config["encoder"]
+    if encoder is not None:
+        if encoder["task"] != task:
+            refuse("encoder.task", f"{encoder['task']!r} but the run's task is {task!r}")
+        for index, column in enumerate(encoder["columns"]):
+            if column["kind"] == "categorical" and not column.get("categories"):
+                refuse(f"encoder.columns[{index}].categories", "a categorical column needs them")
+        inputs["encoder.columns"] = sum(len(column["categories"]) if column["kind"] ==
+                                        "categorical" else 1 for column in encoder["columns"])
+    for field, count in inputs.items():
+        if count != sizes[0]:
+            refuse(field, f"gives {count} input columns but the model takes {sizes[0]}")
 
 # ---------------------------------------------------------------- lm train: the checkpoint's config
 # (config.json holds a copy for people to read; loading uses the checkpoint's own)

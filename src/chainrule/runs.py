@@ -32,7 +32,7 @@ from . import backend, training
 from .checkpoint import atomic_write, json_value, load_json
 from .errors import CheckpointError, DataError
 from .rundir import CONFIG_FILE, HISTORY_FILE, RunDirectory, read_config
-from .run_schemas import TRAINING_RUN
+from .run_schemas import TRAINING_RUN, check_training_run, parameter_count
 from .schema import validate
 
 IMAGE_DATASETS = ("mnist", "fashion-mnist")
@@ -285,27 +285,13 @@ def load_run(run) -> tuple:
 
     run = Path(run)
     config = read_config(run, TRAINING_RUN, "training run")
-    _check_model_settings(config["model"], run / CONFIG_FILE, run / WEIGHTS_FILE)
+    check_training_run(config, run / CONFIG_FILE)
+    checkpoint.check_file_holds(run / WEIGHTS_FILE, parameter_count(config["model"]["sizes"]),
+                                f"{run / CONFIG_FILE}: model.sizes")
     module = build_module(config["model"])
     checkpoint.load_weights(run / WEIGHTS_FILE, module)
     module.eval()
     return config, module
-
-
-def _check_model_settings(model: dict, config_path: Path, weights: Path) -> None:
-    """What a schema cannot say: an MLP names its activation, a linear model has no hidden
-    layer, and the weights file is large enough for the model (so that absurd sizes are
-    refused before any memory is taken for them)."""
-    from .checkpoint import check_file_holds
-
-    sizes = model["sizes"]
-    if model["kind"] == "mlp" and model["activation"] is None:
-        raise CheckpointError(f"{config_path}: model.activation: an MLP needs one, got null")
-    if model["kind"] != "mlp" and len(sizes) != 2:
-        raise CheckpointError(f"{config_path}: model.sizes: a {model['kind']} model has two "
-                              f"sizes (inputs, outputs), got {sizes}")
-    parameters = sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(sizes, sizes[1:]))
-    check_file_holds(weights, parameters, f"{config_path}: model.sizes")
 
 
 def _scalers(config: dict):
@@ -401,6 +387,7 @@ def _check_same_run(out: Path, config: dict) -> None:
         raise CheckpointError(f"{out}: holds no run to resume (no {CONFIG_FILE}); start it "
                               "again with overwrite=True")
     saved = validate(load_json(saved_path), TRAINING_RUN, saved_path)
+    check_training_run(saved, saved_path)
     for part in ("source", "split", "model"):
         if json.loads(json.dumps(config[part], default=json_value)) != saved[part]:
             raise CheckpointError(f"{out}: resume=True with different {part} settings than "

@@ -317,8 +317,8 @@ CHECKPOINT_EXTRA = schema.Record({
                               "stopped_early": schema.Boolean(),
                               "epochs": schema.ListOf(_EPOCH, min_length=1)}),
     "early_stopping": schema.Record({"best": schema.Nullable(schema.Number()), "best_epoch": schema.Integer(1),
-                                     "waited": schema.Integer(0), "stopped": schema.Boolean()}),
-    "first_loss": schema.Number()})
+                                     "waited": schema.Integer(0), "stopped": schema.Boolean()})},
+    optional={"first_loss": schema.Nullable(schema.Number())})  # absent before divergence checks
 
 
 def _save_checkpoint(folder: Path, model, optimizer, scheduler, history: History,
@@ -354,4 +354,4 @@ def _load_checkpoint(folder: Path, model, optimizer, scheduler, monitor: str,
         checkpoint.load_weights(folder / BEST_WEIGHTS, model)
         state.best_weights = _copy_state(model)
         model.load_state_dict(last)
-    return history, state, saved["first_loss"]
+    return history, state, saved.get("first_loss")

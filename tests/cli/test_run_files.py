@@ -68,6 +68,15 @@ def edited(config: dict, path: list, value):
     (["split", "seed"], 1.5, "config.json: split.seed: expected an integer, got 1.5"),
     (["scaler", "scale", 0], 0, "config.json: scaler.scale[0]: expected a finite number above 0"),
     (["encoder", "columns", 0, "kind"], "date", "config.json: encoder.columns[0].kind"),
+    # fields that fit the schema but not each other
+    (["classes"], ["c0", "c1"], "config.json: model.sizes: the model has 3 outputs but the task "
+                                "needs 2"),
+    (["classes"], None, "config.json: classes: a classifier needs at least two classes"),
+    (["task"], "regression", "config.json: model.kind: softmax is a classifier, but the task is "
+                             "regression"),
+    (["scaler", "mean"], [0.0], "config.json: scaler.mean: gives 1 input columns but the model "
+                                "takes 2"),
+    (["feature_names"], ["x", "y", "z"], "config.json: feature_names: gives 3 input columns"),
 ])
 def test_a_config_field_out_of_its_schema_is_one_line_naming_it(run_copy, capsys, path, value,
                                                                  message):
