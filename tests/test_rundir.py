@@ -37,7 +37,7 @@ def test_overwrite_replaces_the_old_run_only_when_the_new_one_finishes(tmp_path)
         assert contents(run)["config.json"] == "old"  # still the old run while training
         new.finish({"label": "new"})
     assert contents(run) == {"config.json": "new", METRICS_FILE: '{\n  "label": "new"\n}\n'}
-    assert [entry.name for entry in tmp_path.iterdir() if entry.name != ".run.lock"] == ["run"]
+    assert [entry.name for entry in tmp_path.iterdir()] == ["run"]  # no lock file, no sibling
 
 
 def test_a_failed_overwrite_leaves_the_old_run_whole(tmp_path):
@@ -48,7 +48,7 @@ def test_a_failed_overwrite_leaves_the_old_run_whole(tmp_path):
             (new.folder / "config.json").write_text("new")
             raise DivergenceError("training diverged")
     assert contents(run) == before
-    assert sorted(entry.name for entry in tmp_path.iterdir()) == [".run.lock", "run"]
+    assert [entry.name for entry in tmp_path.iterdir()] == ["run"]
 
 
 def test_a_second_writer_is_refused_at_once_naming_the_directory(tmp_path):
@@ -71,10 +71,11 @@ def test_the_lock_is_released_when_the_run_fails(tmp_path):
 
 def test_a_fresh_run_that_fails_with_an_error_of_ours_leaves_nothing(tmp_path):
     with pytest.raises(DivergenceError):
-        with RunDirectory(tmp_path / "run") as run:
+        with RunDirectory(tmp_path / "runs" / "mine" / "run") as run:
+            assert (tmp_path / "runs" / "mine" / ".run.lock").is_file()
             (run.folder / "config.json").write_text("x")
             raise DivergenceError("training diverged")
-    assert not (tmp_path / "run").exists()
+    assert list(tmp_path.iterdir()) == []  # not the run, its lock, nor the folders made for it
 
 
 def test_an_interrupted_fresh_run_stays_to_be_resumed_but_is_unfinished(tmp_path):
@@ -147,3 +148,23 @@ def test_overwrite_refuses_a_directory_that_is_not_a_run(tmp_path):
 def test_impossible_requests_are_refused(tmp_path, arguments, message):
     with pytest.raises(RunDirectoryError, match=message):
         RunDirectory(tmp_path / "run", **arguments).__enter__()
+
+
+def test_a_writer_that_locked_a_deleted_lock_file_tries_again(tmp_path, monkeypatch):
+    """The race the lock file's deletion opens: a writer opens the file, the holder deletes it
+    and lets go, another writer creates a new one. The first must not run on the deleted file."""
+    from chainrule import rundir
+
+    real_flock, calls = rundir.fcntl.flock, []
+
+    def flock_after_the_file_was_replaced(descriptor, operation):
+        calls.append(descriptor)
+        if len(calls) == 1:
+            (tmp_path / ".run.lock").unlink()
+            (tmp_path / ".run.lock").write_text("")  # someone else's, from now on
+        return real_flock(descriptor, operation)
+
+    monkeypatch.setattr(rundir.fcntl, "flock", flock_after_the_file_was_replaced)
+    with RunDirectory(tmp_path / "run") as run:
+        assert len(calls) == 2  # locked the deleted file, saw it, locked the current one
+        assert os.fstat(run._lock.fileno()).st_ino == os.stat(tmp_path / ".run.lock").st_ino

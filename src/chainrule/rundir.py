@@ -3,7 +3,9 @@ save (docs/reliability.md lists each guarantee with the test that proves it).
 
 - **One writer.** An advisory lock (``fcntl.flock``) on ``.NAME.lock`` beside the directory is
   held for the whole run; a second writer is refused at once. (Beside, not inside: the
-  directory itself is replaced at the end.) Readers take no lock.
+  directory itself is replaced at the end.) The holder deletes the file before it lets go, and
+  a writer that locked a file someone deleted meanwhile tries again, so the file never outlives
+  the run. Readers take no lock.
 - **No run is lost.** A directory that holds a run is refused, unless ``overwrite=True`` or
   ``resume=True``. With ``overwrite=True`` the new run is built in a sibling ``.NAME.new-XXXX``
   that takes the old one's place only when it has finished: the old one is renamed aside
@@ -58,9 +60,11 @@ class RunDirectory:
         self.created = False      # … and that did not exist before
         self.finished = False
         self._lock = None
+        self._created_parents = []
 
     # ------------------------------------------------------------ the writer's life
     def __enter__(self) -> "RunDirectory":
+        self._created_parents = [folder for folder in self.path.parents if not folder.exists()]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = _acquire_lock(self.path)
         try:
@@ -125,8 +129,14 @@ class RunDirectory:
 
     def _release(self) -> None:
         if self._lock is not None:
+            _lock_path(self.path).unlink(missing_ok=True)  # still held: no one else is in
             self._lock.close()  # closing the file releases the flock
             self._lock = None
+        for folder in self._created_parents:  # folders made for a run that left nothing
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: something lives there now
+                break
 
     def write_json(self, name: str, value) -> Path:
         """Write ``value`` as strict JSON to ``name`` in the run, atomically."""
@@ -160,16 +170,24 @@ def _lock_path(path: Path) -> Path:
 
 
 def _acquire_lock(path: Path):
+    """The open, locked lock file. A holder deletes the file before letting go; whoever opened
+    it just before then holds a lock on a deleted file, sees that, and tries again."""
     lock_path = _lock_path(path)
-    handle = open(lock_path, "a")
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    while True:
+        handle = open(lock_path, "a")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise RunDirectoryError(f"{path}: another training is writing this run directory "
+                                    f"now (it holds {lock_path}); wait for it to finish or "
+                                    "choose another directory") from None
+        try:
+            if os.stat(lock_path).st_ino == os.fstat(handle.fileno()).st_ino:
+                return handle
+        except FileNotFoundError:
+            pass
         handle.close()
-        raise RunDirectoryError(f"{path}: another training is writing this run directory now "
-                                f"(it holds {lock_path}); wait for it to finish or choose "
-                                "another directory") from None
-    return handle
 
 
 def _siblings(path: Path, kind: str) -> list[Path]:

@@ -158,7 +158,7 @@ def test_training_into_an_existing_run_is_refused_and_overwrite_replaces_it(run_
     capsys.readouterr()
     assert (run / "model.safetensors").read_bytes() != before
     assert json.loads((run / "config.json").read_text())["fitting"]["seed"] == 1
-    assert sorted(entry.name for entry in run.parent.iterdir()) == [".run.lock", "run"]
+    assert sorted(entry.name for entry in run.parent.iterdir()) == ["run"]
 
 
 def test_a_diverging_overwrite_leaves_the_old_run_evaluable(run_copy, capsys):
