@@ -78,6 +78,13 @@ def test_a_fresh_run_that_fails_with_an_error_of_ours_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []  # not the run, its lock, nor the folders made for it
 
 
+def test_a_fresh_run_that_fails_before_writing_leaves_nothing(tmp_path):
+    with pytest.raises(ValueError):
+        with RunDirectory(tmp_path / "runs" / "run"):
+            raise ValueError("n_embd must be a multiple of n_head")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_interrupted_fresh_run_stays_to_be_resumed_but_is_unfinished(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         with RunDirectory(tmp_path / "run") as run:

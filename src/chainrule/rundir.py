@@ -17,7 +17,8 @@ save (docs/reliability.md lists each guarantee with the test that proves it).
   instead of pairing one step's weights with another's metrics.
 - **A fresh run into a directory that does not exist (or is empty) is written in place**, so
   that a run killed on its first attempt can be resumed. If it fails with an error of chainrule's
-  own (a divergence, bad data) the directory is removed: nothing in it is worth resuming.
+  own (a divergence, bad data), or before writing anything, the directory is removed: nothing
+  in it is worth resuming.
 - ``resume=True`` works in place (each checkpoint is replaced atomically) and first deletes the
   temporary files (``.NAME.<random>.tmp``) a killed run left behind.
 """
@@ -124,6 +125,8 @@ class RunDirectory:
                 shutil.rmtree(self.folder, ignore_errors=True)
             elif not self.finished and self.fresh and isinstance(error, ChainruleError):
                 _empty(self.path, remove=self.created)
+            elif not self.finished and self.created and not any(self.path.iterdir()):
+                self.path.rmdir()  # failed before writing anything: nothing to resume
         finally:
             self._release()
 
