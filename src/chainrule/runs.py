@@ -29,16 +29,15 @@ from pathlib import Path
 import numpy
 
 from . import backend, training
-from .checkpoint import atomic_write, json_value, load_json
+from .checkpoint import atomic_write, load_json, to_json
 from .errors import CheckpointError, DataError
-from .rundir import CONFIG_FILE, HISTORY_FILE, RunDirectory, read_config
 from .run_schemas import TRAINING_RUN, check_training_run, parameter_count
+from .rundir import CONFIG_FILE, HISTORY_FILE, RunDirectory, read_config
 from .schema import validate
 
 IMAGE_DATASETS = ("mnist", "fashion-mnist")
 CONFIG_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
-
 
 
 # ---------------------------------------------------------------- 1. data
@@ -389,7 +388,7 @@ def _check_same_run(out: Path, config: dict) -> None:
     saved = validate(load_json(saved_path), TRAINING_RUN, saved_path)
     check_training_run(saved, saved_path)
     for part in ("source", "split", "model"):
-        if json.loads(json.dumps(config[part], default=json_value)) != saved[part]:
+        if json.loads(to_json(config[part])) != saved[part]:
             raise CheckpointError(f"{out}: resume=True with different {part} settings than "
                                   f"the run was started with ({saved[part]}); use the same "
                                   "settings or another directory")
