@@ -201,16 +201,17 @@ def test_wrong_options_get_one_line(arguments, message, capsys):
     assert message in fails(capsys, arguments)
 
 
-def test_resume_without_a_checkpoint_says_so(tmp_path, capsys):
+def test_resume_without_a_run_says_so_in_flags(tmp_path, capsys):
     err = fails(capsys, ["train", "iris", "--model", "softmax", "--out", str(tmp_path / "new"),
                          "--resume"])
-    assert "no checkpoint to resume from" in err
+    assert "no run to resume" in err and "train without --resume" in err
+    assert "resume=True" not in err
 
 
 @pytest.mark.parametrize("command, options", [
     ("train", ["--csv", "--target", "--missing", "--model", "--hidden", "--activation",
                "--epochs", "--batch-size", "--lr", "--optimizer", "--seed", "--out", "--resume",
-               "--data-dir", "--dropout", "--momentum", "--patience"]),
+               "--overwrite", "--data-dir", "--dropout", "--momentum", "--patience"]),
     ("evaluate", ["--csv"]),
     ("predict", ["--input", "--output"]),
 ])

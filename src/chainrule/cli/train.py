@@ -13,7 +13,6 @@ the data source and its encoding, the scalers), ``model.safetensors`` (the weigh
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -93,6 +92,9 @@ def register(subparsers) -> None:
                          help="run directory (default: runs/<dataset>-<model>)")
     fitting.add_argument("--resume", action="store_true",
                          help="continue the run in --out from its last epoch checkpoint")
+    fitting.add_argument("--overwrite", action="store_true",
+                         help="replace the run already in --out (it stays until the new run "
+                              "has finished)")
     fitting.add_argument("--quiet", action="store_true", help="print only the final metrics")
     add_threads_option(train)
     train.set_defaults(handler=run_train)
@@ -229,7 +231,8 @@ def run_train(args) -> int:
     name = dataset or os.path.splitext(os.path.basename(args.csv))[0]
     out = args.out or os.path.join("runs", f"{name}-{args.model}")
     try:
-        train(source, model, fitting, out, resume=args.resume, quiet=args.quiet)
+        train(source, model, fitting, out, resume=args.resume, overwrite=args.overwrite,
+              quiet=args.quiet)
     except MissingValuesError as error:
         raise _missing_values(error, "use --missing drop to leave those rows out, or --missing "
                                      "mean to fill them with the column mean (the most frequent "
@@ -240,6 +243,7 @@ def run_train(args) -> int:
 
 
 def run_evaluate(args) -> int:
+    from ..checkpoint import to_json
     from ..data.csv_table import MissingValuesError
     from ..data.download import DownloadError
     from ..runs import evaluate
@@ -251,7 +255,7 @@ def run_evaluate(args) -> int:
                                      "the run's training did, and it refused them)") from None
     except DownloadError as error:
         raise _offline(error) from None
-    print(json.dumps(results, indent=1))
+    print(to_json(results, indent=1))
     return 0
 
 
