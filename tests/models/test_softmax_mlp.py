@@ -19,7 +19,7 @@ def test_softmax_regression_reaches_the_multinomial_optimum(iris):
     n = len(X)
     theirs = SklearnLogisticRegression(C=1.0, tol=1e-10, max_iter=10_000).fit(X, y)
     ours = SoftmaxRegression(alpha=1 / n, lr=0.5, momentum=0.9, epochs=400,
-                             batch_size=None).fit(X, y)
+                             batch_size=None, n_iter_no_change=None).fit(X, y)
     numpy.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=2e-3)
 
 
