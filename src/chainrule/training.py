@@ -9,8 +9,8 @@ backpropagation, and lets the optimizer move the parameters against it:
 After each epoch it measures the training loss (the mean over the epoch's steps, weighted by batch
 size) and, given a validation set, the validation loss and metrics; it can stop early when a
 validation metric stops improving and put back the best weights. With a checkpoint directory it
-saves everything needed to continue at the end of each epoch, and ``resume=True`` continues from
-there: the shuffling order of epoch e depends only on (seed, e), and the model, optimizer,
+saves everything needed to continue at the end of an epoch (at most once a second, and after the
+last epoch), and ``resume=True`` continues from there: the shuffling order of epoch e depends only on (seed, e), and the model, optimizer,
 scheduler and random-generator states come back exactly, so a resumed run ends with the same
 weights, bit for bit, as one that was never interrupted.
 """
@@ -178,7 +178,8 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
       clip_grad_norm  rescale the gradients so their global norm is at most this value.
       seed         decides the shuffling order of each epoch (dropout draws from the generator
                    that ``chainrule.manual_seed`` seeds).
-      checkpoint_dir  where to save, at each epoch end, what ``resume`` needs (and the history).
+      checkpoint_dir  where to save, at an epoch's end (at most once a second, and always after
+                   the last epoch), what ``resume`` needs (and the history).
       resume       continue from the checkpoint in ``checkpoint_dir`` if there is one.
       progress     show a progress bar (tqdm) on a terminal, else one line per epoch, on ``stream``
                    (default standard error).

@@ -14,6 +14,9 @@ from sklearn.preprocessing import StandardScaler
 from chainrule.models import (LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor,
                               SoftmaxRegression)
 
+# Several fits here are short on purpose; their ConvergenceWarnings are expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 def split(name: str, classification: bool):
     X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
@@ -35,10 +38,8 @@ def split(name: str, classification: bool):
 ], ids=lambda value: value if isinstance(value, str) else type(value).__name__)
 def test_defaults_score_within_two_points_of_scikit_learns_defaults(name, ours, theirs):
     X_train, X_test, y_train, y_test = split(name, name != "diabetes")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ours_score = ours.fit(X_train, y_train).score(X_test, y_test)
-        theirs_score = theirs.fit(X_train, y_train).score(X_test, y_test)
+    ours_score = ours.fit(X_train, y_train).score(X_test, y_test)
+    theirs_score = theirs.fit(X_train, y_train).score(X_test, y_test)
     assert ours_score >= theirs_score - 0.02
 
 
@@ -111,12 +112,10 @@ def test_partial_fit_continues_one_epoch_at_a_time():
 
 def test_warm_start_continues_from_the_fitted_weights():
     X_train, _, y_train, _ = split("diabetes", False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        cold = MLPRegressor(hidden=(8,), epochs=5).fit(X_train, y_train)
-        warm = MLPRegressor(hidden=(8,), epochs=5, warm_start=True).fit(X_train, y_train)
-        first_weights = warm.module_.state_dict()["0.weight"].data.copy()
-        warm.fit(X_train, y_train)
+    cold = MLPRegressor(hidden=(8,), epochs=5).fit(X_train, y_train)
+    warm = MLPRegressor(hidden=(8,), epochs=5, warm_start=True).fit(X_train, y_train)
+    first_weights = warm.module_.state_dict()["0.weight"].data.copy()
+    warm.fit(X_train, y_train)
     assert warm.n_iter_ == 10
     assert not numpy.array_equal(warm.module_.state_dict()["0.weight"].data, first_weights)
     assert warm.history_["loss"][0] < cold.history_["loss"][0]
@@ -125,8 +124,6 @@ def test_warm_start_continues_from_the_fitted_weights():
 
 def test_random_state_none_draws_a_fresh_seed():
     X_train, _, y_train, _ = split("iris", True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        first = SoftmaxRegression(epochs=1, random_state=None).fit(X_train, y_train)
-        second = SoftmaxRegression(epochs=1, random_state=None).fit(X_train, y_train)
+    first = SoftmaxRegression(epochs=1, random_state=None).fit(X_train, y_train)
+    second = SoftmaxRegression(epochs=1, random_state=None).fit(X_train, y_train)
     assert not numpy.array_equal(first.coef_, second.coef_)

@@ -9,6 +9,9 @@ from sklearn.model_selection import train_test_split
 from chainrule.errors import DataError
 from chainrule.models import LogisticRegression
 
+# Several fits here are short on purpose; their ConvergenceWarnings are expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 @pytest.fixture(scope="module")
 def breast_cancer():

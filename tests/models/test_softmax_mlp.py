@@ -7,6 +7,9 @@ from sklearn.linear_model import LogisticRegression as SklearnLogisticRegression
 from chainrule.errors import DataError
 from chainrule.models import MLPClassifier, MLPRegressor, SoftmaxRegression
 
+# Several fits here are short on purpose; their ConvergenceWarnings are expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 @pytest.fixture(scope="module")
 def iris():
