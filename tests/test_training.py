@@ -6,7 +6,7 @@ import numpy
 import pytest
 
 import chainrule
-from chainrule import nn, optim, training
+from chainrule import checkpoint, nn, optim, training
 from chainrule.nn import functional as F
 
 
@@ -198,3 +198,43 @@ def test_clipping_bounds_every_steps_gradient_norm():
     training.fit(model, F.cross_entropy, Recorder(model.parameters(), lr=0.1), (X * 100, y),
                  epochs=1, batch_size=16, clip_grad_norm=0.5, progress=False)
     assert max(norms) <= 0.5 + 1e-5
+
+
+def test_checkpoints_are_saved_at_most_once_a_second_and_always_after_the_last_epoch(
+        tmp_path, monkeypatch):
+    saved_epochs = []
+    save = training._save_checkpoint
+
+    def counting_save(folder, model, optimizer, scheduler, history, state, *rest):
+        saved_epochs.append(history.last["epoch"])
+        save(folder, model, optimizer, scheduler, history, state, *rest)
+
+    monkeypatch.setattr(training, "_save_checkpoint", counting_save)
+    monkeypatch.setattr(training, "CHECKPOINT_INTERVAL_SECONDS", 3600.0)
+    model, history = run(tmp_path, epochs=5)
+    assert saved_epochs == [1, 5]
+    best = nn.MLP([4, 16, 3], dropout=0.2)
+    checkpoint.load_weights(tmp_path / training.BEST_WEIGHTS, best)
+    for name, array in weights(model).items():   # the best epoch's weights, put back at the end
+        numpy.testing.assert_array_equal(weights(best)[name], array)
+
+
+def test_min_delta_stops_when_the_training_loss_has_converged():
+    _, converged = run(epochs=200, monitor="loss", patience=3, min_delta=0.05)
+    _, strict = run(epochs=200, monitor="loss", patience=3)
+    assert converged.stopped_early and len(converged) < len(strict)
+    losses = converged["loss"]
+    assert min(losses[-3:]) >= min(losses[:-3]) - 0.05
+
+
+def test_still_improving_compares_the_last_epochs_with_the_best_before_them():
+    def history(losses, monitor="loss"):
+        return training.History([{"epoch": i + 1, monitor: value} for i, value in
+                                 enumerate(losses)], monitor=monitor)
+
+    falling = [1.0 / epoch for epoch in range(1, 31)]
+    assert history(falling).still_improving(window=10, tol=1e-4)
+    flat = falling[:20] + [falling[19]] * 10
+    assert not history(flat).still_improving(window=10, tol=1e-4)
+    assert history([0.5, 0.6, 0.9], "val_accuracy").still_improving(window=10)
+    assert not history([0.9, 0.6, 0.5], "val_accuracy").still_improving(window=2)

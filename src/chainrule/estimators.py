@@ -3,21 +3,34 @@
 A model of the course is two things: a decision function (an ``nn.Module``: ``Linear`` or an
 ``MLP``) and a loss. The estimator classes here add what scikit-learn users expect around them:
 
-    model = LogisticRegression(alpha=1e-3, epochs=200).fit(X_train, y_train)
+    model = LogisticRegression(alpha=1e-3).fit(X_train, y_train)
     model.predict(X_test); model.predict_proba(X_test); model.score(X_test, y_test)
 
-Hyper-parameters are stored untouched by ``__init__`` (so ``get_params``/``set_params`` and
-``sklearn.base.clone`` work); everything learned ends in an underscore (``module_``,
-``classes_``, ``history_``, ``n_features_in_``). Inputs are validated at the door.
+They are scikit-learn estimators (``BaseEstimator`` and its classifier/regressor mixins), and pass
+its ``check_estimator``: keyword-only hyper-parameters stored untouched by ``__init__``; everything
+learned ends in an underscore (``module_``, ``classes_``, ``history_``, ``n_features_in_``,
+``feature_names_in_``); inputs validated at the door by ``validate_data``; ``NotFittedError``
+before ``fit``; ``partial_fit`` and ``warm_start``; a ``ConvergenceWarning`` when ``epochs`` ran
+out while the loss was still falling. scikit-learn is the ``train`` extra's dependency.
+
+Training follows scikit-learn's MLPs: up to ``epochs`` passes over the data, stopping once the
+loss has not improved by ``tol`` for ``n_iter_no_change`` epochs (the validation loss when
+``fit`` is given ``validation=(X_val, y_val)``, else the training loss).
 """
 from __future__ import annotations
 
-import inspect
+import numbers
+import warnings
 
 import numpy
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import backend, training
-from .errors import DataError, ShapeError
+from .errors import DataError
 from .tensor import Tensor
 
 
@@ -42,103 +55,6 @@ def l2_penalty(module) -> Tensor | float:
     return 0.5 * total
 
 
-class Estimator:
-    """``get_params``/``set_params`` and a readable ``repr``, from the ``__init__`` signature."""
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [name for name, parameter in signature.parameters.items()
-                if name != "self" and parameter.kind != parameter.VAR_KEYWORD]
-
-    def get_params(self, deep: bool = True) -> dict:
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params) -> "Estimator":
-        valid = self._param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"{type(self).__name__}.set_params: unknown parameter {name!r}; "
-                                 f"valid ones are {', '.join(valid)}")
-            setattr(self, name, value)
-        return self
-
-    def __sklearn_tags__(self):
-        """What scikit-learn's tools (``clone``, ``cross_val_score``, ``GridSearchCV``,
-        ``Pipeline``) ask of an estimator; only they call it, so scikit-learn stays optional."""
-        from sklearn.utils import ClassifierTags, InputTags, RegressorTags, Tags, TargetTags
-
-        classifier = isinstance(self, ClassifierMixin)
-        return Tags(estimator_type="classifier" if classifier else "regressor",
-                    target_tags=TargetTags(required=True), input_tags=InputTags(),
-                    classifier_tags=ClassifierTags() if classifier else None,
-                    regressor_tags=None if classifier else RegressorTags())
-
-    def __repr__(self) -> str:
-        defaults = {name: parameter.default for name, parameter
-                    in inspect.signature(type(self).__init__).parameters.items()}
-        changed = [f"{name}={value!r}" for name, value in self.get_params().items()
-                   if defaults.get(name) != value]
-        return f"{type(self).__name__}({', '.join(changed)})"
-
-
-class SGDEstimator(Estimator):
-    """The training part shared by every model: build the module, then ``training.fit``.
-
-    Subclasses define ``_build_module(n_features, n_outputs)``, ``_data_loss(outputs, targets)``
-    and how targets are encoded; the objective minimised is
-
-        J(θ) = (1/N) Σₙ ℓ(f(xₙ; θ), tₙ) + α · ½ Σ w²    (α = ``alpha``; biases unpenalised)
-    """
-
-    def _fit_module(self, X: numpy.ndarray, targets: numpy.ndarray, n_outputs: int, validation=None,
-                    metrics=None, checkpoint_dir=None, resume: bool = False):
-        from .backend import manual_seed
-
-        manual_seed(self.random_state)  # the initial weights and dropout masks repeat
-        module = self._build_module(X.shape[1], n_outputs)
-        alpha = getattr(self, "alpha", 0.0)
-
-        def objective(outputs, batch_targets):
-            loss = self._data_loss(outputs, batch_targets)
-            return loss + alpha * l2_penalty(module) if alpha else loss
-
-        optimizer = make_optimizer(self.optimizer, module.parameters(), self.lr,
-                                   getattr(self, "momentum", 0.0))
-        batch_size = len(X) if self.batch_size is None else self.batch_size
-        self.history_ = training.fit(
-            module, objective, optimizer, (X, targets), validation, epochs=self.epochs,
-            batch_size=batch_size, metrics=metrics, seed=self.random_state,
-            checkpoint_dir=checkpoint_dir, resume=resume, progress=self.verbose)
-        self.module_ = module
-        return self
-
-    def _check_X(self, X, fitting: bool = False) -> numpy.ndarray:
-        """A 2-D float array (the default float dtype) with the number of features seen in fit."""
-        array = backend.to_numpy(X.data) if isinstance(X, Tensor) else numpy.asarray(X)
-        if array.ndim != 2:
-            raise ShapeError(f"{type(self).__name__}: X must be 2-D (samples, features), got "
-                             f"shape {array.shape}; use X.reshape(-1, 1) for a single feature")
-        if array.dtype.kind not in "fiub":
-            raise DataError(f"{type(self).__name__}: X must be numeric, got dtype {array.dtype}")
-        array = array.astype(backend.get_default_dtype())
-        if not numpy.isfinite(array).all():
-            rows, columns = numpy.nonzero(~numpy.isfinite(array))
-            raise DataError(f"{type(self).__name__}: X has {len(rows)} NaN or infinite values, "
-                            f"the first at row {rows[0]}, column {columns[0]}")
-        if fitting:
-            self.n_features_in_ = array.shape[1]
-        elif array.shape[1] != self.n_features_in_:
-            raise ShapeError(f"{type(self).__name__}: X has {array.shape[1]} features, but the "
-                             f"model was fitted with {self.n_features_in_}")
-        return array
-
-    def _outputs(self, X) -> numpy.ndarray:
-        if not hasattr(self, "module_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet; call fit(X, y) first")
-        return training.predict(self.module_, self._check_X(X))
-
-
 def softmax_rows(scores: numpy.ndarray) -> numpy.ndarray:
     """softmax of each row, shifted by the row maximum so that exp never overflows."""
     shifted = numpy.exp(scores - scores.max(axis=1, keepdims=True))
@@ -146,12 +62,100 @@ def softmax_rows(scores: numpy.ndarray) -> numpy.ndarray:
 
 
 def two_class_probabilities(logits: numpy.ndarray) -> numpy.ndarray:
-    """(1 − σ(z), σ(z)) for each logit z of the second class: an (N, 2) array."""
-    positive = 1 / (1 + numpy.exp(-logits.reshape(-1).astype(numpy.float64)))
+    """(1 − σ(z), σ(z)) for each logit z of the second class: an (N, 2) array. σ is computed
+    from e = exp(−|z|), which never overflows: σ(z) = 1/(1 + e) for z ≥ 0, e/(1 + e) below."""
+    z = logits.reshape(-1).astype(numpy.float64)
+    e = numpy.exp(-numpy.abs(z))
+    positive = numpy.where(z >= 0, 1 / (1 + e), e / (1 + e))
     return numpy.stack([1 - positive, positive], axis=1)
 
 
-class ClassifierMixin:
+class SGDEstimator(BaseEstimator):
+    """The training part shared by every model: build the module, then ``training.fit``.
+
+    Subclasses define ``_build_module(n_features, n_outputs)`` and ``_data_loss(outputs,
+    targets)``; the objective minimised is
+
+        J(θ) = (1/N) Σₙ ℓ(f(xₙ; θ), tₙ) + α · ½ Σ w²    (α = ``alpha``; biases unpenalised)
+    """
+
+    def _fit_module(self, X, targets, n_outputs: int, *, validation=None, metrics=None,
+                    checkpoint_dir=None, resume: bool = False, incremental: bool = False):
+        """Train ``module_`` on (X, targets): a new one, or the fitted one for ``partial_fit``
+        (one epoch, the optimizer's state kept) and ``warm_start``."""
+        continuing = hasattr(self, "module_") and (incremental or self.warm_start)
+        seed = self._seed()
+        if not continuing:
+            backend.manual_seed(seed)  # the initial weights and dropout masks repeat
+            self.module_ = self._build_module(X.shape[1], n_outputs)
+            self.n_iter_ = 0
+        if not (incremental and hasattr(self, "_optimizer")):
+            self._optimizer = make_optimizer(self.optimizer, self.module_.parameters(), self.lr,
+                                             getattr(self, "momentum", 0.0))
+        module, alpha = self.module_, getattr(self, "alpha", 0.0)
+
+        def objective(outputs, batch_targets):
+            loss = self._data_loss(outputs, batch_targets)
+            return loss + alpha * l2_penalty(module) if alpha else loss
+
+        epochs = 1 if incremental else self.epochs
+        monitor = "val_loss" if validation is not None else "loss"
+        # A diverging fit overflows before training.fit stops it with a TrainingError: that
+        # error is the message, not NumPy's overflow warnings on the way.
+        with numpy.errstate(over="ignore", invalid="ignore"):
+            self.history_ = training.fit(
+                module, objective, self._optimizer, (X, targets), validation, epochs=epochs,
+                batch_size=self._batch_size(len(X)), metrics=metrics, monitor=monitor,
+                patience=None if incremental else self.n_iter_no_change, min_delta=self.tol,
+                seed=seed + self.n_iter_, checkpoint_dir=checkpoint_dir, resume=resume,
+                progress=self.verbose)
+        self.n_iter_ += len(self.history_)
+        window = self.n_iter_no_change or 10
+        if not incremental and self.history_.still_improving(window, self.tol):
+            what = "validation loss" if validation is not None else "training loss"
+            warnings.warn(f"{type(self).__name__}: the {what} was still "
+                          f"falling after {epochs} epochs (by more than tol={self.tol} in the "
+                          f"last {window}); it has not converged: raise epochs",
+                          ConvergenceWarning, stacklevel=3)
+        return self
+
+    def _seed(self) -> int:
+        if isinstance(self.random_state, numbers.Integral):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(2**31 - 1))
+
+    def _batch_size(self, rows: int) -> int:
+        """``"auto"``: min(200, N), scikit-learn's MLP default; None: the whole set (full batch)."""
+        if self.batch_size == "auto":
+            return min(200, rows)
+        return rows if self.batch_size is None else min(self.batch_size, rows)
+
+    def _validate_X(self, X, reset: bool) -> numpy.ndarray:
+        """A 2-D finite array of the default float dtype, with the features seen in fit."""
+        if isinstance(X, Tensor):
+            X = backend.to_numpy(X.data)
+        X = validate_data(self, X, reset=reset, dtype=backend.get_default_dtype(),
+                          ensure_all_finite=False)
+        self._refuse_non_finite(X, "X")
+        return X
+
+    def _refuse_non_finite(self, array: numpy.ndarray, what: str) -> None:
+        if not numpy.isfinite(array).all():
+            rows, columns = numpy.nonzero(~numpy.isfinite(array.reshape(len(array), -1)))
+            raise DataError(f"{type(self).__name__}: {what} has {len(rows)} NaN or infinite "
+                            f"values, the first at row {rows[0]}, column {columns[0]}")
+
+    def _outputs(self, X) -> numpy.ndarray:
+        check_is_fitted(self)
+        return training.predict(self.module_, self._validate_X(X, reset=False))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+class SGDClassifierMixin(ClassifierMixin):
     """Class labels of any kind in, the same labels out; the module sees indices 0..K−1.
 
     The defaults are a K-class model on the cross-entropy: K outputs, integer class targets,
@@ -174,18 +178,41 @@ class ClassifierMixin:
         return softmax_rows(logits.astype(numpy.float64))
 
     def fit(self, X, y, validation=None, checkpoint_dir=None, resume: bool = False):
-        """Fit on (X, y); ``validation=(X_val, y_val)`` records validation accuracy each epoch."""
-        X = self._check_X(X, fitting=True)
-        labels = numpy.asarray(y)
-        if labels.ndim != 1 or len(labels) != len(X):
-            raise ShapeError(f"{type(self).__name__}: y must be 1-D with one label per row of X; "
-                             f"got X with {len(X)} rows and y of shape {labels.shape}")
-        self.classes_ = numpy.unique(labels)
-        targets = self._encode(numpy.searchsorted(self.classes_, labels))
+        """Fit on (X, y); ``validation=(X_val, y_val)`` records validation accuracy each epoch
+        and decides when to stop."""
+        continuing = self.warm_start and hasattr(self, "module_")
+        X, labels = self._validate(X, y, reset=not continuing)
+        if not continuing:
+            self.classes_ = numpy.unique(labels)
+        targets = self._encode(self._indices(labels))
         if validation is not None:
-            validation = (self._check_X(validation[0]), self._encode(self._indices(validation[1])))
-        return self._fit_module(X, targets, self._n_outputs(), validation,
-                                {"accuracy": training.accuracy}, checkpoint_dir, resume)
+            validation = (self._validate_X(validation[0], reset=False),
+                          self._encode(self._indices(validation[1])))
+        return self._fit_module(X, targets, self._n_outputs(), validation=validation,
+                                metrics={"accuracy": training.accuracy},
+                                checkpoint_dir=checkpoint_dir, resume=resume)
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over (X, y), continuing from the fitted model; the first call needs
+        ``classes``, every label that will ever be seen (as scikit-learn's ``partial_fit``)."""
+        first = not hasattr(self, "module_")
+        if first and classes is None:
+            raise ValueError(f"{type(self).__name__}.partial_fit: the first call needs "
+                             "classes=, all the labels of the problem")
+        X, labels = self._validate(X, y, reset=first)
+        if first:
+            self.classes_ = numpy.unique(numpy.asarray(classes))
+        targets = self._encode(self._indices(labels))
+        return self._fit_module(X, targets, self._n_outputs(), incremental=True)
+
+    def _validate(self, X, y, reset: bool):
+        if isinstance(X, Tensor):
+            X = backend.to_numpy(X.data)
+        X, y = validate_data(self, X, y, reset=reset, dtype=backend.get_default_dtype(),
+                             ensure_all_finite=False)
+        self._refuse_non_finite(X, "X")
+        check_classification_targets(y)
+        return X, y
 
     def _indices(self, labels) -> numpy.ndarray:
         labels = numpy.asarray(labels)
@@ -201,34 +228,68 @@ class ClassifierMixin:
         return self._probabilities(self._outputs(X))
 
     def predict(self, X) -> numpy.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
-
-    def score(self, X, y) -> float:
-        """Mean accuracy on (X, y)."""
-        return float(numpy.mean(self.predict(X) == numpy.asarray(y)))
+        probabilities = self.predict_proba(X)
+        return self.classes_[probabilities.argmax(axis=1)]
 
 
-class RegressorMixin:
-    """Targets of shape (N,) or (N, k); ``predict`` gives the same shape back."""
+class SGDRegressorMixin(RegressorMixin):
+    """Targets of shape (N,) or (N, k); ``predict`` gives the same shape back, in float64.
+
+    The module learns standardised targets (t − mean) / scale, with the training targets' mean
+    and standard deviation (``target_mean_``, ``target_scale_``), and ``predict`` maps its
+    outputs back: a last layer that starts near zero then starts near the targets' mean, and one
+    learning rate suits targets in the units of houses' prices and of probabilities alike.
+    """
 
     def fit(self, X, y, validation=None, checkpoint_dir=None, resume: bool = False):
-        """Fit on (X, y); ``validation=(X_val, y_val)`` records validation RMSE and R²."""
-        X = self._check_X(X, fitting=True)
-        targets = self._check_y(y, len(X))
-        self.n_outputs_ = targets.shape[1] if numpy.ndim(y) == 2 else None
+        """Fit on (X, y); ``validation=(X_val, y_val)`` records validation RMSE and R² (of the
+        standardised targets) each epoch and decides when to stop."""
+        continuing = self.warm_start and hasattr(self, "module_")
+        X, targets = self._validate(X, y, reset=not continuing)
+        if not continuing:
+            self._fit_target_scaling(targets)
         if validation is not None:
-            validation = (self._check_X(validation[0]),
-                          self._check_y(validation[1], len(validation[0])))
-        return self._fit_module(X, targets, targets.shape[1], validation,
-                                {"rmse": training.rmse, "r2": training.r2}, checkpoint_dir, resume)
+            validation = (self._validate_X(validation[0], reset=False),
+                          self._scaled(self._target_array(validation[1])))
+        return self._fit_module(X, self._scaled(targets), targets.shape[1],
+                                validation=validation,
+                                metrics={"rmse": training.rmse, "r2": training.r2},
+                                checkpoint_dir=checkpoint_dir, resume=resume)
 
-    def _check_y(self, y, rows: int) -> numpy.ndarray:
-        targets = numpy.asarray(y, dtype=backend.get_default_dtype())
-        targets = targets.reshape(len(targets), -1) if targets.ndim >= 1 else targets
-        if targets.ndim != 2 or len(targets) != rows:
-            raise ShapeError(f"{type(self).__name__}: y must have one row per row of X; got X "
-                             f"with {rows} rows and y of shape {numpy.shape(y)}")
-        return targets
+    def partial_fit(self, X, y):
+        """One epoch over (X, y), continuing from the fitted model; the first call fixes the
+        target scaling from its targets."""
+        first = not hasattr(self, "module_")
+        X, targets = self._validate(X, y, reset=first)
+        if first:
+            self._fit_target_scaling(targets)
+        return self._fit_module(X, self._scaled(targets), targets.shape[1], incremental=True)
+
+    def _validate(self, X, y, reset: bool):
+        if isinstance(X, Tensor):
+            X = backend.to_numpy(X.data)
+        X, y = validate_data(self, X, y, reset=reset, dtype=backend.get_default_dtype(),
+                             multi_output=True, y_numeric=True, ensure_all_finite=False)
+        self._refuse_non_finite(X, "X")
+        targets = self._target_array(y)
+        self._refuse_non_finite(targets, "y")
+        if reset:
+            self.n_outputs_ = targets.shape[1] if numpy.ndim(y) == 2 else None
+        return X, targets
+
+    @staticmethod
+    def _target_array(y) -> numpy.ndarray:
+        targets = numpy.asarray(y, dtype=numpy.float64)
+        return targets.reshape(len(targets), -1)
+
+    def _fit_target_scaling(self, targets: numpy.ndarray) -> None:
+        self.target_mean_ = targets.mean(axis=0)
+        scale = targets.std(axis=0)
+        self.target_scale_ = numpy.where(scale > 0, scale, 1.0)
+
+    def _scaled(self, targets: numpy.ndarray) -> numpy.ndarray:
+        scaled = (targets - self.target_mean_) / self.target_scale_
+        return scaled.astype(backend.get_default_dtype())
 
     def _data_loss(self, outputs, targets):
         from .nn import functional as F
@@ -236,10 +297,11 @@ class RegressorMixin:
         return F.mse_loss(outputs, targets)
 
     def predict(self, X) -> numpy.ndarray:
-        outputs = self._outputs(X)
+        outputs = self._outputs(X).astype(numpy.float64)
+        outputs = outputs * self.target_scale_ + self.target_mean_
         return outputs.reshape(-1) if self.n_outputs_ is None else outputs
 
-    def score(self, X, y) -> float:
-        """R² = 1 − Σ(y − t)² / Σ(t − t̄)² on (X, y), as scikit-learn's regressors."""
-        targets = self._check_y(y, len(X))
-        return training.r2(self._outputs(X), targets)
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

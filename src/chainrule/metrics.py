@@ -59,6 +59,19 @@ class History:
     def last(self) -> dict:
         return self.records[-1] if self.records else {}
 
+    def still_improving(self, window: int = 10, tol: float = 1e-4) -> bool:
+        """Whether the monitored quantity was still improving at the end: its best value over the
+        last ``window`` epochs beats the best before them by more than ``tol`` (scikit-learn's
+        convergence rule for its MLPs, with ``n_iter_no_change`` = ``window``). A run shorter
+        than ``window`` epochs is compared with its first epoch; a single epoch shows nothing."""
+        values = self[self.monitor]
+        if len(values) < 2:
+            return True
+        recent, before = values[-window:], values[:-window] or values[:1]
+        if self.monitor.removeprefix("val_") in HIGHER_IS_BETTER:
+            return max(recent) > max(before) + tol
+        return min(recent) < min(before) - tol
+
     def to_dict(self) -> dict:
         return {"monitor": self.monitor, "best_epoch": self.best_epoch,
                 "stopped_early": self.stopped_early, "epochs": self.records}

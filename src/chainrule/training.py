@@ -9,8 +9,8 @@ backpropagation, and lets the optimizer move the parameters against it:
 After each epoch it measures the training loss (the mean over the epoch's steps, weighted by batch
 size) and, given a validation set, the validation loss and metrics; it can stop early when a
 validation metric stops improving and put back the best weights. With a checkpoint directory it
-saves everything needed to continue at the end of each epoch, and ``resume=True`` continues from
-there: the shuffling order of epoch e depends only on (seed, e), and the model, optimizer,
+saves everything needed to continue at the end of an epoch (at most once a second, and after the
+last epoch), and ``resume=True`` continues from there: the shuffling order of epoch e depends only on (seed, e), and the model, optimizer,
 scheduler and random-generator states come back exactly, so a resumed run ends with the same
 weights, bit for bit, as one that was never interrupted.
 """
@@ -151,8 +151,8 @@ def evaluate(model, loss: Callable, data, metrics: dict | None = None,
 # ---------------------------------------------------------------- fit
 def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int = 10,
         batch_size: int = 32, metrics: dict | None = None, monitor: str = "val_loss",
-        patience: int | None = None, restore_best: bool = True, scheduler=None,
-        clip_grad_norm: float | None = None, seed: int = 0, checkpoint_dir=None,
+        patience: int | None = None, min_delta: float = 0.0, restore_best: bool = True,
+        scheduler=None, clip_grad_norm: float | None = None, seed: int = 0, checkpoint_dir=None,
         resume: bool = False, progress: bool = True, stream=None) -> History:
     """Train ``model`` by minibatch SGD and return its ``History``.
 
@@ -170,12 +170,16 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
       monitor      the validation quantity that decides the best epoch: ``"val_loss"`` or
                    ``"val_<metric>"``; accuracy and r2 are maximised, everything else minimised.
       patience     stop after this many epochs without improvement of ``monitor`` (None: never).
+      min_delta    a change of ``monitor`` smaller than this is no improvement (scikit-learn's
+                   ``tol``: with ``monitor="loss"`` and ``patience``, training stops once the
+                   training loss has converged).
       restore_best put the weights of the best epoch back at the end (with a validation set).
       scheduler    a learning-rate schedule, stepped once per epoch.
       clip_grad_norm  rescale the gradients so their global norm is at most this value.
       seed         decides the shuffling order of each epoch (dropout draws from the generator
                    that ``chainrule.manual_seed`` seeds).
-      checkpoint_dir  where to save, at each epoch end, what ``resume`` needs (and the history).
+      checkpoint_dir  where to save, at an epoch's end (at most once a second, and always after
+                   the last epoch), what ``resume`` needs (and the history).
       resume       continue from the checkpoint in ``checkpoint_dir`` if there is one.
       progress     show a progress bar (tqdm) on a terminal, else one line per epoch, on ``stream``
                    (default standard error).
@@ -196,7 +200,7 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
         raise ValueError(f"fit: monitor {monitor!r} is not measured; choose one of {measured}")
     maximise = monitor.removeprefix("val_") in HIGHER_IS_BETTER
     history = History(monitor=monitor)
-    state = _EarlyStopping(maximise)
+    state = _EarlyStopping(maximise, min_delta)
     guard = DivergenceGuard()
     first_epoch = 1
     if checkpoint_dir is not None:
@@ -204,7 +208,8 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         if resume and has_checkpoint(checkpoint_dir):
             history, state, guard.first_loss = _load_checkpoint(
-                checkpoint_dir, model, optimizer, scheduler, monitor, maximise)
+                checkpoint_dir, model, optimizer, scheduler, monitor,
+                _EarlyStopping(maximise, min_delta))
             first_epoch = history.last.get("epoch", 0) + 1
             if progress:
                 where = (f"resuming at epoch {first_epoch} of {epochs}" if first_epoch <= epochs
@@ -217,6 +222,7 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
     steps = math.ceil(len(train) / batch_size)
     bar = _Progress(stream or sys.stderr, epochs, steps, progress)
     model.train()
+    next_checkpoint, best_unsaved = 0.0, False
     for epoch in range(first_epoch, epochs + 1):
         if state.stopped:
             break
@@ -263,10 +269,13 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
             state.best_weights = _copy_state(model)
         history.best_epoch, history.stopped_early = state.best_epoch, state.stopped
         bar.end_epoch(record)
-        if checkpoint_dir is not None:
+        best_unsaved = best_unsaved or (improved and restore_best and validation is not None)
+        last_epoch = epoch == epochs or state.stopped
+        if checkpoint_dir is not None and (last_epoch or time.perf_counter() >= next_checkpoint):
             _save_checkpoint(checkpoint_dir, model, optimizer, scheduler, history, state,
-                             improved and restore_best and validation is not None,
-                             guard.first_loss)
+                             best_unsaved, guard.first_loss)
+            best_unsaved = False
+            next_checkpoint = time.perf_counter() + CHECKPOINT_INTERVAL_SECONDS
     if restore_best and validation is not None and state.best_weights is not None:
         model.load_state_dict(state.best_weights)
     model.eval()
@@ -276,8 +285,9 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
 class _EarlyStopping:
     """Tracks the best value of the monitored quantity and the epochs since it improved."""
 
-    def __init__(self, maximise: bool):
+    def __init__(self, maximise: bool, min_delta: float = 0.0):
         self.maximise = maximise
+        self.min_delta = min_delta
         self.best = None
         self.best_epoch = None
         self.waited = 0
@@ -286,7 +296,8 @@ class _EarlyStopping:
 
     def update(self, value: float, epoch: int, patience: int | None) -> bool:
         """Record this epoch's value; True when it is the best so far."""
-        improved = self.best is None or (value > self.best if self.maximise else value < self.best)
+        improved = self.best is None or (value > self.best + self.min_delta if self.maximise
+                                         else value < self.best - self.min_delta)
         if improved:
             self.best, self.best_epoch, self.waited = value, epoch, 0
         else:
@@ -310,6 +321,10 @@ def _copy_state(model) -> dict:
 # written before the last-epoch checkpoint: a crash between the two makes the resumed run redo
 # that epoch, which reproduces the same weights and so the same best file.
 BEST_WEIGHTS = "best.safetensors"
+# A checkpoint is a few fsync'd writes (10–20 ms, more on a busy disk), longer than an epoch of a
+# small table: fit saves at most once a second, and always after the last epoch. A resumed run
+# redoes the epochs since the last save, which (shuffled by seed and epoch) give the same weights.
+CHECKPOINT_INTERVAL_SECONDS = 1.0
 
 
 def has_checkpoint(checkpoint_dir) -> bool:
@@ -330,11 +345,14 @@ CHECKPOINT_EXTRA = schema.Record({
 
 
 def _save_checkpoint(folder: Path, model, optimizer, scheduler, history: History,
-                     state: "_EarlyStopping", improved: bool, first_loss: float) -> None:
+                     state: "_EarlyStopping", best_changed: bool, first_loss: float) -> None:
     from . import checkpoint
 
-    if improved:
+    if best_changed:
+        last = _copy_state(model)
+        model.load_state_dict(state.best_weights)
         checkpoint.save_weights(folder / BEST_WEIGHTS, model)
+        model.load_state_dict(last)
     checkpoint.save_checkpoint(folder, model, optimizer, scheduler,
                                extra={"history": history.to_dict(),
                                       "early_stopping": state.to_dict(),
@@ -343,9 +361,9 @@ def _save_checkpoint(folder: Path, model, optimizer, scheduler, history: History
 
 
 def _load_checkpoint(folder: Path, model, optimizer, scheduler, monitor: str,
-                     maximise: bool) -> tuple:
+                     state: "_EarlyStopping") -> tuple:
     """(history, early-stopping state, first loss) of the checkpoint, restored into the model,
-    optimizer and scheduler."""
+    optimizer and scheduler (and into ``state``)."""
     from . import checkpoint
 
     loaded = checkpoint.load_checkpoint(folder, model, optimizer, scheduler)
@@ -354,7 +372,6 @@ def _load_checkpoint(folder: Path, model, optimizer, scheduler, monitor: str,
     if history.monitor != monitor:
         raise TrainingError(f"{folder}: the checkpoint's run monitored {history.monitor!r}, "
                             f"this one {monitor!r}; resume with the same settings")
-    state = _EarlyStopping(maximise)
     for key, value in saved["early_stopping"].items():
         setattr(state, key, value)
     if (folder / BEST_WEIGHTS).is_file():

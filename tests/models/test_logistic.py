@@ -9,6 +9,9 @@ from sklearn.model_selection import train_test_split
 from chainrule.errors import DataError
 from chainrule.models import LogisticRegression
 
+# Several fits here are short on purpose; their ConvergenceWarnings are expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 @pytest.fixture(scope="module")
 def breast_cancer():
@@ -24,7 +27,7 @@ def test_training_log_loss_matches_scikit_learn_with_the_same_penalty(breast_can
     C = 1.0
     theirs = SklearnLogisticRegression(C=C, tol=1e-10, max_iter=10_000).fit(X_train, y_train)
     ours = LogisticRegression(alpha=1 / (C * len(X_train)), lr=0.5, momentum=0.9, epochs=400,
-                              batch_size=None).fit(X_train, y_train)
+                              batch_size=None, n_iter_no_change=None).fit(X_train, y_train)
     their_loss = log_loss(y_train, theirs.predict_proba(X_train))
     our_loss = log_loss(y_train, ours.predict_proba(X_train))
     assert abs(our_loss - their_loss) < 1e-3
@@ -43,7 +46,7 @@ def test_string_labels_come_back_as_given(breast_cancer):
 
 def test_more_than_two_classes_is_refused_with_a_suggestion():
     X = numpy.random.default_rng(0).normal(size=(9, 2))
-    with pytest.raises(DataError, match="3 classes; use SoftmaxRegression"):
+    with pytest.raises(DataError, match=r"y has 3 class\(es\); use SoftmaxRegression"):
         LogisticRegression().fit(X, [0, 1, 2] * 3)
 
 

@@ -7,6 +7,9 @@ from sklearn.linear_model import LogisticRegression as SklearnLogisticRegression
 from chainrule.errors import DataError
 from chainrule.models import MLPClassifier, MLPRegressor, SoftmaxRegression
 
+# Several fits here are short on purpose; their ConvergenceWarnings are expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 @pytest.fixture(scope="module")
 def iris():
@@ -19,7 +22,7 @@ def test_softmax_regression_reaches_the_multinomial_optimum(iris):
     n = len(X)
     theirs = SklearnLogisticRegression(C=1.0, tol=1e-10, max_iter=10_000).fit(X, y)
     ours = SoftmaxRegression(alpha=1 / n, lr=0.5, momentum=0.9, epochs=400,
-                             batch_size=None).fit(X, y)
+                             batch_size=None, n_iter_no_change=None).fit(X, y)
     numpy.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=2e-3)
 
 

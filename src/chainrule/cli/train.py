@@ -73,10 +73,12 @@ def register(subparsers) -> None:
                        help="MLP dropout probability after each hidden layer (cnn: before "
                             "its last layer)")
     fitting = train.add_argument_group("training")
-    fitting.add_argument("--epochs", type=int, default=20, help="passes over the training data")
+    fitting.add_argument("--epochs", type=int, default=None,
+                         help="passes over the training data (default: at least 20 epochs and "
+                              "at least 800 steps: more epochs for small data)")
     fitting.add_argument("--batch-size", type=int, default=32, help="examples per SGD step")
     fitting.add_argument("--lr", type=float, default=None,
-                         help="learning rate (default: 0.001 for adam; for sgd 0.1, or 0.001 "
+                         help="learning rate (default: 0.001 for adam; for sgd 0.1, or 0.003 "
                               "for linear regression, whose squared error punishes outliers)")
     fitting.add_argument("--optimizer", choices=["sgd", "adam"], default=None,
                          help="default: adam for mlp, sgd for the linear models")
@@ -185,9 +187,9 @@ def _offline(error):
 
 
 def _default_lr(optimizer: str, model: str) -> float:
-    if optimizer == "adam" or model == "linear":
+    if optimizer == "adam":
         return 0.001
-    return 0.1
+    return 0.003 if model == "linear" else 0.1
 
 
 def run_train(args) -> int:

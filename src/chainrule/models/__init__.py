@@ -4,12 +4,18 @@ scikit-learn's estimator API (``fit``, ``predict``, ``predict_proba``, ``score``
     from chainrule.models import LinearRegression, LogisticRegression, SoftmaxRegression
     from chainrule.models import MLPClassifier, MLPRegressor, CNNClassifier
 """
-from .cnn import CNNClassifier, ConvNet
-from .linear import LinearRegression, least_squares
-from .logistic import LogisticRegression
-from .mlp import MLPClassifier, MLPRegressor
-from .softmax import SoftmaxRegression
+import importlib
 
-__all__ = ["CNNClassifier", "ConvNet",
-           "LinearRegression", "LogisticRegression", "MLPClassifier", "MLPRegressor",
-           "SoftmaxRegression", "least_squares"]
+# The estimators are scikit-learn estimators (the ``train`` extra) and load on first use; the GPT
+# is not one, so ``chainrule lm`` and ``chainrule.models.gpt`` work without scikit-learn.
+_MODULE_OF = {"LinearRegression": "linear", "least_squares": "linear",
+              "LogisticRegression": "logistic", "MLPClassifier": "mlp", "MLPRegressor": "mlp",
+              "SoftmaxRegression": "softmax", "CNNClassifier": "cnn", "ConvNet": "cnn"}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name in _MODULE_OF:
+        return getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from .. import nn
-from ..estimators import ClassifierMixin, SGDEstimator
+from ..estimators import SGDClassifierMixin, SGDEstimator
 from ..errors import ShapeError
 from ..tensor import Tensor
 
@@ -52,19 +52,21 @@ class ConvNet(nn.Module):
         return self.classifier(self.features(x))
 
 
-class CNNClassifier(ClassifierMixin, SGDEstimator):
+class CNNClassifier(SGDClassifierMixin, SGDEstimator):
     """A convolutional network classifier of images given as rows of pixels.
 
     image_shape  (channels, height, width) of each row; None: one channel, square images.
     channels     output channels of each convolution block; hidden: the linear layer's size.
     dropout      probability before the last layer.
     lr, epochs, batch_size, optimizer ("adam" or "sgd"), momentum: the training settings.
+    tol, n_iter_no_change, warm_start: as the other estimators' (scikit-learn's meanings).
     random_state seeds the initial weights, the dropout masks and the shuffling order.
     """
 
-    def __init__(self, image_shape: tuple | None = None, channels: tuple = (32, 64),
+    def __init__(self, *, image_shape: tuple | None = None, channels: tuple = (32, 64),
                  hidden: int = 128, dropout: float = 0.0, lr: float = 0.001, epochs: int = 10,
                  batch_size: int | None = 64, optimizer: str = "adam", momentum: float = 0.0,
+                 tol: float = 1e-4, n_iter_no_change: int | None = 10, warm_start: bool = False,
                  random_state: int = 0, verbose: bool = False):
         self.image_shape = image_shape
         self.channels = channels
@@ -75,6 +77,9 @@ class CNNClassifier(ClassifierMixin, SGDEstimator):
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.momentum = momentum
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
 

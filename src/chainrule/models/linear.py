@@ -11,30 +11,39 @@ from __future__ import annotations
 import numpy
 
 from .. import backend, nn
-from ..estimators import RegressorMixin, SGDEstimator
+from ..estimators import SGDEstimator, SGDRegressorMixin
 
 
-class LinearRegression(RegressorMixin, SGDEstimator):
+class LinearRegression(SGDRegressorMixin, SGDEstimator):
     """Least-squares linear regression (scikit-learn's estimator API).
 
     solver      "sgd" (minibatch SGD on the mean squared error) or "lstsq" (closed form).
     lr, epochs, batch_size, optimizer ("sgd" or "adam"), momentum: the SGD settings
                 (``batch_size=None`` means the whole training set per step).
-    random_state  seeds the initial weights and the shuffling order.
+    tol, n_iter_no_change  stop once the loss has not improved by ``tol`` for that many epochs
+                (None: run every epoch); a ``ConvergenceWarning`` if ``epochs`` ran out first.
+    warm_start  ``fit`` continues from the fitted weights instead of starting again.
+    random_state  seeds the initial weights and the shuffling order (None: a fresh seed).
     verbose     print one line per epoch.
 
-    Learned: ``coef_`` (k, d) or (d,), ``intercept_``, ``module_`` (an ``nn.Linear``), ``history_``.
+    The targets are standardised for training and mapped back for ``predict`` and ``coef_``.
+    Learned: ``coef_`` (k, d) or (d,), ``intercept_``, ``module_`` (an ``nn.Linear``),
+    ``history_``, ``n_iter_``.
     """
 
-    def __init__(self, solver: str = "sgd", lr: float = 0.01, epochs: int = 100,
-                 batch_size: int | None = 32, optimizer: str = "sgd", momentum: float = 0.0,
-                 random_state: int = 0, verbose: bool = False):
+    def __init__(self, *, solver: str = "sgd", lr: float = 0.01, epochs: int = 200,
+                 batch_size: int | str | None = 32, optimizer: str = "sgd",
+                 momentum: float = 0.0, tol: float = 1e-4, n_iter_no_change: int | None = 10,
+                 warm_start: bool = False, random_state=0, verbose: bool = False):
         self.solver = solver
         self.lr = lr
         self.epochs = epochs
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.momentum = momentum
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
 
@@ -47,26 +56,27 @@ class LinearRegression(RegressorMixin, SGDEstimator):
         if self.solver != "lstsq":
             raise ValueError(f"LinearRegression: solver must be 'sgd' or 'lstsq', "
                              f"not {self.solver!r}")
-        X = self._check_X(X, fitting=True)
-        targets = self._check_y(y, len(X))
-        self.n_outputs_ = targets.shape[1] if numpy.ndim(y) == 2 else None
+        X, targets = self._validate(X, y, reset=True)
+        self._fit_target_scaling(targets)
         self.module_ = self._build_module(X.shape[1], targets.shape[1])
-        weight, bias = least_squares(X, targets)
+        weight, bias = least_squares(X, self._scaled(targets))
         self.module_.weight.data[...] = weight
         self.module_.bias.data[...] = bias
         self.module_.eval()
-        self.history_ = None
+        self.history_, self.n_iter_ = None, 0
         return self
 
     @property
     def coef_(self) -> numpy.ndarray:
-        weight = backend.to_numpy(self.module_.weight.data)
+        weight = backend.to_numpy(self.module_.weight.data).astype(numpy.float64)
+        weight = weight * self.target_scale_[:, None]
         return weight[0] if self.n_outputs_ is None else weight
 
     @property
     def intercept_(self):
-        bias = backend.to_numpy(self.module_.bias.data)
-        return bias[0] if self.n_outputs_ is None else bias
+        bias = backend.to_numpy(self.module_.bias.data).astype(numpy.float64)
+        bias = bias * self.target_scale_ + self.target_mean_
+        return float(bias[0]) if self.n_outputs_ is None else bias
 
 
 def least_squares(X, targets):

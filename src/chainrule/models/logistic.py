@@ -17,30 +17,34 @@ import numpy
 
 from .. import backend, nn
 from ..errors import DataError
-from ..estimators import ClassifierMixin, SGDEstimator, two_class_probabilities
+from ..estimators import SGDClassifierMixin, SGDEstimator, two_class_probabilities
 
 
-class LogisticRegression(ClassifierMixin, SGDEstimator):
+class LogisticRegression(SGDClassifierMixin, SGDEstimator):
     """Binary logistic regression with an optional L2 penalty (scikit-learn's estimator API).
 
     alpha       L2 penalty strength α in (1/N) Σ ℓₙ + (α/2)‖w‖²; α = 1/(C·N) for sklearn's C.
     lr, epochs, batch_size, optimizer ("sgd" or "adam"), momentum: the SGD settings
                 (``batch_size=None`` means the whole training set per step: gradient descent).
-    random_state  seeds the initial weights and the shuffling order.
+    tol, n_iter_no_change, warm_start, random_state, verbose: as ``LinearRegression``'s.
 
-    Learned: ``classes_`` (the two labels), ``coef_`` (d,), ``intercept_``, ``module_``,
-    ``history_``.
+    Learned: ``classes_`` (the two labels), ``coef_`` (1, d), ``intercept_`` (1,), ``module_``,
+    ``history_``, ``n_iter_``.
     """
 
-    def __init__(self, alpha: float = 0.0, lr: float = 0.1, epochs: int = 100,
-                 batch_size: int | None = 32, optimizer: str = "sgd", momentum: float = 0.0,
-                 random_state: int = 0, verbose: bool = False):
+    def __init__(self, *, alpha: float = 0.0, lr: float = 0.1, epochs: int = 200,
+                 batch_size: int | str | None = 32, optimizer: str = "sgd",
+                 momentum: float = 0.0, tol: float = 1e-4, n_iter_no_change: int | None = 10,
+                 warm_start: bool = False, random_state=0, verbose: bool = False):
         self.alpha = alpha
         self.lr = lr
         self.epochs = epochs
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.momentum = momentum
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
 
@@ -49,8 +53,9 @@ class LogisticRegression(ClassifierMixin, SGDEstimator):
 
     def _n_outputs(self) -> int:
         if len(self.classes_) != 2:
-            raise DataError(f"LogisticRegression is a binary classifier, but y has "
-                            f"{len(self.classes_)} classes; use SoftmaxRegression")
+            raise DataError(f"Only binary classification is supported. LogisticRegression "
+                            f"separates two classes, but y has {len(self.classes_)} class(es); "
+                            "use SoftmaxRegression")
         return 1
 
     def _encode(self, indices: numpy.ndarray) -> numpy.ndarray:
@@ -65,12 +70,17 @@ class LogisticRegression(ClassifierMixin, SGDEstimator):
 
     def decision_function(self, X) -> numpy.ndarray:
         """The logit z = wᵀx + b of each row (positive means the second class)."""
-        return self._outputs(X).reshape(-1)
+        return self._outputs(X).reshape(-1).astype(numpy.float64)
 
     @property
     def coef_(self) -> numpy.ndarray:
-        return backend.to_numpy(self.module_.weight.data)[0]
+        return backend.to_numpy(self.module_.weight.data).astype(numpy.float64)
 
     @property
-    def intercept_(self) -> float:
-        return float(backend.to_numpy(self.module_.bias.data)[0])
+    def intercept_(self) -> numpy.ndarray:
+        return backend.to_numpy(self.module_.bias.data).astype(numpy.float64)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # binary; SoftmaxRegression takes K classes
+        return tags

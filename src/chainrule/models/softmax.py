@@ -11,28 +11,33 @@ from __future__ import annotations
 import numpy
 
 from .. import backend, nn
-from ..estimators import ClassifierMixin, SGDEstimator
+from ..estimators import SGDClassifierMixin, SGDEstimator
 
 
-class SoftmaxRegression(ClassifierMixin, SGDEstimator):
+class SoftmaxRegression(SGDClassifierMixin, SGDEstimator):
     """Multi-class linear classifier trained on the cross-entropy (scikit-learn's estimator API).
 
     alpha       L2 penalty strength on W (not on b).
     lr, epochs, batch_size, optimizer ("sgd" or "adam"), momentum: the SGD settings.
-    random_state  seeds the initial weights and the shuffling order.
+    tol, n_iter_no_change, warm_start, random_state, verbose: as ``LinearRegression``'s.
 
-    Learned: ``classes_``, ``coef_`` (K, d), ``intercept_`` (K,), ``module_``, ``history_``.
+    Learned: ``classes_``, ``coef_`` (K, d), ``intercept_`` (K,), ``module_``, ``history_``,
+    ``n_iter_``.
     """
 
-    def __init__(self, alpha: float = 0.0, lr: float = 0.1, epochs: int = 100,
-                 batch_size: int | None = 32, optimizer: str = "sgd", momentum: float = 0.0,
-                 random_state: int = 0, verbose: bool = False):
+    def __init__(self, *, alpha: float = 0.0, lr: float = 0.1, epochs: int = 200,
+                 batch_size: int | str | None = 32, optimizer: str = "sgd",
+                 momentum: float = 0.0, tol: float = 1e-4, n_iter_no_change: int | None = 10,
+                 warm_start: bool = False, random_state=0, verbose: bool = False):
         self.alpha = alpha
         self.lr = lr
         self.epochs = epochs
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.momentum = momentum
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
 
@@ -41,8 +46,8 @@ class SoftmaxRegression(ClassifierMixin, SGDEstimator):
 
     @property
     def coef_(self) -> numpy.ndarray:
-        return backend.to_numpy(self.module_.weight.data)
+        return backend.to_numpy(self.module_.weight.data).astype(numpy.float64)
 
     @property
     def intercept_(self) -> numpy.ndarray:
-        return backend.to_numpy(self.module_.bias.data)
+        return backend.to_numpy(self.module_.bias.data).astype(numpy.float64)
