@@ -157,10 +157,10 @@ def primitive(name: str | None = None, samples=(), rejects=(), second_order: boo
             except ShapeError:
                 raise
             except IndexError as error:
-                message = str(error)
-                named = re.match(r"[a-z_]+: ", message)  # the op's own check already named it
-                raise IndexError(message if named else f"{op}: {message}") from None
+                raise IndexError(_named(op, error)) from None
             except ValueError as error:
+                if not _ARRAY_SHAPE_ERROR.search(str(error)):  # a bad setting, not a shape
+                    raise ValueError(_named(op, error)) from None
                 shapes = " and ".join(str(tuple(t.shape)) for t in inputs if t is not None)
                 raise ShapeError(f"{op}: cannot combine shapes {shapes}: {error}") from None
             if autograd._grad_enabled:
@@ -175,6 +175,18 @@ def primitive(name: str | None = None, samples=(), rejects=(), second_order: boo
         register(op, apply, samples, rejects, "primitive", second_order)
         return apply
     return decorate
+
+
+# How NumPy (and CuPy) word the ValueErrors of arrays whose shapes do not fit: "operands could
+# not be broadcast together", "shapes (3,4) and (5,) not aligned", "mismatch in its core
+# dimension", "cannot reshape array of size 12 into shape (5,)".
+_ARRAY_SHAPE_ERROR = re.compile(r"broadcast|shape|dimension|not aligned")
+
+
+def _named(op: str, error: Exception) -> str:
+    """The error's message with the op's name in front, once (the op's own checks name it)."""
+    message = str(error)
+    return message if re.match(r"[a-z_]+: ", message) else f"{op}: {message}"
 
 
 def _saved_positions(op: str, saves, by_position: list):

@@ -74,7 +74,8 @@ def std(a, dim=None, correction=1, keepdim=False, unbiased=None):
 
 
 def _extreme(name: str, pick):
-    """amax/amin: the gradient goes to the extreme element; tied elements share it equally."""
+    """amax/amin: the gradient goes to the extreme element; tied elements share it equally.
+    A NaN is the extreme (NumPy and PyTorch propagate it): the gradient goes to the NaNs."""
     def forward(a, dim=None, keepdim=False):
         axes = normalize_dims(dim, a.ndim, name)
         if a.data.size == 0:
@@ -83,7 +84,11 @@ def _extreme(name: str, pick):
         shape = kept_shape(a.shape, axes)
 
         def vjp(g, out):
-            hits = (a.data == out.data.reshape(shape)).astype(a.dtype)
+            extreme = out.data.reshape(shape)
+            hits = a.data == extreme
+            if a.dtype.kind == "f":  # NaN == NaN is false: pick the NaNs where the result is one
+                hits |= backend.xp.isnan(a.data) & backend.xp.isnan(extreme)
+            hits = hits.astype(a.dtype)
             share = hits / hits.sum(axis=axes, keepdims=True)
             return g.reshape(shape).expand(a.shape) * constant(share)
         return out, vjp
