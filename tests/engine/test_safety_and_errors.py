@@ -154,6 +154,33 @@ def test_softmax_of_a_0d_tensor_refuses_a_dimension_out_of_range():
         chainrule.tensor(3.0).softmax(1)
 
 
+@pytest.mark.parametrize("op", ["sum", "mean", "amax", "amin", "logsumexp"])
+@pytest.mark.parametrize("dim", [0, -1])
+def test_a_reduction_of_a_0d_tensor_along_dim_0_is_the_value_itself(op, dim):
+    x = chainrule.tensor(0.3, dtype=chainrule.float64, requires_grad=True)
+    assert getattr(x, op)(dim).item() == pytest.approx(0.3)
+    assert chainrule.gradcheck(lambda t: getattr(t, op)(dim) * 2, [x])
+
+
+def test_shape_ops_on_a_0d_tensor_behave_as_pytorch():
+    x = chainrule.tensor(3.0, dtype=chainrule.float64, requires_grad=True)
+    assert x.squeeze(0).shape == () and x.squeeze(-1).shape == ()
+    flat = x.flatten()
+    assert flat.shape == (1,)
+    flat.sum().backward()
+    assert x.grad.item() == 1.0
+    with pytest.raises(chainrule.ShapeError, match="cat: a 0-d tensor .* use stack"):
+        chainrule.cat([x, x])
+    assert chainrule.stack([x, x]).shape == (2,)
+
+
+def test_squeeze_refuses_a_dimension_out_of_range_instead_of_wrapping_it():
+    with pytest.raises(IndexError, match="squeeze: dimension 5 is out of range"):
+        chainrule.zeros(2, 1, 3).squeeze(5)
+    with pytest.raises(IndexError, match="squeeze: dimension 1 is out of range"):
+        chainrule.tensor(3.0).squeeze(1)
+
+
 @pytest.mark.parametrize("op", ["softmax", "log_softmax"])
 @pytest.mark.parametrize("dim", [0, 1])
 def test_softmax_of_an_empty_tensor_is_empty(op, dim):

@@ -25,8 +25,8 @@ def _shifted(a, axis):
 def _softmax_axis(a, dim, op: str):
     """The axis ``dim`` names, as PyTorch checks it; None for a 0-d tensor (dim 0 or -1), whose
     softmax is 1 and log-softmax 0, as in PyTorch."""
-    axis = normalize_dims(dim, a.ndim, op)[0]
-    return None if a.ndim == 0 else axis
+    axes = normalize_dims(dim, a.ndim, op)
+    return axes[0] if axes else None
 
 
 @primitive(samples=[Sample(((3, 5),), {"dim": 1}), Sample(((2, 3, 4),), {"dim": (0, 2)}),

@@ -11,7 +11,8 @@ from .primitive import Rejects, Sample, composite, constant, primitive
 
 
 def normalize_dims(dim, ndim: int, op: str) -> tuple:
-    """``dim`` (None, an int or a sequence, negatives allowed) as a sorted tuple of axes."""
+    """``dim`` (None, an int or a sequence, negatives allowed) as a sorted tuple of axes. A 0-d
+    tensor takes dim 0 or -1, as in PyTorch, and has no axis to reduce."""
     if dim is None:
         return tuple(range(ndim))
     dims = (dim,) if isinstance(dim, (int, numpy.integer)) else tuple(dim)
@@ -20,7 +21,8 @@ def normalize_dims(dim, ndim: int, op: str) -> tuple:
         if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
             raise IndexError(f"{op}: dimension {d} is out of range for a tensor of {ndim} "
                              f"dimensions")
-        axes.append(d % ndim if ndim else 0)
+        if ndim:
+            axes.append(d % ndim)
     return tuple(sorted(set(axes)))
 
 
