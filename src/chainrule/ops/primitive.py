@@ -200,23 +200,24 @@ def _saved_positions(op: str, saves, by_position: list):
     return tuple(names.index(s) for s in saves if s != "out"), "out" in saves
 
 
-def _saved_versions(inputs: tuple, positions, saves_output: bool, output) -> tuple:
+def _saved_versions(inputs: tuple, positions, saves_output: bool, output) -> list:
     """(tensor, version) for each tensor the VJPs read, the output as None. Inlined lookups:
     this runs on every op that records a node."""
     versions = autograd._versions
     saved = []
-    for position, tensor in enumerate(inputs):
-        if tensor is not None and (positions is None or position in positions):
+    for tensor in (inputs if positions is None else [inputs[p] for p in positions
+                                                      if p < len(inputs)]):
+        if tensor is not None:
             array = tensor.data
             base = array.base
             saved.append((tensor, versions.get(id(array if base is None else base), 0)))
     if saves_output:
         base = output.base
         saved.append((None, versions.get(id(output if base is None else base), 0)))
-    return tuple(saved)
+    return saved
 
 
-def _node(op: str, inputs: tuple, vjps, saved: tuple) -> Node:
+def _node(op: str, inputs: tuple, vjps, saved: list) -> Node:
     if callable(vjps):
         vjps = (vjps,)
     if len(vjps) == len(inputs) and not _has_none(inputs):
