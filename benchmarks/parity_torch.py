@@ -783,6 +783,41 @@ def _name(lib) -> str:
 
 
 # ---------------------------------------------------------------- report
+def hook_checks() -> list:
+    """Tensor and module hooks: which fire, in what order, with which gradients."""
+    rng = numpy.random.default_rng(0)
+    weights = [rng.standard_normal(shape) for shape in ((4, 3), (4,), (2, 4), (2,))]
+    inputs = rng.standard_normal((5, 3))
+
+    def run(lib):
+        net = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.Tanh(), lib.nn.Linear(4, 2)).double()
+        with lib.no_grad():
+            for parameter, values in zip(net.parameters(), weights):
+                parameter.copy_(lib.tensor(values))
+        calls = []
+        for name, module in net.named_modules():
+            if name:
+                module.register_forward_pre_hook(lambda m, a, n=name: calls.append(f"pre {n}"))
+                module.register_forward_hook(lambda m, a, o, n=name: calls.append(f"forward {n}"))
+                module.register_full_backward_hook(
+                    lambda m, gi, go, n=name: calls.append(
+                        f"backward {n}: grad_input {[None if g is None else round(float(g.sum()), 10) for g in gi]}, "
+                        f"grad_output {[round(float(g.sum()), 10) for g in go]}"))
+        x = lib.tensor(inputs, requires_grad=True)
+        hidden = x * 2
+        seen = []
+        hidden.register_hook(lambda g: seen.append(round(float(g.sum()), 10)))
+        hidden.register_hook(lambda g: g * 3)
+        out = net(hidden)
+        (out * out).sum().backward()
+        return {"module hook calls, in order": calls,
+                "tensor hook: sum of the gradient it sees": seen,
+                "tensor hook's replacement reaches the leaf": round(float(x.grad.sum()), 10)}
+
+    mine, theirs = run(chainrule), run(torch)
+    return [(what, _show(mine[what]), _show(theirs[what])) for what in mine]
+
+
 def main() -> int:
     started = time.perf_counter()
     failures = 0
@@ -805,7 +840,8 @@ def main() -> int:
               + (f"  ({note})" if note else ""))
     for title, rows in (("creation functions: dtype, shape, values", creation_checks()),
                         ("Tensor properties, autograd, in place", property_checks()),
-                        ("dtype rules and PyTorch idioms", dtype_checks())):
+                        ("dtype rules and PyTorch idioms", dtype_checks()),
+                        ("hooks: order and arguments", hook_checks())):
         print(f"\n{title}\n" + "-" * 86)
         for what, mine, theirs in rows:
             same = mine == theirs

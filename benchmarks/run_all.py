@@ -21,7 +21,8 @@ import harness
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCHMARKS = ["bench_mlp_epoch.py", "bench_small_batches.py", "bench_transformer.py",
               "bench_memory.py", "bench_deep_graph.py"]
-KEPT_SECTIONS = ("## Other runs and where the gap comes from", "## Language model")
+KEPT_SECTIONS = ("## Other runs and where the gap comes from", "## Language model",
+                 "## Generation with a KV cache")
 
 
 def uptime() -> str:

@@ -1,5 +1,6 @@
 """draw(): DOT text always; SVG/PNG through Graphviz's `dot`, faked here so the tests run the
-same with Graphviz installed or not; a clear message when the program is missing."""
+same with Graphviz installed or not; without it, chainrule's own SVG (tests/test_draw_svg.py) and
+a clear message for PNG."""
 import os
 import re
 import shutil
@@ -76,15 +77,17 @@ def test_save_dot_needs_no_graphviz(tmp_path, monkeypatch):
     assert (tmp_path / "graph.dot").read_text().startswith("digraph chainrule {")
 
 
-def test_missing_graphviz_names_the_program_and_the_way_out(tmp_path, monkeypatch):
+def test_without_graphviz_svg_is_drawn_by_chainrule_and_png_names_the_way_out(tmp_path,
+                                                                              monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` anywhere on it
     drawing = chainrule.draw(example_graph())
     with pytest.raises(ChainruleError) as error:
-        drawing.save(tmp_path / "graph.svg")
+        drawing.save(tmp_path / "graph.png")
     assert str(error.value) == MISSING_DOT
     assert "`dot`" in str(error.value) and "apt-get install graphviz" in str(error.value)
-    with pytest.warns(UserWarning, match="dot"):
-        assert drawing._repr_svg_() is None  # Jupyter then falls back to the text
+    drawing.save(tmp_path / "graph.svg")
+    assert (tmp_path / "graph.svg").read_text() == drawing._repr_svg_()  # Jupyter shows it too
+    assert drawing._repr_svg_().startswith('<svg xmlns="http://www.w3.org/2000/svg"')
 
 
 def fake_dot(folder, exit_code=0):
@@ -122,6 +125,8 @@ def test_a_failing_dot_and_an_unknown_suffix_are_clear_errors(tmp_path, monkeypa
         drawing.save(tmp_path / "graph.svg")
     with pytest.raises(ChainruleError, match=r"\.dot, \.gv, \.svg, \.png"):
         drawing.save(tmp_path / "graph.jpg")
+    with pytest.warns(UserWarning, match="dot failed"):  # Jupyter shows chainrule's drawing
+        assert drawing._repr_svg_().startswith('<svg xmlns="http://www.w3.org/2000/svg"')
 
 
 def test_cli_draw_writes_dot_and_reports_missing_graphviz_in_one_line(tmp_path, monkeypatch,

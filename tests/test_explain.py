@@ -226,3 +226,59 @@ def test_a_tensor_output_needs_its_gradient_as_backward_does():
         chainrule.explain(y)
     report = chainrule.explain(y, gradient=chainrule.tensor([1.0, 0.5], dtype=chainrule.float64))
     assert report.signals["x"] == pytest.approx(1.0 * 1 + 0.5 * 3)  # Σ v̄ₖ ∂yₖ/∂x
+
+
+def test_module_parameters_are_labelled_by_their_names_in_the_module():
+    model = chainrule.nn.Sequential(chainrule.nn.Linear(3, 4), chainrule.nn.ReLU(),
+                                    chainrule.nn.Linear(4, 2))
+    loss = chainrule.nn.functional.cross_entropy(model(chainrule.randn(5, 3)),
+                                                 chainrule.tensor([0, 1, 0, 1, 1]))
+    report = chainrule.explain(loss)
+    parameters = [step.name for step in report.forward if step.kind == "parameter"]
+    assert parameters == [name for name, _ in model.named_parameters()] == \
+        ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert report.signals["2.bias"] == pytest.approx(
+        chainrule.backend.to_numpy(_gradient_of(model, loss, "2.bias")), rel=1e-6)
+
+
+def _gradient_of(model, loss, name):
+    loss.backward(retain_graph=True)
+    return dict(model.named_parameters())[name].grad.data
+
+
+def test_nested_modules_give_dotted_paths_and_a_users_name_is_kept():
+    class Net(chainrule.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = chainrule.nn.ModuleList([chainrule.nn.Linear(2, 2)])
+            self.heads = chainrule.nn.ModuleDict({"out": chainrule.nn.Linear(2, 1)})
+            self.scale = chainrule.nn.Parameter([2.0])
+
+    own = chainrule.nn.Linear(2, 2)
+    own.weight.name = "W"
+    net = Net()
+    net.body.append(own)
+    assert [p.name for _, p in net.named_parameters()] == [
+        "scale", "body.0.weight", "body.0.bias", "W", "body.1.bias", "heads.out.weight",
+        "heads.out.bias"]
+
+
+def test_a_slice_or_a_second_registration_keeps_the_first_names():
+    model = chainrule.nn.Module()
+    model.layers = chainrule.nn.Sequential(chainrule.nn.Linear(2, 2), chainrule.nn.Linear(2, 1))
+    head = model.layers[1:]
+    other = chainrule.nn.Module()
+    other.shared = model.layers[0]
+    assert [p.name for p in head.parameters()] == ["layers.1.weight", "layers.1.bias"]
+    assert [p.name for p in other.parameters()] == ["layers.0.weight", "layers.0.bias"]
+
+
+def test_fused_loss_ops_keep_the_rows_narrow():
+    model = chainrule.nn.MLP([3, 4, 2])
+    outputs = model(chainrule.randn(5, 3))
+    loss = chainrule.nn.functional.binary_cross_entropy_with_logits(
+        outputs[:, 0], chainrule.tensor([0.0, 1, 0, 1, 1]))
+    report = chainrule.explain(loss)
+    assert "bce1" in report.signals
+    assert max(len(line) for line in str(report).splitlines()) < 200
+    assert "binary_cross_entropy_with_logits_per_element" in report.forward_table()

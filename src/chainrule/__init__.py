@@ -1,27 +1,52 @@
 """chainrule: backpropagation you can read, and the Machine Learning Basics course built on it.
 
 The public API follows PyTorch's names: ``chainrule.tensor``, ``x.sum(dim=1)``, ``loss.backward()``,
-``chainrule.no_grad()``, ``chainrule.nn.functional``.
+``chainrule.no_grad()``, ``chainrule.nn.functional``. As after ``import torch``, the subpackages
+``chainrule.nn``, ``chainrule.optim``, ``chainrule.autograd`` and ``chainrule.utils.data`` are there
+without importing them separately.
 """
-from . import autograd, backend
+import importlib as _importlib
+
+from . import autograd, backend, cuda
+from . import pytorch_names as _pytorch_names
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import (bool_ as bool, float16, float32, float64, get_default_dtype, int32, int64,
                       manual_seed, set_default_dtype, uint8)
+from .devices import device
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .ops import (abs, add, all, amax, amin, any, argmax, argmin, cat, chunk, clamp, cos, div, eq,
-                  erf, exp, expand, flatten, ge, gt, isfinite, isnan, le, log, log_softmax,
-                  logsumexp, lt, masked_fill, matmul, max, maximum, mean, min, minimum, mul, ne,
-                  neg, permute, pow, relu, reshape, sigmoid, sign, sin, softmax, split, sqrt,
-                  squeeze, stack, std, sub, sum, tanh, transpose, tril, triu, unsqueeze, var,
-                  where)
+from .ops import (abs, add, all, amax, amin, any, argmax, argmin, cat, ceil, chunk, clamp, cos, div,
+                  eq, erf, exp, expand, flatten, floor, ge, gt, isfinite, isnan, le, log,
+                  log_softmax, logsumexp, lt, masked_fill, matmul, max, maximum, mean, min, minimum,
+                  mul, ne, neg, norm, permute, pow, relu, reshape, round, sigmoid, sign, sin,
+                  softmax, split, sqrt, squeeze, stack, std, sub, sum, tanh, transpose, tril, triu,
+                  unsqueeze, var, where)
 from .errors import ChainruleError, CheckpointError, DataError, ShapeError
+from .threads import get_num_threads, set_num_threads
 from .tensor import (Tensor, arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace,
                      ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor,
                      zeros, zeros_like)
-from . import nn  # noqa: E402  (nn builds on everything above)
+from . import nn, optim  # noqa: E402  (they build on everything above)
 from .draw import draw  # noqa: E402
 from .explain import explain  # noqa: E402
 
 clip = clamp
 view = reshape
+# PyTorch's other names of the dtypes: dtype=chainrule.long for class labels, as torch.long.
+long, int, half, double, float = int64, int32, float16, float64, float32  # noqa: A001
 __version__ = "0.1.0"
+
+# Loaded on first use: the datasets' modules bring in the CSV reader and the downloader (http,
+# ssl), some 60 ms, a fifth of ``import chainrule``, for programs that never load data; save and
+# load bring in JSON and the checkpoint writer.
+_ON_FIRST_USE = {"data": None, "utils": None, "save": "serialization", "load": "serialization"}
+
+
+def __getattr__(name: str):
+    if name in _ON_FIRST_USE:
+        module = _importlib.import_module(f".{_ON_FIRST_USE[name] or name}", __name__)
+        return module if _ON_FIRST_USE[name] is None else getattr(module, name)
+    raise _pytorch_names.missing("module 'chainrule'", name, _pytorch_names.MODULE)
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_ON_FIRST_USE))

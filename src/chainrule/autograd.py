@@ -173,6 +173,49 @@ def _describe(tensor: "Tensor") -> str:
     return f"{name}of shape {tuple(tensor.shape)} and dtype {tensor.dtype} ({origin})"
 
 
+# ---------------------------------------------------------------- tensor hooks
+# Hooks of Tensor.register_hook, by tensor id, with a weak reference that drops them when the
+# tensor goes (a dict on ids rather than a WeakKeyDictionary: that one compares keys with ==,
+# which on tensors is elementwise).
+_tensor_hooks: dict[int, tuple] = {}
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``handle.remove()`` takes the hook away again."""
+
+    def __init__(self, hooks: list, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def add_tensor_hook(tensor: "Tensor", hook) -> RemovableHandle:
+    key = id(tensor)
+    if key not in _tensor_hooks:
+        watch = weakref.ref(tensor, lambda _reference, key=key: _tensor_hooks.pop(key, None))
+        _tensor_hooks[key] = (watch, [])
+    hooks = _tensor_hooks[key][1]
+    hooks.append(hook)
+    return RemovableHandle(hooks, hook)
+
+
+def _run_tensor_hooks(tensor: "Tensor", error_signal: "Tensor") -> "Tensor":
+    """Each hook sees the tensor's whole error signal v̄ (every child's term summed) and may
+    return a replacement, which the next hook and the rest of the walk then use."""
+    for hook in list(_tensor_hooks[id(tensor)][1]):
+        replaced = hook(error_signal)
+        if replaced is not None:
+            if not isinstance(replaced, Tensor) or replaced.shape != error_signal.shape:
+                shape = getattr(replaced, "shape", type(replaced).__name__)
+                raise RuntimeError(f"a hook of a tensor of shape {tuple(tensor.shape)} returned "
+                                   f"{shape}; return None or a Tensor of the gradient's shape "
+                                   f"{tuple(error_signal.shape)}")
+            error_signal = replaced
+    return error_signal
+
+
 # ---------------------------------------------------------------- the walk
 def topological_order(roots: Sequence["Tensor"]) -> list["Tensor"]:
     """Every tensor that needs a gradient and leads to ``roots``, parents before children.
@@ -241,6 +284,8 @@ def run_backward(roots, root_signals, retain_graph: bool, create_graph: bool,
             error_signal = signals.pop(key, None)
             if error_signal is None:
                 continue
+            if _tensor_hooks and key in _tensor_hooks:
+                error_signal = _run_tensor_hooks(tensor, error_signal)
             if capture is not None and key in capture:
                 captured[key] = error_signal
             node = tensor._node
@@ -356,3 +401,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
 # A module-level name, not an import inside each function: those cost ~2 µs per call, on every
 # backward, for every leaf.
 from .tensor import Tensor  # noqa: E402
+from .function import Function, FunctionCtx  # noqa: E402,F401  (chainrule.autograd.Function)
+from .gradcheck import gradcheck, gradgradcheck  # noqa: E402,F401  (PyTorch's autograd.gradcheck)

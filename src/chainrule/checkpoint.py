@@ -100,11 +100,11 @@ def load_json(path: str | os.PathLike):
 
 # ---------------------------------------------------------------- safetensors files
 def _safetensors():
-    try:
-        import safetensors.numpy
-    except ImportError:
-        raise CheckpointError("checkpoints need the safetensors package: "
-                              "pip install safetensors") from None
+    from .extras import require
+
+    require("train", "safetensors", purpose="saving and loading weights")
+    import safetensors.numpy
+
     return safetensors
 
 

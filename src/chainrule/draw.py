@@ -1,8 +1,12 @@
-"""The computation graph as a picture: Graphviz DOT text, rendered to SVG or PNG by ``dot``.
+"""The computation graph as a picture: Graphviz DOT text, and SVG or PNG drawn from it.
 
 One box per op with its value and its error signal (gradient); parameters (leaves that require
 grad) are drawn apart from inputs and constants; each edge carries the term it sends back,
 v̄ⱼ · ∂vⱼ/∂vᵢ, when the values are single numbers.
+
+Graphviz's ``dot`` lays the graph out best and renders every format; where it is not installed,
+chainrule draws the SVG itself (``draw_svg``), so the course's commands work on a fresh machine.
+PNG and PDF need ``dot``: we do not rasterise text ourselves.
 """
 from __future__ import annotations
 
@@ -12,14 +16,17 @@ import re
 import shutil
 import subprocess
 import warnings
+from dataclasses import dataclass
 
 from .errors import ChainruleError
 from .explain import Explanation, explain, summarize
 from .tensor import Tensor
 
-MISSING_DOT = ("Graphviz's `dot` program was not found; install graphviz "
-               "(apt-get install graphviz / brew install graphviz) or write .dot")
+MISSING_DOT = ("Graphviz's `dot` program was not found: it renders .png and .pdf; install graphviz "
+               "(apt-get install graphviz / brew install graphviz), or draw to .svg (chainrule "
+               "draws it without Graphviz) or .dot")
 FORMATS = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png", ".pdf": "pdf"}
+RENDERERS = ("auto", "graphviz", "chainrule")  # auto: Graphviz where installed, else chainrule
 
 # Colours: values in black, gradients in red (as the lecture's backward arrows).
 GRADIENT_COLOUR = "#b03a2e"
@@ -34,11 +41,26 @@ LEGEND = ("values in black, gradients v̄ = ∂{output}/∂v in red; double oran
 
 
 class Drawing:
-    """A drawn graph: ``source`` is the DOT text; ``save(path)`` writes .dot, .svg or .png."""
+    """A drawn graph: ``source`` is the DOT text, ``svg()`` the picture; ``save(path)`` writes
+    .dot, .svg, .png or .pdf.
 
-    def __init__(self, source: str, boxes: int):
-        self.source = source
-        self.boxes = boxes
+    ``renderer`` is "auto" (Graphviz where ``dot`` is installed, else chainrule's own SVG),
+    "graphviz" or "chainrule" (SVG only).
+    """
+
+    def __init__(self, report: Explanation, renderer: str = "auto"):
+        if renderer not in RENDERERS:
+            raise ValueError(f"draw: unknown renderer {renderer!r}; use one of "
+                             f"{', '.join(RENDERERS)}")
+        self.renderer = renderer
+        self.picture = picture(report)
+        self.legend = LEGEND.format(output=report.output)
+        self.source = _dot(*self.picture, self.legend)
+        self.boxes = len(report.forward)
+
+    def uses_graphviz(self) -> bool:
+        return self.renderer == "graphviz" or (self.renderer == "auto"
+                                                and shutil.which("dot") is not None)
 
     def pipe(self, format: str) -> bytes:
         """The graph rendered by Graphviz's ``dot`` in ``format`` ("svg", "png", "pdf")."""
@@ -52,28 +74,46 @@ class Drawing:
             raise ChainruleError(f"Graphviz's dot failed: {message[0] if message else 'no output'}")
         return result.stdout
 
+    def svg(self) -> str:
+        """The SVG text, from Graphviz or from chainrule as ``renderer`` says."""
+        if self.uses_graphviz():
+            return self.pipe("svg").decode()
+        return self._our_svg()
+
+    def _our_svg(self) -> str:
+        from .draw_svg import to_svg
+
+        return to_svg(*self.picture, self.legend, GRADIENT_COLOUR)
+
     def save(self, path) -> str:
-        """Write the drawing; the suffix picks the format (.dot and .gv need no Graphviz)."""
+        """Write the drawing; the suffix picks the format (.png and .pdf need Graphviz)."""
         path = os.fspath(path)
         suffix = os.path.splitext(path)[1].lower()
         if suffix not in FORMATS:
             raise ChainruleError(f"can't draw to {path!r}: use a file ending in "
                                  f"{', '.join(FORMATS)}")
-        if FORMATS[suffix] == "dot":
+        format = FORMATS[suffix]
+        if format == "dot":
             content = self.source.encode()
+        elif format == "svg":
+            content = self.svg().encode()
+        elif self.renderer == "chainrule":
+            raise ChainruleError(f"can't draw {path!r}: chainrule draws SVG only; use a file "
+                                 "ending in .svg, or Graphviz for .png and .pdf")
         else:
-            content = self.pipe(FORMATS[suffix])
+            content = self.pipe(format)
         with open(path, "wb") as file:
             file.write(content)
         return path
 
-    def _repr_svg_(self):
-        """Jupyter shows the SVG; without Graphviz it says why and falls back to the text."""
+    def _repr_svg_(self) -> str:
+        """Jupyter shows the SVG (Graphviz's where installed, else chainrule's); should Graphviz
+        fail, it says why and shows chainrule's."""
         try:
-            return self.pipe("svg").decode()
-        except ChainruleError as missing:
-            warnings.warn(str(missing), stacklevel=2)
-            return None
+            return self.svg()
+        except ChainruleError as failure:
+            warnings.warn(str(failure), stacklevel=2)
+            return self._our_svg()
 
     def __str__(self) -> str:
         return self.source
@@ -82,60 +122,100 @@ class Drawing:
         return f"<Drawing of {self.boxes} boxes; .source is the DOT text, .save(path) writes it>"
 
 
-def draw(target, path=None) -> Drawing:
+def draw(target, path=None, renderer: str = "auto") -> Drawing:
     """Draw the graph of ``target`` (a Tensor, or the report of ``explain``).
 
-    With ``path`` the drawing is also written there (.dot always; .svg/.png need Graphviz).
+    With ``path`` the drawing is also written there: .dot, .svg (by Graphviz where installed,
+    else by chainrule; ``renderer="chainrule"`` or ``"graphviz"`` chooses), .png or .pdf (Graphviz).
     """
     report = explain(target) if isinstance(target, Tensor) else target
     if not isinstance(report, Explanation):
         raise TypeError(f"draw: expected a Tensor or an Explanation, got {type(target).__name__}")
-    drawing = Drawing(to_dot(report), len(report.forward))
+    drawing = Drawing(report, renderer)
     if path is not None:
         drawing.save(path)
     return drawing
 
 
-def to_dot(report: Explanation) -> str:
-    """The DOT text: nodes in forward order, edges from parents to children, left to right."""
+@dataclass
+class Box:
+    """One node as drawn: a value of the forward pass, or a number written in place (a literal)."""
+    id: str
+    name: str
+    kind: str  # "parameter", "input", "constant", "op" or "literal"
+    op: str | None = None  # shown under the name when the name does not already say it
+    value: str = ""
+    signal: str | None = None  # v̄, for the nodes that have one
+
+
+@dataclass
+class Arrow:
+    """An edge from a parent to the child computed from it, with the term the child sends back."""
+    source: str
+    target: str
+    term: str | None = None  # v̄ⱼ · ∂vⱼ/∂vᵢ, when it is a single number
+
+
+def picture(report: Explanation) -> tuple[list[Box], list[Arrow]]:
+    """What both renderers draw: boxes in forward order, arrows from parents to children."""
     ids = {step.name: f"v{index}" for index, step in enumerate(report.forward)}
     signals = report.signals
     terms: dict[tuple, list] = {}  # (child, parent) -> its terms; x * x has two
     for step in report.backward:
         for term in step.terms:
             terms.setdefault((term.child, step.name), []).append(term)
+    boxes = []
+    for step in report.forward:
+        named_after_op = step.kind == "op" and re.fullmatch(re.escape(step.op) + r"\d+", step.name)
+        boxes.append(Box(ids[step.name], step.name, step.kind,
+                         step.op if step.kind == "op" and not named_after_op else None,
+                         summarize(step.value, step.dtype),
+                         summarize(signals[step.name]) if step.name in signals else None))
+    arrows, literals = [], 0
+    for step in report.forward:
+        for parent in step.parents:
+            if parent in ids:
+                source = ids[parent]
+            else:  # a number written in place, e.g. the 2 of x ** 2
+                literals += 1
+                source = f"c{literals}"
+                boxes.append(Box(source, parent, "literal"))
+            shares = terms.get((step.name, parent))
+            term = shares.pop(0) if shares else None
+            number = term is not None and not hasattr(term.contribution, "shape")
+            arrows.append(Arrow(source, ids[step.name],
+                                summarize(term.contribution) if number else None))
+    return boxes, arrows
+
+
+def to_dot(report: Explanation) -> str:
+    """The DOT text: nodes in forward order, edges from parents to children, left to right."""
+    return _dot(*picture(report), LEGEND.format(output=report.output))
+
+
+def _dot(boxes: list[Box], arrows: list[Arrow], legend: str) -> str:
     lines = ["digraph chainrule {",
              '  rankdir=LR; nodesep=0.3; ranksep=0.45; fontname="Helvetica"; fontsize=11;',
              '  node [fontname="Helvetica", fontsize=11];',
              '  edge [fontname="Helvetica", fontsize=10, color="#566573"];',
-             f'  label=<{_escape(LEGEND.format(output=report.output))}>; labelloc=b;']
-    for step in report.forward:
-        rows = [f"<b>{_escape(step.name)}</b>"
-                + ("" if step.kind == "op" else f" <i>{step.kind}</i>")]
-        if step.kind == "op" and not re.fullmatch(re.escape(step.op) + r"\d+", step.name):
-            rows.append(f"<i>{_escape(step.op)}</i>")
-        rows.append(_escape(summarize(step.value, step.dtype)))
-        if step.name in signals:
-            signal = summarize(signals[step.name])
-            rows.append(f'<font color="{GRADIENT_COLOUR}">v̄ = {_escape(signal)}</font>')
-        lines.append(f'  {ids[step.name]} [{STYLES[step.kind]}, label=<{"<br/>".join(rows)}>];')
-    literals = 0
-    for step in report.forward:
-        for parent in step.parents:
-            if parent not in ids:  # a number written in place, e.g. the 2 of x ** 2
-                literals += 1
-                source = f"c{literals}"
-                lines.append(f'  {source} [shape=plaintext, fontcolor="#7f8c8d", '
-                             f'label=<{_escape(parent)}>];')
-            else:
-                source = ids[parent]
-            shares = terms.get((step.name, parent))
-            term = shares.pop(0) if shares else None
-            label = ""
-            if term is not None and not hasattr(term.contribution, "shape"):
-                label = (f' [label=<<font color="{GRADIENT_COLOUR}">'
-                         f'{_escape(summarize(term.contribution))}</font>>]')
-            lines.append(f"  {source} -> {ids[step.name]}{label};")
+             f'  label=<{_escape(legend)}>; labelloc=b;']
+    for box in boxes:
+        if box.kind == "literal":
+            lines.append(f'  {box.id} [shape=plaintext, fontcolor="#7f8c8d", '
+                         f'label=<{_escape(box.name)}>];')
+            continue
+        rows = [f"<b>{_escape(box.name)}</b>" + ("" if box.kind == "op" else f" <i>{box.kind}</i>")]
+        if box.op:
+            rows.append(f"<i>{_escape(box.op)}</i>")
+        rows.append(_escape(box.value))
+        if box.signal is not None:
+            rows.append(f'<font color="{GRADIENT_COLOUR}">v̄ = {_escape(box.signal)}</font>')
+        lines.append(f'  {box.id} [{STYLES[box.kind]}, label=<{"<br/>".join(rows)}>];')
+    for arrow in arrows:
+        label = ""
+        if arrow.term is not None:
+            label = f' [label=<<font color="{GRADIENT_COLOUR}">{_escape(arrow.term)}</font>>]'
+        lines.append(f"  {arrow.source} -> {arrow.target}{label};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

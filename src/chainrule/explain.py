@@ -17,6 +17,7 @@ Composite ops appear as the primitives they are made of: ``x.mean()`` is a ``sum
 from __future__ import annotations
 
 import unicodedata
+from html import escape
 from dataclasses import asdict, dataclass, field
 from typing import Union
 
@@ -31,6 +32,13 @@ Value = Union[float, numpy.ndarray]
 
 # How many elements a tensor may have for its values to be printed in full.
 SMALL_TENSOR = 6
+# Short stems for the values that fused ops compute: a name is repeated in the parents and child
+# columns, and "binary_cross_entropy_with_logits_per_element1" would make every row too wide.
+# The forward table's op column still gives the op's full name.
+SHORT_STEMS = {"binary_cross_entropy_with_logits_per_element": "bce", "cross_entropy_mean": "ce",
+               "cross_entropy_per_sample": "ce", "causal_self_attention": "attention",
+               "embedding_dense_backward": "embedding_grad"}
+LONGEST_STEM = 14
 
 
 @dataclass
@@ -68,6 +76,27 @@ class Term:
 
 
 @dataclass
+class ChainRuleStep:
+    """One term of the chain rule as the engine applies it: child vⱼ hands node vᵢ its share
+    v̄ⱼ · ∂vⱼ/∂vᵢ, and vᵢ's running sum becomes ``running_sum`` (v̄ᵢ once its last child is done)."""
+    node: str
+    child: str
+    child_signal: Value
+    local_derivative: float | None
+    contribution: Value
+    running_sum: Value
+    complete: bool    # this was vᵢ's last child: the running sum is v̄ᵢ
+
+    def __str__(self) -> str:
+        i, j = self.node, self.child
+        local = "" if self.local_derivative is None else f" · {_number(self.local_derivative)}"
+        state = "complete" if self.complete else "so far"
+        return (f"v̄({i}) += v̄({j}) · ∂{j}/∂{i} = {summarize(self.child_signal)}{local} = "
+                f"{summarize(self.contribution)}   v̄({i}) = {summarize(self.running_sum)} "
+                f"({state})")
+
+
+@dataclass
 class BackwardStep:
     """The error signal v̄ᵢ of one node and the terms it sums (none for the output itself)."""
     name: str
@@ -81,6 +110,7 @@ class Explanation:
     output: str
     forward: list[ForwardStep]
     backward: list[BackwardStep]
+    chain: list[ChainRuleStep] = field(default_factory=list)
 
     @property
     def values(self) -> dict[str, Value]:
@@ -91,6 +121,20 @@ class Explanation:
     def signals(self) -> dict[str, Value]:
         """Each error signal v̄ᵢ = ∂output/∂vᵢ: ``report.signals["w"]`` is the gradient of w."""
         return {step.name: step.signal for step in self.backward}
+
+    def steps(self):
+        """Each term of the chain rule in the order the engine adds it (output side first):
+        ``for step in chainrule.explain(loss).steps(): print(step)``. A value used twice gets
+        two steps, the second completing its sum."""
+        yield from self.chain
+
+    def matrix_form(self):
+        """Each layer's gradients by the slides' vectorised formulas (W̄ = z̄ xᵀ, x̄ = Wᵀ z̄,
+        z̄ = h̄ ⊙ σ(z)(1 − σ(z)), z̄ = (softmax − onehot)/N), beside the engine's: see
+        chainrule.matrix_form."""
+        from .matrix_form import matrix_form
+
+        return matrix_form(self)
 
     def to_dict(self) -> dict:
         """Plain Python data (arrays as nested lists), ready for ``json.dumps``."""
@@ -123,8 +167,29 @@ class Explanation:
     def __str__(self) -> str:
         return self.forward_table() + "\n\n" + self.backward_table()
 
-    def _repr_pretty_(self, printer, cycle) -> None:  # IPython / Jupyter
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython in a terminal
         printer.text(str(self))
+
+    def _repr_html_(self) -> str:
+        """Both tables in a notebook, the error signals v̄ᵢ highlighted."""
+        forward = [(step.name, step.op if step.kind == "op" else step.kind,
+                    ", ".join(step.parents), step.summary) for step in self.forward]
+        backward = []
+        for step in self.backward:
+            if not step.terms:
+                backward.append((step.name, summarize(step.signal), "(output)", "", "", ""))
+            for index, term in enumerate(step.terms):
+                local = "" if term.local_derivative is None else _number(term.local_derivative)
+                backward.append((step.name if index == 0 else "",
+                                 summarize(step.signal) if index == 0 else "",
+                                 ("= " if index == 0 else "+ ") + term.child,
+                                 summarize(term.child_signal), local,
+                                 summarize(term.contribution)))
+        return (_html_table("Forward pass, in topological order (parents before children)",
+                            ("vᵢ", "op", "parents", "value"), forward, highlight=None)
+                + _html_table(f"Backward pass: v̄ᵢ = ∂{self.output}/∂vᵢ = Σⱼ v̄ⱼ · ∂vⱼ/∂vᵢ",
+                              ("vᵢ", "v̄ᵢ", "child vⱼ", "v̄ⱼ", "∂vⱼ/∂vᵢ", "v̄ⱼ · ∂vⱼ/∂vᵢ"),
+                              backward, highlight=1))
 
 
 # ---------------------------------------------------------------- the walk
@@ -146,18 +211,19 @@ def explain(output: Tensor, gradient=None) -> Explanation:
 
     (root_signal,) = _root_signals([output], [gradient], "explain")
     with no_grad():
-        backward = _backward_pass(order, names, root_signal)
-    return Explanation(names[id(output)], forward, backward)
+        backward, chain = _backward_pass(order, names, root_signal)
+    return Explanation(names[id(output)], forward, backward, chain)
 
 
-def _backward_pass(order: list[Tensor], names: dict, root_signal: Tensor) -> list[BackwardStep]:
+def _backward_pass(order: list[Tensor], names: dict, root_signal: Tensor):
     """The engine's walk (``autograd.run_backward``), keeping every term instead of only their sum.
 
     The terms of a node are listed in the order the walk meets its children: output side first.
     """
     signals = {id(order[-1]): root_signal}
     terms: dict[int, list[Term]] = {}
-    steps = []
+    remaining = _children_counts(order)
+    steps, chain = [], []
     for tensor in reversed(order):
         signal = signals.get(id(tensor))
         if signal is None:  # a constant or an input: no gradient flows into it
@@ -183,7 +249,22 @@ def _backward_pass(order: list[Tensor], names: dict, root_signal: Tensor) -> lis
                 Term(names[id(tensor)], _value(signal), local, _value(contribution)))
             earlier = signals.get(id(parent))
             signals[id(parent)] = contribution if earlier is None else earlier + contribution
-    return steps
+            remaining[id(parent)] -= 1
+            chain.append(ChainRuleStep(names[id(parent)], names[id(tensor)], _value(signal), local,
+                                       _value(contribution), _value(signals[id(parent)]),
+                                       remaining[id(parent)] == 0))
+    return steps, chain
+
+
+def _children_counts(order: list[Tensor]) -> dict[int, int]:
+    """How many terms each value's v̄ will sum: one per use by a child that passes a signal."""
+    counts = {id(tensor): 0 for tensor in order}
+    for tensor in order:
+        if tensor._node is not None and tensor.requires_grad:
+            for parent in tensor._node.parents:
+                if parent.requires_grad:
+                    counts[id(parent)] += 1
+    return counts
 
 
 def _all_in_order(output: Tensor) -> list[Tensor]:
@@ -229,7 +310,8 @@ def _names(order: list[Tensor]) -> dict[int, str]:
             name = _fresh(name + "_", counts, taken)  # two tensors with one name
         if not name:
             if tensor._node is not None:
-                stem = tensor._node.op
+                op = tensor._node.op
+                stem = SHORT_STEMS.get(op, op[:LONGEST_STEM])
             else:
                 stem = "leaf" if tensor.requires_grad else "const"
             name = _fresh(stem, counts, taken)
@@ -268,14 +350,15 @@ def _number(value: float) -> str:
 
 
 def summarize(value: Value, dtype: str | None = None) -> str:
-    """A number as itself; a small tensor as its shape and values; a large one as statistics."""
+    """A number as itself; a small tensor as its values and shape; a large one as statistics."""
     if not isinstance(value, numpy.ndarray):
         return _number(value)
     shape = "×".join(str(n) for n in value.shape) or "scalar"
     if dtype:
         shape += f" {dtype}"
     if value.size <= SMALL_TENSOR:
-        return f"{shape} {_nested(value)}"
+        # values first, the shape after them: "2 [-1.9, -0.23]" would read as twice the vector
+        return f"{_nested(value)} (shape {shape})"
     finite = value[numpy.isfinite(value)] if value.dtype.kind == "f" else value
     if finite.size == 0:
         return f"{shape} (no finite values)"
@@ -304,6 +387,18 @@ def _table(header: tuple, rows: list[tuple]) -> str:
 
     rule = tuple("─" * width for width in widths)
     return "\n".join([line(header), line(rule)] + [line(row) for row in rows])
+
+
+HIGHLIGHT = ' style="background:#fff3c4;font-weight:bold"'  # the v̄ column of the backward table
+
+
+def _html_table(title: str, header: tuple, rows: list[tuple], highlight: int | None) -> str:
+    def cells(row, tag):
+        return "".join(f"<{tag}{HIGHLIGHT if i == highlight else ''}>{escape(str(cell))}</{tag}>"
+                       for i, cell in enumerate(row))
+    body = "".join(f"<tr>{cells(row, 'td')}</tr>" for row in rows)
+    return (f"<p><b>{escape(title)}</b></p><table class=\"chainrule-explain\">"
+            f"<thead><tr>{cells(header, 'th')}</tr></thead><tbody>{body}</tbody></table>")
 
 
 def _plain(data):

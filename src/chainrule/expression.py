@@ -1,9 +1,17 @@
 """A small expression language for explaining backpropagation on a formula.
 
 Numbers, variables, ``+ - * / **`` (``^`` also means power), unary minus, parentheses, and the
-engine's elementwise functions. A hand-written tokenizer and a recursive-descent parser
-(precedence climbing for the binary operators) read it; ``evaluate`` computes it with chainrule
-in float64, each variable a named leaf that requires grad, ready for ``chainrule.explain``.
+engine's elementwise functions. A formula may be written as named steps, as the lecture writes
+its examples: ``z = w*x + b; y = sigmoid(z); L = 0.5*(y - t)**2``. Each step is one node of the
+graph, named as written; a name used twice is that one node with two children. The last step is
+the output. The variables are the names no step defines.
+
+A hand-written tokenizer and a recursive-descent parser (precedence climbing for the binary
+operators) read it; ``evaluate`` computes it with chainrule in float64, each variable a named
+leaf, ready for ``chainrule.explain``. Every variable requires grad except those named as data
+(``data=("x", "t")``): an input or a label is given a value but gets no gradient. No name is
+data by default: the lecture's t is the label in its univariate example and the variable of
+differentiation in its multivariate one.
 
 Precedence, lowest first, as in Python: ``+ -`` · ``* /`` · unary ``-`` · ``**`` (right to
 left, so ``-x ** 2`` is ``-(x ** 2)`` and ``2 ** 3 ** 2`` is ``2 ** 9``).
@@ -37,7 +45,7 @@ class Token:
 
 
 TOKEN = re.compile(r"(?P<space>\s+)|(?P<number>(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)"
-                   r"|(?P<name>[A-Za-z_]\w*)|(?P<op>\*\*|[-+*/^(),])")
+                   r"|(?P<name>[A-Za-z_]\w*)|(?P<op>\*\*|[-+*/^(),=;])")
 
 
 def tokenize(text: str) -> list[Token]:
@@ -89,8 +97,18 @@ class Call:
     column: int
 
 
+@dataclass
+class Step:
+    """One step of a formula: ``name = expression``; the last may be a bare expression."""
+    name: str | None
+    expression: object
+    column: int  # of the name, or of the expression when there is none
+
+
 class Parser:
-    """expression := unary (("+" | "-" | "*" | "/") unary)*   by precedence climbing
+    """program    := step (";" step)*
+    step       := NAME "=" expression | expression
+    expression := unary (("+" | "-" | "*" | "/") unary)*   by precedence climbing
     unary      := ("-" | "+") unary | power
     power      := primary ("**" unary)?
     primary    := NUMBER | NAME | NAME "(" expression ("," expression)* ")" | "(" expression ")"
@@ -101,18 +119,38 @@ class Parser:
         self.tokens = tokenize(text)
         self.position = 0
 
-    def parse(self):
+    def parse(self) -> list[Step]:
         if self.peek().kind == "end":
             raise ExpressionError("the expression is empty", self.text, 1)
+        steps = [self.step()]
+        while self.peek().text == ";":
+            self.advance()
+            if self.peek().kind != "end":  # a trailing ";" is fine
+                steps.append(self.step())
+        return steps
+
+    def step(self) -> Step:
+        first = self.peek()
+        name = None
+        if first.kind == "name" and self.tokens[self.position + 1].text == "=":
+            if first.text in FUNCTIONS:
+                raise ExpressionError(f"{first.text} is a function; name the step something "
+                                      "else", self.text, first.column)
+            name = first.text
+            self.position += 2
         tree = self.expression(1)
         token = self.peek()
-        if token.kind != "end":
+        if token.kind != "end" and token.text != ";":
             if token.text == ")":
                 raise ExpressionError("unbalanced parenthesis: this ')' has no '(' to close",
                                       self.text, token.column)
+            if token.text == "=":
+                raise ExpressionError("'=' names a step and comes right after its name, as in "
+                                      "z = w*x + b; steps are separated by ';'", self.text,
+                                      token.column)
             raise ExpressionError(f"expected an operator before {token.text!r}", self.text,
                                   token.column)
-        return tree
+        return Step(name, tree, first.column)
 
     def peek(self) -> Token:
         return self.tokens[self.position]
@@ -202,64 +240,123 @@ class Parser:
                               token.column)
 
 
-def parse(text: str):
-    """The syntax tree of ``text``, or an ExpressionError naming the column."""
+def parse(text: str) -> list[Step]:
+    """The steps of ``text``, checked: each name defined once, before it is used, and used.
+
+    A mistake is an ExpressionError naming the column.
+    """
     try:
-        return Parser(text).parse()
+        steps = Parser(text).parse()
     except RecursionError:  # the parser recurses once per level of nesting
         raise ExpressionError("the expression is nested too deeply", text, 1) from None
+    defined: dict[str, int] = {}
+    used: set[str] = set()
+    for index, step in enumerate(steps):
+        if step.name is None and index < len(steps) - 1:
+            raise ExpressionError("only the last step may be left unnamed (the others are used "
+                                  "by name): write NAME = ...", text, step.column)
+        if step.name is not None and isinstance(step.expression, Variable):
+            raise ExpressionError(f"{step.name} = {step.expression.name} would only give "
+                                  f"{step.expression.name} a second name; a step computes "
+                                  "something", text, step.column)
+        for variable in _variables_in(step.expression):
+            if variable.name in defined or variable.name == step.name:
+                if variable.name not in defined:
+                    raise ExpressionError(f"{variable.name} is used in its own step; each name "
+                                          "is one node, defined once", text, variable.column)
+                used.add(variable.name)
+            elif any(later.name == variable.name for later in steps[index:]):
+                raise ExpressionError(f"{variable.name} is used before its step defines it",
+                                      text, variable.column)
+        if step.name in defined:
+            raise ExpressionError(f"{step.name} is already defined (column "
+                                  f"{defined[step.name]}); each name is one node, so give this "
+                                  "step another name", text, step.column)
+        if step.name is not None:
+            defined[step.name] = step.column
+    for step in steps[:-1]:
+        if step.name not in used:
+            raise ExpressionError(f"the step {step.name} is never used; only the last step is "
+                                  "the output", text, step.column)
+    return steps
 
 
-# ---------------------------------------------------------------- evaluation
-def variables_of(tree) -> dict[str, int]:
-    """Each variable's name and the column of its first use, left to right."""
-    found: dict[str, int] = {}
-    stack = [tree]
+def _variables_in(tree) -> list[Variable]:
+    """Every use of a name in ``tree``, left to right."""
+    found, stack = [], [tree]
     while stack:
         node = stack.pop()
         if isinstance(node, Variable):
-            if node.name not in found or node.column < found[node.name]:
-                found[node.name] = node.column
+            found.append(node)
         elif isinstance(node, Negate):
             stack.append(node.operand)
         elif isinstance(node, Binary):
             stack.extend([node.left, node.right])
         elif isinstance(node, Call):
             stack.extend(node.arguments)
-    return dict(sorted(found.items(), key=lambda item: item[1]))
+    return sorted(found, key=lambda variable: variable.column)
 
 
-def evaluate(text: str, values: dict[str, float], wrt=None):
-    """Parse and compute ``text`` with chainrule in float64.
+# ---------------------------------------------------------------- evaluation
+def variables_of(steps: list[Step]) -> dict[str, int]:
+    """Each variable (a name no step defines) and the column of its first use, left to right."""
+    defined = {step.name for step in steps}
+    found: dict[str, int] = {}
+    for step in steps:
+        for variable in _variables_in(step.expression):
+            if variable.name not in defined:
+                found.setdefault(variable.name, variable.column)
+    return found
 
-    Each variable becomes a named leaf; those in ``wrt`` (all by default) require grad. A
-    variable given a value but not used is fine; a used one without a value is an error.
+
+def evaluate(text: str, values: dict[str, float], wrt=None, data=()):
+    """Parse and compute ``text`` with chainrule in float64; the output is the last step.
+
+    Each variable becomes a named leaf, and each named step the node it computes, under its
+    name. ``data`` names the variables that are data (an input x, a label t): leaves without a
+    gradient. ``wrt`` instead names the ones that require grad; by default every variable not in
+    ``data`` does. A value for a name the formula does not use is fine; a used variable without
+    a value is an error, and so is a value for a name a step computes.
     """
     import numpy
 
     import chainrule
     from chainrule.nn import functional
 
-    tree = parse(text)
-    used = variables_of(tree)
+    steps = parse(text)
+    used = variables_of(steps)
     for name, column in used.items():
         if name not in values:
             raise ExpressionError(f"variable {name!r} has no value; give it with --at "
                                   f"{name}=VALUE", text, column)
+    for step in steps:
+        if step.name in values:
+            raise ExpressionError(f"{step.name} is computed by its step, so it cannot also be "
+                                  "given a value", text, step.column)
     if not used:
         raise ChainruleError("the expression has no variables, so there is nothing to "
                              "differentiate; write one and give its value with --at")
-    wrt = list(used) if wrt is None else wrt
-    for name in wrt:
-        if name not in used:
-            raise ChainruleError(f"--wrt {name}: the expression has no variable {name!r} "
-                                 f"(it uses {', '.join(used)})")
-    leaves = {}
+    data = list(data)
+    steps_named = {step.name for step in steps}
+    for option, names in (("--wrt", wrt or []), ("--data", data)):
+        for name in names:
+            if name in steps_named:
+                raise ChainruleError(f"{option} {name}: {name} is computed by a step; {option} "
+                                     f"names variables ({', '.join(used)})")
+            if name not in used:
+                raise ChainruleError(f"{option} {name}: the expression has no variable {name!r} "
+                                     f"(its variables are {', '.join(used)})")
+    both = sorted(set(wrt or []) & set(data))
+    if both:
+        raise ChainruleError(f"{', '.join(both)}: named both in --wrt and in --data; data gets "
+                             "no gradient")
+    wrt = [name for name in used if name not in data] if wrt is None else wrt
+    nodes = {}
     for name in used:
         leaf = chainrule.tensor(values[name], dtype=chainrule.float64,
                                 requires_grad=name in wrt)
         leaf.name = name
-        leaves[name] = leaf
+        nodes[name] = leaf
     functions = {name: getattr(chainrule, name) for name in FUNCTIONS if name != "gelu"}
     functions["gelu"] = functional.gelu
 
@@ -267,7 +364,7 @@ def evaluate(text: str, values: dict[str, float], wrt=None):
         if isinstance(node, Number):
             return chainrule.tensor(node.value, dtype=chainrule.float64)
         if isinstance(node, Variable):
-            return leaves[node.name]
+            return nodes[node.name]
         if isinstance(node, Negate):
             return -compute(node.operand)
         if isinstance(node, Call):
@@ -284,10 +381,14 @@ def evaluate(text: str, values: dict[str, float], wrt=None):
         return left ** right
 
     with numpy.errstate(all="ignore"):  # log(-1) is nan in the table, not a warning
-        output = compute(tree)
+        for step in steps:
+            output = compute(step.expression)
+            if step.name is not None:
+                output.name = step.name
+                nodes[step.name] = output
     if not output.requires_grad:
         raise ChainruleError("none of the variables the expression uses requires grad; "
                              "name them with --wrt")
     if output.name is None:
-        output.name = "out" if "f" in used else "f"
+        output.name = "out" if "f" in nodes else "f"
     return output

@@ -27,11 +27,12 @@ from .checkpoint import load_checkpoint, save_checkpoint, save_json
 from .data import load_text
 from .data.tokenizers import TOKENIZERS, tokenizer_from_dict
 from .errors import CheckpointError, DataError
-from .models.gpt import GPT, PRESETS, GPTConfig
+from .models.gpt import GPT, PRESETS, GPTConfig, check_sampling
 from .nn.utils import clip_grad_norm_
 from .optim import AdamW
 from .optim.lr_scheduler import WarmupCosineLR
 from .tensor import Tensor
+from .threads import describe_threads
 
 METRICS_FILE = "metrics.json"
 TRAIN_FRACTION = 0.9
@@ -55,6 +56,15 @@ class TrainConfig:
     final_eval_iters: int = 200   # batches for the final training-loss estimate
     tokenizer: str = "char"
     seed: int = 1337
+
+    def __post_init__(self):
+        # zero evaluation batches would average nothing into a NaN loss
+        for name in ("batch_size", "max_iters", "eval_interval", "eval_iters", "final_eval_iters"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"TrainConfig: {name} must be at least 1, got "
+                                 f"{getattr(self, name)}")
+        if self.seed < 0:
+            raise ValueError(f"TrainConfig: seed must be ≥ 0, got {self.seed}")
 
 
 # nanoGPT's config/train_shakespeare_char.py: "baby" is its CPU run, "small" its GPU run.
@@ -121,7 +131,7 @@ def get_batch(data: numpy.ndarray, batch_size: int, block_size: int, rng) -> tup
 
 @no_grad()
 def estimate_loss(model: GPT, data: numpy.ndarray, batch_size: int, batches: int,
-                  seed: int) -> float:
+                  seed: int, on_batch: Callable[[], object] | None = None) -> float:
     """The mean loss over ``batches`` random batches. The generator is seeded afresh, so every
     estimate sees the same windows (comparable over training) and training's own random
     numbers are left alone (evaluating does not change what is learned)."""
@@ -132,14 +142,17 @@ def estimate_loss(model: GPT, data: numpy.ndarray, batch_size: int, batches: int
     for _ in range(batches):
         x, y = get_batch(data, batch_size, model.config.block_size, rng)
         losses.append(model(x, y)[1].item())
+        if on_batch is not None:
+            on_batch()
     model.train(was_training)
     return float(numpy.mean(losses))
 
 
 @no_grad()
-def full_loss(model: GPT, data: numpy.ndarray, batch_size: int) -> float:
+def full_loss(model: GPT, data: numpy.ndarray, batch_size: int,
+              on_batch: Callable[[], object] | None = None) -> float:
     """The exact mean loss over all of ``data``, cut into consecutive blocks (no sampling
-    noise): the validation loss that metrics.json reports."""
+    noise), ``batch_size * 4`` blocks at a time: the validation loss that metrics.json reports."""
     block = model.config.block_size
     count = (len(data) - 1) // block
     starts = numpy.arange(count) * block
@@ -151,6 +164,8 @@ def full_loss(model: GPT, data: numpy.ndarray, batch_size: int) -> float:
         x = Tensor._wrap(backend.xp.asarray(data[offsets]))
         y = Tensor._wrap(backend.xp.asarray(data[offsets + 1]))
         total += model(x, y)[1].item() * len(offsets)
+        if on_batch is not None:
+            on_batch()
     model.train(was_training)
     return total / count
 
@@ -165,6 +180,9 @@ class Progress:
         self.enabled = enabled
         self.bar = None
         if enabled and self.stream.isatty():
+            from .extras import require
+
+            require("train", "tqdm", purpose="the progress bar")
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, initial=start, unit="it", file=self.stream,
@@ -184,6 +202,16 @@ class Progress:
             self.bar.write(message, file=self.stream)
         elif self.enabled:
             print(message, file=self.stream, flush=True)
+
+    def counter(self, total: int, what: str):
+        """A bar for work that is not training steps (the final evaluation), on a terminal;
+        None elsewhere, where the line announcing the work is the progress shown."""
+        if self.bar is None:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=what, unit="batch", file=self.stream, leave=False,
+                    dynamic_ncols=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -237,7 +265,8 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False, progre
     bar = Progress(train_config.max_iters, start, every=max(1, train_config.eval_interval // 5),
                    enabled=progress)
     bar.note(f"GPT with {model.num_parameters():,} parameters; {len(train_data):,} training and "
-             f"{len(val_data):,} validation tokens; vocabulary {tokenizer.vocab_size}"
+             f"{len(val_data):,} validation tokens; vocabulary {tokenizer.vocab_size}; "
+             f"{describe_threads()}"
              + (f"; resuming at step {start}" if resume else ""))
     training_seconds = 0.0  # the steps alone, not the evaluations and checkpoints
     history = []
@@ -266,9 +295,17 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False, progre
     final = train_config.max_iters
     _save(out_dir, model, optimizer, scheduler, run_config, final, history)
 
-    val_loss = full_loss(model, val_data, train_config.batch_size)
+    val_batches = math.ceil(((len(val_data) - 1) // model_config.block_size)
+                            / (train_config.batch_size * 4))
+    bar.note(f"final evaluation: every block of the {len(val_data):,} validation tokens "
+             f"({val_batches} batches) and {train_config.final_eval_iters} training batches ...")
+    counter = bar.counter(val_batches + train_config.final_eval_iters, "final evaluation")
+    on_batch = counter.update if counter is not None else None
+    val_loss = full_loss(model, val_data, train_config.batch_size, on_batch)
     train_estimate = estimate_loss(model, train_data, train_config.batch_size,
-                                   train_config.final_eval_iters, train_config.seed + 2)
+                                   train_config.final_eval_iters, train_config.seed + 2, on_batch)
+    if counter is not None:
+        counter.close()
     metrics = {"val_loss": val_loss, "train_loss": train_estimate, "iterations": final,
                "last_batch_loss": train_loss, "training_seconds": seconds,
                "tokens_per_second": tokens_per_step * (final - start) / max(seconds, 1e-9),
@@ -316,11 +353,12 @@ def load(out_dir) -> tuple[GPT, object]:
 
 
 def generate(out_dir, prompt: str, max_new_tokens: int = 300, temperature: float = 1.0,
-             top_k: int | None = None, seed: int | None = None,
+             top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
              on_text: Callable[[str], None] | None = None, model_and_tokenizer=None) -> str:
     """The prompt followed by ``max_new_tokens`` sampled tokens, decoded. ``on_text`` receives
     the prompt, then each piece of new text as soon as it is sampled (to stream it to a
     terminal). ``model_and_tokenizer`` saves reloading the run (as returned by ``load``)."""
+    check_sampling(max_new_tokens, temperature, top_k, top_p)  # before the prompt is shown
     model, tokenizer = model_and_tokenizer or load(out_dir)
     if not prompt:
         raise DataError("the prompt is empty; give at least one character to continue from")
@@ -339,6 +377,6 @@ def generate(out_dir, prompt: str, max_new_tokens: int = 300, temperature: float
                 on_text(piece)
 
     tokens = Tensor._wrap(backend.xp.asarray([ids], dtype=backend.int64))
-    model.generate(tokens, max_new_tokens, temperature=temperature, top_k=top_k,
+    model.generate(tokens, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
                    generator=generator, on_token=on_token)
     return prompt + tokenizer.decode(new_ids)

@@ -84,6 +84,9 @@ class History:
 
     def plot(self, path) -> None:
         """Loss curves (training and validation) on the left, validation metrics on the right."""
+        from .extras import require
+
+        require("train", "matplotlib", purpose="plotting the history")
         import matplotlib
 
         matplotlib.use("Agg")  # no display: write the file only

@@ -29,6 +29,7 @@ import numpy
 from . import backend, training
 from .checkpoint import json_value, save_json
 from .errors import CheckpointError, DataError
+from .threads import describe_threads
 
 IMAGE_DATASETS = ("mnist", "fashion-mnist")
 CONFIG_VERSION = 1
@@ -105,6 +106,26 @@ def build_module(model: dict):
         return nn.MLP(model["sizes"], activation=model["activation"],
                       dropout=model.get("dropout", 0.0))
     return nn.Linear(model["sizes"][0], model["sizes"][-1])
+
+
+def check_memory(model: dict, optimizer: str) -> None:
+    """Refuse, before allocating anything, a model whose training cannot fit in this machine's
+    memory (a --hidden with a few zeros too many), saying how much it would need."""
+    sizes = model["sizes"]
+    parameters = sum(inputs * outputs + outputs for inputs, outputs in zip(sizes, sizes[1:]))
+    # the weights, their gradients, the best epoch's copy, and the optimiser's state
+    copies = 3 + {"adam": 2, "sgd": 1}.get(optimizer, 0)
+    needed = parameters * numpy.dtype(backend.get_default_dtype()).itemsize * copies
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): let NumPy decide
+        return
+    if needed > available:
+        gib = 2 ** 30
+        hidden = f"--hidden {','.join(map(str, sizes[1:-1]))}: " if sizes[2:] else ""
+        raise DataError(f"{hidden}the model {'-'.join(map(str, sizes))} has {parameters:,} "
+                        f"parameters; training it with {optimizer} holds {copies} copies of them, {needed / gib:,.1f} GiB, "
+                        f"but this machine has {available / gib:,.1f} GiB of memory")
 
 
 def loss_function(kind: str, task: str):
@@ -187,6 +208,7 @@ def train(source: dict, model: dict, fitting: dict, out, resume: bool = False,
         "scaler": scaler.to_json() if scaler is not None else None,
         "target_scaler": target_scaler.to_json() if target_scaler is not None else None,
     }
+    check_memory(config["model"], fitting["optimizer"])
     out.mkdir(parents=True, exist_ok=True)
     if resume:
         _check_same_run(out, config)
@@ -321,14 +343,21 @@ def evaluate(run, csv_path=None, data_dir=None) -> dict:
     return test_metrics(module, config["model"]["kind"], table, X, target_scaler)
 
 
-def predict(run, input_path) -> tuple[list[str], list[list]]:
+def predict(run, input_path, missing: str | None = None) -> tuple[list[str], list[list]]:
     """(header, rows) of predictions for each row of the CSV ``input_path``: the predicted target
-    and, for a classifier, the probability of each class."""
+    and, for a classifier, the probability of each class. ``missing`` ("error" or "mean"):
+    what to do with empty cells; by default the training policy, but never "drop", which would
+    leave rows without their prediction."""
     from .estimators import softmax_rows, two_class_probabilities
 
     config, module = load_run(run)
     scaler, target_scaler = _scalers(config)
-    table = _encoder(config).encode_csv(input_path, with_target=False)
+    encoder = _encoder(config)
+    if missing is None:
+        missing = "error" if encoder.missing == "drop" else encoder.missing
+    if missing not in ("error", "mean"):
+        raise ValueError(f"predict: missing must be 'error' or 'mean', not {missing!r}")
+    table = encoder.encode_csv(input_path, with_target=False, missing=missing)
     outputs = training.predict(module, features(table, scaler)).astype(numpy.float64)
     target = config["target"]
     if config["task"] == "regression":
@@ -410,7 +439,8 @@ def _describe_model(config: dict, fitting: dict) -> str:
             "softmax": "softmax regression"}.get(model["kind"], f"MLP ({model['activation']})")
     momentum = f" momentum {fitting['momentum']}" if fitting["momentum"] else ""
     return (f"model: {name} {sizes} · {fitting['optimizer']} lr {fitting['lr']:g}{momentum} · "
-            f"batch {fitting['batch_size']} · {fitting['epochs']} epochs · seed {fitting['seed']}")
+            f"batch {fitting['batch_size']} · {fitting['epochs']} epochs · seed {fitting['seed']} · "
+            f"{describe_threads()}")
 
 
 def _describe_result(metrics: dict, history, out: Path) -> str:

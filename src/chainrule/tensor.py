@@ -119,6 +119,15 @@ class Tensor:
         self.requires_grad = requires_grad
         return self
 
+    def register_hook(self, hook) -> "autograd.RemovableHandle":
+        """Call ``hook(grad)`` with this tensor's gradient each time backward computes it, before
+        a leaf accumulates it into ``.grad``; a Tensor returned replaces the gradient (PyTorch's
+        semantics). Returns a handle whose ``remove()`` takes the hook away."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: this tensor does not require grad, so no gradient "
+                               "will ever reach the hook")
+        return autograd.add_tensor_hook(self, hook)
+
     def retain_grad(self) -> "Tensor":
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward, as leaves do."""
         self._retains_grad = self._node is not None

@@ -53,6 +53,9 @@ class _Progress:
 
     def start_epoch(self, epoch: int) -> None:
         if self.terminal:
+            from .extras import require
+
+            require("train", "tqdm", purpose="the progress bar")
             from tqdm import tqdm
 
             self.bar = tqdm(total=self.steps, desc=f"epoch {epoch}/{self.epochs}", unit="step",
@@ -205,6 +208,11 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
             history, state = _load_checkpoint(checkpoint_dir, model, optimizer, scheduler,
                                               monitor, maximise)
             first_epoch = history.last.get("epoch", 0) + 1
+            if progress:
+                where = (f"resuming at epoch {first_epoch} of {epochs}" if first_epoch <= epochs
+                         else f"all {epochs} epochs were already trained")
+                print(f"{where} (checkpoint in {checkpoint_dir})", file=stream or sys.stderr,
+                      flush=True)
     elif resume:
         raise ValueError("fit: resume=True needs a checkpoint_dir to resume from")
 

@@ -74,14 +74,47 @@ def test_infinity_is_not_a_usable_number(tmp_path):
         load_csv(write(tmp_path, HOUSES.replace("40.0", "inf")), target="kind")
 
 
-def test_missing_values_under_error_are_counted_named_and_the_flags_suggested(tmp_path):
+def test_missing_values_under_error_are_counted_named_and_the_arguments_suggested(tmp_path):
     text = "a,b,y\n1,,0\n2,5,1\n,,0\n4,6,1\n"
     with pytest.raises(DataError) as caught:
         load_csv(write(tmp_path, text), target="y")
     message = str(caught.value)
     assert "3 missing values in columns 'a' (1, first at line 4), 'b' (2, first at line 2)" \
         in message
-    assert "--missing drop" in message and "--missing mean" in message
+    # the library speaks Python; the command line names its own flags
+    assert 'missing="drop"' in message and 'missing="mean"' in message
+    assert "--missing" not in message
+
+
+@pytest.mark.parametrize("cell", ["1e308", "-4e38", "3.5e38"])
+def test_a_feature_that_overflows_float32_is_refused_with_its_line_and_column(tmp_path, cell):
+    with pytest.raises(DataError, match=rf"line 4, column 'area': '{cell}' is too large for "
+                                        r"float32"):
+        load_csv(write(tmp_path, HOUSES.replace("40.0", cell)), target="kind")
+
+
+def test_the_largest_float32_is_still_accepted(tmp_path):
+    table = load_csv(write(tmp_path, HOUSES.replace("40.0", "3.4e38")), target="kind")
+    assert numpy.isfinite(table.X).all() and table.X.max() == numpy.float32(3.4e38)
+
+
+def test_a_target_that_overflows_float32_is_refused_not_taken_for_a_class(tmp_path):
+    rows = "".join(f"{i},{2.5 * i}\n" for i in range(30)).replace("12.5", "1e308")
+    with pytest.raises(DataError, match=r"line 7, column 'y': '1e308' is too large for float32"):
+        load_csv(write(tmp_path, "x,y\n" + rows), target="y")
+
+
+def test_an_overflowing_cell_at_predict_time_names_its_line(tmp_path):
+    encoder = load_csv(write(tmp_path, HOUSES), target="kind").encoder
+    later = tmp_path / "later.csv"
+    later.write_text(HOUSES.replace("40.0", "1e308"))
+    with pytest.raises(DataError, match=r"later.csv, line 4, column 'area': '1e308' is too large"):
+        encoder.encode_csv(later, with_target=False)
+
+
+def test_a_file_with_only_the_target_column_is_refused(tmp_path):
+    with pytest.raises(DataError, match=r"the target 'y' is the only column"):
+        load_csv(write(tmp_path, "y\n" + "".join(f"{i % 2}\n" for i in range(10))), target="y")
 
 
 def test_missing_values_in_one_column_name_it_and_its_first_line(tmp_path):

@@ -3,8 +3,8 @@ import hashlib
 import numpy
 import pytest
 
-from chainrule.data import (DataLoader, Table, load_dataset, load_sklearn, load_text, sources,
-                            train_val_test_split)
+from chainrule.data import (DataLoader, Table, load_dataset, load_portland_housing, load_sklearn,
+                            load_text, sources, train_val_test_split)
 from chainrule.data.download import RemoteFile
 from chainrule.errors import DataError
 
@@ -104,3 +104,38 @@ def test_table_subset_and_dataset_feed_a_loader():
     X, y = next(iter(DataLoader(train.dataset(), batch_size=len(train))))
     numpy.testing.assert_array_equal(X.numpy(), train.X)
     assert numpy.bincount(y.numpy()).tolist() == [35, 35, 35]
+
+
+PORTLAND_ROWS = "2104,3,399900\n1600,3,329900\n2400,3,369000\n\n"
+
+
+def test_portland_housing_loads_size_and_bedrooms_against_price(tmp_path):
+    (tmp_path / "ex1data2.txt").write_text(PORTLAND_ROWS)
+    table = load_dataset("portland-housing", root=tmp_path, download=False)
+    assert table.feature_names == ["size_sqft", "bedrooms"] and table.target_name == "price"
+    numpy.testing.assert_array_equal(table.X[:, 0], [2104, 1600, 2400])
+    numpy.testing.assert_array_equal(table.y, [399900, 329900, 369000])
+    assert list(table.lines) == [1, 2, 3]
+    assert load_portland_housing(tmp_path / "ex1data2.txt").X.shape == (3, 2)
+
+
+def test_portland_housing_downloads_into_the_cache_verified(tmp_path, monkeypatch):
+    source = tmp_path / "server" / "ex1data2.txt"
+    source.parent.mkdir()
+    source.write_text(PORTLAND_ROWS)
+    checksum = "sha256:" + hashlib.sha256(PORTLAND_ROWS.encode()).hexdigest()
+    monkeypatch.setitem(sources.REMOTE_FILES, "portland-housing",
+                        RemoteFile("ex1data2.txt", (source.as_uri(),), checksum))
+    table = load_dataset("portland_housing", cache_dir=tmp_path / "cache")
+    assert len(table) == 3
+    assert (tmp_path / "cache" / "portland-housing" / "ex1data2.txt").read_text() == PORTLAND_ROWS
+
+
+def test_a_bad_portland_cell_names_the_file_line_and_column(tmp_path):
+    path = tmp_path / "ex1data2.txt"
+    path.write_text("2104,3,399900\n1600,three,329900\n")
+    with pytest.raises(DataError, match=r"ex1data2\.txt, line 2, column 2 \(bedrooms\): 'three'"):
+        load_portland_housing(path)
+    path.write_text("2104,3\n")
+    with pytest.raises(DataError, match="line 1: 2 values; expected 3"):
+        load_portland_housing(path)

@@ -52,6 +52,16 @@ def test_train_then_generate_from_the_command_line(trained_run, capsys):
     assert again == out
 
 
+def test_nucleus_sampling_from_the_command_line_is_seeded(trained_run, capsys):
+    run, _ = trained_run
+    texts = [run_cli(capsys, "lm", "generate", str(run), "--prompt", "the cat", "--max-new-tokens",
+                     "30", "--seed", "5", "--top-p", top_p)[1] for top_p in ("0.9", "0.9", "1e-6")]
+    assert texts[0] == texts[1] and texts[0].startswith("the cat")
+    greedy = run_cli(capsys, "lm", "generate", str(run), "--prompt", "the cat",
+                     "--max-new-tokens", "30", "--temperature", "0")[1]
+    assert texts[2] == greedy  # a tiny nucleus holds the likeliest token alone
+
+
 def test_generate_names_an_unknown_character(trained_run, capsys):
     run, _ = trained_run
     code, out, err = run_cli(capsys, "lm", "generate", str(run), "--prompt", "QUEEN:")
@@ -70,3 +80,98 @@ def test_resume_refuses_new_settings_other_than_max_iters(trained_run, tmp_path,
     code, _, err = run_cli(capsys, "lm", "train", "--text", str(text), "--out", str(run),
                            "--resume", "--lr", "0.1")
     assert code == 2 and err.count("\n") == 1 and "only max_iters may change" in err
+
+
+@pytest.mark.parametrize("option, value", [("--temperature", "-1"), ("--temperature", "nan"),
+                                           ("--temperature", "inf"), ("--top-k", "0"),
+                                           ("--top-p", "0"), ("--top-p", "1.5"),
+                                           ("--max-new-tokens", "-5"), ("--seed", "-1")])
+def test_impossible_sampling_settings_are_refused_before_the_prompt_prints(
+        trained_run, capsys, option, value):
+    run, _ = trained_run
+    with pytest.raises(SystemExit) as exit:
+        main(["lm", "generate", str(run), "--prompt", "the cat", option, value])
+    captured = capsys.readouterr()
+    assert exit.value.code == 2 and captured.out == ""
+    assert captured.err.count("\n") == 1 and option in captured.err
+
+
+@pytest.mark.parametrize("setting", [dict(temperature=float("nan")), dict(temperature=-1.0),
+                                     dict(top_k=0), dict(top_p=0.0), dict(max_new_tokens=-5)])
+def test_the_library_refuses_them_before_the_prompt_is_passed_on(trained_run, setting):
+    from chainrule import lm
+
+    run, _ = trained_run
+    shown = []
+    with pytest.raises(ValueError, match="generate: "):
+        lm.generate(run, "the cat", on_text=shown.append, **setting)
+    assert shown == []
+
+
+@pytest.mark.parametrize("setting", ["eval_interval", "eval_iters", "batch_size", "max_iters"])
+def test_a_training_setting_of_zero_is_refused(setting, tmp_path, text_file):
+    from chainrule import lm
+
+    with pytest.raises(ValueError, match=f"TrainConfig: {setting} must be at least 1, got 0"):
+        lm.train(text_file, tmp_path / "run", progress=False, **{setting: 0})
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_documented_streaming_call_prints_the_text_as_it_is_returned(trained_run, capsys):
+    """docs/language-model.md's ``lm.generate(..., on_text=...)``, run as written."""
+    from pathlib import Path
+
+    from chainrule import lm
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "language-model.md"
+    text = docs.read_text()
+    call = text[text.index("text = lm.generate("):]
+    call = call[:call.index("```")]
+    run, _ = trained_run
+    namespace = {"lm": lm}
+    exec(call.replace('"runs/baby", "ROMEO:"', f'r"{run}", "the cat"')
+         .replace("max_new_tokens=300", "max_new_tokens=40"), namespace)
+    printed = capsys.readouterr().out
+    assert printed == namespace["text"] and len(printed) == len("the cat") + 40
+
+
+def test_the_final_evaluation_is_announced(text_file, tmp_path, capsys):
+    code = main(["lm", "train", "--text", str(text_file), "--out", str(tmp_path / "run"),
+                 "--max-iters", "5", "--n-layer", "1", "--n-head", "2", "--n-embd", "16",
+                 "--block-size", "8", "--batch-size", "4", "--eval-iters", "1"])
+    err = capsys.readouterr().err
+    assert code == 0
+    final = err.index("final evaluation: every block of the")
+    assert final < err.index("done: val loss")
+
+
+def test_the_final_evaluation_reports_every_batch_it_runs(trained_run):
+    import numpy
+
+    from chainrule import lm
+
+    model, _ = lm.load(trained_run[0])
+    data = numpy.arange(8 * 20 + 1) % model.config.vocab_size  # 20 blocks of 8
+    calls = []
+    lm.full_loss(model, data, batch_size=2, on_batch=lambda: calls.append("val"))
+    lm.estimate_loss(model, data, 2, 5, seed=0, on_batch=lambda: calls.append("train"))
+    assert calls == ["val"] * 3 + ["train"] * 5  # 20 blocks, 8 per batch: 3 batches
+
+
+def test_on_a_terminal_the_final_evaluation_gets_its_own_bar():
+    import io
+
+    from chainrule import lm
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    progress = lm.Progress(total=10, start=0, every=1, stream=Terminal())
+    counter = progress.counter(3, "final evaluation")
+    for _ in range(3):
+        counter.update()
+    assert (counter.n, counter.total, counter.desc) == (3, 3, "final evaluation")
+    counter.close()
+    progress.close()
+    assert lm.Progress(total=10, start=0, every=1, stream=io.StringIO()).counter(3, "x") is None

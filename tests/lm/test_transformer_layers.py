@@ -5,7 +5,8 @@ import numpy
 import pytest
 
 import chainrule
-from chainrule.nn.transformer import CausalSelfAttention, Embedding, LayerNorm, TransformerBlock
+from chainrule.models.gpt import CausalSelfAttention, TransformerBlock
+from chainrule.nn import Embedding, LayerNorm
 from chainrule.ops import REGISTRY, embedding_dense_backward, gelu_tanh, layer_norm
 from chainrule.ops.transformer import ONE_HOT_LIMIT
 

@@ -2,8 +2,10 @@
 import json
 import math
 
+import numpy
 import pytest
 
+import chainrule
 from chainrule import nn, optim
 from chainrule.optim import lr_scheduler
 
@@ -85,3 +87,135 @@ def test_scheduler_state_survives_json_and_resumes_the_same_rates():
         {"state": {}, "param_groups": first.optimizer.state_dict()["param_groups"]})))
     second.load_state_dict(saved)
     assert rates(second, 4) == straight[4:]
+
+
+# ---------------------------------------------------------------- ReduceLROnPlateau
+def plateau_rates(metrics, lr=1.0, **settings):
+    scheduler = lr_scheduler.ReduceLROnPlateau(make_optimizer(lr), **settings)
+    values = []
+    for metric in metrics:
+        scheduler.step(metric)
+        values.append(scheduler.get_last_lr()[0])
+    return values
+
+
+def test_plateau_reduces_after_more_than_patience_bad_epochs():
+    metrics = [1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95]
+    assert plateau_rates(metrics, factor=0.5, patience=2) == [1, 1, 1, 1, 0.5, 0.5, 0.5, 0.25]
+
+
+def test_plateau_defaults_are_pytorchs():
+    scheduler = lr_scheduler.ReduceLROnPlateau(make_optimizer())
+    assert (scheduler.mode, scheduler.factor, scheduler.patience, scheduler.threshold,
+            scheduler.threshold_mode, scheduler.cooldown, scheduler.min_lrs, scheduler.eps) == \
+        ("min", 0.1, 10, 1e-4, "rel", 0, [0.0], 1e-8)
+    assert plateau_rates([1.0] * 12) == [1.0] * 11 + [0.1]
+
+
+def test_plateau_improvements_smaller_than_the_threshold_do_not_count():
+    # rel: better means below best · 0.9; abs: below best − 0.1
+    assert plateau_rates([1.0, 0.95, 0.91], patience=1, threshold=0.1) == [1, 1, 0.1]
+    assert plateau_rates([1.0, 0.89, 0.80], patience=1, threshold=0.1) == [1, 1, 1]
+    assert plateau_rates([1.0, 0.95, 0.91], patience=1, threshold=0.1,
+                         threshold_mode="abs") == [1, 1, 0.1]
+    assert plateau_rates([1.0, 0.85, 0.7], patience=1, threshold=0.1,
+                         threshold_mode="abs") == [1, 1, 1]
+
+
+def test_plateau_in_max_mode_watches_a_rising_metric():
+    assert plateau_rates([0.5, 0.6, 0.6, 0.7], mode="max", patience=0) == [1, 1, 0.1, 0.1]
+    # abs: better means above best + 0.1, so 0.55 after 0.5 is not, and 0.7 is
+    assert plateau_rates([0.5, 0.55, 0.55, 0.7], mode="max", patience=0, threshold=0.1,
+                         threshold_mode="abs") == pytest.approx([1, 0.1, 0.01, 0.01], rel=1e-15)
+
+
+def test_plateau_cooldown_ignores_bad_epochs_after_a_reduction():
+    values = plateau_rates([1.0] * 8, factor=0.5, patience=0, cooldown=2)
+    assert values == [1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125]
+
+
+def test_plateau_never_goes_below_min_lr_per_group_and_skips_tiny_reductions():
+    optimizer = optim.SGD([{"params": [nn.Parameter([0.0])], "lr": 1.0},
+                           {"params": [nn.Parameter([0.0])], "lr": 1e-9}], lr=1.0)
+    scheduler = lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, min_lr=[0.05, 0.0])
+    for _ in range(4):
+        scheduler.step(1.0)
+    # 1 → 0.1 → 0.05 (the floor); 1e-9 stays: a reduction smaller than eps is not made
+    assert scheduler.get_last_lr() == [0.05, 1e-9]
+    assert [group["lr"] for group in optimizer.param_groups] == [0.05, 1e-9]
+
+
+def pytorch_plateau_reference(metrics, mode, factor, patience, threshold, threshold_mode,
+                              cooldown, min_lr, eps, lr=1.0):
+    """torch.optim.lr_scheduler.ReduceLROnPlateau's step, transcribed from its source."""
+    best = math.inf if mode == "min" else -math.inf
+    bad = cooldown_counter = 0
+    values = []
+    for current in metrics:
+        if mode == "min" and threshold_mode == "rel":
+            better = current < best * (1.0 - threshold)
+        elif mode == "min":
+            better = current < best - threshold
+        elif threshold_mode == "rel":
+            better = current > best * (threshold + 1.0)
+        else:
+            better = current > best + threshold
+        if better:
+            best, bad = current, 0
+        else:
+            bad += 1
+        if cooldown_counter > 0:
+            cooldown_counter -= 1
+            bad = 0
+        if bad > patience:
+            new_lr = max(lr * factor, min_lr)
+            if lr - new_lr > eps:
+                lr = new_lr
+            cooldown_counter, bad = cooldown, 0
+        values.append(lr)
+    return values
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_plateau_matches_pytorchs_algorithm_on_noisy_metrics(seed):
+    rng = numpy.random.default_rng(seed)
+    settings = dict(mode=["min", "max"][seed % 2], factor=[0.1, 0.5, 0.3][seed % 3],
+                    patience=int(rng.integers(0, 4)), threshold=float(rng.choice([1e-4, 0.05])),
+                    threshold_mode=["rel", "abs"][seed // 3], cooldown=int(rng.integers(0, 3)),
+                    min_lr=0.01, eps=1e-8)
+    metrics = (numpy.exp(-numpy.arange(60) / 20) + rng.normal(0, 0.05, 60)).tolist()
+    assert plateau_rates(metrics, **settings) == pytorch_plateau_reference(metrics, **settings)
+
+
+def test_plateau_state_survives_save_and_load_and_continues_the_same(tmp_path):
+    metrics = [1.0, 0.9, 0.95, 0.97, 0.99, 0.98, 0.97, 0.96]
+    straight = plateau_rates(metrics, factor=0.5, patience=1, cooldown=1)
+    optimizer = make_optimizer()
+    first = lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=1, cooldown=1)
+    for metric in metrics[:4]:
+        first.step(chainrule.tensor(metric))  # a 0-d tensor is accepted as the metric
+    chainrule.save({"optimizer": optimizer.state_dict(), "scheduler": first.state_dict()},
+                   tmp_path / "state.pt")
+    saved = chainrule.load(tmp_path / "state.pt")
+    resumed_optimizer = make_optimizer()
+    resumed_optimizer.load_state_dict(saved["optimizer"])
+    resumed = lr_scheduler.ReduceLROnPlateau(resumed_optimizer)
+    resumed.load_state_dict(saved["scheduler"])
+    values = []
+    for metric in metrics[4:]:
+        resumed.step(metric)
+        values.append(resumed.get_last_lr()[0])
+    assert values == straight[4:]
+
+
+def test_plateau_refuses_bad_settings_and_a_step_without_the_metric():
+    with pytest.raises(ValueError, match="factor must be < 1"):
+        lr_scheduler.ReduceLROnPlateau(make_optimizer(), factor=1.0)
+    with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
+        lr_scheduler.ReduceLROnPlateau(make_optimizer(), mode="lowest")
+    with pytest.raises(ValueError, match="threshold_mode"):
+        lr_scheduler.ReduceLROnPlateau(make_optimizer(), threshold_mode="relative")
+    with pytest.raises(ValueError, match="2 min_lr values for 1"):
+        lr_scheduler.ReduceLROnPlateau(make_optimizer(), min_lr=[0.1, 0.2])
+    with pytest.raises(TypeError, match=r"scheduler.step\(val_loss\)"):
+        lr_scheduler.ReduceLROnPlateau(make_optimizer()).step()

@@ -1,4 +1,5 @@
-"""SGD, Adam and AdamW against PyTorch's update rules written out in NumPy, and closed forms."""
+"""SGD, Adam, AdamW and RMSprop against PyTorch's update rules written out in NumPy, and closed
+forms."""
 import json
 
 import numpy
@@ -66,6 +67,28 @@ def torch_adam_reference(lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, dec
     return numpy.array(path)
 
 
+def torch_rmsprop_reference(lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                            centered=False, steps=10):
+    """torch.optim.RMSprop's algorithm, from its documentation."""
+    theta, v, g_avg, b, path = THETA0.copy(), numpy.zeros(3), numpy.zeros(3), numpy.zeros(3), []
+    for _ in range(steps):
+        g = quadratic_gradient(theta)
+        if weight_decay:
+            g = g + weight_decay * theta
+        v = alpha * v + (1 - alpha) * g * g
+        v_tilde = v
+        if centered:
+            g_avg = alpha * g_avg + (1 - alpha) * g
+            v_tilde = v - g_avg * g_avg
+        if momentum > 0:
+            b = momentum * b + g / (numpy.sqrt(v_tilde) + eps)
+            theta = theta - lr * b
+        else:
+            theta = theta - lr * g / (numpy.sqrt(v_tilde) + eps)
+        path.append(theta)
+    return numpy.array(path)
+
+
 @pytest.mark.parametrize("settings", [
     dict(lr=0.05),
     dict(lr=0.05, momentum=0.9),
@@ -91,6 +114,28 @@ def test_adamw_follows_pytorch_update_rule(weight_decay):
     ours = chainrule_trajectory(lambda ps: optim.AdamW(ps, lr=0.1, weight_decay=weight_decay), 8)
     expected = torch_adam_reference(lr=0.1, weight_decay=weight_decay, decoupled=True)
     numpy.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("settings", [
+    dict(),
+    dict(lr=0.02, alpha=0.9, eps=1e-6),
+    dict(lr=0.01, weight_decay=0.1),
+    dict(lr=0.01, momentum=0.9),
+    dict(lr=0.01, centered=True),
+    dict(lr=0.005, alpha=0.95, weight_decay=0.05, momentum=0.5, centered=True),
+])
+def test_rmsprop_follows_pytorch_update_rule_step_by_step(settings):
+    ours = chainrule_trajectory(lambda ps: optim.RMSprop(ps, **settings), steps=10)
+    numpy.testing.assert_allclose(ours, torch_rmsprop_reference(**settings), rtol=1e-12,
+                                  atol=1e-14)
+
+
+def test_rmsprop_defaults_are_pytorchs():
+    group = optim.RMSprop([nn.Parameter([1.0])]).param_groups[0]
+    assert {key: group[key] for key in group if key != "params"} == dict(
+        lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False)
+    with pytest.raises(ValueError, match="RMSprop: invalid alpha"):
+        optim.RMSprop([nn.Parameter([1.0])], alpha=-0.5)
 
 
 def test_adamw_default_weight_decay_is_pytorchs():
@@ -145,6 +190,7 @@ def test_adamw_decay_alone_shrinks_weights_geometrically():
     lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.1),
     lambda ps: optim.Adam(ps, lr=0.1, weight_decay=0.1),
     lambda ps: optim.AdamW(ps, lr=0.1),
+    lambda ps: optim.RMSprop(ps, lr=0.1, weight_decay=0.1, momentum=0.9, centered=True),
 ])
 def test_step_updates_in_place_and_never_writes_into_the_gradient(make):
     theta = nn.Parameter(numpy.array([1.0, 2.0], dtype=numpy.float32))
@@ -192,6 +238,7 @@ def test_empty_parameter_list_and_bad_hyperparameters_are_refused():
 @pytest.mark.parametrize("make", [
     lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
     lambda ps: optim.AdamW(ps, lr=0.05, betas=(0.8, 0.9)),
+    lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
 ])
 def test_state_dict_survives_json_and_continues_bit_for_bit(make):
     def run(steps, start=None):

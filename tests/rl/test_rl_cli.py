@@ -50,3 +50,14 @@ def test_play_on_a_directory_without_a_run_is_a_one_line_error(tmp_path, capsys)
     code = main(["rl", "play", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "no config.json" in err
+
+
+@pytest.mark.parametrize("arguments", [["rl", "train", "--seed", "-1"],
+                                       ["rl", "play", "somewhere", "--seed", "-1"]])
+def test_a_negative_seed_is_a_one_line_error_before_any_work(arguments, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main([*arguments, "--out", str(tmp_path / "run")] if arguments[1] == "train"
+             else arguments)
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and err.count("\n") == 1 and "--seed" in err
+    assert not (tmp_path / "run").exists()

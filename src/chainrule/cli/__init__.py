@@ -5,19 +5,24 @@ needs when it runs, so ``chainrule --help`` stays fast.
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
 
 from ..errors import ChainruleError
+from .arguments import Parser
 
 # the modules that register commands (train registers train, evaluate and predict)
-COMMAND_MODULES = ["train", "explain", "lm", "rl"]
+COMMAND_MODULES = ["train", "explain", "lm", "rl", "check_op"]
+
+# The BLAS threads of a command that trains or generates, unless --threads says otherwise. One,
+# because the course's matrices are small and a second thread on a busy core makes a run several
+# times slower: benchmarks/threads.py measures it, docs/performance.md has the table.
+DEFAULT_THREADS = 1
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> Parser:
+    parser = Parser(
         prog="chainrule",
         description="Machine learning from first principles: train, evaluate and inspect models "
                     "whose gradients come from chainrule's own backpropagation.")
@@ -27,15 +32,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """``--threads N`` for a command that trains or generates; ``main`` applies it."""
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, metavar="N",
+                        help="threads for NumPy's matrix products (BLAS) (default: %(default)s: "
+                             "small matrices gain little from more, and on a busy machine more "
+                             "threads wait for each other; see docs/performance.md)")
+
+
+def _use_threads(threads: int) -> None:
+    from ..threads import set_num_threads
+
+    if threads < 1:
+        raise ChainruleError(f"--threads {threads}: give at least 1 thread")
+    set_num_threads(threads)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args) or 0
+        if getattr(args, "threads", None) is not None:
+            _use_threads(args.threads)
+        status = args.handler(args) or 0
+        sys.stdout.flush()  # inside the try: a reader that has gone shows up here
+        return status
+    except BrokenPipeError:
+        # The reader stopped reading (`chainrule explain ... | head -3`): Python's documented
+        # recipe (the signal module's "Note on SIGPIPE") points standard output at devnull, so
+        # that the interpreter's own flush at exit does not fail again, and exits with 1.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except (ChainruleError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
         print(f"chainrule {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except MemoryError as error:  # a size that passed the checks but not this machine's memory
+        if os.environ.get("CHAINRULE_DEBUG"):
+            raise
+        print(f"chainrule {args.command}: error: out of memory: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"chainrule {args.command}: interrupted", file=sys.stderr)

@@ -6,6 +6,7 @@ and chainrule.explain, and prints.
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 import re
 
@@ -13,10 +14,13 @@ from ..errors import ChainruleError
 from ..expression import FUNCTIONS, evaluate, parse, variables_of
 
 EXAMPLES = """examples:
-  chainrule explain "0.5 * (sigmoid(w * x + b) - t) ** 2" --at w=0.5 x=2 b=0.1 t=1
+  chainrule explain "z = w*x + b; y = sigmoid(z); L = 0.5*(y - t)**2" \\
+      --at w=0.5 x=2 b=0.1 t=1 --data x t         (x and t are data: no gradient)
+  chainrule explain "x = cos(t); y = t**2; f = y + exp(x*y)" --at t=1
+                                                  (t and y each have two children: two terms)
   chainrule explain "y + exp(x * y)" --at x=0.5 y=2 --draw graph.svg
   chainrule explain "x * x + sin(x)" --at x=3     (x is used twice: its v̄ sums three terms)
-  chainrule explain --at x=3 -- -x**2             (an expression starting with - goes after --)
+  chainrule explain "-x**2" --at x=3              (an expression may start with -)
 """
 
 
@@ -45,21 +49,49 @@ def register(subparsers) -> None:
                     "order and the backward pass as the lecture's table: each error signal "
                     "v̄ᵢ = Σⱼ v̄ⱼ · ∂vⱼ/∂vᵢ with one term per child j. The language: numbers, "
                     "variables, + - * / ** (or ^), unary minus, parentheses, and the functions "
-                    + ", ".join(sorted(FUNCTIONS)) + ".",
+                    + ", ".join(sorted(FUNCTIONS)) + ". Named steps separated by ';' "
+                    "(z = w*x + b; y = sigmoid(z)) are one node each, under their names; the "
+                    "last step is the output.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.dash_words_are_values = True
     parser.add_argument("expression", help='the formula, quoted, e.g. "w * x + b"')
     parser.add_argument("--at", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
                         help="the value of each variable, e.g. --at w=0.5 x=2 (a value for a "
                              "variable the expression does not use is ignored)")
+    parser.add_argument("--data", nargs="+", action="extend", default=[], metavar="NAME",
+                        help="the variables that are data, such as an input x or a label t: "
+                             "they get no gradient (default: none, so every variable does)")
     parser.add_argument("--wrt", nargs="+", action="extend", metavar="NAME",
-                        help="the variables that require grad (default: all); the others are "
-                             "inputs, shown without a gradient")
+                        help="instead of --data, the variables that require grad; the others "
+                             "are inputs, shown without a gradient")
     parser.add_argument("--draw", metavar="PATH",
-                        help="also draw the graph to PATH: .dot (always), .svg or .png (these "
-                             "need Graphviz's dot program)")
+                        help="also draw the graph to PATH: .dot, .svg (by Graphviz's dot program "
+                             "where installed, else by chainrule), .png or .pdf (these need dot)")
+    parser.add_argument("--draw-with", choices=["auto", "graphviz", "chainrule"], default="auto",
+                        help="who draws the SVG: auto (Graphviz where installed, else chainrule), "
+                             "graphviz, or chainrule (default: auto)")
     parser.add_argument("--json", action="store_true",
                         help="print the report as JSON instead of the tables")
+    parser.add_argument("--step", action="store_true",
+                        help="after the forward table, show the backward pass one chain-rule term "
+                             "at a time, pausing for Enter after each (on a terminal)")
     parser.set_defaults(handler=run)
+
+
+def step_through(report) -> None:
+    """The forward table, then each term v̄ⱼ · ∂vⱼ/∂vᵢ as the engine adds it; on a terminal, wait
+    for Enter after each (q then Enter shows the rest at once)."""
+    print(report.forward_table())
+    print(f"\nBackward pass, one term at a time: v̄ᵢ = ∂{report.output}/∂vᵢ = Σⱼ v̄ⱼ · ∂vⱼ/∂vᵢ, "
+          f"starting from v̄({report.output}) = 1")
+    pausing = sys.stdin.isatty() and sys.stdout.isatty()
+    steps = list(report.steps())
+    for number, step in enumerate(steps, 1):
+        print(f"  {number:>3}. {step}", flush=True)
+        if pausing and number < len(steps):
+            if input("       (Enter: next term, q: the rest) ").strip().lower() == "q":
+                pausing = False
+    print()
 
 
 def run(args) -> int:
@@ -67,21 +99,31 @@ def run(args) -> int:
     from ..explain import explain, summarize
 
     values = parse_values(args.at)
-    output = evaluate(args.expression, values, args.wrt)
+    output = evaluate(args.expression, values, args.wrt, args.data)
     report = explain(output)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        given = ", ".join(f"{name}={values[name]:g}"
-                          for name in variables_of(parse(args.expression)))
-        print(f"{report.output} = {args.expression}   at {given}\n")
-        print(report)
+        steps = parse(args.expression)
+        variables = variables_of(steps)
+        given = ", ".join(f"{name}={values[name]:g}" for name in variables)
+        data = [name for name in variables if name not in report.signals]
+        if data:
+            given += f"   (data, no gradient: {', '.join(data)})"
+        formula = "; ".join(part.strip() for part in args.expression.split(";") if part.strip())
+        if steps[-1].name is None:
+            formula = f"{report.output} = {formula}"
+        print(f"{formula}   at {given}\n")
+        if args.step:
+            step_through(report)
+        else:
+            print(report)
         signals = report.signals
         gradients = ", ".join(f"∂{report.output}/∂{name} = {summarize(signals[name])}"
-                              for name in variables_of(parse(args.expression)) if name in signals)
+                              for name in variables if name in signals)
         print(f"\nGradients: {gradients}")
     if args.draw:
-        draw(report, args.draw)
+        draw(report, args.draw, renderer=args.draw_with)
         if not args.json:
             print(f"Drew the graph to {args.draw}")
     return 0

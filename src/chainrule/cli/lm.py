@@ -9,13 +9,18 @@ import json
 import sys
 
 from ..errors import ChainruleError
+from . import add_threads_option
+from .arguments import (non_negative_float, non_negative_int, positive_float, positive_int,
+                        probability, seed, top_probability)
 
-# command-line flag -> setting of GPTConfig or TrainConfig (None: not given, the preset decides)
+# command-line flag -> setting of GPTConfig or TrainConfig (None: not given, the preset decides),
+# with the type that refuses an impossible value while parsing
 OVERRIDES = {
-    "max_iters": int, "batch_size": int, "block_size": int, "n_layer": int, "n_head": int,
-    "n_embd": int, "lr": float, "min_lr": float, "warmup_iters": int, "dropout": float,
-    "weight_decay": float, "grad_clip": float, "eval_interval": int, "eval_iters": int,
-    "seed": int, "tokenizer": str,
+    "max_iters": positive_int, "batch_size": positive_int, "block_size": positive_int,
+    "n_layer": positive_int, "n_head": positive_int, "n_embd": positive_int,
+    "lr": positive_float, "min_lr": non_negative_float, "warmup_iters": non_negative_int,
+    "dropout": probability, "weight_decay": non_negative_float, "grad_clip": non_negative_float,
+    "eval_interval": positive_int, "eval_iters": positive_int, "seed": seed, "tokenizer": str,
 }
 
 
@@ -44,6 +49,7 @@ def register(subparsers) -> None:
         choices = ["char", "byte"] if name == "tokenizer" else None
         train.add_argument(flag, type=kind, default=None, choices=choices,
                            help=f"override the preset's {'learning_rate' if name == 'lr' else name}")
+    add_threads_option(train)
     train.set_defaults(handler=_train)
 
     generate = commands.add_parser("generate", help="continue a prompt with a trained model",
@@ -51,12 +57,16 @@ def register(subparsers) -> None:
                                                "'chainrule lm train', streaming it as it comes.")
     generate.add_argument("run", metavar="DIR", help="the --out directory of a training run")
     generate.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
-    generate.add_argument("--max-new-tokens", type=int, default=300)
-    generate.add_argument("--temperature", type=float, default=1.0,
+    generate.add_argument("--max-new-tokens", type=non_negative_int, default=300)
+    generate.add_argument("--temperature", type=non_negative_float, default=1.0,
                           help="below 1: safer, more repetitive; 0: always the likeliest token")
-    generate.add_argument("--top-k", type=int, default=None,
+    generate.add_argument("--top-k", type=positive_int, default=None,
                           help="sample among the k likeliest tokens only")
-    generate.add_argument("--seed", type=int, default=None, help="the same seed, the same text")
+    generate.add_argument("--top-p", type=top_probability, default=None,
+                          help="sample among the likeliest tokens whose probabilities add up to "
+                               "P (nucleus sampling), 0 < P ≤ 1")
+    generate.add_argument("--seed", type=seed, default=None, help="the same seed, the same text")
+    add_threads_option(generate)
     generate.set_defaults(handler=_generate)
 
 
@@ -66,7 +76,9 @@ class SettingError(ChainruleError, ValueError):
 
 def _train(args) -> int:
     from .. import lm
+    from ..extras import require
 
+    require("train", "safetensors", "tqdm", purpose="chainrule lm train")
     overrides = {("learning_rate" if name == "lr" else name): getattr(args, name)
                  for name in OVERRIDES}
     overrides.update(bias=args.bias, tie_weights=args.tie_weights)
@@ -93,7 +105,8 @@ def _generate(args) -> int:
     model_and_tokenizer = lm.load(args.run)
     try:
         lm.generate(args.run, args.prompt, max_new_tokens=args.max_new_tokens,
-                    temperature=args.temperature, top_k=args.top_k, seed=args.seed,
+                    temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                    seed=args.seed,
                     on_text=show, model_and_tokenizer=model_and_tokenizer)
     except KeyboardInterrupt:
         sys.stdout.write("\n")

@@ -11,19 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
+from . import add_threads_option
+from .arguments import HelpFormatter, positive_float, positive_int, seed
 
 
 def _discount(text: str) -> float:
@@ -34,7 +23,7 @@ def _discount(text: str) -> float:
 
 
 def register(subparsers) -> None:
-    formatter = argparse.ArgumentDefaultsHelpFormatter
+    formatter = HelpFormatter
     rl = subparsers.add_parser(
         "rl", help="reinforcement learning: train a policy-gradient agent, then play it",
         description="REINFORCE on a Gymnasium environment with discrete actions: the agent "
@@ -52,23 +41,24 @@ def register(subparsers) -> None:
                     "the --out directory.")
     train.add_argument("--env", default="CartPole-v1",
                        help="a Gymnasium environment id with discrete actions")
-    train.add_argument("--episodes", type=_positive_int, default=1500, metavar="N",
+    train.add_argument("--episodes", type=positive_int, default=1500, metavar="N",
                        help="the most episodes to train for")
-    train.add_argument("--seed", type=int, default=0, metavar="S",
+    train.add_argument("--seed", type=seed, default=0, metavar="S",
                        help="seeds the initial weights, the actions drawn and the environment")
     train.add_argument("--out", metavar="DIR", default=argparse.SUPPRESS,  # no "(default: None)"
                        help="run directory (default: runs/rl-ENV-seedSEED)")
     train.add_argument("--gamma", type=_discount, default=0.99, help="discount factor γ")
-    train.add_argument("--lr", type=_positive_float, default=5e-3,
+    train.add_argument("--lr", type=positive_float, default=5e-3,
                        help="Adam learning rate of the policy")
-    train.add_argument("--hidden", type=_positive_int, default=128,
+    train.add_argument("--hidden", type=positive_int, default=128,
                        help="hidden units of the policy (and value) network")
     train.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
                        help="subtract a learned value V(s) from the returns (less variance)")
     train.add_argument("--stop", action=argparse.BooleanOptionalAction, default=True,
                        help="stop as soon as the environment is solved")
-    train.add_argument("--log-every", type=_positive_int, default=10, metavar="N",
+    train.add_argument("--log-every", type=positive_int, default=10, metavar="N",
                        help="print a progress line every N episodes")
+    add_threads_option(train)
     train.set_defaults(handler=run_train)
 
     play = actions.add_parser(
@@ -76,8 +66,9 @@ def register(subparsers) -> None:
         description="Play episodes with a trained policy, taking the most probable action at "
                     "each step, and print each episode's return and their mean.")
     play.add_argument("run", metavar="DIR", help="a run directory written by 'chainrule rl train'")
-    play.add_argument("--episodes", type=_positive_int, default=20, metavar="N", help="episodes to play")
-    play.add_argument("--seed", type=int, default=0, metavar="S", help="seeds the environment")
+    play.add_argument("--episodes", type=positive_int, default=20, metavar="N", help="episodes to play")
+    play.add_argument("--seed", type=seed, default=0, metavar="S", help="seeds the environment")
+    add_threads_option(play)
     play.set_defaults(handler=run_play)
 
 
@@ -85,11 +76,15 @@ def run_train(args) -> int:
     from pathlib import Path
 
     from .. import rl
+    from ..threads import describe_threads
+    from ..extras import require
 
+    require("rl", "gymnasium", "safetensors", "matplotlib", purpose="chainrule rl train")
     config = rl.ReinforceConfig(env=args.env, gamma=args.gamma, lr=args.lr, hidden=args.hidden,
                                 baseline=args.baseline, seed=args.seed)
     out = Path(getattr(args, "out", None) or f"runs/rl-{args.env.replace('/', '-')}-seed{args.seed}")
     rl.make_env(config.env).close()  # refuse a bad environment before anything is written
+    print(f"REINFORCE on {config.env} · seed {config.seed} · {describe_threads()}", flush=True)
 
     def progress(episode: int, episode_return: float, average: float) -> None:
         if episode % args.log_every == 0 or episode == 1:

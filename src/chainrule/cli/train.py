@@ -13,19 +13,22 @@ the data source and its encoding, the scalers), ``model.safetensors`` (the weigh
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
+
+from . import add_threads_option
+from .arguments import HelpFormatter, seed
 
 DATASETS = ["digits", "iris", "wine", "breast_cancer", "diabetes", "mnist", "fashion-mnist",
             "california-housing"]
 MODELS = ["linear", "logistic", "softmax", "mlp"]
 DEFAULT_DATASET, DEFAULT_MODEL = "digits", "mlp"
+DEFAULT_HIDDEN, DEFAULT_ACTIVATION = "512", "relu"
 
 
 def register(subparsers) -> None:
-    formatter = argparse.ArgumentDefaultsHelpFormatter
+    formatter = HelpFormatter
     train = subparsers.add_parser(
         "train", formatter_class=formatter, help="train a model on a dataset or a CSV file",
         description="Train a model by minibatch SGD: load the data, split it into train / "
@@ -60,10 +63,11 @@ def register(subparsers) -> None:
                        help="linear regression, logistic regression (two classes), softmax "
                             "regression (any number of classes), or a multilayer perceptron "
                             "(classifier or regressor, following the target)")
-    model.add_argument("--hidden", default="512", metavar="SIZES",
-                       help="MLP hidden layer sizes, comma-separated (e.g. 256,256)")
-    model.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu",
-                       help="MLP activation between layers")
+    model.add_argument("--hidden", default=None, metavar="SIZES",
+                       help=f"MLP hidden layer sizes, comma-separated, e.g. 256,256 (default: "
+                            f"{DEFAULT_HIDDEN})")
+    model.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default=None,
+                       help=f"MLP activation between layers (default: {DEFAULT_ACTIVATION})")
     model.add_argument("--dropout", type=float, default=0.0, metavar="P",
                        help="MLP dropout probability after each hidden layer")
     fitting = train.add_argument_group("training")
@@ -74,18 +78,20 @@ def register(subparsers) -> None:
                               "for linear regression, whose squared error punishes outliers)")
     fitting.add_argument("--optimizer", choices=["sgd", "adam"], default=None,
                          help="default: adam for mlp, sgd for the linear models")
-    fitting.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (PyTorch's)")
+    fitting.add_argument("--momentum", type=float, default=0.0,
+                         help="SGD momentum (PyTorch's); --optimizer sgd only")
     fitting.add_argument("--patience", type=int, default=None, metavar="EPOCHS",
                          help="stop when the validation loss has not improved for this many "
-                              "epochs (default: train all epochs; the best epoch's weights are "
-                              "kept either way)")
-    fitting.add_argument("--seed", type=int, default=0,
+                              "epochs; needs a validation split (default: train all epochs; the "
+                              "best epoch's weights are kept either way)")
+    fitting.add_argument("--seed", type=seed, default=0,
                          help="seeds the split, the initial weights, the shuffling and dropout")
     fitting.add_argument("--out", metavar="DIR", default=None,
                          help="run directory (default: runs/<dataset>-<model>)")
     fitting.add_argument("--resume", action="store_true",
                          help="continue the run in --out from its last epoch checkpoint")
     fitting.add_argument("--quiet", action="store_true", help="print only the final metrics")
+    add_threads_option(train)
     train.set_defaults(handler=run_train)
 
     evaluate = subparsers.add_parser(
@@ -98,6 +104,7 @@ def register(subparsers) -> None:
     evaluate.add_argument("--csv", metavar="PATH",
                           help="evaluate on this CSV (same columns as the training CSV)")
     evaluate.add_argument("--data-dir", metavar="DIR", help="where the MNIST IDX files are")
+    add_threads_option(evaluate)
     evaluate.set_defaults(handler=run_evaluate)
 
     predict = subparsers.add_parser(
@@ -109,6 +116,12 @@ def register(subparsers) -> None:
     predict.add_argument("--input", metavar="CSV", required=True, help="rows to predict")
     predict.add_argument("--output", metavar="CSV", default=None,
                          help="where to write the predictions (default: standard output)")
+    add_threads_option(predict)
+    predict.add_argument("--missing", choices=["error", "mean"], default=None,
+                         help="what to do with empty cells: refuse them, or fill them with the "
+                              "training data's column means (most frequent text); default: as "
+                              "the run was trained, refusing them if it dropped rows (each "
+                              "input row gets its prediction)")
     predict.set_defaults(handler=run_predict)
 
 
@@ -125,6 +138,44 @@ def _hidden_sizes(text: str) -> list[int]:
     return sizes
 
 
+def _refuse_ignored_options(args, optimizer: str) -> None:
+    """An option that the chosen model or optimiser would silently ignore is refused: a run
+    that ignored --momentum is a run its user misreads, and leaving the option out is one edit."""
+    from ..errors import ChainruleError
+
+    if args.model != "mlp":
+        given = [flag for flag, value in (("--hidden", args.hidden),
+                                          ("--activation", args.activation),
+                                          ("--dropout", args.dropout or None)) if value is not None]
+        if given:
+            raise ChainruleError(f"{', '.join(given)}: only an MLP has hidden layers, --model "
+                                 f"{args.model} has none; use --model mlp, or leave "
+                                 f"{'them' if len(given) > 1 else 'it'} out")
+    if args.momentum and optimizer != "sgd":
+        raise ChainruleError(f"--momentum {args.momentum:g} is SGD's; {optimizer} keeps its own "
+                             "running averages of the gradient; add --optimizer sgd, or leave "
+                             "--momentum out")
+    if args.patience is not None and args.val == 0:
+        raise ChainruleError(f"--patience {args.patience} waits for the validation loss to stop "
+                             "improving, but --val 0 holds out no validation rows; give --val "
+                             "0.1, or leave --patience out")
+
+
+def _missing_values(error, remedy: str):
+    """The library's MissingValuesError, its remedy said in this command's flags."""
+    from ..errors import DataError
+
+    return DataError(f"{error.problem}; {remedy}")
+
+
+def _offline(error):
+    """The library's DownloadError, its offline remedy said with --data-dir."""
+    from ..errors import DataError
+
+    return DataError(f"{error.problem}; offline, put {', '.join(error.files)} in a folder and "
+                     "give it as --data-dir FOLDER")
+
+
 def _default_lr(optimizer: str, model: str) -> float:
     if optimizer == "adam" or model == "linear":
         return 0.001
@@ -132,7 +183,11 @@ def _default_lr(optimizer: str, model: str) -> float:
 
 
 def run_train(args) -> int:
+    from ..data.csv_table import MissingValuesError
+    from ..data.download import DownloadError
+    from ..data.sources import SKLEARN_DATASETS
     from ..errors import ChainruleError
+    from ..extras import require
     from ..runs import train
 
     if args.csv and args.dataset:
@@ -153,33 +208,56 @@ def run_train(args) -> int:
         raise ChainruleError(f"--dropout {args.dropout}: use a probability in [0, 1)")
     dataset = None if args.csv else (args.dataset or DEFAULT_DATASET)
     optimizer = args.optimizer or ("adam" if args.model == "mlp" else "sgd")
+    _refuse_ignored_options(args, optimizer)
+    require("train", "safetensors", "matplotlib", "tqdm",
+            *(["sklearn"] if dataset in SKLEARN_DATASETS else []), purpose="chainrule train")
     source = {"dataset": dataset, "csv": args.csv, "target": args.target,
               "missing": args.missing, "data_dir": args.data_dir, "val": args.val,
               "test": args.test, "scale": args.scale}
-    model = {"kind": args.model, "hidden": _hidden_sizes(args.hidden),
-             "activation": args.activation, "dropout": args.dropout}
+    model = {"kind": args.model, "hidden": _hidden_sizes(args.hidden or DEFAULT_HIDDEN),
+             "activation": args.activation or DEFAULT_ACTIVATION, "dropout": args.dropout}
     fitting = {"epochs": args.epochs, "batch_size": args.batch_size,
                "lr": args.lr if args.lr is not None else _default_lr(optimizer, args.model),
                "optimizer": optimizer, "momentum": args.momentum, "patience": args.patience,
                "seed": args.seed}
     name = dataset or os.path.splitext(os.path.basename(args.csv))[0]
     out = args.out or os.path.join("runs", f"{name}-{args.model}")
-    train(source, model, fitting, out, resume=args.resume, quiet=args.quiet)
+    try:
+        train(source, model, fitting, out, resume=args.resume, quiet=args.quiet)
+    except MissingValuesError as error:
+        raise _missing_values(error, "use --missing drop to leave those rows out, or --missing "
+                                     "mean to fill them with the column mean (the most frequent "
+                                     "value for a text column)") from None
+    except DownloadError as error:
+        raise _offline(error) from None
     return 0
 
 
 def run_evaluate(args) -> int:
+    from ..data.csv_table import MissingValuesError
+    from ..data.download import DownloadError
     from ..runs import evaluate
 
-    results = evaluate(args.run, csv_path=args.csv, data_dir=args.data_dir)
+    try:
+        results = evaluate(args.run, csv_path=args.csv, data_dir=args.data_dir)
+    except MissingValuesError as error:
+        raise _missing_values(error, "fill or remove those rows (evaluate treats empty cells as "
+                                     "the run's training did, and it refused them)") from None
+    except DownloadError as error:
+        raise _offline(error) from None
     print(json.dumps(results, indent=1))
     return 0
 
 
 def run_predict(args) -> int:
+    from ..data.csv_table import MissingValuesError
     from ..runs import predict, write_csv
 
-    header, rows = predict(args.run, args.input)
+    try:
+        header, rows = predict(args.run, args.input, missing=args.missing)
+    except MissingValuesError as error:
+        raise _missing_values(error, "fill those cells, or add --missing mean to fill them with "
+                                     "the training data's column means") from None
     write_csv(header, rows, args.output)
     if args.output:
         print(f"{len(rows):,} predictions → {args.output}", file=sys.stderr)

@@ -14,10 +14,11 @@ from .dataset import DataLoader, Dataset, TensorDataset
 from .download import resolve_cache_dir
 from .idx import load_idx, load_mnist
 from .scaling import Standardizer
-from .sources import DATASETS, load_dataset, load_sklearn, load_text
+from .sources import DATASETS, load_dataset, load_portland_housing, load_sklearn, load_text
 from .split import Split, train_val_test_split
 from .table import Table, TrainTest
 
 __all__ = ["DATASETS", "DataLoader", "Dataset", "Split", "Standardizer", "Table", "TableEncoder",
            "TensorDataset", "TrainTest", "load_csv", "load_dataset", "load_idx", "load_mnist",
-           "load_sklearn", "load_text", "resolve_cache_dir", "train_val_test_split"]
+           "load_portland_housing", "load_sklearn", "load_text", "resolve_cache_dir",
+           "train_val_test_split"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import math
 import os
 from dataclasses import dataclass
 
@@ -24,6 +25,19 @@ MISSING_POLICIES = ("error", "drop", "mean")
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "?"})
 # An integer-valued numeric target with at most this many distinct values is taken as classes.
 MAX_CLASSES_GUESSED = 20
+# Features and targets are float32: a cell beyond its range would become ±inf, then NaN.
+FLOAT32_MAX = float(numpy.finfo(numpy.float32).max)
+
+
+class MissingValuesError(DataError):
+    """Missing cells under ``missing="error"``. ``problem`` says where they are, without the
+    remedy, so that a command line can name its own flags."""
+
+    def __init__(self, problem: str):
+        super().__init__(f'{problem}; pass missing="drop" to leave those rows out, or '
+                         'missing="mean" to fill them with the column mean (the most frequent '
+                         'value for a text column)')
+        self.problem = problem
 
 
 @dataclass
@@ -186,6 +200,9 @@ def load_csv(path, target: str, missing: str = "error", task: str | None = None,
     line_numbers = numpy.asarray(lines, dtype=numpy.int64)
     columns = [_infer_column(path, name, cells[name], masks[name], line_numbers, max_categories)
                for name in header if name != target]
+    if not columns:
+        raise DataError(f"{path}: the target {target!r} is the only column, so there is nothing "
+                        "to predict it from; a CSV to learn from needs feature columns too")
 
     keep = _rows_to_keep(path, masks, line_numbers, missing, target)
     target_cells = [cell for cell, kept in zip(cells[target], keep) if kept]
@@ -240,9 +257,10 @@ def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]
 def _infer_column(path: str, name: str, cells: list[str], missing: numpy.ndarray,
                   lines: numpy.ndarray, max_categories: int) -> Column:
     present = ~missing
-    _, bad = _to_numbers(cells, missing)
+    values, bad = _to_numbers(cells, missing)
     numbers = int((present & ~bad).sum())
-    if bad.sum() == 0 or numbers > bad.sum():
+    words = bad & ~numpy.isfinite(values)  # a number too large for float32 is still a number
+    if words.sum() == 0 or numbers > words.sum():
         # Mostly numbers: a stray word is a typo to report, not a reason to one-hot the column.
         _refuse_non_numbers(path, name, cells, bad, lines, numbers)
         return Column(name, "numeric")
@@ -272,7 +290,8 @@ def _learn_fill(path: str, column: Column, cells: list[str], missing: numpy.ndar
 def _infer_target(path: str, target: str, cells: list[str], lines: numpy.ndarray,
                   task: str | None) -> tuple[str, list | None]:
     values, bad = _to_numbers(cells, _missing_mask(cells))
-    if task == "regression" or (task is None and not bad.any()):
+    words = bad & ~numpy.isfinite(values)  # a number too large for float32 is still a number
+    if task == "regression" or (task is None and not words.any()):
         _refuse_non_numbers(path, target, cells, bad, lines)
         integer_valued = bool(numpy.all(values == numpy.round(values)))
         distinct = len(numpy.unique(values))
@@ -280,7 +299,7 @@ def _infer_target(path: str, target: str, cells: list[str], lines: numpy.ndarray
         if task == "regression" or not integer_valued or distinct > MAX_CLASSES_GUESSED \
                 or distinct > len(values) / 2:
             return "regression", None
-    if not bad.any():
+    if not words.any():
         classes = sorted({_number_or_none(cell) for cell in cells})
     else:
         classes = sorted(set(cells))
@@ -330,10 +349,7 @@ def _rows_to_keep(path: str, masks: dict, lines: numpy.ndarray, policy: str,
                 where = "in columns " + ", ".join(
                     f"{column!r} ({int(mask.sum())}, first at line {lines[numpy.argmax(mask)]})"
                     for column, mask in gaps.items())
-            raise DataError(f"{path}: {total} missing value{'s' * (total != 1)} {where}; "
-                            "use --missing drop to leave "
-                            "those rows out, or --missing mean to fill them with the column "
-                            "mean (the most frequent value for a text column)")
+            raise MissingValuesError(f"{path}: {total} missing value{'s' * (total != 1)} {where}")
         return numpy.ones(rows, dtype=bool)
     if policy == "drop":
         keep = ~numpy.logical_or.reduce(list(masks.values()))
@@ -358,8 +374,10 @@ def _to_numbers(cells: list[str], missing: numpy.ndarray) -> tuple[numpy.ndarray
         values = numpy.array(text, dtype=numpy.float64)  # one C loop when every cell parses
     except ValueError:
         values = numpy.array([_number_or_none(cell) for cell in text], dtype=numpy.float64)
-    # Infinity parses as a float but is no usable feature or target.
-    bad = ~missing & ~numpy.isfinite(values)
+    # Infinity parses as a float but is no usable feature or target; nor is a number that
+    # float32 cannot hold.
+    with numpy.errstate(invalid="ignore"):
+        bad = ~missing & ~(numpy.abs(values) <= FLOAT32_MAX)
     return values, bad
 
 
@@ -379,8 +397,16 @@ def _refuse_non_numbers(path: str, column: str, cells: list[str], bad: numpy.nda
     count = int(bad.sum())
     others = f" ({count} such cells)" if count > 1 else ""
     context = f"; the column is numeric ({numbers} cells are numbers)" if numbers else ""
-    raise DataError(f"{path}, line {lines[first]}, column {column!r}: {cells[first]!r} is not a "
-                    f"finite number{others}{context}")
+    try:
+        too_large = math.isfinite(float(cells[first]))
+    except ValueError:
+        too_large = False
+    if too_large:
+        problem = f"is too large for float32 (at most ±{FLOAT32_MAX:.4g}); rescale the column"
+    else:
+        problem = "is not a finite number"
+    raise DataError(f"{path}, line {lines[first]}, column {column!r}: {cells[first]!r} "
+                    f"{problem}{others}{context}")
 
 
 def _check_policy(missing: str) -> None:

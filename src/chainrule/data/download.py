@@ -22,6 +22,17 @@ from ..errors import DataError
 CHUNK = 1 << 20
 
 
+class DownloadError(DataError):
+    """A file that could not be downloaded. ``problem`` says why; the message adds the offline
+    remedy in Python's terms (``root=``), so that a command line can name its own flag."""
+
+    def __init__(self, problem: str, files=()):
+        self.problem, self.files = problem, tuple(files)
+        remedy = (f"; offline, put {', '.join(self.files)} in a folder and pass that folder as "
+                  "root=" if self.files else "")
+        super().__init__(problem + remedy)
+
+
 @dataclass(frozen=True)
 class RemoteFile:
     """A file to download: its name in the cache, its mirrors (tried in order), its checksum.
@@ -59,8 +70,8 @@ def fetch(remote: RemoteFile, folder) -> Path:
         except (DataError, OSError, http.client.HTTPException) as error:  # URLError is an OSError
             failures.append(str(error) if isinstance(error, DataError) else f"{url}: {error}")
     if len(failures) == 1:
-        raise DataError(failures[0])
-    raise DataError(f"could not download {remote.name}: " + "; ".join(failures))
+        raise DownloadError(failures[0], [remote.name])
+    raise DownloadError(f"could not download {remote.name}: " + "; ".join(failures), [remote.name])
 
 
 def download(url: str, destination, checksum: str, of_content: bool = False) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy
 
 from ..errors import DataError
-from .download import RemoteFile, fetch, resolve_cache_dir
+from .download import DownloadError, RemoteFile, fetch, resolve_cache_dir
 from .table import Table, TrainTest
 
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -97,7 +97,11 @@ def load_mnist(root=None, kind: str = "mnist", download: bool = True, cache_dir=
                 raise FileNotFoundError(f"no {kind} files in {where} (expected "
                                         f"{', '.join(f + '.gz' for f in FILES.values())}); "
                                         "pass download=True to fetch them")
-            paths = {part: fetch(_remote_file(kind, part), folder) for part in FILES}
+            try:
+                paths = {part: fetch(_remote_file(kind, part), folder) for part in FILES}
+            except DownloadError as error:  # the remedy needs all four files, not the one
+                raise DownloadError(error.problem, [f"{name}.gz" for name in FILES.values()]) \
+                    from None
     return TrainTest(
         _image_table(paths["train_images"], paths["train_labels"], kind, flatten, f"{kind} train"),
         _image_table(paths["test_images"], paths["test_labels"], kind, flatten, f"{kind} test"))

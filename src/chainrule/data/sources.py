@@ -1,7 +1,8 @@
 """The named datasets: scikit-learn's bundled ones, and the files the course downloads.
 
 ``load_dataset(name)`` is the one entry point the command line uses; each source also has its own
-function (``load_sklearn``, ``load_mnist``, ``load_csv``, ``load_text``).
+function (``load_sklearn``, ``load_mnist``, ``load_csv``, ``load_text``,
+``load_portland_housing``).
 """
 from __future__ import annotations
 
@@ -37,8 +38,15 @@ REMOTE_FILES = {
         ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/"
          "input.txt",),
         "sha256:86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"),
+    # Andrew Ng's Machine Learning course, exercise 1 (ex1data2.txt), at a pinned commit
+    "portland-housing": RemoteFile(
+        "ex1data2.txt",
+        ("https://raw.githubusercontent.com/bansalsamarth/mlclass-python/"
+         "887bc4513342242bb89f47f5f949ca40df7af082/ex1/ex1data2.txt",),
+        "sha256:0dcfbf4720cfa05a5ba11c5c67fcb31d9b20e87cd3c4569a0e846224ba97aca3"),
 }
 HOUSING_TARGET = "median_house_value"
+PORTLAND_COLUMNS = ("size_sqft", "bedrooms", "price")
 
 DATASETS = (*SKLEARN_DATASETS, "mnist", "fashion-mnist", *REMOTE_FILES)
 
@@ -49,6 +57,9 @@ def load_sklearn(name: str) -> Table:
     if key not in SKLEARN_DATASETS:
         raise DataError(f"unknown scikit-learn dataset {name!r}; choose one of: "
                         f"{', '.join(SKLEARN_DATASETS)}")
+    from ..extras import require
+
+    require("train", "sklearn", purpose=f"the bundled dataset {name!r}")
     import sklearn.datasets  # heavy: imported only when a bundled dataset is asked for
 
     loader_name, task = SKLEARN_DATASETS[key]
@@ -81,6 +92,43 @@ def load_text(path) -> str:
     return text
 
 
+def load_portland_housing(path) -> Table:
+    """The Portland housing prices: a headerless CSV of size (sq ft), bedrooms, price (USD).
+
+    ``path`` is the file or a folder holding ex1data2.txt. X is (size_sqft, bedrooms), y the
+    price, both float32 (every value is an integer well inside float32's exact range).
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / REMOTE_FILES["portland-housing"].name
+    rows, lines = [], []
+    text = path.read_text(encoding="utf-8")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        cells = line.split(",")
+        if len(cells) != len(PORTLAND_COLUMNS):
+            raise DataError(f"{path}, line {number}: {len(cells)} values; expected "
+                            f"{len(PORTLAND_COLUMNS)} ({', '.join(PORTLAND_COLUMNS)})")
+        row = []
+        for column, (name, cell) in enumerate(zip(PORTLAND_COLUMNS, cells), start=1):
+            try:
+                value = float(cell)
+            except ValueError:
+                value = float("nan")
+            if not numpy.isfinite(value):
+                raise DataError(f"{path}, line {number}, column {column} ({name}): "
+                                f"{cell.strip()!r} is not a finite number")
+            row.append(value)
+        rows.append(row)
+        lines.append(number)
+    if not rows:
+        raise DataError(f"{path}: the file has no data rows")
+    table = numpy.asarray(rows, dtype=numpy.float32)
+    return Table(table[:, :2], table[:, 2], list(PORTLAND_COLUMNS[:2]), PORTLAND_COLUMNS[2],
+                 "regression", name="portland-housing", lines=numpy.asarray(lines))
+
+
 def load_dataset(name: str, root=None, download: bool = True, cache_dir=None,
                  missing: str = "error"):
     """A dataset by name; ``DATASETS`` lists them. What comes back depends on the source:
@@ -89,6 +137,7 @@ def load_dataset(name: str, root=None, download: bool = True, cache_dir=None,
     mnist, fashion-mnist -> TrainTest(train, test) of Tables, X of shape (rows, 784).
     california-housing -> Table from housing.csv (target median_house_value; ``missing`` as in
         load_csv: its total_bedrooms column has 207 empty cells).
+    portland-housing -> Table from ex1data2.txt: size_sqft and bedrooms, target price.
     tiny-shakespeare -> str, the whole text.
 
     Files are read from ``root`` when it holds them, or a subfolder of it named after the dataset
@@ -108,6 +157,8 @@ def load_dataset(name: str, root=None, download: bool = True, cache_dir=None,
     path = _local_or_cached(REMOTE_FILES[key], key, root, download, cache_dir)
     if key == "tiny-shakespeare":
         return load_text(path)
+    if key == "portland-housing":
+        return load_portland_housing(path)
     return load_csv(path, HOUSING_TARGET, missing=missing)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from .module import Module
+from .module import Module, name_parameters
 
 
 def _check_module(value, container: str) -> Module:
@@ -31,7 +31,8 @@ class ModuleList(Module):
             yield str(index), module
 
     def append(self, module: Module) -> "ModuleList":
-        self._items.append(_check_module(module, type(self).__name__))
+        name_parameters(self, str(len(self._items)), _check_module(module, type(self).__name__))
+        self._items.append(module)
         return self
 
     def extend(self, modules: Iterable[Module]) -> "ModuleList":
@@ -45,7 +46,9 @@ class ModuleList(Module):
         return self._items[index]
 
     def __setitem__(self, index: int, module: Module) -> None:
-        self._items[index] = _check_module(module, type(self).__name__)
+        name_parameters(self, str(index % len(self._items) if self._items else index),
+                        _check_module(module, type(self).__name__))
+        self._items[index] = module
 
     def __len__(self) -> int:
         return len(self._items)
@@ -95,7 +98,8 @@ class ModuleDict(Module):
     def __setitem__(self, key: str, module: Module) -> None:
         if not isinstance(key, str) or not key or "." in key:
             raise KeyError(f"ModuleDict: keys must be non-empty strings without '.', got {key!r}")
-        self._items[key] = _check_module(module, "ModuleDict")
+        name_parameters(self, key, _check_module(module, "ModuleDict"))
+        self._items[key] = module
 
     def __delitem__(self, key: str) -> None:
         del self._items[key]

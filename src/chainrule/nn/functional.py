@@ -15,7 +15,7 @@ from ..tensor import Tensor
 
 __all__ = ["linear", "relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "dropout",
            "mse_loss", "binary_cross_entropy_with_logits", "binary_cross_entropy",
-           "cross_entropy", "nll_loss"]
+           "cross_entropy", "nll_loss", "one_hot"]
 
 
 def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
@@ -46,6 +46,24 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     if approximate != "none":
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
     return 0.5 * x * (1 + (x * (1 / math.sqrt(2))).erf())
+
+
+def one_hot(labels, num_classes: int = -1) -> Tensor:
+    """Row i is 1 at column labels[i] and 0 elsewhere: shape (*labels.shape, num_classes), int64,
+    as in PyTorch. With num_classes=-1 the count is the largest label + 1."""
+    labels = _as_target(labels)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: the labels must be integers, not {labels.dtype}; convert them "
+                        "with labels.long()")
+    values = labels.data
+    largest = int(values.max()) if values.size else -1
+    if num_classes == -1:
+        num_classes = largest + 1
+    if values.size and (int(values.min()) < 0 or largest >= num_classes):
+        raise ValueError(f"one_hot: the labels must lie in [0, {num_classes}), but they span "
+                         f"[{int(values.min())}, {largest}]")
+    columns = backend.xp.arange(num_classes)
+    return constant((values[..., None] == columns).astype(backend.int64))
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator=None) -> Tensor:

@@ -1,9 +1,11 @@
-"""Layers: ``Linear``, the activations, ``Dropout``, ``Identity``, ``Flatten``, and ``MLP``."""
+"""Layers: ``Linear``, the activations, ``Dropout``, ``Identity``, ``Flatten``, ``MLP``, and the
+language model's ``Embedding`` and ``LayerNorm``."""
 from __future__ import annotations
 
 import math
 
 from .. import backend
+from ..ops import embedding, layer_norm
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -42,10 +44,18 @@ class Linear(Module):
 
 
 class ReLU(Module):
-    """max(0, x)."""
+    """max(0, x). ``inplace=True`` is accepted for PyTorch's code and gives the same values and
+    gradients; the result is a new tensor all the same (the input keeps its values)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class Sigmoid(Module):
@@ -170,3 +180,45 @@ class MLP(Sequential):
         self.sizes = list(sizes)
         self.activation = activation
         self.dropout = dropout
+
+
+class Embedding(Module):
+    """A table of ``num_embeddings`` vectors of size ``embedding_dim``; ``forward(indices)``
+    looks up one row per index: (…) integers give (…, embedding_dim).
+
+    A token that appears several times in a batch receives the sum of the gradients of all
+    its occurrences. Initialised from N(0, 1), as in PyTorch.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, dtype=None):
+        super().__init__()
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        dtype = backend.as_dtype(dtype)
+        self.weight = Parameter(backend.xp.empty((num_embeddings, embedding_dim), dtype=dtype))
+        init.normal_(self.weight)
+
+    def forward(self, indices: Tensor) -> Tensor:
+        return embedding(indices, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class LayerNorm(Module):
+    """y = (x − μ)/√(σ² + ε) ∘ w + b over the last dimension (w = 1, b = 0 at first);
+    ``bias=False`` leaves b out, as GPT models without biases do."""
+
+    def __init__(self, normalized_shape: int, eps: float = 1e-5, bias: bool = True, dtype=None):
+        super().__init__()
+        self.normalized_shape = normalized_shape
+        self.eps = eps
+        dtype = backend.as_dtype(dtype)
+        self.weight = Parameter(backend.xp.ones((normalized_shape,), dtype=dtype))
+        self.bias = Parameter(backend.xp.zeros((normalized_shape,), dtype=dtype)) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return layer_norm(x, self.weight, self.bias, eps=self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, bias={self.bias is not None}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterator, NamedTuple
 
-from .. import autograd, backend
+from .. import autograd, backend, devices
 from ..errors import CheckpointError
 from ..tensor import Tensor, _to_array
 
@@ -34,6 +34,29 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+def name_parameters(parent, name: str, value) -> None:
+    """Name a parameter registered as ``parent.name`` by its dotted path, and move the names of a
+    registered module's parameters under that path, so that ``chainrule.explain(loss)`` labels
+    them as the root module's ``named_parameters`` does (``"layers.0.weight"``). Each module
+    remembers its path (``_path``), so a module appended later to a nested container is named
+    in full. A name the user gave is kept, and so is the first path of a module registered twice
+    (shared, or in a slice ``model[:2]``), as ``named_parameters`` lists it under its first name."""
+    path = _join(getattr(parent, "_path", ""), name)
+    if isinstance(value, Parameter):
+        if value.name is None:
+            value.name = path
+    elif isinstance(value, Module) and not getattr(value, "_path", ""):
+        for inner_path, parameter in value.named_parameters():
+            if parameter.name == inner_path:
+                parameter.name = _join(path, inner_path)
+        for inner_path, module in value.named_modules():
+            object.__setattr__(module, "_path", _join(path, inner_path))
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix and name else prefix or name
 
 
 class IncompatibleKeys(NamedTuple):
@@ -72,10 +95,37 @@ class Module:
                 container = "ModuleDict" if isinstance(value, dict) else "ModuleList"
                 raise TypeError(f"{type(self).__name__}.{name}: a plain {type(value).__name__} of "
                                 f"modules hides their parameters; use nn.{container}(...)")
+        if not name.startswith("_"):
+            name_parameters(self, name, value)
         object.__setattr__(self, name, value)
 
+    _hooks = None  # a _ModuleHooks once a hook is registered: calls without hooks stay bare
+
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        if self._hooks is None:
+            return self.forward(*args, **kwargs)
+        return self._hooks.call(self, args, kwargs)
+
+    # ------------------------------------------------------------ hooks (PyTorch's names)
+    def register_forward_pre_hook(self, hook) -> autograd.RemovableHandle:
+        """``hook(module, args)`` before each forward; a value it returns replaces ``args``."""
+        return self._hook_lists().add("forward_pre", hook)
+
+    def register_forward_hook(self, hook) -> autograd.RemovableHandle:
+        """``hook(module, args, output)`` after each forward; a value it returns replaces the
+        output."""
+        return self._hook_lists().add("forward", hook)
+
+    def register_full_backward_hook(self, hook) -> autograd.RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` once backward has computed the gradients
+        with respect to the module's tensor inputs (None for an input that needs none) from
+        those with respect to its outputs; a tuple it returns replaces ``grad_input``."""
+        return self._hook_lists().add("backward", hook)
+
+    def _hook_lists(self) -> "_ModuleHooks":
+        if self._hooks is None:
+            object.__setattr__(self, "_hooks", _ModuleHooks())
+        return self._hooks
 
     # ------------------------------------------------------------ registration
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -191,10 +241,17 @@ class Module:
             parameter.requires_grad_(requires_grad)
         return self
 
-    def to(self, dtype) -> "Module":
-        """Cast floating-point parameters and buffers to ``dtype`` (in place: the same
-        Parameter objects, so an optimizer built earlier still holds them)."""
-        dtype = backend.as_dtype(dtype)
+    def to(self, *args, **kwargs) -> "Module":
+        """Cast floating-point parameters and buffers to a dtype (in place: the same Parameter
+        objects, so an optimizer built earlier still holds them). PyTorch's forms are accepted:
+        ``to(dtype)``, ``to("cpu")``, ``to(device, dtype)``, ``to(tensor)``; a device other than
+        the backend's is refused with the way to switch (``chainrule.backend.use``)."""
+        dtype = devices.to_arguments(args, kwargs, f"{type(self).__name__}.to")
+        if dtype is None:
+            return self
+        if not backend.is_floating(dtype):
+            raise TypeError(f"{type(self).__name__}.to: only floating point dtypes are allowed, "
+                            f"not {dtype}")
         tensors = list(self.parameters()) + list(self.buffers())
         for tensor in tensors:
             if backend.is_floating(tensor.dtype) and tensor.dtype != dtype:
@@ -202,6 +259,12 @@ class Module:
                 if tensor.grad is not None:
                     tensor.grad = Tensor._wrap(tensor.grad.data.astype(dtype))
         return self
+
+    def cpu(self) -> "Module":
+        return self.to("cpu")
+
+    def cuda(self) -> "Module":
+        return self.to("cuda")
 
     def float(self) -> "Module":
         return self.to(backend.float32)
@@ -275,3 +338,97 @@ class Module:
         extra = self.extra_repr()
         head = f"{type(self).__name__}(" + (f"\n  {extra}" if extra else "")
         return head + "\n" + "\n".join(lines) + "\n)"
+
+
+class _ModuleHooks:
+    """A module's hooks, and how a call runs them in PyTorch's order: forward pre-hooks, the
+    forward, forward hooks; in backward, the full backward hooks once the gradients with respect
+    to the module's inputs are known."""
+
+    def __init__(self):
+        self.forward_pre, self.forward, self.backward = [], [], []
+
+    def add(self, kind: str, hook) -> autograd.RemovableHandle:
+        hooks = getattr(self, kind)
+        hooks.append(hook)
+        return autograd.RemovableHandle(hooks, hook)
+
+    def call(self, module: "Module", args: tuple, kwargs: dict):
+        for hook in list(self.forward_pre):
+            result = hook(module, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        border = _BackwardBorder(module, list(self.backward), args) if self.backward else None
+        if border is not None:
+            args = border.inputs
+        output = module.forward(*args, **kwargs)
+        for hook in list(self.forward):
+            result = hook(module, args, output)
+            if result is not None:
+                output = result
+        return output if border is None else border.watch_outputs(output)
+
+
+class _BackwardBorder:
+    """One call of a module with full backward hooks. Its tensor inputs and outputs pass through
+    ``observed`` (the identity, whose VJP sees the error signal), so that backward shows the
+    gradients leaving the outputs (grad_output) and, later, those reaching the inputs
+    (grad_input); the hooks run when the last of the inputs' gradients is known."""
+
+    def __init__(self, module: "Module", hooks: list, args: tuple):
+        from ..ops import observed  # nn sits above the ops; imported when a hook is first used
+
+        self.module, self.hooks, self.observed = module, hooks, observed
+        tensors = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        self.waiting = {i for i in tensors if args[i].requires_grad}
+        self.grad_input = [None] * len(tensors)
+        self.positions = {i: k for k, i in enumerate(tensors)}
+        self.grad_output = None
+        self.inputs = tuple(observed(a, on_gradient=self._input_signal(i)) if i in self.waiting
+                            else a for i, a in enumerate(args))
+
+    def watch_outputs(self, output):
+        outputs = output if isinstance(output, tuple) else (output,)
+        watched = [isinstance(o, Tensor) and o.requires_grad for o in outputs]
+        self.grad_output = [None] * len(outputs)
+        self.pending_outputs = sum(watched)
+        result = tuple(self.observed(o, on_gradient=self._output_signal(j)) if watched[j] else o
+                       for j, o in enumerate(outputs))
+        return result if isinstance(output, tuple) else result[0]
+
+    def _output_signal(self, j: int):
+        def seen(g):
+            self.grad_output[j] = g
+            self.pending_outputs -= 1
+            if self.pending_outputs == 0 and not self.waiting:
+                self._run(None)  # no input needs a gradient: the hooks run now, as in PyTorch
+        return seen
+
+    def _input_signal(self, i: int):
+        def seen(g):
+            self.grad_input[self.positions[i]] = g
+            self.waiting.discard(i)
+            if self.waiting:
+                return None
+            return self._run(self.positions[i])
+        return seen
+
+    def _run(self, last: int | None):
+        grad_input, grad_output = tuple(self.grad_input), tuple(self.grad_output)
+        for hook in self.hooks:
+            result = hook(self.module, grad_input, grad_output)
+            if result is None:
+                continue
+            result = tuple(result)
+            if len(result) != len(grad_input):
+                raise RuntimeError(f"a backward hook of {type(self.module).__name__} returned "
+                                   f"{len(result)} gradients for {len(grad_input)} inputs")
+            changed = [k for k in range(len(result)) if result[k] is not grad_input[k]]
+            if changed and changed != [last]:
+                raise RuntimeError(
+                    f"a backward hook of {type(self.module).__name__} replaced the gradient of "
+                    f"input {changed[0]}, which backward has already passed on; chainrule lets a "
+                    "hook replace the gradient of the input whose gradient came last only (the "
+                    "only one, for a module with one tensor input)")
+            grad_input = result
+        return None if last is None else grad_input[last]

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import numbers
 
-from .. import autograd, backend
+import numpy
+
+from .. import autograd, backend, devices
+from ..pytorch_names import refuse_operator, tensor_getattr
 from ..tensor import Tensor
 from .elementwise import (abs, add, cast, ceil, clamp, cos, div, eq, erf, exp, floor, ge, gt,
                           isfinite, isnan, le, log, logical_and, logical_not, logical_or, lt,
@@ -13,10 +16,11 @@ from .fused import (binary_cross_entropy_with_logits_per_element, cross_entropy_
                     linear, log_softmax, logsumexp, softmax)
 from .linalg import matmul
 from .normalization import layer_norm
+from .norm import norm
 from .primitive import REGISTRY, Sample, ShapeError, primitive
 from .reduce import all, amax, amin, any, argmax, argmin, max, mean, min, std, sum, var
-from .shape import (cat, chunk, expand, flatten, getitem, masked_fill, permute, reshape, split,
-                    squeeze, stack, sum_to, transpose, tril, triu, unsqueeze)
+from .shape import (cat, chunk, expand, flatten, getitem, masked_fill, observed, permute, reshape,
+                    split, squeeze, stack, sum_to, transpose, tril, triu, unsqueeze)
 from .transformer import (causal_self_attention, embedding, embedding_dense_backward, gelu_tanh,
                           scaled_dot_product_attention)
 
@@ -31,12 +35,28 @@ def _reflected(op):
     return lambda self, other: op(other, self)
 
 
-def _to(self, target=None, dtype=None):
-    """``x.to(dtype)``; a device name ("cpu") is accepted for PyTorch compatibility and ignored."""
-    target = dtype if dtype is not None else target
-    if target is None or (isinstance(target, str) and target in ("cpu", "cuda")):
+def _to(self, *args, copy: bool = False, **kwargs):
+    """``x.to(dtype)``, ``x.to("cpu")``, ``x.to(device, dtype)``, ``x.to(other)`` as in PyTorch;
+    a device other than the backend's is refused (see ``chainrule.devices``)."""
+    if len(args) == 1 and not kwargs and isinstance(args[0], numpy.dtype):
+        dtype = args[0]  # the engine's own call, once per gradient: no parsing
+    else:
+        dtype = devices.to_arguments(args, kwargs, "to")
+    if dtype is not None and self.dtype != dtype:
+        return cast(self, dtype=dtype)
+    return _clone(self) if copy else self
+
+
+def _clone(self):
+    return self * 1 if self.requires_grad else Tensor._wrap(self.data.copy())
+
+
+def _on_device(name: str):
+    def method(self):
+        devices.check(name, f"{name}()")
         return self
-    return self if self.dtype == target else cast(self, dtype=target)
+    method.__name__ = name
+    return method
 
 
 def _t(self):
@@ -91,6 +111,10 @@ def _in_place(op, name: str):
     return method
 
 
+_FLOOR_WAY = "for floats write (x / y).floor(); for integers compute on x.numpy()"
+_MOD_WAY = "for floats write x - (x / y).floor() * y; for integers compute on x.numpy()"
+
+
 def _methods() -> dict:
     return {
         "__add__": add, "__radd__": _reflected(add),
@@ -105,6 +129,11 @@ def _methods() -> dict:
         "mul_": _in_place(mul, "mul_"), "div_": _in_place(div, "div_"),
         "__neg__": neg, "__pos__": lambda self: self, "__abs__": abs,
         "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
+        "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge,
+        "__floordiv__": refuse_operator("//", _FLOOR_WAY),
+        "__rfloordiv__": refuse_operator("//", _FLOOR_WAY),
+        "__mod__": refuse_operator("%", _MOD_WAY), "__rmod__": refuse_operator("%", _MOD_WAY),
+        "__getattr__": tensor_getattr,
         "__and__": logical_and, "__or__": logical_or, "__invert__": logical_not,
         "__getitem__": lambda self, index: getitem(self, index=index),
         "__setitem__": _setitem,
@@ -116,7 +145,7 @@ def _methods() -> dict:
         "masked_fill": masked_fill,
         "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min, "amax": amax,
         "amin": amin, "argmax": argmax, "argmin": argmin, "any": any, "all": all,
-        "logsumexp": logsumexp, "softmax": softmax, "log_softmax": log_softmax,
+        "logsumexp": logsumexp, "softmax": softmax, "log_softmax": log_softmax, "norm": norm,
         "reshape": lambda self, *shape: reshape(self, shape=_shape_args(shape)),
         "view": lambda self, *shape: reshape(self, shape=_shape_args(shape)),
         "expand": lambda self, *shape: expand(self, shape=_shape_args(shape)),
@@ -128,7 +157,7 @@ def _methods() -> dict:
         "sum_to": lambda self, shape: sum_to(self, shape=shape),
         "split": split, "chunk": chunk, "tril": tril, "triu": triu,
         "to": _to,
-        "cpu": lambda self: _to(self, "cpu"),
+        "cpu": _on_device("cpu"), "cuda": _on_device("cuda"),
         "t": _t,
         "is_floating_point": lambda self: backend.is_floating(self.dtype),
         "type": lambda self, dtype: cast(self, dtype=dtype),
@@ -138,7 +167,7 @@ def _methods() -> dict:
         "long": lambda self: cast(self, dtype="int64"),
         "int": lambda self: cast(self, dtype="int32"),
         "bool": lambda self: cast(self, dtype="bool"),
-        "clone": lambda self: self * 1 if self.requires_grad else Tensor._wrap(self.data.copy()),
+        "clone": _clone,
         "contiguous": lambda self: self,
     }
 

@@ -3,7 +3,8 @@
 A scheduler sets ``group["lr"]`` of its optimizer. Building one applies the rate for step 0;
 call ``scheduler.step()`` after each ``optimizer.step()`` to move to the next. Each schedule
 is written in closed form, lr(t) for step t, so it can be read, tested and resumed directly;
-the values are those of PyTorch's schedulers of the same name.
+the values are those of PyTorch's schedulers of the same name. ``ReduceLROnPlateau`` is the one
+that follows the training instead of a formula: ``scheduler.step(val_loss)`` after each epoch.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Callable, Sequence
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "LinearLR", "CosineAnnealingLR", "LambdaLR", "SequentialLR",
-           "WarmupCosineLR", "warmup_cosine"]
+           "WarmupCosineLR", "warmup_cosine", "ReduceLROnPlateau"]
 
 
 class LRScheduler:
@@ -204,3 +205,84 @@ class WarmupCosineLR(LRScheduler):
 
     def _lr(self, base_lr: float, epoch: int) -> float:
         return warmup_cosine(epoch, base_lr, self.warmup_steps, self.decay_steps, self.min_lr)
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Multiply the rate by ``factor`` when the metric passed to ``step(metric)`` has not improved
+    for more than ``patience`` epochs, as PyTorch's scheduler of that name does.
+
+    mode: "min" (a loss: lower is better) or "max" (an accuracy).
+    threshold, threshold_mode: what counts as better than the best so far: with "rel", a metric
+        below best · (1 − threshold) (above best · (1 + threshold) in "max" mode); with "abs",
+        below best − threshold (above best + threshold).
+    cooldown: epochs to wait after a reduction before counting bad epochs again.
+    min_lr: the rate never goes below it (one number, or one per parameter group).
+    eps: a reduction smaller than eps is not made.
+    """
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
+                 patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
+                 cooldown: int = 0, min_lr: float | Sequence[float] = 0.0, eps: float = 1e-8):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"ReduceLROnPlateau: expected an Optimizer, got "
+                            f"{type(optimizer).__name__}")
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau: factor must be < 1, got {factor}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', not {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', not "
+                             f"{threshold_mode!r}")
+        groups = len(optimizer.param_groups)
+        if isinstance(min_lr, (list, tuple)):
+            if len(min_lr) != groups:
+                raise ValueError(f"ReduceLROnPlateau: {len(min_lr)} min_lr values for {groups} "
+                                 "parameter groups")
+            self.min_lrs = list(min_lr)
+        else:
+            self.min_lrs = [min_lr] * groups
+        self.optimizer = optimizer
+        self.mode, self.factor, self.patience = mode, factor, patience
+        self.threshold, self.threshold_mode = threshold, threshold_mode
+        self.cooldown, self.eps = cooldown, eps
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+        self.last_epoch = 0
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+    def is_better(self, metric: float, best: float) -> bool:
+        if self.mode == "min" and self.threshold_mode == "rel":
+            return metric < best * (1 - self.threshold)
+        if self.mode == "min":
+            return metric < best - self.threshold
+        if self.threshold_mode == "rel":
+            return metric > best * (1 + self.threshold)
+        return metric > best + self.threshold
+
+    def step(self, metrics=None) -> None:
+        """Count this epoch's ``metrics`` (a number or a 0-d tensor) as good or bad; after more
+        than ``patience`` bad ones in a row, reduce the rate of every group."""
+        if metrics is None:
+            raise TypeError("ReduceLROnPlateau.step needs the metric it watches, e.g. "
+                            "scheduler.step(val_loss), once per epoch")
+        current = float(metrics)
+        self.last_epoch += 1
+        if self.is_better(current, self.best):
+            self.best, self.num_bad_epochs = current, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0  # bad epochs during the cooldown do not count
+        if self.num_bad_epochs > self.patience:
+            for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
+                reduced = max(float(group["lr"]) * self.factor, min_lr)
+                if float(group["lr"]) - reduced > self.eps:
+                    group["lr"] = reduced
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def lr_at(self, epoch: int) -> list[float]:
+        raise TypeError("ReduceLROnPlateau has no formula lr(t): its rates follow the metrics "
+                        "given to step(); get_last_lr() gives the current ones")

@@ -23,12 +23,12 @@ def make_env(env_id: str = DEFAULT_ENV, render_mode: str | None = None):
     Box observations are flattened and discrete ones one-hot encoded (Gymnasium's
     ``FlattenObservation``), so that any of them can feed an MLP.
     """
-    try:
-        import gymnasium
-        from gymnasium.wrappers import FlattenObservation
-    except ImportError:
-        raise ChainruleError("reinforcement learning needs Gymnasium: "
-                             "pip install 'chainrule[rl]'") from None
+    from ..extras import require
+
+    require("rl", "gymnasium", purpose="reinforcement learning")
+    import gymnasium
+    from gymnasium.wrappers import FlattenObservation
+
     # Gymnasium also warns ("did you mean…", "a newer version exists"); its error already says
     # the same, and a warning would turn the command line's one-line error into several lines.
     with warnings.catch_warnings():

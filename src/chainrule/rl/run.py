@@ -59,6 +59,9 @@ def load_policy(directory) -> tuple[PolicyNetwork, ReinforceConfig]:
 
 def plot_returns(result: TrainingResult, path) -> None:
     """Each episode's return, its moving average over 100 episodes, and the threshold."""
+    from ..extras import require
+
+    require("rl", "matplotlib", purpose="plotting the returns")
     import matplotlib
 
     matplotlib.use("Agg")  # no display: write the file only

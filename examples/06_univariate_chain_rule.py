@@ -1,14 +1,18 @@
-"""Lecture example 1: the univariate chain rule, by hand and by backpropagation.
+"""Lecture example 6: the univariate chain rule, by hand and by backpropagation.
 
     z = wx + b,   y = σ(z),   L = ½(y − t)²
 
-The slide computes the error signals from the top down:
+The slides write the derivatives with the error-signal notation v̄ = dL/dv, from the top down:
 
-    L̄ = 1,   ȳ = y − t,   z̄ = ȳ σ′(z),   w̄ = z̄ x,   b̄ = z̄
+    ȳ = y − t,   z̄ = ȳ σ′(z),   w̄ = z̄ x,   b̄ = z̄
 
-Run:  python examples/01_univariate_chain_rule.py [--w 0.5 --x 2 --b 0.1 --t 1]
-The same computation on the command line:
-      chainrule explain "0.5 * (sigmoid(w * x + b) - t) ** 2" --at w=0.5 x=2 b=0.1 t=1 --wrt w b
+(with L̄ = 1 for the loss itself, as their backpropagation slide starts). The slides give these
+formulas, not numbers; the values below are at a point this example chooses.
+
+Run:  python examples/06_univariate_chain_rule.py [--w 0.5 --x 2 --b 0.1 --t 1]
+The same computation on the command line, step by step as the slide writes it:
+      chainrule explain "z = w*x + b; y = sigmoid(z); L = 0.5*(y - t)**2" \
+          --at w=0.5 x=2 b=0.1 t=1 --data x t
 """
 import argparse
 import math

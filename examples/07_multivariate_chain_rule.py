@@ -1,4 +1,4 @@
-"""Lecture example 2: the multivariate chain rule, where one value feeds two others.
+"""Lecture example 7: the multivariate chain rule, where one value feeds two others.
 
     f(x, y) = y + e^{xy},   x(t) = cos t,   y(t) = t²
 
@@ -8,8 +8,9 @@ In the computation graph t has two children (x and y) and y has two (the sum and
 xy), so their error signals are sums of two terms: v̄ᵢ = Σⱼ v̄ⱼ ∂vⱼ/∂vᵢ. The table printed below
 shows both terms of each.
 
-Run:  python examples/02_multivariate_chain_rule.py [--t 1.0]
-Also: chainrule explain "t ** 2 + exp(cos(t) * t ** 2)" --at t=1
+Run:  python examples/07_multivariate_chain_rule.py [--t 1.0]
+Also: chainrule explain "x = cos(t); y = t**2; f = y + exp(x*y)" --at t=1
+      (each name is one node, so y, used twice, is one node with two children)
 """
 import argparse
 import math

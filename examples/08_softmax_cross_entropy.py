@@ -1,12 +1,14 @@
-"""Lecture example 3: softmax regression's cross-entropy, whose gradient is y − t.
+"""Lecture example 8: the chain rules' "another example", softmax and cross-entropy.
 
     z_ℓ = Σⱼ w_ℓⱼ xⱼ + b_ℓ,   y_k = e^{z_k} / Σ_ℓ e^{z_ℓ},   L = −Σ_k t_k log y_k
 
-with t one-hot. The slide's result: ∂L/∂z_k = y_k − t_k, so W̄ = (y − t) xᵀ and b̄ = y − t.
-Here the loss is built from the slide's pieces (softmax, log, product, sum), so backpropagation
-goes through each of them, and it is compared with the fused ``F.cross_entropy``.
+with t one-hot. The slide poses this computation and leaves its derivatives to work out. This
+example adds the answer: ∂L/∂z_k = y_k − t_k, so W̄ = (y − t) xᵀ and b̄ = y − t. The loss is
+built from the slide's pieces (softmax, log, product, sum), so backpropagation goes through each
+of them, and it is compared with the fused ``F.cross_entropy``. Classes are numbered from 0 here,
+from 1 on the slides.
 
-Run:  python examples/03_softmax_cross_entropy.py [--classes 4 --features 3 --label 2 --seed 0]
+Run:  python examples/08_softmax_cross_entropy.py [--classes 4 --features 3 --label 2 --seed 0]
 """
 import argparse
 

@@ -1,0 +1,47 @@
+"""``chainrule check-op FILE``: grade an op written the way chainrule's primitives are.
+
+FILE is a Python file that defines ``forward(*arrays)``, ``vjp(g, out, *inputs)`` and
+``samples`` (a list of tuples of input shapes), and optionally ``refuses`` and ``name``; see
+chainrule.testing. Exit status 0 when every check passes, 1 when one fails (as a test would).
+"""
+from __future__ import annotations
+
+import argparse
+import runpy
+from pathlib import Path
+
+from ..errors import ChainruleError
+
+EXAMPLE = """a FILE looks like this:
+  def forward(x):              # arrays in, array out
+      return x * x
+  def vjp(g, out, x):          # Tensors: the error signal, the output, the inputs
+      return g * 2 * x         # one gradient per input
+  samples = [((5,),), ((2, 3),)]
+"""
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "check-op", help="check a hand-written op's VJP against finite differences",
+        description=__doc__.split("\n\n")[0], epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("file", help="a Python file defining forward, vjp and samples")
+    parser.add_argument("--no-second-order", action="store_true",
+                        help="skip the second-order check")
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from ..testing import check_vjp
+
+    namespace = runpy.run_path(args.file)  # the user's own file, run as pytest runs a test file
+    for required in ("forward", "vjp", "samples"):
+        if required not in namespace:
+            raise ChainruleError(f"{args.file} defines no {required!r}; it needs forward(*arrays), "
+                                 "vjp(g, out, *inputs) and samples (a list of tuples of shapes)")
+    report = check_vjp(namespace["forward"], namespace["vjp"], namespace["samples"],
+                       name=namespace.get("name") or Path(args.file).stem, refuses=namespace.get("refuses", ()),
+                       second_order=not args.no_second_order)
+    print(report)
+    return 0 if report else 1

@@ -1,0 +1,88 @@
+"""PyTorch names that chainrule does not provide, each with the way to do it here.
+
+A PyTorch user's ``x.gather(1, index)`` or ``torch.topk`` should not end in a bare AttributeError:
+the error says what to write instead. The table is the "not provided" list of
+docs/pytorch-parity.md, for what a course user reaches for first; a name not in it gets Python's
+usual error.
+"""
+from __future__ import annotations
+
+_SORTING = ("no gradient is needed through an ordering in the course: take the indices from "
+            "NumPy, numpy.argsort(x.detach().numpy(), axis=-1), and index x with them (x[rows, "
+            "indices] keeps the gradient)")
+_PRODUCTS = "use @ (chainrule.matmul): it multiplies matrices, batches of them and vectors"
+
+# Tensor methods, and functions of the chainrule module, by PyTorch's name.
+TENSOR = {
+    "gather": "index with tensors instead: x[chainrule.arange(len(x)), index] picks one element "
+              "per row, and its gradient flows back to those elements",
+    "cumsum": "a matrix product does it with its gradient: x @ chainrule.ones(n, n).triu() sums "
+              "the first i+1 elements of each row of an (m, n) x",
+    "prod": "for positive x, x.log().sum(dim).exp(); or multiply the slices",
+    "sort": _SORTING, "argsort": _SORTING, "topk": _SORTING,
+    "square": "write x ** 2 or x * x",
+    "log1p": "write (1 + x).log()",
+    "mm": _PRODUCTS, "bmm": _PRODUCTS, "dot": _PRODUCTS,
+    "clamp_min": "write x.clamp(min=value)", "clamp_max": "write x.clamp(max=value)",
+    "new_zeros": "write chainrule.zeros(shape, dtype=x.dtype)",
+    "new_ones": "write chainrule.ones(shape, dtype=x.dtype)",
+    "new_tensor": "write chainrule.tensor(data, dtype=x.dtype)",
+    "repeat": "x.expand(…) repeats along dimensions of size 1 without a copy; "
+              "chainrule.cat([x] * n, dim) repeats any tensor",
+}
+MODULE = {
+    **{name: TENSOR[name] for name in ("gather", "cumsum", "prod", "sort", "argsort", "topk",
+                                       "square", "log1p", "mm", "bmm", "dot")},
+    "outer": "write a[:, None] * b[None, :]",
+    "einsum": _PRODUCTS + "; permute, reshape and sum do the rest",
+    "allclose": "compare the arrays: numpy.allclose(a.detach().numpy(), b.detach().numpy())",
+    "isclose": "compare the arrays: numpy.isclose(a.detach().numpy(), b.detach().numpy())",
+    "equal": "write a.shape == b.shape and bool((a == b).all())",
+    "inference_mode": "use chainrule.no_grad(): no graph is recorded inside it",
+    "is_tensor": "write isinstance(x, chainrule.Tensor)",
+    "numel": "write x.numel()",
+    "Generator": "chainrule's random functions take a NumPy generator: "
+                 "generator=numpy.random.default_rng(seed), as DataLoader(generator=…) does",
+    "linalg": "vector norms are x.norm(p, dim) and chainrule.norm(x, p, dim)",
+    "multinomial": "draw with NumPy: rng.choice(len(p), p=probs.detach().numpy())",
+}
+NN = {
+    "BCELoss": "use nn.BCEWithLogitsLoss on the logits (before the sigmoid): the same loss, and "
+               "it does not overflow",
+    "BatchNorm1d": "nn.LayerNorm normalises each example instead of each batch",
+    "LeakyReLU": "write chainrule.maximum(x, 0.01 * x), or use nn.ReLU or nn.GELU",
+}
+UTILS_DATA = {
+    "random_split": "chainrule.data.train_val_test_split(len(X), val=0.2, test=0.0, seed=0) gives "
+                    "the rows of each part; TensorDataset(X[split.train], y[split.train])",
+    "Subset": "index the arrays instead: TensorDataset(X[rows], y[rows])",
+}
+
+
+def missing(owner: str, name: str, hints: dict) -> AttributeError:
+    """The AttributeError for ``owner.name``, with the chainrule way when the table has one."""
+    message = f"{owner} has no attribute {name!r}"
+    if name in hints:
+        return AttributeError(f"{message}: chainrule does not provide PyTorch's {name}; "
+                              f"{hints[name]}")
+    return AttributeError(message)
+
+
+def tensor_getattr(self, name: str):
+    """Tensor.__getattr__: Python calls it only when ordinary lookup fails, so it costs nothing
+    else (NumPy's probes for ``__array_interface__`` and the like end here, and are answered at
+    once)."""
+    if name.startswith("__"):
+        raise AttributeError(f"'Tensor' object has no attribute {name!r}")
+    if name.endswith("_") and callable(getattr(type(self), name[:-1], None)):  # x.exp_()
+        raise AttributeError(f"'Tensor' object has no attribute {name!r}: chainrule's in-place "
+                             "methods are add_, sub_, mul_, div_, zero_, fill_ and copy_; write "
+                             f"x = x.{name[:-1]}(…) instead")
+    raise missing("'Tensor' object", name, TENSOR)
+
+
+def refuse_operator(symbol: str, way: str):
+    """A Tensor operator PyTorch has and chainrule does not (``//``, ``%``)."""
+    def operator(self, other):
+        raise TypeError(f"unsupported operand {symbol} for chainrule tensors: {way}")
+    return operator
