@@ -166,11 +166,16 @@ def test_the_error_names_a_named_tensor():
         y.backward()
 
 
-@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1),
-                                  lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
-                                  lambda ps: optim.Adam(ps, lr=0.1),
-                                  lambda ps: optim.AdamW(ps, lr=0.1)],
-                         ids=["sgd", "momentum", "adam", "adamw"])
+def _optimizers():
+    """Every optimiser chainrule.optim offers, so that one added later is checked too."""
+    classes = [getattr(optim, name) for name in dir(optim)]
+    return [c for c in classes if isinstance(c, type) and issubclass(c, optim.Optimizer)
+            and c is not optim.Optimizer]
+
+
+@pytest.mark.parametrize("make", [lambda ps, kind=kind: kind(ps, lr=0.1) for kind in _optimizers()]
+                         + [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9)],
+                         ids=[kind.__name__ for kind in _optimizers()] + ["SGD-momentum"])
 def test_an_optimizer_step_between_forward_and_backward_is_refused(make):
     chainrule.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))

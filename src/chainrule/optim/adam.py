@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .. import autograd, backend
+from .. import backend
 from .optimizer import Optimizer
 
 
@@ -68,7 +68,6 @@ class Adam(Optimizer):
             update = xp.divide(exp_avg, denominator, out=scratch)
             update *= step_size
             p.data -= update
-            autograd.increment_version(p)
 
 
 class AdamW(Adam):

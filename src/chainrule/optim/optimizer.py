@@ -67,6 +67,11 @@ class Optimizer:
         with autograd.no_grad():
             for group in self.param_groups:
                 self._update_group(group)
+                # Count each write to p.data here, once for every optimiser (a subclass cannot
+                # forget it): a graph saved before the step then refuses to backward.
+                for p in group["params"]:
+                    if p.grad is not None:
+                        autograd.increment_version(p)
         return loss
 
     # ------------------------------------------------------------ saving

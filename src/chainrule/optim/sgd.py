@@ -1,7 +1,7 @@
 """Stochastic gradient descent, with momentum, Nesterov momentum and weight decay."""
 from __future__ import annotations
 
-from .. import autograd, backend
+from .. import backend
 from .optimizer import Optimizer
 
 
@@ -56,4 +56,3 @@ class SGD(Optimizer):
                     velocity += direction if dampening == 0 else (1 - dampening) * direction
                 direction = direction + momentum * velocity if nesterov else velocity
             p.data -= lr * direction
-            autograd.increment_version(p)
