@@ -248,3 +248,13 @@ def test_the_version_table_forgets_arrays_that_are_freed():
         scratch.add_(1)
     del scratch
     assert len(autograd._versions) <= before + 1
+
+
+def test_a_data_write_counted_with_increment_version_is_refused():
+    x = vector()
+    w = vector(requires_grad=True)
+    y = (x * w).sum()
+    x.data[0] = 5.0  # past the Tensor API...
+    chainrule.autograd.increment_version(x)  # ...but declared, as an optimizer does
+    with pytest.raises(RuntimeError, match=r"mul: .*version 1, expected 0"):
+        y.backward()
