@@ -368,6 +368,66 @@ case("autograd.grad(grad_outputs=)", lambda lib, F, x, v: lib.autograd.grad(
     (x.exp() * x).sum(dim=0), x, grad_outputs=v), (3, 4), numpy.linspace(-1, 1, 4))
 
 
+# indexing along a dimension, running sums and products, sorting, einsum
+ALONG = numpy.array([[0, 2, 2], [1, 0, 1], [3, 3, 3]])
+ZEROS = [[2.0, 0.0, 3.0, -1.5], [0.0, 0.0, 3.0, 2.0], [1.0, 2.0, 0.5, 4.0]]
+case("gather, take_along_dim", lambda lib, F, x, i: (x.gather(1, i), lib.gather(x.T, 0, i.T),
+                                                    lib.take_along_dim(x, i, dim=1)), (3, 4), ALONG)
+case("scatter_add, scatter", lambda lib, F, x, s, i: (
+    x.scatter_add(1, i, s), lib.scatter_add(x, 1, i[:, :2], s),
+    x.scatter(1, i[:, :1], s[:, :1])), (3, 4), (3, 3), ALONG)
+case("index_select", lambda lib, F, x, i: (x.index_select(0, i), lib.index_select(x, 1, i[:2])),
+     (4, 5), ROWS[:4])
+case("cumsum, flip", lambda lib, F, x: (x.cumsum(1), lib.cumsum(x, dim=0), x.flip(1),
+                                        lib.flip(x, (0, 2))), (2, 3, 4))
+case("prod (zeros in the input)", lambda lib, F, x: (x.prod(1), lib.prod(x, 0, keepdim=True),
+                                                     x.prod()), Float(ZEROS))
+case("sort, argsort, topk", lambda lib, F, x: (*x.sort(dim=1), *lib.sort(x, 0, descending=True),
+                                               x.argsort(dim=1), *x.topk(2), *x.topk(2, dim=0,
+                                                                                   largest=False)),
+     (3, 4))
+case("einsum", lambda lib, F, x, y, z: (lib.einsum("bij,bjk->bik", x, y),
+                                        lib.einsum("bij,bjk", x, y), lib.einsum("bij->j", x),
+                                        lib.einsum("i,j->ij", z, z), lib.einsum("bij,bij->b", x, x)),
+     (2, 3, 4), (2, 4, 5), (3,))
+
+# convolutions on random geometries (stride, padding, dilation, groups), pooling, batch norm
+GEOMETRIES = numpy.random.default_rng(17)
+for number in range(8):
+    groups = int(GEOMETRIES.choice([1, 2, 3]))
+    stride, padding, dilation, kernel = (tuple(int(v) for v in GEOMETRIES.integers(low, high, 2))
+                                         for low, high in ((1, 3), (0, 3), (1, 3), (1, 4)))
+    settings = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    case(f"F.conv2d k{kernel} s{stride} p{padding} d{dilation} g{groups}".replace(", ", ","),
+         lambda lib, F, x, w, b, settings=settings: (F.conv2d(x, w, b, **settings),
+                                                     F.conv2d(x, w, **settings)),
+         (2, 2 * groups, 7, 8), (3 * groups, 2) + kernel, (3 * groups,))
+case("F.conv1d stride, padding, dilation, groups", lambda lib, F, x, w, b: (
+    F.conv1d(x, w, b, stride=2, padding=1, dilation=2, groups=2), F.conv1d(x, w, padding="same", groups=2)),
+    (2, 4, 9), (6, 2, 3), (6,))
+case("nn.Conv2d(padding='same')", lambda lib, F, x, w: F.conv2d(x, w, padding="same",
+                                                                 dilation=(1, 2)),
+     (2, 3, 6, 7), (4, 3, 3, 3))
+case("F.max_pool2d", lambda lib, F, x: (F.max_pool2d(x, 2), F.max_pool2d(x, 3, 2, 1),
+                                        F.max_pool2d(x, (3, 2), stride=(1, 2), dilation=(2, 1))),
+     (2, 3, 7, 8))
+case("F.avg_pool2d", lambda lib, F, x: (F.avg_pool2d(x, 2), F.avg_pool2d(x, 3, 2, 1),
+                                        F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)),
+     (2, 3, 7, 8))
+case("F.adaptive_avg_pool2d", lambda lib, F, x: (F.adaptive_avg_pool2d(x, 1),
+                                                 F.adaptive_avg_pool2d(x, (3, 2)),
+                                                 F.adaptive_avg_pool2d(x, (7, None))),
+     (2, 3, 7, 8))
+STATISTICS = numpy.array([0.2, -0.5, 1.0]), numpy.array([0.5, 1.5, 2.0])
+case("F.batch_norm train (N,C,H,W), running stats", lambda lib, F, x, w, b, m, v: (
+    F.batch_norm(x, m, v, w, b, training=True, momentum=0.3), m * 1, v * 1),
+    (4, 3, 2, 5), (3,), (3,), *STATISTICS)
+case("F.batch_norm eval, (N,C) and (N,C,L)", lambda lib, F, x, y, w, b, m, v: (
+    F.batch_norm(x, m, v, w, b, training=False, eps=1e-3), F.batch_norm(y, m, v, w, b)),
+    (5, 3), (2, 3, 4), (3,), (3,), *STATISTICS)
+case("F.batch_norm without affine or running stats", lambda lib, F, x: F.batch_norm(
+    x, None, None, training=True), (4, 3, 2, 2))
+
 # second order: autograd.grad with create_graph, then the harness differentiates the gradient
 def hessian_case(name, function, *spec):
     def gradient(lib, F, *inputs):
@@ -397,6 +457,12 @@ hessian_case("mse_loss", lambda lib, F, x, y: F.mse_loss(x * y, y), (3, 4), (3, 
 hessian_case("max, where, clamp", lambda lib, F, x: (lib.where(x > 0, x * x, x.clamp(min=-1) ** 3)
                                                      .amax(dim=1) ** 2).sum(), (3, 4))
 hessian_case("var, mean", lambda lib, F, x: (x.var(dim=1) * x.mean(dim=0).sum()).sum(), (3, 4))
+hessian_case("conv2d (groups, stride, dilation)", lambda lib, F, x, w: (F.conv2d(
+    x, w, stride=2, padding=1, dilation=(1, 2), groups=2) ** 2).sum(), (2, 4, 6, 7), (4, 2, 3, 2))
+hessian_case("batch_norm (training)", lambda lib, F, x, w: (F.batch_norm(
+    x, None, None, w, None, training=True) ** 3).sum(), (4, 3, 2, 2), (3,))
+hessian_case("max_pool2d, prod, einsum", lambda lib, F, x: (lib.einsum(
+    "nchw,nchw->n", F.max_pool2d(x, 2), F.max_pool2d(x, 2)).prod()), (2, 2, 4, 4))
 hessian_case("indexing, cat", lambda lib, F, x: (lib.cat([x[ROWS], x[1:3]]) ** 3).sum(), (4, 5))
 
 

@@ -5,6 +5,7 @@ import os
 
 import numpy
 import pytest
+import safetensors
 import safetensors.numpy
 
 import chainrule
@@ -179,3 +180,117 @@ def test_optimizer_state_from_a_different_model_is_a_checkpoint_error(tmp_path):
     bigger = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
     with pytest.raises(CheckpointError, match="checkpoint.safetensors.*parameters"):
         checkpoint.load_checkpoint(tmp_path, optimizer=optim.Adam(bigger.parameters()))
+
+
+# ---------------------------------------------------------------- strict JSON, checked tensors
+def read_safetensors(path):
+    """(tensors, metadata) of a safetensors file, with the safetensors package's own API."""
+    with safetensors.safe_open(str(path), framework="np") as file:
+        metadata = file.metadata()
+    return safetensors.numpy.load_file(str(path)), metadata
+
+
+def test_json_files_are_strict_non_finite_numbers_become_null(tmp_path):
+    checkpoint.save_json(tmp_path / "metrics.json", {"loss": float("nan"), "r2": -numpy.inf,
+                                                     "rmse": numpy.float32(2.5), "ok": [1.0]})
+    text = (tmp_path / "metrics.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"loss": None, "r2": None, "rmse": 2.5, "ok": [1.0]}
+
+
+@pytest.mark.parametrize("content", ['{"loss": NaN}', '{"loss": Infinity}', '[1, -Infinity]'])
+def test_loading_json_refuses_nan_and_infinity(tmp_path, content):
+    (tmp_path / "metrics.json").write_text(content)
+    with pytest.raises(CheckpointError, match=r"metrics.json: not valid JSON: .* is not a JSON "
+                                              "number"):
+        checkpoint.load_json(tmp_path / "metrics.json")
+
+
+def test_loading_json_that_is_not_utf8_names_the_file(tmp_path):
+    (tmp_path / "config.json").write_bytes(b'{"name": "\xff"}')
+    with pytest.raises(CheckpointError, match="config.json: not UTF-8 text"):
+        checkpoint.load_json(tmp_path / "config.json")
+
+
+@pytest.mark.parametrize("dtype", [numpy.int32, numpy.bool_, numpy.float16, numpy.float64])
+def test_a_tensor_of_another_dtype_is_refused_not_cast(tmp_path, dtype):
+    model = nn.Linear(3, 2)
+    tensors = {name: array.astype(dtype) if name == "weight" else array
+               for name, array in arrays_of(model).items()}
+    safetensors.numpy.save_file(tensors, str(tmp_path / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=rf"model.safetensors: tensor 'weight' has dtype "
+                                              rf"{numpy.dtype(dtype)} but the model's is float32"):
+        checkpoint.load_weights(tmp_path / "model.safetensors", nn.Linear(3, 2))
+
+
+@pytest.mark.parametrize("bad", [numpy.nan, numpy.inf])
+def test_a_tensor_holding_nan_or_inf_is_refused(tmp_path, bad):
+    tensors = arrays_of(nn.Linear(3, 2))
+    tensors["bias"][0] = bad
+    safetensors.numpy.save_file(tensors, str(tmp_path / "model.safetensors"))
+    with pytest.raises(CheckpointError, match="tensor 'bias' holds NaN or infinite values"):
+        checkpoint.load_weights(tmp_path / "model.safetensors", nn.Linear(3, 2))
+
+
+def test_a_checkpoint_tensor_holding_nan_is_refused(tmp_path):
+    model = nn.Linear(3, 2)
+    checkpoint.save_checkpoint(tmp_path, model)
+    tensors, metadata = read_safetensors(tmp_path / checkpoint.CHECKPOINT_FILE)
+    tensors["model.weight"][0, 0] = numpy.nan
+    safetensors.numpy.save_file(tensors, str(tmp_path / checkpoint.CHECKPOINT_FILE), metadata)
+    with pytest.raises(CheckpointError, match="tensor 'model.weight' holds NaN"):
+        checkpoint.load_checkpoint(tmp_path, nn.Linear(3, 2))
+
+
+@pytest.mark.parametrize("key, text", [("extra", "{not json"), ("optimizer", "NaN"),
+                                       ("rng", "[1, 2")])
+def test_damaged_metadata_is_one_error_naming_the_file_and_the_key(tmp_path, key, text):
+    model = nn.Linear(3, 2)
+    checkpoint.save_checkpoint(tmp_path, model, optim.SGD(model.parameters(), lr=0.1),
+                               extra={"epoch": 1})
+    path = tmp_path / checkpoint.CHECKPOINT_FILE
+    tensors, metadata = read_safetensors(path)
+    safetensors.numpy.save_file(tensors, str(path), {**metadata, key: text})
+    with pytest.raises(CheckpointError, match=rf"checkpoint.safetensors: metadata '{key}': not "
+                                              "valid JSON"):
+        checkpoint.load_checkpoint(tmp_path, nn.Linear(3, 2))
+
+
+def test_optimizer_state_of_the_wrong_kind_is_a_checkpoint_error(tmp_path):
+    model = nn.Linear(3, 2)
+    checkpoint.save_checkpoint(tmp_path, model, optim.SGD(model.parameters(), lr=0.1))
+    path = tmp_path / checkpoint.CHECKPOINT_FILE
+    tensors, metadata = read_safetensors(path)
+    safetensors.numpy.save_file(tensors, str(path), {**metadata, "optimizer": "[1, 2]"})
+    with pytest.raises(CheckpointError, match="the saved optimizer, scheduler or random state "
+                                              "does not fit"):
+        checkpoint.load_checkpoint(tmp_path, model, optim.SGD(model.parameters(), lr=0.1))
+
+
+def test_a_weights_file_too_small_for_the_config_is_refused_before_building(tmp_path):
+    checkpoint.save_weights(tmp_path / "model.safetensors", nn.Linear(3, 2))
+    checkpoint.check_file_holds(tmp_path / "model.safetensors", 8, "config.json: model.sizes")
+    with pytest.raises(CheckpointError, match="config.json: model.sizes: describes a model of "
+                                              "4,000,000,000 parameters"):
+        checkpoint.check_file_holds(tmp_path / "model.safetensors", 4 * 10 ** 9,
+                                    "config.json: model.sizes")
+
+
+def test_temporary_files_have_unique_names_and_none_is_left(tmp_path, monkeypatch):
+    seen = []
+    original = checkpoint.tempfile.mkstemp
+
+    def recording(*args, **kwargs):
+        descriptor, name = original(*args, **kwargs)
+        seen.append(os.path.basename(name))
+        return descriptor, name
+
+    monkeypatch.setattr(checkpoint.tempfile, "mkstemp", recording)
+    for _ in range(3):
+        checkpoint.save_json(tmp_path / "history.json", {"epochs": []})
+    from chainrule.metrics import History
+    History([{"epoch": 1, "loss": 1.0}]).plot(tmp_path / "history.png")
+    assert len(set(seen)) == len(seen) == 4
+    assert all(name.startswith((".history.json.", ".history.png.")) and name.endswith(".tmp")
+               for name in seen)
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["history.json", "history.png"]

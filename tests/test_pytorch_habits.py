@@ -132,16 +132,10 @@ def test_one_hot_as_pytorch():
 
 # ---------------------------------------------------------------- what is not provided says the way
 @pytest.mark.parametrize("reach,words", [
-    (lambda x: x.gather(1, x), r"x\[chainrule.arange\(len\(x\)\), index\]"),
-    (lambda x: chainrule.gather, r"x\[chainrule.arange\(len\(x\)\), index\]"),
-    (lambda x: x.cumsum(1), r"x @ chainrule.ones\(n, n\).triu\(\)"),
-    (lambda x: x.topk(2), r"numpy.argsort"),
-    (lambda x: chainrule.sort, r"numpy.argsort"),
     (lambda x: x.mm(x), "use @"),
     (lambda x: x.square(), r"x \*\* 2"),
     (lambda x: x.exp_(), r"write x = x.exp\(…\)"),
     (lambda x: chainrule.inference_mode, r"chainrule.no_grad\(\)"),
-    (lambda x: chainrule.allclose, "numpy.allclose"),
     (lambda x: nn.BCELoss, "BCEWithLogitsLoss"),
     (lambda x: chainrule.utils.data.random_split, "train_val_test_split"),
 ])
@@ -161,12 +155,7 @@ def test_floor_division_and_remainder_name_the_way(operation, words):
 
 def test_the_named_ways_compute_what_pytorchs_functions_do():
     values = numpy.random.default_rng(0).uniform(-3, 3, size=(4, 5))
-    x, index = chainrule.tensor(values), chainrule.tensor([0, 4, 2, 2])
-    gathered = numpy.take_along_axis(values, numpy.array([[0], [4], [2], [2]]), 1)[:, 0]
-    numpy.testing.assert_array_equal(x[chainrule.arange(len(x)), index].numpy(), gathered)
-    upper = chainrule.ones(5, 5, dtype=chainrule.float64).triu()
-    numpy.testing.assert_allclose((x @ upper).numpy(), numpy.cumsum(values, axis=1), rtol=1e-12,
-                                  atol=1e-12)
+    x = chainrule.tensor(values)
     y = chainrule.tensor(1.25, dtype=chainrule.float64)
     numpy.testing.assert_array_equal((x / y).floor().numpy(), values // 1.25)
     numpy.testing.assert_allclose((x - (x / y).floor() * y).numpy(), values % 1.25, atol=1e-12)
@@ -174,7 +163,7 @@ def test_the_named_ways_compute_what_pytorchs_functions_do():
 
 def test_hasattr_and_numpy_conversion_still_see_ordinary_attribute_errors():
     x = chainrule.ones(2)
-    assert not hasattr(x, "gather") and not hasattr(x, "__array_interface__")
+    assert not hasattr(x, "square") and not hasattr(x, "__array_interface__")
     assert numpy.asarray(x).tolist() == [1.0, 1.0]
     with pytest.raises(AttributeError, match="^'Tensor' object has no attribute 'no_such'$"):
         x.no_such

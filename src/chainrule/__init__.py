@@ -14,12 +14,15 @@ from .backend import (bool_ as bool, float16, float32, float64, get_default_dtyp
                       manual_seed, set_default_dtype, uint8)
 from .devices import device
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .ops import (abs, add, all, amax, amin, any, argmax, argmin, cat, ceil, chunk, clamp, cos, div,
-                  eq, erf, exp, expand, flatten, floor, ge, gt, isfinite, isnan, le, log,
-                  log_softmax, logsumexp, lt, masked_fill, matmul, max, maximum, mean, min, minimum,
-                  mul, ne, neg, norm, permute, pow, relu, reshape, round, sigmoid, sign, sin,
-                  softmax, split, sqrt, squeeze, stack, std, sub, sum, tanh, transpose, tril, triu,
-                  unsqueeze, var, where)
+from .ops import (abs, add, all, allclose, amax, amin, any, argmax, argmin, argsort, cat, ceil,
+                  chunk, clamp, cos, cumsum, div, einsum, eq, equal, erf, exp, expand, flatten,
+                  flip, floor, gather, ge, gt, index_select, isclose, isfinite, isnan, le, log,
+                  log_softmax, logsumexp, lt, masked_fill, matmul, max, maximum, mean, min,
+                  minimum, mul, ne, neg, norm, permute, pow, relu, reshape, round, scatter,
+                  scatter_add, sigmoid, sign, sin, softmax, sort, split, sqrt, squeeze, stack, std,
+                  sub, sum, take_along_dim, tanh, topk, transpose, tril, triu, unsqueeze, var,
+                  where)
+from .ops import product as prod
 from .errors import ChainruleError, CheckpointError, DataError, ShapeError
 from .threads import get_num_threads, set_num_threads
 from .tensor import (Tensor, arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace,

@@ -102,8 +102,9 @@ class Drawing:
                                  "ending in .svg, or Graphviz for .png and .pdf")
         else:
             content = self.pipe(format)
-        with open(path, "wb") as file:
-            file.write(content)
+        from .checkpoint import atomic_write
+
+        atomic_write(path, content)
         return path
 
     def _repr_svg_(self) -> str:

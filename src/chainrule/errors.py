@@ -15,3 +15,16 @@ class DataError(ChainruleError, ValueError):
 
 class CheckpointError(ChainruleError, ValueError):
     """A checkpoint that is missing, damaged, or does not fit the model."""
+
+
+class TrainingError(ChainruleError):
+    """Training that cannot go on: a checkpoint of another run, or a run that diverged."""
+
+
+class DivergenceError(TrainingError):
+    """A run whose loss, gradient or weights became NaN or infinite, or whose loss grew far
+    beyond its starting value; the message suggests a smaller learning rate."""
+
+
+class RunDirectoryError(ChainruleError):
+    """A run directory that cannot be written: it holds a run already, or another writer has it."""

@@ -23,18 +23,21 @@ import numpy
 
 from . import backend
 from .autograd import no_grad
-from .checkpoint import load_checkpoint, save_checkpoint, save_json
+from .checkpoint import check_file_holds, load_checkpoint, save_checkpoint
 from .data import load_text
 from .data.tokenizers import TOKENIZERS, tokenizer_from_dict
 from .errors import CheckpointError, DataError
 from .models.gpt import GPT, PRESETS, GPTConfig, check_sampling
 from .nn.utils import clip_grad_norm_
 from .optim import AdamW
+from .divergence import DivergenceGuard, check_parameters
 from .optim.lr_scheduler import WarmupCosineLR
+from .run_schemas import LANGUAGE_MODEL_PROGRESS, LANGUAGE_MODEL_RUN
+from .rundir import RunDirectory, read_config
+from .schema import validate
 from .tensor import Tensor
 from .threads import describe_threads
 
-METRICS_FILE = "metrics.json"
 TRAIN_FRACTION = 0.9
 
 
@@ -219,20 +222,27 @@ class Progress:
 
 
 # ---------------------------------------------------------------- training
-def train(text_path, out_dir, preset: str = "baby", resume: bool = False, progress: bool = True,
-          **overrides) -> dict:
+def train(text_path, out_dir, preset: str = "baby", resume: bool = False,
+          overwrite: bool = False, progress: bool = True, **overrides) -> dict:
     """Train a GPT on the text in ``text_path``, saving checkpoints and ``metrics.json`` in
     ``out_dir``. With ``resume`` the run continues from ``out_dir``'s checkpoint (its settings,
-    weights, optimizer, schedule and random state), up to ``max_iters`` if given anew.
+    weights, optimizer, schedule and random state), up to ``max_iters`` if given anew; an
+    existing run is otherwise refused unless ``overwrite`` (replaced once this one finishes).
     Returns the metrics: final ``val_loss`` (over the whole validation split) and ``train_loss``.
     """
-    out_dir = Path(out_dir)
+    with RunDirectory(out_dir, overwrite=overwrite, resume=resume) as run:
+        return _train_into(run, text_path, preset, progress, overrides)
+
+
+def _train_into(run: RunDirectory, text_path, preset: str, progress: bool,
+                overrides: dict) -> dict:
+    out_dir, resume = run.path, run.resume
     text = load_text(text_path)
     if resume:
         changed = sorted(key for key, value in overrides.items()
                          if value is not None and key != "max_iters")
         if changed:
-            raise ValueError(f"--resume continues {out_dir} with its saved settings; only "
+            raise ValueError(f"resume=True continues {out_dir} with its saved settings; only "
                              f"max_iters may change, not {', '.join(changed)}")
         saved = _saved_run(out_dir)
         model_config = GPTConfig.from_dict(saved["config"]["model"])
@@ -257,9 +267,12 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False, progre
     run_config = {"model": asdict(model_config), "train": asdict(train_config),
                   "tokenizer": tokenizer.to_dict()}
     start = 0
+    guard = DivergenceGuard()
     if resume:
         # restores the weights, AdamW's moments, the schedule and the random generator
-        start = load_checkpoint(out_dir, model, optimizer, scheduler)["extra"]["iteration"]
+        progress_so_far = load_checkpoint(out_dir, model, optimizer, scheduler)["extra"]
+        start, guard.first_loss = progress_so_far["iteration"], progress_so_far.get("first_loss")
+    run.begin()
 
     tokens_per_step = train_config.batch_size * model_config.block_size
     bar = Progress(train_config.max_iters, start, every=max(1, train_config.eval_interval // 5),
@@ -276,24 +289,28 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False, progre
         # evaluate (and save) every eval_interval steps; a resumed run did so before it stopped
         if step % train_config.eval_interval == 0 and (step > start or not resume):
             history.append(_evaluate(model, train_data, val_data, train_config, step, bar))
-            _save(out_dir, model, optimizer, scheduler, run_config, step, history)
+            guard.check(history[-1]["val_loss"], f"at step {step} (validation)")
+            _save(run.folder, model, optimizer, scheduler, run_config, step, history, guard)
         step_began = time.perf_counter()
         x, y = get_batch(train_data, train_config.batch_size, model_config.block_size, rng)
         optimizer.zero_grad()
         _, loss = model(x, y)
         loss.backward()
+        gradient_norm = None
         if train_config.grad_clip > 0:
-            clip_grad_norm_(model.parameters(), train_config.grad_clip)
+            gradient_norm = clip_grad_norm_(model.parameters(), train_config.grad_clip).item()
+        train_loss = loss.item()
+        guard.check(train_loss, f"at step {step + 1}", gradient_norm)  # before the update
         optimizer.step()
         scheduler.step()
-        train_loss = loss.item()
         training_seconds += time.perf_counter() - step_began
         bar.update(step + 1, train_loss, scheduler.get_last_lr()[0],
                    tokens_per_step * (step + 1 - start) / max(training_seconds, 1e-9))
     bar.close()
     seconds = training_seconds
     final = train_config.max_iters
-    _save(out_dir, model, optimizer, scheduler, run_config, final, history)
+    check_parameters(model, f"at step {final}")
+    _save(run.folder, model, optimizer, scheduler, run_config, final, history, guard)
 
     val_batches = math.ceil(((len(val_data) - 1) // model_config.block_size)
                             / (train_config.batch_size * 4))
@@ -312,7 +329,7 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False, progre
                "parameters": model.num_parameters(), "history": history,
                "val_loss_note": "mean over every block of the validation split (last 10%)",
                "train_loss_note": f"mean over {train_config.final_eval_iters} random batches"}
-    save_json(out_dir / METRICS_FILE, metrics)
+    run.finish(metrics)
     bar.note(f"done: val loss {val_loss:.4f}, train loss {train_estimate:.4f} "
              f"({seconds:.0f} s of training steps, {metrics['tokens_per_second']:,.0f} tokens/s)")
     return metrics
@@ -329,26 +346,43 @@ def _evaluate(model, train_data, val_data, config: TrainConfig, step: int, bar: 
     return losses
 
 
-def _save(out_dir, model, optimizer, scheduler, run_config, step, history) -> None:
-    save_checkpoint(out_dir, model, optimizer, scheduler, config=run_config,
-                    extra={"iteration": step, "history": history})
+def _save(folder, model, optimizer, scheduler, run_config, step, history, guard) -> None:
+    save_checkpoint(folder, model, optimizer, scheduler, config=run_config,
+                    extra={"iteration": step, "history": history,
+                           "first_loss": guard.first_loss})
 
 
 def _saved_run(out_dir: Path) -> dict:
+    """The run's checkpoint, its config and progress checked against their declared schemas."""
     checkpoint = load_checkpoint(out_dir, restore_rng=False)
-    config = checkpoint["config"]
-    if not config or not {"model", "train", "tokenizer"} <= set(config):
-        raise CheckpointError(f"{out_dir}: not a language-model run (its checkpoint has no "
-                              "model, train and tokenizer settings)")
+    path = checkpoint["path"]
+    if checkpoint["config"] is None:
+        raise CheckpointError(f"{path}: not a language-model run (its checkpoint holds no config)")
+    validate(checkpoint["config"], LANGUAGE_MODEL_RUN, path, "metadata config")
+    validate(checkpoint["extra"], LANGUAGE_MODEL_PROGRESS, path, "metadata extra")
     return checkpoint
+
+
+def _gpt_config(saved: dict) -> GPTConfig:
+    """The architecture of a saved run, refused before it is built if the checkpoint cannot
+    hold it (an absurd size in an edited config would otherwise take all the memory)."""
+    path, model = saved["path"], saved["config"]["model"]
+    n = model["n_embd"]
+    at_least = (model["vocab_size"] + model["block_size"]) * n + 12 * model["n_layer"] * n * n
+    check_file_holds(path, at_least, f"{path}: metadata config.model")
+    try:
+        return GPTConfig.from_dict(model)
+    except ValueError as error:
+        raise CheckpointError(f"{path}: metadata config.model: {error}") from None
 
 
 # ---------------------------------------------------------------- generation
 def load(out_dir) -> tuple[GPT, object]:
-    """The trained model (in evaluation mode) and its tokenizer, from a run directory."""
+    """The trained model (in evaluation mode) and its tokenizer, from a finished run."""
+    read_config(out_dir, LANGUAGE_MODEL_RUN, "language-model run")
     saved = _saved_run(Path(out_dir))
-    model = GPT(GPTConfig.from_dict(saved["config"]["model"]))
-    model.load_state_dict(saved["model_state"])
+    model = GPT(_gpt_config(saved))
+    load_checkpoint(saved["path"], model, restore_rng=False)  # checks dtypes and values too
     return model.eval(), tokenizer_from_dict(saved["config"]["tokenizer"])
 
 

@@ -1,10 +1,6 @@
 """What training measures and records: the metrics, and the per-epoch history (JSON and a plot)."""
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import numpy
 
 # ---------------------------------------------------------------- metrics
@@ -80,7 +76,9 @@ class History:
 
     @classmethod
     def load(cls, path) -> "History":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        from .checkpoint import load_json
+
+        return cls.from_dict(load_json(path))
 
     def plot(self, path) -> None:
         """Loss curves (training and validation) on the left, validation metrics on the right."""
@@ -115,8 +113,10 @@ class History:
             axis.grid(alpha=0.3)
             axis.legend()
         figure.tight_layout()
-        path = Path(path)
-        temporary = path.with_name(path.name + ".tmp.png")
-        figure.savefig(temporary, dpi=100)
-        plt.close(figure)
-        os.replace(temporary, path)
+        from .checkpoint import atomic_path
+
+        try:
+            with atomic_path(path) as temporary:
+                figure.savefig(temporary, dpi=100, format="png")
+        finally:
+            plt.close(figure)

@@ -1,25 +1,16 @@
 """PyTorch names that chainrule does not provide, each with the way to do it here.
 
-A PyTorch user's ``x.gather(1, index)`` or ``torch.topk`` should not end in a bare AttributeError:
+A PyTorch user's ``x.square()`` or ``torch.mm`` should not end in a bare AttributeError:
 the error says what to write instead. The table is the "not provided" list of
 docs/pytorch-parity.md, for what a course user reaches for first; a name not in it gets Python's
 usual error.
 """
 from __future__ import annotations
 
-_SORTING = ("no gradient is needed through an ordering in the course: take the indices from "
-            "NumPy, numpy.argsort(x.detach().numpy(), axis=-1), and index x with them (x[rows, "
-            "indices] keeps the gradient)")
 _PRODUCTS = "use @ (chainrule.matmul): it multiplies matrices, batches of them and vectors"
 
 # Tensor methods, and functions of the chainrule module, by PyTorch's name.
 TENSOR = {
-    "gather": "index with tensors instead: x[chainrule.arange(len(x)), index] picks one element "
-              "per row, and its gradient flows back to those elements",
-    "cumsum": "a matrix product does it with its gradient: x @ chainrule.ones(n, n).triu() sums "
-              "the first i+1 elements of each row of an (m, n) x",
-    "prod": "for positive x, x.log().sum(dim).exp(); or multiply the slices",
-    "sort": _SORTING, "argsort": _SORTING, "topk": _SORTING,
     "square": "write x ** 2 or x * x",
     "log1p": "write (1 + x).log()",
     "mm": _PRODUCTS, "bmm": _PRODUCTS, "dot": _PRODUCTS,
@@ -31,13 +22,8 @@ TENSOR = {
               "chainrule.cat([x] * n, dim) repeats any tensor",
 }
 MODULE = {
-    **{name: TENSOR[name] for name in ("gather", "cumsum", "prod", "sort", "argsort", "topk",
-                                       "square", "log1p", "mm", "bmm", "dot")},
+    **{name: TENSOR[name] for name in ("square", "log1p", "mm", "bmm", "dot")},
     "outer": "write a[:, None] * b[None, :]",
-    "einsum": _PRODUCTS + "; permute, reshape and sum do the rest",
-    "allclose": "compare the arrays: numpy.allclose(a.detach().numpy(), b.detach().numpy())",
-    "isclose": "compare the arrays: numpy.isclose(a.detach().numpy(), b.detach().numpy())",
-    "equal": "write a.shape == b.shape and bool((a == b).all())",
     "inference_mode": "use chainrule.no_grad(): no graph is recorded inside it",
     "is_tensor": "write isinstance(x, chainrule.Tensor)",
     "numel": "write x.numel()",
@@ -49,7 +35,6 @@ MODULE = {
 NN = {
     "BCELoss": "use nn.BCEWithLogitsLoss on the logits (before the sigmoid): the same loss, and "
                "it does not overflow",
-    "BatchNorm1d": "nn.LayerNorm normalises each example instead of each batch",
     "LeakyReLU": "write chainrule.maximum(x, 0.01 * x), or use nn.ReLU or nn.GELU",
 }
 UTILS_DATA = {

@@ -5,20 +5,23 @@ The recipe, step by step, as ``chainrule train`` runs it:
 1. data      load a bundled dataset or a CSV; split the rows into train / validation / test
              (stratified by class for classifiers, never overlapping, seeded); fit the feature
              standardiser on the training rows only (and, for regression, a target standardiser).
-2. decision  build the model's module: ``nn.Linear`` or ``nn.MLP``.
+2. decision  build the model's module: ``nn.Linear``, ``nn.MLP`` or ``models.ConvNet``.
 3. loss      mean squared error, binary cross-entropy (logistic) or cross-entropy (softmax, MLP).
 4. SGD       ``training.fit`` with validation each epoch, the best epoch's weights kept, and a
              checkpoint per epoch; then the test split, once.
 
 The directory keeps ``config.json`` (everything needed to rebuild the model and re-encode new
 data), ``model.safetensors``, ``metrics.json``, ``history.json``, ``history.png`` and
-``checkpoint/``. Regression metrics are reported in the target's own units.
+``checkpoint/``. Regression metrics are reported in the target's own units. ``rundir`` writes
+it (the lock, the overwrite rule, ``metrics.json`` last) and checks ``config.json`` on load
+against ``TRAINING_RUN``.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+import math
 import os
 import sys
 import time
@@ -27,12 +30,16 @@ from pathlib import Path
 import numpy
 
 from . import backend, training
-from .checkpoint import json_value, save_json
+from .checkpoint import atomic_write, load_json, to_json
 from .errors import CheckpointError, DataError
 from .threads import describe_threads
+from .run_schemas import TRAINING_RUN, check_training_run, parameter_count
+from .rundir import CONFIG_FILE, HISTORY_FILE, RunDirectory, read_config
+from .schema import validate
 
 IMAGE_DATASETS = ("mnist", "fashion-mnist")
 CONFIG_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
 
 
 # ---------------------------------------------------------------- 1. data
@@ -90,6 +97,11 @@ def check_model_fits_task(kind: str, table) -> None:
     if kind == "linear" and task == "classification":
         raise DataError(f"--model linear is a regression model, but the target {what} holds "
                         f"{table.n_classes} classes; use --model logistic, softmax or mlp")
+    side = math.isqrt(table.n_features)
+    if kind == "cnn" and (task == "regression" or side * side != table.n_features or side < 4):
+        raise DataError(f"--model cnn classifies square images of at least 4 × 4 pixels (its "
+                        f"two poolings halve them twice), but the data has {table.n_features} "
+                        f"features and the target {what} is {task}")
     if kind in ("logistic", "softmax") and task == "regression":
         raise DataError(f"--model {kind} is a classifier, but the target {what} is a number to "
                         "predict (regression); use --model linear or mlp")
@@ -99,9 +111,15 @@ def check_model_fits_task(kind: str, table) -> None:
 
 
 def build_module(model: dict):
-    """The decision function a config describes: ``nn.Linear(d, k)`` or ``nn.MLP(sizes)``."""
+    """The decision function a config describes: ``nn.Linear(d, k)``, ``nn.MLP(sizes)``, or the
+    ``ConvNet`` of square one-channel images of d pixels."""
     from . import nn
 
+    if model["kind"] == "cnn":
+        from .models import ConvNet
+
+        side = math.isqrt(model["sizes"][0])
+        return ConvNet((1, side, side), classes=model["sizes"][-1], dropout=model["dropout"])
     if model["kind"] == "mlp":
         return nn.MLP(model["sizes"], activation=model["activation"],
                       dropout=model.get("dropout", 0.0))
@@ -163,20 +181,28 @@ def test_metrics(module, kind: str, table, X: numpy.ndarray, target_scaler) -> d
 
 # ---------------------------------------------------------------- 4. train
 def train(source: dict, model: dict, fitting: dict, out, resume: bool = False,
-          quiet: bool = False, echo=None) -> dict:
+          overwrite: bool = False, quiet: bool = False, echo=None) -> dict:
     """Train as the config dicts say, write the run directory ``out``, return metrics.json's dict.
 
     source   {"dataset": name} or {"csv": path, "target": column, "missing": policy}, and
              "data_dir"; split: "val", "test" fractions; "scale": "auto" | "standard" | "none".
-    model    {"kind": linear|logistic|softmax|mlp, "hidden": [sizes], "activation": name}.
+    model    {"kind": linear|logistic|softmax|mlp|cnn, "hidden": [sizes], "activation": name}.
     fitting  {"epochs", "batch_size", "lr", "optimizer", "momentum", "patience", "seed"}.
+    An existing run in ``out`` is refused unless ``resume`` (continue it from its checkpoint)
+    or ``overwrite`` (replace it once the new run has finished).
     """
+    with RunDirectory(out, overwrite=overwrite, resume=resume) as run:
+        return _train_into(run, source, model, fitting, quiet,
+                           echo or (lambda line: print(line, flush=True)))
+
+
+def _train_into(run: RunDirectory, source: dict, model: dict, fitting: dict, quiet: bool,
+                echo) -> dict:
     from . import manual_seed
     from .data import Standardizer
     from .estimators import make_optimizer
 
-    echo = echo or (lambda line: print(line, flush=True))
-    out = Path(out)
+    resume = run.resume
     started = time.perf_counter()
     pool, given_test = load_source(source)
     check_model_fits_task(model["kind"], pool)
@@ -200,7 +226,8 @@ def train(source: dict, model: dict, fitting: dict, out, resume: bool = False,
         "split": split,
         "model": {"kind": model["kind"], "sizes": [n_features, *hidden, n_outputs],
                   "activation": model["activation"] if hidden else None,
-                  "dropout": model.get("dropout", 0.0) if hidden else 0.0},
+                  "dropout": model.get("dropout", 0.0) if hidden or model["kind"] == "cnn"
+                  else 0.0},
         "fitting": fitting,
         "task": pool.task, "target": pool.target_name, "classes": pool.classes,
         "feature_names": pool.feature_names,
@@ -209,12 +236,10 @@ def train(source: dict, model: dict, fitting: dict, out, resume: bool = False,
         "target_scaler": target_scaler.to_json() if target_scaler is not None else None,
     }
     check_memory(config["model"], fitting["optimizer"])
-    out.mkdir(parents=True, exist_ok=True)
     if resume:
-        _check_same_run(out, config)
-    else:
-        _clear_checkpoint(out / "checkpoint")
-    save_json(out / "config.json", config)
+        _check_same_run(run.path, config)
+    run.begin()
+    run.write_json(CONFIG_FILE, config)
 
     kind = model["kind"]
     X_train = features(train_table, scaler)
@@ -238,7 +263,7 @@ def train(source: dict, model: dict, fitting: dict, out, resume: bool = False,
             epochs=fitting["epochs"], batch_size=fitting["batch_size"],
             metrics=validation_metrics(pool.task, target_scaler), patience=fitting["patience"],
             monitor=fitting.get("monitor", "val_loss"), seed=fitting["seed"],
-            checkpoint_dir=out / "checkpoint", resume=resume, progress=not quiet,
+            checkpoint_dir=run.folder / "checkpoint", resume=resume, progress=not quiet,
             stream=sys.stderr)
 
     results = test_metrics(module, kind, test_table, features(test_table, scaler), target_scaler)
@@ -256,11 +281,11 @@ def train(source: dict, model: dict, fitting: dict, out, resume: bool = False,
         # The same goal solved exactly: SGD's test error should come out close to this one.
         metrics["closed_form"] = closed_form_metrics(config, train_data, test_table,
                                                      features(test_table, scaler), target_scaler)
-    save_model(out, module)
-    save_json(out / "metrics.json", metrics)
-    history.save(out / "history.json")
-    history.plot(out / "history.png")
-    echo(_describe_result(metrics, history, out))
+    save_model(run.folder, module)
+    history.save(run.folder / HISTORY_FILE)
+    history.plot(run.folder / "history.png")
+    run.finish(metrics)
+    echo(_describe_result(metrics, history, run.path))
     if "closed_form" in metrics:
         exact = metrics["closed_form"]
         gap = 100 * (results["rmse"] / exact["rmse"] - 1)
@@ -284,23 +309,21 @@ def closed_form_metrics(config: dict, train_data: tuple, test_table, X_test, tar
 def save_model(out: Path, module) -> None:
     from . import checkpoint
 
-    checkpoint.save_weights(out / "model.safetensors", module)
+    checkpoint.save_weights(out / WEIGHTS_FILE, module)
 
 
 def load_run(run) -> tuple:
-    """(config, module) of a run directory, the module holding the trained weights."""
+    """(config, module) of a finished run directory, the module holding the trained weights;
+    the config and the weights are checked before either is used."""
     from . import checkpoint
 
     run = Path(run)
-    if not (run / "config.json").is_file():
-        raise CheckpointError(f"{run}: not a run directory (no config.json); make one with "
-                              "'chainrule train --out DIR'")
-    config = json.loads((run / "config.json").read_text())
-    if not (run / "model.safetensors").is_file():
-        raise CheckpointError(f"{run}: the run has no model.safetensors yet (did its training "
-                              "finish? continue it with 'chainrule train ... --resume')")
+    config = read_config(run, TRAINING_RUN, "training run")
+    check_training_run(config, run / CONFIG_FILE)
+    checkpoint.check_file_holds(run / WEIGHTS_FILE, parameter_count(config["model"]["sizes"]),
+                                f"{run / CONFIG_FILE}: model.sizes")
     module = build_module(config["model"])
-    checkpoint.load_weights(run / "model.safetensors", module)
+    checkpoint.load_weights(run / WEIGHTS_FILE, module)
     module.eval()
     return config, module
 
@@ -382,10 +405,9 @@ def write_csv(header: list, rows: list, path=None) -> None:
     if path is None:
         sys.stdout.write(buffer.getvalue())
         return
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(buffer.getvalue())
-    os.replace(temporary, path)
+    if Path(path).is_dir():
+        raise DataError(f"{path} is a directory; give a file name for the predictions")
+    atomic_write(path, buffer.getvalue().encode("utf-8"))
 
 
 # ---------------------------------------------------------------- helpers
@@ -398,29 +420,24 @@ def _number(value: float) -> str:
     return f"{value:.6g}"
 
 
-def _clear_checkpoint(folder: Path) -> None:
-    """A fresh run must not resume from an older run's checkpoint in the same directory."""
-    if folder.is_dir():
-        for file in folder.iterdir():
-            if file.is_file():
-                file.unlink()
-
-
 def _check_same_run(out: Path, config: dict) -> None:
-    saved_path = out / "config.json"
-    if not saved_path.is_file() or not training.has_checkpoint(out / "checkpoint"):
-        raise CheckpointError(f"{out}: no checkpoint to resume from; train without --resume "
-                              "first (or give the run's --out)")
-    saved = json.loads(saved_path.read_text())
+    """Refuse to resume a run with other settings. A run killed before its first checkpoint
+    resumes from epoch 1, which gives the same result as an uninterrupted run."""
+    saved_path = out / CONFIG_FILE
+    if not saved_path.is_file():
+        raise CheckpointError(f"{out}: holds no run to resume (no {CONFIG_FILE}); start it "
+                              "again with overwrite=True")
+    saved = validate(load_json(saved_path), TRAINING_RUN, saved_path)
+    check_training_run(saved, saved_path)
     for part in ("source", "split", "model"):
-        if json.loads(json.dumps(config[part], default=json_value)) != saved[part]:
-            raise CheckpointError(f"{out}: --resume with different {part} settings than the "
-                                  f"run was started with ({saved[part]}); use the same options "
-                                  "or another --out")
+        if json.loads(to_json(config[part])) != saved[part]:
+            raise CheckpointError(f"{out}: resume=True with different {part} settings than "
+                                  f"the run was started with ({saved[part]}); use the same "
+                                  "settings or another directory")
     for key in ("batch_size", "lr", "optimizer", "momentum", "seed"):
         if config["fitting"][key] != saved["fitting"][key]:
-            raise CheckpointError(f"{out}: --resume with {key}={config['fitting'][key]} but the "
-                                  f"run was started with {saved['fitting'][key]}")
+            raise CheckpointError(f"{out}: resume=True with {key}={config['fitting'][key]} but "
+                                  f"the run was started with {saved['fitting'][key]}")
 
 
 def _describe_data(pool, train_table, val_table, test_table, source: dict) -> str:
@@ -436,7 +453,7 @@ def _describe_model(config: dict, fitting: dict) -> str:
     model = config["model"]
     sizes = "-".join(map(str, model["sizes"]))
     name = {"linear": "linear regression", "logistic": "logistic regression",
-            "softmax": "softmax regression"}.get(model["kind"], f"MLP ({model['activation']})")
+            "softmax": "softmax regression", "cnn": "CNN"}.get(model["kind"], f"MLP ({model['activation']})")
     momentum = f" momentum {fitting['momentum']}" if fitting["momentum"] else ""
     return (f"model: {name} {sizes} · {fitting['optimizer']} lr {fitting['lr']:g}{momentum} · "
             f"batch {fitting['batch_size']} · {fitting['epochs']} epochs · seed {fitting['seed']} · "

@@ -5,7 +5,7 @@ import numbers
 
 import numpy
 
-from . import autograd, backend
+from . import autograd, backend, devices
 from .autograd import Node
 
 
@@ -71,8 +71,9 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def device(self) -> str:
-        return "cpu" if backend.name == "numpy" else "cuda"
+    def device(self) -> "devices.device":
+        """Where the tensor lives, "cpu" (NumPy) or "cuda" (CuPy), as a ``chainrule.device``."""
+        return devices.device(devices.current())
 
     @property
     def is_leaf(self) -> bool:

@@ -24,18 +24,15 @@ from typing import Callable
 
 import numpy
 
-from . import backend
+from . import backend, schema
 from .autograd import no_grad
-from .errors import ChainruleError
+from .divergence import DivergenceGuard, check_parameters
+from .errors import DivergenceError, TrainingError
 from .metrics import HIGHER_IS_BETTER, History, accuracy, r2, rmse
 from .tensor import Tensor
 
-__all__ = ["fit", "evaluate", "predict", "History", "accuracy", "rmse", "r2", "TrainingError"]
-
-
-class TrainingError(ChainruleError):
-    """Training that cannot go on: a loss that became NaN or infinite, or a checkpoint of
-    another run."""
+__all__ = ["fit", "evaluate", "predict", "History", "accuracy", "rmse", "r2", "TrainingError",
+           "DivergenceError"]
 
 
 # ---------------------------------------------------------------- progress
@@ -200,13 +197,14 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
     maximise = monitor.removeprefix("val_") in HIGHER_IS_BETTER
     history = History(monitor=monitor)
     state = _EarlyStopping(maximise)
+    guard = DivergenceGuard()
     first_epoch = 1
     if checkpoint_dir is not None:
         checkpoint_dir = Path(checkpoint_dir)
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         if resume and has_checkpoint(checkpoint_dir):
-            history, state = _load_checkpoint(checkpoint_dir, model, optimizer, scheduler,
-                                              monitor, maximise)
+            history, state, guard.first_loss = _load_checkpoint(
+                checkpoint_dir, model, optimizer, scheduler, monitor, maximise)
             first_epoch = history.last.get("epoch", 0) + 1
             if progress:
                 where = (f"resuming at epoch {first_epoch} of {epochs}" if first_epoch <= epochs
@@ -231,6 +229,8 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
                             generator=epoch_generator(seed, epoch))
         for batch_inputs, batch_targets in loader:
             batch_loss = loss(model(batch_inputs), batch_targets)
+            if guard.first_loss is None:  # the reference for divergence: the untrained loss
+                guard.check(batch_loss.item(), "in the first step")
             optimizer.zero_grad()
             batch_loss.backward()
             if clip_grad_norm is not None:
@@ -245,10 +245,12 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
             scheduler.step()
         seconds = time.perf_counter() - started
         record = {"epoch": epoch, "loss": float(total) / seen}
-        if not math.isfinite(record["loss"]):
+        try:
+            guard.check(record["loss"], f"in epoch {epoch}")
+            check_parameters(model, f"after epoch {epoch}")
+        except DivergenceError:
             bar.end_epoch({**record, "seconds": seconds, "samples_per_second": seen / seconds})
-            raise TrainingError(f"training diverged: the loss became {record['loss']} in epoch "
-                                f"{epoch}; try a smaller learning rate")
+            raise
         if validation is not None:
             measured = evaluate(model, loss, validation, metrics, batch_size=max(batch_size, 1024))
             record.update({f"val_{name}": value for name, value in measured.items()})
@@ -263,7 +265,8 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
         bar.end_epoch(record)
         if checkpoint_dir is not None:
             _save_checkpoint(checkpoint_dir, model, optimizer, scheduler, history, state,
-                             improved and restore_best and validation is not None)
+                             improved and restore_best and validation is not None,
+                             guard.first_loss)
     if restore_best and validation is not None and state.best_weights is not None:
         model.load_state_dict(state.best_weights)
     model.eval()
@@ -315,23 +318,38 @@ def has_checkpoint(checkpoint_dir) -> bool:
     return (Path(checkpoint_dir) / CHECKPOINT_FILE).is_file()
 
 
+# What a checkpoint's "extra" metadata must hold for fit to resume from it.
+_EPOCH = schema.Record({"epoch": schema.Integer(1), "loss": schema.Number()})
+CHECKPOINT_EXTRA = schema.Record({
+    "history": schema.Record({"monitor": schema.Text(), "best_epoch": schema.Integer(1),
+                              "stopped_early": schema.Boolean(),
+                              "epochs": schema.ListOf(_EPOCH, min_length=1)}),
+    "early_stopping": schema.Record({"best": schema.Nullable(schema.Number()), "best_epoch": schema.Integer(1),
+                                     "waited": schema.Integer(0), "stopped": schema.Boolean()})},
+    optional={"first_loss": schema.Nullable(schema.Number())})  # absent before divergence checks
+
+
 def _save_checkpoint(folder: Path, model, optimizer, scheduler, history: History,
-                     state: "_EarlyStopping", improved: bool) -> None:
+                     state: "_EarlyStopping", improved: bool, first_loss: float) -> None:
     from . import checkpoint
 
     if improved:
         checkpoint.save_weights(folder / BEST_WEIGHTS, model)
     checkpoint.save_checkpoint(folder, model, optimizer, scheduler,
                                extra={"history": history.to_dict(),
-                                      "early_stopping": state.to_dict()})
+                                      "early_stopping": state.to_dict(),
+                                      "first_loss": first_loss})
     history.save(folder / "history.json")
 
 
 def _load_checkpoint(folder: Path, model, optimizer, scheduler, monitor: str,
                      maximise: bool) -> tuple:
+    """(history, early-stopping state, first loss) of the checkpoint, restored into the model,
+    optimizer and scheduler."""
     from . import checkpoint
 
-    saved = checkpoint.load_checkpoint(folder, model, optimizer, scheduler)["extra"]
+    loaded = checkpoint.load_checkpoint(folder, model, optimizer, scheduler)
+    saved = schema.validate(loaded["extra"], CHECKPOINT_EXTRA, loaded["path"], "metadata extra")
     history = History.from_dict(saved["history"])
     if history.monitor != monitor:
         raise TrainingError(f"{folder}: the checkpoint's run monitored {history.monitor!r}, "
@@ -344,4 +362,4 @@ def _load_checkpoint(folder: Path, model, optimizer, scheduler, monitor: str,
         checkpoint.load_weights(folder / BEST_WEIGHTS, model)
         state.best_weights = _copy_state(model)
         model.load_state_dict(last)
-    return history, state
+    return history, state, saved.get("first_loss")

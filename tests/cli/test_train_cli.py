@@ -121,6 +121,19 @@ def test_a_bundled_dataset_trains_and_reports_its_shape(tmp_path, capsys):
     assert out[-1].startswith("test accuracy ")
 
 
+def test_the_cnn_trains_on_square_images_and_evaluates_from_its_run(tmp_path, capsys):
+    run = str(tmp_path / "digits-cnn")
+    assert main(["train", "digits", "--model", "cnn", "--epochs", "1", "--dropout", "0.25",
+                 "--out", run]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith("model: CNN 64-10 · adam")
+    config = json.loads((tmp_path / "digits-cnn" / "config.json").read_text())
+    assert config["model"]["dropout"] == 0.25
+    trained = json.loads((tmp_path / "digits-cnn" / "metrics.json").read_text())["test"]
+    assert main(["evaluate", run]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == trained["accuracy"]
+
+
 # ---------------------------------------------------------------- bad input
 def test_a_missing_target_column_lists_the_columns(flowers, capsys):
     err = fails(capsys, ["train", "--csv", flowers, "--target", "kind"])
@@ -175,6 +188,7 @@ def test_predicting_on_other_columns_names_them(tmp_path, flowers, capsys):
     (["train", "iris", "--model", "logistic"], "has 3; use --model softmax or mlp"),
     (["train", "iris", "--model", "linear"], "--model linear is a regression model"),
     (["train", "diabetes", "--model", "softmax"], "is a classifier, but the target"),
+    (["train", "iris", "--model", "cnn"], "--model cnn classifies square images"),
     (["train", "--csv", "somewhere.csv"], "--target COLUMN"),
     (["train", "iris", "--hidden", "8,x"], "--hidden '8,x'"),
     (["evaluate", "no-such-run"], "not a run directory"),
@@ -187,16 +201,17 @@ def test_wrong_options_get_one_line(arguments, message, capsys):
     assert message in fails(capsys, arguments)
 
 
-def test_resume_without_a_checkpoint_says_so(tmp_path, capsys):
+def test_resume_without_a_run_says_so_in_flags(tmp_path, capsys):
     err = fails(capsys, ["train", "iris", "--model", "softmax", "--out", str(tmp_path / "new"),
                          "--resume"])
-    assert "no checkpoint to resume from" in err
+    assert "no run to resume" in err and "train without --resume" in err
+    assert "resume=True" not in err
 
 
 @pytest.mark.parametrize("command, options", [
     ("train", ["--csv", "--target", "--missing", "--model", "--hidden", "--activation",
                "--epochs", "--batch-size", "--lr", "--optimizer", "--seed", "--out", "--resume",
-               "--data-dir", "--dropout", "--momentum", "--patience"]),
+               "--overwrite", "--data-dir", "--dropout", "--momentum", "--patience"]),
     ("evaluate", ["--csv"]),
     ("predict", ["--input", "--output"]),
 ])

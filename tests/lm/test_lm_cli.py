@@ -70,7 +70,7 @@ def test_generate_names_an_unknown_character(trained_run, capsys):
 
 def test_generate_from_a_directory_without_a_run(tmp_path, capsys):
     code, _, err = run_cli(capsys, "lm", "generate", str(tmp_path), "--prompt", "a")
-    assert code == 2 and err.count("\n") == 1 and "checkpoint" in err
+    assert code == 2 and err.count("\n") == 1 and "not a language-model run directory" in err
 
 
 def test_resume_refuses_new_settings_other_than_max_iters(trained_run, tmp_path, capsys):

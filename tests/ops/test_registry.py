@@ -14,7 +14,10 @@ PUBLIC_DIFFERENTIABLE = [
     "transpose", "unsqueeze", "squeeze", "flatten", "expand", "sum_to", "getitem", "scatter_add",
     "cat", "stack", "tril", "triu", "masked_fill", "linear", "cross_entropy", "nll_loss",
     "mse_loss", "binary_cross_entropy_with_logits", "gelu", "cross_entropy_per_sample",
-    "binary_cross_entropy_with_logits_per_element", "matmul2d",
+    "binary_cross_entropy_with_logits_per_element", "matmul2d", "gather", "scatter",
+    "scatter_add_dim", "index_select", "take_along_dim", "flip", "cumsum", "prod", "sort", "topk",
+    "einsum", "conv", "conv_input_grad", "conv_weight_grad", "max_pool2d", "avg_pool2d",
+    "adaptive_avg_pool2d", "batch_norm",
 ]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 
 from ..errors import ChainruleError
@@ -67,7 +68,7 @@ def main(argv=None) -> int:
     except (ChainruleError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
-        print(f"chainrule {args.command}: error: {error}", file=sys.stderr)
+        print(f"chainrule {args.command}: error: {as_flags(error)}", file=sys.stderr)
         return 2
     except MemoryError as error:  # a size that passed the checks but not this machine's memory
         if os.environ.get("CHAINRULE_DEBUG"):
@@ -77,6 +78,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"chainrule {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def as_flags(error: Exception) -> str:
+    """The library names Python arguments (``resume=True``); a command-line user gives flags."""
+    return re.sub(r"\b([a-z_]+)=True\b", lambda match: "--" + match[1].replace("_", "-"),
+                  str(error))
 
 
 if __name__ == "__main__":

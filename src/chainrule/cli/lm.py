@@ -39,6 +39,9 @@ def register(subparsers) -> None:
                             "small: 6 layers × 384, block 256, batch 64, 5000 steps")
     train.add_argument("--resume", action="store_true",
                        help="continue the run saved in --out (to --max-iters if given)")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the run already in --out (it stays until the new run has "
+                            "finished)")
     train.add_argument("--quiet", action="store_true", help="no progress output")
     train.add_argument("--bias", action="store_true", default=None,
                        help="biases in the Linear and LayerNorm layers (default: none, as nanoGPT)")
@@ -84,7 +87,7 @@ def _train(args) -> int:
     overrides.update(bias=args.bias, tie_weights=args.tie_weights)
     try:
         metrics = lm.train(args.text, args.out, preset=args.preset, resume=args.resume,
-                           progress=not args.quiet, **overrides)
+                           overwrite=args.overwrite, progress=not args.quiet, **overrides)
     except ValueError as error:  # a setting out of range (e.g. n_embd not a multiple of n_head)
         if isinstance(error, ChainruleError):
             raise

@@ -47,6 +47,9 @@ def register(subparsers) -> None:
                        help="seeds the initial weights, the actions drawn and the environment")
     train.add_argument("--out", metavar="DIR", default=argparse.SUPPRESS,  # no "(default: None)"
                        help="run directory (default: runs/rl-ENV-seedSEED)")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the run already in --out (it stays until the new run has "
+                            "finished)")
     train.add_argument("--gamma", type=_discount, default=0.99, help="discount factor γ")
     train.add_argument("--lr", type=positive_float, default=5e-3,
                        help="Adam learning rate of the policy")
@@ -91,9 +94,8 @@ def run_train(args) -> int:
             print(f"episode {episode:5d}   return {episode_return:8.1f}   "
                   f"average of last {min(episode, rl.WINDOW)} {average:8.1f}", flush=True)
 
-    result = rl.train(config, episodes=args.episodes, stop_when_solved=args.stop,
-                      on_episode=progress)
-    rl.save_run(out, result)
+    result = rl.train_run(out, config, overwrite=args.overwrite, episodes=args.episodes,
+                          stop_when_solved=args.stop, on_episode=progress)
     if result.solved_at_episode is not None:
         print(f"solved at episode {result.solved_at_episode}: the average return over "
               f"{rl.WINDOW} episodes reached {result.reward_threshold:g}")

@@ -13,7 +13,6 @@ the data source and its encoding, the scalers), ``model.safetensors`` (the weigh
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -22,7 +21,7 @@ from .arguments import HelpFormatter, seed
 
 DATASETS = ["digits", "iris", "wine", "breast_cancer", "diabetes", "mnist", "fashion-mnist",
             "california-housing"]
-MODELS = ["linear", "logistic", "softmax", "mlp"]
+MODELS = ["linear", "logistic", "softmax", "mlp", "cnn"]
 DEFAULT_DATASET, DEFAULT_MODEL = "digits", "mlp"
 DEFAULT_HIDDEN, DEFAULT_ACTIVATION = "512", "relu"
 
@@ -62,14 +61,17 @@ def register(subparsers) -> None:
     model.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL,
                        help="linear regression, logistic regression (two classes), softmax "
                             "regression (any number of classes), or a multilayer perceptron "
-                            "(classifier or regressor, following the target)")
+                            "(classifier or regressor, following the target), or the tutorials' "
+                            "convolutional network for square images (a classifier: "
+                            "models.ConvNet's layers, with --dropout before its last layer)")
     model.add_argument("--hidden", default=None, metavar="SIZES",
                        help=f"MLP hidden layer sizes, comma-separated, e.g. 256,256 (default: "
                             f"{DEFAULT_HIDDEN})")
     model.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default=None,
                        help=f"MLP activation between layers (default: {DEFAULT_ACTIVATION})")
     model.add_argument("--dropout", type=float, default=0.0, metavar="P",
-                       help="MLP dropout probability after each hidden layer")
+                       help="MLP dropout probability after each hidden layer (cnn: before "
+                            "its last layer)")
     fitting = train.add_argument_group("training")
     fitting.add_argument("--epochs", type=int, default=20, help="passes over the training data")
     fitting.add_argument("--batch-size", type=int, default=32, help="examples per SGD step")
@@ -90,6 +92,9 @@ def register(subparsers) -> None:
                          help="run directory (default: runs/<dataset>-<model>)")
     fitting.add_argument("--resume", action="store_true",
                          help="continue the run in --out from its last epoch checkpoint")
+    fitting.add_argument("--overwrite", action="store_true",
+                         help="replace the run already in --out (it stays until the new run "
+                              "has finished)")
     fitting.add_argument("--quiet", action="store_true", help="print only the final metrics")
     add_threads_option(train)
     train.set_defaults(handler=run_train)
@@ -144,12 +149,15 @@ def _refuse_ignored_options(args, optimizer: str) -> None:
     from ..errors import ChainruleError
 
     if args.model != "mlp":
+        # the CNN's layers are fixed, but it takes --dropout before its last layer
+        dropout = None if args.model == "cnn" else args.dropout or None
         given = [flag for flag, value in (("--hidden", args.hidden),
                                           ("--activation", args.activation),
-                                          ("--dropout", args.dropout or None)) if value is not None]
+                                          ("--dropout", dropout)) if value is not None]
         if given:
-            raise ChainruleError(f"{', '.join(given)}: only an MLP has hidden layers, --model "
-                                 f"{args.model} has none; use --model mlp, or leave "
+            what = "its layers are fixed" if args.model == "cnn" else "has none"
+            raise ChainruleError(f"{', '.join(given)}: only an MLP has hidden layers to choose, "
+                                 f"--model {args.model} {what}; use --model mlp, or leave "
                                  f"{'them' if len(given) > 1 else 'it'} out")
     if args.momentum and optimizer != "sgd":
         raise ChainruleError(f"--momentum {args.momentum:g} is SGD's; {optimizer} keeps its own "
@@ -207,7 +215,7 @@ def run_train(args) -> int:
     if not 0 <= args.dropout < 1:
         raise ChainruleError(f"--dropout {args.dropout}: use a probability in [0, 1)")
     dataset = None if args.csv else (args.dataset or DEFAULT_DATASET)
-    optimizer = args.optimizer or ("adam" if args.model == "mlp" else "sgd")
+    optimizer = args.optimizer or ("adam" if args.model in ("mlp", "cnn") else "sgd")
     _refuse_ignored_options(args, optimizer)
     require("train", "safetensors", "matplotlib", "tqdm",
             *(["sklearn"] if dataset in SKLEARN_DATASETS else []), purpose="chainrule train")
@@ -223,7 +231,8 @@ def run_train(args) -> int:
     name = dataset or os.path.splitext(os.path.basename(args.csv))[0]
     out = args.out or os.path.join("runs", f"{name}-{args.model}")
     try:
-        train(source, model, fitting, out, resume=args.resume, quiet=args.quiet)
+        train(source, model, fitting, out, resume=args.resume, overwrite=args.overwrite,
+              quiet=args.quiet)
     except MissingValuesError as error:
         raise _missing_values(error, "use --missing drop to leave those rows out, or --missing "
                                      "mean to fill them with the column mean (the most frequent "
@@ -234,6 +243,7 @@ def run_train(args) -> int:
 
 
 def run_evaluate(args) -> int:
+    from ..checkpoint import to_json
     from ..data.csv_table import MissingValuesError
     from ..data.download import DownloadError
     from ..runs import evaluate
@@ -245,7 +255,7 @@ def run_evaluate(args) -> int:
                                      "the run's training did, and it refused them)") from None
     except DownloadError as error:
         raise _offline(error) from None
-    print(json.dumps(results, indent=1))
+    print(to_json(results, indent=1))
     return 0
 
 

@@ -2,12 +2,14 @@
 scikit-learn's estimator API (``fit``, ``predict``, ``predict_proba``, ``score``) on top.
 
     from chainrule.models import LinearRegression, LogisticRegression, SoftmaxRegression
-    from chainrule.models import MLPClassifier, MLPRegressor
+    from chainrule.models import MLPClassifier, MLPRegressor, CNNClassifier
 """
+from .cnn import CNNClassifier, ConvNet
 from .linear import LinearRegression, least_squares
 from .logistic import LogisticRegression
 from .mlp import MLPClassifier, MLPRegressor
 from .softmax import SoftmaxRegression
 
-__all__ = ["LinearRegression", "LogisticRegression", "MLPClassifier", "MLPRegressor",
+__all__ = ["CNNClassifier", "ConvNet",
+           "LinearRegression", "LogisticRegression", "MLPClassifier", "MLPRegressor",
            "SoftmaxRegression", "least_squares"]

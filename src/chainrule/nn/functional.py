@@ -1,4 +1,5 @@
-"""Activations and losses as functions, with PyTorch's names (``chainrule.nn.functional as F``)."""
+"""Activations, losses, convolutions, pooling and batch norm as functions, with PyTorch's names
+(``chainrule.nn.functional as F``)."""
 from __future__ import annotations
 
 import math
@@ -6,8 +7,9 @@ import math
 import numpy
 
 from .. import backend
-from ..ops import (binary_cross_entropy_with_logits_per_element, cross_entropy_per_sample,
-                   getitem, log_softmax, relu, sigmoid, softmax, tanh)
+from ..ops import (adaptive_avg_pool2d, avg_pool2d, binary_cross_entropy_with_logits_per_element,
+                   conv, cross_entropy_per_sample, getitem, log_softmax, max_pool2d, relu,
+                   sigmoid, softmax, tanh)
 from ..ops import linear as _linear
 from ..ops.fused import cross_entropy_mean
 from ..ops.primitive import Rejects, Sample, ShapeError, composite, constant
@@ -15,7 +17,8 @@ from ..tensor import Tensor
 
 __all__ = ["linear", "relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "dropout",
            "mse_loss", "binary_cross_entropy_with_logits", "binary_cross_entropy",
-           "cross_entropy", "nll_loss", "one_hot"]
+           "cross_entropy", "nll_loss", "one_hot", "conv1d", "conv2d", "max_pool2d", "avg_pool2d",
+           "adaptive_avg_pool2d", "batch_norm"]
 
 
 def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
@@ -245,3 +248,95 @@ def nll_loss(input: Tensor, target, reduction: str = "mean", *, weight=None,
                                      "nll_loss")
     shape = None if input.ndim == 2 else target.shape
     return _reduce_counted(losses, counted, reduction, shape, "nll_loss")
+
+
+def _same_padding(weight: Tensor, stride, dilation, op: str) -> tuple:
+    """padding="same": d(k − 1)/2 on each side, so the output keeps the input's size."""
+    spatial = weight.ndim - 2
+    strides = (stride,) * spatial if isinstance(stride, int) else tuple(stride)
+    dilations = (dilation,) * spatial if isinstance(dilation, int) else tuple(dilation)
+    if any(s != 1 for s in strides):
+        raise ValueError(f"{op}: padding='same' needs stride 1, got stride={stride}")
+    totals = [d * (k - 1) for d, k in zip(dilations, weight.shape[2:])]
+    if any(total % 2 for total in totals):
+        raise ValueError(f"{op}: padding='same' with kernel {tuple(weight.shape[2:])} and dilation "
+                         f"{dilation} would pad one side more than the other, which chainrule "
+                         "does not do; use an odd kernel size")
+    return tuple(total // 2 for total in totals)
+
+
+def _convolve(op: str, spatial: int, input, weight, bias, stride, padding, dilation, groups):
+    if weight.ndim != spatial + 2:
+        raise ShapeError(f"{op}: expected a weight of {spatial + 2} dimensions (out, in/groups, "
+                         f"kernel...), got shape {tuple(weight.shape)}")
+    if padding == "valid":
+        padding = 0
+    elif padding == "same":
+        padding = _same_padding(weight, stride, dilation, op)
+    return conv(input, weight, bias, stride=stride, padding=padding, dilation=dilation,
+                groups=groups)
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """y[n, f, i] = b[f] + Σ_{c,k} w[f, c, k] x[n, c, s·i + d·k − p], input (N, C, L)."""
+    return _convolve("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """The 2-D convolution (cross-correlation, as in PyTorch) of input (N, C, H, W) with weight
+    (F, C/groups, kH, kW); stride, padding ("valid", "same" or sizes) and dilation as in PyTorch."""
+    return _convolve("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+_STATISTICS = numpy.array([0.2, -0.5, 1.0])
+_SPREADS = numpy.array([0.5, 1.5, 2.0])
+
+
+@composite(name="batch_norm", samples=[
+    Sample(((4, 3), (3,), (3,)), {"training": True}),
+    Sample(((2, 3, 2, 3), (3,), (3,)), {"training": True, "eps": 1e-3}),
+    Sample(((2, 3, 4), (3,), (3,)), {"running_mean": _STATISTICS, "running_var": _SPREADS})],
+    rejects=[Rejects(((1, 3), (3,), (3,)), {"training": True}, ValueError)])
+def _batch_norm_registered(input, weight, bias, running_mean=None, running_var=None, **settings):
+    """batch_norm with its parameters first and the running statistics as arrays: the order
+    the registry's samples take."""
+    statistics = [None if s is None else Tensor(s) for s in (running_mean, running_var)]
+    return batch_norm(input, *statistics, weight, bias, **settings)
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """y = (x − μ)/√(σ² + ε) ∘ w + b per channel (dimension 1), over the batch and any spatial
+    dimensions. Training uses the batch's μ and biased σ², and moves the running statistics
+    toward them: r ← (1 − momentum) r + momentum · stat (the variance unbiased, n/(n − 1) σ²);
+    evaluation uses the running statistics."""
+    if input.ndim < 2:
+        raise ShapeError(f"batch_norm: expected an input of shape (N, C, ...), got "
+                         f"{tuple(input.shape)}")
+    channels = input.shape[1]
+    axes = (0,) + tuple(range(2, input.ndim))
+    per_channel = (1, channels) + (1,) * (input.ndim - 2)
+    if training or running_mean is None:
+        count = input.numel() // channels
+        if training and count < 2:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
+                             f"got input of shape {tuple(input.shape)}")
+        mean = input.mean(dim=axes, keepdim=True)
+        variance = input.var(dim=axes, correction=0, keepdim=True)
+        if training and running_mean is not None:
+            unbiased = variance.data.reshape(-1) * (count / (count - 1))
+            running_mean.data[...] = ((1 - momentum) * running_mean.data
+                                      + momentum * mean.data.reshape(-1))
+            running_var.data[...] = (1 - momentum) * running_var.data + momentum * unbiased
+    else:
+        mean = running_mean.reshape(per_channel).to(input.dtype)
+        variance = running_var.reshape(per_channel).to(input.dtype)
+    out = (input - mean) * (variance + eps) ** -0.5
+    if weight is not None:
+        out = out * weight.reshape(per_channel)
+    if bias is not None:
+        out = out + bias.reshape(per_channel)
+    return out

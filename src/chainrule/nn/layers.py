@@ -1,5 +1,5 @@
-"""Layers: ``Linear``, the activations, ``Dropout``, ``Identity``, ``Flatten``, ``MLP``, and the
-language model's ``Embedding`` and ``LayerNorm``."""
+"""Layers: ``Linear``, the activations, ``Dropout``, ``Identity``, ``Flatten``, ``Unflatten``,
+``MLP``, and the language model's ``Embedding`` and ``LayerNorm``."""
 from __future__ import annotations
 
 import math
@@ -140,6 +140,22 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dimension ``dim`` into ``unflattened_size``: (N, 784) becomes (N, 1, 28, 28)."""
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        self.dim = dim
+        self.unflattened_size = tuple(unflattened_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        axis = self.dim % x.ndim
+        return x.reshape(x.shape[:axis] + self.unflattened_size + x.shape[axis + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 _ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "gelu": GELU}

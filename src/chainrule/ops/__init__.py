@@ -12,9 +12,12 @@ from .elementwise import (abs, add, cast, ceil, clamp, cos, div, eq, erf, exp, f
                           isfinite, isnan, le, log, logical_and, logical_not, logical_or, lt,
                           maximum, minimum, mul, ne, neg, pow, relu, round, sigmoid, sign, sin,
                           sqrt, sub, tanh, where)
+from .convolution import adaptive_avg_pool2d, avg_pool2d, conv, max_pool2d
 from .fused import (binary_cross_entropy_with_logits_per_element, cross_entropy_per_sample,
                     linear, log_softmax, logsumexp, softmax)
-from .linalg import matmul
+from .indexing import (allclose, argsort, cumsum, equal, flip, gather, index_select, isclose,
+                       product, scatter, scatter_add, sort, take_along_dim, topk)
+from .linalg import einsum, matmul
 from .normalization import layer_norm
 from .norm import norm
 from .primitive import REGISTRY, Sample, ShapeError, primitive
@@ -115,6 +118,17 @@ _FLOOR_WAY = "for floats write (x / y).floor(); for integers compute on x.numpy(
 _MOD_WAY = "for floats write x - (x / y).floor() * y; for integers compute on x.numpy()"
 
 
+def _scattered_in_place(op, name: str):
+    """``x.scatter_(dim, index, src)``: x itself changes, outside the graph (one-hot targets)."""
+    def method(self, dim, index, src=None, **settings):
+        self._check_inplace(name)
+        if autograd.is_grad_enabled() and getattr(src, "requires_grad", False):
+            raise RuntimeError(f"{name}: the source requires grad; use {name[:-1]} (no "
+                               "underscore), which records the gradient")
+        return _write_into(self, op(self, dim, index, src, **settings), name)
+    return method
+
+
 def _methods() -> dict:
     return {
         "__add__": add, "__radd__": _reflected(add),
@@ -169,6 +183,12 @@ def _methods() -> dict:
         "bool": lambda self: cast(self, dtype="bool"),
         "clone": _clone,
         "contiguous": lambda self: self,
+        "gather": gather, "scatter": scatter, "scatter_add": scatter_add,
+        "scatter_": _scattered_in_place(scatter, "scatter_"),
+        "scatter_add_": _scattered_in_place(scatter_add, "scatter_add_"),
+        "index_select": index_select, "take_along_dim": take_along_dim, "flip": flip,
+        "cumsum": cumsum, "prod": product, "sort": sort, "argsort": argsort, "topk": topk,
+        "equal": equal, "allclose": allclose, "isclose": isclose,
     }
 
 

@@ -170,8 +170,11 @@ def primitive(name: str | None = None, samples=(), rejects=(), second_order: boo
                         return Tensor._from_op(output, _node(op, inputs, vjps, saved))
             return Tensor._wrap(output)
 
+        # by default every input is saved: the required ones, or all of *operands (einsum)
         apply.saves = saves if saves is not None else tuple(
-            p.name for p in by_position if p.default is p.empty)
+            p.name for p in parameters
+            if (p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty)
+            or p.kind is p.VAR_POSITIONAL)
         register(op, apply, samples, rejects, "primitive", second_order)
         return apply
     return decorate

@@ -26,9 +26,10 @@ from .environment import DEFAULT_ENV, Episode, UnsupportedEnvironmentError, make
 from .policy import PolicyNetwork, ValueNetwork, sample_action
 from .reinforce import (WINDOW, Reinforce, ReinforceConfig, TrainingResult, discounted_returns,
                         normalise, play, policy_gradient_loss, train)
-from .run import load_policy, plot_returns, save_policy, save_run
+from .run import load_policy, plot_returns, save_policy, save_run, train_run
 
 __all__ = ["DEFAULT_ENV", "Episode", "UnsupportedEnvironmentError", "make_env", "run_episode",
            "PolicyNetwork", "ValueNetwork", "sample_action", "WINDOW", "Reinforce",
            "ReinforceConfig", "TrainingResult", "discounted_returns", "normalise", "play",
-           "policy_gradient_loss", "train", "load_policy", "plot_returns", "save_policy", "save_run"]
+           "policy_gradient_loss", "train", "load_policy", "plot_returns", "save_policy", "save_run",
+           "train_run"]

@@ -9,6 +9,7 @@ import numpy
 
 from .. import backend, optim
 from ..autograd import no_grad
+from ..divergence import DivergenceGuard, check_parameters, gradient_norm
 from ..nn import functional as F
 from ..tensor import Tensor, arange
 from .environment import DEFAULT_ENV, Episode, describe_env, make_env, run_episode
@@ -76,9 +77,18 @@ class Reinforce:
         if config.baseline:
             self.value = ValueNetwork(observation_size, config.hidden, config.activation)
             self.value_optimizer = optim.Adam(self.value.parameters(), lr=config.value_lr)
+        # The policy-gradient loss has no fixed sign or scale: only NaN and ±inf are divergence.
+        self.guard = DivergenceGuard(growth=None)
+        self.updates = 0
 
+    # A diverging step overflows before the guard stops it: its error is the message, not
+    # NumPy's warnings on the way.
+    @numpy.errstate(over="ignore", invalid="ignore")
     def update(self, episode: Episode) -> float:
-        """One gradient step on the episode; returns the policy-gradient loss."""
+        """One gradient step on the episode; returns the policy-gradient loss. A loss, gradient
+        or weight that is not finite stops training with a DivergenceError."""
+        self.updates += 1
+        where = f"in update {self.updates}"
         dtype = backend.get_default_dtype()
         states = Tensor(episode.states, dtype=dtype)
         final_value = 0.0
@@ -95,13 +105,17 @@ class Reinforce:
             value_loss = F.mse_loss(values, Tensor(returns, dtype=dtype))
             self.value_optimizer.zero_grad()
             value_loss.backward()
+            self.guard.check(value_loss.item(), f"of the value network {where}")
             self.value_optimizer.step()
+            check_parameters(self.value, f"{where} (value network)")
             advantages = returns - backend.to_numpy(values.data)  # V(s) as a constant here
         advantages = Tensor(normalise(advantages), dtype=dtype)
         loss = policy_gradient_loss(self.policy, states, Tensor(episode.actions), advantages)
         self.optimizer.zero_grad()
         loss.backward()
+        self.guard.check(loss.item(), where, gradient_norm(self.policy.parameters()))
         self.optimizer.step()
+        check_parameters(self.policy, where)
         return loss.item()
 
 

@@ -1,4 +1,8 @@
-"""A saved run: the policy (safetensors), its config (JSON), the metrics and the plot."""
+"""A saved run: the policy (safetensors), its config (JSON), the metrics and the plot.
+
+``rundir`` writes the directory (the lock, the overwrite rule, metrics.json last) and
+``load_policy`` checks config.json against ``run_schemas.REINFORCE_RUN`` before using it.
+"""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -8,22 +12,38 @@ import numpy
 
 from .. import checkpoint
 from ..errors import CheckpointError
+from ..run_schemas import REINFORCE_RUN
+from ..rundir import CONFIG_FILE, RunDirectory, read_config
 from .policy import PolicyNetwork
-from .reinforce import WINDOW, ReinforceConfig, TrainingResult
+from .reinforce import WINDOW, ReinforceConfig, TrainingResult, train
 
 POLICY_FILE = "policy.safetensors"
-CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.json"
 PLOT_FILE = "returns.png"
 
 
-def save_run(directory, result: TrainingResult) -> Path:
+def train_run(directory, config: ReinforceConfig, *, overwrite: bool = False,
+              **training) -> TrainingResult:
+    """``train(config, **training)`` into the run directory ``directory``, held (locked) for the
+    whole run; an existing run there is refused unless ``overwrite``, and then replaced only
+    once this one has finished."""
+    with RunDirectory(directory, overwrite=overwrite, resumable=False) as run:
+        result = train(config, **training)
+        _write_run(run, result)
+    return result
+
+
+def save_run(directory, result: TrainingResult, *, overwrite: bool = False) -> Path:
     """Write a run directory: the policy (``save_policy``), ``metrics.json`` and the plot of the
-    returns. Each file is written atomically."""
-    directory = save_policy(directory, result.agent.policy, result.agent.config)
-    checkpoint.save_json(directory / METRICS_FILE, result.metrics())
-    plot_returns(result, directory / PLOT_FILE)
-    return directory
+    returns, as ``train_run`` does."""
+    with RunDirectory(directory, overwrite=overwrite, resumable=False) as run:
+        _write_run(run, result)
+    return Path(directory)
+
+
+def _write_run(run: RunDirectory, result: TrainingResult) -> None:
+    save_policy(run.folder, result.agent.policy, result.agent.config)
+    plot_returns(result, run.folder / PLOT_FILE)
+    run.finish(result.metrics())
 
 
 def save_policy(directory, policy: PolicyNetwork, config: ReinforceConfig) -> Path:
@@ -42,17 +62,17 @@ def save_policy(directory, policy: PolicyNetwork, config: ReinforceConfig) -> Pa
 def load_policy(directory) -> tuple[PolicyNetwork, ReinforceConfig]:
     """The trained policy of a run directory written by ``save_run``, and its config."""
     directory = Path(directory)
-    if not (directory / CONFIG_FILE).is_file():
-        raise CheckpointError(f"{directory}: not a reinforcement-learning run (no {CONFIG_FILE}); "
-                              "make one with 'chainrule rl train --out DIR'")
-    saved = checkpoint.load_json(directory / CONFIG_FILE)
+    # A policy saved by save_policy alone has no metrics.json: it is complete all the same.
+    saved = read_config(directory, REINFORCE_RUN, "reinforcement-learning run",
+                        finished_only=False)
+    sizes = saved["observation_size"], saved["config"]["hidden"], saved["action_count"]
+    checkpoint.check_file_holds(directory / POLICY_FILE, (sizes[0] + 1) * sizes[1]
+                                + (sizes[1] + 1) * sizes[2], f"{directory / CONFIG_FILE}: sizes")
     try:
         config = ReinforceConfig(**saved["config"])
-        policy = PolicyNetwork(saved["observation_size"], saved["action_count"], config.hidden,
-                               config.activation)
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"{directory / CONFIG_FILE}: not a policy's config "
-                              f"({type(error).__name__}: {error})") from None
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{directory / CONFIG_FILE}: config: {error}") from None
+    policy = PolicyNetwork(*sizes[::2], config.hidden, config.activation)
     checkpoint.load_weights(directory / POLICY_FILE, policy)
     return policy, config
 
@@ -89,5 +109,8 @@ def plot_returns(result: TrainingResult, path) -> None:
     axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=4, fontsize="small",
                 frameon=False)  # below the plot: no curve hidden
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    try:
+        with checkpoint.atomic_path(path) as temporary:
+            figure.savefig(temporary, dpi=120, format="png")
+    finally:
+        plt.close(figure)

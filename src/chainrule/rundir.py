@@ -1,0 +1,238 @@
+"""A run directory: the one writer and reader of what ``train``, ``lm train`` and ``rl train``
+save (docs/reliability.md lists each guarantee with the test that proves it).
+
+- **One writer.** An advisory lock (``fcntl.flock``) on ``.NAME.lock`` beside the directory is
+  held for the whole run; a second writer is refused at once. (Beside, not inside: the
+  directory itself is replaced at the end.) The holder deletes the file before it lets go, and
+  a writer that locked a file someone deleted meanwhile tries again, so the file never outlives
+  the run. Readers take no lock.
+- **No run is lost.** A directory that holds a run is refused, unless ``overwrite=True`` or
+  ``resume=True``. With ``overwrite=True`` the new run is built in a sibling ``.NAME.new-XXXX``
+  that takes the old one's place only when it has finished: the old one is renamed aside
+  (``.NAME.old-XXXX``), the new one renamed in, the old one deleted. A crash at any point leaves
+  the complete old run or the complete new one, and the next writer to start puts the old one
+  back if the crash came between the two renames, and deletes the rest.
+- **A run is complete when its ``metrics.json`` exists.** ``finish`` writes it last; a resumed
+  run deletes it first (``begin``), so readers (``read_config``) refuse an unfinished run
+  instead of pairing one step's weights with another's metrics.
+- **A fresh run into a directory that does not exist (or is empty) is written in place**, so
+  that a run killed on its first attempt can be resumed. If it fails with an error of chainrule's
+  own (a divergence, bad data), or before writing anything, the directory is removed: nothing
+  in it is worth resuming.
+- ``resume=True`` works in place (each checkpoint is replaced atomically) and first deletes the
+  temporary files (``.NAME.<random>.tmp``) a killed run left behind.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+from . import schema
+from .checkpoint import TEMPORARY_SUFFIX, load_json, save_json, sync_directory
+from .errors import ChainruleError, CheckpointError, RunDirectoryError
+
+__all__ = ["RunDirectory", "read_config", "CONFIG_FILE", "METRICS_FILE", "HISTORY_FILE"]
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.json"  # written last: its presence marks a finished run
+HISTORY_FILE = "history.json"
+
+
+class RunDirectory:
+    """``with RunDirectory(path, overwrite=…, resume=…) as run:`` write files into
+    ``run.folder``, then ``run.finish(metrics)``. Leaving the block without ``finish`` (an error)
+    leaves the directory as it was before (or, for a resume, resumable)."""
+
+    def __init__(self, path, *, overwrite: bool = False, resume: bool = False,
+                 resumable: bool = True):
+        if overwrite and resume:
+            raise RunDirectoryError("give overwrite=True or resume=True, not both: resume "
+                                    "continues the run, overwrite replaces it")
+        self.path = Path(path)
+        self.folder = self.path   # where the files go now: the run itself, or its new sibling
+        self.overwrite, self.resume = overwrite, resume
+        self.resumable = resumable  # whether the trainer can continue a run (for the advice)
+        self.replacing = False    # building a sibling that replaces an existing run
+        self.fresh = False        # building in place in a directory that held nothing
+        self.created = False      # … and that did not exist before
+        self.finished = False
+        self._lock = None
+        self._created_parents = []
+
+    # ------------------------------------------------------------ the writer's life
+    def __enter__(self) -> "RunDirectory":
+        self._created_parents = [folder for folder in self.path.parents if not folder.exists()]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = _acquire_lock(self.path)
+        try:
+            _recover(self.path)
+            self._prepare()
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def _prepare(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise RunDirectoryError(f"{self.path} is a file, not a run directory")
+        holds_something = self.path.is_dir() and any(self.path.iterdir())
+        if self.resume:
+            if not holds_something:
+                raise RunDirectoryError(f"{self.path}: there is no run to resume there; train "
+                                        "without resume=True")
+            _remove_temporary_files(self.path)
+        elif holds_something:
+            what = "a run" if is_finished(self.path) else "an unfinished run"
+            if not self.overwrite:
+                alternative = " or resume=True to continue it" if self.resumable else ""
+                raise RunDirectoryError(f"{self.path} already holds {what}; pass overwrite=True "
+                                        "to replace it (the old run stays until the new one has "
+                                        f"finished){alternative}")
+            if not (self.path / CONFIG_FILE).is_file():
+                raise RunDirectoryError(f"{self.path} is not a run directory (no {CONFIG_FILE}); "
+                                        "refusing to replace it: choose another directory")
+            self.folder = Path(tempfile.mkdtemp(dir=self.path.parent,
+                                                prefix=f".{self.path.name}.new-"))
+            self.replacing = True
+        else:
+            self.created = not self.path.exists()
+            self.path.mkdir(exist_ok=True)
+            self.fresh = True
+
+    def begin(self) -> None:
+        """Mark a resumed run unfinished before its first write (call once its settings have
+        been checked): a reader must not take the old metrics for the new weights."""
+        if self.resume:
+            (self.path / METRICS_FILE).unlink(missing_ok=True)
+            sync_directory(self.path)
+
+    def finish(self, metrics: dict) -> None:
+        """Write ``metrics.json`` (the mark of a finished run) and, when replacing an old run,
+        put the new one in its place."""
+        save_json(self.folder / METRICS_FILE, metrics)
+        if self.replacing:
+            _replace(self.folder, self.path)
+            self.folder = self.path
+        self.finished = True
+
+    def __exit__(self, kind, error, traceback) -> None:
+        try:
+            if not self.finished and self.replacing:
+                shutil.rmtree(self.folder, ignore_errors=True)
+            elif not self.finished and self.fresh and isinstance(error, ChainruleError):
+                _empty(self.path, remove=self.created)
+            elif not self.finished and self.created and not any(self.path.iterdir()):
+                self.path.rmdir()  # failed before writing anything: nothing to resume
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            _lock_path(self.path).unlink(missing_ok=True)  # still held: no one else is in
+            self._lock.close()  # closing the file releases the flock
+            self._lock = None
+        for folder in self._created_parents:  # folders made for a run that left nothing
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: something lives there now
+                break
+
+    def write_json(self, name: str, value) -> Path:
+        """Write ``value`` as strict JSON to ``name`` in the run, atomically."""
+        save_json(self.folder / name, value)
+        return self.folder / name
+
+
+# ---------------------------------------------------------------- readers
+def is_finished(path) -> bool:
+    return (Path(path) / METRICS_FILE).is_file()
+
+
+def read_config(path, declared: schema.Record, what: str, finished_only: bool = True) -> dict:
+    """The ``config.json`` of the finished run at ``path``, checked against its declared schema
+    (``what`` names the kind of run, e.g. "training run", in the messages)."""
+    path = Path(path)
+    config_path = path / CONFIG_FILE
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: not a run directory (there is no such directory)")
+    if not config_path.is_file():
+        raise CheckpointError(f"{path}: not a {what} directory (no {CONFIG_FILE})")
+    if finished_only and not is_finished(path):
+        raise CheckpointError(f"{path}: the run did not finish (no {METRICS_FILE}); continue it "
+                              "with resume=True")
+    return schema.validate(load_json(config_path), declared, config_path)
+
+
+# ---------------------------------------------------------------- the machinery
+def _lock_path(path: Path) -> Path:
+    return path.parent / f".{path.name}.lock"
+
+
+def _acquire_lock(path: Path):
+    """The open, locked lock file. A holder deletes the file before letting go; whoever opened
+    it just before then holds a lock on a deleted file, sees that, and tries again."""
+    lock_path = _lock_path(path)
+    while True:
+        handle = open(lock_path, "a")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise RunDirectoryError(f"{path}: another training is writing this run directory "
+                                    f"now (it holds {lock_path}); wait for it to finish or "
+                                    "choose another directory") from None
+        try:
+            if os.stat(lock_path).st_ino == os.fstat(handle.fileno()).st_ino:
+                return handle
+        except FileNotFoundError:
+            pass
+        handle.close()
+
+
+def _siblings(path: Path, kind: str) -> list[Path]:
+    prefix = f".{path.name}.{kind}-"
+    return sorted(entry for entry in path.parent.iterdir()
+                  if entry.name.startswith(prefix) and entry.is_dir())
+
+
+def _recover(path: Path) -> None:
+    """Undo what a crashed writer left: with the run gone but an old one set aside, the crash
+    came between the two renames of ``_replace``, so the old run goes back; every other
+    sibling is a run that never finished replacing (or was replaced) and is deleted."""
+    set_aside = _siblings(path, "old")
+    if set_aside and not path.exists():
+        os.rename(set_aside.pop(), path)
+        sync_directory(path.parent)
+    for leftover in set_aside + _siblings(path, "new"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _replace(new: Path, path: Path) -> None:
+    aside = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:12]}"
+    os.rename(path, aside)
+    sync_directory(path.parent)
+    os.rename(new, path)
+    sync_directory(path.parent)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _empty(folder: Path, remove: bool) -> None:
+    """Delete what a failed fresh run wrote (and the folder itself if the run created it)."""
+    if remove:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for entry in folder.iterdir():
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _remove_temporary_files(folder: Path) -> None:
+    for leftover in folder.rglob(f".*{TEMPORARY_SUFFIX}"):
+        if leftover.is_file():
+            leftover.unlink()

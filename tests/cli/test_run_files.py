@@ -1,0 +1,182 @@
+"""A run directory from outside is checked, not trusted; an existing run is never lost.
+
+Each tampered file must give one line on stderr (exit 2) naming the file and the field, for
+evaluate, predict and train --resume alike."""
+import json
+import shutil
+
+import numpy
+import pytest
+
+from chainrule.cli import main
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """(a finished softmax run, its CSV): three well separated classes, two epochs."""
+    folder = tmp_path_factory.mktemp("runs")
+    rng = numpy.random.default_rng(0)
+    rows = []
+    for index in range(60):
+        label = index % 3
+        x, y = [(0.0, 0.0), (5.0, 0.0), (0.0, 5.0)][label]
+        rows.append(f"{x + rng.normal():.3f},{y + rng.normal():.3f},c{label}\n")
+    data = folder / "points.csv"
+    data.write_text("x,y,label\n" + "".join(rows))
+    assert main(["train", "--csv", str(data), "--target", "label", "--model", "softmax",
+                 "--epochs", "2", "--out", str(folder / "run"), "--quiet"]) == 0
+    return folder / "run", data
+
+
+@pytest.fixture
+def run_copy(finished, tmp_path):
+    run, data = finished
+    shutil.copytree(run, tmp_path / "run")
+    return tmp_path / "run", data
+
+
+def fails(capsys, arguments) -> str:
+    code = main(arguments)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def commands(run, data):
+    return [["evaluate", str(run)], ["predict", str(run), "--input", str(data)],
+            ["train", "--csv", str(data), "--target", "label", "--model", "softmax", "--epochs",
+             "2", "--out", str(run), "--quiet", "--resume"]]
+
+
+def edited(config: dict, path: list, value):
+    *parents, last = path
+    for key in parents:
+        config = config[key]
+    if value is KeyError:
+        del config[last]
+    else:
+        config[last] = value
+
+
+@pytest.mark.parametrize("path, value, message", [
+    (["model"], KeyError, "config.json: model: missing"),
+    (["model", "sizes"], "2,3", "config.json: model.sizes: expected a list, got '2,3'"),
+    (["model", "sizes", 1], -3, "config.json: model.sizes[1]: expected an integer of at least 1"),
+    (["model", "kind"], "svm", "config.json: model.kind: expected one of"),
+    (["model", "activation"], "swish", "config.json: model.activation: expected one of"),
+    (["fitting", "lr"], "fast", "config.json: fitting.lr: expected a finite number above 0"),
+    (["split", "seed"], 1.5, "config.json: split.seed: expected an integer, got 1.5"),
+    (["scaler", "scale", 0], 0, "config.json: scaler.scale[0]: expected a finite number above 0"),
+    (["encoder", "columns", 0, "kind"], "date", "config.json: encoder.columns[0].kind"),
+    # fields that fit the schema but not each other
+    (["classes"], ["c0", "c1"], "config.json: model.sizes: the model has 3 outputs but the task "
+                                "needs 2"),
+    (["classes"], None, "config.json: classes: a classifier needs at least two classes"),
+    (["task"], "regression", "config.json: model.kind: softmax is a classifier, but the task is "
+                             "regression"),
+    (["scaler", "mean"], [0.0], "config.json: scaler.mean: gives 1 input columns but the model "
+                                "takes 2"),
+    (["feature_names"], ["x", "y", "z"], "config.json: feature_names: gives 3 input columns"),
+])
+def test_a_config_field_out_of_its_schema_is_one_line_naming_it(run_copy, capsys, path, value,
+                                                                 message):
+    run, data = run_copy
+    config = json.loads((run / "config.json").read_text())
+    edited(config, path, value)
+    (run / "config.json").write_text(json.dumps(config))
+    for arguments in commands(run, data):
+        assert message in fails(capsys, arguments), arguments
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"{", "config.json: not valid JSON"),
+    (b"null", "config.json: the whole file: expected an object"),
+    (b"[1, 2]", "config.json: the whole file: expected an object"),
+    (b'{"format": NaN}', "config.json: not valid JSON: NaN is not a JSON number"),
+    (b'{"format": "chainrule.run\xff"}', "config.json: not UTF-8 text"),
+])
+def test_a_config_that_is_not_a_json_object_is_one_line(run_copy, capsys, content, message):
+    run, data = run_copy
+    (run / "config.json").write_bytes(content)
+    for arguments in commands(run, data):
+        assert message in fails(capsys, arguments), arguments
+
+
+def test_absurd_layer_sizes_are_refused_before_memory_is_taken(run_copy, capsys):
+    run, data = run_copy
+    config = json.loads((run / "config.json").read_text())
+    config["model"].update(kind="mlp", activation="relu", sizes=[2, 2_000_000_000, 3])
+    (run / "config.json").write_text(json.dumps(config))
+    err = fails(capsys, ["evaluate", str(run)])
+    assert "config.json: model.sizes: describes a model of 12,000,000,003 parameters" in err
+
+
+def test_weights_of_another_dtype_are_refused(run_copy, capsys):
+    import safetensors.numpy
+
+    run, data = run_copy
+    weights = safetensors.numpy.load_file(str(run / "model.safetensors"))
+    weights["weight"] = weights["weight"].astype(numpy.float16)
+    safetensors.numpy.save_file(weights, str(run / "model.safetensors"))
+    err = fails(capsys, ["predict", str(run), "--input", str(data)])
+    assert "model.safetensors: tensor 'weight' has dtype float16" in err
+
+
+def test_resume_refuses_damaged_checkpoint_progress(run_copy, capsys):
+    import safetensors
+
+    run, data = run_copy
+    path = run / "checkpoint" / "checkpoint.safetensors"
+    with safetensors.safe_open(str(path), framework="np") as file:
+        metadata = file.metadata()
+    extra = json.loads(metadata["extra"])
+    extra["early_stopping"]["waited"] = -1
+    tensors = safetensors.numpy.load_file(str(path))
+    safetensors.numpy.save_file(tensors, str(path), {**metadata, "extra": json.dumps(extra)})
+    err = fails(capsys, commands(run, data)[2])
+    assert "checkpoint.safetensors: metadata extra.early_stopping.waited: expected an integer" \
+        in err
+
+
+def test_an_unfinished_run_is_refused_by_evaluate(run_copy, capsys):
+    run, data = run_copy
+    (run / "metrics.json").unlink()
+    assert "the run did not finish (no metrics.json); continue it with --resume" in \
+        fails(capsys, ["evaluate", str(run)])
+
+
+# ---------------------------------------------------------------- no run is lost
+def test_training_into_an_existing_run_is_refused_and_overwrite_replaces_it(run_copy, capsys):
+    run, data = run_copy
+    before = (run / "model.safetensors").read_bytes()
+    again = ["train", "--csv", str(data), "--target", "label", "--model", "softmax", "--epochs",
+             "2", "--out", str(run), "--quiet", "--seed", "1"]
+    err = fails(capsys, again)
+    assert "already holds a run; pass --overwrite to replace it" in err and "--resume" in err
+    assert (run / "model.safetensors").read_bytes() == before
+    assert main(again + ["--overwrite"]) == 0
+    capsys.readouterr()
+    assert (run / "model.safetensors").read_bytes() != before
+    assert json.loads((run / "config.json").read_text())["fitting"]["seed"] == 1
+    assert sorted(entry.name for entry in run.parent.iterdir()) == ["run"]
+
+
+def test_a_diverging_overwrite_leaves_the_old_run_evaluable(run_copy, capsys):
+    run, data = run_copy
+    assert main(["evaluate", str(run)]) == 0
+    old_metrics = capsys.readouterr().out
+    err = fails(capsys, ["train", "--csv", str(data), "--target", "label", "--model", "softmax",
+                         "--lr", "1e30", "--optimizer", "adam", "--epochs", "2", "--out", str(run), "--quiet",
+                         "--overwrite"])
+    assert "training diverged" in err
+    assert main(["evaluate", str(run)]) == 0
+    assert capsys.readouterr().out == old_metrics
+
+
+def test_predict_into_a_directory_leaves_no_temporary_file(run_copy, tmp_path, capsys):
+    run, data = run_copy
+    (tmp_path / "out").mkdir()
+    assert "is a directory" in fails(capsys, ["predict", str(run), "--input", str(data),
+                                              "--output", str(tmp_path / "out")])
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["out", "run"]
+    assert list((tmp_path / "out").iterdir()) == []

@@ -1,0 +1,76 @@
+"""A language-model run from outside is checked, not trusted; an existing run is never lost."""
+import json
+import shutil
+
+import pytest
+import safetensors
+import safetensors.numpy
+
+from chainrule import lm
+from chainrule.cli import main
+from chainrule.errors import CheckpointError, RunDirectoryError
+
+
+@pytest.fixture
+def run_copy(trained_run, tmp_path):
+    run, _ = trained_run
+    shutil.copytree(run, tmp_path / "run")
+    return tmp_path / "run"
+
+
+def rewrite_metadata(run, key: str, edit) -> None:
+    path = run / "checkpoint.safetensors"
+    with safetensors.safe_open(str(path), framework="np") as file:
+        metadata = file.metadata()
+    value = json.loads(metadata[key])
+    edit(value)
+    tensors = safetensors.numpy.load_file(str(path))
+    safetensors.numpy.save_file(tensors, str(path), {**metadata, key: json.dumps(value)})
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["model"].update(n_embd=-8), "metadata config.model.n_embd: expected an integer "
+                                             "of at least 1, got -8"),
+    (lambda c: c["model"].update(n_head=3), "metadata config.model: GPTConfig: n_embd=32 must be "
+                                            "a multiple of n_head=3"),
+    (lambda c: c["tokenizer"].update(kind="words"), "metadata config.tokenizer.kind"),
+    (lambda c: c.pop("train"), "metadata config.train: missing"),
+    (lambda c: c["model"].update(n_layer=10_000), "metadata config.model: describes a model of"),
+])
+def test_generate_refuses_a_checkpoint_config_out_of_its_schema(run_copy, capsys, edit, message):
+    rewrite_metadata(run_copy, "config", edit)
+    code = main(["lm", "generate", str(run_copy), "--prompt", "the", "--max-new-tokens", "3"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "checkpoint.safetensors: " + message in err
+
+
+def test_generate_refuses_a_config_json_that_is_not_an_object(run_copy, capsys):
+    (run_copy / "config.json").write_text("null")
+    code = main(["lm", "generate", str(run_copy), "--prompt", "the"])
+    err = capsys.readouterr().err
+    assert code == 2 and "config.json: the whole file: expected an object" in err
+
+
+def test_resume_refuses_damaged_progress(run_copy, text_file):
+    rewrite_metadata(run_copy, "extra", lambda extra: extra.update(iteration="ten"))
+    with pytest.raises(CheckpointError, match="metadata extra.iteration: expected an integer"):
+        lm.train(text_file, run_copy, resume=True, max_iters=120, progress=False)
+
+
+def test_an_existing_run_is_refused_unless_overwrite(run_copy, text_file, tiny):
+    with pytest.raises(RunDirectoryError, match="already holds a run; pass overwrite=True"):
+        lm.train(text_file, run_copy, max_iters=5, progress=False, **tiny)
+    metrics = lm.train(text_file, run_copy, max_iters=5, overwrite=True, progress=False, **tiny)
+    assert json.loads((run_copy / "metrics.json").read_text())["iterations"] == 5
+    assert metrics["iterations"] == 5
+
+
+def test_a_resumed_run_is_unfinished_until_it_finishes(run_copy, text_file, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lm, "full_loss", interrupted)  # dies after the last step
+    with pytest.raises(KeyboardInterrupt):
+        lm.train(text_file, run_copy, resume=True, max_iters=110, progress=False)
+    with pytest.raises(CheckpointError, match="the run did not finish"):
+        lm.load(run_copy)

@@ -1,0 +1,63 @@
+"""A REINFORCE run from outside is checked, not trusted; an existing run is never lost."""
+import json
+
+import numpy
+import pytest
+import safetensors.numpy
+
+from chainrule import rl
+from chainrule.cli import main
+
+
+@pytest.fixture
+def saved(balancing_policy, tmp_path):
+    rl.save_policy(tmp_path / "run", balancing_policy, rl.ReinforceConfig(hidden=2))
+    return tmp_path / "run"
+
+
+def play_fails(capsys, run) -> str:
+    code = main(["rl", "play", str(run), "--episodes", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["config"].update(activation="swish"), "config.json: config.activation: expected "
+                                                       "one of 'relu', 'tanh', got 'swish'"),
+    (lambda c: c["config"].update(hidden=-1), "config.json: config.hidden: expected an integer"),
+    (lambda c: c.pop("action_count"), "config.json: action_count: missing"),
+    (lambda c: c["config"].update(gamma=None), "config.json: config.gamma: expected a finite"),
+    (lambda c: c.update(observation_size=10 ** 9), "config.json: sizes: describes a model of"),
+])
+def test_play_refuses_a_config_out_of_its_schema(saved, capsys, edit, message):
+    config = json.loads((saved / "config.json").read_text())
+    edit(config)
+    (saved / "config.json").write_text(json.dumps(config))
+    assert message in play_fails(capsys, saved)
+
+
+@pytest.mark.parametrize("dtype", [numpy.int32, numpy.bool_])
+def test_play_refuses_weights_of_another_dtype(saved, capsys, dtype):
+    weights = safetensors.numpy.load_file(str(saved / "policy.safetensors"))
+    weights["hidden.weight"] = weights["hidden.weight"].astype(dtype)
+    safetensors.numpy.save_file(weights, str(saved / "policy.safetensors"))
+    assert f"tensor 'hidden.weight' has dtype {numpy.dtype(dtype)}" in play_fails(capsys, saved)
+
+
+def test_play_refuses_weights_holding_nan(saved, capsys):
+    weights = safetensors.numpy.load_file(str(saved / "policy.safetensors"))
+    weights["output.bias"][0] = numpy.nan
+    safetensors.numpy.save_file(weights, str(saved / "policy.safetensors"))
+    assert "tensor 'output.bias' holds NaN or infinite values" in play_fails(capsys, saved)
+
+
+def test_rl_train_refuses_an_existing_run_unless_overwrite(saved, capsys):
+    before = (saved / "policy.safetensors").read_bytes()
+    arguments = ["rl", "train", "--episodes", "2", "--hidden", "4", "--out", str(saved)]
+    assert main(arguments) == 2
+    err = capsys.readouterr().err
+    assert "already holds an unfinished run; pass --overwrite" in err and "--resume" not in err
+    assert (saved / "policy.safetensors").read_bytes() == before
+    assert main(arguments + ["--overwrite"]) == 0
+    assert json.loads((saved / "metrics.json").read_text())["episodes"] == 2

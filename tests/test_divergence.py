@@ -1,0 +1,146 @@
+"""Divergence: every trainer stops a run whose loss, gradient or weights blow up, with one line
+that suggests a smaller learning rate, and nothing broken is saved as the model."""
+import math
+
+import numpy
+import pytest
+
+import chainrule
+from chainrule import checkpoint, lm, nn, optim, rl, training
+from chainrule.cli import main
+from chainrule.divergence import GROWTH, DivergenceGuard, check_parameters, gradient_norm
+from chainrule.errors import DivergenceError
+from chainrule.nn import functional as F
+
+
+def make_text() -> str:
+    return "the cat sees the king. a dog loves a rose. my lord bites thee.\n" * 40
+
+
+# ---------------------------------------------------------------- the rule
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_a_loss_that_is_not_finite_is_divergence(value):
+    with pytest.raises(DivergenceError, match=f"the loss became {value} in epoch 2; try a "
+                                              "smaller learning rate"):
+        DivergenceGuard(first_loss=1.0).check(value, "in epoch 2")
+
+
+def test_a_gradient_norm_that_is_not_finite_is_divergence():
+    with pytest.raises(DivergenceError, match="the gradient norm became nan at step 3"):
+        DivergenceGuard(first_loss=1.0).check(0.5, "at step 3", gradient_norm=math.nan)
+
+
+def test_the_loss_may_grow_up_to_a_thousand_times_its_first_value():
+    guard = DivergenceGuard()
+    guard.check(2.0, "in the first step")  # the reference
+    guard.check(GROWTH * 2.0, "in epoch 1")
+    with pytest.raises(DivergenceError, match="grew from 2 to 2001 in epoch 2"):
+        guard.check(GROWTH * 2.0 + 1, "in epoch 2")
+
+
+def test_a_first_loss_below_one_allows_growth_up_to_a_thousand():
+    guard = DivergenceGuard(first_loss=1e-6)
+    guard.check(999.0, "in epoch 1")
+    with pytest.raises(DivergenceError):
+        guard.check(1001.0, "in epoch 2")
+
+
+def test_without_a_growth_rule_only_non_finite_values_diverge():
+    guard = DivergenceGuard(first_loss=1e-3, growth=None)
+    guard.check(1e30, "in update 2")
+    with pytest.raises(DivergenceError):
+        guard.check(math.nan, "in update 3")
+
+
+def test_a_parameter_that_is_not_finite_is_named():
+    model = nn.Linear(2, 2)
+    model.bias.data[1] = numpy.inf
+    with pytest.raises(DivergenceError, match="parameter bias holds NaN or infinite values"):
+        check_parameters(model, "after epoch 1")
+
+
+def test_the_gradient_norm_is_over_every_element_of_every_gradient():
+    model = nn.Linear(2, 1)
+    model.weight.grad = chainrule.tensor([[3.0, 0.0]])
+    model.bias.grad = chainrule.tensor([4.0])
+    assert gradient_norm(model.parameters()) == 5.0
+
+
+def test_a_model_holding_nan_is_never_saved(tmp_path):
+    model = nn.Linear(2, 2)
+    model.weight.data[0, 0] = numpy.nan
+    with pytest.raises(DivergenceError, match="refusing to save tensor 'weight'"):
+        checkpoint.save_weights(tmp_path / "model.safetensors", model)
+    with pytest.raises(DivergenceError, match="refusing to save tensor 'model.weight'"):
+        checkpoint.save_checkpoint(tmp_path, model)
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- each trainer
+def test_fit_stops_a_loss_that_explodes_without_becoming_infinite():
+    rng = numpy.random.default_rng(0)
+    X = rng.normal(size=(64, 3)).astype(numpy.float32)
+    y = X @ numpy.ones((3, 1), dtype=numpy.float32)
+    chainrule.manual_seed(0)
+    model = nn.Linear(3, 1)
+    with numpy.errstate(all="ignore"), pytest.raises(DivergenceError, match="grew from"):
+        training.fit(model, F.mse_loss, optim.Adam(model.parameters(), lr=1e6), (X, y),
+                     epochs=5, batch_size=8, progress=False)
+
+
+def test_reinforce_stops_at_the_first_update_that_breaks_the_policy():
+    config = rl.ReinforceConfig(lr=math.inf, hidden=8)
+    with pytest.raises(DivergenceError, match="in update 1; try a smaller learning rate"):
+        rl.train(config, episodes=3)
+
+
+def test_lm_train_stops_before_saving_a_broken_model(tmp_path):
+    text = tmp_path / "corpus.txt"
+    text.write_text(make_text(), encoding="utf-8")
+    settings = dict(n_layer=1, n_head=2, n_embd=16, block_size=8, batch_size=8, eval_interval=5,
+                    eval_iters=2, final_eval_iters=2, learning_rate=1e6, min_lr=1e5)
+    with pytest.raises(DivergenceError, match="try a smaller learning rate"):
+        lm.train(text, tmp_path / "run", max_iters=50, progress=False, **settings)
+    assert not (tmp_path / "run").exists()  # a fresh run that diverged leaves nothing
+
+
+# ---------------------------------------------------------------- the commands of the issue
+def one_line_error(capsys, arguments) -> str:
+    code = main(arguments)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_cli_train_with_a_huge_adam_learning_rate_fails_and_writes_no_run(tmp_path, capsys):
+    rng = numpy.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    rows = "".join(f"{a:.4f},{b:.4f},{c:.4f},{a + 2 * b - c:.4f}\n" for a, b, c in X)
+    (tmp_path / "reg.csv").write_text("a,b,c,y\n" + rows)
+    err = one_line_error(capsys, ["train", "--csv", str(tmp_path / "reg.csv"), "--target", "y",
+                                  "--lr", "1e6", "--optimizer", "adam", "--quiet",
+                                  "--out", str(tmp_path / "run")])
+    assert "training diverged" in err and "smaller learning rate" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_lm_train_with_a_huge_learning_rate_fails(tmp_path, capsys):
+    (tmp_path / "t.txt").write_text(make_text(), encoding="utf-8")
+    err = one_line_error(capsys, ["lm", "train", "--text", str(tmp_path / "t.txt"), "--out",
+                                  str(tmp_path / "run"), "--lr", "1e6", "--n-layer", "1",
+                                  "--n-head", "2", "--n-embd", "16", "--block-size", "8",
+                                  "--max-iters", "20", "--eval-interval", "5", "--quiet"])
+    assert "training diverged" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_rl_train_with_an_infinite_learning_rate_fails(tmp_path, capsys):
+    # refused while the arguments are read, before any episode (the library's own divergence
+    # check, for a rate that is finite but far too large, is tested above)
+    with pytest.raises(SystemExit) as exit:
+        main(["rl", "train", "--lr", "inf", "--hidden", "8", "--episodes", "3", "--out",
+              str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and err.count("\n") == 1
+    assert "--lr" in err and "finite" in err
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,177 @@
+"""The run directory: one writer at a time, an old run replaced only by a finished new one,
+crash leftovers cleaned up by the next writer."""
+import os
+
+import pytest
+
+from chainrule.errors import DivergenceError, RunDirectoryError
+from chainrule.rundir import METRICS_FILE, RunDirectory
+
+
+def finished_run(path, label: str):
+    """A finished run directory whose files all say ``label``."""
+    with RunDirectory(path) as run:
+        (run.folder / "config.json").write_text(label)
+        (run.folder / "model.safetensors").write_text(label)
+        run.finish({"label": label})
+    return path
+
+
+def contents(path) -> dict:
+    return {entry.name: entry.read_text() for entry in sorted(path.iterdir())}
+
+
+def test_an_existing_run_is_refused_without_overwrite_or_resume(tmp_path):
+    run = finished_run(tmp_path / "run", "old")
+    with pytest.raises(RunDirectoryError, match="already holds a run; pass overwrite=True .* "
+                                                "or resume=True"):
+        RunDirectory(run).__enter__()
+    assert contents(run)["config.json"] == "old"
+
+
+def test_overwrite_replaces_the_old_run_only_when_the_new_one_finishes(tmp_path):
+    run = finished_run(tmp_path / "run", "old")
+    with RunDirectory(run, overwrite=True) as new:
+        assert new.folder != run and new.folder.parent == run.parent
+        (new.folder / "config.json").write_text("new")
+        assert contents(run)["config.json"] == "old"  # still the old run while training
+        new.finish({"label": "new"})
+    assert contents(run) == {"config.json": "new", METRICS_FILE: '{\n  "label": "new"\n}\n'}
+    assert [entry.name for entry in tmp_path.iterdir()] == ["run"]  # no lock file, no sibling
+
+
+def test_a_failed_overwrite_leaves_the_old_run_whole(tmp_path):
+    run = finished_run(tmp_path / "run", "old")
+    before = contents(run)
+    with pytest.raises(DivergenceError):
+        with RunDirectory(run, overwrite=True) as new:
+            (new.folder / "config.json").write_text("new")
+            raise DivergenceError("training diverged")
+    assert contents(run) == before
+    assert [entry.name for entry in tmp_path.iterdir()] == ["run"]
+
+
+def test_a_second_writer_is_refused_at_once_naming_the_directory(tmp_path):
+    with RunDirectory(tmp_path / "run"):
+        with pytest.raises(RunDirectoryError, match=r"run: another training is writing this "
+                                                    r"run directory now"):
+            RunDirectory(tmp_path / "run", resume=True).__enter__()
+    with RunDirectory(tmp_path / "run", overwrite=True):  # released: the next writer may go
+        pass
+
+
+def test_the_lock_is_released_when_the_run_fails(tmp_path):
+    with pytest.raises(ZeroDivisionError):
+        with RunDirectory(tmp_path / "run") as run:
+            (run.folder / "config.json").write_text("x")
+            1 / 0
+    with RunDirectory(tmp_path / "run", resume=True):
+        pass
+
+
+def test_a_fresh_run_that_fails_with_an_error_of_ours_leaves_nothing(tmp_path):
+    with pytest.raises(DivergenceError):
+        with RunDirectory(tmp_path / "runs" / "mine" / "run") as run:
+            assert (tmp_path / "runs" / "mine" / ".run.lock").is_file()
+            (run.folder / "config.json").write_text("x")
+            raise DivergenceError("training diverged")
+    assert list(tmp_path.iterdir()) == []  # not the run, its lock, nor the folders made for it
+
+
+def test_a_fresh_run_that_fails_before_writing_leaves_nothing(tmp_path):
+    with pytest.raises(ValueError):
+        with RunDirectory(tmp_path / "runs" / "run"):
+            raise ValueError("n_embd must be a multiple of n_head")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_fresh_run_stays_to_be_resumed_but_is_unfinished(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        with RunDirectory(tmp_path / "run") as run:
+            (run.folder / "config.json").write_text("x")
+            raise KeyboardInterrupt
+    with pytest.raises(RunDirectoryError, match="already holds an unfinished run"):
+        RunDirectory(tmp_path / "run").__enter__()
+    with RunDirectory(tmp_path / "run", resume=True) as resumed:
+        resumed.finish({})
+    assert (tmp_path / "run" / METRICS_FILE).is_file()
+
+
+def test_resume_marks_the_run_unfinished_from_its_first_write(tmp_path):
+    run = finished_run(tmp_path / "run", "old")
+    with RunDirectory(run, resume=True) as resumed:
+        assert (run / METRICS_FILE).is_file()  # its settings are not checked yet
+        resumed.begin()
+        assert not (run / METRICS_FILE).is_file()
+
+
+def test_resume_deletes_the_temporary_files_of_a_killed_run(tmp_path):
+    run = finished_run(tmp_path / "run", "old")
+    (run / "checkpoint").mkdir()
+    leftovers = [run / "checkpoint" / ".checkpoint.safetensors.a1b2c3.tmp",
+                 run / ".history.png.x7y8.tmp"]
+    for leftover in leftovers:
+        leftover.write_text("half a file")
+    with RunDirectory(run, resume=True):
+        assert not any(leftover.exists() for leftover in leftovers)
+
+
+def test_a_crash_between_the_two_renames_brings_the_old_run_back(tmp_path):
+    """The state a crash inside the replacement leaves: the old run set aside, the new one
+    finished beside it, no run under the name. The next writer restores the old one."""
+    old = finished_run(tmp_path / "old-run", "old")
+    new = finished_run(tmp_path / "new-run", "new")
+    os.rename(old, tmp_path / ".run.old-0123456789ab")
+    os.rename(new, tmp_path / ".run.new-abcdef")
+    with pytest.raises(RunDirectoryError, match="already holds a run"):
+        RunDirectory(tmp_path / "run").__enter__()
+    assert contents(tmp_path / "run")["config.json"] == "old"
+    assert sorted(entry.name for entry in tmp_path.iterdir()
+                  if not entry.name.endswith(".lock")) == ["run"]
+
+
+def test_a_crash_after_the_new_run_moved_in_keeps_it_and_deletes_the_old(tmp_path):
+    finished_run(tmp_path / "run", "new")
+    finished_run(tmp_path / "old-run", "old")
+    os.rename(tmp_path / "old-run", tmp_path / ".run.old-0123456789ab")
+    with RunDirectory(tmp_path / "run", resume=True):
+        pass
+    assert contents(tmp_path / "run")["config.json"] == "new"
+    assert not (tmp_path / ".run.old-0123456789ab").exists()
+
+
+def test_overwrite_refuses_a_directory_that_is_not_a_run(tmp_path):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "holiday.jpg").write_text("precious")
+    with pytest.raises(RunDirectoryError, match="not a run directory .* refusing to replace it"):
+        RunDirectory(tmp_path / "photos", overwrite=True).__enter__()
+    assert (tmp_path / "photos" / "holiday.jpg").read_text() == "precious"
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(resume=True), "there is no run to resume there"),
+    (dict(resume=True, overwrite=True), "not both"),
+])
+def test_impossible_requests_are_refused(tmp_path, arguments, message):
+    with pytest.raises(RunDirectoryError, match=message):
+        RunDirectory(tmp_path / "run", **arguments).__enter__()
+
+
+def test_a_writer_that_locked_a_deleted_lock_file_tries_again(tmp_path, monkeypatch):
+    """The race the lock file's deletion opens: a writer opens the file, the holder deletes it
+    and lets go, another writer creates a new one. The first must not run on the deleted file."""
+    from chainrule import rundir
+
+    real_flock, calls = rundir.fcntl.flock, []
+
+    def flock_after_the_file_was_replaced(descriptor, operation):
+        calls.append(descriptor)
+        if len(calls) == 1:
+            (tmp_path / ".run.lock").unlink()
+            (tmp_path / ".run.lock").write_text("")  # someone else's, from now on
+        return real_flock(descriptor, operation)
+
+    monkeypatch.setattr(rundir.fcntl, "flock", flock_after_the_file_was_replaced)
+    with RunDirectory(tmp_path / "run") as run:
+        assert len(calls) == 2  # locked the deleted file, saw it, locked the current one
+        assert os.fstat(run._lock.fileno()).st_ino == os.stat(tmp_path / ".run.lock").st_ino
