@@ -27,7 +27,7 @@ class Node:
 
     __slots__ = ("op", "parents", "vjps", "saved")
 
-    def __init__(self, op: str, parents: tuple, vjps: tuple, saved: tuple = ()):
+    def __init__(self, op: str, parents: tuple, vjps: tuple, saved=()):
         self.op = op
         self.parents = parents
         self.vjps = vjps
@@ -126,6 +126,9 @@ def increment_version(tensor: "Tensor", previous: int | None = None) -> None:
     base = array.base
     owner = array if base is None else base
     key = id(owner)
+    if previous is None and key in _owner_watch:  # written before (a parameter): the usual case
+        _versions[key] += 1
+        return
     count = _versions.get(key, 0) if previous is None else previous
     if key not in _owner_watch:
         try:
@@ -141,9 +144,13 @@ def _forget_owner(key: int, _reference) -> None:
 
 
 def _check_saved(node: Node, output: "Tensor") -> None:
-    """The saved tensors' versions against those recorded when the op ran: one comparison each."""
+    """The saved tensors' versions against those recorded when the op ran: one comparison each
+    (the lookup written out: this runs for every node of every backward)."""
+    versions = _versions
     for tensor, expected in node.saved:
-        current = version_of(output if tensor is None else tensor)
+        array = (output if tensor is None else tensor).data
+        base = array.base
+        current = versions.get(id(array if base is None else base), 0)
         if current != expected:
             raise RuntimeError(_modified_message(node, output, tensor, current, expected))
 

@@ -236,18 +236,32 @@ def _to_array(data, dtype=None):
     if isinstance(data, Tensor):
         data = data.data
     wanted = None if dtype is None else backend.as_dtype(dtype)
-    if wanted is not None:
-        return backend.xp.array(data, dtype=wanted)
     if isinstance(data, (numpy.ndarray, numpy.generic)) or hasattr(data, "__cuda_array_interface__"):
-        return backend.xp.array(data)  # an array keeps its own dtype, as torch.tensor(ndarray)
-    array = backend.xp.asarray(numpy.asarray(data))
+        _check_numeric(data.dtype, data)
+        return backend.xp.array(data, dtype=wanted)  # an array keeps its dtype, as torch.tensor(ndarray)
+    array = numpy.asarray(data)
+    if array.dtype.kind == "O" and wanted is not None:
+        array = numpy.asarray(data, dtype=wanted)  # e.g. integers too large for int64, as floats
+    _check_numeric(array.dtype, data)
+    array = backend.xp.asarray(array)
+    if wanted is not None:
+        return array.astype(wanted, copy=False)
     if array.dtype.kind == "f":
         return array.astype(backend.get_default_dtype(), copy=False)
     if array.dtype.kind in "iu":
         return array.astype(backend.int64, copy=False)
-    if array.dtype.kind == "b":
-        return array
-    raise TypeError(f"can't make a tensor from {type(data).__name__} of dtype {array.dtype}")
+    return array
+
+
+def _check_numeric(dtype, data) -> None:
+    """Refuse what is not numbers or bools (strings, dates, complex, Python objects): NumPy would
+    hold them, but no op computes with them, and strings parsed silently hide a wrong column."""
+    if dtype.kind in "biuf":
+        return
+    what = "strings" if dtype.kind in "US" else f"values of dtype {dtype}"
+    raise TypeError(f"can't make a tensor from {what} ({type(data).__name__} of dtype {dtype}); "
+                    "a tensor holds numbers or bools: convert them first, e.g. "
+                    "numpy.asarray(values, dtype=float)")
 
 
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -270,6 +284,7 @@ def as_tensor(data, dtype=None) -> Tensor:
     if isinstance(data, Tensor) and (wanted is None or data.dtype == wanted):
         return data
     if isinstance(data, backend.xp.ndarray) and (wanted is None or data.dtype == wanted):
+        _check_numeric(data.dtype, data)
         return Tensor._wrap(data)
     return Tensor(data, dtype=dtype)
 

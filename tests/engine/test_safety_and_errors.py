@@ -87,3 +87,164 @@ def test_an_out_of_range_label_is_named_once_with_the_op():
     with pytest.raises(IndexError) as caught:
         F.cross_entropy(chainrule.randn(2, 3), chainrule.tensor([0, 5]))
     assert str(caught.value) == "cross_entropy: label 5 is out of range for 3 classes"
+
+
+# ---------------------------------------------------------------- errors keep their kind
+def test_a_bad_setting_is_a_value_error_named_once_not_a_shape_error():
+    with pytest.raises(ValueError) as caught:
+        chainrule.zeros(3, 4).clamp()
+    assert type(caught.value) is ValueError
+    assert str(caught.value) == "clamp: at least one of min and max must be given"
+
+
+def _temporary_op(name, error):
+    from chainrule.ops.primitive import REGISTRY, primitive
+
+    @primitive(name=name, samples=[], saves=())
+    def forward(a):
+        raise error
+    return forward, lambda: REGISTRY.pop(name)
+
+
+def test_an_ops_unnamed_value_error_gets_the_ops_name_and_keeps_its_type():
+    op, unregister = _temporary_op("probe_value_error", ValueError("no root of a negative count"))
+    try:
+        with pytest.raises(ValueError) as caught:
+            op(chainrule.zeros(2))
+    finally:
+        unregister()
+    assert type(caught.value) is ValueError
+    assert str(caught.value) == "probe_value_error: no root of a negative count"
+
+
+def test_an_arrays_shape_error_inside_an_op_becomes_a_shape_error_naming_the_shapes():
+    def broadcast_error():
+        try:
+            numpy.zeros((3, 4)) + numpy.zeros(5)
+        except ValueError as error:
+            return error
+
+    op, unregister = _temporary_op("probe_shape_error", broadcast_error())
+    try:
+        with pytest.raises(chainrule.ShapeError, match=r"probe_shape_error: cannot combine shapes "
+                                                       r"\(2, 7\): operands could not be broadcast"):
+            op(chainrule.zeros(2, 7))
+    finally:
+        unregister()
+
+
+# ---------------------------------------------------------------- softmax at the edges
+@pytest.mark.parametrize("dim", [0, -1])
+def test_softmax_of_a_0d_tensor_is_one_and_log_softmax_zero_as_in_pytorch(dim):
+    x = chainrule.tensor(3.0)
+    assert x.softmax(dim).item() == 1.0
+    assert x.log_softmax(dim).item() == 0.0
+    assert x.softmax(dim).shape == ()
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_of_a_0d_tensor_has_the_finite_difference_gradient(op):
+    x = chainrule.tensor(0.3, dtype=chainrule.float64, requires_grad=True)
+    assert chainrule.gradcheck(lambda t: getattr(t, op)(0) * 2, [x])
+    assert chainrule.gradgradcheck(lambda t: getattr(t, op)(0) * 2, [x])
+
+
+def test_softmax_of_a_0d_tensor_refuses_a_dimension_out_of_range():
+    with pytest.raises(IndexError, match="softmax: dimension 1 is out of range"):
+        chainrule.tensor(3.0).softmax(1)
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "amax", "amin", "logsumexp"])
+@pytest.mark.parametrize("dim", [0, -1])
+def test_a_reduction_of_a_0d_tensor_along_dim_0_is_the_value_itself(op, dim):
+    x = chainrule.tensor(0.3, dtype=chainrule.float64, requires_grad=True)
+    assert getattr(x, op)(dim).item() == pytest.approx(0.3)
+    assert chainrule.gradcheck(lambda t: getattr(t, op)(dim) * 2, [x])
+
+
+def test_shape_ops_on_a_0d_tensor_behave_as_pytorch():
+    x = chainrule.tensor(3.0, dtype=chainrule.float64, requires_grad=True)
+    assert x.squeeze(0).shape == () and x.squeeze(-1).shape == ()
+    flat = x.flatten()
+    assert flat.shape == (1,)
+    flat.sum().backward()
+    assert x.grad.item() == 1.0
+    with pytest.raises(chainrule.ShapeError, match="cat: a 0-d tensor .* use stack"):
+        chainrule.cat([x, x])
+    assert chainrule.stack([x, x]).shape == (2,)
+
+
+def test_squeeze_refuses_a_dimension_out_of_range_instead_of_wrapping_it():
+    with pytest.raises(IndexError, match="squeeze: dimension 5 is out of range"):
+        chainrule.zeros(2, 1, 3).squeeze(5)
+    with pytest.raises(IndexError, match="squeeze: dimension 1 is out of range"):
+        chainrule.tensor(3.0).squeeze(1)
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("dim", [0, 1])
+def test_softmax_of_an_empty_tensor_is_empty(op, dim):
+    x = chainrule.zeros(0, 3, dtype=chainrule.float64, requires_grad=True)
+    out = getattr(x, op)(dim=dim)
+    assert out.shape == (0, 3)
+    out.sum().backward()
+    assert x.grad.shape == (0, 3)
+
+
+# ---------------------------------------------------------------- only numbers
+@pytest.mark.parametrize("make", [
+    lambda: chainrule.tensor(["a", "b"]),
+    lambda: chainrule.tensor(numpy.array(["a", "b"])),
+    lambda: chainrule.tensor(["1.5", "2"], dtype=chainrule.float32),
+    lambda: chainrule.tensor(numpy.array(["1.5"]), dtype=chainrule.float32),
+    lambda: chainrule.as_tensor(numpy.array(["a"])),
+    lambda: chainrule.Tensor(numpy.array([b"a"])),
+    lambda: chainrule.tensor("abc"),
+], ids=["list", "array", "list-with-dtype", "array-with-dtype", "as_tensor", "bytes", "str"])
+def test_a_tensor_of_strings_is_refused(make):
+    with pytest.raises(TypeError, match="can't make a tensor from strings.*numbers or bools"):
+        make()
+
+
+@pytest.mark.parametrize("values", [numpy.array([1, "a"], dtype=object), [1 + 2j],
+                                    numpy.array(["2020-01-01"], dtype="datetime64[D]")],
+                         ids=["object", "complex", "datetime"])
+def test_a_tensor_of_other_non_numbers_is_refused(values):
+    with pytest.raises(TypeError, match="can't make a tensor from values of dtype"):
+        chainrule.tensor(values)
+
+
+def test_numbers_of_every_kind_are_still_accepted():
+    assert chainrule.tensor(numpy.array([1, 2], dtype=numpy.int16)).dtype == numpy.int16
+    assert chainrule.tensor([True]).dtype == chainrule.bool
+    assert chainrule.tensor([2 ** 70], dtype=chainrule.float64).item() == float(2 ** 70)
+
+
+# ---------------------------------------------------------------- extremes with NaN
+NAN = float("nan")
+# (function, the gradient of the row without NaN [7, 2, 4]: its own extreme, or none for a full
+# reduction, whose extreme is the NaN of the first row)
+EXTREMES = {
+    "max()": (lambda t: t.max(), [0.0, 0.0, 0.0]),
+    "min()": (lambda t: t.min(), [0.0, 0.0, 0.0]),
+    "amax(dim=1)": (lambda t: t.amax(dim=1), [1.0, 0.0, 0.0]),
+    "amin(dim=1)": (lambda t: t.amin(dim=1), [0.0, 1.0, 0.0]),
+    "max(dim=1).values": (lambda t: t.max(dim=1).values, [1.0, 0.0, 0.0]),
+    "min(dim=1).values": (lambda t: t.min(dim=1).values, [0.0, 1.0, 0.0]),
+}
+
+
+@pytest.mark.parametrize("extreme,other_row", EXTREMES.values(), ids=EXTREMES.keys())
+def test_the_gradient_of_an_extreme_goes_to_the_nan_that_is_the_extreme(extreme, other_row):
+    x = chainrule.tensor([[1.0, NAN, 3.0], [7.0, 2.0, 4.0]], dtype=chainrule.float64,
+                         requires_grad=True)
+    extreme(x).sum().backward()
+    grad = x.grad.numpy()
+    assert grad[0].tolist() == [0.0, 1.0, 0.0]
+    assert grad[1].tolist() == other_row
+
+
+def test_two_nans_share_the_gradient_of_the_maximum():
+    x = chainrule.tensor([NAN, 1.0, NAN], dtype=chainrule.float64, requires_grad=True)
+    x.max().backward()
+    assert x.grad.numpy().tolist() == [0.5, 0.0, 0.5]

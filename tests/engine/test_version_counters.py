@@ -166,11 +166,16 @@ def test_the_error_names_a_named_tensor():
         y.backward()
 
 
-@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1),
-                                  lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
-                                  lambda ps: optim.Adam(ps, lr=0.1),
-                                  lambda ps: optim.AdamW(ps, lr=0.1)],
-                         ids=["sgd", "momentum", "adam", "adamw"])
+def _optimizers():
+    """Every optimiser chainrule.optim offers, so that one added later is checked too."""
+    classes = [getattr(optim, name) for name in dir(optim)]
+    return [c for c in classes if isinstance(c, type) and issubclass(c, optim.Optimizer)
+            and c is not optim.Optimizer]
+
+
+@pytest.mark.parametrize("make", [lambda ps, kind=kind: kind(ps, lr=0.1) for kind in _optimizers()]
+                         + [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9)],
+                         ids=[kind.__name__ for kind in _optimizers()] + ["SGD-momentum"])
 def test_an_optimizer_step_between_forward_and_backward_is_refused(make):
     chainrule.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
@@ -243,3 +248,13 @@ def test_the_version_table_forgets_arrays_that_are_freed():
         scratch.add_(1)
     del scratch
     assert len(autograd._versions) <= before + 1
+
+
+def test_a_data_write_counted_with_increment_version_is_refused():
+    x = vector()
+    w = vector(requires_grad=True)
+    y = (x * w).sum()
+    x.data[0] = 5.0  # past the Tensor API...
+    chainrule.autograd.increment_version(x)  # ...but declared, as an optimizer does
+    with pytest.raises(RuntimeError, match=r"mul: .*version 1, expected 0"):
+        y.backward()

@@ -15,8 +15,18 @@ SOFTMAX_SAMPLES = [Sample(((3, 5),), {"dim": 1}), Sample(((2, 3, 4),), {"dim": 0
 
 
 def _shifted(a, axis):
-    """a − max(a): exponentials of this never overflow, whatever the magnitude of a."""
+    """a − max(a): exponentials of this never overflow, whatever the magnitude of a. An empty
+    tensor has no maximum and nothing to shift."""
+    if a.data.size == 0:
+        return a.data.copy()
     return a.data - a.data.max(axis=axis, keepdims=True)
+
+
+def _softmax_axis(a, dim, op: str):
+    """The axis ``dim`` names, as PyTorch checks it; None for a 0-d tensor (dim 0 or -1), whose
+    softmax is 1 and log-softmax 0, as in PyTorch."""
+    axes = normalize_dims(dim, a.ndim, op)
+    return axes[0] if axes else None
 
 
 @primitive(samples=[Sample(((3, 5),), {"dim": 1}), Sample(((2, 3, 4),), {"dim": (0, 2)}),
@@ -36,7 +46,7 @@ def logsumexp(a, dim=None, keepdim=False):
 @primitive(samples=SOFTMAX_SAMPLES, saves=("out",))
 def softmax(a, dim=-1):
     """yₖ = eᶻᵏ / Σⱼ eᶻʲ. VJP: z̄ = y ∘ (ȳ − Σₖ ȳₖ yₖ)."""
-    axis = dim % a.ndim
+    axis = _softmax_axis(a, dim, "softmax")
     exps = backend.xp.exp(_shifted(a, axis))
     out = exps / exps.sum(axis=axis, keepdims=True)
     return out, lambda g, out: out * (g - (g * out).sum(dim=axis, keepdim=True))
@@ -45,9 +55,11 @@ def softmax(a, dim=-1):
 @primitive(samples=SOFTMAX_SAMPLES, saves=("out",))
 def log_softmax(a, dim=-1):
     """log yₖ = zₖ − logsumexp(z). VJP: z̄ = ḡ − softmax(z) Σₖ ḡₖ."""
-    axis = dim % a.ndim
+    axis = _softmax_axis(a, dim, "log_softmax")
     shifted = _shifted(a, axis)
-    out = shifted - backend.xp.log(backend.xp.exp(shifted).sum(axis=axis, keepdims=True))
+    if shifted.size:  # (an empty tensor has nothing to normalise, and log of its empty sum warns)
+        shifted -= backend.xp.log(backend.xp.exp(shifted).sum(axis=axis, keepdims=True))
+    out = shifted
     return out, lambda g, out: g - out.exp() * g.sum(dim=axis, keepdim=True)
 
 

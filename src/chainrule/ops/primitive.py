@@ -157,10 +157,10 @@ def primitive(name: str | None = None, samples=(), rejects=(), second_order: boo
             except ShapeError:
                 raise
             except IndexError as error:
-                message = str(error)
-                named = re.match(r"[a-z_]+: ", message)  # the op's own check already named it
-                raise IndexError(message if named else f"{op}: {message}") from None
+                raise IndexError(_named(op, error)) from None
             except ValueError as error:
+                if not _ARRAY_SHAPE_ERROR.search(str(error)):  # a bad setting, not a shape
+                    raise ValueError(_named(op, error)) from None
                 shapes = " and ".join(str(tuple(t.shape)) for t in inputs if t is not None)
                 raise ShapeError(f"{op}: cannot combine shapes {shapes}: {error}") from None
             if autograd._grad_enabled:
@@ -180,6 +180,18 @@ def primitive(name: str | None = None, samples=(), rejects=(), second_order: boo
     return decorate
 
 
+# How NumPy (and CuPy) word the ValueErrors of arrays whose shapes do not fit: "operands could
+# not be broadcast together", "shapes (3,4) and (5,) not aligned", "mismatch in its core
+# dimension", "cannot reshape array of size 12 into shape (5,)".
+_ARRAY_SHAPE_ERROR = re.compile(r"broadcast|shape|dimension|not aligned")
+
+
+def _named(op: str, error: Exception) -> str:
+    """The error's message with the op's name in front, once (the op's own checks name it)."""
+    message = str(error)
+    return message if re.match(r"[a-z_]+: ", message) else f"{op}: {message}"
+
+
 def _saved_positions(op: str, saves, by_position: list):
     """``saves`` as (positions of the inputs or None for all of them, whether the output is read)."""
     if saves is None:
@@ -191,23 +203,24 @@ def _saved_positions(op: str, saves, by_position: list):
     return tuple(names.index(s) for s in saves if s != "out"), "out" in saves
 
 
-def _saved_versions(inputs: tuple, positions, saves_output: bool, output) -> tuple:
+def _saved_versions(inputs: tuple, positions, saves_output: bool, output) -> list:
     """(tensor, version) for each tensor the VJPs read, the output as None. Inlined lookups:
     this runs on every op that records a node."""
     versions = autograd._versions
     saved = []
-    for position, tensor in enumerate(inputs):
-        if tensor is not None and (positions is None or position in positions):
+    for tensor in (inputs if positions is None else [inputs[p] for p in positions
+                                                      if p < len(inputs)]):
+        if tensor is not None:
             array = tensor.data
             base = array.base
             saved.append((tensor, versions.get(id(array if base is None else base), 0)))
     if saves_output:
         base = output.base
         saved.append((None, versions.get(id(output if base is None else base), 0)))
-    return tuple(saved)
+    return saved
 
 
-def _node(op: str, inputs: tuple, vjps, saved: tuple) -> Node:
+def _node(op: str, inputs: tuple, vjps, saved: list) -> Node:
     if callable(vjps):
         vjps = (vjps,)
     if len(vjps) == len(inputs) and not _has_none(inputs):

@@ -11,7 +11,8 @@ from .primitive import Rejects, Sample, composite, constant, primitive
 
 
 def normalize_dims(dim, ndim: int, op: str) -> tuple:
-    """``dim`` (None, an int or a sequence, negatives allowed) as a sorted tuple of axes."""
+    """``dim`` (None, an int or a sequence, negatives allowed) as a sorted tuple of axes. A 0-d
+    tensor takes dim 0 or -1, as in PyTorch, and has no axis to reduce."""
     if dim is None:
         return tuple(range(ndim))
     dims = (dim,) if isinstance(dim, (int, numpy.integer)) else tuple(dim)
@@ -20,7 +21,8 @@ def normalize_dims(dim, ndim: int, op: str) -> tuple:
         if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
             raise IndexError(f"{op}: dimension {d} is out of range for a tensor of {ndim} "
                              f"dimensions")
-        axes.append(d % ndim if ndim else 0)
+        if ndim:
+            axes.append(d % ndim)
     return tuple(sorted(set(axes)))
 
 
@@ -74,7 +76,8 @@ def std(a, dim=None, correction=1, keepdim=False, unbiased=None):
 
 
 def _extreme(name: str, pick):
-    """amax/amin: the gradient goes to the extreme element; tied elements share it equally."""
+    """amax/amin: the gradient goes to the extreme element; tied elements share it equally.
+    A NaN is the extreme (NumPy and PyTorch propagate it): the gradient goes to the NaNs."""
     def forward(a, dim=None, keepdim=False):
         axes = normalize_dims(dim, a.ndim, name)
         if a.data.size == 0:
@@ -83,7 +86,11 @@ def _extreme(name: str, pick):
         shape = kept_shape(a.shape, axes)
 
         def vjp(g, out):
-            hits = (a.data == out.data.reshape(shape)).astype(a.dtype)
+            extreme = out.data.reshape(shape)
+            hits = a.data == extreme
+            if a.dtype.kind == "f":  # NaN == NaN is false: pick the NaNs where the result is one
+                hits |= backend.xp.isnan(a.data) & backend.xp.isnan(extreme)
+            hits = hits.astype(a.dtype)
             share = hits / hits.sum(axis=axes, keepdims=True)
             return g.reshape(shape).expand(a.shape) * constant(share)
         return out, vjp

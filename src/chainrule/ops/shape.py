@@ -8,6 +8,7 @@ import numpy
 from .. import backend
 from ..tensor import Tensor
 from .primitive import Rejects, Sample, ShapeError, composite, constant, primitive
+from .reduce import normalize_dims
 
 
 @primitive(samples=[Sample(((3, 4),), {"shape": (2, 6)}), Sample(((3, 4),), {"shape": (-1,)})],
@@ -100,6 +101,8 @@ def scatter_add(a, index=None, shape=None):
 def _cat_forward(*tensors, dim=0):
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
+    if tensors[0].ndim == 0:
+        raise ShapeError("cat: a 0-d tensor has no dimension to join along; use stack")
     axis = dim % tensors[0].ndim
     for t in tensors[1:]:
         if t.ndim != tensors[0].ndim or any(
@@ -171,7 +174,7 @@ def squeeze(a, dim=None) -> Tensor:
     """Remove dimensions of size 1: all of them, or those in ``dim`` (an int or a tuple)."""
     if dim is None:
         return reshape(a, shape=tuple(n for n in a.shape if n != 1))
-    dims = {d % a.ndim for d in ((dim,) if isinstance(dim, numbers.Integral) else dim)}
+    dims = set(normalize_dims(dim, a.ndim, "squeeze"))  # a 0-d tensor has none: it stays as it is
     if all(a.shape[d] != 1 for d in dims):
         return a
     return reshape(a, shape=tuple(n for i, n in enumerate(a.shape) if i not in dims or n != 1))
@@ -179,6 +182,8 @@ def squeeze(a, dim=None) -> Tensor:
 
 @composite(samples=[Sample(((2, 3, 4),)), Sample(((2, 3, 4),), {"start_dim": 1})])
 def flatten(a, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if a.ndim == 0:
+        return reshape(a, shape=(1,))  # as PyTorch: a 0-d tensor flattens to one element
     start, end = start_dim % a.ndim, end_dim % a.ndim
     size = 1
     for n in a.shape[start:end + 1]:

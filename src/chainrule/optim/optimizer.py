@@ -2,7 +2,9 @@
 
 As in PyTorch, an optimizer holds ``param_groups`` — each a dict with its ``"params"`` and its own
 hyper-parameters (``"lr"``…) — and ``state``, a dict from parameter to that parameter's buffers.
-Steps write ``p.data`` in place: the parameter objects a model holds stay the same.
+Steps write ``p.data`` in place: the parameter objects a model holds stay the same. Each such
+write is counted in the parameter's version (``autograd.increment_version``), as PyTorch's
+in-place updates are, so that a graph saved before the step refuses to backward afterwards.
 """
 from __future__ import annotations
 
@@ -65,8 +67,8 @@ class Optimizer:
         with autograd.no_grad():
             for group in self.param_groups:
                 self._update_group(group)
-                # The step writes p.data in place: count it, as PyTorch's in-place updates do,
-                # so that a graph saved before the step refuses to backward through new values.
+                # Count each write to p.data here, once for every optimiser (a subclass cannot
+                # forget it): a graph saved before the step then refuses to backward.
                 for p in group["params"]:
                     if p.grad is not None:
                         autograd.increment_version(p)
