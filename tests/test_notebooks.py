@@ -26,7 +26,8 @@ def test_the_notebook_runs_and_shows_its_results(path, tmp_path, monkeypatch):
                for output in cell.get("outputs", [])]
     assert not [output for output in outputs if output.get("output_type") == "error"]
     rich = [output for output in outputs if output.get("output_type") == "execute_result"]
-    if path.stem in ("02_softmax_cross_entropy", "03_chain_rule", "05_mlp_vectorised_backprop"):
+    if path.stem in ("01_logistic_regression", "02_softmax_cross_entropy", "03_chain_rule",
+                     "05_mlp_vectorised_backprop"):
         assert any("text/html" in output["data"] for output in rich)   # the tables as HTML
     if path.stem == "04_computation_graph":
         assert any("image/svg+xml" in output["data"] for output in rich)  # the graph drawn inline

@@ -238,3 +238,11 @@ def test_still_improving_compares_the_last_epochs_with_the_best_before_them():
     assert not history(flat).still_improving(window=10, tol=1e-4)
     assert history([0.5, 0.6, 0.9], "val_accuracy").still_improving(window=10)
     assert not history([0.9, 0.6, 0.5], "val_accuracy").still_improving(window=2)
+
+
+def test_a_history_shows_its_loss_plot_and_best_epoch_in_a_notebook(tmp_path):
+    _, history = run(tmp_path, epochs=3)
+    html = history._repr_html_()
+    assert html.count("<svg") == 1 and "<?xml" not in html         # the plot, inline
+    assert f"best epoch {history.best_epoch}" in html and "<table>" in html
+    assert "val_loss" in html

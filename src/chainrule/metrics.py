@@ -95,12 +95,54 @@ class History:
 
     def plot(self, path) -> None:
         """Loss curves (training and validation) on the left, validation metrics on the right."""
+        import matplotlib.pyplot as plt
+
+        from .checkpoint import atomic_path
+
+        figure = self._figure()
+        try:
+            with atomic_path(path) as temporary:
+                figure.savefig(temporary, dpi=100, format="png")
+        finally:
+            plt.close(figure)
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the loss plot, inline as SVG, and the best and last epochs' numbers."""
+        import io
+        from html import escape
+
+        import matplotlib.pyplot as plt
+
+        if not self.records:
+            return "<p>History: no epochs yet</p>"
+        figure = self._figure()
+        try:
+            buffer = io.StringIO()
+            figure.savefig(buffer, format="svg")
+        finally:
+            plt.close(figure)
+        shown = [self.records[self.best_epoch - 1]] if self.best_epoch else []
+        shown += [self.last] if self.last not in shown else []
+        keys = [key for key in self.records[0] if key not in ("seconds", "samples_per_second")]
+        rows = "".join("<tr>" + "".join(f"<td>{escape(_cell(record.get(key)))}</td>"
+                                        for key in keys) + "</tr>" for record in shown)
+        header = "".join(f"<th>{escape(key)}</th>" for key in keys)
+        title = f"{len(self)} epochs, monitoring {self.monitor}" + (
+            f", best epoch {self.best_epoch}" if self.best_epoch else "")
+        svg = buffer.getvalue()
+        svg = svg[svg.index("<svg"):]  # inline: without the XML prolog and doctype
+        return (f"<p><b>{escape(title)}</b></p>{svg}"
+                f"<table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>")
+
+    def _figure(self):
         from .extras import require
 
         require("train", "matplotlib", purpose="plotting the history")
         import matplotlib
 
-        matplotlib.use("Agg")  # no display: write the file only
+        if matplotlib.get_backend().lower() not in ("agg", "svg") and "inline" not in \
+                matplotlib.get_backend().lower():
+            matplotlib.use("Agg")  # no display: draw to a file or a notebook only
         import matplotlib.pyplot as plt
         from matplotlib.ticker import MaxNLocator
 
@@ -126,10 +168,8 @@ class History:
             axis.grid(alpha=0.3)
             axis.legend()
         figure.tight_layout()
-        from .checkpoint import atomic_path
+        return figure
 
-        try:
-            with atomic_path(path) as temporary:
-                figure.savefig(temporary, dpi=100, format="png")
-        finally:
-            plt.close(figure)
+
+def _cell(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
