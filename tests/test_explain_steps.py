@@ -128,3 +128,13 @@ def test_the_command_line_steps_through_the_terms_in_the_engines_order(capsys):
     t_lines = [line for line in lines if "v̄(t) +=" in line]
     assert len(t_lines) == 2 and "(so far)" in t_lines[0] and "(complete)" in t_lines[1]
     assert "v̄(t) = 2.41048 (complete)" in t_lines[1]
+
+
+def test_a_tensor_named_when_made_keeps_its_name_in_the_tables_and_the_drawing():
+    w = chainrule.tensor(0.5, requires_grad=True, name="w")
+    x = chainrule.tensor(2.0, name="x")
+    loss = (w * x).sigmoid()
+    report = chainrule.explain(loss)
+    assert [step.name for step in report.forward][:2] == ["w", "x"]
+    assert "w" in report.signals and "x" not in report.signals
+    assert ">w<" in chainrule.draw(loss, renderer="chainrule").svg()

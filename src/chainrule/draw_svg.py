@@ -38,7 +38,8 @@ def to_svg(boxes, arrows, legend: str, gradient_colour: str) -> str:
     width = max(width, 2 * MARGIN + _text_width(legend) * 11 / FONT_SIZE)
     height = graph_height + 2 * LINE_HEIGHT + MARGIN
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-             f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="{FONT}" '
+             f'viewBox="0 0 {width:.0f} {height:.0f}" style="max-width:100%;height:auto" '
+             f'font-family="{FONT}" '
              f'font-size="{FONT_SIZE}">',
              '<defs><marker id="arrowhead" viewBox="0 0 10 10" refX="10" refY="5" '
              'markerWidth="7" markerHeight="7" orient="auto">'

@@ -20,8 +20,9 @@ class Tensor:
     # NumPy must hand `ndarray (op) Tensor` to our reflected operators, not loop over us.
     __array_ufunc__ = None
 
-    def __init__(self, data, dtype=None, requires_grad: bool = False):
+    def __init__(self, data, dtype=None, requires_grad: bool = False, name: str | None = None):
         self._init_leaf(_to_array(data, dtype), requires_grad)
+        self.name = name
 
     def _init_leaf(self, array, requires_grad: bool) -> None:
         """Make this object a leaf holding ``array`` (shared, not copied)."""
@@ -264,9 +265,10 @@ def _check_numeric(dtype, data) -> None:
                     "numpy.asarray(values, dtype=float)")
 
 
-def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
-    """A new tensor holding a copy of ``data``. Python floats give float32 (the default dtype)."""
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+def tensor(data, dtype=None, requires_grad: bool = False, name: str | None = None) -> Tensor:
+    """A new tensor holding a copy of ``data``. Python floats give float32 (the default dtype).
+    ``name`` labels it in ``explain``'s tables and in drawings of the graph (``x.name`` too)."""
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad, name=name)
 
 
 def from_numpy(array: numpy.ndarray) -> Tensor:
