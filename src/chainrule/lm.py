@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy
 
-from . import backend
+from . import backend, distributed
 from .autograd import no_grad
 from .checkpoint import load_checkpoint, save_checkpoint, save_json
 from .data import load_text
@@ -234,9 +234,13 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False, progre
         # restores the weights, AdamW's moments, the schedule and the random generator
         start = load_checkpoint(out_dir, model, optimizer, scheduler)["extra"]["iteration"]
 
+    # Under mpiexec every rank draws the same global batch and steps on its rows of it
+    # (chainrule.distributed); rank 0 alone prints and writes.
+    stepping = distributed.DistributedDataParallel(model) if distributed.init() > 1 else model
+    main = distributed.is_main_process()
     tokens_per_step = train_config.batch_size * model_config.block_size
     bar = Progress(train_config.max_iters, start, every=max(1, train_config.eval_interval // 5),
-                   enabled=progress)
+                   enabled=progress and main)
     bar.note(f"GPT with {model.num_parameters():,} parameters; {len(train_data):,} training and "
              f"{len(val_data):,} validation tokens; vocabulary {tokenizer.vocab_size}; "
              f"{describe_threads()}"
@@ -249,24 +253,29 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False, progre
         # evaluate (and save) every eval_interval steps; a resumed run did so before it stopped
         if step % train_config.eval_interval == 0 and (step > start or not resume):
             history.append(_evaluate(model, train_data, val_data, train_config, step, bar))
-            _save(out_dir, model, optimizer, scheduler, run_config, step, history)
+            if main:
+                _save(out_dir, model, optimizer, scheduler, run_config, step, history)
         step_began = time.perf_counter()
         x, y = get_batch(train_data, train_config.batch_size, model_config.block_size, rng)
+        rows, weight = distributed.shard_of_batch(len(x))
         optimizer.zero_grad()
-        _, loss = model(x, y)
-        loss.backward()
+        _, loss = stepping(x[rows], y[rows])
+        (loss if weight == 1 else loss * weight).backward()
         if train_config.grad_clip > 0:
             clip_grad_norm_(model.parameters(), train_config.grad_clip)
         optimizer.step()
         scheduler.step()
-        train_loss = loss.item()
+        train_loss = distributed.average(loss.item() * weight)
         training_seconds += time.perf_counter() - step_began
         bar.update(step + 1, train_loss, scheduler.get_last_lr()[0],
                    tokens_per_step * (step + 1 - start) / max(training_seconds, 1e-9))
     bar.close()
     seconds = training_seconds
     final = train_config.max_iters
-    _save(out_dir, model, optimizer, scheduler, run_config, final, history)
+    if stepping is not model:
+        stepping.remove_hooks()
+    if main:
+        _save(out_dir, model, optimizer, scheduler, run_config, final, history)
 
     val_loss = full_loss(model, val_data, train_config.batch_size)
     train_estimate = estimate_loss(model, train_data, train_config.batch_size,
@@ -277,7 +286,8 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False, progre
                "parameters": model.num_parameters(), "history": history,
                "val_loss_note": "mean over every block of the validation split (last 10%)",
                "train_loss_note": f"mean over {train_config.final_eval_iters} random batches"}
-    save_json(out_dir / METRICS_FILE, metrics)
+    if main:
+        save_json(out_dir / METRICS_FILE, metrics)
     bar.note(f"done: val loss {val_loss:.4f}, train loss {train_estimate:.4f} "
              f"({seconds:.0f} s of training steps, {metrics['tokens_per_second']:,.0f} tokens/s)")
     return metrics

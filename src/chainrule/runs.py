@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy
 
-from . import backend, training
+from . import backend, distributed, training
 from .checkpoint import json_value, save_json
 from .errors import CheckpointError, DataError
 from .threads import describe_threads
@@ -156,6 +156,10 @@ def train(source: dict, model: dict, fitting: dict, out, resume: bool = False,
     from .estimators import make_optimizer
 
     echo = echo or (lambda line: print(line, flush=True))
+    # Under mpiexec every rank trains (chainrule.distributed); rank 0 alone writes and prints.
+    main = distributed.is_main_process()
+    if not main:
+        echo = lambda line: None  # noqa: E731
     out = Path(out)
     started = time.perf_counter()
     pool, given_test = load_source(source)
@@ -188,12 +192,14 @@ def train(source: dict, model: dict, fitting: dict, out, resume: bool = False,
         "scaler": scaler.to_json() if scaler is not None else None,
         "target_scaler": target_scaler.to_json() if target_scaler is not None else None,
     }
-    out.mkdir(parents=True, exist_ok=True)
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
     if resume:
         _check_same_run(out, config)
-    else:
+    elif main:
         _clear_checkpoint(out / "checkpoint")
-    save_json(out / "config.json", config)
+    if main:
+        save_json(out / "config.json", config)
 
     kind = model["kind"]
     X_train = features(train_table, scaler)
@@ -235,10 +241,11 @@ def train(source: dict, model: dict, fitting: dict, out, resume: bool = False,
         # The same goal solved exactly: SGD's test error should come out close to this one.
         metrics["closed_form"] = closed_form_metrics(config, train_data, test_table,
                                                      features(test_table, scaler), target_scaler)
-    save_model(out, module)
-    save_json(out / "metrics.json", metrics)
-    history.save(out / "history.json")
-    history.plot(out / "history.png")
+    if main:
+        save_model(out, module)
+        save_json(out / "metrics.json", metrics)
+        history.save(out / "history.json")
+        history.plot(out / "history.png")
     echo(_describe_result(metrics, history, out))
     if "closed_form" in metrics:
         exact = metrics["closed_form"]

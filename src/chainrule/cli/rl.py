@@ -88,7 +88,7 @@ def register(subparsers) -> None:
 def run_train(args) -> int:
     from pathlib import Path
 
-    from .. import rl
+    from .. import distributed, rl
     from ..threads import describe_threads
 
     config = rl.ReinforceConfig(env=args.env, gamma=args.gamma, lr=args.lr, hidden=args.hidden,
@@ -104,7 +104,8 @@ def run_train(args) -> int:
 
     result = rl.train(config, episodes=args.episodes, stop_when_solved=args.stop,
                       on_episode=progress)
-    rl.save_run(out, result)
+    if distributed.is_main_process():   # under mpiexec, rank 0 alone writes
+        rl.save_run(out, result)
     if result.solved_at_episode is not None:
         print(f"solved at episode {result.solved_at_episode}: the average return over "
               f"{rl.WINDOW} episodes reached {result.reward_threshold:g}")
