@@ -211,9 +211,20 @@ def _describe_ranks(ranks: list[int]) -> str:
 
 def abort(message: str, code: int = 1) -> None:
     """Print ``message`` with this rank's number and end every process of the job."""
+    _say(message)
+    _end_job(code)
+
+
+def _say(message: str) -> None:
     print(f"chainrule.distributed: rank {_world.rank} of {_world.size}: {message}",
           file=sys.stderr, flush=True)
+
+
+def _end_job(code: int) -> None:
     if _world.comm is not None and _world.size > 1:
+        # The launcher forwards what a rank prints a little later; seen with Hydra, MPI_Abort's
+        # kill can overtake it and cut the message short. Half a second lets it through.
+        time.sleep(0.5)
         _world.comm.Abort(code)
     sys.exit(code)
 
@@ -239,7 +250,10 @@ def _install_abort_on_error() -> None:
     previous = sys.excepthook
 
     def abort_on_error(kind, error, traceback):
+        # the line that names the rank first: a long traceback is the part to lose, if any
+        _say(f"failed with {kind.__name__}: {error}; aborting every rank")
         previous(kind, error, traceback)
-        abort(f"failed with {kind.__name__}: {error}; aborting every rank")
+        sys.stderr.flush()
+        _end_job(1)
 
     sys.excepthook = abort_on_error
