@@ -7,12 +7,14 @@ Tasks: ``mlp64`` and ``mlp62`` (one epoch of ``fit`` on an MNIST-sized MLP, glob
 62), ``resume`` (a second epoch of mlp64 from the checkpoint in OUT_DIR/checkpoint), ``gpt-sgd``
 (50 steps of a tiny GPT, float32, SGD with momentum), ``gpt-adamw-float64`` (the same with AdamW
 in float64), ``rl`` (six REINFORCE episodes; every rank writes its policy), ``die`` and
-``raise`` (mlp64, but in its fifth step rank 1 is killed, or raises). Rank 0 writes each task's
+``raise`` and ``stall`` (mlp64, but in its fifth step rank 1 is killed, raises, or sleeps a
+minute), ``unused`` (a layer that never reaches the loss). Rank 0 writes each task's
 final weights to OUT_DIR/TASK.npz. The data is random and made here, from fixed seeds.
 """
 import os
 import signal
 import sys
+import time
 
 import numpy
 
@@ -42,6 +44,8 @@ def mnist_sized_mlp(batch_size: int, fault: str | None = None, epochs: int = 1,
         if fault is not None and len(steps) == 5 and distributed.get_rank() == 1:
             if fault == "die":
                 os.kill(os.getpid(), signal.SIGKILL)
+            if fault == "stall":
+                time.sleep(60)
             raise RuntimeError("a failure in rank 1's fifth step")
         return F.cross_entropy(outputs, targets)
 
@@ -92,6 +96,17 @@ def reinforce_on_every_rank(out_dir: str) -> dict:
     return {"returns": numpy.array(result.returns)}
 
 
+def unused_parameter() -> dict:
+    """A model whose second layer never reaches the loss: the second forward must say so."""
+    model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2))
+    parallel = distributed.DistributedDataParallel(model)
+    inputs = chainrule.randn(4, 3)
+    for _ in range(2):
+        parallel.module[0](inputs).sum().backward()
+        parallel(inputs)
+    return weights(model)
+
+
 TASKS = {
     "mlp64": lambda: mnist_sized_mlp(64),
     "mlp62": lambda: mnist_sized_mlp(62),
@@ -103,6 +118,8 @@ TASKS = {
     "rl": lambda: reinforce_on_every_rank(sys.argv[1]),
     "die": lambda: mnist_sized_mlp(64, fault="die"),
     "raise": lambda: mnist_sized_mlp(64, fault="raise"),
+    "stall": lambda: mnist_sized_mlp(64, fault="stall"),
+    "unused": unused_parameter,
 }
 
 if __name__ == "__main__":

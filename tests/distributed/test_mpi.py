@@ -41,17 +41,20 @@ needs_mpi = pytest.mark.skipif(MPIEXEC is None or importlib.util.find_spec("mpi4
                                reason=HOW_TO_RUN)
 
 
-def launch(processes: int, out_dir: Path, *tasks: str, extra=(), timeout: float = 240):
-    return run_under_mpiexec(processes, [str(WORKER), str(out_dir), *tasks], extra, timeout)
+def launch(processes: int, out_dir: Path, *tasks: str, extra=(), timeout: float = 240,
+           environment: dict | None = None):
+    return run_under_mpiexec(processes, [str(WORKER), str(out_dir), *tasks], extra, timeout,
+                             environment)
 
 
-def run_under_mpiexec(processes: int, arguments: list, extra=(), timeout: float = 240):
+def run_under_mpiexec(processes: int, arguments: list, extra=(), timeout: float = 240,
+                      environment: dict | None = None):
     command = [MPIEXEC, *extra, "-n", str(processes)]
     version = subprocess.run([MPIEXEC, "--version"], capture_output=True, text=True).stdout
     if "Open MPI" in version or "OpenRTE" in version:
         command.append("--oversubscribe")   # MPICH runs more processes than cores unasked
     environment = {**os.environ, "PYTHONPATH": str(Path(chainrule.__file__).parents[1]),
-                   "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+                   "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", **(environment or {})}
     # Hydra may pass a rank's standard error on through its own standard output: read both.
     return subprocess.run([*command, sys.executable, *arguments],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -137,6 +140,23 @@ def test_an_exception_on_one_rank_aborts_every_rank_naming_it(tmp_path):
     assert run.returncode != 0
     assert "rank 1 of 2: failed with RuntimeError: a failure in rank 1's fifth step" in run.stdout
     assert not (tmp_path / "raise.npz").exists()
+
+
+@needs_mpi
+def test_a_collective_waiting_for_a_stuck_rank_gives_up_after_the_timeout(tmp_path):
+    started = time.monotonic()
+    run = launch(2, tmp_path, "stall", timeout=90,
+                 environment={"CHAINRULE_COLLECTIVE_TIMEOUT": "3"})
+    assert time.monotonic() - started < 40   # not the minute that rank 1 sleeps
+    assert run.returncode != 0
+    assert "rank 0 of 2: gradient all-reduce (bucket 0): waited 3 s" in run.stdout, run.stdout
+
+
+@needs_mpi
+def test_a_parameter_left_out_of_the_loss_is_named_at_the_next_forward(tmp_path):
+    run = launch(2, tmp_path, "unused", timeout=90)
+    assert run.returncode != 0
+    assert "the last backward gave no gradient to 1.weight, 1.bias" in run.stdout, run.stdout
 
 
 @needs_mpi
