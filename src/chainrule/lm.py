@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy
 
-from . import backend
+from . import backend, distributed
 from .autograd import no_grad
 from .checkpoint import check_file_holds, load_checkpoint, save_checkpoint
 from .data import load_text
@@ -274,9 +274,13 @@ def _train_into(run: RunDirectory, text_path, preset: str, progress: bool,
         start, guard.first_loss = progress_so_far["iteration"], progress_so_far.get("first_loss")
     run.begin()
 
+    # Under mpiexec every rank draws the same global batch and steps on its rows of it
+    # (chainrule.distributed); rank 0 alone prints and writes.
+    stepping = distributed.DistributedDataParallel(model) if distributed.init() > 1 else model
+    main = distributed.is_main_process()
     tokens_per_step = train_config.batch_size * model_config.block_size
     bar = Progress(train_config.max_iters, start, every=max(1, train_config.eval_interval // 5),
-                   enabled=progress)
+                   enabled=progress and main)
     bar.note(f"GPT with {model.num_parameters():,} parameters; {len(train_data):,} training and "
              f"{len(val_data):,} validation tokens; vocabulary {tokenizer.vocab_size}; "
              f"{describe_threads()}"
@@ -290,12 +294,14 @@ def _train_into(run: RunDirectory, text_path, preset: str, progress: bool,
         if step % train_config.eval_interval == 0 and (step > start or not resume):
             history.append(_evaluate(model, train_data, val_data, train_config, step, bar))
             guard.check(history[-1]["val_loss"], f"at step {step} (validation)")
-            _save(run.folder, model, optimizer, scheduler, run_config, step, history, guard)
+            if main:
+                _save(run.folder, model, optimizer, scheduler, run_config, step, history, guard)
         step_began = time.perf_counter()
         x, y = get_batch(train_data, train_config.batch_size, model_config.block_size, rng)
+        rows, weight = distributed.shard_of_batch(len(x))
         optimizer.zero_grad()
-        _, loss = model(x, y)
-        loss.backward()
+        _, loss = stepping(x[rows], y[rows])
+        (loss if weight == 1 else loss * weight).backward()
         gradient_norm = None
         if train_config.grad_clip > 0:
             gradient_norm = clip_grad_norm_(model.parameters(), train_config.grad_clip).item()
@@ -303,6 +309,7 @@ def _train_into(run: RunDirectory, text_path, preset: str, progress: bool,
         guard.check(train_loss, f"at step {step + 1}", gradient_norm)  # before the update
         optimizer.step()
         scheduler.step()
+        train_loss = distributed.average(loss.item() * weight)  # the global batch's loss
         training_seconds += time.perf_counter() - step_began
         bar.update(step + 1, train_loss, scheduler.get_last_lr()[0],
                    tokens_per_step * (step + 1 - start) / max(training_seconds, 1e-9))
@@ -310,7 +317,10 @@ def _train_into(run: RunDirectory, text_path, preset: str, progress: bool,
     seconds = training_seconds
     final = train_config.max_iters
     check_parameters(model, f"at step {final}")
-    _save(run.folder, model, optimizer, scheduler, run_config, final, history, guard)
+    if stepping is not model:
+        stepping.remove_hooks()
+    if main:
+        _save(run.folder, model, optimizer, scheduler, run_config, final, history, guard)
 
     val_batches = math.ceil(((len(val_data) - 1) // model_config.block_size)
                             / (train_config.batch_size * 4))

@@ -31,7 +31,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from . import schema
+from . import distributed, schema
 from .checkpoint import TEMPORARY_SUFFIX, load_json, save_json, sync_directory
 from .errors import ChainruleError, CheckpointError, RunDirectoryError
 
@@ -62,9 +62,14 @@ class RunDirectory:
         self.finished = False
         self._lock = None
         self._created_parents = []
+        # Under mpiexec every rank trains, and rank 0 alone writes (chainrule.distributed): the
+        # others only read (a checkpoint to resume from), take no lock and write nothing.
+        self.writer = distributed.is_main_process()
 
     # ------------------------------------------------------------ the writer's life
     def __enter__(self) -> "RunDirectory":
+        if not self.writer:
+            return self
         self._created_parents = [folder for folder in self.path.parents if not folder.exists()]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = _acquire_lock(self.path)
@@ -106,13 +111,16 @@ class RunDirectory:
     def begin(self) -> None:
         """Mark a resumed run unfinished before its first write (call once its settings have
         been checked): a reader must not take the old metrics for the new weights."""
-        if self.resume:
+        if self.resume and self.writer:
             (self.path / METRICS_FILE).unlink(missing_ok=True)
             sync_directory(self.path)
 
     def finish(self, metrics: dict) -> None:
         """Write ``metrics.json`` (the mark of a finished run) and, when replacing an old run,
         put the new one in its place."""
+        if not self.writer:
+            self.finished = True
+            return
         save_json(self.folder / METRICS_FILE, metrics)
         if self.replacing:
             _replace(self.folder, self.path)
@@ -120,6 +128,8 @@ class RunDirectory:
         self.finished = True
 
     def __exit__(self, kind, error, traceback) -> None:
+        if not self.writer:
+            return
         try:
             if not self.finished and self.replacing:
                 shutil.rmtree(self.folder, ignore_errors=True)
@@ -143,7 +153,8 @@ class RunDirectory:
 
     def write_json(self, name: str, value) -> Path:
         """Write ``value`` as strict JSON to ``name`` in the run, atomically."""
-        save_json(self.folder / name, value)
+        if self.writer:
+            save_json(self.folder / name, value)
         return self.folder / name
 
 

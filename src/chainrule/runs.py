@@ -214,6 +214,10 @@ def _train_into(run: RunDirectory, source: dict, model: dict, fitting: dict, qui
     from .estimators import make_optimizer
 
     resume = run.resume
+    # Under mpiexec every rank trains (chainrule.distributed); rank 0 alone writes and prints.
+    if not run.writer:
+        echo = lambda line: None  # noqa: E731
+        quiet = True
     started = time.perf_counter()
     pool, given_test = load_source(source)
     check_model_fits_task(model["kind"], pool)
@@ -294,12 +298,13 @@ def _train_into(run: RunDirectory, source: dict, model: dict, fitting: dict, qui
         # The same goal solved exactly: SGD's test error should come out close to this one.
         metrics["closed_form"] = closed_form_metrics(config, train_data, test_table,
                                                      features(test_table, scaler), target_scaler)
-    save_model(run.folder, module)
-    history.save(run.folder / HISTORY_FILE)
-    history.plot(run.folder / "history.png")
+    if run.writer:
+        save_model(run.folder, module)
+        history.save(run.folder / HISTORY_FILE)
+        history.plot(run.folder / "history.png")
     run.finish(metrics)
     echo(_describe_result(metrics, history, run.path))
-    if history.still_improving():
+    if run.writer and history.still_improving():
         print(f"warning: {history.monitor} was still falling in the last epochs (by more than "
               f"1e-4 in the last 10); it has not converged: train longer with --epochs "
               f"{2 * fitting['epochs']}", file=sys.stderr, flush=True)

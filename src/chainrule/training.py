@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy
 
-from . import backend, schema
+from . import backend, distributed, schema
 from .autograd import no_grad
 from .divergence import DivergenceGuard, check_parameters
 from .errors import DivergenceError, TrainingError
@@ -187,8 +187,6 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"fit: epochs and batch_size must be positive, got {epochs} and "
                          f"{batch_size}")
-    from .data import DataLoader
-
     train = as_dataset(train)
     if len(train) == 0:
         raise ValueError("fit: the training set is empty")
@@ -205,7 +203,8 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
     first_epoch = 1
     if checkpoint_dir is not None:
         checkpoint_dir = Path(checkpoint_dir)
-        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        if distributed.is_main_process():  # under mpiexec, rank 0 alone writes
+            checkpoint_dir.mkdir(parents=True, exist_ok=True)
         if resume and has_checkpoint(checkpoint_dir):
             history, state, guard.first_loss = _load_checkpoint(
                 checkpoint_dir, model, optimizer, scheduler, monitor,
@@ -220,7 +219,12 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
         raise ValueError("fit: resume=True needs a checkpoint_dir to resume from")
 
     steps = math.ceil(len(train) / batch_size)
-    bar = _Progress(stream or sys.stderr, epochs, steps, progress)
+    # Under mpiexec each rank steps on its shard of every global batch, gradients averaged
+    # (chainrule.distributed); rank 0 alone prints and writes.
+    world_size = distributed.init()
+    stepping = distributed.DistributedDataParallel(model) if world_size > 1 else model
+    main = distributed.is_main_process()
+    bar = _Progress(stream or sys.stderr, epochs, steps, progress and main)
     model.train()
     next_checkpoint, best_unsaved = 0.0, False
     for epoch in range(first_epoch, epochs + 1):
@@ -231,24 +235,25 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
         # The epoch's loss adds up on the device: reading it every step would wait for the GPU.
         total = backend.xp.zeros((), dtype=backend.float64)
         seen = 0
-        loader = DataLoader(train, batch_size, shuffle=True,
-                            generator=epoch_generator(seed, epoch))
-        for batch_inputs, batch_targets in loader:
-            batch_loss = loss(model(batch_inputs), batch_targets)
+        for batch_inputs, batch_targets, weight in _epoch_batches(train, batch_size, seed, epoch):
+            batch_loss = loss(stepping(batch_inputs), batch_targets)
             if guard.first_loss is None:  # the reference for divergence: the untrained loss
                 guard.check(batch_loss.item(), "in the first step")
             optimizer.zero_grad()
-            batch_loss.backward()
+            (batch_loss if weight == 1 else batch_loss * weight).backward()
             if clip_grad_norm is not None:
                 from .nn.utils import clip_grad_norm_
 
                 clip_grad_norm_(model.parameters(), clip_grad_norm)
             optimizer.step()
-            total = total + batch_loss.data * len(batch_inputs)
-            seen += len(batch_inputs)
+            rows = len(batch_inputs) if weight else 0
+            total = total + batch_loss.data * rows
+            seen += rows
             bar.step(batch_loss, seen / (time.perf_counter() - started))
         if scheduler is not None:
             scheduler.step()
+        if world_size > 1:
+            total, seen = distributed.all_reduce(numpy.array([float(total), seen]))
         seconds = time.perf_counter() - started
         record = {"epoch": epoch, "loss": float(total) / seen}
         try:
@@ -271,15 +276,40 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
         bar.end_epoch(record)
         best_unsaved = best_unsaved or (improved and restore_best and validation is not None)
         last_epoch = epoch == epochs or state.stopped
-        if checkpoint_dir is not None and (last_epoch or time.perf_counter() >= next_checkpoint):
+        if checkpoint_dir is not None and main and (last_epoch or
+                                                    time.perf_counter() >= next_checkpoint):
             _save_checkpoint(checkpoint_dir, model, optimizer, scheduler, history, state,
                              best_unsaved, guard.first_loss)
             best_unsaved = False
             next_checkpoint = time.perf_counter() + CHECKPOINT_INTERVAL_SECONDS
+    if stepping is not model:
+        stepping.remove_hooks()
+    distributed.barrier()  # the others wait for rank 0's last checkpoint
     if restore_best and validation is not None and state.best_weights is not None:
         model.load_state_dict(state.best_weights)
     model.eval()
     return history
+
+
+def _epoch_batches(train, batch_size: int, seed: int, epoch: int):
+    """(inputs, targets, weight) per step: the whole batch with weight 1 in a world of one
+    process; under MPI this rank's shard and the weight that keeps the step exact."""
+    from .data import DataLoader, TensorDataset
+
+    if distributed.get_world_size() == 1:
+        loader = DataLoader(train, batch_size, shuffle=True, generator=epoch_generator(seed, epoch))
+        for batch_inputs, batch_targets in loader:
+            yield batch_inputs, batch_targets, 1
+        return
+    sampler = distributed.DistributedSampler(len(train), seed=seed)
+    sampler.set_epoch(epoch)
+    for rows, weight in sampler.batches(batch_size):
+        if isinstance(train, TensorDataset):
+            batch = tuple(Tensor._wrap(array) for array in train[rows])
+        else:
+            picked = [train[int(row)] for row in rows]
+            batch = next(iter(DataLoader(picked, batch_size=len(picked))))
+        yield (*batch, weight)
 
 
 class _EarlyStopping:

@@ -49,10 +49,20 @@ def _use_threads(threads: int) -> None:
     set_num_threads(threads)
 
 
+def _quiet_unless_rank_zero() -> None:
+    """Under mpiexec every rank runs the command; rank 0 alone prints its results (errors, on
+    standard error, still come from whichever rank has them)."""
+    from .. import distributed
+
+    if distributed.init() > 1 and not distributed.is_main_process():
+        sys.stdout = open(os.devnull, "w")
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _quiet_unless_rank_zero()
         if getattr(args, "threads", None) is not None:
             _use_threads(args.threads)
         status = args.handler(args) or 0

@@ -1,13 +1,14 @@
 """REINFORCE: returns, the policy-gradient loss, the agent's update, and the training loop."""
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import numpy
 
-from .. import backend, optim
+from .. import backend, distributed, optim
 from ..autograd import no_grad
 from ..divergence import DivergenceGuard, check_parameters, gradient_norm
 from ..nn import functional as F
@@ -158,23 +159,37 @@ def train(config: ReinforceConfig | None = None, episodes: int = 1500,
     env = make_env(config.env)
     generator = backend.manual_seed(config.seed)  # initial weights, then the actions drawn
     agent = Reinforce(config, *describe_env(env))
+    # Under mpiexec each rank plays its own episode (its own actions and environment seed) and
+    # the update averages the ranks' policy gradients: p episodes per step.
+    processes, rank = distributed.init(), distributed.get_rank()
+    averaging = []
+    if processes > 1:
+        averaging = [distributed.DistributedDataParallel(network)
+                     for network in (agent.policy, agent.value) if network is not None]
+        if rank > 0:
+            generator = numpy.random.default_rng((config.seed, rank))
     result = TrainingResult(agent, reward_threshold=env.spec.reward_threshold)
     start = time.perf_counter()
     try:
-        for index in range(episodes):
+        for step in range(math.ceil(episodes / processes)):
             episode = run_episode(env, agent.policy, generator,
-                                  seed=config.seed if index == 0 else None)
+                                  seed=config.seed + rank if step == 0 else None)
             agent.update(episode)
-            result.returns.append(episode.total_return)
-            average = float(numpy.mean(result.returns[-WINDOW:]))
-            if (result.solved_at_episode is None and result.reward_threshold is not None
-                    and len(result.returns) >= WINDOW and average >= result.reward_threshold):
-                result.solved_at_episode = index + 1
-            if on_episode is not None:
-                on_episode(index + 1, episode.total_return, average)
+            every_return = numpy.zeros(processes)
+            every_return[rank] = episode.total_return
+            for episode_return in distributed.all_reduce(every_return).tolist():
+                result.returns.append(episode_return)
+                average = float(numpy.mean(result.returns[-WINDOW:]))
+                if (result.solved_at_episode is None and result.reward_threshold is not None
+                        and len(result.returns) >= WINDOW and average >= result.reward_threshold):
+                    result.solved_at_episode = len(result.returns)
+                if on_episode is not None:
+                    on_episode(len(result.returns), episode_return, average)
             if result.solved_at_episode is not None and stop_when_solved:
                 break
     finally:
+        for wrapper in averaging:
+            wrapper.remove_hooks()
         env.close()
         result.seconds = time.perf_counter() - start
     return result

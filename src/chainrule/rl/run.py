@@ -41,8 +41,9 @@ def save_run(directory, result: TrainingResult, *, overwrite: bool = False) -> P
 
 
 def _write_run(run: RunDirectory, result: TrainingResult) -> None:
-    save_policy(run.folder, result.agent.policy, result.agent.config)
-    plot_returns(result, run.folder / PLOT_FILE)
+    if run.writer:  # under mpiexec, rank 0 alone (every rank holds the same policy)
+        save_policy(run.folder, result.agent.policy, result.agent.config)
+        plot_returns(result, run.folder / PLOT_FILE)
     run.finish(result.metrics())
 
 

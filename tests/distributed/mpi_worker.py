@@ -1,0 +1,134 @@
+"""What tests/distributed/test_mpi.py runs under ``mpiexec -n N`` (its functions also run in the
+test's own process, a world of one):
+
+    python mpi_worker.py OUT_DIR TASK [TASK ...]
+
+Tasks: ``mlp64`` and ``mlp62`` (one epoch of ``fit`` on an MNIST-sized MLP, global batch 64 or
+62), ``resume`` (a second epoch of mlp64 from the checkpoint in OUT_DIR/checkpoint), ``gpt-sgd``
+(50 steps of a tiny GPT, float32, SGD with momentum), ``gpt-adamw-float64`` (the same with AdamW
+in float64), ``rl`` (six REINFORCE episodes; every rank writes its policy), ``die`` and
+``raise`` and ``stall`` (mlp64, but in its fifth step rank 1 is killed, raises, or sleeps a
+minute), ``unused`` (a layer that never reaches the loss). Rank 0 writes each task's
+final weights to OUT_DIR/TASK.npz. The data is random and made here, from fixed seeds.
+"""
+import os
+import signal
+import sys
+import time
+
+import numpy
+
+import chainrule
+from chainrule import distributed, nn, optim
+from chainrule.models.gpt import GPT, GPTConfig
+from chainrule.nn import functional as F
+from chainrule.training import fit
+
+
+def weights(model) -> dict:
+    return {name: value.data.copy() for name, value in model.state_dict().items()}
+
+
+def mnist_sized_mlp(batch_size: int, fault: str | None = None, epochs: int = 1,
+                    checkpoint_dir=None) -> dict:
+    rng = numpy.random.default_rng(0)
+    inputs = rng.random((2048, 784), dtype=numpy.float32)
+    labels = (inputs[:, :10].argmax(axis=1) + (inputs[:, 10] > 0.5)) % 10
+    chainrule.manual_seed(distributed.get_rank() + 1)   # rank 0's weights must win the broadcast
+    model = nn.MLP([784, 64, 32, 10])
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    steps = []
+
+    def loss(outputs, targets):
+        steps.append(1)
+        if fault is not None and len(steps) == 5 and distributed.get_rank() == 1:
+            if fault == "die":
+                os.kill(os.getpid(), signal.SIGKILL)
+            if fault == "stall":
+                time.sleep(60)
+            raise RuntimeError("a failure in rank 1's fifth step")
+        return F.cross_entropy(outputs, targets)
+
+    fit(model, loss, optimizer, (inputs, labels), epochs=epochs, batch_size=batch_size, seed=3,
+        progress=False, checkpoint_dir=checkpoint_dir, resume=checkpoint_dir is not None)
+    return weights(model)
+
+
+def tiny_gpt(optimizer_name: str, dtype: str) -> dict:
+    previous = chainrule.get_default_dtype()
+    chainrule.set_default_dtype(dtype)
+    try:
+        config = GPTConfig(vocab_size=13, block_size=8, n_layer=2, n_head=2, n_embd=16)
+        tokens = numpy.random.default_rng(1).integers(0, config.vocab_size, size=(96, 9))
+        chainrule.manual_seed(distributed.get_rank() + 1)
+        model = GPT(config)
+        # Small buckets, so that several reductions are in flight during one backward.
+        parallel = distributed.DistributedDataParallel(model, bucket_cap_mb=0.004)
+        if optimizer_name == "adamw":
+            optimizer = optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1)
+        else:
+            optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        sampler = distributed.DistributedSampler(len(tokens), seed=5)
+        steps, epoch = 0, 0
+        while steps < 50:
+            sampler.set_epoch(epoch)
+            for rows, weight in sampler.batches(16):
+                if steps < 50:
+                    _, loss = parallel(chainrule.tensor(tokens[rows, :-1]),
+                                       chainrule.tensor(tokens[rows, 1:]))
+                    optimizer.zero_grad()
+                    (loss * weight).backward()
+                    optimizer.step()
+                    steps += 1
+            epoch += 1
+        return weights(model)
+    finally:
+        chainrule.set_default_dtype(previous)
+
+
+def reinforce_on_every_rank(out_dir: str) -> dict:
+    """Six episodes of REINFORCE on CartPole; every rank writes its policy to rl-rank<r>.npz."""
+    from chainrule import rl
+
+    result = rl.train(rl.ReinforceConfig(hidden=16), episodes=6, stop_when_solved=False)
+    numpy.savez(os.path.join(out_dir, f"rl-rank{distributed.get_rank()}.npz"),
+                **weights(result.agent.policy))
+    return {"returns": numpy.array(result.returns)}
+
+
+def unused_parameter() -> dict:
+    """A model whose second layer never reaches the loss: the second forward must say so."""
+    model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2))
+    parallel = distributed.DistributedDataParallel(model)
+    inputs = chainrule.randn(4, 3)
+    for _ in range(2):
+        parallel.module[0](inputs).sum().backward()
+        parallel(inputs)
+    return weights(model)
+
+
+TASKS = {
+    "mlp64": lambda: mnist_sized_mlp(64),
+    "mlp62": lambda: mnist_sized_mlp(62),
+    "gpt-sgd": lambda: tiny_gpt("sgd", "float32"),
+    "gpt-adamw-float64": lambda: tiny_gpt("adamw", "float64"),
+    # the second epoch, resuming the checkpoint OUT_DIR/checkpoint of the first
+    "resume": lambda: mnist_sized_mlp(64, epochs=2,
+                                      checkpoint_dir=os.path.join(sys.argv[1], "checkpoint")),
+    "rl": lambda: reinforce_on_every_rank(sys.argv[1]),
+    "die": lambda: mnist_sized_mlp(64, fault="die"),
+    "raise": lambda: mnist_sized_mlp(64, fault="raise"),
+    "stall": lambda: mnist_sized_mlp(64, fault="stall"),
+    "unused": unused_parameter,
+}
+
+if __name__ == "__main__":
+    out_dir = sys.argv[1]
+    if distributed.is_main_process():
+        with open(os.path.join(out_dir, "processes.txt"), "w") as table:
+            table.writelines(f"{rank} {host} {pid}\n"
+                             for rank, host, pid in distributed.world.processes())
+    for task in sys.argv[2:]:
+        result = TASKS[task]()
+        if distributed.is_main_process():
+            numpy.savez(os.path.join(out_dir, f"{task}.npz"), **result)
