@@ -15,3 +15,8 @@ class DataError(ChainruleError, ValueError):
 
 class CheckpointError(ChainruleError, ValueError):
     """A checkpoint that is missing, damaged, or does not fit the model."""
+
+
+class CompileError(ChainruleError, RuntimeError):
+    """A step that ``chainrule.compile`` can't record or replay faithfully; the message says
+    what in the step broke it and what to do instead."""

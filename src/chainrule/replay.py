@@ -1,0 +1,257 @@
+"""A recorded step as a program, and its replay: the same operations on buffers made once.
+
+``Program`` takes a recording's instructions and prepares each one as a call with its arguments
+bound: an array operation writes its result with ``out=`` into a buffer allocated here, once;
+a view of a buffer that never moves is taken here, once; an array made from Python values is
+made here, once, unless the step writes into it. What is left for each call is a flat list of
+calls, and only the instructions that read the step's inputs look their arguments up each time.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy
+
+from . import backend
+from .errors import CompileError
+from .recording import Ref, same_structure
+from .tensor import Tensor
+
+OUT_FUNCTIONS = (numpy.dot, numpy.clip, numpy.cumsum)  # array functions that take out=
+
+
+class _BranchChanged(Exception):
+    def __init__(self, index: int):
+        self.index = index
+
+
+def _resolve(value, values):
+    kind = type(value)
+    if kind is Ref:
+        return values[value.index]
+    if kind is tuple or kind is list:
+        return kind(_resolve(item, values) for item in value)
+    if kind is dict:
+        return {key: _resolve(item, values) for key, item in value.items()}
+    return value
+
+
+def _refs(value):
+    if type(value) is Ref:
+        yield value.index
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _refs(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _refs(item)
+
+
+def _call(function, arguments, keywords, values, out=None):
+    """An instruction whose arguments change from call to call: resolved at each call."""
+    keywords = _resolve(keywords, values)
+    if out is not None:
+        keywords["out"] = out
+    return function(*_resolve(arguments, values), **keywords)
+
+
+def _branch(slot: int, expected: bool, index: int, values) -> None:
+    if bool(values[slot]) is not expected:
+        raise _BranchChanged(index)
+
+
+def _draw(name, arguments, keywords, values, out=None):
+    draw = getattr(backend.generator(), name)
+    if out is None:
+        return numpy.asarray(draw(*_resolve(arguments, values), **_resolve(keywords, values)))
+    draw(*_resolve(arguments, values), out=out, **_resolve(keywords, values))
+
+
+def _takes_out(function) -> bool:
+    return isinstance(function, numpy.ufunc) or function in OUT_FUNCTIONS or (
+        isinstance(getattr(function, "__self__", None), numpy.ufunc))
+
+
+class Program:
+    """A recorded step: the instructions, the buffers, and the steps of a replay."""
+
+    def __init__(self, recording, inputs: list, outputs):
+        self.buffers, self.instructions = recording.buffers, recording.instructions
+        self.inputs, self.outputs = inputs, outputs
+        self.guards = [(obj, name, value) for obj, name, value in recording.reads.values()]
+        self.modules = list(recording.modules.values())
+        self.rerecords = 0
+        values = self.values = [buffer.array for buffer in self.buffers]
+        dynamic = {slot for _, slot in inputs}
+        written = {root for instruction in self.instructions for root in instruction.writes}
+        self.steps, self.first_effect, self.snapshot_rng = [], len(self.instructions), False
+        for index, instruction in enumerate(self.instructions):
+            step = self._step(index, instruction, values, dynamic, written)
+            if step is not None:
+                self.steps.append(step + (index,))
+        self.steps = [(call, store) for call, store, _ in self.steps]
+
+    def _step(self, index, instruction, values, dynamic, written):
+        """(call, buffer to store its result in or None, index), or None: done at build time."""
+        kind, function, result = instruction.kind, instruction.function, instruction.result
+        arguments, keywords = instruction.arguments, instruction.keywords
+        if kind in ("set_grad", "version", "optimizer") or instruction.writes and any(
+                self.buffers[root].origin == "held" for root in instruction.writes):
+            self.first_effect = min(self.first_effect, index)
+        if kind == "create":
+            if result not in written:
+                values[result] = instruction.expected
+                return None
+            values[result] = numpy.empty_like(instruction.expected)
+            if function in (numpy.empty, numpy.empty_like):
+                return None
+            return functools.partial(numpy.copyto, values[result], instruction.expected), None
+        if kind == "draw":
+            buffer = self.buffers[result]
+            if function in ("random", "standard_normal") and buffer.dtype == numpy.float64:
+                values[result] = numpy.empty(buffer.shape, buffer.dtype)
+                return functools.partial(_draw, function, arguments, keywords, values,
+                                         values[result]), None
+            dynamic.add(result)
+            return functools.partial(_draw, function, arguments, keywords, values), result
+        if kind == "branch":
+            if self.first_effect > index and self.first_draw(index):
+                self.snapshot_rng = True
+            return functools.partial(_branch, arguments[0].index, instruction.expected, index,
+                                     values), None
+        if kind == "set_grad":
+            source = arguments[0]
+            if source is None or source.index not in dynamic:
+                gradient = None if source is None else Tensor._wrap(values[source.index])
+                return functools.partial(setattr, function, "grad", gradient), None
+            return (lambda: setattr(function, "grad", Tensor._wrap(values[source.index]))), None
+        if kind in ("version", "optimizer"):
+            return functools.partial(function, *arguments), None
+        moving = any(slot in dynamic for slot in _refs((arguments, keywords)))
+        if kind == "view" and not moving:
+            values[result] = function(*_resolve(arguments, values), **_resolve(keywords, values))
+            return None
+        if kind == "view" or result is None or not _takes_out(function):
+            if result is None and not moving:
+                return functools.partial(function, *_resolve(arguments, values),
+                                         **_resolve(keywords, values)), None
+            if result is not None:
+                dynamic.add(result)
+            return functools.partial(_call, function, arguments, keywords, values), result
+        buffer = self.buffers[result]
+        values[result] = numpy.empty(buffer.shape, buffer.dtype)
+        if moving:
+            return functools.partial(_call, function, arguments, keywords, values,
+                                     values[result]), None
+        return functools.partial(function, *_resolve(arguments, values), out=values[result],
+                                 **_resolve(keywords, values)), None
+
+    def first_draw(self, before: int) -> bool:
+        return any(i.kind == "draw" for i in self.instructions[:before])
+
+    # ------------------------------------------------------------ running
+    def changed(self):
+        """None if everything the recording read is as it was; else a description of what isn't."""
+        for obj, name, value in self.guards:
+            if getattr(obj, name) is not value:
+                what = type(obj).__name__
+                shape = f" of shape {tuple(obj.shape)}" if isinstance(obj, Tensor) else ""
+                return f"{name} of a {what}{shape}"
+        for module, structure in self.modules:
+            if not same_structure(structure):
+                return f"an attribute (a parameter, a sub-module, training) of a {type(module).__name__}"
+        return None
+
+    def run(self, function, args):
+        values = self.values
+        for position, slot in self.inputs:
+            value = args[position]
+            values[slot] = value.data if isinstance(value, Tensor) else value
+        state = backend.get_rng_state() if self.snapshot_rng else None
+        try:
+            for call, store in self.steps:
+                if store is None:
+                    call()
+                else:
+                    values[store] = call()
+        except _BranchChanged as changed:
+            if changed.index > self.first_effect:
+                raise CompileError(
+                    "chainrule.compile: a branch on a tensor's value went the other way than "
+                    "when the step was recorded, after the step had changed parameters or "
+                    "gradients; the replay can't continue. Branch before the update, or don't "
+                    "compile this step") from None
+            if state is not None:
+                backend.set_rng_state(state)
+            return function(*args)  # this call eagerly: it does what eager mode does
+        return self._results(self.outputs)
+
+    def _results(self, output):
+        if output == () or type(output[0]) is tuple:
+            return tuple(self._results(item) for item in output)
+        kind, value = output
+        return Tensor._wrap(self.values[value].copy()) if kind == "buffer" else value
+
+    # ------------------------------------------------------------ reading
+    def __str__(self) -> str:
+        """The program as the lecture's tables: the forward, then the backward, then the update;
+        one line per operation, each buffer vN with its shape and dtype."""
+        lines = [f"{len(self.instructions)} instructions on {len(self.buffers)} buffers "
+                 f"({sum(1 for b in self.buffers if b.origin == 'input')} inputs, "
+                 f"{sum(1 for b in self.buffers if b.origin == 'held')} held by tensors)"]
+        phase = None
+        for instruction in self.instructions:
+            if instruction.phase != phase:
+                phase = instruction.phase
+                lines.append(f"{phase}:")
+            lines.append("  " + _describe(instruction, self.buffers))
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _name(function) -> str:
+    owner = getattr(function, "__self__", None)
+    if isinstance(owner, numpy.ufunc):
+        return f"{owner.__name__}.{function.__name__}"
+    return getattr(function, "__name__", type(function).__name__)
+
+
+def _text(value, buffers) -> str:
+    if type(value) is Ref:
+        buffer = buffers[value.index]
+        return f"v{value.index}" if buffer.origin == "made" else f"v{value.index}:{buffer.origin}"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_text(item, buffers) for item in value) + ")"
+    if isinstance(value, slice):
+        return ":" if value == slice(None) else repr(value)
+    if isinstance(value, numpy.dtype):
+        return str(value)
+    return repr(value)
+
+
+def _describe(instruction, buffers) -> str:
+    """One line: ``v9 = maximum(v8, 0)    (128, 256) float32``."""
+    kind, function = instruction.kind, instruction.function
+    if kind == "optimizer":
+        return f"{type(instruction.arguments[0]).__name__}.step()  (run live: reads lr and state)"
+    if kind == "set_grad":
+        source = instruction.arguments[0]
+        return f"{type(function).__name__}{tuple(function.shape)}.grad = " + (
+            "None" if source is None else _text(source, buffers))
+    if kind == "version":
+        return f"count an in-place write of a tensor of shape {tuple(function.shape)}"
+    keywords = {k: v for k, v in instruction.keywords.items()
+                if not (k == "where" and v is True) and v is not None}
+    out = keywords.pop("out", None)
+    arguments = [_text(a, buffers) for a in instruction.arguments]
+    arguments += [f"{k}={_text(v, buffers)}" for k, v in keywords.items()]
+    name = "draw " + function if kind == "draw" else _name(function)
+    call = f"{name}({', '.join(arguments)})"
+    if kind == "branch":
+        return f"check {call} is {instruction.expected}  (a branch on a value)"
+    if instruction.result is None:
+        target = f"  -> {_text(out[0], buffers)} in place" if out else ""
+        return call + target
+    buffer = buffers[instruction.result]
+    return f"v{instruction.result} = {call}".ljust(48) + f"  {buffer.shape} {buffer.dtype}"
