@@ -164,6 +164,29 @@ class Recording:
                              traced.slot, expected=array.copy()))
         return traced
 
+    def hold_state(self, optimizer) -> list:
+        """An optimiser's buffers (momentum, Adam's moments) as held arrays for its step."""
+        swapped = []
+        for state in optimizer.state.values():
+            for key, value in state.items():
+                if isinstance(value, numpy.ndarray) and not isinstance(value, Traced):
+                    state[key] = self.held_array(None, value)
+                    swapped.append((state, key, value))
+        return swapped
+
+    def release_state(self, optimizer, swapped: list) -> bool:
+        """Put the buffers back; True if the step left an array of the recording in its state."""
+        for state, key, value in swapped:
+            current = state.get(key)
+            if isinstance(current, Traced) and current.slot == self.held[id(value)]:
+                state[key] = value
+        leaked = False
+        for state in optimizer.state.values():
+            for key, value in state.items():
+                if isinstance(value, Traced):
+                    state[key], leaked = numpy.array(plain(value)), True
+        return leaked
+
     def held_array(self, tensor, array) -> Traced:
         """A tensor's array from before the step: the program uses the very same array."""
         slot = self.held.get(id(array))
@@ -243,6 +266,17 @@ def same_structure(structure) -> bool:
         if tuple(map(id, values)) != ids:
             return False
     return True
+
+
+def optimizer_settings(optimizer) -> tuple:
+    """Every Python value an optimiser's step reads (hyper-parameters, step counts, which buffers
+    it holds): a recorded update is replayed only while these are the same."""
+    groups = tuple(tuple((key, value) for key, value in group.items() if key != "params")
+                   + (tuple(map(id, group["params"])),) for group in optimizer.param_groups)
+    state = tuple((id(p), tuple((key, id(value) if isinstance(value, numpy.ndarray) else value)
+                                for key, value in buffers.items()))
+                  for p, buffers in optimizer.state.items())
+    return groups, state
 
 
 # ---------------------------------------------------------------- the engine, watched
@@ -326,12 +360,18 @@ class watching:
                 raise CompileError("chainrule.compile: optimizer.step(closure) can't be "
                                    "recorded; call the closure in the step, then step()")
             recording.phase = "update"
-            recording.add(Instruction("optimizer", original_step, (optimizer,)))
-            recording.paused = True
+            settings, start = optimizer_settings(optimizer), len(recording.instructions)
+            swapped = recording.hold_state(optimizer)
             try:
                 return original_step(optimizer)
             finally:
-                recording.paused = False
+                leaked = recording.release_state(optimizer, swapped)
+                update = recording.instructions[start:]
+                del recording.instructions[start:]
+                if leaked or optimizer_settings(optimizer) != settings:
+                    update, settings = None, None  # e.g. Adam's step count: run it live
+                recording.add(Instruction("optimizer", original_step, (optimizer,),
+                                          {"update": update}, expected=settings))
 
         def run_backward(*args, **kwargs):
             recording.phase = "backward"

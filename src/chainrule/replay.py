@@ -14,7 +14,7 @@ import numpy
 
 from . import backend
 from .errors import CompileError
-from .recording import Ref, same_structure
+from .recording import Ref, optimizer_settings, same_structure
 from .tensor import Tensor
 
 OUT_FUNCTIONS = (numpy.dot, numpy.clip, numpy.cumsum)  # array functions that take out=
@@ -67,6 +67,21 @@ def _draw(name, arguments, keywords, values, out=None):
     draw(*_resolve(arguments, values), out=out, **_resolve(keywords, values))
 
 
+def _update(optimizer, settings, calls, live) -> None:
+    if optimizer_settings(optimizer) != settings:
+        return live()
+    for call in calls:
+        call()
+
+
+def flat(instructions):
+    """The instructions, an optimiser's recorded update in its place."""
+    for instruction in instructions:
+        yield instruction
+        if instruction.kind == "optimizer" and instruction.keywords["update"]:
+            yield from instruction.keywords["update"]
+
+
 def _takes_out(function) -> bool:
     return isinstance(function, numpy.ufunc) or function in OUT_FUNCTIONS or (
         isinstance(getattr(function, "__self__", None), numpy.ufunc))
@@ -83,7 +98,7 @@ class Program:
         self.rerecords = 0
         values = self.values = [buffer.array for buffer in self.buffers]
         dynamic = {slot for _, slot in inputs}
-        written = {root for instruction in self.instructions for root in instruction.writes}
+        written = {root for instruction in flat(self.instructions) for root in instruction.writes}
         self.steps, self.first_effect, self.snapshot_rng = [], len(self.instructions), False
         for index, instruction in enumerate(self.instructions):
             step = self._step(index, instruction, values, dynamic, written)
@@ -125,7 +140,9 @@ class Program:
                 gradient = None if source is None else Tensor._wrap(values[source.index])
                 return functools.partial(setattr, function, "grad", gradient), None
             return (lambda: setattr(function, "grad", Tensor._wrap(values[source.index]))), None
-        if kind in ("version", "optimizer"):
+        if kind == "optimizer":
+            return self._update(index, instruction, values, dynamic, written), None
+        if kind == "version":
             return functools.partial(function, *arguments), None
         moving = any(slot in dynamic for slot in _refs((arguments, keywords)))
         if kind == "view" and not moving:
@@ -145,6 +162,23 @@ class Program:
                                      values[result]), None
         return functools.partial(function, *_resolve(arguments, values), out=values[result],
                                  **_resolve(keywords, values)), None
+
+    def _update(self, index, instruction, values, dynamic, written):
+        """An optimiser's step: its recorded operations while its settings are those recorded,
+        else (a new learning rate, Adam's step count) the step itself, live."""
+        live = functools.partial(instruction.function, *instruction.arguments)
+        update = instruction.keywords["update"]
+        if update is None:
+            return live
+        calls = []
+        for inner in update:
+            step = self._step(index, inner, values, dynamic, written)
+            if step is not None and step[1] is not None:
+                return live  # an operation whose arguments move: not worth a special case
+            if step is not None:
+                calls.append(step[0])
+        return functools.partial(_update, instruction.arguments[0], instruction.expected, calls,
+                                 live)
 
     def first_draw(self, before: int) -> bool:
         return any(i.kind == "draw" for i in self.instructions[:before])
@@ -205,6 +239,9 @@ class Program:
                 phase = instruction.phase
                 lines.append(f"{phase}:")
             lines.append("  " + _describe(instruction, self.buffers))
+            if instruction.kind == "optimizer" and instruction.keywords["update"]:
+                lines += ["    " + _describe(inner, self.buffers)
+                          for inner in instruction.keywords["update"]]
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -234,13 +271,16 @@ def _describe(instruction, buffers) -> str:
     """One line: ``v9 = maximum(v8, 0)    (128, 256) float32``."""
     kind, function = instruction.kind, instruction.function
     if kind == "optimizer":
-        return f"{type(instruction.arguments[0]).__name__}.step()  (run live: reads lr and state)"
+        name = type(instruction.arguments[0]).__name__
+        if instruction.keywords["update"] is None:
+            return f"{name}.step()  (run live: its settings or step count change between calls)"
+        return f"{name}.step(), while its settings are as recorded (else run live):"
     if kind == "set_grad":
         source = instruction.arguments[0]
         return f"{type(function).__name__}{tuple(function.shape)}.grad = " + (
             "None" if source is None else _text(source, buffers))
     if kind == "version":
-        return f"count an in-place write of a tensor of shape {tuple(function.shape)}"
+        return f"count a write to a tensor of shape {tuple(instruction.arguments[0].shape)}"
     keywords = {k: v for k, v in instruction.keywords.items()
                 if not (k == "where" and v is True) and v is not None}
     out = keywords.pop("out", None)
