@@ -24,8 +24,10 @@ The rules (TinyJit's, mostly):
   from outside the step holds the same array (a parameter replaced, e.g. by ``load_state_dict``
   with new arrays, records again), the same ``requires_grad`` and, where read, the same ``.grad``;
   each module called is in the same train/eval mode. A difference records again.
-- ``optimizer.step()`` is run live by the replay: it reads its learning rate (a scheduler's
-  change), step count (Adam's bias correction) and buffers each call.
+- ``optimizer.step()`` replays as its own array operations, in place, while the optimiser's
+  settings (learning rates, step counts, which buffers it holds) are those recorded; otherwise
+  (a scheduler's new rate, Adam's step count) the replay runs the step itself, live. A
+  schedule's ``scheduler.step()`` inside the step is run live too.
 - ``if`` on a tensor's value is checked by the replay: the branch must go as recorded, or the
   call runs eagerly instead (before the step has changed anything) or raises ``CompileError``.
   ``.item()``, ``float()`` and ``int()`` of a value computed in the step are refused.

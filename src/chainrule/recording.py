@@ -9,8 +9,10 @@ engine itself is not changed; for the length of the recording,
 - ``Tensor.data``, ``.grad`` and ``.requires_grad`` are read through properties that hand out a
   parameter's array as a ``Traced`` view (its writes are seen) and note what was read, so that
   a replay can check the same tensors still hold the same arrays, gradients and flags;
-- ``Optimizer.step`` is one instruction, run live by the replay: it reads its learning rate,
-  step count and buffers each call, so a schedule or Adam's bias correction is never frozen.
+- ``Optimizer.step`` is one instruction holding the step's own array operations, which the
+  replay runs while the optimiser's settings (learning rates, step counts, buffers) are those
+  recorded, and otherwise runs the step itself, live: a new learning rate or Adam's bias
+  correction is never frozen. A schedule's ``step()`` is run live.
 
 The result is a list of ``Instruction``: ``function(*arguments)`` with ``Ref(n)`` standing for
 the n-th buffer. ``replay.py`` turns it into a program that runs it again.
@@ -44,7 +46,8 @@ class Instruction:
     ``kind``: "op" (an array operation), "view" (its result shares memory with an argument),
     "create" (an array made from Python values: ``initial`` holds it), "draw" (random numbers
     from backend's generator), "branch" (``bool()`` of an array: the replay checks it comes out
-    as ``expected``), "set_grad", "version", "optimizer" (run live)."""
+    as ``expected``), "set_grad", "version", "optimizer" (its own operations, or run live),
+    "live" (a learning-rate schedule's step, run live)."""
     kind: str
     function: object
     arguments: tuple = ()
@@ -323,6 +326,13 @@ def _watched_attribute(recording: Recording, name: str, member, data_member):
     return property(get, set)
 
 
+def _with_subclasses(kind: type) -> list:
+    found = [kind]
+    for subclass in kind.__subclasses__():
+        found += _with_subclasses(subclass)
+    return found
+
+
 def _tensor_bool(tensor) -> bool:
     """``if tensor:`` while recording: the array's truth, which the replay checks again."""
     if tensor.data.size != 1:
@@ -335,8 +345,10 @@ class watching:
     """The context of one recording: the engine's doors watched, and put back afterwards."""
 
     def __init__(self):
-        from .nn.module import Module  # the recording sees modules and optimisers; the
-        from .optim.optimizer import Optimizer  # engine does not: imported only here
+        # The recording sees modules, optimisers and schedules; the engine does not: so here.
+        from .nn.module import Module
+        from .optim.lr_scheduler import LRScheduler
+        from .optim.optimizer import Optimizer
 
         self.recording = Recording()
         recording = self.recording
@@ -373,6 +385,18 @@ class watching:
                 recording.add(Instruction("optimizer", original_step, (optimizer,),
                                           {"update": update}, expected=settings))
 
+        def live(original):
+            def step(scheduler, *args, **kwargs):
+                if recording.paused or args or kwargs:
+                    return original(scheduler, *args, **kwargs)
+                recording.add(Instruction("live", original, (scheduler,)))
+                recording.paused = True
+                try:
+                    return original(scheduler)
+                finally:
+                    recording.paused = False
+            return step
+
         def run_backward(*args, **kwargs):
             recording.phase = "backward"
             try:
@@ -400,6 +424,8 @@ class watching:
                         (backend, "_generator", _Generator(recording, backend._generator))]
         self.patches += [(Tensor, name, _watched_attribute(recording, name, member, data_member))
                          for name, member in members.items()]
+        self.patches += [(kind, "step", live(kind.__dict__["step"]))
+                         for kind in _with_subclasses(LRScheduler) if "step" in kind.__dict__]
 
     def __enter__(self) -> Recording:
         if traced._active is not None:

@@ -110,7 +110,7 @@ class Program:
         """(call, buffer to store its result in or None, index), or None: done at build time."""
         kind, function, result = instruction.kind, instruction.function, instruction.result
         arguments, keywords = instruction.arguments, instruction.keywords
-        if kind in ("set_grad", "version", "optimizer") or instruction.writes and any(
+        if kind in ("set_grad", "version", "optimizer", "live") or instruction.writes and any(
                 self.buffers[root].origin == "held" for root in instruction.writes):
             self.first_effect = min(self.first_effect, index)
         if kind == "create":
@@ -142,7 +142,7 @@ class Program:
             return (lambda: setattr(function, "grad", Tensor._wrap(values[source.index]))), None
         if kind == "optimizer":
             return self._update(index, instruction, values, dynamic, written), None
-        if kind == "version":
+        if kind in ("version", "live"):
             return functools.partial(function, *arguments), None
         moving = any(slot in dynamic for slot in _refs((arguments, keywords)))
         if kind == "view" and not moving:
@@ -275,6 +275,8 @@ def _describe(instruction, buffers) -> str:
         if instruction.keywords["update"] is None:
             return f"{name}.step()  (run live: its settings or step count change between calls)"
         return f"{name}.step(), while its settings are as recorded (else run live):"
+    if kind == "live":
+        return f"{type(instruction.arguments[0]).__name__}.step()  (run live)"
     if kind == "set_grad":
         source = instruction.arguments[0]
         return f"{type(function).__name__}{tuple(function.shape)}.grad = " + (

@@ -311,3 +311,50 @@ def test_python_arguments_are_part_of_the_signature():
     results = [compiled(x, scale).tolist() for scale in (2.0, 2.0, 2.0, 3.0, 3.0, 3.0)]
     assert results == [[2.0, 4.0]] * 3 + [[3.0, 6.0]] * 3
     assert compiled.recordings == 2
+
+
+def test_the_gpt_with_adamw_a_schedule_and_dropout_replays_exactly():
+    from chainrule.models.gpt import GPT, GPTConfig
+
+    def make():
+        chainrule.manual_seed(0)
+        model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16,
+                              dropout=0.1))
+        optimizer = optim.AdamW(model.optimizer_groups(0.1), lr=1e-2)
+        schedule = optim.lr_scheduler.WarmupCosineLR(optimizer, warmup_steps=2, decay_steps=6)
+
+        def step(tokens, targets):
+            _, loss = model(tokens, targets)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            return loss
+        return model, step
+    rng = numpy.random.default_rng(0)
+    data = [(chainrule.tensor(rng.integers(0, 11, (3, 8))),
+             chainrule.tensor(rng.integers(0, 11, (3, 8)))) for _ in range(6)]
+    (eager_model, eager_step), (compiled_model, step) = make(), make()
+    compiled = chainrule.compile(step)
+    losses = []
+    for run in (eager_step, compiled):
+        chainrule.manual_seed(5)
+        losses.append([run(tokens, targets).item() for tokens, targets in data])
+    assert losses[1] == losses[0]
+    assert compiled.recordings == 1
+    assert_same_state(eager_model, compiled_model)
+
+
+def test_clipping_the_gradient_norm_reads_a_value_and_is_refused():
+    model = nn.Linear(2, 1)
+
+    def step(x):
+        loss = model(x).sum()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        return loss
+    compiled = chainrule.compile(step)
+    x = chainrule.tensor([[1.0, 2.0]])
+    compiled(x)
+    with pytest.raises(CompileError, match="into Python"):
+        compiled(x)
