@@ -52,7 +52,9 @@ def _call(function, arguments, keywords, values, out=None):
     keywords = _resolve(keywords, values)
     if out is not None:
         keywords["out"] = out
-    return function(*_resolve(arguments, values), **keywords)
+    result = function(*_resolve(arguments, values), **keywords)
+    # a full reduction gives a NumPy scalar; the recording made it a 0-d array, and so do we
+    return numpy.asarray(result) if isinstance(result, numpy.generic) else result
 
 
 def _branch(slot: int, expected: bool, index: int, values) -> None:

@@ -313,7 +313,7 @@ def test_python_arguments_are_part_of_the_signature():
     assert compiled.recordings == 2
 
 
-def test_the_gpt_with_adamw_a_schedule_and_dropout_replays_exactly():
+def test_the_gpt_with_adamw_clipping_a_schedule_and_dropout_replays_exactly():
     from chainrule.models.gpt import GPT, GPTConfig
 
     def make():
@@ -327,6 +327,7 @@ def test_the_gpt_with_adamw_a_schedule_and_dropout_replays_exactly():
             _, loss = model(tokens, targets)
             optimizer.zero_grad()
             loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 0.5)
             optimizer.step()
             schedule.step()
             return loss
@@ -345,16 +346,26 @@ def test_the_gpt_with_adamw_a_schedule_and_dropout_replays_exactly():
     assert_same_state(eager_model, compiled_model)
 
 
-def test_clipping_the_gradient_norm_reads_a_value_and_is_refused():
-    model = nn.Linear(2, 1)
+def test_clipping_the_gradient_norm_replays_exactly_whether_or_not_it_clips():
+    steps = []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        model = nn.Linear(3, 1)
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
 
-    def step(x):
-        loss = model(x).sum()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        return loss
-    compiled = chainrule.compile(step)
-    x = chainrule.tensor([[1.0, 2.0]])
-    compiled(x)
-    with pytest.raises(CompileError, match="into Python"):
-        compiled(x)
+        def step(x, model=model, optimizer=optimizer):
+            optimizer.zero_grad()
+            loss = (model(x) ** 2).sum()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            return loss
+        steps.append((model, step))
+    rng = numpy.random.default_rng(0)
+    scales = [0.01, 0.01, 10.0, 0.01, 10.0, 10.0, 0.01]  # norms below and above max_norm
+    data = [chainrule.tensor((rng.standard_normal((4, 3)) * s).astype(numpy.float32))
+            for s in scales]
+    compiled = chainrule.compile(steps[1][1])
+    assert [compiled(x).item() for x in data] == [steps[0][1](x).item() for x in data]
+    assert compiled.recordings == 1
+    assert_same_state(steps[0][0], steps[1][0])
