@@ -20,7 +20,7 @@ import harness
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCHMARKS = ["bench_mlp_epoch.py", "bench_small_batches.py", "bench_transformer.py",
-              "bench_memory.py", "bench_deep_graph.py"]
+              "bench_memory.py", "bench_deep_graph.py", "bench_compile.py"]
 KEPT_SECTIONS = ("## Other runs and where the gap comes from", "## Language model",
                  "## Generation with a KV cache")
 
@@ -85,6 +85,14 @@ def targets(results: dict) -> str:
     if transformer:
         timed("transformer step (wall clock): chainrule / PyTorch", transformer["timings"],
               "chainrule", "pytorch", 1.2)
+    compiled = results.get("bench_compile.py")
+    if compiled:  # issue 14's targets for chainrule.compile
+        for key, what, goal in (("epoch relu 128", "MLP epoch, batch 128, relu", 1.02),
+                                ("epoch sigmoid 128", "MLP epoch, batch 128, sigmoid", 1.02),
+                                ("step relu 16", "step at batch 16", 1.08),
+                                ("step relu 1", "step at batch 1", 1.15)):
+            timed(f"{what}: compiled / NumPy limit", compiled["timings"][key], "compiled",
+                  "numpy limit", goal)
     memory = results.get("bench_memory.py")
     if memory:
         over = {(r["activation"], r["name"]): r["over_data_mb"] for r in memory["memory"]}

@@ -195,7 +195,8 @@ class Program:
                 return f"{name} of a {what}{shape}"
         for module, structure in self.modules:
             if not same_structure(structure):
-                return f"an attribute (a parameter, a sub-module, training) of a {type(module).__name__}"
+                return (f"an attribute (a parameter, a sub-module, training) of a "
+                        f"{type(module).__name__}")
         return None
 
     def run(self, function, args):
@@ -232,7 +233,8 @@ class Program:
     def __str__(self) -> str:
         """The program as the lecture's tables: the forward, then the backward, then the update;
         one line per operation, each buffer vN with its shape and dtype."""
-        lines = [f"{len(self.instructions)} instructions on {len(self.buffers)} buffers "
+        count = len(list(flat(self.instructions)))
+        lines = [f"{count} instructions on {len(self.buffers)} buffers "
                  f"({sum(1 for b in self.buffers if b.origin == 'input')} inputs, "
                  f"{sum(1 for b in self.buffers if b.origin == 'held')} held by tensors)"]
         phase = None
