@@ -23,7 +23,8 @@ The rules (TinyJit's, mostly):
 - Before a replay, the program checks that what the recording read is still there: each tensor
   from outside the step holds the same array (a parameter replaced, e.g. by ``load_state_dict``
   with new arrays, records again), the same ``requires_grad`` and, where read, the same ``.grad``;
-  each module called is in the same train/eval mode. A difference records again.
+  each module called is in the same train/eval mode. A difference records again; the programs
+  of the states seen last are kept (four per signature), so switching back replays.
 - ``optimizer.step()`` replays as its own array operations, in place, while the optimiser's
   settings (learning rates, step counts, which buffers it holds) are those recorded; otherwise
   (a scheduler's new rate, Adam's step count) the replay runs the step itself, live. A
@@ -54,7 +55,7 @@ from .tensor import Tensor
 
 __all__ = ["compile", "Compiled", "CompileError"]
 
-MAX_RECORDINGS = 4  # records of one signature in a row, without a replay between, before giving up
+MAX_RECORDINGS = 4  # recordings of one signature in a row before giving up; variants kept of one
 
 
 def compile(function=None, *, max_programs: int = 8):
@@ -65,61 +66,74 @@ def compile(function=None, *, max_programs: int = 8):
 
 
 class Compiled:
-    """A compiled step: call it as the function; ``program`` is the last one recorded."""
+    """A compiled step: call it as the function; ``program`` is the last one recorded.
+
+    ``programs`` maps each signature to its recordings, newest first: one per state the guards
+    tell apart (train and eval mode, a frozen layer...), so that switching back and forth
+    replays rather than records."""
 
     def __init__(self, function, max_programs: int = 8):
         functools.update_wrapper(self, function)
         self.function, self.max_programs = function, max_programs
         self.programs: OrderedDict = OrderedDict()
-        self.eager_calls: dict = {}
+        self.eager_calls: set = set()
+        self.recordings_in_a_row: dict = {}
         self.program = None
         self.recordings = 0
 
     def __call__(self, *args):
         key = _signature(args)
-        program = self.programs.get(key)
-        if program is not None:
-            changed = program.changed()
-            if changed is None:
-                self.programs.move_to_end(key)
-                return program.run(self.function, args)
-            program.rerecords += 1
-            if program.rerecords >= MAX_RECORDINGS:
+        programs = self.programs.get(key)
+        if programs is None and key not in self.eager_calls:
+            self.eager_calls.add(key)  # the first call: eager, to make state the step keeps
+            return self.function(*args)
+        if programs is not None:
+            for program in programs:
+                if program.changed() is None:
+                    self.programs.move_to_end(key)
+                    self.recordings_in_a_row[key] = 0
+                    return program.run(self.function, args)
+            in_a_row = self.recordings_in_a_row.get(key, 0) + 1
+            if in_a_row >= MAX_RECORDINGS:
                 raise CompileError(f"chainrule.compile: {self.__name__} recorded "
                                    f"{MAX_RECORDINGS} times in a row for the same inputs, because "
-                                   f"{changed} changes on every call; keep it the same between "
-                                   "calls, or don't compile this step")
-        elif not self.eager_calls.get(key):
-            self.eager_calls[key] = True  # the first call: eager, to make state the step keeps
-            return self.function(*args)
-        return self._record(key, args, program.rerecords if program is not None else 0)
+                                   f"{programs[0].changed()} changes on every call; keep it the "
+                                   "same between calls, or don't compile this step")
+            self.recordings_in_a_row[key] = in_a_row
+        return self._record(key, args)
 
-    def _record(self, key, args, rerecords: int):
-        with watching() as recording:
-            inputs, traced_args = [], []
-            for position, value in enumerate(args):
-                if isinstance(value, Tensor):
-                    traced = recording.new_buffer(value.data, "input")
-                    traced_args.append(Tensor._wrap(traced))
-                elif isinstance(value, numpy.ndarray):
-                    traced = recording.new_buffer(value, "input")
-                    traced_args.append(traced)
-                else:
-                    traced_args.append(value)
-                    continue
-                inputs.append((position, traced.slot))
-            result = self.function(*traced_args)
-            outputs = _outputs(result, recording)
-        program = Program(recording, inputs, outputs)
-        program.rerecords = rerecords
-        self.programs[key] = self.program = program
+    def _record(self, key, args):
+        watcher = watching()
+        recording = watcher.recording
+        try:
+            with watcher:
+                inputs, traced_args = [], []
+                for position, value in enumerate(args):
+                    if isinstance(value, Tensor):
+                        traced = recording.new_buffer(value.data, "input")
+                        traced_args.append(Tensor._wrap(traced))
+                    elif isinstance(value, numpy.ndarray):
+                        traced = recording.new_buffer(value, "input")
+                        traced_args.append(traced)
+                    else:
+                        traced_args.append(value)
+                        continue
+                    inputs.append((position, traced.slot))
+                result = self.function(*traced_args)
+                outputs = _outputs(result, recording)
+        finally:  # gradients the step left holding the recording's arrays get plain ones
+            for instruction in recording.instructions:
+                gradient = instruction.function.grad if instruction.kind == "set_grad" else None
+                if gradient is not None and isinstance(gradient.data, Traced):
+                    gradient.data = plain(gradient.data)
+        self.program = Program(recording, inputs, outputs)
         self.recordings += 1
+        variants = self.programs.setdefault(key, [])
+        variants.insert(0, self.program)
+        del variants[MAX_RECORDINGS:]
+        self.programs.move_to_end(key)
         if len(self.programs) > self.max_programs:
             self.programs.popitem(last=False)
-        for instruction in recording.instructions:  # gradients left holding recording arrays
-            if instruction.kind == "set_grad" and instruction.function.grad is not None:
-                gradient = instruction.function.grad
-                gradient.data = plain(gradient.data)
         return _plain_result(result)
 
 
@@ -151,10 +165,10 @@ def _outputs(result, recording):
         if isinstance(array, Traced):
             return ("buffer", recording.ref(array).index)
         return ("value", result)
-    if result is None or isinstance(result, (bool, int, float, str)):
-        return ("value", result)
-    raise CompileError(f"chainrule.compile: the step returned a {type(result).__name__}; "
-                       "return tensors (or a tuple of them)")
+    if result is None:
+        return ("value", None)
+    raise CompileError(f"chainrule.compile: the step returned a {type(result).__name__}; a "
+                       "replay would return the recorded one. Return tensors (or a tuple of them)")
 
 
 def _plain_result(result):

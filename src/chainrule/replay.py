@@ -97,7 +97,6 @@ class Program:
         self.inputs, self.outputs = inputs, outputs
         self.guards = [(obj, name, value) for obj, name, value in recording.reads.values()]
         self.modules = list(recording.modules.values())
-        self.rerecords = 0
         values = self.values = [buffer.array for buffer in self.buffers]
         dynamic = {slot for _, slot in inputs}
         written = {root for instruction in flat(self.instructions) for root in instruction.writes}

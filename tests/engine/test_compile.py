@@ -44,6 +44,7 @@ def twin_models(make_optimizer, activation=nn.ReLU, dropout=0.0, seed=0):
 def assert_same_state(eager_model, compiled_model):
     for p, q in zip(eager_model.parameters(), compiled_model.parameters()):
         numpy.testing.assert_array_equal(p.data, q.data)
+        assert p._version == q._version  # each replayed update counted, as eager counts it
         assert (p.grad is None) == (q.grad is None)
         if p.grad is not None:
             numpy.testing.assert_array_equal(p.grad.data, q.grad.data)
@@ -199,6 +200,32 @@ def test_switching_to_eval_mode_records_again():
             expected = trace
     assert trace == expected
     assert compiled.recordings == 2
+
+
+def test_switching_between_train_and_eval_replays_a_program_for_each():
+    steps = twin_models(OPTIMIZERS["sgd"], dropout=0.5)
+    (eager_model, _, eager_step), (compiled_model, _, step) = steps
+    compiled = chainrule.compile(step)
+    traces = []
+    for run, model in ((eager_step, eager_model), (compiled, compiled_model)):
+        chainrule.manual_seed(3)
+        trace = []
+        for index, (x, y) in enumerate(batches(20)):
+            if index % 4 == 0:  # train, eval, train...: a change every fourth call
+                model.train(index % 8 == 0)
+            trace.append(run(x, y).item())
+        traces.append(trace)
+    assert traces[1] == traces[0]
+    assert compiled.recordings == 2  # one for train mode, one for eval, each replayed after
+
+
+def test_python_values_returned_from_the_step_are_refused():
+    model = nn.Linear(2, 1)
+    compiled = chainrule.compile(lambda x: (model(x).sum(), 0.5))
+    x = chainrule.tensor([[1.0, 2.0]])
+    compiled(x)
+    with pytest.raises(CompileError, match="returned a float"):
+        compiled(x)
 
 
 def test_a_branch_on_a_value_that_goes_the_other_way_runs_that_call_eagerly():
