@@ -106,9 +106,10 @@ class Recording:
         if isinstance(value, numpy.ndarray):
             raise CompileError(
                 f"chainrule.compile: the step uses an array of shape {value.shape} and dtype "
-                f"{value.dtype} that it did not see being made: NumPy called directly instead of "
-                "chainrule.backend.xp, or random numbers from a generator passed by hand. A "
-                "replay would reuse its recorded values; make it a tensor argument of the step")
+                f"{value.dtype} from outside chainrule's arrays (chainrule.tensor() of Python "
+                "data or of a NumPy array, NumPy called directly, or random numbers from a "
+                "generator passed by hand); a replay would reuse its recorded values. Pass it "
+                "to the step as an argument, or make the tensor once, outside the step")
         if isinstance(value, (tuple, list)):
             return type(value)(self.ref(item) for item in value)
         if isinstance(value, dict):

@@ -104,15 +104,15 @@ class Program:
         for index, instruction in enumerate(self.instructions):
             step = self._step(index, instruction, values, dynamic, written)
             if step is not None:
-                self.steps.append(step + (index,))
-        self.steps = [(call, store) for call, store, _ in self.steps]
+                self.steps.append(step)
 
     def _step(self, index, instruction, values, dynamic, written):
-        """(call, buffer to store its result in or None, index), or None: done at build time."""
+        """(call, buffer to store its result in or None), or None: done at build time.
+        ``first_effect``: the first instruction that changes something outside the program."""
         kind, function, result = instruction.kind, instruction.function, instruction.result
         arguments, keywords = instruction.arguments, instruction.keywords
-        if kind in ("set_grad", "version", "optimizer", "live") or instruction.writes and any(
-                self.buffers[root].origin == "held" for root in instruction.writes):
+        if kind in ("set_grad", "version", "optimizer", "live") or any(
+                self.buffers[root].origin != "made" for root in instruction.writes):
             self.first_effect = min(self.first_effect, index)
         if kind == "create":
             if result not in written:

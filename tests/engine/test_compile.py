@@ -324,6 +324,14 @@ def test_random_numbers_from_a_generator_passed_by_hand_are_refused():
         compiled(x)
 
 
+def test_tensors_made_from_python_data_inside_the_step_are_refused():
+    compiled = chainrule.compile(lambda x: x * chainrule.tensor([1.0, 2.0]))
+    x = chainrule.ones(2)
+    compiled(x)
+    with pytest.raises(CompileError, match="Pass it to the step as an argument"):
+        compiled(x)
+
+
 def test_arguments_that_need_gradients_or_are_not_tensors_are_refused():
     compiled = chainrule.compile(lambda x: x * 2)
     with pytest.raises(CompileError, match="argument 0 requires grad"):
