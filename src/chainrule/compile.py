@@ -22,9 +22,10 @@ The rules (TinyJit's, mostly):
   values of Python arguments, grad mode, the default dtype and the array library.
 - Before a replay, the program checks that what the recording read is still there: each tensor
   from outside the step holds the same array (a parameter replaced, e.g. by ``load_state_dict``
-  with new arrays, records again), the same ``requires_grad`` and, where read, the same ``.grad``;
+  with new arrays, records again) and the same ``requires_grad``, ``.grad`` is None where it was;
   each module called is in the same train/eval mode. A difference records again; the programs
-  of the states seen last are kept (four per signature), so switching back replays.
+  of the states seen last are kept (four per signature), so switching back replays. A gradient
+  from before the step that the step reads (accumulated into, or zeroed in place) is read live.
 - ``optimizer.step()`` replays as its own array operations, in place, while the optimiser's
   settings (learning rates, step counts, which buffers it holds) are those recorded; otherwise
   (a scheduler's new rate, Adam's step count) the replay runs the step itself, live. A

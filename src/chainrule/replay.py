@@ -96,7 +96,19 @@ class Program:
     def __init__(self, recording, inputs: list, outputs):
         self.buffers, self.instructions = recording.buffers, recording.instructions
         self.inputs, self.outputs = inputs, outputs
-        self.guards = [(obj, name, value) for obj, name, value in recording.reads.values()]
+        # A gradient from before the step that the step reads (accumulated into, or zeroed in
+        # place and read) is an input: its array is looked up on each call, not guarded.
+        self.gradients = [(tensor, recording.held[id(gradient.data)], gradient.data.shape,
+                           gradient.data.dtype)
+                          for tensor, name, gradient in recording.reads.values()
+                          if name == "grad" and gradient is not None
+                          and id(gradient.data) in recording.held]
+        for _, slot, _, _ in self.gradients:
+            self.buffers[slot].origin = "grad"
+        live = {id(tensor) for tensor, _, _, _ in self.gradients}
+        old_gradients = {id(tensor.grad) for tensor, _, _, _ in self.gradients}
+        self.guards = [(obj, name, value) for obj, name, value in recording.reads.values()
+                       if not (name == "grad" and id(obj) in live) and id(obj) not in old_gradients]
         self.modules = list(recording.modules.values())
         self.collections = [collection for _, structure in self.modules
                             for collection, _, _ in structure]
@@ -107,7 +119,7 @@ class Program:
                             tuple(i for _, structure in self.modules
                                   for _, ids, _ in structure for i in ids))
         values = self.values = [buffer.array for buffer in self.buffers]
-        dynamic = {slot for _, slot in inputs}
+        dynamic = {slot for _, slot in inputs} | {slot for _, slot, _, _ in self.gradients}
         written = {root for instruction in flat(self.instructions) for root in instruction.writes}
         self.steps, self.first_effect, self.snapshot_rng = [], len(self.instructions), False
         for index, instruction in enumerate(self.instructions):
@@ -206,6 +218,10 @@ class Program:
 
     def changed(self):
         """None if everything the recording read is as it was; else a description of what isn't."""
+        for tensor, _, shape, dtype in self.gradients:
+            gradient = tensor.grad
+            if gradient is None or gradient.data.shape != shape or gradient.data.dtype != dtype:
+                return f"grad of a {type(tensor).__name__} of shape {tuple(tensor.shape)}"
         if self._fingerprint() == self.fingerprint:
             return None
         for obj, name, value in self.guards:
@@ -224,6 +240,8 @@ class Program:
         for position, slot in self.inputs:
             value = args[position]
             values[slot] = value.data if isinstance(value, Tensor) else value
+        for tensor, slot, _, _ in self.gradients:
+            values[slot] = tensor.grad.data
         state = backend.get_rng_state() if self.snapshot_rng else None
         try:
             for call, store in self.steps:

@@ -277,19 +277,60 @@ def test_reading_a_value_into_python_inside_the_step_is_refused():
         compiled(x)
 
 
-def test_gradients_accumulated_across_calls_are_not_replayed_stale():
-    model = nn.Linear(2, 1)
-    optimizer = optim.SGD(model.parameters(), lr=0.1)
+def test_gradients_accumulated_across_calls_are_read_live():
+    steps = []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        model = nn.Linear(3, 2)
+        optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
 
-    def step(x):  # no zero_grad: each call adds to the last call's gradient
-        loss = model(x).sum()
-        loss.backward()
-        optimizer.step()
-        return loss
-    compiled = chainrule.compile(step)
+        def step(x, model=model, optimizer=optimizer):  # no zero_grad: each call adds to .grad
+            loss = model(x).sum()
+            loss.backward()
+            optimizer.step()
+            return loss
+        steps.append((model, step))
+    data = [chainrule.tensor([[1.0, 2.0, -1.0]]) * (index + 1) for index in range(6)]
+    compiled = chainrule.compile(steps[1][1])
+    assert [compiled(x).item() for x in data] == [steps[0][1](x).item() for x in data]
+    assert compiled.recordings == 1
+    assert_same_state(steps[0][0], steps[1][0])
+
+
+def test_manual_sgd_with_gradients_zeroed_in_place_replays_exactly():
+    tensors, steps = [], []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        w, b = chainrule.randn(6, 3, requires_grad=True), chainrule.zeros(3, requires_grad=True)
+
+        def step(x, y, w=w, b=b):  # the lecture's loop, written out
+            loss = F.cross_entropy(x @ w + b, y)
+            loss.backward()
+            with chainrule.no_grad():
+                w -= 0.1 * w.grad
+                b -= 0.1 * b.grad
+                w.grad.zero_()
+                b.grad.zero_()
+            return loss
+        tensors.append((w, b))
+        steps.append(step)
+    compiled = chainrule.compile(steps[1])
+    data = batches(6, size=5)
+    assert [compiled(x, y).item() for x, y in data] == [steps[0](x, y).item() for x, y in data]
+    assert compiled.recordings == 1
+    for p, q in zip(*tensors):
+        numpy.testing.assert_array_equal(p.data, q.data)
+        numpy.testing.assert_array_equal(p.grad.data, q.grad.data)
+        assert p._version == q._version
+
+
+def test_a_state_that_changes_on_every_call_is_an_error_naming_it():
+    model = nn.Linear(2, 1)
+    compiled = chainrule.compile(lambda x: model(x).sum())
     x = chainrule.tensor([[1.0, 2.0]])
-    with pytest.raises(CompileError, match="grad of a Parameter"):
-        for _ in range(6):
+    with pytest.raises(CompileError, match="data of a Parameter of shape"):
+        for _ in range(8):
+            model.weight.data = numpy.ones((1, 2), dtype=numpy.float32)  # a new array each time
             compiled(x)
 
 
