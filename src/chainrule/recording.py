@@ -86,7 +86,8 @@ class Recording:
         self.written: set[tuple] = set()  # (id(tensor), attribute) the step assigned first
         self.modules: dict[int, object] = {}
         self.phase = "forward"
-        self.paused = False
+        self.paused = False  # in a step run live: nothing is recorded
+        self.stepping = False  # in an optimiser's step
 
     # ------------------------------------------------------------ buffers
     def new_buffer(self, array, origin: str, root=None, held=None) -> Traced:
@@ -353,7 +354,7 @@ class watching:
 
         self.recording = Recording()
         recording = self.recording
-        original_call, original_step = Module.__call__, Optimizer.step
+        original_call = Module.__call__
         original_backward, original_increment = autograd.run_backward, autograd.increment_version
 
         def call(module, *args, **kwargs):
@@ -366,25 +367,28 @@ class watching:
                 recording.modules[id(module)] = (module, module_structure(module))
             return original_call(module, *args, **kwargs)
 
-        def step(optimizer, closure=None):
-            if recording.paused:
-                return original_step(optimizer, closure)
-            if closure is not None:
-                raise CompileError("chainrule.compile: optimizer.step(closure) can't be "
-                                   "recorded; call the closure in the step, then step()")
-            recording.phase = "update"
-            settings, start = optimizer_settings(optimizer), len(recording.instructions)
-            swapped = recording.hold_state(optimizer)
-            try:
-                return original_step(optimizer)
-            finally:
-                leaked = recording.release_state(optimizer, swapped)
-                update = recording.instructions[start:]
-                del recording.instructions[start:]
-                if leaked or optimizer_settings(optimizer) != settings:
-                    update, settings = None, None  # e.g. Adam's step count: run it live
-                recording.add(Instruction("optimizer", original_step, (optimizer,),
-                                          {"update": update}, expected=settings))
+        def optimizer_step(original):
+            def step(optimizer, closure=None):
+                if recording.paused or recording.stepping:  # super().step() of a subclass
+                    return original(optimizer, closure)
+                if closure is not None:
+                    raise CompileError("chainrule.compile: optimizer.step(closure) can't be "
+                                       "recorded; call the closure in the step, then step()")
+                recording.phase, recording.stepping = "update", True
+                settings, start = optimizer_settings(optimizer), len(recording.instructions)
+                swapped = recording.hold_state(optimizer)
+                try:
+                    return original(optimizer)
+                finally:
+                    recording.stepping = False
+                    leaked = recording.release_state(optimizer, swapped)
+                    update = recording.instructions[start:]
+                    del recording.instructions[start:]
+                    if leaked or optimizer_settings(optimizer) != settings:
+                        update, settings = None, None  # e.g. Adam's step count: run it live
+                    recording.add(Instruction("optimizer", original, (optimizer,),
+                                              {"update": update}, expected=settings))
+            return step
 
         def live(original):
             def step(scheduler, *args, **kwargs):
@@ -416,7 +420,7 @@ class watching:
 
         members = {name: Tensor.__dict__[name] for name in _WATCHED}
         data_member = members["data"]
-        self.patches = [(Module, "__call__", call), (Optimizer, "step", step),
+        self.patches = [(Module, "__call__", call),
                         (autograd, "run_backward", run_backward),
                         (autograd, "increment_version", increment_version),
                         (autograd, "_run_tensor_hooks", tensor_hook),
@@ -425,6 +429,8 @@ class watching:
                         (backend, "_generator", _Generator(recording, backend._generator))]
         self.patches += [(Tensor, name, _watched_attribute(recording, name, member, data_member))
                          for name, member in members.items()]
+        self.patches += [(kind, "step", optimizer_step(kind.__dict__["step"]))
+                         for kind in _with_subclasses(Optimizer) if "step" in kind.__dict__]
         self.patches += [(kind, "step", live(kind.__dict__["step"]))
                          for kind in _with_subclasses(LRScheduler) if "step" in kind.__dict__]
 

@@ -445,3 +445,19 @@ def test_clipping_the_gradient_norm_replays_exactly_whether_or_not_it_clips():
     assert [compiled(x).item() for x in data] == [steps[0][1](x).item() for x in data]
     assert compiled.recordings == 1
     assert_same_state(steps[0][0], steps[1][0])
+
+
+def test_an_optimizer_of_ones_own_is_recorded_by_its_step_too():
+    class HalvingSGD(optim.SGD):
+        """SGD whose rate halves at every step: Python state the replay must read live."""
+
+        def step(self, closure=None):
+            super().step(closure)
+            for group in self.param_groups:
+                group["lr"] /= 2
+
+    steps = twin_models(lambda params: HalvingSGD(params, lr=0.4))
+    losses, compiled = run_both(steps, batches(7))
+    assert losses["compiled"] == losses["eager"]
+    assert_same_state(steps[0][0], steps[1][0])
+    assert "HalvingSGD.step()  (run live" in str(compiled.program)
