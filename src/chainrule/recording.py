@@ -19,7 +19,6 @@ the n-th buffer. ``replay.py`` turns it into a program that runs it again.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
 import numpy
@@ -27,7 +26,7 @@ import numpy
 from . import autograd, backend, traced
 from .errors import CompileError
 from .tensor import Tensor
-from .traced import Traced, plain
+from .traced import Generator, Namespace, Traced, plain
 
 
 @dataclass(frozen=True)
@@ -69,10 +68,7 @@ class Buffer:
 
 
 # ---------------------------------------------------------------- the recording
-CREATIONS = ("zeros", "ones", "empty", "full", "arange", "eye", "linspace", "asarray", "array",
-             "ascontiguousarray", "tri")
 SHAPE_ONLY = (numpy.zeros_like, numpy.ones_like, numpy.full_like, numpy.empty_like)
-DRAWS = ("random", "standard_normal", "integers", "normal", "uniform", "permutation", "choice")
 
 
 class Recording:
@@ -169,6 +165,12 @@ class Recording:
                              traced.slot, expected=array.copy()))
         return traced
 
+    def draw(self, name: str, args, kwargs, result) -> Traced:
+        """Random numbers from backend's generator: the replay draws anew, from the same one."""
+        traced = self.new_buffer(numpy.asarray(result), "made")
+        self.add(Instruction("draw", name, self.ref(args), self.ref(kwargs), traced.slot))
+        return traced
+
     def hold_state(self, optimizer) -> list:
         """An optimiser's buffers (momentum, Adam's moments) as held arrays for its step."""
         swapped = []
@@ -210,50 +212,6 @@ def _arrays(value):
     elif isinstance(value, (tuple, list)):
         for item in value:
             yield from _arrays(item)
-
-
-class _Namespace:
-    """``backend.xp`` while recording: NumPy, with creation functions that report."""
-
-    def __getattr__(self, name):
-        return getattr(numpy, name)
-
-    def __init__(self, recording: Recording):
-        for name in CREATIONS:
-            setattr(self, name, functools.partial(self._create, recording, getattr(numpy, name)))
-
-    @staticmethod
-    def _create(recording: Recording, function, *args, **kwargs):
-        source = args[0] if args else None
-        if isinstance(source, Traced):  # asarray/array of an array of the step: a copy or itself
-            dtype = kwargs.get("dtype", args[1] if len(args) > 1 else None)
-            converted = source if dtype is None or source.dtype == dtype else source.astype(dtype)
-            copy = function is numpy.array and kwargs.get("copy", True) and converted is source
-            return converted.copy() if copy else converted
-        result = function(*args, **kwargs)
-        if recording.paused or not isinstance(result, numpy.ndarray):
-            return result
-        return recording.created(function, args, kwargs, result)
-
-
-class _Generator:
-    """backend's random generator while recording: each draw is an instruction of the program."""
-
-    def __init__(self, recording: Recording, generator):
-        self._recording, self._generator = recording, generator
-
-    def __getattr__(self, name):
-        attribute = getattr(self._generator, name)
-        if name not in DRAWS or self._recording.paused:
-            return attribute
-
-        def draw(*args, **kwargs):
-            result = numpy.asarray(attribute(*args, **kwargs))
-            traced = self._recording.new_buffer(result, "made")
-            self._recording.add(Instruction("draw", name, self._recording.ref(args),
-                                            self._recording.ref(kwargs), traced.slot))
-            return traced
-        return draw
 
 
 def module_structure(module) -> tuple:
@@ -425,8 +383,8 @@ class watching:
                         (autograd, "increment_version", increment_version),
                         (autograd, "_run_tensor_hooks", tensor_hook),
                         (Tensor, "__bool__", _tensor_bool),
-                        (backend, "xp", _Namespace(recording)),
-                        (backend, "_generator", _Generator(recording, backend._generator))]
+                        (backend, "xp", Namespace(recording)),
+                        (backend, "_generator", Generator(recording, backend._generator))]
         self.patches += [(Tensor, name, _watched_attribute(recording, name, member, data_member))
                          for name, member in members.items()]
         self.patches += [(kind, "step", optimizer_step(kind.__dict__["step"]))

@@ -1,4 +1,5 @@
-"""The arrays of a step being recorded: NumPy arrays that report what is done with them.
+"""The arrays of a step being recorded: NumPy arrays that report what is done with them, and
+the array namespace and random generator that make them while a step is recorded.
 
 A ``Traced`` array computes exactly as NumPy computes (every operation runs on the plain array
 underneath) and, while a recording is active, reports each operation to it: ufuncs and their
@@ -7,9 +8,15 @@ ndarray methods and indexing below, which those protocols don't reach.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy
 
 from .errors import CompileError
+
+CREATIONS = ("zeros", "ones", "empty", "full", "arange", "eye", "linspace", "asarray", "array",
+             "ascontiguousarray", "tri")
+DRAWS = ("random", "standard_normal", "integers", "normal", "uniform", "permutation", "choice")
 
 _active: "Recording | None" = None
 
@@ -91,3 +98,43 @@ def _report(function, args, kwargs, writes=None):
     if _active is None or _active.paused:
         return result
     return _active.log(function, args, kwargs, result, writes)
+
+
+class Namespace:
+    """``backend.xp`` while recording: NumPy, with creation functions that report."""
+
+    def __getattr__(self, name):
+        return getattr(numpy, name)
+
+    def __init__(self, recording):
+        for name in CREATIONS:
+            setattr(self, name, functools.partial(self._create, recording, getattr(numpy, name)))
+
+    @staticmethod
+    def _create(recording, function, *args, **kwargs):
+        source = args[0] if args else None
+        if isinstance(source, Traced):  # asarray/array of an array of the step: a copy or itself
+            dtype = kwargs.get("dtype", args[1] if len(args) > 1 else None)
+            converted = source if dtype is None or source.dtype == dtype else source.astype(dtype)
+            copy = function is numpy.array and kwargs.get("copy", True) and converted is source
+            return converted.copy() if copy else converted
+        result = function(*args, **kwargs)
+        if recording.paused or not isinstance(result, numpy.ndarray):
+            return result
+        return recording.created(function, args, kwargs, result)
+
+
+class Generator:
+    """backend's random generator while recording: each draw is an instruction of the program."""
+
+    def __init__(self, recording, generator):
+        self._recording, self._generator = recording, generator
+
+    def __getattr__(self, name):
+        attribute = getattr(self._generator, name)
+        if name not in DRAWS or self._recording.paused:
+            return attribute
+
+        def draw(*args, **kwargs):
+            return self._recording.draw(name, args, kwargs, attribute(*args, **kwargs))
+        return draw
