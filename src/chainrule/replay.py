@@ -120,6 +120,9 @@ class Program:
                                   for _, ids, _ in structure for i in ids))
         values = self.values = [buffer.array for buffer in self.buffers]
         dynamic = {slot for _, slot in inputs} | {slot for _, slot, _, _ in self.gradients}
+        # Setting a .grad the step had not read before (zero_grad first) is one an eager run of
+        # the call would redo the same: it does not stop a fall-back to eager mode.
+        self.grads_read = {id(obj) for obj, name, _ in recording.reads.values() if name == "grad"}
         written = {root for instruction in flat(self.instructions) for root in instruction.writes}
         self.steps, self.first_effect, self.snapshot_rng = [], len(self.instructions), False
         for index, instruction in enumerate(self.instructions):
@@ -129,11 +132,13 @@ class Program:
 
     def _step(self, index, instruction, values, dynamic, written):
         """(call, buffer to store its result in or None), or None: done at build time.
-        ``first_effect``: the first instruction that changes something outside the program."""
+        ``first_effect``: the first instruction that changes something outside the program
+        that an eager run of the same call would not simply redo."""
         kind, function, result = instruction.kind, instruction.function, instruction.result
         arguments, keywords = instruction.arguments, instruction.keywords
-        if kind in ("set_grad", "version", "optimizer", "live") or any(
-                self.buffers[root].origin != "made" for root in instruction.writes):
+        if kind in ("version", "optimizer", "live") or any(
+                self.buffers[root].origin != "made" for root in instruction.writes) or (
+                kind == "set_grad" and id(function) in self.grads_read):
             self.first_effect = min(self.first_effect, index)
         if kind == "create":
             if result not in written:

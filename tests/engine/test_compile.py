@@ -461,3 +461,22 @@ def test_an_optimizer_of_ones_own_is_recorded_by_its_step_too():
     assert losses["compiled"] == losses["eager"]
     assert_same_state(steps[0][0], steps[1][0])
     assert "HalvingSGD.step()  (run live" in str(compiled.program)
+
+
+def test_a_bad_label_in_a_replay_raises_eagers_error_and_leaves_the_generator_as_eager_does():
+    steps = twin_models(OPTIMIZERS["sgd"], dropout=0.5)
+    (eager_model, _, eager_step), (compiled_model, _, step) = steps
+    compiled = chainrule.compile(step)
+    good = batches(6)
+    bad = (good[0][0], chainrule.tensor([0, 1, 2, 99, 0, 1, 2, 0]))
+    traces = []
+    for run in (eager_step, compiled):
+        chainrule.manual_seed(11)
+        trace = [run(x, y).item() for x, y in good[:4]]
+        with pytest.raises(IndexError, match="label 99 is out of range"):
+            run(*bad)  # the replay's label check goes the other way: this call runs eagerly
+        trace += [run(x, y).item() for x, y in good[4:]]
+        traces.append(trace)
+    assert traces[1] == traces[0]
+    assert compiled.recordings == 1
+    assert_same_state(eager_model, compiled_model)
