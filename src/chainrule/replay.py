@@ -19,6 +19,9 @@ from .recording import Ref, optimizer_settings, same_structure
 from .tensor import Tensor
 
 OUT_FUNCTIONS = (numpy.dot, numpy.clip, numpy.cumsum)  # array functions that take out=
+# An input this small is copied into a buffer of the program on each call, so that the
+# operations reading it are bound once; a larger one is looked up by the operations instead.
+COPY_INPUTS_BELOW = 65536  # bytes
 
 
 class _BranchChanged(Exception):
@@ -119,11 +122,17 @@ class Program:
                             tuple(i for _, structure in self.modules
                                   for _, ids, _ in structure for i in ids))
         values = self.values = [buffer.array for buffer in self.buffers]
-        dynamic = {slot for _, slot in inputs} | {slot for _, slot, _, _ in self.gradients}
+        written = {root for instruction in flat(self.instructions) for root in instruction.writes}
+        self.copied = [(position, slot) for position, slot in inputs
+                       if slot not in written and numpy.prod(self.buffers[slot].shape)
+                       * self.buffers[slot].dtype.itemsize < COPY_INPUTS_BELOW]
+        for _, slot in self.copied:
+            values[slot] = numpy.empty(self.buffers[slot].shape, self.buffers[slot].dtype)
+        self.inputs = [item for item in inputs if item not in self.copied]
+        dynamic = {slot for _, slot in self.inputs} | {slot for _, slot, _, _ in self.gradients}
         # Setting a .grad the step had not read before (zero_grad first) is one an eager run of
         # the call would redo the same: it does not stop a fall-back to eager mode.
         self.grads_read = {id(obj) for obj, name, _ in recording.reads.values() if name == "grad"}
-        written = {root for instruction in flat(self.instructions) for root in instruction.writes}
         self.steps, self.first_effect, self.snapshot_rng = [], len(self.instructions), False
         for index, instruction in enumerate(self.instructions):
             step = self._step(index, instruction, values, dynamic, written)
@@ -245,6 +254,9 @@ class Program:
         for position, slot in self.inputs:
             value = args[position]
             values[slot] = value.data if isinstance(value, Tensor) else value
+        for position, slot in self.copied:
+            value = args[position]
+            numpy.copyto(values[slot], value.data if isinstance(value, Tensor) else value)
         for tensor, slot, _, _ in self.gradients:
             values[slot] = tensor.grad.data
         state = backend.get_rng_state() if self.snapshot_rng else None
