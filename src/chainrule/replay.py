@@ -185,9 +185,12 @@ class Program:
             values[result] = function(*_resolve(arguments, values), **_resolve(keywords, values))
             return None
         if kind == "view" or result is None or not _takes_out(function):
-            if result is None and not moving:
+            if not moving and (result is None or self.buffers[result].shape != ()):
+                # bound once; a result (a gather by fancy index) is a new array on each call
+                if result is not None:
+                    dynamic.add(result)
                 return functools.partial(function, *_resolve(arguments, values),
-                                         **_resolve(keywords, values)), None
+                                         **_resolve(keywords, values)), result
             if result is not None:
                 dynamic.add(result)
             return functools.partial(_call, function, arguments, keywords, values), result
