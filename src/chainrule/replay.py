@@ -88,6 +88,14 @@ def flat(instructions):
             yield from instruction.keywords["update"]
 
 
+def _buffers_of(output):
+    if output == () or type(output[0]) is tuple:
+        for item in output:
+            yield from _buffers_of(item)
+    elif output[0] == "buffer":
+        yield output[1]
+
+
 def _takes_out(function) -> bool:
     return isinstance(function, numpy.ufunc) or function in OUT_FUNCTIONS or (
         isinstance(getattr(function, "__self__", None), numpy.ufunc))
@@ -134,10 +142,50 @@ class Program:
         # the call would redo the same: it does not stop a fall-back to eager mode.
         self.grads_read = {id(obj) for obj, name, _ in recording.reads.values() if name == "grad"}
         self.steps, self.first_effect, self.snapshot_rng = [], len(self.instructions), False
+        self._plan_reuse(outputs)
         for index, instruction in enumerate(self.instructions):
             step = self._step(index, instruction, values, dynamic, written)
             if step is not None:
                 self.steps.append(step)
+
+    def _plan_reuse(self, outputs) -> None:
+        """Buffers are reused, as a register allocator reuses registers: once the last operation
+        reading a result has run, its buffer may take a later result of its shape and dtype.
+        The operations are the same, so are the numbers; the program touches less memory (the
+        limit reuses a handful of buffers too). Results that outlive the call don't take part:
+        what the step returns, and the gradients it leaves in ``.grad``."""
+        order = list(flat(self.instructions))
+        self.position = {id(instruction): n for n, instruction in enumerate(order)}
+        end = {}
+        for n, instruction in enumerate(order):
+            if instruction.result is not None:
+                end.setdefault(self._root(instruction.result), n)
+            for slot in _refs((instruction.arguments, instruction.keywords)):
+                end[self._root(slot)] = n
+        kept = {self._root(slot) for slot in _buffers_of(outputs)}
+        kept |= {self._root(i.arguments[0].index) for i in order
+                 if i.kind == "set_grad" and i.arguments[0] is not None}
+        self.ends = sorted((n, root) for root, n in end.items() if root not in kept)
+        self.pooled, self.free = set(), {}
+
+    def _root(self, slot: int) -> int:
+        root = self.buffers[slot].root
+        return slot if root is None else root
+
+    def _allocate(self, slot: int):
+        """A buffer for ``slot``: a free one of its shape and dtype, or a new one."""
+        buffer = self.buffers[slot]
+        free = self.free.get((buffer.shape, buffer.dtype))
+        self.values[slot] = free.pop() if free else numpy.empty(buffer.shape, buffer.dtype)
+        self.pooled.add(slot)
+        return self.values[slot]
+
+    def _release_before(self, position: int) -> None:
+        while self.ends and self.ends[0][0] < position:
+            _, root = self.ends.pop(0)
+            if root in self.pooled:
+                buffer = self.buffers[root]
+                self.free.setdefault((buffer.shape, buffer.dtype), []).append(self.values[root])
 
     def _step(self, index, instruction, values, dynamic, written):
         """(call, buffer to store its result in or None), or None: done at build time.
@@ -145,6 +193,7 @@ class Program:
         that an eager run of the same call would not simply redo."""
         kind, function, result = instruction.kind, instruction.function, instruction.result
         arguments, keywords = instruction.arguments, instruction.keywords
+        self._release_before(self.position[id(instruction)])
         if kind in ("version", "optimizer", "live") or any(
                 self.buffers[root].origin != "made" for root in instruction.writes) or (
                 kind == "set_grad" and id(function) in self.grads_read):
@@ -194,8 +243,7 @@ class Program:
             if result is not None:
                 dynamic.add(result)
             return functools.partial(_call, function, arguments, keywords, values), result
-        buffer = self.buffers[result]
-        values[result] = numpy.empty(buffer.shape, buffer.dtype)
+        self._allocate(result)
         if moving:
             return functools.partial(_call, function, arguments, keywords, values,
                                      values[result]), None

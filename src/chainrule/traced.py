@@ -39,18 +39,6 @@ class Traced(numpy.ndarray):
             _active.branch(self, value)
         return value
 
-    def _read_into_python(self, *args, **kwargs):
-        value = plain(self)
-        if _active is None or _active.paused:
-            return value.item(*args, **kwargs)
-        raise CompileError(
-            "chainrule.compile: the step reads a value computed in it into Python (.item(), "
-            "float(), int() or .tolist() of an array of shape "
-            f"{self.shape}); a replay would reuse the recorded value. Return the tensor from "
-            "the step and read it outside, or compute with tensors (no Python numbers) inside.")
-
-    item = __float__ = __int__ = __index__ = tolist = _read_into_python
-
     def __getitem__(self, index):
         return _report(numpy.ndarray.__getitem__, (self, index), {})
 
@@ -60,6 +48,22 @@ class Traced(numpy.ndarray):
     @property
     def T(self):
         return _report(numpy.ndarray.transpose, (self,), {})
+
+
+def _into_python(name: str):
+    """``.item()``, ``float()``…: a value read into Python would be frozen in the program."""
+    unbound = getattr(numpy.ndarray, name)
+
+    def method(self, *args, **kwargs):
+        if _active is None or _active.paused:
+            return unbound(plain(self), *args, **kwargs)
+        raise CompileError(
+            "chainrule.compile: the step reads a value computed in it into Python (.item(), "
+            "float(), int() or .tolist() of an array of shape "
+            f"{self.shape}); a replay would reuse the recorded value. Return the tensor from "
+            "the step and read it outside, or compute with tensors (no Python numbers) inside.")
+    method.__name__ = name
+    return method
 
 
 def _method(name: str):
@@ -75,6 +79,8 @@ for _name in ("reshape", "transpose", "swapaxes", "squeeze", "ravel", "flatten",
               "view", "argmax", "argmin", "argsort", "fill", "repeat", "take", "cumsum",
               "nonzero", "diagonal", "dot", "round"):
     setattr(Traced, _name, _method(_name))
+for _name in ("item", "tolist", "__float__", "__int__", "__index__"):
+    setattr(Traced, _name, _into_python(_name))
 
 
 def plain(array):
