@@ -86,7 +86,7 @@ def gpt_steps(quick: bool) -> dict:
 
 def main() -> None:
     args = harness.arguments(__doc__.splitlines()[0])
-    repeats = 3 if args.quick else 15
+    repeats = 7 if args.quick else 15
     print("## 8. chainrule.compile: compiled step vs eager vs the NumPy limit\n")
     results = {}
     for what, batch_size, activation, steps in SETTINGS:

@@ -1,10 +1,11 @@
 """A recorded step as a program, and its replay: the same operations on buffers made once.
 
 ``Program`` takes a recording's instructions and prepares each one as a call with its arguments
-bound: an array operation writes its result with ``out=`` into a buffer allocated here, once;
-a view of a buffer that never moves is taken here, once; an array made from Python values is
-made here, once, unless the step writes into it. What is left for each call is a flat list of
-calls, and only the instructions that read the step's inputs look their arguments up each time.
+bound: an array operation writes its result with ``out=`` into a buffer allocated here, once
+(and shared with results whose lifetimes don't overlap); a view of a buffer that never moves is
+taken here, once; an array made from Python values is made here, once, unless the step writes
+into it. What is left for each call is a flat list of calls; only the instructions that read a
+large input of the step look their arguments up each time.
 """
 from __future__ import annotations
 
