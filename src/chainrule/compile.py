@@ -37,6 +37,8 @@ The rules (TinyJit's, mostly):
 - Not seen, so not allowed: Python side effects in the step (appending to a list, printing,
   counting) happen only when it records; random numbers from a generator passed by hand; a
   change to a module's structure that replaces no tensor the step reads. Hooks are refused.
+- A recording watches the engine process-wide for the length of one call: don't record in
+  two threads at once.
 - Returned tensors are fresh copies, without a graph. After a replay each parameter's ``.grad``
   is a buffer of the program, overwritten by the next call: copy it to keep it.
 """
