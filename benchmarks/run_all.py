@@ -103,7 +103,7 @@ def targets(results: dict) -> str:
                 excess = over[(activation, name)] - over[(activation, "numpy limit")]
                 rows.append((f"peak memory over the data, {activation}: {name} − NumPy limit",
                              f"{excess:+.1f} MB", "", "≤ 30 MB", excess <= 30))
-    lines = ["## Targets (issue 5), from this run", "",
+    lines = ["## Targets (issues 5 and 14), from this run", "",
              "| measure | ratio of medians | median of per-round ratios | target | met |",
              "| --- | ---: | ---: | ---: | --- |"]
     lines += [f"| {what} | {value} | {paired} | {goal} | {'yes' if met else 'no'} |"

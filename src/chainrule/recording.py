@@ -128,8 +128,8 @@ class Recording:
     def log(self, function, args, kwargs, result, writes=None):
         arguments, keywords = self.ref(tuple(args)), self.ref(dict(kwargs))
         written = []
-        if writes is not None:
-            written.append(self.root(writes.slot))
+        if isinstance(writes, Traced):
+            written.append(self.root(self.ref(writes).index))
         out = kwargs.get("out")
         outs = out if isinstance(out, tuple) else (out,) if out is not None else ()
         for target in outs:

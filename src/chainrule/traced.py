@@ -18,6 +18,11 @@ CREATIONS = ("zeros", "ones", "empty", "full", "arange", "eye", "linspace", "asa
              "ascontiguousarray", "tri")
 DRAWS = ("random", "standard_normal", "integers", "normal", "uniform", "permutation", "choice")
 
+# NumPy functions and ndarray methods that write into their first argument
+IN_PLACE = (numpy.copyto, numpy.put, numpy.place, numpy.putmask, numpy.fill_diagonal,
+            numpy.put_along_axis)
+IN_PLACE_METHODS = ("fill", "sort", "put", "partition")
+
 _active: "Recording | None" = None
 
 
@@ -28,10 +33,11 @@ class Traced(numpy.ndarray):
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         function = ufunc if method == "__call__" else getattr(ufunc, method)
-        return _report(function, inputs, kwargs)
+        writes = inputs[0] if method == "at" else None  # add.at(out, index, values): in place
+        return _report(function, inputs, kwargs, writes=writes)
 
     def __array_function__(self, function, types, args, kwargs):
-        return _report(function, args, kwargs)
+        return _report(function, args, kwargs, writes=args[0] if function in IN_PLACE else None)
 
     def __bool__(self) -> bool:
         value = bool(plain(self))
@@ -70,14 +76,15 @@ def _method(name: str):
     unbound = getattr(numpy.ndarray, name)
 
     def method(self, *args, **kwargs):
-        return _report(unbound, (self,) + args, kwargs, writes=self if name == "fill" else None)
+        return _report(unbound, (self,) + args, kwargs,
+                       writes=self if name in IN_PLACE_METHODS else None)
     method.__name__ = name
     return method
 
 
 for _name in ("reshape", "transpose", "swapaxes", "squeeze", "ravel", "flatten", "astype", "copy",
-              "view", "argmax", "argmin", "argsort", "fill", "repeat", "take", "cumsum",
-              "nonzero", "diagonal", "dot", "round"):
+              "view", "argmax", "argmin", "argsort", "repeat", "take", "cumsum", "nonzero",
+              "diagonal", "dot", "round") + IN_PLACE_METHODS:
     setattr(Traced, _name, _method(_name))
 for _name in ("item", "tolist", "__float__", "__int__", "__index__"):
     setattr(Traced, _name, _into_python(_name))

@@ -480,3 +480,27 @@ def test_a_bad_label_in_a_replay_raises_eagers_error_and_leaves_the_generator_as
     assert traces[1] == traces[0]
     assert compiled.recordings == 1
     assert_same_state(eager_model, compiled_model)
+
+
+def test_a_gather_by_a_repeated_index_replays_its_scatter_add_exactly():
+    # indexing's VJP adds into a fresh zero array with numpy.add.at: a write in place that the
+    # replay must redo from zeros on every call
+    index = chainrule.tensor([0, 2, 2, 1])
+    tensors, steps = [], []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        w = chainrule.randn(3, 4, requires_grad=True)
+
+        def step(x, w=w):
+            loss = (w[index] * x).sum()
+            loss.backward()
+            with chainrule.no_grad():
+                w -= 0.1 * w.grad
+            w.grad = None
+            return loss
+        tensors.append(w)
+        steps.append(step)
+    compiled = chainrule.compile(steps[1])
+    data = [chainrule.randn(4, 4) for _ in range(6)]
+    assert [compiled(x).item() for x in data] == [steps[0](x).item() for x in data]
+    numpy.testing.assert_array_equal(tensors[0].data, tensors[1].data)
