@@ -18,7 +18,7 @@ in the same order as eager mode, so the losses and weights are bitwise the same.
 
 The rules (TinyJit's, mostly):
 - The first call with a signature runs eagerly (it may make the optimiser's buffers), the second
-  records, later ones replay. The signature: each tensor argument's shape, dtype and layout, the
+  records, later ones replay. The signature: each tensor argument's shape, dtype and strides, the
   values of Python arguments, grad mode, the default dtype and the array library.
 - Before a replay, the program checks that what the recording read is still there: each tensor
   from outside the step holds the same array (a parameter replaced, or given a new array by
@@ -147,10 +147,10 @@ def _signature(args) -> tuple:
             if value.requires_grad:
                 raise CompileError(f"chainrule.compile: argument {position} requires grad; pass "
                                    "data, and keep the parameters in the model")
-            array = value.data
-            key.append((array.shape, array.dtype, array.flags.c_contiguous))
+            array = value.data  # the strides too: an operation's order of work follows them
+            key.append((array.shape, array.dtype, array.strides))
         elif isinstance(value, numpy.ndarray):
-            key.append(("array", value.shape, value.dtype, value.flags.c_contiguous))
+            key.append(("array", value.shape, value.dtype, value.strides))
         elif value is None or isinstance(value, (bool, int, float, str)):
             key.append((type(value), value))
         else:

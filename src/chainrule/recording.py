@@ -55,6 +55,7 @@ class Instruction:
     phase: str = "forward"
     expected: object = None
     writes: tuple = ()  # buffers written in place
+    results: tuple = ()  # the buffers of a ufunc with several outputs (divmod)
 
 
 @dataclass
@@ -65,6 +66,10 @@ class Buffer:
     origin: str  # "input", "held" (a tensor's array, by identity), "made" (computed in the step)
     array: object = None  # for "held": the array itself
     root: int | None = None  # a view's buffer of origin
+    # the axes from the largest stride to the smallest, when not C order: NumPy lays a result
+    # out like its operands (a transposed input gives a transposed result), and a reduction
+    # over it then adds in that memory order; the replay's buffer must be laid out the same
+    layout: tuple | None = None
 
 
 # ---------------------------------------------------------------- the recording
@@ -87,7 +92,10 @@ class Recording:
 
     # ------------------------------------------------------------ buffers
     def new_buffer(self, array, origin: str, root=None, held=None) -> Traced:
-        self.buffers.append(Buffer(array.shape, array.dtype, origin, held, root))
+        layout = None
+        if array.ndim > 1 and not array.flags.c_contiguous:
+            layout = tuple(sorted(range(array.ndim), key=lambda axis: -array.strides[axis]))
+        self.buffers.append(Buffer(array.shape, array.dtype, origin, held, root, layout))
         traced = numpy.ndarray.view(array, Traced)
         traced.slot = len(self.buffers) - 1
         return traced
@@ -140,6 +148,11 @@ class Recording:
         if outs and isinstance(outs[0], Traced):  # in place: the result is the out= array
             self.add(Instruction("op", function, arguments, keywords, None, writes=tuple(written)))
             return outs[0]
+        if isinstance(function, numpy.ufunc) and isinstance(result, tuple):  # divmod, frexp
+            traced = tuple(self.new_buffer(item, "made") for item in result)
+            self.add(Instruction("op", function, arguments, keywords, None, writes=tuple(written),
+                                 results=tuple(item.slot for item in traced)))
+            return traced
         if not isinstance(result, numpy.ndarray):
             self.add(Instruction("op", function, arguments, keywords, None,
                                  writes=tuple(written)))

@@ -89,6 +89,14 @@ def flat(instructions):
             yield from instruction.keywords["update"]
 
 
+def _empty(buffer):
+    """An uninitialised array laid out as the recorded one was (C order, or its axes' order)."""
+    if buffer.layout is None:
+        return numpy.empty(buffer.shape, buffer.dtype)
+    stored = numpy.empty([buffer.shape[axis] for axis in buffer.layout], buffer.dtype)
+    return stored.transpose(numpy.argsort(buffer.layout))
+
+
 def _buffers_of(output):
     if output == () or type(output[0]) is tuple:
         for item in output:
@@ -136,7 +144,7 @@ class Program:
                        if slot not in written and numpy.prod(self.buffers[slot].shape)
                        * self.buffers[slot].dtype.itemsize < COPY_INPUTS_BELOW]
         for _, slot in self.copied:
-            values[slot] = numpy.empty(self.buffers[slot].shape, self.buffers[slot].dtype)
+            values[slot] = _empty(self.buffers[slot])
         self.inputs = [item for item in inputs if item not in self.copied]
         dynamic = {slot for _, slot in self.inputs} | {slot for _, slot, _, _ in self.gradients}
         # Setting a .grad the step had not read before (zero_grad first) is one an eager run of
@@ -159,8 +167,9 @@ class Program:
         self.position = {id(instruction): n for n, instruction in enumerate(order)}
         end = {}
         for n, instruction in enumerate(order):
-            if instruction.result is not None:
-                end.setdefault(self._root(instruction.result), n)
+            for slot in (instruction.result, *instruction.results):
+                if slot is not None:
+                    end.setdefault(self._root(slot), n)
             for slot in _refs((instruction.arguments, instruction.keywords)):
                 end[self._root(slot)] = n
         kept = {self._root(slot) for slot in _buffers_of(outputs)}
@@ -174,10 +183,10 @@ class Program:
         return slot if root is None else root
 
     def _allocate(self, slot: int):
-        """A buffer for ``slot``: a free one of its shape and dtype, or a new one."""
+        """A buffer for ``slot``: a free one of its shape, dtype and layout, or a new one."""
         buffer = self.buffers[slot]
-        free = self.free.get((buffer.shape, buffer.dtype))
-        self.values[slot] = free.pop() if free else numpy.empty(buffer.shape, buffer.dtype)
+        free = self.free.get((buffer.shape, buffer.dtype, buffer.layout))
+        self.values[slot] = free.pop() if free else _empty(buffer)
         self.pooled.add(slot)
         return self.values[slot]
 
@@ -186,7 +195,8 @@ class Program:
             _, root = self.ends.pop(0)
             if root in self.pooled:
                 buffer = self.buffers[root]
-                self.free.setdefault((buffer.shape, buffer.dtype), []).append(self.values[root])
+                key = (buffer.shape, buffer.dtype, buffer.layout)
+                self.free.setdefault(key, []).append(self.values[root])
 
     def _step(self, index, instruction, values, dynamic, written):
         """(call, buffer to store its result in or None), or None: done at build time.
@@ -210,7 +220,7 @@ class Program:
         if kind == "draw":
             buffer = self.buffers[result]
             if function in ("random", "standard_normal") and buffer.dtype == numpy.float64:
-                values[result] = numpy.empty(buffer.shape, buffer.dtype)
+                values[result] = _empty(buffer)
                 return functools.partial(_draw, function, arguments, keywords, values,
                                          values[result]), None
             dynamic.add(result)
@@ -231,6 +241,12 @@ class Program:
         if kind in ("version", "live"):
             return functools.partial(function, *arguments), None
         moving = any(slot in dynamic for slot in _refs((arguments, keywords)))
+        if instruction.results:  # a ufunc with several outputs, each into its buffer
+            out = tuple(self._allocate(slot) for slot in instruction.results)
+            if moving:
+                return functools.partial(_call, function, arguments, keywords, values, out), None
+            return functools.partial(function, *_resolve(arguments, values), out=out,
+                                     **_resolve(keywords, values)), None
         if kind == "view" and not moving:
             values[result] = function(*_resolve(arguments, values), **_resolve(keywords, values))
             return None
@@ -403,6 +419,8 @@ def _describe(instruction, buffers) -> str:
     call = f"{name}({', '.join(arguments)})"
     if kind == "branch":
         return f"check {call} is {instruction.expected}  (a branch on a value)"
+    if instruction.results:
+        return ", ".join(f"v{slot}" for slot in instruction.results) + f" = {call}"
     if instruction.result is None:
         target = f"  -> {_text(out[0], buffers)} in place" if out else ""
         return call + target

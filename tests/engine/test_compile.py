@@ -504,3 +504,28 @@ def test_a_gather_by_a_repeated_index_replays_its_scatter_add_exactly():
     data = [chainrule.randn(4, 4) for _ in range(6)]
     assert [compiled(x).item() for x in data] == [steps[0](x).item() for x in data]
     numpy.testing.assert_array_equal(tensors[0].data, tensors[1].data)
+
+
+def test_results_laid_out_like_a_transposed_operand_are_reduced_in_eagers_order():
+    # x.mT + w is laid out as x is (NumPy keeps the operand's order), and a sum over it adds in
+    # memory order: the replay's buffer must have that layout, or the float32 sums differ
+    tensors, steps = [], []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        w = chainrule.randn(4, 48, 1, requires_grad=True)
+
+        def step(x, w=w):
+            loss = (x.mT + w).sum(dim=(0, 2)).pow(2).mean()
+            loss.backward()
+            with chainrule.no_grad():
+                w -= 0.01 * w.grad
+            w.grad = None
+            return loss
+        tensors.append(w)
+        steps.append(step)
+    compiled = chainrule.compile(steps[1])
+    rng = numpy.random.default_rng(1)
+    data = [chainrule.tensor(rng.standard_normal((4, 300, 48)).astype(numpy.float32) * 100)
+            for _ in range(6)]
+    assert [compiled(x).item() for x in data] == [steps[0](x).item() for x in data]
+    numpy.testing.assert_array_equal(tensors[0].data, tensors[1].data)
