@@ -54,7 +54,11 @@ def _peak_bytes() -> int:
 
 def worker(name: str, activation: str, samples: int) -> dict:
     """Run in the subprocess: one epoch of ``name``, and what it cost in memory."""
-    model = mlp.MAKERS[name](mlp.initial_weights(activation), activation)
+    if name == "compiled":  # chainrule with its step in chainrule.compile
+        from bench_compile import CompiledMLP as maker
+    else:
+        maker = mlp.MAKERS[name]
+    model = maker(mlp.initial_weights(activation), activation)
     before = _rss_bytes()
     images, labels = mlp.make_data(samples)
     data_bytes = images.nbytes + labels.nbytes
@@ -84,7 +88,9 @@ def main() -> None:
     results = []
     for activation in activations:
         rows = []
-        for name in (("chainrule", "numpy limit") if args.quick else mlp.MAKERS):
+        names = ("chainrule", "compiled", "numpy limit") if args.quick else [*mlp.MAKERS,
+                                                                             "compiled"]
+        for name in names:
             command = [sys.executable, os.path.abspath(__file__), "--worker", name, activation,
                        str(samples), str(args.threads)]
             output = subprocess.run(command, check=True, capture_output=True, text=True).stdout

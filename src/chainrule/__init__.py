@@ -30,6 +30,7 @@ from .tensor import (Tensor, arange, as_tensor, empty, eye, from_numpy, full, fu
                      zeros, zeros_like)
 from . import nn, optim  # noqa: E402  (they build on everything above)
 from .draw import draw  # noqa: E402
+from .compile import CompileError, compile  # noqa: E402  (records nn modules and optimisers)
 from .explain import explain  # noqa: E402
 
 clip = clamp

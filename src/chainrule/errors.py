@@ -28,3 +28,8 @@ class DivergenceError(TrainingError):
 
 class RunDirectoryError(ChainruleError):
     """A run directory that cannot be written: it holds a run already, or another writer has it."""
+
+
+class CompileError(ChainruleError, RuntimeError):
+    """A step that ``chainrule.compile`` can't record or replay faithfully; the message says
+    what in the step broke it and what to do instead."""

@@ -22,7 +22,8 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     The global norm is ‖(g₁, …, gₙ)‖ over every element of every gradient; when it exceeds
     max_norm, each gradient becomes g · max_norm / (norm + 1e-6), as in PyTorch. Returns the
     norm before clipping, as a 0-d tensor. Gradients are replaced by new arrays, never scaled
-    in place, because one gradient array may be shared by several tensors.
+    in place, because one gradient array may be shared by several tensors (and they are
+    replaced even when the factor is 1, which changes no value: one path, no branch).
     """
     xp = backend.xp
     with_grads = _with_grads(parameters)
@@ -38,10 +39,13 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(f"clip_grad_norm_: the total norm of the gradients is {float(total)}; "
                            "pass error_if_nonfinite=False to clip anyway")
-    coefficient = float(max_norm) / (float(total) + 1e-6)
-    if coefficient < 1:
-        for p in with_grads:
-            p.grad = Tensor._wrap(p.grad.data * p.grad.dtype.type(coefficient))
+    # min(1, max_norm / (norm + 1e-6)) in float64, as Python floats would compute it, but in
+    # arrays and without a branch, so that chainrule.compile can replay it: a gradient times
+    # exactly 1 is the same gradient, bit for bit.
+    coefficient = xp.minimum(float(max_norm) / (xp.asarray(total, dtype=backend.float64) + 1e-6),
+                             1.0)
+    for p in with_grads:
+        p.grad = Tensor._wrap(p.grad.data * coefficient.astype(p.grad.dtype))
     return Tensor._wrap(xp.asarray(total))
 
 

@@ -1,0 +1,182 @@
+"""Record once, replay fast: ``chainrule.compile(step)``.
+
+Eager mode does, every step, the same Python work around the same array operations: Tensor
+objects, graph nodes, VJP closures, the walk. ``compile`` watches one eager call of a step
+(forward, ``loss.backward()``, ``optimizer.step()``) and writes down its array operations as a
+straight-line program on numbered buffers (``recording.py`` says how). Later calls with the same
+signature replay that program on the new inputs: no Tensor, no graph, no walk; every buffer
+allocated once and written with ``out=``. The replay performs the same floating-point operations
+in the same order as eager mode, so the losses and weights are bitwise the same.
+
+    @chainrule.compile
+    def train_step(x, y):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+The rules (TinyJit's, mostly):
+- The first call with a signature runs eagerly (it may make the optimiser's buffers), the second
+  records, later ones replay. The signature: each tensor argument's shape, dtype and strides, the
+  values of Python arguments, grad mode, the default dtype and the array library.
+- Before a replay, the program checks that what the recording read is still there: each tensor
+  from outside the step holds the same array (a parameter replaced, or given a new array by
+  ``p.data = ...``, records again) and the same ``requires_grad``, ``.grad`` is None where it was;
+  each module called is in the same train/eval mode. A difference records again; the programs
+  of the states seen last are kept (four per signature), so switching back replays. A gradient
+  from before the step that the step reads (accumulated into, or zeroed in place) is read live.
+- ``optimizer.step()`` replays as its own array operations, in place, while the optimiser's
+  settings (learning rates, step counts, which buffers it holds) are those recorded; otherwise
+  (a scheduler's new rate, Adam's step count) the replay runs the step itself, live. A
+  schedule's ``scheduler.step()`` inside the step is run live too.
+- ``if`` on a tensor's value is checked by the replay: the branch must go as recorded, or the
+  call runs eagerly instead (before the step has changed anything) or raises ``CompileError``.
+  ``.item()``, ``float()`` and ``int()`` of a value computed in the step are refused.
+- Random numbers come from ``backend``'s generator, freshly on each replay, as in eager mode.
+- Not seen, so not allowed: Python side effects in the step (appending to a list, printing,
+  counting) happen only when it records; random numbers from a generator passed by hand; a
+  change to a module's structure that replaces no tensor the step reads. Hooks are refused.
+- A recording watches the engine process-wide for the length of one call: don't record in
+  two threads at once.
+- Returned tensors are fresh copies, without a graph. After a replay each parameter's ``.grad``
+  is a buffer of the program, overwritten by the next call: copy it to keep it.
+"""
+from __future__ import annotations
+
+import functools
+from collections import OrderedDict
+
+import numpy
+
+from . import autograd, backend
+from .errors import CompileError
+from .recording import watching
+from .replay import Program
+from .traced import Traced, plain
+from .tensor import Tensor
+
+__all__ = ["compile", "Compiled", "CompileError"]
+
+MAX_RECORDINGS = 4  # recordings of one signature in a row before giving up; variants kept of one
+
+
+def compile(function=None, *, max_programs: int = 8):
+    """``function``, recorded on its second call with each signature and replayed after."""
+    if function is None:
+        return functools.partial(compile, max_programs=max_programs)
+    return Compiled(function, max_programs)
+
+
+class Compiled:
+    """A compiled step: call it as the function; ``program`` is the last one recorded.
+
+    ``programs`` maps each signature to its recordings, newest first: one per state the guards
+    tell apart (train and eval mode, a frozen layer...), so that switching back and forth
+    replays rather than records."""
+
+    def __init__(self, function, max_programs: int = 8):
+        functools.update_wrapper(self, function)
+        self.function, self.max_programs = function, max_programs
+        self.programs: OrderedDict = OrderedDict()
+        self.eager_calls: set = set()
+        self.recordings_in_a_row: dict = {}
+        self.program = None
+        self.recordings = 0
+
+    def __call__(self, *args):
+        key = _signature(args)
+        programs = self.programs.get(key)
+        if programs is None and key not in self.eager_calls:
+            self.eager_calls.add(key)  # the first call: eager, to make state the step keeps
+            return self.function(*args)
+        if programs is not None:
+            for program in programs:
+                if program.changed() is None:
+                    self.programs.move_to_end(key)
+                    self.recordings_in_a_row[key] = 0
+                    return program.run(self.function, args)
+            in_a_row = self.recordings_in_a_row.get(key, 0) + 1
+            if in_a_row >= MAX_RECORDINGS:
+                raise CompileError(f"chainrule.compile: {self.__name__} recorded "
+                                   f"{MAX_RECORDINGS} times in a row for the same inputs, because "
+                                   f"{programs[0].changed()} changes on every call; keep it the "
+                                   "same between calls, or don't compile this step")
+            self.recordings_in_a_row[key] = in_a_row
+        return self._record(key, args)
+
+    def _record(self, key, args):
+        watcher = watching()
+        recording = watcher.recording
+        try:
+            with watcher:
+                inputs, traced_args = [], []
+                for position, value in enumerate(args):
+                    if isinstance(value, Tensor):
+                        traced = recording.new_buffer(value.data, "input")
+                        traced_args.append(Tensor._wrap(traced))
+                    elif isinstance(value, numpy.ndarray):
+                        traced = recording.new_buffer(value, "input")
+                        traced_args.append(traced)
+                    else:
+                        traced_args.append(value)
+                        continue
+                    inputs.append((position, traced.slot))
+                result = self.function(*traced_args)
+                outputs = _outputs(result, recording)
+        finally:  # gradients the step left holding the recording's arrays get plain ones
+            for instruction in recording.instructions:
+                gradient = instruction.function.grad if instruction.kind == "set_grad" else None
+                if gradient is not None and isinstance(gradient.data, Traced):
+                    gradient.data = plain(gradient.data)
+        self.program = Program(recording, inputs, outputs)
+        self.recordings += 1
+        variants = self.programs.setdefault(key, [])
+        variants.insert(0, self.program)
+        del variants[MAX_RECORDINGS:]
+        self.programs.move_to_end(key)
+        if len(self.programs) > self.max_programs:
+            self.programs.popitem(last=False)
+        return _plain_result(result)
+
+
+def _signature(args) -> tuple:
+    key = [autograd._grad_enabled, backend.name, backend.get_default_dtype()]
+    for position, value in enumerate(args):
+        if isinstance(value, Tensor):
+            if value.requires_grad:
+                raise CompileError(f"chainrule.compile: argument {position} requires grad; pass "
+                                   "data, and keep the parameters in the model")
+            array = value.data  # the strides too: an operation's order of work follows them
+            key.append((array.shape, array.dtype, array.strides))
+        elif isinstance(value, numpy.ndarray):
+            key.append(("array", value.shape, value.dtype, value.strides))
+        elif value is None or isinstance(value, (bool, int, float, str)):
+            key.append((type(value), value))
+        else:
+            raise CompileError(f"chainrule.compile: argument {position} is a "
+                               f"{type(value).__name__}; pass tensors, arrays and Python numbers")
+    return tuple(key)
+
+
+def _outputs(result, recording):
+    """What the step returned, as ("buffer", n), ("value", v) or a tuple of those."""
+    if isinstance(result, (tuple, list)):
+        return tuple(_outputs(item, recording) for item in result)
+    if isinstance(result, Tensor):
+        array = result.data
+        if isinstance(array, Traced):
+            return ("buffer", recording.ref(array).index)
+        return ("value", result)
+    if result is None:
+        return ("value", None)
+    raise CompileError(f"chainrule.compile: the step returned a {type(result).__name__}; a "
+                       "replay would return the recorded one. Return tensors (or a tuple of them)")
+
+
+def _plain_result(result):
+    if isinstance(result, (tuple, list)):
+        return type(result)(_plain_result(item) for item in result)
+    if isinstance(result, Tensor) and isinstance(result.data, Traced):
+        return Tensor._wrap(plain(result.data))
+    return result

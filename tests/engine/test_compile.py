@@ -1,0 +1,531 @@
+"""chainrule.compile: a replayed step is the eager step, bit for bit, or it is not replayed.
+
+Each test trains two copies of a model from the same weights, one eagerly and one compiled, and
+compares losses, gradients and weights with exact equality (no tolerance: the replay performs
+the same floating-point operations in the same order). The guards each get a test that changes
+the state a recording can't see and checks that the compiled run still equals the eager one.
+"""
+import numpy
+import pytest
+
+import chainrule
+import chainrule.nn.functional as F
+from chainrule import nn, optim
+from chainrule.replay import flat
+from chainrule import CompileError
+
+
+def batches(count, size=8, features=6, classes=3, seed=0):
+    rng = numpy.random.default_rng(seed)
+    return [(chainrule.tensor(rng.standard_normal((size, features)).astype(numpy.float32)),
+             chainrule.tensor(rng.integers(0, classes, size))) for _ in range(count)]
+
+
+def twin_models(make_optimizer, activation=nn.ReLU, dropout=0.0, seed=0):
+    """Two models with the same weights, each with its optimizer and training step."""
+    steps = []
+    for _ in range(2):
+        chainrule.manual_seed(seed)
+        layers = [nn.Linear(6, 16), activation()]
+        layers += [nn.Dropout(dropout)] if dropout else []
+        model = nn.Sequential(*layers, nn.Linear(16, 3))
+        optimizer = make_optimizer(model.parameters())
+
+        def step(x, y, model=model, optimizer=optimizer):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+        steps.append((model, optimizer, step))
+    return steps
+
+
+def assert_same_state(eager_model, compiled_model):
+    for p, q in zip(eager_model.parameters(), compiled_model.parameters()):
+        numpy.testing.assert_array_equal(p.data, q.data)
+        assert p._version == q._version  # each replayed update counted, as eager counts it
+        assert (p.grad is None) == (q.grad is None)
+        if p.grad is not None:
+            numpy.testing.assert_array_equal(p.grad.data, q.grad.data)
+
+
+def run_both(steps, data, seed=None):
+    """Eager steps on the first twin, compiled on the second; the two lists of losses."""
+    (eager_model, _, eager_step), (compiled_model, _, step) = steps
+    compiled = chainrule.compile(step)
+    losses = {"eager": [], "compiled": []}
+    for name, run in (("eager", eager_step), ("compiled", compiled)):
+        if seed is not None:
+            chainrule.manual_seed(seed)
+        for x, y in data:
+            losses[name].append(run(x, y).item())
+    return losses, compiled
+
+
+OPTIMIZERS = {
+    "sgd": lambda params: optim.SGD(params, lr=0.1),
+    "momentum": lambda params: optim.SGD(params, lr=0.05, momentum=0.9, weight_decay=1e-3),
+    "nesterov": lambda params: optim.SGD(params, lr=0.05, momentum=0.9, nesterov=True),
+    "adam": lambda params: optim.Adam(params, lr=1e-2),
+    "adamw": lambda params: optim.AdamW(params, lr=1e-2, weight_decay=0.1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_a_compiled_run_equals_the_eager_run_bit_for_bit(name):
+    steps = twin_models(OPTIMIZERS[name])
+    losses, compiled = run_both(steps, batches(8))
+    assert losses["compiled"] == losses["eager"]
+    assert_same_state(steps[0][0], steps[1][0])
+    assert compiled.recordings == 1  # recorded once, replayed six times
+
+
+def test_sigmoid_and_float64_replay_exactly_too():
+    chainrule.set_default_dtype(chainrule.float64)
+    try:
+        steps = twin_models(OPTIMIZERS["momentum"], activation=nn.Sigmoid)
+        data = [(x.double(), y) for x, y in batches(6)]
+        losses, _ = run_both(steps, data)
+    finally:
+        chainrule.set_default_dtype(chainrule.float32)
+    assert losses["compiled"] == losses["eager"]
+    assert_same_state(steps[0][0], steps[1][0])
+
+
+def test_dropout_draws_fresh_masks_from_the_same_generator_as_eager():
+    steps = twin_models(OPTIMIZERS["sgd"], dropout=0.5)
+    same_batch = batches(1)[0]
+    losses, _ = run_both(steps, [same_batch] * 6, seed=7)
+    assert losses["compiled"] == losses["eager"]
+    assert len(set(losses["compiled"][2:])) > 1  # replays: a new mask on each call
+    assert_same_state(steps[0][0], steps[1][0])
+
+
+def test_the_program_prints_as_forward_backward_and_update_tables():
+    steps = twin_models(OPTIMIZERS["sgd"])
+    _, compiled = run_both(steps, batches(3))
+    text = str(compiled.program)
+    lines = text.splitlines()
+    assert [line for line in lines[1:] if not line.startswith(" ")] == ["forward:", "backward:",
+                                                                      "update:"]
+    assert len(lines) == 1 + 3 + len(list(flat(compiled.program.instructions)))
+    assert "dot(v1:input" in text and "SGD.step()" in text and ".grad = v" in text
+    assert "subtract(v" in text.split("update:")[1]  # the update, as array operations
+
+
+def test_returned_tensors_are_copies_not_the_programs_buffers():
+    steps = twin_models(OPTIMIZERS["sgd"])
+    compiled = chainrule.compile(steps[1][2])
+    losses = [compiled(x, y) for x, y in batches(5)]
+    assert len({loss.item() for loss in losses}) == 5
+    assert not losses[-1].requires_grad
+
+
+# ---------------------------------------------------------------- guards
+def test_a_new_batch_size_records_a_new_program():
+    steps = twin_models(OPTIMIZERS["adam"])
+    data = batches(4, size=8) + batches(4, size=5, seed=1) + batches(2, size=8, seed=2)
+    losses, compiled = run_both(steps, data)
+    assert losses["compiled"] == losses["eager"]
+    assert compiled.recordings == 2 and len(compiled.programs) == 2
+    assert_same_state(steps[0][0], steps[1][0])
+
+
+def test_the_cache_of_programs_is_bounded():
+    steps = twin_models(OPTIMIZERS["sgd"])
+    compiled = chainrule.compile(steps[1][2], max_programs=2)
+    for size in (4, 5, 6):
+        for x, y in batches(2, size=size):
+            compiled(x, y)
+    assert len(compiled.programs) == 2
+
+
+def test_a_schedulers_learning_rate_is_read_live():
+    steps = twin_models(OPTIMIZERS["momentum"])
+    schedulers = [optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+                  for _, optimizer, _ in steps]
+    (eager_model, _, eager_step), (compiled_model, _, step) = steps
+    compiled = chainrule.compile(step)
+    for x, y in batches(7):
+        assert compiled(x, y).item() == eager_step(x, y).item()
+        for scheduler in schedulers:
+            scheduler.step()
+    assert compiled.recordings == 1
+    assert_same_state(eager_model, compiled_model)
+
+
+def test_a_parameter_frozen_between_calls_records_again():
+    steps = twin_models(OPTIMIZERS["sgd"])
+    (eager_model, _, eager_step), (compiled_model, _, step) = steps
+    compiled = chainrule.compile(step)
+    for index, (x, y) in enumerate(batches(8)):
+        if index == 4:
+            eager_model[0].weight.requires_grad_(False)
+            compiled_model[0].weight.requires_grad_(False)
+        assert compiled(x, y).item() == eager_step(x, y).item()
+    assert compiled.recordings == 2
+    assert_same_state(eager_model, compiled_model)
+
+
+def test_a_parameter_given_a_new_array_or_replaced_records_again():
+    steps = twin_models(OPTIMIZERS["sgd"])
+    (eager_model, eager_optimizer, eager_step), (compiled_model, optimizer, step) = steps
+    compiled = chainrule.compile(step)
+    for index, (x, y) in enumerate(batches(9)):
+        for model, opt in ((eager_model, eager_optimizer), (compiled_model, optimizer)):
+            if index == 3:  # the tensor stays, its array is new
+                model[0].bias.data = numpy.full(16, 0.5, dtype=numpy.float32)
+            if index == 6:  # the module gets a new parameter object
+                model[2].bias = nn.Parameter(chainrule.zeros(3))
+                opt.add_param_group({"params": [model[2].bias]})
+        assert compiled(x, y).item() == eager_step(x, y).item()
+    assert compiled.recordings == 3
+    assert_same_state(eager_model, compiled_model)
+
+
+def test_switching_to_eval_mode_records_again():
+    steps = twin_models(OPTIMIZERS["sgd"], dropout=0.5)
+    (eager_model, _, eager_step), (compiled_model, _, step) = steps
+    compiled = chainrule.compile(step)
+    for name, run, model in (("eager", eager_step, eager_model),
+                             ("compiled", compiled, compiled_model)):
+        chainrule.manual_seed(3)
+        trace = []
+        for index, (x, y) in enumerate(batches(8)):
+            if index == 4:
+                model.eval()
+            trace.append(run(x, y).item())
+        if name == "eager":
+            expected = trace
+    assert trace == expected
+    assert compiled.recordings == 2
+
+
+def test_switching_between_train_and_eval_replays_a_program_for_each():
+    steps = twin_models(OPTIMIZERS["sgd"], dropout=0.5)
+    (eager_model, _, eager_step), (compiled_model, _, step) = steps
+    compiled = chainrule.compile(step)
+    traces = []
+    for run, model in ((eager_step, eager_model), (compiled, compiled_model)):
+        chainrule.manual_seed(3)
+        trace = []
+        for index, (x, y) in enumerate(batches(20)):
+            if index % 4 == 0:  # train, eval, train...: a change every fourth call
+                model.train(index % 8 == 0)
+            trace.append(run(x, y).item())
+        traces.append(trace)
+    assert traces[1] == traces[0]
+    assert compiled.recordings == 2  # one for train mode, one for eval, each replayed after
+
+
+def test_python_values_returned_from_the_step_are_refused():
+    model = nn.Linear(2, 1)
+    compiled = chainrule.compile(lambda x: (model(x).sum(), 0.5))
+    x = chainrule.tensor([[1.0, 2.0]])
+    compiled(x)
+    with pytest.raises(CompileError, match="returned a float"):
+        compiled(x)
+
+
+def test_a_branch_on_a_value_that_goes_the_other_way_runs_that_call_eagerly():
+    def step(x):
+        if x.sum() > 0:
+            return x * 2
+        return x - 1
+    compiled = chainrule.compile(step)
+    inputs = [chainrule.tensor([1.0, 2.0]), chainrule.tensor([3.0, 1.0]),
+              chainrule.tensor([1.0, 1.0]), chainrule.tensor([-5.0, 1.0])]
+    results = [compiled(x).tolist() for x in inputs]
+    assert results == [step(x).tolist() for x in inputs]
+    assert results[-1] == [-6.0, 0.0]
+    assert compiled.recordings == 1
+
+
+def test_a_branch_after_the_update_that_changes_is_an_error_naming_it():
+    model = nn.Linear(2, 1)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x):
+        optimizer.zero_grad()
+        loss = model(x).sum()
+        loss.backward()
+        optimizer.step()
+        return loss * 2 if model.weight.sum() > -100 else loss
+    compiled = chainrule.compile(step)
+    x = chainrule.tensor([[1.0, 2.0]])
+    for _ in range(3):
+        compiled(x)
+    with chainrule.no_grad():
+        model.weight.fill_(-1000.0)
+    with pytest.raises(CompileError, match="branch on a tensor's value went the other way"):
+        compiled(x)
+
+
+def test_reading_a_value_into_python_inside_the_step_is_refused():
+    model = nn.Linear(2, 1)
+    history = []
+
+    def step(x):
+        loss = model(x).sum()
+        history.append(loss.item())
+        return loss
+    compiled = chainrule.compile(step)
+    x = chainrule.tensor([[1.0, 2.0]])
+    compiled(x)  # the first call is eager: nothing to refuse yet
+    with pytest.raises(CompileError, match=r"\.item\(\)"):
+        compiled(x)
+
+
+def test_gradients_accumulated_across_calls_are_read_live():
+    steps = []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        model = nn.Linear(3, 2)
+        optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
+
+        def step(x, model=model, optimizer=optimizer):  # no zero_grad: each call adds to .grad
+            loss = model(x).sum()
+            loss.backward()
+            optimizer.step()
+            return loss
+        steps.append((model, step))
+    data = [chainrule.tensor([[1.0, 2.0, -1.0]]) * (index + 1) for index in range(6)]
+    compiled = chainrule.compile(steps[1][1])
+    assert [compiled(x).item() for x in data] == [steps[0][1](x).item() for x in data]
+    assert compiled.recordings == 1
+    assert_same_state(steps[0][0], steps[1][0])
+
+
+def test_manual_sgd_with_gradients_zeroed_in_place_replays_exactly():
+    tensors, steps = [], []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        w, b = chainrule.randn(6, 3, requires_grad=True), chainrule.zeros(3, requires_grad=True)
+
+        def step(x, y, w=w, b=b):  # the lecture's loop, written out
+            loss = F.cross_entropy(x @ w + b, y)
+            loss.backward()
+            with chainrule.no_grad():
+                w -= 0.1 * w.grad
+                b -= 0.1 * b.grad
+                w.grad.zero_()
+                b.grad.zero_()
+            return loss
+        tensors.append((w, b))
+        steps.append(step)
+    compiled = chainrule.compile(steps[1])
+    data = batches(6, size=5)
+    assert [compiled(x, y).item() for x, y in data] == [steps[0](x, y).item() for x, y in data]
+    assert compiled.recordings == 1
+    for p, q in zip(*tensors):
+        numpy.testing.assert_array_equal(p.data, q.data)
+        numpy.testing.assert_array_equal(p.grad.data, q.grad.data)
+        assert p._version == q._version
+
+
+def test_a_state_that_changes_on_every_call_is_an_error_naming_it():
+    model = nn.Linear(2, 1)
+    compiled = chainrule.compile(lambda x: model(x).sum())
+    x = chainrule.tensor([[1.0, 2.0]])
+    with pytest.raises(CompileError, match="data of a Parameter of shape"):
+        for _ in range(8):
+            model.weight.data = numpy.ones((1, 2), dtype=numpy.float32)  # a new array each time
+            compiled(x)
+
+
+def test_hooks_are_refused_by_name():
+    model = nn.Linear(2, 1)
+    model.register_forward_hook(lambda module, args, output: None)
+    compiled = chainrule.compile(lambda x: model(x).sum())
+    x = chainrule.tensor([[1.0, 2.0]])
+    compiled(x)
+    with pytest.raises(CompileError, match="Linear has hooks"):
+        compiled(x)
+
+    other = nn.Linear(2, 1)
+    other.weight.register_hook(lambda grad: grad * 2)
+
+    def step(x):
+        loss = other(x).sum()
+        loss.backward()
+        return loss
+    compiled = chainrule.compile(step)
+    compiled(x)
+    with pytest.raises(CompileError, match="register_hook"):
+        compiled(x)
+
+
+def test_random_numbers_from_a_generator_passed_by_hand_are_refused():
+    generator = numpy.random.default_rng(0)
+    compiled = chainrule.compile(lambda x: F.dropout(x, 0.5, generator=generator) * 1)
+    x = chainrule.ones(4)
+    compiled(x)
+    with pytest.raises(CompileError, match="generator passed by hand"):
+        compiled(x)
+
+
+def test_tensors_made_from_python_data_inside_the_step_are_refused():
+    compiled = chainrule.compile(lambda x: x * chainrule.tensor([1.0, 2.0]))
+    x = chainrule.ones(2)
+    compiled(x)
+    with pytest.raises(CompileError, match="Pass it to the step as an argument"):
+        compiled(x)
+
+
+def test_arguments_that_need_gradients_or_are_not_tensors_are_refused():
+    compiled = chainrule.compile(lambda x: x * 2)
+    with pytest.raises(CompileError, match="argument 0 requires grad"):
+        compiled(chainrule.ones(2, requires_grad=True))
+    with pytest.raises(CompileError, match="argument 0 is a dict"):
+        compiled({"x": 1})
+
+
+def test_python_arguments_are_part_of_the_signature():
+    compiled = chainrule.compile(lambda x, scale: x * scale)
+    x = chainrule.tensor([1.0, 2.0])
+    results = [compiled(x, scale).tolist() for scale in (2.0, 2.0, 2.0, 3.0, 3.0, 3.0)]
+    assert results == [[2.0, 4.0]] * 3 + [[3.0, 6.0]] * 3
+    assert compiled.recordings == 2
+
+
+def test_the_gpt_with_adamw_clipping_a_schedule_and_dropout_replays_exactly():
+    from chainrule.models.gpt import GPT, GPTConfig
+
+    def make():
+        chainrule.manual_seed(0)
+        model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16,
+                              dropout=0.1))
+        optimizer = optim.AdamW(model.optimizer_groups(0.1), lr=1e-2)
+        schedule = optim.lr_scheduler.WarmupCosineLR(optimizer, warmup_steps=2, decay_steps=6)
+
+        def step(tokens, targets):
+            _, loss = model(tokens, targets)
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+            optimizer.step()
+            schedule.step()
+            return loss
+        return model, step
+    rng = numpy.random.default_rng(0)
+    data = [(chainrule.tensor(rng.integers(0, 11, (3, 8))),
+             chainrule.tensor(rng.integers(0, 11, (3, 8)))) for _ in range(6)]
+    (eager_model, eager_step), (compiled_model, step) = make(), make()
+    compiled = chainrule.compile(step)
+    losses = []
+    for run in (eager_step, compiled):
+        chainrule.manual_seed(5)
+        losses.append([run(tokens, targets).item() for tokens, targets in data])
+    assert losses[1] == losses[0]
+    assert compiled.recordings == 1
+    assert_same_state(eager_model, compiled_model)
+
+
+def test_clipping_the_gradient_norm_replays_exactly_whether_or_not_it_clips():
+    steps = []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        model = nn.Linear(3, 1)
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, model=model, optimizer=optimizer):
+            optimizer.zero_grad()
+            loss = (model(x) ** 2).sum()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            return loss
+        steps.append((model, step))
+    rng = numpy.random.default_rng(0)
+    scales = [0.01, 0.01, 10.0, 0.01, 10.0, 10.0, 0.01]  # norms below and above max_norm
+    data = [chainrule.tensor((rng.standard_normal((4, 3)) * s).astype(numpy.float32))
+            for s in scales]
+    compiled = chainrule.compile(steps[1][1])
+    assert [compiled(x).item() for x in data] == [steps[0][1](x).item() for x in data]
+    assert compiled.recordings == 1
+    assert_same_state(steps[0][0], steps[1][0])
+
+
+def test_an_optimizer_of_ones_own_is_recorded_by_its_step_too():
+    class HalvingSGD(optim.SGD):
+        """SGD whose rate halves at every step: Python state the replay must read live."""
+
+        def step(self, closure=None):
+            super().step(closure)
+            for group in self.param_groups:
+                group["lr"] /= 2
+
+    steps = twin_models(lambda params: HalvingSGD(params, lr=0.4))
+    losses, compiled = run_both(steps, batches(7))
+    assert losses["compiled"] == losses["eager"]
+    assert_same_state(steps[0][0], steps[1][0])
+    assert "HalvingSGD.step()  (run live" in str(compiled.program)
+
+
+def test_a_bad_label_in_a_replay_raises_eagers_error_and_leaves_the_generator_as_eager_does():
+    steps = twin_models(OPTIMIZERS["sgd"], dropout=0.5)
+    (eager_model, _, eager_step), (compiled_model, _, step) = steps
+    compiled = chainrule.compile(step)
+    good = batches(6)
+    bad = (good[0][0], chainrule.tensor([0, 1, 2, 99, 0, 1, 2, 0]))
+    traces = []
+    for run in (eager_step, compiled):
+        chainrule.manual_seed(11)
+        trace = [run(x, y).item() for x, y in good[:4]]
+        with pytest.raises(IndexError, match="label 99 is out of range"):
+            run(*bad)  # the replay's label check goes the other way: this call runs eagerly
+        trace += [run(x, y).item() for x, y in good[4:]]
+        traces.append(trace)
+    assert traces[1] == traces[0]
+    assert compiled.recordings == 1
+    assert_same_state(eager_model, compiled_model)
+
+
+def test_a_gather_by_a_repeated_index_replays_its_scatter_add_exactly():
+    # indexing's VJP adds into a fresh zero array with numpy.add.at: a write in place that the
+    # replay must redo from zeros on every call
+    index = chainrule.tensor([0, 2, 2, 1])
+    tensors, steps = [], []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        w = chainrule.randn(3, 4, requires_grad=True)
+
+        def step(x, w=w):
+            loss = (w[index] * x).sum()
+            loss.backward()
+            with chainrule.no_grad():
+                w -= 0.1 * w.grad
+            w.grad = None
+            return loss
+        tensors.append(w)
+        steps.append(step)
+    compiled = chainrule.compile(steps[1])
+    data = [chainrule.randn(4, 4) for _ in range(6)]
+    assert [compiled(x).item() for x in data] == [steps[0](x).item() for x in data]
+    numpy.testing.assert_array_equal(tensors[0].data, tensors[1].data)
+
+
+def test_results_laid_out_like_a_transposed_operand_are_reduced_in_eagers_order():
+    # x.mT + w is laid out as x is (NumPy keeps the operand's order), and a sum over it adds in
+    # memory order: the replay's buffer must have that layout, or the float32 sums differ
+    tensors, steps = [], []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        w = chainrule.randn(4, 48, 1, requires_grad=True)
+
+        def step(x, w=w):
+            loss = (x.mT + w).sum(dim=(0, 2)).pow(2).mean()
+            loss.backward()
+            with chainrule.no_grad():
+                w -= 0.01 * w.grad
+            w.grad = None
+            return loss
+        tensors.append(w)
+        steps.append(step)
+    compiled = chainrule.compile(steps[1])
+    rng = numpy.random.default_rng(1)
+    data = [chainrule.tensor(rng.standard_normal((4, 300, 48)).astype(numpy.float32) * 100)
+            for _ in range(6)]
+    assert [compiled(x).item() for x in data] == [steps[0](x).item() for x in data]
+    numpy.testing.assert_array_equal(tensors[0].data, tensors[1].data)
