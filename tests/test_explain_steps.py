@@ -138,3 +138,25 @@ def test_a_tensor_named_when_made_keeps_its_name_in_the_tables_and_the_drawing()
     assert [step.name for step in report.forward][:2] == ["w", "x"]
     assert "w" in report.signals and "x" not in report.signals
     assert ">w<" in chainrule.draw(loss, renderer="chainrule").svg()
+
+
+def test_the_notebook_slider_walks_the_terms_and_outlines_node_and_child():
+    report = chainrule.explain(slide_example())
+    widget = report.widget()
+    slider, view = widget.children
+    steps = list(report.steps())
+    assert slider.max == len(steps) and "start: v̄(L) = 1" in view.value
+    slider.value = len(steps)  # the last term: w̄
+    last = steps[-1]
+    assert last.node == "w" and f"term {len(steps)} of {len(steps)}" in view.value
+    assert 'g[data-node="w"] > rect:first-of-type {stroke: #e67e22' in view.value
+    assert f'g[data-node="{last.child}"]' in view.value and view.value.count("<li>") == len(steps)
+    assert 'data-node="w"' in view.value  # the drawing's boxes carry their names
+
+
+def test_the_slider_says_which_extra_it_needs(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)
+    with pytest.raises(chainrule.ChainruleError, match=r"pip install 'chainrule\[notebook\]'"):
+        chainrule.explain(slide_example()).widget()

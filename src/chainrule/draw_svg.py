@@ -184,7 +184,8 @@ def _box(box, lines, x, y, width, height, gradient_colour) -> str:
         baseline = y + PADDING / 2 + LINE_HEIGHT * (row + 1) - 4
         texts.append(f'<text x="{x + width / 2:.1f}" y="{baseline:.1f}" '
                      f'text-anchor="middle" xml:space="preserve">{spans}</text>')
-    return f'<g class="node {box.kind}" id="{box.id}">{title}{"".join(shapes + texts)}</g>'
+    return (f'<g class="node {box.kind}" id="{box.id}" data-node="{escape(box.name)}">{title}'
+            f'{"".join(shapes + texts)}</g>')
 
 
 def _arrows(arrows, routes, place, size, names, gradient_colour) -> list[str]:

@@ -128,6 +128,13 @@ class Explanation:
         two steps, the second completing its sum."""
         yield from self.chain
 
+    def widget(self):
+        """A notebook slider that walks the chain rule term by term over the drawn graph
+        (ipywidgets; see chainrule.explain_widget)."""
+        from .explain_widget import step_widget
+
+        return step_widget(self)
+
     def matrix_form(self):
         """Each layer's gradients by the slides' vectorised formulas (W̄ = z̄ xᵀ, x̄ = Wᵀ z̄,
         z̄ = h̄ ⊙ σ(z)(1 − σ(z)), z̄ = (softmax − onehot)/N), beside the engine's: see
