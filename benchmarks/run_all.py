@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BENCHMARKS = ["bench_mlp_epoch.py", "bench_small_batches.py", "bench_transformer.py",
               "bench_memory.py", "bench_deep_graph.py", "bench_compile.py"]
 KEPT_SECTIONS = ("## Other runs and where the gap comes from", "## Language model",
-                 "## Generation with a KV cache")
+                 "## Generation with a KV cache", "## Measurements of 30 November 2026")
 
 
 def uptime() -> str:
