@@ -272,12 +272,17 @@ def _train_into(run: RunDirectory, source: dict, model: dict, fitting: dict, qui
     module = build_module(config["model"])
     optimizer = make_optimizer(fitting["optimizer"], module.parameters(), fitting["lr"],
                                fitting["momentum"])
+    scheduler = None
+    if fitting.get("schedule", "constant") == "cosine":  # half a cosine, stepped each epoch
+        from .optim.lr_scheduler import CosineAnnealingLR
+
+        scheduler = CosineAnnealingLR(optimizer, T_max=fitting["epochs"])
     # A diverging run overflows before fit stops it with a TrainingError: that error is the
     # message, not NumPy's overflow warnings on the way.
     with numpy.errstate(over="ignore", invalid="ignore"):
         history = training.fit(
             module, loss_function(kind, pool.task), optimizer, train_data, val_data,
-            epochs=fitting["epochs"], batch_size=fitting["batch_size"],
+            scheduler=scheduler, epochs=fitting["epochs"], batch_size=fitting["batch_size"],
             metrics=validation_metrics(pool.task, target_scaler), patience=fitting["patience"],
             monitor=fitting.get("monitor", "val_loss"), seed=fitting["seed"],
             checkpoint_dir=run.folder / "checkpoint", resume=resume, progress=not quiet,
@@ -477,6 +482,8 @@ def _describe_model(config: dict, fitting: dict) -> str:
     name = {"linear": "linear regression", "logistic": "logistic regression",
             "softmax": "softmax regression", "cnn": "CNN"}.get(model["kind"], f"MLP ({model['activation']})")
     momentum = f" momentum {fitting['momentum']}" if fitting["momentum"] else ""
+    if fitting.get("schedule", "constant") != "constant":
+        momentum += f" ({fitting['schedule']} schedule)"
     return (f"model: {name} {sizes} · {fitting['optimizer']} lr {fitting['lr']:g}{momentum} · "
             f"batch {fitting['batch_size']} · {fitting['epochs']} epochs · seed {fitting['seed']} · "
             f"{describe_threads()}")

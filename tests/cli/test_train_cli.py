@@ -222,3 +222,29 @@ def test_help_explains_every_option(command, options, capsys):
     assert exit.value.code == 0
     for option in options:
         assert option in out
+
+
+def test_a_cosine_schedule_is_recorded_shown_and_changes_the_training(tmp_path, capsys):
+    common = ["digits", "--model", "softmax", "--epochs", "3", "--lr", "0.5"]
+    assert main(["train", *common, "--lr-schedule", "cosine", "--out", str(tmp_path / "c")]) == 0
+    header = capsys.readouterr().out.splitlines()[1]
+    assert "sgd lr 0.5 (cosine schedule)" in header
+    train(capsys, *common, "--out", str(tmp_path / "k"))
+    config = json.loads((tmp_path / "c" / "config.json").read_text())
+    assert config["fitting"]["schedule"] == "cosine"
+    cosine = json.loads((tmp_path / "c" / "history.json").read_text())
+    constant = json.loads((tmp_path / "k" / "history.json").read_text())
+    # epoch 1 runs at the full rate in both; later epochs at a lower one with the schedule
+    assert cosine["epochs"][0]["loss"] == constant["epochs"][0]["loss"]
+    assert cosine["epochs"][-1]["loss"] != constant["epochs"][-1]["loss"]
+    assert main(["evaluate", str(tmp_path / "c")]) == 0
+
+
+def test_an_unknown_schedule_in_a_config_is_refused_naming_the_field(tmp_path, capsys):
+    train(capsys, "digits", "--model", "softmax", "--epochs", "1", "--out", str(tmp_path / "r"))
+    path = tmp_path / "r" / "config.json"
+    config = json.loads(path.read_text())
+    config["fitting"]["schedule"] = "exponential"
+    path.write_text(json.dumps(config))
+    err = fails(capsys, ["evaluate", str(tmp_path / "r")])
+    assert "fitting.schedule" in err

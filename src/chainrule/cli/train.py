@@ -82,6 +82,9 @@ def register(subparsers) -> None:
                               "for linear regression, whose squared error punishes outliers)")
     fitting.add_argument("--optimizer", choices=["sgd", "adam"], default=None,
                          help="default: adam for mlp, sgd for the linear models")
+    fitting.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+                         help="the learning rate over the epochs: constant, or cosine (from --lr "
+                              "down to 0 over the epochs, one step per epoch)")
     fitting.add_argument("--momentum", type=float, default=0.0,
                          help="SGD momentum (PyTorch's); --optimizer sgd only")
     fitting.add_argument("--patience", type=int, default=None, metavar="EPOCHS",
@@ -229,7 +232,7 @@ def run_train(args) -> int:
     fitting = {"epochs": args.epochs, "batch_size": args.batch_size,
                "lr": args.lr if args.lr is not None else _default_lr(optimizer, args.model),
                "optimizer": optimizer, "momentum": args.momentum, "patience": args.patience,
-               "seed": args.seed}
+               "seed": args.seed, "schedule": args.lr_schedule}
     name = dataset or os.path.splitext(os.path.basename(args.csv))[0]
     out = args.out or os.path.join("runs", f"{name}-{args.model}")
     try:
