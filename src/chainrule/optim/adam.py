@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from .. import backend
-from .optimizer import Optimizer
+from .optimizer import Optimizer, l2_gradient
 
 
 class Adam(Optimizer):
@@ -46,12 +46,10 @@ class Adam(Optimizer):
                                          "exp_avg_sq": xp.zeros_like(p.data)}
             state["step"] += 1
             step = state["step"]
-            if weight_decay != 0:
-                if self.decoupled_weight_decay:
-                    p.data *= 1 - lr * weight_decay
-                else:
-                    grad = p.data * weight_decay  # a new array: the gradient may be shared
-                    grad += p.grad.data
+            if weight_decay != 0 and self.decoupled_weight_decay:
+                p.data *= 1 - lr * weight_decay
+            elif weight_decay != 0:
+                grad = l2_gradient(p, weight_decay)
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
             # One scratch array serves every temporary of the update.
             scratch = xp.multiply(grad, 1 - beta1, out=xp.empty_like(p.data))

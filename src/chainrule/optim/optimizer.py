@@ -142,5 +142,16 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
+def l2_gradient(parameter: Tensor, weight_decay: float):
+    """The gradient of the loss plus the L2 penalty (λ/2)‖p‖²: g + λp (g itself when λ = 0).
+    A new array, never g changed in place: one gradient array may be shared by several
+    parameters, and ``.grad`` must still hold the loss's gradient after ``step()``."""
+    if weight_decay == 0:
+        return parameter.grad.data
+    decayed = parameter.data * weight_decay
+    decayed += parameter.grad.data
+    return decayed
+
+
 def _is_array(value) -> bool:
     return hasattr(value, "shape") and hasattr(value, "dtype") and not isinstance(value, Tensor)

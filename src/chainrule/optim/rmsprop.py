@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import backend
-from .optimizer import Optimizer
+from .optimizer import Optimizer, l2_gradient
 
 
 class RMSprop(Optimizer):
@@ -36,10 +36,7 @@ class RMSprop(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
-            grad = p.grad.data
-            if weight_decay != 0:
-                grad = p.data * weight_decay  # a new array: the gradient may be shared
-                grad += p.grad.data
+            grad = l2_gradient(p, weight_decay)
             state = self.state.get(p)
             if not state:
                 state = self.state[p] = {"step": 0, "square_avg": xp.zeros_like(p.data)}

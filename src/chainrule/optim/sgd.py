@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import backend
-from .optimizer import Optimizer
+from .optimizer import Optimizer, l2_gradient
 
 
 class SGD(Optimizer):
@@ -42,10 +42,7 @@ class SGD(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
-            direction = p.grad.data
-            if weight_decay != 0:
-                direction = p.data * weight_decay  # a new array: the gradient may be shared
-                direction += p.grad.data
+            direction = l2_gradient(p, weight_decay)
             if momentum != 0:
                 state = self.state.setdefault(p, {})
                 velocity = state.get("momentum_buffer")
