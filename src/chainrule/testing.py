@@ -75,11 +75,15 @@ def _as_op(forward: Callable, vjp: Callable, name: str) -> Callable:
         if not any(t.requires_grad for t in inputs) or not autograd.is_grad_enabled():
             return Tensor._wrap(output)
 
+        last = {}  # the walk asks each input's VJP in turn with one signal: call vjp once
+
         def gradient_of(position: int):
             def one_vjp(error_signal: Tensor, out: Tensor) -> Tensor:
-                grads = vjp(error_signal, out, *inputs)
-                grads = grads if isinstance(grads, (tuple, list)) else (grads,)
-                return grads[position]
+                if last.get("signal") is not error_signal:
+                    grads = vjp(error_signal, out, *inputs)
+                    last["signal"] = error_signal
+                    last["grads"] = grads if isinstance(grads, (tuple, list)) else (grads,)
+                return last["grads"][position]
             return one_vjp
 
         vjps = tuple(gradient_of(i) for i in range(len(inputs)))
