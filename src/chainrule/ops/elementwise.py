@@ -6,8 +6,8 @@ import numbers
 
 import numpy
 
-from .. import autograd, backend
-from .primitive import Rejects, Sample, ShapeError, constant, primitive
+from .. import backend
+from .primitive import Rejects, Sample, ShapeError, constant, fast_vjp, primitive
 
 BROADCAST = [Sample(((3, 4), (3, 4))), Sample(((3, 4), (4,))), Sample(((2, 1, 4), (3, 1)))]
 BAD_BROADCAST = [Rejects(((3, 4), (5,)), {}, ShapeError)]
@@ -123,28 +123,25 @@ def sigmoid(a):
     σ′(a) = σ(a)(1 − σ(a))."""
     x = _float_data(a)
     half = x.dtype.type(0.5)
-
-    def vjp(g, out):
-        if autograd.is_grad_enabled():  # create_graph: in Tensor ops, to be differentiated again
-            return g * out * (1 - out)
-        slope = 1 - out.data  # in arrays: three passes, one new array, no op calls
-        slope *= out.data
-        slope *= g.data
-        return constant(slope)
     # one new array, the rest in place (out= keeps a 0-d input an array, not a NumPy scalar)
     out = backend.xp.multiply(x, half, out=backend.xp.empty_like(x))
     backend.xp.tanh(out, out=out)
     out += 1
     out *= half
-    return out, vjp
+    return out, fast_vjp(_sigmoid_backward, lambda g, out: g * out * (1 - out))
+
+
+def _sigmoid_backward(g, out):
+    """ḡ σ(1 − σ) on arrays: three passes, one new array, no op calls."""
+    slope = 1 - out
+    slope *= out
+    slope *= g
+    return slope
 
 
 @primitive(samples=[Sample(((3, 4),))])
 def relu(a):
-    def vjp(g, out):
-        if autograd.is_grad_enabled():  # create_graph: in Tensor ops, to be differentiated again
-            return g * constant(a.data > 0)
-        return constant(g.data * (a.data > 0))
+    vjp = fast_vjp(lambda g, out: g * (a.data > 0), lambda g, out: g * constant(a.data > 0))
     return backend.xp.maximum(a.data, 0), vjp
 
 

@@ -11,9 +11,10 @@ import numbers
 
 import numpy
 
-from .. import autograd, backend
+from .. import backend
 from ..tensor import Tensor
-from .primitive import Rejects, Sample, ShapeError, composite, constant, primitive, register
+from .primitive import (Rejects, Sample, ShapeError, composite, constant, fast_vjp, primitive,
+                        register)
 from .reduce import ValuesIndices, kept_shape, normalize_dims
 from . import shape
 from .elementwise import where
@@ -215,23 +216,28 @@ def cumsum(a, dim=None):
     return out, lambda g, out: _reversed(cumsum(_reversed(g, axis), dim=axis), axis)
 
 
-def _products_of_others(a, axis: int) -> Tensor:
-    """Πⱼ≠ᵢ aⱼ along ``axis``: the derivative of the product by each element, exact where
-    elements are zero (unlike prod / aᵢ). In arrays, as the running products from the left and
-    from the right; while a graph is recorded, as the product of the n × n arrangement of a with
-    ones on the diagonal, so that its own derivative is prod's again."""
+def _products_of_others(x, axis: int):
+    """Πⱼ≠ᵢ xⱼ along ``axis`` on arrays: the derivative of the product by each element, exact
+    where elements are zero (unlike prod / xᵢ), as the running products from the left and from
+    the right."""
     xp = backend.xp
-    if a.shape[axis] == 0:  # an empty product is 1, a constant
+    if x.shape[axis] == 0:  # an empty product is 1, a constant
+        return xp.zeros_like(x)
+    ones = xp.ones_like(xp.take(x, [0], axis=axis))
+    before = xp.cumprod(xp.concatenate([ones, xp.take(x, range(x.shape[axis] - 1), axis=axis)],
+                                       axis=axis), axis=axis)
+    after = xp.flip(xp.cumprod(xp.concatenate(
+        [ones, xp.take(xp.flip(x, axis), range(x.shape[axis] - 1), axis=axis)], axis=axis),
+        axis=axis), axis)
+    return before * after
+
+
+def _products_of_others_t(a, axis: int) -> Tensor:
+    """Πⱼ≠ᵢ aⱼ in Tensor ops, as the product of the n × n arrangement of a with ones on the
+    diagonal, so that its own derivative is prod's again."""
+    xp = backend.xp
+    if a.shape[axis] == 0:
         return constant(xp.zeros_like(a.data))
-    if not autograd.is_grad_enabled():
-        x = a.data
-        ones = xp.ones_like(xp.take(x, [0], axis=axis))
-        before = xp.cumprod(xp.concatenate([ones, xp.take(x, range(x.shape[axis] - 1), axis=axis)],
-                                           axis=axis), axis=axis)
-        after = xp.flip(xp.cumprod(xp.concatenate(
-            [ones, xp.take(xp.flip(x, axis), range(x.shape[axis] - 1), axis=axis)], axis=axis),
-            axis=axis), axis)
-        return constant(before * after)
     n = a.shape[axis]
     rows = a.unsqueeze(axis).expand(*(a.shape[:axis] + (n,) + a.shape[axis:]))
     diagonal = xp.eye(n, dtype=bool).reshape((n, n) + (1,) * (a.ndim - axis - 1))
@@ -250,7 +256,9 @@ def prod(a, dim=None, keepdim=False):
     if a.dtype.kind in "biu":
         out = out.astype(backend.int64)
     shape = kept_shape(a.shape, (axis,))
-    return out, lambda g, out: g.reshape(shape).expand(*a.shape) * _products_of_others(a, axis)
+    vjp = fast_vjp(lambda g, out: g.reshape(shape) * _products_of_others(a.data, axis),
+                   lambda g, out: g.reshape(shape).expand(*a.shape) * _products_of_others_t(a, axis))
+    return out, vjp
 
 
 def product(input, dim=None, keepdim: bool = False) -> Tensor:

@@ -5,8 +5,8 @@ activations, forward and backward; fused, it is one node whose VJP is the closed
 """
 from __future__ import annotations
 
-from .. import autograd, backend
-from .primitive import Rejects, Sample, ShapeError, constant, primitive
+from .. import backend
+from .primitive import Rejects, Sample, ShapeError, fast_vjp, primitive
 
 
 def _check(x, weight, bias):
@@ -54,24 +54,31 @@ def layer_norm(x, weight, bias=None, eps: float = 1e-5):
     if bias is not None:
         out += bias.data
     rows = tuple(range(x.ndim - 1))
-
-    def x_vjp(g, out):
-        if autograd.is_grad_enabled():
-            normalised_t, inverse_std_t = _normalise(x, eps)
-            scaled = g * weight
-            return inverse_std_t * (scaled - scaled.mean(dim=-1, keepdim=True)
-                                    - normalised_t * (scaled * normalised_t).mean(dim=-1, keepdim=True))
-        scaled = g.data * weight.data
-        signal = scaled - (scaled @ averaging)[..., None]
-        signal -= normalised * (xp.einsum("...i,...i->...", scaled, normalised) / features)[..., None]
-        signal *= inverse_std
-        return constant(signal)
-
-    def weight_vjp(g, out):
-        if autograd.is_grad_enabled():
-            return (g * _normalise(x, eps)[0]).sum(dim=rows)
-        return constant((g.data * normalised).sum(axis=rows))
+    x_vjp = fast_vjp(
+        lambda g, out: _input_backward(g, weight.data, normalised, inverse_std, averaging),
+        lambda g, out: _input_backward_t(g, x, weight, eps))
+    weight_vjp = fast_vjp(lambda g, out: (g * normalised).sum(axis=rows),
+                          lambda g, out: (g * _normalise(x, eps)[0]).sum(dim=rows))
 
     def bias_vjp(g, out):
         return g.sum(dim=rows)
     return out, (x_vjp, weight_vjp) if bias is None else (x_vjp, weight_vjp, bias_vjp)
+
+
+def _input_backward(g, weight, normalised, inverse_std, averaging):
+    """x̄ on arrays, from the forward's x̂ and 1/σ; the row means as products with ``averaging``."""
+    xp = backend.xp
+    features = normalised.shape[-1]
+    scaled = g * weight
+    signal = scaled - (scaled @ averaging)[..., None]
+    signal -= normalised * (xp.einsum("...i,...i->...", scaled, normalised) / features)[..., None]
+    signal *= inverse_std
+    return signal
+
+
+def _input_backward_t(g, x, weight, eps: float):
+    """x̄ in Tensor ops, x̂ and 1/σ recomputed from x, so that x̄ is differentiable in x and w."""
+    normalised, inverse_std = _normalise(x, eps)
+    scaled = g * weight
+    return inverse_std * (scaled - scaled.mean(dim=-1, keepdim=True)
+                          - normalised * (scaled * normalised).mean(dim=-1, keepdim=True))

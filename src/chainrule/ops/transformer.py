@@ -11,8 +11,8 @@ import math
 
 import numpy
 
-from .. import autograd, backend
-from .primitive import Rejects, Sample, ShapeError, constant, primitive
+from .. import backend
+from .primitive import Rejects, Sample, ShapeError, constant, fast_vjp, primitive
 from .shape import cat
 
 # Above this many elements the one-hot matrix of an embedding's backward costs more than sorting.
@@ -88,23 +88,29 @@ def gelu_tanh(x):
     gate += 1
     xp.reciprocal(gate, out=gate)                  # σ(2u)
     out = data * gate
+    return out, fast_vjp(lambda g, out: _gelu_backward(g, data, gate),
+                         lambda g, out: _gelu_backward_t(g, x))
 
-    def vjp(g, out):
-        if autograd.is_grad_enabled():
-            gate_t = (2 * _GELU_SCALE * (x + _GELU_CUBIC * x * x * x)).sigmoid()
-            slope = 2 * _GELU_SCALE * (1 + 3 * _GELU_CUBIC * x * x)
-            return g * (gate_t + x * gate_t * (1 - gate_t) * slope)
-        slope = data * data
-        slope *= 3 * _GELU_CUBIC
-        slope += 1
-        slope *= 2 * _GELU_SCALE
-        slope *= data
-        slope *= gate
-        slope *= 1 - gate
-        slope += gate
-        slope *= g.data
-        return constant(slope)
-    return out, vjp
+
+def _gelu_backward(g, x, gate):
+    """x̄ on arrays, from the forward's gate σ(2u), in place in one new array."""
+    slope = x * x
+    slope *= 3 * _GELU_CUBIC
+    slope += 1
+    slope *= 2 * _GELU_SCALE
+    slope *= x
+    slope *= gate
+    slope *= 1 - gate
+    slope += gate
+    slope *= g
+    return slope
+
+
+def _gelu_backward_t(g, x):
+    """x̄ in Tensor ops, the gate recomputed from x, so that x̄ is differentiable in x."""
+    gate = (2 * _GELU_SCALE * (x + _GELU_CUBIC * x * x * x)).sigmoid()
+    slope = 2 * _GELU_SCALE * (1 + 3 * _GELU_CUBIC * x * x)
+    return g * (gate + x * gate * (1 - gate) * slope)
 
 
 # ---------------------------------------------------------------- attention
@@ -178,15 +184,12 @@ def scaled_dot_product_attention(q, k, v, is_causal: bool = False, scale: float 
         """The three VJPs share their work: the first to be asked computes all three."""
         if saved.get("error_signal") is not g:
             saved["error_signal"] = g
-            saved["signals"] = _attend_backward(g.data, q.data, k.data, v.data, weights, scale)
+            saved["signals"] = _attend_backward(g, q.data, k.data, v.data, weights, scale)
         return saved["signals"]
 
     def vjp(position):
-        def input_vjp(g, out):
-            if autograd.is_grad_enabled():
-                return _attention_signals_t(g, q, k, v, scale, is_causal)[position]
-            return constant(signals(g)[position])
-        return input_vjp
+        return fast_vjp(lambda g, out: signals(g)[position],
+                        lambda g, out: _attention_signals_t(g, q, k, v, scale, is_causal)[position])
     return out, (vjp(0), vjp(1), vjp(2))
 
 
@@ -211,25 +214,31 @@ def causal_self_attention(qkv, n_head: int = 1):
     if packed % (3 * n_head):
         raise ShapeError(f"causal_self_attention: the last size of qkv {tuple(qkv.shape)} must be "
                          f"3 × n_embd with n_embd a multiple of n_head={n_head}")
-    channels, head_size = packed // 3, packed // (3 * n_head)
-    scale = 1 / math.sqrt(head_size)
-
-    def heads(array):
-        """(B, T, 3, nh, hs) seen as q, k, v of shape (B, nh, T, hs): views, no copies."""
-        return array.reshape(batch, length, 3, n_head, head_size).transpose(2, 0, 3, 1, 4)
-
-    q, k, v = heads(qkv.data)
+    channels = packed // 3
+    scale = 1 / math.sqrt(packed // (3 * n_head))
+    q, k, v = _heads(qkv.data, n_head)
     out, weights = _attend(q, k, v, scale, causal=True)
     out = out.transpose(0, 2, 1, 3).reshape(batch, length, channels)
-
-    def vjp(g, out):
-        if autograd.is_grad_enabled():
-            return _packed_attention_signal_t(g, qkv, n_head)
-        signal = backend.xp.empty(qkv.shape, dtype=qkv.dtype)
-        per_head = g.data.reshape(batch, length, n_head, head_size).transpose(0, 2, 1, 3)
-        _attend_backward(per_head, q, k, v, weights, scale, out=heads(signal))
-        return constant(signal)
+    vjp = fast_vjp(lambda g, out: _packed_attention_backward(g, q, k, v, weights, scale, n_head),
+                   lambda g, out: _packed_attention_signal_t(g, qkv, n_head))
     return out, vjp
+
+
+def _heads(packed, n_head: int):
+    """(B, T, 3C) seen as (B, T, 3, nh, hs), then as q, k, v of shape (B, nh, T, hs): views,
+    no copies."""
+    batch, length, size = packed.shape
+    return packed.reshape(batch, length, 3, n_head, size // (3 * n_head)).transpose(2, 0, 3, 1, 4)
+
+
+def _packed_attention_backward(g, q, k, v, weights, scale: float, n_head: int):
+    """The VJP of ``causal_self_attention`` on arrays: each head's q̄, k̄ and v̄ written straight
+    into its slices of one (B, T, 3C) gradient."""
+    batch, length, channels = g.shape
+    signal = backend.xp.empty((batch, length, 3 * channels), dtype=q.dtype)
+    per_head = g.reshape(batch, length, n_head, channels // n_head).transpose(0, 2, 1, 3)
+    _attend_backward(per_head, q, k, v, weights, scale, out=_heads(signal, n_head))
+    return signal
 
 
 def _packed_attention_signal_t(g, qkv, n_head):
