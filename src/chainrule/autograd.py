@@ -17,7 +17,8 @@ from . import backend
 
 
 class Node:
-    """How a tensor was made: the op, its input tensors, and one VJP per input.
+    """How a tensor was made: the op, its input tensors, and one VJP per input. A tensor's
+    ``grad_fn`` (None for a leaf); ``op``, ``parents`` and ``vjps`` are there to be read.
 
     A VJP is called as ``vjp(error_signal, output)``; the output is passed in at backward time
     rather than stored, so the graph holds no reference cycle and is freed as soon as the loss is.
@@ -98,79 +99,9 @@ class enable_grad(_GradMode):
     mode = True
 
 
-# ---------------------------------------------------------------- version counters
-# In-place writes per array owner (the array that owns the memory; a view's ``.base``), so a view
-# shares its base's counter. Absent means 0. An entry leaves with its owner (a weak reference),
-# so the table holds only arrays alive and written at least once.
-_versions: dict[int, int] = {}
-_owner_watch: dict[int, weakref.ref] = {}
-
-
-def _owner_key(array) -> int:
-    base = array.base
-    return id(array if base is None else base)
-
-
-def version_of(tensor: "Tensor") -> int:
-    """How many in-place writes through the Tensor API its storage has had (``x._version``)."""
-    return _versions.get(_owner_key(tensor.data), 0)
-
-
-def increment_version(tensor: "Tensor", previous: int | None = None) -> None:
-    """Count an in-place write to ``tensor``'s storage, as ``torch.autograd.graph.increment_version``.
-
-    Every in-place method calls this; code that writes ``tensor.data`` itself (an optimiser's
-    step) calls it to say so. ``previous``: the version before the write, for a write that had to
-    give the tensor a new array (a NumPy scalar cannot be written into)."""
-    array = tensor.data
-    base = array.base
-    owner = array if base is None else base
-    key = id(owner)
-    if previous is None and key in _owner_watch:  # written before (a parameter): the usual case
-        _versions[key] += 1
-        return
-    count = _versions.get(key, 0) if previous is None else previous
-    if key not in _owner_watch:
-        try:
-            _owner_watch[key] = weakref.ref(owner, functools.partial(_forget_owner, key))
-        except TypeError:  # an owner without weak references (bytes): its entry simply stays
-            pass
-    _versions[key] = count + 1
-
-
-def _forget_owner(key: int, _reference) -> None:
-    _versions.pop(key, None)
-    _owner_watch.pop(key, None)
-
-
-def _check_saved(node: Node, output: "Tensor") -> None:
-    """The saved tensors' versions against those recorded when the op ran: one comparison each
-    (the lookup written out: this runs for every node of every backward)."""
-    versions = _versions
-    for tensor, expected in node.saved:
-        array = (output if tensor is None else tensor).data
-        base = array.base
-        current = versions.get(id(array if base is None else base), 0)
-        if current != expected:
-            raise RuntimeError(_modified_message(node, output, tensor, current, expected))
-
-
-def _modified_message(node, output, tensor, current: int, expected: int) -> str:
-    if tensor is None:
-        which = f"its output {_describe(output)}"
-    else:
-        which = f"its input {_describe(tensor)}"
-    return (f"{node.op}: {which} was modified by an in-place operation after it was saved for "
-            f"backward (version {current}, expected {expected}), so the gradient would be wrong; "
-            "hint: change a copy instead (y = x.clone(), then y += ...), or write the change out "
-            "of place (x = x + 1 rather than x += 1). Writes to x.data itself are not counted: "
-            "that is the way around this check, at your own risk.")
-
-
-def _describe(tensor: "Tensor") -> str:
-    name = f"'{tensor.name}' " if tensor.name else ""
-    origin = "a leaf" if tensor._node is None else f"the output of {tensor._node.op}"
-    return f"{name}of shape {tuple(tensor.shape)} and dtype {tensor.dtype} ({origin})"
+# The version counters (versions.py), here too: the engine's callers count writes as
+# ``autograd.increment_version``, PyTorch's ``torch.autograd.graph.increment_version``.
+from .versions import _versions, check_saved, increment_version, version_of  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------- tensor hooks
@@ -217,14 +148,21 @@ def _run_tensor_hooks(tensor: "Tensor", error_signal: "Tensor") -> "Tensor":
 
 
 # ---------------------------------------------------------------- the walk
-def topological_order(roots: Sequence["Tensor"]) -> list["Tensor"]:
-    """Every tensor that needs a gradient and leads to ``roots``, parents before children.
+def topological_order(roots: Sequence["Tensor"], *, constants: bool = False) -> list["Tensor"]:
+    """Every tensor that needs a gradient and leads to ``roots``, parents before children: the
+    order backward walks in reverse. Reach the graph through ``tensor.grad_fn`` (a ``Node``).
+
+    ``constants=True`` lists every tensor the roots are computed from, those that need no
+    gradient too (inputs, constants), and visits each op's parents in the order the op takes
+    them, so that ``w * x + b`` lists w, x, w·x, b, then the sum: the forward pass as the
+    lecture writes it (``explain``). The walk itself keeps its own order, which decides the
+    order in which the terms of a fan-out are added.
 
     Iterative depth-first search: a language model's graph is far deeper than Python's
     recursion limit.
     """
     order, visited = [], set()
-    stack = [(root, False) for root in roots if root.requires_grad]
+    stack = [(root, False) for root in roots if constants or root.requires_grad]
     while stack:
         tensor, parents_done = stack.pop()
         if parents_done:
@@ -238,6 +176,11 @@ def topological_order(roots: Sequence["Tensor"]) -> list["Tensor"]:
             order.append(tensor)
             continue
         stack.append((tensor, True))
+        if constants:
+            for parent in reversed(node.parents):
+                if id(parent) not in visited:
+                    stack.append((parent, False))
+            continue
         for parent in node.parents:
             if parent.requires_grad and id(parent) not in visited:
                 stack.append((parent, False))
@@ -249,8 +192,9 @@ _RELEASED = ("Trying to backward through the graph a second time (or to read a g
              "autograd.grad() call if you need to go through the graph again.")
 
 
-def _fit_to(contribution: "Tensor", parent: "Tensor") -> "Tensor":
-    """Undo broadcasting and type promotion: the one place a gradient is made to fit its input."""
+def fit_to(contribution: "Tensor", parent: "Tensor") -> "Tensor":
+    """A VJP's term made to fit the input it is for: broadcasting undone (the broadcast axes
+    summed away) and type promotion undone. The one place a gradient is made to fit its input."""
     if contribution.shape != parent.shape:
         contribution = contribution.sum_to(parent.shape)
     if contribution.dtype != parent.dtype:
@@ -297,14 +241,14 @@ def run_backward(roots, root_signals, retain_graph: bool, create_graph: bool,
             if node.vjps is None:
                 raise RuntimeError(_RELEASED)
             if node.saved:
-                _check_saved(node, tensor)
+                check_saved(node, tensor)
             for parent, vjp in zip(node.parents, node.vjps):
                 if not parent.requires_grad:
                     continue
                 contribution = vjp(error_signal, tensor)
                 given, wanted = contribution.data, parent.data
                 if given.shape != wanted.shape or given.dtype != wanted.dtype:
-                    contribution = _fit_to(contribution, parent)
+                    contribution = fit_to(contribution, parent)
                 key = id(parent)
                 earlier = signals.get(key)
                 signals[key] = contribution if earlier is None else earlier + contribution
@@ -332,7 +276,10 @@ def _accumulate(tensor: "Tensor", signal: "Tensor", create_graph: bool, given_ou
     tensor.grad = Tensor._wrap(array)
 
 
-def _root_signals(outputs, grad_outputs, caller: str):
+def root_signals(outputs, grad_outputs, caller: str) -> list["Tensor"]:
+    """The error signals a backward pass starts from, one per output: ones for a single-element
+    output given None, else the given gradient as a Tensor of the output's dtype, its shape
+    checked against the output's. ``caller`` names the function in the errors."""
     signals = []
     for output, signal in zip(outputs, grad_outputs):
         if signal is None:
@@ -364,7 +311,7 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
             raise RuntimeError("backward: this tensor does not require grad and has no graph; set "
                                "requires_grad=True on the inputs you want gradients for")
     grads = [None] * len(outputs) if grad_tensors is None else _as_list(grad_tensors)
-    signals = _root_signals(outputs, grads, "backward")
+    signals = root_signals(outputs, grads, "backward")
     retain = create_graph if retain_graph is None else retain_graph
     run_backward(outputs, signals, retain, create_graph)
 
@@ -381,7 +328,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
         if not item.requires_grad:
             raise RuntimeError("grad: one of the inputs does not require grad")
     grads = [None] * len(outputs) if grad_outputs is None else _as_list(grad_outputs)
-    signals = _root_signals(outputs, grads, "grad")
+    signals = root_signals(outputs, grads, "grad")
     retain = create_graph if retain_graph is None else retain_graph
     captured = run_backward(outputs, signals, retain, create_graph,
                             capture={id(item): item for item in inputs})

@@ -24,9 +24,9 @@ from typing import Union
 import numpy
 
 from . import backend
-from .autograd import _fit_to, _root_signals, no_grad
+from .autograd import fit_to, no_grad, root_signals, topological_order
 from .errors import ChainruleError
-from .tensor import Tensor
+from .tensor import Tensor, ones_like
 
 Value = Union[float, numpy.ndarray]
 
@@ -212,11 +212,11 @@ def explain(output: Tensor, gradient=None) -> Explanation:
     if not output.requires_grad:
         raise ChainruleError("explain: this tensor has no graph (it does not require grad); set "
                              "requires_grad=True on the leaves it is computed from")
-    order = _all_in_order(output)
+    order = topological_order([output], constants=True)
     names = _names(order)
     forward = [_forward_step(tensor, names) for tensor in order if not _is_literal(tensor)]
 
-    (root_signal,) = _root_signals([output], [gradient], "explain")
+    (root_signal,) = root_signals([output], [gradient], "explain")
     with no_grad():
         backward, chain = _backward_pass(order, names, root_signal)
     return Explanation(names[id(output)], forward, backward, chain)
@@ -236,7 +236,7 @@ def _backward_pass(order: list[Tensor], names: dict, root_signal: Tensor):
         if signal is None:  # a constant or an input: no gradient flows into it
             continue
         steps.append(BackwardStep(names[id(tensor)], _value(signal), terms.pop(id(tensor), [])))
-        node = tensor._node
+        node = tensor.grad_fn
         if node is None:
             continue
         if node.vjps is None:
@@ -246,12 +246,11 @@ def _backward_pass(order: list[Tensor], names: dict, root_signal: Tensor):
         for parent, vjp in zip(node.parents, node.vjps):
             if not parent.requires_grad:
                 continue
-            contribution = _fit_to(vjp(signal, tensor), parent)
+            contribution = fit_to(vjp(signal, tensor), parent)
             local = None
             if tensor.data.size == 1 and parent.data.size == 1:
                 # between single numbers the Jacobian is one number: the VJP of a unit signal
-                unit = Tensor._wrap(backend.xp.ones_like(signal.data))
-                local = _value(_fit_to(vjp(unit, tensor), parent))
+                local = _value(fit_to(vjp(ones_like(signal), tensor), parent))
             terms.setdefault(id(parent), []).append(
                 Term(names[id(tensor)], _value(signal), local, _value(contribution)))
             earlier = signals.get(id(parent))
@@ -267,40 +266,16 @@ def _children_counts(order: list[Tensor]) -> dict[int, int]:
     """How many terms each value's v̄ will sum: one per use by a child that passes a signal."""
     counts = {id(tensor): 0 for tensor in order}
     for tensor in order:
-        if tensor._node is not None and tensor.requires_grad:
-            for parent in tensor._node.parents:
+        if tensor.grad_fn is not None and tensor.requires_grad:
+            for parent in tensor.grad_fn.parents:
                 if parent.requires_grad:
                     counts[id(parent)] += 1
     return counts
 
 
-def _all_in_order(output: Tensor) -> list[Tensor]:
-    """Every tensor ``output`` is computed from, constants included, parents before children.
-
-    Iterative depth-first search (as the engine's ``topological_order``), visiting parents left
-    to right so that ``w * x + b`` lists w, x, w·x, b, then the sum.
-    """
-    order, visited = [], set()
-    stack = [(output, False)]
-    while stack:
-        tensor, parents_done = stack.pop()
-        if parents_done:
-            order.append(tensor)
-            continue
-        if id(tensor) in visited:
-            continue
-        visited.add(id(tensor))
-        stack.append((tensor, True))
-        if tensor._node is not None:
-            for parent in reversed(tensor._node.parents):
-                if id(parent) not in visited:
-                    stack.append((parent, False))
-    return order
-
-
 def _is_literal(tensor: Tensor) -> bool:
     """An unnamed single number outside the graph (the 0.5 in 0.5 * x): written in place."""
-    return (tensor.name is None and tensor._node is None and not tensor.requires_grad
+    return (tensor.name is None and tensor.grad_fn is None and not tensor.requires_grad
             and tensor.ndim == 0)
 
 
@@ -316,8 +291,8 @@ def _names(order: list[Tensor]) -> dict[int, str]:
         if name and name in names.values():
             name = _fresh(name + "_", counts, taken)  # two tensors with one name
         if not name:
-            if tensor._node is not None:
-                op = tensor._node.op
+            if tensor.grad_fn is not None:
+                op = tensor.grad_fn.op
                 stem = SHORT_STEMS.get(op, op[:LONGEST_STEM])
             else:
                 stem = "leaf" if tensor.requires_grad else "const"
@@ -336,9 +311,9 @@ def _fresh(stem: str, counts: dict, taken: set) -> str:
 
 
 def _forward_step(tensor: Tensor, names: dict) -> ForwardStep:
-    if tensor._node is not None:
-        kind, op = "op", tensor._node.op
-        parents = [names[id(parent)] for parent in tensor._node.parents]
+    if tensor.grad_fn is not None:
+        kind, op = "op", tensor.grad_fn.op
+        parents = [names[id(parent)] for parent in tensor.grad_fn.parents]
     else:
         op, parents = None, []
         kind = "parameter" if tensor.requires_grad else "input" if tensor.name else "constant"

@@ -1,0 +1,81 @@
+"""Version counters: how many in-place writes each array's storage has had, so that backward can
+refuse a VJP whose saved tensors were changed since the op ran (PyTorch's ``_version``).
+
+A count belongs to the array that owns the memory (a view's ``.base``), so a view shares its
+base's counter. Absent means 0. An entry leaves with its owner (a weak reference), so the table
+holds only arrays alive and written at least once.
+"""
+from __future__ import annotations
+
+import functools
+import weakref
+
+_versions: dict[int, int] = {}
+_owner_watch: dict[int, weakref.ref] = {}
+
+
+def _owner_key(array) -> int:
+    base = array.base
+    return id(array if base is None else base)
+
+
+def version_of(tensor: "Tensor") -> int:
+    """How many in-place writes through the Tensor API its storage has had (``x._version``)."""
+    return _versions.get(_owner_key(tensor.data), 0)
+
+
+def increment_version(tensor: "Tensor", previous: int | None = None) -> None:
+    """Count an in-place write to ``tensor``'s storage, as ``torch.autograd.graph.increment_version``.
+
+    Every in-place method calls this; code that writes ``tensor.data`` itself (an optimiser's
+    step) calls it to say so. ``previous``: the version before the write, for a write that had to
+    give the tensor a new array (a NumPy scalar cannot be written into)."""
+    array = tensor.data
+    base = array.base
+    owner = array if base is None else base
+    key = id(owner)
+    if previous is None and key in _owner_watch:  # written before (a parameter): the usual case
+        _versions[key] += 1
+        return
+    count = _versions.get(key, 0) if previous is None else previous
+    if key not in _owner_watch:
+        try:
+            _owner_watch[key] = weakref.ref(owner, functools.partial(_forget_owner, key))
+        except TypeError:  # an owner without weak references (bytes): its entry simply stays
+            pass
+    _versions[key] = count + 1
+
+
+def _forget_owner(key: int, _reference) -> None:
+    _versions.pop(key, None)
+    _owner_watch.pop(key, None)
+
+
+def check_saved(node, output) -> None:
+    """The saved tensors' versions against those recorded when the op ran: one comparison each
+    (the lookup written out: this runs for every node of every backward)."""
+    versions = _versions
+    for tensor, expected in node.saved:
+        array = (output if tensor is None else tensor).data
+        base = array.base
+        current = versions.get(id(array if base is None else base), 0)
+        if current != expected:
+            raise RuntimeError(_modified_message(node, output, tensor, current, expected))
+
+
+def _modified_message(node, output, tensor, current: int, expected: int) -> str:
+    if tensor is None:
+        which = f"its output {_describe(output)}"
+    else:
+        which = f"its input {_describe(tensor)}"
+    return (f"{node.op}: {which} was modified by an in-place operation after it was saved for "
+            f"backward (version {current}, expected {expected}), so the gradient would be wrong; "
+            "hint: change a copy instead (y = x.clone(), then y += ...), or write the change out "
+            "of place (x = x + 1 rather than x += 1). Writes to x.data itself are not counted: "
+            "that is the way around this check, at your own risk.")
+
+
+def _describe(tensor: "Tensor") -> str:
+    name = f"'{tensor.name}' " if tensor.name else ""
+    origin = "a leaf" if tensor._node is None else f"the output of {tensor._node.op}"
+    return f"{name}of shape {tuple(tensor.shape)} and dtype {tensor.dtype} ({origin})"
