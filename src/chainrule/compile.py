@@ -54,7 +54,7 @@ from .errors import CompileError
 from .recording import watching
 from .replay import Program
 from .traced import Traced, plain
-from .tensor import Tensor
+from .tensor import Tensor, as_tensor
 
 __all__ = ["compile", "Compiled", "CompileError"]
 
@@ -114,7 +114,7 @@ class Compiled:
                 for position, value in enumerate(args):
                     if isinstance(value, Tensor):
                         traced = recording.new_buffer(value.data, "input")
-                        traced_args.append(Tensor._wrap(traced))
+                        traced_args.append(as_tensor(traced))
                     elif isinstance(value, numpy.ndarray):
                         traced = recording.new_buffer(value, "input")
                         traced_args.append(traced)
@@ -178,5 +178,5 @@ def _plain_result(result):
     if isinstance(result, (tuple, list)):
         return type(result)(_plain_result(item) for item in result)
     if isinstance(result, Tensor) and isinstance(result.data, Traced):
-        return Tensor._wrap(plain(result.data))
+        return as_tensor(plain(result.data))
     return result

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from . import autograd
 from .autograd import Node
-from .tensor import Tensor
+from .tensor import Tensor, as_tensor
 
 
 class FunctionCtx:
@@ -113,7 +113,7 @@ class Function:
         positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         if (not autograd.is_grad_enabled() or not any(ctx.needs_input_grad)
                 or id(output) in ctx._non_differentiable):
-            return Tensor._wrap(output.data)
+            return as_tensor(output.data)
 
         ctx._keep_output_out_of_reach(output)
         last = {}  # the walk calls each input's VJP in turn with one signal: backward runs once
@@ -141,7 +141,7 @@ class Function:
                 grad = gradients(error_signal, out)[position]
                 if grad is None:
                     parent = inputs[k]
-                    return Tensor._wrap(parent.data * 0)
+                    return as_tensor(parent.data * 0)
                 if not isinstance(grad, Tensor):
                     raise TypeError(f"{name}.backward returned {type(grad).__name__} for input "
                                     f"{position}; return a Tensor or None")

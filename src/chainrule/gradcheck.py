@@ -6,7 +6,7 @@ from typing import Callable, Sequence
 import numpy
 
 from . import autograd, backend
-from .tensor import Tensor
+from .tensor import Tensor, as_tensor
 
 
 class GradcheckError(AssertionError):
@@ -16,7 +16,7 @@ class GradcheckError(AssertionError):
 def _probe(output: Tensor, seed: int) -> Tensor:
     """A fixed random direction v: checking vᵀJ for a random v checks J itself, almost surely."""
     rng = numpy.random.default_rng(seed)
-    return Tensor._wrap(backend.xp.asarray(rng.standard_normal(output.shape).astype(output.dtype)))
+    return as_tensor(backend.xp.asarray(rng.standard_normal(output.shape).astype(output.dtype)))
 
 
 def _checked_inputs(inputs) -> list[Tensor]:
@@ -94,7 +94,7 @@ def gradgradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float
         total = (v * 0).sum()
         for grad, weight in zip(grads, weights):
             if grad is not None:
-                total = total + (grad * Tensor._wrap(weight)).sum()
+                total = total + (grad * as_tensor(weight)).sum()
         return total
 
     return gradcheck(first_order, list(inputs) + [probe], eps, atol, rtol, raise_exception, seed)

@@ -35,7 +35,7 @@ from .optim.lr_scheduler import WarmupCosineLR
 from .run_schemas import LANGUAGE_MODEL_PROGRESS, LANGUAGE_MODEL_RUN
 from .rundir import RunDirectory, read_config
 from .schema import validate
-from .tensor import Tensor
+from .tensor import Tensor, as_tensor
 from .threads import describe_threads
 
 TRAIN_FRACTION = 0.9
@@ -128,8 +128,8 @@ def get_batch(data: numpy.ndarray, batch_size: int, block_size: int, rng) -> tup
     the next-token targets."""
     starts = rng.integers(0, len(data) - block_size, size=batch_size)
     offsets = starts[:, None] + numpy.arange(block_size)
-    return (Tensor._wrap(backend.xp.asarray(data[offsets])),
-            Tensor._wrap(backend.xp.asarray(data[offsets + 1])))
+    return (as_tensor(backend.xp.asarray(data[offsets])),
+            as_tensor(backend.xp.asarray(data[offsets + 1])))
 
 
 @no_grad()
@@ -164,8 +164,8 @@ def full_loss(model: GPT, data: numpy.ndarray, batch_size: int,
     total = 0.0
     for first in range(0, count, batch_size * 4):
         offsets = starts[first:first + batch_size * 4, None] + numpy.arange(block)
-        x = Tensor._wrap(backend.xp.asarray(data[offsets]))
-        y = Tensor._wrap(backend.xp.asarray(data[offsets + 1]))
+        x = as_tensor(backend.xp.asarray(data[offsets]))
+        y = as_tensor(backend.xp.asarray(data[offsets + 1]))
         total += model(x, y)[1].item() * len(offsets)
         if on_batch is not None:
             on_batch()
@@ -420,7 +420,7 @@ def generate(out_dir, prompt: str, max_new_tokens: int = 300, temperature: float
             if piece:
                 on_text(piece)
 
-    tokens = Tensor._wrap(backend.xp.asarray([ids], dtype=backend.int64))
+    tokens = as_tensor(backend.xp.asarray([ids], dtype=backend.int64))
     model.generate(tokens, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
                    generator=generator, on_token=on_token)
     return prompt + tokenizer.decode(new_ids)

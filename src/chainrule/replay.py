@@ -17,7 +17,7 @@ import numpy
 from . import backend
 from .errors import CompileError
 from .recording import Ref, optimizer_settings, same_structure
-from .tensor import Tensor
+from .tensor import Tensor, as_tensor
 
 OUT_FUNCTIONS = (numpy.dot, numpy.clip, numpy.cumsum)  # array functions that take out=
 # An input this small is copied into a buffer of the program on each call, so that the
@@ -233,9 +233,9 @@ class Program:
         if kind == "set_grad":
             source = arguments[0]
             if source is None or source.index not in dynamic:
-                gradient = None if source is None else Tensor._wrap(values[source.index])
+                gradient = None if source is None else as_tensor(values[source.index])
                 return functools.partial(setattr, function, "grad", gradient), None
-            return (lambda: setattr(function, "grad", Tensor._wrap(values[source.index]))), None
+            return (lambda: setattr(function, "grad", as_tensor(values[source.index]))), None
         if kind == "optimizer":
             return self._update(index, instruction, values, dynamic, written), None
         if kind in ("version", "live"):
@@ -350,7 +350,7 @@ class Program:
         if output == () or type(output[0]) is tuple:
             return tuple(self._results(item) for item in output)
         kind, value = output
-        return Tensor._wrap(self.values[value].copy()) if kind == "buffer" else value
+        return as_tensor(self.values[value].copy()) if kind == "buffer" else value
 
     # ------------------------------------------------------------ reading
     def __str__(self) -> str:

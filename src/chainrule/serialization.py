@@ -21,7 +21,7 @@ import numpy
 
 from . import backend, checkpoint, devices
 from .errors import CheckpointError
-from .tensor import Tensor
+from .tensor import Tensor, as_tensor
 
 __all__ = ["save", "load"]
 
@@ -135,7 +135,7 @@ def _join(place: str, key) -> str:
 
 
 def _as_tensor(array) -> Tensor:
-    return Tensor._wrap(backend.xp.asarray(array))
+    return as_tensor(backend.xp.asarray(array))
 
 
 def _advice(value) -> str:

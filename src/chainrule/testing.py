@@ -29,7 +29,7 @@ import numpy
 from . import autograd, backend
 from .autograd import Node
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .tensor import Tensor
+from .tensor import Tensor, as_tensor
 
 
 @dataclass
@@ -73,7 +73,7 @@ def _as_op(forward: Callable, vjp: Callable, name: str) -> Callable:
     def op(*inputs: Tensor) -> Tensor:
         output = backend.xp.asarray(forward(*(t.data for t in inputs)))
         if not any(t.requires_grad for t in inputs) or not autograd.is_grad_enabled():
-            return Tensor._wrap(output)
+            return as_tensor(output)
 
         last = {}  # the walk asks each input's VJP in turn with one signal: call vjp once
 
@@ -103,9 +103,9 @@ def _draw_inputs(sample, seed: int, low: float, high: float) -> list[Tensor]:
 def _shape_problems(vjp, inputs, output, names) -> list[str]:
     """Each gradient must have its input's shape: a broadcast input's gradient is summed over
     the axes the forward broadcast it along."""
-    signal = Tensor._wrap(backend.xp.ones(output.shape, dtype=output.dtype))
+    signal = as_tensor(backend.xp.ones(output.shape, dtype=output.dtype))
     with autograd.no_grad():
-        grads = vjp(signal, Tensor._wrap(output.data), *inputs)
+        grads = vjp(signal, as_tensor(output.data), *inputs)
     grads = grads if isinstance(grads, (tuple, list)) else (grads,)
     if len(grads) != len(inputs):
         return [f"the VJP returned {len(grads)} gradient(s) for {len(inputs)} input(s) "

@@ -29,7 +29,7 @@ from .autograd import no_grad
 from .divergence import DivergenceGuard, check_parameters
 from .errors import DivergenceError, TrainingError
 from .metrics import HIGHER_IS_BETTER, History, accuracy, r2, rmse
-from .tensor import Tensor
+from .tensor import Tensor, as_tensor
 
 __all__ = ["fit", "evaluate", "predict", "History", "accuracy", "rmse", "r2", "TrainingError",
            "DivergenceError"]
@@ -305,7 +305,7 @@ def _epoch_batches(train, batch_size: int, seed: int, epoch: int):
     sampler.set_epoch(epoch)
     for rows, weight in sampler.batches(batch_size):
         if isinstance(train, TensorDataset):
-            batch = tuple(Tensor._wrap(array) for array in train[rows])
+            batch = tuple(as_tensor(array) for array in train[rows])
         else:
             picked = [train[int(row)] for row in rows]
             batch = next(iter(DataLoader(picked, batch_size=len(picked))))
@@ -341,7 +341,7 @@ class _EarlyStopping:
 
 
 def _copy_state(model) -> dict:
-    return {name: Tensor._wrap(value.data.copy()) for name, value in model.state_dict().items()}
+    return {name: as_tensor(value.data.copy()) for name, value in model.state_dict().items()}
 
 
 # ---------------------------------------------------------------- checkpoints

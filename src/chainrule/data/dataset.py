@@ -13,7 +13,7 @@ import numpy
 
 from .. import backend
 from ..errors import ShapeError
-from ..tensor import Tensor
+from ..tensor import Tensor, as_tensor
 
 
 class Dataset:
@@ -102,7 +102,7 @@ class DataLoader:
     def __iter__(self) -> Iterator:
         for rows in self.batch_indices():
             if isinstance(self.dataset, TensorDataset):
-                yield tuple(Tensor._wrap(array) for array in self.dataset[rows])
+                yield tuple(as_tensor(array) for array in self.dataset[rows])
             else:
                 if isinstance(rows, slice):
                     rows = range(rows.start, min(rows.stop, len(self.dataset)))
@@ -124,4 +124,4 @@ def _collate(items: list):
     first = items[0]
     if isinstance(first, (tuple, list)):
         return tuple(_collate([item[field] for item in items]) for field in range(len(first)))
-    return Tensor._wrap(backend.xp.stack([_as_backend_array(item) for item in items]))
+    return as_tensor(backend.xp.stack([_as_backend_array(item) for item in items]))

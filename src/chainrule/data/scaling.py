@@ -5,7 +5,7 @@ import numpy
 
 from .. import backend
 from ..errors import ShapeError
-from ..tensor import Tensor
+from ..tensor import Tensor, as_tensor
 
 
 class Standardizer:
@@ -41,7 +41,7 @@ class Standardizer:
             values = values.astype(self.mean_.dtype)
         self._check_columns(values, "transform")
         scaled = (values - self.mean_) / self.scale_
-        return Tensor._wrap(scaled) if isinstance(X, Tensor) else scaled
+        return as_tensor(scaled) if isinstance(X, Tensor) else scaled
 
     def fit_transform(self, X):
         return self.fit(X).transform(X)
@@ -52,7 +52,7 @@ class Standardizer:
         values = _array(Z)
         self._check_columns(values, "inverse_transform")
         original = values * self.scale_ + self.mean_
-        return Tensor._wrap(original) if isinstance(Z, Tensor) else original
+        return as_tensor(original) if isinstance(Z, Tensor) else original
 
     # ------------------------------------------------------------ saving
     def state_dict(self) -> dict:

@@ -30,7 +30,7 @@ import numpy
 
 from .. import backend
 from ..nn import Module
-from ..tensor import Tensor
+from ..tensor import Tensor, as_tensor
 from . import world
 
 # PyTorch's default bucket size is 25 MB; the course's models are small, so smaller buckets let
@@ -172,10 +172,10 @@ class DistributedDataParallel(Module):
             for index, parameter in enumerate(bucket.parameters):
                 average = backend.xp.asarray(bucket.view(index).copy())
                 if parameter is last_parameter:
-                    returned = Tensor._wrap(average)
+                    returned = as_tensor(average)
                     continue
                 before = self._previous[id(parameter)]
-                parameter.grad = Tensor._wrap(average if before is None else before.data + average)
+                parameter.grad = as_tensor(average if before is None else before.data + average)
         self._reset()
         return returned
 

@@ -11,7 +11,7 @@ from typing import Callable, Iterator, NamedTuple
 
 from .. import autograd, backend, devices
 from ..errors import CheckpointError
-from ..tensor import Tensor, _to_array
+from ..tensor import Tensor, as_tensor
 
 
 class Parameter(Tensor):
@@ -29,7 +29,7 @@ class Parameter(Tensor):
         elif isinstance(data, Tensor):
             array = data.data
         else:
-            array = _to_array(data)
+            array = Tensor(data).data  # a copy, in the default dtype for Python floats
         self._init_leaf(array, requires_grad)
 
     def __repr__(self) -> str:
@@ -234,7 +234,7 @@ class Module:
                 parameter.grad = None
             else:
                 # A new array rather than zeroing in place: the old one may be shared.
-                parameter.grad = Tensor._wrap(backend.xp.zeros_like(parameter.data))
+                parameter.grad = as_tensor(backend.xp.zeros_like(parameter.data))
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
         for parameter in self.parameters():
@@ -257,7 +257,7 @@ class Module:
             if backend.is_floating(tensor.dtype) and tensor.dtype != dtype:
                 tensor.data = tensor.data.astype(dtype)
                 if tensor.grad is not None:
-                    tensor.grad = Tensor._wrap(tensor.grad.data.astype(dtype))
+                    tensor.grad = as_tensor(tensor.grad.data.astype(dtype))
         return self
 
     def cpu(self) -> "Module":
@@ -281,7 +281,7 @@ class Module:
             owned = list(module._own_parameters()) + list(module._own_buffers(persistent_only=True))
             for name, tensor in owned:
                 key = f"{module_name}.{name}" if module_name else name
-                state[key] = Tensor._wrap(tensor.data)
+                state[key] = tensor.detach()
         return state
 
     def load_state_dict(self, state_dict: dict, strict: bool = True) -> IncompatibleKeys:

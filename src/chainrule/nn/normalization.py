@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import backend
-from ..tensor import Tensor
+from ..tensor import Tensor, as_tensor
 from . import functional as F
 from .module import Module, Parameter
 
@@ -22,10 +22,10 @@ class _BatchNorm(Module):
         self.bias = Parameter(xp.zeros((num_features,), dtype=dtype)) if affine else None
         if track_running_stats:
             shape = (num_features,)
-            self.register_buffer("running_mean", Tensor._wrap(xp.zeros(shape, dtype=dtype)))
-            self.register_buffer("running_var", Tensor._wrap(xp.ones(shape, dtype=dtype)))
+            self.register_buffer("running_mean", as_tensor(xp.zeros(shape, dtype=dtype)))
+            self.register_buffer("running_var", as_tensor(xp.ones(shape, dtype=dtype)))
             self.register_buffer("num_batches_tracked",
-                                 Tensor._wrap(xp.zeros((), dtype=backend.int64)))
+                                 as_tensor(xp.zeros((), dtype=backend.int64)))
         else:
             self.running_mean = self.running_var = self.num_batches_tracked = None
 

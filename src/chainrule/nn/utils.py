@@ -6,7 +6,7 @@ import math
 from typing import Iterable
 
 from .. import backend
-from ..tensor import Tensor
+from ..tensor import Tensor, as_tensor
 
 
 def _with_grads(parameters) -> list[Tensor]:
@@ -28,7 +28,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     xp = backend.xp
     with_grads = _with_grads(parameters)
     if not with_grads:
-        return Tensor._wrap(xp.asarray(0.0, dtype=backend.get_default_dtype()))
+        return as_tensor(xp.asarray(0.0, dtype=backend.get_default_dtype()))
     norm_type = float(norm_type)
     if math.isinf(norm_type):
         norms = [xp.max(xp.abs(p.grad.data)) for p in with_grads]
@@ -45,14 +45,14 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     coefficient = xp.minimum(float(max_norm) / (xp.asarray(total, dtype=backend.float64) + 1e-6),
                              1.0)
     for p in with_grads:
-        p.grad = Tensor._wrap(p.grad.data * coefficient.astype(p.grad.dtype))
-    return Tensor._wrap(xp.asarray(total))
+        p.grad = as_tensor(p.grad.data * coefficient.astype(p.grad.dtype))
+    return as_tensor(xp.asarray(total))
 
 
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
     """Clamp every gradient element to [−clip_value, clip_value] (new arrays, as above)."""
     for p in _with_grads(parameters):
-        p.grad = Tensor._wrap(backend.xp.clip(p.grad.data, -clip_value, clip_value))
+        p.grad = as_tensor(backend.xp.clip(p.grad.data, -clip_value, clip_value))
 
 
 class GradientStats(dict):

@@ -14,7 +14,7 @@ import numpy
 
 from .. import autograd, backend
 from ..errors import CheckpointError
-from ..tensor import Tensor
+from ..tensor import Tensor, as_tensor
 
 
 class Optimizer:
@@ -55,7 +55,7 @@ class Optimizer:
                 if set_to_none or p.grad is None:
                     p.grad = None
                 else:
-                    p.grad = Tensor._wrap(backend.xp.zeros_like(p.data))
+                    p.grad = as_tensor(backend.xp.zeros_like(p.data))
 
     def step(self, closure: Callable[[], Tensor] | None = None):
         """One update of every parameter that has a gradient. ``closure``, if given, recomputes
