@@ -1,5 +1,6 @@
 """A PyTorch user's first hour: the subpackages after one import, a tutorial's loop word for
 word, and the PyTorch names chainrule lacks saying what to write instead."""
+import builtins
 import subprocess
 import sys
 
@@ -28,6 +29,21 @@ def test_subpackages_are_there_after_a_bare_import():
         "chainrule.autograd.grad\n"
         "chainrule.data.load_dataset\n")
     assert result.returncode == 0, result.stderr
+
+
+def test_a_star_import_leaves_pythons_builtins_alone():
+    namespace = {}
+    exec("from chainrule import *", namespace)
+    shadowed = sorted(name for name in namespace
+                      if name != "__builtins__" and hasattr(builtins, name))
+    assert shadowed == []
+    assert namespace["tensor"] is chainrule.tensor and namespace["nn"] is chainrule.nn
+    assert chainrule.sum(chainrule.tensor([1.0, 2.0])).item() == 3.0  # still chainrule.sum
+
+
+def test_every_name_of_a_star_import_is_there():
+    for name in chainrule.__all__:
+        assert getattr(chainrule, name) is not None
 
 
 def test_import_chainrule_loads_no_heavy_optional_package():

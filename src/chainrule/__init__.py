@@ -5,7 +5,9 @@ The public API follows PyTorch's names: ``chainrule.tensor``, ``x.sum(dim=1)``, 
 ``chainrule.nn``, ``chainrule.optim``, ``chainrule.autograd`` and ``chainrule.utils.data`` are there
 without importing them separately.
 """
+import builtins as _builtins
 import importlib as _importlib
+import types as _types
 
 from . import autograd, backend, cuda
 from . import pytorch_names as _pytorch_names
@@ -38,6 +40,15 @@ view = reshape
 # PyTorch's other names of the dtypes: dtype=chainrule.long for class labels, as torch.long.
 long, int, half, double, float = int64, int32, float16, float64, float32  # noqa: A001
 __version__ = "0.1.0"
+
+# ``from chainrule import *`` gives the functions, classes and dtypes, and the subpackages named
+# above, but no name of Python's builtins: after it, sum, max, abs, pow, round, all, any, min,
+# bool, int, float and compile are still Python's (chainrule.sum and the others stay where they
+# are). The engine's own modules (ops, versions...) are not part of it either.
+_SUBPACKAGES = {"autograd", "backend", "cuda", "nn", "optim"}
+__all__ = sorted(name for name, value in globals().items()
+                 if not name.startswith("_") and not hasattr(_builtins, name)
+                 and (not isinstance(value, _types.ModuleType) or name in _SUBPACKAGES))
 
 # Loaded on first use: the datasets' modules bring in the CSV reader and the downloader (http,
 # ssl), some 60 ms, a fifth of ``import chainrule``, for programs that never load data; save and
