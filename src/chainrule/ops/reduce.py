@@ -84,18 +84,21 @@ def _extreme(name: str, pick):
             raise ValueError(f"{name}: the tensor is empty")
         out = pick(a.data, axis=axes, keepdims=keepdim)
         shape = kept_shape(a.shape, axes)
-
-        def vjp(g, out):
-            extreme = out.data.reshape(shape)
-            hits = a.data == extreme
-            if a.dtype.kind == "f":  # NaN == NaN is false: pick the NaNs where the result is one
-                hits |= backend.xp.isnan(a.data) & backend.xp.isnan(extreme)
-            hits = hits.astype(a.dtype)
-            share = hits / hits.sum(axis=axes, keepdims=True)
-            return g.reshape(shape).expand(a.shape) * constant(share)
-        return out, vjp
+        return out, lambda g, out: (g.reshape(shape).expand(a.shape)
+                                    * constant(_extremes_share(a.data, out.data, shape, axes)))
     forward.__name__ = name
     return forward
+
+
+def _extremes_share(x, extremes, shape: tuple, axes: tuple):
+    """1/k at each of the k elements equal to their extreme (the NaNs, where it is NaN), 0
+    elsewhere: each one's share of the gradient."""
+    extreme = extremes.reshape(shape)
+    hits = x == extreme
+    if x.dtype.kind == "f":  # NaN == NaN is false: pick the NaNs where the result is one
+        hits |= backend.xp.isnan(x) & backend.xp.isnan(extreme)
+    hits = hits.astype(x.dtype)
+    return hits / hits.sum(axis=axes, keepdims=True)
 
 
 amax = primitive(name="amax", samples=REDUCTION_SAMPLES, rejects=BAD_DIM, saves=("a", "out"))(
