@@ -13,7 +13,6 @@ validation text is text the model has never seen a window of.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -32,6 +31,7 @@ from .nn.utils import clip_grad_norm_
 from .optim import AdamW
 from .divergence import DivergenceGuard, check_parameters
 from .optim.lr_scheduler import WarmupCosineLR
+from .progress import Progress, line
 from .run_schemas import LANGUAGE_MODEL_PROGRESS, LANGUAGE_MODEL_RUN
 from .rundir import RunDirectory, read_config
 from .schema import validate
@@ -118,8 +118,9 @@ def split_tokens(text: str, tokenizer, block_size: int, path) -> tuple[numpy.nda
     if len(val) < needed:
         raise DataError(f"{path}: the text is too short for a block of {block_size}: it has "
                         f"{len(ids)} tokens, and its last 10% (validation, {len(val)} tokens) "
-                        f"needs at least {needed}; use at least {math.ceil(needed / (1 - TRAIN_FRACTION))} "
-                        f"tokens or a smaller --block-size")
+                        f"needs at least {needed}; use at least "
+                        f"{math.ceil(needed / (1 - TRAIN_FRACTION))} tokens or a smaller block "
+                        f"size (block_size={block_size} now)")
     return train, val
 
 
@@ -173,54 +174,6 @@ def full_loss(model: GPT, data: numpy.ndarray, batch_size: int,
     return total / count
 
 
-# ---------------------------------------------------------------- progress
-class Progress:
-    """A tqdm bar on a terminal; plain lines (one per ``every`` steps) in a log or a pipe."""
-
-    def __init__(self, total: int, start: int, every: int, enabled: bool = True, stream=None):
-        self.stream = stream or sys.stderr
-        self.every = max(1, every)
-        self.enabled = enabled
-        self.bar = None
-        if enabled and self.stream.isatty():
-            from .extras import require
-
-            require("train", "tqdm", purpose="the progress bar")
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=start, unit="it", file=self.stream,
-                            dynamic_ncols=True)
-
-    def update(self, step: int, loss: float, lr: float, tokens_per_second: float) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}",
-                                 tok_s=f"{tokens_per_second:,.0f}", refresh=False)
-        elif self.enabled and step % self.every == 0:
-            print(f"step {step}: loss {loss:.4f}, lr {lr:.2e}, {tokens_per_second:,.0f} tokens/s",
-                  file=self.stream, flush=True)
-
-    def note(self, message: str) -> None:
-        if self.bar is not None:
-            self.bar.write(message, file=self.stream)
-        elif self.enabled:
-            print(message, file=self.stream, flush=True)
-
-    def counter(self, total: int, what: str):
-        """A bar for work that is not training steps (the final evaluation), on a terminal;
-        None elsewhere, where the line announcing the work is the progress shown."""
-        if self.bar is None:
-            return None
-        from tqdm import tqdm
-
-        return tqdm(total=total, desc=what, unit="batch", file=self.stream, leave=False,
-                    dynamic_ncols=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 # ---------------------------------------------------------------- training
 def train(text_path, out_dir, preset: str = "baby", resume: bool = False,
           overwrite: bool = False, progress: bool = True, **overrides) -> dict:
@@ -231,32 +184,70 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False,
     Returns the metrics: final ``val_loss`` (over the whole validation split) and ``train_loss``.
     """
     with RunDirectory(out_dir, overwrite=overwrite, resume=resume) as run:
-        return _train_into(run, text_path, preset, progress, overrides)
+        text = load_text(text_path)
+        model_config, train_config, tokenizer = _settings(run, text, preset, overrides)
+        train_data, val_data = split_tokens(text, tokenizer, model_config.block_size, text_path)
+        model, optimizer, scheduler = build(model_config, train_config)
+        run_config = {"model": asdict(model_config), "train": asdict(train_config),
+                      "tokenizer": tokenizer.to_dict()}
+        start, guard = 0, DivergenceGuard()
+        if resume:
+            # restores the weights, AdamW's moments, the schedule and the random generator
+            so_far = load_checkpoint(run.path, model, optimizer, scheduler)["extra"]
+            start, guard.first_loss = so_far["iteration"], so_far.get("first_loss")
+        run.begin()
+
+        main = distributed.is_main_process()  # under mpiexec rank 0 alone prints and writes
+        bar = Progress(train_config.max_iters, start=start, enabled=progress and main,
+                       every=max(1, train_config.eval_interval // 5))
+        bar.note(f"GPT with {model.num_parameters():,} parameters; {len(train_data):,} training "
+                 f"and {len(val_data):,} validation tokens; vocabulary {tokenizer.vocab_size}; "
+                 f"{describe_threads()}" + (f"; resuming at step {start}" if resume else ""))
+        save = (lambda step, history: _save(run.folder, model, optimizer, scheduler, run_config,
+                                            step, history, guard)) if main else None
+        history, last_loss, seconds = _training_loop(model, optimizer, scheduler, train_data,
+                                                     val_data, train_config, start, resume, guard,
+                                                     bar, save)
+        val_loss, train_loss = _final_evaluation(model, train_data, val_data, train_config, bar)
+        final = train_config.max_iters
+        tokens_per_step = train_config.batch_size * model_config.block_size
+        metrics = {"val_loss": val_loss, "train_loss": train_loss, "iterations": final,
+                   "last_batch_loss": last_loss, "training_seconds": seconds,
+                   "tokens_per_second": tokens_per_step * (final - start) / max(seconds, 1e-9),
+                   "parameters": model.num_parameters(), "history": history,
+                   "val_loss_note": "mean over every block of the validation split (last 10%)",
+                   "train_loss_note": f"mean over {train_config.final_eval_iters} random "
+                                      "batches"}
+        run.finish(metrics)
+    bar.note(f"done: val loss {val_loss:.4f}, train loss {train_loss:.4f} ({seconds:.0f} s of "
+             f"training steps, {metrics['tokens_per_second']:,.0f} tokens/s)")
+    return metrics
 
 
-def _train_into(run: RunDirectory, text_path, preset: str, progress: bool,
-                overrides: dict) -> dict:
-    out_dir, resume = run.path, run.resume
-    text = load_text(text_path)
-    if resume:
-        changed = sorted(key for key, value in overrides.items()
-                         if value is not None and key != "max_iters")
-        if changed:
-            raise ValueError(f"resume=True continues {out_dir} with its saved settings; only "
-                             f"max_iters may change, not {', '.join(changed)}")
-        saved = _saved_run(out_dir)
-        model_config = GPTConfig.from_dict(saved["config"]["model"])
-        train_config = TrainConfig(**saved["config"]["train"])
-        if overrides.get("max_iters") is not None:
-            train_config = replace(train_config, max_iters=overrides["max_iters"])
-        tokenizer = tokenizer_from_dict(saved["config"]["tokenizer"])
-    else:
+def _settings(run: RunDirectory, text: str, preset: str,
+              overrides: dict) -> tuple[GPTConfig, TrainConfig, object]:
+    """The model's and the recipe's settings and the tokenizer: the preset's with
+    ``overrides`` for a new run, the saved ones (``max_iters`` alone may change) to resume."""
+    if not run.resume:
         model_config, train_config = configs(preset, **overrides)
         tokenizer = TOKENIZERS[train_config.tokenizer].from_text(text) \
             if train_config.tokenizer == "char" else TOKENIZERS[train_config.tokenizer]()
-        model_config = replace(model_config, vocab_size=tokenizer.vocab_size)
-    train_data, val_data = split_tokens(text, tokenizer, model_config.block_size, text_path)
+        return replace(model_config, vocab_size=tokenizer.vocab_size), train_config, tokenizer
+    changed = sorted(key for key, value in overrides.items()
+                     if value is not None and key != "max_iters")
+    if changed:
+        raise ValueError(f"resume=True continues {run.path} with its saved settings; only "
+                         f"max_iters may change, not {', '.join(changed)}")
+    saved = _saved_run(run.path)["config"]
+    train_config = TrainConfig(**saved["train"])
+    if overrides.get("max_iters") is not None:
+        train_config = replace(train_config, max_iters=overrides["max_iters"])
+    return (GPTConfig.from_dict(saved["model"]), train_config,
+            tokenizer_from_dict(saved["tokenizer"]))
 
+
+def build(model_config: GPTConfig, train_config: TrainConfig):
+    """A fresh model from the recipe's seed, AdamW over it and the learning-rate schedule."""
     backend.manual_seed(train_config.seed)
     model = GPT(model_config)
     optimizer = AdamW(model.optimizer_groups(train_config.weight_decay),
@@ -264,85 +255,77 @@ def _train_into(run: RunDirectory, text_path, preset: str, progress: bool,
                       betas=(train_config.beta1, train_config.beta2))
     scheduler = WarmupCosineLR(optimizer, train_config.warmup_iters, train_config.lr_decay_iters,
                                train_config.min_lr)
-    run_config = {"model": asdict(model_config), "train": asdict(train_config),
-                  "tokenizer": tokenizer.to_dict()}
-    start = 0
-    guard = DivergenceGuard()
-    if resume:
-        # restores the weights, AdamW's moments, the schedule and the random generator
-        progress_so_far = load_checkpoint(out_dir, model, optimizer, scheduler)["extra"]
-        start, guard.first_loss = progress_so_far["iteration"], progress_so_far.get("first_loss")
-    run.begin()
+    return model, optimizer, scheduler
 
-    # Under mpiexec every rank draws the same global batch and steps on its rows of it
-    # (chainrule.distributed); rank 0 alone prints and writes.
+
+def train_step(model, optimizer, scheduler, inputs: Tensor, targets: Tensor,
+               config: TrainConfig, guard: DivergenceGuard, step: int) -> float:
+    """One step of the recipe on one batch: the loss, its gradient, clipping, AdamW's update and
+    the schedule's next rate. Returns the batch's loss. Under mpiexec ``model`` is the
+    ``DistributedDataParallel`` wrapper and this rank steps on its rows of the global batch."""
+    rows, weight = distributed.shard_of_batch(len(inputs))
+    optimizer.zero_grad()
+    _, loss = model(inputs[rows], targets[rows])
+    (loss if weight == 1 else loss * weight).backward()
+    gradient_norm = None
+    if config.grad_clip > 0:
+        gradient_norm = clip_grad_norm_(model.parameters(), config.grad_clip).item()
+    guard.check(loss.item(), f"at step {step + 1}", gradient_norm)  # before the update
+    optimizer.step()
+    scheduler.step()
+    return distributed.average(loss.item() * weight)  # the global batch's loss
+
+
+def _training_loop(model, optimizer, scheduler, train_data, val_data, config: TrainConfig,
+                   start: int, resume: bool, guard: DivergenceGuard, bar: Progress,
+                   save: Callable[[int, list], None] | None) -> tuple[list, float, float]:
+    """Steps ``start`` to ``config.max_iters``, estimating the losses and saving (``save``,
+    None on ranks that do not write) every ``eval_interval`` steps and at the end. Returns the
+    history of estimates, the last batch's loss and the seconds spent in steps alone."""
     stepping = distributed.DistributedDataParallel(model) if distributed.init() > 1 else model
-    main = distributed.is_main_process()
-    tokens_per_step = train_config.batch_size * model_config.block_size
-    bar = Progress(train_config.max_iters, start, every=max(1, train_config.eval_interval // 5),
-                   enabled=progress and main)
-    bar.note(f"GPT with {model.num_parameters():,} parameters; {len(train_data):,} training and "
-             f"{len(val_data):,} validation tokens; vocabulary {tokenizer.vocab_size}; "
-             f"{describe_threads()}"
-             + (f"; resuming at step {start}" if resume else ""))
-    training_seconds = 0.0  # the steps alone, not the evaluations and checkpoints
-    history = []
+    tokens_per_step = config.batch_size * model.config.block_size
+    seconds, history, last_loss = 0.0, [], float("nan")
     rng = backend.generator()
-    train_loss = float("nan")
-    for step in range(start, train_config.max_iters):
+    for step in range(start, config.max_iters):
         # evaluate (and save) every eval_interval steps; a resumed run did so before it stopped
-        if step % train_config.eval_interval == 0 and (step > start or not resume):
-            history.append(_evaluate(model, train_data, val_data, train_config, step, bar))
+        if step % config.eval_interval == 0 and (step > start or not resume):
+            history.append(_evaluate(model, train_data, val_data, config, step, bar))
             guard.check(history[-1]["val_loss"], f"at step {step} (validation)")
-            if main:
-                _save(run.folder, model, optimizer, scheduler, run_config, step, history, guard)
-        step_began = time.perf_counter()
-        x, y = get_batch(train_data, train_config.batch_size, model_config.block_size, rng)
-        rows, weight = distributed.shard_of_batch(len(x))
-        optimizer.zero_grad()
-        _, loss = stepping(x[rows], y[rows])
-        (loss if weight == 1 else loss * weight).backward()
-        gradient_norm = None
-        if train_config.grad_clip > 0:
-            gradient_norm = clip_grad_norm_(model.parameters(), train_config.grad_clip).item()
-        train_loss = loss.item()
-        guard.check(train_loss, f"at step {step + 1}", gradient_norm)  # before the update
-        optimizer.step()
-        scheduler.step()
-        train_loss = distributed.average(loss.item() * weight)  # the global batch's loss
-        training_seconds += time.perf_counter() - step_began
-        bar.update(step + 1, train_loss, scheduler.get_last_lr()[0],
-                   tokens_per_step * (step + 1 - start) / max(training_seconds, 1e-9))
+            if save is not None:
+                save(step, history)
+        began = time.perf_counter()
+        inputs, targets = get_batch(train_data, config.batch_size, model.config.block_size, rng)
+        last_loss = train_step(stepping, optimizer, scheduler, inputs, targets, config, guard,
+                               step)
+        seconds += time.perf_counter() - began
+        bar.update(lambda: f"loss {last_loss:.4f}  lr {scheduler.get_last_lr()[0]:.2e}  "
+                           f"{tokens_per_step * (bar.done - start) / max(seconds, 1e-9):,.0f} "
+                           "tokens/s")
     bar.close()
-    seconds = training_seconds
-    final = train_config.max_iters
-    check_parameters(model, f"at step {final}")
+    check_parameters(model, f"at step {config.max_iters}")
     if stepping is not model:
         stepping.remove_hooks()
-    if main:
-        _save(run.folder, model, optimizer, scheduler, run_config, final, history, guard)
+    if save is not None:
+        save(config.max_iters, history)
+    return history, last_loss, seconds
 
-    val_batches = math.ceil(((len(val_data) - 1) // model_config.block_size)
-                            / (train_config.batch_size * 4))
+
+def _final_evaluation(model, train_data, val_data, config: TrainConfig,
+                      bar: Progress) -> tuple[float, float]:
+    """The validation loss over every block of the split and the training loss over
+    ``final_eval_iters`` random batches."""
+    val_batches = math.ceil(((len(val_data) - 1) // model.config.block_size)
+                            / (config.batch_size * 4))
     bar.note(f"final evaluation: every block of the {len(val_data):,} validation tokens "
-             f"({val_batches} batches) and {train_config.final_eval_iters} training batches ...")
-    counter = bar.counter(val_batches + train_config.final_eval_iters, "final evaluation")
+             f"({val_batches} batches) and {config.final_eval_iters} training batches ...")
+    counter = bar.counter(val_batches + config.final_eval_iters, "final evaluation")
     on_batch = counter.update if counter is not None else None
-    val_loss = full_loss(model, val_data, train_config.batch_size, on_batch)
-    train_estimate = estimate_loss(model, train_data, train_config.batch_size,
-                                   train_config.final_eval_iters, train_config.seed + 2, on_batch)
+    val_loss = full_loss(model, val_data, config.batch_size, on_batch)
+    train_loss = estimate_loss(model, train_data, config.batch_size, config.final_eval_iters,
+                               config.seed + 2, on_batch)
     if counter is not None:
         counter.close()
-    metrics = {"val_loss": val_loss, "train_loss": train_estimate, "iterations": final,
-               "last_batch_loss": train_loss, "training_seconds": seconds,
-               "tokens_per_second": tokens_per_step * (final - start) / max(seconds, 1e-9),
-               "parameters": model.num_parameters(), "history": history,
-               "val_loss_note": "mean over every block of the validation split (last 10%)",
-               "train_loss_note": f"mean over {train_config.final_eval_iters} random batches"}
-    run.finish(metrics)
-    bar.note(f"done: val loss {val_loss:.4f}, train loss {train_estimate:.4f} "
-             f"({seconds:.0f} s of training steps, {metrics['tokens_per_second']:,.0f} tokens/s)")
-    return metrics
+    return val_loss, train_loss
 
 
 def _evaluate(model, train_data, val_data, config: TrainConfig, step: int, bar: Progress) -> dict:
@@ -351,8 +334,8 @@ def _evaluate(model, train_data, val_data, config: TrainConfig, step: int, bar: 
                                           config.seed + 1),
               "val_loss": estimate_loss(model, val_data, config.batch_size, config.eval_iters,
                                         config.seed + 1)}
-    bar.note(f"step {step}: train loss {losses['train_loss']:.4f}, "
-             f"val loss {losses['val_loss']:.4f}")
+    bar.note(line("step", step, config.max_iters, f"train loss {losses['train_loss']:.4f}  "
+                                                  f"val loss {losses['val_loss']:.4f}"))
     return losses
 
 

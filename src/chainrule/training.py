@@ -29,61 +29,21 @@ from .autograd import no_grad
 from .divergence import DivergenceGuard, check_parameters
 from .errors import DivergenceError, TrainingError
 from .metrics import HIGHER_IS_BETTER, History, accuracy, r2, rmse
-from .tensor import Tensor, as_tensor
+from .progress import Progress, line
+from .tensor import as_tensor
 
 __all__ = ["fit", "evaluate", "predict", "History", "accuracy", "rmse", "r2", "TrainingError",
            "DivergenceError"]
 
 
 # ---------------------------------------------------------------- progress
-class _Progress:
-    """A tqdm bar per epoch on a terminal; otherwise one plain line per epoch.
-
-    Reading the loss means waiting for the device, so the bar shows it at most ~5 times a second.
-    """
-
-    def __init__(self, stream, epochs: int, steps: int, enabled: bool):
-        self.stream, self.epochs, self.steps, self.enabled = stream, epochs, steps, enabled
-        self.bar = None
-        self.terminal = enabled and hasattr(stream, "isatty") and stream.isatty()
-        self.next_refresh = 0.0
-
-    def start_epoch(self, epoch: int) -> None:
-        if self.terminal:
-            from .extras import require
-
-            require("train", "tqdm", purpose="the progress bar")
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=self.steps, desc=f"epoch {epoch}/{self.epochs}", unit="step",
-                            file=self.stream, leave=False, dynamic_ncols=True)
-
-    def step(self, loss: Tensor, samples_per_second: float) -> None:
-        if self.bar is None:
-            return
-        self.bar.update(1)
-        now = time.perf_counter()
-        if now >= self.next_refresh:
-            self.next_refresh = now + 0.2
-            self.bar.set_postfix_str(f"loss {loss.item():.4f}  {samples_per_second:,.0f} samples/s",
-                                     refresh=False)
-
-    def end_epoch(self, record: dict) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-        if self.enabled:
-            print(format_record(record, self.epochs), file=self.stream, flush=True)
-
-
 def format_record(record: dict, epochs: int) -> str:
     """``epoch  3/20  loss 0.1234  val_loss 0.1100  val_accuracy 0.9667  52,310 samples/s  0.4s``"""
-    width = len(str(epochs))
-    parts = [f"epoch {record['epoch']:>{width}}/{epochs}", f"loss {record['loss']:.4f}"]
+    parts = [f"loss {record['loss']:.4f}"]
     parts += [f"{key} {value:.4f}" for key, value in record.items() if key.startswith("val_")]
     parts.append(f"{record['samples_per_second']:,.0f} samples/s")
     parts.append(f"{record['seconds']:.1f}s")
-    return "  ".join(parts)
+    return line("epoch", record["epoch"], epochs, "  ".join(parts))
 
 
 # ---------------------------------------------------------------- batches
@@ -224,13 +184,14 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
     world_size = distributed.init()
     stepping = distributed.DistributedDataParallel(model) if world_size > 1 else model
     main = distributed.is_main_process()
-    bar = _Progress(stream or sys.stderr, epochs, steps, progress and main)
+    show_progress = progress and main
     model.train()
     next_checkpoint, best_unsaved = 0.0, False
     for epoch in range(first_epoch, epochs + 1):
         if state.stopped:
             break
-        bar.start_epoch(epoch)
+        bar = Progress(steps, description=f"epoch {epoch}/{epochs}", leave=False,
+                       enabled=show_progress, stream=stream)
         started = time.perf_counter()
         # The epoch's loss adds up on the device: reading it every step would wait for the GPU.
         total = backend.xp.zeros((), dtype=backend.float64)
@@ -249,7 +210,8 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
             rows = len(batch_inputs) if weight else 0
             total = total + batch_loss.data * rows
             seen += rows
-            bar.step(batch_loss, seen / (time.perf_counter() - started))
+            bar.update(lambda: f"loss {batch_loss.item():.4f}  "
+                               f"{seen / (time.perf_counter() - started):,.0f} samples/s")
         if scheduler is not None:
             scheduler.step()
         if world_size > 1:
@@ -260,7 +222,8 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
             guard.check(record["loss"], f"in epoch {epoch}")
             check_parameters(model, f"after epoch {epoch}")
         except DivergenceError:
-            bar.end_epoch({**record, "seconds": seconds, "samples_per_second": seen / seconds})
+            bar.close(format_record({**record, "seconds": seconds,
+                                     "samples_per_second": seen / seconds}, epochs))
             raise
         if validation is not None:
             measured = evaluate(model, loss, validation, metrics, batch_size=max(batch_size, 1024))
@@ -273,7 +236,7 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
         if improved and restore_best and validation is not None:
             state.best_weights = _copy_state(model)
         history.best_epoch, history.stopped_early = state.best_epoch, state.stopped
-        bar.end_epoch(record)
+        bar.close(format_record(record, epochs))
         best_unsaved = best_unsaved or (improved and restore_best and validation is not None)
         last_epoch = epoch == epochs or state.stopped
         if checkpoint_dir is not None and main and (last_epoch or

@@ -161,17 +161,17 @@ def test_the_final_evaluation_reports_every_batch_it_runs(trained_run):
 def test_on_a_terminal_the_final_evaluation_gets_its_own_bar():
     import io
 
-    from chainrule import lm
+    from chainrule.progress import Progress
 
     class Terminal(io.StringIO):
         def isatty(self):
             return True
 
-    progress = lm.Progress(total=10, start=0, every=1, stream=Terminal())
+    progress = Progress(10, every=1, stream=Terminal())
     counter = progress.counter(3, "final evaluation")
     for _ in range(3):
         counter.update()
     assert (counter.n, counter.total, counter.desc) == (3, 3, "final evaluation")
     counter.close()
     progress.close()
-    assert lm.Progress(total=10, start=0, every=1, stream=io.StringIO()).counter(3, "x") is None
+    assert Progress(10, every=1, stream=io.StringIO()).counter(3, "x") is None

@@ -52,8 +52,10 @@ def test_an_empty_file_is_a_data_error(tmp_path):
 def test_a_text_shorter_than_a_block_is_a_data_error(tmp_path):
     short = tmp_path / "short.txt"
     short.write_text("To be, or not to be: that is the question.")
-    with pytest.raises(DataError, match="too short for a block of 64"):
+    with pytest.raises(DataError, match="too short for a block of 64") as caught:
         lm.train(short, tmp_path / "run", progress=False)
+    # the library names the Python argument; the command line alone says --block-size
+    assert "(block_size=64 now)" in str(caught.value) and "--" not in str(caught.value)
 
 
 def test_presets_and_overrides_give_the_documented_settings():
