@@ -75,15 +75,45 @@ def test_bad_steps_name_the_column(text, column, message):
 
 def test_data_wrt_and_values_are_checked_against_the_variables():
     values = {"w": 1.0, "t": 2.0}
-    with pytest.raises(ChainruleError, match="--data q: the expression has no variable 'q'"):
+    with pytest.raises(ChainruleError, match=r"data=\['q'\]: the expression has no variable 'q'"):
         evaluate("w * t", values, data=("q",))
-    with pytest.raises(ChainruleError, match="--data z: z is computed by a step"):
+    with pytest.raises(ChainruleError, match=r"data=\['z'\]: z is computed by a step"):
         evaluate("z = w * t; z + 1", values, data=("z",))
-    with pytest.raises(ChainruleError, match="named both in --wrt and in --data"):
+    with pytest.raises(ChainruleError, match="named both in wrt= and in data="):
         evaluate("w * t", values, wrt=["w", "t"], data=("t",))
     with pytest.raises(ChainruleError, match="z is computed by its step"):
         evaluate("z = w * t; z + 1", {**values, "z": 3.0})
     assert list(variables_of(parse("z = w*x + b; y = z * t"))) == ["w", "x", "b", "t"]
+
+
+@pytest.mark.parametrize("text, values, arguments, python", [
+    ("w * t", {"w": 1.0}, {}, "give it with values={'t': VALUE}"),
+    ("2 + 3", {}, {}, "give its value with values={'x': VALUE}"),
+    ("w * t", {"w": 1.0, "t": 2.0}, {"wrt": ["q"]}, "wrt=['q']: the expression has no"),
+    ("z = w * t; z + 1", {"w": 1.0, "t": 2.0}, {"data": ["z"]}, "data= names variables"),
+    ("w * t", {"w": 1.0, "t": 2.0}, {"wrt": []}, "name them with wrt="),
+])
+def test_the_library_names_its_python_arguments_never_a_flag(text, values, arguments, python):
+    with pytest.raises(ChainruleError) as caught:
+        evaluate(text, values, **arguments)
+    assert python in str(caught.value)
+    assert "--" not in str(caught.value)
+
+
+@pytest.mark.parametrize("arguments, flags", [
+    (["w * t", "--at", "w=1"], "give it with --at t=VALUE"),
+    (["2 + 3"], "give its value with --at x=VALUE"),
+    (["w * t", "--at", "w=1", "t=2", "--wrt", "q"], "--wrt q: the expression has no variable"),
+    (["z = w * t; z + 1", "--at", "w=1", "t=2", "--data", "z"],
+     "--data z: z is computed by a step; --data names variables (w, t)"),
+    (["w * t", "--at", "w=1", "t=2", "--wrt", "w", "--data", "w"],
+     "w: named both in --wrt and in --data; data gets no gradient"),
+])
+def test_the_command_line_says_the_same_in_its_flags(arguments, flags, capsys):
+    assert main(["explain", *arguments]) == 2
+    error = capsys.readouterr().err
+    assert flags in error
+    assert "values=" not in error and "wrt=" not in error and "data=" not in error
 
 
 def test_a_small_vector_prints_its_values_before_its_shape():

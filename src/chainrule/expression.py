@@ -327,28 +327,29 @@ def evaluate(text: str, values: dict[str, float], wrt=None, data=()):
     used = variables_of(steps)
     for name, column in used.items():
         if name not in values:
-            raise ExpressionError(f"variable {name!r} has no value; give it with --at "
-                                  f"{name}=VALUE", text, column)
+            raise ExpressionError(f"variable {name!r} has no value; give it with "
+                                  f"values={{{name!r}: VALUE}}", text, column)
     for step in steps:
         if step.name in values:
             raise ExpressionError(f"{step.name} is computed by its step, so it cannot also be "
                                   "given a value", text, step.column)
     if not used:
         raise ChainruleError("the expression has no variables, so there is nothing to "
-                             "differentiate; write one and give its value with --at")
+                             "differentiate; write one, such as x, and give its value with "
+                             "values={'x': VALUE}")
     data = list(data)
     steps_named = {step.name for step in steps}
-    for option, names in (("--wrt", wrt or []), ("--data", data)):
+    for argument, names in (("wrt", wrt or []), ("data", data)):
         for name in names:
             if name in steps_named:
-                raise ChainruleError(f"{option} {name}: {name} is computed by a step; {option} "
-                                     f"names variables ({', '.join(used)})")
+                raise ChainruleError(f"{argument}={[name]}: {name} is computed by a step; "
+                                     f"{argument}= names variables ({', '.join(used)})")
             if name not in used:
-                raise ChainruleError(f"{option} {name}: the expression has no variable {name!r} "
-                                     f"(its variables are {', '.join(used)})")
+                raise ChainruleError(f"{argument}={[name]}: the expression has no variable "
+                                     f"{name!r} (its variables are {', '.join(used)})")
     both = sorted(set(wrt or []) & set(data))
     if both:
-        raise ChainruleError(f"{', '.join(both)}: named both in --wrt and in --data; data gets "
+        raise ChainruleError(f"{', '.join(both)}: named both in wrt= and in data=; data gets "
                              "no gradient")
     wrt = [name for name in used if name not in data] if wrt is None else wrt
     nodes = {}
@@ -388,7 +389,7 @@ def evaluate(text: str, values: dict[str, float], wrt=None, data=()):
                 nodes[step.name] = output
     if not output.requires_grad:
         raise ChainruleError("none of the variables the expression uses requires grad; "
-                             "name them with --wrt")
+                             "name them with wrt=")
     if output.name is None:
         output.name = "out" if "f" in nodes else "f"
     return output
