@@ -239,3 +239,19 @@ def test_explain_json_is_still_json(capsys):
     assert main(["explain", "-x*y", "--at", "x=2", "y=5", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert {step["name"] for step in report["forward"]} >= {"x", "y"}
+
+
+def test_no_rows_left_after_drop_names_the_flag(tmp_path, capsys):
+    path = write_csv(tmp_path / "gaps.csv", ["x", "y"], [["1", ""], ["", "1"]])
+    err = fails(capsys, ["train", "--csv", path, "--target", "y", "--model", "logistic",
+                         "--missing", "drop"])
+    assert "gaps.csv: no rows left" in err and "(--missing drop)" in err and "missing=" not in err
+
+
+def test_a_text_too_short_for_the_block_names_the_flag(tmp_path, capsys):
+    text = tmp_path / "short.txt"
+    text.write_text("abcdefgh" * 30)
+    err = fails(capsys, ["lm", "train", "--text", str(text), "--out", str(tmp_path / "run"),
+                         "--block-size", "64"])
+    assert "too short for a block of 64" in err and "(--block-size 64 now)" in err
+    assert "block_size" not in err

@@ -248,3 +248,10 @@ def test_numeric_labels_match_by_value_at_evaluate_time(tmp_path):
     assert train.task == "classification" and train.classes == [0, 1]
     numpy.testing.assert_array_equal(new.y, [1, 0])
     assert new.y.dtype == numpy.int64
+
+
+def test_no_rows_left_after_drop_names_the_python_argument(tmp_path):
+    text = "a,b,y\n1,,0\n,5,1\n"
+    with pytest.raises(DataError, match="no rows left") as caught:
+        load_csv(write(tmp_path, text), target="y", missing="drop")
+    assert '(missing="drop")' in str(caught.value) and "--missing" not in str(caught.value)

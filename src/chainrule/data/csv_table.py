@@ -9,24 +9,20 @@ Line numbers in messages count the header as line 1, so they match what an edito
 """
 from __future__ import annotations
 
-import csv
 import difflib
-import math
 import os
 from dataclasses import dataclass
 
 import numpy
 
 from ..errors import DataError
+from .csv_cells import listing, missing_mask, number_or_none, read_csv, refuse_non_numbers, \
+    to_numbers
 from .table import Table
 
 MISSING_POLICIES = ("error", "drop", "mean")
-# Cells that mean "no value", compared after stripping spaces and lower-casing.
-MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "?"})
 # An integer-valued numeric target with at most this many distinct values is taken as classes.
 MAX_CLASSES_GUESSED = 20
-# Features and targets are float32: a cell beyond its range would become ±inf, then NaN.
-FLOAT32_MAX = float(numpy.finfo(numpy.float32).max)
 
 
 class MissingValuesError(DataError):
@@ -103,7 +99,7 @@ class TableEncoder:
         header, rows, lines = read_csv(path, self.delimiter)
         self._check_columns(path, header, with_target)
         cells = {name: [row[j] for row in rows] for j, name in enumerate(header)}
-        masks = {name: _missing_mask(column_cells) for name, column_cells in cells.items()}
+        masks = {name: missing_mask(column_cells) for name, column_cells in cells.items()}
         return self._encode(path, cells, masks, numpy.asarray(lines, dtype=numpy.int64),
                             use_target=self.target in header and with_target is not False,
                             missing=missing, name=name or os.path.basename(path))
@@ -149,18 +145,18 @@ class TableEncoder:
 
     def _encode_target(self, path: str, cells: list[str], lines: numpy.ndarray) -> numpy.ndarray:
         if self.task == "regression":
-            values, bad = _to_numbers(cells, _missing_mask(cells))
-            _refuse_non_numbers(path, self.target, cells, bad, lines)
+            values, bad = to_numbers(cells, missing_mask(cells))
+            refuse_non_numbers(path, self.target, cells, bad, lines)
             return values.astype(numpy.float32)
         numeric_labels = all(isinstance(label, (int, float)) for label in self.classes)
         index = {label: i for i, label in enumerate(self.classes)}
         y = numpy.empty(len(cells), dtype=numpy.int64)
         for row, cell in enumerate(cells):
-            label = _number_or_none(cell) if numeric_labels else cell
+            label = number_or_none(cell) if numeric_labels else cell
             if label not in index:
                 raise DataError(f"{path}, line {lines[row]}, column {self.target!r}: label "
                                 f"{cell!r} was never seen in training; the model knows "
-                                f"{len(self.classes)} classes: {_listing(self.classes)}")
+                                f"{len(self.classes)} classes: {listing(self.classes)}")
             y[row] = index[label]
         return y
 
@@ -196,7 +192,7 @@ def load_csv(path, target: str, missing: str = "error", task: str | None = None,
         raise DataError(f"{path}: no column named {target!r} (the target); the columns are: "
                         f"{', '.join(header)}{hint}")
     cells = {name: [row[j] for row in rows] for j, name in enumerate(header)}
-    masks = {name: _missing_mask(column_cells) for name, column_cells in cells.items()}
+    masks = {name: missing_mask(column_cells) for name, column_cells in cells.items()}
     line_numbers = numpy.asarray(lines, dtype=numpy.int64)
     columns = [_infer_column(path, name, cells[name], masks[name], line_numbers, max_categories)
                for name in header if name != target]
@@ -216,58 +212,21 @@ def load_csv(path, target: str, missing: str = "error", task: str | None = None,
                            name=os.path.basename(path))
 
 
-def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]], list[int]]:
-    """The header, the rows (cells stripped of surrounding spaces) and each row's line number."""
-    rows, lines = [], []
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as file:
-            reader = csv.reader(file, delimiter=delimiter)
-            header = next(reader, None)
-            while header == []:  # blank lines before the header
-                header = next(reader, None)
-            while True:
-                start_line = reader.line_num + 1
-                row = next(reader, None)
-                if row is None:
-                    break
-                if row:  # csv gives [] for a blank line: skip it, as pandas and numpy do
-                    rows.append([cell.strip() for cell in row])
-                    lines.append(start_line)
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not UTF-8 text ({error.reason}); save it as UTF-8") from None
-    except csv.Error as error:
-        raise DataError(f"{path}, line {reader.line_num}: not readable as CSV: {error}") from None
-    if header is None:
-        raise DataError(f"{path}: the file is empty; a CSV needs a header row and data rows")
-    header = [name.strip() or f"column_{j + 1}" for j, name in enumerate(header)]
-    duplicates = sorted({name for name in header if header.count(name) > 1})
-    if duplicates:
-        raise DataError(f"{path}, line 1: the header repeats column name(s) "
-                        f"{', '.join(map(repr, duplicates))}; each column needs its own name")
-    if not rows:
-        raise DataError(f"{path}: the file has a header but no data rows")
-    for row, line in zip(rows, lines):
-        if len(row) != len(header):
-            raise DataError(f"{path}, line {line}: {len(row)} fields, but the header (line 1) "
-                            f"has {len(header)} columns")
-    return header, rows, lines
-
-
 # ---------------------------------------------------------------- learning the encoding
 def _infer_column(path: str, name: str, cells: list[str], missing: numpy.ndarray,
                   lines: numpy.ndarray, max_categories: int) -> Column:
     present = ~missing
-    values, bad = _to_numbers(cells, missing)
+    values, bad = to_numbers(cells, missing)
     numbers = int((present & ~bad).sum())
     words = bad & ~numpy.isfinite(values)  # a number too large for float32 is still a number
     if words.sum() == 0 or numbers > words.sum():
         # Mostly numbers: a stray word is a typo to report, not a reason to one-hot the column.
-        _refuse_non_numbers(path, name, cells, bad, lines, numbers)
+        refuse_non_numbers(path, name, cells, bad, lines, numbers)
         return Column(name, "numeric")
     categories = sorted({cell for cell, here in zip(cells, present) if here})
     if len(categories) > max_categories:
         raise DataError(f"{path}, column {name!r}: {len(categories)} distinct text values "
-                        f"(e.g. {_listing(categories[:3])}); that looks like an identifier or "
+                        f"(e.g. {listing(categories[:3])}); that looks like an identifier or "
                         f"free text, not a category. Remove the column, or raise max_categories")
     return Column(name, "categorical", categories)
 
@@ -289,10 +248,10 @@ def _learn_fill(path: str, column: Column, cells: list[str], missing: numpy.ndar
 
 def _infer_target(path: str, target: str, cells: list[str], lines: numpy.ndarray,
                   task: str | None) -> tuple[str, list | None]:
-    values, bad = _to_numbers(cells, _missing_mask(cells))
+    values, bad = to_numbers(cells, missing_mask(cells))
     words = bad & ~numpy.isfinite(values)  # a number too large for float32 is still a number
     if task == "regression" or (task is None and not words.any()):
-        _refuse_non_numbers(path, target, cells, bad, lines)
+        refuse_non_numbers(path, target, cells, bad, lines)
         integer_valued = bool(numpy.all(values == numpy.round(values)))
         distinct = len(numpy.unique(values))
         # Labels repeat: as many distinct values as rows (prices, counts) is not a set of classes.
@@ -300,12 +259,12 @@ def _infer_target(path: str, target: str, cells: list[str], lines: numpy.ndarray
                 or distinct > len(values) / 2:
             return "regression", None
     if not words.any():
-        classes = sorted({_number_or_none(cell) for cell in cells})
+        classes = sorted({number_or_none(cell) for cell in cells})
     else:
         classes = sorted(set(cells))
     if len(classes) < 2:
         raise DataError(f"{path}, column {target!r}: the target has a single class "
-                        f"{_listing(classes)}; classification needs at least two")
+                        f"{listing(classes)}; classification needs at least two")
     return "classification", classes
 
 
@@ -313,8 +272,8 @@ def _infer_target(path: str, target: str, cells: list[str], lines: numpy.ndarray
 def _encode_column(path: str, column: Column, cells: list[str], missing: numpy.ndarray,
                    lines: numpy.ndarray, policy: str) -> numpy.ndarray:
     if column.kind == "numeric":
-        values, bad = _to_numbers(cells, missing)
-        _refuse_non_numbers(path, column.name, cells, bad, lines)
+        values, bad = to_numbers(cells, missing)
+        refuse_non_numbers(path, column.name, cells, bad, lines)
         if policy == "mean" and missing.any():
             if column.fill is None:
                 raise DataError(f"{path}, column {column.name!r}: missing values, and the "
@@ -329,7 +288,7 @@ def _encode_column(path: str, column: Column, cells: list[str], missing: numpy.n
         if cell not in index:
             raise DataError(f"{path}, line {lines[row]}, column {column.name!r}: value {cell!r} "
                             f"was never seen in training; known values: "
-                            f"{_listing(column.categories)}")
+                            f"{listing(column.categories)}")
         one_hot[row, index[cell]] = 1.0
     return one_hot
 
@@ -357,63 +316,10 @@ def _rows_to_keep(path: str, masks: dict, lines: numpy.ndarray, policy: str,
         keep = ~masks[target] if target in masks else numpy.ones(rows, dtype=bool)
     if not keep.any():
         raise DataError(f"{path}: no rows left after leaving out those with missing values "
-                        f"(--missing {policy})")
+                        f'(missing="{policy}")')
     return keep
-
-
-# ---------------------------------------------------------------- cells
-def _missing_mask(cells: list[str]) -> numpy.ndarray:
-    return numpy.fromiter((cell.lower() in MISSING_TOKENS for cell in cells), dtype=bool,
-                          count=len(cells))
-
-
-def _to_numbers(cells: list[str], missing: numpy.ndarray) -> tuple[numpy.ndarray, numpy.ndarray]:
-    """float64 values (NaN where missing or bad) and a mask of present cells that are no number."""
-    text = ["nan" if gone else cell for cell, gone in zip(cells, missing)]
-    try:
-        values = numpy.array(text, dtype=numpy.float64)  # one C loop when every cell parses
-    except ValueError:
-        values = numpy.array([_number_or_none(cell) for cell in text], dtype=numpy.float64)
-    # Infinity parses as a float but is no usable feature or target; nor is a number that
-    # float32 cannot hold.
-    with numpy.errstate(invalid="ignore"):
-        bad = ~missing & ~(numpy.abs(values) <= FLOAT32_MAX)
-    return values, bad
-
-
-def _number_or_none(cell: str):
-    try:
-        value = float(cell)
-    except ValueError:
-        return numpy.nan
-    return int(value) if value.is_integer() else value
-
-
-def _refuse_non_numbers(path: str, column: str, cells: list[str], bad: numpy.ndarray,
-                        lines: numpy.ndarray, numbers: int | None = None) -> None:
-    if not bad.any():
-        return
-    first = int(numpy.argmax(bad))
-    count = int(bad.sum())
-    others = f" ({count} such cells)" if count > 1 else ""
-    context = f"; the column is numeric ({numbers} cells are numbers)" if numbers else ""
-    try:
-        too_large = math.isfinite(float(cells[first]))
-    except ValueError:
-        too_large = False
-    if too_large:
-        problem = f"is too large for float32 (at most ±{FLOAT32_MAX:.4g}); rescale the column"
-    else:
-        problem = "is not a finite number"
-    raise DataError(f"{path}, line {lines[first]}, column {column!r}: {cells[first]!r} "
-                    f"{problem}{others}{context}")
 
 
 def _check_policy(missing: str) -> None:
     if missing not in MISSING_POLICIES:
         raise ValueError(f"missing must be one of {', '.join(MISSING_POLICIES)}, not {missing!r}")
-
-
-def _listing(values: list, limit: int = 10) -> str:
-    shown = ", ".join(repr(value) for value in values[:limit])
-    return shown + (f", … ({len(values)} in all)" if len(values) > limit else "")

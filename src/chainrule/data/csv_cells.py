@@ -1,0 +1,111 @@
+"""Reading a CSV file, cell by cell: the rows with their line numbers, which cells are missing,
+and the cells as numbers, refused with the file, line and column when they are no finite float32.
+
+Line numbers count the header as line 1, so they match what an editor shows.
+"""
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy
+
+from ..errors import DataError
+
+# Cells that mean "no value", compared after stripping spaces and lower-casing.
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "?"})
+# Features and targets are float32: a cell beyond its range would become ±inf, then NaN.
+FLOAT32_MAX = float(numpy.finfo(numpy.float32).max)
+
+
+def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]], list[int]]:
+    """The header, the rows (cells stripped of surrounding spaces) and each row's line number."""
+    rows, lines = [], []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as file:
+            reader = csv.reader(file, delimiter=delimiter)
+            header = next(reader, None)
+            while header == []:  # blank lines before the header
+                header = next(reader, None)
+            while True:
+                start_line = reader.line_num + 1
+                row = next(reader, None)
+                if row is None:
+                    break
+                if row:  # csv gives [] for a blank line: skip it, as pandas and numpy do
+                    rows.append([cell.strip() for cell in row])
+                    lines.append(start_line)
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text ({error.reason}); save it as UTF-8") from None
+    except csv.Error as error:
+        raise DataError(f"{path}, line {reader.line_num}: not readable as CSV: {error}") from None
+    if header is None:
+        raise DataError(f"{path}: the file is empty; a CSV needs a header row and data rows")
+    header = [name.strip() or f"column_{j + 1}" for j, name in enumerate(header)]
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise DataError(f"{path}, line 1: the header repeats column name(s) "
+                        f"{', '.join(map(repr, duplicates))}; each column needs its own name")
+    if not rows:
+        raise DataError(f"{path}: the file has a header but no data rows")
+    for row, line in zip(rows, lines):
+        if len(row) != len(header):
+            raise DataError(f"{path}, line {line}: {len(row)} fields, but the header (line 1) "
+                            f"has {len(header)} columns")
+    return header, rows, lines
+
+
+def missing_mask(cells: list[str]) -> numpy.ndarray:
+    """True where a cell means "no value" (MISSING_TOKENS)."""
+    return numpy.fromiter((cell.lower() in MISSING_TOKENS for cell in cells), dtype=bool,
+                          count=len(cells))
+
+
+def to_numbers(cells: list[str], missing: numpy.ndarray) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """float64 values (NaN where missing or bad) and a mask of present cells that are no number."""
+    text = ["nan" if gone else cell for cell, gone in zip(cells, missing)]
+    try:
+        values = numpy.array(text, dtype=numpy.float64)  # one C loop when every cell parses
+    except ValueError:
+        values = numpy.array([number_or_none(cell) for cell in text], dtype=numpy.float64)
+    # Infinity parses as a float but is no usable feature or target; nor is a number that
+    # float32 cannot hold.
+    with numpy.errstate(invalid="ignore"):
+        bad = ~missing & ~(numpy.abs(values) <= FLOAT32_MAX)
+    return values, bad
+
+
+def number_or_none(cell: str):
+    """The cell as an int if it is a whole number, else a float; NaN if it is no number."""
+    try:
+        value = float(cell)
+    except ValueError:
+        return numpy.nan
+    return int(value) if value.is_integer() else value
+
+
+def refuse_non_numbers(path: str, column: str, cells: list[str], bad: numpy.ndarray,
+                        lines: numpy.ndarray, numbers: int | None = None) -> None:
+    """A DataError naming the first cell marked ``bad``, its line and column, and how many more."""
+    if not bad.any():
+        return
+    first = int(numpy.argmax(bad))
+    count = int(bad.sum())
+    others = f" ({count} such cells)" if count > 1 else ""
+    context = f"; the column is numeric ({numbers} cells are numbers)" if numbers else ""
+    try:
+        too_large = math.isfinite(float(cells[first]))
+    except ValueError:
+        too_large = False
+    if too_large:
+        problem = f"is too large for float32 (at most ±{FLOAT32_MAX:.4g}); rescale the column"
+    else:
+        problem = "is not a finite number"
+    raise DataError(f"{path}, line {lines[first]}, column {column!r}: {cells[first]!r} "
+                    f"{problem}{others}{context}")
+
+
+def listing(values: list, limit: int = 10) -> str:
+    """``'a', 'b', … (12 in all)``: the first ``limit`` values for a message."""
+    shown = ", ".join(repr(value) for value in values[:limit])
+    return shown + (f", … ({len(values)} in all)" if len(values) > limit else "")
