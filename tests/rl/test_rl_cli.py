@@ -25,9 +25,13 @@ def test_train_writes_the_run_and_prints_progress(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["rl", "train", "--episodes", "6", "--seed", "1", "--hidden", "16",
                  "--log-every", "2", "--out", str(out)])
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
     assert code == 0
-    assert "episode     6   return" in printed and "average of last 6" in printed
+    # progress goes to standard error, as for train and lm train: the first episode, then every 2
+    progress = [line for line in captured.err.splitlines() if line.startswith("episode")]
+    assert [line.split("  ")[0] for line in progress] == [f"episode {n}/6" for n in (1, 2, 4, 6)]
+    assert "return" in progress[-1] and "average of last 6" in progress[-1]
+    assert "final average return over the last 6 episodes" in captured.out
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["solved_at_episode"] is None
     assert metrics["episodes"] == len(metrics["returns"]) == 6

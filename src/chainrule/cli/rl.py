@@ -60,7 +60,8 @@ def register(subparsers) -> None:
     train.add_argument("--stop", action=argparse.BooleanOptionalAction, default=True,
                        help="stop as soon as the environment is solved")
     train.add_argument("--log-every", type=positive_int, default=10, metavar="N",
-                       help="print a progress line every N episodes")
+                       help="a progress line every N episodes, where standard error is no terminal "
+                            "(a terminal gets a bar)")
     add_threads_option(train)
     train.set_defaults(handler=run_train)
 
@@ -89,13 +90,8 @@ def run_train(args) -> int:
     rl.make_env(config.env).close()  # refuse a bad environment before anything is written
     print(f"REINFORCE on {config.env} · seed {config.seed} · {describe_threads()}", flush=True)
 
-    def progress(episode: int, episode_return: float, average: float) -> None:
-        if episode % args.log_every == 0 or episode == 1:
-            print(f"episode {episode:5d}   return {episode_return:8.1f}   "
-                  f"average of last {min(episode, rl.WINDOW)} {average:8.1f}", flush=True)
-
     result = rl.train_run(out, config, overwrite=args.overwrite, episodes=args.episodes,
-                          stop_when_solved=args.stop, on_episode=progress)
+                          stop_when_solved=args.stop, log_every=args.log_every)
     if result.solved_at_episode is not None:
         print(f"solved at episode {result.solved_at_episode}: the average return over "
               f"{rl.WINDOW} episodes reached {result.reward_threshold:g}")

@@ -12,6 +12,7 @@ from .. import backend, distributed, optim
 from ..autograd import no_grad
 from ..divergence import DivergenceGuard, check_parameters, gradient_norm
 from ..nn import functional as F
+from ..progress import Progress
 from ..tensor import Tensor, arange
 from .environment import DEFAULT_ENV, Episode, describe_env, make_env, run_episode
 from .policy import PolicyNetwork, ValueNetwork
@@ -144,14 +145,16 @@ class TrainingResult:
 
 def train(config: ReinforceConfig | None = None, episodes: int = 1500,
           stop_when_solved: bool = True,
-          on_episode: Callable[[int, float, float], None] | None = None) -> TrainingResult:
+          on_episode: Callable[[int, float, float], None] | None = None,
+          progress: bool = True, log_every: int = 10, stream=None) -> TrainingResult:
     """Train a REINFORCE agent on ``config.env`` for up to ``episodes`` episodes.
 
     The environment counts as solved at the first episode where the average return over the
     last 100 episodes reaches its reward threshold (475 for CartPole-v1); with
     ``stop_when_solved`` training ends there. ``on_episode(episode, return, average)`` is called
-    after each episode. One seed fixes the initial weights, every action drawn and the
-    environment's own randomness, so a run can be repeated exactly.
+    after each episode. ``progress`` shows a bar on a terminal, else a line every ``log_every``
+    episodes, on ``stream`` (standard error by default). One seed fixes the initial weights,
+    every action drawn and the environment's own randomness, so a run can be repeated exactly.
     """
     config = config or ReinforceConfig()
     if episodes < 1:
@@ -169,6 +172,8 @@ def train(config: ReinforceConfig | None = None, episodes: int = 1500,
         if rank > 0:
             generator = numpy.random.default_rng((config.seed, rank))
     result = TrainingResult(agent, reward_threshold=env.spec.reward_threshold)
+    bar = Progress(episodes, unit="episode", every=log_every, enabled=progress and rank == 0,
+                   stream=stream)
     start = time.perf_counter()
     try:
         for step in range(math.ceil(episodes / processes)):
@@ -183,11 +188,14 @@ def train(config: ReinforceConfig | None = None, episodes: int = 1500,
                 if (result.solved_at_episode is None and result.reward_threshold is not None
                         and len(result.returns) >= WINDOW and average >= result.reward_threshold):
                     result.solved_at_episode = len(result.returns)
+                bar.update(lambda: f"return {episode_return:.1f}  average of last "
+                                   f"{min(len(result.returns), WINDOW)} {average:.1f}")
                 if on_episode is not None:
                     on_episode(len(result.returns), episode_return, average)
             if result.solved_at_episode is not None and stop_when_solved:
                 break
     finally:
+        bar.close()
         for wrapper in averaging:
             wrapper.remove_hooks()
         env.close()
