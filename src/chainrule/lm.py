@@ -24,6 +24,7 @@ from . import backend, distributed
 from .autograd import no_grad
 from .checkpoint import check_file_holds, load_checkpoint, save_checkpoint
 from .data import load_text
+from .data.text_batches import get_batch, split_tokens  # also lm.get_batch, lm.split_tokens
 from .data.tokenizers import TOKENIZERS, tokenizer_from_dict
 from .errors import CheckpointError, DataError
 from .models.gpt import GPT, PRESETS, GPTConfig, check_sampling
@@ -37,9 +38,6 @@ from .rundir import RunDirectory, read_config
 from .schema import validate
 from .tensor import Tensor, as_tensor
 from .threads import describe_threads
-
-TRAIN_FRACTION = 0.9
-
 
 @dataclass
 class TrainConfig:
@@ -107,32 +105,7 @@ def configs(preset: str = "baby", **overrides) -> tuple[GPTConfig, TrainConfig]:
     return GPTConfig(**model), train_config
 
 
-# ---------------------------------------------------------------- data
-def split_tokens(text: str, tokenizer, block_size: int, path) -> tuple[numpy.ndarray, numpy.ndarray]:
-    """The text's ids, cut by position: the first 90% trains, the last 10% validates. Each part
-    must hold at least one block and its next-token targets."""
-    ids = numpy.asarray(tokenizer.encode(text, what=str(path)), dtype=numpy.int64)
-    cut = int(len(ids) * TRAIN_FRACTION)
-    train, val = ids[:cut], ids[cut:]
-    needed = block_size + 1
-    if len(val) < needed:
-        raise DataError(f"{path}: the text is too short for a block of {block_size}: it has "
-                        f"{len(ids)} tokens, and its last 10% (validation, {len(val)} tokens) "
-                        f"needs at least {needed}; use at least "
-                        f"{math.ceil(needed / (1 - TRAIN_FRACTION))} tokens or a smaller block "
-                        f"size (block_size={block_size} now)")
-    return train, val
-
-
-def get_batch(data: numpy.ndarray, batch_size: int, block_size: int, rng) -> tuple[Tensor, Tensor]:
-    """``batch_size`` random windows of the text: inputs (B, T) and the same shifted by one,
-    the next-token targets."""
-    starts = rng.integers(0, len(data) - block_size, size=batch_size)
-    offsets = starts[:, None] + numpy.arange(block_size)
-    return (as_tensor(backend.xp.asarray(data[offsets])),
-            as_tensor(backend.xp.asarray(data[offsets + 1])))
-
-
+# ---------------------------------------------------------------- loss estimates
 @no_grad()
 def estimate_loss(model: GPT, data: numpy.ndarray, batch_size: int, batches: int,
                   seed: int, on_batch: Callable[[], object] | None = None) -> float:
