@@ -255,3 +255,20 @@ def test_a_text_too_short_for_the_block_names_the_flag(tmp_path, capsys):
                          "--block-size", "64"])
     assert "too short for a block of 64" in err and "(--block-size 64 now)" in err
     assert "block_size" not in err
+
+
+@pytest.mark.parametrize("python, flags", [
+    ("pass overwrite=True or resume=True", "pass --overwrite or --resume"),
+    ("give it with values={'x': VALUE}", "give it with --at x=VALUE"),
+    ("wrt=['w', 'b']: no such variables; wrt= names variables",
+     "--wrt w b: no such variables; --wrt names variables"),
+    ('pass missing="drop" or missing="mean"', "pass --missing drop or --missing mean"),
+    ("a smaller block size (block_size=64 now)", "a smaller block size (--block-size 64 now)"),
+    # an argument the command line has no flag for is left as the library wrote it
+    ("pass retain_graph=True to backward()", "pass retain_graph=True to backward()"),
+    ("expected NAME=VALUE, e.g. w=0.5", "expected NAME=VALUE, e.g. w=0.5"),
+])
+def test_library_arguments_become_the_command_lines_flags(python, flags):
+    from chainrule.cli import as_flags
+
+    assert as_flags(ValueError(python)) == flags

@@ -91,17 +91,17 @@ def main(argv=None) -> int:
 
 
 # The Python arguments that library messages name (``missing="drop"``), and each one's flag.
-FLAGS = {"values": "--at", "wrt": "--wrt", "data": "--data", "missing": "--missing",
-         "block_size": "--block-size"}
+FLAGS = {"resume": "--resume", "overwrite": "--overwrite", "values": "--at", "wrt": "--wrt",
+         "data": "--data", "missing": "--missing", "block_size": "--block-size"}
 _ARGUMENT = re.compile(r"\b(" + "|".join(FLAGS) + r")="
                        r"""(?:\{'(\w+)': ([^}]*)\}|\[([^\]]*)\]|"([^"]*)"|'([^']*)'|([\w.+-]*))""")
 
 
 def as_flags(error: Exception) -> str:
-    """The library names Python arguments; a command-line user gives flags. ``resume=True``
-    becomes ``--resume``; ``values={'x': 3}`` ``--at x=3``; ``wrt=['w', 'b']`` ``--wrt w b``;
-    ``missing="drop"`` ``--missing drop``; ``block_size=64`` ``--block-size 64``; an argument
-    named alone (``data=``) its flag alone."""
+    """The library names Python arguments; a command-line user gives flags: ``resume=True``
+    becomes ``--resume``, ``values={'x': 3}`` ``--at x=3``, ``wrt=['w', 'b']`` ``--wrt w b``,
+    ``missing="drop"`` ``--missing drop``, ``block_size=64`` ``--block-size 64``, and an
+    argument named alone (``data=``) its flag alone. Arguments without a flag stay as they are."""
     def flag(match: re.Match) -> str:
         name, key, value, items, double, single, plain = match.groups()
         if key is not None:
@@ -109,12 +109,10 @@ def as_flags(error: Exception) -> str:
         elif items is not None:
             given = " ".join(item.strip().strip("'\"") for item in items.split(","))
         else:
-            given = next((text for text in (double, single, plain) if text is not None), "")
-        return f"{FLAGS[name]} {given}".rstrip()
+            given = next(text for text in (double, single, plain) if text is not None)
+        return FLAGS[name] + ("" if given in ("", "True") else f" {given}")
 
-    message = re.sub(r"\b([a-z_]+)=True\b", lambda match: "--" + match[1].replace("_", "-"),
-                     str(error))
-    return _ARGUMENT.sub(flag, message)
+    return _ARGUMENT.sub(flag, str(error))
 
 if __name__ == "__main__":
     sys.exit(main())
