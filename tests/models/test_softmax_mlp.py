@@ -66,3 +66,41 @@ def test_scikit_learn_tools_clone_and_cross_validate_the_estimators():
     assert clone(model).get_params() == model.get_params()
     scores = cross_val_score(make_pipeline(StandardScaler(), model), X, y, cv=3)
     assert scores.min() > 0.8
+
+
+def initial_parameters(estimator, n_features: int) -> dict:
+    """The parameters ``fit`` starts from: a fit with lr 0 leaves them as they were drawn."""
+    rng = numpy.random.default_rng(0)
+    X, y = rng.normal(size=(40, n_features)), numpy.arange(40) % 3
+    estimator.set_params(lr=0.0, epochs=1).fit(X, y)
+    return {name: parameter.data.astype(numpy.float64)
+            for name, parameter in estimator.module_.named_parameters()}
+
+
+@pytest.mark.parametrize("activation, factor", [("relu", 6), ("tanh", 6), ("sigmoid", 2)])
+def test_mlp_default_init_is_scikit_learns_glorot_uniform_for_weights_and_biases(activation,
+                                                                                 factor):
+    parameters = initial_parameters(MLPClassifier(hidden=(300,), activation=activation), 500)
+    fans = {"0": (500, 300), "2": (300, 3)}
+    for name, values in parameters.items():
+        fan_in, fan_out = fans[name.split(".")[0]]
+        bound = numpy.sqrt(factor / (fan_in + fan_out))
+        assert numpy.abs(values).max() <= bound * (1 + 1e-6), name
+        if values.size >= 300:  # U(±b): the draws reach the edges and their variance is b²/3
+            assert numpy.abs(values).max() > 0.95 * bound, name
+            assert values.var() == pytest.approx(bound ** 2 / 3, rel=0.2), name
+    # 150,000 draws: the standard error of their variance is 0.2% of it
+    assert parameters["0.weight"].var() == pytest.approx(numpy.sqrt(factor / 800) ** 2 / 3,
+                                                         rel=0.01)
+
+
+def test_mlp_init_nn_mlp_keeps_he_normal_weights_and_zero_biases():
+    parameters = initial_parameters(MLPClassifier(hidden=(300,), init="nn.MLP"), 500)
+    assert parameters["0.weight"].std() == pytest.approx(numpy.sqrt(2 / 500), rel=0.01)
+    assert numpy.abs(parameters["0.weight"]).max() > 3 * numpy.sqrt(2 / 500)  # normal, not U
+    assert not parameters["0.bias"].any() and not parameters["2.bias"].any()
+
+
+def test_mlp_unknown_init_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="init must be 'glorot' or 'nn.MLP', not 'he'"):
+        MLPRegressor(init="he", epochs=1).fit(numpy.zeros((4, 2)), numpy.zeros(4))

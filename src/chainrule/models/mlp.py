@@ -5,18 +5,22 @@ optional L2 penalty (α/2) Σ ‖W_l‖² on the weight matrices.
 """
 from __future__ import annotations
 
+import math
+
 from .. import nn
+from ..nn import init as initialise
 from ..estimators import SGDClassifierMixin, SGDEstimator, SGDRegressorMixin
 
 
 class _MLPEstimator(SGDEstimator):
-    def __init__(self, *, hidden: tuple = (100,), activation: str = "relu", dropout: float = 0.0,
-                 alpha: float = 0.0, lr: float = 0.001, epochs: int = 200,
+    def __init__(self, *, hidden: tuple = (100,), activation: str = "relu", init: str = "glorot",
+                 dropout: float = 0.0, alpha: float = 0.0, lr: float = 0.001, epochs: int = 200,
                  batch_size: int | str | None = "auto", optimizer: str = "adam",
                  momentum: float = 0.0, tol: float = 1e-4, n_iter_no_change: int | None = 10,
                  warm_start: bool = False, random_state=0, verbose: bool = False):
         self.hidden = hidden
         self.activation = activation
+        self.init = init
         self.dropout = dropout
         self.alpha = alpha
         self.lr = lr
@@ -31,8 +35,27 @@ class _MLPEstimator(SGDEstimator):
         self.verbose = verbose
 
     def _build_module(self, n_features: int, n_outputs: int) -> nn.Module:
-        return nn.MLP([n_features, *self.hidden, n_outputs], activation=self.activation,
-                      dropout=self.dropout)
+        if self.init not in ("glorot", "nn.MLP"):
+            raise ValueError(f"{type(self).__name__}: init must be 'glorot' or 'nn.MLP', not "
+                             f"{self.init!r}")
+        module = nn.MLP([n_features, *self.hidden, n_outputs], activation=self.activation,
+                        dropout=self.dropout)
+        if self.init == "glorot":
+            scikit_learns_glorot_uniform(module, self.activation)
+        return module
+
+
+def scikit_learns_glorot_uniform(module: nn.Module, activation: str) -> None:
+    """Every weight and bias of ``module``'s Linear layers from U(±√(f / (fan_in + fan_out))),
+    f = 2 for sigmoid units and 6 otherwise: scikit-learn's MLP initialisation (its biases are
+    drawn too, not zeroed)."""
+    factor = 2.0 if activation == "sigmoid" else 6.0
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            fan_out, fan_in = layer.weight.shape
+            bound = math.sqrt(factor / (fan_in + fan_out))
+            for parameter in layer.parameters():
+                initialise.uniform_(parameter, -bound, bound)
 
 
 class MLPClassifier(SGDClassifierMixin, _MLPEstimator):
@@ -40,13 +63,19 @@ class MLPClassifier(SGDClassifierMixin, _MLPEstimator):
 
     hidden      sizes of the hidden layers, e.g. (256, 256).
     activation  "relu", "sigmoid", "tanh" or "gelu"; dropout: probability after each hidden layer.
-    alpha       L2 penalty strength on the weight matrices.
+    init        the initial weights: "glorot", scikit-learn's rule (weights and biases from
+                U(±√(6/(fan_in + fan_out))), √(2/…) for sigmoid), or "nn.MLP", ``nn.MLP``'s own
+                (He normal for ReLU and GELU, Glorot uniform for sigmoid and tanh, zero biases),
+                which ``chainrule train`` uses.
+    alpha       L2 penalty strength on the weight matrices: (α/2)‖W‖² on every batch's mean loss.
+                scikit-learn divides its alpha by the batch's rows, so its alpha=1e-4 on batches
+                of B rows is alpha=1e-4/B here.
     lr, epochs, batch_size, optimizer ("adam" or "sgd"), momentum: the training settings.
     tol, n_iter_no_change, warm_start, random_state, verbose: as ``LinearRegression``'s.
 
-    The defaults are scikit-learn's ``MLPClassifier``'s: one hidden layer of 100 ReLUs, Adam at
-    lr 0.001, batches of min(200, N) (``batch_size="auto"``), up to 200 epochs, stopping once
-    the loss has not improved by 1e-4 for 10 epochs.
+    The defaults are scikit-learn's ``MLPClassifier``'s: one hidden layer of 100 ReLUs, its
+    initial weights, Adam at lr 0.001, batches of min(200, N) (``batch_size="auto"``), up to 200
+    epochs, stopping once the loss has not improved by 1e-4 for 10 epochs.
     """
 
 
