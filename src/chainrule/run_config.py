@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,10 @@ class SettingError(_InArguments, DataError):
 
 class NotConvergedWarning(_InArguments, ConvergenceWarning):
     """A run that ended while its monitored loss was still falling."""
+
+
+def _whole(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def python_argument(name: str, *value) -> str:
@@ -120,9 +125,9 @@ class RunConfig:
                                    f": choose one of {', '.join(map(repr, given))}")
         for name in ("epochs", "batch_size", "patience"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
+            if value is not None and (not _whole(value) or value < 1):
                 raise SettingError((name, value), " must be a whole number, at least 1")
-        if not isinstance(self.seed, int) or self.seed < 0:
+        if not _whole(self.seed) or self.seed < 0:
             raise SettingError(("seed", self.seed), ": a seed is a whole number ≥ 0")
         if self.lr is not None and not self.lr > 0:
             raise SettingError(("lr", self.lr), ": the learning rate must be positive")
@@ -134,9 +139,17 @@ class RunConfig:
             if not 0 <= getattr(self, name) < 1:
                 raise SettingError((name, getattr(self, name)), ": use a fraction in [0, 1)")
         if self.hidden is not None and (not self.hidden or not all(
-                isinstance(size, int) and size >= 1 for size in self.hidden)):
+                _whole(size) and size >= 1 for size in self.hidden)):
             raise SettingError(("hidden", self.hidden), ": give positive layer sizes, e.g. ",
                                ("hidden", (256, 256)))
+        # NumPy's numbers are welcome, but config.json holds Python's
+        for name, kind in (("epochs", int), ("batch_size", int), ("patience", int), ("seed", int),
+                           ("lr", float), ("val", float), ("test", float), ("momentum", float),
+                           ("dropout", float)):
+            if getattr(self, name) is not None:
+                setattr(self, name, kind(getattr(self, name)))
+        if self.hidden is not None:
+            self.hidden = tuple(int(size) for size in self.hidden)
 
     def _check_combinations(self) -> None:
         """Settings that would be silently ignored are refused: a run that ignored momentum is

@@ -121,6 +121,14 @@ def test_a_config_round_trips_through_config_json():
     assert RunConfig.from_config(saved) == config
 
 
+def test_numpy_numbers_are_taken_and_whole_numbers_required():
+    config = RunConfig(epochs=numpy.int64(3), hidden=[numpy.int32(4)], lr=numpy.float32(0.5))
+    assert json.loads(json.dumps(config.to_config([64, 4, 10])))["fitting"]["epochs"] == 3
+    for name, value in (("epochs", 2.5), ("epochs", True), ("seed", -1), ("batch_size", 0)):
+        with pytest.raises(SettingError, match=f"^{name}={value!r}"):
+            RunConfig(**{name: value})
+
+
 # ---------------------------------------------------------------- the same model both ways
 def split_and_scale(name: str, seed: int, scale: bool):
     """The rows chainrule train trains and validates on, as a Python user makes them."""
