@@ -241,3 +241,13 @@ def test_a_run_of_the_earlier_format_still_evaluates(tmp_path, capsys):
     trained = json.loads((out / "metrics.json").read_text())["test"]
     assert evaluated["rows"] == trained["rows"]
     assert evaluated["rmse"] == pytest.approx(trained["rmse"], rel=1e-6)
+
+
+def test_a_setting_is_said_as_the_flag_a_user_types():
+    from chainrule.cli.train import as_flag
+
+    assert as_flag("lr_schedule", "cosine") == "--lr-schedule cosine"
+    assert as_flag("hidden", (256, 256)) == "--hidden 256,256"
+    assert [as_flag("lr", value) for value in (0.0, 1e-05, 1234567.0)] == [
+        "--lr 0", "--lr 1e-05", "--lr 1234567"]
+    assert as_flag("resume", True) == "--resume" and as_flag("patience") == "--patience"

@@ -176,7 +176,9 @@ def as_flag(name: str, *value) -> str:
     value = value[0]
     if isinstance(value, (tuple, list)):
         return f"{flag} {','.join(map(str, value))}"
-    return f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}"
+    if isinstance(value, float):  # as typed: 0.1, 1e-05, and 0 rather than 0.0
+        return f"{flag} {value!r}".removesuffix(".0")
+    return f"{flag} {value}"
 
 
 def run_train(args) -> int:
