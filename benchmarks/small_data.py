@@ -48,10 +48,12 @@ def chainrule_run(arguments: list[str]) -> tuple[dict, bool]:
 def scikit_learn_score(estimator, config: dict, seed: int) -> float:
     """Fit ``estimator`` on the run's training rows and score it on its test rows."""
     from chainrule import data
+    from chainrule.run_config import RunConfig
     from chainrule.runs import load_source, split_rows
 
-    pool, given_test = load_source(config["source"])
-    train, _, test = split_rows(pool, given_test, config["split"])
+    settings = RunConfig.from_config(config)
+    pool, given_test = load_source(settings)
+    train, _, test = split_rows(pool, given_test, settings)
     scaler = data.Standardizer().fit(train.X.astype(numpy.float64))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scikit-learn's own ConvergenceWarnings, as a user sees
@@ -130,12 +132,13 @@ def main() -> None:
 
 def probe(source: list[str], seed: int) -> tuple[list[str], str, int]:
     """(source, task, number of classes) of a dataset, read as ``chainrule train`` reads it."""
+    from chainrule.run_config import RunConfig
     from chainrule.runs import load_source
 
     if source[0] == "--csv":
-        config = {"csv": source[1], "target": source[3], "missing": "error"}
+        config = RunConfig(csv=source[1], target=source[3])
     else:
-        config = {"dataset": source[0], "missing": "error"}
+        config = RunConfig(dataset=source[0])
     pool, _ = load_source(config)
     return source, pool.task, pool.n_classes if pool.task == "classification" else 0
 

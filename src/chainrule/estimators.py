@@ -70,6 +70,14 @@ def two_class_probabilities(logits: numpy.ndarray) -> numpy.ndarray:
     return numpy.stack([1 - positive, positive], axis=1)
 
 
+def target_scaling(y) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """(mean, standard deviation) of each target column in float64, the regressors' scaling of
+    ``y`` (N,) or (N, k); a constant column gets the scale 1."""
+    targets = SGDRegressorMixin._target_array(y)
+    scale = targets.std(axis=0)
+    return targets.mean(axis=0), numpy.where(scale > 0, scale, 1.0)
+
+
 class SGDEstimator(BaseEstimator):
     """The training part shared by every model: build the module, then ``training.fit``.
 
@@ -99,12 +107,14 @@ class SGDEstimator(BaseEstimator):
             return loss + alpha * l2_penalty(module) if alpha else loss
 
         epochs = 1 if incremental else self.epochs
+        scheduler = self._schedule(epochs) if not incremental else None
         monitor = "val_loss" if validation is not None else "loss"
         # A diverging fit overflows before training.fit stops it with a TrainingError: that
         # error is the message, not NumPy's overflow warnings on the way.
         with numpy.errstate(over="ignore", invalid="ignore"):
             self.history_ = training.fit(
                 module, objective, self._optimizer, (X, targets), validation, epochs=epochs,
+                scheduler=scheduler,
                 batch_size=self._batch_size(len(X)), metrics=metrics, monitor=monitor,
                 patience=None if incremental else self.n_iter_no_change, min_delta=self.tol,
                 seed=seed + self.n_iter_, checkpoint_dir=checkpoint_dir, resume=resume,
@@ -118,6 +128,18 @@ class SGDEstimator(BaseEstimator):
                           f"last {window}); it has not converged: raise epochs",
                           ConvergenceWarning, stacklevel=3)
         return self
+
+    def _schedule(self, epochs: int):
+        """The learning rate over the epochs of ``fit``: ``"constant"``, or ``"cosine"``, half a
+        cosine from ``lr`` down to 0 over ``epochs``, stepped once per epoch."""
+        if self.lr_schedule == "cosine":
+            from .optim.lr_scheduler import CosineAnnealingLR
+
+            return CosineAnnealingLR(self._optimizer, T_max=epochs)
+        if self.lr_schedule != "constant":
+            raise ValueError(f"{type(self).__name__}: lr_schedule must be 'constant' or "
+                             f"'cosine', not {self.lr_schedule!r}")
+        return None
 
     def _seed(self) -> int:
         if isinstance(self.random_state, numbers.Integral):
@@ -223,6 +245,13 @@ class SGDClassifierMixin(ClassifierMixin):
                             f"seen in fit ({', '.join(map(str, self.classes_))})")
         return numpy.searchsorted(self.classes_, labels)
 
+    def log_loss(self, X, y) -> float:
+        """The mean loss of the labels ``y`` under the model, as ``fit`` measures it each epoch:
+        the cross-entropy, without the penalty."""
+        check_is_fitted(self)
+        data = (self._validate_X(X, reset=False), self._encode(self._indices(y)))
+        return training.evaluate(self.module_, self._data_loss, data)["loss"]
+
     def predict_proba(self, X) -> numpy.ndarray:
         """p(class | x) for every class: an (N, K) array whose rows sum to 1."""
         return self._probabilities(self._outputs(X))
@@ -242,8 +271,8 @@ class SGDRegressorMixin(RegressorMixin):
     """
 
     def fit(self, X, y, validation=None, checkpoint_dir=None, resume: bool = False):
-        """Fit on (X, y); ``validation=(X_val, y_val)`` records validation RMSE and R² (of the
-        standardised targets) each epoch and decides when to stop."""
+        """Fit on (X, y); ``validation=(X_val, y_val)`` records validation RMSE (in the targets'
+        units) and R² each epoch and decides when to stop."""
         continuing = self.warm_start and hasattr(self, "module_")
         X, targets = self._validate(X, y, reset=not continuing)
         if not continuing:
@@ -253,7 +282,7 @@ class SGDRegressorMixin(RegressorMixin):
                           self._scaled(self._target_array(validation[1])))
         return self._fit_module(X, self._scaled(targets), targets.shape[1],
                                 validation=validation,
-                                metrics={"rmse": training.rmse, "r2": training.r2},
+                                metrics={"rmse": self._rmse_in_target_units, "r2": training.r2},
                                 checkpoint_dir=checkpoint_dir, resume=resume)
 
     def partial_fit(self, X, y):
@@ -283,9 +312,7 @@ class SGDRegressorMixin(RegressorMixin):
         return targets.reshape(len(targets), -1)
 
     def _fit_target_scaling(self, targets: numpy.ndarray) -> None:
-        self.target_mean_ = targets.mean(axis=0)
-        scale = targets.std(axis=0)
-        self.target_scale_ = numpy.where(scale > 0, scale, 1.0)
+        self.target_mean_, self.target_scale_ = target_scaling(targets)
 
     def _scaled(self, targets: numpy.ndarray) -> numpy.ndarray:
         scaled = (targets - self.target_mean_) / self.target_scale_
@@ -295,6 +322,11 @@ class SGDRegressorMixin(RegressorMixin):
         from .nn import functional as F
 
         return F.mse_loss(outputs, targets)
+
+    def _rmse_in_target_units(self, outputs, scaled_targets) -> float:
+        """RMSE of standardised outputs and targets, in the targets' own units."""
+        return training.rmse(outputs.reshape(scaled_targets.shape) * self.target_scale_,
+                             scaled_targets * self.target_scale_)
 
     def predict(self, X) -> numpy.ndarray:
         outputs = self._outputs(X).astype(numpy.float64)

@@ -1,14 +1,19 @@
 """A run: train a model on a dataset into a directory, then evaluate and predict from it later.
 
-The recipe, step by step, as ``chainrule train`` runs it:
+The recipe, step by step, as ``train`` runs it (and ``chainrule train`` on top of it):
 
 1. data      load a bundled dataset or a CSV; split the rows into train / validation / test
              (stratified by class for classifiers, never overlapping, seeded); fit the feature
-             standardiser on the training rows only (and, for regression, a target standardiser).
-2. decision  build the model's module: ``nn.Linear``, ``nn.MLP`` or ``models.ConvNet``.
-3. loss      mean squared error, binary cross-entropy (logistic) or cross-entropy (softmax, MLP).
-4. SGD       ``training.fit`` with validation each epoch, the best epoch's weights kept, and a
-             checkpoint per epoch; then the test split, once.
+             standardiser on the training rows only.
+2. fit       the estimator the settings name (``RunConfig.make_estimator``: ``LinearRegression``,
+             ``LogisticRegression``, ``SoftmaxRegression``, ``MLPClassifier`` or ``MLPRegressor``,
+             ``CNNClassifier``) is fitted as a Python user fits it: its decision function, its
+             loss and ``training.fit``, with validation each epoch, the best epoch's weights
+             kept, and a checkpoint per epoch.
+3. test      the test split, once; for linear regression also the closed-form least-squares
+             solution on the same rows (``LinearRegression(solver="lstsq")``).
+
+    runs.train(RunConfig(dataset="breast_cancer", model="logistic"), "runs/cancer")
 
 The directory keeps ``config.json`` (everything needed to rebuild the model and re-encode new
 data), ``model.safetensors``, ``metrics.json``, ``history.json``, ``history.png`` and
@@ -19,25 +24,26 @@ against ``TRAINING_RUN``.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
-import json
-import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy
 
 from . import backend, training
-from .checkpoint import atomic_write, load_json, to_json
-from .errors import CheckpointError, DataError
-from .threads import describe_threads
+from .checkpoint import atomic_write
+from .errors import DataError
+from .run_config import (NotConvergedWarning, RunConfig, SettingError, check_memory,
+                         check_model_fits_task, check_same_run)
 from .run_schemas import TRAINING_RUN, check_training_run, parameter_count
 from .rundir import CONFIG_FILE, HISTORY_FILE, RunDirectory, read_config
-from .schema import validate
+from .threads import describe_threads
 
-IMAGE_DATASETS = ("mnist", "fashion-mnist")
 CONFIG_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 
@@ -54,35 +60,32 @@ def default_epochs(rows: int, batch_size: int) -> int:
 
 
 # ---------------------------------------------------------------- 1. data
-def load_source(source: dict):
-    """The Table(s) a run's ``source`` names: (pool, test) where ``test`` is None unless the
-    dataset comes with its own test set (MNIST)."""
+def load_source(config: RunConfig):
+    """The Table(s) the settings name: (pool, test) where ``test`` is None unless the dataset
+    comes with its own test set (MNIST)."""
     from . import data
 
-    if source.get("csv"):
-        if not source.get("target"):
-            raise DataError(f"{source['csv']}: say which column to predict with --target COLUMN")
-        table = data.load_csv(source["csv"], target=source["target"], missing=source["missing"])
+    if config.csv is not None:
+        table = data.load_csv(config.csv, target=config.target, missing=config.missing)
     else:
-        table = data.load_dataset(source["dataset"], root=source.get("data_dir"),
-                                  missing=source["missing"])
+        table = data.load_dataset(config.dataset, root=config.data_dir, missing=config.missing)
     if isinstance(table, data.TrainTest):
         return table.train, table.test
     return table, None
 
 
-def split_rows(pool, test, split: dict):
+def split_rows(pool, test, config: RunConfig):
     """(train, validation or None, test) Tables: the split is a function of the seed only."""
     from .data import train_val_test_split
 
     stratify = pool.y if pool.task == "classification" else None
-    parts = train_val_test_split(len(pool), val=split["val"], test=0.0 if test is not None
-                                 else split["test"], stratify=stratify, seed=split["seed"])
+    parts = train_val_test_split(len(pool), val=config.val, test=0.0 if test is not None
+                                 else config.test, stratify=stratify, seed=config.seed)
     validation = pool.subset(parts.val) if len(parts.val) else None
     test = test if test is not None else pool.subset(parts.test)
     if len(test) == 0:
-        raise DataError(f"--test {split['test']} leaves no rows to test on; the run ends with "
-                        "a test evaluation, so give a fraction such as --test 0.2")
+        raise SettingError(("test", config.test), " leaves no rows to test on; the run ends "
+                           "with a test evaluation, so give a fraction such as ", ("test", 0.2))
     return pool.subset(parts.train), validation, test
 
 
@@ -92,276 +95,195 @@ def features(table, scaler) -> numpy.ndarray:
     return X if scaler is None else scaler.transform(X)
 
 
-def targets(table, kind: str, target_scaler) -> numpy.ndarray:
-    """What the loss compares outputs with: class indices, a 0/1 column (logistic regression)
-    or standardised values (regression)."""
-    if table.task == "classification" and kind == "logistic":
-        return table.y.astype(backend.get_default_dtype()).reshape(-1, 1)
-    if table.task == "classification":
-        return table.y
-    return target_scaler.transform(table.y.reshape(-1, 1).astype(backend.get_default_dtype()))
+class RunData(NamedTuple):
+    """The tables of a run's three splits, and the feature scaler fitted on its training rows."""
+    pool: object
+    train: object
+    validation: object
+    test: object
+    scaler: object
 
 
-# ---------------------------------------------------------------- 2. and 3. model and loss
-def check_model_fits_task(kind: str, table) -> None:
-    task, what = table.task, repr(table.target_name)
-    if kind == "linear" and task == "classification":
-        raise DataError(f"--model linear is a regression model, but the target {what} holds "
-                        f"{table.n_classes} classes; use --model logistic, softmax or mlp")
-    side = math.isqrt(table.n_features)
-    if kind == "cnn" and (task == "regression" or side * side != table.n_features or side < 4):
-        raise DataError(f"--model cnn classifies square images of at least 4 × 4 pixels (its "
-                        f"two poolings halve them twice), but the data has {table.n_features} "
-                        f"features and the target {what} is {task}")
-    if kind in ("logistic", "softmax") and task == "regression":
-        raise DataError(f"--model {kind} is a classifier, but the target {what} is a number to "
-                        "predict (regression); use --model linear or mlp")
-    if kind == "logistic" and table.n_classes != 2:
-        raise DataError(f"--model logistic separates two classes, but the target {what} has "
-                        f"{table.n_classes}; use --model softmax or mlp")
+def prepare_data(config: RunConfig) -> RunData:
+    """Step 1: load, check that the model suits the target, split, fit the feature scaler."""
+    from .data import Standardizer
+
+    pool, given_test = load_source(config)
+    check_model_fits_task(config.model, pool)
+    train_table, val_table, test_table = split_rows(pool, given_test, config)
+    if pool.task == "classification":
+        absent = sorted(set(range(pool.n_classes)) - set(train_table.y.tolist()))
+        if absent:
+            raise DataError(f"the training split has no rows of the class "
+                            f"{pool.classes[absent[0]]!r}, so no model can learn it; give "
+                            "that class more rows")
+    scaler = (Standardizer().fit(features(train_table, None)) if config.scale == "standard"
+              else None)
+    return RunData(pool, train_table, val_table, test_table, scaler)
 
 
-def build_module(model: dict):
-    """The decision function a config describes: ``nn.Linear(d, k)``, ``nn.MLP(sizes)``, or the
-    ``ConvNet`` of square one-channel images of d pixels."""
-    from . import nn
+# ---------------------------------------------------------------- 2. fit, 3. test
+def train(config: RunConfig, out, *, resume: bool = False, overwrite: bool = False,
+          quiet: bool = False, echo=None) -> dict:
+    """Train as ``config`` says, write the run directory ``out``, return metrics.json's dict.
 
-    if model["kind"] == "cnn":
-        from .models import ConvNet
-
-        side = math.isqrt(model["sizes"][0])
-        return ConvNet((1, side, side), classes=model["sizes"][-1], dropout=model["dropout"])
-    if model["kind"] == "mlp":
-        return nn.MLP(model["sizes"], activation=model["activation"],
-                      dropout=model.get("dropout", 0.0))
-    return nn.Linear(model["sizes"][0], model["sizes"][-1])
-
-
-def check_memory(model: dict, optimizer: str) -> None:
-    """Refuse, before allocating anything, a model whose training cannot fit in this machine's
-    memory (a --hidden with a few zeros too many), saying how much it would need."""
-    sizes = model["sizes"]
-    parameters = sum(inputs * outputs + outputs for inputs, outputs in zip(sizes, sizes[1:]))
-    # the weights, their gradients, the best epoch's copy, and the optimiser's state
-    copies = 3 + {"adam": 2, "sgd": 1}.get(optimizer, 0)
-    needed = parameters * numpy.dtype(backend.get_default_dtype()).itemsize * copies
-    try:
-        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): let NumPy decide
-        return
-    if needed > available:
-        gib = 2 ** 30
-        hidden = f"--hidden {','.join(map(str, sizes[1:-1]))}: " if sizes[2:] else ""
-        raise DataError(f"{hidden}the model {'-'.join(map(str, sizes))} has {parameters:,} "
-                        f"parameters; training it with {optimizer} holds {copies} copies of them, {needed / gib:,.1f} GiB, "
-                        f"but this machine has {available / gib:,.1f} GiB of memory")
-
-
-def loss_function(kind: str, task: str):
-    from .nn import functional as F
-
-    if task == "regression":
-        return F.mse_loss
-    if kind == "logistic":
-        return F.binary_cross_entropy_with_logits
-    return F.cross_entropy
+    An existing run in ``out`` is refused unless ``resume`` (continue it from its checkpoint)
+    or ``overwrite`` (replace it once the new run has finished). Progress goes to standard
+    error unless ``quiet``; the summary lines to ``echo`` (default: print). A run that ends
+    with its monitored loss still falling warns with scikit-learn's ``ConvergenceWarning``.
+    """
+    with RunDirectory(out, overwrite=overwrite, resume=resume) as run:
+        # Under mpiexec every rank trains (chainrule.distributed); rank 0 alone writes and prints.
+        if not run.writer:
+            echo, quiet = (lambda line: None), True
+        echo = echo or (lambda line: print(line, flush=True))
+        started = time.perf_counter()
+        data = prepare_data(config)
+        if config.epochs is None:
+            config = dataclasses.replace(
+                config, epochs=default_epochs(len(data.train), config.batch_size))
+        saved = run_config_json(config, data)
+        check_memory(saved["model"]["sizes"], config.optimizer)
+        if run.resume:
+            check_same_run(run.path, config)
+        run.begin()
+        run.write_json(CONFIG_FILE, saved)
+        if not quiet:
+            echo(_describe_data(config, data))
+            echo(_describe_model(config, saved["model"]["sizes"]))
+        estimator = fit_estimator(config, data, run, quiet)
+        metrics = {**measure(estimator, config, data),
+                   "seconds": round(time.perf_counter() - started, 2), "config": saved}
+        if run.writer:
+            save_model(run.folder, estimator)
+            estimator.history_.save(run.folder / HISTORY_FILE)
+            estimator.history_.plot(run.folder / "history.png")
+        run.finish(metrics)
+    _report(metrics, estimator.history_, config, run, echo)
+    return metrics
 
 
-def validation_metrics(task: str, target_scaler) -> dict:
-    """Accuracy for classifiers; RMSE (in the target's units) and R² for regressors."""
-    if task == "classification":
-        return {"accuracy": training.accuracy}
-    scale = float(backend.to_numpy(target_scaler.scale_).reshape(-1)[0])
-    return {"rmse": lambda outputs, wanted: scale * training.rmse(outputs, wanted),
-            "r2": training.r2}
+def _report(metrics: dict, history, config: RunConfig, run: RunDirectory, echo) -> None:
+    """The result line, the closed form's beside SGD's, and a warning if the loss still fell."""
+    echo(_describe_result(metrics, run.path))
+    if "closed_form" in metrics:
+        exact, rmse = metrics["closed_form"], metrics["test"]["rmse"]
+        echo(f"closed-form least squares on the same split: test RMSE {_readable(exact['rmse'])}"
+             f"  R² {exact['r2']:.4f}  (SGD's RMSE is {100 * (rmse / exact['rmse'] - 1):+.2f}% "
+             "from it)")
+    if run.writer and history.still_improving():
+        warnings.warn(NotConvergedWarning(
+            f"{history.monitor} was still falling in the last epochs (by more than 1e-4 in the "
+            "last 10); it has not converged: train longer with ", ("epochs", 2 * config.epochs)),
+            stacklevel=3)
 
 
-def test_metrics(module, kind: str, table, X: numpy.ndarray, target_scaler) -> dict:
+def run_config_json(config: RunConfig, data: RunData) -> dict:
+    """config.json: the settings, the model's layer sizes, and what re-encodes new data."""
+    pool = data.pool
+    outputs = 1 if pool.task == "regression" or config.model == "logistic" else pool.n_classes
+    sizes = [data.train.n_features, *(config.hidden if config.model == "mlp" else ()), outputs]
+    target_scaler = None
+    if pool.task == "regression":  # the regressor's own, of the training rows
+        from .estimators import target_scaling
+
+        mean, scale = target_scaling(data.train.y)
+        target_scaler = {"mean": mean.tolist(), "scale": scale.tolist(), "dtype": "float64"}
+    return {"format": "chainrule.run", "version": CONFIG_VERSION, **config.to_config(sizes),
+            "task": pool.task, "target": pool.target_name, "classes": pool.classes,
+            "feature_names": pool.feature_names,
+            "encoder": pool.encoder.to_json() if pool.encoder is not None else None,
+            "scaler": data.scaler.to_json() if data.scaler is not None else None,
+            "target_scaler": target_scaler}
+
+
+def fit_estimator(config: RunConfig, data: RunData, run: RunDirectory, quiet: bool):
+    """Step 2: the estimator, fitted on the training rows with the validation rows watched."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    estimator = config.make_estimator(data.pool.task, verbose=not quiet)
+    validation = None
+    if data.validation is not None:
+        validation = (features(data.validation, data.scaler), data.validation.y)
+    with warnings.catch_warnings():
+        # the run warns once it has finished, with the run's own rule (train)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator.fit(features(data.train, data.scaler), data.train.y, validation=validation,
+                      checkpoint_dir=run.folder / "checkpoint", resume=run.resume)
+    return estimator
+
+
+def measure(estimator, config: RunConfig, data: RunData) -> dict:
+    """Step 3: the test split once, the best epoch's validation numbers, and for linear
+    regression the closed-form solution's test metrics on the same rows."""
+    X_test = features(data.test, data.scaler)
+    history = estimator.history_
+    best = history.records[history.best_epoch - 1]
+    metrics = {
+        "test": test_metrics(estimator, data.test, X_test),
+        "validation": {key[4:]: value for key, value in best.items() if key.startswith("val_")},
+        "train": {"loss": best["loss"], "rows": len(data.train)},
+        "best_epoch": history.best_epoch, "epochs_run": len(history),
+        "stopped_early": history.stopped_early,
+    }
+    if config.model == "linear":
+        # The same goal solved exactly: SGD's test error should come out close to this one.
+        from .models import LinearRegression
+
+        exact = LinearRegression(solver="lstsq").fit(features(data.train, data.scaler),
+                                                     data.train.y)
+        metrics["closed_form"] = test_metrics(exact, data.test, X_test)
+    return metrics
+
+
+def test_metrics(estimator, table, X: numpy.ndarray) -> dict:
     """Classifiers: accuracy and mean loss; regressors: RMSE, MAE and R² in the target's units."""
-    outputs = training.predict(module, X)
     if table.task == "classification":
-        loss = training.evaluate(module, loss_function(kind, table.task),
-                                 (X, targets(table, kind, None)))["loss"]
-        return {"accuracy": training.accuracy(outputs, table.y), "loss": loss, "rows": len(X)}
-    predicted = target_scaler.inverse_transform(outputs).reshape(-1).astype(numpy.float64)
-    wanted = table.y.astype(numpy.float64)
+        return {"accuracy": float(estimator.score(X, table.y)),
+                "loss": estimator.log_loss(X, table.y), "rows": len(X)}
+    predicted, wanted = estimator.predict(X), table.y.astype(numpy.float64)
     return {"rmse": training.rmse(predicted, wanted),
             "mae": float(numpy.mean(numpy.abs(predicted - wanted))),
             "r2": training.r2(predicted, wanted), "rows": len(X)}
 
 
-# ---------------------------------------------------------------- 4. train
-def train(source: dict, model: dict, fitting: dict, out, resume: bool = False,
-          overwrite: bool = False, quiet: bool = False, echo=None) -> dict:
-    """Train as the config dicts say, write the run directory ``out``, return metrics.json's dict.
-
-    source   {"dataset": name} or {"csv": path, "target": column, "missing": policy}, and
-             "data_dir"; split: "val", "test" fractions; "scale": "auto" | "standard" | "none".
-    model    {"kind": linear|logistic|softmax|mlp|cnn, "hidden": [sizes], "activation": name}.
-    fitting  {"epochs", "batch_size", "lr", "optimizer", "momentum", "patience", "seed"}.
-    An existing run in ``out`` is refused unless ``resume`` (continue it from its checkpoint)
-    or ``overwrite`` (replace it once the new run has finished).
-    """
-    with RunDirectory(out, overwrite=overwrite, resume=resume) as run:
-        return _train_into(run, source, model, fitting, quiet,
-                           echo or (lambda line: print(line, flush=True)))
-
-
-def _train_into(run: RunDirectory, source: dict, model: dict, fitting: dict, quiet: bool,
-                echo) -> dict:
-    from . import manual_seed
-    from .data import Standardizer
-    from .estimators import make_optimizer
-
-    resume = run.resume
-    # Under mpiexec every rank trains (chainrule.distributed); rank 0 alone writes and prints.
-    if not run.writer:
-        echo = lambda line: None  # noqa: E731
-        quiet = True
-    started = time.perf_counter()
-    pool, given_test = load_source(source)
-    check_model_fits_task(model["kind"], pool)
-    split = {"val": source["val"], "test": source["test"], "seed": fitting["seed"]}
-    train_table, val_table, test_table = split_rows(pool, given_test, split)
-    if fitting["epochs"] is None:
-        fitting = {**fitting, "epochs": default_epochs(len(train_table), fitting["batch_size"])}
-
-    scale = source["scale"]
-    if scale == "auto":
-        scale = "none" if source.get("dataset") in IMAGE_DATASETS else "standard"
-    scaler = Standardizer().fit(features(train_table, None)) if scale == "standard" else None
-    target_scaler = None
-    if pool.task == "regression":
-        target_scaler = Standardizer().fit(train_table.y.reshape(-1, 1).astype(numpy.float32))
-
-    n_features = train_table.n_features
-    n_outputs = 1 if pool.task == "regression" or model["kind"] == "logistic" else pool.n_classes
-    hidden = list(model["hidden"]) if model["kind"] == "mlp" else []
-    config = {
-        "format": "chainrule.run", "version": CONFIG_VERSION,
-        "source": {**source, "scale": scale},
-        "split": split,
-        "model": {"kind": model["kind"], "sizes": [n_features, *hidden, n_outputs],
-                  "activation": model["activation"] if hidden else None,
-                  "dropout": model.get("dropout", 0.0) if hidden or model["kind"] == "cnn"
-                  else 0.0},
-        "fitting": fitting,
-        "task": pool.task, "target": pool.target_name, "classes": pool.classes,
-        "feature_names": pool.feature_names,
-        "encoder": pool.encoder.to_json() if pool.encoder is not None else None,
-        "scaler": scaler.to_json() if scaler is not None else None,
-        "target_scaler": target_scaler.to_json() if target_scaler is not None else None,
-    }
-    check_memory(config["model"], fitting["optimizer"])
-    if resume:
-        _check_same_run(run.path, config)
-    run.begin()
-    run.write_json(CONFIG_FILE, config)
-
-    kind = model["kind"]
-    X_train = features(train_table, scaler)
-    train_data = (X_train, targets(train_table, kind, target_scaler))
-    val_data = None
-    if val_table is not None:
-        val_data = (features(val_table, scaler), targets(val_table, kind, target_scaler))
-    if not quiet:
-        echo(_describe_data(pool, train_table, val_table, test_table, source))
-        echo(_describe_model(config, fitting))
-
-    manual_seed(fitting["seed"])
-    module = build_module(config["model"])
-    optimizer = make_optimizer(fitting["optimizer"], module.parameters(), fitting["lr"],
-                               fitting["momentum"])
-    scheduler = None
-    if fitting.get("schedule", "constant") == "cosine":  # half a cosine, stepped each epoch
-        from .optim.lr_scheduler import CosineAnnealingLR
-
-        scheduler = CosineAnnealingLR(optimizer, T_max=fitting["epochs"])
-    # A diverging run overflows before fit stops it with a TrainingError: that error is the
-    # message, not NumPy's overflow warnings on the way.
-    with numpy.errstate(over="ignore", invalid="ignore"):
-        history = training.fit(
-            module, loss_function(kind, pool.task), optimizer, train_data, val_data,
-            scheduler=scheduler, epochs=fitting["epochs"], batch_size=fitting["batch_size"],
-            metrics=validation_metrics(pool.task, target_scaler), patience=fitting["patience"],
-            monitor=fitting.get("monitor", "val_loss"), seed=fitting["seed"],
-            checkpoint_dir=run.folder / "checkpoint", resume=resume, progress=not quiet,
-            stream=sys.stderr)
-
-    results = test_metrics(module, kind, test_table, features(test_table, scaler), target_scaler)
-    best = history.records[history.best_epoch - 1]
-    metrics = {
-        "test": results,
-        "validation": {key[4:]: value for key, value in best.items() if key.startswith("val_")},
-        "train": {"loss": best["loss"], "rows": len(X_train)},
-        "best_epoch": history.best_epoch, "epochs_run": len(history),
-        "stopped_early": history.stopped_early,
-        "seconds": round(time.perf_counter() - started, 2),
-        "config": config,
-    }
-    if kind == "linear":
-        # The same goal solved exactly: SGD's test error should come out close to this one.
-        metrics["closed_form"] = closed_form_metrics(config, train_data, test_table,
-                                                     features(test_table, scaler), target_scaler)
-    if run.writer:
-        save_model(run.folder, module)
-        history.save(run.folder / HISTORY_FILE)
-        history.plot(run.folder / "history.png")
-    run.finish(metrics)
-    echo(_describe_result(metrics, history, run.path))
-    if run.writer and history.still_improving():
-        print(f"warning: {history.monitor} was still falling in the last epochs (by more than "
-              f"1e-4 in the last 10); it has not converged: train longer with --epochs "
-              f"{2 * fitting['epochs']}", file=sys.stderr, flush=True)
-    if "closed_form" in metrics:
-        exact = metrics["closed_form"]
-        gap = 100 * (results["rmse"] / exact["rmse"] - 1)
-        echo(f"closed-form least squares on the same split: test RMSE {_readable(exact['rmse'])}"
-             f"  R² {exact['r2']:.4f}  (SGD's RMSE is {gap:+.2f}% from it)")
-    return metrics
-
-
-def closed_form_metrics(config: dict, train_data: tuple, test_table, X_test, target_scaler):
-    """Test metrics of the least-squares solution θ = [X 1]⁺ T on the same training rows."""
-    from .models import least_squares
-
-    module = build_module(config["model"])
-    weight, bias = least_squares(*train_data)
-    module.weight.data[...] = weight
-    module.bias.data[...] = bias
-    return test_metrics(module, "linear", test_table, X_test, target_scaler)
-
-
 # ---------------------------------------------------------------- a saved run
-def save_model(out: Path, module) -> None:
+def save_model(out: Path, estimator) -> None:
     from . import checkpoint
 
-    checkpoint.save_weights(out / WEIGHTS_FILE, module)
+    checkpoint.save_weights(out / WEIGHTS_FILE, estimator.module_)
 
 
 def load_run(run) -> tuple:
-    """(config, module) of a finished run directory, the module holding the trained weights;
-    the config and the weights are checked before either is used."""
+    """(config, estimator) of a finished run directory, the estimator fitted with the trained
+    weights; the config and the weights are checked before either is used."""
     from . import checkpoint
 
     run = Path(run)
     config = read_config(run, TRAINING_RUN, "training run")
     check_training_run(config, run / CONFIG_FILE)
-    checkpoint.check_file_holds(run / WEIGHTS_FILE, parameter_count(config["model"]["sizes"]),
+    sizes = config["model"]["sizes"]
+    checkpoint.check_file_holds(run / WEIGHTS_FILE, parameter_count(sizes),
                                 f"{run / CONFIG_FILE}: model.sizes")
-    module = build_module(config["model"])
-    checkpoint.load_weights(run / WEIGHTS_FILE, module)
-    module.eval()
-    return config, module
+    estimator = RunConfig.from_config(config).make_estimator(config["task"])
+    # what fit learns, from the run's files: the weights, the classes, the target scaling
+    estimator.module_ = estimator._build_module(sizes[0], sizes[-1])
+    checkpoint.load_weights(run / WEIGHTS_FILE, estimator.module_)
+    estimator.module_.eval()
+    estimator.n_features_in_ = sizes[0]
+    if config["task"] == "classification":
+        estimator.classes_ = numpy.arange(len(config["classes"]))
+    else:
+        estimator.target_mean_ = numpy.asarray(config["target_scaler"]["mean"], numpy.float64)
+        estimator.target_scale_ = numpy.asarray(config["target_scaler"]["scale"], numpy.float64)
+        estimator.n_outputs_ = None
+    return config, estimator
 
 
-def _scalers(config: dict):
+def _scaler(config: dict):
     from .data import Standardizer
 
-    scaler = Standardizer.from_json(config["scaler"]) if config["scaler"] else None
-    target_scaler = (Standardizer.from_json(config["target_scaler"])
-                     if config["target_scaler"] else None)
-    return scaler, target_scaler
+    return Standardizer.from_json(config["scaler"]) if config["scaler"] else None
 
 
 def _encoder(config: dict):
@@ -376,21 +298,20 @@ def _encoder(config: dict):
 
 def evaluate(run, csv_path=None, data_dir=None) -> dict:
     """Test metrics of a run: on its own test split (recomputed from the seed) or on a CSV."""
-    config, module = load_run(run)
-    scaler, target_scaler = _scalers(config)
+    config, estimator = load_run(run)
     if csv_path is not None:
         table = _encoder(config).encode_csv(csv_path, with_target=True)
     else:
-        source = dict(config["source"])
+        settings = RunConfig.from_config(config)
         if data_dir is not None:
-            source["data_dir"] = data_dir
-        pool, given_test = load_source(source)
-        table = split_rows(pool, given_test, config["split"])[2]
-    X = features(table, scaler)
-    if X.shape[1] != config["model"]["sizes"][0]:
+            settings.data_dir = data_dir
+        pool, given_test = load_source(settings)
+        table = split_rows(pool, given_test, settings)[2]
+    X = features(table, _scaler(config))
+    if X.shape[1] != estimator.n_features_in_:
         raise DataError(f"the data has {X.shape[1]} features but the model takes "
-                        f"{config['model']['sizes'][0]}")
-    return test_metrics(module, config["model"]["kind"], table, X, target_scaler)
+                        f"{estimator.n_features_in_}")
+    return test_metrics(estimator, table, X)
 
 
 def predict(run, input_path, missing: str | None = None) -> tuple[list[str], list[list]]:
@@ -398,25 +319,18 @@ def predict(run, input_path, missing: str | None = None) -> tuple[list[str], lis
     and, for a classifier, the probability of each class. ``missing`` ("error" or "mean"):
     what to do with empty cells; by default the training policy, but never "drop", which would
     leave rows without their prediction."""
-    from .estimators import softmax_rows, two_class_probabilities
-
-    config, module = load_run(run)
-    scaler, target_scaler = _scalers(config)
+    config, estimator = load_run(run)
     encoder = _encoder(config)
     if missing is None:
         missing = "error" if encoder.missing == "drop" else encoder.missing
     if missing not in ("error", "mean"):
         raise ValueError(f"predict: missing must be 'error' or 'mean', not {missing!r}")
     table = encoder.encode_csv(input_path, with_target=False, missing=missing)
-    outputs = training.predict(module, features(table, scaler)).astype(numpy.float64)
+    X = features(table, _scaler(config))
     target = config["target"]
     if config["task"] == "regression":
-        values = target_scaler.inverse_transform(outputs).reshape(-1)
-        return [target], [[_number(value)] for value in values]
-    if config["model"]["kind"] == "logistic":
-        probabilities = two_class_probabilities(outputs)
-    else:
-        probabilities = softmax_rows(outputs)
+        return [target], [[_number(value)] for value in estimator.predict(X)]
+    probabilities = estimator.predict_proba(X)
     classes = config["classes"]
     header = [target] + [f"p({label})" for label in classes]
     rows = [[classes[int(row.argmax())]] + [f"{p:.6f}" for p in row] for row in probabilities]
@@ -447,49 +361,29 @@ def _number(value: float) -> str:
     return f"{value:.6g}"
 
 
-def _check_same_run(out: Path, config: dict) -> None:
-    """Refuse to resume a run with other settings. A run killed before its first checkpoint
-    resumes from epoch 1, which gives the same result as an uninterrupted run."""
-    saved_path = out / CONFIG_FILE
-    if not saved_path.is_file():
-        raise CheckpointError(f"{out}: holds no run to resume (no {CONFIG_FILE}); start it "
-                              "again with overwrite=True")
-    saved = validate(load_json(saved_path), TRAINING_RUN, saved_path)
-    check_training_run(saved, saved_path)
-    for part in ("source", "split", "model"):
-        if json.loads(to_json(config[part])) != saved[part]:
-            raise CheckpointError(f"{out}: resume=True with different {part} settings than "
-                                  f"the run was started with ({saved[part]}); use the same "
-                                  "settings or another directory")
-    for key in ("batch_size", "lr", "optimizer", "momentum", "seed"):
-        if config["fitting"][key] != saved["fitting"][key]:
-            raise CheckpointError(f"{out}: resume=True with {key}={config['fitting'][key]} but "
-                                  f"the run was started with {saved['fitting'][key]}")
-
-
-def _describe_data(pool, train_table, val_table, test_table, source: dict) -> str:
-    name = source.get("dataset") or os.path.basename(source["csv"])
+def _describe_data(config: RunConfig, data: RunData) -> str:
+    pool, validation = data.pool, data.validation
+    name = config.dataset or os.path.basename(config.csv)
     what = (f"{pool.n_classes} classes" if pool.task == "classification"
             else f"target {pool.target_name!r}")
-    validation = f"{len(val_table):,} validation, " if val_table is not None else ""
-    return (f"{name}: {len(train_table):,} training, {validation}{len(test_table):,} test rows · "
-            f"{train_table.n_features} features · {what}")
+    held_out = f"{len(validation):,} validation, " if validation is not None else ""
+    return (f"{name}: {len(data.train):,} training, {held_out}{len(data.test):,} test rows · "
+            f"{data.train.n_features} features · {what}")
 
 
-def _describe_model(config: dict, fitting: dict) -> str:
-    model = config["model"]
-    sizes = "-".join(map(str, model["sizes"]))
+def _describe_model(config: RunConfig, sizes: list[int]) -> str:
     name = {"linear": "linear regression", "logistic": "logistic regression",
-            "softmax": "softmax regression", "cnn": "CNN"}.get(model["kind"], f"MLP ({model['activation']})")
-    momentum = f" momentum {fitting['momentum']}" if fitting["momentum"] else ""
-    if fitting.get("schedule", "constant") != "constant":
-        momentum += f" ({fitting['schedule']} schedule)"
-    return (f"model: {name} {sizes} · {fitting['optimizer']} lr {fitting['lr']:g}{momentum} · "
-            f"batch {fitting['batch_size']} · {fitting['epochs']} epochs · seed {fitting['seed']} · "
-            f"{describe_threads()}")
+            "softmax": "softmax regression", "cnn": "CNN"}.get(config.model,
+                                                               f"MLP ({config.activation})")
+    momentum = f" momentum {config.momentum}" if config.momentum else ""
+    if config.lr_schedule != "constant":
+        momentum += f" ({config.lr_schedule} schedule)"
+    return (f"model: {name} {'-'.join(map(str, sizes))} · {config.optimizer} lr {config.lr:g}"
+            f"{momentum} · batch {config.batch_size} · {config.epochs} epochs · seed "
+            f"{config.seed} · {describe_threads()}")
 
 
-def _describe_result(metrics: dict, history, out: Path) -> str:
+def _describe_result(metrics: dict, out: Path) -> str:
     test = metrics["test"]
     if "accuracy" in test:
         numbers = f"test accuracy {100 * test['accuracy']:.2f}%  loss {test['loss']:.4f}"

@@ -69,9 +69,9 @@ def test_a_model_too_large_for_memory_says_how_much_it_needs_before_allocating(t
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--model", "softmax", "--hidden", "16"], "--hidden: only an MLP has hidden layers"),
+    (["--model", "softmax", "--hidden", "16"], "--hidden 16: only an MLP has hidden layers"),
     (["--model", "logistic", "--activation", "tanh", "--dropout", "0.2"],
-     "--activation, --dropout: only an MLP has hidden layers"),
+     "--activation tanh, --dropout 0.2: only an MLP has hidden layers"),
     (["--momentum", "0.9"], "--momentum 0.9 is SGD's; adam keeps its own"),
     (["--model", "softmax", "--optimizer", "adam", "--momentum", "0.5"], "--momentum 0.5"),
     (["--patience", "3", "--val", "0"], "--val 0 holds out no validation rows"),

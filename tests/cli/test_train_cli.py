@@ -185,17 +185,17 @@ def test_predicting_on_other_columns_names_them(tmp_path, flowers, capsys):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["train", "iris", "--model", "logistic"], "has 3; use --model softmax or mlp"),
+    (["train", "iris", "--model", "logistic"], "has 3; use --model softmax or --model mlp"),
     (["train", "iris", "--model", "linear"], "--model linear is a regression model"),
     (["train", "diabetes", "--model", "softmax"], "is a classifier, but the target"),
     (["train", "iris", "--model", "cnn"], "--model cnn classifies square images"),
     (["train", "--csv", "somewhere.csv"], "--target COLUMN"),
     (["train", "iris", "--hidden", "8,x"], "--hidden '8,x'"),
     (["evaluate", "no-such-run"], "not a run directory"),
-    (["train", "iris", "--test", "0"], "--test 0.0 leaves no rows to test on"),
+    (["train", "iris", "--test", "0"], "--test 0 leaves no rows to test on"),
     (["train", "iris", "--lr", "-1"], "the learning rate must be positive"),
     (["train", "iris", "--dropout", "1"], "use a probability in [0, 1)"),
-    (["train", "iris", "--epochs", "0"], "--epochs must be at least 1"),
+    (["train", "iris", "--epochs", "0"], "--epochs 0 must be a whole number, at least 1"),
 ])
 def test_wrong_options_get_one_line(arguments, message, capsys):
     assert message in fails(capsys, arguments)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 from . import add_threads_option
 from .arguments import HelpFormatter, seed
@@ -22,8 +23,9 @@ from .arguments import HelpFormatter, seed
 DATASETS = ["digits", "iris", "wine", "breast_cancer", "diabetes", "mnist", "fashion-mnist",
             "california-housing"]
 MODELS = ["linear", "logistic", "softmax", "mlp", "cnn"]
-DEFAULT_DATASET, DEFAULT_MODEL = "digits", "mlp"
-DEFAULT_HIDDEN, DEFAULT_ACTIVATION = "512", "relu"
+DEFAULT_MODEL = "mlp"
+# RunConfig's defaults, said in the help (spelled here: importing the library would slow --help)
+DEFAULT_DATASET, DEFAULT_HIDDEN, DEFAULT_ACTIVATION = "digits", "512", "relu"
 
 
 def register(subparsers) -> None:
@@ -148,32 +150,6 @@ def _hidden_sizes(text: str) -> list[int]:
     return sizes
 
 
-def _refuse_ignored_options(args, optimizer: str) -> None:
-    """An option that the chosen model or optimiser would silently ignore is refused: a run
-    that ignored --momentum is a run its user misreads, and leaving the option out is one edit."""
-    from ..errors import ChainruleError
-
-    if args.model != "mlp":
-        # the CNN's layers are fixed, but it takes --dropout before its last layer
-        dropout = None if args.model == "cnn" else args.dropout or None
-        given = [flag for flag, value in (("--hidden", args.hidden),
-                                          ("--activation", args.activation),
-                                          ("--dropout", dropout)) if value is not None]
-        if given:
-            what = "its layers are fixed" if args.model == "cnn" else "has none"
-            raise ChainruleError(f"{', '.join(given)}: only an MLP has hidden layers to choose, "
-                                 f"--model {args.model} {what}; use --model mlp, or leave "
-                                 f"{'them' if len(given) > 1 else 'it'} out")
-    if args.momentum and optimizer != "sgd":
-        raise ChainruleError(f"--momentum {args.momentum:g} is SGD's; {optimizer} keeps its own "
-                             "running averages of the gradient; add --optimizer sgd, or leave "
-                             "--momentum out")
-    if args.patience is not None and args.val == 0:
-        raise ChainruleError(f"--patience {args.patience} waits for the validation loss to stop "
-                             "improving, but --val 0 holds out no validation rows; give --val "
-                             "0.1, or leave --patience out")
-
-
 def _missing_values(error, remedy: str):
     """The library's MissingValuesError, its remedy said in this command's flags."""
     from ..errors import DataError
@@ -189,61 +165,64 @@ def _offline(error):
                      "give it as --data-dir FOLDER")
 
 
-def _default_lr(optimizer: str, model: str) -> float:
-    if optimizer == "adam":
-        return 0.001
-    return 0.003 if model == "linear" else 0.1
+def as_flag(name: str, *value) -> str:
+    """A setting the library names as a Python argument (``hidden=(256, 256)``), as this
+    command's flag: ``--hidden 256,256``; the name alone (``--patience``) without a value."""
+    if name == "dataset":
+        return value[0] if value else "DATASET"
+    flag = "--" + name.replace("_", "-")
+    if not value or value[0] is True:
+        return flag
+    value = value[0]
+    if isinstance(value, (tuple, list)):
+        return f"{flag} {','.join(map(str, value))}"
+    if isinstance(value, float):  # as typed: 0.1, 1e-05, and 0 rather than 0.0
+        return f"{flag} {value!r}".removesuffix(".0")
+    return f"{flag} {value}"
 
 
 def run_train(args) -> int:
     from ..data.csv_table import MissingValuesError
     from ..data.download import DownloadError
-    from ..data.sources import SKLEARN_DATASETS
     from ..errors import ChainruleError
     from ..extras import require
-    from ..runs import train
 
     if args.csv and args.dataset:
         raise ChainruleError(f"give a DATASET ({args.dataset}) or --csv, not both")
     if args.csv and not args.target:
         raise ChainruleError(f"--csv {args.csv}: say which column to predict with --target COLUMN")
-    if args.target and not args.csv:
-        raise ChainruleError("--target names a column of a --csv file; bundled datasets know "
-                             "their target")
-    for name in ("epochs", "batch_size", "patience"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            raise ChainruleError(f"--{name.replace('_', '-')} must be at least 1")
-    if args.lr is not None and not args.lr > 0:
-        raise ChainruleError(f"--lr {args.lr}: the learning rate must be positive")
-    if not 0 <= args.momentum < 1:
-        raise ChainruleError(f"--momentum {args.momentum}: use a value in [0, 1), e.g. 0.9")
-    if not 0 <= args.dropout < 1:
-        raise ChainruleError(f"--dropout {args.dropout}: use a probability in [0, 1)")
-    dataset = None if args.csv else (args.dataset or DEFAULT_DATASET)
-    optimizer = args.optimizer or ("adam" if args.model in ("mlp", "cnn") else "sgd")
-    _refuse_ignored_options(args, optimizer)
-    require("train", "safetensors", "matplotlib", "tqdm",
-            *(["sklearn"] if dataset in SKLEARN_DATASETS else []), purpose="chainrule train")
-    source = {"dataset": dataset, "csv": args.csv, "target": args.target,
-              "missing": args.missing, "data_dir": args.data_dir, "val": args.val,
-              "test": args.test, "scale": args.scale}
-    model = {"kind": args.model, "hidden": _hidden_sizes(args.hidden or DEFAULT_HIDDEN),
-             "activation": args.activation or DEFAULT_ACTIVATION, "dropout": args.dropout}
-    fitting = {"epochs": args.epochs, "batch_size": args.batch_size,
-               "lr": args.lr if args.lr is not None else _default_lr(optimizer, args.model),
-               "optimizer": optimizer, "momentum": args.momentum, "patience": args.patience,
-               "seed": args.seed, "schedule": args.lr_schedule}
-    name = dataset or os.path.splitext(os.path.basename(args.csv))[0]
-    out = args.out or os.path.join("runs", f"{name}-{args.model}")
+    require("train", "sklearn", "safetensors", "matplotlib", "tqdm", purpose="chainrule train")
+    from ..run_config import NotConvergedWarning, RunConfig, SettingError
+    from ..runs import train
+
     try:
-        train(source, model, fitting, out, resume=args.resume, overwrite=args.overwrite,
-              quiet=args.quiet)
+        config = RunConfig(
+            dataset=args.dataset, csv=args.csv, target=args.target, missing=args.missing,
+            data_dir=args.data_dir, val=args.val, test=args.test, scale=args.scale,
+            model=args.model, hidden=_hidden_sizes(args.hidden) if args.hidden else None,
+            activation=args.activation, dropout=args.dropout, epochs=args.epochs,
+            batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+            momentum=args.momentum, lr_schedule=args.lr_schedule, patience=args.patience,
+            seed=args.seed)
+        name = config.dataset or os.path.splitext(os.path.basename(args.csv))[0]
+        out = args.out or os.path.join("runs", f"{name}-{args.model}")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", NotConvergedWarning)
+            train(config, out, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet)
+    except SettingError as error:
+        raise ChainruleError(error.say(as_flag)) from None
     except MissingValuesError as error:
         raise _missing_values(error, "use --missing drop to leave those rows out, or --missing "
                                      "mean to fill them with the column mean (the most frequent "
                                      "value for a text column)") from None
     except DownloadError as error:
         raise _offline(error) from None
+    for warning in caught:
+        if isinstance(warning.message, NotConvergedWarning):
+            print(f"warning: {warning.message.say(as_flag)}", file=sys.stderr, flush=True)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename,
+                                 warning.lineno)
     return 0
 
 

@@ -59,14 +59,15 @@ class CNNClassifier(SGDClassifierMixin, SGDEstimator):
     channels     output channels of each convolution block; hidden: the linear layer's size.
     dropout      probability before the last layer.
     lr, epochs, batch_size, optimizer ("adam" or "sgd"), momentum: the training settings.
-    tol, n_iter_no_change, warm_start: as the other estimators' (scikit-learn's meanings).
+    lr_schedule, tol, n_iter_no_change, warm_start: as the other estimators'.
     random_state seeds the initial weights, the dropout masks and the shuffling order.
     """
 
     def __init__(self, *, image_shape: tuple | None = None, channels: tuple = (32, 64),
                  hidden: int = 128, dropout: float = 0.0, lr: float = 0.001, epochs: int = 10,
                  batch_size: int | None = 64, optimizer: str = "adam", momentum: float = 0.0,
-                 tol: float = 1e-4, n_iter_no_change: int | None = 10, warm_start: bool = False,
+                 lr_schedule: str = "constant", tol: float = 1e-4,
+                 n_iter_no_change: int | None = 10, warm_start: bool = False,
                  random_state: int = 0, verbose: bool = False):
         self.image_shape = image_shape
         self.channels = channels
@@ -77,6 +78,7 @@ class CNNClassifier(SGDClassifierMixin, SGDEstimator):
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.momentum = momentum
+        self.lr_schedule = lr_schedule
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.warm_start = warm_start

@@ -20,6 +20,7 @@ class LinearRegression(SGDRegressorMixin, SGDEstimator):
     solver      "sgd" (minibatch SGD on the mean squared error) or "lstsq" (closed form).
     lr, epochs, batch_size, optimizer ("sgd" or "adam"), momentum: the SGD settings
                 (``batch_size=None`` means the whole training set per step).
+    lr_schedule "constant", or "cosine": half a cosine from ``lr`` down to 0 over the epochs.
     tol, n_iter_no_change  stop once the loss has not improved by ``tol`` for that many epochs
                 (None: run every epoch); a ``ConvergenceWarning`` if ``epochs`` ran out first.
     warm_start  ``fit`` continues from the fitted weights instead of starting again.
@@ -33,7 +34,8 @@ class LinearRegression(SGDRegressorMixin, SGDEstimator):
 
     def __init__(self, *, solver: str = "sgd", lr: float = 0.01, epochs: int = 200,
                  batch_size: int | str | None = 32, optimizer: str = "sgd",
-                 momentum: float = 0.0, tol: float = 1e-4, n_iter_no_change: int | None = 10,
+                 momentum: float = 0.0, lr_schedule: str = "constant",
+                 tol: float = 1e-4, n_iter_no_change: int | None = 10,
                  warm_start: bool = False, random_state=0, verbose: bool = False):
         self.solver = solver
         self.lr = lr
@@ -41,6 +43,7 @@ class LinearRegression(SGDRegressorMixin, SGDEstimator):
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.momentum = momentum
+        self.lr_schedule = lr_schedule
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.warm_start = warm_start

@@ -26,7 +26,8 @@ class LogisticRegression(SGDClassifierMixin, SGDEstimator):
     alpha       L2 penalty strength α in (1/N) Σ ℓₙ + (α/2)‖w‖²; α = 1/(C·N) for sklearn's C.
     lr, epochs, batch_size, optimizer ("sgd" or "adam"), momentum: the SGD settings
                 (``batch_size=None`` means the whole training set per step: gradient descent).
-    tol, n_iter_no_change, warm_start, random_state, verbose: as ``LinearRegression``'s.
+    lr_schedule, tol, n_iter_no_change, warm_start, random_state, verbose: as
+                ``LinearRegression``'s.
 
     Learned: ``classes_`` (the two labels), ``coef_`` (1, d), ``intercept_`` (1,), ``module_``,
     ``history_``, ``n_iter_``.
@@ -34,7 +35,8 @@ class LogisticRegression(SGDClassifierMixin, SGDEstimator):
 
     def __init__(self, *, alpha: float = 0.0, lr: float = 0.1, epochs: int = 200,
                  batch_size: int | str | None = 32, optimizer: str = "sgd",
-                 momentum: float = 0.0, tol: float = 1e-4, n_iter_no_change: int | None = 10,
+                 momentum: float = 0.0, lr_schedule: str = "constant",
+                 tol: float = 1e-4, n_iter_no_change: int | None = 10,
                  warm_start: bool = False, random_state=0, verbose: bool = False):
         self.alpha = alpha
         self.lr = lr
@@ -42,6 +44,7 @@ class LogisticRegression(SGDClassifierMixin, SGDEstimator):
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.momentum = momentum
+        self.lr_schedule = lr_schedule
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.warm_start = warm_start

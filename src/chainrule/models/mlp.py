@@ -16,7 +16,8 @@ class _MLPEstimator(SGDEstimator):
     def __init__(self, *, hidden: tuple = (100,), activation: str = "relu", init: str = "glorot",
                  dropout: float = 0.0, alpha: float = 0.0, lr: float = 0.001, epochs: int = 200,
                  batch_size: int | str | None = "auto", optimizer: str = "adam",
-                 momentum: float = 0.0, tol: float = 1e-4, n_iter_no_change: int | None = 10,
+                 momentum: float = 0.0, lr_schedule: str = "constant",
+                 tol: float = 1e-4, n_iter_no_change: int | None = 10,
                  warm_start: bool = False, random_state=0, verbose: bool = False):
         self.hidden = hidden
         self.activation = activation
@@ -28,6 +29,7 @@ class _MLPEstimator(SGDEstimator):
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.momentum = momentum
+        self.lr_schedule = lr_schedule
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.warm_start = warm_start
@@ -71,7 +73,8 @@ class MLPClassifier(SGDClassifierMixin, _MLPEstimator):
                 scikit-learn divides its alpha by the batch's rows, so its alpha=1e-4 on batches
                 of B rows is alpha=1e-4/B here.
     lr, epochs, batch_size, optimizer ("adam" or "sgd"), momentum: the training settings.
-    tol, n_iter_no_change, warm_start, random_state, verbose: as ``LinearRegression``'s.
+    lr_schedule, tol, n_iter_no_change, warm_start, random_state, verbose: as
+                ``LinearRegression``'s.
 
     The defaults are scikit-learn's ``MLPClassifier``'s: one hidden layer of 100 ReLUs, its
     initial weights, Adam at lr 0.001, batches of min(200, N) (``batch_size="auto"``), up to 200

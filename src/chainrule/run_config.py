@@ -1,0 +1,302 @@
+"""The settings of a training run (``runs.train``, ``chainrule train``) as one typed object.
+
+    RunConfig(dataset="breast_cancer", model="logistic")
+    RunConfig(csv="housing.csv", target="median_house_value", missing="mean", model="mlp",
+              hidden=(256, 256), epochs=30)
+
+Every field is a Python argument with a default. Settings that cannot work are refused when the
+object is made, with a ``SettingError`` that names them as a Python caller writes them
+(``model='logistic'``); the error keeps the (argument, value) pairs it names, so that the command
+line can say them as its flags (``--model logistic``). The defaults that depend on other settings
+are filled in then too: the optimizer and learning rate from the model, the feature scaling from
+the dataset; only ``epochs`` waits for the data (``runs.default_epochs``).
+
+In a run's ``config.json`` the settings are kept in three sections, ``source``, ``model`` and
+``fitting`` (the schema ``run_schemas.TRAINING_RUN``); ``to_config`` writes them and
+``from_config`` reads them back, from runs of every version.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy
+from sklearn.exceptions import ConvergenceWarning
+
+from . import backend
+from .checkpoint import load_json
+from .errors import DataError
+from .run_schemas import ACTIVATIONS, TRAINING_RUN, check_training_run, parameter_count
+from .rundir import CONFIG_FILE
+from .schema import validate
+
+MODELS = ("linear", "logistic", "softmax", "mlp", "cnn")
+IMAGE_DATASETS = ("mnist", "fashion-mnist")  # pixels in [0, 1]: scaled as they are
+DEFAULT_DATASET = "digits"
+DEFAULT_HIDDEN, DEFAULT_ACTIVATION = (512,), "relu"
+CHOICES = {"missing": ("error", "drop", "mean"), "scale": ("auto", "standard", "none"),
+           "model": MODELS, "activation": (None, *ACTIVATIONS), "optimizer": (None, "sgd", "adam"),
+           "lr_schedule": ("constant", "cosine")}
+
+
+class _InArguments:
+    """A message that names settings. ``parts`` is the message: text, and the settings it names
+    as (argument, value) pairs, or (argument,) for the name alone; ``say(spell)`` writes each
+    with ``spell(argument, *value)``, and ``str()`` as Python arguments."""
+
+    def __init__(self, *parts):
+        self.parts = parts
+        super().__init__(self.say(python_argument))
+
+    def say(self, spell) -> str:
+        return "".join(part if isinstance(part, str) else spell(*part) for part in self.parts)
+
+
+class SettingError(_InArguments, DataError):
+    """Settings that cannot work, or cannot work with this data."""
+
+
+class NotConvergedWarning(_InArguments, ConvergenceWarning):
+    """A run that ended while its monitored loss was still falling."""
+
+
+def _whole(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def python_argument(name: str, *value) -> str:
+    """``model='mlp'``, or the bare name when no value is given."""
+    return f"{name}={value[0]!r}" if value else name
+
+
+@dataclass
+class RunConfig:
+    """What to train on, which model, and how (see the module's docstring)."""
+
+    # the data: a bundled dataset, or a CSV file and its target column
+    dataset: str | None = None     # DEFAULT_DATASET unless csv is given
+    csv: str | None = None
+    target: str | None = None
+    missing: str = "error"         # empty CSV cells: "error", "drop" their rows, fill the "mean"
+    data_dir: str | None = None    # the MNIST / Fashion-MNIST IDX files
+    val: float = 0.1               # the fractions held out for validation and the final test
+    test: float = 0.2
+    scale: str = "auto"            # "standard" or "none"; "auto": "none" for image pixels
+    # the model
+    model: str = "mlp"             # one of MODELS
+    hidden: tuple[int, ...] | None = None   # an MLP's hidden layer sizes: DEFAULT_HIDDEN
+    activation: str | None = None  # an MLP's: DEFAULT_ACTIVATION
+    dropout: float = 0.0           # an MLP's after each hidden layer; the CNN's before its last
+    # the training
+    epochs: int | None = None      # None: runs.default_epochs for the training rows
+    batch_size: int = 32
+    lr: float | None = None        # None: 0.001 for adam; for sgd 0.1, or 0.003 for linear
+    optimizer: str | None = None   # None: "adam" for mlp and cnn, "sgd" for the linear models
+    momentum: float = 0.0          # sgd's
+    lr_schedule: str = "constant"  # or "cosine": from lr down to 0 over the epochs
+    patience: int | None = None    # epochs without a better validation loss before stopping
+    seed: int = 0                  # the split, the initial weights, the shuffling and dropout
+
+    def __post_init__(self):
+        self._check_values()
+        if self.optimizer is None:
+            self.optimizer = "adam" if self.model in ("mlp", "cnn") else "sgd"
+        self._check_combinations()
+        if self.csv is None and self.dataset is None:
+            self.dataset = DEFAULT_DATASET
+        if self.scale == "auto":
+            self.scale = "none" if self.dataset in IMAGE_DATASETS else "standard"
+        if self.model == "mlp":
+            self.hidden = tuple(self.hidden or DEFAULT_HIDDEN)
+            self.activation = self.activation or DEFAULT_ACTIVATION
+        if self.lr is None:
+            sgd_lr = 0.003 if self.model == "linear" else 0.1  # squared errors punish outliers
+            self.lr = 0.001 if self.optimizer == "adam" else sgd_lr
+
+    def _check_values(self) -> None:
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                given = [option for option in allowed if option is not None]
+                raise SettingError((name, getattr(self, name)),
+                                   f": choose one of {', '.join(map(repr, given))}")
+        for name in ("epochs", "batch_size", "patience"):
+            value = getattr(self, name)
+            if value is not None and (not _whole(value) or value < 1):
+                raise SettingError((name, value), " must be a whole number, at least 1")
+        if not _whole(self.seed) or self.seed < 0:
+            raise SettingError(("seed", self.seed), ": a seed is a whole number ≥ 0")
+        if self.lr is not None and not self.lr > 0:
+            raise SettingError(("lr", self.lr), ": the learning rate must be positive")
+        if not 0 <= self.momentum < 1:
+            raise SettingError(("momentum", self.momentum), ": use a value in [0, 1), e.g. 0.9")
+        if not 0 <= self.dropout < 1:
+            raise SettingError(("dropout", self.dropout), ": use a probability in [0, 1)")
+        for name in ("val", "test"):
+            if not 0 <= getattr(self, name) < 1:
+                raise SettingError((name, getattr(self, name)), ": use a fraction in [0, 1)")
+        if self.hidden is not None and (not self.hidden or not all(
+                _whole(size) and size >= 1 for size in self.hidden)):
+            raise SettingError(("hidden", self.hidden), ": give positive layer sizes, e.g. ",
+                               ("hidden", (256, 256)))
+        # NumPy's numbers are welcome, but config.json holds Python's
+        for name, kind in (("epochs", int), ("batch_size", int), ("patience", int), ("seed", int),
+                           ("lr", float), ("val", float), ("test", float), ("momentum", float),
+                           ("dropout", float)):
+            if getattr(self, name) is not None:
+                setattr(self, name, kind(getattr(self, name)))
+        if self.hidden is not None:
+            self.hidden = tuple(int(size) for size in self.hidden)
+
+    def _check_combinations(self) -> None:
+        """Settings that would be silently ignored are refused: a run that ignored momentum is
+        a run its user misreads, and leaving the setting out is one edit."""
+        if self.dataset is not None and self.csv is not None:
+            raise SettingError("give ", ("dataset", self.dataset), " or ", ("csv", self.csv),
+                               ", not both")
+        if self.csv is not None and not self.target:
+            raise SettingError(("csv", self.csv), ": say which column to predict with ",
+                               ("target",))
+        if self.target is not None and self.csv is None:
+            raise SettingError(("target",), " names a column of a ", ("csv",),
+                               " file; bundled datasets know their target")
+        if self.model != "mlp":
+            given = [(name, getattr(self, name)) for name in ("hidden", "activation", "dropout")
+                     if getattr(self, name) and not (name == "dropout" and self.model == "cnn")]
+            if given:
+                what = "its layers are fixed" if self.model == "cnn" else "has none"
+                parts = [part for setting in given for part in (", ", setting)][1:]
+                raise SettingError(*parts, ": only an MLP has hidden layers to choose, ",
+                                   ("model", self.model), f" {what}; use ", ("model", "mlp"),
+                                   f", or leave {'them' if len(given) > 1 else 'it'} out")
+        if self.momentum and self.optimizer != "sgd":
+            raise SettingError(("momentum", self.momentum), f" is SGD's; {self.optimizer} keeps "
+                               "its own running averages of the gradient; add ",
+                               ("optimizer", "sgd"), ", or leave ", ("momentum",), " out")
+        if self.patience is not None and self.val == 0:
+            raise SettingError(("patience", self.patience), " waits for the validation loss to "
+                               "stop improving, but ", ("val", self.val), " holds out no "
+                               "validation rows; give ", ("val", 0.1), ", or leave ",
+                               ("patience",), " out")
+
+    # ------------------------------------------------------------ the estimator it describes
+    def make_estimator(self, task: str, verbose: bool = False):
+        """The unfitted estimator these settings train for ``task`` ("classification" or
+        "regression"). Its best epoch is the best validation loss by any margin (``tol=0``),
+        and it stops early only with ``patience``."""
+        from .models import (CNNClassifier, LinearRegression, LogisticRegression, MLPClassifier,
+                             MLPRegressor, SoftmaxRegression)
+
+        common = dict(lr=self.lr, epochs=self.epochs, batch_size=self.batch_size,
+                      optimizer=self.optimizer, momentum=self.momentum,
+                      lr_schedule=self.lr_schedule, tol=0.0, n_iter_no_change=self.patience,
+                      random_state=self.seed, verbose=verbose)
+        if self.model == "mlp":
+            kind = MLPClassifier if task == "classification" else MLPRegressor
+            return kind(hidden=self.hidden, activation=self.activation, dropout=self.dropout,
+                        **common)
+        if self.model == "cnn":
+            return CNNClassifier(dropout=self.dropout, **common)
+        kind = {"linear": LinearRegression, "logistic": LogisticRegression,
+                "softmax": SoftmaxRegression}[self.model]
+        return kind(**common)
+
+    # ------------------------------------------------------------ config.json
+    def to_config(self, sizes: list[int]) -> dict:
+        """The ``source``, ``split``, ``model`` and ``fitting`` sections of config.json, for a
+        model of layer sizes ``sizes`` (inputs, hidden layers, outputs)."""
+        return {
+            "source": {"dataset": self.dataset, "csv": self.csv, "target": self.target,
+                       "missing": self.missing, "data_dir": self.data_dir, "val": self.val,
+                       "test": self.test, "scale": self.scale},
+            "split": {"val": self.val, "test": self.test, "seed": self.seed},
+            "model": {"kind": self.model, "sizes": sizes, "activation": self.activation,
+                      "dropout": self.dropout},
+            "fitting": {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
+                        "optimizer": self.optimizer, "momentum": self.momentum,
+                        "patience": self.patience, "seed": self.seed,
+                        "schedule": self.lr_schedule},
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> "RunConfig":
+        """The settings of a run's config.json (checked against ``TRAINING_RUN`` first)."""
+        source, model, fitting = config["source"], config["model"], config["fitting"]
+        mlp = model["kind"] == "mlp"
+        return cls(dataset=source["dataset"], csv=source["csv"], target=source["target"],
+                   missing=source["missing"], data_dir=source.get("data_dir"),
+                   val=source["val"], test=source["test"], scale=source["scale"],
+                   model=model["kind"], hidden=tuple(model["sizes"][1:-1]) if mlp else None,
+                   activation=model["activation"] if mlp else None, dropout=model["dropout"],
+                   epochs=fitting["epochs"], batch_size=fitting["batch_size"], lr=fitting["lr"],
+                   optimizer=fitting["optimizer"], momentum=fitting["momentum"],
+                   lr_schedule=fitting.get("schedule", "constant"),
+                   patience=fitting["patience"], seed=config["split"]["seed"])
+
+
+# ---------------------------------------------------------------- the settings and the data
+def check_model_fits_task(kind: str, table) -> None:
+    """The model a run names must suit its target: a regressor for numbers, a classifier for
+    classes (logistic regression for two), the CNN for square images."""
+    task, what = table.task, repr(table.target_name)
+    if kind == "linear" and task == "classification":
+        raise SettingError(("model", "linear"), f" is a regression model, but the target {what} "
+                           f"holds {table.n_classes} classes; use ", ("model", "logistic"), ", ",
+                           ("model", "softmax"), " or ", ("model", "mlp"))
+    side = math.isqrt(table.n_features)
+    if kind == "cnn" and (task == "regression" or side * side != table.n_features or side < 4):
+        raise SettingError(("model", "cnn"), " classifies square images of at least 4 × 4 pixels "
+                           f"(its two poolings halve them twice), but the data has "
+                           f"{table.n_features} features and the target {what} is {task}")
+    if kind in ("logistic", "softmax") and task == "regression":
+        raise SettingError(("model", kind), f" is a classifier, but the target {what} is a "
+                           "number to predict (regression); use ", ("model", "linear"), " or ",
+                           ("model", "mlp"))
+    if kind == "logistic" and table.n_classes != 2:
+        raise SettingError(("model", "logistic"), f" separates two classes, but the target "
+                           f"{what} has {table.n_classes}; use ", ("model", "softmax"), " or ",
+                           ("model", "mlp"))
+
+
+def check_memory(sizes: list[int], optimizer: str) -> None:
+    """Refuse, before allocating anything, a model whose training cannot fit in this machine's
+    memory (hidden layers with a few zeros too many), saying how much it would need."""
+    parameters = parameter_count(sizes)
+    # the weights, their gradients, the best epoch's copy, and the optimiser's state
+    copies = 3 + {"adam": 2, "sgd": 1}.get(optimizer, 0)
+    needed = parameters * numpy.dtype(backend.get_default_dtype()).itemsize * copies
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): let NumPy decide
+        return
+    if needed > available:
+        gib = 2 ** 30
+        hidden = [("hidden", tuple(sizes[1:-1])), ": "] if sizes[2:] else []
+        raise SettingError(*hidden, f"the model {'-'.join(map(str, sizes))} has {parameters:,} "
+                           f"parameters; training it with {optimizer} holds {copies} copies of "
+                           f"them, {needed / gib:,.1f} GiB, but this machine has "
+                           f"{available / gib:,.1f} GiB of memory")
+
+
+def check_same_run(out: Path, config: RunConfig) -> None:
+    """Refuse to resume a run with other settings (the number of epochs, the patience and the
+    data folder may change). A run killed before its first checkpoint resumes from epoch 1,
+    which gives the same result as an uninterrupted run."""
+    saved_path = out / CONFIG_FILE
+    if not saved_path.is_file():
+        raise SettingError(f"{out}: holds no run to resume (no {CONFIG_FILE}); start it again "
+                           "with ", ("overwrite", True))
+    saved_config = validate(load_json(saved_path), TRAINING_RUN, saved_path)
+    check_training_run(saved_config, saved_path)
+    saved = RunConfig.from_config(saved_config)
+    for field in dataclasses.fields(RunConfig):
+        if field.name in ("epochs", "patience", "data_dir"):
+            continue
+        given, before = getattr(config, field.name), getattr(saved, field.name)
+        if given != before:
+            raise SettingError(("resume", True), " with ", (field.name, given), f" but the run "
+                               f"in {out} was started with ", (field.name, before), "; use the "
+                               "same settings or another directory")

@@ -1,0 +1,57 @@
+"""What chainrule train asks of the estimators: a cosine learning-rate schedule, a regressor's
+validation RMSE in the targets' units, a classifier's mean loss on given rows."""
+import numpy
+import pytest
+from sklearn import datasets
+from sklearn.metrics import log_loss
+
+from chainrule.models import LinearRegression, MLPRegressor, SoftmaxRegression
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def iris():
+    X, y = datasets.load_iris(return_X_y=True)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    return X[::2], y[::2], X[1::2], y[1::2]
+
+
+def test_a_cosine_schedule_lowers_the_rate_to_zero_over_the_epochs():
+    X, y, _, _ = iris()
+    constant = SoftmaxRegression(epochs=4, n_iter_no_change=None).fit(X, y)
+    cosine = SoftmaxRegression(epochs=4, n_iter_no_change=None, lr_schedule="cosine").fit(X, y)
+    # epoch 1 runs at the full rate in both, the later ones at a lower rate with the schedule
+    assert cosine.history_["loss"][0] == constant.history_["loss"][0]
+    assert cosine.history_["loss"][-1] != constant.history_["loss"][-1]
+    assert cosine._optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    assert constant._optimizer.param_groups[0]["lr"] == 0.1
+
+
+def test_an_unknown_schedule_is_refused_naming_the_argument():
+    X, y, _, _ = iris()
+    with pytest.raises(ValueError, match="lr_schedule must be 'constant' or 'cosine', not 'step'"):
+        SoftmaxRegression(epochs=1, lr_schedule="step").fit(X, y)
+
+
+@pytest.mark.parametrize("estimator", [
+    LinearRegression(epochs=5, n_iter_no_change=None),
+    MLPRegressor(hidden=(8,), epochs=5, n_iter_no_change=None),
+])
+def test_a_regressors_validation_rmse_is_in_the_targets_units(estimator):
+    X, y = datasets.load_diabetes(return_X_y=True)
+    y = 1000 * y  # thousands: an RMSE in standardised units would be near 1
+    model = estimator.fit(X[:300], y[:300], validation=(X[300:], y[300:]))
+    best = model.history_.records[model.history_.best_epoch - 1]
+    rmse = numpy.sqrt(numpy.mean((model.predict(X[300:]) - y[300:]) ** 2))
+    assert best["val_rmse"] == pytest.approx(rmse, rel=1e-5)
+    assert best["val_rmse"] > 1000
+
+
+def test_a_classifiers_log_loss_is_its_mean_cross_entropy():
+    X, y, X_val, y_val = iris()
+    model = SoftmaxRegression(epochs=5, n_iter_no_change=None).fit(X, y,
+                                                                   validation=(X_val, y_val))
+    assert model.log_loss(X_val, y_val) == pytest.approx(
+        log_loss(y_val, model.predict_proba(X_val)), rel=1e-5)
+    best = model.history_.records[model.history_.best_epoch - 1]  # the weights fit keeps
+    assert model.log_loss(X_val, y_val) == best["val_loss"]
