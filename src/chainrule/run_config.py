@@ -196,8 +196,10 @@ class RunConfig:
                       random_state=self.seed, verbose=verbose)
         if self.model == "mlp":
             kind = MLPClassifier if task == "classification" else MLPRegressor
-            return kind(hidden=self.hidden, activation=self.activation, dropout=self.dropout,
-                        **common)
+            # nn.MLP's own initial weights (He for ReLU), with which the published runs were
+            # measured; the estimators' default is scikit-learn's Glorot rule.
+            return kind(hidden=self.hidden, activation=self.activation, init="nn.MLP",
+                        dropout=self.dropout, **common)
         if self.model == "cnn":
             return CNNClassifier(dropout=self.dropout, **common)
         kind = {"linear": LinearRegression, "logistic": LogisticRegression,
