@@ -145,7 +145,7 @@ def split_and_scale(name: str, seed: int, scale: bool):
 
 SAME_SETTINGS = [
     ("digits", ["--model", "mlp", "--hidden", "32", "--dropout", "0.1", "--epochs", "3"],
-     lambda: MLPClassifier(hidden=(32,), dropout=0.1, epochs=3, batch_size=32, lr=0.001,
+     lambda: MLPClassifier(hidden=(32,), init="nn.MLP", dropout=0.1, epochs=3, batch_size=32, lr=0.001,
                            tol=0.0, n_iter_no_change=None, random_state=0), 0, True),
     ("breast_cancer", ["--model", "logistic", "--epochs", "4", "--lr-schedule", "cosine"],
      lambda: LogisticRegression(epochs=4, lr_schedule="cosine", batch_size=32, lr=0.1,
@@ -155,7 +155,7 @@ SAME_SETTINGS = [
                               random_state=3), 3, True),
     ("diabetes", ["--model", "mlp", "--hidden", "16", "--optimizer", "sgd", "--momentum", "0.9",
                   "--lr", "0.01", "--epochs", "3"],
-     lambda: MLPRegressor(hidden=(16,), optimizer="sgd", momentum=0.9, lr=0.01, epochs=3,
+     lambda: MLPRegressor(hidden=(16,), init="nn.MLP", optimizer="sgd", momentum=0.9, lr=0.01, epochs=3,
                           batch_size=32, tol=0.0, n_iter_no_change=None, random_state=0), 0, True),
     ("digits", ["--model", "cnn", "--scale", "none", "--epochs", "1", "--batch-size", "64"],
      lambda: CNNClassifier(epochs=1, batch_size=64, lr=0.001, tol=0.0, n_iter_no_change=None,
