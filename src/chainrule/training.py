@@ -29,7 +29,9 @@ from .autograd import no_grad
 from .divergence import DivergenceGuard, check_parameters
 from .errors import DivergenceError, TrainingError
 from .metrics import HIGHER_IS_BETTER, History, accuracy, r2, rmse
+from .nn.utils import clip_grad_norm_
 from .tensor import Tensor
+from .training_step import AVERAGED_IN_HOOKS, TrainingStep
 
 __all__ = ["fit", "evaluate", "predict", "History", "accuracy", "rmse", "r2", "TrainingError",
            "DivergenceError"]
@@ -153,7 +155,8 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
         batch_size: int = 32, metrics: dict | None = None, monitor: str = "val_loss",
         patience: int | None = None, min_delta: float = 0.0, restore_best: bool = True,
         scheduler=None, clip_grad_norm: float | None = None, seed: int = 0, checkpoint_dir=None,
-        resume: bool = False, progress: bool = True, stream=None) -> History:
+        resume: bool = False, progress: bool = True, stream=None,
+        compile: bool = True) -> History:
     """Train ``model`` by minibatch SGD and return its ``History``.
 
     Arguments
@@ -183,32 +186,25 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
       resume       continue from the checkpoint in ``checkpoint_dir`` if there is one.
       progress     show a progress bar (tqdm) on a terminal, else one line per epoch, on ``stream``
                    (default standard error).
+      compile      record the step (forward, loss, backward, clipping, update) once per batch
+                   shape with ``chainrule.compile`` and replay it: the same weights, bit for bit,
+                   in less time. The loss then runs as Python only while the step records: a
+                   side effect in it (a counter, a print) happens twice, not once per step.
+                   Steps that can't be recorded (hooks, ``.item()`` in the loss, a world of
+                   several processes) run eagerly, with a note; ``compile=False``: always eager.
+                   ``history.compiled`` says which it was.
     """
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"fit: epochs and batch_size must be positive, got {epochs} and "
-                         f"{batch_size}")
-    train = as_dataset(train)
-    if len(train) == 0:
-        raise ValueError("fit: the training set is empty")
-    if validation is None and monitor != "loss":
-        monitor = "loss"  # without a validation set the best epoch is the lowest training loss
-    measured = ["loss"] + ([f"val_{name}" for name in ["loss", *(metrics or {})]]
-                           if validation is not None else [])
-    if monitor not in measured:
-        raise ValueError(f"fit: monitor {monitor!r} is not measured; choose one of {measured}")
+    train, monitor = _check_arguments(train, validation, epochs, batch_size, metrics, monitor)
     maximise = monitor.removeprefix("val_") in HIGHER_IS_BETTER
-    history = History(monitor=monitor)
-    state = _EarlyStopping(maximise, min_delta)
+    history, state, first_epoch = History(monitor=monitor), _EarlyStopping(maximise, min_delta), 1
     guard = DivergenceGuard()
-    first_epoch = 1
     if checkpoint_dir is not None:
         checkpoint_dir = Path(checkpoint_dir)
         if distributed.is_main_process():  # under mpiexec, rank 0 alone writes
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
         if resume and has_checkpoint(checkpoint_dir):
             history, state, guard.first_loss = _load_checkpoint(
-                checkpoint_dir, model, optimizer, scheduler, monitor,
-                _EarlyStopping(maximise, min_delta))
+                checkpoint_dir, model, optimizer, scheduler, monitor, state)
             first_epoch = history.last.get("epoch", 0) + 1
             if progress:
                 where = (f"resuming at epoch {first_epoch} of {epochs}" if first_epoch <= epochs
@@ -218,56 +214,27 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
     elif resume:
         raise ValueError("fit: resume=True needs a checkpoint_dir to resume from")
 
-    steps = math.ceil(len(train) / batch_size)
     # Under mpiexec each rank steps on its shard of every global batch, gradients averaged
     # (chainrule.distributed); rank 0 alone prints and writes.
     world_size = distributed.init()
     stepping = distributed.DistributedDataParallel(model) if world_size > 1 else model
     main = distributed.is_main_process()
-    bar = _Progress(stream or sys.stderr, epochs, steps, progress and main)
+    say = ((lambda message: print(f"fit: {message}", file=stream or sys.stderr, flush=True))
+           if progress and main else None)
+    step = _sgd_step(model, stepping, loss, optimizer, clip_grad_norm, compile, say)
+    bar = _Progress(stream or sys.stderr, epochs, math.ceil(len(train) / batch_size),
+                    progress and main)
     model.train()
     next_checkpoint, best_unsaved = 0.0, False
     for epoch in range(first_epoch, epochs + 1):
         if state.stopped:
             break
         bar.start_epoch(epoch)
-        started = time.perf_counter()
-        # The epoch's loss adds up on the device: reading it every step would wait for the GPU.
-        total = backend.xp.zeros((), dtype=backend.float64)
-        seen = 0
-        for batch_inputs, batch_targets, weight in _epoch_batches(train, batch_size, seed, epoch):
-            batch_loss = loss(stepping(batch_inputs), batch_targets)
-            if guard.first_loss is None:  # the reference for divergence: the untrained loss
-                guard.check(batch_loss.item(), "in the first step")
-            optimizer.zero_grad()
-            (batch_loss if weight == 1 else batch_loss * weight).backward()
-            if clip_grad_norm is not None:
-                from .nn.utils import clip_grad_norm_
-
-                clip_grad_norm_(model.parameters(), clip_grad_norm)
-            optimizer.step()
-            rows = len(batch_inputs) if weight else 0
-            total = total + batch_loss.data * rows
-            seen += rows
-            bar.step(batch_loss, seen / (time.perf_counter() - started))
+        total, seen, seconds = _train_epoch(step, train, batch_size, seed, epoch, guard, bar)
         if scheduler is not None:
             scheduler.step()
-        if world_size > 1:
-            total, seen = distributed.all_reduce(numpy.array([float(total), seen]))
-        seconds = time.perf_counter() - started
-        record = {"epoch": epoch, "loss": float(total) / seen}
-        try:
-            guard.check(record["loss"], f"in epoch {epoch}")
-            check_parameters(model, f"after epoch {epoch}")
-        except DivergenceError:
-            bar.end_epoch({**record, "seconds": seconds, "samples_per_second": seen / seconds})
-            raise
-        if validation is not None:
-            measured = evaluate(model, loss, validation, metrics, batch_size=max(batch_size, 1024))
-            record.update({f"val_{name}": value for name, value in measured.items()})
-            model.train()
-        record["seconds"] = round(seconds, 4)
-        record["samples_per_second"] = round(seen / seconds, 1)
+        record = _measure_epoch(model, loss, epoch, total, seen, seconds, guard, bar, validation,
+                                metrics, batch_size)
         history.records.append(record)
         improved = state.update(record[monitor], epoch, patience)
         if improved and restore_best and validation is not None:
@@ -288,7 +255,79 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
     if restore_best and validation is not None and state.best_weights is not None:
         model.load_state_dict(state.best_weights)
     model.eval()
+    history.compiled = step.is_compiled
     return history
+
+
+def _check_arguments(train, validation, epochs: int, batch_size: int, metrics, monitor: str):
+    """(the training set as a Dataset, the quantity to monitor), or a ValueError saying why not."""
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"fit: epochs and batch_size must be positive, got {epochs} and "
+                         f"{batch_size}")
+    train = as_dataset(train)
+    if len(train) == 0:
+        raise ValueError("fit: the training set is empty")
+    if validation is None and monitor != "loss":
+        monitor = "loss"  # without a validation set the best epoch is the lowest training loss
+    measured = ["loss"] + ([f"val_{name}" for name in ["loss", *(metrics or {})]]
+                           if validation is not None else [])
+    if monitor not in measured:
+        raise ValueError(f"fit: monitor {monitor!r} is not measured; choose one of {measured}")
+    return train, monitor
+
+
+def _sgd_step(model, stepping, loss, optimizer, clip_grad_norm, compile: bool,
+              say) -> TrainingStep:
+    """θ ← θ − η ∇θ L on one batch, as ``step(inputs, targets, weight)`` → the batch's loss."""
+    def sgd_step(batch_inputs, batch_targets, weight):
+        batch_loss = loss(stepping(batch_inputs), batch_targets)
+        optimizer.zero_grad()
+        (batch_loss if weight == 1 else batch_loss * weight).backward()
+        if clip_grad_norm is not None:
+            clip_grad_norm_(model.parameters(), clip_grad_norm)
+        optimizer.step()
+        return batch_loss
+    why_eager = AVERAGED_IN_HOOKS if stepping is not model else None
+    return TrainingStep(sgd_step, model, optimizer, compile, why_eager, say)
+
+
+def _train_epoch(step, train, batch_size: int, seed: int, epoch: int, guard, bar) -> tuple:
+    """One pass over the shuffled training set: (the summed loss, the examples, the seconds)."""
+    started = time.perf_counter()
+    # The epoch's loss adds up on the device: reading it every step would wait for the GPU.
+    total = backend.xp.zeros((), dtype=backend.float64)
+    seen = 0
+    for batch_inputs, batch_targets, weight in _epoch_batches(train, batch_size, seed, epoch):
+        batch_loss = step(batch_inputs, batch_targets, weight)
+        if guard.first_loss is None:  # the reference for divergence: the untrained loss
+            guard.check(batch_loss.item(), "in the first step")
+        rows = len(batch_inputs) if weight else 0
+        total = total + batch_loss.data * rows
+        seen += rows
+        bar.step(batch_loss, seen / (time.perf_counter() - started))
+    if distributed.get_world_size() > 1:
+        total, seen = distributed.all_reduce(numpy.array([float(total), seen]))
+    return total, seen, time.perf_counter() - started
+
+
+def _measure_epoch(model, loss, epoch: int, total, seen, seconds: float, guard, bar, validation,
+                   metrics, batch_size: int) -> dict:
+    """The epoch's record: its training loss, checked for divergence, and the validation
+    loss and metrics."""
+    record = {"epoch": epoch, "loss": float(total) / seen}
+    try:
+        guard.check(record["loss"], f"in epoch {epoch}")
+        check_parameters(model, f"after epoch {epoch}")
+    except DivergenceError:
+        bar.end_epoch({**record, "seconds": seconds, "samples_per_second": seen / seconds})
+        raise
+    if validation is not None:
+        measured = evaluate(model, loss, validation, metrics, batch_size=max(batch_size, 1024))
+        record.update({f"val_{name}": value for name, value in measured.items()})
+        model.train()
+    record["seconds"] = round(seconds, 4)
+    record["samples_per_second"] = round(seen / seconds, 1)
+    return record
 
 
 def _epoch_batches(train, batch_size: int, seed: int, epoch: int):
