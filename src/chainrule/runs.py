@@ -286,7 +286,7 @@ def _train_into(run: RunDirectory, source: dict, model: dict, fitting: dict, qui
             metrics=validation_metrics(pool.task, target_scaler), patience=fitting["patience"],
             monitor=fitting.get("monitor", "val_loss"), seed=fitting["seed"],
             checkpoint_dir=run.folder / "checkpoint", resume=resume, progress=not quiet,
-            stream=sys.stderr)
+            stream=sys.stderr, compile=fitting.get("compile", True))
 
     results = test_metrics(module, kind, test_table, features(test_table, scaler), target_scaler)
     best = history.records[history.best_epoch - 1]
@@ -295,7 +295,7 @@ def _train_into(run: RunDirectory, source: dict, model: dict, fitting: dict, qui
         "validation": {key[4:]: value for key, value in best.items() if key.startswith("val_")},
         "train": {"loss": best["loss"], "rows": len(X_train)},
         "best_epoch": history.best_epoch, "epochs_run": len(history),
-        "stopped_early": history.stopped_early,
+        "stopped_early": history.stopped_early, "compiled": history.compiled,
         "seconds": round(time.perf_counter() - started, 2),
         "config": config,
     }

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import add_threads_option
+from . import add_compile_option, add_threads_option
 from .arguments import HelpFormatter, seed
 
 DATASETS = ["digits", "iris", "wine", "breast_cancer", "diabetes", "mnist", "fashion-mnist",
@@ -101,6 +101,7 @@ def register(subparsers) -> None:
                          help="replace the run already in --out (it stays until the new run "
                               "has finished)")
     fitting.add_argument("--quiet", action="store_true", help="print only the final metrics")
+    add_compile_option(train)
     add_threads_option(train)
     train.set_defaults(handler=run_train)
 
@@ -232,7 +233,7 @@ def run_train(args) -> int:
     fitting = {"epochs": args.epochs, "batch_size": args.batch_size,
                "lr": args.lr if args.lr is not None else _default_lr(optimizer, args.model),
                "optimizer": optimizer, "momentum": args.momentum, "patience": args.patience,
-               "seed": args.seed, "schedule": args.lr_schedule}
+               "seed": args.seed, "schedule": args.lr_schedule, "compile": args.compile}
     name = dataset or os.path.splitext(os.path.basename(args.csv))[0]
     out = args.out or os.path.join("runs", f"{name}-{args.model}")
     try:
