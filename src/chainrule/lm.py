@@ -37,6 +37,7 @@ from .rundir import RunDirectory, read_config
 from .schema import validate
 from .tensor import Tensor
 from .threads import describe_threads
+from .training_step import AVERAGED_IN_HOOKS, TrainingStep
 
 TRAIN_FRACTION = 0.9
 
@@ -223,19 +224,22 @@ class Progress:
 
 # ---------------------------------------------------------------- training
 def train(text_path, out_dir, preset: str = "baby", resume: bool = False,
-          overwrite: bool = False, progress: bool = True, **overrides) -> dict:
+          overwrite: bool = False, progress: bool = True, compile: bool = True,
+          **overrides) -> dict:
     """Train a GPT on the text in ``text_path``, saving checkpoints and ``metrics.json`` in
     ``out_dir``. With ``resume`` the run continues from ``out_dir``'s checkpoint (its settings,
     weights, optimizer, schedule and random state), up to ``max_iters`` if given anew; an
     existing run is otherwise refused unless ``overwrite`` (replaced once this one finishes).
+    ``compile`` records the training step once and replays it (``chainrule.compile``): the same
+    weights bit for bit, faster; ``compile=False`` takes every step eagerly.
     Returns the metrics: final ``val_loss`` (over the whole validation split) and ``train_loss``.
     """
     with RunDirectory(out_dir, overwrite=overwrite, resume=resume) as run:
-        return _train_into(run, text_path, preset, progress, overrides)
+        return _train_into(run, text_path, preset, progress, overrides, compile)
 
 
 def _train_into(run: RunDirectory, text_path, preset: str, progress: bool,
-                overrides: dict) -> dict:
+                overrides: dict, compile: bool = True) -> dict:
     out_dir, resume = run.path, run.resume
     text = load_text(text_path)
     if resume:
@@ -285,6 +289,8 @@ def _train_into(run: RunDirectory, text_path, preset: str, progress: bool,
              f"{len(val_data):,} validation tokens; vocabulary {tokenizer.vocab_size}; "
              f"{describe_threads()}"
              + (f"; resuming at step {start}" if resume else ""))
+    step_on = _training_step(model, stepping, optimizer, scheduler, train_config.grad_clip,
+                             compile, bar.note)
     training_seconds = 0.0  # the steps alone, not the evaluations and checkpoints
     history = []
     rng = backend.generator()
@@ -299,17 +305,11 @@ def _train_into(run: RunDirectory, text_path, preset: str, progress: bool,
         step_began = time.perf_counter()
         x, y = get_batch(train_data, train_config.batch_size, model_config.block_size, rng)
         rows, weight = distributed.shard_of_batch(len(x))
-        optimizer.zero_grad()
-        _, loss = stepping(x[rows], y[rows])
-        (loss if weight == 1 else loss * weight).backward()
-        gradient_norm = None
-        if train_config.grad_clip > 0:
-            gradient_norm = clip_grad_norm_(model.parameters(), train_config.grad_clip).item()
+        loss, gradient_norm = step_on(x[rows], y[rows], weight)
         train_loss = loss.item()
-        guard.check(train_loss, f"at step {step + 1}", gradient_norm)  # before the update
-        optimizer.step()
-        scheduler.step()
-        train_loss = distributed.average(loss.item() * weight)  # the global batch's loss
+        guard.check(train_loss, f"at step {step + 1}",
+                    None if gradient_norm is None else gradient_norm.item())
+        train_loss = distributed.average(train_loss * weight)  # the global batch's loss
         training_seconds += time.perf_counter() - step_began
         bar.update(step + 1, train_loss, scheduler.get_last_lr()[0],
                    tokens_per_step * (step + 1 - start) / max(training_seconds, 1e-9))
@@ -337,12 +337,29 @@ def _train_into(run: RunDirectory, text_path, preset: str, progress: bool,
                "last_batch_loss": train_loss, "training_seconds": seconds,
                "tokens_per_second": tokens_per_step * (final - start) / max(seconds, 1e-9),
                "parameters": model.num_parameters(), "history": history,
+               "compiled": step_on.is_compiled,
                "val_loss_note": "mean over every block of the validation split (last 10%)",
                "train_loss_note": f"mean over {train_config.final_eval_iters} random batches"}
     run.finish(metrics)
     bar.note(f"done: val loss {val_loss:.4f}, train loss {train_estimate:.4f} "
              f"({seconds:.0f} s of training steps, {metrics['tokens_per_second']:,.0f} tokens/s)")
     return metrics
+
+
+def _training_step(model, stepping, optimizer, scheduler, grad_clip: float, compile: bool,
+                   note) -> TrainingStep:
+    """``step(x, y, weight)`` → (the batch's loss, the gradient norm before clipping or None):
+    forward, backward, clipping, AdamW's update and the schedule's next rate."""
+    def gpt_step(x, y, weight):
+        optimizer.zero_grad()
+        _, loss = stepping(x, y)
+        (loss if weight == 1 else loss * weight).backward()
+        norm = clip_grad_norm_(model.parameters(), grad_clip) if grad_clip > 0 else None
+        optimizer.step()
+        scheduler.step()
+        return loss, norm
+    why_eager = AVERAGED_IN_HOOKS if stepping is not model else None
+    return TrainingStep(gpt_step, model, optimizer, compile, why_eager, note)
 
 
 def _evaluate(model, train_data, val_data, config: TrainConfig, step: int, bar: Progress) -> dict:
