@@ -24,13 +24,17 @@ from typing import Callable
 
 import numpy
 
-from . import backend, distributed, schema
+from . import backend, distributed
 from .autograd import no_grad
 from .divergence import DivergenceGuard, check_parameters
 from .errors import DivergenceError, TrainingError
 from .metrics import HIGHER_IS_BETTER, History, accuracy, r2, rmse
 from .nn.utils import clip_grad_norm_
 from .tensor import Tensor
+from .training_checkpoint import BEST_WEIGHTS, CHECKPOINT_INTERVAL_SECONDS, has_checkpoint
+from .training_checkpoint import copy_state as _copy_state
+from .training_checkpoint import load_checkpoint as _load_checkpoint
+from .training_checkpoint import save_checkpoint as _save_checkpoint
 from .training_step import AVERAGED_IN_HOOKS, TrainingStep
 
 __all__ = ["fit", "evaluate", "predict", "History", "accuracy", "rmse", "r2", "TrainingError",
@@ -196,8 +200,8 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
     """
     train, monitor = _check_arguments(train, validation, epochs, batch_size, metrics, monitor)
     maximise = monitor.removeprefix("val_") in HIGHER_IS_BETTER
-    history, state, first_epoch = History(monitor=monitor), _EarlyStopping(maximise, min_delta), 1
-    guard = DivergenceGuard()
+    state, guard = _EarlyStopping(maximise, min_delta), DivergenceGuard()
+    history, first_epoch = History(monitor=monitor), 1
     if checkpoint_dir is not None:
         checkpoint_dir = Path(checkpoint_dir)
         if distributed.is_main_process():  # under mpiexec, rank 0 alone writes
@@ -207,10 +211,7 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
                 checkpoint_dir, model, optimizer, scheduler, monitor, state)
             first_epoch = history.last.get("epoch", 0) + 1
             if progress:
-                where = (f"resuming at epoch {first_epoch} of {epochs}" if first_epoch <= epochs
-                         else f"all {epochs} epochs were already trained")
-                print(f"{where} (checkpoint in {checkpoint_dir})", file=stream or sys.stderr,
-                      flush=True)
+                _say_where_it_resumes(first_epoch, epochs, checkpoint_dir, stream or sys.stderr)
     elif resume:
         raise ValueError("fit: resume=True needs a checkpoint_dir to resume from")
 
@@ -276,9 +277,15 @@ def _check_arguments(train, validation, epochs: int, batch_size: int, metrics, m
     return train, monitor
 
 
+def _say_where_it_resumes(first_epoch: int, epochs: int, checkpoint_dir, stream) -> None:
+    where = (f"resuming at epoch {first_epoch} of {epochs}" if first_epoch <= epochs
+             else f"all {epochs} epochs were already trained")
+    print(f"{where} (checkpoint in {checkpoint_dir})", file=stream, flush=True)
+
+
 def _sgd_step(model, stepping, loss, optimizer, clip_grad_norm, compile: bool,
               say) -> TrainingStep:
-    """θ ← θ − η ∇θ L on one batch, as ``step(inputs, targets, weight)`` → the batch's loss."""
+    """θ ← θ − η ∇θ L on a batch: ``step(inputs, targets, weight)`` → the batch's loss."""
     def sgd_step(batch_inputs, batch_targets, weight):
         batch_loss = loss(stepping(batch_inputs), batch_targets)
         optimizer.zero_grad()
@@ -377,75 +384,3 @@ class _EarlyStopping:
     def to_dict(self) -> dict:
         return {"best": self.best, "best_epoch": self.best_epoch, "waited": self.waited,
                 "stopped": self.stopped}
-
-
-def _copy_state(model) -> dict:
-    return {name: Tensor._wrap(value.data.copy()) for name, value in model.state_dict().items()}
-
-
-# ---------------------------------------------------------------- checkpoints
-# checkpoint_dir/checkpoint.safetensors holds the last epoch's model, optimizer, scheduler and
-# random-generator state, with the history and the early-stopping state in its JSON metadata;
-# checkpoint_dir/best.safetensors the weights of the best epoch so far. The best weights are
-# written before the last-epoch checkpoint: a crash between the two makes the resumed run redo
-# that epoch, which reproduces the same weights and so the same best file.
-BEST_WEIGHTS = "best.safetensors"
-# A checkpoint is a few fsync'd writes (10–20 ms, more on a busy disk), longer than an epoch of a
-# small table: fit saves at most once a second, and always after the last epoch. A resumed run
-# redoes the epochs since the last save, which (shuffled by seed and epoch) give the same weights.
-CHECKPOINT_INTERVAL_SECONDS = 1.0
-
-
-def has_checkpoint(checkpoint_dir) -> bool:
-    from .checkpoint import CHECKPOINT_FILE
-
-    return (Path(checkpoint_dir) / CHECKPOINT_FILE).is_file()
-
-
-# What a checkpoint's "extra" metadata must hold for fit to resume from it.
-_EPOCH = schema.Record({"epoch": schema.Integer(1), "loss": schema.Number()})
-CHECKPOINT_EXTRA = schema.Record({
-    "history": schema.Record({"monitor": schema.Text(), "best_epoch": schema.Integer(1),
-                              "stopped_early": schema.Boolean(),
-                              "epochs": schema.ListOf(_EPOCH, min_length=1)}),
-    "early_stopping": schema.Record({"best": schema.Nullable(schema.Number()), "best_epoch": schema.Integer(1),
-                                     "waited": schema.Integer(0), "stopped": schema.Boolean()})},
-    optional={"first_loss": schema.Nullable(schema.Number())})  # absent before divergence checks
-
-
-def _save_checkpoint(folder: Path, model, optimizer, scheduler, history: History,
-                     state: "_EarlyStopping", best_changed: bool, first_loss: float) -> None:
-    from . import checkpoint
-
-    if best_changed:
-        last = _copy_state(model)
-        model.load_state_dict(state.best_weights)
-        checkpoint.save_weights(folder / BEST_WEIGHTS, model)
-        model.load_state_dict(last)
-    checkpoint.save_checkpoint(folder, model, optimizer, scheduler,
-                               extra={"history": history.to_dict(),
-                                      "early_stopping": state.to_dict(),
-                                      "first_loss": first_loss})
-    history.save(folder / "history.json")
-
-
-def _load_checkpoint(folder: Path, model, optimizer, scheduler, monitor: str,
-                     state: "_EarlyStopping") -> tuple:
-    """(history, early-stopping state, first loss) of the checkpoint, restored into the model,
-    optimizer and scheduler (and into ``state``)."""
-    from . import checkpoint
-
-    loaded = checkpoint.load_checkpoint(folder, model, optimizer, scheduler)
-    saved = schema.validate(loaded["extra"], CHECKPOINT_EXTRA, loaded["path"], "metadata extra")
-    history = History.from_dict(saved["history"])
-    if history.monitor != monitor:
-        raise TrainingError(f"{folder}: the checkpoint's run monitored {history.monitor!r}, "
-                            f"this one {monitor!r}; resume with the same settings")
-    for key, value in saved["early_stopping"].items():
-        setattr(state, key, value)
-    if (folder / BEST_WEIGHTS).is_file():
-        last = _copy_state(model)
-        checkpoint.load_weights(folder / BEST_WEIGHTS, model)
-        state.best_weights = _copy_state(model)
-        model.load_state_dict(last)
-    return history, state, saved.get("first_loss")
