@@ -96,7 +96,7 @@ def test_hooks_make_fit_train_eagerly_with_the_same_weights(hook):
         if hook == "module":
             model.register_forward_hook(lambda module, args, output: calls.append(1))
         else:
-            model.parameters().__next__().register_hook(lambda grad: calls.append(1))
+            next(model.parameters()).register_hook(lambda grad: calls.append(1))
     eager = train(False, prepare=prepare)
     eager_calls, calls[:] = len(calls), []
     compiled = train(True, prepare=prepare)
