@@ -109,3 +109,26 @@ def test_hooks_make_fit_train_eagerly_with_the_same_weights(hook):
 def test_compile_false_trains_eagerly_without_a_note():
     history, _, output = train(False)
     assert history.compiled is False and "eagerly" not in output
+
+
+def test_a_step_known_not_to_compile_runs_eagerly_from_the_start_with_one_note():
+    from chainrule.training_step import TrainingStep
+
+    chainrule.manual_seed(0)
+    model = nn.Linear(3, 1)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    calls, notes = [], []
+
+    def step(x):
+        calls.append(1)  # a Python side effect: seen on every call only when eager
+        optimizer.zero_grad()
+        loss = model(x).sum()
+        loss.backward()
+        optimizer.step()
+        return loss
+    training_step = TrainingStep(step, model, optimizer, why_eager="hooks average the gradients",
+                                 note=notes.append)
+    for _ in range(5):
+        training_step(chainrule.ones(2, 3))
+    assert len(calls) == 5 and not training_step.is_compiled
+    assert notes == ["training eagerly (not compiled): hooks average the gradients"]

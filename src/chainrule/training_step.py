@@ -53,7 +53,7 @@ class TrainingStep:
                     for value in batch)
         calls = self.calls.get(key, 0)
         self.calls[key] = calls + 1
-        if calls > 1:  # a program of this shape exists: a replay, with nothing to undo
+        if calls > 1:  # recorded already: a replay (a failure from here on is not undone)
             return self.compiled(*batch)
         before = self._snapshot()
         try:
