@@ -289,8 +289,8 @@ def _train_into(run: RunDirectory, text_path, preset: str, progress: bool,
              f"{len(val_data):,} validation tokens; vocabulary {tokenizer.vocab_size}; "
              f"{describe_threads()}"
              + (f"; resuming at step {start}" if resume else ""))
-    step_on = _training_step(model, stepping, optimizer, scheduler, train_config.grad_clip,
-                             compile, bar.note)
+    train_step = _training_step(model, stepping, optimizer, scheduler, train_config.grad_clip,
+                                compile, bar.note)
     training_seconds = 0.0  # the steps alone, not the evaluations and checkpoints
     history = []
     rng = backend.generator()
@@ -305,7 +305,7 @@ def _train_into(run: RunDirectory, text_path, preset: str, progress: bool,
         step_began = time.perf_counter()
         x, y = get_batch(train_data, train_config.batch_size, model_config.block_size, rng)
         rows, weight = distributed.shard_of_batch(len(x))
-        loss, gradient_norm = step_on(x[rows], y[rows], weight)
+        loss, gradient_norm = train_step(x[rows], y[rows], weight)
         train_loss = loss.item()
         guard.check(train_loss, f"at step {step + 1}",
                     None if gradient_norm is None else gradient_norm.item())
@@ -337,7 +337,7 @@ def _train_into(run: RunDirectory, text_path, preset: str, progress: bool,
                "last_batch_loss": train_loss, "training_seconds": seconds,
                "tokens_per_second": tokens_per_step * (final - start) / max(seconds, 1e-9),
                "parameters": model.num_parameters(), "history": history,
-               "compiled": step_on.is_compiled,
+               "compiled": train_step.is_compiled,
                "val_loss_note": "mean over every block of the validation split (last 10%)",
                "train_loss_note": f"mean over {train_config.final_eval_iters} random batches"}
     run.finish(metrics)
