@@ -12,7 +12,9 @@ validation metric stops improving and put back the best weights. With a checkpoi
 saves everything needed to continue at the end of an epoch (at most once a second, and after the
 last epoch), and ``resume=True`` continues from there: the shuffling order of epoch e depends only on (seed, e), and the model, optimizer,
 scheduler and random-generator states come back exactly, so a resumed run ends with the same
-weights, bit for bit, as one that was never interrupted.
+weights, bit for bit, as one that was never interrupted. The step is recorded once per batch
+shape and replayed (``chainrule.compile``, through ``training_step.TrainingStep``) unless
+``compile=False``; either way the weights are the same, bit for bit.
 """
 from __future__ import annotations
 
@@ -192,8 +194,8 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
                    (default standard error).
       compile      record the step (forward, loss, backward, clipping, update) once per batch
                    shape with ``chainrule.compile`` and replay it: the same weights, bit for bit,
-                   in less time. The loss then runs as Python only while the step records: a
-                   side effect in it (a counter, a print) happens twice, not once per step.
+                   in less time. The loss then runs as Python only on the first two calls of
+                   each batch shape: a side effect in it (a counter, a print) happens only then.
                    Steps that can't be recorded (hooks, ``.item()`` in the loss, a world of
                    several processes) run eagerly, with a note; ``compile=False``: always eager.
                    ``history.compiled`` says which it was.
