@@ -132,3 +132,26 @@ def test_a_step_known_not_to_compile_runs_eagerly_from_the_start_with_one_note()
         training_step(chainrule.ones(2, 3))
     assert len(calls) == 5 and not training_step.is_compiled
     assert notes == ["training eagerly (not compiled): hooks average the gradients"]
+
+
+def test_fit_records_once_per_batch_shape_across_epochs_validation_and_checkpoints(
+        tmp_path, monkeypatch):
+    # evaluation switches to eval() and back, checkpoints copy the weights in and out, the
+    # schedule changes the rate: none of it may make the step record again each epoch
+    steps = []
+
+    class Watched(training.TrainingStep):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            steps.append(self)
+    monkeypatch.setattr(training, "TrainingStep", Watched)
+    chainrule.manual_seed(0)
+    model = nn.MLP([5, 16, 3], dropout=0.2)
+    optimizer = optim.Adam(model.parameters(), lr=0.01)
+    X, y = blobs()
+    training.fit(model, F.cross_entropy, optimizer, (X[:80], y[:80]), (X[80:], y[80:]), epochs=6,
+                 batch_size=24, scheduler=optim.lr_scheduler.CosineAnnealingLR(optimizer, 6),
+                 clip_grad_norm=1.0, checkpoint_dir=tmp_path, progress=False)
+    (step,) = steps
+    assert step.is_compiled
+    assert step.compiled.recordings == 2  # batches of 24 and the last one of 8
