@@ -2,10 +2,11 @@
 import json
 import struct
 
+from chainrule import lm
 from chainrule.checkpoint import CHECKPOINT_FILE
 from chainrule.cli import main
 
-from conftest import make_text
+from conftest import TINY, make_text
 
 
 def contents(path):
@@ -38,3 +39,18 @@ def test_compiled_and_eager_lm_runs_save_the_same_checkpoint_bit_for_bit(tmp_pat
     eager_header, eager_tensors = contents(eager)
     assert compiled_tensors == eager_tensors  # weights and AdamW's moments, byte for byte
     assert compiled_header == eager_header  # the step count, the schedule, the random state
+
+
+def test_lm_train_records_its_step_once_across_evaluations_and_checkpoints(text_file, tmp_path,
+                                                                           monkeypatch):
+    steps = []
+
+    class Watched(lm.TrainingStep):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            steps.append(self)
+    monkeypatch.setattr(lm, "TrainingStep", Watched)
+    lm.train(text_file, tmp_path / "run", max_iters=30, progress=False,
+             **{**TINY, "eval_interval": 10})
+    (step,) = steps
+    assert step.is_compiled and step.compiled.recordings == 1
