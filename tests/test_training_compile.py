@@ -155,3 +155,11 @@ def test_fit_records_once_per_batch_shape_across_epochs_validation_and_checkpoin
     (step,) = steps
     assert step.is_compiled
     assert step.compiled.recordings == 2  # batches of 24 and the last one of 8
+
+
+def test_fit_on_the_cupy_backend_trains_eagerly_with_a_note(monkeypatch):
+    # compile records NumPy arrays; the check reads only the backend's name
+    monkeypatch.setattr(chainrule.backend, "name", "cupy")
+    history, _, output = train(True)
+    assert history.compiled is False
+    assert "training eagerly (not compiled)" in output and "cupy backend" in output

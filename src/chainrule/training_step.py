@@ -9,6 +9,7 @@ with the same weights, bit for bit, as an eager one. It runs eagerly instead
 - when the caller knows the step can't be recorded (``why_eager``: under
   ``DistributedDataParallel`` gradients are averaged across processes by hooks that run inside
   backward, and a replay would not run them),
+- on a GPU (``backend.use("cupy")``): a recording is made of NumPy arrays,
 - from the call whose recording fails with a ``CompileError`` (a hook on a module or tensor, a
   loss that reads ``.item()``, a tensor made from Python data inside the loss...). That call
   is undone first (the model's weights and buffers, the optimiser's state and the random
@@ -36,6 +37,9 @@ class TrainingStep:
                  why_eager: str | None = None, note: Callable[[str], None] | None = None):
         self.function, self.model, self.optimizer = function, model, optimizer
         self.note = note or (lambda message: None)
+        if backend.name != "numpy" and why_eager is None:
+            why_eager = (f"chainrule.compile records NumPy arrays, and the {backend.name} backend "
+                         "computes with its own")
         self.compiled = compile_function(function) if compile and why_eager is None else None
         self.calls: dict[tuple, int] = {}  # calls per batch shape: the second one records
         if compile and why_eager is not None:
