@@ -163,3 +163,22 @@ def test_fit_on_the_cupy_backend_trains_eagerly_with_a_note(monkeypatch):
     history, _, output = train(True)
     assert history.compiled is False
     assert "training eagerly (not compiled)" in output and "cupy backend" in output
+
+
+def test_a_recording_that_breaks_otherwise_also_falls_back_to_the_eager_weights(monkeypatch):
+    from chainrule.compile import Compiled
+
+    def broken(self, key, args):
+        raise TypeError("a recording bug")
+    monkeypatch.setattr(Compiled, "_record", broken)
+    eager, compiled = train(False), train(True)
+    assert_same_run(eager, compiled)
+    assert compiled[0].compiled is False
+    assert "recording the step failed (TypeError: a recording bug)" in compiled[2]
+
+
+def test_an_error_of_the_step_itself_is_raised_as_eager_mode_raises_it():
+    def bad_labels(outputs, targets):
+        return F.cross_entropy(outputs, targets + 10)  # labels out of range, on every call
+    with pytest.raises(IndexError, match="out of range"):
+        train(True, loss=bad_labels)

@@ -11,10 +11,11 @@ with the same weights, bit for bit, as an eager one. It runs eagerly instead
   backward, and a replay would not run them),
 - on a GPU (``backend.use("cupy")``): a recording is made of NumPy arrays,
 - from the call whose recording fails with a ``CompileError`` (a hook on a module or tensor, a
-  loss that reads ``.item()``, a tensor made from Python data inside the loss...). That call
-  is undone first (the model's weights and buffers, the optimiser's state and the random
-  generator put back as they were before it) and then run eagerly, so the run goes on exactly
-  as an eager run would.
+  loss that reads ``.item()``, a tensor made from Python data inside the loss...) or any other
+  error. That call is undone first (the model's weights and buffers, the optimiser's state and
+  the random generator put back as they were before it) and then run eagerly, so the run goes
+  on exactly as an eager run would; an error of the step itself (a label out of range) comes
+  again from the eager call, as eager mode raises it.
 
 Either way one note says why it runs eagerly.
 """
@@ -62,11 +63,15 @@ class TrainingStep:
         before = self._snapshot()
         try:
             return self.compiled(*batch)
-        except CompileError as error:
-            self._restore(before)
-            self.compiled = None
-            self.note(f"training eagerly (not compiled): {error}")
-            return self.function(*batch)
+        except Exception as error:  # an error of the step itself comes again, eagerly, below
+            failure = error
+        self._restore(before)
+        self.compiled = None
+        result = self.function(*batch)  # the step's own error, if it has one, is raised here
+        self.note("training eagerly (not compiled): " + (
+            str(failure) if isinstance(failure, CompileError)
+            else f"recording the step failed ({type(failure).__name__}: {failure})"))
+        return result
 
     def _snapshot(self) -> tuple:
         weights = {name: value.data.copy() for name, value in self.model.state_dict().items()}
