@@ -118,7 +118,9 @@ class SGDEstimator(BaseEstimator):
                 batch_size=self._batch_size(len(X)), metrics=metrics, monitor=monitor,
                 patience=None if incremental else self.n_iter_no_change, min_delta=self.tol,
                 seed=seed + self.n_iter_, checkpoint_dir=checkpoint_dir, resume=resume,
-                progress=self.verbose)
+                progress=self.verbose,
+                # one epoch per partial_fit call: a recording would not be replayed enough to pay
+                compile=self.compile and not incremental)
         self.n_iter_ += len(self.history_)
         window = self.n_iter_no_change or 10
         if not incremental and self.history_.still_improving(window, self.tol):

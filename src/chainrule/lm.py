@@ -36,8 +36,9 @@ from .progress import Progress, line
 from .run_schemas import LANGUAGE_MODEL_PROGRESS, LANGUAGE_MODEL_RUN
 from .rundir import RunDirectory, read_config
 from .schema import validate
-from .tensor import Tensor, as_tensor
+from .tensor import as_tensor
 from .threads import describe_threads
+from .training_step import AVERAGED_IN_HOOKS, TrainingStep
 
 @dataclass
 class TrainConfig:
@@ -149,11 +150,14 @@ def full_loss(model: GPT, data: numpy.ndarray, batch_size: int,
 
 # ---------------------------------------------------------------- training
 def train(text_path, out_dir, preset: str = "baby", resume: bool = False,
-          overwrite: bool = False, progress: bool = True, **overrides) -> dict:
+          overwrite: bool = False, progress: bool = True, compile: bool = True,
+          **overrides) -> dict:
     """Train a GPT on the text in ``text_path``, saving checkpoints and ``metrics.json`` in
     ``out_dir``. With ``resume`` the run continues from ``out_dir``'s checkpoint (its settings,
     weights, optimizer, schedule and random state), up to ``max_iters`` if given anew; an
     existing run is otherwise refused unless ``overwrite`` (replaced once this one finishes).
+    ``compile`` records the training step once and replays it (``chainrule.compile``): the same
+    weights bit for bit, faster; ``compile=False`` takes every step eagerly.
     Returns the metrics: final ``val_loss`` (over the whole validation split) and ``train_loss``.
     """
     with RunDirectory(out_dir, overwrite=overwrite, resume=resume) as run:
@@ -178,9 +182,9 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False,
                  f"{describe_threads()}" + (f"; resuming at step {start}" if resume else ""))
         save = (lambda step, history: _save(run.folder, model, optimizer, scheduler, run_config,
                                             step, history, guard)) if main else None
-        history, last_loss, seconds = _training_loop(model, optimizer, scheduler, train_data,
-                                                     val_data, train_config, start, resume, guard,
-                                                     bar, save)
+        history, last_loss, seconds, compiled = _training_loop(
+            model, optimizer, scheduler, train_data, val_data, train_config, start, resume, guard,
+            bar, save, compile)
         val_loss, train_loss = _final_evaluation(model, train_data, val_data, train_config, bar)
         final = train_config.max_iters
         tokens_per_step = train_config.batch_size * model_config.block_size
@@ -188,6 +192,7 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False,
                    "last_batch_loss": last_loss, "training_seconds": seconds,
                    "tokens_per_second": tokens_per_step * (final - start) / max(seconds, 1e-9),
                    "parameters": model.num_parameters(), "history": history,
+                   "compiled": compiled,
                    "val_loss_note": "mean over every block of the validation split (last 10%)",
                    "train_loss_note": f"mean over {train_config.final_eval_iters} random "
                                       "batches"}
@@ -231,31 +236,36 @@ def build(model_config: GPTConfig, train_config: TrainConfig):
     return model, optimizer, scheduler
 
 
-def train_step(model, optimizer, scheduler, inputs: Tensor, targets: Tensor,
-               config: TrainConfig, guard: DivergenceGuard, step: int) -> float:
-    """One step of the recipe on one batch: the loss, its gradient, clipping, AdamW's update and
-    the schedule's next rate. Returns the batch's loss. Under mpiexec ``model`` is the
-    ``DistributedDataParallel`` wrapper and this rank steps on its rows of the global batch."""
-    rows, weight = distributed.shard_of_batch(len(inputs))
-    optimizer.zero_grad()
-    _, loss = model(inputs[rows], targets[rows])
-    (loss if weight == 1 else loss * weight).backward()
-    gradient_norm = None
-    if config.grad_clip > 0:
-        gradient_norm = clip_grad_norm_(model.parameters(), config.grad_clip).item()
-    guard.check(loss.item(), f"at step {step + 1}", gradient_norm)  # before the update
-    optimizer.step()
-    scheduler.step()
-    return distributed.average(loss.item() * weight)  # the global batch's loss
+def training_step(model, stepping, optimizer, scheduler, grad_clip: float, compile: bool,
+                  note) -> TrainingStep:
+    """``step(inputs, targets, weight)`` → (the batch's loss, the gradient norm before clipping
+    or None): one step of the recipe on one batch, forward, backward, clipping, AdamW's update
+    and the schedule's next rate, recorded once and replayed when ``compile``. Under mpiexec
+    ``stepping`` is the ``DistributedDataParallel`` wrapper of ``model``, and the step eager."""
+    def gpt_step(inputs, targets, weight):
+        optimizer.zero_grad()
+        _, loss = stepping(inputs, targets)
+        (loss if weight == 1 else loss * weight).backward()
+        norm = clip_grad_norm_(model.parameters(), grad_clip) if grad_clip > 0 else None
+        optimizer.step()
+        scheduler.step()
+        return loss, norm
+    why_eager = AVERAGED_IN_HOOKS if stepping is not model else None
+    return TrainingStep(gpt_step, model, optimizer, compile, why_eager, note)
 
 
 def _training_loop(model, optimizer, scheduler, train_data, val_data, config: TrainConfig,
                    start: int, resume: bool, guard: DivergenceGuard, bar: Progress,
-                   save: Callable[[int, list], None] | None) -> tuple[list, float, float]:
+                   save: Callable[[int, list], None] | None,
+                   compile: bool) -> tuple[list, float, float, bool]:
     """Steps ``start`` to ``config.max_iters``, estimating the losses and saving (``save``,
     None on ranks that do not write) every ``eval_interval`` steps and at the end. Returns the
-    history of estimates, the last batch's loss and the seconds spent in steps alone."""
+    history of estimates, the last batch's loss, the seconds spent in steps alone and whether
+    the steps were compiled. The loss and the gradient norm are checked after the update (a
+    compiled step cannot stop midway); a diverged run stops there, before anything is saved."""
     stepping = distributed.DistributedDataParallel(model) if distributed.init() > 1 else model
+    take_step = training_step(model, stepping, optimizer, scheduler, config.grad_clip, compile,
+                              bar.note)
     tokens_per_step = config.batch_size * model.config.block_size
     seconds, history, last_loss = 0.0, [], float("nan")
     rng = backend.generator()
@@ -268,8 +278,11 @@ def _training_loop(model, optimizer, scheduler, train_data, val_data, config: Tr
                 save(step, history)
         began = time.perf_counter()
         inputs, targets = get_batch(train_data, config.batch_size, model.config.block_size, rng)
-        last_loss = train_step(stepping, optimizer, scheduler, inputs, targets, config, guard,
-                               step)
+        rows, weight = distributed.shard_of_batch(len(inputs))
+        loss, gradient_norm = take_step(inputs[rows], targets[rows], weight)
+        guard.check(loss.item(), f"at step {step + 1}",
+                    None if gradient_norm is None else gradient_norm.item())
+        last_loss = distributed.average(loss.item() * weight)  # the global batch's loss
         seconds += time.perf_counter() - began
         bar.update(lambda: f"loss {last_loss:.4f}  lr {scheduler.get_last_lr()[0]:.2e}  "
                            f"{tokens_per_step * (bar.done - start) / max(seconds, 1e-9):,.0f} "
@@ -280,7 +293,7 @@ def _training_loop(model, optimizer, scheduler, train_data, val_data, config: Tr
         stepping.remove_hooks()
     if save is not None:
         save(config.max_iters, history)
-    return history, last_loss, seconds
+    return history, last_loss, seconds, take_step.is_compiled
 
 
 def _final_evaluation(model, train_data, val_data, config: TrainConfig,

@@ -47,6 +47,7 @@ class History:
         self.monitor = monitor
         self.best_epoch = best_epoch
         self.stopped_early = stopped_early
+        self.compiled = None  # fit sets it: whether its steps were compiled (chainrule.compile)
 
     def __len__(self) -> int:
         return len(self.records)

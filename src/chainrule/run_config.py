@@ -100,6 +100,7 @@ class RunConfig:
     lr_schedule: str = "constant"  # or "cosine": from lr down to 0 over the epochs
     patience: int | None = None    # epochs without a better validation loss before stopping
     seed: int = 0                  # the split, the initial weights, the shuffling and dropout
+    compile: bool = True           # replay the recorded step (chainrule.compile): same weights
 
     def __post_init__(self):
         self._check_values()
@@ -127,6 +128,8 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and (not _whole(value) or value < 1):
                 raise SettingError((name, value), " must be a whole number, at least 1")
+        if not isinstance(self.compile, bool):
+            raise SettingError(("compile", self.compile), " is True or False")
         if not _whole(self.seed) or self.seed < 0:
             raise SettingError(("seed", self.seed), ": a seed is a whole number ≥ 0")
         if self.lr is not None and not self.lr > 0:
@@ -193,7 +196,7 @@ class RunConfig:
         common = dict(lr=self.lr, epochs=self.epochs, batch_size=self.batch_size,
                       optimizer=self.optimizer, momentum=self.momentum,
                       lr_schedule=self.lr_schedule, tol=0.0, n_iter_no_change=self.patience,
-                      random_state=self.seed, verbose=verbose)
+                      random_state=self.seed, compile=self.compile, verbose=verbose)
         if self.model == "mlp":
             kind = MLPClassifier if task == "classification" else MLPRegressor
             # nn.MLP's own initial weights (He for ReLU), with which the published runs were
@@ -220,7 +223,7 @@ class RunConfig:
             "fitting": {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
                         "optimizer": self.optimizer, "momentum": self.momentum,
                         "patience": self.patience, "seed": self.seed,
-                        "schedule": self.lr_schedule},
+                        "schedule": self.lr_schedule, "compile": self.compile},
         }
 
     @classmethod
@@ -236,7 +239,8 @@ class RunConfig:
                    epochs=fitting["epochs"], batch_size=fitting["batch_size"], lr=fitting["lr"],
                    optimizer=fitting["optimizer"], momentum=fitting["momentum"],
                    lr_schedule=fitting.get("schedule", "constant"),
-                   patience=fitting["patience"], seed=config["split"]["seed"])
+                   patience=fitting["patience"], seed=config["split"]["seed"],
+                   compile=fitting.get("compile", True))
 
 
 # ---------------------------------------------------------------- the settings and the data
@@ -284,8 +288,8 @@ def check_memory(sizes: list[int], optimizer: str) -> None:
 
 
 def check_same_run(out: Path, config: RunConfig) -> None:
-    """Refuse to resume a run with other settings (the number of epochs, the patience and the
-    data folder may change). A run killed before its first checkpoint resumes from epoch 1,
+    """Refuse to resume a run with other settings (the number of epochs, the patience, the data
+    folder and compile, which changes the speed and not the numbers, may change). A run killed before its first checkpoint resumes from epoch 1,
     which gives the same result as an uninterrupted run."""
     saved_path = out / CONFIG_FILE
     if not saved_path.is_file():
@@ -295,7 +299,7 @@ def check_same_run(out: Path, config: RunConfig) -> None:
     check_training_run(saved_config, saved_path)
     saved = RunConfig.from_config(saved_config)
     for field in dataclasses.fields(RunConfig):
-        if field.name in ("epochs", "patience", "data_dir"):
+        if field.name in ("epochs", "patience", "data_dir", "compile"):
             continue
         given, before = getattr(config, field.name), getattr(saved, field.name)
         if given != before:

@@ -39,7 +39,7 @@ TRAINING_RUN = Record({
                        "lr": Number(0, above=True), "optimizer": Text(["sgd", "adam"]),
                        "momentum": Number(0, 1), "patience": Nullable(Integer(1)),
                        "seed": Integer()},
-                      optional={"schedule": Text(["constant", "cosine"])}),
+                      optional={"schedule": Text(["constant", "cosine"]), "compile": Boolean()}),
     "task": Text(["classification", "regression"]), "target": Text(),
     "classes": Nullable(ListOf(Anything())), "feature_names": ListOf(Text()),
     "encoder": Nullable(_ENCODER), "scaler": Nullable(_SCALER), "target_scaler": Nullable(_SCALER),

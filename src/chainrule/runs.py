@@ -224,7 +224,7 @@ def measure(estimator, config: RunConfig, data: RunData) -> dict:
         "validation": {key[4:]: value for key, value in best.items() if key.startswith("val_")},
         "train": {"loss": best["loss"], "rows": len(data.train)},
         "best_epoch": history.best_epoch, "epochs_run": len(history),
-        "stopped_early": history.stopped_early,
+        "stopped_early": history.stopped_early, "compiled": history.compiled,
     }
     if config.model == "linear":
         # The same goal solved exactly: SGD's test error should come out close to this one.

@@ -12,7 +12,9 @@ validation metric stops improving and put back the best weights. With a checkpoi
 saves everything needed to continue at the end of an epoch (at most once a second, and after the
 last epoch), and ``resume=True`` continues from there: the shuffling order of epoch e depends only on (seed, e), and the model, optimizer,
 scheduler and random-generator states come back exactly, so a resumed run ends with the same
-weights, bit for bit, as one that was never interrupted.
+weights, bit for bit, as one that was never interrupted. The step is recorded once per batch
+shape and replayed (``chainrule.compile``, through ``training_step.TrainingStep``) unless
+``compile=False``; either way the weights are the same, bit for bit.
 """
 from __future__ import annotations
 
@@ -24,13 +26,19 @@ from typing import Callable
 
 import numpy
 
-from . import backend, distributed, schema
+from . import backend, distributed
 from .autograd import no_grad
 from .divergence import DivergenceGuard, check_parameters
 from .errors import DivergenceError, TrainingError
 from .metrics import HIGHER_IS_BETTER, History, accuracy, r2, rmse
+from .nn.utils import clip_grad_norm_
 from .progress import Progress, line
 from .tensor import as_tensor
+from .training_checkpoint import BEST_WEIGHTS, CHECKPOINT_INTERVAL_SECONDS, has_checkpoint
+from .training_checkpoint import copy_state as _copy_state
+from .training_checkpoint import load_checkpoint as _load_checkpoint
+from .training_checkpoint import save_checkpoint as _save_checkpoint
+from .training_step import AVERAGED_IN_HOOKS, TrainingStep
 
 __all__ = ["fit", "evaluate", "predict", "History", "accuracy", "rmse", "r2", "TrainingError",
            "DivergenceError"]
@@ -113,7 +121,8 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
         batch_size: int = 32, metrics: dict | None = None, monitor: str = "val_loss",
         patience: int | None = None, min_delta: float = 0.0, restore_best: bool = True,
         scheduler=None, clip_grad_norm: float | None = None, seed: int = 0, checkpoint_dir=None,
-        resume: bool = False, progress: bool = True, stream=None) -> History:
+        resume: bool = False, progress: bool = True, stream=None,
+        compile: bool = True) -> History:
     """Train ``model`` by minibatch SGD and return its ``History``.
 
     Arguments
@@ -143,94 +152,52 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
       resume       continue from the checkpoint in ``checkpoint_dir`` if there is one.
       progress     show a progress bar (tqdm) on a terminal, else one line per epoch, on ``stream``
                    (default standard error).
+      compile      record the step (forward, loss, backward, clipping, update) once per batch
+                   shape with ``chainrule.compile`` and replay it: the same weights, bit for bit,
+                   in less time. The loss then runs as Python only on the first two calls of
+                   each batch shape: a side effect in it (a counter, a print) happens only then.
+                   Steps that can't be recorded (hooks, ``.item()`` in the loss, a world of
+                   several processes) run eagerly, with a note; ``compile=False``: always eager.
+                   ``history.compiled`` says which it was.
     """
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"fit: epochs and batch_size must be positive, got {epochs} and "
-                         f"{batch_size}")
-    train = as_dataset(train)
-    if len(train) == 0:
-        raise ValueError("fit: the training set is empty")
-    if validation is None and monitor != "loss":
-        monitor = "loss"  # without a validation set the best epoch is the lowest training loss
-    measured = ["loss"] + ([f"val_{name}" for name in ["loss", *(metrics or {})]]
-                           if validation is not None else [])
-    if monitor not in measured:
-        raise ValueError(f"fit: monitor {monitor!r} is not measured; choose one of {measured}")
+    train, monitor = _check_arguments(train, validation, epochs, batch_size, metrics, monitor)
     maximise = monitor.removeprefix("val_") in HIGHER_IS_BETTER
-    history = History(monitor=monitor)
-    state = _EarlyStopping(maximise, min_delta)
-    guard = DivergenceGuard()
-    first_epoch = 1
+    state, guard = _EarlyStopping(maximise, min_delta), DivergenceGuard()
+    history, first_epoch = History(monitor=monitor), 1
     if checkpoint_dir is not None:
         checkpoint_dir = Path(checkpoint_dir)
         if distributed.is_main_process():  # under mpiexec, rank 0 alone writes
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
         if resume and has_checkpoint(checkpoint_dir):
             history, state, guard.first_loss = _load_checkpoint(
-                checkpoint_dir, model, optimizer, scheduler, monitor,
-                _EarlyStopping(maximise, min_delta))
+                checkpoint_dir, model, optimizer, scheduler, monitor, state)
             first_epoch = history.last.get("epoch", 0) + 1
             if progress:
-                where = (f"resuming at epoch {first_epoch} of {epochs}" if first_epoch <= epochs
-                         else f"all {epochs} epochs were already trained")
-                print(f"{where} (checkpoint in {checkpoint_dir})", file=stream or sys.stderr,
-                      flush=True)
+                _say_where_it_resumes(first_epoch, epochs, checkpoint_dir, stream or sys.stderr)
     elif resume:
         raise ValueError("fit: resume=True needs a checkpoint_dir to resume from")
 
-    steps = math.ceil(len(train) / batch_size)
     # Under mpiexec each rank steps on its shard of every global batch, gradients averaged
     # (chainrule.distributed); rank 0 alone prints and writes.
     world_size = distributed.init()
     stepping = distributed.DistributedDataParallel(model) if world_size > 1 else model
     main = distributed.is_main_process()
-    show_progress = progress and main
+    say = ((lambda message: print(f"fit: {message}", file=stream or sys.stderr, flush=True))
+           if progress and main else None)
+    step = _sgd_step(model, stepping, loss, optimizer, clip_grad_norm, compile, say)
+    steps = math.ceil(len(train) / batch_size)
     model.train()
     next_checkpoint, best_unsaved = 0.0, False
     for epoch in range(first_epoch, epochs + 1):
         if state.stopped:
             break
         bar = Progress(steps, description=f"epoch {epoch}/{epochs}", leave=False,
-                       enabled=show_progress, stream=stream)
-        started = time.perf_counter()
-        # The epoch's loss adds up on the device: reading it every step would wait for the GPU.
-        total = backend.xp.zeros((), dtype=backend.float64)
-        seen = 0
-        for batch_inputs, batch_targets, weight in _epoch_batches(train, batch_size, seed, epoch):
-            batch_loss = loss(stepping(batch_inputs), batch_targets)
-            if guard.first_loss is None:  # the reference for divergence: the untrained loss
-                guard.check(batch_loss.item(), "in the first step")
-            optimizer.zero_grad()
-            (batch_loss if weight == 1 else batch_loss * weight).backward()
-            if clip_grad_norm is not None:
-                from .nn.utils import clip_grad_norm_
-
-                clip_grad_norm_(model.parameters(), clip_grad_norm)
-            optimizer.step()
-            rows = len(batch_inputs) if weight else 0
-            total = total + batch_loss.data * rows
-            seen += rows
-            bar.update(lambda: f"loss {batch_loss.item():.4f}  "
-                               f"{seen / (time.perf_counter() - started):,.0f} samples/s")
+                       enabled=progress and main, stream=stream)
+        total, seen, seconds = _train_epoch(step, train, batch_size, seed, epoch, guard, bar)
         if scheduler is not None:
             scheduler.step()
-        if world_size > 1:
-            total, seen = distributed.all_reduce(numpy.array([float(total), seen]))
-        seconds = time.perf_counter() - started
-        record = {"epoch": epoch, "loss": float(total) / seen}
-        try:
-            guard.check(record["loss"], f"in epoch {epoch}")
-            check_parameters(model, f"after epoch {epoch}")
-        except DivergenceError:
-            bar.close(format_record({**record, "seconds": seconds,
-                                     "samples_per_second": seen / seconds}, epochs))
-            raise
-        if validation is not None:
-            measured = evaluate(model, loss, validation, metrics, batch_size=max(batch_size, 1024))
-            record.update({f"val_{name}": value for name, value in measured.items()})
-            model.train()
-        record["seconds"] = round(seconds, 4)
-        record["samples_per_second"] = round(seen / seconds, 1)
+        record = _measure_epoch(model, loss, epoch, epochs, total, seen, seconds, guard, bar,
+                                validation, metrics, batch_size)
         history.records.append(record)
         improved = state.update(record[monitor], epoch, patience)
         if improved and restore_best and validation is not None:
@@ -251,7 +218,87 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
     if restore_best and validation is not None and state.best_weights is not None:
         model.load_state_dict(state.best_weights)
     model.eval()
+    history.compiled = step.is_compiled
     return history
+
+
+def _check_arguments(train, validation, epochs: int, batch_size: int, metrics, monitor: str):
+    """(the training set as a Dataset, the quantity to monitor), or a ValueError saying why not."""
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"fit: epochs and batch_size must be positive, got {epochs} and "
+                         f"{batch_size}")
+    train = as_dataset(train)
+    if len(train) == 0:
+        raise ValueError("fit: the training set is empty")
+    if validation is None and monitor != "loss":
+        monitor = "loss"  # without a validation set the best epoch is the lowest training loss
+    measured = ["loss"] + ([f"val_{name}" for name in ["loss", *(metrics or {})]]
+                           if validation is not None else [])
+    if monitor not in measured:
+        raise ValueError(f"fit: monitor {monitor!r} is not measured; choose one of {measured}")
+    return train, monitor
+
+
+def _say_where_it_resumes(first_epoch: int, epochs: int, checkpoint_dir, stream) -> None:
+    where = (f"resuming at epoch {first_epoch} of {epochs}" if first_epoch <= epochs
+             else f"all {epochs} epochs were already trained")
+    print(f"{where} (checkpoint in {checkpoint_dir})", file=stream, flush=True)
+
+
+def _sgd_step(model, stepping, loss, optimizer, clip_grad_norm, compile: bool,
+              say) -> TrainingStep:
+    """θ ← θ − η ∇θ L on a batch: ``step(inputs, targets, weight)`` → the batch's loss."""
+    def sgd_step(batch_inputs, batch_targets, weight):
+        batch_loss = loss(stepping(batch_inputs), batch_targets)
+        optimizer.zero_grad()
+        (batch_loss if weight == 1 else batch_loss * weight).backward()
+        if clip_grad_norm is not None:
+            clip_grad_norm_(model.parameters(), clip_grad_norm)
+        optimizer.step()
+        return batch_loss
+    why_eager = AVERAGED_IN_HOOKS if stepping is not model else None
+    return TrainingStep(sgd_step, model, optimizer, compile, why_eager, say)
+
+
+def _train_epoch(step, train, batch_size: int, seed: int, epoch: int, guard, bar) -> tuple:
+    """One pass over the shuffled training set: (the summed loss, the examples, the seconds)."""
+    started = time.perf_counter()
+    # The epoch's loss adds up on the device: reading it every step would wait for the GPU.
+    total = backend.xp.zeros((), dtype=backend.float64)
+    seen = 0
+    for batch_inputs, batch_targets, weight in _epoch_batches(train, batch_size, seed, epoch):
+        batch_loss = step(batch_inputs, batch_targets, weight)
+        if guard.first_loss is None:  # the reference for divergence: the untrained loss
+            guard.check(batch_loss.item(), "in the first step")
+        rows = len(batch_inputs) if weight else 0
+        total = total + batch_loss.data * rows
+        seen += rows
+        bar.update(lambda: f"loss {batch_loss.item():.4f}  "
+                           f"{seen / (time.perf_counter() - started):,.0f} samples/s")
+    if distributed.get_world_size() > 1:
+        total, seen = distributed.all_reduce(numpy.array([float(total), seen]))
+    return total, seen, time.perf_counter() - started
+
+
+def _measure_epoch(model, loss, epoch: int, epochs: int, total, seen, seconds: float, guard, bar,
+                   validation, metrics, batch_size: int) -> dict:
+    """The epoch's record: its training loss, checked for divergence, and the validation
+    loss and metrics."""
+    record = {"epoch": epoch, "loss": float(total) / seen}
+    try:
+        guard.check(record["loss"], f"in epoch {epoch}")
+        check_parameters(model, f"after epoch {epoch}")
+    except DivergenceError:
+        bar.close(format_record({**record, "seconds": seconds,
+                                 "samples_per_second": seen / seconds}, epochs))
+        raise
+    if validation is not None:
+        measured = evaluate(model, loss, validation, metrics, batch_size=max(batch_size, 1024))
+        record.update({f"val_{name}": value for name, value in measured.items()})
+        model.train()
+    record["seconds"] = round(seconds, 4)
+    record["samples_per_second"] = round(seen / seconds, 1)
+    return record
 
 
 def _epoch_batches(train, batch_size: int, seed: int, epoch: int):
@@ -301,75 +348,3 @@ class _EarlyStopping:
     def to_dict(self) -> dict:
         return {"best": self.best, "best_epoch": self.best_epoch, "waited": self.waited,
                 "stopped": self.stopped}
-
-
-def _copy_state(model) -> dict:
-    return {name: as_tensor(value.data.copy()) for name, value in model.state_dict().items()}
-
-
-# ---------------------------------------------------------------- checkpoints
-# checkpoint_dir/checkpoint.safetensors holds the last epoch's model, optimizer, scheduler and
-# random-generator state, with the history and the early-stopping state in its JSON metadata;
-# checkpoint_dir/best.safetensors the weights of the best epoch so far. The best weights are
-# written before the last-epoch checkpoint: a crash between the two makes the resumed run redo
-# that epoch, which reproduces the same weights and so the same best file.
-BEST_WEIGHTS = "best.safetensors"
-# A checkpoint is a few fsync'd writes (10–20 ms, more on a busy disk), longer than an epoch of a
-# small table: fit saves at most once a second, and always after the last epoch. A resumed run
-# redoes the epochs since the last save, which (shuffled by seed and epoch) give the same weights.
-CHECKPOINT_INTERVAL_SECONDS = 1.0
-
-
-def has_checkpoint(checkpoint_dir) -> bool:
-    from .checkpoint import CHECKPOINT_FILE
-
-    return (Path(checkpoint_dir) / CHECKPOINT_FILE).is_file()
-
-
-# What a checkpoint's "extra" metadata must hold for fit to resume from it.
-_EPOCH = schema.Record({"epoch": schema.Integer(1), "loss": schema.Number()})
-CHECKPOINT_EXTRA = schema.Record({
-    "history": schema.Record({"monitor": schema.Text(), "best_epoch": schema.Integer(1),
-                              "stopped_early": schema.Boolean(),
-                              "epochs": schema.ListOf(_EPOCH, min_length=1)}),
-    "early_stopping": schema.Record({"best": schema.Nullable(schema.Number()), "best_epoch": schema.Integer(1),
-                                     "waited": schema.Integer(0), "stopped": schema.Boolean()})},
-    optional={"first_loss": schema.Nullable(schema.Number())})  # absent before divergence checks
-
-
-def _save_checkpoint(folder: Path, model, optimizer, scheduler, history: History,
-                     state: "_EarlyStopping", best_changed: bool, first_loss: float) -> None:
-    from . import checkpoint
-
-    if best_changed:
-        last = _copy_state(model)
-        model.load_state_dict(state.best_weights)
-        checkpoint.save_weights(folder / BEST_WEIGHTS, model)
-        model.load_state_dict(last)
-    checkpoint.save_checkpoint(folder, model, optimizer, scheduler,
-                               extra={"history": history.to_dict(),
-                                      "early_stopping": state.to_dict(),
-                                      "first_loss": first_loss})
-    history.save(folder / "history.json")
-
-
-def _load_checkpoint(folder: Path, model, optimizer, scheduler, monitor: str,
-                     state: "_EarlyStopping") -> tuple:
-    """(history, early-stopping state, first loss) of the checkpoint, restored into the model,
-    optimizer and scheduler (and into ``state``)."""
-    from . import checkpoint
-
-    loaded = checkpoint.load_checkpoint(folder, model, optimizer, scheduler)
-    saved = schema.validate(loaded["extra"], CHECKPOINT_EXTRA, loaded["path"], "metadata extra")
-    history = History.from_dict(saved["history"])
-    if history.monitor != monitor:
-        raise TrainingError(f"{folder}: the checkpoint's run monitored {history.monitor!r}, "
-                            f"this one {monitor!r}; resume with the same settings")
-    for key, value in saved["early_stopping"].items():
-        setattr(state, key, value)
-    if (folder / BEST_WEIGHTS).is_file():
-        last = _copy_state(model)
-        checkpoint.load_weights(folder / BEST_WEIGHTS, model)
-        state.best_weights = _copy_state(model)
-        model.load_state_dict(last)
-    return history, state, saved.get("first_loss")

@@ -41,6 +41,15 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
                              "threads wait for each other; see docs/performance.md)")
 
 
+def add_compile_option(parser: argparse.ArgumentParser) -> None:
+    """``--no-compile`` for a command that trains: its step is compiled unless it is given."""
+    parser.add_argument("--no-compile", dest="compile", action="store_false",
+                        help="take every training step eagerly (the Tensor graph built and "
+                             "walked each time) instead of recording the step once and "
+                             "replaying it with chainrule.compile; the weights are the same bit "
+                             "for bit, only slower (use it to debug inside a step)")
+
+
 def _use_threads(threads: int) -> None:
     from ..threads import set_num_threads
 

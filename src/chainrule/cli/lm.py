@@ -9,7 +9,7 @@ import json
 import sys
 
 from ..errors import ChainruleError
-from . import add_threads_option
+from . import add_compile_option, add_threads_option
 from .arguments import (non_negative_float, non_negative_int, positive_float, positive_int,
                         probability, seed, top_probability)
 
@@ -52,6 +52,7 @@ def register(subparsers) -> None:
         choices = ["char", "byte"] if name == "tokenizer" else None
         train.add_argument(flag, type=kind, default=None, choices=choices,
                            help=f"override the preset's {'learning_rate' if name == 'lr' else name}")
+    add_compile_option(train)
     add_threads_option(train)
     train.set_defaults(handler=_train)
 
@@ -87,13 +88,14 @@ def _train(args) -> int:
     overrides.update(bias=args.bias, tie_weights=args.tie_weights)
     try:
         metrics = lm.train(args.text, args.out, preset=args.preset, resume=args.resume,
-                           overwrite=args.overwrite, progress=not args.quiet, **overrides)
+                           overwrite=args.overwrite, progress=not args.quiet,
+                           compile=args.compile, **overrides)
     except ValueError as error:  # a setting out of range (e.g. n_embd not a multiple of n_head)
         if isinstance(error, ChainruleError):
             raise
         raise SettingError(str(error)) from None
     summary = {key: metrics[key] for key in ("val_loss", "train_loss", "iterations",
-                                             "tokens_per_second", "training_seconds")}
+                                             "tokens_per_second", "training_seconds", "compiled")}
     print(json.dumps(summary, indent=1))
     return 0
 

@@ -17,7 +17,7 @@ import os
 import sys
 import warnings
 
-from . import add_threads_option
+from . import add_compile_option, add_threads_option
 from .arguments import HelpFormatter, seed
 
 DATASETS = ["digits", "iris", "wine", "breast_cancer", "diabetes", "mnist", "fashion-mnist",
@@ -103,6 +103,7 @@ def register(subparsers) -> None:
                          help="replace the run already in --out (it stays until the new run "
                               "has finished)")
     fitting.add_argument("--quiet", action="store_true", help="print only the final metrics")
+    add_compile_option(train)
     add_threads_option(train)
     train.set_defaults(handler=run_train)
 
@@ -203,7 +204,7 @@ def run_train(args) -> int:
             activation=args.activation, dropout=args.dropout, epochs=args.epochs,
             batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
             momentum=args.momentum, lr_schedule=args.lr_schedule, patience=args.patience,
-            seed=args.seed)
+            seed=args.seed, compile=args.compile)
         name = config.dataset or os.path.splitext(os.path.basename(args.csv))[0]
         out = args.out or os.path.join("runs", f"{name}-{args.model}")
         with warnings.catch_warnings(record=True) as caught:

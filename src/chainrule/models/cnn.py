@@ -59,7 +59,7 @@ class CNNClassifier(SGDClassifierMixin, SGDEstimator):
     channels     output channels of each convolution block; hidden: the linear layer's size.
     dropout      probability before the last layer.
     lr, epochs, batch_size, optimizer ("adam" or "sgd"), momentum: the training settings.
-    lr_schedule, tol, n_iter_no_change, warm_start: as the other estimators'.
+    lr_schedule, tol, n_iter_no_change, warm_start, compile: as the other estimators'.
     random_state seeds the initial weights, the dropout masks and the shuffling order.
     """
 
@@ -68,7 +68,7 @@ class CNNClassifier(SGDClassifierMixin, SGDEstimator):
                  batch_size: int | None = 64, optimizer: str = "adam", momentum: float = 0.0,
                  lr_schedule: str = "constant", tol: float = 1e-4,
                  n_iter_no_change: int | None = 10, warm_start: bool = False,
-                 random_state: int = 0, verbose: bool = False):
+                 random_state: int = 0, compile: bool = True, verbose: bool = False):
         self.image_shape = image_shape
         self.channels = channels
         self.hidden = hidden
@@ -83,6 +83,7 @@ class CNNClassifier(SGDClassifierMixin, SGDEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.warm_start = warm_start
         self.random_state = random_state
+        self.compile = compile
         self.verbose = verbose
 
     def _build_module(self, n_features: int, n_outputs: int) -> nn.Module:

@@ -25,6 +25,8 @@ class LinearRegression(SGDRegressorMixin, SGDEstimator):
                 (None: run every epoch); a ``ConvergenceWarning`` if ``epochs`` ran out first.
     warm_start  ``fit`` continues from the fitted weights instead of starting again.
     random_state  seeds the initial weights and the shuffling order (None: a fresh seed).
+    compile     replay each recorded training step (``chainrule.compile``) rather than take it
+                eagerly: the same weights bit for bit, faster (``partial_fit`` is always eager).
     verbose     print one line per epoch.
 
     The targets are standardised for training and mapped back for ``predict`` and ``coef_``.
@@ -36,7 +38,8 @@ class LinearRegression(SGDRegressorMixin, SGDEstimator):
                  batch_size: int | str | None = 32, optimizer: str = "sgd",
                  momentum: float = 0.0, lr_schedule: str = "constant",
                  tol: float = 1e-4, n_iter_no_change: int | None = 10,
-                 warm_start: bool = False, random_state=0, verbose: bool = False):
+                 warm_start: bool = False, random_state=0, compile: bool = True,
+                 verbose: bool = False):
         self.solver = solver
         self.lr = lr
         self.epochs = epochs
@@ -48,6 +51,7 @@ class LinearRegression(SGDRegressorMixin, SGDEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.warm_start = warm_start
         self.random_state = random_state
+        self.compile = compile
         self.verbose = verbose
 
     def _build_module(self, n_features: int, n_outputs: int) -> nn.Module:

@@ -18,7 +18,8 @@ class _MLPEstimator(SGDEstimator):
                  batch_size: int | str | None = "auto", optimizer: str = "adam",
                  momentum: float = 0.0, lr_schedule: str = "constant",
                  tol: float = 1e-4, n_iter_no_change: int | None = 10,
-                 warm_start: bool = False, random_state=0, verbose: bool = False):
+                 warm_start: bool = False, random_state=0, compile: bool = True,
+                 verbose: bool = False):
         self.hidden = hidden
         self.activation = activation
         self.init = init
@@ -34,6 +35,7 @@ class _MLPEstimator(SGDEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.warm_start = warm_start
         self.random_state = random_state
+        self.compile = compile
         self.verbose = verbose
 
     def _build_module(self, n_features: int, n_outputs: int) -> nn.Module:
@@ -73,7 +75,7 @@ class MLPClassifier(SGDClassifierMixin, _MLPEstimator):
                 scikit-learn divides its alpha by the batch's rows, so its alpha=1e-4 on batches
                 of B rows is alpha=1e-4/B here.
     lr, epochs, batch_size, optimizer ("adam" or "sgd"), momentum: the training settings.
-    lr_schedule, tol, n_iter_no_change, warm_start, random_state, verbose: as
+    lr_schedule, tol, n_iter_no_change, warm_start, random_state, compile, verbose: as
                 ``LinearRegression``'s.
 
     The defaults are scikit-learn's ``MLPClassifier``'s: one hidden layer of 100 ReLUs, its

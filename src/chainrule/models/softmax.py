@@ -19,7 +19,7 @@ class SoftmaxRegression(SGDClassifierMixin, SGDEstimator):
 
     alpha       L2 penalty strength on W (not on b).
     lr, epochs, batch_size, optimizer ("sgd" or "adam"), momentum: the SGD settings.
-    lr_schedule, tol, n_iter_no_change, warm_start, random_state, verbose: as
+    lr_schedule, tol, n_iter_no_change, warm_start, random_state, compile, verbose: as
                 ``LinearRegression``'s.
 
     Learned: ``classes_``, ``coef_`` (K, d), ``intercept_`` (K,), ``module_``, ``history_``,
@@ -30,7 +30,8 @@ class SoftmaxRegression(SGDClassifierMixin, SGDEstimator):
                  batch_size: int | str | None = 32, optimizer: str = "sgd",
                  momentum: float = 0.0, lr_schedule: str = "constant",
                  tol: float = 1e-4, n_iter_no_change: int | None = 10,
-                 warm_start: bool = False, random_state=0, verbose: bool = False):
+                 warm_start: bool = False, random_state=0, compile: bool = True,
+                 verbose: bool = False):
         self.alpha = alpha
         self.lr = lr
         self.epochs = epochs
@@ -42,6 +43,7 @@ class SoftmaxRegression(SGDClassifierMixin, SGDEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.warm_start = warm_start
         self.random_state = random_state
+        self.compile = compile
         self.verbose = verbose
 
     def _build_module(self, n_features: int, n_outputs: int) -> nn.Module:

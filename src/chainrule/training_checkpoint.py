@@ -1,0 +1,81 @@
+"""What ``fit`` saves at an epoch's end and ``resume=True`` reads back.
+
+``checkpoint_dir/checkpoint.safetensors`` holds the last epoch's model, optimizer, scheduler and
+random-generator state, with the history and the early-stopping state in its JSON metadata;
+``checkpoint_dir/best.safetensors`` the weights of the best epoch so far. The best weights are
+written before the last-epoch checkpoint: a crash between the two makes the resumed run redo
+that epoch, which reproduces the same weights and so the same best file.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import schema
+from .errors import TrainingError
+from .metrics import History
+from .tensor import as_tensor
+
+BEST_WEIGHTS = "best.safetensors"
+# A checkpoint is a few fsync'd writes (10–20 ms, more on a busy disk), longer than an epoch of a
+# small table: fit saves at most once a second, and always after the last epoch. A resumed run
+# redoes the epochs since the last save, which (shuffled by seed and epoch) give the same weights.
+CHECKPOINT_INTERVAL_SECONDS = 1.0
+
+
+def copy_state(model) -> dict:
+    """The model's parameters and buffers, copied."""
+    return {name: as_tensor(value.data.copy()) for name, value in model.state_dict().items()}
+
+
+def has_checkpoint(checkpoint_dir) -> bool:
+    from .checkpoint import CHECKPOINT_FILE
+
+    return (Path(checkpoint_dir) / CHECKPOINT_FILE).is_file()
+
+
+# What a checkpoint's "extra" metadata must hold for fit to resume from it.
+_EPOCH = schema.Record({"epoch": schema.Integer(1), "loss": schema.Number()})
+CHECKPOINT_EXTRA = schema.Record({
+    "history": schema.Record({"monitor": schema.Text(), "best_epoch": schema.Integer(1),
+                              "stopped_early": schema.Boolean(),
+                              "epochs": schema.ListOf(_EPOCH, min_length=1)}),
+    "early_stopping": schema.Record({"best": schema.Nullable(schema.Number()), "best_epoch": schema.Integer(1),
+                                     "waited": schema.Integer(0), "stopped": schema.Boolean()})},
+    optional={"first_loss": schema.Nullable(schema.Number())})  # absent before divergence checks
+
+
+def save_checkpoint(folder: Path, model, optimizer, scheduler, history: History, state,
+                    best_changed: bool, first_loss: float) -> None:
+    from . import checkpoint
+
+    if best_changed:
+        last = copy_state(model)
+        model.load_state_dict(state.best_weights)
+        checkpoint.save_weights(folder / BEST_WEIGHTS, model)
+        model.load_state_dict(last)
+    checkpoint.save_checkpoint(folder, model, optimizer, scheduler,
+                               extra={"history": history.to_dict(),
+                                      "early_stopping": state.to_dict(),
+                                      "first_loss": first_loss})
+    history.save(folder / "history.json")
+
+
+def load_checkpoint(folder: Path, model, optimizer, scheduler, monitor: str, state) -> tuple:
+    """(history, early-stopping state, first loss) of the checkpoint, restored into the model,
+    optimizer and scheduler (and into ``state``)."""
+    from . import checkpoint
+
+    loaded = checkpoint.load_checkpoint(folder, model, optimizer, scheduler)
+    saved = schema.validate(loaded["extra"], CHECKPOINT_EXTRA, loaded["path"], "metadata extra")
+    history = History.from_dict(saved["history"])
+    if history.monitor != monitor:
+        raise TrainingError(f"{folder}: the checkpoint's run monitored {history.monitor!r}, "
+                            f"this one {monitor!r}; resume with the same settings")
+    for key, value in saved["early_stopping"].items():
+        setattr(state, key, value)
+    if (folder / BEST_WEIGHTS).is_file():
+        last = copy_state(model)
+        checkpoint.load_weights(folder / BEST_WEIGHTS, model)
+        state.best_weights = copy_state(model)
+        model.load_state_dict(last)
+    return history, state, saved.get("first_loss")
