@@ -164,15 +164,17 @@ def linear(x, weight, bias=None):
     weight_vjp = fast_vjp(lambda g, out: backend.xp.dot(_rows(g, batched).T, flat),
                           lambda g, out: _matmul(g.reshape((-1, outputs)).mT,
                                                  x.reshape((-1, features))))
-    bias_vjp = fast_vjp(lambda g, out: _rows(g, batched).sum(axis=0),
-                        lambda g, out: g.sum(dim=tuple(range(g.ndim - 1))))
-    vjps = (input_vjp, weight_vjp)
-    return out, vjps if bias is None else vjps + (bias_vjp,)
+    return out, (input_vjp, weight_vjp) if bias is None else (input_vjp, weight_vjp, _BIAS_VJP)
 
 
 def _rows(g, batched: bool):
     """The error signal of ``linear`` as one row per example: (..., out) flattened to (N, out)."""
     return g.reshape(-1, g.shape[-1]) if batched else g
+
+
+# b̄ = Σ ȳ over every axis but the last: it needs nothing from the call, so one VJP serves all.
+_BIAS_VJP = fast_vjp(lambda g, out: g.reshape(-1, g.shape[-1]).sum(axis=0),
+                     lambda g, out: g.sum(dim=tuple(range(g.ndim - 1))))
 
 
 def _linear_input_backward(g, w, input_shape: tuple, batched: bool):
