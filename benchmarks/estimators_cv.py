@@ -98,8 +98,9 @@ def main() -> None:
     import chainrule
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5,
-                        help="seeds of each MLP's cross-validation (default: %(default)s)")
+    parser.add_argument("--seeds", type=int, default=5, metavar="N",
+                        help="how many cross-validations each MLP row averages, with random_state "
+                             "0 to N-1 on both sides (default: %(default)s)")
     parser.add_argument("--init", choices=["glorot", "nn.MLP"], default="glorot",
                         help="our MLPs' initial weights (default: %(default)s)")
     args = parser.parse_args()

@@ -38,6 +38,7 @@ def test_a_star_import_leaves_pythons_builtins_alone():
                       if name != "__builtins__" and hasattr(builtins, name))
     assert shadowed == []
     assert namespace["tensor"] is chainrule.tensor and namespace["nn"] is chainrule.nn
+    assert namespace["save"] is chainrule.save and namespace["load"] is chainrule.load
     assert chainrule.sum(chainrule.tensor([1.0, 2.0])).item() == 3.0  # still chainrule.sum
 
 

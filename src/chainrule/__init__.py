@@ -41,14 +41,16 @@ view = reshape
 long, int, half, double, float = int64, int32, float16, float64, float32  # noqa: A001
 __version__ = "0.1.0"
 
-# ``from chainrule import *`` gives the functions, classes and dtypes, and the subpackages named
-# above, but no name of Python's builtins: after it, sum, max, abs, pow, round, all, any, min,
-# bool, int, float and compile are still Python's (chainrule.sum and the others stay where they
-# are). The engine's own modules (ops, versions...) are not part of it either.
+# ``from chainrule import *`` gives the functions (save and load too), classes and dtypes, and the
+# subpackages autograd, backend, cuda, nn and optim, but no name of Python's builtins: after it,
+# sum, max, abs, pow, round, all, any, min, bool, int, float and compile are still Python's
+# (chainrule.sum and the others stay where they are). The engine's own modules (ops, versions...)
+# are not part of it, nor data and utils, which a star import would otherwise load.
 _SUBPACKAGES = {"autograd", "backend", "cuda", "nn", "optim"}
-__all__ = sorted(name for name, value in globals().items()
-                 if not name.startswith("_") and not hasattr(_builtins, name)
-                 and (not isinstance(value, _types.ModuleType) or name in _SUBPACKAGES))
+__all__ = sorted([name for name, value in globals().items()
+                  if not name.startswith("_") and not hasattr(_builtins, name)
+                  and (not isinstance(value, _types.ModuleType) or name in _SUBPACKAGES)]
+                 + ["save", "load"])  # loaded on first use, below
 
 # Loaded on first use: the datasets' modules bring in the CSV reader and the downloader (http,
 # ssl), some 60 ms, a fifth of ``import chainrule``, for programs that never load data; save and

@@ -155,8 +155,9 @@ def topological_order(roots: Sequence["Tensor"], *, constants: bool = False) -> 
     ``constants=True`` lists every tensor the roots are computed from, those that need no
     gradient too (inputs, constants), and visits each op's parents in the order the op takes
     them, so that ``w * x + b`` lists w, x, w·x, b, then the sum: the forward pass as the
-    lecture writes it (``explain``). The walk itself keeps its own order, which decides the
-    order in which the terms of a fan-out are added.
+    lecture writes it (``explain``). Without it the parents are visited in the order backward
+    has always used: that order decides in which order a fan-out's terms are summed, and so a
+    gradient's last bits.
 
     Iterative depth-first search: a language model's graph is far deeper than Python's
     recursion limit.

@@ -123,5 +123,6 @@ def as_flags(error: Exception) -> str:
 
     return _ARGUMENT.sub(flag, str(error))
 
+
 if __name__ == "__main__":
     sys.exit(main())

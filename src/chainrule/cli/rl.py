@@ -83,7 +83,7 @@ def run_train(args) -> int:
     from ..threads import describe_threads
     from ..extras import require
 
-    require("rl", "gymnasium", "safetensors", "matplotlib", purpose="chainrule rl train")
+    require("rl", "gymnasium", "safetensors", "matplotlib", "tqdm", purpose="chainrule rl train")
     config = rl.ReinforceConfig(env=args.env, gamma=args.gamma, lr=args.lr, hidden=args.hidden,
                                 baseline=args.baseline, seed=args.seed)
     out = Path(getattr(args, "out", None) or f"runs/rl-{args.env.replace('/', '-')}-seed{args.seed}")

@@ -67,7 +67,7 @@ def to_numbers(cells: list[str], missing: numpy.ndarray) -> tuple[numpy.ndarray,
     try:
         values = numpy.array(text, dtype=numpy.float64)  # one C loop when every cell parses
     except ValueError:
-        values = numpy.array([number_or_none(cell) for cell in text], dtype=numpy.float64)
+        values = numpy.array([number_or_nan(cell) for cell in text], dtype=numpy.float64)
     # Infinity parses as a float but is no usable feature or target; nor is a number that
     # float32 cannot hold.
     with numpy.errstate(invalid="ignore"):
@@ -75,8 +75,9 @@ def to_numbers(cells: list[str], missing: numpy.ndarray) -> tuple[numpy.ndarray,
     return values, bad
 
 
-def number_or_none(cell: str):
-    """The cell as an int if it is a whole number, else a float; NaN if it is no number."""
+def number_or_nan(cell: str):
+    """The cell as an int if it is a whole number (a class label 3, not 3.0), else a float; NaN
+    if it is no number."""
     try:
         value = float(cell)
     except ValueError:
@@ -86,7 +87,8 @@ def number_or_none(cell: str):
 
 def refuse_non_numbers(path: str, column: str, cells: list[str], bad: numpy.ndarray,
                         lines: numpy.ndarray, numbers: int | None = None) -> None:
-    """A DataError naming the first cell marked ``bad``, its line and column, and how many more."""
+    """Raise a DataError naming the first cell marked ``bad``, its line and column, and how many
+    more there are; return if none is."""
     if not bad.any():
         return
     first = int(numpy.argmax(bad))

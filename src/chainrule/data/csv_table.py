@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy
 
 from ..errors import DataError
-from .csv_cells import listing, missing_mask, number_or_none, read_csv, refuse_non_numbers, \
+from .csv_cells import listing, missing_mask, number_or_nan, read_csv, refuse_non_numbers, \
     to_numbers
 from .table import Table
 
@@ -152,7 +152,7 @@ class TableEncoder:
         index = {label: i for i, label in enumerate(self.classes)}
         y = numpy.empty(len(cells), dtype=numpy.int64)
         for row, cell in enumerate(cells):
-            label = number_or_none(cell) if numeric_labels else cell
+            label = number_or_nan(cell) if numeric_labels else cell
             if label not in index:
                 raise DataError(f"{path}, line {lines[row]}, column {self.target!r}: label "
                                 f"{cell!r} was never seen in training; the model knows "
@@ -259,7 +259,7 @@ def _infer_target(path: str, target: str, cells: list[str], lines: numpy.ndarray
                 or distinct > len(values) / 2:
             return "regression", None
     if not words.any():
-        classes = sorted({number_or_none(cell) for cell in cells})
+        classes = sorted({number_or_nan(cell) for cell in cells})
     else:
         classes = sorted(set(cells))
     if len(classes) < 2:

@@ -69,7 +69,7 @@ _GELU_SCALE = math.sqrt(2 / math.pi)
 _GELU_CUBIC = 0.044715
 
 
-@primitive(samples=[Sample(((3, 4),), low=-4, high=4)])
+@primitive(samples=[Sample(((3, 4),), low=-4, high=4), Sample(((),), low=-4, high=4)])
 def gelu_tanh(x):
     """GPT-2's GELU: ½x(1 + tanh(u)) with u = √(2/π)(x + 0.044715x³), computed as x σ(2u)
     (the same function: ½(1 + tanh u) = σ(2u)), one exponential per element.
@@ -78,7 +78,7 @@ def gelu_tanh(x):
     """
     xp = backend.xp
     data = x.data
-    two_u = data * data
+    two_u = xp.multiply(data, data, out=xp.empty_like(data))  # out=: a 0-d input stays an array
     two_u *= _GELU_CUBIC
     two_u += 1
     two_u *= data
@@ -87,14 +87,14 @@ def gelu_tanh(x):
     gate = xp.exp(two_u, out=two_u)
     gate += 1
     xp.reciprocal(gate, out=gate)                  # σ(2u)
-    out = data * gate
+    out = xp.multiply(data, gate, out=xp.empty_like(data))
     return out, fast_vjp(lambda g, out: _gelu_backward(g, data, gate),
                          lambda g, out: _gelu_backward_t(g, x))
 
 
 def _gelu_backward(g, x, gate):
     """x̄ on arrays, from the forward's gate σ(2u), in place in one new array."""
-    slope = x * x
+    slope = backend.xp.multiply(x, x, out=backend.xp.empty_like(x))
     slope *= 3 * _GELU_CUBIC
     slope += 1
     slope *= 2 * _GELU_SCALE
