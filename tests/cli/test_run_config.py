@@ -244,7 +244,7 @@ def test_a_run_of_the_earlier_format_still_evaluates(tmp_path, capsys):
 
 
 def test_a_setting_is_said_as_the_flag_a_user_types():
-    from chainrule.cli.train import as_flag
+    from chainrule.cli import as_flag
 
     assert as_flag("lr_schedule", "cosine") == "--lr-schedule cosine"
     assert as_flag("hidden", (256, 256)) == "--hidden 256,256"

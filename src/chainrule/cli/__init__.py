@@ -106,11 +106,32 @@ _ARGUMENT = re.compile(r"\b(" + "|".join(FLAGS) + r")="
                        r"""(?:\{'(\w+)': ([^}]*)\}|\[([^\]]*)\]|"([^"]*)"|'([^']*)'|([\w.+-]*))""")
 
 
+def as_flag(name: str, *value) -> str:
+    """A setting the library names as a Python argument (``hidden=(256, 256)``), as
+    ``chainrule train``'s flag: ``--hidden 256,256``; the name alone (``--patience``) without a
+    value."""
+    if name == "dataset":
+        return value[0] if value else "DATASET"
+    flag = "--" + name.replace("_", "-")
+    if not value or value[0] is True:
+        return flag
+    value = value[0]
+    if isinstance(value, (tuple, list)):
+        return f"{flag} {','.join(map(str, value))}"
+    if isinstance(value, float):  # as typed: 0.1, 1e-05, and 0 rather than 0.0
+        return f"{flag} {value!r}".removesuffix(".0")
+    return f"{flag} {value}"
+
+
 def as_flags(error: Exception) -> str:
-    """The library names Python arguments; a command-line user gives flags: ``resume=True``
-    becomes ``--resume``, ``values={'x': 3}`` ``--at x=3``, ``wrt=['w', 'b']`` ``--wrt w b``,
-    ``missing="drop"`` ``--missing drop``, ``block_size=64`` ``--block-size 64``, and an
-    argument named alone (``data=``) its flag alone. Arguments without a flag stay as they are."""
+    """The library names Python arguments; a command-line user gives flags. An error that
+    knows the settings it names (``run_config.SettingError``) spells each with ``as_flag``;
+    in other messages ``resume=True`` becomes ``--resume``, ``values={'x': 3}`` ``--at x=3``,
+    ``wrt=['w', 'b']`` ``--wrt w b``, ``missing="drop"`` ``--missing drop``, ``block_size=64``
+    ``--block-size 64``, and an argument named alone (``data=``) its flag alone. Arguments
+    without a flag stay as they are."""
+    if hasattr(error, "say"):
+        return error.say(as_flag)
     def flag(match: re.Match) -> str:
         name, key, value, items, double, single, plain = match.groups()
         if key is not None:

@@ -17,7 +17,7 @@ import os
 import sys
 import warnings
 
-from . import add_compile_option, add_threads_option
+from . import add_compile_option, add_threads_option, as_flag
 from .arguments import HelpFormatter, seed
 
 DATASETS = ["digits", "iris", "wine", "breast_cancer", "diabetes", "mnist", "fashion-mnist",
@@ -166,22 +166,6 @@ def _offline(error):
                      "give it as --data-dir FOLDER")
 
 
-def as_flag(name: str, *value) -> str:
-    """A setting the library names as a Python argument (``hidden=(256, 256)``), as this
-    command's flag: ``--hidden 256,256``; the name alone (``--patience``) without a value."""
-    if name == "dataset":
-        return value[0] if value else "DATASET"
-    flag = "--" + name.replace("_", "-")
-    if not value or value[0] is True:
-        return flag
-    value = value[0]
-    if isinstance(value, (tuple, list)):
-        return f"{flag} {','.join(map(str, value))}"
-    if isinstance(value, float):  # as typed: 0.1, 1e-05, and 0 rather than 0.0
-        return f"{flag} {value!r}".removesuffix(".0")
-    return f"{flag} {value}"
-
-
 def run_train(args) -> int:
     from ..data.csv_table import MissingValuesError
     from ..data.download import DownloadError
@@ -193,7 +177,7 @@ def run_train(args) -> int:
     if args.csv and not args.target:
         raise ChainruleError(f"--csv {args.csv}: say which column to predict with --target COLUMN")
     require("train", "sklearn", "safetensors", "matplotlib", "tqdm", purpose="chainrule train")
-    from ..run_config import NotConvergedWarning, RunConfig, SettingError
+    from ..run_config import NotConvergedWarning, RunConfig
     from ..runs import train
 
     try:
@@ -210,8 +194,6 @@ def run_train(args) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", NotConvergedWarning)
             train(config, out, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet)
-    except SettingError as error:
-        raise ChainruleError(error.say(as_flag)) from None
     except MissingValuesError as error:
         raise _missing_values(error, "use --missing drop to leave those rows out, or --missing "
                                      "mean to fill them with the column mean (the most frequent "
