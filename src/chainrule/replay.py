@@ -63,6 +63,36 @@ def _call(function, arguments, keywords, values, out=None):
     return numpy.asarray(result) if isinstance(result, numpy.generic) else result
 
 
+def _bound(function, arguments, keywords, values, dynamic, out=None, scalar=False):
+    """An instruction whose arguments change from call to call, as one small function written
+    for it: ``lambda: dot(values[1], c0, out=c1)``. Arguments that don't change are bound once,
+    the others read from ``values`` where they sit: no walk through the arguments per call."""
+    constants = {"function": function, "values": values, "asarray": numpy.asarray}
+
+    def text(value):
+        if type(value) is Ref and value.index in dynamic:
+            return f"values[{value.index}]"
+        if type(value) in (tuple, list) and any(slot in dynamic for slot in _refs(value)):
+            items = "".join(text(item) + ", " for item in value)
+            return f"({items})" if type(value) is tuple else f"[{items}]"
+        if any(slot in dynamic for slot in _refs(value)):
+            raise LookupError  # a dict holding a moving array: not worth a special case
+        name = f"c{len(constants)}"
+        constants[name] = _resolve(value, values)
+        return name
+
+    try:
+        listed = [text(item) for item in arguments]
+        listed += [f"{key}={text(item)}" for key, item in keywords.items()]
+    except LookupError:
+        return functools.partial(_call, function, arguments, keywords, values, out)
+    if out is not None:
+        listed.append(f"out={text(out)}")
+    call = f"function({', '.join(listed)})"
+    # a full reduction gives a NumPy scalar; the recording made it a 0-d array, and so do we
+    return eval(f"lambda: {f'asarray({call})' if scalar else call}", constants)
+
+
 def _branch(slot: int, expected: bool, index: int, values) -> None:
     if bool(values[slot]) is not expected:
         raise _BranchChanged(index)
@@ -237,7 +267,7 @@ class Program:
         if instruction.results:  # a ufunc with several outputs, each into its buffer
             out = tuple(self._allocate(slot) for slot in instruction.results)
             if moving:
-                return functools.partial(_call, function, arguments, keywords, values, out), None
+                return _bound(function, arguments, keywords, values, dynamic, out), None
             return functools.partial(function, *_resolve(arguments, values), out=out,
                                      **_resolve(keywords, values)), None
         if kind == "view" and not moving:
@@ -252,11 +282,11 @@ class Program:
                                          **_resolve(keywords, values)), result
             if result is not None:
                 dynamic.add(result)
-            return functools.partial(_call, function, arguments, keywords, values), result
+            scalar = result is not None and self.buffers[result].shape == ()
+            return _bound(function, arguments, keywords, values, dynamic, scalar=scalar), result
         self._allocate(result)
         if moving:
-            return functools.partial(_call, function, arguments, keywords, values,
-                                     values[result]), None
+            return _bound(function, arguments, keywords, values, dynamic, values[result]), None
         return functools.partial(function, *_resolve(arguments, values), out=values[result],
                                  **_resolve(keywords, values)), None
 
