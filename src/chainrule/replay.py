@@ -10,7 +10,6 @@ large input of the step look their arguments up each time.
 from __future__ import annotations
 
 import functools
-import itertools
 
 import numpy
 
@@ -112,6 +111,33 @@ def _update(optimizer, settings, calls, live) -> None:
         call()
 
 
+def _guard(guards, modules):
+    """One function that says whether everything the recording read is as it was: each tensor's
+    array, gradient and flag the very object read (``o0.data is e0 and ...``), each module's
+    attributes and items the same objects (``len(c1) == 7 and c1["weight"] is e5 ...``). The
+    program keeps the objects, so none is replaced by a new one at the same address meanwhile;
+    a key gone raises KeyError, which ``changed`` takes as a change."""
+    constants, tests = {}, []
+
+    def same(expression, value):
+        constants[f"e{len(constants)}"] = value
+        tests.append(f"{expression} is e{len(constants) - 1}")
+
+    for n, (obj, name, value) in enumerate(guards):
+        constants[f"o{n}"] = obj
+        same(f"o{n}.{name}", value)
+    for n, (collection, _, values) in enumerate(
+            item for _, structure in modules for item in structure):
+        if type(collection) is tuple:
+            continue  # a module's items when it holds none: () itself, which can't change
+        constants[f"c{n}"] = collection
+        tests.append(f"len(c{n}) == {len(values)}")
+        keys = collection.keys() if type(collection) is dict else range(len(values))
+        for key, value in zip(keys, values):
+            same(f"c{n}[{key!r}]", value)
+    return eval(f"lambda: {' and '.join(tests) or 'True'}", constants)
+
+
 def _empty(buffer):
     """An uninitialised array laid out as the recorded one was (C order, or its axes' order)."""
     if buffer.layout is None:
@@ -153,14 +179,7 @@ class Program:
         self.guards = [(obj, name, value) for obj, name, value in recording.reads.values()
                        if not (name == "grad" and id(obj) in live) and id(obj) not in old_gradients]
         self.modules = list(recording.modules.values())
-        self.collections = [collection for _, structure in self.modules
-                            for collection, _, _ in structure]
-        # what the recording saw: the guards' values as read when the step first read them
-        self.fingerprint = (tuple(id(value) for _, _, value in self.guards),
-                            tuple(len(values) for _, structure in self.modules
-                                  for _, _, values in structure),
-                            tuple(i for _, structure in self.modules
-                                  for _, ids, _ in structure for i in ids))
+        self.unchanged = _guard(self.guards, self.modules)
         values = self.values = [buffer.array for buffer in self.buffers]
         written = {root for instruction in flat(self.instructions) for root in instruction.writes}
         self.copied = [(position, slot) for position, slot in inputs
@@ -311,24 +330,17 @@ class Program:
         return any(i.kind == "draw" for i in self.instructions[:before])
 
     # ------------------------------------------------------------ running
-    def _fingerprint(self) -> tuple:
-        """The ids of everything the guards look at, in one tuple: one comparison per replay.
-        (The program keeps the objects themselves, so no id can be reused meanwhile.)"""
-        objects = [obj for obj, _, _ in self.guards]
-        names = [name for _, name, _ in self.guards]
-        return (tuple(map(id, map(getattr, objects, names))),
-                tuple(map(len, self.collections)),
-                tuple(map(id, itertools.chain.from_iterable(
-                    c.values() if type(c) is dict else c for c in self.collections))))
-
     def changed(self):
         """None if everything the recording read is as it was; else a description of what isn't."""
         for tensor, _, shape, dtype in self.gradients:
             gradient = tensor.grad
             if gradient is None or gradient.data.shape != shape or gradient.data.dtype != dtype:
                 return f"grad of a {type(tensor).__name__} of shape {tuple(tensor.shape)}"
-        if self._fingerprint() == self.fingerprint:
-            return None
+        try:
+            if self.unchanged():
+                return None
+        except (KeyError, IndexError):
+            pass
         for obj, name, value in self.guards:
             if getattr(obj, name) is not value:
                 what = type(obj).__name__
@@ -338,7 +350,7 @@ class Program:
             if not same_structure(structure):
                 return (f"an attribute (a parameter, a sub-module, training) of a "
                         f"{type(module).__name__}")
-        return "something the recording read"  # not reached: the fingerprint said so
+        return "something the recording read"  # not reached: the guard said so
 
     def run(self, function, args):
         values = self.values

@@ -184,6 +184,22 @@ def test_a_parameter_given_a_new_array_or_replaced_records_again():
     assert_same_state(eager_model, compiled_model)
 
 
+def test_an_attribute_added_to_a_module_or_renamed_records_again():
+    steps = twin_models(OPTIMIZERS["sgd"])
+    (eager_model, _, eager_step), (compiled_model, _, step) = steps
+    compiled = chainrule.compile(step)
+    for index, (x, y) in enumerate(batches(9)):
+        for model in (eager_model, compiled_model):
+            if index == 3:  # one attribute more
+                model[1].note = "added"
+            if index == 6:  # as many attributes as before, one of another name
+                del model[1].note
+                model[1].other_note = "renamed"
+        assert compiled(x, y).item() == eager_step(x, y).item()
+    assert compiled.recordings == 3
+    assert_same_state(eager_model, compiled_model)
+
+
 def test_switching_to_eval_mode_records_again():
     steps = twin_models(OPTIMIZERS["sgd"], dropout=0.5)
     (eager_model, _, eager_step), (compiled_model, _, step) = steps
