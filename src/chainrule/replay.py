@@ -111,6 +111,44 @@ def _update(optimizer, settings, calls, live) -> None:
         call()
 
 
+def _straight_line(steps, values):
+    """The steps written out as one Python function, ``f3(a3_0, a3_1, out=k3_out)`` line after
+    line, each function and argument bound once: what is left per call is the calls themselves,
+    no loop over the steps and no partial objects. An optimiser's recorded update becomes
+    ``if optimizer_settings(o) != e: run the step live, else: its operations``."""
+    constants = {"values": values, "optimizer_settings": optimizer_settings}
+    lines = ["def replay():"]
+
+    def write(call, store, indent):
+        n = len(constants)
+        prefix = indent + (f"values[{store}] = " if store is not None else "")
+        if type(call) is functools.partial and call.func is _update:
+            constants[f"o{n}"], constants[f"e{n}"], calls, constants[f"l{n}"] = call.args
+            lines.extend([f"{indent}if optimizer_settings(o{n}) != e{n}:", f"{indent}    l{n}()",
+                          f"{indent}else:", f"{indent}    pass"])
+            for inner in calls:
+                write(inner, None, indent + "    ")
+        elif type(call) is functools.partial:
+            constants[f"f{n}"] = call.func
+            listed = []
+            for m, argument in enumerate(call.args):
+                constants[f"a{n}_{m}"] = argument
+                listed.append(f"a{n}_{m}")
+            for key, argument in call.keywords.items():
+                constants[f"k{n}_{key}"] = argument
+                listed.append(f"{key}=k{n}_{key}")
+            lines.append(f"{prefix}f{n}({', '.join(listed)})")
+        else:
+            constants[f"s{n}"] = call
+            lines.append(f"{prefix}s{n}()")
+
+    for call, store in steps:
+        write(call, store, "    ")
+    lines.append("    pass")
+    exec("\n".join(lines), constants)
+    return constants["replay"]
+
+
 def _guard(guards, modules):
     """One function that says whether everything the recording read is as it was: each tensor's
     array, gradient and flag the very object read (``o0.data is e0 and ...``), each module's
@@ -198,6 +236,7 @@ class Program:
             step = self._step(index, instruction, values, dynamic, written)
             if step is not None:
                 self.steps.append(step)
+        self.replay = _straight_line(self.steps, values)
 
     def _plan_reuse(self, outputs) -> None:
         """Buffers are reused, as a register allocator reuses registers: once the last operation
@@ -364,11 +403,7 @@ class Program:
             values[slot] = tensor.grad.data
         state = backend.get_rng_state() if self.snapshot_rng else None
         try:
-            for call, store in self.steps:
-                if store is None:
-                    call()
-                else:
-                    values[store] = call()
+            self.replay()
         except _BranchChanged as changed:
             if changed.index > self.first_effect:
                 raise CompileError(
