@@ -16,7 +16,8 @@ import numpy
 from . import backend, listing
 from .errors import CompileError
 from .listing import flat
-from .recording import Ref, optimizer_settings, same_structure
+from .codegen import Update, bound_call, guard, refs, resolve, same_settings, straight_line
+from .recording import same_structure
 from .tensor import Tensor
 
 OUT_FUNCTIONS = (numpy.dot, numpy.clip, numpy.cumsum)  # array functions that take out=
@@ -30,68 +31,6 @@ class _BranchChanged(Exception):
         self.index = index
 
 
-def _resolve(value, values):
-    kind = type(value)
-    if kind is Ref:
-        return values[value.index]
-    if kind is tuple or kind is list:
-        return kind(_resolve(item, values) for item in value)
-    if kind is dict:
-        return {key: _resolve(item, values) for key, item in value.items()}
-    return value
-
-
-def _refs(value):
-    if type(value) is Ref:
-        yield value.index
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            yield from _refs(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _refs(item)
-
-
-def _call(function, arguments, keywords, values, out=None):
-    """An instruction whose arguments change from call to call: resolved at each call."""
-    keywords = _resolve(keywords, values)
-    if out is not None:
-        keywords["out"] = out
-    result = function(*_resolve(arguments, values), **keywords)
-    # a full reduction gives a NumPy scalar; the recording made it a 0-d array, and so do we
-    return numpy.asarray(result) if isinstance(result, numpy.generic) else result
-
-
-def _bound(function, arguments, keywords, values, dynamic, out=None, scalar=False):
-    """An instruction whose arguments change from call to call, as one small function written
-    for it: ``lambda: dot(values[1], c0, out=c1)``. Arguments that don't change are bound once,
-    the others read from ``values`` where they sit: no walk through the arguments per call."""
-    constants = {"function": function, "values": values, "asarray": numpy.asarray}
-
-    def text(value):
-        if type(value) is Ref and value.index in dynamic:
-            return f"values[{value.index}]"
-        if type(value) in (tuple, list) and any(slot in dynamic for slot in _refs(value)):
-            items = "".join(text(item) + ", " for item in value)
-            return f"({items})" if type(value) is tuple else f"[{items}]"
-        if any(slot in dynamic for slot in _refs(value)):
-            raise LookupError  # a dict holding a moving array: not worth a special case
-        name = f"c{len(constants)}"
-        constants[name] = _resolve(value, values)
-        return name
-
-    try:
-        listed = [text(item) for item in arguments]
-        listed += [f"{key}={text(item)}" for key, item in keywords.items()]
-    except LookupError:
-        return functools.partial(_call, function, arguments, keywords, values, out)
-    if out is not None:
-        listed.append(f"out={text(out)}")
-    call = f"function({', '.join(listed)})"
-    # a full reduction gives a NumPy scalar; the recording made it a 0-d array, and so do we
-    return eval(f"lambda: {f'asarray({call})' if scalar else call}", constants)
-
-
 def _branch(slot: int, expected: bool, index: int, values) -> None:
     if bool(values[slot]) is not expected:
         raise _BranchChanged(index)
@@ -100,80 +39,8 @@ def _branch(slot: int, expected: bool, index: int, values) -> None:
 def _draw(name, arguments, keywords, values, out=None):
     draw = getattr(backend.generator(), name)
     if out is None:
-        return numpy.asarray(draw(*_resolve(arguments, values), **_resolve(keywords, values)))
-    draw(*_resolve(arguments, values), out=out, **_resolve(keywords, values))
-
-
-def _update(optimizer, settings, calls, live) -> None:
-    if optimizer_settings(optimizer) != settings:
-        return live()
-    for call in calls:
-        call()
-
-
-def _straight_line(steps, values):
-    """The steps written out as one Python function, ``f3(a3_0, a3_1, out=k3_out)`` line after
-    line, each function and argument bound once: what is left per call is the calls themselves,
-    no loop over the steps and no partial objects. An optimiser's recorded update becomes
-    ``if optimizer_settings(o) != e: run the step live, else: its operations``."""
-    constants = {"values": values, "optimizer_settings": optimizer_settings}
-    lines = ["def replay():"]
-
-    def write(call, store, indent):
-        n = len(constants)
-        prefix = indent + (f"values[{store}] = " if store is not None else "")
-        if type(call) is functools.partial and call.func is _update:
-            constants[f"o{n}"], constants[f"e{n}"], calls, constants[f"l{n}"] = call.args
-            lines.extend([f"{indent}if optimizer_settings(o{n}) != e{n}:", f"{indent}    l{n}()",
-                          f"{indent}else:", f"{indent}    pass"])
-            for inner in calls:
-                write(inner, None, indent + "    ")
-        elif type(call) is functools.partial:
-            constants[f"f{n}"] = call.func
-            listed = []
-            for m, argument in enumerate(call.args):
-                constants[f"a{n}_{m}"] = argument
-                listed.append(f"a{n}_{m}")
-            for key, argument in call.keywords.items():
-                constants[f"k{n}_{key}"] = argument
-                listed.append(f"{key}=k{n}_{key}")
-            lines.append(f"{prefix}f{n}({', '.join(listed)})")
-        else:
-            constants[f"s{n}"] = call
-            lines.append(f"{prefix}s{n}()")
-
-    for call, store in steps:
-        write(call, store, "    ")
-    lines.append("    pass")
-    exec("\n".join(lines), constants)
-    return constants["replay"]
-
-
-def _guard(guards, modules):
-    """One function that says whether everything the recording read is as it was: each tensor's
-    array, gradient and flag the very object read (``o0.data is e0 and ...``), each module's
-    attributes and items the same objects (``len(c1) == 7 and c1["weight"] is e5 ...``). The
-    program keeps the objects, so none is replaced by a new one at the same address meanwhile;
-    a key gone raises KeyError, which ``changed`` takes as a change."""
-    constants, tests = {}, []
-
-    def same(expression, value):
-        constants[f"e{len(constants)}"] = value
-        tests.append(f"{expression} is e{len(constants) - 1}")
-
-    for n, (obj, name, value) in enumerate(guards):
-        constants[f"o{n}"] = obj
-        same(f"o{n}.{name}", value)
-    for n, (collection, _, values) in enumerate(
-            item for _, structure in modules for item in structure):
-        if type(collection) is tuple:
-            continue  # a module's items when it holds none: () itself, which can't change
-        constants[f"c{n}"] = collection
-        tests.append(f"len(c{n}) == {len(values)}")
-        keys = collection.keys() if type(collection) is dict else range(len(values))
-        for key, value in zip(keys, values):
-            same(f"c{n}[{key!r}]", value)
-    return eval(f"lambda: {' and '.join(tests) or 'True'}", constants)
+        return numpy.asarray(draw(*resolve(arguments, values), **resolve(keywords, values)))
+    draw(*resolve(arguments, values), out=out, **resolve(keywords, values))
 
 
 def _empty(buffer):
@@ -217,7 +84,7 @@ class Program:
         self.guards = [(obj, name, value) for obj, name, value in recording.reads.values()
                        if not (name == "grad" and id(obj) in live) and id(obj) not in old_gradients]
         self.modules = list(recording.modules.values())
-        self.unchanged = _guard(self.guards, self.modules)
+        self.unchanged = guard(self.guards, self.modules)
         values = self.values = [buffer.array for buffer in self.buffers]
         written = {root for instruction in flat(self.instructions) for root in instruction.writes}
         self.copied = [(position, slot) for position, slot in inputs
@@ -236,7 +103,7 @@ class Program:
             step = self._step(index, instruction, values, dynamic, written)
             if step is not None:
                 self.steps.append(step)
-        self.replay = _straight_line(self.steps, values)
+        self.replay = straight_line(self.steps, values)
 
     def _plan_reuse(self, outputs) -> None:
         """Buffers are reused, as a register allocator reuses registers: once the last operation
@@ -251,7 +118,7 @@ class Program:
             for slot in (instruction.result, *instruction.results):
                 if slot is not None:
                     end.setdefault(self._root(slot), n)
-            for slot in _refs((instruction.arguments, instruction.keywords)):
+            for slot in refs((instruction.arguments, instruction.keywords)):
                 end[self._root(slot)] = n
         kept = {self._root(slot) for slot in _buffers_of(outputs)}
         kept |= {self._root(i.arguments[0].index) for i in order
@@ -321,32 +188,32 @@ class Program:
             return self._update(index, instruction, values, dynamic, written), None
         if kind in ("version", "live"):
             return functools.partial(function, *arguments), None
-        moving = any(slot in dynamic for slot in _refs((arguments, keywords)))
+        moving = any(slot in dynamic for slot in refs((arguments, keywords)))
         if instruction.results:  # a ufunc with several outputs, each into its buffer
             out = tuple(self._allocate(slot) for slot in instruction.results)
             if moving:
-                return _bound(function, arguments, keywords, values, dynamic, out), None
-            return functools.partial(function, *_resolve(arguments, values), out=out,
-                                     **_resolve(keywords, values)), None
+                return bound_call(function, arguments, keywords, values, dynamic, out), None
+            return functools.partial(function, *resolve(arguments, values), out=out,
+                                     **resolve(keywords, values)), None
         if kind == "view" and not moving:
-            values[result] = function(*_resolve(arguments, values), **_resolve(keywords, values))
+            values[result] = function(*resolve(arguments, values), **resolve(keywords, values))
             return None
         if kind == "view" or result is None or not _takes_out(function):
             if not moving and (result is None or self.buffers[result].shape != ()):
                 # bound once; a result (a gather by fancy index) is a new array on each call
                 if result is not None:
                     dynamic.add(result)
-                return functools.partial(function, *_resolve(arguments, values),
-                                         **_resolve(keywords, values)), result
+                return functools.partial(function, *resolve(arguments, values),
+                                         **resolve(keywords, values)), result
             if result is not None:
                 dynamic.add(result)
             scalar = result is not None and self.buffers[result].shape == ()
-            return _bound(function, arguments, keywords, values, dynamic, scalar=scalar), result
+            return bound_call(function, arguments, keywords, values, dynamic, scalar=scalar), result
         self._allocate(result)
         if moving:
-            return _bound(function, arguments, keywords, values, dynamic, values[result]), None
-        return functools.partial(function, *_resolve(arguments, values), out=values[result],
-                                 **_resolve(keywords, values)), None
+            return bound_call(function, arguments, keywords, values, dynamic, values[result]), None
+        return functools.partial(function, *resolve(arguments, values), out=values[result],
+                                 **resolve(keywords, values)), None
 
     def _update(self, index, instruction, values, dynamic, written):
         """An optimiser's step: its recorded operations while its settings are those recorded,
@@ -362,8 +229,7 @@ class Program:
                 return live  # an operation whose arguments move: not worth a special case
             if step is not None:
                 calls.append(step[0])
-        return functools.partial(_update, instruction.arguments[0], instruction.expected, calls,
-                                 live)
+        return Update(same_settings(instruction.arguments[0], instruction.expected), calls, live)
 
     def first_draw(self, before: int) -> bool:
         return any(i.kind == "draw" for i in self.instructions[:before])

@@ -545,3 +545,27 @@ def test_results_laid_out_like_a_transposed_operand_are_reduced_in_eagers_order(
             for _ in range(6)]
     assert [compiled(x).item() for x in data] == [steps[0](x).item() for x in data]
     numpy.testing.assert_array_equal(tensors[0].data, tensors[1].data)
+
+
+def test_the_written_settings_check_agrees_with_the_settings_it_was_written_from():
+    from chainrule.codegen import same_settings
+    from chainrule.recording import optimizer_settings
+
+    model = nn.Linear(3, 2)
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(chainrule.ones(4, 3)).sum().backward()
+    optimizer.step()  # makes a momentum buffer for each parameter
+    same = same_settings(optimizer, optimizer_settings(optimizer))
+    assert same()
+    changes = [lambda: optimizer.param_groups[0].update(lr=0.2),
+               lambda: optimizer.param_groups[0].pop("nesterov"),
+               lambda: optimizer.state[model.weight].update(
+                   momentum_buffer=numpy.zeros((2, 3), numpy.float32)),
+               lambda: optimizer.state.pop(model.bias),
+               lambda: optimizer.add_param_group({"params": [nn.Parameter(chainrule.ones(1))]})]
+    for change in changes:
+        saved = optimizer_settings(optimizer)
+        change()
+        assert optimizer_settings(optimizer) != saved
+        assert not same_settings(optimizer, saved)()
+        assert same_settings(optimizer, optimizer_settings(optimizer))()
