@@ -14,10 +14,10 @@ import functools
 import numpy
 
 from . import backend, listing
+from .codegen import Update, bound_call, guard, refs, resolve, same_settings, straight_line
 from .errors import CompileError
 from .listing import flat
-from .codegen import Update, bound_call, guard, refs, resolve, same_settings, straight_line
-from .recording import same_structure
+from .recording import Ref, same_structure
 from .tensor import Tensor
 
 OUT_FUNCTIONS = (numpy.dot, numpy.clip, numpy.cumsum)  # array functions that take out=
@@ -124,6 +124,7 @@ class Program:
         kept |= {self._root(i.arguments[0].index) for i in order
                  if i.kind == "set_grad" and i.arguments[0] is not None}
         self.ends = sorted((n, root) for root, n in end.items() if root not in kept)
+        self.kept = kept
         self.pooled, self.free = set(), {}
 
     def _root(self, slot: int) -> int:
@@ -131,20 +132,41 @@ class Program:
         return slot if root is None else root
 
     def _allocate(self, slot: int):
-        """A buffer for ``slot``: a free one of its shape, dtype and layout, or a new one."""
+        """A buffer for ``slot``: a free one of its shape, dtype and layout, or a new one. A
+        result that outlives the call gets its own: the next call may read it (a gradient
+        accumulated across calls) after the operations that would share its memory."""
         buffer = self.buffers[slot]
-        free = self.free.get((buffer.shape, buffer.dtype, buffer.layout))
+        free = None if slot in self.kept else self.free.get(
+            (buffer.shape, buffer.dtype, buffer.layout))
         self.values[slot] = free.pop() if free else _empty(buffer)
         self.pooled.add(slot)
         return self.values[slot]
 
     def _release_before(self, position: int) -> None:
         while self.ends and self.ends[0][0] < position:
-            _, root = self.ends.pop(0)
-            if root in self.pooled:
-                buffer = self.buffers[root]
-                key = (buffer.shape, buffer.dtype, buffer.layout)
-                self.free.setdefault(key, []).append(self.values[root])
+            self._free(self.ends.pop(0)[1])
+
+    def _free(self, root: int) -> None:
+        if root in self.pooled:
+            buffer = self.buffers[root]
+            key = (buffer.shape, buffer.dtype, buffer.layout)
+            self.free.setdefault(key, []).append(self.values[root])
+
+    def _release_read_in_place(self, instruction) -> None:
+        """In place, as the limit writes ``a *= b``: an elementwise operation may write its result
+        over an argument it is the last to read, when that argument is a whole buffer of the
+        program and no view of it is read too (element i is then read and written at one
+        address, before any other: the numbers are those of a separate buffer)."""
+        position = self.position[id(instruction)]
+        if not isinstance(instruction.function, numpy.ufunc):
+            return
+        direct = {a.index for a in instruction.arguments if type(a) is Ref}
+        read = [(slot, self._root(slot)) for slot in refs(instruction.arguments)]
+        read += [(None, self._root(slot)) for slot in refs(instruction.keywords)]
+        whole = direct - {root for slot, root in read if slot != root}
+        for entry in [entry for entry in self.ends if entry[0] == position and entry[1] in whole]:
+            self.ends.remove(entry)
+            self._free(entry[1])
 
     def _step(self, index, instruction, values, dynamic, written):
         """(call, buffer to store its result in or None), or None: done at build time.
@@ -209,6 +231,7 @@ class Program:
                 dynamic.add(result)
             scalar = result is not None and self.buffers[result].shape == ()
             return bound_call(function, arguments, keywords, values, dynamic, scalar=scalar), result
+        self._release_read_in_place(instruction)
         self._allocate(result)
         if moving:
             return bound_call(function, arguments, keywords, values, dynamic, values[result]), None

@@ -313,6 +313,32 @@ def test_gradients_accumulated_across_calls_are_read_live():
     assert_same_state(steps[0][0], steps[1][0])
 
 
+def test_a_gradient_kept_across_calls_shares_its_buffer_with_nothing():
+    """The gradients a call leaves are read by the next (no zero_grad): had one been given the
+    buffer of a result that died before it (here a (3, 3) activation, as big as a weight's
+    gradient), the next call would overwrite it before adding to it."""
+    steps = []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 3), nn.Tanh(),
+                              nn.Linear(3, 1))
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, model=model, optimizer=optimizer):
+            loss = (model(x) * model(x)).sum()
+            loss.backward()
+            optimizer.step()
+            return loss
+        steps.append((model, step))
+    rng = numpy.random.default_rng(0)
+    data = [chainrule.tensor(rng.standard_normal((3, 3)).astype(numpy.float32))
+            for _ in range(6)]
+    compiled = chainrule.compile(steps[1][1])
+    assert [compiled(x).item() for x in data] == [steps[0][1](x).item() for x in data]
+    assert compiled.recordings == 1
+    assert_same_state(steps[0][0], steps[1][0])
+
+
 def test_manual_sgd_with_gradients_zeroed_in_place_replays_exactly():
     tensors, steps = [], []
     for _ in range(2):
