@@ -4,8 +4,9 @@
 bound: an array operation writes its result with ``out=`` into a buffer allocated here, once
 (and shared with results whose lifetimes don't overlap); a view of a buffer that never moves is
 taken here, once; an array made from Python values is made here, once, unless the step writes
-into it. What is left for each call is a flat list of calls; only the instructions that read a
-large input of the step look their arguments up each time.
+into it. What is left for each call is a list of calls, written out as one Python function
+(codegen.py); only the instructions that read a large input of the step, or a result made anew
+on each call (a gather by fancy index), read it from ``values`` each time.
 """
 from __future__ import annotations
 
