@@ -5,8 +5,8 @@ bound: an array operation writes its result with ``out=`` into a buffer allocate
 (and shared with results whose lifetimes don't overlap); a view of a buffer that never moves is
 taken here, once; an array made from Python values is made here, once, unless the step writes
 into it. What is left for each call is a list of calls, written out as one Python function
-(codegen.py); only the instructions that read a large input of the step, or a result made anew
-on each call (a gather by fancy index), read it from ``values`` each time.
+(codegen.py); only the instructions that read an input of the step, or a result made anew on
+each call (a gather by fancy index), read it from ``values`` each time.
 """
 from __future__ import annotations
 
@@ -22,9 +22,6 @@ from .recording import Ref, same_structure
 from .tensor import Tensor
 
 OUT_FUNCTIONS = (numpy.dot, numpy.clip, numpy.cumsum)  # array functions that take out=
-# An input this small is copied into a buffer of the program on each call, so that the
-# operations reading it are bound once; a larger one is looked up by the operations instead.
-COPY_INPUTS_BELOW = 65536  # bytes
 
 
 class _BranchChanged(Exception):
@@ -88,12 +85,6 @@ class Program:
         self.unchanged = guard(self.guards, self.modules)
         values = self.values = [buffer.array for buffer in self.buffers]
         written = {root for instruction in flat(self.instructions) for root in instruction.writes}
-        self.copied = [(position, slot) for position, slot in inputs
-                       if slot not in written and numpy.prod(self.buffers[slot].shape)
-                       * self.buffers[slot].dtype.itemsize < COPY_INPUTS_BELOW]
-        for _, slot in self.copied:
-            values[slot] = _empty(self.buffers[slot])
-        self.inputs = [item for item in inputs if item not in self.copied]
         dynamic = {slot for _, slot in self.inputs} | {slot for _, slot, _, _ in self.gradients}
         # Setting a .grad the step had not read before (zero_grad first) is one an eager run of
         # the call would redo the same: it does not stop a fall-back to eager mode.
@@ -286,9 +277,6 @@ class Program:
         for position, slot in self.inputs:
             value = args[position]
             values[slot] = value.data if isinstance(value, Tensor) else value
-        for position, slot in self.copied:
-            value = args[position]
-            numpy.copyto(values[slot], value.data if isinstance(value, Tensor) else value)
         for tensor, slot, _, _ in self.gradients:
             values[slot] = tensor.grad.data
         state = backend.get_rng_state() if self.snapshot_rng else None
