@@ -124,59 +124,59 @@ def straight_line(steps, values):
     return constants["replay"]
 
 
+def _named(constants: dict, value) -> str:
+    """The name under which ``value`` is bound in the written code."""
+    name = f"k{len(constants)}"
+    constants[name] = value
+    return name
+
+
 def guard(guards, modules):
     """One function that says whether everything the recording read is as it was: each tensor's
-    array, gradient and flag the very object read (``o0.data is e0 and ...``), each module's
-    attributes and items the same objects (``len(c1) == 7 and c1["weight"] is e5 ...``). The
-    program keeps the objects, so none is replaced by a new one at the same address meanwhile;
-    a key gone raises KeyError, which ``changed`` takes as a change."""
+    array, gradient and flag the very object read (``k0.data is k1 and ...``), each module's
+    attributes and items the same objects (``len(k4) == 7 and k4[k5] is k6 ...``). The program
+    keeps the objects, so none is replaced by a new one at the same address meanwhile; a key
+    gone raises KeyError, which ``changed`` takes as a change."""
     constants, tests = {}, []
-
-    def same(expression, value):
-        constants[f"e{len(constants)}"] = value
-        tests.append(f"{expression} is e{len(constants) - 1}")
-
-    for n, (obj, name, value) in enumerate(guards):
-        constants[f"o{n}"] = obj
-        same(f"o{n}.{name}", value)
-    for n, (collection, _, values) in enumerate(
-            item for _, structure in modules for item in structure):
+    for obj, name, value in guards:  # name: data, grad or requires_grad
+        tests.append(f"{_named(constants, obj)}.{name} is {_named(constants, value)}")
+    for collection, _, values in (item for _, structure in modules for item in structure):
         if type(collection) is tuple:
             continue  # a module's items when it holds none: () itself, which can't change
-        constants[f"c{n}"] = collection
-        tests.append(f"len(c{n}) == {len(values)}")
+        held = _named(constants, collection)
+        tests.append(f"len({held}) == {len(values)}")
         keys = collection.keys() if type(collection) is dict else range(len(values))
         for key, value in zip(keys, values):
-            same(f"c{n}[{key!r}]", value)
+            tests.append(f"{held}[{_named(constants, key)}] is {_named(constants, value)}")
     return eval(f"lambda: {' and '.join(tests) or 'True'}", constants)
+
+
+def _identity_or_value(value):
+    return id(value) if isinstance(value, numpy.ndarray) else value
 
 
 def same_settings(optimizer, settings):
     """A function that says whether ``optimizer_settings(optimizer) == settings``, written out
-    as one expression (``len(O.param_groups[0]) == 6 and O.param_groups[0]['lr'] == e3 ...``)
+    as one expression (``len(O.param_groups[0]) == 6 and O.param_groups[0][k1] == k2 ...``)
     rather than building the tuples on each call. A key or group gone counts as a change."""
     groups, state = settings
     params = {id(p): p for group in optimizer.param_groups for p in group["params"]}
     if any(key not in params for key, _ in state):
         return lambda: optimizer_settings(optimizer) == settings
-    constants = {"O": optimizer, "ndarray": numpy.ndarray}
+    constants = {"O": optimizer, "identity_or_value": _identity_or_value}
     tests = [f"len(O.param_groups) == {len(groups)}", f"len(O.state) == {len(state)}"]
-
-    def equal(expression, value):
-        constants[f"e{len(constants)}"] = value
-        tests.append(f"{expression} == e{len(constants) - 1}")
-
     for n, (*items, ids) in enumerate(groups):
-        tests.append(f"len(O.param_groups[{n}]) == {len(items) + 1}")
-        for key, value in items:
-            equal(f"O.param_groups[{n}][{key!r}]", value)
-        equal(f"tuple(map(id, O.param_groups[{n}]['params']))", ids)
-    for n, (key, buffers) in enumerate(state):
-        constants[f"p{n}"] = params[key]
-        tests.append(f"len(O.state[p{n}]) == {len(buffers)}")
-        for name, value in buffers:  # an array by identity, as optimizer_settings has it
-            equal(f"(lambda v: id(v) if isinstance(v, ndarray) else v)(O.state[p{n}][{name!r}])",
-                  value)
-    code = f"def same():\n try:\n  return bool({' and '.join(tests)})\n except (KeyError, IndexError):\n  return False"
-    exec(code, constants)
+        group = f"O.param_groups[{n}]"
+        tests.append(f"len({group}) == {len(items) + 1}")
+        tests += [f"{group}[{_named(constants, key)}] == {_named(constants, value)}"
+                  for key, value in items]
+        tests.append(f"tuple(map(id, {group}['params'])) == {_named(constants, ids)}")
+    for key, buffers in state:
+        entry = f"O.state[{_named(constants, params[key])}]"
+        tests.append(f"len({entry}) == {len(buffers)}")
+        # an array by identity, any other value by equality, as optimizer_settings has them
+        tests += [f"identity_or_value({entry}[{_named(constants, name)}]) == "
+                  f"{_named(constants, value)}" for name, value in buffers]
+    exec("def same():\n    try:\n        return bool(" + " and ".join(tests) + ")\n"
+         "    except (KeyError, IndexError):\n        return False", constants)
     return constants["same"]
