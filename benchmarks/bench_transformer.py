@@ -1,9 +1,10 @@
-"""One training step of the GPT, chainrule against PyTorch on the CPU.
+"""One training step of the GPT, chainrule (eager and compiled) against PyTorch on the CPU.
 
 The step is the whole of it: forward, cross-entropy, backward, gradient clipping and an AdamW
 update, for n_layer 4, n_head 4, n_embd 128, block 64, batch 32 (vocabulary 65), in float32.
-Both models start from the same weights (chainrule's, copied into PyTorch) and see the same
-batches; the two steps run alternately in one process after a warm-up (see harness.py).
+The three models start from the same weights (chainrule's, copied into PyTorch) and see the same
+batches; the steps run alternately in one process after a warm-up (see harness.py). The
+compiled step is ``chainrule.compile`` of the eager one, recorded before the timing starts.
 
     python benchmarks/bench_transformer.py [--quick | --full] [--threads N] [--json PATH]
 """
@@ -56,6 +57,21 @@ def chainrule_step(model, optimizer, x, y) -> float:
     return loss.item()
 
 
+def compiled_step(model, optimizer):
+    """The eager step as ``chainrule.compile`` records and replays it (returning the loss)."""
+    import chainrule
+
+    @chainrule.compile
+    def step(x, y):
+        optimizer.zero_grad()
+        _, loss = model(x, y)
+        loss.backward()
+        chainrule.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+        optimizer.step()
+        return loss
+    return lambda model_, optimizer_, x, y: step(x, y).item()
+
+
 def torch_step(model, optimizer, x, y) -> float:
     import torch
 
@@ -88,13 +104,17 @@ def time_steps(threads: int, repeats: int, warmup: int):
 
     limit_threads(threads)
     model, optimizer, reference, reference_optimizer = build_pair(BENCH, "float32")
+    compiled_model, compiled_optimizer, _, _ = build_pair(BENCH, "float32")
     data = batches(repeats + warmup, BATCH, BENCH["block_size"], BENCH["vocab_size"])
     ours = [(chainrule.tensor(x), chainrule.tensor(y)) for x, y in data]
     theirs = [(torch.as_tensor(x), torch.as_tensor(y)) for x, y in data]
-    position = {"chainrule": 0, "pytorch": 0}
+    compiled = compiled_step(compiled_model, compiled_optimizer)
+    for x, y in ours[:2]:  # the first call runs eagerly, the second records
+        compiled(None, None, x, y)
+    position = {"chainrule": 0, "chainrule compiled": 0, "pytorch": 0}
     # CPU seconds of each call too: on a shared machine, time spent waiting for a core
     # inflates wall-clock times at random, while the CPU time of a one-thread step does not.
-    cpu = {"chainrule": [], "pytorch": []}
+    cpu = {name: [] for name in position}
 
     def timed(name, step, model_, optimizer_, pairs):
         def run():
@@ -106,6 +126,8 @@ def time_steps(threads: int, repeats: int, warmup: int):
         return run
 
     timings = compare({"chainrule": timed("chainrule", chainrule_step, model, optimizer, ours),
+                       "chainrule compiled": timed("chainrule compiled", compiled, None, None,
+                                                   ours),
                        "pytorch": timed("pytorch", torch_step, reference, reference_optimizer,
                                         theirs)},
                       repeats=repeats, warmup=warmup)
@@ -130,8 +152,7 @@ def main():
              f"AdamW, clipping), float32, {args.threads} thread(s)")
     print(table(timings, baseline="pytorch", unit="ms", title=title + ", wall-clock"))
     print()
-    print(table({"chainrule": cpu_timings["chainrule"], "pytorch": cpu_timings["pytorch"]},
-                baseline="pytorch", unit="ms", title=title + ", CPU time of the process"))
+    print(table(cpu_timings, baseline="pytorch", unit="ms", title=title + ", CPU time of the process"))
     print()
     print_machine(machine_info())
     save_json(args.json, {"timings": timings, "cpu_timings": cpu_timings,

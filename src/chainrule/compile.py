@@ -51,7 +51,7 @@ import numpy
 
 from . import autograd, backend
 from .errors import CompileError
-from .recording import watching
+from .watch import watching
 from .replay import Program
 from .traced import Traced, plain
 from .tensor import Tensor, as_tensor

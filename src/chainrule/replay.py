@@ -4,62 +4,29 @@
 bound: an array operation writes its result with ``out=`` into a buffer allocated here, once
 (and shared with results whose lifetimes don't overlap); a view of a buffer that never moves is
 taken here, once; an array made from Python values is made here, once, unless the step writes
-into it. What is left for each call is a flat list of calls; only the instructions that read a
-large input of the step look their arguments up each time.
+into it. What is left for each call is a list of calls, written out as one Python function
+(codegen.py); only the instructions that read an input of the step, or a result made anew on
+each call (a gather by fancy index), read it from ``values`` each time.
 """
 from __future__ import annotations
 
 import functools
-import itertools
 
 import numpy
 
-from . import backend
+from . import backend, listing
+from .codegen import Update, bound_call, guard, refs, resolve, same_settings, straight_line
 from .errors import CompileError
-from .recording import Ref, optimizer_settings, same_structure
+from .listing import flat
+from .recording import Ref, same_structure
 from .tensor import Tensor, as_tensor
 
 OUT_FUNCTIONS = (numpy.dot, numpy.clip, numpy.cumsum)  # array functions that take out=
-# An input this small is copied into a buffer of the program on each call, so that the
-# operations reading it are bound once; a larger one is looked up by the operations instead.
-COPY_INPUTS_BELOW = 65536  # bytes
 
 
 class _BranchChanged(Exception):
     def __init__(self, index: int):
         self.index = index
-
-
-def _resolve(value, values):
-    kind = type(value)
-    if kind is Ref:
-        return values[value.index]
-    if kind is tuple or kind is list:
-        return kind(_resolve(item, values) for item in value)
-    if kind is dict:
-        return {key: _resolve(item, values) for key, item in value.items()}
-    return value
-
-
-def _refs(value):
-    if type(value) is Ref:
-        yield value.index
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            yield from _refs(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _refs(item)
-
-
-def _call(function, arguments, keywords, values, out=None):
-    """An instruction whose arguments change from call to call: resolved at each call."""
-    keywords = _resolve(keywords, values)
-    if out is not None:
-        keywords["out"] = out
-    result = function(*_resolve(arguments, values), **keywords)
-    # a full reduction gives a NumPy scalar; the recording made it a 0-d array, and so do we
-    return numpy.asarray(result) if isinstance(result, numpy.generic) else result
 
 
 def _branch(slot: int, expected: bool, index: int, values) -> None:
@@ -70,23 +37,8 @@ def _branch(slot: int, expected: bool, index: int, values) -> None:
 def _draw(name, arguments, keywords, values, out=None):
     draw = getattr(backend.generator(), name)
     if out is None:
-        return numpy.asarray(draw(*_resolve(arguments, values), **_resolve(keywords, values)))
-    draw(*_resolve(arguments, values), out=out, **_resolve(keywords, values))
-
-
-def _update(optimizer, settings, calls, live) -> None:
-    if optimizer_settings(optimizer) != settings:
-        return live()
-    for call in calls:
-        call()
-
-
-def flat(instructions):
-    """The instructions, an optimiser's recorded update in its place."""
-    for instruction in instructions:
-        yield instruction
-        if instruction.kind == "optimizer" and instruction.keywords["update"]:
-            yield from instruction.keywords["update"]
+        return numpy.asarray(draw(*resolve(arguments, values), **resolve(keywords, values)))
+    draw(*resolve(arguments, values), out=out, **resolve(keywords, values))
 
 
 def _empty(buffer):
@@ -130,22 +82,9 @@ class Program:
         self.guards = [(obj, name, value) for obj, name, value in recording.reads.values()
                        if not (name == "grad" and id(obj) in live) and id(obj) not in old_gradients]
         self.modules = list(recording.modules.values())
-        self.collections = [collection for _, structure in self.modules
-                            for collection, _, _ in structure]
-        # what the recording saw: the guards' values as read when the step first read them
-        self.fingerprint = (tuple(id(value) for _, _, value in self.guards),
-                            tuple(len(values) for _, structure in self.modules
-                                  for _, _, values in structure),
-                            tuple(i for _, structure in self.modules
-                                  for _, ids, _ in structure for i in ids))
+        self.unchanged = guard(self.guards, self.modules)
         values = self.values = [buffer.array for buffer in self.buffers]
         written = {root for instruction in flat(self.instructions) for root in instruction.writes}
-        self.copied = [(position, slot) for position, slot in inputs
-                       if slot not in written and numpy.prod(self.buffers[slot].shape)
-                       * self.buffers[slot].dtype.itemsize < COPY_INPUTS_BELOW]
-        for _, slot in self.copied:
-            values[slot] = _empty(self.buffers[slot])
-        self.inputs = [item for item in inputs if item not in self.copied]
         dynamic = {slot for _, slot in self.inputs} | {slot for _, slot, _, _ in self.gradients}
         # Setting a .grad the step had not read before (zero_grad first) is one an eager run of
         # the call would redo the same: it does not stop a fall-back to eager mode.
@@ -156,6 +95,7 @@ class Program:
             step = self._step(index, instruction, values, dynamic, written)
             if step is not None:
                 self.steps.append(step)
+        self.replay = straight_line(self.steps, values)
 
     def _plan_reuse(self, outputs) -> None:
         """Buffers are reused, as a register allocator reuses registers: once the last operation
@@ -170,12 +110,13 @@ class Program:
             for slot in (instruction.result, *instruction.results):
                 if slot is not None:
                     end.setdefault(self._root(slot), n)
-            for slot in _refs((instruction.arguments, instruction.keywords)):
+            for slot in refs((instruction.arguments, instruction.keywords)):
                 end[self._root(slot)] = n
         kept = {self._root(slot) for slot in _buffers_of(outputs)}
         kept |= {self._root(i.arguments[0].index) for i in order
                  if i.kind == "set_grad" and i.arguments[0] is not None}
         self.ends = sorted((n, root) for root, n in end.items() if root not in kept)
+        self.kept = kept
         self.pooled, self.free = set(), {}
 
     def _root(self, slot: int) -> int:
@@ -183,20 +124,41 @@ class Program:
         return slot if root is None else root
 
     def _allocate(self, slot: int):
-        """A buffer for ``slot``: a free one of its shape, dtype and layout, or a new one."""
+        """A buffer for ``slot``: a free one of its shape, dtype and layout, or a new one. A
+        result that outlives the call gets its own: the next call may read it (a gradient
+        accumulated across calls) after the operations that would share its memory."""
         buffer = self.buffers[slot]
-        free = self.free.get((buffer.shape, buffer.dtype, buffer.layout))
+        free = None if slot in self.kept else self.free.get(
+            (buffer.shape, buffer.dtype, buffer.layout))
         self.values[slot] = free.pop() if free else _empty(buffer)
         self.pooled.add(slot)
         return self.values[slot]
 
     def _release_before(self, position: int) -> None:
         while self.ends and self.ends[0][0] < position:
-            _, root = self.ends.pop(0)
-            if root in self.pooled:
-                buffer = self.buffers[root]
-                key = (buffer.shape, buffer.dtype, buffer.layout)
-                self.free.setdefault(key, []).append(self.values[root])
+            self._free(self.ends.pop(0)[1])
+
+    def _free(self, root: int) -> None:
+        if root in self.pooled:
+            buffer = self.buffers[root]
+            key = (buffer.shape, buffer.dtype, buffer.layout)
+            self.free.setdefault(key, []).append(self.values[root])
+
+    def _release_read_in_place(self, instruction) -> None:
+        """In place, as the limit writes ``a *= b``: an elementwise operation may write its result
+        over an argument it is the last to read, when that argument is a whole buffer of the
+        program and no view of it is read too (element i is then read and written at one
+        address, before any other: the numbers are those of a separate buffer)."""
+        position = self.position[id(instruction)]
+        if not isinstance(instruction.function, numpy.ufunc):
+            return
+        direct = {a.index for a in instruction.arguments if type(a) is Ref}
+        read = [(slot, self._root(slot)) for slot in refs(instruction.arguments)]
+        read += [(None, self._root(slot)) for slot in refs(instruction.keywords)]
+        whole = direct - {root for slot, root in read if slot != root}
+        for entry in [entry for entry in self.ends if entry[0] == position and entry[1] in whole]:
+            self.ends.remove(entry)
+            self._free(entry[1])
 
     def _step(self, index, instruction, values, dynamic, written):
         """(call, buffer to store its result in or None), or None: done at build time.
@@ -240,32 +202,33 @@ class Program:
             return self._update(index, instruction, values, dynamic, written), None
         if kind in ("version", "live"):
             return functools.partial(function, *arguments), None
-        moving = any(slot in dynamic for slot in _refs((arguments, keywords)))
+        moving = any(slot in dynamic for slot in refs((arguments, keywords)))
         if instruction.results:  # a ufunc with several outputs, each into its buffer
             out = tuple(self._allocate(slot) for slot in instruction.results)
             if moving:
-                return functools.partial(_call, function, arguments, keywords, values, out), None
-            return functools.partial(function, *_resolve(arguments, values), out=out,
-                                     **_resolve(keywords, values)), None
+                return bound_call(function, arguments, keywords, values, dynamic, out), None
+            return functools.partial(function, *resolve(arguments, values), out=out,
+                                     **resolve(keywords, values)), None
         if kind == "view" and not moving:
-            values[result] = function(*_resolve(arguments, values), **_resolve(keywords, values))
+            values[result] = function(*resolve(arguments, values), **resolve(keywords, values))
             return None
         if kind == "view" or result is None or not _takes_out(function):
             if not moving and (result is None or self.buffers[result].shape != ()):
                 # bound once; a result (a gather by fancy index) is a new array on each call
                 if result is not None:
                     dynamic.add(result)
-                return functools.partial(function, *_resolve(arguments, values),
-                                         **_resolve(keywords, values)), result
+                return functools.partial(function, *resolve(arguments, values),
+                                         **resolve(keywords, values)), result
             if result is not None:
                 dynamic.add(result)
-            return functools.partial(_call, function, arguments, keywords, values), result
+            scalar = result is not None and self.buffers[result].shape == ()
+            return bound_call(function, arguments, keywords, values, dynamic, scalar=scalar), result
+        self._release_read_in_place(instruction)
         self._allocate(result)
         if moving:
-            return functools.partial(_call, function, arguments, keywords, values,
-                                     values[result]), None
-        return functools.partial(function, *_resolve(arguments, values), out=values[result],
-                                 **_resolve(keywords, values)), None
+            return bound_call(function, arguments, keywords, values, dynamic, values[result]), None
+        return functools.partial(function, *resolve(arguments, values), out=values[result],
+                                 **resolve(keywords, values)), None
 
     def _update(self, index, instruction, values, dynamic, written):
         """An optimiser's step: its recorded operations while its settings are those recorded,
@@ -281,31 +244,23 @@ class Program:
                 return live  # an operation whose arguments move: not worth a special case
             if step is not None:
                 calls.append(step[0])
-        return functools.partial(_update, instruction.arguments[0], instruction.expected, calls,
-                                 live)
+        return Update(same_settings(instruction.arguments[0], instruction.expected), calls, live)
 
     def first_draw(self, before: int) -> bool:
         return any(i.kind == "draw" for i in self.instructions[:before])
 
     # ------------------------------------------------------------ running
-    def _fingerprint(self) -> tuple:
-        """The ids of everything the guards look at, in one tuple: one comparison per replay.
-        (The program keeps the objects themselves, so no id can be reused meanwhile.)"""
-        objects = [obj for obj, _, _ in self.guards]
-        names = [name for _, name, _ in self.guards]
-        return (tuple(map(id, map(getattr, objects, names))),
-                tuple(map(len, self.collections)),
-                tuple(map(id, itertools.chain.from_iterable(
-                    c.values() if type(c) is dict else c for c in self.collections))))
-
     def changed(self):
         """None if everything the recording read is as it was; else a description of what isn't."""
         for tensor, _, shape, dtype in self.gradients:
             gradient = tensor.grad
             if gradient is None or gradient.data.shape != shape or gradient.data.dtype != dtype:
                 return f"grad of a {type(tensor).__name__} of shape {tuple(tensor.shape)}"
-        if self._fingerprint() == self.fingerprint:
-            return None
+        try:
+            if self.unchanged():
+                return None
+        except (KeyError, IndexError):
+            pass
         for obj, name, value in self.guards:
             if getattr(obj, name) is not value:
                 what = type(obj).__name__
@@ -315,25 +270,18 @@ class Program:
             if not same_structure(structure):
                 return (f"an attribute (a parameter, a sub-module, training) of a "
                         f"{type(module).__name__}")
-        return "something the recording read"  # not reached: the fingerprint said so
+        return "something the recording read"  # not reached: the guard said so
 
     def run(self, function, args):
         values = self.values
         for position, slot in self.inputs:
             value = args[position]
             values[slot] = value.data if isinstance(value, Tensor) else value
-        for position, slot in self.copied:
-            value = args[position]
-            numpy.copyto(values[slot], value.data if isinstance(value, Tensor) else value)
         for tensor, slot, _, _ in self.gradients:
             values[slot] = tensor.grad.data
         state = backend.get_rng_state() if self.snapshot_rng else None
         try:
-            for call, store in self.steps:
-                if store is None:
-                    call()
-                else:
-                    values[store] = call()
+            self.replay()
         except _BranchChanged as changed:
             if changed.index > self.first_effect:
                 raise CompileError(
@@ -354,75 +302,7 @@ class Program:
 
     # ------------------------------------------------------------ reading
     def __str__(self) -> str:
-        """The program as the lecture's tables: the forward, then the backward, then the update;
-        one line per operation, each buffer vN with its shape and dtype."""
-        count = len(list(flat(self.instructions)))
-        lines = [f"{count} instructions on {len(self.buffers)} buffers "
-                 f"({sum(1 for b in self.buffers if b.origin == 'input')} inputs, "
-                 f"{sum(1 for b in self.buffers if b.origin == 'held')} held by tensors)"]
-        phase = None
-        for instruction in self.instructions:
-            if instruction.phase != phase:
-                phase = instruction.phase
-                lines.append(f"{phase}:")
-            lines.append("  " + _describe(instruction, self.buffers))
-            if instruction.kind == "optimizer" and instruction.keywords["update"]:
-                lines += ["    " + _describe(inner, self.buffers)
-                          for inner in instruction.keywords["update"]]
-        return "\n".join(lines)
+        """The program as the lecture's tables (listing.py)."""
+        return listing.text(self)
 
     __repr__ = __str__
-
-
-def _name(function) -> str:
-    owner = getattr(function, "__self__", None)
-    if isinstance(owner, numpy.ufunc):
-        return f"{owner.__name__}.{function.__name__}"
-    return getattr(function, "__name__", type(function).__name__)
-
-
-def _text(value, buffers) -> str:
-    if type(value) is Ref:
-        buffer = buffers[value.index]
-        return f"v{value.index}" if buffer.origin == "made" else f"v{value.index}:{buffer.origin}"
-    if isinstance(value, tuple):
-        return "(" + ", ".join(_text(item, buffers) for item in value) + ")"
-    if isinstance(value, slice):
-        return ":" if value == slice(None) else repr(value)
-    if isinstance(value, numpy.dtype):
-        return str(value)
-    return repr(value)
-
-
-def _describe(instruction, buffers) -> str:
-    """One line: ``v9 = maximum(v8, 0)    (128, 256) float32``."""
-    kind, function = instruction.kind, instruction.function
-    if kind == "optimizer":
-        name = type(instruction.arguments[0]).__name__
-        if instruction.keywords["update"] is None:
-            return f"{name}.step()  (run live: its settings or step count change between calls)"
-        return f"{name}.step(), while its settings are as recorded (else run live):"
-    if kind == "live":
-        return f"{type(instruction.arguments[0]).__name__}.step()  (run live)"
-    if kind == "set_grad":
-        source = instruction.arguments[0]
-        return f"{type(function).__name__}{tuple(function.shape)}.grad = " + (
-            "None" if source is None else _text(source, buffers))
-    if kind == "version":
-        return f"count a write to a tensor of shape {tuple(instruction.arguments[0].shape)}"
-    keywords = {k: v for k, v in instruction.keywords.items()
-                if not (k == "where" and v is True) and v is not None}
-    out = keywords.pop("out", None)
-    arguments = [_text(a, buffers) for a in instruction.arguments]
-    arguments += [f"{k}={_text(v, buffers)}" for k, v in keywords.items()]
-    name = "draw " + function if kind == "draw" else _name(function)
-    call = f"{name}({', '.join(arguments)})"
-    if kind == "branch":
-        return f"check {call} is {instruction.expected}  (a branch on a value)"
-    if instruction.results:
-        return ", ".join(f"v{slot}" for slot in instruction.results) + f" = {call}"
-    if instruction.result is None:
-        target = f"  -> {_text(out[0], buffers)} in place" if out else ""
-        return call + target
-    buffer = buffers[instruction.result]
-    return f"v{instruction.result} = {call}".ljust(48) + f"  {buffer.shape} {buffer.dtype}"

@@ -184,6 +184,22 @@ def test_a_parameter_given_a_new_array_or_replaced_records_again():
     assert_same_state(eager_model, compiled_model)
 
 
+def test_an_attribute_added_to_a_module_or_renamed_records_again():
+    steps = twin_models(OPTIMIZERS["sgd"])
+    (eager_model, _, eager_step), (compiled_model, _, step) = steps
+    compiled = chainrule.compile(step)
+    for index, (x, y) in enumerate(batches(9)):
+        for model in (eager_model, compiled_model):
+            if index == 3:  # one attribute more
+                model[1].note = "added"
+            if index == 6:  # as many attributes as before, one of another name
+                del model[1].note
+                model[1].other_note = "renamed"
+        assert compiled(x, y).item() == eager_step(x, y).item()
+    assert compiled.recordings == 3
+    assert_same_state(eager_model, compiled_model)
+
+
 def test_switching_to_eval_mode_records_again():
     steps = twin_models(OPTIMIZERS["sgd"], dropout=0.5)
     (eager_model, _, eager_step), (compiled_model, _, step) = steps
@@ -291,6 +307,32 @@ def test_gradients_accumulated_across_calls_are_read_live():
             return loss
         steps.append((model, step))
     data = [chainrule.tensor([[1.0, 2.0, -1.0]]) * (index + 1) for index in range(6)]
+    compiled = chainrule.compile(steps[1][1])
+    assert [compiled(x).item() for x in data] == [steps[0][1](x).item() for x in data]
+    assert compiled.recordings == 1
+    assert_same_state(steps[0][0], steps[1][0])
+
+
+def test_a_gradient_kept_across_calls_shares_its_buffer_with_nothing():
+    """The gradients a call leaves are read by the next (no zero_grad): had one been given the
+    buffer of a result that died before it (here a (3, 3) activation, as big as a weight's
+    gradient), the next call would overwrite it before adding to it."""
+    steps = []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 3), nn.Tanh(),
+                              nn.Linear(3, 1))
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, model=model, optimizer=optimizer):
+            loss = (model(x) * model(x)).sum()
+            loss.backward()
+            optimizer.step()
+            return loss
+        steps.append((model, step))
+    rng = numpy.random.default_rng(0)
+    data = [chainrule.tensor(rng.standard_normal((3, 3)).astype(numpy.float32))
+            for _ in range(6)]
     compiled = chainrule.compile(steps[1][1])
     assert [compiled(x).item() for x in data] == [steps[0][1](x).item() for x in data]
     assert compiled.recordings == 1
@@ -529,3 +571,27 @@ def test_results_laid_out_like_a_transposed_operand_are_reduced_in_eagers_order(
             for _ in range(6)]
     assert [compiled(x).item() for x in data] == [steps[0](x).item() for x in data]
     numpy.testing.assert_array_equal(tensors[0].data, tensors[1].data)
+
+
+def test_the_written_settings_check_agrees_with_the_settings_it_was_written_from():
+    from chainrule.codegen import same_settings
+    from chainrule.recording import optimizer_settings
+
+    model = nn.Linear(3, 2)
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(chainrule.ones(4, 3)).sum().backward()
+    optimizer.step()  # makes a momentum buffer for each parameter
+    same = same_settings(optimizer, optimizer_settings(optimizer))
+    assert same()
+    changes = [lambda: optimizer.param_groups[0].update(lr=0.2),
+               lambda: optimizer.param_groups[0].pop("nesterov"),
+               lambda: optimizer.state[model.weight].update(
+                   momentum_buffer=numpy.zeros((2, 3), numpy.float32)),
+               lambda: optimizer.state.pop(model.bias),
+               lambda: optimizer.add_param_group({"params": [nn.Parameter(chainrule.ones(1))]})]
+    for change in changes:
+        saved = optimizer_settings(optimizer)
+        change()
+        assert optimizer_settings(optimizer) != saved
+        assert not same_settings(optimizer, saved)()
+        assert same_settings(optimizer, optimizer_settings(optimizer))()

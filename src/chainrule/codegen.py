@@ -1,0 +1,182 @@
+"""The small Python functions a program is made of, written out for it once.
+
+A replay should do nothing per call but its array operations. So ``replay.py`` writes, when it
+builds a program, the code of one function that makes those calls line after line, each function
+and argument bound as a constant (``straight_line``), and of the checks before a replay, as one
+expression each (``guard``, ``same_settings``); an operation on arrays that change from call to
+call reads them where they sit (``bound_call``). The code is written with ``eval``/``exec`` from
+the recording's own values, never from text a user gave.
+"""
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import numpy
+
+from .recording import Ref, optimizer_settings
+
+
+class Update(NamedTuple):
+    """An optimiser's recorded update: ``calls`` while ``same_settings()``, else ``live()``."""
+    same_settings: object
+    calls: list
+    live: object
+
+
+def resolve(value, values):
+    kind = type(value)
+    if kind is Ref:
+        return values[value.index]
+    if kind is tuple or kind is list:
+        return kind(resolve(item, values) for item in value)
+    if kind is dict:
+        return {key: resolve(item, values) for key, item in value.items()}
+    return value
+
+
+def refs(value):
+    if type(value) is Ref:
+        yield value.index
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from refs(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from refs(item)
+
+
+def call_resolved(function, arguments, keywords, values, out=None):
+    """An instruction whose arguments change from call to call: resolved at each call."""
+    keywords = resolve(keywords, values)
+    if out is not None:
+        keywords["out"] = out
+    result = function(*resolve(arguments, values), **keywords)
+    # a full reduction gives a NumPy scalar; the recording made it a 0-d array, and so do we
+    return numpy.asarray(result) if isinstance(result, numpy.generic) else result
+
+
+def bound_call(function, arguments, keywords, values, dynamic, out=None, scalar=False):
+    """An instruction whose arguments change from call to call, as one small function written
+    for it: ``lambda: dot(values[1], c0, out=c1)``. Arguments that don't change are bound once,
+    the others read from ``values`` where they sit: no walk through the arguments per call."""
+    constants = {"function": function, "values": values, "asarray": numpy.asarray}
+
+    def text(value):
+        if type(value) is Ref and value.index in dynamic:
+            return f"values[{value.index}]"
+        if type(value) in (tuple, list) and any(slot in dynamic for slot in refs(value)):
+            items = "".join(text(item) + ", " for item in value)
+            return f"({items})" if type(value) is tuple else f"[{items}]"
+        if any(slot in dynamic for slot in refs(value)):
+            raise LookupError  # a dict holding a moving array: not worth a special case
+        name = f"c{len(constants)}"
+        constants[name] = resolve(value, values)
+        return name
+
+    try:
+        listed = [text(item) for item in arguments]
+        listed += [f"{key}={text(item)}" for key, item in keywords.items()]
+    except LookupError:
+        return functools.partial(call_resolved, function, arguments, keywords, values, out)
+    if out is not None:
+        listed.append(f"out={text(out)}")
+    call = f"function({', '.join(listed)})"
+    # a full reduction gives a NumPy scalar; the recording made it a 0-d array, and so do we
+    return eval(f"lambda: {f'asarray({call})' if scalar else call}", constants)
+
+
+def straight_line(steps, values):
+    """The steps written out as one Python function, ``f3(a3_0, a3_1, out=k3_out)`` line after
+    line, each function and argument bound once: what is left per call is the calls themselves,
+    no loop over the steps and no partial objects. An optimiser's recorded update becomes
+    ``if not same_settings(): run the step live, else: its operations``."""
+    constants = {"values": values}
+    lines = ["def replay():"]
+
+    def write(call, store, indent):
+        n = len(constants)
+        prefix = indent + (f"values[{store}] = " if store is not None else "")
+        if type(call) is Update:
+            constants[f"e{n}"], constants[f"l{n}"] = call.same_settings, call.live
+            lines.extend([f"{indent}if not e{n}():", f"{indent}    l{n}()",
+                          f"{indent}else:", f"{indent}    pass"])
+            for inner in call.calls:
+                write(inner, None, indent + "    ")
+        elif type(call) is functools.partial:
+            constants[f"f{n}"] = call.func
+            listed = []
+            for m, argument in enumerate(call.args):
+                constants[f"a{n}_{m}"] = argument
+                listed.append(f"a{n}_{m}")
+            for key, argument in call.keywords.items():
+                constants[f"k{n}_{key}"] = argument
+                listed.append(f"{key}=k{n}_{key}")
+            lines.append(f"{prefix}f{n}({', '.join(listed)})")
+        else:
+            constants[f"s{n}"] = call
+            lines.append(f"{prefix}s{n}()")
+
+    for call, store in steps:
+        write(call, store, "    ")
+    lines.append("    pass")
+    exec("\n".join(lines), constants)
+    return constants["replay"]
+
+
+def _named(constants: dict, value) -> str:
+    """The name under which ``value`` is bound in the written code."""
+    name = f"k{len(constants)}"
+    constants[name] = value
+    return name
+
+
+def guard(guards, modules):
+    """One function that says whether everything the recording read is as it was: each tensor's
+    array, gradient and flag the very object read (``k0.data is k1 and ...``), each module's
+    attributes and items the same objects (``len(k4) == 7 and k4[k5] is k6 ...``). The program
+    keeps the objects, so none is replaced by a new one at the same address meanwhile; a key
+    gone raises KeyError, which ``changed`` takes as a change."""
+    constants, tests = {}, []
+    for obj, name, value in guards:  # name: data, grad or requires_grad
+        tests.append(f"{_named(constants, obj)}.{name} is {_named(constants, value)}")
+    for collection, _, values in (item for _, structure in modules for item in structure):
+        if type(collection) is tuple:
+            continue  # a module's items when it holds none: () itself, which can't change
+        held = _named(constants, collection)
+        tests.append(f"len({held}) == {len(values)}")
+        keys = collection.keys() if type(collection) is dict else range(len(values))
+        for key, value in zip(keys, values):
+            tests.append(f"{held}[{_named(constants, key)}] is {_named(constants, value)}")
+    return eval(f"lambda: {' and '.join(tests) or 'True'}", constants)
+
+
+def _identity_or_value(value):
+    return id(value) if isinstance(value, numpy.ndarray) else value
+
+
+def same_settings(optimizer, settings):
+    """A function that says whether ``optimizer_settings(optimizer) == settings``, written out
+    as one expression (``len(O.param_groups[0]) == 6 and O.param_groups[0][k1] == k2 ...``)
+    rather than building the tuples on each call. A key or group gone counts as a change."""
+    groups, state = settings
+    params = {id(p): p for group in optimizer.param_groups for p in group["params"]}
+    if any(key not in params for key, _ in state):
+        return lambda: optimizer_settings(optimizer) == settings
+    constants = {"O": optimizer, "identity_or_value": _identity_or_value}
+    tests = [f"len(O.param_groups) == {len(groups)}", f"len(O.state) == {len(state)}"]
+    for n, (*items, ids) in enumerate(groups):
+        group = f"O.param_groups[{n}]"
+        tests.append(f"len({group}) == {len(items) + 1}")
+        tests += [f"{group}[{_named(constants, key)}] == {_named(constants, value)}"
+                  for key, value in items]
+        tests.append(f"tuple(map(id, {group}['params'])) == {_named(constants, ids)}")
+    for key, buffers in state:
+        entry = f"O.state[{_named(constants, params[key])}]"
+        tests.append(f"len({entry}) == {len(buffers)}")
+        # an array by identity, any other value by equality, as optimizer_settings has them
+        tests += [f"identity_or_value({entry}[{_named(constants, name)}]) == "
+                  f"{_named(constants, value)}" for name, value in buffers]
+    exec("def same():\n    try:\n        return bool(" + " and ".join(tests) + ")\n"
+         "    except (KeyError, IndexError):\n        return False", constants)
+    return constants["same"]

@@ -1,0 +1,189 @@
+"""The engine's doors, watched for the length of one recording (``recording.py`` is the log).
+
+While a step is recorded, the engine itself is not changed; ``watching`` swaps, for the length of
+the call, the few places where a step meets the world outside its arrays:
+
+- ``backend.xp`` is a namespace whose creation functions (zeros, arange, asarray…) report too;
+- ``backend``'s random generator reports each draw, so a replay draws anew from the same one;
+- ``Tensor.data``, ``.grad`` and ``.requires_grad`` are read through properties that hand out a
+  parameter's array as a ``Traced`` view (its writes are seen) and note what was read, so that
+  a replay can check the same tensors still hold the same arrays, gradients and flags;
+- ``Optimizer.step`` is one instruction holding the step's own array operations, which the
+  replay runs while the optimiser's settings (learning rates, step counts, buffers) are those
+  recorded, and otherwise runs the step itself, live: a new learning rate or Adam's bias
+  correction is never frozen. A schedule's ``step()`` is run live.
+"""
+from __future__ import annotations
+
+import numpy
+
+from . import autograd, backend, traced
+from .errors import CompileError
+from .recording import Instruction, Recording, module_structure, optimizer_settings
+from .tensor import Tensor
+from .traced import Generator, Namespace, Traced, plain
+
+_WATCHED = ("data", "grad", "requires_grad")
+
+
+def _is_held(member, tensor) -> bool:
+    """A tensor from before the step: its array is a plain one, not one of the recording."""
+    try:
+        return not isinstance(member.__get__(tensor, Tensor), Traced)
+    except AttributeError:  # being made right now
+        return False
+
+
+def _watched_attribute(recording: Recording, name: str, member, data_member):
+    def get(tensor):
+        value = member.__get__(tensor, Tensor)
+        if recording.paused:
+            return plain(value) if name == "data" else value
+        if not _is_held(data_member, tensor):
+            return value
+        key = (id(tensor), name)
+        if key not in recording.written:
+            recording.reads.setdefault(key, (tensor, name, value))
+        return recording.held_array(tensor, value) if name == "data" else value
+
+    def set(tensor, value):
+        if not recording.paused and _is_held(data_member, tensor):
+            if name == "data":
+                current = member.__get__(tensor, Tensor)
+                if isinstance(value, Traced) and numpy.may_share_memory(plain(value), current) \
+                        and value.shape == current.shape:
+                    return  # `p.data -= ...` hands the same memory back: p keeps its own array
+                raise CompileError("chainrule.compile: the step gives a tensor of shape "
+                                   f"{tuple(current.shape)} a new array (x.data = ...); write "
+                                   "into it in place instead (x.data[...] = ...)")
+            if name == "requires_grad":
+                raise CompileError("chainrule.compile: the step changes requires_grad of a "
+                                   "tensor it did not make; do that outside the step")
+            recording.written.add((id(tensor), name))
+            source = None if value is None else recording.ref(value.data)
+            recording.add(Instruction("set_grad", tensor, (source,)))
+        member.__set__(tensor, value)
+    return property(get, set)
+
+
+def _with_subclasses(kind: type) -> list:
+    found = [kind]
+    for subclass in kind.__subclasses__():
+        found += _with_subclasses(subclass)
+    return found
+
+
+def _tensor_bool(tensor) -> bool:
+    """``if tensor:`` while recording: the array's truth, which the replay checks again."""
+    if tensor.data.size != 1:
+        raise RuntimeError(f"the truth value of a tensor with {tensor.data.size} elements is "
+                           "ambiguous; use .any() or .all()")
+    return bool(tensor.data.reshape(()))
+
+
+class watching:
+    """The context of one recording: the engine's doors watched, and put back afterwards."""
+
+    def __init__(self):
+        # The recording sees modules, optimisers and schedules; the engine does not: so here.
+        from .nn.module import Module
+        from .optim.lr_scheduler import LRScheduler
+        from .optim.optimizer import Optimizer
+
+        self.recording = Recording()
+        recording = self.recording
+        original_call = Module.__call__
+        original_backward, original_increment = autograd.run_backward, autograd.increment_version
+
+        def call(module, *args, **kwargs):
+            hooks = module._hooks
+            if hooks is not None and (hooks.forward_pre or hooks.forward or hooks.backward):
+                raise CompileError(f"chainrule.compile: {type(module).__name__} has hooks "
+                                   "(register_forward_hook...); a replay would not run them. "
+                                   "Remove them, or don't compile this step")
+            if id(module) not in recording.modules:
+                recording.modules[id(module)] = (module, module_structure(module))
+            return original_call(module, *args, **kwargs)
+
+        def optimizer_step(original):
+            def step(optimizer, closure=None):
+                if recording.paused or recording.stepping:  # super().step() of a subclass
+                    return original(optimizer, closure)
+                if closure is not None:
+                    raise CompileError("chainrule.compile: optimizer.step(closure) can't be "
+                                       "recorded; call the closure in the step, then step()")
+                recording.phase, recording.stepping = "update", True
+                settings, start = optimizer_settings(optimizer), len(recording.instructions)
+                swapped = recording.hold_state(optimizer)
+                try:
+                    return original(optimizer)
+                finally:
+                    recording.stepping = False
+                    leaked = recording.release_state(optimizer, swapped)
+                    update = recording.instructions[start:]
+                    del recording.instructions[start:]
+                    if leaked or optimizer_settings(optimizer) != settings:
+                        update, settings = None, None  # e.g. Adam's step count: run it live
+                    recording.add(Instruction("optimizer", original, (optimizer,),
+                                              {"update": update}, expected=settings))
+            return step
+
+        def live(original):
+            def step(scheduler, *args, **kwargs):
+                if recording.paused or args or kwargs:
+                    return original(scheduler, *args, **kwargs)
+                recording.add(Instruction("live", original, (scheduler,)))
+                recording.paused = True
+                try:
+                    return original(scheduler)
+                finally:
+                    recording.paused = False
+            return step
+
+        def run_backward(*args, **kwargs):
+            recording.phase = "backward"
+            try:
+                return original_backward(*args, **kwargs)
+            finally:
+                recording.phase = "update"
+
+        def increment_version(tensor, previous=None):
+            if not recording.paused and _is_held(data_member, tensor):
+                recording.add(Instruction("version", original_increment, (tensor,)))
+            return original_increment(tensor, previous)
+
+        def tensor_hook(tensor, error_signal):
+            raise CompileError("chainrule.compile: a hook of Tensor.register_hook ran in the "
+                               "step; a replay would not run it. Remove it, or don't compile")
+
+        members = {name: Tensor.__dict__[name] for name in _WATCHED}
+        data_member = members["data"]
+        self.patches = [(Module, "__call__", call),
+                        (autograd, "run_backward", run_backward),
+                        (autograd, "increment_version", increment_version),
+                        (autograd, "_run_tensor_hooks", tensor_hook),
+                        (Tensor, "__bool__", _tensor_bool),
+                        (backend, "xp", Namespace(recording)),
+                        (backend, "_generator", Generator(recording, backend._generator))]
+        self.patches += [(Tensor, name, _watched_attribute(recording, name, member, data_member))
+                         for name, member in members.items()]
+        self.patches += [(kind, "step", optimizer_step(kind.__dict__["step"]))
+                         for kind in _with_subclasses(Optimizer) if "step" in kind.__dict__]
+        self.patches += [(kind, "step", live(kind.__dict__["step"]))
+                         for kind in _with_subclasses(LRScheduler) if "step" in kind.__dict__]
+
+    def __enter__(self) -> Recording:
+        if traced._active is not None:
+            raise CompileError("chainrule.compile: a compiled step was called while another "
+                               "step is being recorded; compile the outer step only")
+        self.saved = [(owner, name, owner.__dict__[name] if isinstance(owner, type)
+                       else getattr(owner, name)) for owner, name, _ in self.patches]
+        for owner, name, value in self.patches:
+            setattr(owner, name, value)
+        traced._active = self.recording
+        return self.recording
+
+    def __exit__(self, *exc) -> None:
+        traced._active = None
+        for owner, name, value in self.saved:
+            setattr(owner, name, value)
