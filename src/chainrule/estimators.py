@@ -71,11 +71,15 @@ def two_class_probabilities(logits: numpy.ndarray) -> numpy.ndarray:
 
 
 def target_scaling(y) -> tuple[numpy.ndarray, numpy.ndarray]:
-    """(mean, standard deviation) of each target column in float64, the regressors' scaling of
-    ``y`` (N,) or (N, k); a constant column gets the scale 1."""
-    targets = SGDRegressorMixin._target_array(y)
-    scale = targets.std(axis=0)
-    return targets.mean(axis=0), numpy.where(scale > 0, scale, 1.0)
+    """(mean, standard deviation) of each target column, the regressors' scaling of ``y`` (N,)
+    or (N, k); a constant column gets the scale 1. Both are of the default dtype, the dtype the
+    module learns in, and summed in float64 from the targets held in that dtype: ``Standardizer``'s
+    rule, so that ``chainrule train``'s regressors learn the targets they always learned."""
+    held = SGDRegressorMixin._target_array(y).astype(backend.get_default_dtype())
+    values = held.astype(numpy.float64)
+    scale = values.std(axis=0)
+    return (values.mean(axis=0).astype(held.dtype),
+            numpy.where(scale > 0, scale, 1.0).astype(held.dtype))
 
 
 class SGDEstimator(BaseEstimator):
@@ -317,8 +321,8 @@ class SGDRegressorMixin(RegressorMixin):
         self.target_mean_, self.target_scale_ = target_scaling(targets)
 
     def _scaled(self, targets: numpy.ndarray) -> numpy.ndarray:
-        scaled = (targets - self.target_mean_) / self.target_scale_
-        return scaled.astype(backend.get_default_dtype())
+        held = targets.astype(backend.get_default_dtype())
+        return (held - self.target_mean_.astype(held.dtype)) / self.target_scale_.astype(held.dtype)
 
     def _data_loss(self, outputs, targets):
         from .nn import functional as F

@@ -188,7 +188,8 @@ def run_config_json(config: RunConfig, data: RunData) -> dict:
         from .estimators import target_scaling
 
         mean, scale = target_scaling(data.train.y)
-        target_scaler = {"mean": mean.tolist(), "scale": scale.tolist(), "dtype": "float64"}
+        target_scaler = {"mean": mean.tolist(), "scale": scale.tolist(),
+                         "dtype": str(mean.dtype)}
     return {"format": "chainrule.run", "version": CONFIG_VERSION, **config.to_config(sizes),
             "task": pool.task, "target": pool.target_name, "classes": pool.classes,
             "feature_names": pool.feature_names,
