@@ -15,7 +15,8 @@ import functools
 import numpy
 
 from . import backend, listing
-from .codegen import Update, bound_call, guard, refs, resolve, same_settings, straight_line
+from .codegen import (Update, bound_call, call_resolved, guard, refs, resolve, same_settings,
+                      straight_line)
 from .errors import CompileError
 from .listing import flat
 from .recording import Ref, same_structure
@@ -90,6 +91,7 @@ class Program:
         # the call would redo the same: it does not stop a fall-back to eager mode.
         self.grads_read = {id(obj) for obj, name, _ in recording.reads.values() if name == "grad"}
         self.steps, self.first_effect, self.snapshot_rng = [], len(self.instructions), False
+        self.constant = set()  # buffers the same on every call: made from Python values, or of them
         self._plan_reuse(outputs)
         for index, instruction in enumerate(self.instructions):
             step = self._step(index, instruction, values, dynamic, written)
@@ -174,6 +176,7 @@ class Program:
         if kind == "create":
             if result not in written:
                 values[result] = instruction.expected
+                self.constant.add(result)
                 return None
             values[result] = numpy.empty_like(instruction.expected)
             if function in (numpy.empty, numpy.empty_like):
@@ -211,6 +214,15 @@ class Program:
                                      **resolve(keywords, values)), None
         if kind == "view" and not moving:
             values[result] = function(*resolve(arguments, values), **resolve(keywords, values))
+            if self._constant(arguments, keywords):
+                self.constant.add(result)
+            return None
+        if kind == "op" and result is not None and not instruction.results and \
+                self._root(result) not in written | self.kept and self._constant(arguments, keywords):
+            # of constants only (a causal mask made from its shape): the same result on every
+            # call, computed here, once
+            values[result] = call_resolved(function, arguments, keywords, values)
+            self.constant.add(result)
             return None
         if kind == "view" or result is None or not _takes_out(function):
             if not moving and (result is None or self.buffers[result].shape != ()):
@@ -229,6 +241,11 @@ class Program:
             return bound_call(function, arguments, keywords, values, dynamic, values[result]), None
         return functools.partial(function, *resolve(arguments, values), out=values[result],
                                  **resolve(keywords, values)), None
+
+    def _constant(self, arguments, keywords) -> bool:
+        """Whether every buffer among the arguments is a constant (and there is one)."""
+        read = list(refs((arguments, keywords)))
+        return bool(read) and all(slot in self.constant for slot in read)
 
     def _update(self, index, instruction, values, dynamic, written):
         """An optimiser's step: its recorded operations while its settings are those recorded,

@@ -595,3 +595,29 @@ def test_the_written_settings_check_agrees_with_the_settings_it_was_written_from
         assert optimizer_settings(optimizer) != saved
         assert not same_settings(optimizer, saved)()
         assert same_settings(optimizer, optimizer_settings(optimizer))()
+
+
+def test_operations_on_constants_alone_run_once_when_the_program_is_built():
+    # causal attention builds its mask from the sequence length on every eager call; the
+    # replay computes it once, and still replays the eager run exactly
+    tensors, steps = [], []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        w = chainrule.randn(8, 24, requires_grad=True)
+
+        def step(x, w=w):
+            loss = chainrule.ops.causal_self_attention(x @ w, n_head=2).pow(2).mean()
+            loss.backward()
+            with chainrule.no_grad():
+                w -= 0.1 * w.grad
+            w.grad = None
+            return loss
+        tensors.append(w)
+        steps.append(step)
+    compiled = chainrule.compile(steps[1])
+    data = [chainrule.randn(2, 5, 8) for _ in range(4)]
+    assert [compiled(x).item() for x in data] == [steps[0](x).item() for x in data]
+    numpy.testing.assert_array_equal(tensors[0].data, tensors[1].data)
+    program = compiled.program
+    assert any(i.function is numpy.triu for i in flat(program.instructions))
+    assert not any(getattr(call, "func", None) is numpy.triu for call, _ in program.steps)
