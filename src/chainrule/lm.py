@@ -251,7 +251,7 @@ def training_step(model, stepping, optimizer, scheduler, grad_clip: float, compi
         scheduler.step()
         return loss, norm
     why_eager = AVERAGED_IN_HOOKS if stepping is not model else None
-    return TrainingStep(gpt_step, model, optimizer, compile, why_eager, note)
+    return TrainingStep(gpt_step, model, optimizer, compile, why_eager, note, scheduler)
 
 
 def _training_loop(model, optimizer, scheduler, train_data, val_data, config: TrainConfig,
