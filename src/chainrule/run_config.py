@@ -11,9 +11,9 @@ line can say them as its flags (``--model logistic``). The defaults that depend 
 are filled in then too: the optimizer and learning rate from the model, the feature scaling from
 the dataset; only ``epochs`` waits for the data (``runs.default_epochs``).
 
-In a run's ``config.json`` the settings are kept in three sections, ``source``, ``model`` and
-``fitting`` (the schema ``run_schemas.TRAINING_RUN``); ``to_config`` writes them and
-``from_config`` reads them back, from runs of every version.
+In a run's ``config.json`` the settings are kept in four sections, ``source``, ``split``,
+``model`` and ``fitting`` (the schema ``run_schemas.TRAINING_RUN``); ``to_config`` writes them
+and ``from_config`` reads them back, from runs of every version.
 """
 from __future__ import annotations
 

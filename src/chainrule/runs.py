@@ -90,7 +90,8 @@ def split_rows(pool, test, config: RunConfig):
 
 
 def features(table, scaler) -> numpy.ndarray:
-    """The table's inputs as (rows, features) float32, scaled by the training split's statistics."""
+    """The table's inputs as (rows, features) of the default dtype, scaled by the training
+    split's statistics."""
     X = table.X.reshape(len(table.X), -1).astype(backend.get_default_dtype(), copy=False)
     return X if scaler is None else scaler.transform(X)
 
