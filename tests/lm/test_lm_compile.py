@@ -67,6 +67,8 @@ def test_a_recording_that_fails_after_the_step_ran_falls_back_to_the_eager_check
 
     def broken(*args):
         raise RuntimeError("a recording bug")
+    # building the program, after the recorded step has run (chainrule.compile is the function;
+    # its module is only reached through sys.modules)
     monkeypatch.setattr(sys.modules["chainrule.compile"], "Program", broken)
     metrics = lm.train(text_file, tmp_path / "fallback", progress=False, **settings)
     assert metrics["compiled"] is False
