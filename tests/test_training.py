@@ -6,7 +6,7 @@ import numpy
 import pytest
 
 import chainrule
-from chainrule import checkpoint, nn, optim, training
+from chainrule import checkpoint, nn, optim, training, training_checkpoint
 from chainrule.nn import functional as F
 
 
@@ -214,7 +214,7 @@ def test_checkpoints_are_saved_at_most_once_a_second_and_always_after_the_last_e
     model, history = run(tmp_path, epochs=5)
     assert saved_epochs == [1, 5]
     best = nn.MLP([4, 16, 3], dropout=0.2)
-    checkpoint.load_weights(tmp_path / training.BEST_WEIGHTS, best)
+    checkpoint.load_weights(tmp_path / training_checkpoint.BEST_WEIGHTS, best)
     for name, array in weights(model).items():   # the best epoch's weights, put back at the end
         numpy.testing.assert_array_equal(weights(best)[name], array)
 

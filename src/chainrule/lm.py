@@ -26,11 +26,11 @@ from .checkpoint import check_file_holds, load_checkpoint, save_checkpoint
 from .data import load_text
 from .data.text_batches import get_batch, split_tokens  # also lm.get_batch, lm.split_tokens
 from .data.tokenizers import TOKENIZERS, tokenizer_from_dict
+from .divergence import DivergenceGuard, check_parameters
 from .errors import CheckpointError, DataError
 from .models.gpt import GPT, PRESETS, GPTConfig, check_sampling
 from .nn.utils import clip_grad_norm_
 from .optim import AdamW
-from .divergence import DivergenceGuard, check_parameters
 from .optim.lr_scheduler import WarmupCosineLR
 from .progress import Progress, line
 from .run_schemas import LANGUAGE_MODEL_PROGRESS, LANGUAGE_MODEL_RUN
@@ -39,6 +39,7 @@ from .schema import validate
 from .tensor import as_tensor
 from .threads import describe_threads
 from .training_step import AVERAGED_IN_HOOKS, TrainingStep
+
 
 @dataclass
 class TrainConfig:
@@ -251,7 +252,7 @@ def training_step(model, stepping, optimizer, scheduler, grad_clip: float, compi
         scheduler.step()
         return loss, norm
     why_eager = AVERAGED_IN_HOOKS if stepping is not model else None
-    return TrainingStep(gpt_step, model, optimizer, compile, why_eager, note)
+    return TrainingStep(gpt_step, model, optimizer, compile, why_eager, note, scheduler)
 
 
 def _training_loop(model, optimizer, scheduler, train_data, val_data, config: TrainConfig,

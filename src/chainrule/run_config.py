@@ -11,9 +11,9 @@ line can say them as its flags (``--model logistic``). The defaults that depend 
 are filled in then too: the optimizer and learning rate from the model, the feature scaling from
 the dataset; only ``epochs`` waits for the data (``runs.default_epochs``).
 
-In a run's ``config.json`` the settings are kept in three sections, ``source``, ``model`` and
-``fitting`` (the schema ``run_schemas.TRAINING_RUN``); ``to_config`` writes them and
-``from_config`` reads them back, from runs of every version.
+In a run's ``config.json`` the settings are kept in four sections, ``source``, ``split``,
+``model`` and ``fitting`` (the schema ``run_schemas.TRAINING_RUN``); ``to_config`` writes them
+and ``from_config`` reads them back, from runs of every version.
 """
 from __future__ import annotations
 
@@ -289,8 +289,9 @@ def check_memory(sizes: list[int], optimizer: str) -> None:
 
 def check_same_run(out: Path, config: RunConfig) -> None:
     """Refuse to resume a run with other settings (the number of epochs, the patience, the data
-    folder and compile, which changes the speed and not the numbers, may change). A run killed before its first checkpoint resumes from epoch 1,
-    which gives the same result as an uninterrupted run."""
+    folder and compile, which changes the speed and not the numbers, may change). A run killed
+    before its first checkpoint resumes from epoch 1, which gives the same result as an
+    uninterrupted run."""
     saved_path = out / CONFIG_FILE
     if not saved_path.is_file():
         raise SettingError(f"{out}: holds no run to resume (no {CONFIG_FILE}); start it again "

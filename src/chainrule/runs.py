@@ -9,7 +9,8 @@ The recipe, step by step, as ``train`` runs it (and ``chainrule train`` on top o
              ``LogisticRegression``, ``SoftmaxRegression``, ``MLPClassifier`` or ``MLPRegressor``,
              ``CNNClassifier``) is fitted as a Python user fits it: its decision function, its
              loss and ``training.fit``, with validation each epoch, the best epoch's weights
-             kept, and a checkpoint per epoch.
+             kept, and a checkpoint between epochs (at most once a second, and after the last),
+             the step compiled unless ``compile=False``.
 3. test      the test split, once; for linear regression also the closed-form least-squares
              solution on the same rows (``LinearRegression(solver="lstsq")``).
 
@@ -90,7 +91,8 @@ def split_rows(pool, test, config: RunConfig):
 
 
 def features(table, scaler) -> numpy.ndarray:
-    """The table's inputs as (rows, features) float32, scaled by the training split's statistics."""
+    """The table's inputs as (rows, features) of the default dtype, scaled by the training
+    split's statistics."""
     X = table.X.reshape(len(table.X), -1).astype(backend.get_default_dtype(), copy=False)
     return X if scaler is None else scaler.transform(X)
 

@@ -10,11 +10,12 @@ After each epoch it measures the training loss (the mean over the epoch's steps,
 size) and, given a validation set, the validation loss and metrics; it can stop early when a
 validation metric stops improving and put back the best weights. With a checkpoint directory it
 saves everything needed to continue at the end of an epoch (at most once a second, and after the
-last epoch), and ``resume=True`` continues from there: the shuffling order of epoch e depends only on (seed, e), and the model, optimizer,
-scheduler and random-generator states come back exactly, so a resumed run ends with the same
-weights, bit for bit, as one that was never interrupted. The step is recorded once per batch
-shape and replayed (``chainrule.compile``, through ``training_step.TrainingStep``) unless
-``compile=False``; either way the weights are the same, bit for bit.
+last epoch), and ``resume=True`` continues from there: the shuffling order of epoch e depends
+only on (seed, e), and the model, optimizer, scheduler and random-generator states come back
+exactly, so a resumed run ends with the same weights, bit for bit, as one that was never
+interrupted. The step is recorded once per batch shape and replayed (``chainrule.compile``,
+through ``training_step.TrainingStep``) unless ``compile=False``; either way the weights are the
+same, bit for bit.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from .metrics import HIGHER_IS_BETTER, History, accuracy, r2, rmse
 from .nn.utils import clip_grad_norm_
 from .progress import Progress, line
 from .tensor import as_tensor
-from .training_checkpoint import BEST_WEIGHTS, CHECKPOINT_INTERVAL_SECONDS, has_checkpoint
+from .training_checkpoint import CHECKPOINT_INTERVAL_SECONDS, has_checkpoint
 from .training_checkpoint import copy_state as _copy_state
 from .training_checkpoint import load_checkpoint as _load_checkpoint
 from .training_checkpoint import save_checkpoint as _save_checkpoint

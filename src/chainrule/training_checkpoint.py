@@ -39,8 +39,9 @@ CHECKPOINT_EXTRA = schema.Record({
     "history": schema.Record({"monitor": schema.Text(), "best_epoch": schema.Integer(1),
                               "stopped_early": schema.Boolean(),
                               "epochs": schema.ListOf(_EPOCH, min_length=1)}),
-    "early_stopping": schema.Record({"best": schema.Nullable(schema.Number()), "best_epoch": schema.Integer(1),
-                                     "waited": schema.Integer(0), "stopped": schema.Boolean()})},
+    "early_stopping": schema.Record({"best": schema.Nullable(schema.Number()),
+                                     "best_epoch": schema.Integer(1), "waited": schema.Integer(0),
+                                     "stopped": schema.Boolean()})},
     optional={"first_loss": schema.Nullable(schema.Number())})  # absent before divergence checks
 
 

@@ -12,8 +12,9 @@ with the same weights, bit for bit, as an eager one. It runs eagerly instead
 - on a GPU (``backend.use("cupy")``): a recording is made of NumPy arrays,
 - from the call whose recording fails with a ``CompileError`` (a hook on a module or tensor, a
   loss that reads ``.item()``, a tensor made from Python data inside the loss...) or any other
-  error. That call is undone first (the model's weights and buffers, the optimiser's state and
-  the random generator put back as they were before it) and then run eagerly, so the run goes
+  error. That call is undone first (the model's weights and buffers, the optimiser's state, the
+  learning-rate schedule given as ``scheduler`` when the step steps it, and the random generator
+  put back as they were before it) and then run eagerly, so the run goes
   on exactly as an eager run would; an error of the step itself (a label out of range) comes
   again from the eager call, as eager mode raises it.
 
@@ -21,6 +22,7 @@ Either way one note says why it runs eagerly.
 """
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 from . import backend
@@ -35,8 +37,10 @@ class TrainingStep:
     """``step(*batch)``: one training step on a batch, compiled unless it can't be."""
 
     def __init__(self, function: Callable, model, optimizer, compile: bool = True,
-                 why_eager: str | None = None, note: Callable[[str], None] | None = None):
+                 why_eager: str | None = None, note: Callable[[str], None] | None = None,
+                 scheduler=None):
         self.function, self.model, self.optimizer = function, model, optimizer
+        self.scheduler = scheduler  # stepped inside the step, so undone with it
         self.note = note or (lambda message: None)
         if backend.name != "numpy" and why_eager is None:
             why_eager = (f"chainrule.compile records NumPy arrays, and the {backend.name} backend "
@@ -75,10 +79,13 @@ class TrainingStep:
 
     def _snapshot(self) -> tuple:
         weights = {name: value.data.copy() for name, value in self.model.state_dict().items()}
-        return backend.get_rng_state(), weights, self.optimizer.state_dict()
+        schedule = None if self.scheduler is None else copy.deepcopy(self.scheduler.state_dict())
+        return backend.get_rng_state(), weights, self.optimizer.state_dict(), schedule
 
     def _restore(self, snapshot: tuple) -> None:
-        random_state, weights, optimizer_state = snapshot
+        random_state, weights, optimizer_state, schedule = snapshot
         backend.set_rng_state(random_state)
         self.model.load_state_dict(weights)
         self.optimizer.load_state_dict(optimizer_state)
+        if schedule is not None:
+            self.scheduler.load_state_dict(schedule)

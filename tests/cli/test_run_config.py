@@ -221,16 +221,21 @@ def test_an_image_dataset_trains_a_cnn_on_unscaled_pixels_and_keeps_its_own_test
     assert json.loads(capsys.readouterr().out) == metrics["test"]
 
 
-def test_a_run_of_the_earlier_format_still_evaluates(tmp_path, capsys):
-    """Runs written before the estimators trained them: no learning-rate schedule in the
-    config, and the regression target's scaler in float32, without its dtype."""
+def test_a_run_of_the_earlier_format_still_evaluates_and_predicts(tmp_path, capsys):
+    """Runs written before the estimators trained them: no learning-rate schedule and no
+    compile in the config, and the regression target's scaler in float32, without its dtype."""
     out = tmp_path / "run"
     assert main(["train", "diabetes", "--model", "linear", "--epochs", "2", "--quiet",
                  "--out", str(out)]) == 0
+    table, rows = load_dataset("diabetes"), tmp_path / "rows.csv"
+    rows.write_text(",".join(table.feature_names) + "\n" + "".join(
+        ",".join(repr(float(value)) for value in row) + "\n" for row in table.X[:10]))
     capsys.readouterr()
+    assert main(["predict", str(out), "--input", str(rows)]) == 0
+    predicted = capsys.readouterr().out
     path = out / "config.json"
     config = json.loads(path.read_text())
-    del config["fitting"]["schedule"]
+    del config["fitting"]["schedule"], config["fitting"]["compile"]
     scaler = config["target_scaler"]
     del scaler["dtype"]
     scaler["mean"] = [float(numpy.float32(value)) for value in scaler["mean"]]
@@ -241,6 +246,10 @@ def test_a_run_of_the_earlier_format_still_evaluates(tmp_path, capsys):
     trained = json.loads((out / "metrics.json").read_text())["test"]
     assert evaluated["rows"] == trained["rows"]
     assert evaluated["rmse"] == pytest.approx(trained["rmse"], rel=1e-6)
+    assert main(["predict", str(out), "--input", str(rows)]) == 0
+    assert capsys.readouterr().out == predicted and len(predicted.splitlines()) == 11
+    settings = RunConfig.from_config(config)
+    assert settings.lr_schedule == "constant" and settings.compile is True
 
 
 def test_a_setting_is_said_as_the_flag_a_user_types():

@@ -52,3 +52,35 @@ def test_the_help_says_what_no_compile_does(capsys):
         main(["train", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "--no-compile" in out and "the same bit for bit" in out
+
+
+@pytest.mark.parametrize("resume_with", [[], ["--no-compile"]])
+def test_an_interrupted_compiled_run_resumes_to_the_weights_of_one_never_interrupted(
+        tmp_path, clusters, resume_with, monkeypatch, capsys):
+    # the checkpoint is written between epochs, outside the compiled step; the resumed process
+    # records its step anew (or, with --no-compile, steps eagerly) and ends on the same bytes
+    from chainrule import training
+
+    common = ["train", "--csv", clusters, "--target", "kind", "--model", "mlp", "--hidden", "8",
+              "--dropout", "0.2", "--epochs", "5", "--batch-size", "16", "--quiet"]
+    assert main([*common, "--out", str(tmp_path / "straight")]) == 0
+    monkeypatch.setattr(training, "CHECKPOINT_INTERVAL_SECONDS", 0.0)  # one after every epoch
+    epochs_begun = []
+    real_train_epoch = training._train_epoch
+
+    def interrupted_in_epoch_4(*args):
+        epochs_begun.append(args[4])  # _train_epoch(step, train, batch_size, seed, epoch, ...)
+        if epochs_begun == [1, 2, 3, 4]:
+            raise KeyboardInterrupt
+        return real_train_epoch(*args)
+    monkeypatch.setattr(training, "_train_epoch", interrupted_in_epoch_4)
+    assert main([*common, "--out", str(tmp_path / "resumed")]) == 130
+    assert main([*common, *resume_with, "--out", str(tmp_path / "resumed"), "--resume"]) == 0
+    assert epochs_begun == [1, 2, 3, 4, 4, 5]  # it went on from epoch 3's checkpoint
+    assert "eagerly" not in capsys.readouterr().err
+    assert (tmp_path / "resumed" / "model.safetensors").read_bytes() == \
+        (tmp_path / "straight" / "model.safetensors").read_bytes()
+    history = json.loads((tmp_path / "resumed" / "history.json").read_text())["epochs"]
+    assert [record["epoch"] for record in history] == [1, 2, 3, 4, 5]
+    metrics = json.loads((tmp_path / "resumed" / "metrics.json").read_text())
+    assert metrics["compiled"] is ("--no-compile" not in resume_with)

@@ -1,6 +1,7 @@
 """``lm train`` compiles its step unless --no-compile: the same checkpoint, bit for bit."""
 import json
 import struct
+import sys
 
 from chainrule import lm
 from chainrule.checkpoint import CHECKPOINT_FILE
@@ -54,3 +55,24 @@ def test_lm_train_records_its_step_once_across_evaluations_and_checkpoints(text_
              **{**TINY, "eval_interval": 10})
     (step,) = steps
     assert step.is_compiled and step.compiled.recordings == 1
+
+
+def test_a_recording_that_fails_after_the_step_ran_falls_back_to_the_eager_checkpoint(
+        text_file, tmp_path, monkeypatch):
+    # the recording call ran the whole step (AdamW's update, the schedule's next rate) before
+    # the program is built; undoing it must put the schedule back too, or every later step
+    # would take the next step's learning rate
+    settings = dict(TINY, max_iters=6, eval_interval=5)
+    lm.train(text_file, tmp_path / "eager", progress=False, compile=False, **settings)
+
+    def broken(*args):
+        raise RuntimeError("a recording bug")
+    # building the program, after the recorded step has run (chainrule.compile is the function;
+    # its module is only reached through sys.modules)
+    monkeypatch.setattr(sys.modules["chainrule.compile"], "Program", broken)
+    metrics = lm.train(text_file, tmp_path / "fallback", progress=False, **settings)
+    assert metrics["compiled"] is False
+    eager_header, eager_tensors = contents(tmp_path / "eager" / CHECKPOINT_FILE)
+    fallback_header, fallback_tensors = contents(tmp_path / "fallback" / CHECKPOINT_FILE)
+    assert fallback_tensors == eager_tensors
+    assert fallback_header == eager_header

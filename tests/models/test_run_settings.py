@@ -1,11 +1,11 @@
 """What chainrule train asks of the estimators: a cosine learning-rate schedule, a regressor's
-validation RMSE in the targets' units, a classifier's mean loss on given rows."""
+validation RMSE in the targets' units, a classifier's mean loss on given rows, and compile."""
 import numpy
 import pytest
 from sklearn import datasets
 from sklearn.metrics import log_loss
 
-from chainrule.models import LinearRegression, MLPRegressor, SoftmaxRegression
+from chainrule.models import LinearRegression, MLPClassifier, MLPRegressor, SoftmaxRegression
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -71,3 +71,24 @@ def test_a_regressor_learns_the_targets_a_standardizer_of_the_default_dtype_make
     # the float64 rule, rounded once at the end, differs in the last bit on many rows: the test
     # could fail
     assert not numpy.array_equal(((y - y.mean()) / y.std()).astype(numpy.float32), expected)
+
+
+def test_compile_false_set_and_cloned_fits_eagerly_to_the_compiled_weights_bit_for_bit():
+    from sklearn.base import clone
+
+    X, y, _, _ = iris()
+    compiled = MLPClassifier(hidden=(8,), dropout=0.2, epochs=3, batch_size=16).fit(X, y)
+    eager = clone(MLPClassifier(hidden=(8,), dropout=0.2, epochs=3, batch_size=16)
+                  .set_params(compile=False))
+    assert eager.get_params()["compile"] is False
+    eager.fit(X, y)
+    assert compiled.history_.compiled is True and eager.history_.compiled is False
+    for kept, learned in zip(compiled.module_.parameters(), eager.module_.parameters()):
+        numpy.testing.assert_array_equal(learned.data, kept.data)
+
+
+def test_partial_fit_steps_eagerly_whatever_compile_says():
+    X, y, _, _ = iris()
+    model = MLPClassifier(hidden=(8,), batch_size=16)
+    model.partial_fit(X, y, classes=[0, 1, 2])
+    assert model.compile is True and model.history_.compiled is False

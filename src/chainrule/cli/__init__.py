@@ -5,6 +5,7 @@ needs when it runs, so ``chainrule --help`` stays fast.
 """
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 import re
