@@ -72,14 +72,14 @@ def two_class_probabilities(logits: numpy.ndarray) -> numpy.ndarray:
 
 def target_scaling(y) -> tuple[numpy.ndarray, numpy.ndarray]:
     """(mean, standard deviation) of each target column, the regressors' scaling of ``y`` (N,)
-    or (N, k); a constant column gets the scale 1. Both are of the default dtype, the dtype the
-    module learns in, and summed in float64 from the targets held in that dtype: ``Standardizer``'s
-    rule, so that ``chainrule train``'s regressors learn the targets they always learned."""
+    or (N, k); a constant column gets the scale 1. They are a ``Standardizer``'s of the targets
+    held in the default dtype, the dtype the module learns in, so that ``chainrule train``'s
+    regressors learn the targets they always learned."""
+    from .data import Standardizer
+
     held = SGDRegressorMixin._target_array(y).astype(backend.get_default_dtype())
-    values = held.astype(numpy.float64)
-    scale = values.std(axis=0)
-    return (values.mean(axis=0).astype(held.dtype),
-            numpy.where(scale > 0, scale, 1.0).astype(held.dtype))
+    scaler = Standardizer().fit(held)
+    return backend.to_numpy(scaler.mean_), backend.to_numpy(scaler.scale_)
 
 
 class SGDEstimator(BaseEstimator):
