@@ -158,11 +158,11 @@ class RunConfig:
         """Settings that would be silently ignored are refused: a run that ignored momentum is
         a run its user misreads, and leaving the setting out is one edit."""
         if self.dataset is not None and self.csv is not None:
-            raise SettingError("give ", ("dataset", self.dataset), " or ", ("csv", self.csv),
-                               ", not both")
+            raise SettingError("give a dataset (", ("dataset", self.dataset), ") or ",
+                               ("csv", self.csv), ", not both")
         if self.csv is not None and not self.target:
             raise SettingError(("csv", self.csv), ": say which column to predict with ",
-                               ("target",))
+                               ("target", "COLUMN"))
         if self.target is not None and self.csv is None:
             raise SettingError(("target",), " names a column of a ", ("csv",),
                                " file; bundled datasets know their target")

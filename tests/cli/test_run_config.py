@@ -6,6 +6,7 @@ estimator trains on the same rows with the same settings.
 """
 import gzip
 import json
+import re
 import struct
 import warnings
 
@@ -71,6 +72,22 @@ def test_a_python_caller_reads_argument_names(settings, flags, python, command_l
     assert python in str(error.value)
     assert "--" not in str(error.value)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("settings, flags, python, command_line", [
+    (dict(dataset="iris", csv="rows.csv", target="y"),
+     ["iris", "--csv", "rows.csv", "--target", "y"],
+     "give a dataset (dataset='iris') or csv='rows.csv', not both",
+     "give a dataset (iris) or --csv rows.csv, not both"),
+    (dict(csv="rows.csv"), ["--csv", "rows.csv"],
+     "csv='rows.csv': say which column to predict with target='COLUMN'",
+     "--csv rows.csv: say which column to predict with --target COLUMN"),
+])
+def test_where_the_data_comes_from_is_checked_once_and_said_both_ways(settings, flags, python,
+                                                                      command_line, capsys):
+    with pytest.raises(SettingError, match=re.escape(python)):
+        RunConfig(**settings)
+    assert command_line in fails(capsys, ["train", *flags])
 
 
 @pytest.mark.parametrize("settings, flags, python, command_line", BAD_SETTINGS)

@@ -169,13 +169,8 @@ def _offline(error):
 def run_train(args) -> int:
     from ..data.csv_table import MissingValuesError
     from ..data.download import DownloadError
-    from ..errors import ChainruleError
     from ..extras import require
 
-    if args.csv and args.dataset:
-        raise ChainruleError(f"give a DATASET ({args.dataset}) or --csv, not both")
-    if args.csv and not args.target:
-        raise ChainruleError(f"--csv {args.csv}: say which column to predict with --target COLUMN")
     require("train", "sklearn", "safetensors", "matplotlib", "tqdm", purpose="chainrule train")
     from ..run_config import NotConvergedWarning, RunConfig
     from ..runs import train
