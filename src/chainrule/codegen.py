@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy
 
+from . import autograd, backend
 from .recording import Ref, optimizer_settings
 
 
@@ -149,6 +150,43 @@ def guard(guards, modules):
         for key, value in zip(keys, values):
             tests.append(f"{held}[{_named(constants, key)}] is {_named(constants, value)}")
     return eval(f"lambda: {' and '.join(tests) or 'True'}", constants)
+
+
+def entry(signature, gradients, unchanged):
+    """One function ``enters(args)`` that says whether a call with ``args`` replays this very
+    program: the call's signature (as ``compile._signature`` builds it) and the state the guards
+    check, written out as one test, so that a step called again and again with batches of one
+    shape pays for no key, no lookup and no loop. ``signature``: (grad mode, backend, default
+    dtype, one entry per argument); ``gradients``: (tensor, shape, dtype) of each gradient read
+    live, which must still be there with that shape and dtype."""
+    grad_mode, backend_name, default_dtype, *arguments = signature
+    constants = {"autograd": autograd, "backend": backend, "unchanged": unchanged}
+    tests = [f"len(args) == {len(arguments)}", f"autograd._grad_enabled is {grad_mode}",
+             f"backend.name == {backend_name!r}",
+             f"backend.get_default_dtype() == {_named(constants, default_dtype)}"]
+    for n, argument in enumerate(arguments):
+        if type(argument[0]) is type:  # a Python value: its type and the value itself
+            tests += [f"type(args[{n}]) is {_named(constants, argument[0])}",
+                      f"args[{n}] == {_named(constants, argument[1])}"]
+            continue
+        if argument[0] == "array":
+            array = f"args[{n}]"
+            tests.append(f"isinstance({array}, {_named(constants, numpy.ndarray)})")
+            argument = argument[1:]
+        else:
+            array = f"args[{n}].data"
+            tests.append(f"args[{n}].requires_grad is False")
+        shape, dtype, strides = argument
+        tests += [f"{array}.shape == {shape!r}", f"{array}.dtype == {_named(constants, dtype)}",
+                  f"{array}.strides == {strides!r}"]
+    for tensor, shape, dtype in gradients:
+        gradient = f"{_named(constants, tensor)}.grad"
+        tests += [f"{gradient} is not None", f"{gradient}.data.shape == {shape!r}",
+                  f"{gradient}.data.dtype == {_named(constants, dtype)}"]
+    tests.append("unchanged()")
+    exec("def enters(args):\n    try:\n        return bool(" + " and ".join(tests) + ")\n"
+         "    except (AttributeError, KeyError, IndexError):\n        return False", constants)
+    return constants["enters"]
 
 
 def _identity_or_value(value):

@@ -83,8 +83,13 @@ class Compiled:
         self.recordings_in_a_row: dict = {}
         self.program = None
         self.recordings = 0
+        self.replaying = None  # the program the last call replayed: the next is tried on it first
 
     def __call__(self, *args):
+        replaying = self.replaying
+        if replaying is not None and replaying.enters(args):
+            return replaying.run(self.function, args)
+        self.replaying = None
         key = _signature(args)
         programs = self.programs.get(key)
         if programs is None and key not in self.eager_calls:
@@ -95,6 +100,7 @@ class Compiled:
                 if program.changed() is None:
                     self.programs.move_to_end(key)
                     self.recordings_in_a_row[key] = 0
+                    self.replaying = program
                     return program.run(self.function, args)
             in_a_row = self.recordings_in_a_row.get(key, 0) + 1
             if in_a_row >= MAX_RECORDINGS:
@@ -129,7 +135,7 @@ class Compiled:
                 gradient = instruction.function.grad if instruction.kind == "set_grad" else None
                 if gradient is not None and isinstance(gradient.data, Traced):
                     gradient.data = plain(gradient.data)
-        self.program = Program(recording, inputs, outputs)
+        self.program = Program(recording, inputs, outputs, key)
         self.recordings += 1
         variants = self.programs.setdefault(key, [])
         variants.insert(0, self.program)

@@ -1,10 +1,11 @@
 """A recorded step as a program, and its replay: the same operations on buffers made once.
 
-``Program`` takes a recording's instructions and prepares each one as a call with its arguments
-bound: an array operation writes its result with ``out=`` into a buffer allocated here, once
-(and shared with results whose lifetimes don't overlap); a view of a buffer that never moves is
-taken here, once; an array made from Python values is made here, once, unless the step writes
-into it. What is left for each call is a list of calls, written out as one Python function
+``Program`` takes a recording's instructions, less what ``simplify.py`` shows a replay can leave
+out (a value computed twice, a ``.grad = None`` overwritten unseen), and prepares each one as a
+call with its arguments bound: an array operation writes its result with ``out=`` into a buffer
+allocated here, once (and shared with results whose lifetimes don't overlap); a view of a
+buffer that never moves is taken here, once; an array made from Python values is made here,
+once, unless the step writes into it. What is left for each call is a list of calls, written out as one Python function
 (codegen.py); only the instructions that read an input of the step, or a result made anew on
 each call (a gather by fancy index), read it from ``values`` each time.
 """
@@ -15,11 +16,12 @@ import functools
 import numpy
 
 from . import backend, listing
-from .codegen import (Update, bound_call, call_resolved, guard, refs, resolve, same_settings,
-                      straight_line)
+from .codegen import (Update, bound_call, call_resolved, entry, guard, refs, resolve,
+                      same_settings, straight_line)
 from .errors import CompileError
 from .listing import flat
 from .recording import Ref, same_structure
+from .simplify import Write, computed_once, counted_together, overwritten_nones, renamed_outputs
 from .tensor import Tensor, as_tensor
 
 OUT_FUNCTIONS = (numpy.dot, numpy.clip, numpy.cumsum)  # array functions that take out=
@@ -66,9 +68,12 @@ def _takes_out(function) -> bool:
 class Program:
     """A recorded step: the instructions, the buffers, and the steps of a replay."""
 
-    def __init__(self, recording, inputs: list, outputs):
-        self.buffers, self.instructions = recording.buffers, recording.instructions
-        self.inputs, self.outputs = inputs, outputs
+    def __init__(self, recording, inputs: list, outputs, signature: tuple):
+        self.buffers = recording.buffers
+        self.instructions, alias = computed_once(recording.instructions, recording.root)
+        for buffer in self.buffers:  # a view of a result computed twice is a view of the first
+            buffer.root = alias.get(buffer.root, buffer.root)
+        self.inputs, self.outputs = inputs, renamed_outputs(outputs, alias)
         # A gradient from before the step that the step reads (accumulated into, or zeroed in
         # place and read) is an input: its array is looked up on each call, not guarded.
         self.gradients = [(tensor, recording.held[id(gradient.data)], gradient.data.shape,
@@ -84,6 +89,8 @@ class Program:
                        if not (name == "grad" and id(obj) in live) and id(obj) not in old_gradients]
         self.modules = list(recording.modules.values())
         self.unchanged = guard(self.guards, self.modules)
+        self.enters = entry(signature, [(tensor, shape, dtype) for tensor, _, shape, dtype
+                                        in self.gradients], self.unchanged)
         values = self.values = [buffer.array for buffer in self.buffers]
         written = {root for instruction in flat(self.instructions) for root in instruction.writes}
         dynamic = {slot for _, slot in self.inputs} | {slot for _, slot, _, _ in self.gradients}
@@ -92,11 +99,14 @@ class Program:
         self.grads_read = {id(obj) for obj, name, _ in recording.reads.values() if name == "grad"}
         self.steps, self.first_effect, self.snapshot_rng = [], len(self.instructions), False
         self.constant = set()  # buffers the same on every call: made from Python values, or of them
-        self._plan_reuse(outputs)
+        self._plan_reuse(self.outputs)
+        unseen = overwritten_nones(self.instructions)
         for index, instruction in enumerate(self.instructions):
-            step = self._step(index, instruction, values, dynamic, written)
+            step = None if index in unseen else self._step(index, instruction, values, dynamic,
+                                                            written)
             if step is not None:
                 self.steps.append(step)
+        self.steps = counted_together(self.steps)
         self.replay = straight_line(self.steps, values)
 
     def _plan_reuse(self, outputs) -> None:
@@ -203,7 +213,9 @@ class Program:
             return (lambda: setattr(function, "grad", as_tensor(values[source.index]))), None
         if kind == "optimizer":
             return self._update(index, instruction, values, dynamic, written), None
-        if kind in ("version", "live"):
+        if kind == "version":
+            return Write(arguments[0]), None
+        if kind == "live":
             return functools.partial(function, *arguments), None
         moving = any(slot in dynamic for slot in refs((arguments, keywords)))
         if instruction.results:  # a ufunc with several outputs, each into its buffer
@@ -261,6 +273,7 @@ class Program:
                 return live  # an operation whose arguments move: not worth a special case
             if step is not None:
                 calls.append(step[0])
+        calls = [call for call, _ in counted_together([(call, None) for call in calls])]
         return Update(same_settings(instruction.arguments[0], instruction.expected), calls, live)
 
     def first_draw(self, before: int) -> bool:

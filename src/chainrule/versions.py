@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import weakref
+from typing import Callable
 
 _versions: dict[int, int] = {}
 _owner_watch: dict[int, weakref.ref] = {}
@@ -44,6 +45,24 @@ def increment_version(tensor: "Tensor", previous: int | None = None) -> None:
         except TypeError:  # an owner without weak references (bytes): its entry simply stays
             pass
     _versions[key] = count + 1
+
+
+def write_counter(tensors: list) -> Callable[[], None]:
+    """One function that counts a write to each of ``tensors``, as ``increment_version`` on each
+    would: for a replayed optimiser step, which writes the same arrays on every call. Their keys
+    are looked up once, here, and their owners kept, so no key can come to stand for another
+    array; a tensor whose count is not kept yet (never written) is counted the long way."""
+    owners = [tensor.data if tensor.data.base is None else tensor.data.base for tensor in tensors]
+    keys = [id(owner) for owner in owners]
+
+    def count_writes(versions=_versions, keys=keys, owners=owners) -> None:
+        for key in keys:
+            versions[key] += 1
+
+    def count_each() -> None:
+        for tensor in tensors:
+            increment_version(tensor)
+    return count_writes if all(key in _owner_watch for key in keys) else count_each
 
 
 def _forget_owner(key: int, _reference) -> None:

@@ -431,6 +431,91 @@ def test_python_arguments_are_part_of_the_signature():
     assert compiled.recordings == 2
 
 
+def test_each_part_of_the_signature_is_checked_on_the_calls_after_a_replay_too():
+    """After a replay the next call is tried on the same program first (one written test of the
+    whole signature and the guards): a change of any part must still record anew, and going back
+    replay the first program again."""
+    weight = chainrule.tensor([[1.0, -2.0], [0.5, 3.0]], requires_grad=True)
+    compiled = chainrule.compile(lambda x, scale: (x @ weight * scale).sum())
+    x32 = chainrule.tensor([[1.0, 2.0]])
+    x64 = chainrule.tensor([[1.0, 2.0]], dtype="float64")
+    changes = [
+        ("shape", lambda: (chainrule.tensor([[1.0, 2.0], [3.0, 4.0]]), 2.0)),
+        ("dtype", lambda: (x64, 2.0)),
+        ("strides", lambda: (chainrule.tensor([[1.0], [2.0]]).t(), 2.0)),
+        ("an array", lambda: (x32.numpy(), 2.0)),
+        ("a Python value", lambda: (x32, 3.0)),
+        ("its type", lambda: (x32, 2)),
+    ]
+    for _ in range(3):
+        assert compiled(x32, 2.0).item() == 12.0  # 2 · ((1 + 1) + (−2 + 6))
+    for what, arguments in changes:
+        before = compiled.recordings
+        results = [compiled(*arguments()).item() for _ in range(3)]
+        assert compiled.recordings == before + 1, what  # its first call eager, then recorded
+        assert compiled(x32, 2.0).item() == 12.0 and compiled.recordings == before + 1, what
+        assert len(set(results)) == 1, what
+    with chainrule.no_grad():
+        before = compiled.recordings
+        assert [compiled(x32, 2.0).item() for _ in range(3)] == [12.0] * 3
+        assert compiled.recordings == before + 1  # grad mode is part of the signature
+    chainrule.set_default_dtype("float64")
+    try:
+        before = compiled.recordings
+        assert [compiled(x32, 2.0).item() for _ in range(3)] == [12.0] * 3
+        assert compiled.recordings == before + 1  # so is the default dtype
+    finally:
+        chainrule.set_default_dtype("float32")
+
+
+def test_gradients_set_to_none_at_the_end_of_the_step_stay_none():
+    """zero_grad's None is left out of a replay when the backward overwrites it; one the step
+    ends with is kept."""
+    def then_zeroed(model, optimizer, step):
+        def step_then_zero(x, y):
+            loss = step(x, y)
+            optimizer.zero_grad()
+            return loss
+        return model, optimizer, step_then_zero
+    steps = [then_zeroed(*twin) for twin in twin_models(OPTIMIZERS["momentum"])]
+    losses, compiled = run_both(steps, batches(5))
+    assert losses["compiled"] == losses["eager"] and compiled.recordings == 1
+    assert all(p.grad is None for p in steps[1][0].parameters())
+    assert_same_state(steps[0][0], steps[1][0])
+
+
+def test_a_value_computed_twice_is_computed_once_unless_either_is_changed():
+    """The replay computes once what the step computes twice from the same arrays (cross_entropy
+    checks its labels, then its fused op checks them again), but not a result written in place
+    afterwards: eager mode had two arrays there, and one of them changed."""
+    def step(x):
+        twice = (x * 2).sum() + (x * 2).sum()
+        kept, changed = x * 3, x * 3
+        changed.add_(1)
+        first = (x * 4).sum()  # the last read of x·4 by name
+        viewed = (x * 4)[:2]  # a view of the repeat: it reads the first's buffer from now on
+        after = (first * 0 + x * 5).sum()  # a new result of that shape, meanwhile
+        return twice, kept.sum(), changed.sum(), viewed.sum() + after
+    compiled = chainrule.compile(step)
+    rng = numpy.random.default_rng(3)
+    for _ in range(4):
+        x = chainrule.tensor(rng.standard_normal((4, 3)).astype(numpy.float32))
+        expected = [value.item() for value in step(x)]
+        assert [value.item() for value in compiled(x)] == expected
+    products = [line for line in str(compiled.program).splitlines() if "multiply(v1:input" in line]
+    # x·2 once (not twice), x·3 twice (one of them changed), x·4 once (its twin only read), x·5
+    assert len(products) == 5
+
+
+def test_a_loss_checks_its_labels_once_in_a_replay():
+    steps = twin_models(OPTIMIZERS["sgd"])
+    losses, compiled = run_both(steps, batches(4))
+    assert losses["compiled"] == losses["eager"]
+    listing = str(compiled.program)
+    assert listing.count("maximum.reduce(v") == 2  # the labels' check, and softmax's shift
+    assert listing.count("check bool(") == 1
+
+
 def test_the_gpt_with_adamw_clipping_a_schedule_and_dropout_replays_exactly():
     from chainrule.models.gpt import GPT, GPTConfig
 

@@ -3,6 +3,7 @@ import numpy
 import pytest
 
 import chainrule
+from chainrule.ops.fused import labels_in_range
 import chainrule.nn.functional as F
 
 BIG = numpy.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5.0]], dtype=numpy.float32)
@@ -87,6 +88,32 @@ def test_an_out_of_range_label_is_named_once_with_the_op():
     with pytest.raises(IndexError) as caught:
         F.cross_entropy(chainrule.randn(2, 3), chainrule.tensor([0, 5]))
     assert str(caught.value) == "cross_entropy: label 5 is out of range for 3 classes"
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint8", "uint64"])
+@pytest.mark.parametrize("classes", [1, 3, 127, 128, 129, 200, 255, 256, 300])
+def test_labels_in_range_agrees_with_checking_both_ends(dtype, classes):
+    info = numpy.iinfo(dtype)
+    candidates = sorted({info.min, info.min + 1, -101, -100, -1, 0, 1, classes - 1, classes,
+                         classes + 1, info.max - 1, info.max})
+    for value in [v for v in candidates if info.min <= v <= info.max]:
+        for labels in (numpy.array([0, value], dtype=dtype), numpy.array([value], dtype=dtype)):
+            expected = bool(((labels >= 0) & (labels < classes)).all())
+            assert labels_in_range(labels, classes) is expected, (dtype, classes, value)
+    assert labels_in_range(numpy.zeros(0, dtype=dtype), classes) is True
+
+
+@pytest.mark.parametrize("label", [-1, -100, -128])
+def test_a_negative_label_is_named_unless_it_is_the_ignored_one(label):
+    logits = chainrule.randn(2, 3)
+    labels = chainrule.tensor(numpy.array([0, label], dtype=numpy.int8))
+    if label == -100:  # PyTorch's default ignore_index: the row is left out of the mean
+        expected = F.cross_entropy(logits[:1], chainrule.tensor([0])).item()
+        assert F.cross_entropy(logits, labels).item() == pytest.approx(expected, rel=1e-6)
+        return
+    with pytest.raises(IndexError) as caught:
+        F.cross_entropy(logits, labels)
+    assert str(caught.value) == f"cross_entropy: label {label} is out of range for 3 classes"
 
 
 # ---------------------------------------------------------------- errors keep their kind

@@ -11,7 +11,7 @@ from ..ops import (adaptive_avg_pool2d, avg_pool2d, binary_cross_entropy_with_lo
                    conv, cross_entropy_per_sample, getitem, log_softmax, max_pool2d, relu,
                    sigmoid, softmax, tanh)
 from ..ops import linear as _linear
-from ..ops.fused import cross_entropy_mean
+from ..ops.fused import cross_entropy_mean, labels_in_range
 from ..ops.primitive import Rejects, Sample, ShapeError, composite, constant
 from ..tensor import Tensor
 
@@ -139,6 +139,14 @@ def _flatten_classes(input: Tensor, target: Tensor):
     return input, target
 
 
+def _none_ignored(labels, ignore_index: int, classes: int) -> bool:
+    """Whether no label is ``ignore_index``. PyTorch's −100 can't be a class, so labels all in
+    range hold none of it: one pass (``labels_in_range``) instead of a comparison and an any()."""
+    if 0 <= ignore_index < classes:
+        return not (labels == ignore_index).any()
+    return labels_in_range(labels, classes) or not (labels == ignore_index).any()
+
+
 def _picked_losses(logp: Tensor, labels: Tensor, weight, ignore_index: int, op: str):
     """Per row −w[t]·logp[t] (0 where t = ignore_index) and the weight each row counts with in a
     mean: w[t] (1 without class weights), or 0 for an ignored row."""
@@ -214,7 +222,8 @@ def cross_entropy(input: Tensor, target, reduction: str = "mean", *, weight=None
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
     logits, labels = _flatten_classes(input, target)
     shape = None if input.ndim == 2 else target.shape
-    if weight is None and not label_smoothing and not (labels.data == ignore_index).any():
+    if weight is None and not label_smoothing and _none_ignored(labels.data, ignore_index,
+                                                                 logits.shape[-1]):
         if reduction == "mean":
             return cross_entropy_mean(logits, labels)  # fused: one op, one node
         losses = cross_entropy_per_sample(logits, labels)

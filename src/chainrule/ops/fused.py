@@ -72,9 +72,24 @@ def _check_labels(logits: Tensor, target: Tensor, op: str):
         raise ShapeError(f"{op}: expected logits of shape (N, C) and labels of shape (N,), got "
                          f"{tuple(z.shape)} and {tuple(labels.shape)}")
     classes = z.shape[1]
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+    if not labels_in_range(labels, classes):
         bad = labels[(labels < 0) | (labels >= classes)][0]
         raise IndexError(f"{op}: label {int(bad)} is out of range for {classes} classes")
+
+
+def labels_in_range(labels, classes: int) -> bool:
+    """Whether every integer label is one of 0 … classes − 1. One pass: read as unsigned
+    integers, a negative label wraps round to one above every signed value, so a single maximum
+    finds both kinds of stray label (a compiled step replays one reduction and one check, not
+    two of each). Where the classes outnumber the signed values (int8 labels, 200 classes) a
+    wrapped label could pass for a class, and both ends are checked."""
+    if not labels.size:
+        return True
+    if labels.dtype.kind == "u":
+        return not labels.max() >= classes
+    if classes > 2 ** (8 * labels.dtype.itemsize - 1):
+        return not (labels.min() < 0 or labels.max() >= classes)
+    return not labels.view(f"u{labels.dtype.itemsize}").max() >= classes
 
 
 _LABELS = numpy.array([0, 3, 1])

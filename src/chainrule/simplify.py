@@ -1,0 +1,151 @@
+"""What a replay can leave out of a recording and still do all that the eager step did.
+
+Three things, each bit for bit the same for every array and tensor the step leaves behind:
+- ``computed_once``: an operation computed again from the same arguments, none written in
+  between and neither result written ever (the loss checks its labels, and its fused op checks
+  them again): the second reads the first's result; a check of that same result against the
+  same answer goes too.
+- ``overwritten_nones``: ``zero_grad``'s ``.grad = None`` that the backward overwrites before
+  anything could see it.
+- ``counted_together``: an optimiser's writes to count (``versions``), one call for all.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy
+
+from .codegen import refs
+from .listing import flat
+from .recording import Ref
+from .versions import write_counter
+
+# array functions that compute a result from their arguments alone, writing nothing
+PURE = (numpy.ndarray.view, numpy.ndarray.transpose, numpy.ndarray.reshape,
+        numpy.ndarray.__getitem__, numpy.ndarray.astype, numpy.dot)
+PURE_UFUNC_METHODS = ("reduce", "accumulate", "outer")
+UNINITIALISED = (numpy.empty, numpy.empty_like)
+
+
+def _pure(function) -> bool:
+    if function in (numpy.asarray, numpy.array, numpy.zeros, numpy.ones, numpy.full,
+                    numpy.arange, numpy.eye, numpy.tri, numpy.linspace):
+        return True  # an array made from Python values alone
+    if isinstance(function, numpy.ufunc):
+        return True
+    owner = getattr(function, "__self__", None)
+    return (isinstance(owner, numpy.ufunc) and function.__name__ in PURE_UFUNC_METHODS) or any(
+        function is pure for pure in PURE)
+
+
+def _renamed(value, alias: dict):
+    kind = type(value)
+    if kind is Ref:
+        return Ref(alias.get(value.index, value.index))
+    if kind is tuple or kind is list:
+        return kind(_renamed(item, alias) for item in value)
+    if kind is dict:
+        return {key: _renamed(item, alias) for key, item in value.items()}
+    return value
+
+
+def computed_once(instructions: list, root) -> tuple[list, dict]:
+    """The instructions without those that compute again what an earlier one computed, every
+    reference to a dropped result made to the first; and {dropped result: first result}.
+    ``root(slot)``: the buffer whose memory a slot is (itself, or a view's origin)."""
+    # a result written in place, anywhere, is not shared: eager had two arrays, one changed
+    written_ever = {slot for instruction in flat(instructions) for slot in instruction.writes}
+    alias, first, checked, kept = {}, {}, set(), []
+    for instruction in instructions:
+        arguments = _renamed(instruction.arguments, alias)
+        keywords = _renamed(instruction.keywords, alias)
+        if instruction.kind in ("live", "optimizer"):  # a step run live may write anything
+            first.clear()
+            checked.clear()
+        if instruction.writes:  # what was read from a buffer written now may differ after it
+            written = set(instruction.writes)
+            first = {key: done for key, done in first.items() if not done[1] & written}
+            checked = {check for check in checked if root(check[0]) not in written}
+        if instruction.kind == "branch":
+            check = (arguments[0].index, instruction.expected)
+            if check in checked:
+                continue  # the same value checked against the same answer: it passed already
+            checked.add(check)
+        elif (instruction.kind in ("op", "view") or instruction.kind == "create" and
+              instruction.function not in UNINITIALISED) and instruction.result is not None and \
+                not instruction.results and not instruction.writes and \
+                _pure(instruction.function) and "out" not in keywords and \
+                root(instruction.result) not in written_ever:
+            key = (instruction.function, arguments, tuple(sorted(keywords.items())))
+            try:
+                earlier = first.get(key)
+            except TypeError:  # an argument that can't be compared cheaply (a slice, an array)
+                earlier, key = None, None
+            if earlier is not None:
+                alias[instruction.result] = earlier[0]
+                continue
+            if key is not None:
+                read = {root(slot) for slot in refs(arguments)} | {root(instruction.result)}
+                first[key] = (instruction.result, read)
+        kept.append(instruction if arguments is instruction.arguments and keywords is
+                    instruction.keywords else dataclasses.replace(
+                        instruction, arguments=arguments, keywords=keywords))
+    if not alias:
+        return instructions, alias
+    for n, instruction in enumerate(kept):  # an optimiser's recorded update reads them too
+        update = instruction.keywords.get("update") if instruction.kind == "optimizer" else None
+        if update:
+            inner = [dataclasses.replace(i, arguments=_renamed(i.arguments, alias),
+                                         keywords=_renamed(i.keywords, alias)) for i in update]
+            kept[n] = dataclasses.replace(instruction,
+                                          keywords={**instruction.keywords, "update": inner})
+    return kept, alias
+
+
+def renamed_outputs(output, alias: dict):
+    """What the step returned, ("buffer", n) made ("buffer", first n) where n was dropped."""
+    if output == () or type(output[0]) is tuple:
+        return tuple(renamed_outputs(item, alias) for item in output)
+    kind, value = output
+    return (kind, alias.get(value, value)) if kind == "buffer" else output
+
+
+def overwritten_nones(instructions) -> set:
+    """The positions of ``zero_grad``'s ``.grad = None`` that the step overwrites before anything
+    could see them: the same tensor's gradient set again later (by the backward), with no step
+    run live in between (a live optimiser or schedule step reads ``.grad``)."""
+    unseen, pending = set(), {}
+    for index, instruction in enumerate(instructions):
+        if instruction.kind in ("optimizer", "live"):
+            pending.clear()
+        elif instruction.kind == "set_grad":
+            tensor = id(instruction.function)
+            if tensor in pending:
+                unseen.add(pending.pop(tensor))
+            if instruction.arguments[0] is None:
+                pending[tensor] = index
+    return unseen
+
+
+class Write:
+    """A write to ``tensor`` to count (``versions``), merged with its neighbours into one call."""
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+
+def counted_together(steps: list) -> list:
+    """Each run of writes to count among ``steps`` ((call, store) pairs), as one call that
+    counts them all: an optimiser's step writes every parameter, one call instead of one each."""
+    merged = []
+    for call, store in steps:
+        if type(call) is Write:
+            if merged and type(merged[-1][0]) is list:
+                merged[-1][0].append(call.tensor)
+            else:
+                merged.append(([call.tensor], None))
+        else:
+            merged.append((call, store))
+    return [(write_counter(call), None) if type(call) is list else (call, store)
+            for call, store in merged]
