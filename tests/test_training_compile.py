@@ -1,6 +1,7 @@
 """training.fit compiles its step by default: the same losses and weights as eager, bit for bit,
 and an eager run (with one note) where the step can't be recorded."""
 import io
+import re
 
 import numpy
 import pytest
@@ -86,6 +87,28 @@ def test_a_loss_that_reads_item_trains_eagerly_with_one_note_and_the_same_weight
     assert compiled[0].compiled is False
     notes = [line for line in compiled[2].splitlines() if "eagerly" in line]
     assert len(notes) == 1 and ".item()" in notes[0]
+
+
+def test_on_a_terminal_the_note_goes_above_the_progress_bar_not_into_its_line():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    def loss(outputs, targets):
+        if F.cross_entropy(outputs, targets).item() > 1e6:  # can't be recorded
+            raise AssertionError("not reached")
+        return F.cross_entropy(outputs, targets)
+    chainrule.manual_seed(0)
+    model = nn.MLP([5, 16, 3])
+    X, y = blobs()
+    stream = Terminal()
+    training.fit(model, loss, optim.SGD(model.parameters(), lr=0.1), (X[:80], y[:80]), epochs=2,
+                 batch_size=24, stream=stream)
+    # tqdm redraws its line after a carriage return; a note written above the bar starts a line
+    # of its own, where one printed into the bar would follow the bar's text on its line
+    notes = [line for line in re.split(r"[\r\n]", stream.getvalue()) if "eagerly" in line]
+    assert len(notes) == 1 and notes[0].startswith("fit: training eagerly (not compiled): ")
+    assert ".item()" in notes[0]
 
 
 @pytest.mark.parametrize("hook", ["module", "tensor"])

@@ -183,9 +183,15 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
     world_size = distributed.init()
     stepping = distributed.DistributedDataParallel(model) if world_size > 1 else model
     main = distributed.is_main_process()
-    say = ((lambda message: print(f"fit: {message}", file=stream or sys.stderr, flush=True))
-           if progress and main else None)
-    step = _sgd_step(model, stepping, loss, optimizer, clip_grad_norm, compile, say)
+    bar = None  # the epoch's progress: a note made during an epoch goes above its bar, not in it
+
+    def say(message: str) -> None:
+        if bar is not None:
+            bar.note(f"fit: {message}")
+        else:
+            print(f"fit: {message}", file=stream or sys.stderr, flush=True)
+    step = _sgd_step(model, stepping, loss, optimizer, clip_grad_norm, compile,
+                     say if progress and main else None)
     steps = math.ceil(len(train) / batch_size)
     model.train()
     next_checkpoint, best_unsaved = 0.0, False
