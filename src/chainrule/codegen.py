@@ -152,13 +152,14 @@ def guard(guards, modules):
     return eval(f"lambda: {' and '.join(tests) or 'True'}", constants)
 
 
-def entry(signature, gradients, unchanged):
+def entry(signature, gradients, unchanged, settings=()):
     """One function ``enters(args)`` that says whether a call with ``args`` replays this very
-    program: the call's signature (as ``compile._signature`` builds it) and the state the guards
-    check, written out as one test, so that a step called again and again with batches of one
-    shape pays for no key, no lookup and no loop. ``signature``: (grad mode, backend, default
-    dtype, one entry per argument); ``gradients``: (tensor, shape, dtype) of each gradient read
-    live, which must still be there with that shape and dtype."""
+    program: the call's signature (as ``compile._signature`` builds it), the state the guards
+    check and the optimisers' settings, written out as one test, so that a step called again and
+    again with batches of one shape pays for no key, no lookup and no loop. ``signature``:
+    (grad mode, backend, default dtype, one entry per argument); ``gradients``: (tensor, shape,
+    dtype) of each gradient read live, which must still be there with that shape and dtype;
+    ``settings``: the ``same_settings`` checks of the updates the replay then runs unchecked."""
     grad_mode, backend_name, default_dtype, *arguments = signature
     constants = {"autograd": autograd, "backend": backend, "unchanged": unchanged}
     tests = [f"len(args) == {len(arguments)}", f"autograd._grad_enabled is {grad_mode}",
@@ -184,6 +185,7 @@ def entry(signature, gradients, unchanged):
         tests += [f"{gradient} is not None", f"{gradient}.data.shape == {shape!r}",
                   f"{gradient}.data.dtype == {_named(constants, dtype)}"]
     tests.append("unchanged()")
+    tests += [f"{_named(constants, same)}()" for same in settings]
     exec("def enters(args):\n    try:\n        return bool(" + " and ".join(tests) + ")\n"
          "    except (AttributeError, KeyError, IndexError):\n        return False", constants)
     return constants["enters"]

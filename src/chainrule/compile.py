@@ -88,7 +88,7 @@ class Compiled:
     def __call__(self, *args):
         replaying = self.replaying
         if replaying is not None and replaying.enters(args):
-            return replaying.run(self.function, args)
+            return replaying.run(self.function, args, entered=True)
         self.replaying = None
         key = _signature(args)
         programs = self.programs.get(key)

@@ -89,8 +89,6 @@ class Program:
                        if not (name == "grad" and id(obj) in live) and id(obj) not in old_gradients]
         self.modules = list(recording.modules.values())
         self.unchanged = guard(self.guards, self.modules)
-        self.enters = entry(signature, [(tensor, shape, dtype) for tensor, _, shape, dtype
-                                        in self.gradients], self.unchanged)
         values = self.values = [buffer.array for buffer in self.buffers]
         written = {root for instruction in flat(self.instructions) for root in instruction.writes}
         dynamic = {slot for _, slot in self.inputs} | {slot for _, slot, _, _ in self.gradients}
@@ -101,13 +99,25 @@ class Program:
         self.constant = set()  # buffers the same on every call: made from Python values, or of them
         self._plan_reuse(self.outputs)
         unseen = overwritten_nones(self.instructions)
+        settled, live_before = {}, False  # updates whose settings can be checked on entry
         for index, instruction in enumerate(self.instructions):
             step = None if index in unseen else self._step(index, instruction, values, dynamic,
                                                             written)
+            live_before = live_before or instruction.kind == "live"
             if step is not None:
                 self.steps.append(step)
+                if type(step[0]) is Update and not live_before:
+                    settled[id(step[0])] = step[0]
         self.steps = counted_together(self.steps)
         self.replay = straight_line(self.steps, values)
+        # A call that enters by ``enters`` has had its updates' settings checked there: nothing
+        # the replay runs before them (no schedule stepped live) can change them meanwhile.
+        unchecked = [step for call, store in self.steps for step in (
+            [(inner, None) for inner in call.calls] if id(call) in settled else [(call, store)])]
+        self.replay_entered = straight_line(unchecked, values) if settled else self.replay
+        self.enters = entry(signature, [(tensor, shape, dtype) for tensor, _, shape, dtype
+                                        in self.gradients], self.unchanged,
+                            [update.same_settings for update in settled.values()])
 
     def _plan_reuse(self, outputs) -> None:
         """Buffers are reused, as a register allocator reuses registers: once the last operation
@@ -302,7 +312,8 @@ class Program:
                         f"{type(module).__name__}")
         return "something the recording read"  # not reached: the guard said so
 
-    def run(self, function, args):
+    def run(self, function, args, entered: bool = False):
+        """The step replayed on ``args``; ``entered``: ``enters(args)`` was just true."""
         values = self.values
         for position, slot in self.inputs:
             value = args[position]
@@ -311,7 +322,7 @@ class Program:
             values[slot] = tensor.grad.data
         state = backend.get_rng_state() if self.snapshot_rng else None
         try:
-            self.replay()
+            (self.replay_entered if entered else self.replay)()
         except _BranchChanged as changed:
             if changed.index > self.first_effect:
                 raise CompileError(
