@@ -138,7 +138,13 @@ def guard(guards, modules):
     attributes and items the same objects (``len(k4) == 7 and k4[k5] is k6 ...``). The program
     keeps the objects, so none is replaced by a new one at the same address meanwhile; a key
     gone raises KeyError, which ``changed`` takes as a change."""
-    constants, tests = {}, []
+    constants = {}
+    return eval(f"lambda: {' and '.join(_guard_tests(guards, modules, constants)) or 'True'}",
+                constants)
+
+
+def _guard_tests(guards, modules, constants: dict) -> list:
+    tests = []
     for obj, name, value in guards:  # name: data, grad or requires_grad
         tests.append(f"{_named(constants, obj)}.{name} is {_named(constants, value)}")
     for collection, _, values in (item for _, structure in modules for item in structure):
@@ -149,19 +155,21 @@ def guard(guards, modules):
         keys = collection.keys() if type(collection) is dict else range(len(values))
         for key, value in zip(keys, values):
             tests.append(f"{held}[{_named(constants, key)}] is {_named(constants, value)}")
-    return eval(f"lambda: {' and '.join(tests) or 'True'}", constants)
+    return tests
 
 
-def entry(signature, gradients, unchanged, settings=()):
+def entry(signature, gradients, guards, modules, settings=()):
     """One function ``enters(args)`` that says whether a call with ``args`` replays this very
     program: the call's signature (as ``compile._signature`` builds it), the state the guards
     check and the optimisers' settings, written out as one test, so that a step called again and
     again with batches of one shape pays for no key, no lookup and no loop. ``signature``:
     (grad mode, backend, default dtype, one entry per argument); ``gradients``: (tensor, shape,
     dtype) of each gradient read live, which must still be there with that shape and dtype;
-    ``settings``: the ``same_settings`` checks of the updates the replay then runs unchecked."""
+    ``guards`` and ``modules`` as ``guard`` takes them; ``settings``: (optimiser, settings) of
+    each update the replay then runs unchecked, as ``same_settings`` takes them."""
     grad_mode, backend_name, default_dtype, *arguments = signature
-    constants = {"autograd": autograd, "backend": backend, "unchanged": unchanged}
+    constants = {"autograd": autograd, "backend": backend,
+                 "identity_or_value": _identity_or_value}
     tests = [f"len(args) == {len(arguments)}", f"autograd._grad_enabled is {grad_mode}",
              f"backend.name == {backend_name!r}",
              f"backend.get_default_dtype() == {_named(constants, default_dtype)}"]
@@ -184,8 +192,11 @@ def entry(signature, gradients, unchanged, settings=()):
         gradient = f"{_named(constants, tensor)}.grad"
         tests += [f"{gradient} is not None", f"{gradient}.data.shape == {shape!r}",
                   f"{gradient}.data.dtype == {_named(constants, dtype)}"]
-    tests.append("unchanged()")
-    tests += [f"{_named(constants, same)}()" for same in settings]
+    tests += _guard_tests(guards, modules, constants)
+    for optimizer, expected in settings:
+        written = _settings_tests(optimizer, expected, constants)
+        tests += written if written is not None else [
+            f"{_named(constants, same_settings(optimizer, expected))}()"]
     exec("def enters(args):\n    try:\n        return bool(" + " and ".join(tests) + ")\n"
          "    except (AttributeError, KeyError, IndexError):\n        return False", constants)
     return constants["enters"]
@@ -199,24 +210,35 @@ def same_settings(optimizer, settings):
     """A function that says whether ``optimizer_settings(optimizer) == settings``, written out
     as one expression (``len(O.param_groups[0]) == 6 and O.param_groups[0][k1] == k2 ...``)
     rather than building the tuples on each call. A key or group gone counts as a change."""
+    constants = {"identity_or_value": _identity_or_value}
+    tests = _settings_tests(optimizer, settings, constants)
+    if tests is None:
+        return lambda: optimizer_settings(optimizer) == settings
+    exec("def same():\n    try:\n        return bool(" + " and ".join(tests) + ")\n"
+         "    except (KeyError, IndexError):\n        return False", constants)
+    return constants["same"]
+
+
+def _settings_tests(optimizer, settings, constants: dict) -> list | None:
+    """The tests of ``same_settings``; None where a buffer's parameter is no longer the
+    optimiser's (the settings can then only be compared as a whole)."""
     groups, state = settings
     params = {id(p): p for group in optimizer.param_groups for p in group["params"]}
     if any(key not in params for key, _ in state):
-        return lambda: optimizer_settings(optimizer) == settings
-    constants = {"O": optimizer, "identity_or_value": _identity_or_value}
-    tests = [f"len(O.param_groups) == {len(groups)}", f"len(O.state) == {len(state)}"]
+        return None
+    optimizer_name = _named(constants, optimizer)
+    tests = [f"len({optimizer_name}.param_groups) == {len(groups)}",
+             f"len({optimizer_name}.state) == {len(state)}"]
     for n, (*items, ids) in enumerate(groups):
-        group = f"O.param_groups[{n}]"
+        group = f"{optimizer_name}.param_groups[{n}]"
         tests.append(f"len({group}) == {len(items) + 1}")
         tests += [f"{group}[{_named(constants, key)}] == {_named(constants, value)}"
                   for key, value in items]
         tests.append(f"tuple(map(id, {group}['params'])) == {_named(constants, ids)}")
     for key, buffers in state:
-        entry = f"O.state[{_named(constants, params[key])}]"
+        entry = f"{optimizer_name}.state[{_named(constants, params[key])}]"
         tests.append(f"len({entry}) == {len(buffers)}")
         # an array by identity, any other value by equality, as optimizer_settings has them
         tests += [f"identity_or_value({entry}[{_named(constants, name)}]) == "
                   f"{_named(constants, value)}" for name, value in buffers]
-    exec("def same():\n    try:\n        return bool(" + " and ".join(tests) + ")\n"
-         "    except (KeyError, IndexError):\n        return False", constants)
-    return constants["same"]
+    return tests

@@ -107,7 +107,7 @@ class Program:
             if step is not None:
                 self.steps.append(step)
                 if type(step[0]) is Update and not live_before:
-                    settled[id(step[0])] = step[0]
+                    settled[id(step[0])] = (instruction.arguments[0], instruction.expected)
         self.steps = counted_together(self.steps)
         self.replay = straight_line(self.steps, values)
         # A call that enters by ``enters`` has had its updates' settings checked there: nothing
@@ -116,8 +116,8 @@ class Program:
             [(inner, None) for inner in call.calls] if id(call) in settled else [(call, store)])]
         self.replay_entered = straight_line(unchecked, values) if settled else self.replay
         self.enters = entry(signature, [(tensor, shape, dtype) for tensor, _, shape, dtype
-                                        in self.gradients], self.unchanged,
-                            [update.same_settings for update in settled.values()])
+                                        in self.gradients], self.guards, self.modules,
+                            list(settled.values()))
 
     def _plan_reuse(self, outputs) -> None:
         """Buffers are reused, as a register allocator reuses registers: once the last operation
