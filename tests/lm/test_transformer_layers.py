@@ -81,6 +81,24 @@ def test_gelu_tanh_is_gpt2s_formula_and_stays_finite_far_out():
         assert numpy.isfinite(gelu_tanh(chainrule.tensor(x, dtype=chainrule.float32)).numpy()).all()
 
 
+def test_gelu_tanh_in_float32_is_within_a_few_rounding_errors_of_the_float64_formula():
+    x = numpy.concatenate([numpy.linspace(-12, 12, 20001),
+                           numpy.random.default_rng(0).standard_normal(20000) * 3])
+    x32 = x.astype(numpy.float32)
+    exact = x32.astype(numpy.float64)
+    tanh = numpy.tanh(math.sqrt(2 / math.pi) * (exact + 0.044715 * exact ** 3))
+    value = 0.5 * exact * (1 + tanh)
+    slope = 0.5 * (1 + tanh) + 0.5 * exact * (1 - tanh ** 2) * math.sqrt(2 / math.pi) \
+        * (1 + 3 * 0.044715 * exact ** 2)
+    inputs = chainrule.tensor(x32, requires_grad=True)
+    outputs = gelu_tanh(inputs)
+    outputs.sum().backward()
+    assert outputs.dtype == inputs.grad.dtype == chainrule.float32
+    # float32 keeps about 7 digits: values up to 12, slopes up to 1.13
+    assert numpy.abs(outputs.detach().numpy() - value).max() < 1e-6
+    assert numpy.abs(inputs.grad.numpy() - slope).max() < 4e-6
+
+
 def test_attention_never_looks_at_the_future():
     chainrule.manual_seed(0)
     attention = CausalSelfAttention(n_embd=8, n_head=2).double()

