@@ -208,8 +208,9 @@ def _saved_versions(inputs: tuple, positions, saves_output: bool, output) -> lis
     this runs on every op that records a node."""
     versions = autograd._versions
     saved = []
-    for tensor in (inputs if positions is None else [inputs[p] for p in positions
-                                                      if p < len(inputs)]):
+    # (indices rather than a list comprehension of the saved inputs: that is a call of its own)
+    for position in range(len(inputs)) if positions is None else positions:
+        tensor = inputs[position] if position < len(inputs) else None
         if tensor is not None:
             array = tensor.data
             base = array.base
@@ -256,8 +257,8 @@ def fast_vjp(on_arrays: Callable, on_tensors: Callable) -> Callable:
     formula in Tensor ops, so that it can be differentiated again.
 
     Each call costs a closure, and each op call that builds one pays for it in the forward. A VJP
-    that reads nothing of its call but the signal and the output (sigmoid's, linear's bias's) is
-    therefore made once, at import.
+    that reads nothing of its call but the signal and the output (sigmoid's, ReLU's, linear's
+    bias's) is therefore made once, at import.
     """
     def vjp(g: Tensor, out: Tensor) -> Tensor:
         if autograd._grad_enabled:
