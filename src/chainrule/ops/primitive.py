@@ -147,11 +147,13 @@ def primitive(name: str | None = None, samples=(), rejects=(), second_order: boo
         @functools.wraps(forward)
         def apply(*args, **settings):
             # optional tensors by position (linear's bias) are inputs already, as they are
+            tensors_only = _tensors_only(args)
             if len(args) > required and (settings or len(args) - required > len(setting_names)
-                                         or not _tensors_only(args[required:])):
+                                         or not (tensors_only or _tensors_only(args[required:]))):
                 args, settings = _settings_by_position(op, args, settings, required,
                                                        setting_names)
-            inputs = args if _tensors_only(args) else _as_inputs(args)
+                tensors_only = _tensors_only(args)
+            inputs = args if tensors_only else _as_inputs(args)
             try:
                 output, vjps = forward(*inputs, **settings)
             except ShapeError:
