@@ -5,7 +5,8 @@ cost almost nothing, run under ``valgrind --tool=callgrind`` for 100 and for 400
 difference over 300 is the instructions per step. Unlike a timing on a shared machine the count
 is the same from run to run (the garbage collector is off, BLAS on one thread, address layout
 and string hashing fixed), so a change of half a percent in the engine's Python path shows.
-To compare two versions of chainrule, run it with each on PYTHONPATH:
+To compare two versions of chainrule, run it with each on PYTHONPATH, from directories whose
+paths have the same length (the length of the source's path alone moves the count by ~0.2%):
 
     python benchmarks/eager_instructions.py --activation sigmoid
     PYTHONPATH=/tmp/old/src python benchmarks/eager_instructions.py
