@@ -1,15 +1,17 @@
-"""The compiled MLP step against the NumPy limit's, one short round after another.
+"""The compiled (or eager) MLP step against the NumPy limit's, one short round after another.
 
 bench_compile.py times whole epochs and many-step calls: right on an idle machine, noisy on a
 busy one, where a round that waits for a core swings the ratio by tens of percent. This times
 one step (or ``--steps`` steps) of each in turn, thousands of times, in one process, and reports
 the ratio of the medians, of the minima and the median of the per-round ratios; ``--cpu``
 times with the thread's CPU clock, which a wait for a core does not advance. To compare two
-versions of chainrule, run it with each on PYTHONPATH, one after the other, a few times:
+versions of chainrule, run it with each on PYTHONPATH, one after the other, a few times;
+``--eager`` times the eager step instead (it needs no ``chainrule.compile``, so it runs on any
+version of the engine):
 
     python benchmarks/compile_steps.py --batch 1 --rounds 1500 --steps 4 --cpu
     mkdir -p /tmp/old && git archive 62eca1d src | tar -x -C /tmp/old && \\
-        PYTHONPATH=/tmp/old/src python benchmarks/compile_steps.py --batch 1 --cpu
+        PYTHONPATH=/tmp/old/src python benchmarks/compile_steps.py --batch 1 --cpu --eager
 """
 from __future__ import annotations
 
@@ -21,7 +23,6 @@ import numpy
 
 import harness
 import mlp
-from bench_compile import CompiledMLP
 
 
 def main() -> None:
@@ -31,29 +32,35 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--steps", type=int, default=1, help="steps of each per round")
     parser.add_argument("--cpu", action="store_true", help="the thread's CPU time, not wall")
+    parser.add_argument("--eager", action="store_true", help="the eager step, not the compiled")
     args = parser.parse_args()
     harness.limit_threads(1, torch=False)
     images, labels = mlp.make_data(args.batch * 64)
     layers = mlp.initial_weights(args.activation)
-    compiled, limit = CompiledMLP(layers, args.activation), mlp.NumpyMLP(layers, args.activation)
+    if args.eager:
+        maker, mode = mlp.ChainruleMLP, "eager"
+    else:
+        from bench_compile import CompiledMLP  # (imports chainrule.compile, which --eager skips)
+        maker, mode = CompiledMLP, "compiled"
+    chainrule_mlp, limit = maker(layers, args.activation), mlp.NumpyMLP(layers, args.activation)
     batches = list(mlp.batches(images, labels, args.batch))
-    for x, t in batches[:3]:  # the compiled step's eager call and its recording
-        compiled.step(x, t)
+    for x, t in batches[:3]:  # warm-up (a compiled step's eager call and its recording)
+        chainrule_mlp.step(x, t)
         limit.step(x, t)
     clock = time.thread_time if args.cpu else time.perf_counter
-    times = {"compiled": [], "limit": []}
+    times = {mode: [], "limit": []}
     for index in range(args.rounds):
         chunk = [batches[(index * args.steps + k) % len(batches)] for k in range(args.steps)]
-        order = (("compiled", compiled), ("limit", limit))
+        order = ((mode, chainrule_mlp), ("limit", limit))
         for name, model in order if index % 2 else order[::-1]:
             started = clock()
             for x, t in chunk:
                 model.step(x, t)
             times[name].append((clock() - started) / args.steps * 1e6)
-    a, b = numpy.array(times["compiled"]), numpy.array(times["limit"])
+    a, b = numpy.array(times[mode]), numpy.array(times["limit"])
     print(f"{args.activation}, batch {args.batch}, {args.rounds} rounds of {args.steps} step(s), "
-          f"{'CPU' if args.cpu else 'wall'} time, load {os.getloadavg()[0]:.1f}: compiled "
-          f"{numpy.median(a):.1f} µs, limit {numpy.median(b):.1f} µs per step; compiled/limit: "
+          f"{'CPU' if args.cpu else 'wall'} time, load {os.getloadavg()[0]:.1f}: {mode} "
+          f"{numpy.median(a):.1f} µs, limit {numpy.median(b):.1f} µs per step; {mode}/limit: "
           f"medians {numpy.median(a) / numpy.median(b):.3f}×, minima {a.min() / b.min():.3f}×, "
           f"median of per-round ratios {numpy.median(a / b):.3f}×")
 

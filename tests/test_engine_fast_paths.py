@@ -159,6 +159,32 @@ def test_relu_gradient_is_zero_at_zero_and_sigmoid_slope_is_a_times_one_minus_a(
     assert z.grad.dtype == chainrule.float32
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_relu_gradient_read_off_the_output_is_the_inputs_mask_at_every_edge_value(create_graph):
+    """ReLU's VJP reads max(a, 0) > 0 rather than a > 0: the same mask for -0, 0, inf, NaN."""
+    values = numpy.array([-1.0, -0.0, 0.0, 1e-300, 2.5, numpy.inf, -numpy.inf, numpy.nan])
+    x = chainrule.tensor(values, dtype=chainrule.float64, requires_grad=True)
+    signal = numpy.arange(1.0, 9.0)
+    (grad,) = chainrule.autograd.grad(F.relu(x), [x], grad_outputs=[chainrule.tensor(signal)],
+                                      create_graph=create_graph)
+    numpy.testing.assert_array_equal(grad.detach().numpy(), signal * (values > 0))
+
+
+def test_relu_refuses_a_change_to_its_output_and_allows_one_to_its_input():
+    """ReLU saves its output (what its VJP reads), as PyTorch's does, and not its input."""
+    x = chainrule.tensor([-1.0, 2.0, 3.0], requires_grad=True)
+    a = x * 1
+    y = F.relu(a)
+    with chainrule.no_grad():
+        a.mul_(-1)  # the input: read by nothing any more
+    y.sum().backward(retain_graph=True)
+    numpy.testing.assert_array_equal(x.grad.numpy(), [0.0, 1.0, 1.0])
+    with chainrule.no_grad():
+        y.mul_(2)
+    with pytest.raises(RuntimeError, match="relu: its output"):
+        y.sum().backward()
+
+
 @pytest.mark.parametrize("shape", [(), (3,), (2, 4)])
 def test_sigmoid_computed_in_place_leaves_its_input_alone_and_keeps_its_shape(shape):
     values = numpy.linspace(-30, 30, int(numpy.prod(shape))).reshape(shape).astype(numpy.float32)

@@ -54,9 +54,15 @@ def is_grad_enabled() -> bool:
 def set_grad_enabled(mode: bool) -> "_RestoreGradMode":
     """Turn gradient recording on or off. As in PyTorch it also works as a context manager,
     ``with set_grad_enabled(training):``, which puts the previous mode back at the end."""
+    return _RestoreGradMode(_switch_grad_mode(mode))
+
+
+def _switch_grad_mode(mode: bool) -> bool:
+    """Set the mode and return the previous one: the engine's own switches (each backward, each
+    optimiser step), which need no context manager made for them."""
     global _grad_enabled
     previous, _grad_enabled = _grad_enabled, bool(mode)
-    return _RestoreGradMode(previous)
+    return previous
 
 
 class _RestoreGradMode:
@@ -69,18 +75,17 @@ class _RestoreGradMode:
         return None
 
     def __exit__(self, *exc) -> None:
-        set_grad_enabled(self.previous)
+        _switch_grad_mode(self.previous)
 
 
 class _GradMode:
     mode = True
 
     def __enter__(self):
-        self.previous = _grad_enabled
-        set_grad_enabled(self.mode)
+        self.previous = _switch_grad_mode(self.mode)
 
     def __exit__(self, *exc):
-        set_grad_enabled(self.previous)
+        _switch_grad_mode(self.previous)
 
     def __call__(self, function):
         @functools.wraps(function)
@@ -221,8 +226,7 @@ def run_backward(roots, root_signals, retain_graph: bool, create_graph: bool,
     # so that an in-place change to one gradient never shows up in another.
     given_out = {id(signal.data) for signal in root_signals}
 
-    previous_mode = is_grad_enabled()
-    set_grad_enabled(create_graph)
+    previous_mode = _switch_grad_mode(create_graph)
     try:
         for tensor in reversed(order):
             key = id(tensor)
@@ -256,7 +260,7 @@ def run_backward(roots, root_signals, retain_graph: bool, create_graph: bool,
             if not retain_graph:
                 node.release()
     finally:
-        set_grad_enabled(previous_mode)
+        _switch_grad_mode(previous_mode)
     return captured
 
 

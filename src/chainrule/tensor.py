@@ -35,10 +35,11 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    @classmethod
-    def _wrap(cls, array) -> "Tensor":
-        """A leaf around an array we already own: the cheap constructor the ops use."""
-        tensor = object.__new__(cls)
+    @staticmethod
+    def _wrap(array) -> "Tensor":
+        """A leaf around an array we already own: the cheap constructor the ops use (a static
+        method: a class method makes a bound method on every call, and this runs on every op)."""
+        tensor = object.__new__(Tensor)
         tensor.data = array
         tensor.grad = None
         tensor._node = None
@@ -47,9 +48,9 @@ class Tensor:
         tensor.requires_grad = False
         return tensor
 
-    @classmethod
-    def _from_op(cls, array, node: Node) -> "Tensor":
-        tensor = object.__new__(cls)
+    @staticmethod
+    def _from_op(array, node: Node) -> "Tensor":
+        tensor = object.__new__(Tensor)
         tensor.data = array
         tensor.grad = None
         tensor._node = node

@@ -144,10 +144,15 @@ def _sigmoid_backward(g, out):
 _SIGMOID_VJP = fast_vjp(_sigmoid_backward, lambda g, out: g * out * (1 - out))
 
 
-@primitive(samples=[Sample(((3, 4),))])
+@primitive(samples=[Sample(((3, 4),))], saves=("out",))
 def relu(a):
-    vjp = fast_vjp(lambda g, out: g * (a.data > 0), lambda g, out: g * constant(a.data > 0))
-    return backend.xp.maximum(a.data, 0), vjp
+    """max(a, 0). relu′(a) = [a > 0], read off the output: max(a, 0) > 0 exactly where a > 0
+    (NaN neither), as PyTorch's ReLU does."""
+    return backend.xp.maximum(a.data, 0), _RELU_VJP
+
+
+# ReLU's VJP reads only the error signal and the output, so one function serves every call.
+_RELU_VJP = fast_vjp(lambda g, out: g * (out > 0), lambda g, out: g * constant(out.data > 0))
 
 
 @primitive(samples=[Sample(((3, 4),))])

@@ -147,11 +147,13 @@ def primitive(name: str | None = None, samples=(), rejects=(), second_order: boo
         @functools.wraps(forward)
         def apply(*args, **settings):
             # optional tensors by position (linear's bias) are inputs already, as they are
+            tensors_only = _tensors_only(args)
             if len(args) > required and (settings or len(args) - required > len(setting_names)
-                                         or not _tensors_only(args[required:])):
+                                         or not (tensors_only or _tensors_only(args[required:]))):
                 args, settings = _settings_by_position(op, args, settings, required,
                                                        setting_names)
-            inputs = args if _tensors_only(args) else _as_inputs(args)
+                tensors_only = _tensors_only(args)
+            inputs = args if tensors_only else _as_inputs(args)
             try:
                 output, vjps = forward(*inputs, **settings)
             except ShapeError:
@@ -208,8 +210,9 @@ def _saved_versions(inputs: tuple, positions, saves_output: bool, output) -> lis
     this runs on every op that records a node."""
     versions = autograd._versions
     saved = []
-    for tensor in (inputs if positions is None else [inputs[p] for p in positions
-                                                      if p < len(inputs)]):
+    # (indices rather than a list comprehension of the saved inputs: that is a call of its own)
+    for position in range(len(inputs)) if positions is None else positions:
+        tensor = inputs[position] if position < len(inputs) else None
         if tensor is not None:
             array = tensor.data
             base = array.base
@@ -256,8 +259,8 @@ def fast_vjp(on_arrays: Callable, on_tensors: Callable) -> Callable:
     formula in Tensor ops, so that it can be differentiated again.
 
     Each call costs a closure, and each op call that builds one pays for it in the forward. A VJP
-    that reads nothing of its call but the signal and the output (sigmoid's, linear's bias's) is
-    therefore made once, at import.
+    that reads nothing of its call but the signal and the output (sigmoid's, ReLU's, linear's
+    bias's) is therefore made once, at import.
     """
     def vjp(g: Tensor, out: Tensor) -> Tensor:
         if autograd._grad_enabled:
