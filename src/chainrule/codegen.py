@@ -16,6 +16,7 @@ import numpy
 
 from . import autograd, backend
 from .recording import Ref, optimizer_settings
+from .tensor import as_tensor
 
 
 class Update(NamedTuple):
@@ -93,7 +94,45 @@ def straight_line(steps, values):
     no loop over the steps and no partial objects. An optimiser's recorded update becomes
     ``if not same_settings(): run the step live, else: its operations``."""
     constants = {"values": values}
-    lines = ["def replay():"]
+    lines = ["def replay():"] + _written(steps, constants, "    ") + ["    pass"]
+    exec("\n".join(lines), constants)
+    return constants["replay"]
+
+
+def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_branch,
+               snapshot=None):
+    """A replay as the one function ``call(args)`` that the whole call is: each input put where
+    the program reads it (``inputs``: (position, slot, whether a tensor)), each gradient read
+    live (``gradients``: (tensor, slot)), the steps, then the results made as ``run`` makes
+    them. A branch that goes the other way (``branch_changed``) is handed to
+    ``after_branch(changed, args, state)``, ``state`` the random state taken first by
+    ``snapshot`` (None: none taken)."""
+    constants = {"values": values, "as_tensor": as_tensor, "changed_branch": branch_changed,
+                 "after_branch": after_branch, "snapshot": snapshot}
+    lines = ["def call(args):", "    state = snapshot()" if snapshot else "    state = None",
+             "    try:"]
+    lines += [f"        values[{slot}] = args[{position}]" + (".data" if tensor else "")
+              for position, slot, tensor in inputs]
+    lines += [f"        values[{slot}] = {_named(constants, tensor)}.grad.data"
+              for tensor, slot in gradients]
+    lines += _written(steps, constants, "        ")
+    lines += ["    except changed_branch as changed:",
+              "        return after_branch(changed, args, state)",
+              f"    return {_result(outputs, constants)}"]
+    exec("\n".join(lines), constants)
+    return constants["call"]
+
+
+def _result(output, constants: dict) -> str:
+    """What ``run`` returns, written out: a fresh tensor of each buffer the step returned."""
+    if output == () or type(output[0]) is tuple:
+        return "(" + "".join(_result(item, constants) + ", " for item in output) + ")"
+    kind, value = output
+    return f"as_tensor(values[{value}].copy())" if kind == "buffer" else _named(constants, value)
+
+
+def _written(steps, constants: dict, indent: str) -> list:
+    lines = []
 
     def write(call, store, indent):
         n = len(constants)
@@ -119,10 +158,8 @@ def straight_line(steps, values):
             lines.append(f"{prefix}s{n}()")
 
     for call, store in steps:
-        write(call, store, "    ")
-    lines.append("    pass")
-    exec("\n".join(lines), constants)
-    return constants["replay"]
+        write(call, store, indent)
+    return lines
 
 
 def _named(constants: dict, value) -> str:

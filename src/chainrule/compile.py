@@ -88,7 +88,7 @@ class Compiled:
     def __call__(self, *args):
         replaying = self.replaying
         if replaying is not None and replaying.enters(args):
-            return replaying.run(self.function, args, entered=True)
+            return replaying.call(args)
         self.replaying = None
         key = _signature(args)
         programs = self.programs.get(key)
@@ -135,7 +135,7 @@ class Compiled:
                 gradient = instruction.function.grad if instruction.kind == "set_grad" else None
                 if gradient is not None and isinstance(gradient.data, Traced):
                     gradient.data = plain(gradient.data)
-        self.program = Program(recording, inputs, outputs, key)
+        self.program = Program(recording, inputs, outputs, key, self.function)
         self.recordings += 1
         variants = self.programs.setdefault(key, [])
         variants.insert(0, self.program)

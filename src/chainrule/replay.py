@@ -17,7 +17,7 @@ import numpy
 
 from . import backend, listing
 from .codegen import (Update, bound_call, call_resolved, entry, guard, refs, resolve,
-                      same_settings, straight_line)
+                      same_settings, straight_line, whole_call)
 from .errors import CompileError
 from .listing import flat
 from .recording import Ref, same_structure
@@ -68,7 +68,7 @@ def _takes_out(function) -> bool:
 class Program:
     """A recorded step: the instructions, the buffers, and the steps of a replay."""
 
-    def __init__(self, recording, inputs: list, outputs, signature: tuple):
+    def __init__(self, recording, inputs: list, outputs, signature: tuple, function):
         self.buffers = recording.buffers
         self.instructions, alias = computed_once(recording.instructions, recording.root)
         for buffer in self.buffers:  # a view of a result computed twice is a view of the first
@@ -114,7 +114,14 @@ class Program:
         # the replay runs before them (no schedule stepped live) can change them meanwhile.
         unchecked = [step for call, store in self.steps for step in (
             [(inner, None) for inner in call.calls] if id(call) in settled else [(call, store)])]
-        self.replay_entered = straight_line(unchecked, values) if settled else self.replay
+        # ... and is replayed as one written function, from its inputs to its results
+        self.call = whole_call(
+            unchecked, values,
+            [(position, slot, signature[3 + position][0] != "array")
+             for position, slot in self.inputs],
+            [(tensor, slot) for tensor, slot, _, _ in self.gradients], self.outputs,
+            _BranchChanged, functools.partial(self._after_branch, function),
+            backend.get_rng_state if self.snapshot_rng else None)
         self.enters = entry(signature, [(tensor, shape, dtype) for tensor, _, shape, dtype
                                         in self.gradients], self.guards, self.modules,
                             list(settled.values()))
@@ -312,8 +319,8 @@ class Program:
                         f"{type(module).__name__}")
         return "something the recording read"  # not reached: the guard said so
 
-    def run(self, function, args, entered: bool = False):
-        """The step replayed on ``args``; ``entered``: ``enters(args)`` was just true."""
+    def run(self, function, args):
+        """The step replayed on ``args`` (``call(args)`` does the same, when ``enters(args)``)."""
         values = self.values
         for position, slot in self.inputs:
             value = args[position]
@@ -322,18 +329,22 @@ class Program:
             values[slot] = tensor.grad.data
         state = backend.get_rng_state() if self.snapshot_rng else None
         try:
-            (self.replay_entered if entered else self.replay)()
+            self.replay()
         except _BranchChanged as changed:
-            if changed.index > self.first_effect:
-                raise CompileError(
-                    "chainrule.compile: a branch on a tensor's value went the other way than "
-                    "when the step was recorded, after the step had changed parameters or "
-                    "gradients; the replay can't continue. Branch before the update, or don't "
-                    "compile this step") from None
-            if state is not None:
-                backend.set_rng_state(state)
-            return function(*args)  # this call eagerly: it does what eager mode does
+            return self._after_branch(function, changed, args, state)
         return self._results(self.outputs)
+
+    def _after_branch(self, function, changed: _BranchChanged, args, state):
+        """A branch went the other way: the call runs eagerly if nothing has changed yet."""
+        if changed.index > self.first_effect:
+            raise CompileError(
+                "chainrule.compile: a branch on a tensor's value went the other way than "
+                "when the step was recorded, after the step had changed parameters or "
+                "gradients; the replay can't continue. Branch before the update, or don't "
+                "compile this step") from None
+        if state is not None:
+            backend.set_rng_state(state)
+        return function(*args)  # this call eagerly: it does what eager mode does
 
     def _results(self, output):
         if output == () or type(output[0]) is tuple:
