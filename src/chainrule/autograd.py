@@ -137,6 +137,13 @@ def add_tensor_hook(tensor: "Tensor", hook) -> RemovableHandle:
     return RemovableHandle(hooks, hook)
 
 
+def has_hooks(tensors) -> bool:
+    """Whether a hook of ``register_hook`` waits on any of ``tensors`` (a compiled step's guard:
+    a replay runs no hook, so one registered since the recording must stop it)."""
+    return bool(_tensor_hooks) and any(_tensor_hooks.get(id(tensor), (None, ()))[1]
+                                       for tensor in tensors)
+
+
 def _run_tensor_hooks(tensor: "Tensor", error_signal: "Tensor") -> "Tensor":
     """Each hook sees the tensor's whole error signal v̄ (every child's term summed) and may
     return a replacement, which the next hook and the rest of the walk then use."""

@@ -16,7 +16,7 @@ import numpy
 
 from . import autograd, backend
 from .recording import Ref, optimizer_settings
-from .tensor import as_tensor
+from .tensor import Tensor, as_tensor
 
 
 class Update(NamedTuple):
@@ -172,9 +172,10 @@ def _named(constants: dict, value) -> str:
 def guard(guards, modules):
     """One function that says whether everything the recording read is as it was: each tensor's
     array, gradient and flag the very object read (``k0.data is k1 and ...``), each module's
-    attributes and items the same objects (``len(k4) == 7 and k4[k5] is k6 ...``). The program
-    keeps the objects, so none is replaced by a new one at the same address meanwhile; a key
-    gone raises KeyError, which ``changed`` takes as a change."""
+    attributes and items the same objects (``len(k4) == 7 and k4[k5] is k6 ...``), and no hook
+    of ``register_hook`` on those tensors. The program keeps the objects, so none is replaced by
+    a new one at the same address meanwhile; a key gone raises KeyError, which ``changed`` takes
+    as a change."""
     constants = {}
     return eval(f"lambda: {' and '.join(_guard_tests(guards, modules, constants)) or 'True'}",
                 constants)
@@ -184,6 +185,10 @@ def _guard_tests(guards, modules, constants: dict) -> list:
     tests = []
     for obj, name, value in guards:  # name: data, grad or requires_grad
         tests.append(f"{_named(constants, obj)}.{name} is {_named(constants, value)}")
+    tensors = tuple({id(obj): obj for obj, _, _ in guards if isinstance(obj, Tensor)}.values())
+    if tensors:  # a hook registered on one of them since: a replay would not run it
+        tests.append(f"not {_named(constants, autograd.has_hooks)}"
+                     f"({_named(constants, tensors)})")
     for collection, _, values in (item for _, structure in modules for item in structure):
         if type(collection) is tuple:
             continue  # a module's items when it holds none: () itself, which can't change

@@ -22,8 +22,8 @@ The rules (TinyJit's, mostly):
   values of Python arguments, grad mode, the default dtype and the array library.
 - Before a replay, the program checks that what the recording read is still there: each tensor
   from outside the step holds the same array (a parameter replaced, or given a new array by
-  ``p.data = ...``, records again) and the same ``requires_grad``, ``.grad`` is None where it was;
-  each module called is in the same train/eval mode. A difference records again; the programs
+  ``p.data = ...``, records again) and the same ``requires_grad``, ``.grad`` is None where it was,
+  no hook has been registered on it since; each module called is in the same train/eval mode. A difference records again; the programs
   of the states seen last are kept (four per signature), so switching back replays. A gradient
   from before the step that the step reads (accumulated into, or zeroed in place) is read live.
 - ``optimizer.step()`` replays as its own array operations, in place, while the optimiser's

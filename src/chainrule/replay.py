@@ -15,7 +15,7 @@ import functools
 
 import numpy
 
-from . import backend, listing
+from . import autograd, backend, listing
 from .codegen import (Update, bound_call, call_resolved, entry, guard, refs, resolve,
                       same_settings, straight_line, whole_call)
 from .errors import CompileError
@@ -313,6 +313,8 @@ class Program:
                 what = type(obj).__name__
                 shape = f" of shape {tuple(obj.shape)}" if isinstance(obj, Tensor) else ""
                 return f"{name} of a {what}{shape}"
+        if autograd.has_hooks(obj for obj, _, _ in self.guards if isinstance(obj, Tensor)):
+            return "a hook registered (Tensor.register_hook) on a tensor the step reads"
         for module, structure in self.modules:
             if not same_structure(structure):
                 return (f"an attribute (a parameter, a sub-module, training) of a "

@@ -398,6 +398,27 @@ def test_hooks_are_refused_by_name():
         compiled(x)
 
 
+def test_a_tensor_hook_registered_after_replays_stops_the_replay_and_its_removal_resumes_it():
+    """A replay runs no hook: one registered on a parameter after the recording must not be
+    skipped silently. The next call records again, which refuses the hook by name."""
+    steps = twin_models(OPTIMIZERS["sgd"])
+    (eager_model, _, eager_step), (model, _, step) = steps
+    compiled = chainrule.compile(step)
+    data = batches(6)
+    for x, y in data[:3]:
+        assert compiled(x, y).item() == eager_step(x, y).item()
+    calls = []
+    handle = next(model.parameters()).register_hook(lambda grad: calls.append(1))
+    with pytest.raises(CompileError, match="register_hook"):
+        compiled(*data[3])
+    assert calls == []  # refused as it was about to run, before the update: weights unchanged
+    handle.remove()
+    for x, y in data[4:]:
+        assert compiled(x, y).item() == eager_step(x, y).item()
+    assert compiled.recordings == 1  # the first program replays again
+    assert_same_state(eager_model, model)
+
+
 def test_random_numbers_from_a_generator_passed_by_hand_are_refused():
     generator = numpy.random.default_rng(0)
     compiled = chainrule.compile(lambda x: F.dropout(x, 0.5, generator=generator) * 1)
