@@ -35,8 +35,11 @@ The rules (TinyJit's, mostly):
   ``.item()``, ``float()`` and ``int()`` of a value computed in the step are refused.
 - Random numbers come from ``backend``'s generator, freshly on each replay, as in eager mode.
 - Not seen, so not allowed: Python side effects in the step (appending to a list, printing,
-  counting) happen only when it records; random numbers from a generator passed by hand; a
-  change to a module's structure that replaces no tensor the step reads. Hooks are refused.
+  counting) happen only when it records; a Python value the step reads from outside it and
+  that is not a module's attribute (a global, a variable of an enclosing function) keeps the
+  value it had when recorded: pass it as an argument; random numbers from a generator passed
+  by hand; a change to a module's structure that replaces no tensor the step reads. Hooks are
+  refused.
 - A recording watches the engine process-wide for the length of one call: don't record in
   two threads at once.
 - Returned tensors are fresh copies, without a graph. After a replay each parameter's ``.grad``
