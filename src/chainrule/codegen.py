@@ -189,6 +189,11 @@ def _guard_tests(guards, modules, constants: dict) -> list:
     if tensors:  # a hook registered on one of them since: a replay would not run it
         tests.append(f"not {_named(constants, autograd.has_hooks)}"
                      f"({_named(constants, tensors)})")
+    for module, _ in modules:  # hooks added in place to a module's (emptied) hooks since
+        hooks = getattr(module, "_hooks", None)
+        if hooks is not None:
+            held = _named(constants, hooks)
+            tests.append(f"not ({held}.forward_pre or {held}.forward or {held}.backward)")
     for collection, _, values in (item for _, structure in modules for item in structure):
         if type(collection) is tuple:
             continue  # a module's items when it holds none: () itself, which can't change
@@ -216,9 +221,10 @@ def entry(signature, gradients, guards, modules, settings=()):
              f"backend.name == {backend_name!r}",
              f"backend.get_default_dtype() == {_named(constants, default_dtype)}"]
     for n, argument in enumerate(arguments):
-        if type(argument[0]) is type:  # a Python value: its type and the value itself
+        if type(argument[0]) is type:  # a Python value: its type and the value (a float's bits)
+            value = f"args[{n}].hex()" if argument[0] is float else f"args[{n}]"
             tests += [f"type(args[{n}]) is {_named(constants, argument[0])}",
-                      f"args[{n}] == {_named(constants, argument[1])}"]
+                      f"{value} == {_named(constants, argument[1])}"]
             continue
         if argument[0] == "array":
             array = f"args[{n}]"

@@ -161,7 +161,8 @@ def _signature(args) -> tuple:
         elif isinstance(value, numpy.ndarray):
             key.append(("array", value.shape, value.dtype, value.strides))
         elif value is None or isinstance(value, (bool, int, float, str)):
-            key.append((type(value), value))
+            # a float by its bits: -0.0 == 0.0 and nan != nan, but each is a program of its own
+            key.append((type(value), value.hex() if type(value) is float else value))
         else:
             raise CompileError(f"chainrule.compile: argument {position} is a "
                                f"{type(value).__name__}; pass tensors, arrays and Python numbers")

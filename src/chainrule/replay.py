@@ -70,7 +70,10 @@ class Program:
 
     def __init__(self, recording, inputs: list, outputs, signature: tuple, function):
         self.buffers = recording.buffers
-        self.instructions, alias = computed_once(recording.instructions, recording.root)
+        self.instructions, alias = computed_once(
+            recording.instructions, recording.root,
+            lambda slot: self.buffers[recording.root(slot)].origin,
+            {recording.root(slot) for slot in _buffers_of(outputs)})
         for buffer in self.buffers:  # a view of a result computed twice is a view of the first
             buffer.root = alias.get(buffer.root, buffer.root)
         self.inputs, self.outputs = inputs, renamed_outputs(outputs, alias)
@@ -316,6 +319,9 @@ class Program:
         if autograd.has_hooks(obj for obj, _, _ in self.guards if isinstance(obj, Tensor)):
             return "a hook registered (Tensor.register_hook) on a tensor the step reads"
         for module, structure in self.modules:
+            hooks = getattr(module, "_hooks", None)
+            if hooks is not None and (hooks.forward_pre or hooks.forward or hooks.backward):
+                return f"a hook registered on a {type(module).__name__} (register_forward_hook...)"
             if not same_structure(structure):
                 return (f"an attribute (a parameter, a sub-module, training) of a "
                         f"{type(module).__name__}")
@@ -340,9 +346,11 @@ class Program:
         """A branch went the other way: the call runs eagerly if nothing has changed yet."""
         if changed.index > self.first_effect:
             raise CompileError(
-                "chainrule.compile: a branch on a tensor's value went the other way than "
-                "when the step was recorded, after the step had changed parameters or "
-                "gradients; the replay can't continue. Branch before the update, or don't "
+                "chainrule.compile: a check on a tensor's value (an `if` in the step, or an "
+                "op's own check, such as a loss finding a label to ignore or out of range) went "
+                "the other way than when the step was recorded, after the step had changed "
+                "parameters, buffers or gradients (a batch norm's running statistics count); "
+                "the replay can't continue. Move the check before any such change, or don't "
                 "compile this step") from None
         if state is not None:
             backend.set_rng_state(state)

@@ -49,12 +49,42 @@ def _renamed(value, alias: dict):
     return value
 
 
-def computed_once(instructions: list, root) -> tuple[list, dict]:
+def _exact(value):
+    """``value`` as a key that only the same value matches: ``0.0 == -0.0`` and ``1 == True`` in
+    Python, but ``x * -0.0`` and ``m[True]`` are other operations than ``x * 0.0`` and ``m[1]``.
+    TypeError for what has no such key (an array): such an operation is not merged."""
+    kind = type(value)
+    if kind is Ref or value is None or value is Ellipsis or kind is str or \
+            isinstance(value, numpy.dtype):
+        return value
+    if kind is float:
+        return kind, value.hex()
+    if kind is int or kind is bool:
+        return kind, value
+    if isinstance(value, numpy.generic):
+        return kind, value.tobytes()
+    if kind is tuple or kind is list:
+        return kind, tuple(_exact(item) for item in value)
+    if kind is dict:
+        return kind, tuple((key, _exact(item)) for key, item in sorted(value.items()))
+    if kind is slice:
+        return kind, _exact(value.start), _exact(value.stop), _exact(value.step)
+    if kind is type or callable(value):  # a dtype given as numpy.float32, a function
+        return kind, id(value)
+    raise TypeError(f"no exact key for a {kind.__name__}")
+
+
+def computed_once(instructions: list, root, origin, outliving: set) -> tuple[list, dict]:
     """The instructions without those that compute again what an earlier one computed, every
     reference to a dropped result made to the first; and {dropped result: first result}.
-    ``root(slot)``: the buffer whose memory a slot is (itself, or a view's origin)."""
-    # a result written in place, anywhere, is not shared: eager had two arrays, one changed
-    written_ever = {slot for instruction in flat(instructions) for slot in instruction.writes}
+    ``root(slot)``: the buffer whose memory a slot is (itself, or a view's origin);
+    ``origin(slot)``: that buffer's origin ("made" in the step, or "input", "held"...);
+    ``outliving``: the buffers the step returns. Not merged: a result written in place anywhere,
+    or one that outlives the call (returned, or left in a ``.grad``): eager had two arrays."""
+    outliving = outliving | {root(i.arguments[0].index) for i in flat(instructions)
+                             if i.kind == "set_grad" and i.arguments[0] is not None}
+    unshared = {slot for instruction in flat(instructions) for slot in instruction.writes}
+    unshared |= {root(slot) for slot in outliving}
     alias, first, checked, kept = {}, {}, set(), []
     for instruction in instructions:
         arguments = _renamed(instruction.arguments, alias)
@@ -64,6 +94,12 @@ def computed_once(instructions: list, root) -> tuple[list, dict]:
             checked.clear()
         if instruction.writes:  # what was read from a buffer written now may differ after it
             written = set(instruction.writes)
+            if any(origin(slot) != "made" for slot in written):
+                # an input and a parameter may share memory: count it as a write to every
+                # buffer from outside the step
+                written |= {slot for _, read in first.values() for slot in read
+                            if origin(slot) != "made"}
+                written |= {root(slot) for slot, _ in checked if origin(slot) != "made"}
             first = {key: done for key, done in first.items() if not done[1] & written}
             checked = {check for check in checked if root(check[0]) not in written}
         if instruction.kind == "branch":
@@ -75,11 +111,11 @@ def computed_once(instructions: list, root) -> tuple[list, dict]:
               instruction.function not in UNINITIALISED) and instruction.result is not None and \
                 not instruction.results and not instruction.writes and \
                 _pure(instruction.function) and "out" not in keywords and \
-                root(instruction.result) not in written_ever:
-            key = (instruction.function, arguments, tuple(sorted(keywords.items())))
+                root(instruction.result) not in unshared:
             try:
+                key = (instruction.function, _exact(arguments), _exact(keywords))
                 earlier = first.get(key)
-            except TypeError:  # an argument that can't be compared cheaply (a slice, an array)
+            except TypeError:  # an argument with no exact key (an array)
                 earlier, key = None, None
             if earlier is not None:
                 alias[instruction.result] = earlier[0]

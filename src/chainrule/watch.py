@@ -130,8 +130,13 @@ class watching:
 
         def live(original):
             def step(scheduler, *args, **kwargs):
-                if recording.paused or args or kwargs:
+                if recording.paused:
                     return original(scheduler, *args, **kwargs)
+                if args or kwargs:  # ReduceLROnPlateau.step(loss): a value of this call
+                    raise CompileError(
+                        f"chainrule.compile: {type(scheduler).__name__}.step() was given a "
+                        "value inside the step; a replay would not step it with the new one. "
+                        "Step the schedule outside the compiled step")
                 recording.add(Instruction("live", original, (scheduler,)))
                 recording.paused = True
                 try:
