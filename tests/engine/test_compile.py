@@ -535,6 +535,27 @@ def test_each_part_of_the_signature_is_checked_on_the_calls_after_a_replay_too()
         chainrule.set_default_dtype("float32")
 
 
+def test_gradients_zeroed_in_place_by_zero_grad_replay_exactly():
+    """zero_grad(set_to_none=False) writes zeros into the gradients it finds: the replay reads
+    them live, so one recording serves every call."""
+    steps = []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+        optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+        def step(x, y, model=model, optimizer=optimizer):
+            optimizer.zero_grad(set_to_none=False)
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+        steps.append((model, optimizer, step))
+    losses, compiled = run_both(steps, batches(6))
+    assert losses["compiled"] == losses["eager"] and compiled.recordings == 1
+    assert_same_state(steps[0][0], steps[1][0])
+
+
 def test_gradients_set_to_none_at_the_end_of_the_step_stay_none():
     """zero_grad's None is left out of a replay when the backward overwrites it; one the step
     ends with is kept."""

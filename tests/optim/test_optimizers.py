@@ -226,6 +226,31 @@ def test_parameters_without_gradient_are_skipped_and_zero_grad_clears():
     assert a.grad is None
 
 
+def test_zero_grad_without_none_zeroes_the_same_gradient_in_place_as_pytorch():
+    w = nn.Parameter([1.0, 2.0])
+    optimizer = optim.SGD([w], lr=0.1)
+    (w * w).sum().backward()
+    gradient, version = w.grad, w.grad._version
+    optimizer.zero_grad(set_to_none=False)
+    assert w.grad is gradient and w.grad.tolist() == [0.0, 0.0]
+    assert w.grad._version == version + 1  # an in-place write, counted
+    (w * 3).sum().backward()  # accumulates onto the zeros
+    assert w.grad.tolist() == [3.0, 3.0]
+    optimizer.zero_grad(set_to_none=False)
+    assert w.grad.tolist() == [0.0, 0.0]
+    unused = nn.Parameter([2.0])
+    optim.SGD([unused], lr=0.1).zero_grad(set_to_none=False)
+    assert unused.grad is None  # nothing to zero: None stays None, as in PyTorch
+
+
+def test_zero_grad_without_none_replaces_a_gradient_with_a_graph_of_its_own():
+    w = nn.Parameter([1.0, 2.0])
+    (w * w).sum().backward(create_graph=True)
+    assert w.grad.requires_grad
+    optim.SGD([w], lr=0.1).zero_grad(set_to_none=False)
+    assert w.grad.tolist() == [0.0, 0.0] and not w.grad.requires_grad
+
+
 def test_empty_parameter_list_and_bad_hyperparameters_are_refused():
     with pytest.raises(ValueError, match="empty"):
         optim.SGD([], lr=0.1)

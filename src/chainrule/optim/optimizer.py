@@ -49,13 +49,18 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Forget every parameter's gradient (``None``, as PyTorch's default)."""
+        """Forget every parameter's gradient: ``None`` (PyTorch's default), or with
+        ``set_to_none=False`` zeros written into it in place, the same tensor kept, as PyTorch
+        does (a gradient with a graph of its own, from ``create_graph``, is replaced instead)."""
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none or p.grad is None:
                     p.grad = None
-                else:
+                elif p.grad.requires_grad:
                     p.grad = as_tensor(backend.xp.zeros_like(p.data))
+                else:
+                    with autograd.no_grad():
+                        p.grad.zero_()
 
     def step(self, closure: Callable[[], Tensor] | None = None):
         """One update of every parameter that has a gradient. ``closure``, if given, recomputes
