@@ -27,13 +27,20 @@ class Update(NamedTuple):
 
 
 def resolve(value, values):
+    """``value`` with each ``Ref(n)`` in it replaced by ``values[n]``."""
+    return map_refs(value, lambda ref: values[ref.index])
+
+
+def map_refs(value, function):
+    """``value`` (an argument: a Ref, a tuple, list or dict of them, anything else) with each
+    Ref in it replaced by ``function(ref)``."""
     kind = type(value)
     if kind is Ref:
-        return values[value.index]
+        return function(value)
     if kind is tuple or kind is list:
-        return kind(resolve(item, values) for item in value)
+        return kind(map_refs(item, function) for item in value)
     if kind is dict:
-        return {key: resolve(item, values) for key, item in value.items()}
+        return {key: map_refs(item, function) for key, item in value.items()}
     return value
 
 

@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy
 
-from .codegen import refs
+from .codegen import map_refs, refs
 from .listing import flat
 from .recording import Ref
 from .versions import write_counter
@@ -39,14 +39,7 @@ def _pure(function) -> bool:
 
 
 def _renamed(value, alias: dict):
-    kind = type(value)
-    if kind is Ref:
-        return Ref(alias.get(value.index, value.index))
-    if kind is tuple or kind is list:
-        return kind(_renamed(item, alias) for item in value)
-    if kind is dict:
-        return {key: _renamed(item, alias) for key, item in value.items()}
-    return value
+    return map_refs(value, lambda ref: Ref(alias.get(ref.index, ref.index)))
 
 
 def _exact(value):
