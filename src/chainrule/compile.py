@@ -29,7 +29,8 @@ The rules (TinyJit's, mostly):
 - ``optimizer.step()`` replays as its own array operations, in place, while the optimiser's
   settings (learning rates, step counts, which buffers it holds) are those recorded; otherwise
   (a scheduler's new rate, Adam's step count) the replay runs the step itself, live. A
-  schedule's ``scheduler.step()`` inside the step is run live too.
+  schedule's ``scheduler.step()`` inside the step is run live too; the step's own Python
+  writing a setting (``group["lr"] = lr``) is refused: a replay would not write it.
 - ``if`` on a tensor's value is checked by the replay: the branch must go as recorded, or the
   call runs eagerly instead (before the step has changed anything) or raises ``CompileError``.
   ``.item()``, ``float()`` and ``int()`` of a value computed in the step are refused.

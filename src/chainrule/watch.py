@@ -178,6 +178,8 @@ class watching:
                          for kind in _with_subclasses(LRScheduler) if "step" in kind.__dict__]
 
     def __enter__(self) -> Recording:
+        from .optim.optimizer import every_optimizer
+
         if traced._active is not None:
             raise CompileError("chainrule.compile: a compiled step was called while another "
                                "step is being recorded; compile the outer step only")
@@ -185,6 +187,12 @@ class watching:
                        else getattr(owner, name)) for owner, name, _ in self.patches]
         for owner, name, value in self.patches:
             setattr(owner, name, value)
+        self.groups = []
+        for optimizer in every_optimizer():
+            for n, group in enumerate(optimizer.param_groups):
+                watched = optimizer.param_groups[n] = _WatchedGroup(group)
+                watched.recording = self.recording
+                self.groups.append((optimizer, n, group, watched))
         traced._active = self.recording
         return self.recording
 
@@ -192,3 +200,39 @@ class watching:
         traced._active = None
         for owner, name, value in self.saved:
             setattr(owner, name, value)
+        for optimizer, n, group, watched in self.groups:  # with what live steps wrote
+            group.update(watched)
+            if n < len(optimizer.param_groups) and optimizer.param_groups[n] is watched:
+                optimizer.param_groups[n] = group
+
+
+class _WatchedGroup(dict):
+    """An optimiser's parameter group while a step is recorded. A setting the step's own Python
+    writes (``group["lr"] = lr``) would not be written by a replay, which runs none of it: the
+    recording refuses it. A schedule's step (run live) and the optimiser's own step may write."""
+
+    recording: Recording
+
+    def _check(self, key) -> None:
+        if not (self.recording.paused or self.recording.stepping):
+            raise CompileError(
+                f"chainrule.compile: the step sets {key!r} of an optimiser's parameter group "
+                "itself; a replay runs none of the step's Python and would not. Set it outside "
+                "the compiled step (or step a learning-rate schedule)")
+
+    def __setitem__(self, key, value) -> None:
+        self._check(key)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key) -> None:
+        self._check(key)
+        super().__delitem__(key)
+
+    def update(self, *args, **kwargs) -> None:
+        self._check(next(iter(dict(*args, **kwargs)), "a setting"))
+        super().update(*args, **kwargs)
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self._check(key)
+        return super().setdefault(key, default)

@@ -452,6 +452,44 @@ def test_a_schedule_stepped_with_a_value_inside_the_step_is_refused():
         compiled(chainrule.ones(2, 3))
 
 
+def test_a_step_that_sets_an_optimisers_settings_itself_is_refused_and_a_schedule_is_not():
+    """A replay runs none of the step's Python: a learning rate the step writes into its
+    optimiser's group would keep whatever an earlier call left there. A schedule stepped inside
+    the step runs live, so it may write; after the recording the groups are the plain dicts."""
+    model = nn.Linear(3, 2)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x, lr):
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        optimizer.zero_grad()
+        loss = model(x).sum()
+        loss.backward()
+        optimizer.step()
+        return loss
+    compiled = chainrule.compile(step)
+    compiled(chainrule.ones(2, 3), 0.05)  # the first call runs eagerly
+    with pytest.raises(CompileError, match="sets 'lr' of an optimiser's parameter group itself"):
+        compiled(chainrule.ones(2, 3), 0.05)
+    assert type(optimizer.param_groups[0]) is dict
+
+    steps = twin_models(OPTIMIZERS["momentum"])
+    schedules = [optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+                 for _, optimizer, _ in steps]
+
+    def scheduled(twin, schedule):
+        def step(x, y):
+            loss = twin[2](x, y)
+            schedule.step()
+            return loss
+        return twin[0], twin[1], step
+    steps = [scheduled(twin, schedule) for twin, schedule in zip(steps, schedules)]
+    losses, compiled = run_both(steps, batches(5))
+    assert losses["compiled"] == losses["eager"] and compiled.recordings == 1
+    assert steps[1][1].param_groups[0]["lr"] == steps[0][1].param_groups[0]["lr"] == 0.05 / 32
+    assert type(steps[1][1].param_groups[0]) is dict
+
+
 def test_a_python_float_argument_is_matched_by_its_bits():
     compiled = chainrule.compile(lambda x, scale: x * scale)
     x = chainrule.tensor([1.0, -1.0])

@@ -8,6 +8,7 @@ in-place updates are, so that a graph saved before the step refuses to backward 
 """
 from __future__ import annotations
 
+import weakref
 from typing import Callable, Iterable
 
 import numpy
@@ -17,10 +18,19 @@ from ..errors import CheckpointError
 from ..tensor import Tensor, as_tensor
 
 
+_alive: "weakref.WeakSet[Optimizer]" = weakref.WeakSet()
+
+
+def every_optimizer() -> list:
+    """Every optimiser alive: ``chainrule.compile`` watches their settings while it records."""
+    return list(_alive)
+
+
 class Optimizer:
     """Base of the optimizers. Subclasses set ``defaults`` and define ``_update_group(group)``."""
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict):
+        _alive.add(self)
         self.defaults = dict(defaults)
         self.param_groups: list[dict] = []
         self.state: dict[Tensor, dict] = {}
