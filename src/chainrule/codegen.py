@@ -2,10 +2,10 @@
 
 A replay should do nothing per call but its array operations. So ``replay.py`` writes, when it
 builds a program, the code of one function that makes those calls line after line, each function
-and argument bound as a constant (``straight_line``), and of the checks before a replay, as one
-expression each (``guard``, ``same_settings``); an operation on arrays that change from call to
-call reads them where they sit (``bound_call``). The code is written with ``eval``/``exec`` from
-the recording's own values, never from text a user gave.
+and argument bound as a constant (``whole_call``), and of the checks before a replay, as one
+expression each (``guard``, ``same_settings``, ``entry``); an operation on arrays that change
+from call to call reads them where they sit (``bound_call``). The code is written with
+``eval``/``exec`` from the recording's own values, never from text a user gave.
 """
 from __future__ import annotations
 
@@ -95,25 +95,16 @@ def bound_call(function, arguments, keywords, values, dynamic, out=None, scalar=
     return eval(f"lambda: {f'asarray({call})' if scalar else call}", constants)
 
 
-def straight_line(steps, values):
-    """The steps written out as one Python function, ``f3(a3_0, a3_1, out=k3_out)`` line after
-    line, each function and argument bound once: what is left per call is the calls themselves,
-    no loop over the steps and no partial objects. An optimiser's recorded update becomes
-    ``if not same_settings(): run the step live, else: its operations``."""
-    constants = {"values": values}
-    lines = ["def replay():"] + _written(steps, constants, "    ") + ["    pass"]
-    exec("\n".join(lines), constants)
-    return constants["replay"]
-
-
 def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_branch,
                snapshot=None):
-    """A replay as the one function ``call(args)`` that the whole call is: each input put where
-    the program reads it (``inputs``: (position, slot, whether a tensor)), each gradient read
-    live (``gradients``: (tensor, slot)), the steps, then the results made as ``run`` makes
-    them. A branch that goes the other way (``branch_changed``) is handed to
-    ``after_branch(changed, args, state)``, ``state`` the random state taken first by
-    ``snapshot`` (None: none taken)."""
+    """A replay as the one function ``call(args)`` that the whole call is, written out: each
+    input put where the program reads it (``inputs``: (position, slot, whether a tensor)), each
+    gradient read live (``gradients``: (tensor, slot)), the steps line after line, each function
+    and argument bound once (``f3(a3_0, a3_1, out=k3_out)``: no loop over the steps, no partial
+    objects), then a fresh tensor of each buffer returned. An optimiser's recorded update among
+    the steps becomes ``if not same_settings(): run the step live, else: its operations``. A
+    branch that goes the other way (``branch_changed``) is handed to ``after_branch(changed,
+    args, state)``, ``state`` the random state taken first by ``snapshot`` (None: none)."""
     constants = {"values": values, "as_tensor": as_tensor, "changed_branch": branch_changed,
                  "after_branch": after_branch, "snapshot": snapshot}
     lines = ["def call(args):", "    state = snapshot()" if snapshot else "    state = None",
@@ -131,7 +122,7 @@ def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_
 
 
 def _result(output, constants: dict) -> str:
-    """What ``run`` returns, written out: a fresh tensor of each buffer the step returned."""
+    """What the call returns, written out: a fresh tensor of each buffer the step returned."""
     if output == () or type(output[0]) is tuple:
         return "(" + "".join(_result(item, constants) + ", " for item in output) + ")"
     kind, value = output

@@ -23,9 +23,10 @@ The rules (TinyJit's, mostly):
 - Before a replay, the program checks that what the recording read is still there: each tensor
   from outside the step holds the same array (a parameter replaced, or given a new array by
   ``p.data = ...``, records again) and the same ``requires_grad``, ``.grad`` is None where it was,
-  no hook has been registered on it since; each module called is in the same train/eval mode. A difference records again; the programs
-  of the states seen last are kept (four per signature), so switching back replays. A gradient
-  from before the step that the step reads (accumulated into, or zeroed in place) is read live.
+  no hook has been registered on it since; each module called is in the same train/eval mode
+  and has no hook. A difference records again; the programs of the states seen last are kept
+  (four per signature), so switching back replays. A gradient from before the step that the
+  step reads (accumulated into, or zeroed in place) is read live.
 - ``optimizer.step()`` replays as its own array operations, in place, while the optimiser's
   settings (learning rates, step counts, which buffers it holds) are those recorded; otherwise
   (a scheduler's new rate, Adam's step count) the replay runs the step itself, live. A
@@ -105,7 +106,7 @@ class Compiled:
                     self.programs.move_to_end(key)
                     self.recordings_in_a_row[key] = 0
                     self.replaying = program
-                    return program.run(self.function, args)
+                    return program.replay(args)
             in_a_row = self.recordings_in_a_row.get(key, 0) + 1
             if in_a_row >= MAX_RECORDINGS:
                 raise CompileError(f"chainrule.compile: {self.__name__} recorded "

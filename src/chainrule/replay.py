@@ -5,9 +5,10 @@ out (a value computed twice, a ``.grad = None`` overwritten unseen), and prepare
 call with its arguments bound: an array operation writes its result with ``out=`` into a buffer
 allocated here, once (and shared with results whose lifetimes don't overlap); a view of a
 buffer that never moves is taken here, once; an array made from Python values is made here,
-once, unless the step writes into it. What is left for each call is a list of calls, written out as one Python function
-(codegen.py); only the instructions that read an input of the step, or a result made anew on
-each call (a gather by fancy index), read it from ``values`` each time.
+once, unless the step writes into it. What is left for each call is a list of calls, written
+out as one Python function from the call's arguments to its results (codegen.py); only the
+instructions that read an input of the step, or a result made anew on each call (a gather by
+fancy index), read it from ``values`` each time.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy
 
 from . import autograd, backend, listing
 from .codegen import (Update, bound_call, call_resolved, entry, guard, refs, resolve,
-                      same_settings, straight_line, whole_call)
+                      same_settings, whole_call)
 from .errors import CompileError
 from .listing import flat
 from .recording import Ref, same_structure
@@ -60,6 +61,14 @@ def _buffers_of(output):
         yield output[1]
 
 
+def _outliving(instructions, outputs, root) -> set:
+    """The buffers whose arrays outlive the call: what the step returns, and the gradients it
+    leaves in ``.grad``."""
+    return {root(slot) for slot in _buffers_of(outputs)} | {
+        root(i.arguments[0].index) for i in flat(instructions)
+        if i.kind == "set_grad" and i.arguments[0] is not None}
+
+
 def _takes_out(function) -> bool:
     return isinstance(function, numpy.ufunc) or function in OUT_FUNCTIONS or (
         isinstance(getattr(function, "__self__", None), numpy.ufunc))
@@ -73,7 +82,7 @@ class Program:
         self.instructions, alias = computed_once(
             recording.instructions, recording.root,
             lambda slot: self.buffers[recording.root(slot)].origin,
-            {recording.root(slot) for slot in _buffers_of(outputs)})
+            _outliving(recording.instructions, outputs, recording.root))
         for buffer in self.buffers:  # a view of a result computed twice is a view of the first
             buffer.root = alias.get(buffer.root, buffer.root)
         self.inputs, self.outputs = inputs, renamed_outputs(outputs, alias)
@@ -112,19 +121,21 @@ class Program:
                 if type(step[0]) is Update and not live_before:
                     settled[id(step[0])] = (instruction.arguments[0], instruction.expected)
         self.steps = counted_together(self.steps)
-        self.replay = straight_line(self.steps, values)
-        # A call that enters by ``enters`` has had its updates' settings checked there: nothing
-        # the replay runs before them (no schedule stepped live) can change them meanwhile.
-        unchecked = [step for call, store in self.steps for step in (
-            [(inner, None) for inner in call.calls] if id(call) in settled else [(call, store)])]
-        # ... and is replayed as one written function, from its inputs to its results
-        self.call = whole_call(
-            unchecked, values,
-            [(position, slot, signature[3 + position][0] != "array")
-             for position, slot in self.inputs],
-            [(tensor, slot) for tensor, slot, _, _ in self.gradients], self.outputs,
-            _BranchChanged, functools.partial(self._after_branch, function),
-            backend.get_rng_state if self.snapshot_rng else None)
+        # ``replay(args)``: the call as one written function, from its arguments to its results
+        written_call = functools.partial(
+            whole_call, values=values,
+            inputs=[(position, slot, signature[3 + position][0] != "array")
+                    for position, slot in self.inputs],
+            gradients=[(tensor, slot) for tensor, slot, _, _ in self.gradients],
+            outputs=self.outputs, branch_changed=_BranchChanged,
+            after_branch=functools.partial(self._after_branch, function),
+            snapshot=backend.get_rng_state if self.snapshot_rng else None)
+        self.replay = written_call(self.steps)
+        # ``call(args)``, for a call that ``enters``: its updates' settings were checked there,
+        # and nothing the replay runs before them (no schedule stepped live) changes them
+        self.call = written_call([step for call, store in self.steps for step in (
+            [(inner, None) for inner in call.calls] if id(call) in settled
+            else [(call, store)])]) if settled else self.replay
         self.enters = entry(signature, [(tensor, shape, dtype) for tensor, _, shape, dtype
                                         in self.gradients], self.guards, self.modules,
                             list(settled.values()))
@@ -144,9 +155,7 @@ class Program:
                     end.setdefault(self._root(slot), n)
             for slot in refs((instruction.arguments, instruction.keywords)):
                 end[self._root(slot)] = n
-        kept = {self._root(slot) for slot in _buffers_of(outputs)}
-        kept |= {self._root(i.arguments[0].index) for i in order
-                 if i.kind == "set_grad" and i.arguments[0] is not None}
+        kept = _outliving(self.instructions, outputs, self._root)
         self.ends = sorted((n, root) for root, n in end.items() if root not in kept)
         self.kept = kept
         self.pooled, self.free = set(), {}
@@ -327,21 +336,6 @@ class Program:
                         f"{type(module).__name__}")
         return "something the recording read"  # not reached: the guard said so
 
-    def run(self, function, args):
-        """The step replayed on ``args`` (``call(args)`` does the same, when ``enters(args)``)."""
-        values = self.values
-        for position, slot in self.inputs:
-            value = args[position]
-            values[slot] = value.data if isinstance(value, Tensor) else value
-        for tensor, slot, _, _ in self.gradients:
-            values[slot] = tensor.grad.data
-        state = backend.get_rng_state() if self.snapshot_rng else None
-        try:
-            self.replay()
-        except _BranchChanged as changed:
-            return self._after_branch(function, changed, args, state)
-        return self._results(self.outputs)
-
     def _after_branch(self, function, changed: _BranchChanged, args, state):
         """A branch went the other way: the call runs eagerly if nothing has changed yet."""
         if changed.index > self.first_effect:
@@ -355,12 +349,6 @@ class Program:
         if state is not None:
             backend.set_rng_state(state)
         return function(*args)  # this call eagerly: it does what eager mode does
-
-    def _results(self, output):
-        if output == () or type(output[0]) is tuple:
-            return tuple(self._results(item) for item in output)
-        kind, value = output
-        return as_tensor(self.values[value].copy()) if kind == "buffer" else value
 
     # ------------------------------------------------------------ reading
     def __str__(self) -> str:

@@ -72,16 +72,15 @@ def computed_once(instructions: list, root, origin, outliving: set) -> tuple[lis
     reference to a dropped result made to the first; and {dropped result: first result}.
     ``root(slot)``: the buffer whose memory a slot is (itself, or a view's origin);
     ``origin(slot)``: that buffer's origin ("made" in the step, or "input", "held"...);
-    ``outliving``: the buffers the step returns. Not merged: a result written in place anywhere,
-    or one that outlives the call (returned, or left in a ``.grad``): eager had two arrays."""
-    outliving = outliving | {root(i.arguments[0].index) for i in flat(instructions)
-                             if i.kind == "set_grad" and i.arguments[0] is not None}
+    ``outliving``: the buffers the step returns or leaves in a ``.grad``. Not merged: a result
+    written in place anywhere, or one that outlives the call: eager had two arrays."""
     unshared = {slot for instruction in flat(instructions) for slot in instruction.writes}
-    unshared |= {root(slot) for slot in outliving}
+    unshared |= outliving
     alias, first, checked, kept = {}, {}, set(), []
     for instruction in instructions:
-        arguments = _renamed(instruction.arguments, alias)
-        keywords = _renamed(instruction.keywords, alias)
+        arguments, keywords = instruction.arguments, instruction.keywords
+        if alias:
+            arguments, keywords = _renamed(arguments, alias), _renamed(keywords, alias)
         if instruction.kind in ("live", "optimizer"):  # a step run live may write anything
             first.clear()
             checked.clear()
