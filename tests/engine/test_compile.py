@@ -63,6 +63,34 @@ def run_both(steps, data, seed=None):
     return losses, compiled
 
 
+def sgd_twins(shape, loss_of, lr=0.1):
+    """Two copies of one weight (``randn(shape)`` after seed 0), each stepped by hand: the loss
+    ``loss_of(x, w)``, backward, ``w -= lr · w.grad``, ``w.grad = None``. Returns the two
+    weights, the eager step of the first and the compiled step of the second."""
+    weights, steps = [], []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        w = chainrule.randn(*shape, requires_grad=True)
+
+        def step(x, w=w):
+            loss = loss_of(x, w)
+            loss.backward()
+            with chainrule.no_grad():
+                w -= lr * w.grad
+            w.grad = None
+            return loss
+        weights.append(w)
+        steps.append(step)
+    return weights, steps[0], chainrule.compile(steps[1])
+
+
+def assert_replays_exactly(twins, data):
+    """The compiled twin gives the eager twin's losses on ``data`` and ends with its weight."""
+    (eager_weight, compiled_weight), eager, compiled = twins
+    assert [compiled(x).item() for x in data] == [eager(x).item() for x in data]
+    numpy.testing.assert_array_equal(eager_weight.data, compiled_weight.data)
+
+
 OPTIMIZERS = {
     "sgd": lambda params: optim.SGD(params, lr=0.1),
     "momentum": lambda params: optim.SGD(params, lr=0.05, momentum=0.9, weight_decay=1e-3),
@@ -495,7 +523,8 @@ def test_a_python_float_argument_is_matched_by_its_bits():
     x = chainrule.tensor([1.0, -1.0])
     for scale in (0.0, 0.0, 0.0, -0.0, -0.0, -0.0, 0.0):
         result = compiled(x, scale)
-        numpy.testing.assert_array_equal(numpy.signbit(result.data), numpy.signbit((x * scale).data))
+        numpy.testing.assert_array_equal(numpy.signbit(result.data),
+                                         numpy.signbit((x * scale).data))
     assert compiled.recordings == 2
     nan = float("nan")
     for _ in range(4):
@@ -800,49 +829,18 @@ def test_a_gather_by_a_repeated_index_replays_its_scatter_add_exactly():
     # indexing's VJP adds into a fresh zero array with numpy.add.at: a write in place that the
     # replay must redo from zeros on every call
     index = chainrule.tensor([0, 2, 2, 1])
-    tensors, steps = [], []
-    for _ in range(2):
-        chainrule.manual_seed(0)
-        w = chainrule.randn(3, 4, requires_grad=True)
-
-        def step(x, w=w):
-            loss = (w[index] * x).sum()
-            loss.backward()
-            with chainrule.no_grad():
-                w -= 0.1 * w.grad
-            w.grad = None
-            return loss
-        tensors.append(w)
-        steps.append(step)
-    compiled = chainrule.compile(steps[1])
-    data = [chainrule.randn(4, 4) for _ in range(6)]
-    assert [compiled(x).item() for x in data] == [steps[0](x).item() for x in data]
-    numpy.testing.assert_array_equal(tensors[0].data, tensors[1].data)
+    twins = sgd_twins((3, 4), lambda x, w: (w[index] * x).sum())
+    assert_replays_exactly(twins, [chainrule.randn(4, 4) for _ in range(6)])
 
 
 def test_results_laid_out_like_a_transposed_operand_are_reduced_in_eagers_order():
     # x.mT + w is laid out as x is (NumPy keeps the operand's order), and a sum over it adds in
     # memory order: the replay's buffer must have that layout, or the float32 sums differ
-    tensors, steps = [], []
-    for _ in range(2):
-        chainrule.manual_seed(0)
-        w = chainrule.randn(4, 48, 1, requires_grad=True)
-
-        def step(x, w=w):
-            loss = (x.mT + w).sum(dim=(0, 2)).pow(2).mean()
-            loss.backward()
-            with chainrule.no_grad():
-                w -= 0.01 * w.grad
-            w.grad = None
-            return loss
-        tensors.append(w)
-        steps.append(step)
-    compiled = chainrule.compile(steps[1])
+    twins = sgd_twins((4, 48, 1), lambda x, w: (x.mT + w).sum(dim=(0, 2)).pow(2).mean(), lr=0.01)
     rng = numpy.random.default_rng(1)
-    data = [chainrule.tensor(rng.standard_normal((4, 300, 48)).astype(numpy.float32) * 100)
-            for _ in range(6)]
-    assert [compiled(x).item() for x in data] == [steps[0](x).item() for x in data]
-    numpy.testing.assert_array_equal(tensors[0].data, tensors[1].data)
+    assert_replays_exactly(twins, [
+        chainrule.tensor(rng.standard_normal((4, 300, 48)).astype(numpy.float32) * 100)
+        for _ in range(6)])
 
 
 def test_the_written_settings_check_agrees_with_the_settings_it_was_written_from():
@@ -872,24 +870,9 @@ def test_the_written_settings_check_agrees_with_the_settings_it_was_written_from
 def test_operations_on_constants_alone_run_once_when_the_program_is_built():
     # causal attention builds its mask from the sequence length on every eager call; the
     # replay computes it once, and still replays the eager run exactly
-    tensors, steps = [], []
-    for _ in range(2):
-        chainrule.manual_seed(0)
-        w = chainrule.randn(8, 24, requires_grad=True)
-
-        def step(x, w=w):
-            loss = chainrule.ops.causal_self_attention(x @ w, n_head=2).pow(2).mean()
-            loss.backward()
-            with chainrule.no_grad():
-                w -= 0.1 * w.grad
-            w.grad = None
-            return loss
-        tensors.append(w)
-        steps.append(step)
-    compiled = chainrule.compile(steps[1])
-    data = [chainrule.randn(2, 5, 8) for _ in range(4)]
-    assert [compiled(x).item() for x in data] == [steps[0](x).item() for x in data]
-    numpy.testing.assert_array_equal(tensors[0].data, tensors[1].data)
-    program = compiled.program
+    twins = sgd_twins((8, 24), lambda x, w: chainrule.ops.causal_self_attention(
+        x @ w, n_head=2).pow(2).mean())
+    assert_replays_exactly(twins, [chainrule.randn(2, 5, 8) for _ in range(4)])
+    program = twins[2].program
     assert any(i.function is numpy.triu for i in flat(program.instructions))
     assert not any(getattr(call, "func", None) is numpy.triu for call, _ in program.steps)
