@@ -10,6 +10,7 @@ from call to call reads them where they sit (``bound_call``). The code is writte
 from __future__ import annotations
 
 import functools
+import operator
 from typing import NamedTuple
 
 import numpy
@@ -96,7 +97,7 @@ def bound_call(function, arguments, keywords, values, dynamic, out=None, scalar=
 
 
 def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_branch,
-               snapshot=None):
+               snapshot=None, entered=None):
     """A replay as the one function ``call(args)`` that the whole call is, written out: each
     input put where the program reads it (``inputs``: (position, slot, whether a tensor)), each
     gradient read live (``gradients``: (tensor, slot)), the steps line after line, each function
@@ -104,11 +105,20 @@ def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_
     objects), then a fresh tensor of each buffer returned. An optimiser's recorded update among
     the steps becomes ``if not same_settings(): run the step live, else: its operations``. A
     branch that goes the other way (``branch_changed``) is handed to ``after_branch(changed,
-    args, state)``, ``state`` the random state taken first by ``snapshot`` (None: none)."""
+    args, state)``, ``state`` the random state taken first by ``snapshot`` (None: none).
+    ``entered``: the arguments of ``entry``; the call then first tests whether it replays this
+    program, and returns ``MISSED`` if not (one function called, not two: after a step has
+    streamed its arrays through the caches, each function entered costs microseconds)."""
     constants = {"values": values, "as_tensor": as_tensor, "changed_branch": branch_changed,
-                 "after_branch": after_branch, "snapshot": snapshot}
-    lines = ["def call(args):", "    state = snapshot()" if snapshot else "    state = None",
-             "    try:"]
+                 "after_branch": after_branch, "snapshot": snapshot, "missed": MISSED}
+    lines = ["def call(args):"]
+    if entered is not None:
+        lines += ["    try:",
+                  f"        if not ({' and '.join(entry_tests(*entered, constants=constants))}):",
+                  "            return missed",
+                  "    except (AttributeError, KeyError, IndexError):",
+                  "        return missed"]
+    lines += ["    state = snapshot()" if snapshot else "    state = None", "    try:"]
     lines += [f"        values[{slot}] = args[{position}]" + (".data" if tensor else "")
               for position, slot, tensor in inputs]
     lines += [f"        values[{slot}] = {_named(constants, tensor)}.grad.data"
@@ -170,10 +180,9 @@ def _named(constants: dict, value) -> str:
 def guard(guards, modules):
     """One function that says whether everything the recording read is as it was: each tensor's
     array, gradient and flag the very object read (``k0.data is k1 and ...``), each module's
-    attributes and items the same objects (``len(k4) == 7 and k4[k5] is k6 ...``), and no hook
-    of ``register_hook`` on those tensors. The program keeps the objects, so none is replaced by
-    a new one at the same address meanwhile; a key gone raises KeyError, which ``changed`` takes
-    as a change."""
+    attributes and items the same objects in the same order (``len(k4) == 7 and all(map(is_,
+    k4.values(), k5))``), and no hook of ``register_hook`` on those tensors. The program keeps
+    the objects, so none is replaced by a new one at the same address meanwhile."""
     constants = {}
     return eval(f"lambda: {' and '.join(_guard_tests(guards, modules, constants)) or 'True'}",
                 constants)
@@ -192,29 +201,33 @@ def _guard_tests(guards, modules, constants: dict) -> list:
         if hooks is not None:
             held = _named(constants, hooks)
             tests.append(f"not ({held}.forward_pre or {held}.forward or {held}.backward)")
+    constants["is_"] = operator.is_
     for collection, _, values in (item for _, structure in modules for item in structure):
         if type(collection) is tuple:
             continue  # a module's items when it holds none: () itself, which can't change
+        # the values in their order, by identity in one pass (as same_structure compares them):
+        # a lookup per key touched each key too, after a step had pushed them out of the caches
         held = _named(constants, collection)
-        tests.append(f"len({held}) == {len(values)}")
-        keys = collection.keys() if type(collection) is dict else range(len(values))
-        for key, value in zip(keys, values):
-            tests.append(f"{held}[{_named(constants, key)}] is {_named(constants, value)}")
+        items = f"{held}.values()" if type(collection) is dict else held
+        tests.append(f"len({held}) == {len(values)} and "
+                     f"all(map(is_, {items}, {_named(constants, tuple(values))}))")
     return tests
 
 
-def entry(signature, gradients, guards, modules, settings=()):
-    """One function ``enters(args)`` that says whether a call with ``args`` replays this very
-    program: the call's signature (as ``compile._signature`` builds it), the state the guards
-    check and the optimisers' settings, written out as one test, so that a step called again and
-    again with batches of one shape pays for no key, no lookup and no loop. ``signature``:
-    (grad mode, backend, default dtype, one entry per argument); ``gradients``: (tensor, shape,
+MISSED = object()  # what a call returns that does not replay its program
+
+
+def entry_tests(signature, gradients, guards, modules, settings=(), constants=None) -> list:
+    """The tests that say whether a call with ``args`` replays this very program: the call's
+    signature (as ``compile._signature`` builds it), the state the guards check and the
+    optimisers' settings, written out as one expression, so that a step called again and again
+    with batches of one shape pays for no key, no lookup and no loop. ``signature``: (grad
+    mode, backend, default dtype, one entry per argument); ``gradients``: (tensor, shape,
     dtype) of each gradient read live, which must still be there with that shape and dtype;
     ``guards`` and ``modules`` as ``guard`` takes them; ``settings``: (optimiser, settings) of
     each update the replay then runs unchecked, as ``same_settings`` takes them."""
     grad_mode, backend_name, default_dtype, *arguments = signature
-    constants = {"autograd": autograd, "backend": backend,
-                 "identity_or_value": _identity_or_value}
+    constants.update(autograd=autograd, backend=backend, identity_or_value=_identity_or_value)
     tests = [f"len(args) == {len(arguments)}", f"autograd._grad_enabled is {grad_mode}",
              f"backend.name == {backend_name!r}",
              f"backend.get_default_dtype() == {_named(constants, default_dtype)}"]
@@ -243,9 +256,7 @@ def entry(signature, gradients, guards, modules, settings=()):
         written = _settings_tests(optimizer, expected, constants)
         tests += written if written is not None else [
             f"{_named(constants, same_settings(optimizer, expected))}()"]
-    exec("def enters(args):\n    try:\n        return bool(" + " and ".join(tests) + ")\n"
-         "    except (AttributeError, KeyError, IndexError):\n        return False", constants)
-    return constants["enters"]
+    return tests
 
 
 def _identity_or_value(value):
@@ -275,12 +286,28 @@ def _settings_tests(optimizer, settings, constants: dict) -> list | None:
     optimizer_name = _named(constants, optimizer)
     tests = [f"len({optimizer_name}.param_groups) == {len(groups)}",
              f"len({optimizer_name}.state) == {len(state)}"]
+    constants["is_"] = operator.is_
     for n, (*items, ids) in enumerate(groups):
-        group = f"{optimizer_name}.param_groups[{n}]"
-        tests.append(f"len({group}) == {len(items) + 1}")
-        tests += [f"{group}[{_named(constants, key)}] == {_named(constants, value)}"
-                  for key, value in items]
-        tests.append(f"tuple(map(id, {group}['params'])) == {_named(constants, ids)}")
+        group = f"g{len(constants)}"  # the group, named once in the test by :=
+        tests.append(f"len({group} := {optimizer_name}.param_groups[{n}]) == {len(items) + 1}")
+        by_value = " and ".join(f"{group}[{_named(constants, key)}] == {_named(constants, value)}"
+                                for key, value in items) or "True"
+        current = optimizer.param_groups[n] if n < len(optimizer.param_groups) else {}
+        if [key for key in current if key != "params"] == [key for key, _ in items] and all(
+                current[key] is value for key, value in items):
+            # the very objects recorded, tested in one pass over the group's keys and one over
+            # its values (touching fewer objects, which a step has pushed out of the caches); a
+            # value replaced by an equal one is tested by value
+            tests.append(f"(all(map(is_, {group}, {_named(constants, tuple(current))})) and "
+                         f"all(map(is_, {group}.values(), "
+                         f"{_named(constants, tuple(current.values()))})) or ({by_value}))")
+        else:
+            tests.append(f"({by_value})")
+        if all(key in params for key in ids):
+            tests.append(f"len({group}['params']) == {len(ids)} and all(map(is_, "
+                         f"{group}['params'], {_named(constants, tuple(params[key] for key in ids))}))")
+        else:
+            tests.append(f"tuple(map(id, {group}['params'])) == {_named(constants, ids)}")
     for key, buffers in state:
         entry = f"{optimizer_name}.state[{_named(constants, params[key])}]"
         tests.append(f"len({entry}) == {len(buffers)}")

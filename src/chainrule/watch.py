@@ -145,6 +145,21 @@ class watching:
                     recording.paused = False
             return step
 
+        def zero_grad(original):
+            def clear(optimizer, *args, **kwargs):
+                # a replay clears the gradients of the parameters the groups held when it was
+                # recorded: it replays only while the groups hold the same ones
+                if not recording.paused and id(optimizer) not in recording.modules:
+                    # (the groups themselves, which the recording watches in stand-ins)
+                    groups = [group for owner, _, group, _ in self.groups if owner is optimizer]
+                    recording.modules[id(optimizer)] = (optimizer, tuple(
+                        (collection, tuple(map(id, values)), tuple(values))
+                        for collection, values in [(group["params"], group["params"])
+                                                   for group in groups]
+                        + [(optimizer.param_groups, groups)]))
+                return original(optimizer, *args, **kwargs)
+            return clear
+
         def run_backward(*args, **kwargs):
             recording.phase = "backward"
             try:
@@ -174,6 +189,8 @@ class watching:
                          for name, member in members.items()]
         self.patches += [(kind, "step", optimizer_step(kind.__dict__["step"]))
                          for kind in _with_subclasses(Optimizer) if "step" in kind.__dict__]
+        self.patches += [(kind, "zero_grad", zero_grad(kind.__dict__["zero_grad"]))
+                         for kind in _with_subclasses(Optimizer) if "zero_grad" in kind.__dict__]
         self.patches += [(kind, "step", live(kind.__dict__["step"]))
                          for kind in _with_subclasses(LRScheduler) if "step" in kind.__dict__]
 
