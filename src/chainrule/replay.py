@@ -160,8 +160,6 @@ class Program:
             after_branch=functools.partial(self._after_branch, function),
             snapshot=backend.get_rng_state if self.snapshot_rng else None)
         self.replay = written_call(self.steps)
-        # ``call(args)``, for a call that ``enters``: its updates' settings were checked there,
-        # and nothing the replay runs before them (no schedule stepped live) changes them
         # ``call(args)`` tests first whether the call replays this program (MISSED if not):
         # the updates whose settings it tested then run unchecked, as nothing the replay runs
         # before them (no schedule stepped live) changes them

@@ -151,7 +151,8 @@ class watching:
                 # recorded: it replays only while the groups hold the same ones
                 if not recording.paused and id(optimizer) not in recording.modules:
                     # (the groups themselves, which the recording watches in stand-ins)
-                    groups = [group for owner, _, group, _ in self.groups if owner is optimizer]
+                    groups = [group for owner, _, group, _ in self.groups
+                              if owner is optimizer] or list(optimizer.param_groups)
                     recording.modules[id(optimizer)] = (optimizer, tuple(
                         (collection, tuple(map(id, values)), tuple(values))
                         for collection, values in [(group["params"], group["params"])
