@@ -13,7 +13,6 @@ fancy index), read it from ``values`` each time.
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy
 
@@ -46,39 +45,11 @@ def _draw(name, arguments, keywords, values, out=None):
     draw(*resolve(arguments, values), out=out, **resolve(keywords, values))
 
 
-class Arena:
-    """Where the buffers of a large program are cut from: blocks of 16 MiB, not an allocation
-    each. NumPy asks the kernel for huge pages (2 MiB) for an array of 4 MiB or more, so the
-    buffers take a few entries of the processor's address cache (TLB) where their 4 KiB pages
-    took thousands: 2% of the GPT's step (70 MiB of buffers) on the two-core machine. Buffers
-    that fit in the reach of that cache with 4 KiB pages (2,048 entries on its Zen 3, 8 MiB)
-    gain nothing: the MLP's (3 MiB) were 1% slower cut from a block, so a program that small
-    allocates as usual. An operation's numbers don't depend on where its arrays sit; each buffer
-    starts on a cache line."""
-
-    BLOCK, REACH = 16 << 20, 8 << 20
-
-    def __init__(self, total: int):
-        self.block, self.used, self.cutting = numpy.empty(0, numpy.uint8), 0, total > self.REACH
-
-    def empty(self, shape, dtype):
-        dtype = numpy.dtype(dtype)
-        size = math.prod(shape) * dtype.itemsize
-        if not self.cutting or size >= self.BLOCK // 4:  # 4 MiB: on huge pages of its own
-            return numpy.empty(shape, dtype)
-        start = self.used + (-(self.block.ctypes.data + self.used) % 64)
-        if start + size > len(self.block):
-            self.block = numpy.empty(self.BLOCK + 64, numpy.uint8)
-            start = -self.block.ctypes.data % 64
-        self.used = start + size
-        return self.block[start:start + size].view(dtype).reshape(shape)
-
-
-def _empty(buffer, arena: Arena):
+def _empty(buffer):
     """An uninitialised array laid out as the recorded one was (C order, or its axes' order)."""
     if buffer.layout is None:
-        return arena.empty(buffer.shape, buffer.dtype)
-    stored = arena.empty([buffer.shape[axis] for axis in buffer.layout], buffer.dtype)
+        return numpy.empty(buffer.shape, buffer.dtype)
+    stored = numpy.empty([buffer.shape[axis] for axis in buffer.layout], buffer.dtype)
     return stored.transpose(numpy.argsort(buffer.layout))
 
 
@@ -190,9 +161,6 @@ class Program:
         self.ends = sorted((n, root) for root, n in end.items() if root not in kept)
         self.kept = kept
         self.pooled, self.free = set(), {}
-        self.arena = Arena(sum(math.prod(buffer.shape) * numpy.dtype(buffer.dtype).itemsize
-                               for buffer in self.buffers
-                               if buffer.origin == "made" and buffer.root is None))
 
     def _root(self, slot: int) -> int:
         root = self.buffers[slot].root
@@ -205,7 +173,7 @@ class Program:
         buffer = self.buffers[slot]
         free = None if slot in self.kept else self.free.get(
             (buffer.shape, buffer.dtype, buffer.layout))
-        self.values[slot] = free.pop() if free else _empty(buffer, self.arena)
+        self.values[slot] = free.pop() if free else _empty(buffer)
         self.pooled.add(slot)
         return self.values[slot]
 
@@ -260,7 +228,7 @@ class Program:
         if kind == "draw":
             buffer = self.buffers[result]
             if function in ("random", "standard_normal") and buffer.dtype == numpy.float64:
-                values[result] = _empty(buffer, self.arena)
+                values[result] = _empty(buffer)
                 return functools.partial(_draw, function, arguments, keywords, values,
                                          values[result]), None
             dynamic.add(result)

@@ -900,45 +900,6 @@ def test_a_setting_replaced_by_an_equal_value_still_replays_and_a_parameter_adde
     assert not numpy.array_equal(compiled_model[2].weight.data, before)  # trained since
 
 
-def test_an_arena_cuts_aligned_disjoint_buffers_and_leaves_small_programs_and_large_buffers_alone():
-    from chainrule.replay import Arena
-
-    arena = Arena(total=Arena.REACH + 1)
-    shapes = [((3,), numpy.float32), ((100, 7), numpy.float64), ((1,), numpy.uint8),
-              ((5, 5), numpy.float32)] + [((1 << 18,), numpy.float32)] * 20  # 20 MiB: two blocks
-    arrays = [arena.empty(shape, dtype) for shape, dtype in shapes]
-    for n, (array, (shape, dtype)) in enumerate(zip(arrays, shapes)):
-        assert array.shape == shape and array.dtype == dtype and array.flags.c_contiguous
-        assert array.ctypes.data % 64 == 0 and not array.flags.owndata  # cut from a block
-        array[...] = n
-    for n, array in enumerate(arrays):
-        assert (array == n).all()  # no buffer overlaps another
-    assert len({id(array.base) for array in arrays}) == 2
-    assert arena.empty((Arena.BLOCK // 16,), numpy.float32).flags.owndata  # 4 MiB: its own
-    assert Arena(total=Arena.REACH).empty((10,), numpy.float32).flags.owndata  # small program
-
-
-@pytest.mark.parametrize("name", ["momentum", "adamw"])
-def test_buffers_cut_from_blocks_replay_exactly(monkeypatch, name):
-    from chainrule.replay import Arena
-
-    monkeypatch.setattr(Arena, "REACH", 0)  # every program as if larger than the TLB's reach
-    steps = twin_models(OPTIMIZERS[name])
-    losses, compiled = run_both(steps, batches(6))
-    assert losses["compiled"] == losses["eager"]
-    assert_same_state(steps[0][0], steps[1][0])
-    assert any(not value.flags.owndata for value in compiled.program.values
-               if isinstance(value, numpy.ndarray) and value.base is not None
-               and value.base.dtype == numpy.uint8)
-
-
-def test_the_gpt_replays_exactly_with_its_buffers_cut_from_blocks(monkeypatch):
-    from chainrule.replay import Arena
-
-    monkeypatch.setattr(Arena, "REACH", 0)
-    test_the_gpt_with_adamw_clipping_a_schedule_and_dropout_replays_exactly()
-
-
 def test_a_buffer_made_empty_in_the_step_is_shared_once_dead_like_any_result():
     def loss_of(x, w):
         with chainrule.no_grad():  # each sigmoid makes its output by empty_like
