@@ -97,7 +97,7 @@ def bound_call(function, arguments, keywords, values, dynamic, out=None, scalar=
 
 
 def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_branch,
-               snapshot=None, entered=None):
+               snapshot=None, entered=None, written_inputs=()):
     """A replay as the one function ``call(args)`` that the whole call is, written out: each
     input put where the program reads it (``inputs``: (position, slot, whether a tensor)), each
     gradient read live (``gradients``: (tensor, slot)), the steps line after line, each function
@@ -106,9 +106,12 @@ def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_
     the steps becomes ``if not same_settings(): run the step live, else: its operations``. A
     branch that goes the other way (``branch_changed``) is handed to ``after_branch(changed,
     args, state)``, ``state`` the random state taken first by ``snapshot`` (None: none).
-    ``entered``: the arguments of ``entry``; the call then first tests whether it replays this
-    program, and returns ``MISSED`` if not (one function called, not two: after a step has
-    streamed its arrays through the caches, each function entered costs microseconds)."""
+    ``entered``: the arguments of ``entry_tests``; the call then first tests whether it replays
+    this program, and returns ``MISSED`` if not (one function called, not two: after a step has
+    streamed its arrays through the caches, each function entered costs microseconds).
+    ``written_inputs``: (position, count) of each tensor argument the step writes in place,
+    whose version the call counts up as eager mode would (a graph that saved it then refuses
+    to run backward, instead of reading the new values)."""
     constants = {"values": values, "as_tensor": as_tensor, "changed_branch": branch_changed,
                  "after_branch": after_branch, "snapshot": snapshot, "missed": MISSED}
     lines = ["def call(args):"]
@@ -124,6 +127,9 @@ def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_
     lines += [f"        values[{slot}] = {_named(constants, tensor)}.grad.data"
               for tensor, slot in gradients]
     lines += _written(steps, constants, "        ")
+    constants["count_write"] = autograd.increment_version
+    lines += [f"        count_write(args[{position}])"
+              for position, count in written_inputs for _ in range(count)]
     lines += ["    except changed_branch as changed:",
               "        return after_branch(changed, args, state)",
               f"    return {_result(outputs, constants)}"]

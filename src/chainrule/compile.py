@@ -143,6 +143,10 @@ class Compiled:
                 gradient = instruction.function.grad if instruction.kind == "set_grad" else None
                 if gradient is not None and isinstance(gradient.data, Traced):
                     gradient.data = plain(gradient.data)
+        for position, slot in inputs:  # in-place writes the step counted on its stand-ins
+            if isinstance(args[position], Tensor):
+                for _ in range(recording.input_writes.get(slot, 0)):
+                    autograd.increment_version(args[position])
         self.program = Program(recording, inputs, outputs, key, self.function)
         self.recordings += 1
         variants = self.programs.setdefault(key, [])

@@ -73,6 +73,7 @@ class Recording:
         self.held: dict[int, int] = {}       # id(array read through a tensor) -> buffer
         self.reads: dict[tuple, tuple] = {}  # (id(tensor), attribute) -> (tensor, name, value)
         self.written: set[tuple] = set()  # (id(tensor), attribute) the step assigned first
+        self.input_writes: dict[int, int] = {}  # an input's buffer -> in-place writes counted
         self.modules: dict[int, object] = {}
         self.phase = "forward"
         self.paused = False  # in a step run live: nothing is recorded
@@ -108,6 +109,14 @@ class Recording:
         if isinstance(value, dict):
             return {key: self.ref(item) for key, item in value.items()}
         return value
+
+    def count_input_write(self, array) -> None:
+        """An in-place write counted (``increment_version``) on a tensor whose array is one of
+        the step's inputs, or a view of one: a replay counts it on the caller's tensor too."""
+        if isinstance(array, Traced) and array.slot is not None:
+            root = self.root(array.slot)
+            if self.buffers[root].origin == "input":
+                self.input_writes[root] = self.input_writes.get(root, 0) + 1
 
     def root(self, slot: int) -> int:
         root = self.buffers[slot].root

@@ -128,6 +128,9 @@ class Program:
                     for position, slot in self.inputs],
             gradients=[(tensor, slot) for tensor, slot, _, _ in self.gradients],
             outputs=self.outputs, branch_changed=_BranchChanged,
+            written_inputs=[(position, recording.input_writes[slot])
+                            for position, slot in self.inputs if slot in recording.input_writes
+                            and signature[3 + position][0] != "array"],
             after_branch=functools.partial(self._after_branch, function),
             snapshot=backend.get_rng_state if self.snapshot_rng else None)
         self.replay = written_call(self.steps)

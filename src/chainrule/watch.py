@@ -169,8 +169,11 @@ class watching:
                 recording.phase = "update"
 
         def increment_version(tensor, previous=None):
-            if not recording.paused and _is_held(data_member, tensor):
-                recording.add(Instruction("version", original_increment, (tensor,)))
+            if not recording.paused:
+                if _is_held(data_member, tensor):
+                    recording.add(Instruction("version", original_increment, (tensor,)))
+                else:
+                    recording.count_input_write(data_member.__get__(tensor, Tensor))
             return original_increment(tensor, previous)
 
         def tensor_hook(tensor, error_signal):

@@ -912,3 +912,29 @@ def test_a_buffer_made_empty_in_the_step_is_shared_once_dead_like_any_result():
             if i.kind == "create" and i.function is numpy.empty_like]
     assert len(made) == 3
     assert program.values[made[2]] is program.values[made[0]]  # the first is dead by then
+
+
+def test_an_argument_written_in_place_counts_its_versions_as_eager_does():
+    # a graph that saved the argument before the step refuses to run backward after it, as in
+    # eager mode, instead of reading the values the step wrote
+    versions = {}
+    for run in ("eager", "compiled"):
+        w = chainrule.randn(3, requires_grad=True)
+
+        def step(x, w=w):
+            loss = (x * w).sum()
+            loss.backward()
+            with chainrule.no_grad():
+                x.mul_(2)
+                x[0] += 1  # through a view: the same storage's count
+            return loss
+        stepped = chainrule.compile(step) if run == "compiled" else step
+        versions[run] = []
+        for _ in range(4):  # eager, recorded, replayed, replayed
+            x, a = chainrule.randn(3), chainrule.randn(3, requires_grad=True)
+            saved = (a * x).sum()
+            stepped(x)
+            versions[run].append(x._version)
+            with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+                saved.backward()
+    assert versions["compiled"] == versions["eager"] == [2, 2, 2, 2]
