@@ -20,6 +20,11 @@ from .recording import Ref, optimizer_settings
 from .tensor import Tensor, as_tensor
 
 
+class InputWrite(NamedTuple):
+    """A write to the storage of argument ``position`` to count, as eager mode counted it."""
+    position: int
+
+
 class Update(NamedTuple):
     """An optimiser's recorded update: ``calls`` while ``same_settings()``, else ``live()``."""
     same_settings: object
@@ -97,7 +102,7 @@ def bound_call(function, arguments, keywords, values, dynamic, out=None, scalar=
 
 
 def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_branch,
-               snapshot=None, entered=None, written_inputs=()):
+               snapshot=None, entered=None):
     """A replay as the one function ``call(args)`` that the whole call is, written out: each
     input put where the program reads it (``inputs``: (position, slot, whether a tensor)), each
     gradient read live (``gradients``: (tensor, slot)), the steps line after line, each function
@@ -108,10 +113,10 @@ def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_
     args, state)``, ``state`` the random state taken first by ``snapshot`` (None: none).
     ``entered``: the arguments of ``entry_tests``; the call then first tests whether it replays
     this program, and returns ``MISSED`` if not (one function called, not two: after a step has
-    streamed its arrays through the caches, each function entered costs microseconds).
-    ``written_inputs``: (position, count) of each tensor argument the step writes in place,
-    whose version the call counts up as eager mode would (a graph that saved it then refuses
-    to run backward, instead of reading the new values)."""
+    streamed its arrays through the caches, each function entered costs microseconds). An
+    ``InputWrite`` among the steps counts a write to an argument's storage where eager mode
+    counted it (a graph that saved it then refuses to run backward, rather than read the new
+    values)."""
     constants = {"values": values, "as_tensor": as_tensor, "changed_branch": branch_changed,
                  "after_branch": after_branch, "snapshot": snapshot, "missed": MISSED}
     lines = ["def call(args):"]
@@ -127,9 +132,6 @@ def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_
     lines += [f"        values[{slot}] = {_named(constants, tensor)}.grad.data"
               for tensor, slot in gradients]
     lines += _written(steps, constants, "        ")
-    constants["count_write"] = autograd.increment_version
-    lines += [f"        count_write(args[{position}])"
-              for position, count in written_inputs for _ in range(count)]
     lines += ["    except changed_branch as changed:",
               "        return after_branch(changed, args, state)",
               f"    return {_result(outputs, constants)}"]
@@ -151,7 +153,10 @@ def _written(steps, constants: dict, indent: str) -> list:
     def write(call, store, indent):
         n = len(constants)
         prefix = indent + (f"values[{store}] = " if store is not None else "")
-        if type(call) is Update:
+        if type(call) is InputWrite:  # an array argument's storage, counted through a tensor
+            constants["count_write"], constants["as_tensor"] = autograd.increment_version, as_tensor
+            lines.append(f"{indent}count_write(as_tensor(args[{call.position}]))")
+        elif type(call) is Update:
             constants[f"e{n}"], constants[f"l{n}"] = call.same_settings, call.live
             lines.extend([f"{indent}if not e{n}():", f"{indent}    l{n}()",
                           f"{indent}else:", f"{indent}    pass"])
@@ -183,18 +188,18 @@ def _named(constants: dict, value) -> str:
     return name
 
 
-def guard(guards, modules):
+def guard(guards, modules, cleared=()):
     """One function that says whether everything the recording read is as it was: each tensor's
     array, gradient and flag the very object read (``k0.data is k1 and ...``), each module's
     attributes and items the same objects in the same order (``len(k4) == 7 and all(map(is_,
     k4.values(), k5))``), and no hook of ``register_hook`` on those tensors. The program keeps
     the objects, so none is replaced by a new one at the same address meanwhile."""
     constants = {}
-    return eval(f"lambda: {' and '.join(_guard_tests(guards, modules, constants)) or 'True'}",
-                constants)
+    tests = _guard_tests(guards, modules, constants, cleared)
+    return eval(f"lambda: {' and '.join(tests) or 'True'}", constants)
 
 
-def _guard_tests(guards, modules, constants: dict) -> list:
+def _guard_tests(guards, modules, constants: dict, cleared=()) -> list:
     tests = []
     for obj, name, value in guards:  # name: data, grad or requires_grad
         tests.append(f"{_named(constants, obj)}.{name} is {_named(constants, value)}")
@@ -208,30 +213,39 @@ def _guard_tests(guards, modules, constants: dict) -> list:
             held = _named(constants, hooks)
             tests.append(f"not ({held}.forward_pre or {held}.forward or {held}.backward)")
     constants["is_"] = operator.is_
-    for collection, _, values in (item for _, structure in modules for item in structure):
+    for collection, keys, values in (item for _, structure in modules for item in structure):
         if type(collection) is tuple:
             continue  # a module's items when it holds none: () itself, which can't change
-        # the values in their order, by identity in one pass (as same_structure compares them):
-        # a lookup per key touched each key too, after a step had pushed them out of the caches
+        # the keys and the values in their order, by identity, one pass over each (a lookup
+        # per key hashed each key again, after a step had pushed them out of the caches)
         held = _named(constants, collection)
-        items = f"{held}.values()" if type(collection) is dict else held
-        tests.append(f"len({held}) == {len(values)} and "
-                     f"all(map(is_, {items}, {_named(constants, tuple(values))}))")
+        items = f"{held}.values()" if keys is not None else held
+        test = (f"len({held}) == {len(values)} and "
+                f"all(map(is_, {items}, {_named(constants, values)}))")
+        if keys is not None:  # attributes renamed, their values kept in order
+            test += f" and all(map(is_, {held}, {_named(constants, keys)}))"
+        tests.append(test)
+    for optimizer, params in cleared:  # ``cleared``: (optimizer, the parameters its zero_grad
+        # cleared), all of its groups' in order: a list replaced or added to, a group added
+        tests.append(f"len(ps := [p for g in {_named(constants, optimizer)}.param_groups "
+                     f"for p in g['params']]) == {len(params)} and "
+                     f"all(map(is_, ps, {_named(constants, params)}))")
     return tests
 
 
 MISSED = object()  # what a call returns that does not replay its program
 
 
-def entry_tests(signature, gradients, guards, modules, settings=(), constants=None) -> list:
+def entry_tests(signature, gradients, guards, modules, settings=(), cleared=(),
+                constants=None) -> list:
     """The tests that say whether a call with ``args`` replays this very program: the call's
     signature (as ``compile._signature`` builds it), the state the guards check and the
     optimisers' settings, written out as one expression, so that a step called again and again
     with batches of one shape pays for no key, no lookup and no loop. ``signature``: (grad
     mode, backend, default dtype, one entry per argument); ``gradients``: (tensor, shape,
     dtype) of each gradient read live, which must still be there with that shape and dtype;
-    ``guards`` and ``modules`` as ``guard`` takes them; ``settings``: (optimiser, settings) of
-    each update the replay then runs unchecked, as ``same_settings`` takes them."""
+    ``guards``, ``modules`` and ``cleared`` as ``guard`` takes them; ``settings``: (optimiser,
+    settings) of each update the replay then runs unchecked, as ``same_settings`` takes them."""
     grad_mode, backend_name, default_dtype, *arguments = signature
     constants.update(autograd=autograd, backend=backend, identity_or_value=_identity_or_value)
     tests = [f"len(args) == {len(arguments)}", f"autograd._grad_enabled is {grad_mode}",
@@ -239,7 +253,7 @@ def entry_tests(signature, gradients, guards, modules, settings=(), constants=No
              f"backend.get_default_dtype() == {_named(constants, default_dtype)}"]
     for n, argument in enumerate(arguments):
         if type(argument[0]) is type:  # a Python value: its type and the value (a float's bits)
-            value = f"args[{n}].hex()" if argument[0] is float else f"args[{n}]"
+            value = f"float.hex(args[{n}])" if issubclass(argument[0], float) else f"args[{n}]"
             tests += [f"type(args[{n}]) is {_named(constants, argument[0])}",
                       f"{value} == {_named(constants, argument[1])}"]
             continue
@@ -257,7 +271,7 @@ def entry_tests(signature, gradients, guards, modules, settings=(), constants=No
         gradient = f"{_named(constants, tensor)}.grad"
         tests += [f"{gradient} is not None", f"{gradient}.data.shape == {shape!r}",
                   f"{gradient}.data.dtype == {_named(constants, dtype)}"]
-    tests += _guard_tests(guards, modules, constants)
+    tests += _guard_tests(guards, modules, constants, cleared)
     for optimizer, expected in settings:
         written = _settings_tests(optimizer, expected, constants)
         tests += written if written is not None else [
@@ -296,8 +310,12 @@ def _settings_tests(optimizer, settings, constants: dict) -> list | None:
     for n, (*items, ids) in enumerate(groups):
         group = f"g{len(constants)}"  # the group, named once in the test by :=
         tests.append(f"len({group} := {optimizer_name}.param_groups[{n}]) == {len(items) + 1}")
-        by_value = " and ".join(f"{group}[{_named(constants, key)}] == {_named(constants, value)}"
-                                for key, value in items) or "True"
+        # of the same type too: a numpy.float64 learning rate equal to the float recorded
+        # would make a float64 product of a float32 gradient (NumPy 2's promotion)
+        by_value = " and ".join(
+            f"type({group}[{_named(constants, key)}]) is {_named(constants, type(value))} and "
+            f"{group}[{_named(constants, key)}] == {_named(constants, value)}"
+            for key, value in items) or "True"
         current = optimizer.param_groups[n] if n < len(optimizer.param_groups) else {}
         if [key for key in current if key != "params"] == [key for key, _ in items] and all(
                 current[key] is value for key, value in items):
@@ -310,8 +328,9 @@ def _settings_tests(optimizer, settings, constants: dict) -> list | None:
         else:
             tests.append(f"({by_value})")
         if all(key in params for key in ids):
-            tests.append(f"len({group}['params']) == {len(ids)} and all(map(is_, "
-                         f"{group}['params'], {_named(constants, tuple(params[key] for key in ids))}))")
+            held = _named(constants, tuple(params[key] for key in ids))
+            tests.append(f"len({group}['params']) == {len(ids)} and "
+                         f"all(map(is_, {group}['params'], {held}))")
         else:
             tests.append(f"tuple(map(id, {group}['params'])) == {_named(constants, ids)}")
     for key, buffers in state:

@@ -54,7 +54,7 @@ from collections import OrderedDict
 
 import numpy
 
-from . import autograd, backend
+from . import autograd, backend, versions
 from .codegen import MISSED
 from .errors import CompileError
 from .watch import watching
@@ -121,10 +121,14 @@ class Compiled:
 
     def _record(self, key, args):
         watcher = watching()
-        recording = watcher.recording
+        recording, inputs = watcher.recording, []
+        # each argument's count of writes before: the recording's stand-in of an array shares
+        # the array's count, a tensor's stand-in has its own, so the count is topped up after
+        before = [versions.version_of(as_tensor(value))
+                  if isinstance(value, (Tensor, numpy.ndarray)) else None for value in args]
         try:
             with watcher:
-                inputs, traced_args = [], []
+                traced_args = []
                 for position, value in enumerate(args):
                     if isinstance(value, Tensor):
                         traced = recording.new_buffer(value.data, "input")
@@ -138,15 +142,19 @@ class Compiled:
                     inputs.append((position, traced.slot))
                 result = self.function(*traced_args)
                 outputs = _outputs(result, recording)
-        finally:  # gradients the step left holding the recording's arrays get plain ones
+        finally:
+            # the in-place writes to arguments counted on the recording's stand-ins, counted on
+            # the caller's tensors (and arrays' storage) too, as the eager call would have
+            for position, slot in inputs:
+                argument = as_tensor(args[position])
+                expected = before[position] + recording.input_writes.get(slot, 0)
+                for _ in range(expected - versions.version_of(argument)):
+                    autograd.increment_version(argument)
+            # gradients the step left holding the recording's arrays get plain ones
             for instruction in recording.instructions:
                 gradient = instruction.function.grad if instruction.kind == "set_grad" else None
                 if gradient is not None and isinstance(gradient.data, Traced):
                     gradient.data = plain(gradient.data)
-        for position, slot in inputs:  # in-place writes the step counted on its stand-ins
-            if isinstance(args[position], Tensor):
-                for _ in range(recording.input_writes.get(slot, 0)):
-                    autograd.increment_version(args[position])
         self.program = Program(recording, inputs, outputs, key, self.function)
         self.recordings += 1
         variants = self.programs.setdefault(key, [])
@@ -171,7 +179,7 @@ def _signature(args) -> tuple:
             key.append(("array", value.shape, value.dtype, value.strides))
         elif value is None or isinstance(value, (bool, int, float, str)):
             # a float by its bits: -0.0 == 0.0 and nan != nan, but each is a program of its own
-            key.append((type(value), value.hex() if type(value) is float else value))
+            key.append((type(value), float.hex(value) if isinstance(value, float) else value))
         else:
             raise CompileError(f"chainrule.compile: argument {position} is a "
                                f"{type(value).__name__}; pass tensors, arrays and Python numbers")

@@ -69,6 +69,8 @@ def _describe(instruction, buffers) -> str:
             "None" if source is None else _text(source, buffers))
     if kind == "version":
         return f"count a write to a tensor of shape {tuple(instruction.arguments[0].shape)}"
+    if kind == "input_version":
+        return f"count a write to {_text(instruction.arguments[0], buffers)}"
     keywords = {k: v for k, v in instruction.keywords.items()
                 if not (k == "where" and v is True) and v is not None}
     out = keywords.pop("out", None)

@@ -9,6 +9,7 @@ the n-th buffer. ``replay.py`` turns it into a program that runs it again.
 """
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 
 import numpy
@@ -74,6 +75,9 @@ class Recording:
         self.reads: dict[tuple, tuple] = {}  # (id(tensor), attribute) -> (tensor, name, value)
         self.written: set[tuple] = set()  # (id(tensor), attribute) the step assigned first
         self.input_writes: dict[int, int] = {}  # an input's buffer -> in-place writes counted
+        # (each also an instruction, "input_version", where eager mode counted it)
+        self.cleared: dict[int, tuple] = {}  # id(optimizer) -> (optimizer, the parameters its
+        # zero_grad cleared, in the order of its groups)
         self.modules: dict[int, object] = {}
         self.phase = "forward"
         self.paused = False  # in a step run live: nothing is recorded
@@ -117,6 +121,7 @@ class Recording:
             root = self.root(array.slot)
             if self.buffers[root].origin == "input":
                 self.input_writes[root] = self.input_writes.get(root, 0) + 1
+                self.add(Instruction("input_version", None, (Ref(root),)))
 
     def root(self, slot: int) -> int:
         root = self.buffers[slot].root
@@ -226,17 +231,20 @@ def _arrays(value):
 
 def module_structure(module) -> tuple:
     """What a module is made of: its attributes (parameters, sub-modules, ``training``...) and
-    a container's items. A replay compares their ids (the values are kept, so that no id can be
-    reused by a new object while the program lives)."""
+    a container's items, as (collection, keys (None for a list), values). A replay compares
+    them by identity (the values are kept, so that none is replaced by a new object at the
+    same address while the program lives)."""
     attributes, items = vars(module), getattr(module, "_items", ())
-    return tuple((collection, tuple(map(id, values)), tuple(values)) for collection, values in
-                 ((attributes, attributes.values()), (items, items)))
+    return tuple((collection, tuple(collection) if type(collection) is dict else None,
+                  tuple(collection.values() if type(collection) is dict else collection))
+                 for collection in (attributes, items))
 
 
 def same_structure(structure) -> bool:
-    for collection, ids, _ in structure:
-        values = collection.values() if type(collection) is dict else collection
-        if tuple(map(id, values)) != ids:
+    for collection, keys, values in structure:
+        now = tuple(collection.values()) if type(collection) is dict else tuple(collection)
+        if len(now) != len(values) or not all(map(operator.is_, now, values)) or (
+                keys is not None and tuple(collection) != keys):
             return False
     return True
 

@@ -13,11 +13,12 @@ fancy index), read it from ``values`` each time.
 from __future__ import annotations
 
 import functools
+import operator
 
 import numpy
 
 from . import autograd, backend, listing
-from .codegen import (Update, bound_call, call_resolved, guard, refs, resolve,
+from .codegen import (InputWrite, Update, bound_call, call_resolved, guard, refs, resolve,
                       same_settings, whole_call)
 from .errors import CompileError
 from .listing import flat
@@ -86,6 +87,7 @@ class Program:
         for buffer in self.buffers:  # a view of a result computed twice is a view of the first
             buffer.root = alias.get(buffer.root, buffer.root)
         self.inputs, self.outputs = inputs, renamed_outputs(outputs, alias)
+        self.position_of = {slot: position for position, slot in inputs}
         # A gradient from before the step that the step reads (accumulated into, or zeroed in
         # place and read) is an input: its array is looked up on each call, not guarded.
         self.gradients = [(tensor, recording.held[id(gradient.data)], gradient.data.shape,
@@ -100,7 +102,8 @@ class Program:
         self.guards = [(obj, name, value) for obj, name, value in recording.reads.values()
                        if not (name == "grad" and id(obj) in live) and id(obj) not in old_gradients]
         self.modules = list(recording.modules.values())
-        self.unchanged = guard(self.guards, self.modules)
+        self.cleared = list(recording.cleared.values())
+        self.unchanged = guard(self.guards, self.modules, self.cleared)
         values = self.values = [buffer.array for buffer in self.buffers]
         written = {root for instruction in flat(self.instructions) for root in instruction.writes}
         dynamic = {slot for _, slot in self.inputs} | {slot for _, slot, _, _ in self.gradients}
@@ -128,9 +131,6 @@ class Program:
                     for position, slot in self.inputs],
             gradients=[(tensor, slot) for tensor, slot, _, _ in self.gradients],
             outputs=self.outputs, branch_changed=_BranchChanged,
-            written_inputs=[(position, recording.input_writes[slot])
-                            for position, slot in self.inputs if slot in recording.input_writes
-                            and signature[3 + position][0] != "array"],
             after_branch=functools.partial(self._after_branch, function),
             snapshot=backend.get_rng_state if self.snapshot_rng else None)
         self.replay = written_call(self.steps)
@@ -143,7 +143,7 @@ class Program:
                 else [(call, store)])],
             entered=(signature, [(tensor, shape, dtype) for tensor, _, shape, dtype
                                  in self.gradients], self.guards, self.modules,
-                     list(settled.values())))
+                     list(settled.values()), self.cleared))
 
     def _plan_reuse(self, outputs) -> None:
         """Buffers are reused, as a register allocator reuses registers: once the last operation
@@ -251,6 +251,8 @@ class Program:
             return self._update(index, instruction, values, dynamic, written), None
         if kind == "version":
             return Write(arguments[0]), None
+        if kind == "input_version":
+            return InputWrite(self.position_of[arguments[0].index]), None
         if kind == "live":
             return functools.partial(function, *arguments), None
         moving = any(slot in dynamic for slot in refs((arguments, keywords)))
@@ -339,9 +341,12 @@ class Program:
             if hooks is not None and (hooks.forward_pre or hooks.forward or hooks.backward):
                 return f"a hook registered on a {type(module).__name__} (register_forward_hook...)"
             if not same_structure(structure):
-                what = ("the parameters in the groups" if hasattr(module, "param_groups") else
-                        "an attribute (a parameter, a sub-module, training)")
-                return f"{what} of a {type(module).__name__}"
+                return (f"an attribute (a parameter, a sub-module, training) of a "
+                        f"{type(module).__name__}")
+        for optimizer, params in self.cleared:
+            now = [p for group in optimizer.param_groups for p in group["params"]]
+            if len(now) != len(params) or not all(map(operator.is_, now, params)):
+                return f"the parameters in the groups of a {type(optimizer).__name__}"
         return "something the recording read"  # not reached: the guard said so
 
     def _after_branch(self, function, changed: _BranchChanged, args, state):

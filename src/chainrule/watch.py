@@ -148,16 +148,13 @@ class watching:
         def zero_grad(original):
             def clear(optimizer, *args, **kwargs):
                 # a replay clears the gradients of the parameters the groups held when it was
-                # recorded: it replays only while the groups hold the same ones
-                if not recording.paused and id(optimizer) not in recording.modules:
+                # recorded: it replays only while the groups hold the same ones, in that order
+                if not recording.paused and id(optimizer) not in recording.cleared:
                     # (the groups themselves, which the recording watches in stand-ins)
                     groups = [group for owner, _, group, _ in self.groups
-                              if owner is optimizer] or list(optimizer.param_groups)
-                    recording.modules[id(optimizer)] = (optimizer, tuple(
-                        (collection, tuple(map(id, values)), tuple(values))
-                        for collection, values in [(group["params"], group["params"])
-                                                   for group in groups]
-                        + [(optimizer.param_groups, groups)]))
+                              if owner is optimizer] or optimizer.param_groups
+                    recording.cleared[id(optimizer)] = (optimizer, tuple(
+                        p for group in groups for p in group["params"]))
                 return original(optimizer, *args, **kwargs)
             return clear
 

@@ -938,3 +938,111 @@ def test_an_argument_written_in_place_counts_its_versions_as_eager_does():
             with pytest.raises(RuntimeError, match="modified by an in-place operation"):
                 saved.backward()
     assert versions["compiled"] == versions["eager"] == [2, 2, 2, 2]
+
+
+def test_module_attributes_renamed_with_their_values_in_order_record_again():
+    class Flags(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(6, 3)
+            self.double_input, self.negate_output = True, False
+
+        def forward(self, x):
+            out = self.linear(x * 2 if self.double_input else x)
+            return -out if self.negate_output else out
+    twins = []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        model = Flags()
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y, model=model, optimizer=optimizer):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+        twins.append((model, optimizer, step))
+    (eager_model, _, eager_step), (compiled_model, _, step) = twins
+    compiled = chainrule.compile(step)
+    for n, (x, y) in enumerate(batches(6)):
+        if n == 3:  # the flags swap names: the same values, True then False, in the same order
+            for model in (eager_model, compiled_model):
+                del model.double_input, model.negate_output
+                model.negate_output, model.double_input = True, False
+        assert compiled(x, y).item() == eager_step(x, y).item()
+    assert compiled.recordings == 2
+    assert_same_state(eager_model, compiled_model)
+
+
+@pytest.mark.parametrize("change", ["list replaced", "group added"])
+def test_parameters_given_to_an_optimiser_by_a_new_list_record_again(change):
+    steps = twin_models(lambda params: optim.SGD(list(params)[:2], lr=0.05, momentum=0.9))
+    (eager_model, eager_optimizer, eager_step), (compiled_model, optimizer, step) = steps
+    compiled = chainrule.compile(step)
+    for n, (x, y) in enumerate(batches(7)):
+        if n == 4:
+            for each, model in ((eager_optimizer, eager_model), (optimizer, compiled_model)):
+                last = list(model.parameters())[2:]
+                if change == "list replaced":
+                    each.param_groups[0]["params"] = each.param_groups[0]["params"] + last
+                else:
+                    each.param_groups = each.param_groups + [dict(each.param_groups[0],
+                                                                  params=last)]
+        assert compiled(x, y).item() == eager_step(x, y).item()
+    assert compiled.recordings == 2
+    assert_same_state(eager_model, compiled_model)
+
+
+def test_writes_to_arguments_are_counted_where_eager_counts_them_even_when_the_step_fails():
+    versions = {}
+    for run in ("eager", "compiled"):
+        w = chainrule.randn(6, 3, requires_grad=True)
+
+        def step(x, raw, fail, w=w):
+            with chainrule.no_grad():
+                x.mul_(2)
+                chainrule.as_tensor(raw).add_(1)  # an array argument: its storage's count
+            if fail:
+                raise ValueError("after the writes")
+            return (x @ w).sum()
+        stepped = chainrule.compile(step) if run == "compiled" else step
+        versions[run] = []
+        for fail in (False, False, False, True, False):
+            x, raw = chainrule.ones(4, 6), chainrule.ones(4, 6)
+            try:
+                stepped(x, raw.data, fail)
+            except ValueError:
+                pass
+            versions[run].append((x._version, raw._version, float(raw.data[0, 0])))
+    assert versions["compiled"] == versions["eager"] == [(1, 1, 2.0)] * 5
+    listed = str(stepped.program)
+    assert "count a write to v1:input" in listed and "count a write to v2:input" in listed
+
+
+def test_a_numpy_float_argument_and_a_setting_of_another_type_are_told_apart():
+    # numpy.float64(-0.0) == 0.0, numpy.float64(0.1) == 0.1: a program of its own, a live update
+    scaled = chainrule.compile(lambda x, s: x * s)
+    x = chainrule.ones(3)
+    for s in (numpy.float64(0.0), numpy.float64(0.0), numpy.float64(0.0), numpy.float64(-0.0)):
+        assert numpy.array_equal(numpy.signbit(scaled(x, s).data), numpy.signbit(x.data * s))
+
+    class Plain(optim.Optimizer):  # uses its learning rate as it stands, as a user's may
+        def __init__(self, params, lr):
+            super().__init__(params, dict(lr=lr))
+
+        def step(self):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p.data -= group["lr"] * p.grad.data
+                        chainrule.autograd.increment_version(p)
+    steps = twin_models(lambda params: Plain(params, lr=0.1))
+    (eager_model, eager_optimizer, eager_step), (compiled_model, optimizer, step) = steps
+    compiled = chainrule.compile(step)
+    for n, (x, y) in enumerate(batches(6)):
+        if n == 3:  # equal, but a float64 product of a float32 gradient in eager mode
+            for each in (eager_optimizer, optimizer):
+                each.param_groups[0]["lr"] = numpy.float64(0.1)
+        assert compiled(x, y).item() == eager_step(x, y).item()
+    assert_same_state(eager_model, compiled_model)
