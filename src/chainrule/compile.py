@@ -124,8 +124,9 @@ class Compiled:
         recording, inputs = watcher.recording, []
         # each argument's count of writes before: the recording's stand-in of an array shares
         # the array's count, a tensor's stand-in has its own, so the count is topped up after
-        before = [versions.version_of(as_tensor(value))
-                  if isinstance(value, (Tensor, numpy.ndarray)) else None for value in args]
+        before = [versions.version_of(as_tensor(value)) if isinstance(value, Tensor) or (
+                  isinstance(value, numpy.ndarray) and value.dtype.kind in "biuf") else None
+                  for value in args]
         try:
             with watcher:
                 traced_args = []
@@ -146,6 +147,8 @@ class Compiled:
             # the in-place writes to arguments counted on the recording's stand-ins, counted on
             # the caller's tensors (and arrays' storage) too, as the eager call would have
             for position, slot in inputs:
+                if before[position] is None:  # an array of no numbers: no tensor writes it
+                    continue
                 argument = as_tensor(args[position])
                 expected = before[position] + recording.input_writes.get(slot, 0)
                 for _ in range(expected - versions.version_of(argument)):
