@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import struct
 from typing import NamedTuple
 
 import numpy
@@ -234,6 +235,8 @@ def _guard_tests(guards, modules, constants: dict, cleared=()) -> list:
 
 
 MISSED = object()  # what a call returns that does not replay its program
+# a float argument's key: its bits (−0.0 is not 0.0, and NaNs differ by sign and payload)
+FLOAT_BITS = struct.Struct("<d").pack
 
 
 def entry_tests(signature, gradients, guards, modules, settings=(), cleared=(),
@@ -247,13 +250,14 @@ def entry_tests(signature, gradients, guards, modules, settings=(), cleared=(),
     ``guards``, ``modules`` and ``cleared`` as ``guard`` takes them; ``settings``: (optimiser,
     settings) of each update the replay then runs unchecked, as ``same_settings`` takes them."""
     grad_mode, backend_name, default_dtype, *arguments = signature
-    constants.update(autograd=autograd, backend=backend, identity_or_value=_identity_or_value)
+    constants.update(autograd=autograd, backend=backend, identity_or_value=_identity_or_value,
+                     float_bits=FLOAT_BITS)
     tests = [f"len(args) == {len(arguments)}", f"autograd._grad_enabled is {grad_mode}",
              f"backend.name == {backend_name!r}",
              f"backend.get_default_dtype() == {_named(constants, default_dtype)}"]
     for n, argument in enumerate(arguments):
         if type(argument[0]) is type:  # a Python value: its type and the value (a float's bits)
-            value = f"float.hex(args[{n}])" if issubclass(argument[0], float) else f"args[{n}]"
+            value = f"float_bits(args[{n}])" if issubclass(argument[0], float) else f"args[{n}]"
             tests += [f"type(args[{n}]) is {_named(constants, argument[0])}",
                       f"{value} == {_named(constants, argument[1])}"]
             continue

@@ -55,7 +55,7 @@ from collections import OrderedDict
 import numpy
 
 from . import autograd, backend, versions
-from .codegen import MISSED
+from .codegen import FLOAT_BITS, MISSED
 from .errors import CompileError
 from .watch import watching
 from .replay import Program
@@ -146,12 +146,18 @@ class Compiled:
         finally:
             # the in-place writes to arguments counted on the recording's stand-ins, counted on
             # the caller's tensors (and arrays' storage) too, as the eager call would have
+            # (per storage: arguments that share one, a tensor passed twice, add their writes)
+            storages = {}
             for position, slot in inputs:
                 if before[position] is None:  # an array of no numbers: no tensor writes it
                     continue
                 argument = as_tensor(args[position])
-                expected = before[position] + recording.input_writes.get(slot, 0)
-                for _ in range(expected - versions.version_of(argument)):
+                _, start, count = storages.get(versions.storage_key(argument.data),
+                                               (argument, before[position], 0))
+                storages[versions.storage_key(argument.data)] = (
+                    argument, start, count + recording.input_writes.get(slot, 0))
+            for argument, start, count in storages.values():
+                for _ in range(start + count - versions.version_of(argument)):
                     autograd.increment_version(argument)
             # gradients the step left holding the recording's arrays get plain ones
             for instruction in recording.instructions:
@@ -182,7 +188,7 @@ def _signature(args) -> tuple:
             key.append(("array", value.shape, value.dtype, value.strides))
         elif value is None or isinstance(value, (bool, int, float, str)):
             # a float by its bits: -0.0 == 0.0 and nan != nan, but each is a program of its own
-            key.append((type(value), float.hex(value) if isinstance(value, float) else value))
+            key.append((type(value), FLOAT_BITS(value) if isinstance(value, float) else value))
         else:
             raise CompileError(f"chainrule.compile: argument {position} is a "
                                f"{type(value).__name__}; pass tensors, arrays and Python numbers")

@@ -114,6 +114,11 @@ class Recording:
             return {key: self.ref(item) for key, item in value.items()}
         return value
 
+    def is_input(self, array) -> bool:
+        """Whether ``array`` is one of the step's arguments itself (not a view of one)."""
+        return isinstance(array, Traced) and array.slot is not None and \
+            self.buffers[array.slot].origin == "input"
+
     def count_input_write(self, array) -> None:
         """An in-place write counted (``increment_version``) on a tensor whose array is one of
         the step's inputs, or a view of one: a replay counts it on the caller's tensor too."""

@@ -213,7 +213,7 @@ class Program:
         kind, function, result = instruction.kind, instruction.function, instruction.result
         arguments, keywords = instruction.arguments, instruction.keywords
         self._release_before(self.position[id(instruction)])
-        if kind in ("version", "optimizer", "live") or any(
+        if kind in ("version", "input_version", "optimizer", "live") or any(
                 self.buffers[root].origin != "made" for root in instruction.writes) or (
                 kind == "set_grad" and id(function) in self.grads_read):
             self.first_effect = min(self.first_effect, index)

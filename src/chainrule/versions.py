@@ -20,6 +20,9 @@ def _owner_key(array) -> int:
     return id(array if base is None else base)
 
 
+storage_key = _owner_key  # the storage whose count a write to ``array`` adds to
+
+
 def version_of(tensor: "Tensor") -> int:
     """How many in-place writes through the Tensor API its storage has had (``x._version``)."""
     return _versions.get(_owner_key(tensor.data), 0)

@@ -34,6 +34,14 @@ def _is_held(member, tensor) -> bool:
         return False
 
 
+def _current(member, tensor):
+    """The tensor's attribute, or None while the tensor is being made."""
+    try:
+        return member.__get__(tensor, Tensor)
+    except AttributeError:
+        return None
+
+
 def _watched_attribute(recording: Recording, name: str, member, data_member):
     def get(tensor):
         value = member.__get__(tensor, Tensor)
@@ -47,6 +55,12 @@ def _watched_attribute(recording: Recording, name: str, member, data_member):
         return recording.held_array(tensor, value) if name == "data" else value
 
     def set(tensor, value):
+        if not recording.paused and name == "data" and recording.is_input(
+                _current(member, tensor)):
+            raise CompileError("chainrule.compile: the step gives an argument of shape "
+                               f"{tuple(tensor.shape)} a new array (x.data = ...); a replay "
+                               "would not hand it back. Write into it in place (x.data[...] = "
+                               "...), or return the new tensor")
         if not recording.paused and _is_held(data_member, tensor):
             if name == "data":
                 current = member.__get__(tensor, Tensor)
@@ -64,6 +78,20 @@ def _watched_attribute(recording: Recording, name: str, member, data_member):
             recording.add(Instruction("set_grad", tensor, (source,)))
         member.__set__(tensor, value)
     return property(get, set)
+
+
+def _guard_structure(recording: Recording, module) -> None:
+    """A module called in the step: its attributes and items are guarded, and so are those of
+    the containers it holds (a ModuleList or ModuleDict is iterated or indexed, never called:
+    an item replaced in one would otherwise go unseen)."""
+    if id(module) in recording.modules:
+        return
+    from .nn.module import Module
+
+    recording.modules[id(module)] = (module, module_structure(module))
+    for value in vars(module).values():
+        if isinstance(value, Module) and hasattr(value, "_items"):  # a container
+            _guard_structure(recording, value)
 
 
 def _with_subclasses(kind: type) -> list:
@@ -101,8 +129,7 @@ class watching:
                 raise CompileError(f"chainrule.compile: {type(module).__name__} has hooks "
                                    "(register_forward_hook...); a replay would not run them. "
                                    "Remove them, or don't compile this step")
-            if id(module) not in recording.modules:
-                recording.modules[id(module)] = (module, module_structure(module))
+            _guard_structure(recording, module)
             return original_call(module, *args, **kwargs)
 
         def optimizer_step(original):
@@ -112,6 +139,11 @@ class watching:
                 if closure is not None:
                     raise CompileError("chainrule.compile: optimizer.step(closure) can't be "
                                        "recorded; call the closure in the step, then step()")
+                if not any(existing is optimizer for existing in self.optimizers):
+                    raise CompileError(
+                        f"chainrule.compile: the step makes its {type(optimizer).__name__} "
+                        "itself; a replay would step the one made when it was recorded, with "
+                        "its state. Make the optimiser outside the step")
                 recording.phase, recording.stepping = "update", True
                 settings, start = optimizer_settings(optimizer), len(recording.instructions)
                 swapped = recording.hold_state(optimizer)
@@ -205,8 +237,8 @@ class watching:
                        else getattr(owner, name)) for owner, name, _ in self.patches]
         for owner, name, value in self.patches:
             setattr(owner, name, value)
-        self.groups = []
-        for optimizer in every_optimizer():
+        self.groups, self.optimizers = [], list(every_optimizer())
+        for optimizer in self.optimizers:
             for n, group in enumerate(optimizer.param_groups):
                 watched = optimizer.param_groups[n] = _WatchedGroup(group)
                 watched.recording = self.recording

@@ -1046,3 +1046,91 @@ def test_a_numpy_float_argument_and_a_setting_of_another_type_are_told_apart():
                 each.param_groups[0]["lr"] = numpy.float64(0.1)
         assert compiled(x, y).item() == eager_step(x, y).item()
     assert_same_state(eager_model, compiled_model)
+
+
+def test_arguments_sharing_one_storage_count_every_write_to_it():
+    def step(a, b):
+        with chainrule.no_grad():
+            a.add_(1)
+            b.mul_(2)
+        return a.sum()
+    counts = {}
+    for run, stepped in (("eager", step), ("compiled", chainrule.compile(step))):
+        counts[run] = []
+        for _ in range(4):  # eager, recorded, replayed, replayed
+            x = chainrule.ones(3)
+            stepped(x, x[:])
+            counts[run].append((x._version, x.data.tolist()))
+    assert counts["compiled"] == counts["eager"] == [(2, [4.0, 4.0, 4.0])] * 4
+
+
+def test_a_branch_that_turns_after_a_write_to_an_argument_is_counted_once_and_named():
+    def step(x):
+        chainrule.autograd.increment_version(x)  # a write counted, as an op's own would be
+        return x.sum() if x.sum() > 0 else -x.sum()
+    compiled = chainrule.compile(step)
+    for _ in range(3):
+        compiled(chainrule.ones(3))
+    x = -chainrule.ones(3)
+    with pytest.raises(CompileError, match="went\\s+the other way"):
+        compiled(x)
+    assert x._version == 1  # counted where the write was, once: no eager rerun counted it again
+
+
+def test_an_item_replaced_in_a_module_list_or_dict_records_again():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList([nn.Linear(4, 4), nn.Linear(4, 4)])
+            self.heads = nn.ModuleDict({"a": nn.Linear(4, 2)})
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return self.heads["a"](x)
+    chainrule.manual_seed(0)
+    net = Net()
+    step = chainrule.compile(lambda x: net(x))
+    x = chainrule.ones(3, 4)
+    for _ in range(3):
+        step(x)
+    for replace in (lambda: net.layers.__setitem__(1, nn.Linear(4, 4)),
+                    lambda: net.heads.__setitem__("a", nn.Linear(4, 2))):
+        replace()
+        numpy.testing.assert_array_equal(step(x).data, net(x).data)
+    assert step.recordings == 3
+
+
+def test_an_optimiser_made_inside_the_step_is_refused_by_name():
+    model = nn.Linear(4, 2)
+
+    def step(x):
+        optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        optimizer.zero_grad()
+        model(x).pow(2).mean().backward()
+        optimizer.step()
+    compiled = chainrule.compile(step)
+    compiled(chainrule.ones(3, 4))
+    with pytest.raises(CompileError, match="makes its SGD itself"):
+        compiled(chainrule.ones(3, 4))
+
+
+def test_an_argument_given_a_new_array_in_the_step_is_refused_by_name():
+    def step(x):
+        x.data = x.data * 2
+        return x.sum()
+    compiled = chainrule.compile(step)
+    compiled(chainrule.ones(2))
+    with pytest.raises(CompileError, match="gives an argument of shape \\(2,\\) a new array"):
+        compiled(chainrule.ones(2))
+
+
+def test_nans_of_another_sign_or_payload_are_other_arguments():
+    import struct
+
+    negative_nan = struct.unpack("<d", struct.pack("<Q", 0xFFF8000000000000))[0]
+    scaled = chainrule.compile(lambda x, s: x * s)
+    x = chainrule.ones(1, dtype=chainrule.float64)
+    for s in (float("nan"),) * 3 + (negative_nan,) * 3:
+        assert scaled(x, s).data.view(numpy.uint64)[0] == (x.data * s).view(numpy.uint64)[0]
+    assert scaled.recordings == 2
