@@ -134,6 +134,7 @@ class Compiled:
                     if isinstance(value, Tensor):
                         traced = recording.new_buffer(value.data, "input")
                         traced_args.append(as_tensor(traced))
+                        recording.stand_ins.append(traced_args[-1])
                     elif isinstance(value, numpy.ndarray):
                         traced = recording.new_buffer(value, "input")
                         traced_args.append(traced)

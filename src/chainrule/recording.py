@@ -76,6 +76,7 @@ class Recording:
         self.written: set[tuple] = set()  # (id(tensor), attribute) the step assigned first
         self.input_writes: dict[int, int] = {}  # an input's buffer -> in-place writes counted
         # (each also an instruction, "input_version", where eager mode counted it)
+        self.stand_ins: list = []  # the tensors the step is given for its tensor arguments
         self.cleared: dict[int, tuple] = {}  # id(optimizer) -> (optimizer, the parameters its
         # zero_grad cleared, in the order of its groups)
         self.modules: dict[int, object] = {}
@@ -113,11 +114,6 @@ class Recording:
         if isinstance(value, dict):
             return {key: self.ref(item) for key, item in value.items()}
         return value
-
-    def is_input(self, array) -> bool:
-        """Whether ``array`` is one of the step's arguments itself (not a view of one)."""
-        return isinstance(array, Traced) and array.slot is not None and \
-            self.buffers[array.slot].origin == "input"
 
     def count_input_write(self, array) -> None:
         """An in-place write counted (``increment_version``) on a tensor whose array is one of

@@ -34,14 +34,6 @@ def _is_held(member, tensor) -> bool:
         return False
 
 
-def _current(member, tensor):
-    """The tensor's attribute, or None while the tensor is being made."""
-    try:
-        return member.__get__(tensor, Tensor)
-    except AttributeError:
-        return None
-
-
 def _watched_attribute(recording: Recording, name: str, member, data_member):
     def get(tensor):
         value = member.__get__(tensor, Tensor)
@@ -55,8 +47,8 @@ def _watched_attribute(recording: Recording, name: str, member, data_member):
         return recording.held_array(tensor, value) if name == "data" else value
 
     def set(tensor, value):
-        if not recording.paused and name == "data" and recording.is_input(
-                _current(member, tensor)):
+        if not recording.paused and name == "data" and any(
+                stand_in is tensor for stand_in in recording.stand_ins):
             raise CompileError("chainrule.compile: the step gives an argument of shape "
                                f"{tuple(tensor.shape)} a new array (x.data = ...); a replay "
                                "would not hand it back. Write into it in place (x.data[...] = "
@@ -82,15 +74,16 @@ def _watched_attribute(recording: Recording, name: str, member, data_member):
 
 def _guard_structure(recording: Recording, module) -> None:
     """A module called in the step: its attributes and items are guarded, and so are those of
-    the containers it holds (a ModuleList or ModuleDict is iterated or indexed, never called:
-    an item replaced in one would otherwise go unseen)."""
-    if id(module) in recording.modules:
-        return
+    every module it holds, called or not (a ModuleList or ModuleDict is iterated or indexed,
+    never called: an item replaced in one, at any depth, would otherwise go unseen)."""
     from .nn.module import Module
 
+    if id(module) in recording.modules:
+        return
     recording.modules[id(module)] = (module, module_structure(module))
-    for value in vars(module).values():
-        if isinstance(value, Module) and hasattr(value, "_items"):  # a container
+    items = getattr(module, "_items", ())
+    for value in (*vars(module).values(), *(items.values() if type(items) is dict else items)):
+        if isinstance(value, Module):
             _guard_structure(recording, value)
 
 

@@ -1134,3 +1134,44 @@ def test_nans_of_another_sign_or_payload_are_other_arguments():
     for s in (float("nan"),) * 3 + (negative_nan,) * 3:
         assert scaled(x, s).data.view(numpy.uint64)[0] == (x.data * s).view(numpy.uint64)[0]
     assert scaled.recordings == 2
+
+
+def test_a_tensor_made_in_the_step_from_an_argument_may_take_a_new_array():
+    def step(x):
+        y = x.detach()
+        y.data = y.data * 2  # y's own array: the caller's x is not changed, in either run
+        return y.sum()
+    compiled = chainrule.compile(step)
+    for n in range(1, 5):
+        x = chainrule.ones(3) * n
+        assert compiled(x).item() == step(chainrule.ones(3) * n).item() == 6 * n
+        assert x.data.tolist() == [n] * 3
+
+
+def test_module_lists_and_dicts_at_any_depth_are_guarded():
+    class Holder(nn.Module):  # never called: the step iterates what it holds
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList([nn.Linear(3, 3)])
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.nested = nn.ModuleDict({"a": nn.ModuleList([nn.Linear(3, 3)])})
+            self.holder = Holder()
+
+        def forward(self, x):
+            for layer in [*self.nested["a"], *self.holder.layers]:
+                x = layer(x)
+            return x
+    chainrule.manual_seed(0)
+    net = Net()
+    step = chainrule.compile(lambda x: net(x))
+    x = chainrule.ones(2, 3)
+    for replace in (None, lambda: net.nested["a"].__setitem__(0, nn.Linear(3, 3)),
+                    lambda: net.holder.layers.__setitem__(0, nn.Linear(3, 3))):
+        if replace is not None:
+            replace()
+        for _ in range(3):
+            numpy.testing.assert_array_equal(step(x).data, net(x).data)
+    assert step.recordings == 3
