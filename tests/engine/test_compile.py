@@ -21,14 +21,15 @@ def batches(count, size=8, features=6, classes=3, seed=0):
              chainrule.tensor(rng.integers(0, classes, size))) for _ in range(count)]
 
 
-def twin_models(make_optimizer, activation=nn.ReLU, dropout=0.0, seed=0):
-    """Two models with the same weights, each with its optimizer and training step."""
+def twin_models(make_optimizer, activation=nn.ReLU, dropout=0.0, seed=0, make_model=None):
+    """Two models with the same weights (``make_model()``, by default a 6-16-3 MLP), each with
+    its optimizer and training step."""
     steps = []
     for _ in range(2):
         chainrule.manual_seed(seed)
         layers = [nn.Linear(6, 16), activation()]
         layers += [nn.Dropout(dropout)] if dropout else []
-        model = nn.Sequential(*layers, nn.Linear(16, 3))
+        model = make_model() if make_model else nn.Sequential(*layers, nn.Linear(16, 3))
         optimizer = make_optimizer(model.parameters())
 
         def step(x, y, model=model, optimizer=optimizer):
@@ -950,19 +951,7 @@ def test_module_attributes_renamed_with_their_values_in_order_record_again():
         def forward(self, x):
             out = self.linear(x * 2 if self.double_input else x)
             return -out if self.negate_output else out
-    twins = []
-    for _ in range(2):
-        chainrule.manual_seed(0)
-        model = Flags()
-        optimizer = optim.SGD(model.parameters(), lr=0.1)
-
-        def step(x, y, model=model, optimizer=optimizer):
-            optimizer.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            optimizer.step()
-            return loss
-        twins.append((model, optimizer, step))
+    twins = twin_models(lambda params: optim.SGD(params, lr=0.1), make_model=Flags)
     (eager_model, _, eager_step), (compiled_model, _, step) = twins
     compiled = chainrule.compile(step)
     for n, (x, y) in enumerate(batches(6)):
