@@ -80,6 +80,7 @@ class Recording:
         self.cleared: dict[int, tuple] = {}  # id(optimizer) -> (optimizer, the parameters its
         # zero_grad cleared, in the order of its groups)
         self.modules: dict[int, object] = {}
+        self.containers: dict[int, object] = {}  # ModuleLists and ModuleDicts called modules hold
         self.phase = "forward"
         self.paused = False  # in a step run live: nothing is recorded
         self.stepping = False  # in an optimiser's step

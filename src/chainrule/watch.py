@@ -73,18 +73,24 @@ def _watched_attribute(recording: Recording, name: str, member, data_member):
 
 
 def _guard_structure(recording: Recording, module) -> None:
-    """A module called in the step: its attributes and items are guarded, and so are those of
-    every module it holds, called or not (a ModuleList or ModuleDict is iterated or indexed,
-    never called: an item replaced in one, at any depth, would otherwise go unseen)."""
+    """A module called in the step: its attributes and items are guarded from the state they
+    have when it is called. So are the items of the containers it holds (a ModuleList or
+    ModuleDict is iterated or indexed, never called), and of the containers in those, at any
+    depth: each as it is when the recording ends (``watching.__exit__``)."""
     from .nn.module import Module
 
     if id(module) in recording.modules:
         return
     recording.modules[id(module)] = (module, module_structure(module))
-    items = getattr(module, "_items", ())
-    for value in (*vars(module).values(), *(items.values() if type(items) is dict else items)):
-        if isinstance(value, Module):
-            _guard_structure(recording, value)
+    held = [module]
+    while held:  # a walk, not a recursion: containers may nest deeply
+        holder = held.pop()
+        items = getattr(holder, "_items", ())
+        for value in (*vars(holder).values(), *(items.values() if type(items) is dict else items)):
+            if isinstance(value, Module) and hasattr(value, "_items") and \
+                    id(value) not in recording.containers:
+                recording.containers[id(value)] = value
+                held.append(value)
 
 
 def _with_subclasses(kind: type) -> list:
@@ -241,6 +247,10 @@ class watching:
 
     def __exit__(self, *exc) -> None:
         traced._active = None
+        recording = self.recording
+        for container in recording.containers.values():  # those the step did not call
+            if id(container) not in recording.modules:
+                recording.modules[id(container)] = (container, module_structure(container))
         for owner, name, value in self.saved:
             setattr(owner, name, value)
         for optimizer, n, group, watched in self.groups:  # with what live steps wrote
