@@ -49,6 +49,10 @@ def _watched_attribute(recording: Recording, name: str, member, data_member):
     def set(tensor, value):
         if not recording.paused and name == "data" and any(
                 stand_in is tensor for stand_in in recording.stand_ins):
+            current = member.__get__(tensor, Tensor)
+            if isinstance(value, Traced) and numpy.may_share_memory(value, current) \
+                    and value.shape == current.shape:
+                return  # `x.data -= ...` hands the same memory back: written in place
             raise CompileError("chainrule.compile: the step gives an argument of shape "
                                f"{tuple(tensor.shape)} a new array (x.data = ...); a replay "
                                "would not hand it back. Write into it in place (x.data[...] = "

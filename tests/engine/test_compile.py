@@ -1113,6 +1113,14 @@ def test_an_argument_given_a_new_array_in_the_step_is_refused_by_name():
     with pytest.raises(CompileError, match="gives an argument of shape \\(2,\\) a new array"):
         compiled(chainrule.ones(2))
 
+    def written_in_place(x):  # the same memory handed back: as eager mode, in place
+        x.data -= 1
+        return x.sum()
+    compiled = chainrule.compile(written_in_place)
+    for _ in range(4):
+        x = chainrule.ones(2)
+        assert compiled(x).item() == 0.0 and x.data.tolist() == [0.0, 0.0]
+
 
 def test_nans_of_another_sign_or_payload_are_other_arguments():
     import struct
