@@ -155,7 +155,7 @@ def _written(steps, constants: dict, indent: str) -> list:
         n = len(constants)
         prefix = indent + (f"values[{store}] = " if store is not None else "")
         if type(call) is InputWrite:  # an array argument's storage, counted through a tensor
-            constants["count_write"], constants["as_tensor"] = autograd.increment_version, as_tensor
+            constants["count_write"] = autograd.increment_version
             lines.append(f"{indent}count_write(as_tensor(args[{call.position}]))")
         elif type(call) is Update:
             constants[f"e{n}"], constants[f"l{n}"] = call.same_settings, call.live
@@ -239,8 +239,8 @@ MISSED = object()  # what a call returns that does not replay its program
 FLOAT_BITS = struct.Struct("<d").pack
 
 
-def entry_tests(signature, gradients, guards, modules, settings=(), cleared=(),
-                constants=None) -> list:
+def entry_tests(signature, gradients, guards, modules, settings=(), cleared=(), *,
+                constants: dict) -> list:
     """The tests that say whether a call with ``args`` replays this very program: the call's
     signature (as ``compile._signature`` builds it), the state the guards check and the
     optimisers' settings, written out as one expression, so that a step called again and again

@@ -50,13 +50,14 @@ The rules (TinyJit's, mostly):
 from __future__ import annotations
 
 import functools
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 
 import numpy
 
 from . import autograd, backend, versions
 from .codegen import FLOAT_BITS, MISSED
 from .errors import CompileError
+from .listing import flat
 from .watch import watching
 from .replay import Program
 from .traced import Traced, plain
@@ -148,15 +149,16 @@ class Compiled:
             # the in-place writes to arguments counted on the recording's stand-ins, counted on
             # the caller's tensors (and arrays' storage) too, as the eager call would have
             # (per storage: arguments that share one, a tensor passed twice, add their writes)
-            storages = {}
+            written = Counter(instruction.arguments[0].index
+                              for instruction in flat(recording.instructions)
+                              if instruction.kind == "input_version")
+            storages = {}  # storage -> [a tensor of it, its count before, the writes to it]
             for position, slot in inputs:
-                if before[position] is None:  # an array of no numbers: no tensor writes it
-                    continue
-                argument = as_tensor(args[position])
-                _, start, count = storages.get(versions.storage_key(argument.data),
-                                               (argument, before[position], 0))
-                storages[versions.storage_key(argument.data)] = (
-                    argument, start, count + recording.input_writes.get(slot, 0))
+                if before[position] is not None:  # (an array of no numbers: none writes it)
+                    argument = as_tensor(args[position])
+                    storage = storages.setdefault(versions.storage_key(argument.data),
+                                                  [argument, before[position], 0])
+                    storage[2] += written[slot]
             for argument, start, count in storages.values():
                 for _ in range(start + count - versions.version_of(argument)):
                     autograd.increment_version(argument)

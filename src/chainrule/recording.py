@@ -74,8 +74,6 @@ class Recording:
         self.held: dict[int, int] = {}       # id(array read through a tensor) -> buffer
         self.reads: dict[tuple, tuple] = {}  # (id(tensor), attribute) -> (tensor, name, value)
         self.written: set[tuple] = set()  # (id(tensor), attribute) the step assigned first
-        self.input_writes: dict[int, int] = {}  # an input's buffer -> in-place writes counted
-        # (each also an instruction, "input_version", where eager mode counted it)
         self.stand_ins: list = []  # the tensors the step is given for its tensor arguments
         self.cleared: dict[int, tuple] = {}  # id(optimizer) -> (optimizer, the parameters its
         # zero_grad cleared, in the order of its groups)
@@ -118,11 +116,11 @@ class Recording:
 
     def count_input_write(self, array) -> None:
         """An in-place write counted (``increment_version``) on a tensor whose array is one of
-        the step's inputs, or a view of one: a replay counts it on the caller's tensor too."""
+        the step's inputs, or a view of one: an instruction, so that a replay counts it on the
+        caller's tensor where eager mode counted it."""
         if isinstance(array, Traced) and array.slot is not None:
             root = self.root(array.slot)
             if self.buffers[root].origin == "input":
-                self.input_writes[root] = self.input_writes.get(root, 0) + 1
                 self.add(Instruction("input_version", None, (Ref(root),)))
 
     def root(self, slot: int) -> int:

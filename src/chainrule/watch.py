@@ -34,6 +34,12 @@ def _is_held(member, tensor) -> bool:
         return False
 
 
+def _same_memory(value, current) -> bool:
+    """Whether ``x.data = value`` hands ``x`` its own memory back (``x.data -= 1``)."""
+    return isinstance(value, Traced) and numpy.may_share_memory(plain(value), plain(current)) \
+        and value.shape == current.shape
+
+
 def _watched_attribute(recording: Recording, name: str, member, data_member):
     def get(tensor):
         value = member.__get__(tensor, Tensor)
@@ -49,9 +55,7 @@ def _watched_attribute(recording: Recording, name: str, member, data_member):
     def set(tensor, value):
         if not recording.paused and name == "data" and any(
                 stand_in is tensor for stand_in in recording.stand_ins):
-            current = member.__get__(tensor, Tensor)
-            if isinstance(value, Traced) and numpy.may_share_memory(value, current) \
-                    and value.shape == current.shape:
+            if _same_memory(value, member.__get__(tensor, Tensor)):
                 return  # `x.data -= ...` hands the same memory back: written in place
             raise CompileError("chainrule.compile: the step gives an argument of shape "
                                f"{tuple(tensor.shape)} a new array (x.data = ...); a replay "
@@ -60,8 +64,7 @@ def _watched_attribute(recording: Recording, name: str, member, data_member):
         if not recording.paused and _is_held(data_member, tensor):
             if name == "data":
                 current = member.__get__(tensor, Tensor)
-                if isinstance(value, Traced) and numpy.may_share_memory(plain(value), current) \
-                        and value.shape == current.shape:
+                if _same_memory(value, current):
                     return  # `p.data -= ...` hands the same memory back: p keeps its own array
                 raise CompileError("chainrule.compile: the step gives a tensor of shape "
                                    f"{tuple(current.shape)} a new array (x.data = ...); write "
