@@ -232,7 +232,8 @@ def _end_job(code: int) -> None:
 def _listen_for_failure_notice() -> None:
     """MPICH's Hydra, told not to end the whole job when one process dies
     (``-disable-auto-cleanup``), sends SIGUSR1 to the others instead, whose default action would
-    kill them silently. Note it, and let the next collective name the lost rank and stop."""
+    kill them silently. Name the lost rank and stop if it was on this host; else note it, and
+    let the next collective stop after a few seconds."""
     if "PMI_RANK" not in os.environ or not hasattr(signal, "SIGUSR1"):
         return
     if signal.getsignal(signal.SIGUSR1) is not signal.SIG_DFL:
@@ -240,6 +241,15 @@ def _listen_for_failure_notice() -> None:
 
     def note(_signal, _frame):
         _world.failure_notice = time.monotonic()
+        # Seen with MPICH: its next call may end this process silently, before a collective
+        # looks; so look now, while Python has the floor. The ended process can take a few
+        # milliseconds to leave the process table.
+        while time.monotonic() - _world.failure_notice < 1:
+            lost = lost_ranks()
+            if lost:
+                abort(f"the launcher reports that a process ended: lost {_describe_ranks(lost)}; "
+                      "stopping every rank")
+            time.sleep(0.005)
 
     signal.signal(signal.SIGUSR1, note)
 
