@@ -78,7 +78,7 @@ _ROWS = numpy.array([0, 2, 2, 1])
                     Sample(((4, 5),), {"index": (Ellipsis, 2)}),
                     Sample(((4, 5),), {"index": (_ROWS,)}),
                     Sample(((4, 5),), {"index": (_ROWS, numpy.array([1, 1, 4, 0]))})],
-           rejects=[Rejects(((3, 4),), {"index": (5,)}, IndexError)], saves=())
+           rejects=[Rejects(((3, 4),), {"index": (5,)}, IndexError)], saves=("index",))
 def getitem(a, index=None):
     """``a[index]``: basic slices and integer arrays. Repeated indices accumulate their gradients."""
     index = _index_arrays(index)
@@ -87,7 +87,7 @@ def getitem(a, index=None):
 
 
 @primitive(samples=[Sample(((2, 5),), {"index": (slice(1, 3),), "shape": (4, 5)}),
-                    Sample(((4, 5),), {"index": (_ROWS,), "shape": (3, 5)})], saves=())
+                    Sample(((4, 5),), {"index": (_ROWS,), "shape": (3, 5)})], saves=("index",))
 def scatter_add(a, index=None, shape=None):
     """The adjoint of indexing: a zero tensor of ``shape`` with ``a`` added at ``index``."""
     out = backend.xp.zeros(shape, dtype=a.dtype)
