@@ -204,12 +204,12 @@ class Tensor:
         return self
 
     def fill_(self, value) -> "Tensor":
-        self._check_inplace("fill_")
+        self._check_inplace("fill_", value)
         self._store(..., value)
         return self
 
     def copy_(self, source) -> "Tensor":
-        self._check_inplace("copy_")
+        self._check_inplace("copy_", source)
         self._store(..., source.data if isinstance(source, Tensor) else source)
         return self
 
@@ -227,10 +227,17 @@ class Tensor:
         self.data[index] = value
         autograd.increment_version(self, previous)
 
-    def _check_inplace(self, op: str) -> None:
-        if self.requires_grad and autograd.is_grad_enabled():
+    def _check_inplace(self, op: str, value=None) -> None:
+        if not autograd.is_grad_enabled():
+            return
+        if self.requires_grad:
             raise RuntimeError(f"{op}: a tensor that requires grad can't be changed in place "
                                "while gradients are recorded; wrap it in chainrule.no_grad()")
+        if getattr(value, "requires_grad", False):  # PyTorch records it; here it would be lost
+            raise RuntimeError(f"{op}: the value written requires grad, and a write in place is "
+                               "not recorded, so its gradient would be lost; build the tensor out "
+                               "of place instead (chainrule.cat, chainrule.stack, chainrule.where, "
+                               "or x = x + ...), or write value.detach() if no gradient is wanted")
 
 
 # ---------------------------------------------------------------- creation

@@ -295,6 +295,32 @@ def test_in_place_change_of_a_leaf_that_requires_grad_is_refused():
         w.add_(1)
 
 
+WRITES_OF_A_VALUE = {
+    "x[i] = v": lambda out, value: out.__setitem__(slice(0, 2), value),
+    "x[i] += v": lambda out, value: out.__setitem__(slice(0, 2), out[0:2].__iadd__(value)),
+    "copy_": lambda out, value: out[0:2].copy_(value),
+    "fill_": lambda out, value: out.fill_(value.sum()),
+}
+
+
+@pytest.mark.parametrize("write", WRITES_OF_A_VALUE.values(), ids=WRITES_OF_A_VALUE.keys())
+def test_writing_a_value_that_requires_grad_in_place_is_refused(write):
+    # PyTorch records the write; chainrule writes outside the graph, so the value's gradient
+    # would silently be lost (w.grad would miss the 2 w of out's part).
+    w = chainrule.tensor([1.0, 2.0], dtype=chainrule.float64, requires_grad=True)
+    out = chainrule.zeros(3, dtype=chainrule.float64)
+    with pytest.raises(RuntimeError, match=r"the value written requires grad.*gradient would be "
+                                           r"lost.*out of place"):
+        write(out, w * w)
+    assert out.tolist() == [0.0, 0.0, 0.0]
+    write(out, (w * w).detach())  # no gradient wanted: said so
+    with chainrule.no_grad():
+        write(out, w * w)
+    out = chainrule.cat([w * w, chainrule.zeros(1, dtype=chainrule.float64)])  # the way named
+    (out.sum() + w.sum()).backward()
+    assert w.grad.tolist() == [3.0, 5.0]  # d/dw of w² + w
+
+
 def test_augmented_assignment_inside_a_graph_keeps_the_gradient():
     x = chainrule.tensor([1.0, 2.0], requires_grad=True)
     h = x * x

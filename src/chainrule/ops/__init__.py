@@ -72,7 +72,7 @@ def _t(self):
 
 def _setitem(self, index, value):
     """``x[index] = value`` writes in place, outside the graph (like PyTorch under no_grad)."""
-    self._check_inplace("__setitem__")
+    self._check_inplace("__setitem__", value)
     index = tuple(i.data if isinstance(i, Tensor) else i for i in index) \
         if isinstance(index, tuple) else (index.data if isinstance(index, Tensor) else index)
     self._store(index, value.data if isinstance(value, Tensor) else value)
