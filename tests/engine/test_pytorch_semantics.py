@@ -287,6 +287,24 @@ def test_augmented_assignment_writes_into_every_reference():
     assert total.item() == 5.0
 
 
+def test_an_element_is_a_view_so_writing_it_in_place_changes_the_tensor():
+    v = chainrule.tensor([1.0, 2.0, 3.0], dtype=chainrule.float64)
+    m = chainrule.ones(2, 2, dtype=chainrule.float64)
+    w = chainrule.tensor([1.0, 2.0, 3.0], dtype=chainrule.float64, requires_grad=True)
+    y = (v * w).sum()  # mul saves v for w's gradient
+    v[1].zero_()  # NumPy would hand out a copy of the element, and nothing would change
+    m[0, 1].fill_(7.0)
+    m[1][0].add_(1.0)
+    with chainrule.no_grad():
+        w[0].mul_(10.0)  # one entry of a parameter updated
+    assert v.tolist() == [1.0, 0.0, 3.0] and v._version == 1
+    assert m.tolist() == [[1.0, 7.0], [2.0, 1.0]] and w.tolist() == [10.0, 2.0, 3.0]
+    with pytest.raises(RuntimeError, match="mul: its input of shape \\(3,\\).*modified"):
+        y.backward()
+    (v * w).sum().backward()
+    assert w.grad.tolist() == [1.0, 0.0, 3.0]  # d/dw of v·w is v, as changed
+
+
 def test_in_place_change_of_a_leaf_that_requires_grad_is_refused():
     w = chainrule.ones(2, requires_grad=True)
     with pytest.raises(RuntimeError, match="no_grad"):

@@ -82,6 +82,9 @@ _ROWS = numpy.array([0, 2, 2, 1])
 def getitem(a, index=None):
     """``a[index]``: basic slices and integer arrays. Repeated indices accumulate their gradients."""
     index = _index_arrays(index)
+    if len(index) == a.ndim and all(isinstance(i, numbers.Integral) and type(i) is not bool
+                                    for i in index):
+        index += (Ellipsis,)  # one element as a 0-d view, as PyTorch's: NumPy would copy it out
     out = a.data[index]
     return out, lambda g, out: scatter_add(g, index=index, shape=a.shape)
 
