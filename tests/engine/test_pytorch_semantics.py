@@ -347,6 +347,27 @@ def test_augmented_assignment_inside_a_graph_keeps_the_gradient():
     assert x.grad.tolist() == [3.0, 5.0]
 
 
+VIEWS = {"slice": lambda h: h[1:], "transpose": lambda h: h.T, "reshape": lambda h: h.reshape(4)}
+
+
+@pytest.mark.parametrize("view", VIEWS.values(), ids=VIEWS.keys())
+def test_augmented_assignment_on_a_view_inside_a_graph_is_refused(view):
+    # PyTorch writes through the view into h; here += records a new tensor, and h would keep its
+    # old values: (h * h).sum() would silently be the sum before the change.
+    w = chainrule.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=chainrule.float64, requires_grad=True)
+    h = w * 2
+    v = view(h)
+    with pytest.raises(RuntimeError, match=r"\+=: this tensor of shape .* is a view of another "
+                                           r"tensor's memory.*x = x \+ y"):
+        v += w.sum()
+    h = h + 1  # the way out: the change written on the tensor meant
+    (h * h).sum().backward()
+    assert w.grad.tolist() == [[12.0, 20.0], [28.0, 36.0]]  # d/dw of Σ(2w + 1)² = 4(2w + 1)
+    with chainrule.no_grad():
+        v += 1  # outside the graph it writes through, as before
+    assert v._version == 1
+
+
 def test_in_place_methods_chain_and_scale_by_alpha():
     buffer = chainrule.ones(3)
     buffer.mul_(0.5).add_(chainrule.tensor([1.0, 2.0, 3.0]), alpha=-2).sub_(1, alpha=0.5)
