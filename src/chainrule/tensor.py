@@ -200,24 +200,32 @@ class Tensor:
     # the old values. Writes to ``x.data`` itself are not counted (as in PyTorch).
     def zero_(self) -> "Tensor":
         self._check_inplace("zero_")
-        self._store(..., 0)
+        self._store(..., 0, "zero_")
         return self
 
     def fill_(self, value) -> "Tensor":
         self._check_inplace("fill_", value)
-        self._store(..., value)
+        self._store(..., value, "fill_")
         return self
 
     def copy_(self, source) -> "Tensor":
         self._check_inplace("copy_", source)
-        self._store(..., source.data if isinstance(source, Tensor) else source)
+        self._store(..., source.data if isinstance(source, Tensor) else source, "copy_")
         return self
 
-    def _store(self, index, value) -> None:
+    def _store(self, index, value, op: str) -> None:
         """``self.data[index] = value``, counted in the storage's version: every in-place write
         of the Tensor API goes through here."""
         if isinstance(self.data, backend.xp.ndarray):
-            self.data[index] = value
+            try:
+                self.data[index] = value
+            except ValueError as error:
+                if "read-only" not in str(error):
+                    raise
+                raise RuntimeError(f"{op}: the tensor of shape {tuple(self.shape)} can't be "
+                                   "written: it is read-only memory, such as an expand() whose "
+                                   "elements share memory; write into a clone() of it, or into "
+                                   "the tensor it was expanded from") from None
             autograd.increment_version(self)
             return
         # A NumPy scalar (a full reduction's result) can't be written into, and nothing shares it:
