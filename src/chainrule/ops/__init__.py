@@ -91,36 +91,15 @@ def _augmented(op, name: str):
     """``x += y`` as in PyTorch: x itself changes, so a manual step ``p -= lr * p.grad`` under
     no_grad updates the parameter. While a graph is recorded through x or y, the step is recorded
     as a new node and the name moves to it (x's other references keep the old value); a leaf
-    that requires grad is refused, as in PyTorch, and so is a view op's result (x = h.T), whose
-    base PyTorch would change too and chainrule would leave as it was."""
+    that requires grad is refused, as in PyTorch."""
     def assign(self, other):
         if autograd.is_grad_enabled() and (self.requires_grad
                                            or getattr(other, "requires_grad", False)):
             if self.is_leaf:
                 self._check_inplace(name)
-            if _is_view_of_another(self):
-                raise RuntimeError(
-                    f"{name}: this tensor of shape {tuple(self.shape)} is a view of another "
-                    "tensor's memory, and while gradients are recorded the result is a new "
-                    "tensor, so that other tensor would keep its old values where PyTorch changes "
-                    "them; write the change out of place (x = x + y) on the tensor you mean, or "
-                    "wrap it in chainrule.no_grad()")
             return op(self, other)
         return _write_into(self, op(self, other), name)
     return assign
-
-
-def _is_view_of_another(tensor: Tensor) -> bool:
-    """Whether ``tensor`` was made by a view op (``x[1:]``, ``x.T``, ``reshape``) from a tensor
-    whose memory it shares. (A leaf's array may be a view of a temporary NumPy made, which no
-    tensor holds: that can't be told apart from a view of a buffer, so a leaf is let through.)"""
-    base = tensor.data.base
-    if base is None or tensor._node is None:
-        return False
-    for parent in tensor._node.parents:  # (a loop: this module's `any` is the op)
-        if parent.data is base or parent.data.base is base:
-            return True
-    return False
 
 
 def _in_place(op, name: str):
