@@ -125,7 +125,8 @@ class Tensor:
     def register_hook(self, hook) -> "autograd.RemovableHandle":
         """Call ``hook(grad)`` with this tensor's gradient each time backward computes it, before
         a leaf accumulates it into ``.grad``; a Tensor returned replaces the gradient (PyTorch's
-        semantics). Returns a handle whose ``remove()`` takes the hook away."""
+        semantics). The hook gets its own copy, so changing it in place changes this tensor's
+        gradient and no other. Returns a handle whose ``remove()`` takes the hook away."""
         if not self.requires_grad:
             raise RuntimeError("register_hook: this tensor does not require grad, so no gradient "
                                "will ever reach the hook")
