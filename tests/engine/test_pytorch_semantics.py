@@ -295,10 +295,11 @@ def test_an_element_is_a_view_so_writing_it_in_place_changes_the_tensor():
     v[1].zero_()  # NumPy would hand out a copy of the element, and nothing would change
     m[0, 1].fill_(7.0)
     m[1][0].add_(1.0)
+    m[chainrule.tensor(0)].mul_(2.0)  # a 0-d integer tensor indexes as an int does
     with chainrule.no_grad():
         w[0].mul_(10.0)  # one entry of a parameter updated
     assert v.tolist() == [1.0, 0.0, 3.0] and v._version == 1
-    assert m.tolist() == [[1.0, 7.0], [2.0, 1.0]] and w.tolist() == [10.0, 2.0, 3.0]
+    assert m.tolist() == [[2.0, 14.0], [2.0, 1.0]] and w.tolist() == [10.0, 2.0, 3.0]
     with pytest.raises(RuntimeError, match="mul: its input of shape \\(3,\\).*modified"):
         y.backward()
     (v * w).sum().backward()

@@ -60,10 +60,18 @@ def sum_to(a, shape=None):
 
 
 def _index_arrays(index):
-    """Tensors inside an index become arrays; a lone index becomes a one-element tuple."""
+    """Tensors inside an index become arrays, and a 0-d integer one an int, as in PyTorch (NumPy
+    would take it for an array index, and x[i] would be a copy, not a view); a lone index
+    becomes a one-element tuple."""
     if not isinstance(index, tuple):
         index = (index,)
-    return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return tuple(_index_item(i.data) if isinstance(i, Tensor) else i for i in index)
+
+
+def _index_item(array):
+    if type(array) is backend.xp.ndarray and array.ndim == 0 and array.dtype.kind in "iu":
+        return int(array)  # (a recorded step's arrays are another type: they stay arrays)
+    return array
 
 
 def _is_basic(index: tuple) -> bool:
