@@ -130,3 +130,36 @@ def test_the_vanishing_gradients_example_shows_sigmoid_signals_shrinking(capsys)
     assert sigmoid[0] / sigmoid[-1] < 1e-3     # ten sigmoid layers: σ′ ≤ ¼ at every one
     assert relu[0] / relu[-1] > 0.1            # ReLU with He initialisation keeps the size
     assert "layer 1 gets" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("hooked", ["intermediate", "leaf"])
+def test_a_hook_changing_its_gradient_in_place_changes_no_other_gradient(hooked):
+    # add hands one signal to both of its inputs: a hook scaling it in place (PyTorch's hooks
+    # should not, but they can) must scale only its own tensor's gradient, here by 3.
+    a = chainrule.tensor([1.0, 2.0], dtype=chainrule.float64, requires_grad=True)
+    b = chainrule.tensor([1.0, 2.0], dtype=chainrule.float64, requires_grad=True)
+    h = b * 1 if hooked == "intermediate" else b
+    h.register_hook(lambda g: g.mul_(3))
+    weights = chainrule.tensor([1.0, 10.0], dtype=chainrule.float64)
+    ((a + h) * weights).sum().backward()
+    numpy.testing.assert_array_equal(a.grad.numpy(), [1.0, 10.0])  # d/da of Σ wᵢ (aᵢ + bᵢ)
+    numpy.testing.assert_array_equal(b.grad.numpy(), [3.0, 30.0])
+
+
+def test_a_module_hook_changing_grad_output_in_place_changes_no_gradient():
+    # the module's output gradient is also the gradient of `a` (add hands one signal to both);
+    # the hook runs after backward has used it, and its change in place must reach nothing,
+    # as in PyTorch
+    layer = nn.Linear(2, 2, dtype=chainrule.float64)
+    with chainrule.no_grad():
+        layer.weight.copy_(chainrule.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=chainrule.float64))
+
+    def triple_in_place(module, grad_input, grad_output):
+        grad_output[0].mul_(3)
+    layer.register_full_backward_hook(triple_in_place)
+    x = chainrule.tensor([1.0, 1.0], dtype=chainrule.float64, requires_grad=True)
+    a = chainrule.tensor([1.0, 2.0], dtype=chainrule.float64, requires_grad=True)
+    weights = chainrule.tensor([1.0, 10.0], dtype=chainrule.float64)
+    ((layer(x) + a) * weights).sum().backward()
+    numpy.testing.assert_array_equal(a.grad.numpy(), [1.0, 10.0])  # d/da of Σ wᵢ (Wx + b + a)ᵢ
+    numpy.testing.assert_array_equal(x.grad.numpy(), [31.0, 42.0])  # Wᵀ w

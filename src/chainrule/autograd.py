@@ -146,7 +146,12 @@ def has_hooks(tensors) -> bool:
 
 def _run_tensor_hooks(tensor: "Tensor", error_signal: "Tensor") -> "Tensor":
     """Each hook sees the tensor's whole error signal v̄ (every child's term summed) and may
-    return a replacement, which the next hook and the rest of the walk then use."""
+    return a replacement, which the next hook and the rest of the walk then use.
+
+    The hooks get a copy: the signal's array may be another tensor's signal too (add hands the
+    same one to both inputs, and a leaf keeps it as its .grad), and a hook that changes its
+    argument in place must change this tensor's gradient only."""
+    error_signal = error_signal.clone()
     for hook in list(_tensor_hooks[id(tensor)][1]):
         replaced = hook(error_signal)
         if replaced is not None:

@@ -125,7 +125,8 @@ class Tensor:
     def register_hook(self, hook) -> "autograd.RemovableHandle":
         """Call ``hook(grad)`` with this tensor's gradient each time backward computes it, before
         a leaf accumulates it into ``.grad``; a Tensor returned replaces the gradient (PyTorch's
-        semantics). Returns a handle whose ``remove()`` takes the hook away."""
+        semantics). The hook gets its own copy, so changing it in place changes this tensor's
+        gradient and no other. Returns a handle whose ``remove()`` takes the hook away."""
         if not self.requires_grad:
             raise RuntimeError("register_hook: this tensor does not require grad, so no gradient "
                                "will ever reach the hook")
@@ -200,24 +201,32 @@ class Tensor:
     # the old values. Writes to ``x.data`` itself are not counted (as in PyTorch).
     def zero_(self) -> "Tensor":
         self._check_inplace("zero_")
-        self._store(..., 0)
+        self._store(..., 0, "zero_")
         return self
 
     def fill_(self, value) -> "Tensor":
-        self._check_inplace("fill_")
-        self._store(..., value)
+        self._check_inplace("fill_", value)
+        self._store(..., value, "fill_")
         return self
 
     def copy_(self, source) -> "Tensor":
-        self._check_inplace("copy_")
-        self._store(..., source.data if isinstance(source, Tensor) else source)
+        self._check_inplace("copy_", source)
+        self._store(..., source.data if isinstance(source, Tensor) else source, "copy_")
         return self
 
-    def _store(self, index, value) -> None:
+    def _store(self, index, value, op: str) -> None:
         """``self.data[index] = value``, counted in the storage's version: every in-place write
         of the Tensor API goes through here."""
         if isinstance(self.data, backend.xp.ndarray):
-            self.data[index] = value
+            try:
+                self.data[index] = value
+            except ValueError as error:
+                if "read-only" not in str(error):
+                    raise
+                raise RuntimeError(f"{op}: the tensor of shape {tuple(self.shape)} can't be "
+                                   "written: it is read-only memory, such as an expand() whose "
+                                   "elements share memory; write into a clone() of it, or into "
+                                   "the tensor it was expanded from") from None
             autograd.increment_version(self)
             return
         # A NumPy scalar (a full reduction's result) can't be written into, and nothing shares it:
@@ -227,10 +236,17 @@ class Tensor:
         self.data[index] = value
         autograd.increment_version(self, previous)
 
-    def _check_inplace(self, op: str) -> None:
-        if self.requires_grad and autograd.is_grad_enabled():
+    def _check_inplace(self, op: str, value=None) -> None:
+        if not autograd.is_grad_enabled():
+            return
+        if self.requires_grad:
             raise RuntimeError(f"{op}: a tensor that requires grad can't be changed in place "
                                "while gradients are recorded; wrap it in chainrule.no_grad()")
+        if getattr(value, "requires_grad", False):  # PyTorch records it; here it would be lost
+            raise RuntimeError(f"{op}: the value written requires grad, and a write in place is "
+                               "not recorded, so its gradient would be lost; build the tensor out "
+                               "of place instead (chainrule.cat, chainrule.stack, chainrule.where, "
+                               "or x = x + ...), or write value.detach() if no gradient is wanted")
 
 
 # ---------------------------------------------------------------- creation

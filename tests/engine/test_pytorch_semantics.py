@@ -287,6 +287,25 @@ def test_augmented_assignment_writes_into_every_reference():
     assert total.item() == 5.0
 
 
+def test_an_element_is_a_view_so_writing_it_in_place_changes_the_tensor():
+    v = chainrule.tensor([1.0, 2.0, 3.0], dtype=chainrule.float64)
+    m = chainrule.ones(2, 2, dtype=chainrule.float64)
+    w = chainrule.tensor([1.0, 2.0, 3.0], dtype=chainrule.float64, requires_grad=True)
+    y = (v * w).sum()  # mul saves v for w's gradient
+    v[1].zero_()  # NumPy would hand out a copy of the element, and nothing would change
+    m[0, 1].fill_(7.0)
+    m[1][0].add_(1.0)
+    m[chainrule.tensor(0)].mul_(2.0)  # a 0-d integer tensor indexes as an int does
+    with chainrule.no_grad():
+        w[0].mul_(10.0)  # one entry of a parameter updated
+    assert v.tolist() == [1.0, 0.0, 3.0] and v._version == 1
+    assert m.tolist() == [[2.0, 14.0], [2.0, 1.0]] and w.tolist() == [10.0, 2.0, 3.0]
+    with pytest.raises(RuntimeError, match="mul: its input of shape \\(3,\\).*modified"):
+        y.backward()
+    (v * w).sum().backward()
+    assert w.grad.tolist() == [1.0, 0.0, 3.0]  # d/dw of v·w is v, as changed
+
+
 def test_in_place_change_of_a_leaf_that_requires_grad_is_refused():
     w = chainrule.ones(2, requires_grad=True)
     with pytest.raises(RuntimeError, match="no_grad"):
@@ -295,12 +314,51 @@ def test_in_place_change_of_a_leaf_that_requires_grad_is_refused():
         w.add_(1)
 
 
+WRITES_OF_A_VALUE = {
+    "x[i] = v": lambda out, value: out.__setitem__(slice(0, 2), value),
+    "x[i] += v": lambda out, value: out.__setitem__(slice(0, 2), out[0:2].__iadd__(value)),
+    "copy_": lambda out, value: out[0:2].copy_(value),
+    "fill_": lambda out, value: out.fill_(value.sum()),
+}
+
+
+@pytest.mark.parametrize("write", WRITES_OF_A_VALUE.values(), ids=WRITES_OF_A_VALUE.keys())
+def test_writing_a_value_that_requires_grad_in_place_is_refused(write):
+    # PyTorch records the write; chainrule writes outside the graph, so the value's gradient
+    # would silently be lost (w.grad would miss the 2 w of out's part).
+    w = chainrule.tensor([1.0, 2.0], dtype=chainrule.float64, requires_grad=True)
+    out = chainrule.zeros(3, dtype=chainrule.float64)
+    with pytest.raises(RuntimeError, match=r"the value written requires grad.*gradient would be "
+                                           r"lost.*out of place"):
+        write(out, w * w)
+    assert out.tolist() == [0.0, 0.0, 0.0]
+    write(out, (w * w).detach())  # no gradient wanted: said so
+    with chainrule.no_grad():
+        write(out, w * w)
+    out = chainrule.cat([w * w, chainrule.zeros(1, dtype=chainrule.float64)])  # the way named
+    (out.sum() + w.sum()).backward()
+    assert w.grad.tolist() == [3.0, 5.0]  # d/dw of w² + w
+
+
 def test_augmented_assignment_inside_a_graph_keeps_the_gradient():
     x = chainrule.tensor([1.0, 2.0], requires_grad=True)
     h = x * x
     h += x  # h = x² + x
     h.sum().backward()
     assert x.grad.tolist() == [3.0, 5.0]
+
+
+def test_augmented_assignment_inside_a_graph_leaves_earlier_views_as_they_were():
+    # Documented (pytorch-parity.md): inside a recorded graph += binds the name to a new tensor;
+    # a view taken before keeps the old values (PyTorch's would see the change), and the gradient
+    # is that of the values chainrule computed: d/dw of (2 w₀)² + Σ(2w + 1).
+    w = chainrule.tensor([1.0, 2.0], dtype=chainrule.float64, requires_grad=True)
+    h = w * 2
+    row = h[0:1]
+    h += 1
+    assert row.tolist() == [2.0] and h.tolist() == [3.0, 5.0]
+    ((row * row).sum() + h.sum()).backward()
+    assert w.grad.tolist() == [8.0 * 1.0 + 2.0, 2.0]
 
 
 def test_in_place_methods_chain_and_scale_by_alpha():

@@ -275,3 +275,15 @@ def test_two_nans_share_the_gradient_of_the_maximum():
     x = chainrule.tensor([NAN, 1.0, NAN], dtype=chainrule.float64, requires_grad=True)
     x.max().backward()
     assert x.grad.numpy().tolist() == [0.5, 0.0, 0.5]
+
+
+@pytest.mark.parametrize("write", [lambda t: t.add_(1.0), lambda t: t.zero_(),
+                                   lambda t: t.__setitem__(0, 1.0), lambda t: t.__iadd__(1.0)],
+                         ids=["add_", "zero_", "__setitem__", "+="])
+def test_a_write_into_an_expanded_tensor_names_the_op_and_the_way_out(write):
+    x = chainrule.zeros(3, dtype=chainrule.float64)
+    expanded = x.expand(2, 3)  # its rows share x's memory: NumPy makes it read-only
+    with pytest.raises(RuntimeError, match=r"^(add_|zero_|__setitem__|\+=): the tensor of shape "
+                                           r"\(2, 3\) can't be written: it is read-only.*clone\(\)"):
+        write(expanded)
+    assert x.tolist() == [0.0, 0.0, 0.0] and x._version == 0

@@ -258,3 +258,32 @@ def test_a_data_write_counted_with_increment_version_is_refused():
     chainrule.autograd.increment_version(x)  # ...but declared, as an optimizer does
     with pytest.raises(RuntimeError, match=r"mul: .*version 1, expected 0"):
         y.backward()
+
+
+
+INDEX_PICKS = {  # op(x, index), the index, another index of the same shape, and d/dx of the sum
+    # of x[index] weighted by (1, 10), for x of shape (1, 3)
+    "x[index]": (lambda x, i: x[0][i], [0, 0], [0, 2], [[11.0, 0.0, 0.0]]),
+    "x[mask]": (lambda x, i: x[i], [[True, False, True]], [[True, True, False]],
+                [[1.0, 0.0, 10.0]]),
+    "gather": (lambda x, i: x.gather(1, i), [[0, 0]], [[0, 2]], [[11.0, 0.0, 0.0]]),
+    "index_select": (lambda x, i: x.index_select(1, i), [0, 0], [0, 2], [[11.0, 0.0, 0.0]]),
+    "take_along_dim": (lambda x, i: x.take_along_dim(i, dim=1), [[0, 0]], [[0, 2]],
+                       [[11.0, 0.0, 0.0]]),
+}
+
+
+@pytest.mark.parametrize("pick,indices,others,gradient", INDEX_PICKS.values(),
+                         ids=INDEX_PICKS.keys())
+def test_an_index_changed_in_place_after_the_forward_is_refused(pick, indices, others, gradient):
+    # The gradient of an indexing op is its signal put back at the index: an index written since
+    # would put it elsewhere, silently (x[index]: [1, 0, 10] instead of [11, 0, 0]).
+    x = chainrule.tensor([[1.0, 2.0, 3.0]], dtype=chainrule.float64, requires_grad=True)
+    index = chainrule.tensor(indices)
+    y = (pick(x, index).reshape(-1) * chainrule.tensor([1.0, 10.0], dtype=chainrule.float64)).sum()
+    y.backward(retain_graph=True)
+    numpy.testing.assert_array_equal(x.grad.numpy(), gradient)
+    with chainrule.no_grad():
+        index.copy_(chainrule.tensor(others))
+    with pytest.raises(RuntimeError, match=r"getitem: its input 'index' .*" + MODIFIED):
+        y.backward()

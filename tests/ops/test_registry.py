@@ -125,9 +125,18 @@ def test_changing_what_an_op_saved_makes_backward_refuse(name, index):
     for changed in info.function.saves:
         inputs = build_inputs(sample, index)
         out = info.function(*inputs, **sample.kwargs)
-        target = out if changed == "out" else inputs[names.index(changed)]
+        if changed in sample.kwargs:  # a setting holding index arrays (getitem's index)
+            setting = sample.kwargs[changed]
+            arrays = [a for a in (setting if isinstance(setting, tuple) else (setting,))
+                      if isinstance(a, numpy.ndarray)]
+            if not arrays:
+                continue  # basic slices: nothing an in-place write could change
+            targets = [chainrule.from_numpy(array) for array in arrays]
+        else:
+            targets = [out if changed == "out" else inputs[names.index(changed)]]
         with chainrule.no_grad():
-            target.copy_(target.detach().clone())  # same values; the write is what counts
+            for target in targets:  # same values; the write is what counts
+                target.copy_(target.detach().clone())
         with pytest.raises(RuntimeError, match=f"{name}: its .*modified by an in-place"):
             chainrule.autograd.grad(out, [t for t in inputs if t.requires_grad],
                                     chainrule.ones_like(out), allow_unused=True)

@@ -64,7 +64,9 @@ class BackwardBorder:
 
     def _output_signal(self, j: int):
         def seen(g):
-            self.grad_output[j] = g
+            # a copy: the signal may be another tensor's too (add hands one to both inputs), and
+            # the hooks run later, when a change in place would reach that one's gradient
+            self.grad_output[j] = g.clone()
             self.pending_outputs -= 1
             if self.pending_outputs == 0 and not self.waiting:
                 self._run(None)  # no input needs a gradient: the hooks run now, as in PyTorch

@@ -72,10 +72,10 @@ def _t(self):
 
 def _setitem(self, index, value):
     """``x[index] = value`` writes in place, outside the graph (like PyTorch under no_grad)."""
-    self._check_inplace("__setitem__")
+    self._check_inplace("__setitem__", value)
     index = tuple(i.data if isinstance(i, Tensor) else i for i in index) \
         if isinstance(index, tuple) else (index.data if isinstance(index, Tensor) else index)
-    self._store(index, value.data if isinstance(value, Tensor) else value)
+    self._store(index, value.data if isinstance(value, Tensor) else value, "__setitem__")
 
 
 def _write_into(self, result: Tensor, op: str) -> Tensor:
@@ -83,7 +83,7 @@ def _write_into(self, result: Tensor, op: str) -> Tensor:
     if not backend.xp.can_cast(result.dtype, self.dtype, "same_kind"):
         raise RuntimeError(f"{op}: the result type {result.dtype} can't be cast to the tensor's "
                            f"dtype {self.dtype}")
-    self._store(..., result.data)
+    self._store(..., result.data, op)
     return self
 
 

@@ -5,8 +5,9 @@ here) and its settings as keywords, and returns ``(output_array, vjps)``: one VJ
 input, each ``vjp(error_signal, output) -> Tensor`` written with Tensor ops, so that backward
 is itself differentiable. A single-input op may return the VJP alone.
 
-``saves`` names what the VJPs read at backward time: the forward's inputs by name, and "out" for
-the output. By default every input and not the output. The versions of those tensors are kept
+``saves`` names what the VJPs read at backward time: the forward's inputs by name, "out" for the
+output, and a setting that holds index arrays (getitem's ``index``: an index tensor changed in
+place would send the gradient elsewhere). By default every input and not the output. The versions of those tensors are kept
 with the node, and backward refuses to run the VJPs if one was changed in place since (an op
 that reads nothing, such as add, says ``saves=()`` and never refuses). The registry test checks
 each declaration: changing what an op does not declare must leave its gradients as they were.
@@ -143,6 +144,7 @@ def primitive(name: str | None = None, samples=(), rejects=(), second_order: boo
             required = float("inf")  # cat(*tensors): every positional argument is an input
         setting_names = tuple(p.name for p in by_position if p.default is not p.empty)
         saved_positions, saves_output = _saved_positions(op, saves, by_position)
+        saved_settings = tuple(s for s in saves or () if s in setting_names)
 
         @functools.wraps(forward)
         def apply(*args, **settings):
@@ -169,6 +171,8 @@ def primitive(name: str | None = None, samples=(), rejects=(), second_order: boo
                 for tensor in inputs:
                     if tensor is not None and tensor.requires_grad:
                         saved = _saved_versions(inputs, saved_positions, saves_output, output)
+                        for setting in saved_settings:
+                            _save_index_arrays(saved, setting, settings.get(setting))
                         return Tensor._from_op(output, _node(op, inputs, vjps, saved))
             return Tensor._wrap(output)
 
@@ -221,6 +225,19 @@ def _saved_versions(inputs: tuple, positions, saves_output: bool, output) -> lis
         base = output.base
         saved.append((None, versions.get(id(output if base is None else base), 0)))
     return saved
+
+
+def _save_index_arrays(saved: list, setting: str, value) -> None:
+    """(array as a Tensor named after the setting, version) for each array in ``value`` (an index:
+    an array, a Tensor, or a tuple of them among slices and integers), as the VJP reads it."""
+    versions = autograd._versions
+    for item in value if isinstance(value, tuple) else (value,):
+        array = item.data if isinstance(item, Tensor) else item
+        if isinstance(array, backend.xp.ndarray):
+            held = Tensor._wrap(array)
+            held.name = setting
+            base = array.base
+            saved.append((held, versions.get(id(array if base is None else base), 0)))
 
 
 def _node(op: str, inputs: tuple, vjps, saved: list) -> Node:

@@ -60,10 +60,18 @@ def sum_to(a, shape=None):
 
 
 def _index_arrays(index):
-    """Tensors inside an index become arrays; a lone index becomes a one-element tuple."""
+    """Tensors inside an index become arrays, and a 0-d integer one an int, as in PyTorch (NumPy
+    would take it for an array index, and x[i] would be a copy, not a view); a lone index
+    becomes a one-element tuple."""
     if not isinstance(index, tuple):
         index = (index,)
-    return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return tuple(_index_item(i.data) if isinstance(i, Tensor) else i for i in index)
+
+
+def _index_item(array):
+    if type(array) is backend.xp.ndarray and array.ndim == 0 and array.dtype.kind in "iu":
+        return int(array)  # (a recorded step's arrays are another type: they stay arrays)
+    return array
 
 
 def _is_basic(index: tuple) -> bool:
@@ -78,16 +86,19 @@ _ROWS = numpy.array([0, 2, 2, 1])
                     Sample(((4, 5),), {"index": (Ellipsis, 2)}),
                     Sample(((4, 5),), {"index": (_ROWS,)}),
                     Sample(((4, 5),), {"index": (_ROWS, numpy.array([1, 1, 4, 0]))})],
-           rejects=[Rejects(((3, 4),), {"index": (5,)}, IndexError)], saves=())
+           rejects=[Rejects(((3, 4),), {"index": (5,)}, IndexError)], saves=("index",))
 def getitem(a, index=None):
     """``a[index]``: basic slices and integer arrays. Repeated indices accumulate their gradients."""
     index = _index_arrays(index)
+    if len(index) == a.ndim and all(isinstance(i, numbers.Integral) and type(i) is not bool
+                                    for i in index):
+        index += (Ellipsis,)  # one element as a 0-d view, as PyTorch's: NumPy would copy it out
     out = a.data[index]
     return out, lambda g, out: scatter_add(g, index=index, shape=a.shape)
 
 
 @primitive(samples=[Sample(((2, 5),), {"index": (slice(1, 3),), "shape": (4, 5)}),
-                    Sample(((4, 5),), {"index": (_ROWS,), "shape": (3, 5)})], saves=())
+                    Sample(((4, 5),), {"index": (_ROWS,), "shape": (3, 5)})], saves=("index",))
 def scatter_add(a, index=None, shape=None):
     """The adjoint of indexing: a zero tensor of ``shape`` with ``a`` added at ``index``."""
     out = backend.xp.zeros(shape, dtype=a.dtype)
