@@ -24,14 +24,16 @@ def blobs(rows=110, classes=3, features=5, seed=0):
     return (centres[labels] + rng.normal(size=(rows, features))).astype(numpy.float32), labels
 
 
-def train(compile, optimizer="adam", dropout=0.3, loss=F.cross_entropy, prepare=None, **options):
-    """An MLP with dropout trained by fit for 4 epochs on 80 rows, validated on 30: batches of
-    24, 24, 24 and 8, so two batch shapes, each recorded once and replayed."""
+def train(compile, optimizer="adam", dropout=0.3, loss=F.cross_entropy, prepare=None,
+          kind=nn.MLP, dtype=numpy.float32, **options):
+    """An MLP (``kind``) with dropout trained by fit for 4 epochs on 80 rows, validated on 30:
+    batches of 24, 24, 24 and 8, so two batch shapes, each recorded once and replayed."""
     chainrule.manual_seed(0)
-    model = nn.MLP([5, 16, 16, 3], dropout=dropout)
+    model = kind([5, 16, 16, 3], dropout=dropout, dtype=dtype)
     if prepare is not None:
         prepare(model)
     X, y = blobs()
+    X = X.astype(dtype)
     stream = io.StringIO()
     history = training.fit(model, loss, OPTIMIZERS[optimizer](model.parameters()), (X[:80], y[:80]),
                            (X[80:], y[80:]), epochs=4, batch_size=24, seed=2, stream=stream,
@@ -127,6 +129,28 @@ def test_hooks_make_fit_train_eagerly_with_the_same_weights(hook):
     assert compiled[0].compiled is False
     assert len(calls) == eager_calls  # every step ran the hook, as in eager mode
     assert sum("eagerly" in line for line in compiled[2].splitlines()) == 1
+
+
+class RememberingMLP(nn.MLP):
+    """An MLP that keeps its last output as an attribute (to plot it, say): a new object in the
+    module's attributes on every call, so a recording of the step is never replayed."""
+
+    def forward(self, inputs):
+        self.last_output = super().forward(inputs)
+        return self.last_output
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_a_step_whose_state_changes_on_every_call_trains_eagerly_to_the_same_weights(dtype):
+    # the step records on its second, third, fourth... call with a batch shape, and the
+    # compiler gives up after a few recordings in a row: fit goes on eagerly rather than stop
+    eager = train(False, kind=RememberingMLP, dtype=dtype)
+    compiled = train(True, kind=RememberingMLP, dtype=dtype)
+    assert_same_run(eager, compiled)
+    assert compiled[0].compiled is False
+    notes = [line for line in compiled[2].splitlines() if "eagerly" in line]
+    assert len(notes) == 1 and "changes on every call" in notes[0]
+    assert "an attribute (a parameter, a sub-module, training) of a RememberingMLP" in notes[0]
 
 
 def test_compile_false_trains_eagerly_without_a_note():

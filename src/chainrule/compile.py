@@ -91,6 +91,9 @@ class Compiled:
         self.program = None
         self.recordings = 0
         self.replaying = None  # the program the last call replayed: the next is tried on it first
+        # called before a call records, or raises CompileError rather than record, before the
+        # step has run: ``TrainingStep`` keeps the state there, to undo a recording that fails
+        self.before_recording = None
 
     def __call__(self, *args):
         replaying = self.replaying
@@ -99,7 +102,12 @@ class Compiled:
             if result is not MISSED:
                 return result
         self.replaying = None
-        key = _signature(args)
+        try:
+            key = _signature(args)
+        except CompileError:  # nothing has run: as a recording that fails
+            if self.before_recording is not None:
+                self.before_recording()
+            raise
         programs = self.programs.get(key)
         if programs is None and key not in self.eager_calls:
             self.eager_calls.add(key)  # the first call: eager, to make state the step keeps
@@ -111,6 +119,9 @@ class Compiled:
                     self.recordings_in_a_row[key] = 0
                     self.replaying = program
                     return program.replay(args)
+        if self.before_recording is not None:
+            self.before_recording()
+        if programs is not None:
             in_a_row = self.recordings_in_a_row.get(key, 0) + 1
             if in_a_row >= MAX_RECORDINGS:
                 raise CompileError(f"chainrule.compile: {self.__name__} recorded "
