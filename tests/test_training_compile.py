@@ -229,3 +229,44 @@ def test_an_error_of_the_step_itself_is_raised_as_eager_mode_raises_it():
         return F.cross_entropy(outputs, targets + 10)  # labels out of range, on every call
     with pytest.raises(IndexError, match="out of range"):
         train(True, loss=bad_labels)
+
+
+class PairsOfColumns(chainrule.data.Dataset):
+    """Each example's inputs as a pair of tensors (two columns, and three), for a model of two
+    inputs: a batch is then a tuple, which chainrule.compile takes no signature of."""
+
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, row):
+        return (self.X[row, :2], self.X[row, 2:]), self.y[row]
+
+
+class TwoInputs(nn.Module):
+    def __init__(self, dtype):
+        super().__init__()
+        self.first, self.second = nn.Linear(2, 3, dtype=dtype), nn.Linear(3, 3, dtype=dtype)
+
+    def forward(self, pair):
+        return self.first(pair[0]) + self.second(pair[1])
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_batches_of_a_tuple_of_inputs_train_eagerly_to_the_same_weights(dtype):
+    X, y = blobs()
+    runs = []
+    for compile in (False, True):
+        chainrule.manual_seed(0)
+        model, stream = TwoInputs(dtype), io.StringIO()
+        history = training.fit(model, F.cross_entropy, optim.SGD(model.parameters(), lr=0.1),
+                               PairsOfColumns(X.astype(dtype), y), epochs=2, batch_size=24,
+                               stream=stream, compile=compile)
+        runs.append((history, [p.data.copy() for p in model.parameters()], stream.getvalue()))
+    (eager, eager_weights, _), (compiled, compiled_weights, output) = runs
+    assert compiled["loss"] == eager["loss"]
+    for eager_weight, compiled_weight in zip(eager_weights, compiled_weights):
+        numpy.testing.assert_array_equal(compiled_weight, eager_weight)
+    assert compiled.compiled is False and "argument 0 is a tuple" in output
