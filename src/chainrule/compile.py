@@ -24,7 +24,9 @@ The rules (TinyJit's, mostly):
   from outside the step holds the same array (a parameter replaced, or given a new array by
   ``p.data = ...``, records again) and the same ``requires_grad``, ``.grad`` is None where it was,
   no hook has been registered on it since; each module called is in the same train/eval mode
-  and has no hook. A difference records again; the programs of the states seen last are kept
+  and has no hook; each global and enclosing function's variable that the step's own code
+  reads holds the same object, or a number of the same value (a notebook's cell run again
+  binds ``model`` to a new model, which eager mode would train). A difference records again; the programs of the states seen last are kept
   (four per signature), so switching back replays. A gradient from before the step that the
   step reads (accumulated into, or zeroed in place) is read live.
 - ``optimizer.step()`` replays as its own array operations, in place, while the optimiser's
@@ -36,10 +38,10 @@ The rules (TinyJit's, mostly):
   call runs eagerly instead (before the step has changed anything) or raises ``CompileError``.
   ``.item()``, ``float()`` and ``int()`` of a value computed in the step are refused.
 - Random numbers come from ``backend``'s generator, freshly on each replay, as in eager mode.
-- Not seen, so not allowed: Python side effects in the step (appending to a list, printing,
-  counting) happen only when it records; a Python value the step reads from outside it and
-  that is not a module's attribute (a global, a variable of an enclosing function) keeps the
-  value it had when recorded: pass it as an argument; random numbers from a generator passed
+- Not seen, so not allowed: Python side effects in the step (appending to a list, printing)
+  happen only when it records; a Python value read from outside the step by a function it
+  calls (not by its own code), or changed in place (an item of a list), keeps the value it
+  had when recorded: pass it as an argument; random numbers from a generator passed
   by hand; a change to a module's structure that replaces no tensor the step reads. Hooks are
   refused.
 - A recording watches the engine process-wide for the length of one call: don't record in
@@ -49,8 +51,10 @@ The rules (TinyJit's, mostly):
 """
 from __future__ import annotations
 
+import dis
 import functools
 from collections import Counter, OrderedDict
+from types import CodeType
 
 import numpy
 
@@ -134,6 +138,7 @@ class Compiled:
     def _record(self, key, args):
         watcher = watching()
         recording, inputs = watcher.recording, []
+        recording.names = _names_read(self.function)
         # each argument's count of writes before: the recording's stand-in of an array shares
         # the array's count, a tensor's stand-in has its own, so the count is topped up after
         before = [versions.version_of(as_tensor(value)) if isinstance(value, Tensor) or (
@@ -207,6 +212,31 @@ def _signature(args) -> tuple:
             raise CompileError(f"chainrule.compile: argument {position} is a "
                                f"{type(value).__name__}; pass tensors, arrays and Python numbers")
     return tuple(key)
+
+
+def _names_read(function) -> list:
+    """The globals and the enclosing functions' variables that the step's own code reads (its
+    comprehensions' and inner functions' too), as (the globals or the cell, the name, the value
+    now): a replay checks that each still holds the same object. A notebook's cell run again
+    binds ``model`` to a new model, which eager mode would train from then on."""
+    code = getattr(function, "__code__", None)
+    if code is None:  # a callable object: its own attributes are not watched
+        return []
+    namespace, read, codes = function.__globals__, {}, [code]
+    while codes:
+        current = codes.pop()
+        codes += [constant for constant in current.co_consts if isinstance(constant, CodeType)]
+        for instruction in dis.get_instructions(current):
+            if instruction.opname == "LOAD_GLOBAL" and instruction.argval in namespace:
+                read[instruction.argval] = (namespace, instruction.argval,
+                                            namespace[instruction.argval])
+    names = list(read.values())
+    for name, cell in zip(code.co_freevars, function.__closure__ or ()):
+        try:
+            names.append((cell, name, cell.cell_contents))
+        except ValueError:  # a variable not given a value yet
+            pass
+    return names
 
 
 def _outputs(result, recording):

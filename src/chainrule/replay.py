@@ -18,8 +18,8 @@ import operator
 import numpy
 
 from . import autograd, backend, listing
-from .codegen import (InputWrite, Update, bound_call, call_resolved, guard, refs, resolve,
-                      same_settings, whole_call)
+from .codegen import (MISSED, InputWrite, Update, bound_call, call_resolved, guard, refs, resolve,
+                      same_binding, same_settings, whole_call)
 from .errors import CompileError
 from .listing import flat
 from .recording import Ref, same_structure
@@ -79,6 +79,7 @@ class Program:
     """A recorded step: the instructions, the buffers, and the steps of a replay."""
 
     def __init__(self, recording, inputs: list, outputs, signature: tuple, function):
+        self.function_name = getattr(function, "__name__", "the step")
         self.buffers = recording.buffers
         self.instructions, alias = computed_once(
             recording.instructions, recording.root,
@@ -103,7 +104,8 @@ class Program:
                        if not (name == "grad" and id(obj) in live) and id(obj) not in old_gradients]
         self.modules = list(recording.modules.values())
         self.cleared = list(recording.cleared.values())
-        self.unchanged = guard(self.guards, self.modules, self.cleared)
+        self.names = recording.names
+        self.unchanged = guard(self.guards, self.modules, self.cleared, self.names)
         values = self.values = [buffer.array for buffer in self.buffers]
         written = {root for instruction in flat(self.instructions) for root in instruction.writes}
         dynamic = {slot for _, slot in self.inputs} | {slot for _, slot, _, _ in self.gradients}
@@ -143,7 +145,7 @@ class Program:
                 else [(call, store)])],
             entered=(signature, [(tensor, shape, dtype) for tensor, _, shape, dtype
                                  in self.gradients], self.guards, self.modules,
-                     list(settled.values()), self.cleared))
+                     list(settled.values()), self.cleared, self.names))
 
     def _plan_reuse(self, outputs) -> None:
         """Buffers are reused, as a register allocator reuses registers: once the last operation
@@ -329,6 +331,11 @@ class Program:
                 return None
         except (KeyError, IndexError):
             pass
+        for holder, name, value in self.names:
+            if isinstance(holder, dict) and not same_binding(holder.get(name, MISSED), value):
+                return f"the global {name!r} that {self.function_name} reads"
+            if not isinstance(holder, dict) and not same_binding(holder.cell_contents, value):
+                return f"the variable {name!r} of a function enclosing {self.function_name}"
         for obj, name, value in self.guards:
             if getattr(obj, name) is not value:
                 what = type(obj).__name__

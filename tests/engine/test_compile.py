@@ -1174,3 +1174,75 @@ def test_module_lists_and_dicts_at_any_depth_are_guarded():
                 net.ema.updates += 1  # changed between calls, never read by the step
             numpy.testing.assert_array_equal(step(x).data, nets[0](x).data)
     assert step.recordings == 2
+
+
+notebook_model = notebook_optimizer = None  # a notebook's globals: its cells bind them anew
+
+
+def notebook_step(x, y):
+    notebook_optimizer.zero_grad()
+    loss = F.cross_entropy(notebook_model(x), y)
+    loss.backward()
+    notebook_optimizer.step()
+    return loss
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_a_global_the_step_reads_bound_to_a_new_model_records_again(dtype):
+    # the cell that makes the model and its optimiser run again, the step's cell not: eager
+    # mode trains the new model from then on, and so must the compiled step
+    global notebook_model, notebook_optimizer
+    data = [(x.to(dtype), y) for x, y in batches(6)]
+    trained = []
+    for step in (notebook_step, chainrule.compile(notebook_step)):
+        for _ in range(2):  # the cell run twice
+            chainrule.manual_seed(0)
+            notebook_model = nn.Sequential(nn.Linear(6, 16, dtype=dtype), nn.ReLU(),
+                                           nn.Linear(16, 3, dtype=dtype))
+            notebook_optimizer = optim.SGD(notebook_model.parameters(), lr=0.1, momentum=0.9)
+            losses = [step(x, y).item() for x, y in data]
+        trained.append((notebook_model, losses))
+    (eager_model, eager_losses), (compiled_model, compiled_losses) = trained
+    assert compiled_losses == eager_losses
+    assert_same_state(eager_model, compiled_model)
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_a_variable_of_an_enclosing_function_given_a_new_value_records_again(dtype):
+    def make():
+        chainrule.manual_seed(0)
+        model = nn.Linear(6, 3, dtype=dtype)
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+        scale = 1.0
+
+        def step(x, y):
+            optimizer.zero_grad()
+            (F.cross_entropy(model(x), y) * scale).backward()
+            optimizer.step()
+            return model.weight * 1
+
+        def set_scale(value):
+            nonlocal scale
+            scale = value
+        return model, step, set_scale
+    (eager_model, eager_step, eager_scale), (compiled_model, step, scale) = make(), make()
+    step = chainrule.compile(step)
+    for n, (x, y) in enumerate(batches(8)):
+        for set_scale in (eager_scale, scale):
+            set_scale(0.5 ** (n // 3))  # a new loss scale every third call
+        numpy.testing.assert_array_equal(step(x.to(dtype), y).data,
+                                         eager_step(x.to(dtype), y).data)
+    numpy.testing.assert_array_equal(compiled_model.weight.data, eager_model.weight.data)
+    assert step.recordings == 3
+
+
+def test_a_global_the_step_rebinds_on_every_call_is_named_in_the_error():
+    (_, _, plain_step), _ = twin_models(OPTIMIZERS["sgd"])
+    namespace = {"plain_step": plain_step, "calls": 0}
+    exec("def step(x, y):\n    global calls\n    calls += 1\n    return plain_step(x, y)",
+         namespace)
+    step = chainrule.compile(namespace["step"])
+    x, y = batches(1)[0]
+    with pytest.raises(CompileError, match="the global 'calls' that step reads changes on"):
+        for _ in range(6):
+            step(x, y)
