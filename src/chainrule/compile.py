@@ -24,11 +24,13 @@ The rules (TinyJit's, mostly):
   from outside the step holds the same array (a parameter replaced, or given a new array by
   ``p.data = ...``, records again) and the same ``requires_grad``, ``.grad`` is None where it was,
   no hook has been registered on it since; each module called is in the same train/eval mode
-  and has no hook; each global and enclosing function's variable that the step's own code
-  reads holds the same object, or a number of the same value (a notebook's cell run again
-  binds ``model`` to a new model, which eager mode would train). A difference records again; the programs of the states seen last are kept
-  (four per signature), so switching back replays. A gradient from before the step that the
-  step reads (accumulated into, or zeroed in place) is read live.
+  (as when the step starts: ``train()`` and ``eval()`` inside it are replayed) and has no
+  hook; each global and enclosing function's variable that the step's own code reads holds
+  the same object, or a number of the same value (a notebook's cell run again binds ``model``
+  to a new model, which eager mode would train). A difference records again; the programs of
+  the states seen last are kept (four per signature), so switching back replays. A gradient
+  from before the step that the step reads (accumulated into, or zeroed in place) is read
+  live.
 - ``optimizer.step()`` replays as its own array operations, in place, while the optimiser's
   settings (learning rates, step counts, which buffers it holds) are those recorded; otherwise
   (a scheduler's new rate, Adam's step count) the replay runs the step itself, live. A

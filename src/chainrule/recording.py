@@ -35,7 +35,8 @@ class Instruction:
     "create" (an array made from Python values: ``initial`` holds it), "draw" (random numbers
     from backend's generator), "branch" (``bool()`` of an array: the replay checks it comes out
     as ``expected``), "set_grad", "version", "optimizer" (its own operations, or run live),
-    "live" (a learning-rate schedule's step, run live)."""
+    "live" (a learning-rate schedule's step, run live), "attribute" (a module's mode set by
+    ``train()`` or ``eval()``)."""
     kind: str
     function: object
     arguments: tuple = ()

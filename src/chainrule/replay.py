@@ -255,7 +255,7 @@ class Program:
             return Write(arguments[0]), None
         if kind == "input_version":
             return InputWrite(self.position_of[arguments[0].index]), None
-        if kind == "live":
+        if kind in ("live", "attribute"):
             return functools.partial(function, *arguments), None
         moving = any(slot in dynamic for slot in refs((arguments, keywords)))
         if instruction.results:  # a ufunc with several outputs, each into its buffer

@@ -14,10 +14,10 @@ with the same weights, bit for bit, as an eager one. It runs eagerly instead
   loss that reads ``.item()``, a tensor made from Python data inside the loss, a state that
   changes on every call, so that it would record every time...) or any other error: the
   second call with a batch shape, or any later one that records again (a state the guards
-  tell apart). That call is undone first (the model's weights and buffers, the optimiser's state, the
-  learning-rate schedule given as ``scheduler`` when the step steps it, and the random generator
-  put back as they were before it) and then run eagerly, so the run goes
-  on exactly as an eager run would; an error of the step itself (a label out of range) comes
+  tell apart). That call is undone first (the model's weights and buffers, the optimiser's
+  state, the learning-rate schedule given as ``scheduler`` when the step steps it, and the
+  random generator put back as they were before it) and then run eagerly, so the run goes on
+  exactly as an eager run would; an error of the step itself (a label out of range) comes
   again from the eager call, as eager mode raises it.
 
 Either way one note says why it runs eagerly.

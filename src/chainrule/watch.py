@@ -8,6 +8,7 @@ the call, the few places where a step meets the world outside its arrays:
 - ``Tensor.data``, ``.grad`` and ``.requires_grad`` are read through properties that hand out a
   parameter's array as a ``Traced`` view (its writes are seen) and note what was read, so that
   a replay can check the same tensors still hold the same arrays, gradients and flags;
+- ``Module.train()`` and ``eval()`` in the step are instructions: a replay sets the mode too;
 - ``Optimizer.step`` is one instruction holding the step's own array operations, which the
   replay runs while the optimiser's settings (learning rates, step counts, buffers) are those
   recorded, and otherwise runs the step itself, live: a new learning rate or Adam's bias
@@ -129,6 +130,16 @@ class watching:
         original_call = Module.__call__
         original_backward, original_increment = autograd.run_backward, autograd.increment_version
 
+        original_setattr = Module.__setattr__
+
+        def set_attribute(module, name, value):
+            # train() and eval() in the step: a replay writes the mode too, and the module is
+            # guarded from its state before the step's first write (the state between calls)
+            if name == "training" and not recording.paused and name in vars(module):
+                _guard_structure(recording, module)
+                recording.add(Instruction("attribute", setattr, (module, name, value)))
+            original_setattr(module, name, value)
+
         def call(module, *args, **kwargs):
             hooks = module._hooks
             if hooks is not None and (hooks.forward_pre or hooks.forward or hooks.backward):
@@ -217,7 +228,7 @@ class watching:
 
         members = {name: Tensor.__dict__[name] for name in _WATCHED}
         data_member = members["data"]
-        self.patches = [(Module, "__call__", call),
+        self.patches = [(Module, "__call__", call), (Module, "__setattr__", set_attribute),
                         (autograd, "run_backward", run_backward),
                         (autograd, "increment_version", increment_version),
                         (autograd, "_run_tensor_hooks", tensor_hook),

@@ -1246,3 +1246,75 @@ def test_a_global_the_step_rebinds_on_every_call_is_named_in_the_error():
     with pytest.raises(CompileError, match="the global 'calls' that step reads changes on"):
         for _ in range(6):
             step(x, y)
+
+
+def dropout_and_batch_norm(dtype):
+    chainrule.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 16, dtype=dtype), nn.ReLU(), nn.Dropout(0.3),
+                         nn.BatchNorm1d(16, dtype=dtype), nn.Linear(16, 3, dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_a_step_that_switches_to_eval_mode_and_back_itself_replays_exactly(dtype):
+    # an evaluation compiled on its own, between eager training steps: it puts the model in
+    # eval mode and back, as a replay must too; it used to record on every call, because the
+    # mode when the model was called (eval) is never the mode between calls (train)
+    runs = []
+    for compile in (False, True):
+        model = dropout_and_batch_norm(dtype)
+        optimizer = optim.Adam(model.parameters(), lr=0.01)
+
+        def evaluate(x, y, model=model):
+            model.eval()
+            with chainrule.no_grad():
+                loss = F.cross_entropy(model(x), y)
+            model.train()
+            return loss
+        measure = chainrule.compile(evaluate) if compile else evaluate
+        chainrule.manual_seed(1)
+        losses = []
+        for x, y in batches(8):
+            optimizer.zero_grad()
+            F.cross_entropy(model(x.to(dtype)), y).backward()  # dropout, batch statistics
+            optimizer.step()
+            losses.append(measure(x.to(dtype), y).item())
+        runs.append((model, losses, measure))
+    (eager_model, eager_losses, _), (compiled_model, compiled_losses, measure) = runs
+    assert compiled_losses == eager_losses
+    assert_same_state(eager_model, compiled_model)
+    for eager_buffer, compiled_buffer in zip(eager_model.buffers(), compiled_model.buffers()):
+        numpy.testing.assert_array_equal(compiled_buffer.data, eager_buffer.data)
+    assert measure.recordings == 1 and compiled_model.training and compiled_model[2].training
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_a_step_that_puts_the_model_in_training_mode_itself_replays_after_an_evaluation(dtype):
+    # PyTorch's habit: model.train() first in the step, model.eval() in an evaluation between
+    # epochs; the step replays after each evaluation, where it recorded again every epoch
+    # (one program for each mode the model is in when the step starts: two, for any epochs)
+    runs = []
+    for compile in (False, True):
+        model = dropout_and_batch_norm(dtype)
+        optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+        def step(x, y, model=model, optimizer=optimizer):
+            model.train()
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+        train_step = chainrule.compile(step) if compile else step
+        chainrule.manual_seed(1)
+        losses = []
+        for epoch in range(5):
+            losses += [train_step(x.to(dtype), y).item() for x, y in batches(3, seed=epoch)]
+            model.eval()
+            with chainrule.no_grad():
+                losses.append(F.cross_entropy(model(batches(1)[0][0].to(dtype)),
+                                              batches(1)[0][1]).item())
+        runs.append((model, losses, train_step))
+    (eager_model, eager_losses, _), (compiled_model, compiled_losses, train_step) = runs
+    assert compiled_losses == eager_losses
+    assert_same_state(eager_model, compiled_model)
+    assert train_step.recordings == 2
