@@ -194,8 +194,9 @@ def guard(guards, modules, cleared=(), names=()):
     array, gradient and flag the very object read (``k0.data is k1 and ...``), each module's
     attributes and items the same objects in the same order (``len(k4) == 7 and all(map(is_,
     k4.values(), k5))``), no hook of ``register_hook`` on those tensors, and each global and
-    enclosing function's variable the step's code reads (``names``: (the globals or the cell,
-    the name, the value)) the same object, or a number of the same value. The program keeps
+    enclosing function's variable the step's code reads (``names``: (the globals, the cell or
+    a method's object's attributes, the name, the value, what to call it)) the same object, or
+    a number of the same value. The program keeps
     the objects, so none is replaced by a new one at the same address meanwhile."""
     constants = {}
     tests = _guard_tests(guards, modules, constants, cleared, names)
@@ -216,7 +217,7 @@ def same_binding(now, recorded) -> bool:
 def _guard_tests(guards, modules, constants: dict, cleared=(), names=()) -> list:
     constants["same_binding"] = same_binding
     tests = []
-    for holder, name, value in names:
+    for holder, name, value, _ in names:
         now = (f"{_named(constants, holder)}[{name!r}]" if isinstance(holder, dict)
                else f"{_named(constants, holder)}.cell_contents")
         recorded = _named(constants, value)

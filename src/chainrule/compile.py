@@ -27,10 +27,10 @@ The rules (TinyJit's, mostly):
   (as when the step starts: ``train()`` and ``eval()`` inside it are replayed) and has no
   hook; each global and enclosing function's variable that the step's own code reads holds
   the same object, or a number of the same value (a notebook's cell run again binds ``model``
-  to a new model, which eager mode would train). A difference records again; the programs of
-  the states seen last are kept (four per signature), so switching back replays. A gradient
-  from before the step that the step reads (accumulated into, or zeroed in place) is read
-  live.
+  to a new model, which eager mode would train), and so does each ``self.<name>`` a method
+  reads. A difference records again; the programs of the states seen last are kept (four per
+  signature), so switching back replays. A gradient from before the step that the step reads
+  (accumulated into, or zeroed in place) is read live.
 - ``optimizer.step()`` replays as its own array operations, in place, while the optimiser's
   settings (learning rates, step counts, which buffers it holds) are those recorded; otherwise
   (a scheduler's new rate, Adam's step count) the replay runs the step itself, live. A
@@ -218,24 +218,37 @@ def _signature(args) -> tuple:
 
 def _names_read(function) -> list:
     """The globals and the enclosing functions' variables that the step's own code reads (its
-    comprehensions' and inner functions' too), as (the globals or the cell, the name, the value
-    now): a replay checks that each still holds the same object. A notebook's cell run again
-    binds ``model`` to a new model, which eager mode would train from then on."""
+    comprehensions' and inner functions' too), and a method's ``self.<name>``, as (the globals,
+    the cell or the object's attributes, the name, the value now, what to call it): a replay
+    checks that each still holds the same object. A notebook's cell run again binds ``model``
+    to a new model (a trainer's ``self.model = ...`` likewise), which eager mode would train."""
     code = getattr(function, "__code__", None)
     if code is None:  # a callable object: its own attributes are not watched
         return []
+    step, owner = getattr(function, "__name__", "the step"), getattr(function, "__self__", None)
+    attributes = getattr(owner, "__dict__", None) if code.co_argcount else None
+    if type(attributes) is not dict:  # a class's (a classmethod): not watched
+        attributes = None
     namespace, read, codes = function.__globals__, {}, [code]
     while codes:
-        current = codes.pop()
+        current, previous = codes.pop(), None
         codes += [constant for constant in current.co_consts if isinstance(constant, CodeType)]
         for instruction in dis.get_instructions(current):
-            if instruction.opname == "LOAD_GLOBAL" and instruction.argval in namespace:
-                read[instruction.argval] = (namespace, instruction.argval,
-                                            namespace[instruction.argval])
+            name = instruction.argval
+            if instruction.opname == "LOAD_GLOBAL" and name in namespace:
+                read["global", name] = (namespace, name, namespace[name],
+                                        f"the global {name!r} that {step} reads")
+            elif attributes is not None and current is code and name in attributes and \
+                    instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and \
+                    previous.opname == "LOAD_FAST" and previous.argval == code.co_varnames[0]:
+                read["self", name] = (attributes, name, attributes[name],
+                                      f"self.{name} that {step} reads")
+            previous = instruction
     names = list(read.values())
     for name, cell in zip(code.co_freevars, function.__closure__ or ()):
         try:
-            names.append((cell, name, cell.cell_contents))
+            names.append((cell, name, cell.cell_contents,
+                          f"the variable {name!r} of a function enclosing {step}"))
         except ValueError:  # a variable not given a value yet
             pass
     return names

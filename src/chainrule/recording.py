@@ -79,7 +79,7 @@ class Recording:
         self.cleared: dict[int, tuple] = {}  # id(optimizer) -> (optimizer, the parameters its
         # zero_grad cleared, in the order of its groups)
         self.modules: dict[int, object] = {}
-        self.names: list = []  # (globals or cell, name, value) the step's own code reads
+        self.names: list = []  # (globals, cell or attributes, name, value, what) the step reads
         self.containers: dict[int, object] = {}  # ModuleLists and ModuleDicts called modules hold
         self.phase = "forward"
         self.paused = False  # in a step run live: nothing is recorded

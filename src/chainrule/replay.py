@@ -79,7 +79,6 @@ class Program:
     """A recorded step: the instructions, the buffers, and the steps of a replay."""
 
     def __init__(self, recording, inputs: list, outputs, signature: tuple, function):
-        self.function_name = getattr(function, "__name__", "the step")
         self.buffers = recording.buffers
         self.instructions, alias = computed_once(
             recording.instructions, recording.root,
@@ -331,11 +330,10 @@ class Program:
                 return None
         except (KeyError, IndexError):
             pass
-        for holder, name, value in self.names:
-            if isinstance(holder, dict) and not same_binding(holder.get(name, MISSED), value):
-                return f"the global {name!r} that {self.function_name} reads"
-            if not isinstance(holder, dict) and not same_binding(holder.cell_contents, value):
-                return f"the variable {name!r} of a function enclosing {self.function_name}"
+        for holder, name, value, what in self.names:
+            now = holder.get(name, MISSED) if isinstance(holder, dict) else holder.cell_contents
+            if not same_binding(now, value):
+                return what
         for obj, name, value in self.guards:
             if getattr(obj, name) is not value:
                 what = type(obj).__name__

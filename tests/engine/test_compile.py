@@ -1236,6 +1236,43 @@ def test_a_variable_of_an_enclosing_function_given_a_new_value_records_again(dty
     assert step.recordings == 3
 
 
+class Trainer:
+    """A training loop's object whose method is the step: ``restart`` gives it a new model and
+    optimiser, which the compiled method must train from then on, as the method does."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+        self.restart()
+
+    def restart(self):
+        chainrule.manual_seed(0)
+        self.model = nn.Linear(6, 3, dtype=self.dtype)
+        self.optimizer = optim.SGD(self.model.parameters(), lr=0.1, momentum=0.9)
+
+    def step(self, x, y):
+        self.optimizer.zero_grad()
+        loss = F.cross_entropy(self.model(x), y)
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_an_attribute_of_self_a_compiled_method_reads_given_a_new_model_records_again(dtype):
+    data = [(x.to(dtype), y) for x, y in batches(6)]
+    trained = []
+    for compile in (False, True):
+        trainer = Trainer(dtype)
+        step = chainrule.compile(trainer.step) if compile else trainer.step
+        losses = [step(x, y).item() for x, y in data]
+        trainer.restart()
+        losses += [step(x, y).item() for x, y in data]
+        trained.append((trainer.model, losses))
+    (eager_model, eager_losses), (compiled_model, compiled_losses) = trained
+    assert compiled_losses == eager_losses
+    assert_same_state(eager_model, compiled_model)
+
+
 def test_a_global_the_step_rebinds_on_every_call_is_named_in_the_error():
     (_, _, plain_step), _ = twin_models(OPTIMIZERS["sgd"])
     namespace = {"plain_step": plain_step, "calls": 0}
