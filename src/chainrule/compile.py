@@ -92,7 +92,9 @@ class Compiled:
         functools.update_wrapper(self, function)
         self.function, self.max_programs = function, max_programs
         self.programs: OrderedDict = OrderedDict()
-        self.eager_calls: set = set()
+        # the signatures called once (eagerly), the newest max_programs: a step given a new
+        # Python value on every call (the iteration's number) keeps no key of each call
+        self.eager_calls: dict = {}
         self.recordings_in_a_row: dict = {}
         self.program = None
         self.recordings = 0
@@ -116,7 +118,9 @@ class Compiled:
             raise
         programs = self.programs.get(key)
         if programs is None and key not in self.eager_calls:
-            self.eager_calls.add(key)  # the first call: eager, to make state the step keeps
+            self.eager_calls[key] = None  # the first call: eager, to make state the step keeps
+            if len(self.eager_calls) > self.max_programs:
+                del self.eager_calls[next(iter(self.eager_calls))]
             return self.function(*args)
         if programs is not None:
             for program in programs:

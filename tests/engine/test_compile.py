@@ -1355,3 +1355,28 @@ def test_a_step_that_puts_the_model_in_training_mode_itself_replays_after_an_eva
     assert compiled_losses == eager_losses
     assert_same_state(eager_model, compiled_model)
     assert train_step.recordings == 2
+
+
+def test_a_step_given_a_new_python_value_on_every_call_keeps_no_memory_of_each_call():
+    # the iteration's number as an argument: a new signature on every call, so every call runs
+    # eagerly (as documented); it used to keep each call's signature, ~600 bytes a call
+    import tracemalloc
+
+    (eager_model, _, eager_step), (compiled_model, _, plain_step) = twin_models(
+        OPTIMIZERS["momentum"])
+    step = chainrule.compile(lambda x, y, iteration: plain_step(x, y))
+    x, y = batches(1)[0]
+    for iteration in range(200):
+        assert step(x, y, iteration).item() == eager_step(x, y).item()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for iteration in range(200, 3200):
+            step(x, y, iteration)
+            eager_step(x, y)
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 3000 * 100
+    assert step.recordings == 0
+    assert_same_state(eager_model, compiled_model)
