@@ -39,7 +39,8 @@ The rules (TinyJit's, mostly):
 - ``if`` on a tensor's value is checked by the replay: the branch must go as recorded, or the
   call runs eagerly instead (before the step has changed anything) or raises ``CompileError``.
   ``.item()``, ``float()`` and ``int()`` of a value computed in the step are refused.
-- Random numbers come from ``backend``'s generator, freshly on each replay, as in eager mode.
+- Random numbers come from ``backend``'s generator, freshly on each replay, as in eager mode;
+  seeding it in the step (``manual_seed``, ``set_rng_state``) is refused: seed before the call.
 - Not seen, so not allowed: Python side effects in the step (appending to a list, printing)
   happen only when it records; a Python value read from outside the step by a function it
   calls (not by its own code), or changed in place (an item of a list), keeps the value it

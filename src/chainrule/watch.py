@@ -235,6 +235,7 @@ class watching:
                         (Tensor, "__bool__", _tensor_bool),
                         (backend, "xp", Namespace(recording)),
                         (backend, "_generator", Generator(recording, backend._generator))]
+        self.generator = self.patches[-1][2]
         self.patches += [(Tensor, name, _watched_attribute(recording, name, member, data_member))
                          for name, member in members.items()]
         self.patches += [(kind, "step", optimizer_step(kind.__dict__["step"]))
@@ -266,6 +267,7 @@ class watching:
     def __exit__(self, *exc) -> None:
         traced._active = None
         recording = self.recording
+        reseeded = backend._generator is not self.generator  # chainrule.manual_seed in the step
         for container in recording.containers.values():  # those the step did not call
             if id(container) not in recording.modules:
                 recording.modules[id(container)] = (container, module_structure(container))
@@ -275,6 +277,10 @@ class watching:
             group.update(watched)
             if n < len(optimizer.param_groups) and optimizer.param_groups[n] is watched:
                 optimizer.param_groups[n] = group
+        if reseeded:  # (its draws after the seed, unseen, may have failed the recording first)
+            raise CompileError("chainrule.compile: the step seeds the random generator itself "
+                               "(chainrule.manual_seed); a replay would not seed it again. Seed "
+                               "it outside the step, before the call")
 
 
 class _WatchedGroup(dict):

@@ -1380,3 +1380,30 @@ def test_a_step_given_a_new_python_value_on_every_call_keeps_no_memory_of_each_c
     assert kept < 3000 * 100
     assert step.recordings == 0
     assert_same_state(eager_model, compiled_model)
+
+
+@pytest.mark.parametrize("seeding", ["manual_seed", "set_rng_state"])
+def test_a_step_that_seeds_the_random_generator_itself_is_refused_by_name(seeding):
+    # a replay would not seed it again: its dropout masks would go on from the generator, where
+    # eager mode draws the same masks on every call (set_rng_state was replayed that way,
+    # silently; manual_seed was refused as "an array from outside chainrule's")
+    (model, optimizer, _), _ = twin_models(OPTIMIZERS["sgd"], dropout=0.5)
+    saved = chainrule.backend.get_rng_state()
+
+    def step(x, y):
+        if seeding == "manual_seed":
+            chainrule.manual_seed(7)
+        else:
+            chainrule.backend.set_rng_state(saved)
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+    compiled = chainrule.compile(step)
+    x, y = batches(1)[0]
+    compiled(x, y)
+    message = "seeds the random generator itself" if seeding == "manual_seed" else \
+        "reads or sets the random generator's state"
+    with pytest.raises(CompileError, match=message):
+        compiled(x, y)
