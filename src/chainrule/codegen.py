@@ -204,12 +204,16 @@ def guard(guards, modules, cleared=(), names=()):
 
 
 def same_binding(now, recorded) -> bool:
-    """Whether a name still holds what it held when recorded: the same object, or a Python
-    number or string of the same type and value (a float of the same bits: ``x = 0.5 ** 0``
-    makes a new float each time)."""
+    """Whether a name still holds what it held when recorded: the same object, or a number
+    or string of the same type and value (a float of the same bits: ``x = 0.5 ** 0`` makes a
+    new float each time; a NumPy scalar by its bytes)."""
     if now is recorded:
         return True
-    if type(now) is not type(recorded) or type(recorded) not in (int, float, bool, str):
+    if type(now) is not type(recorded):
+        return False
+    if isinstance(recorded, numpy.generic):
+        return now.tobytes() == recorded.tobytes()
+    if type(recorded) not in (int, float, bool, str):
         return False
     return FLOAT_BITS(now) == FLOAT_BITS(recorded) if type(now) is float else now == recorded
 

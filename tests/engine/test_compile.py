@@ -1207,8 +1207,9 @@ def test_a_global_the_step_reads_bound_to_a_new_model_records_again(dtype):
     assert_same_state(eager_model, compiled_model)
 
 
+@pytest.mark.parametrize("number", [float, numpy.float32])  # each value a new object
 @pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
-def test_a_variable_of_an_enclosing_function_given_a_new_value_records_again(dtype):
+def test_a_variable_of_an_enclosing_function_given_a_new_value_records_again(dtype, number):
     def make():
         chainrule.manual_seed(0)
         model = nn.Linear(6, 3, dtype=dtype)
@@ -1229,7 +1230,7 @@ def test_a_variable_of_an_enclosing_function_given_a_new_value_records_again(dty
     step = chainrule.compile(step)
     for n, (x, y) in enumerate(batches(8)):
         for set_scale in (eager_scale, scale):
-            set_scale(0.5 ** (n // 3))  # a new loss scale every third call
+            set_scale(number(0.5 ** (n // 3)))  # a new loss scale every third call
         numpy.testing.assert_array_equal(step(x.to(dtype), y).data,
                                          eager_step(x.to(dtype), y).data)
     numpy.testing.assert_array_equal(compiled_model.weight.data, eager_model.weight.data)
