@@ -150,7 +150,7 @@ def test_a_step_whose_state_changes_on_every_call_trains_eagerly_to_the_same_wei
     assert compiled[0].compiled is False
     notes = [line for line in compiled[2].splitlines() if "eagerly" in line]
     assert len(notes) == 1 and "changes on every call" in notes[0]
-    assert "an attribute (a parameter, a sub-module, training) of a RememberingMLP" in notes[0]
+    assert "the attribute 'last_output' of a RememberingMLP changes" in notes[0]
 
 
 def test_compile_false_trains_eagerly_without_a_note():

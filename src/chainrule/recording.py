@@ -242,13 +242,21 @@ def module_structure(module) -> tuple:
                  for collection in (attributes, items))
 
 
-def same_structure(structure) -> bool:
-    for collection, keys, values in structure:
+def structure_change(structure) -> str | None:
+    """None if a module's attributes and items are the objects recorded, in their order; else
+    which changed (``the attribute 'last_output'``: replaced, added or removed)."""
+    for n, (collection, keys, values) in enumerate(structure):
         now = tuple(collection.values()) if type(collection) is dict else tuple(collection)
-        if len(now) != len(values) or not all(map(operator.is_, now, values)) or (
-                keys is not None and tuple(collection) != keys):
-            return False
-    return True
+        if len(now) == len(values) and all(map(operator.is_, now, values)) and (
+                keys is None or tuple(collection) == keys):
+            continue
+        if n or keys is None:
+            return "an item"
+        missing = object()
+        names = [key for key, value in zip(keys, values) if collection.get(key, missing)
+                 is not value] + [key for key in collection if key not in keys]
+        return f"the attribute {names[0]!r}" if names else "the order of the attributes"
+    return None
 
 
 def optimizer_settings(optimizer) -> tuple:

@@ -22,7 +22,7 @@ from .codegen import (MISSED, InputWrite, Update, bound_call, call_resolved, gua
                       same_binding, same_settings, whole_call)
 from .errors import CompileError
 from .listing import flat
-from .recording import Ref, same_structure
+from .recording import Ref, structure_change
 from .simplify import Write, computed_once, counted_together, overwritten_nones, renamed_outputs
 from .tensor import Tensor, as_tensor
 
@@ -345,9 +345,9 @@ class Program:
             hooks = getattr(module, "_hooks", None)
             if hooks is not None and (hooks.forward_pre or hooks.forward or hooks.backward):
                 return f"a hook registered on a {type(module).__name__} (register_forward_hook...)"
-            if not same_structure(structure):
-                return (f"an attribute (a parameter, a sub-module, training) of a "
-                        f"{type(module).__name__}")
+            change = structure_change(structure)
+            if change is not None:
+                return f"{change} of a {type(module).__name__}"
         for optimizer, params in self.cleared:
             now = [p for group in optimizer.param_groups for p in group["params"]]
             if len(now) != len(params) or not all(map(operator.is_, now, params)):

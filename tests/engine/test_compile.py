@@ -405,6 +405,22 @@ def test_a_state_that_changes_on_every_call_is_an_error_naming_it():
             compiled(x)
 
 
+def test_an_attribute_or_item_that_changes_on_every_call_is_named_in_the_error():
+    chainrule.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 2))
+    x = chainrule.tensor([[1.0, 2.0]])
+    compiled = chainrule.compile(lambda x: model(x).sum())
+    with pytest.raises(CompileError, match="the attribute 'note' of a Sequential changes"):
+        for call in range(8):
+            model.note = [call]  # a new object on every call, though the step never reads it
+            compiled(x)
+    compiled = chainrule.compile(lambda x: model(x).sum())
+    with pytest.raises(CompileError, match="an item of a Sequential changes"):
+        for _ in range(8):
+            model[0] = nn.Linear(2, 2)
+            compiled(x)
+
+
 def test_hooks_are_refused_by_name():
     model = nn.Linear(2, 1)
     model.register_forward_hook(lambda module, args, output: None)
@@ -1408,3 +1424,4 @@ def test_a_step_that_seeds_the_random_generator_itself_is_refused_by_name(seedin
         "reads or sets the random generator's state"
     with pytest.raises(CompileError, match=message):
         compiled(x, y)
+
