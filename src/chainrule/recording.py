@@ -80,7 +80,9 @@ class Recording:
         # zero_grad cleared, in the order of its groups)
         self.modules: dict[int, object] = {}
         self.names: list = []  # (globals, cell or attributes, name, value, what) the step reads
-        self.containers: dict[int, object] = {}  # ModuleLists and ModuleDicts called modules hold
+        # guarded as they are when the recording ends: the ModuleLists and ModuleDicts that
+        # called modules hold, and the modules the step reads by name
+        self.containers: dict[int, object] = {}
         self.phase = "forward"
         self.paused = False  # in a step run live: nothing is recorded
         self.stepping = False  # in an optimiser's step

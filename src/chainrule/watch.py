@@ -82,14 +82,19 @@ def _watched_attribute(recording: Recording, name: str, member, data_member):
 
 def _guard_structure(recording: Recording, module) -> None:
     """A module called in the step: its attributes and items are guarded from the state they
-    have when it is called. So are the items of the containers it holds (a ModuleList or
-    ModuleDict is iterated or indexed, never called), and of the containers in those, at any
-    depth: each as it is when the recording ends (``watching.__exit__``)."""
-    from .nn.module import Module
-
+    have when it is called, and the containers it holds as ``_hold_containers`` says."""
     if id(module) in recording.modules:
         return
     recording.modules[id(module)] = (module, module_structure(module))
+    _hold_containers(recording, module)
+
+
+def _hold_containers(recording: Recording, module) -> None:
+    """The items of the containers ``module`` holds (a ModuleList or ModuleDict is iterated or
+    indexed, never called), and of the containers in those, at any depth, are guarded: each as
+    it is when the recording ends (``watching.__exit__``)."""
+    from .nn.module import Module
+
     held = [module]
     while held:  # a walk, not a recursion: containers may nest deeply
         holder = held.pop()
@@ -246,6 +251,7 @@ class watching:
                          for kind in _with_subclasses(LRScheduler) if "step" in kind.__dict__]
 
     def __enter__(self) -> Recording:
+        from .nn.module import Module
         from .optim.optimizer import every_optimizer
 
         if traced._active is not None:
@@ -261,6 +267,10 @@ class watching:
                 watched = optimizer.param_groups[n] = _WatchedGroup(group)
                 watched.recording = self.recording
                 self.groups.append((optimizer, n, group, watched))
+        for _, _, value, _ in self.recording.names:  # a module the step reads by name (a
+            if isinstance(value, Module):  # ModuleList it indexes), called or not: guarded too
+                self.recording.containers.setdefault(id(value), value)
+                _hold_containers(self.recording, value)
         traced._active = self.recording
         return self.recording
 

@@ -1425,3 +1425,33 @@ def test_a_step_that_seeds_the_random_generator_itself_is_refused_by_name(seedin
     with pytest.raises(CompileError, match=message):
         compiled(x, y)
 
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_a_module_list_the_step_indexes_by_name_records_again_when_an_item_is_replaced(dtype):
+    # no module the step calls holds the list, so only the name leads to it: a block replaced
+    # in it was replayed with the old block's weights, silently
+    def make():
+        chainrule.manual_seed(0)
+        blocks = nn.ModuleList([nn.Linear(6, 6, dtype=dtype) for _ in range(2)])
+        head = nn.Linear(6, 3, dtype=dtype)
+        optimizer = optim.SGD([*blocks.parameters(), *head.parameters()], lr=0.1)
+
+        def step(x, y):
+            for block in blocks:
+                x = block(x).relu()
+            optimizer.zero_grad()
+            loss = F.cross_entropy(head(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+        return blocks, head, step
+    (eager_blocks, eager_head, eager_step), (blocks, head, step) = make(), make()
+    step = chainrule.compile(step)
+    for n, (x, y) in enumerate(batches(9)):
+        if n % 3 == 2:
+            for twin in (eager_blocks, blocks):
+                chainrule.manual_seed(n)
+                twin[1] = nn.Linear(6, 6, dtype=dtype)
+        assert step(x.to(dtype), y).item() == eager_step(x.to(dtype), y).item()
+    for eager_module, module in ((eager_blocks, blocks), (eager_head, head)):
+        assert_same_state(eager_module, module)
