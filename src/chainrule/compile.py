@@ -28,9 +28,10 @@ The rules (TinyJit's, mostly):
   hook; each global and enclosing function's variable that the step's own code reads holds
   the same object, or a number of the same value (a notebook's cell run again binds ``model``
   to a new model, which eager mode would train), and so does each ``self.<name>`` a method
-  reads. A difference records again; the programs of the states seen last are kept (four per
-  signature), so switching back replays. A gradient from before the step that the step reads
-  (accumulated into, or zeroed in place) is read live.
+  (or a callable object's ``__call__``) reads. A difference records again; the programs of
+  the states seen last are kept (four per signature), so switching back replays. A gradient
+  from before the step that the step reads (accumulated into, or zeroed in place) is read
+  live.
 - ``optimizer.step()`` replays as its own array operations, in place, while the optimiser's
   settings (learning rates, step counts, which buffers it holds) are those recorded; otherwise
   (a scheduler's new rate, Adam's step count) the replay runs the step itself, live. A
@@ -227,8 +228,10 @@ def _names_read(function) -> list:
     the cell or the object's attributes, the name, the value now, what to call it): a replay
     checks that each still holds the same object. A notebook's cell run again binds ``model``
     to a new model (a trainer's ``self.model = ...`` likewise), which eager mode would train."""
+    if not hasattr(function, "__code__"):  # a callable object: its __call__ method
+        function = getattr(function, "__call__", None)
     code = getattr(function, "__code__", None)
-    if code is None:  # a callable object: its own attributes are not watched
+    if code is None:  # a built-in, a functools.partial: not watched
         return []
     step, owner = getattr(function, "__name__", "the step"), getattr(function, "__self__", None)
     attributes = getattr(owner, "__dict__", None) if code.co_argcount else None

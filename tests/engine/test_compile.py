@@ -1274,13 +1274,25 @@ class Trainer:
         return loss
 
 
+class CallableTrainer(Trainer):
+    def __call__(self, x, y):
+        self.optimizer.zero_grad()
+        loss = F.cross_entropy(self.model(x), y)
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+
+@pytest.mark.parametrize("callable_object", [False, True])
 @pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
-def test_an_attribute_of_self_a_compiled_method_reads_given_a_new_model_records_again(dtype):
+def test_an_attribute_of_self_a_compiled_method_reads_given_a_new_model_records_again(
+        dtype, callable_object):
     data = [(x.to(dtype), y) for x, y in batches(6)]
     trained = []
     for compile in (False, True):
-        trainer = Trainer(dtype)
-        step = chainrule.compile(trainer.step) if compile else trainer.step
+        trainer = (CallableTrainer if callable_object else Trainer)(dtype)
+        step = trainer if callable_object else trainer.step
+        step = chainrule.compile(step) if compile else step
         losses = [step(x, y).item() for x, y in data]
         trainer.restart()
         losses += [step(x, y).item() for x, y in data]
