@@ -24,14 +24,16 @@ def blobs(rows=110, classes=3, features=5, seed=0):
     return (centres[labels] + rng.normal(size=(rows, features))).astype(numpy.float32), labels
 
 
-def train(compile, optimizer="adam", dropout=0.3, loss=F.cross_entropy, prepare=None, **options):
-    """An MLP with dropout trained by fit for 4 epochs on 80 rows, validated on 30: batches of
-    24, 24, 24 and 8, so two batch shapes, each recorded once and replayed."""
+def train(compile, optimizer="adam", dropout=0.3, loss=F.cross_entropy, prepare=None,
+          kind=nn.MLP, dtype=numpy.float32, **options):
+    """An MLP (``kind``) with dropout trained by fit for 4 epochs on 80 rows, validated on 30:
+    batches of 24, 24, 24 and 8, so two batch shapes, each recorded once and replayed."""
     chainrule.manual_seed(0)
-    model = nn.MLP([5, 16, 16, 3], dropout=dropout)
+    model = kind([5, 16, 16, 3], dropout=dropout, dtype=dtype)
     if prepare is not None:
         prepare(model)
     X, y = blobs()
+    X = X.astype(dtype)
     stream = io.StringIO()
     history = training.fit(model, loss, OPTIMIZERS[optimizer](model.parameters()), (X[:80], y[:80]),
                            (X[80:], y[80:]), epochs=4, batch_size=24, seed=2, stream=stream,
@@ -129,6 +131,28 @@ def test_hooks_make_fit_train_eagerly_with_the_same_weights(hook):
     assert sum("eagerly" in line for line in compiled[2].splitlines()) == 1
 
 
+class RememberingMLP(nn.MLP):
+    """An MLP that keeps its last output as an attribute (to plot it, say): a new object in the
+    module's attributes on every call, so a recording of the step is never replayed."""
+
+    def forward(self, inputs):
+        self.last_output = super().forward(inputs)
+        return self.last_output
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_a_step_whose_state_changes_on_every_call_trains_eagerly_to_the_same_weights(dtype):
+    # the step records on its second, third, fourth... call with a batch shape, and the
+    # compiler gives up after a few recordings in a row: fit goes on eagerly rather than stop
+    eager = train(False, kind=RememberingMLP, dtype=dtype)
+    compiled = train(True, kind=RememberingMLP, dtype=dtype)
+    assert_same_run(eager, compiled)
+    assert compiled[0].compiled is False
+    notes = [line for line in compiled[2].splitlines() if "eagerly" in line]
+    assert len(notes) == 1 and "changes on every call" in notes[0]
+    assert "the attribute 'last_output' of a RememberingMLP changes" in notes[0]
+
+
 def test_compile_false_trains_eagerly_without_a_note():
     history, _, output = train(False)
     assert history.compiled is False and "eagerly" not in output
@@ -205,3 +229,62 @@ def test_an_error_of_the_step_itself_is_raised_as_eager_mode_raises_it():
         return F.cross_entropy(outputs, targets + 10)  # labels out of range, on every call
     with pytest.raises(IndexError, match="out of range"):
         train(True, loss=bad_labels)
+
+
+class PairsOfColumns(chainrule.data.Dataset):
+    """Each example's inputs as a pair of tensors (two columns, and three), for a model of two
+    inputs: a batch is then a tuple, which chainrule.compile takes no signature of."""
+
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, row):
+        return (self.X[row, :2], self.X[row, 2:]), self.y[row]
+
+
+class TwoInputs(nn.Module):
+    def __init__(self, dtype):
+        super().__init__()
+        self.first, self.second = nn.Linear(2, 3, dtype=dtype), nn.Linear(3, 3, dtype=dtype)
+
+    def forward(self, pair):
+        return self.first(pair[0]) + self.second(pair[1])
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_batches_of_a_tuple_of_inputs_train_eagerly_to_the_same_weights(dtype):
+    X, y = blobs()
+    runs = []
+    for compile in (False, True):
+        chainrule.manual_seed(0)
+        model, stream = TwoInputs(dtype), io.StringIO()
+        history = training.fit(model, F.cross_entropy, optim.SGD(model.parameters(), lr=0.1),
+                               PairsOfColumns(X.astype(dtype), y), epochs=2, batch_size=24,
+                               stream=stream, compile=compile)
+        runs.append((history, [p.data.copy() for p in model.parameters()], stream.getvalue()))
+    (eager, eager_weights, _), (compiled, compiled_weights, output) = runs
+    assert compiled["loss"] == eager["loss"]
+    for eager_weight, compiled_weight in zip(eager_weights, compiled_weights):
+        numpy.testing.assert_array_equal(compiled_weight, eager_weight)
+    assert compiled.compiled is False and "argument 0 is a tuple" in output
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_a_loss_that_puts_the_random_generator_back_trains_eagerly_to_the_same_weights(dtype):
+    # the same dropout mask on the outputs at every step, from a state kept once: a replay
+    # would not put the generator back, and drew new masks, silently
+    saved = []
+
+    def same_mask_every_step(outputs, targets):
+        if not saved:
+            saved.append(chainrule.backend.get_rng_state())
+        chainrule.backend.set_rng_state(saved[0])
+        return F.cross_entropy(F.dropout(outputs, 0.5), targets)
+    eager = train(False, loss=same_mask_every_step, dtype=dtype)
+    saved.clear()
+    compiled = train(True, loss=same_mask_every_step, dtype=dtype)
+    assert_same_run(eager, compiled)
+    assert compiled[0].compiled is False and "random generator's state" in compiled[2]

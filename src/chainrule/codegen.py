@@ -189,19 +189,43 @@ def _named(constants: dict, value) -> str:
     return name
 
 
-def guard(guards, modules, cleared=()):
+def guard(guards, modules, cleared=(), names=()):
     """One function that says whether everything the recording read is as it was: each tensor's
     array, gradient and flag the very object read (``k0.data is k1 and ...``), each module's
     attributes and items the same objects in the same order (``len(k4) == 7 and all(map(is_,
-    k4.values(), k5))``), and no hook of ``register_hook`` on those tensors. The program keeps
+    k4.values(), k5))``), no hook of ``register_hook`` on those tensors, and each global and
+    enclosing function's variable the step's code reads (``names``: (the globals, the cell or
+    a method's object's attributes, the name, the value, what to call it)) the same object, or
+    a number of the same value. The program keeps
     the objects, so none is replaced by a new one at the same address meanwhile."""
     constants = {}
-    tests = _guard_tests(guards, modules, constants, cleared)
+    tests = _guard_tests(guards, modules, constants, cleared, names)
     return eval(f"lambda: {' and '.join(tests) or 'True'}", constants)
 
 
-def _guard_tests(guards, modules, constants: dict, cleared=()) -> list:
+def same_binding(now, recorded) -> bool:
+    """Whether a name still holds what it held when recorded: the same object, or a number
+    or string of the same type and value (a float of the same bits: ``x = 0.5 ** 0`` makes a
+    new float each time; a NumPy scalar by its bytes)."""
+    if now is recorded:
+        return True
+    if type(now) is not type(recorded):
+        return False
+    if isinstance(recorded, numpy.generic):
+        return now.tobytes() == recorded.tobytes()
+    if type(recorded) not in (int, float, bool, str):
+        return False
+    return FLOAT_BITS(now) == FLOAT_BITS(recorded) if type(now) is float else now == recorded
+
+
+def _guard_tests(guards, modules, constants: dict, cleared=(), names=()) -> list:
+    constants["same_binding"] = same_binding
     tests = []
+    for holder, name, value, _ in names:
+        now = (f"{_named(constants, holder)}[{name!r}]" if isinstance(holder, dict)
+               else f"{_named(constants, holder)}.cell_contents")
+        recorded = _named(constants, value)
+        tests.append(f"({now} is {recorded} or same_binding({now}, {recorded}))")
     for obj, name, value in guards:  # name: data, grad or requires_grad
         tests.append(f"{_named(constants, obj)}.{name} is {_named(constants, value)}")
     tensors = tuple({id(obj): obj for obj, _, _ in guards if isinstance(obj, Tensor)}.values())
@@ -239,7 +263,7 @@ MISSED = object()  # what a call returns that does not replay its program
 FLOAT_BITS = struct.Struct("<d").pack
 
 
-def entry_tests(signature, gradients, guards, modules, settings=(), cleared=(), *,
+def entry_tests(signature, gradients, guards, modules, settings=(), cleared=(), names=(), *,
                 constants: dict) -> list:
     """The tests that say whether a call with ``args`` replays this very program: the call's
     signature (as ``compile._signature`` builds it), the state the guards check and the
@@ -247,8 +271,9 @@ def entry_tests(signature, gradients, guards, modules, settings=(), cleared=(), 
     with batches of one shape pays for no key, no lookup and no loop. ``signature``: (grad
     mode, backend, default dtype, one entry per argument); ``gradients``: (tensor, shape,
     dtype) of each gradient read live, which must still be there with that shape and dtype;
-    ``guards``, ``modules`` and ``cleared`` as ``guard`` takes them; ``settings``: (optimiser,
-    settings) of each update the replay then runs unchecked, as ``same_settings`` takes them."""
+    ``guards``, ``modules``, ``cleared`` and ``names`` as ``guard`` takes them; ``settings``:
+    (optimiser, settings) of each update the replay then runs unchecked, as ``same_settings``
+    takes them."""
     grad_mode, backend_name, default_dtype, *arguments = signature
     constants.update(autograd=autograd, backend=backend, identity_or_value=_identity_or_value,
                      float_bits=FLOAT_BITS)
@@ -275,7 +300,7 @@ def entry_tests(signature, gradients, guards, modules, settings=(), cleared=(), 
         gradient = f"{_named(constants, tensor)}.grad"
         tests += [f"{gradient} is not None", f"{gradient}.data.shape == {shape!r}",
                   f"{gradient}.data.dtype == {_named(constants, dtype)}"]
-    tests += _guard_tests(guards, modules, constants, cleared)
+    tests += _guard_tests(guards, modules, constants, cleared, names)
     for optimizer, expected in settings:
         written = _settings_tests(optimizer, expected, constants)
         tests += written if written is not None else [

@@ -24,9 +24,14 @@ The rules (TinyJit's, mostly):
   from outside the step holds the same array (a parameter replaced, or given a new array by
   ``p.data = ...``, records again) and the same ``requires_grad``, ``.grad`` is None where it was,
   no hook has been registered on it since; each module called is in the same train/eval mode
-  and has no hook. A difference records again; the programs of the states seen last are kept
-  (four per signature), so switching back replays. A gradient from before the step that the
-  step reads (accumulated into, or zeroed in place) is read live.
+  (as when the step starts: ``train()`` and ``eval()`` inside it are replayed) and has no
+  hook; each global and enclosing function's variable that the step's own code reads holds
+  the same object, or a number of the same value (a notebook's cell run again binds ``model``
+  to a new model, which eager mode would train), and so does each ``self.<name>`` a method
+  (or a callable object's ``__call__``) reads. A difference records again; the programs of
+  the states seen last are kept (four per signature), so switching back replays. A gradient
+  from before the step that the step reads (accumulated into, or zeroed in place) is read
+  live.
 - ``optimizer.step()`` replays as its own array operations, in place, while the optimiser's
   settings (learning rates, step counts, which buffers it holds) are those recorded; otherwise
   (a scheduler's new rate, Adam's step count) the replay runs the step itself, live. A
@@ -35,11 +40,12 @@ The rules (TinyJit's, mostly):
 - ``if`` on a tensor's value is checked by the replay: the branch must go as recorded, or the
   call runs eagerly instead (before the step has changed anything) or raises ``CompileError``.
   ``.item()``, ``float()`` and ``int()`` of a value computed in the step are refused.
-- Random numbers come from ``backend``'s generator, freshly on each replay, as in eager mode.
-- Not seen, so not allowed: Python side effects in the step (appending to a list, printing,
-  counting) happen only when it records; a Python value the step reads from outside it and
-  that is not a module's attribute (a global, a variable of an enclosing function) keeps the
-  value it had when recorded: pass it as an argument; random numbers from a generator passed
+- Random numbers come from ``backend``'s generator, freshly on each replay, as in eager mode;
+  seeding it in the step (``manual_seed``, ``set_rng_state``) is refused: seed before the call.
+- Not seen, so not allowed: Python side effects in the step (appending to a list, printing)
+  happen only when it records; a Python value read from outside the step by a function it
+  calls (not by its own code), or changed in place (an item of a list), keeps the value it
+  had when recorded: pass it as an argument; random numbers from a generator passed
   by hand; a change to a module's structure that replaces no tensor the step reads. Hooks are
   refused.
 - A recording watches the engine process-wide for the length of one call: don't record in
@@ -49,8 +55,10 @@ The rules (TinyJit's, mostly):
 """
 from __future__ import annotations
 
+import dis
 import functools
 from collections import Counter, OrderedDict
+from types import CodeType
 
 import numpy
 
@@ -86,11 +94,16 @@ class Compiled:
         functools.update_wrapper(self, function)
         self.function, self.max_programs = function, max_programs
         self.programs: OrderedDict = OrderedDict()
-        self.eager_calls: set = set()
+        # the signatures called once (eagerly), the newest max_programs: a step given a new
+        # Python value on every call (the iteration's number) keeps no key of each call
+        self.eager_calls: dict = {}
         self.recordings_in_a_row: dict = {}
         self.program = None
         self.recordings = 0
         self.replaying = None  # the program the last call replayed: the next is tried on it first
+        # called before a call records, or raises CompileError rather than record, before the
+        # step has run: ``TrainingStep`` keeps the state there, to undo a recording that fails
+        self.before_recording = None
 
     def __call__(self, *args):
         replaying = self.replaying
@@ -99,10 +112,17 @@ class Compiled:
             if result is not MISSED:
                 return result
         self.replaying = None
-        key = _signature(args)
+        try:
+            key = _signature(args)
+        except CompileError:  # nothing has run: as a recording that fails
+            if self.before_recording is not None:
+                self.before_recording()
+            raise
         programs = self.programs.get(key)
         if programs is None and key not in self.eager_calls:
-            self.eager_calls.add(key)  # the first call: eager, to make state the step keeps
+            self.eager_calls[key] = None  # the first call: eager, to make state the step keeps
+            if len(self.eager_calls) > self.max_programs:
+                del self.eager_calls[next(iter(self.eager_calls))]
             return self.function(*args)
         if programs is not None:
             for program in programs:
@@ -111,6 +131,9 @@ class Compiled:
                     self.recordings_in_a_row[key] = 0
                     self.replaying = program
                     return program.replay(args)
+        if self.before_recording is not None:
+            self.before_recording()
+        if programs is not None:
             in_a_row = self.recordings_in_a_row.get(key, 0) + 1
             if in_a_row >= MAX_RECORDINGS:
                 raise CompileError(f"chainrule.compile: {self.__name__} recorded "
@@ -123,6 +146,7 @@ class Compiled:
     def _record(self, key, args):
         watcher = watching()
         recording, inputs = watcher.recording, []
+        recording.names = _names_read(self.function)
         # each argument's count of writes before: the recording's stand-in of an array shares
         # the array's count, a tensor's stand-in has its own, so the count is topped up after
         before = [versions.version_of(as_tensor(value)) if isinstance(value, Tensor) or (
@@ -196,6 +220,46 @@ def _signature(args) -> tuple:
             raise CompileError(f"chainrule.compile: argument {position} is a "
                                f"{type(value).__name__}; pass tensors, arrays and Python numbers")
     return tuple(key)
+
+
+def _names_read(function) -> list:
+    """The globals and the enclosing functions' variables that the step's own code reads (its
+    comprehensions' and inner functions' too), and a method's ``self.<name>``, as (the globals,
+    the cell or the object's attributes, the name, the value now, what to call it): a replay
+    checks that each still holds the same object. A notebook's cell run again binds ``model``
+    to a new model (a trainer's ``self.model = ...`` likewise), which eager mode would train."""
+    if not hasattr(function, "__code__"):  # a callable object: its __call__ method
+        function = getattr(function, "__call__", None)
+    code = getattr(function, "__code__", None)
+    if code is None:  # a built-in, a functools.partial: not watched
+        return []
+    step, owner = getattr(function, "__name__", "the step"), getattr(function, "__self__", None)
+    attributes = getattr(owner, "__dict__", None) if code.co_argcount else None
+    if type(attributes) is not dict:  # a class's (a classmethod): not watched
+        attributes = None
+    namespace, read, codes = function.__globals__, {}, [code]
+    while codes:
+        current, previous = codes.pop(), None
+        codes += [constant for constant in current.co_consts if isinstance(constant, CodeType)]
+        for instruction in dis.get_instructions(current):
+            name = instruction.argval
+            if instruction.opname == "LOAD_GLOBAL" and name in namespace:
+                read["global", name] = (namespace, name, namespace[name],
+                                        f"the global {name!r} that {step} reads")
+            elif attributes is not None and current is code and name in attributes and \
+                    instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and \
+                    previous.opname == "LOAD_FAST" and previous.argval == code.co_varnames[0]:
+                read["self", name] = (attributes, name, attributes[name],
+                                      f"self.{name} that {step} reads")
+            previous = instruction
+    names = list(read.values())
+    for name, cell in zip(code.co_freevars, function.__closure__ or ()):
+        try:
+            names.append((cell, name, cell.cell_contents,
+                          f"the variable {name!r} of a function enclosing {step}"))
+        except ValueError:  # a variable not given a value yet
+            pass
+    return names
 
 
 def _outputs(result, recording):

@@ -63,6 +63,9 @@ def _describe(instruction, buffers) -> str:
         return f"{name}.step(), while its settings are as recorded (else run live):"
     if kind == "live":
         return f"{type(instruction.arguments[0]).__name__}.step()  (run live)"
+    if kind == "attribute":
+        module, name, value = instruction.arguments
+        return f"{type(module).__name__}.{name} = {value!r}"
     if kind == "set_grad":
         source = instruction.arguments[0]
         return f"{type(function).__name__}{tuple(function.shape)}.grad = " + (

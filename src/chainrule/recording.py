@@ -35,7 +35,8 @@ class Instruction:
     "create" (an array made from Python values: ``initial`` holds it), "draw" (random numbers
     from backend's generator), "branch" (``bool()`` of an array: the replay checks it comes out
     as ``expected``), "set_grad", "version", "optimizer" (its own operations, or run live),
-    "live" (a learning-rate schedule's step, run live)."""
+    "live" (a learning-rate schedule's step, run live), "attribute" (a module's mode set by
+    ``train()`` or ``eval()``)."""
     kind: str
     function: object
     arguments: tuple = ()
@@ -78,7 +79,10 @@ class Recording:
         self.cleared: dict[int, tuple] = {}  # id(optimizer) -> (optimizer, the parameters its
         # zero_grad cleared, in the order of its groups)
         self.modules: dict[int, object] = {}
-        self.containers: dict[int, object] = {}  # ModuleLists and ModuleDicts called modules hold
+        self.names: list = []  # (globals, cell or attributes, name, value, what) the step reads
+        # guarded as they are when the recording ends: the ModuleLists and ModuleDicts that
+        # called modules hold, and the modules the step reads by name
+        self.containers: dict[int, object] = {}
         self.phase = "forward"
         self.paused = False  # in a step run live: nothing is recorded
         self.stepping = False  # in an optimiser's step
@@ -240,13 +244,21 @@ def module_structure(module) -> tuple:
                  for collection in (attributes, items))
 
 
-def same_structure(structure) -> bool:
-    for collection, keys, values in structure:
+def structure_change(structure) -> str | None:
+    """None if a module's attributes and items are the objects recorded, in their order; else
+    which changed (``the attribute 'last_output'``: replaced, added or removed)."""
+    for n, (collection, keys, values) in enumerate(structure):
         now = tuple(collection.values()) if type(collection) is dict else tuple(collection)
-        if len(now) != len(values) or not all(map(operator.is_, now, values)) or (
-                keys is not None and tuple(collection) != keys):
-            return False
-    return True
+        if len(now) == len(values) and all(map(operator.is_, now, values)) and (
+                keys is None or tuple(collection) == keys):
+            continue
+        if n or keys is None:
+            return "an item"
+        missing = object()
+        names = [key for key, value in zip(keys, values) if collection.get(key, missing)
+                 is not value] + [key for key in collection if key not in keys]
+        return f"the attribute {names[0]!r}" if names else "the order of the attributes"
+    return None
 
 
 def optimizer_settings(optimizer) -> tuple:

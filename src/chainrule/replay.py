@@ -18,11 +18,11 @@ import operator
 import numpy
 
 from . import autograd, backend, listing
-from .codegen import (InputWrite, Update, bound_call, call_resolved, guard, refs, resolve,
-                      same_settings, whole_call)
+from .codegen import (MISSED, InputWrite, Update, bound_call, call_resolved, guard, refs, resolve,
+                      same_binding, same_settings, whole_call)
 from .errors import CompileError
 from .listing import flat
-from .recording import Ref, same_structure
+from .recording import Ref, structure_change
 from .simplify import Write, computed_once, counted_together, overwritten_nones, renamed_outputs
 from .tensor import Tensor, as_tensor
 
@@ -103,7 +103,8 @@ class Program:
                        if not (name == "grad" and id(obj) in live) and id(obj) not in old_gradients]
         self.modules = list(recording.modules.values())
         self.cleared = list(recording.cleared.values())
-        self.unchanged = guard(self.guards, self.modules, self.cleared)
+        self.names = recording.names
+        self.unchanged = guard(self.guards, self.modules, self.cleared, self.names)
         values = self.values = [buffer.array for buffer in self.buffers]
         written = {root for instruction in flat(self.instructions) for root in instruction.writes}
         dynamic = {slot for _, slot in self.inputs} | {slot for _, slot, _, _ in self.gradients}
@@ -143,7 +144,7 @@ class Program:
                 else [(call, store)])],
             entered=(signature, [(tensor, shape, dtype) for tensor, _, shape, dtype
                                  in self.gradients], self.guards, self.modules,
-                     list(settled.values()), self.cleared))
+                     list(settled.values()), self.cleared, self.names))
 
     def _plan_reuse(self, outputs) -> None:
         """Buffers are reused, as a register allocator reuses registers: once the last operation
@@ -253,7 +254,7 @@ class Program:
             return Write(arguments[0]), None
         if kind == "input_version":
             return InputWrite(self.position_of[arguments[0].index]), None
-        if kind == "live":
+        if kind in ("live", "attribute"):
             return functools.partial(function, *arguments), None
         moving = any(slot in dynamic for slot in refs((arguments, keywords)))
         if instruction.results:  # a ufunc with several outputs, each into its buffer
@@ -329,6 +330,10 @@ class Program:
                 return None
         except (KeyError, IndexError):
             pass
+        for holder, name, value, what in self.names:
+            now = holder.get(name, MISSED) if isinstance(holder, dict) else holder.cell_contents
+            if not same_binding(now, value):
+                return what
         for obj, name, value in self.guards:
             if getattr(obj, name) is not value:
                 what = type(obj).__name__
@@ -340,9 +345,9 @@ class Program:
             hooks = getattr(module, "_hooks", None)
             if hooks is not None and (hooks.forward_pre or hooks.forward or hooks.backward):
                 return f"a hook registered on a {type(module).__name__} (register_forward_hook...)"
-            if not same_structure(structure):
-                return (f"an attribute (a parameter, a sub-module, training) of a "
-                        f"{type(module).__name__}")
+            change = structure_change(structure)
+            if change is not None:
+                return f"{change} of a {type(module).__name__}"
         for optimizer, params in self.cleared:
             now = [p for group in optimizer.param_groups for p in group["params"]]
             if len(now) != len(params) or not all(map(operator.is_, now, params)):

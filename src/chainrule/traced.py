@@ -144,6 +144,10 @@ class Generator:
         self._recording, self._generator = recording, generator
 
     def __getattr__(self, name):
+        if name == "bit_generator" and not self._recording.paused:
+            raise CompileError("chainrule.compile: the step reads or sets the random generator's "
+                               "state (chainrule.get_rng_state, set_rng_state); a replay would "
+                               "not. Do it outside the step, before the call")
         attribute = getattr(self._generator, name)
         if name not in DRAWS or self._recording.paused:
             return attribute

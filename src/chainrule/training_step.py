@@ -11,11 +11,13 @@ with the same weights, bit for bit, as an eager one. It runs eagerly instead
   backward, and a replay would not run them),
 - on a GPU (``backend.use("cupy")``): a recording is made of NumPy arrays,
 - from the call whose recording fails with a ``CompileError`` (a hook on a module or tensor, a
-  loss that reads ``.item()``, a tensor made from Python data inside the loss...) or any other
-  error. That call is undone first (the model's weights and buffers, the optimiser's state, the
-  learning-rate schedule given as ``scheduler`` when the step steps it, and the random generator
-  put back as they were before it) and then run eagerly, so the run goes
-  on exactly as an eager run would; an error of the step itself (a label out of range) comes
+  loss that reads ``.item()``, a tensor made from Python data inside the loss, a state that
+  changes on every call, so that it would record every time...) or any other error: the
+  second call with a batch shape, or any later one that records again (a state the guards
+  tell apart). That call is undone first (the model's weights and buffers, the optimiser's
+  state, the learning-rate schedule given as ``scheduler`` when the step steps it, and the
+  random generator put back as they were before it) and then run eagerly, so the run goes on
+  exactly as an eager run would; an error of the step itself (a label out of range) comes
   again from the eager call, as eager mode raises it.
 
 Either way one note says why it runs eagerly.
@@ -46,7 +48,9 @@ class TrainingStep:
             why_eager = (f"chainrule.compile records NumPy arrays, and the {backend.name} backend "
                          "computes with its own")
         self.compiled = compile_function(function) if compile and why_eager is None else None
-        self.calls: dict[tuple, int] = {}  # calls per batch shape: the second one records
+        self.snapshots: list = []  # the state before this call's recording, if it records
+        if self.compiled is not None:
+            self.compiled.before_recording = lambda: self.snapshots.append(self._snapshot())
         if compile and why_eager is not None:
             self.note(f"training eagerly (not compiled): {why_eager}")
 
@@ -58,17 +62,14 @@ class TrainingStep:
     def __call__(self, *batch):
         if self.compiled is None:
             return self.function(*batch)
-        key = tuple((value.shape, str(value.dtype)) if hasattr(value, "shape") else value
-                    for value in batch)
-        calls = self.calls.get(key, 0)
-        self.calls[key] = calls + 1
-        if calls > 1:  # recorded already: a replay (a failure from here on is not undone)
-            return self.compiled(*batch)
-        before = self._snapshot()
         try:
             return self.compiled(*batch)
-        except Exception as error:  # an error of the step itself comes again, eagerly, below
-            failure = error
+        except Exception as error:
+            if not self.snapshots:  # not a recording: an eager call's or a replay's, as eager's
+                raise
+            failure, before = error, self.snapshots[0]  # the step's own error comes again below
+        finally:
+            self.snapshots.clear()
         self._restore(before)
         self.compiled = None
         result = self.function(*batch)  # the step's own error, if it has one, is raised here

@@ -8,6 +8,7 @@ the call, the few places where a step meets the world outside its arrays:
 - ``Tensor.data``, ``.grad`` and ``.requires_grad`` are read through properties that hand out a
   parameter's array as a ``Traced`` view (its writes are seen) and note what was read, so that
   a replay can check the same tensors still hold the same arrays, gradients and flags;
+- ``Module.train()`` and ``eval()`` in the step are instructions: a replay sets the mode too;
 - ``Optimizer.step`` is one instruction holding the step's own array operations, which the
   replay runs while the optimiser's settings (learning rates, step counts, buffers) are those
   recorded, and otherwise runs the step itself, live: a new learning rate or Adam's bias
@@ -81,14 +82,19 @@ def _watched_attribute(recording: Recording, name: str, member, data_member):
 
 def _guard_structure(recording: Recording, module) -> None:
     """A module called in the step: its attributes and items are guarded from the state they
-    have when it is called. So are the items of the containers it holds (a ModuleList or
-    ModuleDict is iterated or indexed, never called), and of the containers in those, at any
-    depth: each as it is when the recording ends (``watching.__exit__``)."""
-    from .nn.module import Module
-
+    have when it is called, and the containers it holds as ``_hold_containers`` says."""
     if id(module) in recording.modules:
         return
     recording.modules[id(module)] = (module, module_structure(module))
+    _hold_containers(recording, module)
+
+
+def _hold_containers(recording: Recording, module) -> None:
+    """The items of the containers ``module`` holds (a ModuleList or ModuleDict is iterated or
+    indexed, never called), and of the containers in those, at any depth, are guarded: each as
+    it is when the recording ends (``watching.__exit__``)."""
+    from .nn.module import Module
+
     held = [module]
     while held:  # a walk, not a recursion: containers may nest deeply
         holder = held.pop()
@@ -128,6 +134,16 @@ class watching:
         recording = self.recording
         original_call = Module.__call__
         original_backward, original_increment = autograd.run_backward, autograd.increment_version
+
+        original_setattr = Module.__setattr__
+
+        def set_attribute(module, name, value):
+            # train() and eval() in the step: a replay writes the mode too, and the module is
+            # guarded from its state before the step's first write (the state between calls)
+            if name == "training" and not recording.paused and name in vars(module):
+                _guard_structure(recording, module)
+                recording.add(Instruction("attribute", setattr, (module, name, value)))
+            original_setattr(module, name, value)
 
         def call(module, *args, **kwargs):
             hooks = module._hooks
@@ -217,13 +233,14 @@ class watching:
 
         members = {name: Tensor.__dict__[name] for name in _WATCHED}
         data_member = members["data"]
-        self.patches = [(Module, "__call__", call),
+        self.patches = [(Module, "__call__", call), (Module, "__setattr__", set_attribute),
                         (autograd, "run_backward", run_backward),
                         (autograd, "increment_version", increment_version),
                         (autograd, "_run_tensor_hooks", tensor_hook),
                         (Tensor, "__bool__", _tensor_bool),
                         (backend, "xp", Namespace(recording)),
                         (backend, "_generator", Generator(recording, backend._generator))]
+        self.generator = self.patches[-1][2]
         self.patches += [(Tensor, name, _watched_attribute(recording, name, member, data_member))
                          for name, member in members.items()]
         self.patches += [(kind, "step", optimizer_step(kind.__dict__["step"]))
@@ -234,6 +251,7 @@ class watching:
                          for kind in _with_subclasses(LRScheduler) if "step" in kind.__dict__]
 
     def __enter__(self) -> Recording:
+        from .nn.module import Module
         from .optim.optimizer import every_optimizer
 
         if traced._active is not None:
@@ -249,12 +267,17 @@ class watching:
                 watched = optimizer.param_groups[n] = _WatchedGroup(group)
                 watched.recording = self.recording
                 self.groups.append((optimizer, n, group, watched))
+        for _, _, value, _ in self.recording.names:  # a module the step reads by name (a
+            if isinstance(value, Module):  # ModuleList it indexes), called or not: guarded too
+                self.recording.containers.setdefault(id(value), value)
+                _hold_containers(self.recording, value)
         traced._active = self.recording
         return self.recording
 
     def __exit__(self, *exc) -> None:
         traced._active = None
         recording = self.recording
+        reseeded = backend._generator is not self.generator  # chainrule.manual_seed in the step
         for container in recording.containers.values():  # those the step did not call
             if id(container) not in recording.modules:
                 recording.modules[id(container)] = (container, module_structure(container))
@@ -264,6 +287,10 @@ class watching:
             group.update(watched)
             if n < len(optimizer.param_groups) and optimizer.param_groups[n] is watched:
                 optimizer.param_groups[n] = group
+        if reseeded:  # (its draws after the seed, unseen, may have failed the recording first)
+            raise CompileError("chainrule.compile: the step seeds the random generator itself "
+                               "(chainrule.manual_seed); a replay would not seed it again. Seed "
+                               "it outside the step, before the call")
 
 
 class _WatchedGroup(dict):

@@ -405,6 +405,22 @@ def test_a_state_that_changes_on_every_call_is_an_error_naming_it():
             compiled(x)
 
 
+def test_an_attribute_or_item_that_changes_on_every_call_is_named_in_the_error():
+    chainrule.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 2))
+    x = chainrule.tensor([[1.0, 2.0]])
+    compiled = chainrule.compile(lambda x: model(x).sum())
+    with pytest.raises(CompileError, match="the attribute 'note' of a Sequential changes"):
+        for call in range(8):
+            model.note = [call]  # a new object on every call, though the step never reads it
+            compiled(x)
+    compiled = chainrule.compile(lambda x: model(x).sum())
+    with pytest.raises(CompileError, match="an item of a Sequential changes"):
+        for _ in range(8):
+            model[0] = nn.Linear(2, 2)
+            compiled(x)
+
+
 def test_hooks_are_refused_by_name():
     model = nn.Linear(2, 1)
     model.register_forward_hook(lambda module, args, output: None)
@@ -1174,3 +1190,280 @@ def test_module_lists_and_dicts_at_any_depth_are_guarded():
                 net.ema.updates += 1  # changed between calls, never read by the step
             numpy.testing.assert_array_equal(step(x).data, nets[0](x).data)
     assert step.recordings == 2
+
+
+notebook_model = notebook_optimizer = None  # a notebook's globals: its cells bind them anew
+
+
+def notebook_step(x, y):
+    notebook_optimizer.zero_grad()
+    loss = F.cross_entropy(notebook_model(x), y)
+    loss.backward()
+    notebook_optimizer.step()
+    return loss
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_a_global_the_step_reads_bound_to_a_new_model_records_again(dtype):
+    # the cell that makes the model and its optimiser run again, the step's cell not: eager
+    # mode trains the new model from then on, and so must the compiled step
+    global notebook_model, notebook_optimizer
+    data = [(x.to(dtype), y) for x, y in batches(6)]
+    trained = []
+    for step in (notebook_step, chainrule.compile(notebook_step)):
+        for _ in range(2):  # the cell run twice
+            chainrule.manual_seed(0)
+            notebook_model = nn.Sequential(nn.Linear(6, 16, dtype=dtype), nn.ReLU(),
+                                           nn.Linear(16, 3, dtype=dtype))
+            notebook_optimizer = optim.SGD(notebook_model.parameters(), lr=0.1, momentum=0.9)
+            losses = [step(x, y).item() for x, y in data]
+        trained.append((notebook_model, losses))
+    (eager_model, eager_losses), (compiled_model, compiled_losses) = trained
+    assert compiled_losses == eager_losses
+    assert_same_state(eager_model, compiled_model)
+
+
+@pytest.mark.parametrize("number", [float, numpy.float32])  # each value a new object
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_a_variable_of_an_enclosing_function_given_a_new_value_records_again(dtype, number):
+    def make():
+        chainrule.manual_seed(0)
+        model = nn.Linear(6, 3, dtype=dtype)
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+        scale = 1.0
+
+        def step(x, y):
+            optimizer.zero_grad()
+            (F.cross_entropy(model(x), y) * scale).backward()
+            optimizer.step()
+            return model.weight * 1
+
+        def set_scale(value):
+            nonlocal scale
+            scale = value
+        return model, step, set_scale
+    (eager_model, eager_step, eager_scale), (compiled_model, step, scale) = make(), make()
+    step = chainrule.compile(step)
+    for n, (x, y) in enumerate(batches(8)):
+        for set_scale in (eager_scale, scale):
+            set_scale(number(0.5 ** (n // 3)))  # a new loss scale every third call
+        numpy.testing.assert_array_equal(step(x.to(dtype), y).data,
+                                         eager_step(x.to(dtype), y).data)
+    numpy.testing.assert_array_equal(compiled_model.weight.data, eager_model.weight.data)
+    assert step.recordings == 3
+
+
+class Trainer:
+    """A training loop's object whose method is the step: ``restart`` gives it a new model and
+    optimiser, which the compiled method must train from then on, as the method does."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+        self.restart()
+
+    def restart(self):
+        chainrule.manual_seed(0)
+        self.model = nn.Linear(6, 3, dtype=self.dtype)
+        self.optimizer = optim.SGD(self.model.parameters(), lr=0.1, momentum=0.9)
+
+    def step(self, x, y):
+        self.optimizer.zero_grad()
+        loss = F.cross_entropy(self.model(x), y)
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+
+class CallableTrainer(Trainer):
+    def __call__(self, x, y):
+        self.optimizer.zero_grad()
+        loss = F.cross_entropy(self.model(x), y)
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+
+@pytest.mark.parametrize("callable_object", [False, True])
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_an_attribute_of_self_a_compiled_method_reads_given_a_new_model_records_again(
+        dtype, callable_object):
+    data = [(x.to(dtype), y) for x, y in batches(6)]
+    trained = []
+    for compile in (False, True):
+        trainer = (CallableTrainer if callable_object else Trainer)(dtype)
+        step = trainer if callable_object else trainer.step
+        step = chainrule.compile(step) if compile else step
+        losses = [step(x, y).item() for x, y in data]
+        trainer.restart()
+        losses += [step(x, y).item() for x, y in data]
+        trained.append((trainer.model, losses))
+    (eager_model, eager_losses), (compiled_model, compiled_losses) = trained
+    assert compiled_losses == eager_losses
+    assert_same_state(eager_model, compiled_model)
+
+
+def test_a_global_the_step_rebinds_on_every_call_is_named_in_the_error():
+    (_, _, plain_step), _ = twin_models(OPTIMIZERS["sgd"])
+    namespace = {"plain_step": plain_step, "calls": 0}
+    exec("def step(x, y):\n    global calls\n    calls += 1\n    return plain_step(x, y)",
+         namespace)
+    step = chainrule.compile(namespace["step"])
+    x, y = batches(1)[0]
+    with pytest.raises(CompileError, match="the global 'calls' that step reads changes on"):
+        for _ in range(6):
+            step(x, y)
+
+
+def dropout_and_batch_norm(dtype):
+    chainrule.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 16, dtype=dtype), nn.ReLU(), nn.Dropout(0.3),
+                         nn.BatchNorm1d(16, dtype=dtype), nn.Linear(16, 3, dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_a_step_that_switches_to_eval_mode_and_back_itself_replays_exactly(dtype):
+    # an evaluation compiled on its own, between eager training steps: it puts the model in
+    # eval mode and back, as a replay must too; it used to record on every call, because the
+    # mode when the model was called (eval) is never the mode between calls (train)
+    runs = []
+    for compile in (False, True):
+        model = dropout_and_batch_norm(dtype)
+        optimizer = optim.Adam(model.parameters(), lr=0.01)
+
+        def evaluate(x, y, model=model):
+            model.eval()
+            with chainrule.no_grad():
+                loss = F.cross_entropy(model(x), y)
+            model.train()
+            return loss
+        measure = chainrule.compile(evaluate) if compile else evaluate
+        chainrule.manual_seed(1)
+        losses = []
+        for x, y in batches(8):
+            optimizer.zero_grad()
+            F.cross_entropy(model(x.to(dtype)), y).backward()  # dropout, batch statistics
+            optimizer.step()
+            losses.append(measure(x.to(dtype), y).item())
+        runs.append((model, losses, measure))
+    (eager_model, eager_losses, _), (compiled_model, compiled_losses, measure) = runs
+    assert compiled_losses == eager_losses
+    assert_same_state(eager_model, compiled_model)
+    for eager_buffer, compiled_buffer in zip(eager_model.buffers(), compiled_model.buffers()):
+        numpy.testing.assert_array_equal(compiled_buffer.data, eager_buffer.data)
+    assert measure.recordings == 1 and compiled_model.training and compiled_model[2].training
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_a_step_that_puts_the_model_in_training_mode_itself_replays_after_an_evaluation(dtype):
+    # PyTorch's habit: model.train() first in the step, model.eval() in an evaluation between
+    # epochs; the step replays after each evaluation, where it recorded again every epoch
+    # (one program for each mode the model is in when the step starts: two, for any epochs)
+    runs = []
+    for compile in (False, True):
+        model = dropout_and_batch_norm(dtype)
+        optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+        def step(x, y, model=model, optimizer=optimizer):
+            model.train()
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+        train_step = chainrule.compile(step) if compile else step
+        chainrule.manual_seed(1)
+        losses = []
+        for epoch in range(5):
+            losses += [train_step(x.to(dtype), y).item() for x, y in batches(3, seed=epoch)]
+            model.eval()
+            with chainrule.no_grad():
+                losses.append(F.cross_entropy(model(batches(1)[0][0].to(dtype)),
+                                              batches(1)[0][1]).item())
+        runs.append((model, losses, train_step))
+    (eager_model, eager_losses, _), (compiled_model, compiled_losses, train_step) = runs
+    assert compiled_losses == eager_losses
+    assert_same_state(eager_model, compiled_model)
+    assert train_step.recordings == 2
+
+
+def test_a_step_given_a_new_python_value_on_every_call_keeps_no_memory_of_each_call():
+    # the iteration's number as an argument: a new signature on every call, so every call runs
+    # eagerly (as documented); it used to keep each call's signature, ~600 bytes a call
+    import tracemalloc
+
+    (eager_model, _, eager_step), (compiled_model, _, plain_step) = twin_models(
+        OPTIMIZERS["momentum"])
+    step = chainrule.compile(lambda x, y, iteration: plain_step(x, y))
+    x, y = batches(1)[0]
+    for iteration in range(200):
+        assert step(x, y, iteration).item() == eager_step(x, y).item()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for iteration in range(200, 3200):
+            step(x, y, iteration)
+            eager_step(x, y)
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 3000 * 100
+    assert step.recordings == 0
+    assert_same_state(eager_model, compiled_model)
+
+
+@pytest.mark.parametrize("seeding", ["manual_seed", "set_rng_state"])
+def test_a_step_that_seeds_the_random_generator_itself_is_refused_by_name(seeding):
+    # a replay would not seed it again: its dropout masks would go on from the generator, where
+    # eager mode draws the same masks on every call (set_rng_state was replayed that way,
+    # silently; manual_seed was refused as "an array from outside chainrule's")
+    (model, optimizer, _), _ = twin_models(OPTIMIZERS["sgd"], dropout=0.5)
+    saved = chainrule.backend.get_rng_state()
+
+    def step(x, y):
+        if seeding == "manual_seed":
+            chainrule.manual_seed(7)
+        else:
+            chainrule.backend.set_rng_state(saved)
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+    compiled = chainrule.compile(step)
+    x, y = batches(1)[0]
+    compiled(x, y)
+    message = "seeds the random generator itself" if seeding == "manual_seed" else \
+        "reads or sets the random generator's state"
+    with pytest.raises(CompileError, match=message):
+        compiled(x, y)
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_a_module_list_the_step_indexes_by_name_records_again_when_an_item_is_replaced(dtype):
+    # no module the step calls holds the list, so only the name leads to it: a block replaced
+    # in it was replayed with the old block's weights, silently
+    def make():
+        chainrule.manual_seed(0)
+        blocks = nn.ModuleList([nn.Linear(6, 6, dtype=dtype) for _ in range(2)])
+        head = nn.Linear(6, 3, dtype=dtype)
+        optimizer = optim.SGD([*blocks.parameters(), *head.parameters()], lr=0.1)
+
+        def step(x, y):
+            for block in blocks:
+                x = block(x).relu()
+            optimizer.zero_grad()
+            loss = F.cross_entropy(head(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+        return blocks, head, step
+    (eager_blocks, eager_head, eager_step), (blocks, head, step) = make(), make()
+    step = chainrule.compile(step)
+    for n, (x, y) in enumerate(batches(9)):
+        if n % 3 == 2:
+            for twin in (eager_blocks, blocks):
+                chainrule.manual_seed(n)
+                twin[1] = nn.Linear(6, 6, dtype=dtype)
+        assert step(x.to(dtype), y).item() == eager_step(x.to(dtype), y).item()
+    for eager_module, module in ((eager_blocks, blocks), (eager_head, head)):
+        assert_same_state(eager_module, module)
