@@ -184,6 +184,35 @@ def test_a_schedule_steps_once_per_epoch_and_resumes_with_the_run(tmp_path):
         numpy.testing.assert_array_equal(weights(resumed)[name], array)
 
 
+def test_a_plateau_schedule_watches_the_monitor_and_resumes_with_the_run(tmp_path):
+    def scheduled(folder, epochs, resume=False, monitor="val_loss", mode="min"):
+        model, optimizer = build()
+        optimizer.param_groups[0]["lr"] = 0.2  # large enough to overshoot now and then
+        schedule = optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode=mode, factor=0.5,
+                                                        patience=0, threshold=0.0)
+        X, y = blobs()
+        history = training.fit(model, F.cross_entropy, optimizer, (X[:90], y[:90]),
+                               (X[90:], y[90:]), epochs=epochs, batch_size=32, monitor=monitor,
+                               metrics={"accuracy": training.accuracy}, scheduler=schedule,
+                               checkpoint_dir=folder, resume=resume, progress=False)
+        return model, optimizer, schedule, history
+
+    straight, optimizer, schedule, history = scheduled(tmp_path / "straight", 8)
+    losses = [record["val_loss"] for record in history.records]
+    # patience 0: the rate halves after each epoch that is no better than every one before it
+    worse = sum(loss >= min(losses[:epoch]) for epoch, loss in enumerate(losses) if epoch)
+    assert 0 < worse < len(losses) - 1, "the test needs epochs with and without improvement"
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.2 * 0.5 ** worse)
+    assert schedule.best == min(losses)
+    scheduled(tmp_path / "resumed", 3)
+    resumed, optimizer, _, _ = scheduled(tmp_path / "resumed", 8, resume=True)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.2 * 0.5 ** worse)
+    for name, array in weights(straight).items():
+        numpy.testing.assert_array_equal(weights(resumed)[name], array)
+    with pytest.raises(ValueError, match="mode='max'"):
+        scheduled(None, 1, monitor="val_accuracy")
+
+
 def test_clipping_bounds_every_steps_gradient_norm():
     norms = []
 

@@ -33,6 +33,7 @@ from .divergence import DivergenceGuard, check_parameters
 from .errors import DivergenceError, TrainingError
 from .metrics import HIGHER_IS_BETTER, History, accuracy, r2, rmse
 from .nn.utils import clip_grad_norm_
+from .optim.lr_scheduler import ReduceLROnPlateau
 from .progress import Progress, line
 from .tensor import as_tensor
 from .training_checkpoint import CHECKPOINT_INTERVAL_SECONDS, has_checkpoint
@@ -144,7 +145,9 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
                    ``tol``: with ``monitor="loss"`` and ``patience``, training stops once the
                    training loss has converged).
       restore_best put the weights of the best epoch back at the end (with a validation set).
-      scheduler    a learning-rate schedule, stepped once per epoch.
+      scheduler    a learning-rate schedule, stepped once per epoch. A ``ReduceLROnPlateau``
+                   is stepped with the epoch's ``monitor`` (after the validation), so it must
+                   watch it the same way: ``mode="max"`` for an accuracy or r2.
       clip_grad_norm  rescale the gradients so their global norm is at most this value.
       seed         decides the shuffling order of each epoch (dropout draws from the generator
                    that ``chainrule.manual_seed`` seeds).
@@ -163,6 +166,11 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
     """
     train, monitor = _check_arguments(train, validation, epochs, batch_size, metrics, monitor)
     maximise = monitor.removeprefix("val_") in HIGHER_IS_BETTER
+    on_plateau = isinstance(scheduler, ReduceLROnPlateau)
+    if on_plateau and (scheduler.mode == "max") != maximise:
+        raise ValueError(f"fit: the ReduceLROnPlateau scheduler (mode={scheduler.mode!r}) is "
+                         f"given {monitor!r}, which is {'max' if maximise else 'min'}imised; "
+                         f"make it with mode={'max' if maximise else 'min'!r}")
     state, guard = _EarlyStopping(maximise, min_delta), DivergenceGuard()
     history, first_epoch = History(monitor=monitor), 1
     if checkpoint_dir is not None:
@@ -201,10 +209,12 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
         bar = Progress(steps, description=f"epoch {epoch}/{epochs}", leave=False,
                        enabled=progress and main, stream=stream)
         total, seen, seconds = _train_epoch(step, train, batch_size, seed, epoch, guard, bar)
-        if scheduler is not None:
+        if scheduler is not None and not on_plateau:
             scheduler.step()
         record = _measure_epoch(model, loss, epoch, epochs, total, seen, seconds, guard, bar,
                                 validation, metrics, batch_size)
+        if on_plateau:
+            scheduler.step(record[monitor])
         history.records.append(record)
         improved = state.update(record[monitor], epoch, patience)
         if improved and restore_best and validation is not None:
