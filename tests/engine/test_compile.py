@@ -1275,12 +1275,7 @@ class Trainer:
 
 
 class CallableTrainer(Trainer):
-    def __call__(self, x, y):
-        self.optimizer.zero_grad()
-        loss = F.cross_entropy(self.model(x), y)
-        loss.backward()
-        self.optimizer.step()
-        return loss
+    __call__ = Trainer.step  # the object itself compiled: its __call__ reads self.<name>
 
 
 @pytest.mark.parametrize("callable_object", [False, True])
