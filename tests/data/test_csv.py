@@ -255,3 +255,29 @@ def test_no_rows_left_after_drop_names_the_python_argument(tmp_path):
     with pytest.raises(DataError, match="no rows left") as caught:
         load_csv(write(tmp_path, text), target="y", missing="drop")
     assert '(missing="drop")' in str(caught.value) and "--missing" not in str(caught.value)
+
+
+@pytest.mark.parametrize("cells", [('"1,234"', '"2,345"', '"3,456"', '"4,567"'),
+                                   ('"1,234"', '"2,345"', "999", "12"),
+                                   ("1 234", "2 345", "3 456", "4 567"),
+                                   ('"1,5"', '"2,5"', '"3,5"', '"4,5"')])
+def test_numbers_with_thousands_separators_or_decimal_commas_are_refused_not_one_hot(tmp_path,
+                                                                                      cells):
+    rows = "".join(f"{cell},{label}\n" for cell, label in zip(cells, (0, 1, 0, 1)))
+    path = write(tmp_path, "size,label\n" + rows)
+    with pytest.raises(DataError, match=r"data\.csv, line 2, column 'size': '1[, ][25].*thousands "
+                                        r"separator or a decimal comma"):
+        load_csv(path, target="label")
+
+
+def test_a_target_of_numbers_with_thousands_separators_is_refused_not_taken_as_classes(tmp_path):
+    path = write(tmp_path, 'rooms,price\n3,"210,000"\n4,"320,000"\n2,"150,000"\n')
+    with pytest.raises(DataError, match=r"line 2, column 'price': '210,000' is a number written "
+                                        "with a thousands separator"):
+        load_csv(path, target="price")
+
+
+def test_a_text_column_with_one_comma_value_stays_text(tmp_path):
+    path = write(tmp_path, 'size,label\nsmall,0\n"3,5",1\nlarge,0\nsmall,1\n')
+    table = load_csv(path, target="label")
+    assert table.feature_names == ["size=3,5", "size=large", "size=small"]

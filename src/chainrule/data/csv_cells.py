@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 
 import numpy
 
@@ -16,6 +17,10 @@ from ..errors import DataError
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "?"})
 # Features and targets are float32: a cell beyond its range would become ±inf, then NaN.
 FLOAT32_MAX = float(numpy.finfo(numpy.float32).max)
+# A number as a spreadsheet displays it: thousands separated ("1,234", "1 234", "1.234,5") or with
+# a decimal comma ("3,5"). float() refuses it, and it is no text category either.
+FORMATTED_NUMBER = re.compile(r"[+-]?(\d{1,3}([,. '\u00a0\u202f])\d{3}(\2\d{3})*([.,]\d+)?"
+                              r"|\d+,\d+)")
 
 
 def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]], list[int]]:
@@ -85,6 +90,12 @@ def number_or_nan(cell: str):
     return int(value) if value.is_integer() else value
 
 
+def all_formatted_numbers(cells: list[str], words: numpy.ndarray) -> bool:
+    """True if there are cells marked ``words`` and each is a FORMATTED_NUMBER."""
+    chosen = [cell for cell, word in zip(cells, words) if word]
+    return bool(chosen) and all(FORMATTED_NUMBER.fullmatch(cell) for cell in chosen)
+
+
 def refuse_non_numbers(path: str, column: str, cells: list[str], bad: numpy.ndarray,
                         lines: numpy.ndarray, numbers: int | None = None) -> None:
     """Raise a DataError naming the first cell marked ``bad``, its line and column, and how many
@@ -101,6 +112,9 @@ def refuse_non_numbers(path: str, column: str, cells: list[str], bad: numpy.ndar
         too_large = False
     if too_large:
         problem = f"is too large for float32 (at most ±{FLOAT32_MAX:.4g}); rescale the column"
+    elif FORMATTED_NUMBER.fullmatch(cells[first]):
+        problem = ("is a number written with a thousands separator or a decimal comma; write "
+                   "the column's numbers plainly, as 1234.5")
     else:
         problem = "is not a finite number"
     raise DataError(f"{path}, line {lines[first]}, column {column!r}: {cells[first]!r} "

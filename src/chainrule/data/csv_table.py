@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy
 
 from ..errors import DataError
-from .csv_cells import listing, missing_mask, number_or_nan, read_csv, refuse_non_numbers, \
-    to_numbers
+from .csv_cells import all_formatted_numbers, listing, missing_mask, number_or_nan, read_csv, \
+    refuse_non_numbers, to_numbers
 from .table import Table
 
 MISSING_POLICIES = ("error", "drop", "mean")
@@ -223,6 +223,8 @@ def _infer_column(path: str, name: str, cells: list[str], missing: numpy.ndarray
         # Mostly numbers: a stray word is a typo to report, not a reason to one-hot the column.
         refuse_non_numbers(path, name, cells, bad, lines, numbers)
         return Column(name, "numeric")
+    if all_formatted_numbers(cells, words):  # "1,234": one-hot would hide the numbers
+        refuse_non_numbers(path, name, cells, words, lines)
     categories = sorted({cell for cell, here in zip(cells, present) if here})
     if len(categories) > max_categories:
         raise DataError(f"{path}, column {name!r}: {len(categories)} distinct text values "
@@ -258,6 +260,8 @@ def _infer_target(path: str, target: str, cells: list[str], lines: numpy.ndarray
         if task == "regression" or not integer_valued or distinct > MAX_CLASSES_GUESSED \
                 or distinct > len(values) / 2:
             return "regression", None
+    if task is None and all_formatted_numbers(cells, words):  # "1,234" is a number, no class
+        refuse_non_numbers(path, target, cells, words, lines)
     if not words.any():
         classes = sorted({number_or_nan(cell) for cell in cells})
     else:
