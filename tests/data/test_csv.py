@@ -160,7 +160,7 @@ def test_line_numbers_count_blank_lines_and_multi_line_quoted_cells(tmp_path):
 def test_a_file_that_is_not_utf8_is_refused(tmp_path):
     path = tmp_path / "latin.csv"
     path.write_bytes("a,y\ncafé,1\nthé,0\n".encode("latin-1"))
-    with pytest.raises(DataError, match="not UTF-8"):
+    with pytest.raises(DataError, match=r"latin\.csv, line 2: not UTF-8 text \(byte 0xe9"):
         load_csv(path, target="y")
 
 

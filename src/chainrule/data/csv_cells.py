@@ -40,8 +40,9 @@ def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]
                 if row:  # csv gives [] for a blank line: skip it, as pandas and numpy do
                     rows.append([cell.strip() for cell in row])
                     lines.append(start_line)
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not UTF-8 text ({error.reason}); save it as UTF-8") from None
+    except UnicodeDecodeError:
+        with open(path, "rb") as file:  # again, as bytes: to say where the first bad byte is
+            utf8_text(path, file.read())
     except csv.Error as error:
         raise DataError(f"{path}, line {reader.line_num}: not readable as CSV: {error}") from None
     if header is None:
@@ -58,6 +59,17 @@ def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]
             raise DataError(f"{path}, line {line}: {len(row)} fields, but the header (line 1) "
                             f"has {len(header)} columns")
     return header, rows, lines
+
+
+def utf8_text(path: str, raw: bytes) -> str:
+    """``raw`` decoded as UTF-8 (a byte order mark dropped), or a DataError naming the line of the
+    first byte that is not UTF-8."""
+    try:
+        return raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise DataError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[error.start]:02x} at "
+                        f"offset {error.start}); save the file as UTF-8") from None
 
 
 def missing_mask(cells: list[str]) -> numpy.ndarray:
