@@ -129,3 +129,31 @@ def test_load_mnist_downloads_verified_files_into_the_cache_once(tmp_path, monke
 
     monkeypatch.setattr("chainrule.data.download.open_url", no_network)
     assert len(load_mnist()[0]) == 5
+
+
+def test_an_empty_file_is_said_to_be_empty(tmp_path):
+    (tmp_path / "labels.idx").write_bytes(b"")
+    with pytest.raises(DataError, match=r"labels\.idx: the file is empty"):
+        load_idx(tmp_path / "labels.idx")
+
+
+def test_images_that_are_not_28_by_28_bytes_are_refused_naming_the_file(tmp_path):
+    tiny_mnist(tmp_path)
+    small = numpy.zeros((5, 20, 20), dtype=numpy.uint8)  # 400 features where the test has 784
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", small)
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz: expected mnist images of "
+                                        r"28×28 uint8 pixels .*got \(20, 20\) images of uint8"):
+        load_mnist(tmp_path, download=False)
+    halves = numpy.full((5, 28, 28), 0.5, dtype=numpy.float32)  # would be scaled by 1/255
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", halves, type_code=0x0D)
+    with pytest.raises(DataError, match=r"got \(28, 28\) images of float32"):
+        load_mnist(tmp_path, download=False)
+
+
+def test_labels_that_are_not_whole_numbers_are_refused(tmp_path):
+    tiny_mnist(tmp_path)
+    fractions = numpy.array([0, 1.5, 2, 3, 4], dtype=numpy.float32)  # 1.5 would become 1
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", fractions, type_code=0x0D)
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz: expected whole-number "
+                                        "labels, got float32"):
+        load_mnist(tmp_path, download=False)

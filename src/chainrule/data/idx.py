@@ -45,6 +45,7 @@ CONTENT_CHECKSUMS = {
         "test_labels": "md5:15d484375f8d13e6eb1aabb0c3f46965",
     },
 }
+IMAGE_SHAPE = (28, 28)
 CLASSES = {
     "mnist": list(range(10)),
     "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -56,6 +57,8 @@ def load_idx(path) -> numpy.ndarray:
     """The array in an IDX file (gzip or raw), in native byte order, with the header's shape."""
     path = os.fspath(path)
     raw = _read_bytes(path)
+    if not raw:
+        raise DataError(f"{path}: the file is empty; an IDX file starts with a magic number")
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES or raw[3] == 0:
         raise DataError(f"{path}: not an IDX file: its magic number is 0x{raw[:4].hex()}, "
                         "expected 0x0000TTNN (type, dimensions), e.g. 0x00000803 for images "
@@ -132,6 +135,14 @@ def _image_table(images_path: Path, labels_path: Path, kind: str, flatten: bool,
     if images.ndim != 3 or labels.ndim != 1:
         raise DataError(f"{images_path} and {labels_path}: expected images of 3 dimensions and "
                         f"labels of 1, got shapes {images.shape} and {labels.shape}")
+    # Pixels are bytes (0-255, scaled by 1/255 below) in 28×28 images; labels are whole numbers.
+    if images.dtype != numpy.uint8 or images.shape[1:] != IMAGE_SHAPE:
+        raise DataError(f"{images_path}: expected {kind} images of {IMAGE_SHAPE[0]}×"
+                        f"{IMAGE_SHAPE[1]} uint8 pixels (IDX type 0x08), got "
+                        f"{images.shape[1:]} images of {images.dtype}")
+    if labels.dtype.kind not in "iu":
+        raise DataError(f"{labels_path}: expected whole-number labels, got {labels.dtype} values "
+                        "(IDX type 0x08 is what MNIST uses)")
     if images.shape[0] != labels.shape[0]:
         raise DataError(f"{images_path} has {images.shape[0]} images but {labels_path} has "
                         f"{labels.shape[0]} labels")
