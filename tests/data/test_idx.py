@@ -157,3 +157,13 @@ def test_labels_that_are_not_whole_numbers_are_refused(tmp_path):
     with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz: expected whole-number "
                                         "labels, got float32"):
         load_mnist(tmp_path, download=False)
+
+
+def test_a_cached_mnist_file_whose_content_differs_from_the_published_is_refused(tmp_path,
+                                                                                 monkeypatch):
+    (tmp_path / "cache" / "mnist").mkdir(parents=True)
+    tiny_mnist(tmp_path / "cache" / "mnist")  # random images: not MNIST's published content
+    monkeypatch.setattr("chainrule.data.download.open_url", lambda url: pytest.fail(url))
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz: checksum mismatch for the "
+                                        r"cached decompressed content: expected sha256 ba8910"):
+        load_mnist(cache_dir=tmp_path / "cache")

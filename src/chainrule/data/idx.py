@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy
 
 from ..errors import DataError
-from .download import DownloadError, RemoteFile, fetch, resolve_cache_dir
+from .download import DownloadError, RemoteFile, fetch, resolve_cache_dir, verify_cached
 from .table import Table, TrainTest
 
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -85,7 +85,7 @@ def load_mnist(root=None, kind: str = "mnist", download: bool = True, cache_dir=
     linear models and MLPs take), else (rows, 28, 28). y: int64 labels 0-9; ``classes`` names them.
     Files come from ``root`` when it holds all four (``train-images-idx3-ubyte[.gz]`` and so on);
     otherwise from the cache (``cache_dir``, $CHAINRULE_CACHE or ~/.cache/chainrule), downloaded
-    and checksum-verified there first if ``download``.
+    there first if ``download``; a cached file is checksum-verified each time it is read.
     """
     kind = kind.lower().replace("_", "-")
     if kind not in MIRRORS:
@@ -94,7 +94,10 @@ def load_mnist(root=None, kind: str = "mnist", download: bool = True, cache_dir=
     if paths is None:
         folder = resolve_cache_dir(cache_dir) / kind
         paths = _find_files(folder)
-        if paths is None:
+        if paths is not None:
+            for part, path in paths.items():
+                verify_cached(path, _remote_file(kind, part))
+        else:
             if not download:
                 where = f"{root} or {folder}" if root is not None else str(folder)
                 raise FileNotFoundError(f"no {kind} files in {where} (expected "
