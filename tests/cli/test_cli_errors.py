@@ -272,3 +272,12 @@ def test_library_arguments_become_the_command_lines_flags(python, flags):
     from chainrule.cli import as_flags
 
     assert as_flags(ValueError(python)) == flags
+
+
+def test_a_file_too_small_for_a_test_split_says_how_many_rows_it_has(tmp_path, capsys):
+    path = write_csv(tmp_path / "tiny.csv", ["x", "y"], [["1", "0"], ["2", "1"], ["3", "0"],
+                                                          ["4", "1"]])
+    err = fails(capsys, ["train", "--csv", path, "--target", "y", "--model", "logistic",
+                         "--out", str(tmp_path / "run")])
+    assert "--test 0.2 leaves no rows to test on" in err and "only 4 rows" in err
+    assert "such as --test 0.2" not in err  # the fraction it was given
