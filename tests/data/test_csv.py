@@ -281,3 +281,10 @@ def test_a_text_column_with_one_comma_value_stays_text(tmp_path):
     path = write(tmp_path, 'size,label\nsmall,0\n"3,5",1\nlarge,0\nsmall,1\n')
     table = load_csv(path, target="label")
     assert table.feature_names == ["size=3,5", "size=large", "size=small"]
+
+
+def test_a_header_repeated_mid_file_is_refused_not_read_as_a_row(tmp_path):
+    # two files joined with `cat`: with text columns only, "c" would be a colour and "y" a class
+    path = write(tmp_path, "c,y\nred,0\nblue,1\nc,y\nred,0\nblue,1\n")
+    with pytest.raises(DataError, match=r"data\.csv, line 4: the header \(line 1\) again"):
+        load_csv(path, target="y")

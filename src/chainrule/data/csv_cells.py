@@ -55,6 +55,9 @@ def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]
     if not rows:
         raise DataError(f"{path}: the file has a header but no data rows")
     for row, line in zip(rows, lines):
+        if row == header:  # files joined with `cat`: the header would be read as a row of data
+            raise DataError(f"{path}, line {line}: the header (line 1) again; a CSV has one "
+                            "header row, so remove this one")
         if len(row) != len(header):
             raise DataError(f"{path}, line {line}: {len(row)} fields, but the header (line 1) "
                             f"has {len(header)} columns")
