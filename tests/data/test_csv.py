@@ -288,3 +288,18 @@ def test_a_header_repeated_mid_file_is_refused_not_read_as_a_row(tmp_path):
     path = write(tmp_path, "c,y\nred,0\nblue,1\nc,y\nred,0\nblue,1\n")
     with pytest.raises(DataError, match=r"data\.csv, line 4: the header \(line 1\) again"):
         load_csv(path, target="y")
+
+
+def test_a_quote_never_closed_is_refused_not_left_to_swallow_the_rows_after_it(tmp_path):
+    # read leniently, lines 3-5 became one label "1\n3,0\n4,1" and two rows were lost
+    path = write(tmp_path, 'a,y\n1,0\n2,"1\n3,0\n4,1\n')
+    with pytest.raises(DataError, match=r"data\.csv, line 3: not readable as CSV: unexpected end "
+                                        "of data; a quote opened in this row is never closed"):
+        load_csv(path, target="y")
+
+
+def test_text_after_a_closing_quote_is_refused_not_run_together(tmp_path):
+    path = write(tmp_path, 'a,y\n1,0\n2,"1"x\n3,0\n')  # leniently: the label "1x"
+    with pytest.raises(DataError, match=r"data\.csv, line 3: not readable as CSV: ',' expected "
+                                        "after '\"'"):
+        load_csv(path, target="y")

@@ -26,9 +26,12 @@ FORMATTED_NUMBER = re.compile(r"[+-]?(\d{1,3}([,. '\u00a0\u202f])\d{3}(\2\d{3})*
 def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]], list[int]]:
     """The header, the rows (cells stripped of surrounding spaces) and each row's line number."""
     rows, lines = [], []
+    start_line = 1
     try:
         with open(path, newline="", encoding="utf-8-sig") as file:
-            reader = csv.reader(file, delimiter=delimiter)
+            # strict: a quote never closed, or text after a closing quote ("0"x), is an error
+            # rather than cells silently run together
+            reader = csv.reader(file, delimiter=delimiter, strict=True)
             header = next(reader, None)
             while header == []:  # blank lines before the header
                 header = next(reader, None)
@@ -44,7 +47,10 @@ def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]
         with open(path, "rb") as file:  # again, as bytes: to say where the first bad byte is
             utf8_text(path, file.read())
     except csv.Error as error:
-        raise DataError(f"{path}, line {reader.line_num}: not readable as CSV: {error}") from None
+        unclosed = "end of data" in str(error)
+        hint = "; a quote opened in this row is never closed"
+        raise DataError(f"{path}, line {start_line}: not readable as CSV: "
+                        f"{error}{hint * unclosed}") from None
     if header is None:
         raise DataError(f"{path}: the file is empty; a CSV needs a header row and data rows")
     header = [name.strip() or f"column_{j + 1}" for j, name in enumerate(header)]
