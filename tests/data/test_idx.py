@@ -167,3 +167,29 @@ def test_a_cached_mnist_file_whose_content_differs_from_the_published_is_refused
     with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz: checksum mismatch for the "
                                         r"cached decompressed content: expected sha256 ba8910"):
         load_mnist(cache_dir=tmp_path / "cache")
+
+
+def test_a_folder_with_some_but_not_all_files_names_those_missing(tmp_path, monkeypatch):
+    tiny_mnist(tmp_path)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").rename(tmp_path / "t10k-labels.gz")  # misnamed
+    monkeypatch.setattr("chainrule.data.download.open_url", lambda url: pytest.fail(url))
+    with pytest.raises(DataError, match=r"holds 3 of the 4 IDX files but not "
+                                        r"t10k-labels-idx1-ubyte\[\.gz\]"):
+        load_mnist(tmp_path, cache_dir=tmp_path / "cache")
+
+
+def test_a_cache_with_some_files_downloads_only_the_others(tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    tiny_mnist(mirror)
+    checksums = {part: "sha256:" + hashlib.sha256(
+        gzip.decompress((mirror / f"{name}.gz").read_bytes())).hexdigest()
+        for part, name in idx.FILES.items()}
+    monkeypatch.setitem(idx.MIRRORS, "mnist", (mirror.as_uri() + "/",))
+    monkeypatch.setitem(idx.CONTENT_CHECKSUMS, "mnist", checksums)
+    cache = tmp_path / "cache" / "mnist"
+    cache.mkdir(parents=True)
+    name = idx.FILES["train_images"] + ".gz"
+    (cache / name).write_bytes((mirror / name).read_bytes())  # an earlier, interrupted run's
+    train, test = load_mnist(cache_dir=tmp_path / "cache")
+    assert len(train) == 5 and len(test) == 3

@@ -83,14 +83,14 @@ def load_mnist(root=None, kind: str = "mnist", download: bool = True, cache_dir=
 
     X: float32 pixels scaled to [0, 1], shape (rows, 784) with ``flatten`` (the default, what
     linear models and MLPs take), else (rows, 28, 28). y: int64 labels 0-9; ``classes`` names them.
-    Files come from ``root`` when it holds all four (``train-images-idx3-ubyte[.gz]`` and so on);
-    otherwise from the cache (``cache_dir``, $CHAINRULE_CACHE or ~/.cache/chainrule), downloaded
+    Files come from ``root`` when it holds all four (``train-images-idx3-ubyte[.gz]`` and so on;
+    some but not all is an error naming those missing); when it holds none, from the cache (``cache_dir``, $CHAINRULE_CACHE or ~/.cache/chainrule), downloaded
     there first if ``download``; a cached file is checksum-verified each time it is read.
     """
     kind = kind.lower().replace("_", "-")
     if kind not in MIRRORS:
         raise ValueError(f"load_mnist: kind must be 'mnist' or 'fashion-mnist', not {kind!r}")
-    paths = _find_files(root) if root is not None else None
+    paths = _find_files(root, all_or_none=True) if root is not None else None
     if paths is None:
         folder = resolve_cache_dir(cache_dir) / kind
         paths = _find_files(folder)
@@ -119,17 +119,21 @@ def _remote_file(kind: str, part: str) -> RemoteFile:
                       CONTENT_CHECKSUMS[kind][part], of_content=True)
 
 
-def _find_files(folder) -> dict | None:
-    """The four files in ``folder``, gzip or raw, or None unless all four are there."""
+def _find_files(folder, all_or_none: bool = False) -> dict | None:
+    """The four files in ``folder``, gzip or raw, or None unless all four are there.
+    all_or_none: some but not all is a DataError naming those missing (a user's folder, where a
+    misnamed file must not silently bring in the cache's copy of the data)."""
     paths = {}
     for part, name in FILES.items():
         for candidate in (Path(folder) / f"{name}.gz", Path(folder) / name):
             if candidate.is_file():
                 paths[part] = candidate
                 break
-        else:
-            return None
-    return paths
+    if all_or_none and 0 < len(paths) < len(FILES):
+        absent = [f"{name}[.gz]" for part, name in FILES.items() if part not in paths]
+        raise DataError(f"{folder}: holds {len(paths)} of the 4 IDX files but not "
+                        f"{', '.join(absent)}")
+    return paths if len(paths) == len(FILES) else None
 
 
 def _image_table(images_path: Path, labels_path: Path, kind: str, flatten: bool,
