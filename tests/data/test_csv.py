@@ -303,3 +303,11 @@ def test_text_after_a_closing_quote_is_refused_not_run_together(tmp_path):
     with pytest.raises(DataError, match=r"data\.csv, line 3: not readable as CSV: ',' expected "
                                         "after '\"'"):
         load_csv(path, target="y")
+
+
+def test_a_column_with_every_cell_missing_is_named_when_dropping_leaves_no_rows(tmp_path):
+    path = write(tmp_path, "a,b,y\n1,,0\n2,,1\n3,,0\n")
+    with pytest.raises(DataError, match=r"no rows left after leaving out those with missing values "
+                                        r"\(missing=\"drop\"\); every cell of column 'b' is "
+                                        "missing: remove it"):
+        load_csv(path, target="y", missing="drop")

@@ -319,8 +319,15 @@ def _rows_to_keep(path: str, masks: dict, lines: numpy.ndarray, policy: str,
     else:  # "mean" fills features, but a missing target cannot be made up
         keep = ~masks[target] if target in masks else numpy.ones(rows, dtype=bool)
     if not keep.any():
+        empty = [name for name, mask in masks.items() if mask.all()]
+        if target in empty:
+            why = f"; every cell of the target {target!r} is missing"
+        elif empty and policy == "drop":
+            why = f"; every cell of column {listing(empty)} is missing: remove it"
+        else:
+            why = ""
         raise DataError(f"{path}: no rows left after leaving out those with missing values "
-                        f'(missing="{policy}")')
+                        f'(missing="{policy}"){why}')
     return keep
 
 
