@@ -311,3 +311,12 @@ def test_a_column_with_every_cell_missing_is_named_when_dropping_leaves_no_rows(
                                         r"\(missing=\"drop\"\); every cell of column 'b' is "
                                         "missing: remove it"):
         load_csv(path, target="y", missing="drop")
+
+
+def test_a_file_separated_by_semicolons_says_so_when_the_target_is_not_found(tmp_path):
+    path = write(tmp_path, "a;y\n1;0\n2;1\n")
+    with pytest.raises(DataError, match=r"no column named 'y' \(the target\); the columns are: "
+                                        r"a;y; the header is a single column: are the cells "
+                                        r"separated by ';' rather than ','\?"):
+        load_csv(path, target="y")
+    assert load_csv(path, target="y", delimiter=";").y.tolist() == [0.0, 1.0]

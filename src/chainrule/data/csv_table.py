@@ -189,6 +189,10 @@ def load_csv(path, target: str, missing: str = "error", task: str | None = None,
     if target not in header:
         close = difflib.get_close_matches(target, header, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
+        separators = [mark for mark in (";", "\t", "|") if len(header) == 1 and mark in header[0]]
+        if separators:
+            hint = (f"; the header is a single column: are the cells separated by "
+                    f"{separators[0]!r} rather than {delimiter!r}?")
         raise DataError(f"{path}: no column named {target!r} (the target); the columns are: "
                         f"{', '.join(header)}{hint}")
     cells = {name: [row[j] for row in rows] for j, name in enumerate(header)}
