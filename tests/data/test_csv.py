@@ -1,3 +1,4 @@
+import gzip
 import json
 
 import numpy
@@ -320,3 +321,11 @@ def test_a_file_separated_by_semicolons_says_so_when_the_target_is_not_found(tmp
                                         r"separated by ';' rather than ','\?"):
         load_csv(path, target="y")
     assert load_csv(path, target="y", delimiter=";").y.tolist() == [0.0, 1.0]
+
+
+def test_a_gzip_compressed_csv_is_named_as_such(tmp_path):
+    path = tmp_path / "data.csv.gz"
+    path.write_bytes(gzip.compress(HOUSES.encode("utf-8")))
+    with pytest.raises(DataError, match=r"data\.csv\.gz: a gzip-compressed file, not text; "
+                                        r"decompress it first"):
+        load_csv(path, target="kind")

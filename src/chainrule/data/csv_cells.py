@@ -76,6 +76,9 @@ def utf8_text(path: str, raw: bytes) -> str:
     try:
         return raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:
+        if raw.startswith(b"\x1f\x8b"):
+            raise DataError(f"{path}: a gzip-compressed file, not text; decompress it first "
+                            "(gunzip)") from None
         line = raw[:error.start].count(b"\n") + 1
         raise DataError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[error.start]:02x} at "
                         f"offset {error.start}); save the file as UTF-8") from None
