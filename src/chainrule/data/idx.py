@@ -84,8 +84,9 @@ def load_mnist(root=None, kind: str = "mnist", download: bool = True, cache_dir=
     X: float32 pixels scaled to [0, 1], shape (rows, 784) with ``flatten`` (the default, what
     linear models and MLPs take), else (rows, 28, 28). y: int64 labels 0-9; ``classes`` names them.
     Files come from ``root`` when it holds all four (``train-images-idx3-ubyte[.gz]`` and so on;
-    some but not all is an error naming those missing); when it holds none, from the cache (``cache_dir``, $CHAINRULE_CACHE or ~/.cache/chainrule), downloaded
-    there first if ``download``; a cached file is checksum-verified each time it is read.
+    some but not all is an error naming those missing); when it holds none, from the cache
+    (``cache_dir``, $CHAINRULE_CACHE or ~/.cache/chainrule), downloaded there first if
+    ``download``; a cached file is checksum-verified each time it is read.
     """
     kind = kind.lower().replace("_", "-")
     if kind not in MIRRORS:
