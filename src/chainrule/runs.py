@@ -364,8 +364,10 @@ def _readable(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
 
 
-def _number(value: float) -> str:
-    return f"{value:.6g}"
+def _number(value) -> str:
+    """Every digit the value's float type holds (the shortest that reads back the same), in
+    plain notation: 1234567.4, where six significant digits wrote 1.23457e+06."""
+    return numpy.format_float_positional(value, trim="-")
 
 
 def _describe_data(config: RunConfig, data: RunData) -> str:
