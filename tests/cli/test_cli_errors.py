@@ -178,6 +178,14 @@ def test_an_offline_mnist_download_suggests_data_dir(tmp_path, monkeypatch, caps
     assert "train-images-idx3-ubyte.gz" in err[-1] and "root=" not in err[-1]
 
 
+
+def test_a_cache_that_cannot_be_a_folder_is_one_line_not_a_traceback(tmp_path, monkeypatch,
+                                                                     capsys):
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("CHAINRULE_CACHE", str(tmp_path / "a-file" / "cache"))
+    err = fails(capsys, ["train", "california-housing", "--out", str(tmp_path / "run")])
+    assert "cannot write the download cache there" in err and "CHAINRULE_CACHE" in err
+
 # ---------------------------------------------------------------- optional dependencies
 @pytest.mark.parametrize("module, arguments, extra", [
     ("sklearn", ["train", "iris"], "train"),

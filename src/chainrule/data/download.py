@@ -61,7 +61,13 @@ def fetch(remote: RemoteFile, folder) -> Path:
     destination = folder / remote.name
     if destination.is_file():
         return verify_cached(destination, remote)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:  # before any mirror: a cache that cannot be written is no network failure
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        raise DataError(f"{folder}: cannot write the download cache there ({error.strerror}); "
+                        "set the environment variable CHAINRULE_CACHE to a writable folder") \
+            from None
     failures = []
     for url in remote.urls:
         try:
