@@ -289,3 +289,15 @@ def test_a_file_too_small_for_a_test_split_says_how_many_rows_it_has(tmp_path, c
                          "--out", str(tmp_path / "run")])
     assert "--test 0.2 leaves no rows to test on" in err and "only 4 rows" in err
     assert "such as --test 0.2" not in err  # the fraction it was given
+
+
+@pytest.mark.parametrize("arguments", [
+    ["train", "--csv", "FILE/data.csv", "--target", "y"],
+    ["train", "--csv", "LABELS", "--target", "y", "--model", "logistic", "--out", "FILE/run"],
+    ["lm", "train", "--text", "FILE/corpus.txt", "--out", "RUN"],
+])
+def test_a_path_through_a_file_is_one_line_not_a_traceback(arguments, tmp_path, labels, capsys):
+    (tmp_path / "a-file").write_text("not a folder")
+    given = [argument.replace("FILE", str(tmp_path / "a-file")).replace("LABELS", labels)
+             .replace("RUN", str(tmp_path / "run")) for argument in arguments]
+    assert "a-file" in fails(capsys, given)
