@@ -84,6 +84,10 @@ def split_rows(pool, test, config: RunConfig):
                                  else config.test, stratify=stratify, seed=config.seed)
     validation = pool.subset(parts.val) if len(parts.val) else None
     test = test if test is not None else pool.subset(parts.test)
+    if len(test) == 0 and config.test > 0:  # each class's share rounded down to no row
+        split_by = " (each class's share of its rows, rounded)" if stratify is not None else ""
+        raise SettingError(("test", config.test), f" leaves no rows to test on{split_by}: the "
+                           f"data has only {len(pool)} rows; give more rows or a larger fraction")
     if len(test) == 0:
         raise SettingError(("test", config.test), " leaves no rows to test on; the run ends "
                            "with a test evaluation, so give a fraction such as ", ("test", 0.2))
@@ -360,8 +364,10 @@ def _readable(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
 
 
-def _number(value: float) -> str:
-    return f"{value:.6g}"
+def _number(value) -> str:
+    """Every digit the value's float type holds (the shortest that reads back the same), in
+    plain notation: 1234567.4, where six significant digits wrote 1.23457e+06."""
+    return numpy.format_float_positional(value, trim="-")
 
 
 def _describe_data(config: RunConfig, data: RunData) -> str:

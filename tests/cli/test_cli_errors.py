@@ -178,6 +178,14 @@ def test_an_offline_mnist_download_suggests_data_dir(tmp_path, monkeypatch, caps
     assert "train-images-idx3-ubyte.gz" in err[-1] and "root=" not in err[-1]
 
 
+
+def test_a_cache_that_cannot_be_a_folder_is_one_line_not_a_traceback(tmp_path, monkeypatch,
+                                                                     capsys):
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("CHAINRULE_CACHE", str(tmp_path / "a-file" / "cache"))
+    err = fails(capsys, ["train", "california-housing", "--out", str(tmp_path / "run")])
+    assert "cannot write the download cache there" in err and "CHAINRULE_CACHE" in err
+
 # ---------------------------------------------------------------- optional dependencies
 @pytest.mark.parametrize("module, arguments, extra", [
     ("sklearn", ["train", "iris"], "train"),
@@ -272,3 +280,24 @@ def test_library_arguments_become_the_command_lines_flags(python, flags):
     from chainrule.cli import as_flags
 
     assert as_flags(ValueError(python)) == flags
+
+
+def test_a_file_too_small_for_a_test_split_says_how_many_rows_it_has(tmp_path, capsys):
+    path = write_csv(tmp_path / "tiny.csv", ["x", "y"], [["1", "0"], ["2", "1"], ["3", "0"],
+                                                          ["4", "1"]])
+    err = fails(capsys, ["train", "--csv", path, "--target", "y", "--model", "logistic",
+                         "--out", str(tmp_path / "run")])
+    assert "--test 0.2 leaves no rows to test on" in err and "only 4 rows" in err
+    assert "such as --test 0.2" not in err  # the fraction it was given
+
+
+@pytest.mark.parametrize("arguments", [
+    ["train", "--csv", "FILE/data.csv", "--target", "y"],
+    ["train", "--csv", "LABELS", "--target", "y", "--model", "logistic", "--out", "FILE/run"],
+    ["lm", "train", "--text", "FILE/corpus.txt", "--out", "RUN"],
+])
+def test_a_path_through_a_file_is_one_line_not_a_traceback(arguments, tmp_path, labels, capsys):
+    (tmp_path / "a-file").write_text("not a folder")
+    given = [argument.replace("FILE", str(tmp_path / "a-file")).replace("LABELS", labels)
+             .replace("RUN", str(tmp_path / "run")) for argument in arguments]
+    assert "a-file" in fails(capsys, given)

@@ -248,3 +248,22 @@ def test_an_unknown_schedule_in_a_config_is_refused_naming_the_field(tmp_path, c
     path.write_text(json.dumps(config))
     err = fails(capsys, ["evaluate", str(tmp_path / "r")])
     assert "fitting.schedule" in err
+
+
+def test_predictions_are_written_with_every_digit_their_float_holds(tmp_path, capsys):
+    # a target in the millions: six significant digits (1.23457e+06) dropped the last ones
+    rows = [[str(i), str(1_000_000 + 12_345 * i + 0.25)] for i in range(50)]
+    path = write_csv(tmp_path / "big.csv", ["x", "y"], rows)
+    run = str(tmp_path / "run")
+    train(capsys, "--csv", path, "--target", "y", "--model", "linear", "--epochs", "5",
+          "--out", run)
+    assert main(["predict", run, "--input", path]) == 0
+    printed = [row[0] for row in csv.reader(capsys.readouterr().out.splitlines())][1:]
+
+    from chainrule.runs import _encoder, _scaler, features, load_run
+    config, estimator = load_run(run)
+    table = _encoder(config).encode_csv(path, with_target=False)
+    exact = estimator.predict(features(table, _scaler(config)))
+    assert len(printed) == len(exact) == 50
+    assert all("e" not in text for text in printed)
+    numpy.testing.assert_array_equal(numpy.array(printed, dtype=exact.dtype), exact)

@@ -1,3 +1,4 @@
+import gzip
 import json
 
 import numpy
@@ -160,7 +161,7 @@ def test_line_numbers_count_blank_lines_and_multi_line_quoted_cells(tmp_path):
 def test_a_file_that_is_not_utf8_is_refused(tmp_path):
     path = tmp_path / "latin.csv"
     path.write_bytes("a,y\ncafé,1\nthé,0\n".encode("latin-1"))
-    with pytest.raises(DataError, match="not UTF-8"):
+    with pytest.raises(DataError, match=r"latin\.csv, line 2: not UTF-8 text \(byte 0xe9"):
         load_csv(path, target="y")
 
 
@@ -255,3 +256,76 @@ def test_no_rows_left_after_drop_names_the_python_argument(tmp_path):
     with pytest.raises(DataError, match="no rows left") as caught:
         load_csv(write(tmp_path, text), target="y", missing="drop")
     assert '(missing="drop")' in str(caught.value) and "--missing" not in str(caught.value)
+
+
+@pytest.mark.parametrize("cells", [('"1,234"', '"2,345"', '"3,456"', '"4,567"'),
+                                   ('"1,234"', '"2,345"', "999", "12"),
+                                   ("1 234", "2 345", "3 456", "4 567"),
+                                   ('"1,5"', '"2,5"', '"3,5"', '"4,5"')])
+def test_numbers_with_thousands_separators_or_decimal_commas_are_refused_not_one_hot(tmp_path,
+                                                                                      cells):
+    rows = "".join(f"{cell},{label}\n" for cell, label in zip(cells, (0, 1, 0, 1)))
+    path = write(tmp_path, "size,label\n" + rows)
+    with pytest.raises(DataError, match=r"data\.csv, line 2, column 'size': '1[, ][25].*thousands "
+                                        r"separator or a decimal comma"):
+        load_csv(path, target="label")
+
+
+def test_a_target_of_numbers_with_thousands_separators_is_refused_not_taken_as_classes(tmp_path):
+    path = write(tmp_path, 'rooms,price\n3,"210,000"\n4,"320,000"\n2,"150,000"\n')
+    with pytest.raises(DataError, match=r"line 2, column 'price': '210,000' is a number written "
+                                        "with a thousands separator"):
+        load_csv(path, target="price")
+
+
+def test_a_text_column_with_one_comma_value_stays_text(tmp_path):
+    path = write(tmp_path, 'size,label\nsmall,0\n"3,5",1\nlarge,0\nsmall,1\n')
+    table = load_csv(path, target="label")
+    assert table.feature_names == ["size=3,5", "size=large", "size=small"]
+
+
+def test_a_header_repeated_mid_file_is_refused_not_read_as_a_row(tmp_path):
+    # two files joined with `cat`: with text columns only, "c" would be a colour and "y" a class
+    path = write(tmp_path, "c,y\nred,0\nblue,1\nc,y\nred,0\nblue,1\n")
+    with pytest.raises(DataError, match=r"data\.csv, line 4: the header \(line 1\) again"):
+        load_csv(path, target="y")
+
+
+def test_a_quote_never_closed_is_refused_not_left_to_swallow_the_rows_after_it(tmp_path):
+    # read leniently, lines 3-5 became one label "1\n3,0\n4,1" and two rows were lost
+    path = write(tmp_path, 'a,y\n1,0\n2,"1\n3,0\n4,1\n')
+    with pytest.raises(DataError, match=r"data\.csv, line 3: not readable as CSV: unexpected end "
+                                        "of data; a quote opened in this row is never closed"):
+        load_csv(path, target="y")
+
+
+def test_text_after_a_closing_quote_is_refused_not_run_together(tmp_path):
+    path = write(tmp_path, 'a,y\n1,0\n2,"1"x\n3,0\n')  # leniently: the label "1x"
+    with pytest.raises(DataError, match=r"data\.csv, line 3: not readable as CSV: ',' expected "
+                                        "after '\"'"):
+        load_csv(path, target="y")
+
+
+def test_a_column_with_every_cell_missing_is_named_when_dropping_leaves_no_rows(tmp_path):
+    path = write(tmp_path, "a,b,y\n1,,0\n2,,1\n3,,0\n")
+    with pytest.raises(DataError, match=r"no rows left after leaving out those with missing values "
+                                        r"\(missing=\"drop\"\); every cell of column 'b' is "
+                                        "missing: remove it"):
+        load_csv(path, target="y", missing="drop")
+
+
+def test_a_file_separated_by_semicolons_says_so_when_the_target_is_not_found(tmp_path):
+    path = write(tmp_path, "a;y\n1;0\n2;1\n")
+    with pytest.raises(DataError, match=r"no column named 'y' \(the target\); the columns are: "
+                                        r"a;y; the header is a single column: are the cells "
+                                        r"separated by ';' rather than ','\?"):
+        load_csv(path, target="y")
+    assert load_csv(path, target="y", delimiter=";").y.tolist() == [0.0, 1.0]
+
+
+def test_a_gzip_compressed_csv_is_named_as_such(tmp_path):
+    path = tmp_path / "data.csv.gz"
+    path.write_bytes(gzip.compress(HOUSES.encode("utf-8")))
+    with pytest.raises(DataError, match=r"data\.csv\.gz: a gzip-compressed file, not text; "
+                                        r"decompress it first"):
+        load_csv(path, target="kind")

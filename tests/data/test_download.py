@@ -96,3 +96,29 @@ def test_cache_dir_comes_from_argument_then_environment_then_home(monkeypatch, t
     assert resolve_cache_dir() == tmp_path / "env"
     monkeypatch.delenv("CHAINRULE_CACHE")
     assert resolve_cache_dir() == Path.home() / ".cache" / "chainrule"
+
+
+def test_a_cached_file_whose_checksum_differs_is_refused_not_used_nor_overwritten(tmp_path,
+                                                                                  monkeypatch):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    damaged = PAYLOAD[:-5] + b"XXXXX"
+    (cache / "data.txt").write_bytes(damaged)
+    monkeypatch.setattr(download, "open_url", lambda url: pytest.fail("downloaded again"))
+    remote = RemoteFile("data.txt", ("https://example.org/data.txt",), sha256(PAYLOAD))
+    with pytest.raises(DataError) as caught:
+        fetch(remote, cache)
+    message = str(caught.value)
+    assert str(cache / "data.txt") in message and "checksum mismatch for the cached file" in message
+    assert hashlib.sha256(damaged).hexdigest() in message and "delete it" in message
+    assert (cache / "data.txt").read_bytes() == damaged
+
+
+def test_a_cache_folder_that_cannot_be_written_is_named_before_any_download(tmp_path,
+                                                                            monkeypatch):
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setattr(download, "open_url", lambda url: pytest.fail("tried to download"))
+    remote = RemoteFile("data.txt", ("https://example.org/data.txt",), sha256(PAYLOAD))
+    with pytest.raises(DataError, match=r"a-file/cache: cannot write the download cache there "
+                                        r"\(.*\); set the environment variable CHAINRULE_CACHE"):
+        fetch(remote, tmp_path / "a-file" / "cache")

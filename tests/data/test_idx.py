@@ -129,3 +129,67 @@ def test_load_mnist_downloads_verified_files_into_the_cache_once(tmp_path, monke
 
     monkeypatch.setattr("chainrule.data.download.open_url", no_network)
     assert len(load_mnist()[0]) == 5
+
+
+def test_an_empty_file_is_said_to_be_empty(tmp_path):
+    (tmp_path / "labels.idx").write_bytes(b"")
+    with pytest.raises(DataError, match=r"labels\.idx: the file is empty"):
+        load_idx(tmp_path / "labels.idx")
+
+
+def test_images_that_are_not_28_by_28_bytes_are_refused_naming_the_file(tmp_path):
+    tiny_mnist(tmp_path)
+    small = numpy.zeros((5, 20, 20), dtype=numpy.uint8)  # 400 features where the test has 784
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", small)
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz: expected mnist images of "
+                                        r"28×28 uint8 pixels .*got \(20, 20\) images of uint8"):
+        load_mnist(tmp_path, download=False)
+    halves = numpy.full((5, 28, 28), 0.5, dtype=numpy.float32)  # would be scaled by 1/255
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", halves, type_code=0x0D)
+    with pytest.raises(DataError, match=r"got \(28, 28\) images of float32"):
+        load_mnist(tmp_path, download=False)
+
+
+def test_labels_that_are_not_whole_numbers_are_refused(tmp_path):
+    tiny_mnist(tmp_path)
+    fractions = numpy.array([0, 1.5, 2, 3, 4], dtype=numpy.float32)  # 1.5 would become 1
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", fractions, type_code=0x0D)
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz: expected whole-number "
+                                        "labels, got float32"):
+        load_mnist(tmp_path, download=False)
+
+
+def test_a_cached_mnist_file_whose_content_differs_from_the_published_is_refused(tmp_path,
+                                                                                 monkeypatch):
+    (tmp_path / "cache" / "mnist").mkdir(parents=True)
+    tiny_mnist(tmp_path / "cache" / "mnist")  # random images: not MNIST's published content
+    monkeypatch.setattr("chainrule.data.download.open_url", lambda url: pytest.fail(url))
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz: checksum mismatch for the "
+                                        r"cached decompressed content: expected sha256 ba8910"):
+        load_mnist(cache_dir=tmp_path / "cache")
+
+
+def test_a_folder_with_some_but_not_all_files_names_those_missing(tmp_path, monkeypatch):
+    tiny_mnist(tmp_path)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").rename(tmp_path / "t10k-labels.gz")  # misnamed
+    monkeypatch.setattr("chainrule.data.download.open_url", lambda url: pytest.fail(url))
+    with pytest.raises(DataError, match=r"holds 3 of the 4 IDX files but not "
+                                        r"t10k-labels-idx1-ubyte\[\.gz\]"):
+        load_mnist(tmp_path, cache_dir=tmp_path / "cache")
+
+
+def test_a_cache_with_some_files_downloads_only_the_others(tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    tiny_mnist(mirror)
+    checksums = {part: "sha256:" + hashlib.sha256(
+        gzip.decompress((mirror / f"{name}.gz").read_bytes())).hexdigest()
+        for part, name in idx.FILES.items()}
+    monkeypatch.setitem(idx.MIRRORS, "mnist", (mirror.as_uri() + "/",))
+    monkeypatch.setitem(idx.CONTENT_CHECKSUMS, "mnist", checksums)
+    cache = tmp_path / "cache" / "mnist"
+    cache.mkdir(parents=True)
+    name = idx.FILES["train_images"] + ".gz"
+    (cache / name).write_bytes((mirror / name).read_bytes())  # an earlier, interrupted run's
+    train, test = load_mnist(cache_dir=tmp_path / "cache")
+    assert len(train) == 5 and len(test) == 3

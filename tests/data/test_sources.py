@@ -1,3 +1,4 @@
+import codecs
 import hashlib
 
 import numpy
@@ -139,3 +140,29 @@ def test_a_bad_portland_cell_names_the_file_line_and_column(tmp_path):
     path.write_text("2104,3\n")
     with pytest.raises(DataError, match="line 1: 2 values; expected 3"):
         load_portland_housing(path)
+
+
+def test_a_byte_order_mark_is_no_character_of_the_text(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(codecs.BOM_UTF8 + "ROMEO:\nPeace.\n".encode("utf-8"))
+    assert load_text(path) == "ROMEO:\nPeace.\n"
+
+
+def test_portland_housing_not_utf8_is_a_data_error_naming_the_line(tmp_path):
+    path = tmp_path / "ex1data2.txt"
+    path.write_bytes("2104,3,399900\n1600,3,329900 é\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"ex1data2\.txt, line 2: not UTF-8 text \(byte 0xe9"):
+        load_portland_housing(path)
+
+
+def test_portland_housing_refuses_a_value_float32_would_read_as_infinity(tmp_path):
+    path = tmp_path / "ex1data2.txt"
+    path.write_text("2104,3,399900\n1600,3,4e38\n")
+    with pytest.raises(DataError, match=r"line 2, column 3 \(price\): '4e38' is too large"):
+        load_portland_housing(path)
+
+
+def test_portland_housing_reads_a_file_saved_with_a_byte_order_mark(tmp_path):
+    path = tmp_path / "ex1data2.txt"
+    path.write_bytes(codecs.BOM_UTF8 + PORTLAND_ROWS.encode("utf-8"))
+    numpy.testing.assert_array_equal(load_portland_housing(path).X[:, 0], [2104, 1600, 2400])

@@ -73,3 +73,11 @@ def test_sampling_follows_the_probabilities_and_never_picks_an_impossible_token(
     counts = numpy.bincount(chosen, minlength=4) / len(chosen)
     assert counts[0] == counts[2] == 0
     assert abs(counts[1] - 0.2) < 0.01 and abs(counts[3] - 0.8) < 0.01
+
+
+def test_an_unknown_character_in_a_text_file_is_named_with_its_line_and_column():
+    # a run resumed on another file: its characters are checked against the saved vocabulary
+    tokenizer = CharTokenizer.from_text("abc\n")
+    with pytest.raises(DataError, match=r"more\.txt contains 'Z' \(U\+005A\) at position 10 "
+                                        r"\(line 3, column 3\), a character the model never saw"):
+        tokenizer.encode("abc\ncba\nabZ\n", what="more.txt")

@@ -85,7 +85,7 @@ def main(argv=None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
-    except (ChainruleError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
+    except (ChainruleError, OSError) as error:  # OSError: a path, a full disk, a read-only one
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
         print(f"chainrule {args.command}: error: {as_flags(error)}", file=sys.stderr)

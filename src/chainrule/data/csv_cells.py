@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 
 import numpy
 
@@ -16,14 +17,21 @@ from ..errors import DataError
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "?"})
 # Features and targets are float32: a cell beyond its range would become ±inf, then NaN.
 FLOAT32_MAX = float(numpy.finfo(numpy.float32).max)
+# A number as a spreadsheet displays it: thousands separated ("1,234", "1 234", "1.234,5") or with
+# a decimal comma ("3,5"). float() refuses it, and it is no text category either.
+FORMATTED_NUMBER = re.compile(r"[+-]?(\d{1,3}([,. '\u00a0\u202f])\d{3}(\2\d{3})*([.,]\d+)?"
+                              r"|\d+,\d+)")
 
 
 def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]], list[int]]:
     """The header, the rows (cells stripped of surrounding spaces) and each row's line number."""
     rows, lines = [], []
+    start_line = 1
     try:
         with open(path, newline="", encoding="utf-8-sig") as file:
-            reader = csv.reader(file, delimiter=delimiter)
+            # strict: a quote never closed, or text after a closing quote ("0"x), is an error
+            # rather than cells silently run together
+            reader = csv.reader(file, delimiter=delimiter, strict=True)
             header = next(reader, None)
             while header == []:  # blank lines before the header
                 header = next(reader, None)
@@ -35,10 +43,14 @@ def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]
                 if row:  # csv gives [] for a blank line: skip it, as pandas and numpy do
                     rows.append([cell.strip() for cell in row])
                     lines.append(start_line)
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not UTF-8 text ({error.reason}); save it as UTF-8") from None
+    except UnicodeDecodeError:
+        with open(path, "rb") as file:  # again, as bytes: to say where the first bad byte is
+            utf8_text(path, file.read())
     except csv.Error as error:
-        raise DataError(f"{path}, line {reader.line_num}: not readable as CSV: {error}") from None
+        unclosed = "end of data" in str(error)
+        hint = "; a quote opened in this row is never closed"
+        raise DataError(f"{path}, line {start_line}: not readable as CSV: "
+                        f"{error}{hint * unclosed}") from None
     if header is None:
         raise DataError(f"{path}: the file is empty; a CSV needs a header row and data rows")
     header = [name.strip() or f"column_{j + 1}" for j, name in enumerate(header)]
@@ -49,10 +61,27 @@ def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]
     if not rows:
         raise DataError(f"{path}: the file has a header but no data rows")
     for row, line in zip(rows, lines):
+        if row == header:  # files joined with `cat`: the header would be read as a row of data
+            raise DataError(f"{path}, line {line}: the header (line 1) again; a CSV has one "
+                            "header row, so remove this one")
         if len(row) != len(header):
             raise DataError(f"{path}, line {line}: {len(row)} fields, but the header (line 1) "
                             f"has {len(header)} columns")
     return header, rows, lines
+
+
+def utf8_text(path: str, raw: bytes) -> str:
+    """``raw`` decoded as UTF-8 (a byte order mark dropped), or a DataError naming the line of the
+    first byte that is not UTF-8."""
+    try:
+        return raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        if raw.startswith(b"\x1f\x8b"):
+            raise DataError(f"{path}: a gzip-compressed file, not text; decompress it first "
+                            "(gunzip)") from None
+        line = raw[:error.start].count(b"\n") + 1
+        raise DataError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[error.start]:02x} at "
+                        f"offset {error.start}); save the file as UTF-8") from None
 
 
 def missing_mask(cells: list[str]) -> numpy.ndarray:
@@ -85,6 +114,12 @@ def number_or_nan(cell: str):
     return int(value) if value.is_integer() else value
 
 
+def all_formatted_numbers(cells: list[str], words: numpy.ndarray) -> bool:
+    """True if there are cells marked ``words`` and each is a FORMATTED_NUMBER."""
+    chosen = [cell for cell, word in zip(cells, words) if word]
+    return bool(chosen) and all(FORMATTED_NUMBER.fullmatch(cell) for cell in chosen)
+
+
 def refuse_non_numbers(path: str, column: str, cells: list[str], bad: numpy.ndarray,
                         lines: numpy.ndarray, numbers: int | None = None) -> None:
     """Raise a DataError naming the first cell marked ``bad``, its line and column, and how many
@@ -101,6 +136,9 @@ def refuse_non_numbers(path: str, column: str, cells: list[str], bad: numpy.ndar
         too_large = False
     if too_large:
         problem = f"is too large for float32 (at most ±{FLOAT32_MAX:.4g}); rescale the column"
+    elif FORMATTED_NUMBER.fullmatch(cells[first]):
+        problem = ("is a number written with a thousands separator or a decimal comma; write "
+                   "the column's numbers plainly, as 1234.5")
     else:
         problem = "is not a finite number"
     raise DataError(f"{path}, line {lines[first]}, column {column!r}: {cells[first]!r} "

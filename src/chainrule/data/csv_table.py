@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy
 
 from ..errors import DataError
-from .csv_cells import listing, missing_mask, number_or_nan, read_csv, refuse_non_numbers, \
-    to_numbers
+from .csv_cells import all_formatted_numbers, listing, missing_mask, number_or_nan, read_csv, \
+    refuse_non_numbers, to_numbers
 from .table import Table
 
 MISSING_POLICIES = ("error", "drop", "mean")
@@ -189,6 +189,10 @@ def load_csv(path, target: str, missing: str = "error", task: str | None = None,
     if target not in header:
         close = difflib.get_close_matches(target, header, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
+        separators = [mark for mark in (";", "\t", "|") if len(header) == 1 and mark in header[0]]
+        if separators:
+            hint = (f"; the header is a single column: are the cells separated by "
+                    f"{separators[0]!r} rather than {delimiter!r}?")
         raise DataError(f"{path}: no column named {target!r} (the target); the columns are: "
                         f"{', '.join(header)}{hint}")
     cells = {name: [row[j] for row in rows] for j, name in enumerate(header)}
@@ -223,6 +227,8 @@ def _infer_column(path: str, name: str, cells: list[str], missing: numpy.ndarray
         # Mostly numbers: a stray word is a typo to report, not a reason to one-hot the column.
         refuse_non_numbers(path, name, cells, bad, lines, numbers)
         return Column(name, "numeric")
+    if all_formatted_numbers(cells, words):  # "1,234": one-hot would hide the numbers
+        refuse_non_numbers(path, name, cells, words, lines)
     categories = sorted({cell for cell, here in zip(cells, present) if here})
     if len(categories) > max_categories:
         raise DataError(f"{path}, column {name!r}: {len(categories)} distinct text values "
@@ -258,6 +264,8 @@ def _infer_target(path: str, target: str, cells: list[str], lines: numpy.ndarray
         if task == "regression" or not integer_valued or distinct > MAX_CLASSES_GUESSED \
                 or distinct > len(values) / 2:
             return "regression", None
+    if task is None and all_formatted_numbers(cells, words):  # "1,234" is a number, no class
+        refuse_non_numbers(path, target, cells, words, lines)
     if not words.any():
         classes = sorted({number_or_nan(cell) for cell in cells})
     else:
@@ -315,8 +323,15 @@ def _rows_to_keep(path: str, masks: dict, lines: numpy.ndarray, policy: str,
     else:  # "mean" fills features, but a missing target cannot be made up
         keep = ~masks[target] if target in masks else numpy.ones(rows, dtype=bool)
     if not keep.any():
+        empty = [name for name, mask in masks.items() if mask.all()]
+        if target in empty:
+            why = f"; every cell of the target {target!r} is missing"
+        elif empty and policy == "drop":
+            why = f"; every cell of column {listing(empty)} is missing: remove it"
+        else:
+            why = ""
         raise DataError(f"{path}: no rows left after leaving out those with missing values "
-                        f'(missing="{policy}")')
+                        f'(missing="{policy}"){why}')
     return keep
 
 

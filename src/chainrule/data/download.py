@@ -60,8 +60,14 @@ def fetch(remote: RemoteFile, folder) -> Path:
     folder = Path(folder)
     destination = folder / remote.name
     if destination.is_file():
-        return destination
-    folder.mkdir(parents=True, exist_ok=True)
+        return verify_cached(destination, remote)
+    try:  # before any mirror: a cache that cannot be written is no network failure
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        raise DataError(f"{folder}: cannot write the download cache there ({error.strerror}); "
+                        "set the environment variable CHAINRULE_CACHE to a writable folder") \
+            from None
     failures = []
     for url in remote.urls:
         try:
@@ -102,16 +108,31 @@ def download(url: str, destination, checksum: str, of_content: bool = False) -> 
     return destination
 
 
+def verify_cached(path: Path, remote: RemoteFile) -> Path:
+    """``path`` if its checksum is ``remote``'s; else a DataError. A download only lands in the
+    cache verified, so a mismatch is a file damaged or replaced since: it is refused, not
+    overwritten, since it may be someone's own."""
+    algorithm, expected = _parse_checksum(remote.checksum)
+    actual = file_checksum(path, algorithm, decompress=remote.of_content)
+    if actual != expected:
+        what = "decompressed content" if remote.of_content else "file"
+        raise DataError(f"{path}: checksum mismatch for the cached {what}: expected {algorithm} "
+                        f"{expected}, got {actual}; it is damaged or not the published file: "
+                        "delete it to download it again")
+    return path
+
+
 def open_url(url: str):
     """The response for ``url`` (http, https or file); the one place the network is touched."""
     return urllib.request.urlopen(url, timeout=60)
 
 
-def file_checksum(path, algorithm: str = "sha256") -> str:
-    """The hex digest of a file, or of its decompressed content when it is gzip-compressed."""
+def file_checksum(path, algorithm: str = "sha256", decompress: bool = True) -> str:
+    """The hex digest of a file, or with ``decompress`` of its decompressed content when it is
+    gzip-compressed."""
     digest = hashlib.new(algorithm)
     with open(path, "rb") as probe:
-        compressed = probe.read(2) == b"\x1f\x8b"
+        compressed = decompress and probe.read(2) == b"\x1f\x8b"
     opener = gzip.open if compressed else open
     try:
         with opener(path, "rb") as file:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy
 
 from ..errors import DataError
-from .download import DownloadError, RemoteFile, fetch, resolve_cache_dir
+from .download import DownloadError, RemoteFile, fetch, resolve_cache_dir, verify_cached
 from .table import Table, TrainTest
 
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -45,6 +45,7 @@ CONTENT_CHECKSUMS = {
         "test_labels": "md5:15d484375f8d13e6eb1aabb0c3f46965",
     },
 }
+IMAGE_SHAPE = (28, 28)
 CLASSES = {
     "mnist": list(range(10)),
     "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -56,6 +57,8 @@ def load_idx(path) -> numpy.ndarray:
     """The array in an IDX file (gzip or raw), in native byte order, with the header's shape."""
     path = os.fspath(path)
     raw = _read_bytes(path)
+    if not raw:
+        raise DataError(f"{path}: the file is empty; an IDX file starts with a magic number")
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES or raw[3] == 0:
         raise DataError(f"{path}: not an IDX file: its magic number is 0x{raw[:4].hex()}, "
                         "expected 0x0000TTNN (type, dimensions), e.g. 0x00000803 for images "
@@ -80,18 +83,22 @@ def load_mnist(root=None, kind: str = "mnist", download: bool = True, cache_dir=
 
     X: float32 pixels scaled to [0, 1], shape (rows, 784) with ``flatten`` (the default, what
     linear models and MLPs take), else (rows, 28, 28). y: int64 labels 0-9; ``classes`` names them.
-    Files come from ``root`` when it holds all four (``train-images-idx3-ubyte[.gz]`` and so on);
-    otherwise from the cache (``cache_dir``, $CHAINRULE_CACHE or ~/.cache/chainrule), downloaded
-    and checksum-verified there first if ``download``.
+    Files come from ``root`` when it holds all four (``train-images-idx3-ubyte[.gz]`` and so on;
+    some but not all is an error naming those missing); when it holds none, from the cache
+    (``cache_dir``, $CHAINRULE_CACHE or ~/.cache/chainrule), downloaded there first if
+    ``download``; a cached file is checksum-verified each time it is read.
     """
     kind = kind.lower().replace("_", "-")
     if kind not in MIRRORS:
         raise ValueError(f"load_mnist: kind must be 'mnist' or 'fashion-mnist', not {kind!r}")
-    paths = _find_files(root) if root is not None else None
+    paths = _find_files(root, all_or_none=True) if root is not None else None
     if paths is None:
         folder = resolve_cache_dir(cache_dir) / kind
         paths = _find_files(folder)
-        if paths is None:
+        if paths is not None:
+            for part, path in paths.items():
+                verify_cached(path, _remote_file(kind, part))
+        else:
             if not download:
                 where = f"{root} or {folder}" if root is not None else str(folder)
                 raise FileNotFoundError(f"no {kind} files in {where} (expected "
@@ -113,17 +120,21 @@ def _remote_file(kind: str, part: str) -> RemoteFile:
                       CONTENT_CHECKSUMS[kind][part], of_content=True)
 
 
-def _find_files(folder) -> dict | None:
-    """The four files in ``folder``, gzip or raw, or None unless all four are there."""
+def _find_files(folder, all_or_none: bool = False) -> dict | None:
+    """The four files in ``folder``, gzip or raw, or None unless all four are there.
+    all_or_none: some but not all is a DataError naming those missing (a user's folder, where a
+    misnamed file must not silently bring in the cache's copy of the data)."""
     paths = {}
     for part, name in FILES.items():
         for candidate in (Path(folder) / f"{name}.gz", Path(folder) / name):
             if candidate.is_file():
                 paths[part] = candidate
                 break
-        else:
-            return None
-    return paths
+    if all_or_none and 0 < len(paths) < len(FILES):
+        absent = [f"{name}[.gz]" for part, name in FILES.items() if part not in paths]
+        raise DataError(f"{folder}: holds {len(paths)} of the 4 IDX files but not "
+                        f"{', '.join(absent)}")
+    return paths if len(paths) == len(FILES) else None
 
 
 def _image_table(images_path: Path, labels_path: Path, kind: str, flatten: bool,
@@ -132,6 +143,14 @@ def _image_table(images_path: Path, labels_path: Path, kind: str, flatten: bool,
     if images.ndim != 3 or labels.ndim != 1:
         raise DataError(f"{images_path} and {labels_path}: expected images of 3 dimensions and "
                         f"labels of 1, got shapes {images.shape} and {labels.shape}")
+    # Pixels are bytes (0-255, scaled by 1/255 below) in 28×28 images; labels are whole numbers.
+    if images.dtype != numpy.uint8 or images.shape[1:] != IMAGE_SHAPE:
+        raise DataError(f"{images_path}: expected {kind} images of {IMAGE_SHAPE[0]}×"
+                        f"{IMAGE_SHAPE[1]} uint8 pixels (IDX type 0x08), got "
+                        f"{images.shape[1:]} images of {images.dtype}")
+    if labels.dtype.kind not in "iu":
+        raise DataError(f"{labels_path}: expected whole-number labels, got {labels.dtype} values "
+                        "(IDX type 0x08 is what MNIST uses)")
     if images.shape[0] != labels.shape[0]:
         raise DataError(f"{images_path} has {images.shape[0]} images but {labels_path} has "
                         f"{labels.shape[0]} labels")

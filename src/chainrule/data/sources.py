@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy
 
 from ..errors import DataError
+from .csv_cells import FLOAT32_MAX, utf8_text
 from .csv_table import load_csv
 from .download import RemoteFile, fetch, resolve_cache_dir
 from . import idx
@@ -80,13 +81,7 @@ def load_text(path) -> str:
     """The contents of a UTF-8 text file (a corpus for a language model); empty is an error."""
     path = os.fspath(path)
     with open(path, "rb") as file:
-        raw = file.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[:error.start].count(b"\n") + 1
-        raise DataError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[error.start]:02x} at "
-                        f"offset {error.start}); save the file as UTF-8") from None
+        text = utf8_text(path, file.read())
     if not text.strip():
         raise DataError(f"{path}: the file is empty; a text corpus needs some text")
     return text
@@ -102,7 +97,7 @@ def load_portland_housing(path) -> Table:
     if path.is_dir():
         path = path / REMOTE_FILES["portland-housing"].name
     rows, lines = [], []
-    text = path.read_text(encoding="utf-8")
+    text = utf8_text(str(path), path.read_bytes())
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -116,9 +111,11 @@ def load_portland_housing(path) -> Table:
                 value = float(cell)
             except ValueError:
                 value = float("nan")
-            if not numpy.isfinite(value):
+            if not abs(value) <= FLOAT32_MAX:  # a finite value beyond float32 would become inf
+                problem = ("is too large for float32" if numpy.isfinite(value)
+                           else "is not a finite number")
                 raise DataError(f"{path}, line {number}, column {column} ({name}): "
-                                f"{cell.strip()!r} is not a finite number")
+                                f"{cell.strip()!r} {problem}")
             row.append(value)
         rows.append(row)
         lines.append(number)

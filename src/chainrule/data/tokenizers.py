@@ -45,10 +45,12 @@ class CharTokenizer:
         except KeyError as missing:
             char = missing.args[0]
             position = text.index(char)
+            line = text.count("\n", 0, position) + 1
+            column = position - text.rfind("\n", 0, position)  # 1-based, as an editor counts
             raise DataError(f"{what} contains {char!r} (U+{ord(char):04X}) at position "
-                            f"{position}, a character the model never saw in training; its "
-                            f"vocabulary is the {self.vocab_size} characters "
-                            f"{self.chars!r}") from None
+                            f"{position} (line {line}, column {column}), a character the model "
+                            f"never saw in training; its vocabulary is the {self.vocab_size} "
+                            f"characters {self.chars!r}") from None
 
     def decode(self, ids: Iterable[int]) -> str:
         return "".join(self.chars[i] for i in ids)
