@@ -76,6 +76,16 @@ def test_nested_values_round_trip_with_their_types(tmp_path):
         numpy.testing.assert_array_equal(loaded[key], saved[key])
 
 
+def test_tensors_whose_places_spell_the_same_name_each_keep_their_own_values(tmp_path):
+    # "a.b" and {"a": {"b"}} both spell the place "a.b"; the second gets a suffix, which must
+    # not be a name a key already holds ("a.b#2" here), or one array silently replaces another
+    saved = {"a.b#2": numpy.zeros(2), "a.b": numpy.ones(2), "a": {"b": numpy.full(2, 7.0)}}
+    chainrule.save(saved, tmp_path / "state")
+    loaded = chainrule.load(tmp_path / "state")
+    for value, expected in [(loaded["a.b#2"], 0.0), (loaded["a.b"], 1.0), (loaded["a"]["b"], 7.0)]:
+        numpy.testing.assert_array_equal(value, numpy.full(2, expected))
+
+
 def test_the_file_is_safetensors_not_pickle(tmp_path):
     import safetensors.numpy
 

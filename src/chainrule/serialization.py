@@ -76,8 +76,8 @@ def _flatten(value, place: str, arrays: dict):
     if isinstance(value, Tensor) or isinstance(value, numpy.ndarray) \
             or hasattr(value, "__cuda_array_interface__"):
         name = place or "tensor"
-        if name in arrays:  # {"a.b": x, "a": {"b": y}} would name both "a.b"
-            name = f"{name}#{len(arrays)}"
+        while name in arrays:  # {"a.b": x, "a": {"b": y}} would name both "a.b" (and a key
+            name = f"{name}#{len(arrays)}"  # may already be "a.b#2")
         # not ascontiguousarray: it makes a 0-d array 1-d
         arrays[name] = numpy.asarray(backend.to_numpy(getattr(value, "data", value)), order="C")
         return {"__tensor__" if isinstance(value, Tensor) else "__array__": name}
