@@ -88,6 +88,25 @@ def test_fit_stops_a_loss_that_explodes_without_becoming_infinite():
                      epochs=5, batch_size=8, progress=False)
 
 
+@pytest.mark.parametrize("dtype, huge", [(numpy.float32, 1e30), (numpy.float64, 1e300)])
+def test_fit_stops_when_only_the_validation_loss_is_not_finite(dtype, huge):
+    # Training is healthy, but one validation row overflows the squared error: no epoch can be
+    # judged the best, and fit used to keep epoch 1's weights as "the best", silently.
+    rng = numpy.random.default_rng(0)
+    X = rng.normal(size=(64, 3)).astype(dtype)
+    y = X @ numpy.ones((3, 1), dtype=dtype)
+    X_val, y_val = X[:16].copy(), y[:16]
+    X_val[3, 0] = huge
+    chainrule.manual_seed(0)
+    model = nn.Linear(3, 1, dtype=dtype)
+    with numpy.errstate(all="ignore"), pytest.raises(
+            DivergenceError, match=r"the validation loss \(val_loss\) became inf in epoch 1 "
+                                   r"while the training loss is [\d.]+, so no epoch can be "
+                                   r"judged the best; look for extreme values in the validation"):
+        training.fit(model, F.mse_loss, optim.SGD(model.parameters(), lr=0.05), (X, y),
+                     (X_val, y_val), epochs=3, batch_size=8, progress=False)
+
+
 def test_reinforce_stops_at_the_first_update_that_breaks_the_policy():
     config = rl.ReinforceConfig(lr=math.inf, hidden=8)
     with pytest.raises(DivergenceError, match="in update 1; try a smaller learning rate"):
