@@ -107,6 +107,32 @@ def test_fit_stops_when_only_the_validation_loss_is_not_finite(dtype, huge):
                      (X_val, y_val), epochs=3, batch_size=8, progress=False)
 
 
+@pytest.mark.parametrize("estimator", ["LinearRegression", "MLPClassifier"])
+def test_an_estimator_whose_fit_diverged_is_not_fitted(estimator):
+    # its module held the diverged weights, and predict answered with them (1e25 for a
+    # regression whose targets are near 1), after fit had raised or on a refit of a good model
+    from sklearn.exceptions import NotFittedError
+
+    from chainrule import models
+
+    rng = numpy.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    y = X @ numpy.array([1.0, 2.0, 3.0])
+    targets = y if estimator == "LinearRegression" else (y > 0).astype(int)
+    model = getattr(models, estimator)(epochs=3, lr=1e8)
+    with pytest.raises(DivergenceError, match="try a smaller learning rate"):
+        model.fit(X, targets)
+    with pytest.raises(NotFittedError):
+        model.predict(X)
+    with pytest.warns(Warning):  # three epochs do not converge
+        model.set_params(lr=0.01).fit(X, targets)
+    assert numpy.isfinite(model.predict(X)).all()
+    with pytest.raises(DivergenceError):
+        model.set_params(lr=1e8).fit(X, targets)
+    with pytest.raises(NotFittedError):
+        model.predict(X)
+
+
 def test_reinforce_stops_at_the_first_update_that_breaks_the_policy():
     config = rl.ReinforceConfig(lr=math.inf, hidden=8)
     with pytest.raises(DivergenceError, match="in update 1; try a smaller learning rate"):
