@@ -189,3 +189,20 @@ def test_cli_rl_train_with_an_infinite_learning_rate_fails(tmp_path, capsys):
     assert exit.value.code == 2 and err.count("\n") == 1
     assert "--lr" in err and "finite" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_cli_rl_train_with_a_huge_finite_learning_rate_fails_with_no_warning(tmp_path, capsys):
+    # the policy's weights overflow in the next episode's rollout before the update's guard
+    # stops the run: NumPy's overflow warnings came out above the error line
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main(["rl", "train", "--lr", "1e30", "--hidden", "8", "--episodes", "5",
+                     "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1] == ("chainrule rl: error: training diverged: the loss became nan "
+                                    "in update 2; try a smaller learning rate")
+    assert [str(warning.message) for warning in caught] == []
+    assert not (tmp_path / "run").exists()
