@@ -97,6 +97,19 @@ def test_an_interrupted_fresh_run_stays_to_be_resumed_but_is_unfinished(tmp_path
     assert (tmp_path / "run" / METRICS_FILE).is_file()
 
 
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_run_killed_in_its_first_write_is_started_afresh(tmp_path, overwrite):
+    # only the temporary file of its first write: nothing to resume or replace. It was refused
+    # as "an unfinished run" (pass overwrite=True), and overwrite=True as "not a run directory"
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / ".config.json.a1b2c3.tmp").write_text("half a file")
+    with RunDirectory(tmp_path / "run", overwrite=overwrite) as run:
+        assert run.folder == tmp_path / "run" and list(run.folder.iterdir()) == []
+        (run.folder / "config.json").write_text("x")
+        run.finish({})
+    assert sorted(contents(tmp_path / "run")) == ["config.json", METRICS_FILE]
+
+
 def test_resume_marks_the_run_unfinished_from_its_first_write(tmp_path):
     run = finished_run(tmp_path / "run", "old")
     with RunDirectory(run, resume=True) as resumed:
