@@ -179,7 +179,8 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
         if resume and has_checkpoint(checkpoint_dir):
             history, state, guard.first_loss = _load_checkpoint(
-                checkpoint_dir, model, optimizer, scheduler, monitor, state)
+                checkpoint_dir, model, optimizer, scheduler, monitor, state,
+                keeps_best=restore_best and validation is not None)
             first_epoch = history.last.get("epoch", 0) + 1
             if progress:
                 _say_where_it_resumes(first_epoch, epochs, checkpoint_dir, stream or sys.stderr)
