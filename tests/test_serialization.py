@@ -147,6 +147,8 @@ def test_loading_a_pickle_is_refused_with_the_safetensors_way(tmp_path):
 
 
 def test_loading_other_files_gives_clear_errors(tmp_path):
+    import safetensors.numpy
+
     (tmp_path / "notes.txt").write_text("hello, this is not a tensor file\n")
     with pytest.raises(CheckpointError, match="notes.txt: not a file that chainrule.save wrote"):
         chainrule.load(tmp_path / "notes.txt")
@@ -160,3 +162,10 @@ def test_loading_other_files_gives_clear_errors(tmp_path):
         chainrule.load(tmp_path / "run" / "checkpoint.safetensors", map_location="cuda")
     with pytest.raises(FileNotFoundError, match="directory"):
         chainrule.save({}, tmp_path / "no" / "such" / "dir.pt")
+    for depth in (900, 100_000):  # valid JSON too deep to restore, and too deep to parse
+        safetensors.numpy.save_file({"x": numpy.zeros(1)}, str(tmp_path / "deep.pt"),
+                                    {"format": "chainrule.save/1",
+                                     "tree": "[" * depth + "]" * depth})
+        with pytest.raises(CheckpointError, match="deep.pt: the file's description of its "
+                                                  "contents is damaged"):
+            chainrule.load(tmp_path / "deep.pt")

@@ -64,7 +64,7 @@ def load(f: str | os.PathLike, map_location=None, weights_only: bool | None = No
         return {name: _as_tensor(array) for name, array in arrays.items()}
     try:
         return _unflatten(json.loads(metadata["tree"]), arrays)
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, RecursionError) as error:
         raise CheckpointError(f"{path}: the file's description of its contents is damaged "
                               f"({type(error).__name__}: {error})") from None
 
