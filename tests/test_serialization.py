@@ -86,6 +86,14 @@ def test_tensors_whose_places_spell_the_same_name_each_keep_their_own_values(tmp
         numpy.testing.assert_array_equal(value, numpy.full(2, expected))
 
 
+def test_a_key_named_as_the_safetensors_header_is_saved_under_another_name(tmp_path):
+    # "__metadata__" is the header's own entry: a tensor of that name made a file that saved
+    # without a word and could never be loaded (a duplicate field in its header)
+    chainrule.save({"__metadata__": numpy.arange(3.0)}, tmp_path / "state")
+    numpy.testing.assert_array_equal(chainrule.load(tmp_path / "state")["__metadata__"],
+                                     numpy.arange(3.0))
+
+
 def test_the_file_is_safetensors_not_pickle(tmp_path):
     import safetensors.numpy
 

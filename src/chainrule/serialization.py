@@ -76,8 +76,10 @@ def _flatten(value, place: str, arrays: dict):
     if isinstance(value, Tensor) or isinstance(value, numpy.ndarray) \
             or hasattr(value, "__cuda_array_interface__"):
         name = place or "tensor"
-        while name in arrays:  # {"a.b": x, "a": {"b": y}} would name both "a.b" (and a key
-            name = f"{name}#{len(arrays)}"  # may already be "a.b#2")
+        # {"a.b": x, "a": {"b": y}} would name both "a.b" (and a key may already be "a.b#2");
+        # "__metadata__" is the safetensors header's own entry
+        while name in arrays or name == "__metadata__":
+            name = f"{name}#{len(arrays)}"
         # not ascontiguousarray: it makes a 0-d array 1-d
         arrays[name] = numpy.asarray(backend.to_numpy(getattr(value, "data", value)), order="C")
         return {"__tensor__" if isinstance(value, Tensor) else "__array__": name}
