@@ -153,6 +153,18 @@ def test_a_crash_after_the_new_run_moved_in_keeps_it_and_deletes_the_old(tmp_pat
     assert not (tmp_path / ".run.old-0123456789ab").exists()
 
 
+def test_a_writer_leaves_the_siblings_of_a_run_whose_name_extends_its_own(tmp_path):
+    # ".exp.new-" begins ".exp.new-lr.new-XXXX" too: a writer of "exp" deleted, as its own
+    # crash's leftover, the new run that another writer was building to replace "exp.new-lr"
+    finished_run(tmp_path / "exp.new-lr", "old")
+    with RunDirectory(tmp_path / "exp.new-lr", overwrite=True) as other:
+        (other.folder / "config.json").write_text("new")
+        with RunDirectory(tmp_path / "exp") as run:
+            run.finish({})
+        other.finish({})
+    assert contents(tmp_path / "exp.new-lr")["config.json"] == "new"
+
+
 def test_overwrite_refuses_a_directory_that_is_not_a_run(tmp_path):
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "holiday.jpg").write_text("precious")

@@ -209,8 +209,10 @@ def _acquire_lock(path: Path):
 
 def _siblings(path: Path, kind: str) -> list[Path]:
     prefix = f".{path.name}.{kind}-"
+    # the random part has no dot: ".exp.new-lr.new-XXXX" is the sibling of "exp.new-lr"
     return sorted(entry for entry in path.parent.iterdir()
-                  if entry.name.startswith(prefix) and entry.is_dir())
+                  if entry.name.startswith(prefix) and "." not in entry.name[len(prefix):]
+                  and entry.is_dir())
 
 
 def _recover(path: Path) -> None:
