@@ -30,6 +30,31 @@ def test_a_gradient_norm_that_is_not_finite_is_divergence():
         DivergenceGuard(first_loss=1.0).check(0.5, "at step 3", gradient_norm=math.nan)
 
 
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_a_first_loss_that_is_not_finite_blames_the_data_not_the_learning_rate(value):
+    # measured before any update: no learning rate can have caused it
+    with pytest.raises(DivergenceError, match=f"training cannot start: the loss is {value} in "
+                                              "the first step, before any update, so a smaller "
+                                              "learning rate will not help; look for NaN, "
+                                              "infinite or huge values in the data"):
+        DivergenceGuard().check(value, "in the first step")
+    with pytest.raises(DivergenceError, match="the gradient norm is nan in the first step, "
+                                              "before any update"):
+        DivergenceGuard().check(0.5, "in the first step", gradient_norm=math.nan)
+
+
+def test_cli_train_on_a_huge_unscaled_feature_points_at_the_data(tmp_path, capsys):
+    # a feature of 1e30 and more, unscaled: the untrained model's squares overflow float32
+    rows = "".join(f"{1e30 * (row + 1)},{row % 3},{row / 7:.4f}\n" for row in range(40))
+    (tmp_path / "huge.csv").write_text("a,b,y\n" + rows)
+    err = one_line_error(capsys, ["train", "--csv", str(tmp_path / "huge.csv"), "--target", "y",
+                                  "--model", "mlp", "--hidden", "4", "--scale", "none",
+                                  "--epochs", "2", "--quiet", "--out", str(tmp_path / "run")])
+    assert "the loss is inf in the first step, before any update" in err
+    assert "look for NaN, infinite or huge values in the data" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_the_loss_may_grow_up_to_a_thousand_times_its_first_value():
     guard = DivergenceGuard()
     guard.check(2.0, "in the first step")  # the reference
