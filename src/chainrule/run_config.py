@@ -310,8 +310,19 @@ def check_same_run(out: Path, config: RunConfig, described: dict) -> None:
                                "same settings or another directory")
     for key in ("task", "target", "classes", "feature_names", "encoder", "scaler",
                 "target_scaler"):
-        if parse_json(to_json(described[key]), key) != saved_config[key]:
+        if not _says_the_same(saved_config[key], parse_json(to_json(described[key]), key)):
             raise SettingError(("resume", True), f" with data that are not those the run in "
                                f"{out} was trained on (their {key} differs from its "
                                f"{CONFIG_FILE}'s: has the data changed?); resume with the same "
                                "data, or train anew with ", ("overwrite", True))
+
+
+def _says_the_same(saved, described) -> bool:
+    """Whether ``described`` holds what ``saved`` holds (a field that a newer version writes and
+    the saved config lacks is not compared: a run from an older version resumes)."""
+    if isinstance(saved, dict) and isinstance(described, dict):
+        return all(key in described and _says_the_same(value, described[key])
+                   for key, value in saved.items())
+    if isinstance(saved, list) and isinstance(described, list):
+        return len(saved) == len(described) and all(map(_says_the_same, saved, described))
+    return saved == described

@@ -200,3 +200,18 @@ def test_resume_refuses_a_csv_whose_rows_changed_since_the_run(finished, tmp_pat
     assert {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()} == before
     data.write_bytes(finished[1].read_bytes())
     assert main(commands(run, data)[2]) == 0  # the same rows resume
+
+
+def test_resume_takes_a_run_whose_config_lacks_fields_a_newer_version_writes(tmp_path, capsys):
+    # the data check compares what the saved config.json says, not the fields added since
+    rows = "".join(f"{index % 7},{index % 5},{index % 7 + 2 * (index % 5) + index / 40:.3f}\n"
+                   for index in range(40))
+    (tmp_path / "reg.csv").write_text("a,b,y\n" + rows)
+    arguments = ["train", "--csv", str(tmp_path / "reg.csv"), "--target", "y", "--model",
+                 "linear", "--epochs", "2", "--out", str(tmp_path / "run"), "--quiet"]
+    assert main(arguments) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    del config["target_scaler"]["dtype"], config["encoder"]["missing"]
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config))
+    assert main(arguments + ["--resume"]) == 0
+    capsys.readouterr()
