@@ -10,8 +10,8 @@ steps. A run has diverged when
 
 Then the run stops with a ``DivergenceError`` whose one line says where and suggests a smaller
 learning rate (or, when the first loss measured, the untrained model's, is already not finite,
-points at the data instead: no learning rate can have caused it); the trainer does not save the weights (and ``checkpoint`` refuses to write a
-tensor that is not finite, whoever asks).
+points at the data instead: no learning rate can have caused it); the trainer does not save the
+weights (and ``checkpoint`` refuses to write a tensor that is not finite, whoever asks).
 """
 from __future__ import annotations
 
