@@ -256,6 +256,24 @@ def test_damaged_metadata_is_one_error_naming_the_file_and_the_key(tmp_path, key
         checkpoint.load_checkpoint(tmp_path, nn.Linear(3, 2))
 
 
+@pytest.mark.parametrize("key", ["optimizer", "scheduler"])
+def test_metadata_nested_too_deep_is_one_error_not_a_recursion_error(tmp_path, key):
+    # valid JSON, 900 lists deep: restoring it recursed past Python's limit (a traceback)
+    model = nn.Linear(3, 2)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    checkpoint.save_checkpoint(tmp_path, model, optimizer,
+                               optim.lr_scheduler.StepLR(optimizer, step_size=2))
+    path = tmp_path / checkpoint.CHECKPOINT_FILE
+    tensors, metadata = read_safetensors(path)
+    safetensors.numpy.save_file(tensors, str(path), {**metadata, key: "[" * 900 + "]" * 900})
+    fresh = nn.Linear(3, 2)
+    fresh_optimizer = optim.SGD(fresh.parameters(), lr=0.1)
+    with pytest.raises(CheckpointError, match="checkpoint.safetensors: the saved optimizer, "
+                                              "scheduler or random state does not fit"):
+        checkpoint.load_checkpoint(tmp_path, fresh, fresh_optimizer,
+                                   optim.lr_scheduler.StepLR(fresh_optimizer, step_size=2))
+
+
 def test_optimizer_state_of_the_wrong_kind_is_a_checkpoint_error(tmp_path):
     model = nn.Linear(3, 2)
     checkpoint.save_checkpoint(tmp_path, model, optim.SGD(model.parameters(), lr=0.1))

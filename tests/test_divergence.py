@@ -30,6 +30,31 @@ def test_a_gradient_norm_that_is_not_finite_is_divergence():
         DivergenceGuard(first_loss=1.0).check(0.5, "at step 3", gradient_norm=math.nan)
 
 
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_a_first_loss_that_is_not_finite_blames_the_data_not_the_learning_rate(value):
+    # measured before any update: no learning rate can have caused it
+    with pytest.raises(DivergenceError, match=f"training cannot start: the loss is {value} in "
+                                              "the first step, before any update, so a smaller "
+                                              "learning rate will not help; look for NaN, "
+                                              "infinite or huge values in the data"):
+        DivergenceGuard().check(value, "in the first step")
+    with pytest.raises(DivergenceError, match="the gradient norm is nan in the first step, "
+                                              "before any update"):
+        DivergenceGuard().check(0.5, "in the first step", gradient_norm=math.nan)
+
+
+def test_cli_train_on_a_huge_unscaled_feature_points_at_the_data(tmp_path, capsys):
+    # a feature of 1e30 and more, unscaled: the untrained model's squares overflow float32
+    rows = "".join(f"{1e30 * (row + 1)},{row % 3},{row / 7:.4f}\n" for row in range(40))
+    (tmp_path / "huge.csv").write_text("a,b,y\n" + rows)
+    err = one_line_error(capsys, ["train", "--csv", str(tmp_path / "huge.csv"), "--target", "y",
+                                  "--model", "mlp", "--hidden", "4", "--scale", "none",
+                                  "--epochs", "2", "--quiet", "--out", str(tmp_path / "run")])
+    assert "the loss is inf in the first step, before any update" in err
+    assert "look for NaN, infinite or huge values in the data" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_the_loss_may_grow_up_to_a_thousand_times_its_first_value():
     guard = DivergenceGuard()
     guard.check(2.0, "in the first step")  # the reference
@@ -88,6 +113,51 @@ def test_fit_stops_a_loss_that_explodes_without_becoming_infinite():
                      epochs=5, batch_size=8, progress=False)
 
 
+@pytest.mark.parametrize("dtype, huge", [(numpy.float32, 1e30), (numpy.float64, 1e300)])
+def test_fit_stops_when_only_the_validation_loss_is_not_finite(dtype, huge):
+    # Training is healthy, but one validation row overflows the squared error: no epoch can be
+    # judged the best, and fit used to keep epoch 1's weights as "the best", silently.
+    rng = numpy.random.default_rng(0)
+    X = rng.normal(size=(64, 3)).astype(dtype)
+    y = X @ numpy.ones((3, 1), dtype=dtype)
+    X_val, y_val = X[:16].copy(), y[:16]
+    X_val[3, 0] = huge
+    chainrule.manual_seed(0)
+    model = nn.Linear(3, 1, dtype=dtype)
+    with numpy.errstate(all="ignore"), pytest.raises(
+            DivergenceError, match=r"the validation loss \(val_loss\) became inf in epoch 1 "
+                                   r"while the training loss is [\d.]+, so no epoch can be "
+                                   r"judged the best; look for extreme values in the validation"):
+        training.fit(model, F.mse_loss, optim.SGD(model.parameters(), lr=0.05), (X, y),
+                     (X_val, y_val), epochs=3, batch_size=8, progress=False)
+
+
+@pytest.mark.parametrize("estimator", ["LinearRegression", "MLPClassifier"])
+def test_an_estimator_whose_fit_diverged_is_not_fitted(estimator):
+    # its module held the diverged weights, and predict answered with them (1e25 for a
+    # regression whose targets are near 1), after fit had raised or on a refit of a good model
+    from sklearn.exceptions import NotFittedError
+
+    from chainrule import models
+
+    rng = numpy.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    y = X @ numpy.array([1.0, 2.0, 3.0])
+    targets = y if estimator == "LinearRegression" else (y > 0).astype(int)
+    model = getattr(models, estimator)(epochs=3, lr=1e8)
+    with pytest.raises(DivergenceError, match="try a smaller learning rate"):
+        model.fit(X, targets)
+    with pytest.raises(NotFittedError):
+        model.predict(X)
+    with pytest.warns(Warning):  # three epochs do not converge
+        model.set_params(lr=0.01).fit(X, targets)
+    assert numpy.isfinite(model.predict(X)).all()
+    with pytest.raises(DivergenceError):
+        model.set_params(lr=1e8).fit(X, targets)
+    with pytest.raises(NotFittedError):
+        model.predict(X)
+
+
 def test_reinforce_stops_at_the_first_update_that_breaks_the_policy():
     config = rl.ReinforceConfig(lr=math.inf, hidden=8)
     with pytest.raises(DivergenceError, match="in update 1; try a smaller learning rate"):
@@ -143,4 +213,21 @@ def test_cli_rl_train_with_an_infinite_learning_rate_fails(tmp_path, capsys):
     err = capsys.readouterr().err
     assert exit.value.code == 2 and err.count("\n") == 1
     assert "--lr" in err and "finite" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_rl_train_with_a_huge_finite_learning_rate_fails_with_no_warning(tmp_path, capsys):
+    # the policy's weights overflow in the next episode's rollout before the update's guard
+    # stops the run: NumPy's overflow warnings came out above the error line
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main(["rl", "train", "--lr", "1e30", "--hidden", "8", "--episodes", "5",
+                     "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1] == ("chainrule rl: error: training diverged: the loss became nan "
+                                    "in update 2; try a smaller learning rate")
+    assert [str(warning.message) for warning in caught] == []
     assert not (tmp_path / "run").exists()

@@ -97,6 +97,19 @@ def test_an_interrupted_fresh_run_stays_to_be_resumed_but_is_unfinished(tmp_path
     assert (tmp_path / "run" / METRICS_FILE).is_file()
 
 
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_run_killed_in_its_first_write_is_started_afresh(tmp_path, overwrite):
+    # only the temporary file of its first write: nothing to resume or replace. It was refused
+    # as "an unfinished run" (pass overwrite=True), and overwrite=True as "not a run directory"
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / ".config.json.a1b2c3.tmp").write_text("half a file")
+    with RunDirectory(tmp_path / "run", overwrite=overwrite) as run:
+        assert run.folder == tmp_path / "run" and list(run.folder.iterdir()) == []
+        (run.folder / "config.json").write_text("x")
+        run.finish({})
+    assert sorted(contents(tmp_path / "run")) == ["config.json", METRICS_FILE]
+
+
 def test_resume_marks_the_run_unfinished_from_its_first_write(tmp_path):
     run = finished_run(tmp_path / "run", "old")
     with RunDirectory(run, resume=True) as resumed:
@@ -138,6 +151,18 @@ def test_a_crash_after_the_new_run_moved_in_keeps_it_and_deletes_the_old(tmp_pat
         pass
     assert contents(tmp_path / "run")["config.json"] == "new"
     assert not (tmp_path / ".run.old-0123456789ab").exists()
+
+
+def test_a_writer_leaves_the_siblings_of_a_run_whose_name_extends_its_own(tmp_path):
+    # ".exp.new-" begins ".exp.new-lr.new-XXXX" too: a writer of "exp" deleted, as its own
+    # crash's leftover, the new run that another writer was building to replace "exp.new-lr"
+    finished_run(tmp_path / "exp.new-lr", "old")
+    with RunDirectory(tmp_path / "exp.new-lr", overwrite=True) as other:
+        (other.folder / "config.json").write_text("new")
+        with RunDirectory(tmp_path / "exp") as run:
+            run.finish({})
+        other.finish({})
+    assert contents(tmp_path / "exp.new-lr")["config.json"] == "new"
 
 
 def test_overwrite_refuses_a_directory_that_is_not_a_run(tmp_path):

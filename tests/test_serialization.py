@@ -76,6 +76,24 @@ def test_nested_values_round_trip_with_their_types(tmp_path):
         numpy.testing.assert_array_equal(loaded[key], saved[key])
 
 
+def test_tensors_whose_places_spell_the_same_name_each_keep_their_own_values(tmp_path):
+    # "a.b" and {"a": {"b"}} both spell the place "a.b"; the second gets a suffix, which must
+    # not be a name a key already holds ("a.b#2" here), or one array silently replaces another
+    saved = {"a.b#2": numpy.zeros(2), "a.b": numpy.ones(2), "a": {"b": numpy.full(2, 7.0)}}
+    chainrule.save(saved, tmp_path / "state")
+    loaded = chainrule.load(tmp_path / "state")
+    for value, expected in [(loaded["a.b#2"], 0.0), (loaded["a.b"], 1.0), (loaded["a"]["b"], 7.0)]:
+        numpy.testing.assert_array_equal(value, numpy.full(2, expected))
+
+
+def test_a_key_named_as_the_safetensors_header_is_saved_under_another_name(tmp_path):
+    # "__metadata__" is the header's own entry: a tensor of that name made a file that saved
+    # without a word and could never be loaded (a duplicate field in its header)
+    chainrule.save({"__metadata__": numpy.arange(3.0)}, tmp_path / "state")
+    numpy.testing.assert_array_equal(chainrule.load(tmp_path / "state")["__metadata__"],
+                                     numpy.arange(3.0))
+
+
 def test_the_file_is_safetensors_not_pickle(tmp_path):
     import safetensors.numpy
 
@@ -137,6 +155,8 @@ def test_loading_a_pickle_is_refused_with_the_safetensors_way(tmp_path):
 
 
 def test_loading_other_files_gives_clear_errors(tmp_path):
+    import safetensors.numpy
+
     (tmp_path / "notes.txt").write_text("hello, this is not a tensor file\n")
     with pytest.raises(CheckpointError, match="notes.txt: not a file that chainrule.save wrote"):
         chainrule.load(tmp_path / "notes.txt")
@@ -150,3 +170,10 @@ def test_loading_other_files_gives_clear_errors(tmp_path):
         chainrule.load(tmp_path / "run" / "checkpoint.safetensors", map_location="cuda")
     with pytest.raises(FileNotFoundError, match="directory"):
         chainrule.save({}, tmp_path / "no" / "such" / "dir.pt")
+    for depth in (900, 100_000):  # valid JSON too deep to restore, and too deep to parse
+        safetensors.numpy.save_file({"x": numpy.zeros(1)}, str(tmp_path / "deep.pt"),
+                                    {"format": "chainrule.save/1",
+                                     "tree": "[" * depth + "]" * depth})
+        with pytest.raises(CheckpointError, match="deep.pt: the file's description of its "
+                                                  "contents is damaged"):
+            chainrule.load(tmp_path / "deep.pt")

@@ -73,6 +73,20 @@ def test_resume_without_a_checkpoint_starts_from_scratch(tmp_path):
     numpy.testing.assert_array_equal(weights(resumed)["3.weight"], weights(straight)["3.weight"])
 
 
+def test_resume_refuses_a_checkpoint_whose_best_weights_are_missing(tmp_path):
+    # without them the run ended with its last epoch's weights while its history named an
+    # earlier best epoch, whose validation numbers the run reported, silently
+    X, y = blobs()
+    flipped = (y[90:] + 1) % 3  # the validation loss rises as the model learns: best epoch 1
+    _, history = run(tmp_path, epochs=3, validation=(X[90:], flipped))
+    assert history.best_epoch == 1
+    (tmp_path / training_checkpoint.BEST_WEIGHTS).unlink()
+    with pytest.raises(chainrule.errors.CheckpointError,
+                       match=r"best.safetensors: file not found; the checkpoint's run kept its "
+                             r"best epoch's \(1\) weights there"):
+        run(tmp_path, epochs=4, resume=True, validation=(X[90:], flipped))
+
+
 def test_early_stopping_restores_the_best_epochs_weights():
     X, y = blobs()
     # Validation labels that disagree with the training labels: validation loss rises as the

@@ -315,8 +315,8 @@ def load_checkpoint(path: str | os.PathLike, model=None, optimizer=None, schedul
             backend.set_rng_state(saved["rng"])
     except CheckpointError as error:
         raise CheckpointError(f"{path}: {error}") from None
-    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as error:
-        # saved by a differently built optimizer, or metadata edited by hand
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError, RecursionError) as error:
+        # saved by a differently built optimizer, or metadata edited by hand (nested too deep)
         raise CheckpointError(f"{path}: the saved optimizer, scheduler or random state does not "
                               f"fit ({type(error).__name__}: {error})") from None
     return {"config": saved.get("config"), "extra": saved.get("extra"),

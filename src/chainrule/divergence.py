@@ -9,8 +9,9 @@ steps. A run has diverged when
   fine; one a thousand times its start is not learning any more).
 
 Then the run stops with a ``DivergenceError`` whose one line says where and suggests a smaller
-learning rate; the trainer does not save the weights (and ``checkpoint`` refuses to write a
-tensor that is not finite, whoever asks).
+learning rate (or, when the first loss measured, the untrained model's, is already not finite,
+points at the data instead: no learning rate can have caused it); the trainer does not save the
+weights (and ``checkpoint`` refuses to write a tensor that is not finite, whoever asks).
 """
 from __future__ import annotations
 
@@ -38,11 +39,15 @@ class DivergenceGuard:
     def check(self, loss: float, where: str, gradient_norm: float | None = None) -> None:
         """Raise a DivergenceError if ``loss`` (measured ``where``, e.g. "in epoch 3") or
         ``gradient_norm`` shows the run has diverged."""
-        if not math.isfinite(loss):
-            raise DivergenceError(f"training diverged: the loss became {loss} {where}; {ADVICE}")
-        if gradient_norm is not None and not math.isfinite(gradient_norm):
-            raise DivergenceError(f"training diverged: the gradient norm became {gradient_norm} "
-                                  f"{where}; {ADVICE}")
+        for name, value in (("loss", loss), ("gradient norm", gradient_norm)):
+            if value is None or math.isfinite(value):
+                continue
+            if self.first_loss is None:  # the untrained model's: no learning rate caused it
+                raise DivergenceError(f"training cannot start: the {name} is {value} {where}, "
+                                      "before any update, so a smaller learning rate will not "
+                                      "help; look for NaN, infinite or huge values in the data")
+            raise DivergenceError(f"training diverged: the {name} became {value} {where}; "
+                                  f"{ADVICE}")
         if self.first_loss is None:
             self.first_loss = loss
         elif self.growth is not None and loss > self.growth * max(abs(self.first_loss), 1.0):

@@ -30,7 +30,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import backend, training
-from .errors import DataError
+from .errors import DataError, DivergenceError
 from .tensor import Tensor
 
 
@@ -115,16 +115,20 @@ class SGDEstimator(BaseEstimator):
         monitor = "val_loss" if validation is not None else "loss"
         # A diverging fit overflows before training.fit stops it with a TrainingError: that
         # error is the message, not NumPy's overflow warnings on the way.
-        with numpy.errstate(over="ignore", invalid="ignore"):
-            self.history_ = training.fit(
-                module, objective, self._optimizer, (X, targets), validation, epochs=epochs,
-                scheduler=scheduler,
-                batch_size=self._batch_size(len(X)), metrics=metrics, monitor=monitor,
-                patience=None if incremental else self.n_iter_no_change, min_delta=self.tol,
-                seed=seed + self.n_iter_, checkpoint_dir=checkpoint_dir, resume=resume,
-                progress=self.verbose,
-                # one epoch per partial_fit call: a recording would not be replayed enough to pay
-                compile=self.compile and not incremental)
+        try:
+            with numpy.errstate(over="ignore", invalid="ignore"):
+                self.history_ = training.fit(
+                    module, objective, self._optimizer, (X, targets), validation, epochs=epochs,
+                    scheduler=scheduler,
+                    batch_size=self._batch_size(len(X)), metrics=metrics, monitor=monitor,
+                    patience=None if incremental else self.n_iter_no_change, min_delta=self.tol,
+                    seed=seed + self.n_iter_, checkpoint_dir=checkpoint_dir, resume=resume,
+                    progress=self.verbose,
+                    # one epoch per partial_fit call: a recording would not be replayed enough
+                    compile=self.compile and not incremental)
+        except DivergenceError:
+            self._forget_fit()  # its weights are garbage: predict must not answer with them
+            raise
         self.n_iter_ += len(self.history_)
         window = self.n_iter_no_change or 10
         if not incremental and self.history_.still_improving(window, self.tol):
@@ -134,6 +138,12 @@ class SGDEstimator(BaseEstimator):
                           f"last {window}); it has not converged: raise epochs",
                           ConvergenceWarning, stacklevel=3)
         return self
+
+    def _forget_fit(self) -> None:
+        """Back to unfitted (``predict`` raises ``NotFittedError``): everything learned goes."""
+        for name in [name for name in vars(self) if name.endswith("_")
+                     and not name.startswith("__")] + ["_optimizer"]:
+            vars(self).pop(name, None)
 
     def _schedule(self, epochs: int):
         """The learning rate over the epochs of ``fit``: ``"constant"``, or ``"cosine"``, half a

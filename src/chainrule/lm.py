@@ -12,6 +12,7 @@ validation text is text the model has never seen a window of.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import asdict, dataclass, fields, replace
@@ -167,12 +168,18 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False,
         train_data, val_data = split_tokens(text, tokenizer, model_config.block_size, text_path)
         model, optimizer, scheduler = build(model_config, train_config)
         run_config = {"model": asdict(model_config), "train": asdict(train_config),
-                      "tokenizer": tokenizer.to_dict()}
+                      "tokenizer": tokenizer.to_dict(),
+                      "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
         start, guard = 0, DivergenceGuard()
         if resume:
             # restores the weights, AdamW's moments, the schedule and the random generator
-            so_far = load_checkpoint(run.path, model, optimizer, scheduler)["extra"]
-            start, guard.first_loss = so_far["iteration"], so_far.get("first_loss")
+            saved = load_checkpoint(run.path, model, optimizer, scheduler)
+            if saved["config"].get("text_sha256", run_config["text_sha256"]) != \
+                    run_config["text_sha256"]:  # (runs saved before it was kept: on trust)
+                raise DataError(f"resume=True continues {run.path} on the text it was trained "
+                                f"on, but {text_path} is another text (its SHA-256 differs); "
+                                "give that text, or train anew with overwrite=True")
+            start, guard.first_loss = saved["extra"]["iteration"], saved["extra"].get("first_loss")
         run.begin()
 
         main = distributed.is_main_process()  # under mpiexec rank 0 alone prints and writes

@@ -28,7 +28,7 @@ import numpy
 from sklearn.exceptions import ConvergenceWarning
 
 from . import backend
-from .checkpoint import load_json
+from .checkpoint import load_json, parse_json, to_json
 from .errors import DataError
 from .run_schemas import ACTIVATIONS, TRAINING_RUN, check_training_run, parameter_count
 from .rundir import CONFIG_FILE
@@ -287,11 +287,12 @@ def check_memory(sizes: list[int], optimizer: str) -> None:
                            f"{available / gib:,.1f} GiB of memory")
 
 
-def check_same_run(out: Path, config: RunConfig) -> None:
+def check_same_run(out: Path, config: RunConfig, described: dict) -> None:
     """Refuse to resume a run with other settings (the number of epochs, the patience, the data
-    folder and compile, which changes the speed and not the numbers, may change). A run killed
-    before its first checkpoint resumes from epoch 1, which gives the same result as an
-    uninterrupted run."""
+    folder and compile, which changes the speed and not the numbers, may change), or with other
+    data: ``described`` (the new config.json) must encode and scale it as the run did, which a
+    CSV edited since would not. A run killed before its first checkpoint resumes from epoch 1,
+    which gives the same result as an uninterrupted run."""
     saved_path = out / CONFIG_FILE
     if not saved_path.is_file():
         raise SettingError(f"{out}: holds no run to resume (no {CONFIG_FILE}); start it again "
@@ -307,3 +308,21 @@ def check_same_run(out: Path, config: RunConfig) -> None:
             raise SettingError(("resume", True), " with ", (field.name, given), f" but the run "
                                f"in {out} was started with ", (field.name, before), "; use the "
                                "same settings or another directory")
+    for key in ("task", "target", "classes", "feature_names", "encoder", "scaler",
+                "target_scaler"):
+        if not _says_the_same(saved_config[key], parse_json(to_json(described[key]), key)):
+            raise SettingError(("resume", True), f" with data that are not those the run in "
+                               f"{out} was trained on (their {key} differs from its "
+                               f"{CONFIG_FILE}'s: has the data changed?); resume with the same "
+                               "data, or train anew with ", ("overwrite", True))
+
+
+def _says_the_same(saved, described) -> bool:
+    """Whether ``described`` holds what ``saved`` holds (a field that a newer version writes and
+    the saved config lacks is not compared: a run from an older version resumes)."""
+    if isinstance(saved, dict) and isinstance(described, dict):
+        return all(key in described and _says_the_same(value, described[key])
+                   for key, value in saved.items())
+    if isinstance(saved, list) and isinstance(described, list):
+        return len(saved) == len(described) and all(map(_says_the_same, saved, described))
+    return saved == described

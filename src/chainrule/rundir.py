@@ -15,7 +15,8 @@ save (docs/reliability.md lists each guarantee with the test that proves it).
 - **A run is complete when its ``metrics.json`` exists.** ``finish`` writes it last; a resumed
   run deletes it first (``begin``), so readers (``read_config``) refuse an unfinished run
   instead of pairing one step's weights with another's metrics.
-- **A fresh run into a directory that does not exist (or is empty) is written in place**, so
+- **A fresh run into a directory that does not exist (or is empty, or holds only the temporary
+  files of a run killed in its first write) is written in place**, so
   that a run killed on its first attempt can be resumed. If it fails with an error of chainrule's
   own (a divergence, bad data), or before writing anything, the directory is removed: nothing
   in it is worth resuming.
@@ -84,6 +85,8 @@ class RunDirectory:
     def _prepare(self) -> None:
         if self.path.exists() and not self.path.is_dir():
             raise RunDirectoryError(f"{self.path} is a file, not a run directory")
+        if self.path.is_dir() and all(_is_temporary(entry) for entry in self.path.iterdir()):
+            _remove_temporary_files(self.path)  # a run killed in its first write: nothing kept
         holds_something = self.path.is_dir() and any(self.path.iterdir())
         if self.resume:
             if not holds_something:
@@ -206,8 +209,10 @@ def _acquire_lock(path: Path):
 
 def _siblings(path: Path, kind: str) -> list[Path]:
     prefix = f".{path.name}.{kind}-"
+    # the random part has no dot: ".exp.new-lr.new-XXXX" is the sibling of "exp.new-lr"
     return sorted(entry for entry in path.parent.iterdir()
-                  if entry.name.startswith(prefix) and entry.is_dir())
+                  if entry.name.startswith(prefix) and "." not in entry.name[len(prefix):]
+                  and entry.is_dir())
 
 
 def _recover(path: Path) -> None:
@@ -243,7 +248,12 @@ def _empty(folder: Path, remove: bool) -> None:
             entry.unlink(missing_ok=True)
 
 
+def _is_temporary(entry: Path) -> bool:
+    return entry.name.startswith(".") and entry.name.endswith(TEMPORARY_SUFFIX) \
+        and entry.is_file()
+
+
 def _remove_temporary_files(folder: Path) -> None:
     for leftover in folder.rglob(f".*{TEMPORARY_SUFFIX}"):
-        if leftover.is_file():
+        if _is_temporary(leftover):
             leftover.unlink()

@@ -151,7 +151,7 @@ def train(config: RunConfig, out, *, resume: bool = False, overwrite: bool = Fal
         saved = run_config_json(config, data)
         check_memory(saved["model"]["sizes"], config.optimizer)
         if run.resume:
-            check_same_run(run.path, config)
+            check_same_run(run.path, config, saved)
         run.begin()
         run.write_json(CONFIG_FILE, saved)
         if not quiet:

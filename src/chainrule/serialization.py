@@ -64,7 +64,7 @@ def load(f: str | os.PathLike, map_location=None, weights_only: bool | None = No
         return {name: _as_tensor(array) for name, array in arrays.items()}
     try:
         return _unflatten(json.loads(metadata["tree"]), arrays)
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, RecursionError) as error:
         raise CheckpointError(f"{path}: the file's description of its contents is damaged "
                               f"({type(error).__name__}: {error})") from None
 
@@ -76,7 +76,9 @@ def _flatten(value, place: str, arrays: dict):
     if isinstance(value, Tensor) or isinstance(value, numpy.ndarray) \
             or hasattr(value, "__cuda_array_interface__"):
         name = place or "tensor"
-        if name in arrays:  # {"a.b": x, "a": {"b": y}} would name both "a.b"
+        # {"a.b": x, "a": {"b": y}} would name both "a.b" (and a key may already be "a.b#2");
+        # "__metadata__" is the safetensors header's own entry
+        while name in arrays or name == "__metadata__":
             name = f"{name}#{len(arrays)}"
         # not ascontiguousarray: it makes a 0-d array 1-d
         arrays[name] = numpy.asarray(backend.to_numpy(getattr(value, "data", value)), order="C")

@@ -179,7 +179,8 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
         if resume and has_checkpoint(checkpoint_dir):
             history, state, guard.first_loss = _load_checkpoint(
-                checkpoint_dir, model, optimizer, scheduler, monitor, state)
+                checkpoint_dir, model, optimizer, scheduler, monitor, state,
+                keeps_best=restore_best and validation is not None)
             first_epoch = history.last.get("epoch", 0) + 1
             if progress:
                 _say_where_it_resumes(first_epoch, epochs, checkpoint_dir, stream or sys.stderr)
@@ -212,7 +213,7 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
         if scheduler is not None and not on_plateau:
             scheduler.step()
         record = _measure_epoch(model, loss, epoch, epochs, total, seen, seconds, guard, bar,
-                                validation, metrics, batch_size)
+                                validation, metrics, batch_size, monitor)
         if on_plateau:
             scheduler.step(record[monitor])
         history.records.append(record)
@@ -298,9 +299,10 @@ def _train_epoch(step, train, batch_size: int, seed: int, epoch: int, guard, bar
 
 
 def _measure_epoch(model, loss, epoch: int, epochs: int, total, seen, seconds: float, guard, bar,
-                   validation, metrics, batch_size: int) -> dict:
+                   validation, metrics, batch_size: int, monitor: str) -> dict:
     """The epoch's record: its training loss, checked for divergence, and the validation
-    loss and metrics."""
+    loss and metrics (the loss and the monitored one must be finite numbers: NaN would make
+    the first epoch the best forever)."""
     record = {"epoch": epoch, "loss": float(total) / seen}
     try:
         guard.check(record["loss"], f"in epoch {epoch}")
@@ -313,6 +315,15 @@ def _measure_epoch(model, loss, epoch: int, epochs: int, total, seen, seconds: f
         measured = evaluate(model, loss, validation, metrics, batch_size=max(batch_size, 1024))
         record.update({f"val_{name}": value for name, value in measured.items()})
         model.train()
+        for key in ("val_loss", monitor) if monitor.startswith("val_") else ("val_loss",):
+            if not math.isfinite(record[key]):
+                bar.close(format_record({**record, "seconds": seconds,
+                                         "samples_per_second": seen / seconds}, epochs))
+                raise DivergenceError(
+                    f"training stopped: the validation {key[4:]} ({key}) became {record[key]} "
+                    f"in epoch {epoch} while the training loss is {record['loss']:.4g}, so no "
+                    "epoch can be judged the best; look for extreme values in the validation "
+                    "data, or try a smaller learning rate")
     record["seconds"] = round(seconds, 4)
     record["samples_per_second"] = round(seen / seconds, 1)
     return record

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import schema
-from .errors import TrainingError
+from .errors import CheckpointError, TrainingError
 from .metrics import History
 from .tensor import as_tensor
 
@@ -61,9 +61,11 @@ def save_checkpoint(folder: Path, model, optimizer, scheduler, history: History,
     history.save(folder / "history.json")
 
 
-def load_checkpoint(folder: Path, model, optimizer, scheduler, monitor: str, state) -> tuple:
+def load_checkpoint(folder: Path, model, optimizer, scheduler, monitor: str, state,
+                    keeps_best: bool) -> tuple:
     """(history, early-stopping state, first loss) of the checkpoint, restored into the model,
-    optimizer and scheduler (and into ``state``)."""
+    optimizer and scheduler (and into ``state``); ``keeps_best``: the run puts the best epoch's
+    weights back at its end, so they must be there."""
     from . import checkpoint
 
     loaded = checkpoint.load_checkpoint(folder, model, optimizer, scheduler)
@@ -74,6 +76,11 @@ def load_checkpoint(folder: Path, model, optimizer, scheduler, monitor: str, sta
                             f"this one {monitor!r}; resume with the same settings")
     for key, value in saved["early_stopping"].items():
         setattr(state, key, value)
+    if keeps_best and state.best_epoch is not None and not (folder / BEST_WEIGHTS).is_file():
+        raise CheckpointError(f"{folder / BEST_WEIGHTS}: file not found; the checkpoint's run "
+                              f"kept its best epoch's ({state.best_epoch}) weights there, and "
+                              "would end with another epoch's without them; put the file back, "
+                              "or train anew")
     if (folder / BEST_WEIGHTS).is_file():
         last = copy_state(model)
         checkpoint.load_weights(folder / BEST_WEIGHTS, model)

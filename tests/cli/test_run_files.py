@@ -180,3 +180,38 @@ def test_predict_into_a_directory_leaves_no_temporary_file(run_copy, tmp_path, c
                                               "--output", str(tmp_path / "out")])
     assert sorted(entry.name for entry in tmp_path.iterdir()) == ["out", "run"]
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_resume_refuses_a_csv_whose_rows_changed_since_the_run(finished, tmp_path, capsys):
+    # the same file and settings, other values: the checkpoint's weights were learnt on the old
+    # rows, and resuming used to rewrite config.json with the new rows' scaling beside them
+    data = tmp_path / "points.csv"
+    data.write_bytes(finished[1].read_bytes())
+    run = tmp_path / "run"
+    assert main(commands(run, data)[2][:-1]) == 0  # trained, without --resume
+    capsys.readouterr()
+    header, *rows = data.read_text().splitlines()
+    data.write_text("\n".join([header] + [f"{3 * float(row.split(',')[0]) + 1:.3f},"
+                                          + row.split(",", 1)[1] for row in rows]) + "\n")
+    before = {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()}
+    err = fails(capsys, commands(run, data)[2])
+    assert f"--resume with data that are not those the run in {run} was trained on" in err
+    assert "(their encoder differs from its config.json's" in err and "--overwrite" in err
+    assert {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()} == before
+    data.write_bytes(finished[1].read_bytes())
+    assert main(commands(run, data)[2]) == 0  # the same rows resume
+
+
+def test_resume_takes_a_run_whose_config_lacks_fields_a_newer_version_writes(tmp_path, capsys):
+    # the data check compares what the saved config.json says, not the fields added since
+    rows = "".join(f"{index % 7},{index % 5},{index % 7 + 2 * (index % 5) + index / 40:.3f}\n"
+                   for index in range(40))
+    (tmp_path / "reg.csv").write_text("a,b,y\n" + rows)
+    arguments = ["train", "--csv", str(tmp_path / "reg.csv"), "--target", "y", "--model",
+                 "linear", "--epochs", "2", "--out", str(tmp_path / "run"), "--quiet"]
+    assert main(arguments) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    del config["target_scaler"]["dtype"], config["encoder"]["missing"]
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config))
+    assert main(arguments + ["--resume"]) == 0
+    capsys.readouterr()

@@ -74,3 +74,21 @@ def test_a_resumed_run_is_unfinished_until_it_finishes(run_copy, text_file, monk
         lm.train(text_file, run_copy, resume=True, max_iters=110, progress=False)
     with pytest.raises(CheckpointError, match="the run did not finish"):
         lm.load(run_copy)
+
+
+def test_resume_refuses_a_text_that_changed_since_the_run(trained_run, run_copy, tmp_path,
+                                                          capsys):
+    # the same lines in another order: the tokenizer fits, and resuming used to continue the
+    # old weights on the new text, its validation loss measured on the new text's last 10%
+    lines = (trained_run[0].parent / "corpus.txt").read_text(encoding="utf-8").splitlines()
+    other = tmp_path / "other.txt"
+    other.write_text("\n".join(reversed(lines)) + "\n", encoding="utf-8")
+    before = {path.name: path.read_bytes() for path in run_copy.iterdir()}
+    code = main(["lm", "train", "--text", str(other), "--out", str(run_copy), "--resume",
+                 "--max-iters", "120", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"--resume continues {run_copy} on the text it was trained on, but {other} is " \
+           "another text (its SHA-256 differs); give that text, or train anew with " \
+           "--overwrite" in err
+    assert {path.name: path.read_bytes() for path in run_copy.iterdir()} == before

@@ -177,8 +177,10 @@ def train(config: ReinforceConfig | None = None, episodes: int = 1500,
     start = time.perf_counter()
     try:
         for step in range(math.ceil(episodes / processes)):
-            episode = run_episode(env, agent.policy, generator,
-                                  seed=config.seed + rank if step == 0 else None)
+            # a diverged policy overflows in its rollout before the update's guard stops it
+            with numpy.errstate(over="ignore", invalid="ignore"):
+                episode = run_episode(env, agent.policy, generator,
+                                      seed=config.seed + rank if step == 0 else None)
             agent.update(episode)
             every_return = numpy.zeros(processes)
             every_return[rank] = episode.total_return
