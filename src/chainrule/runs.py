@@ -44,6 +44,7 @@ from .run_config import (NotConvergedWarning, RunConfig, SettingError, check_mem
 from .run_schemas import TRAINING_RUN, check_training_run, parameter_count
 from .rundir import CONFIG_FILE, HISTORY_FILE, RunDirectory, read_config
 from .threads import describe_threads
+from .training_checkpoint import check_readable
 
 CONFIG_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -152,6 +153,7 @@ def train(config: RunConfig, out, *, resume: bool = False, overwrite: bool = Fal
         check_memory(saved["model"]["sizes"], config.optimizer)
         if run.resume:
             check_same_run(run.path, config, saved)
+            check_readable(run.folder / "checkpoint", keeps_best=data.validation is not None)
         run.begin()
         run.write_json(CONFIG_FILE, saved)
         if not quiet:

@@ -61,6 +61,29 @@ def save_checkpoint(folder: Path, model, optimizer, scheduler, history: History,
     history.save(folder / "history.json")
 
 
+def check_readable(folder: Path, keeps_best: bool) -> None:
+    """Read a checkpoint's files and restore nothing: a resume does this before it marks the
+    run unfinished, so that a damaged or missing file is refused with the run left as it was
+    (a finished run stays finished). ``keeps_best`` as ``load_checkpoint`` takes it."""
+    from . import checkpoint
+
+    if not has_checkpoint(folder):
+        return  # a run killed before its first checkpoint starts again from epoch 1
+    loaded = checkpoint.load_checkpoint(folder, restore_rng=False)
+    saved = schema.validate(loaded["extra"], CHECKPOINT_EXTRA, loaded["path"], "metadata extra")
+    _check_best_weights(folder, saved["early_stopping"].get("best_epoch"), keeps_best)
+    if (folder / BEST_WEIGHTS).is_file():
+        checkpoint._read_safetensors(folder / BEST_WEIGHTS)
+
+
+def _check_best_weights(folder: Path, best_epoch, keeps_best: bool) -> None:
+    if keeps_best and best_epoch is not None and not (folder / BEST_WEIGHTS).is_file():
+        raise CheckpointError(f"{folder / BEST_WEIGHTS}: file not found; the checkpoint's run "
+                              f"kept its best epoch's ({best_epoch}) weights there, and "
+                              "would end with another epoch's without them; put the file back, "
+                              "or train anew")
+
+
 def load_checkpoint(folder: Path, model, optimizer, scheduler, monitor: str, state,
                     keeps_best: bool) -> tuple:
     """(history, early-stopping state, first loss) of the checkpoint, restored into the model,
@@ -76,11 +99,7 @@ def load_checkpoint(folder: Path, model, optimizer, scheduler, monitor: str, sta
                             f"this one {monitor!r}; resume with the same settings")
     for key, value in saved["early_stopping"].items():
         setattr(state, key, value)
-    if keeps_best and state.best_epoch is not None and not (folder / BEST_WEIGHTS).is_file():
-        raise CheckpointError(f"{folder / BEST_WEIGHTS}: file not found; the checkpoint's run "
-                              f"kept its best epoch's ({state.best_epoch}) weights there, and "
-                              "would end with another epoch's without them; put the file back, "
-                              "or train anew")
+    _check_best_weights(folder, state.best_epoch, keeps_best)
     if (folder / BEST_WEIGHTS).is_file():
         last = copy_state(model)
         checkpoint.load_weights(folder / BEST_WEIGHTS, model)

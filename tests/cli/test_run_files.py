@@ -138,6 +138,23 @@ def test_resume_refuses_damaged_checkpoint_progress(run_copy, capsys):
         in err
 
 
+@pytest.mark.parametrize("damage", ["checkpoint cut short", "best weights missing",
+                                    "best weights cut short"])
+def test_a_refused_resume_leaves_a_finished_run_as_it_was(run_copy, capsys, damage):
+    # the checkpoint is read before the run is marked unfinished: metrics.json used to go first
+    run, data = run_copy
+    name = "checkpoint.safetensors" if damage.startswith("checkpoint") else "best.safetensors"
+    path = run / "checkpoint" / name
+    if damage.endswith("missing"):
+        path.unlink()
+    else:
+        path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+    before = {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()}
+    assert str(path) in fails(capsys, commands(run, data)[2])
+    assert {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()} == before
+    assert main(["evaluate", str(run)]) == 0
+
+
 def test_an_unfinished_run_is_refused_by_evaluate(run_copy, capsys):
     run, data = run_copy
     (run / "metrics.json").unlink()
