@@ -101,6 +101,7 @@ def getitem(a, index=None):
                     Sample(((4, 5),), {"index": (_ROWS,), "shape": (3, 5)})], saves=("index",))
 def scatter_add(a, index=None, shape=None):
     """The adjoint of indexing: a zero tensor of ``shape`` with ``a`` added at ``index``."""
+    index = _index_arrays(index)  # (a 0-d integer one read once, as getitem reads it)
     out = backend.xp.zeros(shape, dtype=a.dtype)
     if _is_basic(index):
         out[index] = a.data
