@@ -224,14 +224,17 @@ def _signature(args) -> tuple:
 
 def _names_read(function) -> list:
     """The globals and the enclosing functions' variables that the step's own code reads (its
-    comprehensions' and inner functions' too), and a method's ``self.<name>``, as (the globals,
+    comprehensions' and inner functions' too; a functools.partial's function's), and a
+    method's ``self.<name>``, as (the globals,
     the cell or the object's attributes, the name, the value now, what to call it): a replay
     checks that each still holds the same object. A notebook's cell run again binds ``model``
     to a new model (a trainer's ``self.model = ...`` likewise), which eager mode would train."""
+    while isinstance(function, functools.partial):  # the function it calls
+        function = function.func
     if not hasattr(function, "__code__"):  # a callable object: its __call__ method
         function = getattr(function, "__call__", None)
     code = getattr(function, "__code__", None)
-    if code is None:  # a built-in, a functools.partial: not watched
+    if code is None:  # a built-in: not watched
         return []
     step, owner = getattr(function, "__name__", "the step"), getattr(function, "__self__", None)
     attributes = getattr(owner, "__dict__", None) if code.co_argcount else None
@@ -246,9 +249,9 @@ def _names_read(function) -> list:
             if instruction.opname == "LOAD_GLOBAL" and name in namespace:
                 read["global", name] = (namespace, name, namespace[name],
                                         f"the global {name!r} that {step} reads")
-            elif attributes is not None and current is code and name in attributes and \
+            elif attributes is not None and name in attributes and \
                     instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and \
-                    previous.opname == "LOAD_FAST" and previous.argval == code.co_varnames[0]:
+                    _loads_self(previous, current, code):
                 read["self", name] = (attributes, name, attributes[name],
                                       f"self.{name} that {step} reads")
             previous = instruction
@@ -260,6 +263,20 @@ def _names_read(function) -> list:
         except ValueError:  # a variable not given a value yet
             pass
     return names
+
+
+def _loads_self(instruction, current: CodeType, method: CodeType) -> bool:
+    """Whether ``instruction`` of ``current`` (the method's code or code nested in it) pushes the
+    method's first argument: LOAD_FAST (LOAD_FAST_LOAD_FAST pushes two, the second last), or
+    LOAD_DEREF where a generator expression, lambda or inner function captures it (which makes
+    it a cell in the method's own code too)."""
+    own = method.co_varnames[0]
+    if instruction.opname == "LOAD_DEREF":
+        return instruction.argval == own and (current is method or own in current.co_freevars)
+    if current is not method or not instruction.opname.startswith("LOAD_FAST"):
+        return False
+    pushed = instruction.argval
+    return (pushed[-1] if isinstance(pushed, tuple) else pushed) == own
 
 
 def _outputs(result, recording):

@@ -329,3 +329,13 @@ def test_a_gzip_compressed_csv_is_named_as_such(tmp_path):
     with pytest.raises(DataError, match=r"data\.csv\.gz: a gzip-compressed file, not text; "
                                         r"decompress it first"):
         load_csv(path, target="kind")
+
+
+def test_a_file_without_a_header_whose_first_row_comes_again_says_the_header_is_missing(tmp_path):
+    # its first row, taken for the header, is data; a later copy of it is a duplicate row, not
+    # "the header again" to remove: what is wrong is the missing header, which the target's
+    # lookup shows (the columns are numbers)
+    path = write(tmp_path, "5.1,3.5,0\n4.9,3.0,1\n5.1,3.5,0\n")
+    with pytest.raises(DataError, match=r"no column named 'y' \(the target\); the columns are: "
+                                        r"5\.1, 3\.5, 0"):
+        load_csv(path, target="y")

@@ -5,6 +5,8 @@ compares losses, gradients and weights with exact equality (no tolerance: the re
 the same floating-point operations in the same order). The guards each get a test that changes
 the state a recording can't see and checks that the compiled run still equals the eager one.
 """
+import functools
+
 import numpy
 import pytest
 
@@ -1203,14 +1205,15 @@ def notebook_step(x, y):
     return loss
 
 
+@pytest.mark.parametrize("wrap", [lambda step: step, functools.partial])  # partial: its func
 @pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
-def test_a_global_the_step_reads_bound_to_a_new_model_records_again(dtype):
+def test_a_global_the_step_reads_bound_to_a_new_model_records_again(dtype, wrap):
     # the cell that makes the model and its optimiser run again, the step's cell not: eager
     # mode trains the new model from then on, and so must the compiled step
     global notebook_model, notebook_optimizer
     data = [(x.to(dtype), y) for x, y in batches(6)]
     trained = []
-    for step in (notebook_step, chainrule.compile(notebook_step)):
+    for step in (notebook_step, chainrule.compile(wrap(notebook_step))):
         for _ in range(2):  # the cell run twice
             chainrule.manual_seed(0)
             notebook_model = nn.Sequential(nn.Linear(6, 16, dtype=dtype), nn.ReLU(),
@@ -1278,14 +1281,30 @@ class CallableTrainer(Trainer):
     __call__ = Trainer.step  # the object itself compiled: its __call__ reads self.<name>
 
 
-@pytest.mark.parametrize("callable_object", [False, True])
+class DecayingTrainer(Trainer):
+    """Its step reads self inside a generator expression too, which makes self a cell that the
+    method's own code reads with LOAD_DEREF (Python 3.11), not LOAD_FAST."""
+
+    def step(self, x, y):
+        self.optimizer.zero_grad()
+        loss = F.cross_entropy(self.model(x), y)
+        loss = loss + sum((p * p).sum() * self.decay for p in self.model.parameters())
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+    decay = 0.01
+
+
+@pytest.mark.parametrize("kind", [Trainer, CallableTrainer, DecayingTrainer])
 @pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
 def test_an_attribute_of_self_a_compiled_method_reads_given_a_new_model_records_again(
-        dtype, callable_object):
+        dtype, kind):
+    callable_object = kind is CallableTrainer
     data = [(x.to(dtype), y) for x, y in batches(6)]
     trained = []
     for compile in (False, True):
-        trainer = (CallableTrainer if callable_object else Trainer)(dtype)
+        trainer = kind(dtype)
         step = trainer if callable_object else trainer.step
         step = chainrule.compile(step) if compile else step
         losses = [step(x, y).item() for x, y in data]

@@ -306,6 +306,14 @@ def test_an_element_is_a_view_so_writing_it_in_place_changes_the_tensor():
     assert w.grad.tolist() == [1.0, 0.0, 3.0]  # d/dw of v·w is v, as changed
 
 
+def test_an_element_picked_by_numpy_integers_is_a_view_too_and_a_bool_is_no_element():
+    v = chainrule.tensor([1.0, 2.0, 3.0], dtype=chainrule.float64)
+    v[numpy.int64(1)].zero_()
+    v[numpy.uint8(2)].fill_(7.0)
+    assert v.tolist() == [1.0, 0.0, 7.0]
+    assert v[True].shape == (1, 3)  # NumPy's (and PyTorch's) new axis, not element 1
+
+
 def test_in_place_change_of_a_leaf_that_requires_grad_is_refused():
     w = chainrule.ones(2, requires_grad=True)
     with pytest.raises(RuntimeError, match="no_grad"):

@@ -287,3 +287,17 @@ def test_an_index_changed_in_place_after_the_forward_is_refused(pick, indices, o
         index.copy_(chainrule.tensor(others))
     with pytest.raises(RuntimeError, match=r"getitem: its input 'index' .*" + MODIFIED):
         y.backward()
+
+
+def test_a_0d_integer_index_is_read_as_its_int_so_changing_it_after_the_forward_is_allowed():
+    # x[i] with i a 0-d integer tensor takes the element i holds then, as x[int(i)] (PyTorch's
+    # rule): the gradient does not read i again, so a counter stepped in place (i += 1) between
+    # the forward and backward changes nothing of it, and PyTorch runs this loop
+    x = chainrule.tensor([1.0, 2.0, 3.0], dtype=chainrule.float64, requires_grad=True)
+    i = chainrule.tensor(0)
+    loss = 0
+    for weight in (1.0, 10.0, 100.0):
+        loss = loss + x[i] * weight
+        i += 1
+    loss.backward()
+    numpy.testing.assert_array_equal(x.grad.numpy(), [1.0, 10.0, 100.0])

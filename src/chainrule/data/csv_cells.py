@@ -60,10 +60,14 @@ def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]
                         f"{', '.join(map(repr, duplicates))}; each column needs its own name")
     if not rows:
         raise DataError(f"{path}: the file has a header but no data rows")
+    # a first line of numbers is no header: a copy of it is a duplicate row, and the target's
+    # lookup says what is wrong (the columns are numbers)
+    named = any(math.isnan(number_or_nan(name)) for name in header)
     for row, line in zip(rows, lines):
-        if row == header:  # files joined with `cat`: the header would be read as a row of data
+        if row == header and named:  # files joined with `cat`: the header would be read as data
             raise DataError(f"{path}, line {line}: the header (line 1) again; a CSV has one "
-                            "header row, so remove this one")
+                            "header row, so remove this one (if line 1 is data, the file has "
+                            "no header row: add one)")
         if len(row) != len(header):
             raise DataError(f"{path}, line {line}: {len(row)} fields, but the header (line 1) "
                             f"has {len(header)} columns")

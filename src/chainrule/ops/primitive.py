@@ -229,11 +229,14 @@ def _saved_versions(inputs: tuple, positions, saves_output: bool, output) -> lis
 
 def _save_index_arrays(saved: list, setting: str, value) -> None:
     """(array as a Tensor named after the setting, version) for each array in ``value`` (an index:
-    an array, a Tensor, or a tuple of them among slices and integers), as the VJP reads it."""
+    an array, a Tensor, or a tuple of them among slices and integers), as the VJP reads it. A 0-d
+    integer Tensor is not: the forward reads it as an int, once (``shape._index_item``)."""
     versions = autograd._versions
     for item in value if isinstance(value, tuple) else (value,):
         array = item.data if isinstance(item, Tensor) else item
-        if isinstance(array, backend.xp.ndarray):
+        if isinstance(array, backend.xp.ndarray) and not (
+                array is not item and type(array) is backend.xp.ndarray and array.ndim == 0
+                and array.dtype.kind in "iu"):
             held = Tensor._wrap(array)
             held.name = setting
             base = array.base

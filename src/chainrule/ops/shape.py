@@ -74,6 +74,17 @@ def _index_item(array):
     return array
 
 
+def _one_element(index: tuple, ndim: int) -> bool:
+    """Whether ``index`` is an integer for each dimension (a loop: every indexing asks, and a
+    generator over an isinstance of numbers.Integral cost it about a third more)."""
+    if len(index) != ndim:
+        return False
+    for i in index:
+        if type(i) is not int and not isinstance(i, numpy.integer):
+            return False
+    return True
+
+
 def _is_basic(index: tuple) -> bool:
     return all(i is None or i is Ellipsis or isinstance(i, (slice, numbers.Integral))
                for i in index)
@@ -90,8 +101,7 @@ _ROWS = numpy.array([0, 2, 2, 1])
 def getitem(a, index=None):
     """``a[index]``: basic slices and integer arrays. Repeated indices accumulate their gradients."""
     index = _index_arrays(index)
-    if len(index) == a.ndim and all(isinstance(i, numbers.Integral) and type(i) is not bool
-                                    for i in index):
+    if _one_element(index, a.ndim):
         index += (Ellipsis,)  # one element as a 0-d view, as PyTorch's: NumPy would copy it out
     out = a.data[index]
     return out, lambda g, out: scatter_add(g, index=index, shape=a.shape)
@@ -101,6 +111,7 @@ def getitem(a, index=None):
                     Sample(((4, 5),), {"index": (_ROWS,), "shape": (3, 5)})], saves=("index",))
 def scatter_add(a, index=None, shape=None):
     """The adjoint of indexing: a zero tensor of ``shape`` with ``a`` added at ``index``."""
+    index = _index_arrays(index)  # (a 0-d integer one read once, as getitem reads it)
     out = backend.xp.zeros(shape, dtype=a.dtype)
     if _is_basic(index):
         out[index] = a.data
