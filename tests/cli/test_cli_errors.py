@@ -1,6 +1,7 @@
 """Every error of the command line is one line on stderr with exit status 2; a newcomer's first
 mistakes (a missing extra, a closed pipe, an option the model ignores) get a message, not a
 traceback."""
+import io
 import json
 import os
 import subprocess
@@ -301,3 +302,14 @@ def test_a_path_through_a_file_is_one_line_not_a_traceback(arguments, tmp_path, 
     given = [argument.replace("FILE", str(tmp_path / "a-file")).replace("LABELS", labels)
              .replace("RUN", str(tmp_path / "run")) for argument in arguments]
     assert "a-file" in fails(capsys, given)
+
+
+def test_an_unsupported_operation_keeps_its_traceback(monkeypatch, capsys):
+    # io.UnsupportedOperation is an OSError, but it comes from a bug, not from the user's paths
+    import chainrule.cli
+
+    def no_fileno():
+        raise io.UnsupportedOperation("fileno")
+    monkeypatch.setattr(chainrule.cli, "_quiet_unless_rank_zero", no_fileno)
+    with pytest.raises(io.UnsupportedOperation):
+        chainrule.cli.main(["train", "iris", "--epochs", "1", "--quiet"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import os
 import re
 import sys
@@ -85,6 +86,8 @@ def main(argv=None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+    except io.UnsupportedOperation:  # an OSError from a bug (fileno() of a notebook's stream)
+        raise
     except (ChainruleError, OSError) as error:  # OSError: a path, a full disk, a read-only one
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
