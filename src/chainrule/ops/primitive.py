@@ -7,10 +7,11 @@ is itself differentiable. A single-input op may return the VJP alone.
 
 ``saves`` names what the VJPs read at backward time: the forward's inputs by name, "out" for the
 output, and a setting that holds index arrays (getitem's ``index``: an index tensor changed in
-place would send the gradient elsewhere). By default every input and not the output. The versions of those tensors are kept
-with the node, and backward refuses to run the VJPs if one was changed in place since (an op
-that reads nothing, such as add, says ``saves=()`` and never refuses). The registry test checks
-each declaration: changing what an op does not declare must leave its gradients as they were.
+place would send the gradient elsewhere). By default every input and not the output. The
+versions of those tensors are kept with the node, and backward refuses to run the VJPs if one
+was changed in place since (an op that reads nothing, such as add, says ``saves=()`` and never
+refuses). The registry test checks each declaration: changing what an op does not declare must
+leave its gradients as they were.
 """
 from __future__ import annotations
 
@@ -227,16 +228,21 @@ def _saved_versions(inputs: tuple, positions, saves_output: bool, output) -> lis
     return saved
 
 
+def is_integer_scalar(array) -> bool:
+    """A 0-d integer array: inside an index, a Tensor holding one is read as its int, once, as
+    PyTorch reads it (a recorded step's arrays are another type: they stay arrays)."""
+    return type(array) is backend.xp.ndarray and array.ndim == 0 and array.dtype.kind in "iu"
+
+
 def _save_index_arrays(saved: list, setting: str, value) -> None:
     """(array as a Tensor named after the setting, version) for each array in ``value`` (an index:
     an array, a Tensor, or a tuple of them among slices and integers), as the VJP reads it. A 0-d
-    integer Tensor is not: the forward reads it as an int, once (``shape._index_item``)."""
+    integer Tensor is not: the forward reads it as an int, once (``is_integer_scalar``)."""
     versions = autograd._versions
     for item in value if isinstance(value, tuple) else (value,):
         array = item.data if isinstance(item, Tensor) else item
         if isinstance(array, backend.xp.ndarray) and not (
-                array is not item and type(array) is backend.xp.ndarray and array.ndim == 0
-                and array.dtype.kind in "iu"):
+                array is not item and is_integer_scalar(array)):
             held = Tensor._wrap(array)
             held.name = setting
             base = array.base

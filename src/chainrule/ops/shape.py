@@ -7,7 +7,8 @@ import numpy
 
 from .. import backend
 from ..tensor import Tensor
-from .primitive import Rejects, Sample, ShapeError, composite, constant, primitive
+from .primitive import (Rejects, Sample, ShapeError, composite, constant,
+                        is_integer_scalar, primitive)
 from .reduce import normalize_dims
 
 
@@ -69,9 +70,7 @@ def _index_arrays(index):
 
 
 def _index_item(array):
-    if type(array) is backend.xp.ndarray and array.ndim == 0 and array.dtype.kind in "iu":
-        return int(array)  # (a recorded step's arrays are another type: they stay arrays)
-    return array
+    return int(array) if is_integer_scalar(array) else array
 
 
 def _one_element(index: tuple, ndim: int) -> bool:
