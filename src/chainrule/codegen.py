@@ -196,8 +196,8 @@ def guard(guards, modules, cleared=(), names=()):
     k4.values(), k5))``), no hook of ``register_hook`` on those tensors, and each global and
     enclosing function's variable the step's code reads (``names``: (the globals, the cell or
     a method's object's attributes, the name, the value, what to call it)) the same object, or
-    a number of the same value. The program keeps
-    the objects, so none is replaced by a new one at the same address meanwhile."""
+    a number of the same value. The program keeps the objects, so none is replaced by a new one
+    at the same address meanwhile."""
     constants = {}
     tests = _guard_tests(guards, modules, constants, cleared, names)
     return eval(f"lambda: {' and '.join(tests) or 'True'}", constants)

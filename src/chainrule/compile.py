@@ -225,9 +225,8 @@ def _signature(args) -> tuple:
 def _names_read(function) -> list:
     """The globals and the enclosing functions' variables that the step's own code reads (its
     comprehensions' and inner functions' too; a functools.partial's function's), and a
-    method's ``self.<name>``, as (the globals,
-    the cell or the object's attributes, the name, the value now, what to call it): a replay
-    checks that each still holds the same object. A notebook's cell run again binds ``model``
+    method's ``self.<name>``, as (the globals, the cell or the object's attributes, the name,
+    the value now, what to call it): a replay checks that each still holds the same object. A notebook's cell run again binds ``model``
     to a new model (a trainer's ``self.model = ...`` likewise), which eager mode would train."""
     while isinstance(function, functools.partial):  # the function it calls
         function = function.func
