@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import operator
 import struct
+from types import CellType
 from typing import NamedTuple
 
 import numpy
@@ -203,6 +204,17 @@ def guard(guards, modules, cleared=(), names=()):
     return eval(f"lambda: {' and '.join(tests) or 'True'}", constants)
 
 
+def binding_now(holder, name: str):
+    """What a name the step reads holds now (``MISSED`` if nothing): ``holder`` the globals
+    or an object's attributes (a dict), a cell, or the object itself (a slot, a class's value)."""
+    try:
+        if type(holder) is dict:
+            return holder.get(name, MISSED)
+        return holder.cell_contents if type(holder) is CellType else getattr(holder, name, MISSED)
+    except ValueError:  # a cell emptied by ``del``
+        return MISSED
+
+
 def same_binding(now, recorded) -> bool:
     """Whether a name still holds what it held when recorded: the same object, or a number
     or string of the same type and value (a float of the same bits: ``x = 0.5 ** 0`` makes a
@@ -222,8 +234,9 @@ def _guard_tests(guards, modules, constants: dict, cleared=(), names=()) -> list
     constants["same_binding"] = same_binding
     tests = []
     for holder, name, value, _ in names:
-        now = (f"{_named(constants, holder)}[{name!r}]" if isinstance(holder, dict)
-               else f"{_named(constants, holder)}.cell_contents")
+        held = _named(constants, holder)
+        now = (f"{held}[{name!r}]" if type(holder) is dict else
+               f"{held}.cell_contents" if type(holder) is CellType else f"{held}.{name}")
         recorded = _named(constants, value)
         tests.append(f"({now} is {recorded} or same_binding({now}, {recorded}))")
     for obj, name, value in guards:  # name: data, grad or requires_grad

@@ -28,10 +28,11 @@ The rules (TinyJit's, mostly):
   hook; each global and enclosing function's variable that the step's own code reads holds
   the same object, or a number of the same value (a notebook's cell run again binds ``model``
   to a new model, which eager mode would train), and so does each ``self.<name>`` a method
-  (or a callable object's ``__call__``) reads. A difference records again; the programs of
-  the states seen last are kept (four per signature), so switching back replays. A gradient
-  from before the step that the step reads (accumulated into, or zeroed in place) is read
-  live.
+  (or a callable object's ``__call__``) reads. The step's own code: with the function a
+  decorator wraps (``__wrapped__``) and the functions of its module that it calls by name. A
+  difference records again; the programs of the states seen last are kept (four per
+  signature), so switching back replays. A gradient from before the step that the step reads
+  (accumulated into, or zeroed in place) is read live.
 - ``optimizer.step()`` replays as its own array operations, in place, while the optimiser's
   settings (learning rates, step counts, which buffers it holds) are those recorded; otherwise
   (a scheduler's new rate, Adam's step count) the replay runs the step itself, live. A
@@ -43,11 +44,11 @@ The rules (TinyJit's, mostly):
 - Random numbers come from ``backend``'s generator, freshly on each replay, as in eager mode;
   seeding it in the step (``manual_seed``, ``set_rng_state``) is refused: seed before the call.
 - Not seen, so not allowed: Python side effects in the step (appending to a list, printing)
-  happen only when it records; a Python value read from outside the step by a function it
-  calls (not by its own code), or changed in place (an item of a list), keeps the value it
-  had when recorded: pass it as an argument; random numbers from a generator passed
-  by hand; a change to a module's structure that replaces no tensor the step reads. Hooks are
-  refused.
+  happen only when it records; a Python value read from outside the step by a function of
+  another module it calls, or by a method it calls, or changed in place (an item of a list),
+  keeps the value it had when recorded: pass it as an argument; random numbers from a
+  generator passed by hand; a change to a module's structure that replaces no tensor the step
+  reads. Hooks are refused.
 - A recording watches the engine process-wide for the length of one call: don't record in
   two threads at once.
 - Returned tensors are fresh copies, without a graph. After a replay each parameter's ``.grad``
@@ -57,13 +58,14 @@ from __future__ import annotations
 
 import dis
 import functools
+import inspect
 from collections import Counter, OrderedDict
-from types import CodeType
+from types import CodeType, FunctionType, MemberDescriptorType
 
 import numpy
 
 from . import autograd, backend, versions
-from .codegen import FLOAT_BITS, MISSED
+from .codegen import FLOAT_BITS, MISSED, binding_now
 from .errors import CompileError
 from .listing import flat
 from .watch import watching
@@ -223,11 +225,16 @@ def _signature(args) -> tuple:
 
 
 def _names_read(function) -> list:
-    """The globals and the enclosing functions' variables that the step's own code reads (its
-    comprehensions' and inner functions' too; a functools.partial's function's), and a
-    method's ``self.<name>``, as (the globals, the cell or the object's attributes, the name,
-    the value now, what to call it): a replay checks that each still holds the same object. A notebook's cell run again binds ``model``
-    to a new model (a trainer's ``self.model = ...`` likewise), which eager mode would train."""
+    """The names the step's own code reads from outside it, as (the holder: the globals, a cell,
+    or a method's object's attributes or the object itself; the name, the value now, what to
+    call it): a replay checks that each still holds the same object. A notebook's cell run
+    again binds ``model`` to a new model (a trainer's ``self.model = ...`` likewise), which
+    eager mode would train. Read: each global and enclosing function's variable of the step's
+    code (its comprehensions' and inner functions' too), of the functions it wraps
+    (``functools.wraps``' ``__wrapped__``, a ``functools.partial``'s function) and of the
+    functions of the same module that these read by name, a helper ``loss_fn`` of the notebook
+    too; and a method's ``self.<name>``: an attribute of the object, a slot, or a value of its
+    class (which ``self.name = ...`` would hide)."""
     while isinstance(function, functools.partial):  # the function it calls
         function = function.func
     if not hasattr(function, "__code__"):  # a callable object: its __call__ method
@@ -236,32 +243,67 @@ def _names_read(function) -> list:
     if code is None:  # a built-in: not watched
         return []
     step, owner = getattr(function, "__name__", "the step"), getattr(function, "__self__", None)
-    attributes = getattr(owner, "__dict__", None) if code.co_argcount else None
-    if type(attributes) is not dict:  # a class's (a classmethod): not watched
-        attributes = None
-    namespace, read, codes = function.__globals__, {}, [code]
+    wrapped, read = [function], {}
+    while hasattr(wrapped[-1], "__wrapped__") and hasattr(wrapped[-1].__wrapped__, "__code__"):
+        wrapped.append(wrapped[-1].__wrapped__)
+    modules = {id(each.__globals__) for each in wrapped}
+    functions, seen = list(wrapped), set()
+    while functions:
+        current = functions.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        who = step if current in wrapped else f"{current.__name__} (which {step} calls)"
+        method = current in wrapped and current.__code__.co_argcount  # (not a wrapper's *args)
+        found = _read_by(current, who, owner if method else None)
+        read.update((key, found[key]) for key in found if key not in read)
+        functions += [value for _, _, value, _ in found.values()
+                      if isinstance(value, FunctionType) and id(value.__globals__) in modules]
+    return list(read.values())
+
+
+def _read_by(function, who: str, owner) -> dict:
+    """What ``_names_read`` reads of one function's code; ``owner``: a method's object."""
+    namespace, read, codes = function.__globals__, {}, [function.__code__]
     while codes:
         current, previous = codes.pop(), None
         codes += [constant for constant in current.co_consts if isinstance(constant, CodeType)]
         for instruction in dis.get_instructions(current):
             name = instruction.argval
             if instruction.opname == "LOAD_GLOBAL" and name in namespace:
-                read["global", name] = (namespace, name, namespace[name],
-                                        f"the global {name!r} that {step} reads")
-            elif attributes is not None and name in attributes and \
-                    instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and \
-                    _loads_self(previous, current, code):
-                read["self", name] = (attributes, name, attributes[name],
-                                      f"self.{name} that {step} reads")
+                read[id(namespace), name] = (namespace, name, namespace[name],
+                                             f"the global {name!r} that {who} reads")
+            elif owner is not None and instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and \
+                    _loads_self(previous, current, function.__code__):
+                holder = _attribute_holder(owner, name)
+                if holder is not None:
+                    read[id(owner), name] = (holder, name, binding_now(holder, name),
+                                             f"{function.__code__.co_varnames[0]}.{name} "
+                                             f"that {who} reads")
             previous = instruction
-    names = list(read.values())
-    for name, cell in zip(code.co_freevars, function.__closure__ or ()):
+    for name, cell in zip(function.__code__.co_freevars, function.__closure__ or ()):
         try:
-            names.append((cell, name, cell.cell_contents,
-                          f"the variable {name!r} of a function enclosing {step}"))
+            read[id(cell), name] = (cell, name, cell.cell_contents,
+                                    f"the variable {name!r} of a function enclosing {who}")
         except ValueError:  # a variable not given a value yet
             pass
-    return names
+    return read
+
+
+def _attribute_holder(owner, name: str):
+    """Where ``owner.<name>`` is read from, to be read again before a replay: the object's
+    ``__dict__`` when it holds the name, else the object itself when the name is a slot or a
+    value of the class (a number, a model: what ``self.name = ...`` would hide), else None (a
+    method or property: a new object each time, or computed)."""
+    attributes = getattr(owner, "__dict__", None)
+    if type(attributes) is dict and name in attributes:
+        return attributes
+    found = inspect.getattr_static(owner, name, MISSED)
+    if found is MISSED:
+        return None
+    if isinstance(found, MemberDescriptorType) or not hasattr(type(found), "__get__"):
+        return owner
+    return None
 
 
 def _loads_self(instruction, current: CodeType, method: CodeType) -> bool:

@@ -18,8 +18,8 @@ import operator
 import numpy
 
 from . import autograd, backend, listing
-from .codegen import (MISSED, InputWrite, Update, bound_call, call_resolved, guard, refs, resolve,
-                      same_binding, same_settings, whole_call)
+from .codegen import (InputWrite, Update, binding_now, bound_call, call_resolved, guard,
+                      refs, resolve, same_binding, same_settings, whole_call)
 from .errors import CompileError
 from .listing import flat
 from .recording import Ref, structure_change
@@ -328,11 +328,10 @@ class Program:
         try:
             if self.unchanged():
                 return None
-        except (KeyError, IndexError):
+        except (AttributeError, KeyError, IndexError, ValueError):
             pass
         for holder, name, value, what in self.names:
-            now = holder.get(name, MISSED) if isinstance(holder, dict) else holder.cell_contents
-            if not same_binding(now, value):
+            if not same_binding(binding_now(holder, name), value):
                 return what
         for obj, name, value in self.guards:
             if getattr(obj, name) is not value:

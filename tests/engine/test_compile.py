@@ -1256,6 +1256,14 @@ def test_a_variable_of_an_enclosing_function_given_a_new_value_records_again(dty
     assert step.recordings == 3
 
 
+def logged(function):
+    """A decorator of the user's, as ``functools.wraps`` writes them."""
+    @functools.wraps(function)
+    def wrapper(*args):
+        return function(*args)
+    return wrapper
+
+
 class Trainer:
     """A training loop's object whose method is the step: ``restart`` gives it a new model and
     optimiser, which the compiled method must train from then on, as the method does."""
@@ -1277,6 +1285,10 @@ class Trainer:
         return loss
 
 
+class DecoratedTrainer(Trainer):
+    step = logged(Trainer.step)
+
+
 class CallableTrainer(Trainer):
     __call__ = Trainer.step  # the object itself compiled: its __call__ reads self.<name>
 
@@ -1296,7 +1308,7 @@ class DecayingTrainer(Trainer):
     decay = 0.01
 
 
-@pytest.mark.parametrize("kind", [Trainer, CallableTrainer, DecayingTrainer])
+@pytest.mark.parametrize("kind", [Trainer, CallableTrainer, DecayingTrainer, DecoratedTrainer])
 @pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
 def test_an_attribute_of_self_a_compiled_method_reads_given_a_new_model_records_again(
         dtype, kind):
@@ -1311,6 +1323,70 @@ def test_an_attribute_of_self_a_compiled_method_reads_given_a_new_model_records_
         trainer.restart()
         losses += [step(x, y).item() for x, y in data]
         trained.append((trainer.model, losses))
+    (eager_model, eager_losses), (compiled_model, compiled_losses) = trained
+    assert compiled_losses == eager_losses
+    assert_same_state(eager_model, compiled_model)
+
+
+class SlottedTrainer:
+    """Trainer's step on an object without a ``__dict__``: its attributes are slots."""
+    __slots__ = ("dtype", "model", "optimizer")
+    __init__, restart, step = Trainer.__init__, Trainer.restart, Trainer.step
+
+
+class ScaledTrainer(Trainer):
+    """Its step reads ``self.scale``: the class's value, until the object is given its own."""
+    scale = 1.0
+
+    def step(self, x, y):
+        self.optimizer.zero_grad()
+        loss = F.cross_entropy(self.model(x), y) * self.scale
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+
+def scale_down(trainer):
+    trainer.scale = 0.25  # the object's own value, which hides the class's
+
+
+@pytest.mark.parametrize("kind, change", [(SlottedTrainer, SlottedTrainer.restart),
+                                          (ScaledTrainer, scale_down)])
+def test_a_slot_or_a_class_value_a_compiled_method_reads_given_a_new_value_records_again(
+        kind, change):
+    data = [(x.to(numpy.float64), y) for x, y in batches(4)]
+    trained = []
+    for compile in (False, True):
+        trainer = kind(numpy.float64)
+        step = chainrule.compile(trainer.step) if compile else trainer.step
+        losses = [step(x, y).item() for x, y in data]
+        change(trainer)
+        losses += [step(x, y).item() for x, y in data]
+        trained.append((trainer.model, losses))
+    (eager_model, eager_losses), (compiled_model, compiled_losses) = trained
+    assert compiled_losses == eager_losses
+    assert_same_state(eager_model, compiled_model)
+
+
+def notebook_step_with_a_helper(x, y):  # the helper reads the model and optimiser by name
+    return notebook_step(x, y)
+
+
+@pytest.mark.parametrize("step", [logged(notebook_step), notebook_step_with_a_helper],
+                         ids=["decorated", "helper"])
+def test_a_global_a_wrapped_step_or_its_helper_reads_bound_anew_records_again(step):
+    # the step a decorator wraps, and a function of the same module the step calls, read the
+    # model by its global name: the cell that makes it run again, eager mode trains the new one
+    global notebook_model, notebook_optimizer
+    data = batches(4)
+    trained = []
+    for run in (step, chainrule.compile(step)):
+        for _ in range(2):
+            chainrule.manual_seed(0)
+            notebook_model = nn.Linear(6, 3)
+            notebook_optimizer = optim.SGD(notebook_model.parameters(), lr=0.1)
+            losses = [run(x, y).item() for x, y in data]
+        trained.append((notebook_model, losses))
     (eager_model, eager_losses), (compiled_model, compiled_losses) = trained
     assert compiled_losses == eager_losses
     assert_same_state(eager_model, compiled_model)
