@@ -7,7 +7,8 @@ the ratio of the medians, of the minima and the median of the per-round ratios; 
 times with the thread's CPU clock, which a wait for a core does not advance. To compare two
 versions of chainrule, run it with each on PYTHONPATH, one after the other, a few times;
 ``--eager`` times the eager step instead (it needs no ``chainrule.compile``, so it runs on any
-version of the engine):
+version of the engine). Beside the limit it times the limit keeping its gradients (the update
+through a scratch buffer, as an engine whose ``p.grad`` survives the step must do it):
 
     python benchmarks/compile_steps.py --batch 1 --rounds 1500 --steps 4 --cpu
     mkdir -p /tmp/old && git archive 62eca1d src | tar -x -C /tmp/old && \\
@@ -42,27 +43,33 @@ def main() -> None:
     else:
         from bench_compile import CompiledMLP  # (imports chainrule.compile, which --eager skips)
         maker, mode = CompiledMLP, "compiled"
-    chainrule_mlp, limit = maker(layers, args.activation), mlp.NumpyMLP(layers, args.activation)
+    candidates = {mode: maker(layers, args.activation),
+                  "limit": mlp.NumpyMLP(layers, args.activation),
+                  "limit keeping gradients": mlp.NumpyMLP(layers, args.activation,
+                                                          keep_gradients=True)}
     batches = list(mlp.batches(images, labels, args.batch))
     for x, t in batches[:3]:  # warm-up (a compiled step's eager call and its recording)
-        chainrule_mlp.step(x, t)
-        limit.step(x, t)
+        for model in candidates.values():
+            model.step(x, t)
     clock = time.thread_time if args.cpu else time.perf_counter
-    times = {mode: [], "limit": []}
+    times = {name: [] for name in candidates}
+    order = list(candidates.items())
     for index in range(args.rounds):
         chunk = [batches[(index * args.steps + k) % len(batches)] for k in range(args.steps)]
-        order = ((mode, chainrule_mlp), ("limit", limit))
-        for name, model in order if index % 2 else order[::-1]:
+        for name, model in order[index % 3:] + order[:index % 3]:  # each first in turn
             started = clock()
             for x, t in chunk:
                 model.step(x, t)
             times[name].append((clock() - started) / args.steps * 1e6)
-    a, b = numpy.array(times[mode]), numpy.array(times["limit"])
+    a = numpy.array(times[mode])
     print(f"{args.activation}, batch {args.batch}, {args.rounds} rounds of {args.steps} step(s), "
           f"{'CPU' if args.cpu else 'wall'} time, load {os.getloadavg()[0]:.1f}: {mode} "
-          f"{numpy.median(a):.1f} µs, limit {numpy.median(b):.1f} µs per step; {mode}/limit: "
-          f"medians {numpy.median(a) / numpy.median(b):.3f}×, minima {a.min() / b.min():.3f}×, "
-          f"median of per-round ratios {numpy.median(a / b):.3f}×")
+          f"{numpy.median(a):.1f} µs per step")
+    for reference in ("limit", "limit keeping gradients"):
+        b = numpy.array(times[reference])
+        print(f"  against the {reference} ({numpy.median(b):.1f} µs): medians "
+              f"{numpy.median(a) / numpy.median(b):.3f}×, minima {a.min() / b.min():.3f}×, "
+              f"median of per-round ratios {numpy.median(a / b):.3f}×")
 
 
 if __name__ == "__main__":

@@ -64,14 +64,20 @@ class NumpyMLP(SteppedMLP):
         update:    Wℓ ← Wℓ − η W̄ℓ,  bℓ ← bℓ − η b̄ℓ   (in place)
 
     f′ is read off the activation itself: ReLU′ = [A > 0], σ′ = A(1 − A).
+
+    The update scales each W̄ℓ in place, so the gradients don't survive the step. An engine must
+    keep them (``p.grad`` after ``optimizer.step()``): ``keep_gradients=True`` updates through a
+    scratch buffer instead, W ← W − (η W̄) as chainrule's SGD computes it, the same numbers.
     """
 
-    def __init__(self, layers, activation: str = "relu", lr: float = LEARNING_RATE):
+    def __init__(self, layers, activation: str = "relu", lr: float = LEARNING_RATE,
+                 keep_gradients: bool = False):
         self.weights = [w.copy() for w, _ in layers]
         self.biases = [b.copy() for _, b in layers]
         self.activation = activation
         self.lr = numpy.float32(lr)
         self.weight_grads = [numpy.empty_like(w) for w in self.weights]
+        self.scaled_grads = [numpy.empty_like(w) for w in self.weights] if keep_gradients else None
         self._buffers = {}
 
     def _buffers_for(self, batch: int):
@@ -134,8 +140,11 @@ class NumpyMLP(SteppedMLP):
             if layer > 0:
                 below = numpy.dot(delta, w, out=deltas[layer - 1])
                 self._times_derivative(below, inputs[layer], scratch_full[:, :below.shape[1]])
-            grad *= -self.lr
-            w += grad
+            if self.scaled_grads is None:
+                grad *= -self.lr
+                w += grad
+            else:
+                w -= numpy.multiply(grad, self.lr, out=self.scaled_grads[layer])
             bias_grad *= -self.lr
             biases[layer] += bias_grad
             if layer > 0:
