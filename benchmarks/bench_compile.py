@@ -3,14 +3,18 @@
 The 784-256-256-10 MLP with plain SGD (benchmarks/mlp.py): one epoch at batch 128, ReLU and
 sigmoid, and the time per step at batch 16 and batch 1 (ReLU); then one training step of the
 GPT of bench_transformer.py (forward, backward, clipping, AdamW), compiled against eager
-(bench_transformer.py times the compiled step beside eager chainrule and PyTorch). Before anything is timed, the compiled and
-the eager model train side by side from the same weights and must end with bitwise the same
-losses and weights.
+(bench_transformer.py times the compiled step beside eager chainrule and PyTorch). The MLP's
+rows time the limit keeping its gradients too (``mlp.NumpyMLP``'s ``keep_gradients``: the
+update through a scratch buffer, as an engine whose ``p.grad`` survives the step must do it).
+Before anything is timed, the compiled and the eager model train side by side from the same
+weights and must end with bitwise the same losses and weights.
 
     python benchmarks/bench_compile.py --quick
     python benchmarks/bench_compile.py --full
 """
 from __future__ import annotations
+
+import functools
 
 import numpy
 
@@ -94,7 +98,8 @@ def main() -> None:
         check_bitwise(activation, batch_size)
         images, labels = mlp.make_data(batch_size * steps)
         layers = mlp.initial_weights(activation)
-        makers = {"compiled": CompiledMLP, "eager": mlp.ChainruleMLP, "numpy limit": mlp.NumpyMLP}
+        makers = {"compiled": CompiledMLP, "eager": mlp.ChainruleMLP, "numpy limit": mlp.NumpyMLP,
+                  "limit keeping gradients": functools.partial(mlp.NumpyMLP, keep_gradients=True)}
         candidates = {}
         for name, maker in makers.items():
             model = maker(layers, activation)
