@@ -1,12 +1,13 @@
 """One training step of the GPT, chainrule (eager and compiled) against PyTorch on the CPU.
 
 The step is the whole of it: forward, cross-entropy, backward, gradient clipping and an AdamW
-update, for n_layer 4, n_head 4, n_embd 128, block 64, batch 32 (vocabulary 65), in float32.
+update, for n_layer 4, n_head 4, n_embd 128, block 64, batch 32 (vocabulary 65), in float32;
+``--batch 12`` makes it the ``baby`` preset's step (the same model, its batch).
 The three models start from the same weights (chainrule's, copied into PyTorch) and see the same
 batches; the steps run alternately in one process after a warm-up (see harness.py). The
 compiled step is ``chainrule.compile`` of the eager one, recorded before the timing starts.
 
-    python benchmarks/bench_transformer.py [--quick | --full] [--threads N] [--json PATH]
+    python benchmarks/bench_transformer.py [--quick | --full] [--threads N] [--batch B] [--json PATH]
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from harness import (BLAS_THREADS, Timing, compare, limit_threads, machine_info,
 
 BENCH = dict(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0,
              bias=False, tie_weights=True)
-BATCH = 32
+BATCH = 32  # issue 5's transformer row; the baby preset trains at 12
 LR, BETAS, WEIGHT_DECAY, CLIP = 1e-3, (0.9, 0.99), 0.1, 1.0
 
 
@@ -96,7 +97,7 @@ def batches(count: int, batch: int, length: int, vocab: int, seed: int = 1):
     return pairs
 
 
-def time_steps(threads: int, repeats: int, warmup: int):
+def time_steps(threads: int, repeats: int, warmup: int, batch: int = BATCH):
     """Seconds per float32 training step of each library, alternating."""
     import torch
 
@@ -105,7 +106,7 @@ def time_steps(threads: int, repeats: int, warmup: int):
     limit_threads(threads)
     model, optimizer, reference, reference_optimizer = build_pair(BENCH, "float32")
     compiled_model, compiled_optimizer, _, _ = build_pair(BENCH, "float32")
-    data = batches(repeats + warmup, BATCH, BENCH["block_size"], BENCH["vocab_size"])
+    data = batches(repeats + warmup, batch, BENCH["block_size"], BENCH["vocab_size"])
     ours = [(chainrule.tensor(x), chainrule.tensor(y)) for x, y in data]
     theirs = [(torch.as_tensor(x), torch.as_tensor(y)) for x, y in data]
     compiled = compiled_step(compiled_model, compiled_optimizer)
@@ -144,11 +145,12 @@ def main():
     mode.add_argument("--quick", action="store_true", help="a few steps: a smoke test")
     mode.add_argument("--full", action="store_true", help="the repeats RESULTS.md is made from")
     parser.add_argument("--threads", type=int, default=BLAS_THREADS)
+    parser.add_argument("--batch", type=int, default=BATCH, help="sequences per step (baby: 12)")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args()
     repeats, warmup = (3, 1) if args.quick else (40, 5) if args.full else (15, 3)
-    timings, cpu_timings = time_steps(args.threads, repeats, warmup)
-    title = (f"GPT training step (n_layer 4, n_head 4, n_embd 128, block 64, batch {BATCH}, "
+    timings, cpu_timings = time_steps(args.threads, repeats, warmup, args.batch)
+    title = (f"GPT training step (n_layer 4, n_head 4, n_embd 128, block 64, batch {args.batch}, "
              f"AdamW, clipping), float32, {args.threads} thread(s)")
     print(table(timings, baseline="pytorch", unit="ms", title=title + ", wall-clock"))
     print()
