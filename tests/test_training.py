@@ -180,6 +180,23 @@ def test_metrics_on_known_values():
     assert training.r2(numpy.full(3, 2.0), numpy.array([1.0, 2.0, 3.0])) == 0.0
 
 
+@pytest.mark.parametrize("constant", [[], [0], [1], [0, 1]])  # the columns of equal targets
+def test_r2_is_scikit_learns_also_where_the_targets_do_not_vary(constant):
+    # scikit-learn scores a column without variance 1 if predicted exactly, else 0 (an
+    # estimator's score() is its r2_score), where 1 − residual/0 would be −inf or NaN
+    from sklearn.metrics import r2_score
+    rng = numpy.random.default_rng(len(constant))
+    targets = rng.standard_normal((20, 3))
+    targets[:, constant] = 4.0
+    outputs = targets + 0.3 * rng.standard_normal((20, 3))
+    outputs[:, 1] = targets[:, 1]  # column 1 predicted exactly
+    with numpy.errstate(all="raise"):
+        assert training.r2(outputs, targets) == pytest.approx(r2_score(targets, outputs),
+                                                              rel=1e-12)
+        assert training.r2(outputs[:, 2], targets[:, 2]) == pytest.approx(
+            r2_score(targets[:, 2], outputs[:, 2]), rel=1e-12)
+
+
 def test_a_schedule_steps_once_per_epoch_and_resumes_with_the_run(tmp_path):
     def scheduled(folder, epochs, resume=False):
         model, optimizer = build()

@@ -24,12 +24,18 @@ def rmse(outputs: numpy.ndarray, targets: numpy.ndarray) -> float:
 
 
 def r2(outputs: numpy.ndarray, targets: numpy.ndarray) -> float:
-    """Coefficient of determination 1 − Σ(y − t)² / Σ(t − t̄)², averaged over output columns."""
+    """Coefficient of determination 1 − Σ(y − t)² / Σ(t − t̄)², averaged over output columns.
+    A column whose targets are all equal has no variance to explain: it scores 1 if predicted
+    exactly and 0 otherwise, as scikit-learn's ``r2_score`` (and so an estimator's ``score``)
+    has it, rather than −∞ or NaN."""
     targets = targets.astype(numpy.float64).reshape(len(targets), -1)
     outputs = outputs.astype(numpy.float64).reshape(targets.shape)
     residual = ((outputs - targets) ** 2).sum(axis=0)
     total = ((targets - targets.mean(axis=0)) ** 2).sum(axis=0)
-    return float(numpy.mean(1 - residual / total))
+    varies = total != 0
+    scores = numpy.where(residual == 0, 1.0, 0.0)
+    scores[varies] = 1 - residual[varies] / total[varies]
+    return float(numpy.mean(scores))
 
 
 # Metrics where a larger value is better; every other monitored quantity is minimised.
