@@ -82,6 +82,7 @@ class RunConfig:
     csv: str | None = None
     target: str | None = None
     missing: str = "error"         # empty CSV cells: "error", "drop" their rows, fill the "mean"
+    delimiter: str = ","           # what separates the CSV's cells: ";" or "\t" too
     data_dir: str | None = None    # the MNIST / Fashion-MNIST IDX files
     val: float = 0.1               # the fractions held out for validation and the final test
     test: float = 0.2
@@ -128,6 +129,10 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and (not _whole(value) or value < 1):
                 raise SettingError((name, value), " must be a whole number, at least 1")
+        if not (isinstance(self.delimiter, str) and len(self.delimiter) == 1) or \
+                self.delimiter in '"\r\n':
+            raise SettingError(("delimiter", self.delimiter), ": the cells' separator is one "
+                               "character, such as ';' or a tab, and not a quote or line break")
         if not isinstance(self.compile, bool):
             raise SettingError(("compile", self.compile), " is True or False")
         if not _whole(self.seed) or self.seed < 0:
@@ -163,6 +168,9 @@ class RunConfig:
         if self.csv is not None and not self.target:
             raise SettingError(("csv", self.csv), ": say which column to predict with ",
                                ("target", "COLUMN"))
+        if self.delimiter != "," and self.csv is None:
+            raise SettingError(("delimiter", self.delimiter), " separates the cells of a ",
+                               ("csv",), " file; a bundled dataset is read as it is published")
         if self.target is not None and self.csv is None:
             raise SettingError(("target",), " names a column of a ", ("csv",),
                                " file; bundled datasets know their target")
@@ -215,7 +223,8 @@ class RunConfig:
         model of layer sizes ``sizes`` (inputs, hidden layers, outputs)."""
         return {
             "source": {"dataset": self.dataset, "csv": self.csv, "target": self.target,
-                       "missing": self.missing, "data_dir": self.data_dir, "val": self.val,
+                       "missing": self.missing, "delimiter": self.delimiter,
+                       "data_dir": self.data_dir, "val": self.val,
                        "test": self.test, "scale": self.scale},
             "split": {"val": self.val, "test": self.test, "seed": self.seed},
             "model": {"kind": self.model, "sizes": sizes, "activation": self.activation,
@@ -232,7 +241,8 @@ class RunConfig:
         source, model, fitting = config["source"], config["model"], config["fitting"]
         mlp = model["kind"] == "mlp"
         return cls(dataset=source["dataset"], csv=source["csv"], target=source["target"],
-                   missing=source["missing"], data_dir=source.get("data_dir"),
+                   missing=source["missing"], delimiter=source.get("delimiter", ","),
+                   data_dir=source.get("data_dir"),
                    val=source["val"], test=source["test"], scale=source["scale"],
                    model=model["kind"], hidden=tuple(model["sizes"][1:-1]) if mlp else None,
                    activation=model["activation"] if mlp else None, dropout=model["dropout"],

@@ -30,7 +30,7 @@ TRAINING_RUN = Record({
                       "target": Nullable(Text()), "missing": Text(["error", "drop", "mean"]),
                       "val": Number(0, 1), "test": Number(0, 1),
                       "scale": Text(["standard", "none"])},
-                     optional={"data_dir": Nullable(Text())}),
+                     optional={"data_dir": Nullable(Text()), "delimiter": Text()}),
     "split": Record({"val": Number(0, 1), "test": Number(0, 1), "seed": Integer()}),
     "model": Record({"kind": Text(["linear", "logistic", "softmax", "mlp", "cnn"]), "sizes": ListOf(Integer(1), min_length=2),
                      "activation": Nullable(Text(ACTIVATIONS)),

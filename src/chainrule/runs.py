@@ -68,7 +68,8 @@ def load_source(config: RunConfig):
     from . import data
 
     if config.csv is not None:
-        table = data.load_csv(config.csv, target=config.target, missing=config.missing)
+        table = data.load_csv(config.csv, target=config.target, missing=config.missing,
+                              delimiter=config.delimiter)
     else:
         table = data.load_dataset(config.dataset, root=config.data_dir, missing=config.missing)
     if isinstance(table, data.TrainTest):

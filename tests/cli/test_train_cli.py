@@ -81,6 +81,29 @@ def test_train_evaluate_predict_round_trip_for_a_classifier(tmp_path, flowers, c
     assert [row[0] for row in predictions[1:]] == truth
 
 
+@pytest.mark.parametrize("delimiter, flag", [(";", ";"), ("\t", "tab"), ("\t", "\\t")])
+def test_a_csv_separated_otherwise_trains_with_its_delimiter_and_predicts(tmp_path, flowers,
+                                                                          capsys, delimiter,
+                                                                          flag):
+    with open(flowers) as file:
+        rows = list(csv.reader(file))
+    separated = tmp_path / "flowers.txt"
+    separated.write_text("".join(delimiter.join(row) + "\n" for row in rows))
+    refused = fails(capsys, ["train", "--csv", str(separated), "--target", "species"])
+    shown = "tab" if delimiter == "\t" else "';'"
+    assert refused.rstrip().endswith(f"Then give --delimiter {shown}")
+    run = str(tmp_path / "run")
+    train(capsys, "--csv", str(separated), "--target", "species", "--delimiter", flag,
+          "--model", "softmax", "--epochs", "5", "--batch-size", "8", "--out", run)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["source"]["delimiter"] == delimiter
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]["accuracy"] == 1.0
+    output = tmp_path / "predictions.csv"
+    assert main(["predict", run, "--input", str(separated), "--output", str(output)]) == 0
+    with open(output) as file:
+        assert [row[0] for row in list(csv.reader(file))[1:]] == [row[3] for row in rows[1:]]
+
+
 def test_regression_metrics_are_in_the_targets_units(tmp_path, prices, capsys):
     run = str(tmp_path / "run")
     train(capsys, "--csv", prices, "--target", "price", "--model", "linear", "--epochs", "30",
@@ -196,6 +219,9 @@ def test_predicting_on_other_columns_names_them(tmp_path, flowers, capsys):
     (["train", "iris", "--lr", "-1"], "the learning rate must be positive"),
     (["train", "iris", "--dropout", "1"], "use a probability in [0, 1)"),
     (["train", "iris", "--epochs", "0"], "--epochs 0 must be a whole number, at least 1"),
+    (["train", "iris", "--delimiter", ";"], "--delimiter ';' separates the cells of a --csv"),
+    (["train", "--csv", "a.csv", "--target", "y", "--delimiter", ";;"],
+     "--delimiter ';;': the cells' separator is one character"),
 ])
 def test_wrong_options_get_one_line(arguments, message, capsys):
     assert message in fails(capsys, arguments)
@@ -209,7 +235,7 @@ def test_resume_without_a_run_says_so_in_flags(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command, options", [
-    ("train", ["--csv", "--target", "--missing", "--model", "--hidden", "--activation",
+    ("train", ["--csv", "--target", "--missing", "--delimiter", "--model", "--hidden", "--activation",
                "--epochs", "--batch-size", "--lr", "--optimizer", "--seed", "--out", "--resume",
                "--overwrite", "--data-dir", "--dropout", "--momentum", "--patience"]),
     ("evaluate", ["--csv"]),

@@ -10,6 +10,7 @@ import importlib
 import io
 import os
 import re
+import shlex
 import sys
 
 from ..errors import ChainruleError
@@ -105,7 +106,8 @@ def main(argv=None) -> int:
 
 # The Python arguments that library messages name (``missing="drop"``), and each one's flag.
 FLAGS = {"resume": "--resume", "overwrite": "--overwrite", "values": "--at", "wrt": "--wrt",
-         "data": "--data", "missing": "--missing", "block_size": "--block-size"}
+         "data": "--data", "missing": "--missing", "block_size": "--block-size",
+         "delimiter": "--delimiter"}
 _ARGUMENT = re.compile(r"\b(" + "|".join(FLAGS) + r")="
                        r"""(?:\{'(\w+)': ([^}]*)\}|\[([^\]]*)\]|"([^"]*)"|'([^']*)'|([\w.+-]*))""")
 
@@ -124,7 +126,12 @@ def as_flag(name: str, *value) -> str:
         return f"{flag} {','.join(map(str, value))}"
     if isinstance(value, float):  # as typed: 0.1, 1e-05, and 0 rather than 0.0
         return f"{flag} {value!r}".removesuffix(".0")
-    return f"{flag} {value}"
+    return f"{flag} {_typed(value) if isinstance(value, str) else value}"
+
+
+def _typed(text: str) -> str:
+    """A value as a shell takes it: ';' quoted, a tab as the word ``tab`` (``--delimiter``)."""
+    return "tab" if text in ("\t", "\\t") else shlex.quote(text)
 
 
 def as_flags(error: Exception) -> str:
@@ -132,8 +139,9 @@ def as_flags(error: Exception) -> str:
     knows the settings it names (``run_config.SettingError``) spells each with ``as_flag``;
     in other messages ``resume=True`` becomes ``--resume``, ``values={'x': 3}`` ``--at x=3``,
     ``wrt=['w', 'b']`` ``--wrt w b``, ``missing="drop"`` ``--missing drop``, ``block_size=64``
-    ``--block-size 64``, and an argument named alone (``data=``) its flag alone. Arguments
-    without a flag stay as they are."""
+    ``--block-size 64``, ``delimiter=';'`` ``--delimiter ';'`` (quoted for a shell), and an
+    argument named alone (``data=``) its flag alone. Arguments without a flag stay as they
+    are."""
     if hasattr(error, "say"):
         return error.say(as_flag)
     def flag(match: re.Match) -> str:
@@ -144,6 +152,8 @@ def as_flags(error: Exception) -> str:
             given = " ".join(item.strip().strip("'\"") for item in items.split(","))
         else:
             given = next(text for text in (double, single, plain) if text is not None)
+            if given not in ("", "True"):
+                given = _typed(given)
         return FLAGS[name] + ("" if given in ("", "True") else f" {given}")
 
     return _ARGUMENT.sub(flag, str(error))

@@ -46,6 +46,9 @@ def register(subparsers) -> None:
     source.add_argument("--missing", choices=["error", "drop", "mean"], default="error",
                         help="what to do with empty cells in the CSV: refuse them, drop their "
                              "rows, or fill them with the column's mean (most frequent text)")
+    source.add_argument("--delimiter", type=_delimiter, default=",", metavar="CHAR",
+                        help="what separates the CSV's cells (default ','; ';', or tab as "
+                             "'tab' or '\\t')")
     source.add_argument("--data-dir", metavar="DIR",
                         help="folder with the MNIST / Fashion-MNIST IDX files (.gz or raw)")
     source.add_argument("--val", type=float, default=0.1, metavar="FRACTION",
@@ -138,6 +141,11 @@ def register(subparsers) -> None:
     predict.set_defaults(handler=run_predict)
 
 
+def _delimiter(text: str) -> str:
+    """A tab is hard to type in a shell: 'tab' and '\\t' say it (RunConfig checks the rest)."""
+    return "\t" if text in ("tab", "\\t") else text
+
+
 def _hidden_sizes(text: str) -> list[int]:
     from ..errors import ChainruleError
 
@@ -178,6 +186,7 @@ def run_train(args) -> int:
     try:
         config = RunConfig(
             dataset=args.dataset, csv=args.csv, target=args.target, missing=args.missing,
+            delimiter=args.delimiter,
             data_dir=args.data_dir, val=args.val, test=args.test, scale=args.scale,
             model=args.model, hidden=_hidden_sizes(args.hidden) if args.hidden else None,
             activation=args.activation, dropout=args.dropout, epochs=args.epochs,

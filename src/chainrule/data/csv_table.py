@@ -192,7 +192,8 @@ def load_csv(path, target: str, missing: str = "error", task: str | None = None,
         separators = [mark for mark in (";", "\t", "|") if len(header) == 1 and mark in header[0]]
         if separators:
             hint = (f"; the header is a single column: are the cells separated by "
-                    f"{separators[0]!r} rather than {delimiter!r}?")
+                    f"{separators[0]!r} rather than {delimiter!r}? Then give "
+                    f"delimiter={separators[0]!r}")
         raise DataError(f"{path}: no column named {target!r} (the target); the columns are: "
                         f"{', '.join(header)}{hint}")
     cells = {name: [row[j] for row in rows] for j, name in enumerate(header)}
