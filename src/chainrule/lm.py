@@ -170,7 +170,7 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False,
         run_config = {"model": asdict(model_config), "train": asdict(train_config),
                       "tokenizer": tokenizer.to_dict(),
                       "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
-        start, guard = 0, DivergenceGuard()
+        start, guard, history = 0, DivergenceGuard(), []
         if resume:
             # restores the weights, AdamW's moments, the schedule and the random generator
             saved = load_checkpoint(run.path, model, optimizer, scheduler)
@@ -180,6 +180,7 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False,
                                 f"on, but {text_path} is another text (its SHA-256 differs); "
                                 "give that text, or train anew with overwrite=True")
             start, guard.first_loss = saved["extra"]["iteration"], saved["extra"].get("first_loss")
+            history = saved["extra"]["history"]  # the evaluations before it stopped
         run.begin()
 
         main = distributed.is_main_process()  # under mpiexec rank 0 alone prints and writes
@@ -190,8 +191,8 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False,
                  f"{describe_threads()}" + (f"; resuming at step {start}" if resume else ""))
         save = (lambda step, history: _save(run.folder, model, optimizer, scheduler, run_config,
                                             step, history, guard)) if main else None
-        history, last_loss, seconds, compiled = _training_loop(
-            model, optimizer, scheduler, train_data, val_data, train_config, start, resume, guard,
+        last_loss, seconds, compiled = _training_loop(
+            model, optimizer, scheduler, train_data, val_data, train_config, start, history, guard,
             bar, save, compile)
         val_loss, train_loss = _final_evaluation(model, train_data, val_data, train_config, bar)
         final = train_config.max_iters
@@ -224,9 +225,14 @@ def _settings(run: RunDirectory, text: str, preset: str,
     if changed:
         raise ValueError(f"resume=True continues {run.path} with its saved settings; only "
                          f"max_iters may change, not {', '.join(changed)}")
-    saved = _saved_run(run.path)["config"]
+    checkpoint = _saved_run(run.path)
+    saved, reached = checkpoint["config"], checkpoint["extra"]["iteration"]
     train_config = TrainConfig(**saved["train"])
     if overrides.get("max_iters") is not None:
+        if overrides["max_iters"] < reached:
+            raise ValueError(f"resume=True: {run.path} has reached step {reached}; "
+                             f"max_iters={overrides['max_iters']} would end before it (a run "
+                             f"cannot be shortened): give max_iters={reached} or more")
         train_config = replace(train_config, max_iters=overrides["max_iters"])
     return (GPTConfig.from_dict(saved["model"]), train_config,
             tokenizer_from_dict(saved["tokenizer"]))
@@ -263,23 +269,24 @@ def training_step(model, stepping, optimizer, scheduler, grad_clip: float, compi
 
 
 def _training_loop(model, optimizer, scheduler, train_data, val_data, config: TrainConfig,
-                   start: int, resume: bool, guard: DivergenceGuard, bar: Progress,
+                   start: int, history: list, guard: DivergenceGuard, bar: Progress,
                    save: Callable[[int, list], None] | None,
-                   compile: bool) -> tuple[list, float, float, bool]:
-    """Steps ``start`` to ``config.max_iters``, estimating the losses and saving (``save``,
-    None on ranks that do not write) every ``eval_interval`` steps and at the end. Returns the
-    history of estimates, the last batch's loss, the seconds spent in steps alone and whether
-    the steps were compiled. The loss and the gradient norm are checked after the update (a
+                   compile: bool) -> tuple[float, float, bool]:
+    """Steps ``start`` to ``config.max_iters``, estimating the losses (appended to ``history``,
+    a resumed run's estimates so far) and saving (``save``, None on ranks that do not write)
+    every ``eval_interval`` steps and at the end. Returns the last batch's loss, the seconds
+    spent in steps alone and whether the steps were compiled. The loss and the gradient norm are checked after the update (a
     compiled step cannot stop midway); a diverged run stops there, before anything is saved."""
     stepping = distributed.DistributedDataParallel(model) if distributed.init() > 1 else model
     take_step = training_step(model, stepping, optimizer, scheduler, config.grad_clip, compile,
                               bar.note)
     tokens_per_step = config.batch_size * model.config.block_size
-    seconds, history, last_loss = 0.0, [], float("nan")
+    seconds, last_loss = 0.0, float("nan")
     rng = backend.generator()
     for step in range(start, config.max_iters):
-        # evaluate (and save) every eval_interval steps; a resumed run did so before it stopped
-        if step % config.eval_interval == 0 and (step > start or not resume):
+        # evaluate (and save) every eval_interval steps, unless a resumed run did so at this
+        # step before it stopped (a run that ended at max_iters saved there without evaluating)
+        if step % config.eval_interval == 0 and not (history and history[-1]["step"] == step):
             history.append(_evaluate(model, train_data, val_data, config, step, bar))
             guard.check(history[-1]["val_loss"], f"at step {step} (validation)")
             if save is not None:
@@ -301,7 +308,7 @@ def _training_loop(model, optimizer, scheduler, train_data, val_data, config: Tr
         stepping.remove_hooks()
     if save is not None:
         save(config.max_iters, history)
-    return history, last_loss, seconds, take_step.is_compiled
+    return last_loss, seconds, take_step.is_compiled
 
 
 def _final_evaluation(model, train_data, val_data, config: TrainConfig,

@@ -82,6 +82,17 @@ def test_resume_refuses_new_settings_other_than_max_iters(trained_run, tmp_path,
     assert code == 2 and err.count("\n") == 1 and "only max_iters may change" in err
 
 
+def test_resume_refuses_to_shorten_the_run_in_flags(trained_run, tmp_path, capsys):
+    run, _ = trained_run  # trained for 100 steps
+    text = tmp_path / "input.txt"
+    text.write_text(make_text())
+    code, _, err = run_cli(capsys, "lm", "train", "--text", str(text), "--out", str(run),
+                           "--resume", "--max-iters", "40")
+    assert code == 2 and err.count("\n") == 1
+    assert "has reached step 100; --max-iters 40 would end before it" in err
+    assert "give --max-iters 100 or more" in err
+
+
 @pytest.mark.parametrize("option, value", [("--temperature", "-1"), ("--temperature", "nan"),
                                            ("--temperature", "inf"), ("--top-k", "0"),
                                            ("--top-p", "0"), ("--top-p", "1.5"),

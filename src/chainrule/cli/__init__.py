@@ -105,7 +105,8 @@ def main(argv=None) -> int:
 
 # The Python arguments that library messages name (``missing="drop"``), and each one's flag.
 FLAGS = {"resume": "--resume", "overwrite": "--overwrite", "values": "--at", "wrt": "--wrt",
-         "data": "--data", "missing": "--missing", "block_size": "--block-size"}
+         "data": "--data", "missing": "--missing", "block_size": "--block-size",
+         "max_iters": "--max-iters"}
 _ARGUMENT = re.compile(r"\b(" + "|".join(FLAGS) + r")="
                        r"""(?:\{'(\w+)': ([^}]*)\}|\[([^\]]*)\]|"([^"]*)"|'([^']*)'|([\w.+-]*))""")
 
