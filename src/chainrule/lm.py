@@ -407,4 +407,7 @@ def generate(out_dir, prompt: str, max_new_tokens: int = 300, temperature: float
     tokens = as_tensor(backend.xp.asarray([ids], dtype=backend.int64))
     model.generate(tokens, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
                    generator=generator, on_token=on_token)
+    rest = decode_one(None)  # the bytes of a character the last token left unfinished
+    if rest and on_text is not None:
+        on_text(rest)
     return prompt + tokenizer.decode(new_ids)
