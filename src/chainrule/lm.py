@@ -69,6 +69,11 @@ class TrainConfig:
                                  f"{getattr(self, name)}")
         if self.seed < 0:
             raise ValueError(f"TrainConfig: seed must be ≥ 0, got {self.seed}")
+        if self.min_lr > self.learning_rate:  # the cosine "decay" would raise the rate
+            raise ValueError(f"TrainConfig: min_lr={self.min_lr!r} is above "
+                             f"learning_rate={self.learning_rate!r}, so the schedule would raise "
+                             f"the rate as it decays; give min_lr={self.learning_rate / 10!r} "
+                             "(a tenth, as nanoGPT) or less")
 
 
 # nanoGPT's config/train_shakespeare_char.py: "baby" is its CPU run, "small" its GPU run.

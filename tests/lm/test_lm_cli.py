@@ -128,6 +128,16 @@ def test_a_training_setting_of_zero_is_refused(setting, tmp_path, text_file):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_learning_rate_below_the_preset_min_lr_is_refused_not_raised_over_the_run(
+        tmp_path, text_file, capsys):
+    # the baby preset decays to min_lr 1e-4: with --lr 5e-5 its "decay" would double the rate
+    code, _, err = run_cli(capsys, "lm", "train", "--text", str(text_file), "--out",
+                           str(tmp_path / "run"), "--lr", "5e-5", "--max-iters", "2")
+    assert code == 2 and err.count("\n") == 1
+    assert "--min-lr 0.0001 is above --lr 5e-05" in err and "give --min-lr" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_the_documented_streaming_call_prints_the_text_as_it_is_returned(trained_run, capsys):
     """docs/language-model.md's ``lm.generate(..., on_text=...)``, run as written."""
     from pathlib import Path

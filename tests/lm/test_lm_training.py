@@ -70,6 +70,13 @@ def test_presets_and_overrides_give_the_documented_settings():
         lm.configs("baby", n_layers=3)
 
 
+def test_a_min_lr_above_the_learning_rate_is_refused():
+    with pytest.raises(ValueError, match=r"TrainConfig: min_lr=0\.01 is above "
+                                         r"learning_rate=0\.001"):
+        lm.configs("baby", learning_rate=1e-3, min_lr=1e-2)
+    assert lm.configs("baby", learning_rate=1e-3, min_lr=1e-3)[1].min_lr == 1e-3  # flat: allowed
+
+
 def test_the_byte_tokenizer_trains_on_any_text_and_generates(tmp_path):
     text = tmp_path / "unicode.txt"
     text.write_text("naïve café, señor! ☃ " * 40, encoding="utf-8")
