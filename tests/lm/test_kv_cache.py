@@ -69,3 +69,15 @@ def test_top_p_outside_zero_to_one_is_refused(top_p):
     model = model_in_float64()
     with pytest.raises(ValueError, match="top_p must be in"):
         model.generate(chainrule.randint(0, 11, (1, 2)), 3, top_p=top_p)
+
+
+@pytest.mark.parametrize("temperature", [1e-300, 1e-310, 5e-324])
+def test_a_vanishing_temperature_samples_as_temperature_zero_does(temperature):
+    # logits / 1e-310 overflow to ±inf, and softmax's inf − inf made every probability NaN,
+    # which always sampled token 0
+    model = model_in_float64()
+    prompt = chainrule.randint(0, 11, (2, 4))
+    cold = model.generate(prompt, 10, temperature=temperature,
+                          generator=numpy.random.default_rng(1))
+    greedy = model.generate(prompt, 10, temperature=0)
+    numpy.testing.assert_array_equal(cold.numpy(), greedy.numpy())

@@ -16,6 +16,8 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Callable
 
+import numpy
+
 from .. import backend
 from ..autograd import no_grad
 from ..nn import Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, init
@@ -291,7 +293,12 @@ def _choose(logits, temperature: float, top_k: int | None, top_p: float | None, 
     xp = backend.xp
     if temperature == 0:
         return logits.argmax(axis=-1)
-    logits = logits / temperature
+    # The largest logit first becomes 0: divided by a vanishing temperature (1e-310) the others
+    # then go to -inf, as in the limit, where logits / temperature gave inf − inf = NaN
+    # in the softmax, and NaN probabilities always sampled token 0.
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    with numpy.errstate(over="ignore"):
+        logits = logits / temperature
     if top_k is not None and top_k < logits.shape[-1]:
         kth = xp.sort(logits, axis=-1)[:, -top_k][:, None]
         logits = xp.where(logits < kth, -xp.inf, logits)
