@@ -171,6 +171,10 @@ def read_config(path, declared: schema.Record, what: str, finished_only: bool = 
     (``what`` names the kind of run, e.g. "training run", in the messages)."""
     path = Path(path)
     config_path = path / CONFIG_FILE
+    if path.is_file():  # often a file of the run (its checkpoint) given for the run
+        inside = f": {path.parent}" if (path.parent / CONFIG_FILE).is_file() else ""
+        raise CheckpointError(f"{path}: not a run directory (a file); give the directory the "
+                              f"run was saved in{inside}")
     if not path.is_dir():
         raise CheckpointError(f"{path}: not a run directory (there is no such directory)")
     if not config_path.is_file():

@@ -73,6 +73,14 @@ def test_generate_from_a_directory_without_a_run(tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1 and "not a language-model run directory" in err
 
 
+def test_generate_given_the_checkpoint_file_points_at_its_run_directory(trained_run, capsys):
+    run, _ = trained_run
+    code, out, err = run_cli(capsys, "lm", "generate", str(run / "checkpoint.safetensors"))
+    assert code == 2 and err.count("\n") == 1 and out == ""
+    assert "checkpoint.safetensors: not a run directory (a file); give the directory the run " \
+           f"was saved in: {run}" in err
+
+
 def test_resume_refuses_new_settings_other_than_max_iters(trained_run, tmp_path, capsys):
     run, _ = trained_run
     text = tmp_path / "input.txt"
