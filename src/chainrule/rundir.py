@@ -35,6 +35,7 @@ from pathlib import Path
 from . import distributed, schema
 from .checkpoint import TEMPORARY_SUFFIX, load_json, save_json, sync_directory
 from .errors import ChainruleError, CheckpointError, RunDirectoryError
+from .run_schemas import kind_of_run
 
 __all__ = ["RunDirectory", "read_config", "CONFIG_FILE", "METRICS_FILE", "HISTORY_FILE"]
 
@@ -182,7 +183,15 @@ def read_config(path, declared: schema.Record, what: str, finished_only: bool = 
     if finished_only and not is_finished(path):
         raise CheckpointError(f"{path}: the run did not finish (no {METRICS_FILE}); continue it "
                               "with resume=True")
-    return schema.validate(load_json(config_path), declared, config_path)
+    config = load_json(config_path)
+    try:
+        return schema.validate(config, declared, config_path)
+    except CheckpointError:
+        kind = kind_of_run(config)
+        if kind is None or kind == what:
+            raise
+        raise CheckpointError(f"{path}: a {kind}, not a {what}; give the directory of a "
+                              f"{what}") from None
 
 
 # ---------------------------------------------------------------- the machinery

@@ -81,6 +81,13 @@ def test_generate_given_the_checkpoint_file_points_at_its_run_directory(trained_
            f"was saved in: {run}" in err
 
 
+def test_evaluate_given_a_language_model_run_says_which_kind_of_run_it_is(trained_run, capsys):
+    run, _ = trained_run
+    code, _, err = run_cli(capsys, "evaluate", str(run))
+    assert code == 2 and err.count("\n") == 1
+    assert f"{run}: a language-model run, not a training run" in err
+
+
 def test_resume_refuses_new_settings_other_than_max_iters(trained_run, tmp_path, capsys):
     run, _ = trained_run
     text = tmp_path / "input.txt"
