@@ -225,13 +225,17 @@ def _settings(run: RunDirectory, text: str, preset: str,
         tokenizer = TOKENIZERS[train_config.tokenizer].from_text(text) \
             if train_config.tokenizer == "char" else TOKENIZERS[train_config.tokenizer]()
         return replace(model_config, vocab_size=tokenizer.vocab_size), train_config, tokenizer
-    changed = sorted(key for key, value in overrides.items()
-                     if value is not None and key != "max_iters")
+    checkpoint = _saved_run(run.path)
+    saved, reached = checkpoint["config"], checkpoint["extra"]["iteration"]
+    # the run's own settings given again (its command repeated with --resume) are no change
+    saved_values = {**saved["model"], **saved["train"]}
+    changed = [f"{key}={value!r} (saved: {saved_values[key]!r})" if key in saved_values else key
+               for key, value in sorted(overrides.items())
+               if value is not None and key != "max_iters"
+               and not (key in saved_values and value == saved_values[key])]
     if changed:
         raise ValueError(f"resume=True continues {run.path} with its saved settings; only "
                          f"max_iters may change, not {', '.join(changed)}")
-    checkpoint = _saved_run(run.path)
-    saved, reached = checkpoint["config"], checkpoint["extra"]["iteration"]
     train_config = TrainConfig(**saved["train"])
     if overrides.get("max_iters") is not None:
         if overrides["max_iters"] < reached:

@@ -102,6 +102,18 @@ def test_a_resumed_run_keeps_the_evaluations_made_before_it_stopped(text_file, t
     assert checkpoint["extra"]["history"] == straight["history"]
 
 
+def test_resume_takes_the_runs_own_settings_again_and_names_a_changed_one(text_file, tmp_path):
+    settings = dict(TINY, progress=False)
+    lm.train(text_file, tmp_path / "run", max_iters=20, **settings)
+    # the first command repeated with a larger max_iters: nothing changes but the length
+    assert lm.train(text_file, tmp_path / "run", resume=True, max_iters=30,
+                    **settings)["iterations"] == 30
+    with pytest.raises(ValueError, match=r"only max_iters may change, not n_embd=16 \(saved: "
+                                         r"32\)$"):
+        lm.train(text_file, tmp_path / "run", resume=True, max_iters=40,
+                 **dict(settings, n_embd=16))
+
+
 def test_resume_refuses_a_max_iters_below_the_step_the_run_reached(text_file, tmp_path):
     lm.train(text_file, tmp_path / "run", max_iters=30, **dict(TINY, progress=False))
     before = {path.name: path.read_bytes() for path in (tmp_path / "run").iterdir()}
