@@ -68,6 +68,18 @@ def test_generate_names_an_unknown_character(trained_run, capsys):
     assert code == 2 and err.count("\n") == 1 and "'Q'" in err and out == ""
 
 
+def test_generate_without_a_prompt_on_a_model_that_never_saw_a_newline(tmp_path, tiny, capsys):
+    from chainrule import lm
+
+    text = tmp_path / "one_line.txt"
+    text.write_text(make_text().replace("\n", " "))
+    lm.train(text, tmp_path / "run", max_iters=2, progress=False, **tiny)
+    code, out, err = run_cli(capsys, "lm", "generate", str(tmp_path / "run"))
+    assert code == 2 and err.count("\n") == 1 and out == ""
+    assert "no --prompt given, and the default prompt, a newline, is a character the model " \
+           "never saw in training; give --prompt" in err
+
+
 def test_generate_from_a_directory_without_a_run(tmp_path, capsys):
     code, _, err = run_cli(capsys, "lm", "generate", str(tmp_path), "--prompt", "a")
     assert code == 2 and err.count("\n") == 1 and "not a language-model run directory" in err
