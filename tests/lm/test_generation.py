@@ -92,12 +92,10 @@ def test_a_character_cut_short_at_the_end_is_streamed_as_the_returned_text_has_i
     assert CharTokenizer.from_text("ab").stream_decoder()(None) == ""
 
 
-def test_byte_level_generation_streams_exactly_the_text_it_returns(tmp_path):
-    from conftest import TINY
-
+def test_byte_level_generation_streams_exactly_the_text_it_returns(tmp_path, tiny):
     text = tmp_path / "unicode.txt"
     text.write_text("naïve café, señor! ☃ 日本語 " * 60, encoding="utf-8")
-    lm.train(text, tmp_path / "run", max_iters=3, progress=False, tokenizer="byte", **TINY)
+    lm.train(text, tmp_path / "run", max_iters=3, progress=False, tokenizer="byte", **tiny)
     loaded = lm.load(tmp_path / "run")
     cut_short = 0
     for seed in range(20):  # hot sampling from a barely trained model: many cut characters
