@@ -161,8 +161,9 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False,
           **overrides) -> dict:
     """Train a GPT on the text in ``text_path``, saving checkpoints and ``metrics.json`` in
     ``out_dir``. With ``resume`` the run continues from ``out_dir``'s checkpoint (its settings,
-    weights, optimizer, schedule and random state), up to ``max_iters`` if given anew; an
-    existing run is otherwise refused unless ``overwrite`` (replaced once this one finishes).
+    weights, optimizer, schedule, random state and history of evaluations), up to
+    ``max_iters`` if given anew (not below the step it reached); an existing run is otherwise
+    refused unless ``overwrite`` (replaced once this one finishes).
     ``compile`` records the training step once and replays it (``chainrule.compile``): the same
     weights bit for bit, faster; ``compile=False`` takes every step eagerly.
     Returns the metrics: final ``val_loss`` (over the whole validation split) and ``train_loss``.
