@@ -285,8 +285,9 @@ def _training_loop(model, optimizer, scheduler, train_data, val_data, config: Tr
     """Steps ``start`` to ``config.max_iters``, estimating the losses (appended to ``history``,
     a resumed run's estimates so far) and saving (``save``, None on ranks that do not write)
     every ``eval_interval`` steps and at the end. Returns the last batch's loss, the seconds
-    spent in steps alone and whether the steps were compiled. The loss and the gradient norm are checked after the update (a
-    compiled step cannot stop midway); a diverged run stops there, before anything is saved."""
+    spent in steps alone and whether the steps were compiled. The loss and the gradient norm
+    are checked after the update (a compiled step cannot stop midway); a diverged run stops
+    there, before anything is saved."""
     stepping = distributed.DistributedDataParallel(model) if distributed.init() > 1 else model
     take_step = training_step(model, stepping, optimizer, scheduler, config.grad_clip, compile,
                               bar.note)
