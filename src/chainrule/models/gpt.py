@@ -307,9 +307,9 @@ def _choose(logits, temperature: float, top_k: int | None, top_p: float | None, 
     xp = backend.xp
     if temperature == 0:
         return logits.argmax(axis=-1)
-    # The largest logit first becomes 0: divided by a vanishing temperature (1e-310) the others
-    # then go to -inf, as in the limit, where logits / temperature gave inf − inf = NaN
-    # in the softmax, and NaN probabilities always sampled token 0.
+    # Subtract the largest logit first: divided by a vanishing temperature (1e-310) it stays 0
+    # and the others go to −inf, the limit's answer. Divided alone, the logits overflowed to
+    # ±inf, the softmax's inf − inf gave NaN, and NaN probabilities always sampled token 0.
     logits = logits - logits.max(axis=-1, keepdims=True)
     with numpy.errstate(over="ignore"):
         logits = logits / temperature
