@@ -80,6 +80,24 @@ def test_generate_without_a_prompt_on_a_model_that_never_saw_a_newline(tmp_path,
            "never saw in training; give --prompt" in err
 
 
+def test_generate_to_an_output_that_cannot_show_a_character(tmp_path, tiny, capsys,
+                                                            monkeypatch):
+    import io
+    import sys
+
+    from chainrule import lm
+
+    text = tmp_path / "french.txt"
+    text.write_text("le café est très bon. " * 60, encoding="utf-8")
+    lm.train(text, tmp_path / "run", max_iters=2, progress=False, **tiny)
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding="ascii"))
+    code = main(["lm", "generate", str(tmp_path / "run"), "--prompt", "café", "--max-new-tokens",
+                 "3"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "standard output (ascii) cannot show 'café'; set PYTHONIOENCODING=utf-8" in err
+
+
 def test_generate_from_a_directory_without_a_run(tmp_path, capsys):
     code, _, err = run_cli(capsys, "lm", "generate", str(tmp_path), "--prompt", "a")
     assert code == 2 and err.count("\n") == 1 and "not a language-model run directory" in err

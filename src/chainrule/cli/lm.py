@@ -105,7 +105,11 @@ def _generate(args) -> int:
     from .. import lm
 
     def show(piece: str) -> None:
-        sys.stdout.write(piece)
+        try:
+            sys.stdout.write(piece)
+        except UnicodeEncodeError:  # e.g. a file written in a Windows code page
+            raise ChainruleError(f"standard output ({sys.stdout.encoding}) cannot show "
+                                 f"{piece!r}; set PYTHONIOENCODING=utf-8") from None
         sys.stdout.flush()
 
     model_and_tokenizer = lm.load(args.run)
