@@ -156,25 +156,26 @@ def full_loss(model: GPT, data: numpy.ndarray, batch_size: int,
 
 
 # ---------------------------------------------------------------- training
-def train(text_path, out_dir, preset: str = "baby", resume: bool = False,
+def train(text_path, out_dir, preset: str | None = None, resume: bool = False,
           overwrite: bool = False, progress: bool = True, compile: bool = True,
           **overrides) -> dict:
-    """Train a GPT on the text in ``text_path``, saving checkpoints and ``metrics.json`` in
-    ``out_dir``. With ``resume`` the run continues from ``out_dir``'s checkpoint (its settings,
-    weights, optimizer, schedule, random state and history of evaluations), up to
-    ``max_iters`` if given anew (not below the step it reached); an existing run is otherwise
-    refused unless ``overwrite`` (replaced once this one finishes).
+    """Train a GPT on the text in ``text_path`` (the ``preset``'s settings, "baby" unless given,
+    with ``overrides``), saving checkpoints and ``metrics.json`` in ``out_dir``. With
+    ``resume`` the run continues from ``out_dir``'s checkpoint (its settings, weights,
+    optimizer, schedule, random state and history of evaluations), up to ``max_iters`` if
+    given anew (not below the step it reached); an existing run is otherwise refused unless
+    ``overwrite`` (replaced once this one finishes).
     ``compile`` records the training step once and replays it (``chainrule.compile``): the same
     weights bit for bit, faster; ``compile=False`` takes every step eagerly.
     Returns the metrics: final ``val_loss`` (over the whole validation split) and ``train_loss``.
     """
     with RunDirectory(out_dir, overwrite=overwrite, resume=resume) as run:
         text = load_text(text_path)
-        model_config, train_config, tokenizer = _settings(run, text, preset, overrides)
+        model_config, train_config, tokenizer, preset = _settings(run, text, preset, overrides)
         train_data, val_data = split_tokens(text, tokenizer, model_config.block_size, text_path)
         model, optimizer, scheduler = build(model_config, train_config)
         run_config = {"model": asdict(model_config), "train": asdict(train_config),
-                      "tokenizer": tokenizer.to_dict(),
+                      "tokenizer": tokenizer.to_dict(), "preset": preset,
                       "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
         start, guard, history = 0, DivergenceGuard(), []
         if resume:
@@ -217,15 +218,18 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False,
     return metrics
 
 
-def _settings(run: RunDirectory, text: str, preset: str,
-              overrides: dict) -> tuple[GPTConfig, TrainConfig, object]:
-    """The model's and the recipe's settings and the tokenizer: the preset's with
-    ``overrides`` for a new run, the saved ones (``max_iters`` alone may change) to resume."""
+def _settings(run: RunDirectory, text: str, preset: str | None,
+              overrides: dict) -> tuple[GPTConfig, TrainConfig, object, str | None]:
+    """The model's and the recipe's settings, the tokenizer and the preset's name: the preset's
+    with ``overrides`` for a new run, the saved ones (``max_iters`` alone may change) to resume
+    (the name None for a run saved before it was kept)."""
     if not run.resume:
+        preset = preset or "baby"
         model_config, train_config = configs(preset, **overrides)
         tokenizer = TOKENIZERS[train_config.tokenizer].from_text(text) \
             if train_config.tokenizer == "char" else TOKENIZERS[train_config.tokenizer]()
-        return replace(model_config, vocab_size=tokenizer.vocab_size), train_config, tokenizer
+        return (replace(model_config, vocab_size=tokenizer.vocab_size), train_config, tokenizer,
+                preset)
     checkpoint = _saved_run(run.path)
     saved, reached = checkpoint["config"], checkpoint["extra"]["iteration"]
     # the run's own settings given again (its command repeated with --resume) are no change
@@ -234,6 +238,8 @@ def _settings(run: RunDirectory, text: str, preset: str,
                for key, value in sorted(overrides.items())
                if value is not None and key != "max_iters"
                and not (key in saved_values and value == saved_values[key])]
+    if preset is not None and saved.get("preset") not in (None, preset):  # None: an older run
+        changed.insert(0, f"preset={preset!r} (saved: {saved['preset']!r})")
     if changed:
         raise ValueError(f"resume=True continues {run.path} with its saved settings; only "
                          f"max_iters may change, not {', '.join(changed)}")
@@ -245,7 +251,7 @@ def _settings(run: RunDirectory, text: str, preset: str,
                              f"cannot be shortened): give max_iters={reached} or more")
         train_config = replace(train_config, max_iters=overrides["max_iters"])
     return (GPTConfig.from_dict(saved["model"]), train_config,
-            tokenizer_from_dict(saved["tokenizer"]))
+            tokenizer_from_dict(saved["tokenizer"]), saved.get("preset"))
 
 
 def build(model_config: GPTConfig, train_config: TrainConfig):

@@ -110,7 +110,7 @@ LANGUAGE_MODEL_RUN = Record({
                      "eval_iters": Integer(1), "final_eval_iters": Integer(1),
                      "tokenizer": Text(["char", "byte"]), "seed": Integer()}),
     "tokenizer": Record({"kind": Text(["char", "byte"])}, optional={"chars": Text()}),
-}, optional={"text_sha256": Text()})  # absent in runs saved before it was kept
+}, optional={"text_sha256": Text(), "preset": Nullable(Text())})  # absent in older runs
 # the checkpoint's "extra": where the run is and what it measured so far
 LANGUAGE_MODEL_PROGRESS = Record(
     {"iteration": Integer(0),

@@ -114,6 +114,17 @@ def test_resume_takes_the_runs_own_settings_again_and_names_a_changed_one(text_f
                  **dict(settings, n_embd=16))
 
 
+def test_resume_refuses_another_preset_and_takes_the_runs_own(text_file, tmp_path):
+    settings = dict(TINY, progress=False)
+    lm.train(text_file, tmp_path / "run", preset="small", max_iters=10, **settings)
+    with pytest.raises(ValueError, match=r"only max_iters may change, not preset='baby' "
+                                         r"\(saved: 'small'\)$"):
+        lm.train(text_file, tmp_path / "run", resume=True, preset="baby", max_iters=20,
+                 progress=False)
+    assert lm.train(text_file, tmp_path / "run", resume=True, preset="small", max_iters=20,
+                    progress=False)["iterations"] == 20
+
+
 def test_resume_refuses_a_max_iters_below_the_step_the_run_reached(text_file, tmp_path):
     lm.train(text_file, tmp_path / "run", max_iters=30, **dict(TINY, progress=False))
     before = {path.name: path.read_bytes() for path in (tmp_path / "run").iterdir()}

@@ -34,9 +34,10 @@ def register(subparsers) -> None:
                                             "write checkpoints and metrics.json to --out.")
     train.add_argument("--text", required=True, metavar="FILE", help="a UTF-8 text file")
     train.add_argument("--out", required=True, metavar="DIR", help="where the run is saved")
-    train.add_argument("--preset", default="baby", choices=["baby", "small"],
-                       help="baby: 4 layers × 128, block 64, batch 12, 2000 steps (CPU, minutes); "
-                            "small: 6 layers × 384, block 256, batch 64, 5000 steps")
+    train.add_argument("--preset", default=None, choices=["baby", "small"],
+                       help="baby (the default): 4 layers × 128, block 64, batch 12, 2000 steps "
+                            "(CPU, minutes); small: 6 layers × 384, block 256, batch 64, 5000 "
+                            "steps; with --resume, the run's own")
     train.add_argument("--resume", action="store_true",
                        help="continue the run saved in --out (to --max-iters if given)")
     train.add_argument("--overwrite", action="store_true",
