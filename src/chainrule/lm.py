@@ -69,6 +69,11 @@ class TrainConfig:
                                  f"{getattr(self, name)}")
         if self.seed < 0:
             raise ValueError(f"TrainConfig: seed must be ≥ 0, got {self.seed}")
+        if self.min_lr > self.learning_rate:  # the cosine "decay" would raise the rate
+            raise ValueError(f"TrainConfig: min_lr={self.min_lr!r} is above "
+                             f"learning_rate={self.learning_rate!r}, so the schedule would raise "
+                             f"the rate as it decays; give min_lr={self.learning_rate / 10!r} "
+                             "(a tenth, as nanoGPT) or less")
 
 
 # nanoGPT's config/train_shakespeare_char.py: "baby" is its CPU run, "small" its GPU run.
@@ -151,26 +156,28 @@ def full_loss(model: GPT, data: numpy.ndarray, batch_size: int,
 
 
 # ---------------------------------------------------------------- training
-def train(text_path, out_dir, preset: str = "baby", resume: bool = False,
+def train(text_path, out_dir, preset: str | None = None, resume: bool = False,
           overwrite: bool = False, progress: bool = True, compile: bool = True,
           **overrides) -> dict:
-    """Train a GPT on the text in ``text_path``, saving checkpoints and ``metrics.json`` in
-    ``out_dir``. With ``resume`` the run continues from ``out_dir``'s checkpoint (its settings,
-    weights, optimizer, schedule and random state), up to ``max_iters`` if given anew; an
-    existing run is otherwise refused unless ``overwrite`` (replaced once this one finishes).
+    """Train a GPT on the text in ``text_path`` (the ``preset``'s settings, "baby" unless given,
+    with ``overrides``), saving checkpoints and ``metrics.json`` in ``out_dir``. With
+    ``resume`` the run continues from ``out_dir``'s checkpoint (its settings, weights,
+    optimizer, schedule, random state and history of evaluations), up to ``max_iters`` if
+    given anew (not below the step it reached); an existing run is otherwise refused unless
+    ``overwrite`` (replaced once this one finishes).
     ``compile`` records the training step once and replays it (``chainrule.compile``): the same
     weights bit for bit, faster; ``compile=False`` takes every step eagerly.
     Returns the metrics: final ``val_loss`` (over the whole validation split) and ``train_loss``.
     """
     with RunDirectory(out_dir, overwrite=overwrite, resume=resume) as run:
         text = load_text(text_path)
-        model_config, train_config, tokenizer = _settings(run, text, preset, overrides)
+        model_config, train_config, tokenizer, preset = _settings(run, text, preset, overrides)
         train_data, val_data = split_tokens(text, tokenizer, model_config.block_size, text_path)
         model, optimizer, scheduler = build(model_config, train_config)
         run_config = {"model": asdict(model_config), "train": asdict(train_config),
-                      "tokenizer": tokenizer.to_dict(),
+                      "tokenizer": tokenizer.to_dict(), "preset": preset,
                       "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
-        start, guard = 0, DivergenceGuard()
+        start, guard, history = 0, DivergenceGuard(), []
         if resume:
             # restores the weights, AdamW's moments, the schedule and the random generator
             saved = load_checkpoint(run.path, model, optimizer, scheduler)
@@ -180,6 +187,7 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False,
                                 f"on, but {text_path} is another text (its SHA-256 differs); "
                                 "give that text, or train anew with overwrite=True")
             start, guard.first_loss = saved["extra"]["iteration"], saved["extra"].get("first_loss")
+            history = saved["extra"]["history"]  # the evaluations before it stopped
         run.begin()
 
         main = distributed.is_main_process()  # under mpiexec rank 0 alone prints and writes
@@ -190,8 +198,8 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False,
                  f"{describe_threads()}" + (f"; resuming at step {start}" if resume else ""))
         save = (lambda step, history: _save(run.folder, model, optimizer, scheduler, run_config,
                                             step, history, guard)) if main else None
-        history, last_loss, seconds, compiled = _training_loop(
-            model, optimizer, scheduler, train_data, val_data, train_config, start, resume, guard,
+        last_loss, seconds, compiled = _training_loop(
+            model, optimizer, scheduler, train_data, val_data, train_config, start, history, guard,
             bar, save, compile)
         val_loss, train_loss = _final_evaluation(model, train_data, val_data, train_config, bar)
         final = train_config.max_iters
@@ -210,26 +218,40 @@ def train(text_path, out_dir, preset: str = "baby", resume: bool = False,
     return metrics
 
 
-def _settings(run: RunDirectory, text: str, preset: str,
-              overrides: dict) -> tuple[GPTConfig, TrainConfig, object]:
-    """The model's and the recipe's settings and the tokenizer: the preset's with
-    ``overrides`` for a new run, the saved ones (``max_iters`` alone may change) to resume."""
+def _settings(run: RunDirectory, text: str, preset: str | None,
+              overrides: dict) -> tuple[GPTConfig, TrainConfig, object, str | None]:
+    """The model's and the recipe's settings, the tokenizer and the preset's name: the preset's
+    with ``overrides`` for a new run, the saved ones (``max_iters`` alone may change) to resume
+    (the name None for a run saved before it was kept)."""
     if not run.resume:
+        preset = preset or "baby"
         model_config, train_config = configs(preset, **overrides)
         tokenizer = TOKENIZERS[train_config.tokenizer].from_text(text) \
             if train_config.tokenizer == "char" else TOKENIZERS[train_config.tokenizer]()
-        return replace(model_config, vocab_size=tokenizer.vocab_size), train_config, tokenizer
-    changed = sorted(key for key, value in overrides.items()
-                     if value is not None and key != "max_iters")
+        return (replace(model_config, vocab_size=tokenizer.vocab_size), train_config, tokenizer,
+                preset)
+    checkpoint = _saved_run(run.path)
+    saved, reached = checkpoint["config"], checkpoint["extra"]["iteration"]
+    # the run's own settings given again (its command repeated with --resume) are no change
+    saved_values = {**saved["model"], **saved["train"]}
+    changed = [f"{key}={value!r} (saved: {saved_values[key]!r})" if key in saved_values else key
+               for key, value in sorted(overrides.items())
+               if value is not None and key != "max_iters"
+               and not (key in saved_values and value == saved_values[key])]
+    if preset is not None and saved.get("preset") not in (None, preset):  # None: an older run
+        changed.insert(0, f"preset={preset!r} (saved: {saved['preset']!r})")
     if changed:
         raise ValueError(f"resume=True continues {run.path} with its saved settings; only "
                          f"max_iters may change, not {', '.join(changed)}")
-    saved = _saved_run(run.path)["config"]
     train_config = TrainConfig(**saved["train"])
     if overrides.get("max_iters") is not None:
+        if overrides["max_iters"] < reached:
+            raise ValueError(f"resume=True: {run.path} has reached step {reached}; "
+                             f"max_iters={overrides['max_iters']} would end before it (a run "
+                             f"cannot be shortened): give max_iters={reached} or more")
         train_config = replace(train_config, max_iters=overrides["max_iters"])
     return (GPTConfig.from_dict(saved["model"]), train_config,
-            tokenizer_from_dict(saved["tokenizer"]))
+            tokenizer_from_dict(saved["tokenizer"]), saved.get("preset"))
 
 
 def build(model_config: GPTConfig, train_config: TrainConfig):
@@ -263,23 +285,25 @@ def training_step(model, stepping, optimizer, scheduler, grad_clip: float, compi
 
 
 def _training_loop(model, optimizer, scheduler, train_data, val_data, config: TrainConfig,
-                   start: int, resume: bool, guard: DivergenceGuard, bar: Progress,
+                   start: int, history: list, guard: DivergenceGuard, bar: Progress,
                    save: Callable[[int, list], None] | None,
-                   compile: bool) -> tuple[list, float, float, bool]:
-    """Steps ``start`` to ``config.max_iters``, estimating the losses and saving (``save``,
-    None on ranks that do not write) every ``eval_interval`` steps and at the end. Returns the
-    history of estimates, the last batch's loss, the seconds spent in steps alone and whether
-    the steps were compiled. The loss and the gradient norm are checked after the update (a
-    compiled step cannot stop midway); a diverged run stops there, before anything is saved."""
+                   compile: bool) -> tuple[float, float, bool]:
+    """Steps ``start`` to ``config.max_iters``, estimating the losses (appended to ``history``,
+    a resumed run's estimates so far) and saving (``save``, None on ranks that do not write)
+    every ``eval_interval`` steps and at the end. Returns the last batch's loss, the seconds
+    spent in steps alone and whether the steps were compiled. The loss and the gradient norm
+    are checked after the update (a compiled step cannot stop midway); a diverged run stops
+    there, before anything is saved."""
     stepping = distributed.DistributedDataParallel(model) if distributed.init() > 1 else model
     take_step = training_step(model, stepping, optimizer, scheduler, config.grad_clip, compile,
                               bar.note)
     tokens_per_step = config.batch_size * model.config.block_size
-    seconds, history, last_loss = 0.0, [], float("nan")
+    seconds, last_loss = 0.0, float("nan")
     rng = backend.generator()
     for step in range(start, config.max_iters):
-        # evaluate (and save) every eval_interval steps; a resumed run did so before it stopped
-        if step % config.eval_interval == 0 and (step > start or not resume):
+        # evaluate (and save) every eval_interval steps, unless a resumed run did so at this
+        # step before it stopped (a run that ended at max_iters saved there without evaluating)
+        if step % config.eval_interval == 0 and not (history and history[-1]["step"] == step):
             history.append(_evaluate(model, train_data, val_data, config, step, bar))
             guard.check(history[-1]["val_loss"], f"at step {step} (validation)")
             if save is not None:
@@ -301,7 +325,7 @@ def _training_loop(model, optimizer, scheduler, train_data, val_data, config: Tr
         stepping.remove_hooks()
     if save is not None:
         save(config.max_iters, history)
-    return history, last_loss, seconds, take_step.is_compiled
+    return last_loss, seconds, take_step.is_compiled
 
 
 def _final_evaluation(model, train_data, val_data, config: TrainConfig,
@@ -400,4 +424,7 @@ def generate(out_dir, prompt: str, max_new_tokens: int = 300, temperature: float
     tokens = as_tensor(backend.xp.asarray([ids], dtype=backend.int64))
     model.generate(tokens, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
                    generator=generator, on_token=on_token)
+    rest = decode_one(None)  # the bytes of a character the last token left unfinished
+    if rest and on_text is not None:
+        on_text(rest)
     return prompt + tokenizer.decode(new_ids)

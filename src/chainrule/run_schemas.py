@@ -8,10 +8,11 @@ that the weights file is large enough for the model the config describes, before
 from __future__ import annotations
 
 from .errors import CheckpointError
-from .schema import Anything, Boolean, Integer, ListOf, Nullable, Number, Record, Text
+from .schema import (Anything, Boolean, Integer, ListOf, Nullable, Number, Record, Text,
+                     validate)
 
 __all__ = ["TRAINING_RUN", "LANGUAGE_MODEL_RUN", "LANGUAGE_MODEL_PROGRESS", "REINFORCE_RUN",
-           "check_training_run", "parameter_count"]
+           "RUN_KINDS", "check_training_run", "kind_of_run", "parameter_count"]
 
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "gelu"]
 
@@ -109,7 +110,7 @@ LANGUAGE_MODEL_RUN = Record({
                      "eval_iters": Integer(1), "final_eval_iters": Integer(1),
                      "tokenizer": Text(["char", "byte"]), "seed": Integer()}),
     "tokenizer": Record({"kind": Text(["char", "byte"])}, optional={"chars": Text()}),
-}, optional={"text_sha256": Text()})  # absent in runs saved before it was kept
+}, optional={"text_sha256": Text(), "preset": Nullable(Text())})  # absent in older runs
 # the checkpoint's "extra": where the run is and what it measured so far
 LANGUAGE_MODEL_PROGRESS = Record(
     {"iteration": Integer(0),
@@ -125,3 +126,19 @@ REINFORCE_RUN = Record({
                       "value_lr": Number(0, above=True), "seed": Integer()}),
     "observation_size": Integer(1), "action_count": Integer(1),
 })
+
+# ---------------------------------------------------------------- which kind of run a config is
+# (named as each reader names its kind, so that a reader given another kind can say which)
+RUN_KINDS = {"training run": TRAINING_RUN, "language-model run": LANGUAGE_MODEL_RUN,
+             "reinforcement-learning run": REINFORCE_RUN}
+
+
+def kind_of_run(config) -> str | None:
+    """The kind of run whose schema ``config`` fits (a key of ``RUN_KINDS``), or None."""
+    for kind, declared in RUN_KINDS.items():
+        try:
+            validate(config, declared, "config.json")
+        except CheckpointError:
+            continue
+        return kind
+    return None

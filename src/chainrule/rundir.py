@@ -35,6 +35,7 @@ from pathlib import Path
 from . import distributed, schema
 from .checkpoint import TEMPORARY_SUFFIX, load_json, save_json, sync_directory
 from .errors import ChainruleError, CheckpointError, RunDirectoryError
+from .run_schemas import kind_of_run
 
 __all__ = ["RunDirectory", "read_config", "CONFIG_FILE", "METRICS_FILE", "HISTORY_FILE"]
 
@@ -171,6 +172,10 @@ def read_config(path, declared: schema.Record, what: str, finished_only: bool = 
     (``what`` names the kind of run, e.g. "training run", in the messages)."""
     path = Path(path)
     config_path = path / CONFIG_FILE
+    if path.is_file():  # often a file of the run (its checkpoint) given for the run
+        inside = f": {path.parent}" if (path.parent / CONFIG_FILE).is_file() else ""
+        raise CheckpointError(f"{path}: not a run directory (a file); give the directory the "
+                              f"run was saved in{inside}")
     if not path.is_dir():
         raise CheckpointError(f"{path}: not a run directory (there is no such directory)")
     if not config_path.is_file():
@@ -178,7 +183,15 @@ def read_config(path, declared: schema.Record, what: str, finished_only: bool = 
     if finished_only and not is_finished(path):
         raise CheckpointError(f"{path}: the run did not finish (no {METRICS_FILE}); continue it "
                               "with resume=True")
-    return schema.validate(load_json(config_path), declared, config_path)
+    config = load_json(config_path)
+    try:
+        return schema.validate(config, declared, config_path)
+    except CheckpointError:
+        kind = kind_of_run(config)
+        if kind is None or kind == what:
+            raise
+        raise CheckpointError(f"{path}: a {kind}, not a {what}; give the directory of a "
+                              f"{what}") from None
 
 
 # ---------------------------------------------------------------- the machinery

@@ -232,3 +232,10 @@ def test_resume_takes_a_run_whose_config_lacks_fields_a_newer_version_writes(tmp
     (tmp_path / "run" / "config.json").write_text(json.dumps(config))
     assert main(arguments + ["--resume"]) == 0
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("command", [["lm", "generate"], ["rl", "play"]])
+def test_another_commands_reader_says_this_is_a_training_run(finished, capsys, command):
+    run, _ = finished
+    err = fails(capsys, [*command, str(run)])
+    assert f"{run}: a training run, not a " in err

@@ -81,3 +81,34 @@ def test_an_unknown_character_in_a_text_file_is_named_with_its_line_and_column()
     with pytest.raises(DataError, match=r"more\.txt contains 'Z' \(U\+005A\) at position 10 "
                                         r"\(line 3, column 3\), a character the model never saw"):
         tokenizer.encode("abc\ncba\nabZ\n", what="more.txt")
+
+
+def test_a_character_cut_short_at_the_end_is_streamed_as_the_returned_text_has_it():
+    tokenizer = ByteTokenizer()
+    snowman = tokenizer.encode("a☃")  # 'a' and three bytes
+    stream = tokenizer.stream_decoder()
+    pieces = [stream(i) for i in snowman[:3]] + [stream(None)]  # None: the stream has ended
+    assert "".join(pieces) == tokenizer.decode(snowman[:3]) == "a\ufffd"
+    assert CharTokenizer.from_text("ab").stream_decoder()(None) == ""
+
+
+def test_byte_level_generation_streams_exactly_the_text_it_returns(tmp_path, tiny):
+    text = tmp_path / "unicode.txt"
+    text.write_text("naïve café, señor! ☃ 日本語 " * 60, encoding="utf-8")
+    lm.train(text, tmp_path / "run", max_iters=3, progress=False, tokenizer="byte", **tiny)
+    loaded = lm.load(tmp_path / "run")
+    cut_short = 0
+    for seed in range(20):  # hot sampling from a barely trained model: many cut characters
+        pieces = []
+        completed = lm.generate(tmp_path / "run", "é", max_new_tokens=5, temperature=3, seed=seed,
+                                on_text=pieces.append, model_and_tokenizer=loaded)
+        assert "".join(pieces) == completed
+        cut_short += completed.endswith("\ufffd")
+    assert cut_short > 0
+
+
+def test_a_prompt_that_utf8_cannot_encode_is_named_by_the_byte_tokenizer():
+    # a byte that is not UTF-8 in a command-line argument reaches Python as a lone surrogate
+    with pytest.raises(DataError, match=r"the prompt contains '\\udcff' \(U\+DCFF\) at position "
+                                        r"2, which UTF-8 cannot encode"):
+        ByteTokenizer().encode("ab\udcffc", what="the prompt")

@@ -69,3 +69,42 @@ def test_top_p_outside_zero_to_one_is_refused(top_p):
     model = model_in_float64()
     with pytest.raises(ValueError, match="top_p must be in"):
         model.generate(chainrule.randint(0, 11, (1, 2)), 3, top_p=top_p)
+
+
+@pytest.mark.parametrize("temperature", [1e-300, 1e-310, 5e-324])
+def test_a_vanishing_temperature_samples_as_temperature_zero_does(temperature):
+    # logits / 1e-310 overflow to ±inf, and softmax's inf − inf made every probability NaN,
+    # which always sampled token 0
+    model = model_in_float64()
+    prompt = chainrule.randint(0, 11, (2, 4))
+    cold = model.generate(prompt, 10, temperature=temperature,
+                          generator=numpy.random.default_rng(1))
+    greedy = model.generate(prompt, 10, temperature=0)
+    numpy.testing.assert_array_equal(cold.numpy(), greedy.numpy())
+
+
+def test_tokens_without_a_batch_dimension_are_refused_with_the_fix():
+    model = model_in_float64()
+    tokens = chainrule.randint(0, 11, (5,))
+    for call in (lambda: model.generate(tokens, 3), lambda: model(tokens)):
+        with pytest.raises(ValueError, match=r"GPT: tokens must be \(batch, time\), got shape "
+                                             r"\(5,\); for one sequence give tokens\[None\]"):
+            call()
+    assert model.generate(tokens[None], 3).shape == (1, 8)
+
+
+def test_cached_positions_past_the_context_are_refused_by_name():
+    model = model_in_float64(block_size=8)
+    caches = [LayerCache() for _ in model.h]
+    with chainrule.no_grad():
+        model.forward_cached(chainrule.randint(0, 11, (1, 6)), caches)
+        with pytest.raises(ValueError, match=r"GPT: 3 new tokens after 6 cached positions do "
+                                             r"not fit in the context of 8"):
+            model.forward_cached(chainrule.randint(0, 11, (1, 3)), caches)
+
+
+@pytest.mark.parametrize("top_k", [2.5, "3"])
+def test_a_top_k_that_is_not_a_whole_number_is_refused(top_k):
+    model = model_in_float64()
+    with pytest.raises(ValueError, match="top_k must be a whole number"):
+        model.generate(chainrule.randint(0, 11, (1, 2)), 3, top_k=top_k)

@@ -68,9 +68,54 @@ def test_generate_names_an_unknown_character(trained_run, capsys):
     assert code == 2 and err.count("\n") == 1 and "'Q'" in err and out == ""
 
 
+def test_generate_without_a_prompt_on_a_model_that_never_saw_a_newline(tmp_path, tiny, capsys):
+    from chainrule import lm
+
+    text = tmp_path / "one_line.txt"
+    text.write_text(make_text().replace("\n", " "))
+    lm.train(text, tmp_path / "run", max_iters=2, progress=False, **tiny)
+    code, out, err = run_cli(capsys, "lm", "generate", str(tmp_path / "run"))
+    assert code == 2 and err.count("\n") == 1 and out == ""
+    assert "no --prompt given, and the default prompt, a newline, is a character the model " \
+           "never saw in training; give --prompt" in err
+
+
+def test_generate_to_an_output_that_cannot_show_a_character(tmp_path, tiny, capsys,
+                                                            monkeypatch):
+    import io
+    import sys
+
+    from chainrule import lm
+
+    text = tmp_path / "french.txt"
+    text.write_text("le café est très bon. " * 60, encoding="utf-8")
+    lm.train(text, tmp_path / "run", max_iters=2, progress=False, **tiny)
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding="ascii"))
+    code = main(["lm", "generate", str(tmp_path / "run"), "--prompt", "café", "--max-new-tokens",
+                 "3"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "standard output (ascii) cannot show 'café'; set PYTHONIOENCODING=utf-8" in err
+
+
 def test_generate_from_a_directory_without_a_run(tmp_path, capsys):
     code, _, err = run_cli(capsys, "lm", "generate", str(tmp_path), "--prompt", "a")
     assert code == 2 and err.count("\n") == 1 and "not a language-model run directory" in err
+
+
+def test_generate_given_the_checkpoint_file_points_at_its_run_directory(trained_run, capsys):
+    run, _ = trained_run
+    code, out, err = run_cli(capsys, "lm", "generate", str(run / "checkpoint.safetensors"))
+    assert code == 2 and err.count("\n") == 1 and out == ""
+    assert "checkpoint.safetensors: not a run directory (a file); give the directory the run " \
+           f"was saved in: {run}" in err
+
+
+def test_evaluate_given_a_language_model_run_says_which_kind_of_run_it_is(trained_run, capsys):
+    run, _ = trained_run
+    code, _, err = run_cli(capsys, "evaluate", str(run))
+    assert code == 2 and err.count("\n") == 1
+    assert f"{run}: a language-model run, not a training run" in err
 
 
 def test_resume_refuses_new_settings_other_than_max_iters(trained_run, tmp_path, capsys):
@@ -80,6 +125,17 @@ def test_resume_refuses_new_settings_other_than_max_iters(trained_run, tmp_path,
     code, _, err = run_cli(capsys, "lm", "train", "--text", str(text), "--out", str(run),
                            "--resume", "--lr", "0.1")
     assert code == 2 and err.count("\n") == 1 and "only max_iters may change" in err
+
+
+def test_resume_refuses_to_shorten_the_run_in_flags(trained_run, tmp_path, capsys):
+    run, _ = trained_run  # trained for 100 steps
+    text = tmp_path / "input.txt"
+    text.write_text(make_text())
+    code, _, err = run_cli(capsys, "lm", "train", "--text", str(text), "--out", str(run),
+                           "--resume", "--max-iters", "40")
+    assert code == 2 and err.count("\n") == 1
+    assert "has reached step 100; --max-iters 40 would end before it" in err
+    assert "give --max-iters 100 or more" in err
 
 
 @pytest.mark.parametrize("option, value", [("--temperature", "-1"), ("--temperature", "nan"),
@@ -114,6 +170,16 @@ def test_a_training_setting_of_zero_is_refused(setting, tmp_path, text_file):
 
     with pytest.raises(ValueError, match=f"TrainConfig: {setting} must be at least 1, got 0"):
         lm.train(text_file, tmp_path / "run", progress=False, **{setting: 0})
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_learning_rate_below_the_preset_min_lr_is_refused_not_raised_over_the_run(
+        tmp_path, text_file, capsys):
+    # the baby preset decays to min_lr 1e-4: with --lr 5e-5 its "decay" would double the rate
+    code, _, err = run_cli(capsys, "lm", "train", "--text", str(text_file), "--out",
+                           str(tmp_path / "run"), "--lr", "5e-5", "--max-iters", "2")
+    assert code == 2 and err.count("\n") == 1
+    assert "--min-lr 0.0001 is above --lr 5e-05" in err and "give --min-lr" in err
     assert not (tmp_path / "run").exists()
 
 

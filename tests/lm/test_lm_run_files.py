@@ -92,3 +92,14 @@ def test_resume_refuses_a_text_that_changed_since_the_run(trained_run, run_copy,
            "another text (its SHA-256 differs); give that text, or train anew with " \
            "--overwrite" in err
     assert {path.name: path.read_bytes() for path in run_copy.iterdir()} == before
+
+
+def test_a_run_saved_before_its_preset_was_kept_resumes_with_any_preset_on_trust(run_copy,
+                                                                                  text_file):
+    rewrite_metadata(run_copy, "config", lambda config: config.pop("preset"))
+    metrics = lm.train(text_file, run_copy, resume=True, preset="small", max_iters=110,
+                       progress=False)
+    assert metrics["iterations"] == 110
+    # and resumed again: the name it could not know is not held against the next resume
+    assert lm.train(text_file, run_copy, resume=True, preset="small", max_iters=115,
+                    progress=False)["iterations"] == 115

@@ -70,6 +70,13 @@ def test_presets_and_overrides_give_the_documented_settings():
         lm.configs("baby", n_layers=3)
 
 
+def test_a_min_lr_above_the_learning_rate_is_refused():
+    with pytest.raises(ValueError, match=r"TrainConfig: min_lr=0\.01 is above "
+                                         r"learning_rate=0\.001"):
+        lm.configs("baby", learning_rate=1e-3, min_lr=1e-2)
+    assert lm.configs("baby", learning_rate=1e-3, min_lr=1e-3)[1].min_lr == 1e-3  # flat: allowed
+
+
 def test_the_byte_tokenizer_trains_on_any_text_and_generates(tmp_path):
     text = tmp_path / "unicode.txt"
     text.write_text("naïve café, señor! ☃ " * 40, encoding="utf-8")
@@ -78,3 +85,50 @@ def test_the_byte_tokenizer_trains_on_any_text_and_generates(tmp_path):
     assert metrics["parameters"] > 0 and math.isfinite(metrics["val_loss"])
     completed = lm.generate(run, "Zürich ☃", max_new_tokens=12, seed=0)  # unseen characters too
     assert completed.startswith("Zürich ☃")
+
+
+def test_a_resumed_run_keeps_the_evaluations_made_before_it_stopped(text_file, tmp_path):
+    # eval_interval 25: the uninterrupted run evaluates at steps 0, 25 and 50; the first part
+    # stops at 25 without evaluating there (its last step is 24), so the resumed run must
+    settings = dict(TINY, lr_decay_iters=60, warmup_iters=3, progress=False)
+    straight = lm.train(text_file, tmp_path / "straight", max_iters=60, **settings)
+    lm.train(text_file, tmp_path / "halves", max_iters=25, **settings)
+    resumed = lm.train(text_file, tmp_path / "halves", resume=True, max_iters=60, progress=False)
+    assert [entry["step"] for entry in straight["history"]] == [0, 25, 50]
+    assert resumed["history"] == straight["history"]
+    saved = json.loads((tmp_path / "halves" / "metrics.json").read_text())
+    assert saved["history"] == straight["history"]
+    checkpoint = load_checkpoint(tmp_path / "halves", restore_rng=False)
+    assert checkpoint["extra"]["history"] == straight["history"]
+
+
+def test_resume_takes_the_runs_own_settings_again_and_names_a_changed_one(text_file, tmp_path):
+    settings = dict(TINY, progress=False)
+    lm.train(text_file, tmp_path / "run", max_iters=20, **settings)
+    # the first command repeated with a larger max_iters: nothing changes but the length
+    assert lm.train(text_file, tmp_path / "run", resume=True, max_iters=30,
+                    **settings)["iterations"] == 30
+    with pytest.raises(ValueError, match=r"only max_iters may change, not n_embd=16 \(saved: "
+                                         r"32\)$"):
+        lm.train(text_file, tmp_path / "run", resume=True, max_iters=40,
+                 **dict(settings, n_embd=16))
+
+
+def test_resume_refuses_another_preset_and_takes_the_runs_own(text_file, tmp_path):
+    settings = dict(TINY, progress=False)
+    lm.train(text_file, tmp_path / "run", preset="small", max_iters=10, **settings)
+    with pytest.raises(ValueError, match=r"only max_iters may change, not preset='baby' "
+                                         r"\(saved: 'small'\)$"):
+        lm.train(text_file, tmp_path / "run", resume=True, preset="baby", max_iters=20,
+                 progress=False)
+    assert lm.train(text_file, tmp_path / "run", resume=True, preset="small", max_iters=20,
+                    progress=False)["iterations"] == 20
+
+
+def test_resume_refuses_a_max_iters_below_the_step_the_run_reached(text_file, tmp_path):
+    lm.train(text_file, tmp_path / "run", max_iters=30, **dict(TINY, progress=False))
+    before = {path.name: path.read_bytes() for path in (tmp_path / "run").iterdir()}
+    with pytest.raises(ValueError, match=r"reached step 30; max_iters=10 would end before it "
+                                         r".*: give max_iters=30 or more"):
+        lm.train(text_file, tmp_path / "run", resume=True, max_iters=10, progress=False)
+    assert {path.name: path.read_bytes() for path in (tmp_path / "run").iterdir()} == before

@@ -107,7 +107,8 @@ def main(argv=None) -> int:
 # The Python arguments that library messages name (``missing="drop"``), and each one's flag.
 FLAGS = {"resume": "--resume", "overwrite": "--overwrite", "values": "--at", "wrt": "--wrt",
          "data": "--data", "missing": "--missing", "block_size": "--block-size",
-         "delimiter": "--delimiter"}
+         "max_iters": "--max-iters", "learning_rate": "--lr", "min_lr": "--min-lr",
+         "preset": "--preset", "delimiter": "--delimiter"}
 _ARGUMENT = re.compile(r"\b(" + "|".join(FLAGS) + r")="
                        r"""(?:\{'(\w+)': ([^}]*)\}|\[([^\]]*)\]|"([^"]*)"|'([^']*)'|([\w.+-]*))""")
 

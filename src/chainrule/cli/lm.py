@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ..errors import ChainruleError
+from ..errors import ChainruleError, DataError
 from . import add_compile_option, add_threads_option
 from .arguments import (non_negative_float, non_negative_int, positive_float, positive_int,
                         probability, seed, top_probability)
@@ -34,9 +34,10 @@ def register(subparsers) -> None:
                                             "write checkpoints and metrics.json to --out.")
     train.add_argument("--text", required=True, metavar="FILE", help="a UTF-8 text file")
     train.add_argument("--out", required=True, metavar="DIR", help="where the run is saved")
-    train.add_argument("--preset", default="baby", choices=["baby", "small"],
-                       help="baby: 4 layers × 128, block 64, batch 12, 2000 steps (CPU, minutes); "
-                            "small: 6 layers × 384, block 256, batch 64, 5000 steps")
+    train.add_argument("--preset", default=None, choices=["baby", "small"],
+                       help="baby (the default): 4 layers × 128, block 64, batch 12, 2000 steps "
+                            "(CPU, minutes); small: 6 layers × 384, block 256, batch 64, 5000 "
+                            "steps; with --resume, the run's own")
     train.add_argument("--resume", action="store_true",
                        help="continue the run saved in --out (to --max-iters if given)")
     train.add_argument("--overwrite", action="store_true",
@@ -60,7 +61,8 @@ def register(subparsers) -> None:
                                    description="Sample text from a model trained by "
                                                "'chainrule lm train', streaming it as it comes.")
     generate.add_argument("run", metavar="DIR", help="the --out directory of a training run")
-    generate.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    generate.add_argument("--prompt", default=None,
+                          help="text to continue (default: a newline, the start of a line)")
     generate.add_argument("--max-new-tokens", type=non_negative_int, default=300)
     generate.add_argument("--temperature", type=non_negative_float, default=1.0,
                           help="below 1: safer, more repetitive; 0: always the likeliest token")
@@ -104,12 +106,24 @@ def _generate(args) -> int:
     from .. import lm
 
     def show(piece: str) -> None:
-        sys.stdout.write(piece)
+        try:
+            sys.stdout.write(piece)
+        except UnicodeEncodeError:  # e.g. a file written in a Windows code page
+            raise ChainruleError(f"standard output ({sys.stdout.encoding}) cannot show "
+                                 f"{piece!r}; set PYTHONIOENCODING=utf-8") from None
         sys.stdout.flush()
 
     model_and_tokenizer = lm.load(args.run)
+    prompt = args.prompt
+    if prompt is None:
+        prompt = "\n"
+        try:
+            model_and_tokenizer[1].encode(prompt)
+        except DataError:  # a text without line breaks: the prompt the user never gave
+            raise DataError("no --prompt given, and the default prompt, a newline, is a "
+                            "character the model never saw in training; give --prompt") from None
     try:
-        lm.generate(args.run, args.prompt, max_new_tokens=args.max_new_tokens,
+        lm.generate(args.run, prompt, max_new_tokens=args.max_new_tokens,
                     temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                     seed=args.seed,
                     on_text=show, model_and_tokenizer=model_and_tokenizer)

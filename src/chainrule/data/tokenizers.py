@@ -55,9 +55,10 @@ class CharTokenizer:
     def decode(self, ids: Iterable[int]) -> str:
         return "".join(self.chars[i] for i in ids)
 
-    def stream_decoder(self) -> Callable[[int], str]:
-        """A function from one id to its text, for printing tokens as they are generated."""
-        return lambda token: self.chars[token]
+    def stream_decoder(self) -> Callable[[int | None], str]:
+        """A function from one id to its text, for printing tokens as they are generated
+        (``None``, the end of the stream, has none)."""
+        return lambda token: "" if token is None else self.chars[token]
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "chars": self.chars}
@@ -70,16 +71,26 @@ class ByteTokenizer:
     vocab_size = 256
 
     def encode(self, text: str, what: str = "the text") -> list[int]:
-        return list(text.encode("utf-8"))
+        try:
+            return list(text.encode("utf-8"))
+        except UnicodeEncodeError as error:  # a lone surrogate, e.g. from a non-UTF-8 argv
+            char = text[error.start]
+            raise DataError(f"{what} contains {char!r} (U+{ord(char):04X}) at position "
+                            f"{error.start}, which UTF-8 cannot encode (a surrogate, not a "
+                            "character: Python's stand-in for a byte that was not UTF-8)") \
+                from None
 
     def decode(self, ids: Iterable[int]) -> str:
         # A model may produce byte sequences that are not UTF-8: show those as U+FFFD.
         return bytes(ids).decode("utf-8", errors="replace")
 
-    def stream_decoder(self) -> Callable[[int], str]:
-        """One id at a time: a character made of several bytes appears once all have come."""
+    def stream_decoder(self) -> Callable[[int | None], str]:
+        """One id at a time: a character made of several bytes appears once all have come.
+        ``None`` ends the stream: bytes of a character left unfinished become U+FFFD, as
+        ``decode`` shows them, so the pieces add up to the decoded text."""
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        return lambda token: decoder.decode(bytes([token]))
+        return lambda token: decoder.decode(b"" if token is None else bytes([token]),
+                                            final=token is None)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind}

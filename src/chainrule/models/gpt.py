@@ -13,8 +13,11 @@ own samples, one token at a time.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields
 from typing import Callable
+
+import numpy
 
 from .. import backend
 from ..autograd import no_grad
@@ -212,7 +215,7 @@ class GPT(Module):
         """``tokens`` (B, T) integer ids, T ≤ block_size. Returns (logits, loss): logits
         (B, T, vocab) and the mean cross-entropy against ``targets`` (B, T); without targets,
         the logits of the last position only, (B, 1, vocab), and loss None (generation)."""
-        batch, length = tokens.shape
+        batch, length = _sequences_shape(tokens)
         if length > self.config.block_size:
             raise ValueError(f"GPT: a sequence of {length} tokens is longer than the context "
                              f"of {self.config.block_size}; crop it to the last "
@@ -233,7 +236,11 @@ class GPT(Module):
         the positions already in ``caches`` (one LayerCache per block): the KV-cache path of
         generation, which runs each new token through the model once instead of re-running
         the whole context for every token."""
-        past, length = len(caches[0]), tokens.shape[1]
+        past, length = len(caches[0]), _sequences_shape(tokens)[1]
+        if past + length > self.config.block_size:  # the position table ends there
+            raise ValueError(f"GPT: {length} new tokens after {past} cached positions do not fit "
+                             f"in the context of {self.config.block_size}; re-run the last "
+                             f"{self.config.block_size} tokens without the cache")
         x = self.drop(self.wte(tokens) + self.wpe.weight[past:past + length])
         for block, cache in zip(self.h, caches):
             x = block.forward_cached(x, cache)
@@ -267,6 +274,7 @@ class GPT(Module):
         re-runs the last ``block_size`` tokens, with or without the cache.
         """
         check_sampling(max_new_tokens, temperature, top_k, top_p)
+        _sequences_shape(tokens)
         rng = generator if generator is not None else backend.generator()
         caches = None
         for _ in range(max_new_tokens):
@@ -286,12 +294,25 @@ class GPT(Module):
         return tokens
 
 
+def _sequences_shape(tokens: Tensor) -> tuple[int, int]:
+    """(batch, time) of ``tokens``, which must have those two dimensions."""
+    if tokens.ndim != 2:
+        raise ValueError(f"GPT: tokens must be (batch, time), got shape {tuple(tokens.shape)}"
+                         + ("; for one sequence give tokens[None]" if tokens.ndim == 1 else ""))
+    return tokens.shape
+
+
 def _choose(logits, temperature: float, top_k: int | None, top_p: float | None, rng):
     """The next token of each row of ``logits`` (B, vocab), as ``generate`` describes."""
     xp = backend.xp
     if temperature == 0:
         return logits.argmax(axis=-1)
-    logits = logits / temperature
+    # Subtract the largest logit first: divided by a vanishing temperature (1e-310) it stays 0
+    # and the others go to −inf, the limit's answer. Divided alone, the logits overflowed to
+    # ±inf, the softmax's inf − inf gave NaN, and NaN probabilities always sampled token 0.
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    with numpy.errstate(over="ignore"):
+        logits = logits / temperature
     if top_k is not None and top_k < logits.shape[-1]:
         kth = xp.sort(logits, axis=-1)[:, -top_k][:, None]
         logits = xp.where(logits < kth, -xp.inf, logits)
@@ -322,6 +343,8 @@ def check_sampling(max_new_tokens: int, temperature: float, top_k: int | None,
         raise ValueError(f"generate: max_new_tokens must be ≥ 0, got {max_new_tokens}")
     if not 0 <= temperature < float("inf"):
         raise ValueError(f"generate: temperature must be a finite number ≥ 0, got {temperature}")
+    if top_k is not None and not isinstance(top_k, numbers.Integral):
+        raise ValueError(f"generate: top_k must be a whole number ≥ 1, got {top_k!r}")
     if top_k is not None and top_k < 1:
         raise ValueError(f"generate: top_k must be at least 1, got {top_k}")
     if top_p is not None and not 0 < top_p <= 1:
