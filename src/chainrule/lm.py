@@ -16,28 +16,26 @@ import hashlib
 import math
 import time
 from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
 from typing import Callable
 
 import numpy
 
 from . import backend, distributed
 from .autograd import no_grad
-from .checkpoint import check_file_holds, load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint
 from .data import load_text
 from .data.text_batches import get_batch, split_tokens  # also lm.get_batch, lm.split_tokens
 from .data.tokenizers import TOKENIZERS, tokenizer_from_dict
 from .divergence import DivergenceGuard, check_parameters
-from .errors import CheckpointError, DataError
-from .models.gpt import GPT, PRESETS, GPTConfig, check_sampling
+from .errors import DataError
+from .models.gpt import GPT, PRESETS, GPTConfig
 from .nn.utils import clip_grad_norm_
 from .optim import AdamW
 from .optim.lr_scheduler import WarmupCosineLR
 from .progress import Progress, line
-from .run_schemas import LANGUAGE_MODEL_PROGRESS, LANGUAGE_MODEL_RUN
-from .rundir import RunDirectory, read_config
-from .schema import validate
+from .rundir import RunDirectory
 from .tensor import as_tensor
+from .lm_generation import generate, load, saved_run  # noqa: F401 (lm.generate, lm.load)
 from .threads import describe_threads
 from .training_step import AVERAGED_IN_HOOKS, TrainingStep
 
@@ -230,7 +228,7 @@ def _settings(run: RunDirectory, text: str, preset: str | None,
             if train_config.tokenizer == "char" else TOKENIZERS[train_config.tokenizer]()
         return (replace(model_config, vocab_size=tokenizer.vocab_size), train_config, tokenizer,
                 preset)
-    checkpoint = _saved_run(run.path)
+    checkpoint = saved_run(run.path)
     saved, reached = checkpoint["config"], checkpoint["extra"]["iteration"]
     # the run's own settings given again (its command repeated with --resume) are no change
     saved_values = {**saved["model"], **saved["train"]}
@@ -361,70 +359,3 @@ def _save(folder, model, optimizer, scheduler, run_config, step, history, guard)
     save_checkpoint(folder, model, optimizer, scheduler, config=run_config,
                     extra={"iteration": step, "history": history,
                            "first_loss": guard.first_loss})
-
-
-def _saved_run(out_dir: Path) -> dict:
-    """The run's checkpoint, its config and progress checked against their declared schemas."""
-    checkpoint = load_checkpoint(out_dir, restore_rng=False)
-    path = checkpoint["path"]
-    if checkpoint["config"] is None:
-        raise CheckpointError(f"{path}: not a language-model run (its checkpoint holds no config)")
-    validate(checkpoint["config"], LANGUAGE_MODEL_RUN, path, "metadata config")
-    validate(checkpoint["extra"], LANGUAGE_MODEL_PROGRESS, path, "metadata extra")
-    return checkpoint
-
-
-def _gpt_config(saved: dict) -> GPTConfig:
-    """The architecture of a saved run, refused before it is built if the checkpoint cannot
-    hold it (an absurd size in an edited config would otherwise take all the memory)."""
-    path, model = saved["path"], saved["config"]["model"]
-    n = model["n_embd"]
-    at_least = (model["vocab_size"] + model["block_size"]) * n + 12 * model["n_layer"] * n * n
-    check_file_holds(path, at_least, f"{path}: metadata config.model")
-    try:
-        return GPTConfig.from_dict(model)
-    except ValueError as error:
-        raise CheckpointError(f"{path}: metadata config.model: {error}") from None
-
-
-# ---------------------------------------------------------------- generation
-def load(out_dir) -> tuple[GPT, object]:
-    """The trained model (in evaluation mode) and its tokenizer, from a finished run."""
-    read_config(out_dir, LANGUAGE_MODEL_RUN, "language-model run")
-    saved = _saved_run(Path(out_dir))
-    model = GPT(_gpt_config(saved))
-    load_checkpoint(saved["path"], model, restore_rng=False)  # checks dtypes and values too
-    return model.eval(), tokenizer_from_dict(saved["config"]["tokenizer"])
-
-
-def generate(out_dir, prompt: str, max_new_tokens: int = 300, temperature: float = 1.0,
-             top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
-             on_text: Callable[[str], None] | None = None, model_and_tokenizer=None) -> str:
-    """The prompt followed by ``max_new_tokens`` sampled tokens, decoded. ``on_text`` receives
-    the prompt, then each piece of new text as soon as it is sampled (to stream it to a
-    terminal). ``model_and_tokenizer`` saves reloading the run (as returned by ``load``)."""
-    check_sampling(max_new_tokens, temperature, top_k, top_p)  # before the prompt is shown
-    model, tokenizer = model_and_tokenizer or load(out_dir)
-    if not prompt:
-        raise DataError("the prompt is empty; give at least one character to continue from")
-    ids = tokenizer.encode(prompt, what="the prompt")
-    if on_text is not None:
-        on_text(prompt)
-    generator = numpy.random.default_rng(seed)
-    decode_one = tokenizer.stream_decoder()
-    new_ids = []
-
-    def on_token(token: int) -> None:
-        new_ids.append(token)
-        if on_text is not None:
-            piece = decode_one(token)
-            if piece:
-                on_text(piece)
-
-    tokens = as_tensor(backend.xp.asarray([ids], dtype=backend.int64))
-    model.generate(tokens, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-                   generator=generator, on_token=on_token)
-    rest = decode_one(None)  # the bytes of a character the last token left unfinished
-    if rest and on_text is not None:
-        on_text(rest)
-    return prompt + tokenizer.decode(new_ids)
