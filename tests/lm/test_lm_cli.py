@@ -3,7 +3,7 @@ import pytest
 
 from chainrule.cli import main
 
-from conftest import make_text
+from tiny_lm import make_text
 
 
 def run_cli(capsys, *argv):

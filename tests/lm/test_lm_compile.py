@@ -7,7 +7,7 @@ from chainrule import lm
 from chainrule.checkpoint import CHECKPOINT_FILE
 from chainrule.cli import main
 
-from conftest import TINY, make_text
+from tiny_lm import TINY, make_text
 
 
 def contents(path):

@@ -9,7 +9,7 @@ from chainrule import lm
 from chainrule.checkpoint import load_checkpoint
 from chainrule.errors import DataError
 
-from conftest import TINY, make_text
+from tiny_lm import TINY, make_text
 
 
 def test_a_hundred_steps_bring_the_loss_well_below_chance(trained_run):
