@@ -226,6 +226,10 @@ def _settings(run: RunDirectory, text: str, preset: str | None,
         model_config, train_config = configs(preset, **overrides)
         tokenizer = TOKENIZERS[train_config.tokenizer].from_text(text) \
             if train_config.tokenizer == "char" else TOKENIZERS[train_config.tokenizer]()
+        if overrides.get("vocab_size") not in (None, tokenizer.vocab_size):  # else ignored
+            raise ValueError(f"vocab_size={overrides['vocab_size']!r}: the vocabulary is the "
+                             f"tokenizer's, {tokenizer.vocab_size} for this text with "
+                             f"tokenizer={train_config.tokenizer!r}; leave vocab_size out")
         return (replace(model_config, vocab_size=tokenizer.vocab_size), train_config, tokenizer,
                 preset)
     checkpoint = saved_run(run.path)

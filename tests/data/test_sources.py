@@ -47,11 +47,18 @@ def test_load_text_reads_utf8(tmp_path):
     assert load_text(path).startswith("To be, or not to be —")
 
 
-def test_empty_text_file_is_a_data_error(tmp_path):
+@pytest.mark.parametrize("content, what", [("", "empty"), ("\n \n", "only white space")])
+def test_empty_text_file_is_a_data_error(tmp_path, content, what):
     path = tmp_path / "empty.txt"
-    path.write_text("\n \n")
-    with pytest.raises(DataError, match=r"empty\.txt: the file is empty"):
+    path.write_text(content)
+    with pytest.raises(DataError, match=rf"empty\.txt: the file is {what}"):
         load_text(path)
+
+
+def test_a_folder_given_for_a_text_file_is_named_a_folder(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    with pytest.raises(DataError, match=r"corpus: is a folder; give the text file itself"):
+        load_text(tmp_path / "corpus")
 
 
 def test_text_that_is_not_utf8_names_the_line(tmp_path):

@@ -77,6 +77,19 @@ def test_a_min_lr_above_the_learning_rate_is_refused():
     assert lm.configs("baby", learning_rate=1e-3, min_lr=1e-3)[1].min_lr == 1e-3  # flat: allowed
 
 
+def test_a_vocab_size_other_than_the_tokenizers_is_refused_not_ignored(tmp_path):
+    text = tmp_path / "corpus.txt"
+    text.write_text(make_text(), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"vocab_size=1000: the vocabulary is the tokenizer's, "
+                                         r"256 for this text with tokenizer='byte'"):
+        lm.train(text, tmp_path / "run", max_iters=1, progress=False, tokenizer="byte",
+                 vocab_size=1000, **TINY)
+    assert not (tmp_path / "run").exists()
+    metrics = lm.train(text, tmp_path / "run", max_iters=1, progress=False, tokenizer="byte",
+                       vocab_size=256, **TINY)  # the tokenizer's own: no change
+    assert math.isfinite(metrics["val_loss"])
+
+
 def test_the_byte_tokenizer_trains_on_any_text_and_generates(tmp_path):
     text = tmp_path / "unicode.txt"
     text.write_text("naïve café, señor! ☃ " * 40, encoding="utf-8")

@@ -80,10 +80,13 @@ def load_sklearn(name: str) -> Table:
 def load_text(path) -> str:
     """The contents of a UTF-8 text file (a corpus for a language model); empty is an error."""
     path = os.fspath(path)
+    if os.path.isdir(path):  # (open's own words: "[Errno 21] Is a directory")
+        raise DataError(f"{path}: is a folder; give the text file itself")
     with open(path, "rb") as file:
         text = utf8_text(path, file.read())
     if not text.strip():
-        raise DataError(f"{path}: the file is empty; a text corpus needs some text")
+        what = "empty" if not text else "only white space"
+        raise DataError(f"{path}: the file is {what}; a text corpus needs some text")
     return text
 
 
