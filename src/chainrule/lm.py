@@ -67,6 +67,12 @@ class TrainConfig:
                                  f"{getattr(self, name)}")
         if self.seed < 0:
             raise ValueError(f"TrainConfig: seed must be ≥ 0, got {self.seed}")
+        if not 0 <= self.warmup_iters < self.lr_decay_iters:  # (the schedule's own words
+            # name its internals); the decay ends with the run unless told otherwise
+            end = (f"max_iters={self.max_iters!r}" if self.lr_decay_iters == self.max_iters
+                   else f"lr_decay_iters={self.lr_decay_iters!r}")
+            raise ValueError(f"TrainConfig: warmup_iters={self.warmup_iters!r} must be at least 0 "
+                             f"and below {end}: the warm-up ends before the decay does")
         if self.min_lr > self.learning_rate:  # the cosine "decay" would raise the rate
             raise ValueError(f"TrainConfig: min_lr={self.min_lr!r} is above "
                              f"learning_rate={self.learning_rate!r}, so the schedule would raise "

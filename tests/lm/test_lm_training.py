@@ -70,6 +70,15 @@ def test_presets_and_overrides_give_the_documented_settings():
         lm.configs("baby", n_layers=3)
 
 
+def test_a_warm_up_that_does_not_end_before_the_decay_is_refused_in_the_recipes_words():
+    with pytest.raises(ValueError, match=r"warmup_iters=60 must be at least 0 and below "
+                                         r"max_iters=50: the warm-up ends before the decay"):
+        lm.configs("baby", max_iters=50, warmup_iters=60)
+    with pytest.raises(ValueError, match=r"warmup_iters=40 .* below lr_decay_iters=40"):
+        lm.configs("baby", max_iters=50, lr_decay_iters=40, warmup_iters=40)
+    assert lm.configs("baby", max_iters=50, warmup_iters=49)[1].warmup_iters == 49
+
+
 def test_a_min_lr_above_the_learning_rate_is_refused():
     with pytest.raises(ValueError, match=r"TrainConfig: min_lr=0\.01 is above "
                                          r"learning_rate=0\.001"):

@@ -108,7 +108,7 @@ def main(argv=None) -> int:
 FLAGS = {"resume": "--resume", "overwrite": "--overwrite", "values": "--at", "wrt": "--wrt",
          "data": "--data", "missing": "--missing", "block_size": "--block-size",
          "max_iters": "--max-iters", "learning_rate": "--lr", "min_lr": "--min-lr",
-         "preset": "--preset", "delimiter": "--delimiter"}
+         "preset": "--preset", "delimiter": "--delimiter", "warmup_iters": "--warmup-iters"}
 _ARGUMENT = re.compile(r"\b(" + "|".join(FLAGS) + r")="
                        r"""(?:\{'(\w+)': ([^}]*)\}|\[([^\]]*)\]|"([^"]*)"|'([^']*)'|([\w.+-]*))""")
 
