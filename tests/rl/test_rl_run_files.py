@@ -37,6 +37,14 @@ def test_play_refuses_a_config_out_of_its_schema(saved, capsys, edit, message):
     assert message in play_fails(capsys, saved)
 
 
+def test_play_refuses_an_environment_of_other_sizes_than_the_policy(saved, capsys):
+    config = json.loads((saved / "config.json").read_text())
+    config["config"]["env"] = "Acrobot-v1"  # 6 numbers observed, 3 actions; the policy: 4 and 2
+    (saved / "config.json").write_text(json.dumps(config))
+    assert ("environment 'Acrobot-v1' has observations of size 6 and 3 actions, but the policy "
+            "was made for observations of size 4 and 2 actions") in play_fails(capsys, saved)
+
+
 @pytest.mark.parametrize("dtype", [numpy.int32, numpy.bool_])
 def test_play_refuses_weights_of_another_dtype(saved, capsys, dtype):
     weights = safetensors.numpy.load_file(str(saved / "policy.safetensors"))
