@@ -11,6 +11,8 @@ from chainrule.cli import main
     ("Pendulum-v1", "'Pendulum-v1' has continuous actions"),
     ("MountainCarContinuous-v0", "'MountainCarContinuous-v0' has continuous actions"),
     ("NoSuchGame-v0", "unknown environment 'NoSuchGame-v0'"),
+    ("chainrule_no_such_module:Game-v0", "cannot make environment "
+                                         "'chainrule_no_such_module:Game-v0': No module named"),
 ])
 def test_a_bad_environment_is_a_one_line_error(env_id, message, tmp_path, capsys):
     code = main(["rl", "train", "--env", env_id, "--out", str(tmp_path / "run")])
