@@ -89,6 +89,15 @@ def test_a_config_with_an_impossible_discount_is_refused():
         rl.ReinforceConfig(gamma=1.5)
 
 
+@pytest.mark.parametrize("rates", [{"lr": float("nan")}, {"value_lr": float("inf")},
+                                   {"lr": 0.0}])
+def test_a_config_with_a_learning_rate_that_cannot_train_is_refused(rates):
+    # NaN and inf would pass a "≤ 0" test and stop the first update with "diverged: try a
+    # smaller learning rate", which would not say what is wrong
+    with pytest.raises(ValueError, match="learning rates must be positive and finite"):
+        rl.ReinforceConfig(**rates)
+
+
 def test_training_is_reproducible_with_a_seed():
     first = rl.train(rl.ReinforceConfig(seed=3), episodes=12).returns
     again = rl.train(rl.ReinforceConfig(seed=3), episodes=12).returns

@@ -60,8 +60,8 @@ class ReinforceConfig:
     def __post_init__(self):
         if not 0 < self.gamma <= 1:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
-        if self.lr <= 0 or self.value_lr <= 0:
-            raise ValueError(f"learning rates must be positive, got lr={self.lr}, "
+        if not (0 < self.lr < math.inf and 0 < self.value_lr < math.inf):  # NaN fails too
+            raise ValueError(f"learning rates must be positive and finite, got lr={self.lr}, "
                              f"value_lr={self.value_lr}")
         if self.hidden < 1:
             raise ValueError(f"hidden must be at least 1, got {self.hidden}")
