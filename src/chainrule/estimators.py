@@ -10,8 +10,9 @@ They are scikit-learn estimators (``BaseEstimator`` and its classifier/regressor
 its ``check_estimator``: keyword-only hyper-parameters stored untouched by ``__init__``; everything
 learned ends in an underscore (``module_``, ``classes_``, ``history_``, ``n_features_in_``,
 ``feature_names_in_``); inputs validated at the door by ``validate_data``; ``NotFittedError``
-before ``fit``; ``partial_fit`` and ``warm_start``; a ``ConvergenceWarning`` when ``epochs`` ran
-out while the loss was still falling. scikit-learn is the ``train`` extra's dependency.
+before ``fit``, and after a ``fit`` from scratch that raised; ``partial_fit`` and ``warm_start``;
+a ``ConvergenceWarning`` when ``epochs`` ran out while the loss was still falling. scikit-learn
+is the ``train`` extra's dependency.
 
 Training follows scikit-learn's MLPs: up to ``epochs`` passes over the data, stopping once the
 loss has not improved by ``tol`` for ``n_iter_no_change`` epochs (the validation loss when
@@ -19,6 +20,7 @@ loss has not improved by ``tol`` for ``n_iter_no_change`` epochs (the validation
 """
 from __future__ import annotations
 
+import contextlib
 import numbers
 import warnings
 
@@ -145,6 +147,18 @@ class SGDEstimator(BaseEstimator):
                      and not name.startswith("__")] + ["_optimizer"]:
             vars(self).pop(name, None)
 
+    @contextlib.contextmanager
+    def _unfitted_if_it_fails(self, fresh: bool):
+        """A ``fit`` from scratch that fails part way (a bad setting found after the new classes,
+        target scaling or untrained weights replaced the old ones) leaves the estimator unfitted:
+        predict must raise ``NotFittedError``, not answer with a half-replaced model."""
+        try:
+            yield
+        except Exception:
+            if fresh:
+                self._forget_fit()
+            raise
+
     def _schedule(self, epochs: int):
         """The learning rate over the epochs of ``fit``: ``"constant"``, or ``"cosine"``, half a
         cosine from ``lr`` down to 0 over ``epochs``, stepped once per epoch."""
@@ -219,16 +233,17 @@ class SGDClassifierMixin(ClassifierMixin):
         """Fit on (X, y); ``validation=(X_val, y_val)`` records validation accuracy each epoch
         and decides when to stop."""
         continuing = self.warm_start and hasattr(self, "module_")
-        X, labels = self._validate(X, y, reset=not continuing)
-        if not continuing:
-            self.classes_ = numpy.unique(labels)
-        targets = self._encode(self._indices(labels))
-        if validation is not None:
-            validation = (self._validate_X(validation[0], reset=False),
-                          self._encode(self._indices(validation[1])))
-        return self._fit_module(X, targets, self._n_outputs(), validation=validation,
-                                metrics={"accuracy": training.accuracy},
-                                checkpoint_dir=checkpoint_dir, resume=resume)
+        with self._unfitted_if_it_fails(fresh=not continuing):
+            X, labels = self._validate(X, y, reset=not continuing)
+            if not continuing:
+                self.classes_ = numpy.unique(labels)
+            targets = self._encode(self._indices(labels))
+            if validation is not None:
+                validation = (self._validate_X(validation[0], reset=False),
+                              self._encode(self._indices(validation[1])))
+            return self._fit_module(X, targets, self._n_outputs(), validation=validation,
+                                    metrics={"accuracy": training.accuracy},
+                                    checkpoint_dir=checkpoint_dir, resume=resume)
 
     def partial_fit(self, X, y, classes=None):
         """One epoch over (X, y), continuing from the fitted model; the first call needs
@@ -237,11 +252,12 @@ class SGDClassifierMixin(ClassifierMixin):
         if first and classes is None:
             raise ValueError(f"{type(self).__name__}.partial_fit: the first call needs "
                              "classes=, all the labels of the problem")
-        X, labels = self._validate(X, y, reset=first)
-        if first:
-            self.classes_ = numpy.unique(numpy.asarray(classes))
-        targets = self._encode(self._indices(labels))
-        return self._fit_module(X, targets, self._n_outputs(), incremental=True)
+        with self._unfitted_if_it_fails(fresh=first):
+            X, labels = self._validate(X, y, reset=first)
+            if first:
+                self.classes_ = numpy.unique(numpy.asarray(classes))
+            targets = self._encode(self._indices(labels))
+            return self._fit_module(X, targets, self._n_outputs(), incremental=True)
 
     def _validate(self, X, y, reset: bool):
         if isinstance(X, Tensor):
@@ -290,25 +306,29 @@ class SGDRegressorMixin(RegressorMixin):
         """Fit on (X, y); ``validation=(X_val, y_val)`` records validation RMSE (in the targets'
         units) and R² each epoch and decides when to stop."""
         continuing = self.warm_start and hasattr(self, "module_")
-        X, targets = self._validate(X, y, reset=not continuing)
-        if not continuing:
-            self._fit_target_scaling(targets)
-        if validation is not None:
-            validation = (self._validate_X(validation[0], reset=False),
-                          self._scaled(self._target_array(validation[1])))
-        return self._fit_module(X, self._scaled(targets), targets.shape[1],
-                                validation=validation,
-                                metrics={"rmse": self._rmse_in_target_units, "r2": training.r2},
-                                checkpoint_dir=checkpoint_dir, resume=resume)
+        with self._unfitted_if_it_fails(fresh=not continuing):
+            X, targets = self._validate(X, y, reset=not continuing)
+            if not continuing:
+                self._fit_target_scaling(targets)
+            if validation is not None:
+                validation = (self._validate_X(validation[0], reset=False),
+                              self._scaled(self._target_array(validation[1])))
+            return self._fit_module(X, self._scaled(targets), targets.shape[1],
+                                    validation=validation,
+                                    metrics={"rmse": self._rmse_in_target_units,
+                                             "r2": training.r2},
+                                    checkpoint_dir=checkpoint_dir, resume=resume)
 
     def partial_fit(self, X, y):
         """One epoch over (X, y), continuing from the fitted model; the first call fixes the
         target scaling from its targets."""
         first = not hasattr(self, "module_")
-        X, targets = self._validate(X, y, reset=first)
-        if first:
-            self._fit_target_scaling(targets)
-        return self._fit_module(X, self._scaled(targets), targets.shape[1], incremental=True)
+        with self._unfitted_if_it_fails(fresh=first):
+            X, targets = self._validate(X, y, reset=first)
+            if first:
+                self._fit_target_scaling(targets)
+            return self._fit_module(X, self._scaled(targets), targets.shape[1],
+                                    incremental=True)
 
     def _validate(self, X, y, reset: bool):
         if isinstance(X, Tensor):

@@ -63,14 +63,15 @@ class LinearRegression(SGDRegressorMixin, SGDEstimator):
         if self.solver != "lstsq":
             raise ValueError(f"LinearRegression: solver must be 'sgd' or 'lstsq', "
                              f"not {self.solver!r}")
-        X, targets = self._validate(X, y, reset=True)
-        self._fit_target_scaling(targets)
-        self.module_ = self._build_module(X.shape[1], targets.shape[1])
-        weight, bias = least_squares(X, self._scaled(targets))
-        self.module_.weight.data[...] = weight
-        self.module_.bias.data[...] = bias
-        self.module_.eval()
-        self.history_, self.n_iter_ = None, 0
+        with self._unfitted_if_it_fails(fresh=True):
+            X, targets = self._validate(X, y, reset=True)
+            self._fit_target_scaling(targets)
+            self.module_ = self._build_module(X.shape[1], targets.shape[1])
+            weight, bias = least_squares(X, self._scaled(targets))
+            self.module_.weight.data[...] = weight
+            self.module_.bias.data[...] = bias
+            self.module_.eval()
+            self.history_, self.n_iter_ = None, 0
         return self
 
     @property

@@ -1,0 +1,48 @@
+"""What a fit leaves behind when it fails, and what a continued fit (``warm_start``,
+``partial_fit``) refuses rather than silently mixing with what the estimator learned before."""
+import numpy
+import pytest
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.exceptions import NotFittedError
+
+from chainrule.models import LinearRegression, MLPClassifier, SoftmaxRegression
+
+# The fits here are short on purpose; their ConvergenceWarnings are expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return (X - X.mean(axis=0)) / X.std(axis=0), y
+
+
+@pytest.mark.parametrize("bad_setting", [{"optimizer": "rmsprop"}, {"lr_schedule": "cos"},
+                                         {"lr": -1.0}])
+def test_a_refit_that_fails_on_a_setting_leaves_the_estimator_unfitted(iris, bad_setting):
+    # The settings are checked after the new untrained weights replaced the fitted ones: the
+    # estimator must not go on predicting with those (it scored 0.32 here, against 0.9 before).
+    X, y = iris
+    model = SoftmaxRegression(epochs=30).fit(X, y)
+    with pytest.raises(ValueError):
+        model.set_params(**bad_setting).fit(X, y)
+    with pytest.raises(NotFittedError):
+        model.predict(X)
+
+
+def test_a_refit_that_fails_does_not_pair_the_new_labels_with_the_old_weights(iris):
+    X, y = iris
+    model = MLPClassifier(hidden=(8,), epochs=30).fit(X, y)
+    with pytest.raises(ValueError, match="activation"):
+        model.set_params(activation="swish").fit(X, numpy.array(["a", "b", "c"])[y])
+    with pytest.raises(NotFittedError):
+        model.predict(X)
+
+
+def test_a_closed_form_refit_that_fails_leaves_the_estimator_unfitted_as_sgd_ones_do():
+    X, y = load_diabetes(return_X_y=True)
+    model = LinearRegression(solver="lstsq").fit(X, y)
+    with pytest.raises(ValueError):
+        model.fit(X, numpy.stack([y, y, y], axis=1)[:, :, None])  # 3-D targets: refused
+    with pytest.raises(NotFittedError):
+        model.predict(X)
