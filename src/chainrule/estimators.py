@@ -252,6 +252,12 @@ class SGDClassifierMixin(ClassifierMixin):
         if first and classes is None:
             raise ValueError(f"{type(self).__name__}.partial_fit: the first call needs "
                              "classes=, all the labels of the problem")
+        if not (first or classes is None
+                or numpy.array_equal(numpy.unique(numpy.asarray(classes)), self.classes_)):
+            raise ValueError(f"{type(self).__name__}.partial_fit: classes="
+                             f"{numpy.asarray(classes).tolist()} differ from the classes it was "
+                             f"fitted with ({', '.join(map(str, self.classes_))}); a continued "
+                             "fit cannot add or drop classes")
         with self._unfitted_if_it_fails(fresh=first):
             X, labels = self._validate(X, y, reset=first)
             if first:
@@ -340,6 +346,11 @@ class SGDRegressorMixin(RegressorMixin):
         self._refuse_non_finite(targets, "y")
         if reset:
             self.n_outputs_ = targets.shape[1] if numpy.ndim(y) == 2 else None
+        elif targets.shape[1] != len(self.target_mean_):
+            # one column would broadcast over the model's k outputs and train each on it
+            raise DataError(f"{type(self).__name__}: y has {targets.shape[1]} target column(s), "
+                            f"but the fitted model that warm_start or partial_fit continues has "
+                            f"{len(self.target_mean_)}")
         return X, targets
 
     @staticmethod

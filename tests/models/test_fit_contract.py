@@ -5,6 +5,7 @@ import pytest
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.exceptions import NotFittedError
 
+from chainrule.errors import DataError
 from chainrule.models import LinearRegression, MLPClassifier, SoftmaxRegression
 
 # The fits here are short on purpose; their ConvergenceWarnings are expected.
@@ -46,3 +47,29 @@ def test_a_closed_form_refit_that_fails_leaves_the_estimator_unfitted_as_sgd_one
         model.fit(X, numpy.stack([y, y, y], axis=1)[:, :, None])  # 3-D targets: refused
     with pytest.raises(NotFittedError):
         model.predict(X)
+
+
+def test_partial_fit_refuses_classes_other_than_those_it_was_fitted_with(iris):
+    X, y = iris
+    model = SoftmaxRegression().partial_fit(X, y, classes=[0, 1, 2])
+    model.partial_fit(X, y, classes=[2, 1, 0])  # the same classes, in any order
+    with pytest.raises(ValueError, match=r"classes=\[0, 1, 2, 3\] differ from the classes it was "
+                                         r"fitted with \(0, 1, 2\)"):
+        model.partial_fit(X, y, classes=[0, 1, 2, 3])
+    assert list(model.classes_) == [0, 1, 2] and model.n_iter_ == 2
+
+
+@pytest.mark.parametrize("first_columns, then_columns", [(2, 1), (1, 2)])
+@pytest.mark.parametrize("continue_fit", ["partial_fit", "warm_start"])
+def test_a_continued_regression_refuses_another_number_of_target_columns(
+        first_columns, then_columns, continue_fit):
+    # One column after two broadcast over both outputs and trained each on it, silently.
+    X, y = load_diabetes(return_X_y=True)
+    targets = {1: y, 2: numpy.stack([y, -y], axis=1)}
+    model = LinearRegression(epochs=3, warm_start=continue_fit == "warm_start")
+    model.fit(X, targets[first_columns])
+    again = model.partial_fit if continue_fit == "partial_fit" else model.fit
+    with pytest.raises(DataError, match=f"y has {then_columns} target column\\(s\\), but the "
+                                        f"fitted model that warm_start or partial_fit continues "
+                                        f"has {first_columns}"):
+        again(X, targets[then_columns])
