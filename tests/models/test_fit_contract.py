@@ -73,3 +73,10 @@ def test_a_continued_regression_refuses_another_number_of_target_columns(
                                         f"fitted model that warm_start or partial_fit continues "
                                         f"has {first_columns}"):
         again(X, targets[then_columns])
+
+
+def test_a_single_hidden_size_is_one_hidden_layer_as_in_scikit_learn(iris):
+    X, y = iris
+    model = MLPClassifier(hidden=8, epochs=2).fit(X, y)  # was: "Value after * must be an iterable"
+    assert [layer.weight.shape for layer in model.module_.modules()
+            if hasattr(layer, "weight")] == [(8, 4), (3, 8)]
