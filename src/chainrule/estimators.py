@@ -29,7 +29,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 
 from . import backend, training
 from .errors import DataError, DivergenceError
@@ -149,9 +149,8 @@ class SGDEstimator(BaseEstimator):
 
     @contextlib.contextmanager
     def _unfitted_if_it_fails(self, fresh: bool):
-        """A ``fit`` from scratch that fails part way (a bad setting found after the new classes,
-        target scaling or untrained weights replaced the old ones) leaves the estimator unfitted:
-        predict must raise ``NotFittedError``, not answer with a half-replaced model."""
+        """A ``fit`` from scratch that fails (a bad setting found after new classes or untrained
+        weights replaced the old) leaves the estimator unfitted, not half replaced."""
         try:
             yield
         except Exception:
@@ -182,14 +181,27 @@ class SGDEstimator(BaseEstimator):
             return min(200, rows)
         return rows if self.batch_size is None else min(self.batch_size, rows)
 
-    def _validate_X(self, X, reset: bool) -> numpy.ndarray:
+    def _validate_X(self, X, reset: bool, what: str = "X") -> numpy.ndarray:
         """A 2-D finite array of the default float dtype, with the features seen in fit."""
         if isinstance(X, Tensor):
             X = backend.to_numpy(X.data)
         X = validate_data(self, X, reset=reset, dtype=backend.get_default_dtype(),
                           ensure_all_finite=False)
-        self._refuse_non_finite(X, "X")
+        self._refuse_non_finite(X, what)
         return X
+
+    def _validation_data(self, validation, targets) -> tuple:
+        """``fit``'s ``validation=(X_val, y_val)`` checked as its own data is, each message
+        naming the validation data; ``targets(y_val)`` makes the module's targets of y_val."""
+        try:
+            X_val, y_val = validation
+            X_val = self._validate_X(X_val, reset=False, what="validation X")
+            check_consistent_length(X_val, y_val)
+        except DataError:
+            raise
+        except ValueError as error:  # scikit-learn's message, which says "X" or names no data
+            raise DataError(f"{type(self).__name__}: validation=(X_val, y_val): {error}") from None
+        return X_val, targets(y_val)
 
     def _refuse_non_finite(self, array: numpy.ndarray, what: str) -> None:
         if not numpy.isfinite(array).all():
@@ -237,11 +249,10 @@ class SGDClassifierMixin(ClassifierMixin):
             X, labels = self._validate(X, y, reset=not continuing)
             if not continuing:
                 self.classes_ = numpy.unique(labels)
-            targets = self._encode(self._indices(labels))
             if validation is not None:
-                validation = (self._validate_X(validation[0], reset=False),
-                              self._encode(self._indices(validation[1])))
-            return self._fit_module(X, targets, self._n_outputs(), validation=validation,
+                validation = self._validation_data(validation, self._class_targets)
+            return self._fit_module(X, self._class_targets(labels), self._n_outputs(),
+                                    validation=validation,
                                     metrics={"accuracy": training.accuracy},
                                     checkpoint_dir=checkpoint_dir, resume=resume)
 
@@ -262,8 +273,8 @@ class SGDClassifierMixin(ClassifierMixin):
             X, labels = self._validate(X, y, reset=first)
             if first:
                 self.classes_ = numpy.unique(numpy.asarray(classes))
-            targets = self._encode(self._indices(labels))
-            return self._fit_module(X, targets, self._n_outputs(), incremental=True)
+            return self._fit_module(X, self._class_targets(labels), self._n_outputs(),
+                                    incremental=True)
 
     def _validate(self, X, y, reset: bool):
         if isinstance(X, Tensor):
@@ -274,20 +285,21 @@ class SGDClassifierMixin(ClassifierMixin):
         check_classification_targets(y)
         return X, y
 
-    def _indices(self, labels) -> numpy.ndarray:
+    def _class_targets(self, labels) -> numpy.ndarray:
+        """The module's targets of the labels: their indices in ``classes_``, encoded."""
         labels = numpy.asarray(labels)
         unseen = ~numpy.isin(labels, self.classes_)
         if unseen.any():
             first = labels[unseen][0].item()
             raise DataError(f"{type(self).__name__}: label {first!r} was not among the classes "
                             f"seen in fit ({', '.join(map(str, self.classes_))})")
-        return numpy.searchsorted(self.classes_, labels)
+        return self._encode(numpy.searchsorted(self.classes_, labels))
 
     def log_loss(self, X, y) -> float:
         """The mean loss of the labels ``y`` under the model, as ``fit`` measures it each epoch:
         the cross-entropy, without the penalty."""
         check_is_fitted(self)
-        data = (self._validate_X(X, reset=False), self._encode(self._indices(y)))
+        data = (self._validate_X(X, reset=False), self._class_targets(y))
         return training.evaluate(self.module_, self._data_loss, data)["loss"]
 
     def predict_proba(self, X) -> numpy.ndarray:
@@ -317,8 +329,8 @@ class SGDRegressorMixin(RegressorMixin):
             if not continuing:
                 self._fit_target_scaling(targets)
             if validation is not None:
-                validation = (self._validate_X(validation[0], reset=False),
-                              self._scaled(self._target_array(validation[1])))
+                validation = self._validation_data(
+                    validation, lambda y_val: self._scaled(self._targets(y_val, "validation y")))
             return self._fit_module(X, self._scaled(targets), targets.shape[1],
                                     validation=validation,
                                     metrics={"rmse": self._rmse_in_target_units,
@@ -342,16 +354,20 @@ class SGDRegressorMixin(RegressorMixin):
         X, y = validate_data(self, X, y, reset=reset, dtype=backend.get_default_dtype(),
                              multi_output=True, y_numeric=True, ensure_all_finite=False)
         self._refuse_non_finite(X, "X")
-        targets = self._target_array(y)
-        self._refuse_non_finite(targets, "y")
         if reset:
-            self.n_outputs_ = targets.shape[1] if numpy.ndim(y) == 2 else None
-        elif targets.shape[1] != len(self.target_mean_):
-            # one column would broadcast over the model's k outputs and train each on it
-            raise DataError(f"{type(self).__name__}: y has {targets.shape[1]} target column(s), "
-                            f"but the fitted model that warm_start or partial_fit continues has "
-                            f"{len(self.target_mean_)}")
-        return X, targets
+            self.n_outputs_ = numpy.shape(y)[1] if numpy.ndim(y) == 2 else None
+            return X, self._targets(y, "y", fitted=False)
+        return X, self._targets(y, "y")
+
+    def _targets(self, y, what: str, fitted: bool = True) -> numpy.ndarray:
+        """y as an (N, k) array, finite, and with the k columns of the fitted target scaling:
+        one column would broadcast over the model's k outputs and stand for each, silently."""
+        targets = self._target_array(y)
+        self._refuse_non_finite(targets, what)
+        if fitted and targets.shape[1] != len(self.target_mean_):
+            raise DataError(f"{type(self).__name__}: {what} has {targets.shape[1]} target "
+                            f"column(s), but the model is fitted on {len(self.target_mean_)}")
+        return targets
 
     @staticmethod
     def _target_array(y) -> numpy.ndarray:

@@ -70,8 +70,7 @@ def test_a_continued_regression_refuses_another_number_of_target_columns(
     model.fit(X, targets[first_columns])
     again = model.partial_fit if continue_fit == "partial_fit" else model.fit
     with pytest.raises(DataError, match=f"y has {then_columns} target column\\(s\\), but the "
-                                        f"fitted model that warm_start or partial_fit continues "
-                                        f"has {first_columns}"):
+                                        f"model is fitted on {first_columns}"):
         again(X, targets[then_columns])
 
 
@@ -80,3 +79,31 @@ def test_a_single_hidden_size_is_one_hidden_layer_as_in_scikit_learn(iris):
     model = MLPClassifier(hidden=8, epochs=2).fit(X, y)  # was: "Value after * must be an iterable"
     assert [layer.weight.shape for layer in model.module_.modules()
             if hasattr(layer, "weight")] == [(8, 4), (3, 8)]
+
+
+def test_validation_data_with_nan_is_refused_by_that_name(iris):
+    X, y = iris
+    X_val = X.copy()
+    X_val[3, 2] = numpy.nan  # fit's X is clean: a message naming "X" would send the user there
+    with pytest.raises(DataError, match="validation X has 1 NaN or infinite values, the first at "
+                                        "row 3, column 2"):
+        SoftmaxRegression(epochs=2).fit(X, y, validation=(X_val, y))
+
+
+def test_validation_rows_and_labels_of_different_counts_are_refused_by_that_name(iris):
+    X, y = iris
+    with pytest.raises(DataError, match=r"validation=\(X_val, y_val\): Found input variables with "
+                                        r"inconsistent numbers of samples: \[10, 150\]"):
+        SoftmaxRegression(epochs=2).fit(X, y, validation=(X[:10], y))
+
+
+def test_regression_validation_targets_are_checked_before_training():
+    X, y = load_diabetes(return_X_y=True)
+    with pytest.raises(DataError, match="validation y has 1 NaN or infinite values"):
+        LinearRegression(epochs=2).fit(X, y, validation=(X, numpy.where(y == y.max(), numpy.nan,
+                                                                        y)))
+    # One validation column against a model of two was broadcast: both outputs were scored
+    # against the first column, and training stopped on that score.
+    with pytest.raises(DataError, match=r"validation y has 1 target column\(s\), but the model "
+                                        r"is fitted on 2"):
+        LinearRegression(epochs=2).fit(X, numpy.stack([y, -y], axis=1), validation=(X, y))
