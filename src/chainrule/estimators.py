@@ -206,8 +206,11 @@ class SGDEstimator(BaseEstimator):
     def _refuse_non_finite(self, array: numpy.ndarray, what: str) -> None:
         if not numpy.isfinite(array).all():
             rows, columns = numpy.nonzero(~numpy.isfinite(array.reshape(len(array), -1)))
+            # a finite float64 beyond float32's range became inf when X was cast: say so
+            narrow = (f" as {array.dtype} (beyond ±{numpy.finfo(array.dtype).max:.1e} a number "
+                      "overflows to inf)" if array.dtype.itemsize < 8 else "")
             raise DataError(f"{type(self).__name__}: {what} has {len(rows)} NaN or infinite "
-                            f"values, the first at row {rows[0]}, column {columns[0]}")
+                            f"values{narrow}, the first at row {rows[0]}, column {columns[0]}")
 
     def _outputs(self, X) -> numpy.ndarray:
         check_is_fitted(self)

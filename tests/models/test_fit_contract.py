@@ -107,3 +107,14 @@ def test_regression_validation_targets_are_checked_before_training():
     with pytest.raises(DataError, match=r"validation y has 1 target column\(s\), but the model "
                                         r"is fitted on 2"):
         LinearRegression(epochs=2).fit(X, numpy.stack([y, -y], axis=1), validation=(X, y))
+
+
+def test_a_value_beyond_float32s_range_is_refused_as_such(iris):
+    X, y = iris
+    X = X.copy()
+    X[4, 1] = 1e40  # finite in float64; the estimators learn in float32, where it is inf
+    with pytest.warns(RuntimeWarning, match="overflow"):  # NumPy's, from the cast
+        with pytest.raises(DataError, match=r"X has 1 NaN or infinite values as float32 \(beyond "
+                                            r"±3.4e\+38 a number overflows to inf\), the first at "
+                                            r"row 4, column 1"):
+            SoftmaxRegression(epochs=2).fit(X, y)
