@@ -43,6 +43,13 @@ def test_train_writes_the_run_and_prints_progress(tmp_path, capsys):
     assert (config.seed, config.hidden, policy.hidden.out_features) == (1, 16, 16)
 
 
+def test_an_environment_without_a_reward_threshold_is_said_to_have_none(tmp_path, capsys):
+    code = main(["rl", "train", "--env", "Blackjack-v1", "--episodes", "2", "--hidden", "4",
+                 "--out", str(tmp_path / "run")])
+    assert code == 0
+    assert "not solved: Blackjack-v1 has no reward threshold to reach" in capsys.readouterr().out
+
+
 def test_play_prints_each_return_and_the_mean(balancing_policy, tmp_path, capsys):
     rl.save_policy(tmp_path, balancing_policy, rl.ReinforceConfig(hidden=2))
     code = main(["rl", "play", str(tmp_path), "--episodes", "2"])
