@@ -69,3 +69,12 @@ def test_rl_train_refuses_an_existing_run_unless_overwrite(saved, capsys):
     assert (saved / "policy.safetensors").read_bytes() == before
     assert main(arguments + ["--overwrite"]) == 0
     assert json.loads((saved / "metrics.json").read_text())["episodes"] == 2
+
+
+def test_a_file_where_a_run_directory_should_be_is_named_as_a_file(tmp_path, capsys):
+    (tmp_path / "notes").write_text("not a run")
+    assert "notes: not a run directory (it is a file)" in play_fails(capsys, tmp_path / "notes")
+    code = main(["rl", "train", "--episodes", "1", "--out", str(tmp_path / "notes" / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"notes/run: cannot be made inside {tmp_path / 'notes'}, a file" in err
