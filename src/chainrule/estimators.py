@@ -206,11 +206,13 @@ class SGDEstimator(BaseEstimator):
     def _refuse_non_finite(self, array: numpy.ndarray, what: str) -> None:
         if not numpy.isfinite(array).all():
             rows, columns = numpy.nonzero(~numpy.isfinite(array.reshape(len(array), -1)))
-            # a finite float64 beyond float32's range became inf when X was cast: say so
-            narrow = (f" as {array.dtype} (beyond ±{numpy.finfo(array.dtype).max:.1e} a number "
-                      "overflows to inf)" if array.dtype.itemsize < 8 else "")
+            # a finite float64 beyond float32's range became inf when X was cast: say it may
+            first = array.reshape(len(array), -1)[rows[0], columns[0]]
+            narrow = (f" (inf as {array.dtype}: it may be a finite number beyond "
+                      f"±{numpy.finfo(array.dtype).max:.1e})"
+                      if numpy.isinf(first) and array.dtype.itemsize < 8 else "")
             raise DataError(f"{type(self).__name__}: {what} has {len(rows)} NaN or infinite "
-                            f"values{narrow}, the first at row {rows[0]}, column {columns[0]}")
+                            f"values, the first at row {rows[0]}, column {columns[0]}{narrow}")
 
     def _outputs(self, X) -> numpy.ndarray:
         check_is_fitted(self)
@@ -334,11 +336,10 @@ class SGDRegressorMixin(RegressorMixin):
             if validation is not None:
                 validation = self._validation_data(
                     validation, lambda y_val: self._scaled(self._targets(y_val, "validation y")))
-            return self._fit_module(X, self._scaled(targets), targets.shape[1],
-                                    validation=validation,
-                                    metrics={"rmse": self._rmse_in_target_units,
-                                             "r2": training.r2},
-                                    checkpoint_dir=checkpoint_dir, resume=resume)
+            metrics = {"rmse": self._rmse_in_target_units, "r2": training.r2}
+            return self._fit_module(X, self._scaled(targets), targets.shape[1], metrics=metrics,
+                                    validation=validation, checkpoint_dir=checkpoint_dir,
+                                    resume=resume)
 
     def partial_fit(self, X, y):
         """One epoch over (X, y), continuing from the fitted model; the first call fixes the
@@ -359,8 +360,7 @@ class SGDRegressorMixin(RegressorMixin):
         self._refuse_non_finite(X, "X")
         if reset:
             self.n_outputs_ = numpy.shape(y)[1] if numpy.ndim(y) == 2 else None
-            return X, self._targets(y, "y", fitted=False)
-        return X, self._targets(y, "y")
+        return X, self._targets(y, "y", fitted=not reset)
 
     def _targets(self, y, what: str, fitted: bool = True) -> numpy.ndarray:
         """y as an (N, k) array, finite, and with the k columns of the fitted target scaling:
