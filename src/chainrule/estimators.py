@@ -304,8 +304,9 @@ class SGDClassifierMixin(ClassifierMixin):
         """The mean loss of the labels ``y`` under the model, as ``fit`` measures it each epoch:
         the cross-entropy, without the penalty."""
         check_is_fitted(self)
-        data = (self._validate_X(X, reset=False), self._class_targets(y))
-        return training.evaluate(self.module_, self._data_loss, data)["loss"]
+        X = self._validate_X(X, reset=False)
+        check_consistent_length(X, y)  # else TensorDataset's ShapeError, of arrays not named
+        return training.evaluate(self.module_, self._data_loss, (X, self._class_targets(y)))["loss"]
 
     def predict_proba(self, X) -> numpy.ndarray:
         """p(class | x) for every class: an (N, K) array whose rows sum to 1."""

@@ -118,3 +118,10 @@ def test_a_value_beyond_float32s_range_is_refused_as_such(iris):
                                             r"4, column 1 \(inf as float32: it may be a finite "
                                             r"number beyond ±3.4e\+38\)$"):
             SoftmaxRegression(epochs=2).fit(X, y)
+
+
+def test_log_loss_refuses_rows_and_labels_of_different_counts(iris):
+    X, y = iris
+    model = SoftmaxRegression(epochs=2).fit(X, y)
+    with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[10, 150\]"):
+        model.log_loss(X[:10], y)
