@@ -153,8 +153,9 @@ class SGDEstimator(BaseEstimator):
         weights replaced the old) leaves the estimator unfitted, not half replaced."""
         try:
             yield
-        except Exception:
-            if fresh:
+        except Exception as error:
+            # a warning made an error (ConvergenceWarning) is raised last, from a whole model
+            if fresh and not isinstance(error, Warning):
                 self._forget_fit()
             raise
 

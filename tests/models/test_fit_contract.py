@@ -1,9 +1,11 @@
 """What a fit leaves behind when it fails, and what a continued fit (``warm_start``,
 ``partial_fit``) refuses rather than silently mixing with what the estimator learned before."""
+import warnings
+
 import numpy
 import pytest
 from sklearn.datasets import load_diabetes, load_iris
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from chainrule.errors import DataError
 from chainrule.models import LinearRegression, MLPClassifier, SoftmaxRegression
@@ -125,3 +127,14 @@ def test_log_loss_refuses_rows_and_labels_of_different_counts(iris):
     model = SoftmaxRegression(epochs=2).fit(X, y)
     with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[10, 150\]"):
         model.log_loss(X[:10], y)
+
+
+def test_a_convergence_warning_made_an_error_leaves_the_fitted_model(iris):
+    # It is raised once training has finished: the model is whole, as scikit-learn's would be.
+    X, y = iris
+    model = SoftmaxRegression(epochs=2, n_iter_no_change=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning):
+            model.fit(X, y)
+    assert model.predict(X).shape == (150,) and model.n_iter_ == 2
