@@ -33,6 +33,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted, v
 
 from . import backend, training
 from .errors import DataError, DivergenceError
+from .estimator_settings import check_settings
 from .tensor import Tensor
 
 
@@ -97,6 +98,7 @@ class SGDEstimator(BaseEstimator):
                     checkpoint_dir=None, resume: bool = False, incremental: bool = False):
         """Train ``module_`` on (X, targets): a new one, or the fitted one for ``partial_fit``
         (one epoch, the optimizer's state kept) and ``warm_start``."""
+        check_settings(self)
         continuing = hasattr(self, "module_") and (incremental or self.warm_start)
         seed = self._seed()
         if not continuing:
@@ -166,10 +168,8 @@ class SGDEstimator(BaseEstimator):
             from .optim.lr_scheduler import CosineAnnealingLR
 
             return CosineAnnealingLR(self._optimizer, T_max=epochs)
-        if self.lr_schedule != "constant":
-            raise ValueError(f"{type(self).__name__}: lr_schedule must be 'constant' or "
-                             f"'cosine', not {self.lr_schedule!r}")
         return None
+
 
     def _seed(self) -> int:
         if isinstance(self.random_state, numbers.Integral):
@@ -180,7 +180,7 @@ class SGDEstimator(BaseEstimator):
         """``"auto"``: min(200, N), scikit-learn's MLP default; None: the whole set (full batch)."""
         if self.batch_size == "auto":
             return min(200, rows)
-        return rows if self.batch_size is None else min(self.batch_size, rows)
+        return rows if self.batch_size is None else min(int(self.batch_size), rows)  # NumPy's
 
     def _validate_X(self, X, reset: bool, what: str = "X") -> numpy.ndarray:
         """A 2-D finite array of the default float dtype, with the features seen in fit."""
