@@ -159,7 +159,7 @@ def test_an_estimator_whose_fit_diverged_is_not_fitted(estimator):
 
 
 def test_reinforce_stops_at_the_first_update_that_breaks_the_policy():
-    config = rl.ReinforceConfig(lr=math.inf, hidden=8)
+    config = rl.ReinforceConfig(lr=1e39, hidden=8)  # finite; its first step overflows float32
     with pytest.raises(DivergenceError, match="in update 1; try a smaller learning rate"):
         rl.train(config, episodes=3)
 

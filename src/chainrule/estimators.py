@@ -10,8 +10,9 @@ They are scikit-learn estimators (``BaseEstimator`` and its classifier/regressor
 its ``check_estimator``: keyword-only hyper-parameters stored untouched by ``__init__``; everything
 learned ends in an underscore (``module_``, ``classes_``, ``history_``, ``n_features_in_``,
 ``feature_names_in_``); inputs validated at the door by ``validate_data``; ``NotFittedError``
-before ``fit``; ``partial_fit`` and ``warm_start``; a ``ConvergenceWarning`` when ``epochs`` ran
-out while the loss was still falling. scikit-learn is the ``train`` extra's dependency.
+before ``fit``, and after a ``fit`` from scratch that raised; ``partial_fit`` and ``warm_start``;
+a ``ConvergenceWarning`` when ``epochs`` ran out while the loss was still falling. scikit-learn
+is the ``train`` extra's dependency.
 
 Training follows scikit-learn's MLPs: up to ``epochs`` passes over the data, stopping once the
 loss has not improved by ``tol`` for ``n_iter_no_change`` epochs (the validation loss when
@@ -19,6 +20,7 @@ loss has not improved by ``tol`` for ``n_iter_no_change`` epochs (the validation
 """
 from __future__ import annotations
 
+import contextlib
 import numbers
 import warnings
 
@@ -27,10 +29,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 
 from . import backend, training
 from .errors import DataError, DivergenceError
+from .estimator_settings import check_settings
 from .tensor import Tensor
 
 
@@ -95,6 +98,7 @@ class SGDEstimator(BaseEstimator):
                     checkpoint_dir=None, resume: bool = False, incremental: bool = False):
         """Train ``module_`` on (X, targets): a new one, or the fitted one for ``partial_fit``
         (one epoch, the optimizer's state kept) and ``warm_start``."""
+        check_settings(self)
         continuing = hasattr(self, "module_") and (incremental or self.warm_start)
         seed = self._seed()
         if not continuing:
@@ -145,6 +149,18 @@ class SGDEstimator(BaseEstimator):
                      and not name.startswith("__")] + ["_optimizer"]:
             vars(self).pop(name, None)
 
+    @contextlib.contextmanager
+    def _unfitted_if_it_fails(self, fresh: bool):
+        """A ``fit`` from scratch that fails (a bad setting found after new classes or untrained
+        weights replaced the old) leaves the estimator unfitted, not half replaced."""
+        try:
+            yield
+        except Exception as error:
+            # a warning made an error (ConvergenceWarning) is raised last, from a whole model
+            if fresh and not isinstance(error, Warning):
+                self._forget_fit()
+            raise
+
     def _schedule(self, epochs: int):
         """The learning rate over the epochs of ``fit``: ``"constant"``, or ``"cosine"``, half a
         cosine from ``lr`` down to 0 over ``epochs``, stepped once per epoch."""
@@ -152,10 +168,8 @@ class SGDEstimator(BaseEstimator):
             from .optim.lr_scheduler import CosineAnnealingLR
 
             return CosineAnnealingLR(self._optimizer, T_max=epochs)
-        if self.lr_schedule != "constant":
-            raise ValueError(f"{type(self).__name__}: lr_schedule must be 'constant' or "
-                             f"'cosine', not {self.lr_schedule!r}")
         return None
+
 
     def _seed(self) -> int:
         if isinstance(self.random_state, numbers.Integral):
@@ -166,22 +180,40 @@ class SGDEstimator(BaseEstimator):
         """``"auto"``: min(200, N), scikit-learn's MLP default; None: the whole set (full batch)."""
         if self.batch_size == "auto":
             return min(200, rows)
-        return rows if self.batch_size is None else min(self.batch_size, rows)
+        return rows if self.batch_size is None else min(int(self.batch_size), rows)  # NumPy's
 
-    def _validate_X(self, X, reset: bool) -> numpy.ndarray:
+    def _validate_X(self, X, reset: bool, what: str = "X") -> numpy.ndarray:
         """A 2-D finite array of the default float dtype, with the features seen in fit."""
         if isinstance(X, Tensor):
             X = backend.to_numpy(X.data)
         X = validate_data(self, X, reset=reset, dtype=backend.get_default_dtype(),
                           ensure_all_finite=False)
-        self._refuse_non_finite(X, "X")
+        self._refuse_non_finite(X, what)
         return X
+
+    def _validation_data(self, validation, targets) -> tuple:
+        """``fit``'s ``validation=(X_val, y_val)`` checked as its own data is, each message
+        naming the validation data; ``targets(y_val)`` makes the module's targets of y_val."""
+        try:
+            X_val, y_val = validation
+            X_val = self._validate_X(X_val, reset=False, what="validation X")
+            check_consistent_length(X_val, y_val)
+        except DataError:
+            raise
+        except ValueError as error:  # scikit-learn's message, which says "X" or names no data
+            raise DataError(f"{type(self).__name__}: validation=(X_val, y_val): {error}") from None
+        return X_val, targets(y_val)
 
     def _refuse_non_finite(self, array: numpy.ndarray, what: str) -> None:
         if not numpy.isfinite(array).all():
             rows, columns = numpy.nonzero(~numpy.isfinite(array.reshape(len(array), -1)))
+            # a finite float64 beyond float32's range became inf when X was cast: say it may
+            first = array.reshape(len(array), -1)[rows[0], columns[0]]
+            narrow = (f" (inf as {array.dtype}: it may be a finite number beyond "
+                      f"±{numpy.finfo(array.dtype).max:.1e})"
+                      if numpy.isinf(first) and array.dtype.itemsize < 8 else "")
             raise DataError(f"{type(self).__name__}: {what} has {len(rows)} NaN or infinite "
-                            f"values, the first at row {rows[0]}, column {columns[0]}")
+                            f"values, the first at row {rows[0]}, column {columns[0]}{narrow}")
 
     def _outputs(self, X) -> numpy.ndarray:
         check_is_fitted(self)
@@ -219,16 +251,16 @@ class SGDClassifierMixin(ClassifierMixin):
         """Fit on (X, y); ``validation=(X_val, y_val)`` records validation accuracy each epoch
         and decides when to stop."""
         continuing = self.warm_start and hasattr(self, "module_")
-        X, labels = self._validate(X, y, reset=not continuing)
-        if not continuing:
-            self.classes_ = numpy.unique(labels)
-        targets = self._encode(self._indices(labels))
-        if validation is not None:
-            validation = (self._validate_X(validation[0], reset=False),
-                          self._encode(self._indices(validation[1])))
-        return self._fit_module(X, targets, self._n_outputs(), validation=validation,
-                                metrics={"accuracy": training.accuracy},
-                                checkpoint_dir=checkpoint_dir, resume=resume)
+        with self._unfitted_if_it_fails(fresh=not continuing):
+            X, labels = self._validate(X, y, reset=not continuing)
+            if not continuing:
+                self.classes_ = numpy.unique(labels)
+            if validation is not None:
+                validation = self._validation_data(validation, self._class_targets)
+            return self._fit_module(X, self._class_targets(labels), self._n_outputs(),
+                                    validation=validation,
+                                    metrics={"accuracy": training.accuracy},
+                                    checkpoint_dir=checkpoint_dir, resume=resume)
 
     def partial_fit(self, X, y, classes=None):
         """One epoch over (X, y), continuing from the fitted model; the first call needs
@@ -237,11 +269,18 @@ class SGDClassifierMixin(ClassifierMixin):
         if first and classes is None:
             raise ValueError(f"{type(self).__name__}.partial_fit: the first call needs "
                              "classes=, all the labels of the problem")
-        X, labels = self._validate(X, y, reset=first)
-        if first:
-            self.classes_ = numpy.unique(numpy.asarray(classes))
-        targets = self._encode(self._indices(labels))
-        return self._fit_module(X, targets, self._n_outputs(), incremental=True)
+        if not (first or classes is None
+                or numpy.array_equal(numpy.unique(numpy.asarray(classes)), self.classes_)):
+            raise ValueError(f"{type(self).__name__}.partial_fit: classes="
+                             f"{numpy.asarray(classes).tolist()} differ from the classes it was "
+                             f"fitted with ({', '.join(map(str, self.classes_))}); a continued "
+                             "fit cannot add or drop classes")
+        with self._unfitted_if_it_fails(fresh=first):
+            X, labels = self._validate(X, y, reset=first)
+            if first:
+                self.classes_ = numpy.unique(numpy.asarray(classes))
+            return self._fit_module(X, self._class_targets(labels), self._n_outputs(),
+                                    incremental=True)
 
     def _validate(self, X, y, reset: bool):
         if isinstance(X, Tensor):
@@ -252,21 +291,23 @@ class SGDClassifierMixin(ClassifierMixin):
         check_classification_targets(y)
         return X, y
 
-    def _indices(self, labels) -> numpy.ndarray:
+    def _class_targets(self, labels) -> numpy.ndarray:
+        """The module's targets of the labels: their indices in ``classes_``, encoded."""
         labels = numpy.asarray(labels)
         unseen = ~numpy.isin(labels, self.classes_)
         if unseen.any():
             first = labels[unseen][0].item()
             raise DataError(f"{type(self).__name__}: label {first!r} was not among the classes "
                             f"seen in fit ({', '.join(map(str, self.classes_))})")
-        return numpy.searchsorted(self.classes_, labels)
+        return self._encode(numpy.searchsorted(self.classes_, labels))
 
     def log_loss(self, X, y) -> float:
         """The mean loss of the labels ``y`` under the model, as ``fit`` measures it each epoch:
         the cross-entropy, without the penalty."""
         check_is_fitted(self)
-        data = (self._validate_X(X, reset=False), self._encode(self._indices(y)))
-        return training.evaluate(self.module_, self._data_loss, data)["loss"]
+        X = self._validate_X(X, reset=False)
+        check_consistent_length(X, y)  # else TensorDataset's ShapeError, of arrays not named
+        return training.evaluate(self.module_, self._data_loss, (X, self._class_targets(y)))["loss"]
 
     def predict_proba(self, X) -> numpy.ndarray:
         """p(class | x) for every class: an (N, K) array whose rows sum to 1."""
@@ -290,25 +331,28 @@ class SGDRegressorMixin(RegressorMixin):
         """Fit on (X, y); ``validation=(X_val, y_val)`` records validation RMSE (in the targets'
         units) and R² each epoch and decides when to stop."""
         continuing = self.warm_start and hasattr(self, "module_")
-        X, targets = self._validate(X, y, reset=not continuing)
-        if not continuing:
-            self._fit_target_scaling(targets)
-        if validation is not None:
-            validation = (self._validate_X(validation[0], reset=False),
-                          self._scaled(self._target_array(validation[1])))
-        return self._fit_module(X, self._scaled(targets), targets.shape[1],
-                                validation=validation,
-                                metrics={"rmse": self._rmse_in_target_units, "r2": training.r2},
-                                checkpoint_dir=checkpoint_dir, resume=resume)
+        with self._unfitted_if_it_fails(fresh=not continuing):
+            X, targets = self._validate(X, y, reset=not continuing)
+            if not continuing:
+                self._fit_target_scaling(targets)
+            if validation is not None:
+                validation = self._validation_data(
+                    validation, lambda y_val: self._scaled(self._targets(y_val, "validation y")))
+            metrics = {"rmse": self._rmse_in_target_units, "r2": training.r2}
+            return self._fit_module(X, self._scaled(targets), targets.shape[1], metrics=metrics,
+                                    validation=validation, checkpoint_dir=checkpoint_dir,
+                                    resume=resume)
 
     def partial_fit(self, X, y):
         """One epoch over (X, y), continuing from the fitted model; the first call fixes the
         target scaling from its targets."""
         first = not hasattr(self, "module_")
-        X, targets = self._validate(X, y, reset=first)
-        if first:
-            self._fit_target_scaling(targets)
-        return self._fit_module(X, self._scaled(targets), targets.shape[1], incremental=True)
+        with self._unfitted_if_it_fails(fresh=first):
+            X, targets = self._validate(X, y, reset=first)
+            if first:
+                self._fit_target_scaling(targets)
+            return self._fit_module(X, self._scaled(targets), targets.shape[1],
+                                    incremental=True)
 
     def _validate(self, X, y, reset: bool):
         if isinstance(X, Tensor):
@@ -316,11 +360,19 @@ class SGDRegressorMixin(RegressorMixin):
         X, y = validate_data(self, X, y, reset=reset, dtype=backend.get_default_dtype(),
                              multi_output=True, y_numeric=True, ensure_all_finite=False)
         self._refuse_non_finite(X, "X")
-        targets = self._target_array(y)
-        self._refuse_non_finite(targets, "y")
         if reset:
-            self.n_outputs_ = targets.shape[1] if numpy.ndim(y) == 2 else None
-        return X, targets
+            self.n_outputs_ = numpy.shape(y)[1] if numpy.ndim(y) == 2 else None
+        return X, self._targets(y, "y", fitted=not reset)
+
+    def _targets(self, y, what: str, fitted: bool = True) -> numpy.ndarray:
+        """y as an (N, k) array, finite, and with the k columns of the fitted target scaling:
+        one column would broadcast over the model's k outputs and stand for each, silently."""
+        targets = self._target_array(y)
+        self._refuse_non_finite(targets, what)
+        if fitted and targets.shape[1] != len(self.target_mean_):
+            raise DataError(f"{type(self).__name__}: {what} has {targets.shape[1]} target "
+                            f"column(s), but the model is fitted on {len(self.target_mean_)}")
+        return targets
 
     @staticmethod
     def _target_array(y) -> numpy.ndarray:

@@ -73,6 +73,9 @@ class RunDirectory:
         if not self.writer:
             return self
         self._created_parents = [folder for folder in self.path.parents if not folder.exists()]
+        for folder in self.path.parents:  # else mkdir's "[Errno 17] File exists: 'FOLDER'"
+            if folder.exists() and not folder.is_dir():
+                raise RunDirectoryError(f"{self.path}: cannot be made inside {folder}, a file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = _acquire_lock(self.path)
         try:
@@ -177,7 +180,8 @@ def read_config(path, declared: schema.Record, what: str, finished_only: bool = 
         raise CheckpointError(f"{path}: not a run directory (a file); give the directory the "
                               f"run was saved in{inside}")
     if not path.is_dir():
-        raise CheckpointError(f"{path}: not a run directory (there is no such directory)")
+        raise CheckpointError(f"{path}: not a run directory (" + (
+            "it is a file" if path.exists() else "there is no such directory") + ")")
     if not config_path.is_file():
         raise CheckpointError(f"{path}: not a {what} directory (no {CONFIG_FILE})")
     if finished_only and not is_finished(path):

@@ -56,3 +56,23 @@ def test_params_round_trip_and_repr_shows_changes():
     assert repr(model) == "LinearRegression(epochs=9, lr=0.5)"
     with pytest.raises(ValueError, match="Invalid parameter 'learning_rate'"):
         model.set_params(learning_rate=1)
+
+
+@pytest.mark.parametrize("argument", ["validation", "checkpoint_dir", "resume"])
+def test_the_closed_form_refuses_what_only_sgd_has(diabetes, argument, tmp_path):
+    # each was ignored: no validation score (history_ None), no checkpoint, nothing resumed
+    X, y = diabetes
+    value = {"validation": (X, y), "checkpoint_dir": tmp_path, "resume": True}[argument]
+    with pytest.raises(ValueError, match="solver='lstsq' solves in one step"):
+        LinearRegression(solver="lstsq").fit(X, y, **{argument: value})
+
+
+def test_partial_fit_is_not_the_closed_form(diabetes):
+    # it took one epoch of SGD, silently, for a model that asked for the least-squares solution
+    X, y = diabetes
+    model = LinearRegression(solver="lstsq")
+    assert not hasattr(model, "partial_fit")
+    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'") as error:
+        model.partial_fit(X, y)
+    assert "partial_fit takes one epoch of SGD" in str(error.value.__cause__)  # why not, below it
+    assert hasattr(LinearRegression(), "partial_fit")

@@ -84,9 +84,48 @@ def test_policy_gradient_loss_and_its_gradient_match_the_closed_form():
                                                             abs=1e-12)
 
 
+def test_an_update_steps_on_the_hand_computed_gradient_of_a_truncated_episode():
+    # Gₜ from G_T = V(s_T), Aₜ = Gₜ − V(sₜ) with V before its own step, A normalised; then
+    # ∂L/∂b₂ = −Σₜ Aₜ (onehot(aₜ) − π(·|sₜ)) and the value loss mean((V − G)²) has
+    # ∂/∂b = 2 mean(V − G) at the value network's last bias.
+    chainrule.set_default_dtype(chainrule.float64)
+    try:
+        chainrule.manual_seed(0)
+        agent = rl.Reinforce(rl.ReinforceConfig(gamma=0.9, hidden=5), 3, 2)
+        generator = numpy.random.default_rng(0)
+        states, final_state = generator.normal(size=(4, 3)), generator.normal(size=3)
+        actions, rewards = numpy.array([0, 1, 1, 0]), numpy.array([1.0, 0.0, 2.0, 1.0])
+        with chainrule.no_grad():
+            values = agent.value(chainrule.tensor(numpy.vstack([states, final_state]))).numpy()
+        probabilities = numpy.stack([agent.policy.probabilities(state) for state in states])
+        agent.update(rl.Episode(states, actions, rewards, final_state, truncated=True))
+        policy_bias_gradient = agent.policy.output.bias.grad.numpy()
+        value_bias_gradient = list(agent.value.parameters())[-1].grad.numpy()
+    finally:
+        chainrule.set_default_dtype(chainrule.float32)
+    returns, following = numpy.zeros(4), values[4]
+    for t in reversed(range(4)):
+        following = rewards[t] + 0.9 * following
+        returns[t] = following
+    advantages = returns - values[:4]
+    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    expected = -(advantages[:, None] * (numpy.eye(2)[actions] - probabilities)).sum(axis=0)
+    assert policy_bias_gradient == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert value_bias_gradient == pytest.approx([2 * (values[:4] - returns).mean()], rel=1e-9)
+
+
 def test_a_config_with_an_impossible_discount_is_refused():
     with pytest.raises(ValueError, match="gamma"):
         rl.ReinforceConfig(gamma=1.5)
+
+
+@pytest.mark.parametrize("rates", [{"lr": float("nan")}, {"value_lr": float("inf")},
+                                   {"lr": 0.0}])
+def test_a_config_with_a_learning_rate_that_cannot_train_is_refused(rates):
+    # NaN and inf would pass a "≤ 0" test and stop the first update with "diverged: try a
+    # smaller learning rate", which would not say what is wrong
+    with pytest.raises(ValueError, match="learning rates must be positive and finite"):
+        rl.ReinforceConfig(**rates)
 
 
 def test_training_is_reproducible_with_a_seed():

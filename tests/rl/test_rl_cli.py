@@ -11,6 +11,8 @@ from chainrule.cli import main
     ("Pendulum-v1", "'Pendulum-v1' has continuous actions"),
     ("MountainCarContinuous-v0", "'MountainCarContinuous-v0' has continuous actions"),
     ("NoSuchGame-v0", "unknown environment 'NoSuchGame-v0'"),
+    ("chainrule_no_such_module:Game-v0", "cannot make environment "
+                                         "'chainrule_no_such_module:Game-v0': No module named"),
 ])
 def test_a_bad_environment_is_a_one_line_error(env_id, message, tmp_path, capsys):
     code = main(["rl", "train", "--env", env_id, "--out", str(tmp_path / "run")])
@@ -39,6 +41,13 @@ def test_train_writes_the_run_and_prints_progress(tmp_path, capsys):
     assert (out / "returns.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     policy, config = rl.load_policy(out)
     assert (config.seed, config.hidden, policy.hidden.out_features) == (1, 16, 16)
+
+
+def test_an_environment_without_a_reward_threshold_is_said_to_have_none(tmp_path, capsys):
+    code = main(["rl", "train", "--env", "Blackjack-v1", "--episodes", "2", "--hidden", "4",
+                 "--out", str(tmp_path / "run")])
+    assert code == 0
+    assert "not solved: Blackjack-v1 has no reward threshold to reach" in capsys.readouterr().out
 
 
 def test_play_prints_each_return_and_the_mean(balancing_policy, tmp_path, capsys):

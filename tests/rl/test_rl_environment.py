@@ -1,4 +1,5 @@
 """Environments: discrete actions accepted, everything else refused with the name; episodes."""
+import gymnasium
 import numpy
 import pytest
 
@@ -15,6 +16,39 @@ def test_an_environment_with_continuous_actions_is_refused_by_name(env_id):
 def test_an_unknown_environment_is_refused_by_name():
     with pytest.raises(rl.UnsupportedEnvironmentError, match="unknown environment 'NoSuchGame-v0'"):
         rl.make_env("NoSuchGame-v0")
+
+
+class MultiDiscreteActions(gymnasium.Env):
+    """Two discrete choices at each step, not one: no single softmax covers them."""
+    observation_space = gymnasium.spaces.Box(-1.0, 1.0, (2,))
+    action_space = gymnasium.spaces.MultiDiscrete([3, 3])
+
+    def __init__(self, render_mode=None):
+        self.render_mode = render_mode
+
+
+def needs_a_missing_package(**options):
+    raise gymnasium.error.DependencyNotInstalled("Foo is not installed, run `pip install foo`")
+
+
+gymnasium.register("chainrule-test/MultiDiscreteActions-v0", entry_point=MultiDiscreteActions)
+gymnasium.register("chainrule-test/MissingPackage-v0", entry_point=needs_a_missing_package)
+
+
+def test_actions_that_are_not_one_discrete_set_are_not_called_continuous():
+    with pytest.raises(rl.UnsupportedEnvironmentError, match=r"'chainrule-test/MultiDiscreteActions"
+                       r"-v0' has actions that are not one discrete set \(MultiDiscrete"):
+        rl.make_env("chainrule-test/MultiDiscreteActions-v0")
+
+
+@pytest.mark.parametrize("env_id, reason", [
+    ("chainrule-test/MissingPackage-v0", "Foo is not installed, run `pip install foo`"),
+    ("chainrule_no_such_module:Game-v0", "No module named 'chainrule_no_such_module'"),
+])
+def test_an_environment_that_cannot_be_made_is_refused_with_gymnasiums_reason(env_id, reason):
+    with pytest.raises(rl.UnsupportedEnvironmentError) as error:
+        rl.make_env(env_id)
+    assert str(error.value).startswith(f"cannot make environment '{env_id}': {reason}")
 
 
 def test_the_error_is_a_chainrule_error_that_the_command_line_prints():

@@ -37,6 +37,14 @@ def test_play_refuses_a_config_out_of_its_schema(saved, capsys, edit, message):
     assert message in play_fails(capsys, saved)
 
 
+def test_play_refuses_an_environment_of_other_sizes_than_the_policy(saved, capsys):
+    config = json.loads((saved / "config.json").read_text())
+    config["config"]["env"] = "Acrobot-v1"  # 6 numbers observed, 3 actions; the policy: 4 and 2
+    (saved / "config.json").write_text(json.dumps(config))
+    assert ("environment 'Acrobot-v1' has observations of size 6 and 3 actions, but the policy "
+            "was made for observations of size 4 and 2 actions") in play_fails(capsys, saved)
+
+
 @pytest.mark.parametrize("dtype", [numpy.int32, numpy.bool_])
 def test_play_refuses_weights_of_another_dtype(saved, capsys, dtype):
     weights = safetensors.numpy.load_file(str(saved / "policy.safetensors"))
@@ -61,3 +69,12 @@ def test_rl_train_refuses_an_existing_run_unless_overwrite(saved, capsys):
     assert (saved / "policy.safetensors").read_bytes() == before
     assert main(arguments + ["--overwrite"]) == 0
     assert json.loads((saved / "metrics.json").read_text())["episodes"] == 2
+
+
+def test_a_file_where_a_run_directory_should_be_is_named_as_a_file(tmp_path, capsys):
+    (tmp_path / "notes").write_text("not a run")
+    assert "notes: not a run directory (it is a file)" in play_fails(capsys, tmp_path / "notes")
+    code = main(["rl", "train", "--episodes", "1", "--out", str(tmp_path / "notes" / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"notes/run: cannot be made inside {tmp_path / 'notes'}, a file" in err

@@ -96,8 +96,9 @@ def run_train(args) -> int:
         print(f"solved at episode {result.solved_at_episode}: the average return over "
               f"{rl.WINDOW} episodes reached {result.reward_threshold:g}")
     else:
-        print("not solved" + ("" if result.reward_threshold is None else
-                              f" (threshold {result.reward_threshold:g})"))
+        print(f"not solved: {config.env} has no reward threshold to reach"
+              if result.reward_threshold is None
+              else f"not solved (threshold {result.reward_threshold:g})")
     print(f"final average return over the last {min(len(result.returns), rl.WINDOW)} episodes: "
           f"{result.final_average_return:.1f} after {len(result.returns)} episodes "
           f"in {result.seconds:.1f} s")

@@ -9,6 +9,7 @@ the two should agree, which is how each checks the other.
 from __future__ import annotations
 
 import numpy
+from sklearn.utils.metaestimators import available_if
 
 from .. import backend, nn
 from ..estimators import SGDEstimator, SGDRegressorMixin
@@ -63,15 +64,31 @@ class LinearRegression(SGDRegressorMixin, SGDEstimator):
         if self.solver != "lstsq":
             raise ValueError(f"LinearRegression: solver must be 'sgd' or 'lstsq', "
                              f"not {self.solver!r}")
-        X, targets = self._validate(X, y, reset=True)
-        self._fit_target_scaling(targets)
-        self.module_ = self._build_module(X.shape[1], targets.shape[1])
-        weight, bias = least_squares(X, self._scaled(targets))
-        self.module_.weight.data[...] = weight
-        self.module_.bias.data[...] = bias
-        self.module_.eval()
-        self.history_, self.n_iter_ = None, 0
+        if validation is not None or checkpoint_dir is not None or resume:
+            raise ValueError("LinearRegression: solver='lstsq' solves in one step, with no "
+                             "epochs to validate, checkpoint or resume: validation, "
+                             "checkpoint_dir and resume are solver='sgd''s")
+        with self._unfitted_if_it_fails(fresh=True):
+            X, targets = self._validate(X, y, reset=True)
+            self._fit_target_scaling(targets)
+            self.module_ = self._build_module(X.shape[1], targets.shape[1])
+            weight, bias = least_squares(X, self._scaled(targets))
+            self.module_.weight.data[...] = weight
+            self.module_.bias.data[...] = bias
+            self.module_.eval()
+            self.history_, self.n_iter_ = None, 0
         return self
+
+    def _takes_sgd_steps(self) -> bool:
+        if self.solver == "lstsq":
+            raise AttributeError("LinearRegression: partial_fit takes one epoch of SGD, and "
+                                 "solver='lstsq' takes none: call fit, or use solver='sgd'")
+        return True
+
+    # As scikit-learn's MLPs with solver="lbfgs": no partial_fit at all (hasattr is False)
+    @available_if(_takes_sgd_steps)
+    def partial_fit(self, X, y):
+        return super().partial_fit(X, y)
 
     @property
     def coef_(self) -> numpy.ndarray:

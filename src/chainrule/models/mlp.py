@@ -6,6 +6,7 @@ optional L2 penalty (α/2) Σ ‖W_l‖² on the weight matrices.
 from __future__ import annotations
 
 import math
+import numbers
 
 from .. import nn
 from ..nn import init as initialise
@@ -42,7 +43,9 @@ class _MLPEstimator(SGDEstimator):
         if self.init not in ("glorot", "nn.MLP"):
             raise ValueError(f"{type(self).__name__}: init must be 'glorot' or 'nn.MLP', not "
                              f"{self.init!r}")
-        module = nn.MLP([n_features, *self.hidden, n_outputs], activation=self.activation,
+        # one layer's size alone, as scikit-learn's hidden_layer_sizes=100 is
+        hidden = [self.hidden] if isinstance(self.hidden, numbers.Integral) else self.hidden
+        module = nn.MLP([n_features, *hidden, n_outputs], activation=self.activation,
                         dropout=self.dropout)
         if self.init == "glorot":
             scikit_learns_glorot_uniform(module, self.activation)
@@ -65,7 +68,7 @@ def scikit_learns_glorot_uniform(module: nn.Module, activation: str) -> None:
 class MLPClassifier(SGDClassifierMixin, _MLPEstimator):
     """A multilayer perceptron classifier (softmax outputs, cross-entropy loss).
 
-    hidden      sizes of the hidden layers, e.g. (256, 256).
+    hidden      sizes of the hidden layers, e.g. (256, 256); a number alone is one layer.
     activation  "relu", "sigmoid", "tanh" or "gelu"; dropout: probability after each hidden layer.
     init        the initial weights: "glorot", scikit-learn's rule (weights and biases from
                 U(±√(6/(fan_in + fan_out))), √(2/…) for sigmoid), or "nn.MLP", ``nn.MLP``'s own

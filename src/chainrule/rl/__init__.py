@@ -15,8 +15,9 @@ whose gradient is, in expectation over episodes, minus the gradient of the expec
 no baseline Aₜ = Gₜ. With a learned baseline, a value network V(s) ≈ E[Gₜ | sₜ = s] fitted by
 least squares, Aₜ = Gₜ − V(sₜ): the same expectation, a smaller variance. Either way A is then
 normalised to mean 0 and standard deviation 1 over the episode, so that one step size suits
-short and long episodes alike. An episode cut by a time limit rather than ended is not followed
-by zeros: its returns start from V(s_T), the value of where it was cut.
+short and long episodes alike. With the baseline, an episode cut by a time limit rather than
+ended is not followed by zeros: its returns start from V(s_T), the value of where it was cut
+(without one, there is no V to start from, and they start from 0).
 
 Rollouts need no gradient: each step is one forward pass of a tiny MLP with plain arrays. The
 update recomputes log π(aₜ|sₜ) for the whole episode in one batched forward pass, the only graph

@@ -13,8 +13,9 @@ DEFAULT_ENV = "CartPole-v1"
 
 
 class UnsupportedEnvironmentError(ChainruleError, ValueError):
-    """An environment the agent cannot train on: an unknown name, or actions that are not a
-    discrete set (a softmax needs a finite list of actions to put probabilities on)."""
+    """An environment the agent cannot train on: an unknown name, one that cannot be made (a
+    package it needs is missing), or actions that are not a discrete set (a softmax needs a
+    finite list of actions to put probabilities on)."""
 
 
 def make_env(env_id: str = DEFAULT_ENV, render_mode: str | None = None):
@@ -35,13 +36,21 @@ def make_env(env_id: str = DEFAULT_ENV, render_mode: str | None = None):
         warnings.simplefilter("ignore")
         try:
             env = gymnasium.make(env_id, render_mode=render_mode)
-        except gymnasium.error.Error as error:
+        except gymnasium.error.UnregisteredEnv as error:
             raise UnsupportedEnvironmentError(
                 f"unknown environment {env_id!r}: {error}") from None
+        # A registered environment can still fail to be made: a package it needs is missing
+        # (Box2D, MuJoCo, JAX, or the module of an id "module:Name-v0"), or its version is
+        # deprecated, or its id malformed.
+        except (gymnasium.error.Error, ImportError) as error:
+            raise UnsupportedEnvironmentError(
+                f"cannot make environment {env_id!r}: {error}") from None
     if not isinstance(env.action_space, gymnasium.spaces.Discrete):
         env.close()
+        kind = ("continuous actions" if isinstance(env.action_space, gymnasium.spaces.Box)
+                else "actions that are not one discrete set")
         raise UnsupportedEnvironmentError(
-            f"environment {env_id!r} has continuous actions ({env.action_space}); REINFORCE here "
+            f"environment {env_id!r} has {kind} ({env.action_space}); REINFORCE here "
             "puts a softmax over a discrete set of actions: try CartPole-v1 or Acrobot-v1")
     if not env.observation_space.is_np_flattenable:
         env.close()

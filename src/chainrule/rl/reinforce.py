@@ -14,7 +14,8 @@ from ..divergence import DivergenceGuard, check_parameters, gradient_norm
 from ..nn import functional as F
 from ..progress import Progress
 from ..tensor import Tensor, arange
-from .environment import DEFAULT_ENV, Episode, describe_env, make_env, run_episode
+from .environment import (DEFAULT_ENV, Episode, UnsupportedEnvironmentError, describe_env,
+                          make_env, run_episode)
 from .policy import PolicyNetwork, ValueNetwork
 
 WINDOW = 100  # "solved" is judged on the average return over this many consecutive episodes
@@ -59,8 +60,8 @@ class ReinforceConfig:
     def __post_init__(self):
         if not 0 < self.gamma <= 1:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
-        if self.lr <= 0 or self.value_lr <= 0:
-            raise ValueError(f"learning rates must be positive, got lr={self.lr}, "
+        if not (0 < self.lr < math.inf and 0 < self.value_lr < math.inf):  # NaN fails too
+            raise ValueError(f"learning rates must be positive and finite, got lr={self.lr}, "
                              f"value_lr={self.value_lr}")
         if self.hidden < 1:
             raise ValueError(f"hidden must be at least 1, got {self.hidden}")
@@ -210,6 +211,12 @@ def play(policy: PolicyNetwork, env_id: str = DEFAULT_ENV, episodes: int = 20,
     """The return of each of ``episodes`` episodes played greedily (the most probable action)."""
     env = make_env(env_id)
     try:
+        sizes = describe_env(env)
+        if sizes != (policy.hidden.in_features, policy.output.out_features):
+            raise UnsupportedEnvironmentError(
+                f"environment {env_id!r} has observations of size {sizes[0]} and {sizes[1]} "
+                f"actions, but the policy was made for observations of size "
+                f"{policy.hidden.in_features} and {policy.output.out_features} actions")
         return [run_episode(env, policy, greedy=True, seed=seed if index == 0 else None)
                 .total_return for index in range(episodes)]
     finally:

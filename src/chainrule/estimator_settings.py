@@ -1,0 +1,46 @@
+"""The settings an estimator of ``chainrule.estimators`` may have, each with its rule.
+
+``fit`` checks them when it starts, as scikit-learn's own estimators do (``InvalidParameterError``,
+a ``ValueError``): a negative ``alpha`` or ``dropout``, or a ``momentum`` of 1, would otherwise
+train on, silently, and a NaN ``lr`` would end in "diverged: try a smaller learning rate".
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+
+def whole(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+SETTING_RULES = {
+    "lr": (lambda value: 0 <= value < math.inf, "a finite number ≥ 0"),  # 0: the initial weights
+    "epochs": (lambda value: whole(value) and value >= 1, "a whole number ≥ 1"),
+    "batch_size": (lambda value: value in (None, "auto") or whole(value) and value >= 1,
+                   "'auto', None or a whole number ≥ 1"),
+    "optimizer": (lambda value: value in ("sgd", "adam"), "'sgd' or 'adam'"),
+    "momentum": (lambda value: 0 <= value < 1, "in [0, 1)"),
+    "lr_schedule": (lambda value: value in ("constant", "cosine"), "'constant' or 'cosine'"),
+    "alpha": (lambda value: 0 <= value < math.inf, "a finite number ≥ 0"),
+    "dropout": (lambda value: 0 <= value < 1, "a probability in [0, 1)"),
+    "tol": (lambda value: 0 <= value < math.inf, "a finite number ≥ 0"),
+    "n_iter_no_change": (lambda value: value is None or whole(value) and value >= 1,
+                         "None or a whole number ≥ 1"),
+    "hidden": (lambda value: whole(value) and value >= 1
+               or all(whole(size) and size >= 1 for size in value),
+               "positive layer sizes, e.g. (256, 256), or one size"),
+}
+
+
+def check_settings(estimator) -> None:
+    """A ``ValueError`` naming the first setting of ``estimator`` that breaks its rule."""
+    for name, (holds, rule) in SETTING_RULES.items():
+        if name in vars(estimator):
+            try:
+                good = holds(getattr(estimator, name))
+            except TypeError:  # a string where a number belongs, or the other way round
+                good = False
+            if not good:
+                raise ValueError(f"{type(estimator).__name__}: {name} must be {rule}, "
+                                 f"not {getattr(estimator, name)!r}")
