@@ -180,8 +180,7 @@ def read_config(path, declared: schema.Record, what: str, finished_only: bool = 
         raise CheckpointError(f"{path}: not a run directory (a file); give the directory the "
                               f"run was saved in{inside}")
     if not path.is_dir():
-        raise CheckpointError(f"{path}: not a run directory (" + (
-            "it is a file" if path.exists() else "there is no such directory") + ")")
+        raise CheckpointError(f"{path}: not a run directory (there is no such directory)")
     if not config_path.is_file():
         raise CheckpointError(f"{path}: not a {what} directory (no {CONFIG_FILE})")
     if finished_only and not is_finished(path):

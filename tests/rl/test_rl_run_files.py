@@ -73,7 +73,7 @@ def test_rl_train_refuses_an_existing_run_unless_overwrite(saved, capsys):
 
 def test_a_file_where_a_run_directory_should_be_is_named_as_a_file(tmp_path, capsys):
     (tmp_path / "notes").write_text("not a run")
-    assert "notes: not a run directory (it is a file)" in play_fails(capsys, tmp_path / "notes")
+    assert "notes: not a run directory (a file)" in play_fails(capsys, tmp_path / "notes")
     code = main(["rl", "train", "--episodes", "1", "--out", str(tmp_path / "notes" / "run")])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1, err
