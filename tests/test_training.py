@@ -87,6 +87,44 @@ def test_resume_refuses_a_checkpoint_whose_best_weights_are_missing(tmp_path):
         run(tmp_path, epochs=4, resume=True, validation=(X[90:], flipped))
 
 
+def edited(array, row=3):
+    changed = array.copy()
+    changed[row] = changed[row] + 1 if changed.dtype.kind == "f" else (changed[row] + 1) % 3
+    return changed
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(batch_size=8), r"fit\(resume=True\) with batch_size=8, but the checkpoint's run was "
+                         r"trained with batch_size=16"),
+    (dict(seed=1), r"with seed=1, but .* seed=0"),
+    (dict(clip_grad_norm=1.0), r"with clip_grad_norm=1\.0, but .* clip_grad_norm=None"),
+    (dict(X=edited), r"with other training or validation data than the checkpoint's run"),
+    (dict(y=edited), r"with other training or validation data"),
+    (dict(X_val=edited), r"with other training or validation data"),
+    (dict(rows=80), r"with samples=80, but .* samples=90"),
+])
+def test_resume_refuses_other_settings_or_data_before_restoring_anything(tmp_path, change,
+                                                                        message):
+    # a resumed run went on silently with another batch size or an edited table, and called
+    # the result the interrupted run's
+    X, y = blobs()
+    rows = change.get("rows", 90)
+    train = (change.get("X", lambda a: a)(X)[:rows], change.get("y", lambda a: a)(y)[:rows])
+    validation = (change.get("X_val", lambda a: a)(X[90:]), y[90:])
+    settings = dict(batch_size=16, seed=0, clip_grad_norm=None)
+    run(tmp_path, epochs=2)
+    model, optimizer = build()
+    before = weights(model)
+    with pytest.raises(chainrule.errors.TrainingError, match=message):
+        training.fit(model, F.cross_entropy, optimizer, train, validation, epochs=4,
+                     checkpoint_dir=tmp_path, resume=True, progress=False,
+                     **{**settings, **{k: v for k, v in change.items() if k in settings}})
+    for name, array in before.items():  # nothing of the checkpoint was restored
+        numpy.testing.assert_array_equal(weights(model)[name], array)
+    _, history = run(tmp_path, epochs=4, resume=True)  # the same run: it goes on
+    assert history["epoch"] == [1, 2, 3, 4]
+
+
 def test_early_stopping_restores_the_best_epochs_weights():
     X, y = blobs()
     # Validation labels that disagree with the training labels: validation loss rises as the

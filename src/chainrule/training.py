@@ -36,7 +36,7 @@ from .nn.utils import clip_grad_norm_
 from .optim.lr_scheduler import ReduceLROnPlateau
 from .progress import Progress, line
 from .tensor import as_tensor
-from .training_checkpoint import CHECKPOINT_INTERVAL_SECONDS, has_checkpoint
+from .training_checkpoint import CHECKPOINT_INTERVAL_SECONDS, has_checkpoint, run_fingerprint
 from .training_checkpoint import copy_state as _copy_state
 from .training_checkpoint import load_checkpoint as _load_checkpoint
 from .training_checkpoint import save_checkpoint as _save_checkpoint
@@ -172,15 +172,17 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
                          f"given {monitor!r}, which is {'max' if maximise else 'min'}imised; "
                          f"make it with mode={'max' if maximise else 'min'!r}")
     state, guard = _EarlyStopping(maximise, min_delta), DivergenceGuard()
-    history, first_epoch = History(monitor=monitor), 1
+    history, first_epoch, run = History(monitor=monitor), 1, None
     if checkpoint_dir is not None:
         checkpoint_dir = Path(checkpoint_dir)
+        run = run_fingerprint(train, validation if validation is None else as_dataset(validation),
+                              batch_size, seed, clip_grad_norm, loss)
         if distributed.is_main_process():  # under mpiexec, rank 0 alone writes
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
         if resume and has_checkpoint(checkpoint_dir):
             history, state, guard.first_loss = _load_checkpoint(
                 checkpoint_dir, model, optimizer, scheduler, monitor, state,
-                keeps_best=restore_best and validation is not None)
+                keeps_best=restore_best and validation is not None, run=run)
             first_epoch = history.last.get("epoch", 0) + 1
             if progress:
                 _say_where_it_resumes(first_epoch, epochs, checkpoint_dir, stream or sys.stderr)
@@ -227,7 +229,7 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
         if checkpoint_dir is not None and main and (last_epoch or
                                                     time.perf_counter() >= next_checkpoint):
             _save_checkpoint(checkpoint_dir, model, optimizer, scheduler, history, state,
-                             best_unsaved, guard.first_loss)
+                             best_unsaved, guard.first_loss, run)
             best_unsaved = False
             next_checkpoint = time.perf_counter() + CHECKPOINT_INTERVAL_SECONDS
     if stepping is not model:

@@ -8,9 +8,12 @@ that epoch, which reproduces the same weights and so the same best file.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
-from . import schema
+import numpy
+
+from . import backend, schema
 from .errors import CheckpointError, TrainingError
 from .metrics import History
 from .tensor import as_tensor
@@ -42,11 +45,51 @@ CHECKPOINT_EXTRA = schema.Record({
     "early_stopping": schema.Record({"best": schema.Nullable(schema.Number()),
                                      "best_epoch": schema.Integer(1), "waited": schema.Integer(0),
                                      "stopped": schema.Boolean()})},
-    optional={"first_loss": schema.Nullable(schema.Number())})  # absent before divergence checks
+    optional={"first_loss": schema.Nullable(schema.Number()),  # absent before divergence checks
+              "run": schema.Record({  # absent before resumes were checked against it
+                  "samples": schema.Integer(1), "batch_size": schema.Integer(1),
+                  "seed": schema.Integer(), "clip_grad_norm": schema.Nullable(schema.Number()),
+                  "loss": schema.Text(), "data": schema.Nullable(schema.Text())})})
+
+
+def run_fingerprint(train, validation, batch_size: int, seed: int, clip_grad_norm, loss) -> dict:
+    """What a resumed run must share with its checkpoint's for its remaining epochs to be the
+    run's: the settings that shape the steps, and the SHA-256 of the training and validation
+    arrays (None for a dataset that is not arrays: it is not checked). A run resumed with
+    another batch size, or an edited table, would otherwise go on silently as if it were the
+    same run."""
+    data = None
+    if all(type(each).__name__ == "TensorDataset" for each in (train, validation)
+           if each is not None):
+        digest = hashlib.sha256()
+        for dataset in (train, validation):
+            for array in (dataset.arrays if dataset is not None else ()):
+                array = numpy.ascontiguousarray(backend.to_numpy(array))
+                digest.update(f"{array.dtype.str}{array.shape};".encode())
+                digest.update(array.data)
+            digest.update(b"|")
+        data = digest.hexdigest()
+    return {"samples": len(train), "batch_size": int(batch_size), "seed": int(seed),
+            "clip_grad_norm": None if clip_grad_norm is None else float(clip_grad_norm),
+            "loss": getattr(loss, "__qualname__", type(loss).__name__), "data": data}
+
+
+def _check_same_run(folder: Path, saved: dict | None, now: dict) -> None:
+    if saved is None:  # a checkpoint from before runs were fingerprinted
+        return
+    for key, value in now.items():
+        if saved[key] == value or (key == "data" and None in (value, saved[key])):
+            continue
+        what = ("other training or validation data than the checkpoint's run (their SHA-256 "
+                "differs)" if key == "data" else f"{key}={value!r}, but the checkpoint's run "
+                f"was trained with {key}={saved[key]!r}")
+        raise TrainingError(f"{folder}: fit(resume=True) with {what}; its remaining epochs would "
+                            "not be that run's: resume with the same settings and data, or "
+                            "train anew without resume")
 
 
 def save_checkpoint(folder: Path, model, optimizer, scheduler, history: History, state,
-                    best_changed: bool, first_loss: float) -> None:
+                    best_changed: bool, first_loss: float, run: dict) -> None:
     from . import checkpoint
 
     if best_changed:
@@ -57,7 +100,7 @@ def save_checkpoint(folder: Path, model, optimizer, scheduler, history: History,
     checkpoint.save_checkpoint(folder, model, optimizer, scheduler,
                                extra={"history": history.to_dict(),
                                       "early_stopping": state.to_dict(),
-                                      "first_loss": first_loss})
+                                      "first_loss": first_loss, "run": run})
     history.save(folder / "history.json")
 
 
@@ -85,21 +128,25 @@ def _check_best_weights(folder: Path, best_epoch, keeps_best: bool) -> None:
 
 
 def load_checkpoint(folder: Path, model, optimizer, scheduler, monitor: str, state,
-                    keeps_best: bool) -> tuple:
+                    keeps_best: bool, run: dict) -> tuple:
     """(history, early-stopping state, first loss) of the checkpoint, restored into the model,
     optimizer and scheduler (and into ``state``); ``keeps_best``: the run puts the best epoch's
-    weights back at its end, so they must be there."""
+    weights back at its end, so they must be there; ``run``: this run's ``run_fingerprint``,
+    which must be the checkpoint's (checked before anything is restored)."""
     from . import checkpoint
 
-    loaded = checkpoint.load_checkpoint(folder, model, optimizer, scheduler)
-    saved = schema.validate(loaded["extra"], CHECKPOINT_EXTRA, loaded["path"], "metadata extra")
+    unrestored = checkpoint.load_checkpoint(folder, restore_rng=False)
+    saved = schema.validate(unrestored["extra"], CHECKPOINT_EXTRA, unrestored["path"],
+                            "metadata extra")
+    _check_same_run(folder, saved.get("run"), run)
     history = History.from_dict(saved["history"])
     if history.monitor != monitor:
         raise TrainingError(f"{folder}: the checkpoint's run monitored {history.monitor!r}, "
                             f"this one {monitor!r}; resume with the same settings")
+    _check_best_weights(folder, saved["early_stopping"]["best_epoch"], keeps_best)
+    checkpoint.load_checkpoint(folder, model, optimizer, scheduler)
     for key, value in saved["early_stopping"].items():
         setattr(state, key, value)
-    _check_best_weights(folder, state.best_epoch, keeps_best)
     if (folder / BEST_WEIGHTS).is_file():
         last = copy_state(model)
         checkpoint.load_weights(folder / BEST_WEIGHTS, model)
