@@ -33,6 +33,23 @@ SETTING_RULES = {
 }
 
 
+def architecture(estimator) -> dict:
+    """The settings the estimator's network is built from (its class's ``ARCHITECTURE``)."""
+    return {name: getattr(estimator, name) for name in type(estimator).ARCHITECTURE}
+
+
+def check_architecture(estimator) -> None:
+    """A continued fit (``warm_start``, ``partial_fit``) trains the network already built: a
+    ``ValueError`` if a setting it was built from has changed since, which it would ignore."""
+    for name, value in architecture(estimator).items():
+        built = estimator._built_with_[name]
+        if value != built:
+            raise ValueError(f"{type(estimator).__name__}: {name}={value!r}, but the fitted "
+                             f"network was built with {name}={built!r}, and a continued fit "
+                             "(warm_start, partial_fit) trains that network; fit with "
+                             "warm_start=False for a new one")
+
+
 def check_settings(estimator) -> None:
     """A ``ValueError`` naming the first setting of ``estimator`` that breaks its rule."""
     for name, (holds, rule) in SETTING_RULES.items():

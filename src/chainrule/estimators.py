@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted, v
 
 from . import backend, training
 from .errors import DataError, DivergenceError
-from .estimator_settings import check_settings
+from .estimator_settings import architecture, check_architecture, check_settings
 from .tensor import Tensor
 
 
@@ -93,6 +93,7 @@ class SGDEstimator(BaseEstimator):
 
         J(θ) = (1/N) Σₙ ℓ(f(xₙ; θ), tₙ) + α · ½ Σ w²    (α = ``alpha``; biases unpenalised)
     """
+    ARCHITECTURE: tuple = ()  # the settings ``_build_module`` builds the network from
 
     def _fit_module(self, X, targets, n_outputs: int, *, validation=None, metrics=None,
                     checkpoint_dir=None, resume: bool = False, incremental: bool = False):
@@ -101,10 +102,12 @@ class SGDEstimator(BaseEstimator):
         check_settings(self)
         continuing = hasattr(self, "module_") and (incremental or self.warm_start)
         seed = self._seed()
-        if not continuing:
+        if continuing:
+            check_architecture(self)
+        else:
             backend.manual_seed(seed)  # the initial weights and dropout masks repeat
             self.module_ = self._build_module(X.shape[1], n_outputs)
-            self.n_iter_ = 0
+            self._built_with_, self.n_iter_ = architecture(self), 0
         if not (incremental and hasattr(self, "_optimizer")):
             self._optimizer = make_optimizer(self.optimizer, self.module_.parameters(), self.lr,
                                              getattr(self, "momentum", 0.0))

@@ -1,5 +1,6 @@
 """What a fit leaves behind when it fails, and what a continued fit (``warm_start``,
 ``partial_fit``) refuses rather than silently mixing with what the estimator learned before."""
+import re
 import warnings
 
 import numpy
@@ -138,3 +139,24 @@ def test_a_convergence_warning_made_an_error_leaves_the_fitted_model(iris):
         with pytest.raises(ConvergenceWarning):
             model.fit(X, y)
     assert model.predict(X).shape == (150,) and model.n_iter_ == 2
+
+
+@pytest.mark.parametrize("change", [{"hidden": (16,)}, {"activation": "tanh"},
+                                    {"dropout": 0.5}, {"init": "nn.MLP"}])
+@pytest.mark.parametrize("continued", ["warm_start", "partial_fit"])
+def test_a_continued_fit_refuses_a_setting_the_fitted_network_was_built_without(iris, change,
+                                                                                continued):
+    # the network is built once: a continued fit went on training it with the old layers,
+    # activation or dropout, the new setting ignored silently
+    X, y = iris
+    model = MLPClassifier(hidden=(8,), epochs=5, warm_start=continued == "warm_start")
+    model.fit(X, y)
+    before = model.predict_proba(X)
+    model.set_params(**change)
+    (name, value), = change.items()
+    with pytest.raises(ValueError, match=re.escape(f"{name}={value!r}, but the fitted network "
+                                                   f"was built with {name}=")):
+        model.fit(X, y) if continued == "warm_start" else model.partial_fit(X, y)
+    numpy.testing.assert_array_equal(model.predict_proba(X), before)  # left as it was
+    model.set_params(**{name: MLPClassifier(hidden=(8,)).get_params()[name]})
+    model.fit(X, y) if continued == "warm_start" else model.partial_fit(X, y)  # as built: goes on

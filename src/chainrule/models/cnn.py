@@ -62,6 +62,7 @@ class CNNClassifier(SGDClassifierMixin, SGDEstimator):
     lr_schedule, tol, n_iter_no_change, warm_start, compile: as the other estimators'.
     random_state seeds the initial weights, the dropout masks and the shuffling order.
     """
+    ARCHITECTURE = ("image_shape", "channels", "hidden", "dropout")
 
     def __init__(self, *, image_shape: tuple | None = None, channels: tuple = (32, 64),
                  hidden: int = 128, dropout: float = 0.0, lr: float = 0.001, epochs: int = 10,

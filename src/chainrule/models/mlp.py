@@ -14,6 +14,8 @@ from ..estimators import SGDClassifierMixin, SGDEstimator, SGDRegressorMixin
 
 
 class _MLPEstimator(SGDEstimator):
+    ARCHITECTURE = ("hidden", "activation", "init", "dropout")
+
     def __init__(self, *, hidden: tuple = (100,), activation: str = "relu", init: str = "glorot",
                  dropout: float = 0.0, alpha: float = 0.0, lr: float = 0.001, epochs: int = 200,
                  batch_size: int | str | None = "auto", optimizer: str = "adam",
