@@ -143,3 +143,61 @@ def test_replacing_a_parameter_by_a_computed_tensor_is_refused():
         layer.weight = layer.weight * 2
     layer.weight = nn.Parameter(chainrule.zeros(2, 2))
     assert list(layer.parameters())[0] is layer.weight
+
+
+class FrozenNorm(nn.Module):
+    """A block whose batch norm stays in evaluation (fine-tuning's frozen statistics)."""
+
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.BatchNorm1d(2)
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.norm.eval()
+        return self
+
+    def forward(self, x):
+        return self.norm(x)
+
+
+def test_train_calls_each_childs_own_train_as_pytorch_does():
+    model = nn.Sequential(nn.Linear(2, 2), FrozenNorm())
+    model.train()
+    assert model.training and model[0].training and model[1].training
+    assert not model[1].norm.training
+    statistics = model[1].norm.running_mean.numpy().copy()
+    model(chainrule.tensor(numpy.arange(8.0).reshape(4, 2)))
+    numpy.testing.assert_array_equal(model[1].norm.running_mean.numpy(), statistics)
+
+
+def test_train_refuses_a_mode_that_is_not_a_bool():
+    with pytest.raises(ValueError, match="True or False"):
+        nn.Linear(2, 2).train("eval")
+
+
+def test_a_module_registered_under_two_names_is_saved_under_both_as_in_pytorch():
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Linear(2, 3)
+            self.decoder = self.encoder  # the same module, two names
+    model = Shared()
+    assert [name for name, _ in model.named_parameters()] == ["encoder.weight", "encoder.bias"]
+    assert [name for name, _ in model.named_modules()] == ["", "encoder"]
+    assert [name for name, _ in model.named_modules(remove_duplicate=False)] == \
+        ["", "encoder", "decoder"]
+    state = model.state_dict()
+    assert list(state) == ["encoder.weight", "encoder.bias", "decoder.weight", "decoder.bias"]
+    new_weight = numpy.arange(6.0).reshape(3, 2)
+    state = {key: value.numpy().copy() for key, value in state.items()}  # detached
+    state["encoder.weight"] = state["decoder.weight"] = new_weight
+    assert model.load_state_dict(state) == ([], [])  # strict: every name is the model's
+    numpy.testing.assert_array_equal(model.decoder.weight.detach().numpy(), new_weight)
+
+
+def test_incompatible_keys_print_as_pytorchs_when_everything_matched():
+    model = nn.Linear(2, 2)
+    assert repr(model.load_state_dict(model.state_dict())) == "<All keys matched successfully>"
+    result = model.load_state_dict({"weight": model.weight.detach()}, strict=False)
+    assert result.missing_keys == ["bias"] and "missing_keys=['bias']" in repr(result)

@@ -65,6 +65,12 @@ class IncompatibleKeys(NamedTuple):
     missing_keys: list
     unexpected_keys: list
 
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"  # PyTorch's words
+        return (f"IncompatibleKeys(missing_keys={self.missing_keys!r}, "
+                f"unexpected_keys={self.unexpected_keys!r})")
+
 
 class Module:
     """Base of every layer and model.
@@ -158,13 +164,15 @@ class Module:
         for _, module in self.named_children():
             yield module
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
-        """This module and every module below it, depth first; each module once."""
+    def named_modules(self, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
+        """This module and every module below it, depth first; a module registered under two
+        names (shared) once, under its first, unless ``remove_duplicate=False``, as in PyTorch."""
         seen = set()
         stack = [(prefix, self)]
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
+            if remove_duplicate and id(module) in seen:
                 continue
             seen.add(id(module))
             yield name, module
@@ -220,9 +228,15 @@ class Module:
 
     # ------------------------------------------------------------ modes and gradients
     def train(self, mode: bool = True) -> "Module":
-        """Training mode (dropout active) or, with ``mode=False``, evaluation mode."""
-        for module in self.modules():
-            module.training = mode
+        """Training mode (dropout active) or, with ``mode=False``, evaluation mode. Each child's
+        own ``train`` is called, as in PyTorch, so that a module overriding it (a frozen batch
+        norm that stays in evaluation) keeps its rule inside a larger model."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"{type(self).__name__}.train: mode must be True or False, "
+                             f"not {mode!r}")
+        self.training = mode
+        for module in self.children():
+            module.train(mode)
         return self
 
     def eval(self) -> "Module":
@@ -276,9 +290,10 @@ class Module:
     # ------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Tensor]:
         """Every parameter and persistent buffer by dotted name, detached (sharing memory).
-        Tied weights appear under each of their names, as in PyTorch."""
+        Tied weights, and the tensors of a module registered under two names, appear under
+        each of their names, as in PyTorch."""
         state = {}
-        for module_name, module in self.named_modules():
+        for module_name, module in self.named_modules(remove_duplicate=False):
             owned = list(module._own_parameters()) + list(module._own_buffers(persistent_only=True))
             for name, tensor in owned:
                 key = f"{module_name}.{name}" if module_name else name
@@ -293,7 +308,7 @@ class Module:
         both shapes); missing and unexpected names are errors when ``strict``, and are returned.
         """
         own = {}
-        for module_name, module in self.named_modules():
+        for module_name, module in self.named_modules(remove_duplicate=False):
             owned = list(module._own_parameters()) + list(module._own_buffers(persistent_only=True))
             for name, tensor in owned:
                 own[f"{module_name}.{name}" if module_name else name] = tensor

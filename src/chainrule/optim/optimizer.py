@@ -48,9 +48,11 @@ class Optimizer:
         params = group["params"]
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
         for p in group["params"]:
-            if not isinstance(p, Tensor) or not p.is_leaf or not p.requires_grad:
-                raise ValueError(f"{type(self).__name__}: can only optimize leaf tensors that "
-                                 "require grad (parameters)")
+            # A leaf that does not require grad (a frozen layer of model.parameters()) is
+            # accepted, as PyTorch does: it never has a gradient, so steps leave it alone.
+            if not isinstance(p, Tensor) or not p.is_leaf:
+                raise ValueError(f"{type(self).__name__}: can only optimize leaf tensors "
+                                 "(parameters), not the result of an operation")
         known = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in known for p in group["params"]):
             raise ValueError(f"{type(self).__name__}: a parameter appears in two groups")
