@@ -146,3 +146,27 @@ def test_clip_grad_norm_leaves_small_gradients_alone():
     total = nn.utils.clip_grad_norm_([a], max_norm=1.0)
     assert float(total) == pytest.approx(0.5)
     numpy.testing.assert_array_equal(a.grad.numpy(), [0.3, 0.4])
+
+
+def test_layer_norm_takes_pytorchs_arguments_in_pytorchs_order():
+    x = numpy.random.default_rng(1).standard_normal((3, 5)) * 2 + 1
+    expected = (x - x.mean(1, keepdims=True)) / numpy.sqrt(x.var(1, keepdims=True) + 1e-3)
+    plain = nn.LayerNorm(5, 1e-3, False)  # the third is elementwise_affine, as in PyTorch
+    assert plain.weight is None and plain.bias is None and list(plain.parameters()) == []
+    data = chainrule.tensor(x, requires_grad=True)
+    out = plain(data)
+    numpy.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-12)
+    out.sum().backward()  # Σ of a normalised row does not depend on the row
+    numpy.testing.assert_allclose(data.grad.numpy(), 0, atol=1e-12)
+    assert nn.LayerNorm((5,)).weight.shape == (5,)
+    assert nn.LayerNorm([5], bias=False).bias is None
+    with pytest.raises(ValueError, match=r"last dimension only.*\(2, 5\)"):
+        nn.LayerNorm((2, 5))
+
+
+def test_dropout_accepts_pytorchs_inplace_flag():
+    layer = nn.Dropout(0.2, inplace=True)
+    assert repr(layer) == "Dropout(p=0.2, inplace=True)"
+    layer.eval()
+    x = chainrule.ones(4)
+    numpy.testing.assert_array_equal(layer(x).numpy(), x.numpy())

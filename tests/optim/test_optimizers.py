@@ -318,3 +318,8 @@ def test_the_result_of_an_operation_is_refused_as_a_parameter():
     weight = nn.Parameter([1.0, 2.0])
     with pytest.raises(ValueError, match="leaf tensors"):
         optim.SGD([weight * 2], lr=0.1)
+
+
+def test_one_tensor_instead_of_an_iterable_of_tensors_is_refused_as_in_pytorch():
+    with pytest.raises(TypeError, match="iterable of tensors"):
+        optim.SGD(nn.Parameter([[1.0, 2.0], [3.0, 4.0]]), lr=0.1)

@@ -34,6 +34,9 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups: list[dict] = []
         self.state: dict[Tensor, dict] = {}
+        if isinstance(params, Tensor):
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of tensors or of "
+                            "dicts (e.g. model.parameters() or [weight]), not one tensor")
         params = list(params)
         if not params:
             raise ValueError(f"{type(self).__name__} got an empty parameter list; pass "
