@@ -323,3 +323,13 @@ def test_the_result_of_an_operation_is_refused_as_a_parameter():
 def test_one_tensor_instead_of_an_iterable_of_tensors_is_refused_as_in_pytorch():
     with pytest.raises(TypeError, match="iterable of tensors"):
         optim.SGD(nn.Parameter([[1.0, 2.0], [3.0, 4.0]]), lr=0.1)
+
+
+def test_a_set_of_parameters_is_refused_as_in_pytorch():
+    # state_dict numbers the parameters in order; a set's order changes from run to run.
+    weights = {nn.Parameter([1.0]), nn.Parameter([2.0])}
+    with pytest.raises(TypeError, match="not a set"):
+        optim.Adam(weights)
+    optimizer = optim.Adam([nn.Parameter([0.0])])
+    with pytest.raises(TypeError, match="not a set"):
+        optimizer.add_param_group({"params": weights, "lr": 0.1})

@@ -34,6 +34,8 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups: list[dict] = []
         self.state: dict[Tensor, dict] = {}
+        if isinstance(params, (set, frozenset)):
+            params = [{"params": params}]  # refused by add_param_group, as a group's set is
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params must be an iterable of tensors or of "
                             "dicts (e.g. model.parameters() or [weight]), not one tensor")
@@ -49,6 +51,11 @@ class Optimizer:
         """Add parameters with their own hyper-parameters (the defaults fill in the rest)."""
         group = dict(group)
         params = group["params"]
+        if isinstance(params, (set, frozenset)):
+            # A set's order changes between runs, and state_dict numbers parameters by order.
+            raise TypeError(f"{type(self).__name__}: parameters must come in an ordered "
+                            "collection (a list, model.parameters()), not a set, whose order "
+                            "changes between runs")
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
         for p in group["params"]:
             # A leaf that does not require grad (a frozen layer of model.parameters()) is
