@@ -170,3 +170,23 @@ def test_dropout_accepts_pytorchs_inplace_flag():
     layer.eval()
     x = chainrule.ones(4)
     numpy.testing.assert_array_equal(layer(x).numpy(), x.numpy())
+
+
+def test_embedding_padding_idx_starts_at_zero_and_gets_no_gradient_as_in_pytorch():
+    table = nn.Embedding(5, 3, padding_idx=-1, dtype=chainrule.float64)  # row 4
+    assert table.padding_idx == 4
+    numpy.testing.assert_array_equal(table.weight.detach().numpy()[4], 0)
+    weights = numpy.arange(15.0).reshape(5, 3)
+    table.weight.data[...] = weights  # a padding row that is not zero is still looked up
+    indices = chainrule.tensor([[4, 1, 4], [2, 2, 0]])
+    rows = table(indices)
+    numpy.testing.assert_array_equal(rows.detach().numpy(), weights[indices.numpy()])
+    upstream = numpy.arange(18.0).reshape(2, 3, 3)
+    (rows * chainrule.tensor(upstream)).sum().backward()
+    expected = numpy.zeros((5, 3))
+    for position, index in numpy.ndenumerate(indices.numpy()):
+        if index != 4:
+            expected[index] += upstream[position]
+    numpy.testing.assert_array_equal(table.weight.grad.numpy(), expected)
+    with pytest.raises(ValueError, match="padding_idx 5 is outside the table of 5 rows"):
+        nn.Embedding(5, 3, padding_idx=5)

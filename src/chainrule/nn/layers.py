@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import backend
-from ..ops import embedding, layer_norm
+from ..ops import embedding, layer_norm, where
 from ..tensor import Tensor, as_tensor
 from . import functional as F
 from . import init
@@ -205,22 +205,38 @@ class Embedding(Module):
     looks up one row per index: (…) integers give (…, embedding_dim).
 
     A token that appears several times in a batch receives the sum of the gradients of all
-    its occurrences. Initialised from N(0, 1), as in PyTorch.
+    its occurrences. Initialised from N(0, 1), as in PyTorch. ``padding_idx``, as PyTorch's: that
+    row starts at zero and receives no gradient (its value is still looked up).
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, dtype=None):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 *, dtype=None):
         super().__init__()
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx {padding_idx} is outside the table of "
+                                 f"{num_embeddings} rows")
+            padding_idx %= num_embeddings
+        self.padding_idx = padding_idx
         dtype = backend.as_dtype(dtype)
         self.weight = Parameter(backend.xp.empty((num_embeddings, embedding_dim), dtype=dtype))
         init.normal_(self.weight)
+        if padding_idx is not None:
+            self.weight.data[padding_idx] = 0
 
     def forward(self, indices: Tensor) -> Tensor:
-        return embedding(indices, self.weight)
+        rows = embedding(indices, self.weight)
+        if self.padding_idx is None:
+            return rows
+        index_array = indices.data if isinstance(indices, Tensor) else backend.xp.asarray(indices)
+        padding = as_tensor(index_array[..., None] == self.padding_idx)
+        return where(padding, rows.detach(), rows)  # the padding rows pass no gradient back
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
 
 
 class LayerNorm(Module):
