@@ -201,3 +201,24 @@ def test_incompatible_keys_print_as_pytorchs_when_everything_matched():
     assert repr(model.load_state_dict(model.state_dict())) == "<All keys matched successfully>"
     result = model.load_state_dict({"weight": model.weight.detach()}, strict=False)
     assert result.missing_keys == ["bias"] and "missing_keys=['bias']" in repr(result)
+
+
+def test_apply_visits_each_childs_tree_before_its_parent_in_order_as_pytorch():
+    inner = nn.Sequential(nn.ReLU(), nn.Tanh())
+    model = nn.Sequential(nn.Sequential(nn.Linear(2, 2), inner), nn.Linear(2, 1), nn.Sigmoid())
+    visited = []
+    model.apply(visited.append)
+    # post-order: a module after all of its children, siblings left to right
+    assert visited == [model[0][0], inner[0], inner[1], inner, model[0], model[1], model[2], model]
+
+
+def test_children_lists_a_module_registered_twice_once():
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first = nn.Linear(2, 2)
+            self.again = self.first
+            self.last = nn.Linear(2, 1)
+    model = Shared()
+    assert [name for name, _ in model.named_children()] == ["first", "last"]
+    assert "(again): Linear" in repr(model)  # the printout shows every name, as PyTorch's

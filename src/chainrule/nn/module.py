@@ -154,11 +154,20 @@ class Module:
         setattr(self, name, module)
 
     # ------------------------------------------------------------ walking the tree
-    def named_children(self) -> Iterator[tuple[str, "Module"]]:
-        """The direct sub-modules, in the order they were assigned."""
+    def _child_slots(self) -> Iterator[tuple[str, "Module"]]:
+        """Every (name, sub-module) registered here, a module under two names twice."""
         for name, value in vars(self).items():
             if isinstance(value, Module):
                 yield name, value
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        """The direct sub-modules, in the order they were assigned; one registered under two
+        names once, under its first, as in PyTorch."""
+        seen = set()
+        for name, module in self._child_slots():
+            if id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
 
     def children(self) -> Iterator["Module"]:
         for _, module in self.named_children():
@@ -177,7 +186,7 @@ class Module:
             seen.add(id(module))
             yield name, module
             below = [(f"{name}.{child_name}" if name else child_name, child)
-                     for child_name, child in module.named_children()]
+                     for child_name, child in module._child_slots()]
             stack.extend(reversed(below))
 
     def modules(self) -> Iterator["Module"]:
@@ -221,9 +230,11 @@ class Module:
             yield buffer
 
     def apply(self, function: Callable[["Module"], None]) -> "Module":
-        """Call ``function`` on every sub-module and then on this one (custom initialisation)."""
-        for module in reversed(list(self.modules())):
-            function(module)
+        """Call ``function`` on every sub-module and then on this one (custom initialisation):
+        each child's tree first, in order, as PyTorch's ``apply`` does."""
+        for module in self.children():
+            module.apply(function)
+        function(self)
         return self
 
     # ------------------------------------------------------------ modes and gradients
@@ -346,7 +357,7 @@ class Module:
 
     def __repr__(self) -> str:
         lines = []
-        for name, child in self.named_children():
+        for name, child in self._child_slots():
             child_lines = repr(child).split("\n")
             lines.append(f"  ({name}): " + "\n  ".join(child_lines))
         if not lines:
