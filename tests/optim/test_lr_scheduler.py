@@ -89,6 +89,20 @@ def test_scheduler_state_survives_json_and_resumes_the_same_rates():
     assert rates(second, 4) == straight[4:]
 
 
+def test_multi_step_lr_multiplies_by_gamma_at_each_milestone():
+    # milestones unsorted and one repeated: γ² there, as PyTorch's Counter of milestones
+    scheduler = lr_scheduler.MultiStepLR(make_optimizer(2.0), milestones=[6, 2, 6], gamma=0.5)
+    want = [2.0 * 0.5 ** sum(m <= t for m in (2, 6, 6)) for t in range(9)]
+    assert rates(scheduler, 8) == pytest.approx(want, rel=1e-15)
+    assert scheduler.lr_at(7) == pytest.approx([2.0 * 0.125], rel=1e-15)
+    json.dumps(scheduler.state_dict())  # the milestones are a list, not a Counter
+
+
+def test_exponential_lr_multiplies_by_gamma_every_step():
+    scheduler = lr_scheduler.ExponentialLR(make_optimizer(0.3), gamma=0.9)
+    assert rates(scheduler, 12) == pytest.approx([0.3 * 0.9 ** t for t in range(13)], rel=1e-14)
+
+
 def test_two_schedulers_stepped_together_multiply_as_in_pytorch():
     # PyTorch's StepLR and LinearLR step from the group's current rate, so a warm-up and a
     # step decay on one optimizer compose: lr(t) = base · linear(t) · γ^⌊t/10⌋.

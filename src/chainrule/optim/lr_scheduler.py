@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 
 from .optimizer import Optimizer
 
-__all__ = ["LRScheduler", "StepLR", "LinearLR", "CosineAnnealingLR", "LambdaLR", "SequentialLR",
+__all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "LinearLR", "CosineAnnealingLR", "LambdaLR", "SequentialLR",
            "WarmupCosineLR", "warmup_cosine", "ReduceLROnPlateau"]
 
 
@@ -98,6 +98,44 @@ class StepLR(LRScheduler):
         # PyTorch's get_lr: the group's rate times γ at each multiple of step_size.
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return self._current_rates()
+        return [rate * self.gamma for rate in self._current_rates()]
+
+
+class MultiStepLR(LRScheduler):
+    """lr(t) = base_lr · γ^(number of milestones ≤ t): multiply the rate by γ at each milestone
+    (a milestone listed twice, by γ²), as PyTorch's scheduler of that name."""
+
+    def __init__(self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1,
+                 last_epoch: int = -1):
+        self.milestones = sorted(int(milestone) for milestone in milestones)  # JSON-able
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def _lr(self, base_lr: float, epoch: int) -> float:
+        return base_lr * self.gamma ** bisect.bisect_right(self.milestones, epoch)
+
+    def _next_rates(self) -> list[float]:
+        # PyTorch's get_lr: the group's rate, times γ^(times t is a milestone).
+        reached = self.milestones.count(self.last_epoch)
+        if not reached:
+            return self._current_rates()
+        return [rate * self.gamma ** reached for rate in self._current_rates()]
+
+
+class ExponentialLR(LRScheduler):
+    """lr(t) = base_lr · γᵗ: the rate times γ at every step, as PyTorch's scheduler."""
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def _lr(self, base_lr: float, epoch: int) -> float:
+        return base_lr * self.gamma ** epoch
+
+    def _first_rates(self) -> list[float]:
+        return self._current_rates()  # PyTorch's: building the scheduler keeps the rate
+
+    def _next_rates(self) -> list[float]:
         return [rate * self.gamma for rate in self._current_rates()]
 
 
