@@ -222,3 +222,14 @@ def test_children_lists_a_module_registered_twice_once():
     model = Shared()
     assert [name for name, _ in model.named_children()] == ["first", "last"]
     assert "(again): Linear" in repr(model)  # the printout shows every name, as PyTorch's
+
+
+def test_zero_grad_without_none_zeroes_the_same_gradient_in_place_as_pytorch():
+    model = nn.Linear(2, 1)
+    model(chainrule.ones(3, 2)).sum().backward()
+    gradient = model.weight.grad  # a reference a user keeps, e.g. for logging
+    model.zero_grad(set_to_none=False)
+    assert model.weight.grad is gradient and gradient.tolist() == [[0.0, 0.0]]
+    model.bias.grad.fill_(5.0)
+    model.zero_grad(set_to_none=False)
+    assert model.bias.grad.tolist() == [0.0]

@@ -11,6 +11,7 @@ from typing import Callable, Iterator, NamedTuple
 
 from .. import autograd, backend, devices
 from ..errors import CheckpointError
+from ..optim.optimizer import zero_gradients
 from ..tensor import Tensor, as_tensor
 from .hooks import ModuleHooks
 
@@ -254,13 +255,9 @@ class Module:
         return self.train(False)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Forget the gradients: ``None`` by default, as in PyTorch, else fresh zero arrays."""
-        for parameter in self.parameters():
-            if set_to_none or parameter.grad is None:
-                parameter.grad = None
-            else:
-                # A new array rather than zeroing in place: the old one may be shared.
-                parameter.grad = as_tensor(backend.xp.zeros_like(parameter.data))
+        """Forget the gradients: ``None`` by default, else zeros written in place into the same
+        tensors, as in PyTorch (and as ``Optimizer.zero_grad``)."""
+        zero_gradients(self.parameters(), set_to_none)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
         for parameter in self.parameters():

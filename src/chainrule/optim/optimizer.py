@@ -71,18 +71,8 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Forget every parameter's gradient: ``None`` (PyTorch's default), or with
-        ``set_to_none=False`` zeros written into it in place, the same tensor kept, as PyTorch
-        does (a gradient with a graph of its own, from ``create_graph``, is replaced instead)."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none or p.grad is None:
-                    p.grad = None
-                elif p.grad.requires_grad:
-                    p.grad = as_tensor(backend.xp.zeros_like(p.data))
-                else:
-                    with autograd.no_grad():
-                        p.grad.zero_()
+        """Forget every parameter's gradient (see ``zero_gradients``)."""
+        zero_gradients((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure: Callable[[], Tensor] | None = None):
         """One update of every parameter that has a gradient. ``closure``, if given, recomputes
@@ -167,6 +157,21 @@ class Optimizer:
             for key in sorted(k for k in group if k != "params"):
                 lines.append(f"    {key}: {group[key]}")
         return "\n".join(lines) + "\n)"
+
+
+def zero_gradients(parameters: Iterable[Tensor], set_to_none: bool = True) -> None:
+    """Forget each parameter's gradient: ``None`` (PyTorch's default), or with
+    ``set_to_none=False`` zeros written into it in place, the same tensor kept, as PyTorch
+    does (a gradient with a graph of its own, from ``create_graph``, is replaced instead).
+    ``Optimizer.zero_grad`` and ``Module.zero_grad`` both."""
+    for p in parameters:
+        if set_to_none or p.grad is None:
+            p.grad = None
+        elif p.grad.requires_grad:
+            p.grad = as_tensor(backend.xp.zeros_like(p.data))
+        else:
+            with autograd.no_grad():
+                p.grad.zero_()
 
 
 def l2_gradient(parameter: Tensor, weight_decay: float):
