@@ -190,3 +190,23 @@ def test_embedding_padding_idx_starts_at_zero_and_gets_no_gradient_as_in_pytorch
     numpy.testing.assert_array_equal(table.weight.grad.numpy(), expected)
     with pytest.raises(ValueError, match="padding_idx 5 is outside the table of 5 rows"):
         nn.Embedding(5, 3, padding_idx=5)
+
+
+def test_loss_weights_are_buffers_in_the_state_dict_as_in_pytorch():
+    class Classifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = nn.Linear(2, 3)
+            self.criterion = nn.CrossEntropyLoss(weight=[1.0, 2.0, 0.5])
+            self.binary = nn.BCEWithLogitsLoss(pos_weight=chainrule.tensor([3.0]))
+            self.plain = nn.NLLLoss()
+    model = Classifier()
+    assert list(model.state_dict()) == ["head.weight", "head.bias", "criterion.weight",
+                                        "binary.pos_weight"]
+    model.double()
+    assert model.criterion.weight.dtype == chainrule.float64
+    logits, labels = chainrule.randn(4, 3, dtype=chainrule.float64), chainrule.tensor([0, 1, 1, 2])
+    numpy.testing.assert_allclose(
+        model.criterion(logits, labels).item(),
+        F.cross_entropy(logits, labels, weight=chainrule.tensor([1.0, 2.0, 0.5])).item(),
+        rtol=1e-12)
