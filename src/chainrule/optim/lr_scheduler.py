@@ -24,7 +24,9 @@ __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "LinearLR", 
 
 class LRScheduler:
     """Base: remembers each group's starting rate (``group["initial_lr"]``, as PyTorch) in
-    ``base_lrs`` and the step count in ``last_epoch``; subclasses define ``lr_at(t)``."""
+    ``base_lrs`` and the step count in ``last_epoch``; subclasses define the closed form
+    ``_lr(base_lr, t)`` (or ``lr_at``), and ``_next_rates`` where PyTorch steps from the
+    current rate."""
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         if not isinstance(optimizer, Optimizer):
