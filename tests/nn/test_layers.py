@@ -146,3 +146,67 @@ def test_clip_grad_norm_leaves_small_gradients_alone():
     total = nn.utils.clip_grad_norm_([a], max_norm=1.0)
     assert float(total) == pytest.approx(0.5)
     numpy.testing.assert_array_equal(a.grad.numpy(), [0.3, 0.4])
+
+
+def test_layer_norm_takes_pytorchs_arguments_in_pytorchs_order():
+    x = numpy.random.default_rng(1).standard_normal((3, 5)) * 2 + 1
+    expected = (x - x.mean(1, keepdims=True)) / numpy.sqrt(x.var(1, keepdims=True) + 1e-3)
+    plain = nn.LayerNorm(5, 1e-3, False)  # the third is elementwise_affine, as in PyTorch
+    assert plain.weight is None and plain.bias is None and list(plain.parameters()) == []
+    data = chainrule.tensor(x, requires_grad=True)
+    out = plain(data)
+    numpy.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-12)
+    out.sum().backward()  # Σ of a normalised row does not depend on the row
+    numpy.testing.assert_allclose(data.grad.numpy(), 0, atol=1e-12)
+    assert nn.LayerNorm((5,)).weight.shape == (5,)
+    assert nn.LayerNorm([5], bias=False).bias is None
+    with pytest.raises(ValueError, match=r"last dimension only.*\(2, 5\)"):
+        nn.LayerNorm((2, 5))
+
+
+def test_dropout_accepts_pytorchs_inplace_flag():
+    layer = nn.Dropout(0.2, inplace=True)
+    assert repr(layer) == "Dropout(p=0.2, inplace=True)"
+    layer.eval()
+    x = chainrule.ones(4)
+    numpy.testing.assert_array_equal(layer(x).numpy(), x.numpy())
+
+
+def test_embedding_padding_idx_starts_at_zero_and_gets_no_gradient_as_in_pytorch():
+    table = nn.Embedding(5, 3, padding_idx=-1, dtype=chainrule.float64)  # row 4
+    assert table.padding_idx == 4
+    numpy.testing.assert_array_equal(table.weight.detach().numpy()[4], 0)
+    weights = numpy.arange(15.0).reshape(5, 3)
+    table.weight.data[...] = weights  # a padding row that is not zero is still looked up
+    indices = chainrule.tensor([[4, 1, 4], [2, 2, 0]])
+    rows = table(indices)
+    numpy.testing.assert_array_equal(rows.detach().numpy(), weights[indices.numpy()])
+    upstream = numpy.arange(18.0).reshape(2, 3, 3)
+    (rows * chainrule.tensor(upstream)).sum().backward()
+    expected = numpy.zeros((5, 3))
+    for position, index in numpy.ndenumerate(indices.numpy()):
+        if index != 4:
+            expected[index] += upstream[position]
+    numpy.testing.assert_array_equal(table.weight.grad.numpy(), expected)
+    with pytest.raises(ValueError, match="padding_idx 5 is outside the table of 5 rows"):
+        nn.Embedding(5, 3, padding_idx=5)
+
+
+def test_loss_weights_are_buffers_in_the_state_dict_as_in_pytorch():
+    class Classifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = nn.Linear(2, 3)
+            self.criterion = nn.CrossEntropyLoss(weight=[1.0, 2.0, 0.5])
+            self.binary = nn.BCEWithLogitsLoss(pos_weight=chainrule.tensor([3.0]))
+            self.plain = nn.NLLLoss()
+    model = Classifier()
+    assert list(model.state_dict()) == ["head.weight", "head.bias", "criterion.weight",
+                                        "binary.pos_weight"]
+    model.double()
+    assert model.criterion.weight.dtype == chainrule.float64
+    logits, labels = chainrule.randn(4, 3, dtype=chainrule.float64), chainrule.tensor([0, 1, 1, 2])
+    numpy.testing.assert_allclose(
+        model.criterion(logits, labels).item(),
+        F.cross_entropy(logits, labels, weight=chainrule.tensor([1.0, 2.0, 0.5])).item(),
+        rtol=1e-12)

@@ -143,3 +143,93 @@ def test_replacing_a_parameter_by_a_computed_tensor_is_refused():
         layer.weight = layer.weight * 2
     layer.weight = nn.Parameter(chainrule.zeros(2, 2))
     assert list(layer.parameters())[0] is layer.weight
+
+
+class FrozenNorm(nn.Module):
+    """A block whose batch norm stays in evaluation (fine-tuning's frozen statistics)."""
+
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.BatchNorm1d(2)
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.norm.eval()
+        return self
+
+    def forward(self, x):
+        return self.norm(x)
+
+
+def test_train_calls_each_childs_own_train_as_pytorch_does():
+    model = nn.Sequential(nn.Linear(2, 2), FrozenNorm())
+    model.train()
+    assert model.training and model[0].training and model[1].training
+    assert not model[1].norm.training
+    statistics = model[1].norm.running_mean.numpy().copy()
+    model(chainrule.tensor(numpy.arange(8.0).reshape(4, 2)))
+    numpy.testing.assert_array_equal(model[1].norm.running_mean.numpy(), statistics)
+
+
+def test_train_refuses_a_mode_that_is_not_a_bool():
+    with pytest.raises(ValueError, match="True or False"):
+        nn.Linear(2, 2).train("eval")
+
+
+def test_a_module_registered_under_two_names_is_saved_under_both_as_in_pytorch():
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Linear(2, 3)
+            self.decoder = self.encoder  # the same module, two names
+    model = Shared()
+    assert [name for name, _ in model.named_parameters()] == ["encoder.weight", "encoder.bias"]
+    assert [name for name, _ in model.named_modules()] == ["", "encoder"]
+    assert [name for name, _ in model.named_modules(remove_duplicate=False)] == \
+        ["", "encoder", "decoder"]
+    state = model.state_dict()
+    assert list(state) == ["encoder.weight", "encoder.bias", "decoder.weight", "decoder.bias"]
+    new_weight = numpy.arange(6.0).reshape(3, 2)
+    state = {key: value.numpy().copy() for key, value in state.items()}  # detached
+    state["encoder.weight"] = state["decoder.weight"] = new_weight
+    assert model.load_state_dict(state) == ([], [])  # strict: every name is the model's
+    numpy.testing.assert_array_equal(model.decoder.weight.detach().numpy(), new_weight)
+
+
+def test_incompatible_keys_print_as_pytorchs_when_everything_matched():
+    model = nn.Linear(2, 2)
+    assert repr(model.load_state_dict(model.state_dict())) == "<All keys matched successfully>"
+    result = model.load_state_dict({"weight": model.weight.detach()}, strict=False)
+    assert result.missing_keys == ["bias"] and "missing_keys=['bias']" in repr(result)
+
+
+def test_apply_visits_each_childs_tree_before_its_parent_in_order_as_pytorch():
+    inner = nn.Sequential(nn.ReLU(), nn.Tanh())
+    model = nn.Sequential(nn.Sequential(nn.Linear(2, 2), inner), nn.Linear(2, 1), nn.Sigmoid())
+    visited = []
+    model.apply(visited.append)
+    # post-order: a module after all of its children, siblings left to right
+    assert visited == [model[0][0], inner[0], inner[1], inner, model[0], model[1], model[2], model]
+
+
+def test_children_lists_a_module_registered_twice_once():
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first = nn.Linear(2, 2)
+            self.again = self.first
+            self.last = nn.Linear(2, 1)
+    model = Shared()
+    assert [name for name, _ in model.named_children()] == ["first", "last"]
+    assert "(again): Linear" in repr(model)  # the printout shows every name, as PyTorch's
+
+
+def test_zero_grad_without_none_zeroes_the_same_gradient_in_place_as_pytorch():
+    model = nn.Linear(2, 1)
+    model(chainrule.ones(3, 2)).sum().backward()
+    gradient = model.weight.grad  # a reference a user keeps, e.g. for logging
+    model.zero_grad(set_to_none=False)
+    assert model.weight.grad is gradient and gradient.tolist() == [[0.0, 0.0]]
+    model.bias.grad.fill_(5.0)
+    model.zero_grad(set_to_none=False)
+    assert model.bias.grad.tolist() == [0.0]

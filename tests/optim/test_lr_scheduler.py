@@ -89,6 +89,88 @@ def test_scheduler_state_survives_json_and_resumes_the_same_rates():
     assert rates(second, 4) == straight[4:]
 
 
+def test_multi_step_lr_multiplies_by_gamma_at_each_milestone():
+    # milestones unsorted and one repeated: γ² there, as PyTorch's Counter of milestones
+    scheduler = lr_scheduler.MultiStepLR(make_optimizer(2.0), milestones=[6, 2, 6], gamma=0.5)
+    want = [2.0 * 0.5 ** sum(m <= t for m in (2, 6, 6)) for t in range(9)]
+    assert rates(scheduler, 8) == pytest.approx(want, rel=1e-15)
+    assert scheduler.lr_at(7) == pytest.approx([2.0 * 0.125], rel=1e-15)
+    json.dumps(scheduler.state_dict())  # the milestones are a list, not a Counter
+
+
+def test_exponential_lr_multiplies_by_gamma_every_step():
+    scheduler = lr_scheduler.ExponentialLR(make_optimizer(0.3), gamma=0.9)
+    assert rates(scheduler, 12) == pytest.approx([0.3 * 0.9 ** t for t in range(13)], rel=1e-14)
+
+
+def test_two_schedulers_stepped_together_multiply_as_in_pytorch():
+    # PyTorch's StepLR and LinearLR step from the group's current rate, so a warm-up and a
+    # step decay on one optimizer compose: lr(t) = base · linear(t) · γ^⌊t/10⌋.
+    optimizer = make_optimizer(0.3)
+    warmup = lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=5)
+    decay = lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.5)
+    got = [optimizer.param_groups[0]["lr"]]
+    for _ in range(25):
+        optimizer.step()
+        warmup.step()
+        decay.step()
+        got.append(optimizer.param_groups[0]["lr"])
+    want = [0.3 * (0.1 + 0.9 * min(t, 5) / 5) * 0.5 ** (t // 10) for t in range(26)]
+    assert got == pytest.approx(want, rel=1e-14)
+    assert decay.get_last_lr() == [got[-1]]
+
+
+@pytest.mark.parametrize("make, closed_form", [
+    (lambda o: lr_scheduler.StepLR(o, step_size=3, gamma=0.5), lambda t: 0.5 ** (t // 3)),
+    (lambda o: lr_scheduler.LinearLR(o, start_factor=0.2, total_iters=12),
+     lambda t: 0.2 + 0.8 * min(t, 12) / 12),
+])
+def test_a_rate_changed_by_hand_carries_on_as_in_pytorch(make, closed_form):
+    optimizer = make_optimizer(1.0)
+    scheduler = make(optimizer)
+    got = []
+    for t in range(1, 16):
+        optimizer.step()
+        scheduler.step()
+        if t == 4:
+            optimizer.param_groups[0]["lr"] *= 0.5  # e.g. after a loss spike
+        got.append(optimizer.param_groups[0]["lr"])
+    want = [closed_form(t) * (0.5 if t >= 4 else 1.0) for t in range(1, 16)]
+    assert got == pytest.approx(want, rel=1e-14)
+
+
+def test_cosine_annealing_from_a_rate_changed_by_hand_keeps_its_distance_ratio_to_eta_min():
+    # PyTorch's recursion: lr(t) − η = (lr(t−1) − η) · c(t) / c(t−1), c(t) = 1 + cos(π t / T).
+    optimizer = make_optimizer(1.0)
+    scheduler = lr_scheduler.CosineAnnealingLR(optimizer, T_max=10, eta_min=0.1)
+    for _ in range(3):
+        optimizer.step()
+        scheduler.step()
+    optimizer.param_groups[0]["lr"] = 2.0
+    cosine = lambda t: 1 + math.cos(math.pi * t / 10)  # noqa: E731
+    for t in range(4, 10):
+        optimizer.step()
+        scheduler.step()
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(
+            0.1 + (2.0 - 0.1) * cosine(t) / cosine(3), rel=1e-14)
+
+
+def test_sequential_lr_with_a_milestone_at_zero_starts_with_the_second_schedule():
+    optimizer = make_optimizer(1.0)
+    skipped = lr_scheduler.LinearLR(optimizer, start_factor=0.5, total_iters=2)
+    step = lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.1)
+    scheduler = lr_scheduler.SequentialLR(optimizer, [skipped, step], milestones=[0])
+    assert rates(scheduler, 4) == pytest.approx([1.0, 1.0, 0.1, 0.1, 0.01], rel=1e-15)
+
+
+def test_sequential_lr_refuses_reduce_on_plateau():
+    optimizer = make_optimizer()
+    plateau = lr_scheduler.ReduceLROnPlateau(optimizer)
+    with pytest.raises(ValueError, match="ReduceLROnPlateau"):
+        lr_scheduler.SequentialLR(optimizer, [lr_scheduler.StepLR(optimizer, 2), plateau],
+                                  milestones=[3])
+
+
 # ---------------------------------------------------------------- ReduceLROnPlateau
 def plateau_rates(metrics, lr=1.0, **settings):
     scheduler = lr_scheduler.ReduceLROnPlateau(make_optimizer(lr), **settings)

@@ -300,3 +300,36 @@ def test_load_state_dict_with_wrong_shape_names_both_shapes():
              "param_groups": optimizer.state_dict()["param_groups"]}
     with pytest.raises(chainrule.CheckpointError, match=r"\(3, 2\).*\(2, 3\)"):
         optimizer.load_state_dict(state)
+
+
+def test_frozen_parameters_are_accepted_and_left_alone_as_in_pytorch():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    model[0].requires_grad_(False)  # a frozen first layer, still in model.parameters()
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    assert len(optimizer.param_groups[0]["params"]) == 4
+    frozen = model[0].weight.numpy().copy()
+    model(chainrule.ones(3, 2)).sum().backward()
+    optimizer.step()
+    numpy.testing.assert_array_equal(model[0].weight.numpy(), frozen)
+    assert model[0].weight.grad is None and model[1].weight.grad is not None
+
+
+def test_the_result_of_an_operation_is_refused_as_a_parameter():
+    weight = nn.Parameter([1.0, 2.0])
+    with pytest.raises(ValueError, match="leaf tensors"):
+        optim.SGD([weight * 2], lr=0.1)
+
+
+def test_one_tensor_instead_of_an_iterable_of_tensors_is_refused_as_in_pytorch():
+    with pytest.raises(TypeError, match="iterable of tensors"):
+        optim.SGD(nn.Parameter([[1.0, 2.0], [3.0, 4.0]]), lr=0.1)
+
+
+def test_a_set_of_parameters_is_refused_as_in_pytorch():
+    # state_dict numbers the parameters in order; a set's order changes from run to run.
+    weights = {nn.Parameter([1.0]), nn.Parameter([2.0])}
+    with pytest.raises(TypeError, match="not a set"):
+        optim.Adam(weights)
+    optimizer = optim.Adam([nn.Parameter([0.0])])
+    with pytest.raises(TypeError, match="not a set"):
+        optimizer.add_param_group({"params": weights, "lr": 0.1})

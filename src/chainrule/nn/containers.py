@@ -25,8 +25,8 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
-    def named_children(self) -> Iterator[tuple[str, Module]]:
-        yield from super().named_children()
+    def _child_slots(self) -> Iterator[tuple[str, Module]]:
+        yield from super()._child_slots()
         for index, module in enumerate(self._items):
             yield str(index), module
 
@@ -83,8 +83,8 @@ class ModuleDict(Module):
         if modules is not None:
             self.update(modules)
 
-    def named_children(self) -> Iterator[tuple[str, Module]]:
-        yield from super().named_children()
+    def _child_slots(self) -> Iterator[tuple[str, Module]]:
+        yield from super()._child_slots()
         yield from self._items.items()
 
     def update(self, modules) -> None:

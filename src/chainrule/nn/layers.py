@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from .. import backend
-from ..ops import embedding, layer_norm
-from ..tensor import Tensor
+from ..ops import embedding, layer_norm, where
+from ..tensor import Tensor, as_tensor
 from . import functional as F
 from . import init
 from .containers import Sequential
@@ -107,19 +107,21 @@ class LogSoftmax(Softmax):
 
 class Dropout(Module):
     """In training, zero each element with probability p and scale the rest by 1/(1 − p), so
-    the expected activation is unchanged; in evaluation (``model.eval()``), the identity."""
+    the expected activation is unchanged; in evaluation (``model.eval()``), the identity.
+    ``inplace=True`` is accepted as ``ReLU``'s is: the same values, in a new tensor."""
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         if not 0 <= p < 1:
             raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
         self.p = p
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, training=self.training)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class Identity(Module):
@@ -203,38 +205,71 @@ class Embedding(Module):
     looks up one row per index: (…) integers give (…, embedding_dim).
 
     A token that appears several times in a batch receives the sum of the gradients of all
-    its occurrences. Initialised from N(0, 1), as in PyTorch.
+    its occurrences. Initialised from N(0, 1), as in PyTorch. ``padding_idx``, as PyTorch's: that
+    row starts at zero and receives no gradient (its value is still looked up).
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, dtype=None):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 *, dtype=None):
         super().__init__()
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx {padding_idx} is outside the table of "
+                                 f"{num_embeddings} rows")
+            padding_idx %= num_embeddings
+        self.padding_idx = padding_idx
         dtype = backend.as_dtype(dtype)
         self.weight = Parameter(backend.xp.empty((num_embeddings, embedding_dim), dtype=dtype))
         init.normal_(self.weight)
+        if padding_idx is not None:
+            self.weight.data[padding_idx] = 0
 
     def forward(self, indices: Tensor) -> Tensor:
-        return embedding(indices, self.weight)
+        rows = embedding(indices, self.weight)
+        if self.padding_idx is None:
+            return rows
+        index_array = indices.data if isinstance(indices, Tensor) else backend.xp.asarray(indices)
+        padding = as_tensor(index_array[..., None] == self.padding_idx)
+        return where(padding, rows.detach(), rows)  # the padding rows pass no gradient back
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
 
 
 class LayerNorm(Module):
     """y = (x − μ)/√(σ² + ε) ∘ w + b over the last dimension (w = 1, b = 0 at first);
-    ``bias=False`` leaves b out, as GPT models without biases do."""
+    ``bias=False`` leaves b out, as GPT models without biases do, and
+    ``elementwise_affine=False`` both w and b (PyTorch's order of arguments). Normalising over
+    more than the last dimension (a ``normalized_shape`` of two sizes or more) is not provided."""
 
-    def __init__(self, normalized_shape: int, eps: float = 1e-5, bias: bool = True, dtype=None):
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, dtype=None):
         super().__init__()
-        self.normalized_shape = normalized_shape
+        if isinstance(normalized_shape, (tuple, list)):
+            if len(normalized_shape) != 1:
+                raise ValueError(f"LayerNorm: normalises over the last dimension only; "
+                                 f"normalized_shape {tuple(normalized_shape)} names "
+                                 f"{len(normalized_shape)} dimensions")
+            normalized_shape = normalized_shape[0]
+        self.normalized_shape = int(normalized_shape)
         self.eps = eps
+        self.elementwise_affine = elementwise_affine
         dtype = backend.as_dtype(dtype)
-        self.weight = Parameter(backend.xp.ones((normalized_shape,), dtype=dtype))
-        self.bias = Parameter(backend.xp.zeros((normalized_shape,), dtype=dtype)) if bias else None
+        xp = backend.xp
+        self.weight = (Parameter(xp.ones((self.normalized_shape,), dtype=dtype))
+                       if elementwise_affine else None)
+        self.bias = (Parameter(xp.zeros((self.normalized_shape,), dtype=dtype))
+                     if elementwise_affine and bias else None)
 
     def forward(self, x: Tensor) -> Tensor:
-        return layer_norm(x, self.weight, self.bias, eps=self.eps)
+        weight = self.weight
+        if weight is None:  # no affine map: a scale of ones, a constant
+            weight = as_tensor(backend.xp.ones((self.normalized_shape,), dtype=x.dtype))
+        return layer_norm(x, weight, self.bias, eps=self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}, bias={self.bias is not None}"
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")

@@ -20,6 +20,11 @@ class _Loss(Module):
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
 
+    def _register_weight(self, name: str, weight) -> None:
+        """A class or element weight is a buffer, as in PyTorch: in ``state_dict`` under its
+        name, cast by ``.to(dtype)``; a list or an array becomes a tensor."""
+        self.register_buffer(name, None if weight is None else F._as_target(weight))
+
 
 class MSELoss(_Loss):
     """(y − t)², averaged over every element by default; see ``functional.mse_loss`` for how it
@@ -36,7 +41,8 @@ class CrossEntropyLoss(_Loss):
     def __init__(self, weight=None, reduction: str = "mean", ignore_index: int = -100,
                  label_smoothing: float = 0.0):
         super().__init__(reduction)
-        self.weight, self.ignore_index, self.label_smoothing = weight, ignore_index, label_smoothing
+        self._register_weight("weight", weight)
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input: Tensor, target) -> Tensor:
         return F.cross_entropy(input, target, reduction=self.reduction, weight=self.weight,
@@ -49,7 +55,8 @@ class NLLLoss(_Loss):
 
     def __init__(self, weight=None, reduction: str = "mean", ignore_index: int = -100):
         super().__init__(reduction)
-        self.weight, self.ignore_index = weight, ignore_index
+        self._register_weight("weight", weight)
+        self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target) -> Tensor:
         return F.nll_loss(input, target, reduction=self.reduction, weight=self.weight,
@@ -61,7 +68,8 @@ class BCEWithLogitsLoss(_Loss):
 
     def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
         super().__init__(reduction)
-        self.weight, self.pos_weight = weight, pos_weight
+        self._register_weight("weight", weight)
+        self._register_weight("pos_weight", pos_weight)
 
     def forward(self, input: Tensor, target) -> Tensor:
         return F.binary_cross_entropy_with_logits(input, target, reduction=self.reduction,

@@ -11,6 +11,7 @@ from typing import Callable, Iterator, NamedTuple
 
 from .. import autograd, backend, devices
 from ..errors import CheckpointError
+from ..optim.optimizer import zero_gradients
 from ..tensor import Tensor, as_tensor
 from .hooks import ModuleHooks
 
@@ -64,6 +65,12 @@ class IncompatibleKeys(NamedTuple):
     """What ``load_state_dict(strict=False)`` could not match, as PyTorch returns it."""
     missing_keys: list
     unexpected_keys: list
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"  # PyTorch's words
+        return (f"IncompatibleKeys(missing_keys={self.missing_keys!r}, "
+                f"unexpected_keys={self.unexpected_keys!r})")
 
 
 class Module:
@@ -148,28 +155,39 @@ class Module:
         setattr(self, name, module)
 
     # ------------------------------------------------------------ walking the tree
-    def named_children(self) -> Iterator[tuple[str, "Module"]]:
-        """The direct sub-modules, in the order they were assigned."""
+    def _child_slots(self) -> Iterator[tuple[str, "Module"]]:
+        """Every (name, sub-module) registered here, a module under two names twice."""
         for name, value in vars(self).items():
             if isinstance(value, Module):
                 yield name, value
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        """The direct sub-modules, in the order they were assigned; one registered under two
+        names once, under its first, as in PyTorch."""
+        seen = set()
+        for name, module in self._child_slots():
+            if id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
 
     def children(self) -> Iterator["Module"]:
         for _, module in self.named_children():
             yield module
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
-        """This module and every module below it, depth first; each module once."""
+    def named_modules(self, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
+        """This module and every module below it, depth first; a module registered under two
+        names (shared) once, under its first, unless ``remove_duplicate=False``, as in PyTorch."""
         seen = set()
         stack = [(prefix, self)]
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
+            if remove_duplicate and id(module) in seen:
                 continue
             seen.add(id(module))
             yield name, module
             below = [(f"{name}.{child_name}" if name else child_name, child)
-                     for child_name, child in module.named_children()]
+                     for child_name, child in module._child_slots()]
             stack.extend(reversed(below))
 
     def modules(self) -> Iterator["Module"]:
@@ -213,29 +231,33 @@ class Module:
             yield buffer
 
     def apply(self, function: Callable[["Module"], None]) -> "Module":
-        """Call ``function`` on every sub-module and then on this one (custom initialisation)."""
-        for module in reversed(list(self.modules())):
-            function(module)
+        """Call ``function`` on every sub-module and then on this one (custom initialisation):
+        each child's tree first, in order, as PyTorch's ``apply`` does."""
+        for module in self.children():
+            module.apply(function)
+        function(self)
         return self
 
     # ------------------------------------------------------------ modes and gradients
     def train(self, mode: bool = True) -> "Module":
-        """Training mode (dropout active) or, with ``mode=False``, evaluation mode."""
-        for module in self.modules():
-            module.training = mode
+        """Training mode (dropout active) or, with ``mode=False``, evaluation mode. Each child's
+        own ``train`` is called, as in PyTorch, so that a module overriding it (a frozen batch
+        norm that stays in evaluation) keeps its rule inside a larger model."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"{type(self).__name__}.train: mode must be True or False, "
+                             f"not {mode!r}")
+        self.training = mode
+        for module in self.children():
+            module.train(mode)
         return self
 
     def eval(self) -> "Module":
         return self.train(False)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Forget the gradients: ``None`` by default, as in PyTorch, else fresh zero arrays."""
-        for parameter in self.parameters():
-            if set_to_none or parameter.grad is None:
-                parameter.grad = None
-            else:
-                # A new array rather than zeroing in place: the old one may be shared.
-                parameter.grad = as_tensor(backend.xp.zeros_like(parameter.data))
+        """Forget the gradients: ``None`` by default, else zeros written in place into the same
+        tensors, as in PyTorch (and as ``Optimizer.zero_grad``)."""
+        zero_gradients(self.parameters(), set_to_none)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
         for parameter in self.parameters():
@@ -276,9 +298,10 @@ class Module:
     # ------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Tensor]:
         """Every parameter and persistent buffer by dotted name, detached (sharing memory).
-        Tied weights appear under each of their names, as in PyTorch."""
+        Tied weights, and the tensors of a module registered under two names, appear under
+        each of their names, as in PyTorch."""
         state = {}
-        for module_name, module in self.named_modules():
+        for module_name, module in self.named_modules(remove_duplicate=False):
             owned = list(module._own_parameters()) + list(module._own_buffers(persistent_only=True))
             for name, tensor in owned:
                 key = f"{module_name}.{name}" if module_name else name
@@ -293,7 +316,7 @@ class Module:
         both shapes); missing and unexpected names are errors when ``strict``, and are returned.
         """
         own = {}
-        for module_name, module in self.named_modules():
+        for module_name, module in self.named_modules(remove_duplicate=False):
             owned = list(module._own_parameters()) + list(module._own_buffers(persistent_only=True))
             for name, tensor in owned:
                 own[f"{module_name}.{name}" if module_name else name] = tensor
@@ -331,7 +354,7 @@ class Module:
 
     def __repr__(self) -> str:
         lines = []
-        for name, child in self.named_children():
+        for name, child in self._child_slots():
             child_lines = repr(child).split("\n")
             lines.append(f"  ({name}): " + "\n  ".join(child_lines))
         if not lines:

@@ -2,9 +2,13 @@
 
 A scheduler sets ``group["lr"]`` of its optimizer. Building one applies the rate for step 0;
 call ``scheduler.step()`` after each ``optimizer.step()`` to move to the next. Each schedule
-is written in closed form, lr(t) for step t, so it can be read, tested and resumed directly;
-the values are those of PyTorch's schedulers of the same name. ``ReduceLROnPlateau`` is the one
-that follows the training instead of a formula: ``scheduler.step(val_loss)`` after each epoch.
+has its closed form, ``lr_at(t)`` for step t, to read and test. ``StepLR``, ``LinearLR`` and
+``CosineAnnealingLR`` step as PyTorch's do, from the rate the group has now (PyTorch's
+recursive ``get_lr``): so two schedulers stepped on one optimizer multiply (a warm-up under a
+step decay), and a rate changed by hand carries on, as in PyTorch; alone and untouched they
+follow the closed form (to the last bits of rounding, which are PyTorch's).
+``ReduceLROnPlateau`` is the one that follows the training instead of a formula:
+``scheduler.step(val_loss)`` after each epoch.
 """
 from __future__ import annotations
 
@@ -14,13 +18,15 @@ from typing import Callable, Sequence
 
 from .optimizer import Optimizer
 
-__all__ = ["LRScheduler", "StepLR", "LinearLR", "CosineAnnealingLR", "LambdaLR", "SequentialLR",
+__all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "LinearLR", "CosineAnnealingLR", "LambdaLR", "SequentialLR",
            "WarmupCosineLR", "warmup_cosine", "ReduceLROnPlateau"]
 
 
 class LRScheduler:
     """Base: remembers each group's starting rate (``group["initial_lr"]``, as PyTorch) in
-    ``base_lrs`` and the step count in ``last_epoch``; subclasses define ``lr_at(t)``."""
+    ``base_lrs`` and the step count in ``last_epoch``; subclasses define the closed form
+    ``_lr(base_lr, t)`` (or ``lr_at``), and ``_next_rates`` where PyTorch steps from the
+    current rate."""
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         if not isinstance(optimizer, Optimizer):
@@ -34,11 +40,11 @@ class LRScheduler:
                 raise KeyError(f"{type(self).__name__}: resuming at last_epoch={last_epoch} needs "
                                "'initial_lr' in every parameter group (load the optimizer first)")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        self.step()
+        self.last_epoch = last_epoch + 1
+        self._apply(self._first_rates())
 
     def lr_at(self, epoch: int) -> list[float]:
-        """The learning rate of every group at step ``epoch``."""
+        """The learning rate of every group at step ``epoch`` (the closed form)."""
         return [self._lr(base_lr, epoch) for base_lr in self.base_lrs]
 
     def get_lr(self) -> list[float]:
@@ -50,7 +56,18 @@ class LRScheduler:
 
     def step(self) -> None:
         self.last_epoch += 1
-        self._apply(self.get_lr())
+        self._apply(self._next_rates())
+
+    def _next_rates(self) -> list[float]:
+        """The rates of step ``last_epoch``: the closed form, unless the schedule chains."""
+        return self.get_lr()
+
+    def _first_rates(self) -> list[float]:
+        """The rates set when the scheduler is built (step ``last_epoch``)."""
+        return self._next_rates()
+
+    def _current_rates(self) -> list[float]:
+        return [group["lr"] for group in self.optimizer.param_groups]
 
     def _apply(self, rates: list[float]) -> None:
         for group, rate in zip(self.optimizer.param_groups, rates):
@@ -79,6 +96,50 @@ class StepLR(LRScheduler):
     def _lr(self, base_lr: float, epoch: int) -> float:
         return base_lr * self.gamma ** (epoch // self.step_size)
 
+    def _next_rates(self) -> list[float]:
+        # PyTorch's get_lr: the group's rate times γ at each multiple of step_size.
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return self._current_rates()
+        return [rate * self.gamma for rate in self._current_rates()]
+
+
+class MultiStepLR(LRScheduler):
+    """lr(t) = base_lr · γ^(number of milestones ≤ t): multiply the rate by γ at each milestone
+    (a milestone listed twice, by γ²), as PyTorch's scheduler of that name."""
+
+    def __init__(self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1,
+                 last_epoch: int = -1):
+        self.milestones = sorted(int(milestone) for milestone in milestones)  # JSON-able
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def _lr(self, base_lr: float, epoch: int) -> float:
+        return base_lr * self.gamma ** bisect.bisect_right(self.milestones, epoch)
+
+    def _next_rates(self) -> list[float]:
+        # PyTorch's get_lr: the group's rate, times γ^(times t is a milestone).
+        reached = self.milestones.count(self.last_epoch)
+        if not reached:
+            return self._current_rates()
+        return [rate * self.gamma ** reached for rate in self._current_rates()]
+
+
+class ExponentialLR(LRScheduler):
+    """lr(t) = base_lr · γᵗ: the rate times γ at every step, as PyTorch's scheduler."""
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def _lr(self, base_lr: float, epoch: int) -> float:
+        return base_lr * self.gamma ** epoch
+
+    def _first_rates(self) -> list[float]:
+        return self._current_rates()  # PyTorch's: building the scheduler keeps the rate
+
+    def _next_rates(self) -> list[float]:
+        return [rate * self.gamma for rate in self._current_rates()]
+
 
 class LinearLR(LRScheduler):
     """A linear ramp of the factor from ``start_factor`` to ``end_factor`` over ``total_iters``
@@ -97,6 +158,24 @@ class LinearLR(LRScheduler):
         progress = min(epoch, self.total_iters) / self.total_iters
         return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
 
+    def _first_rates(self) -> list[float]:
+        # PyTorch: a fresh scheduler scales the rate by start_factor; one resumed at a later
+        # step (last_epoch given) keeps the rate the group has.
+        if self.last_epoch == 0:
+            return [rate * self.start_factor for rate in self._current_rates()]
+        return self._current_rates()
+
+    def _next_rates(self) -> list[float]:
+        # PyTorch's get_lr: the rate times factor(t) / factor(t − 1), once t is past 0.
+        if self.last_epoch == 0:
+            return [rate * self.start_factor for rate in self._current_rates()]
+        if self.last_epoch > self.total_iters:
+            return self._current_rates()
+        slope = self.end_factor - self.start_factor
+        ratio = 1.0 + slope / (self.total_iters * self.start_factor
+                               + (self.last_epoch - 1) * slope)
+        return [rate * ratio for rate in self._current_rates()]
+
 
 class CosineAnnealingLR(LRScheduler):
     """lr(t) = η_min + (base_lr − η_min) · (1 + cos(π t / T_max)) / 2: half a cosine from
@@ -111,6 +190,19 @@ class CosineAnnealingLR(LRScheduler):
 
     def _lr(self, base_lr: float, epoch: int) -> float:
         return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+    def _first_rates(self) -> list[float]:
+        return self._current_rates()  # PyTorch's: building the scheduler keeps the rate
+
+    def _next_rates(self) -> list[float]:
+        # PyTorch's get_lr: the distance to η_min scaled by the ratio of successive cosine
+        # factors; past T_max the cosine climbs again, from its minimum by a fixed amount.
+        t, period = self.last_epoch, self.T_max
+        if (t - 1 - period) % (2 * period) == 0:
+            return [rate + (base_lr - self.eta_min) * (1 - math.cos(math.pi / period)) / 2
+                    for rate, base_lr in zip(self._current_rates(), self.base_lrs)]
+        ratio = (1 + math.cos(math.pi * t / period)) / (1 + math.cos(math.pi * (t - 1) / period))
+        return [ratio * (rate - self.eta_min) + self.eta_min for rate in self._current_rates()]
 
 
 class LambdaLR(LRScheduler):
@@ -144,8 +236,18 @@ class SequentialLR(LRScheduler):
                              f"{len(schedulers) - 1} milestones, got {len(milestones)}")
         if any(s.optimizer is not optimizer for s in schedulers):
             raise ValueError("SequentialLR: every scheduler must drive the same optimizer")
+        if any(isinstance(s, ReduceLROnPlateau) for s in schedulers):
+            raise ValueError("SequentialLR: ReduceLROnPlateau has no schedule to follow (its "
+                             "step needs the metric); step it on its own")
         self._schedulers = list(schedulers)
         self._milestones = list(milestones)
+        if last_epoch == -1:
+            # As PyTorch: undo what building the schedulers did to the rates and their counts;
+            # the first schedule then starts from the initial rates.
+            for group in optimizer.param_groups:
+                group["lr"] = group["initial_lr"]
+            for scheduler in self._schedulers:
+                scheduler.last_epoch -= 1
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, epoch: int) -> list[float]:
@@ -153,15 +255,25 @@ class SequentialLR(LRScheduler):
         start = self._milestones[index - 1] if index > 0 else 0
         return self._schedulers[index].lr_at(epoch - start)
 
+    def _first_rates(self) -> list[float]:
+        if self.last_epoch != 0:  # resumed at a later step: the closed form
+            return self.lr_at(self.last_epoch)
+        first = self._schedulers[bisect.bisect_right(self._milestones, 0)]
+        first.last_epoch += 1
+        first._apply(first._first_rates())
+        return first.get_last_lr()
+
     def step(self) -> None:
         self.last_epoch += 1
         index = bisect.bisect_right(self._milestones, self.last_epoch)
-        start = self._milestones[index - 1] if index > 0 else 0
         active = self._schedulers[index]
-        active.last_epoch = self.last_epoch - start
-        rates = active.lr_at(active.last_epoch)
-        active._last_lr = list(rates)
-        self._apply(rates)
+        if index > 0 and self._milestones[index - 1] == self.last_epoch:
+            # A new schedule starts at its step 0 from its closed form (PyTorch's step(0)).
+            active.last_epoch = 0
+            active._apply(active.lr_at(0))
+        else:
+            active.step()
+        self._last_lr = list(active.get_last_lr())
 
     def state_dict(self) -> dict:
         state = super().state_dict()

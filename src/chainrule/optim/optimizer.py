@@ -34,6 +34,11 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups: list[dict] = []
         self.state: dict[Tensor, dict] = {}
+        if isinstance(params, (set, frozenset)):
+            params = [{"params": params}]  # refused by add_param_group, as a group's set is
+        if isinstance(params, Tensor):
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of tensors or of "
+                            "dicts (e.g. model.parameters() or [weight]), not one tensor")
         params = list(params)
         if not params:
             raise ValueError(f"{type(self).__name__} got an empty parameter list; pass "
@@ -46,11 +51,18 @@ class Optimizer:
         """Add parameters with their own hyper-parameters (the defaults fill in the rest)."""
         group = dict(group)
         params = group["params"]
+        if isinstance(params, (set, frozenset)):
+            # A set's order changes between runs, and state_dict numbers parameters by order.
+            raise TypeError(f"{type(self).__name__}: parameters must come in an ordered "
+                            "collection (a list, model.parameters()), not a set, whose order "
+                            "changes between runs")
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
         for p in group["params"]:
-            if not isinstance(p, Tensor) or not p.is_leaf or not p.requires_grad:
-                raise ValueError(f"{type(self).__name__}: can only optimize leaf tensors that "
-                                 "require grad (parameters)")
+            # A leaf that does not require grad (a frozen layer of model.parameters()) is
+            # accepted, as PyTorch does: it never has a gradient, so steps leave it alone.
+            if not isinstance(p, Tensor) or not p.is_leaf:
+                raise ValueError(f"{type(self).__name__}: can only optimize leaf tensors "
+                                 "(parameters), not the result of an operation")
         known = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in known for p in group["params"]):
             raise ValueError(f"{type(self).__name__}: a parameter appears in two groups")
@@ -59,18 +71,8 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Forget every parameter's gradient: ``None`` (PyTorch's default), or with
-        ``set_to_none=False`` zeros written into it in place, the same tensor kept, as PyTorch
-        does (a gradient with a graph of its own, from ``create_graph``, is replaced instead)."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none or p.grad is None:
-                    p.grad = None
-                elif p.grad.requires_grad:
-                    p.grad = as_tensor(backend.xp.zeros_like(p.data))
-                else:
-                    with autograd.no_grad():
-                        p.grad.zero_()
+        """Forget every parameter's gradient (see ``zero_gradients``)."""
+        zero_gradients((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure: Callable[[], Tensor] | None = None):
         """One update of every parameter that has a gradient. ``closure``, if given, recomputes
@@ -155,6 +157,21 @@ class Optimizer:
             for key in sorted(k for k in group if k != "params"):
                 lines.append(f"    {key}: {group[key]}")
         return "\n".join(lines) + "\n)"
+
+
+def zero_gradients(parameters: Iterable[Tensor], set_to_none: bool = True) -> None:
+    """Forget each parameter's gradient: ``None`` (PyTorch's default), or with
+    ``set_to_none=False`` zeros written into it in place, the same tensor kept, as PyTorch
+    does (a gradient with a graph of its own, from ``create_graph``, is replaced instead).
+    ``Optimizer.zero_grad`` and ``Module.zero_grad`` both."""
+    for p in parameters:
+        if set_to_none or p.grad is None:
+            p.grad = None
+        elif p.grad.requires_grad:
+            p.grad = as_tensor(backend.xp.zeros_like(p.data))
+        else:
+            with autograd.no_grad():
+                p.grad.zero_()
 
 
 def l2_gradient(parameter: Tensor, weight_decay: float):
