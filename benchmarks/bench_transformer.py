@@ -8,6 +8,7 @@ batches; the steps run alternately in one process after a warm-up (see harness.p
 compiled step is ``chainrule.compile`` of the eager one, recorded before the timing starts.
 
     python benchmarks/bench_transformer.py [--quick | --full] [--threads N] [--batch B] [--json PATH]
+    python benchmarks/bench_transformer.py --full --threads 2 --alone pytorch
 """
 from __future__ import annotations
 
@@ -97,8 +98,9 @@ def batches(count: int, batch: int, length: int, vocab: int, seed: int = 1):
     return pairs
 
 
-def time_steps(threads: int, repeats: int, warmup: int, batch: int = BATCH):
-    """Seconds per float32 training step of each library, alternating."""
+def time_steps(threads: int, repeats: int, warmup: int, batch: int = BATCH, alone=None):
+    """Seconds per float32 training step of each library, alternating; ``alone``: of that
+    one only, the others built but never run."""
     import torch
 
     import chainrule
@@ -126,14 +128,13 @@ def time_steps(threads: int, repeats: int, warmup: int, batch: int = BATCH):
             cpu[name].append(time.process_time() - started)
         return run
 
-    timings = compare({"chainrule": timed("chainrule", chainrule_step, model, optimizer, ours),
-                       "chainrule compiled": timed("chainrule compiled", compiled, None, None,
-                                                   ours),
-                       "pytorch": timed("pytorch", torch_step, reference, reference_optimizer,
-                                        theirs)},
+    steps = {"chainrule": timed("chainrule", chainrule_step, model, optimizer, ours),
+             "chainrule compiled": timed("chainrule compiled", compiled, None, None, ours),
+             "pytorch": timed("pytorch", torch_step, reference, reference_optimizer, theirs)}
+    timings = compare({name: step for name, step in steps.items() if alone in (None, name)},
                       repeats=repeats, warmup=warmup)
     cpu_timings = {name: Timing(f"{name} (CPU time)", values[warmup:])
-                   for name, values in cpu.items()}
+                   for name, values in cpu.items() if alone in (None, name)}
     return timings, cpu_timings
 
 
@@ -146,10 +147,19 @@ def main():
     mode.add_argument("--full", action="store_true", help="the repeats RESULTS.md is made from")
     parser.add_argument("--threads", type=int, default=BLAS_THREADS)
     parser.add_argument("--batch", type=int, default=BATCH, help="sequences per step (baby: 12)")
+    parser.add_argument("--alone", choices=["chainrule", "chainrule compiled", "pytorch"],
+                        help="time this library's step alone (a line, no table): separate "
+                             "processes compare without the libraries' idle threads spinning "
+                             "on each other's cores, which they do at 2 threads in one process")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args()
     repeats, warmup = (3, 1) if args.quick else (40, 5) if args.full else (15, 3)
-    timings, cpu_timings = time_steps(args.threads, repeats, warmup, args.batch)
+    timings, cpu_timings = time_steps(args.threads, repeats, warmup, args.batch, args.alone)
+    if args.alone:
+        timing = timings[args.alone]
+        print(f"{args.alone} alone, batch {args.batch}, {args.threads} thread(s): median "
+              f"{timing.median * 1e3:.1f} ms, min {timing.min * 1e3:.1f} ms per step")
+        return
     title = (f"GPT training step (n_layer 4, n_head 4, n_embd 128, block 64, batch {args.batch}, "
              f"AdamW, clipping), float32, {args.threads} thread(s)")
     print(table(timings, baseline="pytorch", unit="ms", title=title + ", wall-clock"))

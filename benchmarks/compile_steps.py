@@ -7,8 +7,10 @@ the ratio of the medians, of the minima and the median of the per-round ratios; 
 times with the thread's CPU clock, which a wait for a core does not advance. To compare two
 versions of chainrule, run it with each on PYTHONPATH, one after the other, a few times;
 ``--eager`` times the eager step instead (it needs no ``chainrule.compile``, so it runs on any
-version of the engine). Beside the limit it times the limit keeping its gradients (the update
-through a scratch buffer, as an engine whose ``p.grad`` survives the step must do it):
+version of the engine). ``--keep-gradients`` times a third candidate beside the limit: the
+limit keeping its gradients (the update through a scratch buffer, as an engine whose ``p.grad``
+survives the step must do it). Three candidates in turn leave the caches otherwise than two, so
+compare ratios measured the same way:
 
     python benchmarks/compile_steps.py --batch 1 --rounds 1500 --steps 4 --cpu
     mkdir -p /tmp/old && git archive 62eca1d src | tar -x -C /tmp/old && \\
@@ -34,6 +36,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1, help="steps of each per round")
     parser.add_argument("--cpu", action="store_true", help="the thread's CPU time, not wall")
     parser.add_argument("--eager", action="store_true", help="the eager step, not the compiled")
+    parser.add_argument("--keep-gradients", action="store_true",
+                        help="time the limit keeping its gradients too")
     args = parser.parse_args()
     harness.limit_threads(1, torch=False)
     images, labels = mlp.make_data(args.batch * 64)
@@ -44,9 +48,10 @@ def main() -> None:
         from bench_compile import CompiledMLP  # (imports chainrule.compile, which --eager skips)
         maker, mode = CompiledMLP, "compiled"
     candidates = {mode: maker(layers, args.activation),
-                  "limit": mlp.NumpyMLP(layers, args.activation),
-                  "limit keeping gradients": mlp.NumpyMLP(layers, args.activation,
-                                                          keep_gradients=True)}
+                  "limit": mlp.NumpyMLP(layers, args.activation)}
+    if args.keep_gradients:
+        candidates["limit keeping gradients"] = mlp.NumpyMLP(layers, args.activation,
+                                                             keep_gradients=True)
     batches = list(mlp.batches(images, labels, args.batch))
     for x, t in batches[:3]:  # warm-up (a compiled step's eager call and its recording)
         for model in candidates.values():
@@ -56,7 +61,8 @@ def main() -> None:
     order = list(candidates.items())
     for index in range(args.rounds):
         chunk = [batches[(index * args.steps + k) % len(batches)] for k in range(args.steps)]
-        for name, model in order[index % 3:] + order[:index % 3]:  # each first in turn
+        first = index % len(order)  # each candidate first in turn
+        for name, model in order[first:] + order[:first]:
             started = clock()
             for x, t in chunk:
                 model.step(x, t)
@@ -65,7 +71,7 @@ def main() -> None:
     print(f"{args.activation}, batch {args.batch}, {args.rounds} rounds of {args.steps} step(s), "
           f"{'CPU' if args.cpu else 'wall'} time, load {os.getloadavg()[0]:.1f}: {mode} "
           f"{numpy.median(a):.1f} µs per step")
-    for reference in ("limit", "limit keeping gradients"):
+    for reference in list(candidates)[1:]:
         b = numpy.array(times[reference])
         print(f"  against the {reference} ({numpy.median(b):.1f} µs): medians "
               f"{numpy.median(a) / numpy.median(b):.3f}×, minima {a.min() / b.min():.3f}×, "
