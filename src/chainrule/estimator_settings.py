@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy
+
 
 def whole(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -43,11 +45,21 @@ def check_architecture(estimator) -> None:
     ``ValueError`` if a setting it was built from has changed since, which it would ignore."""
     for name, value in architecture(estimator).items():
         built = estimator._built_with_[name]
-        if value != built:
+        if _as_built(value) != _as_built(built):
             raise ValueError(f"{type(estimator).__name__}: {name}={value!r}, but the fitted "
                              f"network was built with {name}={built!r}, and a continued fit "
                              "(warm_start, partial_fit) trains that network; fit with "
                              "warm_start=False for a new one")
+
+
+def _as_built(value):
+    """A setting as the network is built from it: sizes as a tuple of numbers, whether given as
+    a tuple, a list or an array, and a size alone as its 1-tuple (``hidden=8`` is ``(8,)``)."""
+    if whole(value):
+        return (int(value),)
+    if isinstance(value, (tuple, list, numpy.ndarray)):
+        return tuple(numpy.ravel(value).tolist())
+    return value
 
 
 def check_settings(estimator) -> None:
