@@ -251,7 +251,11 @@ def _settings(run: RunDirectory, text: str, preset: str | None,
     if changed:
         raise ValueError(f"resume=True continues {run.path} with its saved settings; only "
                          f"max_iters may change, not {', '.join(changed)}")
-    train_config = TrainConfig(**saved["train"])
+    try:
+        train_config = TrainConfig(**saved["train"])
+    except ValueError as error:  # saved by a version that took it (a min_lr above the rate)
+        raise ValueError(f"resume=True: {run.path} cannot be resumed: it was saved with settings "
+                         f"now refused ({error}); train it anew with overwrite=True") from None
     if overrides.get("max_iters") is not None:
         if overrides["max_iters"] < reached:
             raise ValueError(f"resume=True: {run.path} has reached step {reached}; "
