@@ -28,6 +28,7 @@ from .data.text_batches import get_batch, split_tokens  # also lm.get_batch, lm.
 from .data.tokenizers import TOKENIZERS, tokenizer_from_dict
 from .divergence import DivergenceGuard, check_parameters
 from .errors import DataError
+from .lm_generation import generate, load, saved_run  # noqa: F401 (lm.generate, lm.load)
 from .models.gpt import GPT, PRESETS, GPTConfig
 from .nn.utils import clip_grad_norm_
 from .optim import AdamW
@@ -35,7 +36,6 @@ from .optim.lr_scheduler import WarmupCosineLR
 from .progress import Progress, line
 from .rundir import RunDirectory
 from .tensor import as_tensor
-from .lm_generation import generate, load, saved_run  # noqa: F401 (lm.generate, lm.load)
 from .threads import describe_threads
 from .training_step import AVERAGED_IN_HOOKS, TrainingStep
 
