@@ -179,3 +179,11 @@ def test_a_continued_fit_takes_one_layer_size_alone_as_its_one_tuple(iris):
     model.set_params(hidden=8)  # one layer of 8, as built
     model.fit(X, y)
     assert model.n_iter_ == 4
+
+
+def test_a_continued_fit_takes_a_dropout_of_0_for_0_0(iris):
+    X, y = iris
+    model = MLPClassifier(hidden=(8,), epochs=2, warm_start=True).fit(X, y)  # dropout=0.0
+    model.set_params(dropout=0)
+    model.fit(X, y)
+    assert model.n_iter_ == 4
