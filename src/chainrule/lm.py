@@ -67,8 +67,9 @@ class TrainConfig:
                                  f"{getattr(self, name)}")
         if self.seed < 0:
             raise ValueError(f"TrainConfig: seed must be ≥ 0, got {self.seed}")
-        if not 0 <= self.warmup_iters < self.lr_decay_iters:  # (the schedule's own words
-            # name its internals); the decay ends with the run unless told otherwise
+        # Refused here, in the recipe's words: the schedule's own message names its internals
+        # (warmup_steps, decay_steps). The decay ends with the run unless told otherwise.
+        if not 0 <= self.warmup_iters < self.lr_decay_iters:
             end = (f"max_iters={self.max_iters!r}" if self.lr_decay_iters == self.max_iters
                    else f"lr_decay_iters={self.lr_decay_iters!r}")
             raise ValueError(f"TrainConfig: warmup_iters={self.warmup_iters!r} must be at least 0 "
