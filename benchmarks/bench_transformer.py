@@ -7,7 +7,8 @@ The three models start from the same weights (chainrule's, copied into PyTorch) 
 batches; the steps run alternately in one process after a warm-up (see harness.py). The
 compiled step is ``chainrule.compile`` of the eager one, recorded before the timing starts.
 
-    python benchmarks/bench_transformer.py [--quick | --full] [--threads N] [--batch B] [--json PATH]
+    python benchmarks/bench_transformer.py [--quick | --full] [--threads N] [--batch B]
+                                           [--json PATH]
     python benchmarks/bench_transformer.py --full --threads 2 --alone pytorch
 """
 from __future__ import annotations

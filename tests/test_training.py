@@ -125,6 +125,20 @@ def test_resume_refuses_other_settings_or_data_before_restoring_anything(tmp_pat
     assert history["epoch"] == [1, 2, 3, 4]
 
 
+def test_resume_checks_the_data_of_a_tensor_dataset_subclass(tmp_path):
+    # its arrays are arrays like any TensorDataset's: known by its class's name alone, it went
+    # unchecked, and a resume on an edited table went on as the interrupted run
+    class Rows(chainrule.data.TensorDataset):
+        pass
+
+    X, y = blobs()
+    run(tmp_path, epochs=2, train=Rows(X[:90], y[:90]))
+    edited = X[:90].copy()
+    edited[0, 0] += 1
+    with pytest.raises(chainrule.errors.TrainingError, match="other training or validation data"):
+        run(tmp_path, epochs=4, resume=True, train=Rows(edited, y[:90]))
+
+
 def test_early_stopping_restores_the_best_epochs_weights():
     X, y = blobs()
     # Validation labels that disagree with the training labels: validation loss rises as the

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy
+
 
 def whole(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -43,11 +45,29 @@ def check_architecture(estimator) -> None:
     ``ValueError`` if a setting it was built from has changed since, which it would ignore."""
     for name, value in architecture(estimator).items():
         built = estimator._built_with_[name]
-        if value != built:
+        if not _same_setting(value, built):
             raise ValueError(f"{type(estimator).__name__}: {name}={value!r}, but the fitted "
                              f"network was built with {name}={built!r}, and a continued fit "
                              "(warm_start, partial_fit) trains that network; fit with "
                              "warm_start=False for a new one")
+
+
+_SEQUENCES = (tuple, list, numpy.ndarray)  # of layer sizes
+
+
+def _same_setting(value, built) -> bool:
+    """Whether a setting is still the one the network was built from: layer sizes compared as
+    sizes, whether given as a tuple, a list or an array, a size alone as its 1-tuple
+    (``hidden=8`` is ``(8,)``); anything else by ``==`` (``dropout=0`` is ``0.0``)."""
+    if isinstance(value, _SEQUENCES) or isinstance(built, _SEQUENCES):
+        return _as_sizes(value) == _as_sizes(built)
+    return value == built
+
+
+def _as_sizes(value):
+    if whole(value):
+        return (int(value),)
+    return tuple(numpy.ravel(value).tolist()) if isinstance(value, _SEQUENCES) else value
 
 
 def check_settings(estimator) -> None:

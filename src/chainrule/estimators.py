@@ -173,7 +173,6 @@ class SGDEstimator(BaseEstimator):
             return CosineAnnealingLR(self._optimizer, T_max=epochs)
         return None
 
-
     def _seed(self) -> int:
         if isinstance(self.random_state, numbers.Integral):
             return int(self.random_state)

@@ -28,6 +28,7 @@ from .data.text_batches import get_batch, split_tokens  # also lm.get_batch, lm.
 from .data.tokenizers import TOKENIZERS, tokenizer_from_dict
 from .divergence import DivergenceGuard, check_parameters
 from .errors import DataError
+from .lm_generation import generate, load, saved_run  # noqa: F401 (lm.generate, lm.load)
 from .models.gpt import GPT, PRESETS, GPTConfig
 from .nn.utils import clip_grad_norm_
 from .optim import AdamW
@@ -35,7 +36,6 @@ from .optim.lr_scheduler import WarmupCosineLR
 from .progress import Progress, line
 from .rundir import RunDirectory
 from .tensor import as_tensor
-from .lm_generation import generate, load, saved_run  # noqa: F401 (lm.generate, lm.load)
 from .threads import describe_threads
 from .training_step import AVERAGED_IN_HOOKS, TrainingStep
 
@@ -67,8 +67,9 @@ class TrainConfig:
                                  f"{getattr(self, name)}")
         if self.seed < 0:
             raise ValueError(f"TrainConfig: seed must be ≥ 0, got {self.seed}")
-        if not 0 <= self.warmup_iters < self.lr_decay_iters:  # (the schedule's own words
-            # name its internals); the decay ends with the run unless told otherwise
+        # Refused here, in the recipe's words: the schedule's own message names its internals
+        # (warmup_steps, decay_steps). The decay ends with the run unless told otherwise.
+        if not 0 <= self.warmup_iters < self.lr_decay_iters:
             end = (f"max_iters={self.max_iters!r}" if self.lr_decay_iters == self.max_iters
                    else f"lr_decay_iters={self.lr_decay_iters!r}")
             raise ValueError(f"TrainConfig: warmup_iters={self.warmup_iters!r} must be at least 0 "
@@ -251,7 +252,11 @@ def _settings(run: RunDirectory, text: str, preset: str | None,
     if changed:
         raise ValueError(f"resume=True continues {run.path} with its saved settings; only "
                          f"max_iters may change, not {', '.join(changed)}")
-    train_config = TrainConfig(**saved["train"])
+    try:
+        train_config = TrainConfig(**saved["train"])
+    except ValueError as error:  # saved by a version that took it (a min_lr above the rate)
+        raise ValueError(f"resume=True: {run.path} cannot be resumed: it was saved with settings "
+                         f"now refused ({error}); train it anew with overwrite=True") from None
     if overrides.get("max_iters") is not None:
         if overrides["max_iters"] < reached:
             raise ValueError(f"resume=True: {run.path} has reached step {reached}; "

@@ -58,9 +58,10 @@ def run_fingerprint(train, validation, batch_size: int, seed: int, clip_grad_nor
     arrays (None for a dataset that is not arrays: it is not checked). A run resumed with
     another batch size, or an edited table, would otherwise go on silently as if it were the
     same run."""
+    from .data import TensorDataset
+
     data = None
-    if all(type(each).__name__ == "TensorDataset" for each in (train, validation)
-           if each is not None):
+    if all(isinstance(each, TensorDataset) for each in (train, validation) if each is not None):
         digest = hashlib.sha256()
         for dataset in (train, validation):
             for array in (dataset.arrays if dataset is not None else ()):

@@ -235,9 +235,10 @@ def test_resume_without_a_run_says_so_in_flags(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command, options", [
-    ("train", ["--csv", "--target", "--missing", "--delimiter", "--model", "--hidden", "--activation",
-               "--epochs", "--batch-size", "--lr", "--optimizer", "--seed", "--out", "--resume",
-               "--overwrite", "--data-dir", "--dropout", "--momentum", "--patience"]),
+    ("train", ["--csv", "--target", "--missing", "--delimiter", "--model", "--hidden",
+               "--activation", "--epochs", "--batch-size", "--lr", "--optimizer", "--seed",
+               "--out", "--resume", "--overwrite", "--data-dir", "--dropout", "--momentum",
+               "--patience"]),
     ("evaluate", ["--csv"]),
     ("predict", ["--input", "--output"]),
 ])

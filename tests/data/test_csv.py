@@ -323,6 +323,26 @@ def test_a_file_separated_by_semicolons_says_so_when_the_target_is_not_found(tmp
     assert load_csv(path, target="y", delimiter=";").y.tolist() == [0.0, 1.0]
 
 
+def test_a_file_separated_by_commas_read_with_another_delimiter_says_so(tmp_path):
+    # --delimiter ';' given for a comma-separated file: ',' was not among the marks looked for
+    path = write(tmp_path, "a,y\n1,0\n2,1\n")
+    with pytest.raises(DataError, match=r"the header is a single column: are the cells "
+                                        r"separated by ',' rather than ';'\? Then give "
+                                        r"delimiter=','"):
+        load_csv(path, target="y", delimiter=";")
+
+
+def test_a_new_file_separated_otherwise_than_the_training_files_says_so(tmp_path):
+    # evaluate and predict read with the run's delimiter: a file written with another one had
+    # its whole header named as one unexpected column, and no word of the separator
+    encoder = load_csv(write(tmp_path, "a;y\n1;0\n2;1\n"), target="y", delimiter=";").encoder
+    later = write(tmp_path, "a,y\n3,1\n", "later.csv")
+    with pytest.raises(DataError, match=r"unexpected 'a,y' .*; the header is a single column: "
+                                        r"are the cells separated by ',' rather than ';', "
+                                        r"the training file's separator\?"):
+        encoder.encode_csv(later)
+
+
 def test_a_gzip_compressed_csv_is_named_as_such(tmp_path):
     path = tmp_path / "data.csv.gz"
     path.write_bytes(gzip.compress(HOUSES.encode("utf-8")))

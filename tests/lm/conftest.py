@@ -21,9 +21,3 @@ def trained_run(tmp_path_factory):
     text.write_text(make_text(), encoding="utf-8")
     metrics = lm.train(text, folder / "run", max_iters=100, progress=False, **TINY)
     return folder / "run", metrics
-
-
-@pytest.fixture
-def tiny():
-    """The tiny settings as a fixture, for test modules that cannot import this file by name."""
-    return dict(TINY)

@@ -5,6 +5,8 @@ from chainrule import lm
 from chainrule.data.tokenizers import ByteTokenizer, CharTokenizer
 from chainrule.errors import DataError
 
+from tiny_lm import TINY
+
 
 def test_the_same_seed_gives_the_same_text(trained_run):
     run, _ = trained_run
@@ -92,10 +94,10 @@ def test_a_character_cut_short_at_the_end_is_streamed_as_the_returned_text_has_i
     assert CharTokenizer.from_text("ab").stream_decoder()(None) == ""
 
 
-def test_byte_level_generation_streams_exactly_the_text_it_returns(tmp_path, tiny):
+def test_byte_level_generation_streams_exactly_the_text_it_returns(tmp_path):
     text = tmp_path / "unicode.txt"
     text.write_text("naïve café, señor! ☃ 日本語 " * 60, encoding="utf-8")
-    lm.train(text, tmp_path / "run", max_iters=3, progress=False, tokenizer="byte", **tiny)
+    lm.train(text, tmp_path / "run", max_iters=3, progress=False, tokenizer="byte", **TINY)
     loaded = lm.load(tmp_path / "run")
     cut_short = 0
     for seed in range(20):  # hot sampling from a barely trained model: many cut characters

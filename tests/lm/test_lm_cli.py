@@ -3,7 +3,7 @@ import pytest
 
 from chainrule.cli import main
 
-from tiny_lm import make_text
+from tiny_lm import TINY, make_text
 
 
 def run_cli(capsys, *argv):
@@ -68,20 +68,19 @@ def test_generate_names_an_unknown_character(trained_run, capsys):
     assert code == 2 and err.count("\n") == 1 and "'Q'" in err and out == ""
 
 
-def test_generate_without_a_prompt_on_a_model_that_never_saw_a_newline(tmp_path, tiny, capsys):
+def test_generate_without_a_prompt_on_a_model_that_never_saw_a_newline(tmp_path, capsys):
     from chainrule import lm
 
     text = tmp_path / "one_line.txt"
     text.write_text(make_text().replace("\n", " "))
-    lm.train(text, tmp_path / "run", max_iters=2, progress=False, **tiny)
+    lm.train(text, tmp_path / "run", max_iters=2, progress=False, **TINY)
     code, out, err = run_cli(capsys, "lm", "generate", str(tmp_path / "run"))
     assert code == 2 and err.count("\n") == 1 and out == ""
     assert "no --prompt given, and the default prompt, a newline, is a character the model " \
            "never saw in training; give --prompt" in err
 
 
-def test_generate_to_an_output_that_cannot_show_a_character(tmp_path, tiny, capsys,
-                                                            monkeypatch):
+def test_generate_to_an_output_that_cannot_show_a_character(tmp_path, capsys, monkeypatch):
     import io
     import sys
 
@@ -89,7 +88,7 @@ def test_generate_to_an_output_that_cannot_show_a_character(tmp_path, tiny, caps
 
     text = tmp_path / "french.txt"
     text.write_text("le café est très bon. " * 60, encoding="utf-8")
-    lm.train(text, tmp_path / "run", max_iters=2, progress=False, **tiny)
+    lm.train(text, tmp_path / "run", max_iters=2, progress=False, **TINY)
     monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding="ascii"))
     code = main(["lm", "generate", str(tmp_path / "run"), "--prompt", "café", "--max-new-tokens",
                  "3"])

@@ -10,6 +10,8 @@ from chainrule import lm
 from chainrule.cli import main
 from chainrule.errors import CheckpointError, RunDirectoryError
 
+from tiny_lm import TINY
+
 
 @pytest.fixture
 def run_copy(trained_run, tmp_path):
@@ -57,10 +59,10 @@ def test_resume_refuses_damaged_progress(run_copy, text_file):
         lm.train(text_file, run_copy, resume=True, max_iters=120, progress=False)
 
 
-def test_an_existing_run_is_refused_unless_overwrite(run_copy, text_file, tiny):
+def test_an_existing_run_is_refused_unless_overwrite(run_copy, text_file):
     with pytest.raises(RunDirectoryError, match="already holds a run; pass overwrite=True"):
-        lm.train(text_file, run_copy, max_iters=5, progress=False, **tiny)
-    metrics = lm.train(text_file, run_copy, max_iters=5, overwrite=True, progress=False, **tiny)
+        lm.train(text_file, run_copy, max_iters=5, progress=False, **TINY)
+    metrics = lm.train(text_file, run_copy, max_iters=5, overwrite=True, progress=False, **TINY)
     assert json.loads((run_copy / "metrics.json").read_text())["iterations"] == 5
     assert metrics["iterations"] == 5
 

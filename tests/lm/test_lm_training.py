@@ -154,3 +154,18 @@ def test_resume_refuses_a_max_iters_below_the_step_the_run_reached(text_file, tm
                                          r".*: give max_iters=30 or more"):
         lm.train(text_file, tmp_path / "run", resume=True, max_iters=10, progress=False)
     assert {path.name: path.read_bytes() for path in (tmp_path / "run").iterdir()} == before
+
+
+def test_a_run_saved_with_settings_now_refused_says_it_cannot_be_resumed(text_file, tmp_path,
+                                                                         monkeypatch):
+    # a run saved before min_lr above the rate was refused: resuming it asked for another
+    # min_lr, which resume then refused as a change of the run's settings
+    checks = lm.TrainConfig.__post_init__
+    monkeypatch.setattr(lm.TrainConfig, "__post_init__", lambda config: None)  # those days
+    lm.train(text_file, tmp_path / "run", max_iters=10,
+             **dict(TINY, learning_rate=1e-4, min_lr=1e-3, progress=False))
+    monkeypatch.setattr(lm.TrainConfig, "__post_init__", checks)
+    with pytest.raises(ValueError, match=r"cannot be resumed: it was saved with settings now "
+                                         r"refused \(TrainConfig: min_lr=0\.001 is above .*\); "
+                                         r"train it anew with overwrite=True"):
+        lm.train(text_file, tmp_path / "run", resume=True, max_iters=20, progress=False)

@@ -160,3 +160,30 @@ def test_a_continued_fit_refuses_a_setting_the_fitted_network_was_built_without(
     numpy.testing.assert_array_equal(model.predict_proba(X), before)  # left as it was
     model.set_params(**{name: MLPClassifier(hidden=(8,)).get_params()[name]})
     model.fit(X, y) if continued == "warm_start" else model.partial_fit(X, y)  # as built: goes on
+
+
+@pytest.mark.parametrize("same", [[8, 4], numpy.array([8, 4]), (numpy.int64(8), 4)])
+def test_a_continued_fit_takes_the_same_layers_written_another_way(iris, same):
+    # (8, 4), [8, 4] and an array of them build the same network: nothing changed. The list
+    # was refused as a change, and the array ended in NumPy's "truth value ... is ambiguous".
+    X, y = iris
+    model = MLPClassifier(hidden=(8, 4), epochs=2, warm_start=True).fit(X, y)
+    model.set_params(hidden=same)
+    model.fit(X, y)
+    assert model.n_iter_ == 4
+
+
+def test_a_continued_fit_takes_one_layer_size_alone_as_its_one_tuple(iris):
+    X, y = iris
+    model = MLPClassifier(hidden=(8,), epochs=2, warm_start=True).fit(X, y)
+    model.set_params(hidden=8)  # one layer of 8, as built
+    model.fit(X, y)
+    assert model.n_iter_ == 4
+
+
+def test_a_continued_fit_takes_a_dropout_of_0_for_0_0(iris):
+    X, y = iris
+    model = MLPClassifier(hidden=(8,), epochs=2, warm_start=True).fit(X, y)  # dropout=0.0
+    model.set_params(dropout=0)
+    model.fit(X, y)
+    assert model.n_iter_ == 4

@@ -127,10 +127,10 @@ def as_flag(name: str, *value) -> str:
         return f"{flag} {','.join(map(str, value))}"
     if isinstance(value, float):  # as typed: 0.1, 1e-05, and 0 rather than 0.0
         return f"{flag} {value!r}".removesuffix(".0")
-    return f"{flag} {_typed(value) if isinstance(value, str) else value}"
+    return f"{flag} {_shell_word(value) if isinstance(value, str) else value}"
 
 
-def _typed(text: str) -> str:
+def _shell_word(text: str) -> str:
     """A value as a shell takes it: ';' quoted, a tab as the word ``tab`` (``--delimiter``)."""
     return "tab" if text in ("\t", "\\t") else shlex.quote(text)
 
@@ -154,7 +154,7 @@ def as_flags(error: Exception) -> str:
         else:
             given = next(text for text in (double, single, plain) if text is not None)
             if given not in ("", "True"):
-                given = _typed(given)
+                given = _shell_word(given)
         return FLAGS[name] + ("" if given in ("", "True") else f" {given}")
 
     return _ARGUMENT.sub(flag, str(error))

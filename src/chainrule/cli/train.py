@@ -47,8 +47,8 @@ def register(subparsers) -> None:
                         help="what to do with empty cells in the CSV: refuse them, drop their "
                              "rows, or fill them with the column's mean (most frequent text)")
     source.add_argument("--delimiter", type=_delimiter, default=",", metavar="CHAR",
-                        help="what separates the CSV's cells (default ','; ';', or tab as "
-                             "'tab' or '\\t')")
+                        help="what separates the CSV's cells: ',', ';', a tab (written 'tab' "
+                             "or '\\t'), or another character")
     source.add_argument("--data-dir", metavar="DIR",
                         help="folder with the MNIST / Fashion-MNIST IDX files (.gz or raw)")
     source.add_argument("--val", type=float, default=0.1, metavar="FRACTION",

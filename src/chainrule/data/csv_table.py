@@ -136,9 +136,13 @@ class TableEncoder:
                 parts.append("missing " + ", ".join(map(repr, absent)))
             if extra:
                 parts.append("unexpected " + ", ".join(map(repr, extra)))
+            separator = _other_separator(header, self.delimiter)
+            hint = (f"; the header is a single column: are the cells separated by "
+                    f"{separator!r} rather than {self.delimiter!r}, the training file's "
+                    "separator?" if separator else "")
             raise DataError(f"{path}: the columns differ from the training data's: "
                             f"{'; '.join(parts)} (the model was trained on: "
-                            f"{', '.join(expected)}; target {self.target!r})")
+                            f"{', '.join(expected)}; target {self.target!r}){hint}")
         if with_target and self.target not in header:
             raise DataError(f"{path}: no target column {self.target!r} to evaluate against; the "
                             f"columns are: {', '.join(header)}")
@@ -165,6 +169,14 @@ class TableEncoder:
                 f"features, target {self.target!r}, {self.task})")
 
 
+def _other_separator(header: list[str], delimiter: str) -> str | None:
+    """The mark that seems to separate the cells of a header read as one column, if any."""
+    if len(header) != 1:
+        return None
+    return next((mark for mark in (",", ";", "\t", "|")
+                 if mark != delimiter and mark in header[0]), None)
+
+
 def load_csv(path, target: str, missing: str = "error", task: str | None = None,
              delimiter: str = ",", max_categories: int = 100) -> Table:
     """Load a CSV with a header row as a Table, learning a ``TableEncoder`` (``table.encoder``).
@@ -189,11 +201,11 @@ def load_csv(path, target: str, missing: str = "error", task: str | None = None,
     if target not in header:
         close = difflib.get_close_matches(target, header, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        separators = [mark for mark in (";", "\t", "|") if len(header) == 1 and mark in header[0]]
-        if separators:
+        separator = _other_separator(header, delimiter)
+        if separator:
             hint = (f"; the header is a single column: are the cells separated by "
-                    f"{separators[0]!r} rather than {delimiter!r}? Then give "
-                    f"delimiter={separators[0]!r}")
+                    f"{separator!r} rather than {delimiter!r}? Then give "
+                    f"delimiter={separator!r}")
         raise DataError(f"{path}: no column named {target!r} (the target); the columns are: "
                         f"{', '.join(header)}{hint}")
     cells = {name: [row[j] for row in rows] for j, name in enumerate(header)}

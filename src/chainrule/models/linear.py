@@ -67,7 +67,7 @@ class LinearRegression(SGDRegressorMixin, SGDEstimator):
         if validation is not None or checkpoint_dir is not None or resume:
             raise ValueError("LinearRegression: solver='lstsq' solves in one step, with no "
                              "epochs to validate, checkpoint or resume: validation, "
-                             "checkpoint_dir and resume are solver='sgd''s")
+                             "checkpoint_dir and resume need solver='sgd'")
         with self._unfitted_if_it_fails(fresh=True):
             X, targets = self._validate(X, y, reset=True)
             self._fit_target_scaling(targets)

@@ -18,8 +18,9 @@ from typing import Callable, Sequence
 
 from .optimizer import Optimizer
 
-__all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "LinearLR", "CosineAnnealingLR", "LambdaLR", "SequentialLR",
-           "WarmupCosineLR", "warmup_cosine", "ReduceLROnPlateau"]
+__all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "LinearLR",
+           "CosineAnnealingLR", "LambdaLR", "SequentialLR", "WarmupCosineLR", "warmup_cosine",
+           "ReduceLROnPlateau"]
 
 
 class LRScheduler:
