@@ -298,8 +298,9 @@ def check_memory(sizes: list[int], optimizer: str) -> None:
 
 
 def check_same_run(out: Path, config: RunConfig, described: dict) -> None:
-    """Refuse to resume a run with other settings (the number of epochs, the patience, the data
-    folder and compile, which changes the speed and not the numbers, may change), or with other
+    """Refuse to resume a run with other settings (the number of epochs, unless a cosine
+    schedule spans them, the patience, the data folder and compile, which changes the speed and
+    not the numbers, may change), or with other
     data: ``described`` (the new config.json) must encode and scale it as the run did, which a
     CSV edited since would not. A run killed before its first checkpoint resumes from epoch 1,
     which gives the same result as an uninterrupted run."""
@@ -310,6 +311,13 @@ def check_same_run(out: Path, config: RunConfig, described: dict) -> None:
     saved_config = validate(load_json(saved_path), TRAINING_RUN, saved_path)
     check_training_run(saved_config, saved_path)
     saved = RunConfig.from_config(saved_config)
+    if saved.lr_schedule == "cosine" and config.epochs != saved.epochs:
+        # the schedule's length is its epochs: past them the cosine climbs back up
+        raise SettingError(("resume", True), " with ", ("epochs", config.epochs), f" but the run "
+                           f"in {out} was started with ", ("epochs", saved.epochs), " and a "
+                           "cosine schedule, which decays the rate over those epochs (past "
+                           "them it would rise again); resume with ", ("epochs", saved.epochs),
+                           ", or train anew with ", ("overwrite", True))
     for field in dataclasses.fields(RunConfig):
         if field.name in ("epochs", "patience", "data_dir", "compile"):
             continue

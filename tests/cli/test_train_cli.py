@@ -267,6 +267,22 @@ def test_a_cosine_schedule_is_recorded_shown_and_changes_the_training(tmp_path, 
     assert main(["evaluate", str(tmp_path / "c")]) == 0
 
 
+def test_a_cosine_run_resumed_with_more_epochs_is_refused_not_warmed_up_again(tmp_path, capsys):
+    # the schedule's state keeps the epochs it decays over: resumed with more, the rate
+    # climbed back up along the cosine after them
+    run = str(tmp_path / "c")
+    common = ["digits", "--model", "softmax", "--lr", "0.5", "--lr-schedule", "cosine",
+              "--out", run]
+    train(capsys, *common, "--epochs", "3")
+    err = fails(capsys, ["train", *common, "--epochs", "6", "--resume"])
+    assert "--resume with --epochs 6 but the run in" in err
+    assert "started with --epochs 3 and a cosine schedule" in err
+    train(capsys, *common, "--epochs", "3", "--resume")  # its own epochs: nothing left to do
+    constant = ["digits", "--model", "softmax", "--lr", "0.5", "--out", str(tmp_path / "k")]
+    train(capsys, *constant, "--epochs", "2")
+    train(capsys, *constant, "--epochs", "4", "--resume")  # a constant rate: more epochs go on
+
+
 def test_an_unknown_schedule_in_a_config_is_refused_naming_the_field(tmp_path, capsys):
     train(capsys, "digits", "--model", "softmax", "--epochs", "1", "--out", str(tmp_path / "r"))
     path = tmp_path / "r" / "config.json"
