@@ -139,6 +139,25 @@ def test_resume_checks_the_data_of_a_tensor_dataset_subclass(tmp_path):
         run(tmp_path, epochs=4, resume=True, train=Rows(edited, y[:90]))
 
 
+def test_resume_refuses_a_schedule_other_than_the_checkpoints(tmp_path):
+    # the checkpoint restored the old schedule over the new one: resumed with more epochs for
+    # its cosine, the run went past the cosine's end, where the rate climbs again
+    def cosine_run(epochs, resume=False):
+        model, optimizer = build()
+        schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+        X, y = blobs()
+        training.fit(model, F.cross_entropy, optimizer, (X, y), epochs=epochs, batch_size=32,
+                     scheduler=schedule, checkpoint_dir=tmp_path, resume=resume,
+                     progress=False)
+        return optimizer
+    cosine_run(3)
+    with pytest.raises(chainrule.errors.TrainingError,
+                       match=r"with schedule=.*'T_max', 6.*but the checkpoint's run was trained "
+                             r"with schedule=.*'T_max', 3"):
+        cosine_run(6, resume=True)
+    assert cosine_run(3, resume=True).param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+
+
 def test_early_stopping_restores_the_best_epochs_weights():
     X, y = blobs()
     # Validation labels that disagree with the training labels: validation loss rises as the

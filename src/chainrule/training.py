@@ -176,7 +176,7 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
     if checkpoint_dir is not None:
         checkpoint_dir = Path(checkpoint_dir)
         run = run_fingerprint(train, validation if validation is None else as_dataset(validation),
-                              batch_size, seed, clip_grad_norm, loss)
+                              batch_size, seed, clip_grad_norm, loss, scheduler)
         if distributed.is_main_process():  # under mpiexec, rank 0 alone writes
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
         if resume and has_checkpoint(checkpoint_dir):

@@ -49,15 +49,19 @@ CHECKPOINT_EXTRA = schema.Record({
               "run": schema.Record({  # absent before resumes were checked against it
                   "samples": schema.Integer(1), "batch_size": schema.Integer(1),
                   "seed": schema.Integer(), "clip_grad_norm": schema.Nullable(schema.Number()),
-                  "loss": schema.Text(), "data": schema.Nullable(schema.Text())})})
+                  "loss": schema.Text(), "data": schema.Nullable(schema.Text())},
+                  optional={"schedule": schema.Nullable(schema.Text())})})
 
 
-def run_fingerprint(train, validation, batch_size: int, seed: int, clip_grad_norm, loss) -> dict:
+def run_fingerprint(train, validation, batch_size: int, seed: int, clip_grad_norm, loss,
+                    scheduler=None) -> dict:
     """What a resumed run must share with its checkpoint's for its remaining epochs to be the
     run's: the settings that shape the steps, and the SHA-256 of the training and validation
     arrays (None for a dataset that is not arrays: it is not checked). A run resumed with
     another batch size, or an edited table, would otherwise go on silently as if it were the
-    same run."""
+    same run. The schedule is its settings as the run starts (a cosine's length, a step's
+    gamma, the base rates): a checkpoint restores the old ones over a new schedule's, so a run
+    resumed with more epochs for its cosine went past its end, where the rate rises again."""
     from .data import TensorDataset
 
     data = None
@@ -72,15 +76,18 @@ def run_fingerprint(train, validation, batch_size: int, seed: int, clip_grad_nor
         data = digest.hexdigest()
     return {"samples": len(train), "batch_size": int(batch_size), "seed": int(seed),
             "clip_grad_norm": None if clip_grad_norm is None else float(clip_grad_norm),
-            "loss": getattr(loss, "__qualname__", type(loss).__name__), "data": data}
+            "loss": getattr(loss, "__qualname__", type(loss).__name__), "data": data,
+            "schedule": None if scheduler is None else f"{type(scheduler).__name__}"
+                        f"{sorted(scheduler.state_dict().items())}"}
 
 
 def _check_same_run(folder: Path, saved: dict | None, now: dict) -> None:
     if saved is None:  # a checkpoint from before runs were fingerprinted
         return
     for key, value in now.items():
-        if saved[key] == value or (key == "data" and None in (value, saved[key])):
-            continue
+        if key not in saved or saved[key] == value or (key == "data" and None in (value,
+                                                                                  saved[key])):
+            continue  # (a key the checkpoint's version did not keep is not checked)
         what = ("other training or validation data than the checkpoint's run (their SHA-256 "
                 "differs)" if key == "data" else f"{key}={value!r}, but the checkpoint's run "
                 f"was trained with {key}={saved[key]!r}")
