@@ -300,10 +300,10 @@ def check_memory(sizes: list[int], optimizer: str) -> None:
 def check_same_run(out: Path, config: RunConfig, described: dict) -> None:
     """Refuse to resume a run with other settings (the number of epochs, unless a cosine
     schedule spans them, the patience, the data folder and compile, which changes the speed and
-    not the numbers, may change), or with other
-    data: ``described`` (the new config.json) must encode and scale it as the run did, which a
-    CSV edited since would not. A run killed before its first checkpoint resumes from epoch 1,
-    which gives the same result as an uninterrupted run."""
+    not the numbers, may change), or with other data: ``described`` (the new config.json) must
+    encode and scale it as the run did, which a CSV edited since would not. A run killed before
+    its first checkpoint resumes from epoch 1, which gives the same result as an uninterrupted
+    run."""
     saved_path = out / CONFIG_FILE
     if not saved_path.is_file():
         raise SettingError(f"{out}: holds no run to resume (no {CONFIG_FILE}); start it again "
