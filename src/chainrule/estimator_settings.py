@@ -13,6 +13,7 @@ import numpy
 
 
 def whole(value) -> bool:
+    """An integer, Python's or NumPy's, and not a bool (``True`` is not one layer)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 

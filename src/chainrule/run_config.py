@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from sklearn.exceptions import ConvergenceWarning
 from . import backend
 from .checkpoint import load_json, parse_json, to_json
 from .errors import DataError
+from .estimator_settings import whole
 from .run_schemas import ACTIVATIONS, TRAINING_RUN, check_training_run, parameter_count
 from .rundir import CONFIG_FILE
 from .schema import validate
@@ -62,10 +62,6 @@ class SettingError(_InArguments, DataError):
 
 class NotConvergedWarning(_InArguments, ConvergenceWarning):
     """A run that ended while its monitored loss was still falling."""
-
-
-def _whole(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def python_argument(name: str, *value) -> str:
@@ -127,7 +123,7 @@ class RunConfig:
                                    f": choose one of {', '.join(map(repr, given))}")
         for name in ("epochs", "batch_size", "patience"):
             value = getattr(self, name)
-            if value is not None and (not _whole(value) or value < 1):
+            if value is not None and (not whole(value) or value < 1):
                 raise SettingError((name, value), " must be a whole number, at least 1")
         if not (isinstance(self.delimiter, str) and len(self.delimiter) == 1) or \
                 self.delimiter in '"\r\n':
@@ -135,7 +131,7 @@ class RunConfig:
                                "character, such as ';' or a tab, and not a quote or line break")
         if not isinstance(self.compile, bool):
             raise SettingError(("compile", self.compile), " is True or False")
-        if not _whole(self.seed) or self.seed < 0:
+        if not whole(self.seed) or self.seed < 0:
             raise SettingError(("seed", self.seed), ": a seed is a whole number ≥ 0")
         if self.lr is not None and not self.lr > 0:
             raise SettingError(("lr", self.lr), ": the learning rate must be positive")
@@ -147,7 +143,7 @@ class RunConfig:
             if not 0 <= getattr(self, name) < 1:
                 raise SettingError((name, getattr(self, name)), ": use a fraction in [0, 1)")
         if self.hidden is not None and (not self.hidden or not all(
-                _whole(size) and size >= 1 for size in self.hidden)):
+                whole(size) and size >= 1 for size in self.hidden)):
             raise SettingError(("hidden", self.hidden), ": give positive layer sizes, e.g. ",
                                ("hidden", (256, 256)))
         # NumPy's numbers are welcome, but config.json holds Python's
