@@ -26,6 +26,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import numpy
 
@@ -281,14 +282,18 @@ def save_checkpoint(directory: str | os.PathLike, model, optimizer=None, schedul
 
 
 def load_checkpoint(path: str | os.PathLike, model=None, optimizer=None, scheduler=None,
-                    strict: bool = True, restore_rng: bool = True) -> dict:
+                    strict: bool = True, restore_rng: bool = True,
+                    before_restoring: Callable[[dict, Path], None] | None = None) -> dict:
     """Read a checkpoint (a run directory or its ``.safetensors`` file) and restore what is given.
 
     Returns ``{"config", "extra", "model_state", "path"}``: ``model_state`` maps the model's
     tensor names to NumPy arrays, so a caller can read the config, build the model, then load.
     Loading into a model it does not fit raises a ``CheckpointError`` naming the file, the
     tensor and both shapes. With ``restore_rng`` the global random generator continues from
-    where the saved run was.
+    where the saved run was. ``before_restoring(extra, path)`` is called with the metadata
+    ``extra`` once the file is read and its tensors checked, before anything is restored: a
+    caller's checks, which may refuse the checkpoint while nothing of it is in the model yet,
+    from one reading of the file.
     """
     path = _checkpoint_path(path)
     tensors, metadata = _read_safetensors(path)
@@ -298,6 +303,8 @@ def load_checkpoint(path: str | os.PathLike, model=None, optimizer=None, schedul
     saved = {key: parse_json(text, f"{path}: metadata {key!r}")
              for key, text in metadata.items() if key != "format"}
     _check_loaded(path, tensors, model, prefix="model.")
+    if before_restoring is not None:
+        before_restoring(saved.get("extra"), path)
     model_state = {name[len("model."):]: array for name, array in tensors.items()
                    if name.startswith("model.")}
     try:

@@ -143,16 +143,20 @@ def load_checkpoint(folder: Path, model, optimizer, scheduler, monitor: str, sta
     which must be the checkpoint's (checked before anything is restored)."""
     from . import checkpoint
 
-    unrestored = checkpoint.load_checkpoint(folder, restore_rng=False)
-    saved = schema.validate(unrestored["extra"], CHECKPOINT_EXTRA, unrestored["path"],
-                            "metadata extra")
-    _check_same_run(folder, saved.get("run"), run)
+    read = {}
+
+    def check(extra, path):
+        saved = read["saved"] = schema.validate(extra, CHECKPOINT_EXTRA, path, "metadata extra")
+        _check_same_run(folder, saved.get("run"), run)
+        if saved["history"]["monitor"] != monitor:
+            raise TrainingError(f"{folder}: the checkpoint's run monitored "
+                                f"{saved['history']['monitor']!r}, this one {monitor!r}; resume "
+                                "with the same settings")
+        _check_best_weights(folder, saved["early_stopping"]["best_epoch"], keeps_best)
+
+    checkpoint.load_checkpoint(folder, model, optimizer, scheduler, before_restoring=check)
+    saved = read["saved"]
     history = History.from_dict(saved["history"])
-    if history.monitor != monitor:
-        raise TrainingError(f"{folder}: the checkpoint's run monitored {history.monitor!r}, "
-                            f"this one {monitor!r}; resume with the same settings")
-    _check_best_weights(folder, saved["early_stopping"]["best_epoch"], keeps_best)
-    checkpoint.load_checkpoint(folder, model, optimizer, scheduler)
     for key, value in saved["early_stopping"].items():
         setattr(state, key, value)
     if (folder / BEST_WEIGHTS).is_file():
