@@ -52,7 +52,9 @@ The rules (TinyJit's, mostly):
 - A recording watches the engine process-wide for the length of one call: don't record in
   two threads at once.
 - Returned tensors are fresh copies, without a graph. After a replay each parameter's ``.grad``
-  is a buffer of the program, overwritten by the next call: copy it to keep it.
+  is a buffer of the program. One still held outside when the step is called again (kept in a
+  list, or its array) is left as eager mode leaves it: the call records again into new buffers
+  (or replays another program whose buffers are free). Keep a copy to replay every call.
 """
 from __future__ import annotations
 
@@ -194,6 +196,7 @@ class Compiled:
                 if gradient is not None and isinstance(gradient.data, Traced):
                     gradient.data = plain(gradient.data)
         self.program = Program(recording, inputs, outputs, key, self.function)
+        self.program.count_references()
         self.recordings += 1
         variants = self.programs.setdefault(key, [])
         variants.insert(0, self.program)

@@ -658,6 +658,72 @@ def test_gradients_set_to_none_at_the_end_of_the_step_stay_none():
     assert_same_state(steps[0][0], steps[1][0])
 
 
+HELD = {"the tensor": lambda grad: grad, "its array": lambda grad: grad.numpy(),
+        "a view of it": lambda grad: grad.data[1:]}
+
+
+@pytest.mark.parametrize("hold", HELD.values(), ids=HELD.keys())
+@pytest.mark.parametrize("then_zeroed", [False, True], ids=["", "then zero_grad"])
+def test_gradients_held_from_earlier_calls_keep_the_values_eager_mode_gives_them(hold,
+                                                                                then_zeroed):
+    """A replay writes its gradients into the same buffers on every call. A gradient an earlier
+    call left that the caller still holds (a history of gradients, to plot; its array, or a
+    view of it; the parameters' .grad cleared since or not) keeps its values: the call records
+    into new buffers, or replays a program whose buffers nobody holds. Once the gradients are
+    let go, the calls replay again without recording."""
+    (eager_model, _, eager_step), (model, optimizer, step) = twin_models(OPTIMIZERS["momentum"])
+    compiled = chainrule.compile(step)
+    eager_history, history = [], []
+    for x, y in batches(8):
+        assert compiled(x, y).item() == eager_step(x, y).item()
+        eager_history.append([hold(p.grad) for p in eager_model.parameters()])
+        history.append([hold(p.grad) for p in model.parameters()])
+        if then_zeroed:
+            optimizer.zero_grad()
+            eager_model.zero_grad()
+    assert_same_state(eager_model, model)
+    for eager_grads, grads in zip(eager_history, history):
+        for eager_grad, grad in zip(eager_grads, grads):
+            numpy.testing.assert_array_equal(getattr(grad, "data", grad),
+                                             getattr(eager_grad, "data", eager_grad))
+    recordings = compiled.recordings
+    assert recordings <= 5  # every other call (a program per call it left held, four kept)
+    del history, grads, grad
+    for x, y in batches(4, seed=1):
+        eager_step(x, y)
+        compiled(x, y)
+    assert compiled.recordings == recordings
+    assert_same_state(eager_model, model)
+
+
+def test_gradients_held_while_the_step_adds_to_them_keep_the_values_eager_mode_gives_them():
+    """Without zero_grad each call reads .grad and adds to it: the replay adds into the buffer
+    it left there, which a caller holding the last call's gradient still holds."""
+    models = []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        model = nn.Linear(3, 2)
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, model=model, optimizer=optimizer):
+            loss = (model(x) ** 2).sum()
+            loss.backward()
+            optimizer.step()
+            return loss
+        models.append((model, step))
+    (eager_model, eager_step), (model, step) = models
+    compiled = chainrule.compile(step)
+    eager_history, history = [], []
+    for index in range(8):
+        x = chainrule.tensor([[1.0, 2.0, -1.0]]) * (index + 1)
+        assert compiled(x).item() == eager_step(x).item()
+        eager_history.append(eager_model.weight.grad)
+        history.append(model.weight.grad)
+    for eager_grad, grad in zip(eager_history, history):
+        numpy.testing.assert_array_equal(grad.data, eager_grad.data)
+    assert_same_state(eager_model, model)
+
+
 def test_a_value_computed_twice_is_computed_once_unless_either_is_changed():
     """The replay computes once what the step computes twice from the same arrays (cross_entropy
     checks its labels, then its fused op checks them again), but not a result written in place
