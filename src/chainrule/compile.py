@@ -29,7 +29,8 @@ The rules (TinyJit's, mostly):
   the same object, or a number of the same value (a notebook's cell run again binds ``model``
   to a new model, which eager mode would train), and so does each ``self.<name>`` a method
   (or a callable object's ``__call__``) reads. The step's own code: with the function a
-  decorator wraps (``__wrapped__``) and the functions of its module that it calls by name. A
+  decorator wraps (``__wrapped__``), the functions of its module that it calls by name, and
+  a method's calls of the same object's methods and properties (``self.loss(x, y)``). A
   difference records again; the programs of the states seen last are kept (four per
   signature), so switching back replays. A gradient from before the step that the step reads
   (accumulated into, or zeroed in place) is read live.
@@ -45,7 +46,7 @@ The rules (TinyJit's, mostly):
   seeding it in the step (``manual_seed``, ``set_rng_state``) is refused: seed before the call.
 - Not seen, so not allowed: Python side effects in the step (appending to a list, printing)
   happen only when it records; a Python value read from outside the step by a function of
-  another module it calls, or by a method it calls, or changed in place (an item of a list),
+  another module it calls, or by another object's method, or changed in place (an item of a list),
   keeps the value it had when recorded: pass it as an argument; random numbers from a
   generator passed by hand; a change to a module's structure that replaces no tensor the step
   reads. Hooks are refused.
@@ -237,7 +238,8 @@ def _names_read(function) -> list:
     (``functools.wraps``' ``__wrapped__``, a ``functools.partial``'s function) and of the
     functions of the same module that these read by name, a helper ``loss_fn`` of the notebook
     too; and a method's ``self.<name>``: an attribute of the object, a slot, or a value of its
-    class (which ``self.name = ...`` would hide)."""
+    class (which ``self.name = ...`` would hide), in the method's code and in the code of the
+    methods and properties of the same object that it calls or reads."""
     while isinstance(function, functools.partial):  # the function it calls
         function = function.func
     if not hasattr(function, "__code__"):  # a callable object: its __call__ method
@@ -250,24 +252,28 @@ def _names_read(function) -> list:
     while hasattr(wrapped[-1], "__wrapped__") and hasattr(wrapped[-1].__wrapped__, "__code__"):
         wrapped.append(wrapped[-1].__wrapped__)
     modules = {id(each.__globals__) for each in wrapped}
-    functions, seen = list(wrapped), set()
+    # (function, the object whose self.<name> it reads, or None)
+    functions, seen = [(each, owner if each.__code__.co_argcount else None)  # (not *args)
+                       for each in wrapped], set()
     while functions:
-        current = functions.pop()
+        current, its_owner = functions.pop()
         if id(current) in seen:
             continue
         seen.add(id(current))
         who = step if current in wrapped else f"{current.__name__} (which {step} calls)"
-        method = current in wrapped and current.__code__.co_argcount  # (not a wrapper's *args)
-        found = _read_by(current, who, owner if method else None)
+        found, methods = _read_by(current, who, its_owner)
         read.update((key, found[key]) for key in found if key not in read)
-        functions += [value for _, _, value, _ in found.values()
+        functions += [(value, None) for _, _, value, _ in found.values()
                       if isinstance(value, FunctionType) and id(value.__globals__) in modules]
+        functions += [(method, its_owner) for method in methods]
     return list(read.values())
 
 
-def _read_by(function, who: str, owner) -> dict:
-    """What ``_names_read`` reads of one function's code; ``owner``: a method's object."""
-    namespace, read, codes = function.__globals__, {}, [function.__code__]
+def _read_by(function, who: str, owner) -> tuple[dict, list]:
+    """What ``_names_read`` reads of one function's code, and the methods of ``owner`` (a
+    method's object) that the code calls or whose property it reads, with ``self`` the same
+    object (``self.loss(x, y)`` reading ``self.model``): their code is the step's too."""
+    namespace, read, codes, methods = function.__globals__, {}, [function.__code__], []
     while codes:
         current, previous = codes.pop(), None
         codes += [constant for constant in current.co_consts if isinstance(constant, CodeType)]
@@ -283,6 +289,8 @@ def _read_by(function, who: str, owner) -> dict:
                     read[id(owner), name] = (holder, name, binding_now(holder, name),
                                              f"{function.__code__.co_varnames[0]}.{name} "
                                              f"that {who} reads")
+                else:
+                    methods += _own_code(owner, name)
             previous = instruction
     for name, cell in zip(function.__code__.co_freevars, function.__closure__ or ()):
         try:
@@ -290,7 +298,17 @@ def _read_by(function, who: str, owner) -> dict:
                                     f"the variable {name!r} of a function enclosing {who}")
         except ValueError:  # a variable not given a value yet
             pass
-    return read
+    return read, methods
+
+
+def _own_code(owner, name: str) -> list:
+    """The function ``owner.<name>`` runs with ``owner`` as its first argument: a method of its
+    class, or a property's getter; else nothing (a built-in, a static method...)."""
+    found = inspect.getattr_static(owner, name, None)
+    if isinstance(found, property):
+        found = found.fget
+    is_method = isinstance(found, FunctionType) and found.__code__.co_argcount > 0
+    return [found] if is_method else []
 
 
 def _attribute_holder(owner, name: str):

@@ -1374,7 +1374,26 @@ class DecayingTrainer(Trainer):
     decay = 0.01
 
 
-@pytest.mark.parametrize("kind", [Trainer, CallableTrainer, DecayingTrainer, DecoratedTrainer])
+class HelperTrainer(Trainer):
+    """Its step reads the model and optimiser through a method of its own and a property."""
+
+    @property
+    def updates(self):
+        return self.optimizer
+
+    def loss(self, x, y):
+        return F.cross_entropy(self.model(x), y)
+
+    def step(self, x, y):
+        self.updates.zero_grad()
+        loss = self.loss(x, y)
+        loss.backward()
+        self.updates.step()
+        return loss
+
+
+@pytest.mark.parametrize("kind", [Trainer, CallableTrainer, DecayingTrainer, DecoratedTrainer,
+                                  HelperTrainer])
 @pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
 def test_an_attribute_of_self_a_compiled_method_reads_given_a_new_model_records_again(
         dtype, kind):
