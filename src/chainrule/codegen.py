@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import operator
 import struct
-import sys
 from types import CellType
 from typing import NamedTuple
 
@@ -105,7 +104,7 @@ def bound_call(function, arguments, keywords, values, dynamic, out=None, scalar=
 
 
 def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_branch,
-               snapshot=None, entered=None, handed_out=((), ())):
+               snapshot=None, entered=None, more_tests=None):
     """A replay as the one function ``call(args)`` that the whole call is, written out: each
     input put where the program reads it (``inputs``: (position, slot, whether a tensor)), each
     gradient read live (``gradients``: (tensor, slot)), the steps line after line, each function
@@ -114,8 +113,9 @@ def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_
     the steps becomes ``if not same_settings(): run the step live, else: its operations``. A
     branch that goes the other way (``branch_changed``) is handed to ``after_branch(changed,
     args, state)``, ``state`` the random state taken first by ``snapshot`` (None: none).
-    ``entered``: the arguments of ``entry_tests``; the call then first tests whether it replays
-    this program, and returns ``MISSED`` if not (one function called, not two: after a step has
+    ``entered``: the arguments of ``entry_tests``, and ``more_tests(constants)`` more tests
+    written out; the call then first tests whether it replays this program, and returns
+    ``MISSED`` if not (one function called, not two: after a step has
     streamed its arrays through the caches, each function entered costs microseconds). An
     ``InputWrite`` among the steps counts a write to an argument's storage where eager mode
     counted it (a graph that saved it then refuses to run backward, rather than read the new
@@ -124,7 +124,8 @@ def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_
                  "after_branch": after_branch, "snapshot": snapshot, "missed": MISSED}
     lines = ["def call(args):"]
     if entered is not None:
-        tests = entry_tests(*entered, constants=constants) + _held_tests(*handed_out, constants)
+        tests = entry_tests(*entered, constants=constants)
+        tests += more_tests(constants) if more_tests else []
         lines += ["    try:",
                   f"        if not ({' and '.join(tests)}):",
                   "            return missed",
@@ -141,37 +142,6 @@ def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_
               f"    return {_result(outputs, constants)}"]
     exec("\n".join(lines), constants)
     return constants["call"]
-
-
-def reference_counts(handed_out, values, constants: dict) -> list:
-    """For each gradient tensor a replay leaves in a parameter's ``.grad`` (``handed_out``:
-    (parameter, tensor, the slots where the next call reads that ``.grad`` live)), written out:
-    the references to the tensor, less that ``.grad``, and to its array, less those slots of
-    ``values``. Each count the program's own once it is built; one higher is a gradient held
-    outside since (see ``Program.count_references``). The counts and the tests of them are the
-    same expressions, so that they count alike in any Python."""
-    constants.update(getrefcount=sys.getrefcount, values=values)
-    counts = []
-    for parameter, gradient, read in handed_out:
-        held, array = _named(constants, gradient), _named(constants, gradient.data)
-        counts += [f"getrefcount({held}) - ({_named(constants, parameter)}.grad is {held})",
-                   f"getrefcount({array})" + "".join(f" - (values[{slot}] is {array})"
-                                                    for slot in read)]
-    return counts
-
-
-def counter(handed_out, values):
-    """A function that gives the ``reference_counts``, as a tuple."""
-    counts = reference_counts(handed_out, values, constants := {})
-    return eval(f"lambda: ({''.join(count + ', ' for count in counts)})", constants)
-
-
-def _held_tests(handed_out, own, constants: dict) -> list:
-    """That no gradient a replay left in ``.grad`` is held outside the program: each count at
-    most the program's own, ``own`` (filled once the program is built)."""
-    constants["own"] = own
-    return [f"{count} <= own[{n}]" for n, count in
-            enumerate(reference_counts(handed_out, constants["values"], constants))]
 
 
 def _result(output, constants: dict) -> str:

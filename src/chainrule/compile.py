@@ -197,7 +197,7 @@ class Compiled:
                 if gradient is not None and isinstance(gradient.data, Traced):
                     gradient.data = plain(gradient.data)
         self.program = Program(recording, inputs, outputs, key, self.function)
-        self.program.count_references()
+        self.program.handed_out.count_own()  # (now that nothing of the build holds them)
         self.recordings += 1
         variants = self.programs.setdefault(key, [])
         variants.insert(0, self.program)

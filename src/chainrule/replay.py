@@ -18,9 +18,10 @@ import operator
 import numpy
 
 from . import autograd, backend, listing
-from .codegen import (InputWrite, Update, binding_now, bound_call, call_resolved, counter,
-                      guard, refs, resolve, same_binding, same_settings, whole_call)
+from .codegen import (InputWrite, Update, binding_now, bound_call, call_resolved, guard,
+                      refs, resolve, same_binding, same_settings, whole_call)
 from .errors import CompileError
+from .held_gradients import HandedOut
 from .listing import flat
 from .recording import Ref, structure_change
 from .simplify import Write, computed_once, counted_together, overwritten_nones, renamed_outputs
@@ -112,10 +113,7 @@ class Program:
         # the call would redo the same: it does not stop a fall-back to eager mode.
         self.grads_read = {id(obj) for obj, name, _ in recording.reads.values() if name == "grad"}
         self.steps, self.first_effect, self.snapshot_rng = [], len(self.instructions), False
-        # (parameter, the tensor a replay makes its .grad, the slots that read it on the next
-        # call): each, and its array, referenced by the program alone (``references``, counted
-        # once built) or also by that .grad
-        self.handed_out, self.references = [], []
+        self.handed_out = HandedOut(values)  # the tensors a replay leaves in .grad
         self.constant = set()  # buffers the same on every call: made from Python values, or of them
         self._plan_reuse(self.outputs)
         unseen = overwritten_nones(self.instructions)
@@ -149,7 +147,7 @@ class Program:
             entered=(signature, [(tensor, shape, dtype) for tensor, _, shape, dtype
                                  in self.gradients], self.guards, self.modules,
                      list(settled.values()), self.cleared, self.names),
-            handed_out=(self.handed_out, self.references))
+            more_tests=self.handed_out.tests)
 
     def _plan_reuse(self, outputs) -> None:
         """Buffers are reused, as a register allocator reuses registers: once the last operation
@@ -252,8 +250,8 @@ class Program:
             if source is None or source.index not in dynamic:
                 gradient = None if source is None else as_tensor(values[source.index])
                 if gradient is not None:
-                    self.handed_out.append((function, gradient, [
-                        slot for tensor, slot, _, _ in self.gradients if tensor is function]))
+                    self.handed_out.add(function, gradient, [
+                        slot for tensor, slot, _, _ in self.gradients if tensor is function])
                 return functools.partial(setattr, function, "grad", gradient), None
             return (lambda: setattr(function, "grad", as_tensor(values[source.index]))), None
         if kind == "optimizer":
@@ -327,25 +325,9 @@ class Program:
         return any(i.kind == "draw" for i in self.instructions[:before])
 
     # ------------------------------------------------------------ running
-    def count_references(self) -> None:
-        """Counts, once the program is built and before it has replayed, the references to each
-        gradient tensor it hands out and to its array: the program's own. A count higher later
-        is a gradient of an earlier call held outside (``history.append(p.grad)``,
-        ``p.grad.numpy()``, a view of it), which eager mode would have left as it was, and a
-        replay would overwrite."""
-        self.count_now = counter(self.handed_out, self.values)
-        self.references[:] = self.count_now()
-
-    def held_gradient(self):
-        """The first gradient this program handed out that is still held outside it, or None."""
-        for n, (now, own) in enumerate(zip(self.count_now(), self.references)):
-            if now > own:
-                return self.handed_out[n // 2][0]
-        return None
-
     def changed(self):
         """None if everything the recording read is as it was; else a description of what isn't."""
-        held = self.held_gradient()
+        held = self.handed_out.held()
         if held is not None:
             return (f"the grad that a replay left in a {type(held).__name__} of shape "
                     f"{tuple(held.shape)}, held since (a replay would overwrite it)")

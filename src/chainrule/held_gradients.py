@@ -1,0 +1,63 @@
+"""The gradients a replay hands out in ``.grad``, and whether the caller still holds one.
+
+A replay writes each gradient into the same buffer on every call, and leaves it in the
+parameter's ``.grad``. Eager mode makes a new array on each call, so a gradient the caller
+kept (``history.append(p.grad)``, ``p.grad.numpy()``, a view of it) keeps its values. The
+program counts the references to each tensor it hands out and to its array once it is built,
+when they are its own; a higher count later is one held outside, and the call does not replay
+this program (it records into new buffers, or replays another whose buffers are free).
+"""
+from __future__ import annotations
+
+import sys
+
+
+class HandedOut:
+    """The (parameter, tensor) pairs of a program, with ``values``' slots where the next call
+    reads that ``.grad`` live (a reference of the program's own, not the caller's)."""
+
+    def __init__(self, values: list):
+        self.values, self.given, self.own = values, [], []
+        self.count_now = None
+
+    def add(self, parameter, gradient, read_at: list) -> None:
+        self.given.append((parameter, gradient, read_at))
+
+    def counts(self, constants: dict) -> list:
+        """For each tensor, written out: the references to it, less its parameter's ``.grad``,
+        and to its array, less the slots that read it. The counts and the tests of them are the
+        same expressions, so that they count alike in any Python."""
+        constants.update(getrefcount=sys.getrefcount, values=self.values)
+        written = []
+        for parameter, gradient, read_at in self.given:
+            held = _named(constants, gradient)
+            array = _named(constants, gradient.data)
+            written += [f"getrefcount({held}) - ({_named(constants, parameter)}.grad is {held})",
+                        f"getrefcount({array})" + "".join(f" - (values[{slot}] is {array})"
+                                                         for slot in read_at)]
+        return written
+
+    def count_own(self) -> None:
+        """Counts the program's own references: once it is built, before it replays."""
+        counts = self.counts(constants := {})
+        self.count_now = eval(f"lambda: ({''.join(count + ', ' for count in counts)})",
+                              constants)
+        self.own[:] = self.count_now()
+
+    def tests(self, constants: dict) -> list:
+        """That none is held outside: each count at most the program's own."""
+        constants["own"] = self.own
+        return [f"{count} <= own[{n}]" for n, count in enumerate(self.counts(constants))]
+
+    def held(self):
+        """The parameter of the first gradient held outside, or None."""
+        for n, (now, own) in enumerate(zip(self.count_now(), self.own)):
+            if now > own:
+                return self.given[n // 2][0]
+        return None
+
+
+def _named(constants: dict, value) -> str:
+    name = f"h{len(constants)}"
+    constants[name] = value
+    return name
