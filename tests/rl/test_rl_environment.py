@@ -169,3 +169,16 @@ def test_a_time_limit_that_is_not_a_whole_number_of_at_least_one_step_is_refused
 def test_play_cuts_each_episode_at_the_limit_it_is_given(wall_policy, at_most_steps):
     at_most_steps(2 * 9)
     assert rl.play(wall_policy, "CliffWalking-v1", episodes=2, max_episode_steps=9) == [-9.0, -9.0]
+
+
+@pytest.mark.parametrize("made_by", ["gymnasium.make", "the class"])
+def test_run_episode_cuts_an_environment_made_without_a_time_limit(made_by, at_most_steps):
+    # not through make_env: Gymnasium's own make adds no limit where none is registered, and a
+    # class made directly has no spec at all
+    at_most_steps(rl.DEFAULT_MAX_EPISODE_STEPS)
+    endless = (gymnasium.make("chainrule-test/EndlessCorridor-v0") if made_by == "gymnasium.make"
+               else EndlessCorridor())
+    env = gymnasium.wrappers.FlattenObservation(endless)
+    chainrule.manual_seed(0)
+    episode = rl.run_episode(env, rl.PolicyNetwork(3, 2, hidden=4), numpy.random.default_rng(0))
+    assert len(episode) == rl.DEFAULT_MAX_EPISODE_STEPS and episode.truncated

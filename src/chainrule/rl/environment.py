@@ -122,12 +122,16 @@ class Episode:
 def run_episode(env, policy, generator: numpy.random.Generator | None = None,
                 greedy: bool = False, seed: int | None = None) -> Episode:
     """Play one episode with the policy, until the environment terminates or truncates it (an
-    environment from ``make_env`` always does, at its time limit at the latest).
+    environment from ``make_env`` always does, at its time limit at the latest). One made
+    otherwise, without a time limit, is cut (truncated) after ``DEFAULT_MAX_EPISODE_STEPS``
+    steps, as ``make_env`` would cut it: no episode plays for ever.
 
     ``seed`` seeds the environment's own generator at this reset; later resets without a seed
     continue from it, so one seed at the first episode makes the whole sequence reproducible.
     """
     first_action = int(env.action_space.start)  # Discrete(n, start) numbers actions from start
+    spec = getattr(env, "spec", None)  # None for an environment not made by gymnasium.make
+    limit = (spec and spec.max_episode_steps) or DEFAULT_MAX_EPISODE_STEPS
     observation, _ = env.reset(seed=seed)
     states, actions, rewards = [], [], []
     finished = False
@@ -138,6 +142,7 @@ def run_episode(env, policy, generator: numpy.random.Generator | None = None,
         states.append(state)
         actions.append(action)
         rewards.append(reward)
+        truncated = truncated or len(rewards) >= limit
         finished = terminated or truncated
     return Episode(numpy.stack(states), numpy.array(actions, dtype=numpy.int64),
                    numpy.array(rewards, dtype=numpy.float64),
