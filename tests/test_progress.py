@@ -98,3 +98,48 @@ def test_fit_on_a_terminal_shows_a_bar_per_epoch_and_keeps_one_line_per_epoch():
     records = [piece for piece in pieces if re.match(r"epoch \d/2  loss \d+\.\d{4}  ", piece)]
     assert bars == {"epoch 1/2", "epoch 2/2"}
     assert [record.split("  ")[0] for record in records] == ["epoch 1/2", "epoch 2/2"]
+
+
+class Clock:
+    """time.monotonic for chainrule.progress, moved by hand: a test of minutes that takes none."""
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+
+def test_in_a_pipe_a_line_comes_after_a_step_that_ends_a_quiet_minute(monkeypatch):
+    from chainrule import progress as progress_module
+
+    clock = Clock()
+    monkeypatch.setattr(progress_module, "time", clock)
+    stream, calls = io.StringIO(), []
+    progress = Progress(10, description="epoch 3/20", stream=stream)  # fit's: no every
+    for _ in range(10):
+        clock.now += 25  # a slow step: a line after the 3rd, 6th and 9th (75 s without one)
+        progress.update(counting(calls))
+    progress.close("epoch  3/20  loss 0.5")
+    assert stream.getvalue().splitlines() == [
+        "epoch 3/20  step  3/10  loss 1.0000", "epoch 3/20  step  6/10  loss 2.0000",
+        "epoch 3/20  step  9/10  loss 3.0000", "epoch  3/20  loss 0.5"]
+    assert len(calls) == 3
+
+
+def test_the_quiet_minute_counts_from_the_last_line_of_any_kind(monkeypatch):
+    from chainrule import progress as progress_module
+
+    clock = Clock()
+    monkeypatch.setattr(progress_module, "time", clock)
+    stream = io.StringIO()
+    progress = Progress(100, unit="episode", every=50, stream=stream)
+    clock.now += 59
+    progress.update(lambda: "return 1.0")   # episode 1: its own line
+    clock.now += 59
+    progress.note("a note")                 # a line too: the minute starts again
+    clock.now += 59
+    progress.update(lambda: "return 2.0")   # 59 s since the note: nothing
+    clock.now += 1
+    progress.update(lambda: "return 3.0")   # a minute since the note
+    assert stream.getvalue().splitlines() == ["episode   1/100  return 1.0", "a note",
+                                              "episode   3/100  return 3.0"]

@@ -128,3 +128,23 @@ def test_check_op_command_grades_a_file(tmp_path, capsys):
     incomplete.write_text("def forward(x):\n    return x\n")
     assert main(["check-op", str(incomplete)]) == 2
     assert "defines no 'vjp'" in capsys.readouterr().err
+
+
+def test_check_op_says_before_checking_that_a_large_sample_will_take_long(tmp_path, capsys):
+    from chainrule.cli import main
+
+    op = tmp_path / "square.py"
+    # the forward refuses large inputs, so that the test ends as soon as the notices are out
+    op.write_text("import numpy\n\n"
+                  "def forward(x):\n"
+                  "    if x.size > 100:\n        raise ValueError('too long for a test')\n"
+                  "    return x * x\n\n"
+                  "def vjp(g, out, x):\n    return g * 2 * x\n\n"
+                  "samples = [((5,),), ((100, 100),), ((200, 60),),\n"
+                  "           [numpy.zeros((5, 5)), (20, 20)]]\n")
+    assert main(["check-op", str(op)]) == 1
+    # (100, 100), 10,000 elements, is the largest sample said nothing of
+    assert capsys.readouterr().err.splitlines() == [
+        "chainrule check-op: sample 2 has 12,000 input elements; finite differences evaluate the "
+        "op twice for each (and its VJP, for the second order), which may take very long: small "
+        "shapes such as (5,) or (2, 3) check the same formulas"]

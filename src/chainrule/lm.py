@@ -196,8 +196,11 @@ def train(text_path, out_dir, preset: str | None = None, resume: bool = False,
         run.begin()
 
         main = distributed.is_main_process()  # under mpiexec rank 0 alone prints and writes
+        # five lines per evaluation, and five in all where none comes after the first: a log
+        # must not go quiet for the whole run because eval_interval exceeds max_iters
+        every = min(train_config.eval_interval, train_config.max_iters) // 5
         bar = Progress(train_config.max_iters, start=start, enabled=progress and main,
-                       every=max(1, train_config.eval_interval // 5))
+                       every=max(1, every))
         bar.note(f"GPT with {model.num_parameters():,} parameters; {len(train_data):,} training "
                  f"and {len(val_data):,} validation tokens; vocabulary {tokenizer.vocab_size}; "
                  f"{describe_threads()}" + (f"; resuming at step {start}" if resume else ""))

@@ -123,7 +123,9 @@ REINFORCE_RUN = Record({
     "config": Record({"env": Text(), "gamma": Number(0, 1, above=True),
                       "lr": Number(0, above=True), "hidden": Integer(1),
                       "activation": Text(["relu", "tanh"]), "baseline": Boolean(),
-                      "value_lr": Number(0, above=True), "seed": Integer()}),
+                      "value_lr": Number(0, above=True), "seed": Integer()},
+                     # absent from runs saved before the time limit was recorded
+                     optional={"max_episode_steps": Nullable(Integer(1))}),
     "observation_size": Integer(1), "action_count": Integer(1),
 })
 

@@ -240,3 +240,18 @@ def test_on_a_terminal_the_final_evaluation_gets_its_own_bar():
     counter.close()
     progress.close()
     assert Progress(10, every=1, stream=io.StringIO()).counter(3, "x") is None
+
+
+def test_a_log_gets_progress_lines_even_when_no_evaluation_comes_after_the_first(text_file,
+                                                                               tmp_path, capsys):
+    # --eval-interval beyond --max-iters: the lines came every eval_interval // 5 steps, none
+    # after step 1, so a long run in a log said nothing until it ended
+    code = main(["lm", "train", "--text", str(text_file), "--out", str(tmp_path / "run"),
+                 "--max-iters", "10", "--eval-interval", "1000", "--n-layer", "1", "--n-head",
+                 "2", "--n-embd", "16", "--block-size", "8", "--batch-size", "4",
+                 "--eval-iters", "1"])
+    err = capsys.readouterr().err
+    assert code == 0
+    steps = [line.split()[1] for line in err.splitlines()
+             if line.startswith("step") and "  loss " in line]
+    assert steps == ["1/10", "2/10", "4/10", "6/10", "8/10", "10/10"]

@@ -142,3 +142,12 @@ def test_a_short_training_run_clearly_beats_a_random_policy():
     result = rl.train(rl.ReinforceConfig(seed=0), episodes=150)
     assert len(result.returns) == 150 and result.solved_at_episode is None
     assert numpy.mean(result.returns[-20:]) > 60
+
+
+@pytest.mark.parametrize("given, used", [(None, 500), (30, 30)])
+def test_the_trained_config_records_the_time_limit_its_episodes_had(given, used):
+    config = rl.ReinforceConfig(hidden=4, max_episode_steps=given)
+    result = rl.train(config, episodes=1, progress=False)
+    assert result.agent.config.max_episode_steps == used
+    assert result.metrics()["config"]["max_episode_steps"] == used
+    assert config.max_episode_steps == given  # the caller's config is left as it was

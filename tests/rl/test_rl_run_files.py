@@ -28,6 +28,8 @@ def play_fails(capsys, run) -> str:
     (lambda c: c["config"].update(hidden=-1), "config.json: config.hidden: expected an integer"),
     (lambda c: c.pop("action_count"), "config.json: action_count: missing"),
     (lambda c: c["config"].update(gamma=None), "config.json: config.gamma: expected a finite"),
+    (lambda c: c["config"].update(max_episode_steps=0),
+     "config.json: config.max_episode_steps: expected an integer of at least 1, got 0"),
     (lambda c: c.update(observation_size=10 ** 9), "config.json: sizes: describes a model of"),
 ])
 def test_play_refuses_a_config_out_of_its_schema(saved, capsys, edit, message):

@@ -7,7 +7,9 @@ chainrule.testing. Exit status 0 when every check passes, 1 when one fails (as a
 from __future__ import annotations
 
 import argparse
+import math
 import runpy
+import sys
 from pathlib import Path
 
 from ..errors import ChainruleError
@@ -19,6 +21,11 @@ EXAMPLE = """a FILE looks like this:
       return g * 2 * x         # one gradient per input
   samples = [((5,),), ((2, 3),)]
 """
+
+# Input elements of one sample above which the user is told the check will be long: finite
+# differences evaluate the op twice per element (about a millisecond each for a small op), and
+# the second order check its VJP too, so a sample of (1000, 1000) takes hours.
+LARGE_SAMPLE = 10_000
 
 
 def register(commands) -> None:
@@ -40,8 +47,27 @@ def run(args) -> int:
         if required not in namespace:
             raise ChainruleError(f"{args.file} defines no {required!r}; it needs forward(*arrays), "
                                  "vjp(g, out, *inputs) and samples (a list of tuples of shapes)")
+    _say_which_samples_are_large(namespace["samples"])
     report = check_vjp(namespace["forward"], namespace["vjp"], namespace["samples"],
                        name=namespace.get("name") or Path(args.file).stem, refuses=namespace.get("refuses", ()),
                        second_order=not args.no_second_order)
     print(report)
     return 0 if report else 1
+
+
+def _say_which_samples_are_large(samples) -> None:
+    """One line on standard error per sample too large to check quickly, before the checks."""
+    import numpy
+
+    for index, sample in enumerate(samples):
+        items = sample if isinstance(sample, (tuple, list)) else (sample,)
+        try:  # a shape, or an array given as is (check_vjp reports an item that is neither)
+            elements = sum(math.prod(item) if isinstance(item, tuple) else numpy.size(item)
+                           for item in items)
+        except TypeError:
+            continue
+        if elements > LARGE_SAMPLE:
+            print(f"chainrule check-op: sample {index} has {elements:,} input elements; finite "
+                  "differences evaluate the op twice for each (and its VJP, for the second "
+                  "order), which may take very long: small shapes such as (5,) or (2, 3) check "
+                  "the same formulas", file=sys.stderr, flush=True)

@@ -14,6 +14,10 @@ import argparse
 from . import add_threads_option
 from .arguments import HelpFormatter, positive_float, positive_int, seed
 
+# rl.DEFAULT_MAX_EPISODE_STEPS, said in the help (spelled here: importing the library would
+# slow --help)
+DEFAULT_MAX_EPISODE_STEPS = 1000
+
 
 def _discount(text: str) -> float:
     value = float(text)
@@ -45,6 +49,12 @@ def register(subparsers) -> None:
                        help="the most episodes to train for")
     train.add_argument("--seed", type=seed, default=0, metavar="S",
                        help="seeds the initial weights, the actions drawn and the environment")
+    train.add_argument("--max-episode-steps", type=positive_int, metavar="N",
+                       help="cut each episode after N steps (truncated: a time limit, not an "
+                            "ending; saved in config.json, where rl play reads it) (default: the "
+                            "limit Gymnasium registers for the environment, or "
+                            f"{DEFAULT_MAX_EPISODE_STEPS} where it registers none, as for "
+                            "CliffWalking-v1)")
     train.add_argument("--out", metavar="DIR", default=argparse.SUPPRESS,  # no "(default: None)"
                        help="run directory (default: runs/rl-ENV-seedSEED)")
     train.add_argument("--overwrite", action="store_true",
@@ -72,6 +82,9 @@ def register(subparsers) -> None:
     play.add_argument("run", metavar="DIR", help="a run directory written by 'chainrule rl train'")
     play.add_argument("--episodes", type=positive_int, default=20, metavar="N", help="episodes to play")
     play.add_argument("--seed", type=seed, default=0, metavar="S", help="seeds the environment")
+    play.add_argument("--max-episode-steps", type=positive_int, metavar="N",
+                      help="cut each episode after N steps (default: the limit the run trained "
+                           "with, from its config.json)")
     add_threads_option(play)
     play.set_defaults(handler=run_play)
 
@@ -85,9 +98,10 @@ def run_train(args) -> int:
 
     require("rl", "gymnasium", "safetensors", "matplotlib", "tqdm", purpose="chainrule rl train")
     config = rl.ReinforceConfig(env=args.env, gamma=args.gamma, lr=args.lr, hidden=args.hidden,
-                                baseline=args.baseline, seed=args.seed)
+                                baseline=args.baseline, seed=args.seed,
+                                max_episode_steps=args.max_episode_steps)
     out = Path(getattr(args, "out", None) or f"runs/rl-{args.env.replace('/', '-')}-seed{args.seed}")
-    rl.make_env(config.env).close()  # refuse a bad environment before anything is written
+    _say_the_time_limit(config.env, args.max_episode_steps)  # and refuse a bad environment
     print(f"REINFORCE on {config.env} · seed {config.seed} · {describe_threads()}", flush=True)
 
     result = rl.train_run(out, config, overwrite=args.overwrite, episodes=args.episodes,
@@ -106,11 +120,30 @@ def run_train(args) -> int:
     return 0
 
 
+def _say_the_time_limit(env_id: str, max_episode_steps: int | None) -> None:
+    """Say once that episodes get the default time limit, where Gymnasium registers none and
+    none was given: the user may want another. Making the environment refuses a bad one before
+    anything is written."""
+    from .. import rl
+
+    env = rl.make_env(env_id, max_episode_steps=max_episode_steps)
+    try:
+        if max_episode_steps is None and rl.registered_episode_limit(env) is None:
+            print(f"{env_id} has no time limit of its own: each episode is cut after "
+                  f"{env.spec.max_episode_steps} steps (--max-episode-steps N to change)",
+                  flush=True)
+    finally:
+        env.close()
+
+
 def run_play(args) -> int:
     from .. import rl
 
     policy, config = rl.load_policy(args.run)
-    returns = rl.play(policy, config.env, episodes=args.episodes, seed=args.seed)
+    limit = args.max_episode_steps or config.max_episode_steps
+    _say_the_time_limit(config.env, limit)
+    returns = rl.play(policy, config.env, episodes=args.episodes, seed=args.seed,
+                      max_episode_steps=limit)
     for episode, episode_return in enumerate(returns, start=1):
         print(f"episode {episode:3d}   return {episode_return:8.1f}")
     print(f"mean return over {len(returns)} episodes: {sum(returns) / len(returns):.1f}")

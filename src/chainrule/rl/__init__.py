@@ -23,13 +23,16 @@ Rollouts need no gradient: each step is one forward pass of a tiny MLP with plai
 update recomputes log π(aₜ|sₜ) for the whole episode in one batched forward pass, the only graph
 that is built, and the engine backpropagates the loss through it.
 """
-from .environment import DEFAULT_ENV, Episode, UnsupportedEnvironmentError, make_env, run_episode
+from .environment import (DEFAULT_ENV, DEFAULT_MAX_EPISODE_STEPS, Episode,
+                          UnsupportedEnvironmentError, make_env, registered_episode_limit,
+                          run_episode)
 from .policy import PolicyNetwork, ValueNetwork, sample_action
 from .reinforce import (WINDOW, Reinforce, ReinforceConfig, TrainingResult, discounted_returns,
                         normalise, play, policy_gradient_loss, train)
 from .run import load_policy, plot_returns, save_policy, save_run, train_run
 
-__all__ = ["DEFAULT_ENV", "Episode", "UnsupportedEnvironmentError", "make_env", "run_episode",
+__all__ = ["DEFAULT_ENV", "DEFAULT_MAX_EPISODE_STEPS", "Episode", "UnsupportedEnvironmentError",
+           "make_env", "registered_episode_limit", "run_episode",
            "PolicyNetwork", "ValueNetwork", "sample_action", "WINDOW", "Reinforce",
            "ReinforceConfig", "TrainingResult", "discounted_returns", "normalise", "play",
            "policy_gradient_loss", "train", "load_policy", "plot_returns", "save_policy", "save_run",

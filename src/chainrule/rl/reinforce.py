@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 import numpy
@@ -14,8 +14,8 @@ from ..divergence import DivergenceGuard, check_parameters, gradient_norm
 from ..nn import functional as F
 from ..progress import Progress
 from ..tensor import Tensor, arange
-from .environment import (DEFAULT_ENV, Episode, UnsupportedEnvironmentError, describe_env,
-                          make_env, run_episode)
+from .environment import (DEFAULT_ENV, Episode, UnsupportedEnvironmentError,
+                          check_max_episode_steps, describe_env, make_env, run_episode)
 from .policy import PolicyNetwork, ValueNetwork
 
 WINDOW = 100  # "solved" is judged on the average return over this many consecutive episodes
@@ -56,6 +56,9 @@ class ReinforceConfig:
     baseline: bool = True       # learn V(s) and subtract it from the returns
     value_lr: float = 1e-2      # Adam's step size for the value network
     seed: int = 0
+    # Episodes are cut (truncated) after this many steps; None: the environment's registered
+    # limit, or DEFAULT_MAX_EPISODE_STEPS where it has none. ``train`` fills in the one it used.
+    max_episode_steps: int | None = None
 
     def __post_init__(self):
         if not 0 < self.gamma <= 1:
@@ -65,6 +68,7 @@ class ReinforceConfig:
                              f"value_lr={self.value_lr}")
         if self.hidden < 1:
             raise ValueError(f"hidden must be at least 1, got {self.hidden}")
+        check_max_episode_steps(self.max_episode_steps)
 
 
 class Reinforce:
@@ -156,11 +160,14 @@ def train(config: ReinforceConfig | None = None, episodes: int = 1500,
     after each episode. ``progress`` shows a bar on a terminal, else a line every ``log_every``
     episodes, on ``stream`` (standard error by default). One seed fixes the initial weights,
     every action drawn and the environment's own randomness, so a run can be repeated exactly.
+    The agent's config is ``config`` with ``max_episode_steps`` set to the time limit the
+    episodes had, so that the saved run plays with the same limit.
     """
     config = config or ReinforceConfig()
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
-    env = make_env(config.env)
+    env = make_env(config.env, max_episode_steps=config.max_episode_steps)
+    config = replace(config, max_episode_steps=env.spec.max_episode_steps)
     generator = backend.manual_seed(config.seed)  # initial weights, then the actions drawn
     agent = Reinforce(config, *describe_env(env))
     # Under mpiexec each rank plays its own episode (its own actions and environment seed) and
@@ -207,9 +214,11 @@ def train(config: ReinforceConfig | None = None, episodes: int = 1500,
 
 
 def play(policy: PolicyNetwork, env_id: str = DEFAULT_ENV, episodes: int = 20,
-         seed: int = 0) -> list[float]:
-    """The return of each of ``episodes`` episodes played greedily (the most probable action)."""
-    env = make_env(env_id)
+         seed: int = 0, max_episode_steps: int | None = None) -> list[float]:
+    """The return of each of ``episodes`` episodes played greedily (the most probable action),
+    each cut after ``max_episode_steps`` steps (None: as ``make_env``); give the limit of the
+    run's config to play as it trained."""
+    env = make_env(env_id, max_episode_steps=max_episode_steps)
     try:
         sizes = describe_env(env)
         if sizes != (policy.hidden.in_features, policy.output.out_features):
