@@ -130,6 +130,27 @@ def test_the_command_line_steps_through_the_terms_in_the_engines_order(capsys):
     assert "v̄(t) = 2.41048 (complete)" in t_lines[1]
 
 
+def test_end_of_input_at_a_pause_shows_the_rest_of_the_terms(capsys, monkeypatch):
+    """Ctrl-D at the prompt on a terminal is read as q (the rest at once), not a traceback."""
+    from chainrule.cli import explain as explain_command
+    from chainrule.cli import main
+
+    answers = iter(["", EOFError])
+
+    def typed(prompt):
+        answer = next(answers)
+        if answer is EOFError:
+            raise EOFError
+        return answer
+    monkeypatch.setattr(explain_command.sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(explain_command.sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr("builtins.input", typed)
+    code = main(["explain", "x = cos(t); y = t**2; f = y + exp(x*y)", "--at", "t=1", "--step"])
+    lines = [line for line in capsys.readouterr().out.splitlines()
+             if line.strip().split(".")[0].isdigit()]
+    assert code == 0 and len(lines) == 7
+
+
 def test_a_tensor_named_when_made_keeps_its_name_in_the_tables_and_the_drawing():
     w = chainrule.tensor(0.5, requires_grad=True, name="w")
     x = chainrule.tensor(2.0, name="x")

@@ -89,7 +89,12 @@ def step_through(report) -> None:
     for number, step in enumerate(steps, 1):
         print(f"  {number:>3}. {step}", flush=True)
         if pausing and number < len(steps):
-            if input("       (Enter: next term, q: the rest) ").strip().lower() == "q":
+            try:
+                answer = input("       (Enter: next term, q: the rest) ")
+            except EOFError:  # Ctrl-D: as q, the rest at once (not a traceback)
+                answer = "q"
+                print()
+            if answer.strip().lower() == "q":
                 pausing = False
     print()
 
