@@ -1,0 +1,40 @@
+"""Gradients at the edge values where a formula reads 0·inf or 0/0: each must be PyTorch's
+number (a finite subgradient), never a nan that poisons every weight it reaches. Values are
+checked against closed forms, gradients against finite differences in float64."""
+import numpy
+import pytest
+
+import chainrule
+
+
+def float64(values, requires_grad=True):
+    return chainrule.tensor(values, dtype=chainrule.float64, requires_grad=requires_grad)
+
+
+def test_polynomial_features_at_zero_have_the_gradient_of_the_polynomial():
+    # x ** [0, 1, 2] · c at x = 0: the derivative is c₁ (b·a^(b−1) was 0·0⁻¹ = nan for x⁰)
+    x = float64([0.0, 0.0, 1.5])
+    powers = chainrule.arange(3).to(chainrule.float64)
+    coefficients = chainrule.tensor([2.0, -3.0, 0.5], dtype=chainrule.float64)
+    features = x.unsqueeze(1) ** powers
+    (features * coefficients).sum().backward()
+    numpy.testing.assert_allclose(x.grad.numpy(), [-3.0, -3.0, -3.0 + 2 * 0.5 * 1.5])
+    assert chainrule.gradcheck(lambda a: (a.unsqueeze(1) ** powers * coefficients).sum(1), [x])
+
+
+def test_second_derivative_of_a_first_power_at_zero_is_zero():
+    x = float64([0.0, 2.0])
+    (first,) = chainrule.autograd.grad((x ** 1 + x ** 0).sum(), x, create_graph=True)
+    (second,) = chainrule.autograd.grad(first.sum(), x)
+    numpy.testing.assert_array_equal(second.numpy(), [0.0, 0.0])
+    assert chainrule.gradgradcheck(lambda a: a ** 1 + a ** 0, [x])
+
+
+def test_exponent_gradient_at_a_zero_base_is_zero():
+    # 0 ** b is 0 for every b > 0 (and 1 at b = 0): aᵇ·ln a read 0·(−inf) = nan there
+    base = float64([0.0, 0.0, 2.0], requires_grad=False)
+    exponent = float64([1.5, 0.0, 0.5])
+    (base ** exponent).sum().backward()
+    numpy.testing.assert_allclose(exponent.grad.numpy(), [0.0, 0.0, 2 ** 0.5 * numpy.log(2)])
+    positive = float64([1.5, 2.0, 0.5])
+    assert chainrule.gradcheck(lambda b: base ** b, [positive])
