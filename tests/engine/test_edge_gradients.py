@@ -38,3 +38,28 @@ def test_exponent_gradient_at_a_zero_base_is_zero():
     numpy.testing.assert_allclose(exponent.grad.numpy(), [0.0, 0.0, 2 ** 0.5 * numpy.log(2)])
     positive = float64([1.5, 2.0, 0.5])
     assert chainrule.gradcheck(lambda b: base ** b, [positive])
+
+
+def test_standardising_a_constant_row_sends_no_nan_back():
+    # std's derivative (x − x̄)/((n − 1)·std) is 0/0 on a constant row: PyTorch's is 0 there
+    x = float64([[0.3, 0.3, 0.3], [1.0, -2.0, 0.5]])
+    standardised = (x - x.mean(dim=1, keepdim=True)) / (x.std(dim=1, keepdim=True) + 1e-5)
+    (standardised * chainrule.tensor([[1.0, 2.0, 3.0]], dtype=chainrule.float64)).sum().backward()
+    assert numpy.isfinite(x.grad.numpy()).all()
+
+
+def test_std_of_a_constant_row_has_gradient_zero_to_every_order():
+    x = float64([[0.3, 0.3, 0.3], [1.0, -2.0, 0.5]])
+    (first,) = chainrule.autograd.grad(x.std(dim=1).sum(), x, create_graph=True)
+    (second,) = chainrule.autograd.grad((first * first).sum(), x)
+    numpy.testing.assert_array_equal(first.detach().numpy()[0], [0.0, 0.0, 0.0])
+    assert numpy.isfinite(second.numpy()).all()
+    assert chainrule.gradgradcheck(lambda a: a.std(dim=1), [float64([[1.0, -2.0, 0.5]])])
+
+
+def test_std_of_distinct_values_keeps_its_closed_form_gradient():
+    x = float64([1.0, -2.0, 0.5, 4.0])
+    x.std().backward()
+    values = x.detach().numpy()
+    spread = values.std(ddof=1)
+    numpy.testing.assert_allclose(x.grad.numpy(), (values - values.mean()) / (3 * spread))

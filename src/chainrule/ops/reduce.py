@@ -72,7 +72,15 @@ def var(a, dim=None, correction=1, keepdim=False, unbiased=None):
 
 @composite(samples=REDUCTION_SAMPLES, rejects=BAD_DIM)
 def std(a, dim=None, correction=1, keepdim=False, unbiased=None):
-    return var(a, dim=dim, correction=correction, keepdim=keepdim, unbiased=unbiased).sqrt()
+    """√var. Where the values are all equal (var = 0) the gradient is 0, as in PyTorch: the
+    root's derivative is infinite there, and inf · 0 is nan, which a constant row would send to
+    every weight behind it (``(x − x.mean(1)) / (x.std(1) + ε)`` on a blank input)."""
+    from .elementwise import sqrt, where
+
+    variance = var(a, dim=dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
+    # A where sends no gradient to the side it did not pick, so none reaches the root at 0.
+    at_zero = variance == 0
+    return where(at_zero, 0.0, sqrt(where(at_zero, 1.0, variance)))
 
 
 def _extreme(name: str, pick):
