@@ -5,6 +5,7 @@ import numpy
 import pytest
 
 import chainrule
+import chainrule.nn.functional as F
 
 
 def float64(values, requires_grad=True):
@@ -63,3 +64,32 @@ def test_std_of_distinct_values_keeps_its_closed_form_gradient():
     values = x.detach().numpy()
     spread = values.std(ddof=1)
     numpy.testing.assert_allclose(x.grad.numpy(), (values - values.mean()) / (3 * spread))
+
+
+def padding_only_batch():
+    logits = float64([[0.2, -1.0, 0.5], [1.5, 0.3, -0.7]])
+    return logits, chainrule.tensor([-100, -100])
+
+
+def test_cross_entropy_of_a_batch_of_padding_is_nan_with_gradient_zero():
+    # the mean over no kept row is 0/0: PyTorch answers nan, and sends gradient 0 back
+    for loss_of in (lambda z, t: F.cross_entropy(z, t),
+                    lambda z, t: F.cross_entropy(z, t, label_smoothing=0.1),
+                    lambda z, t: F.nll_loss(F.log_softmax(z, dim=1), t)):
+        logits, labels = padding_only_batch()
+        loss = loss_of(logits, labels)
+        assert numpy.isnan(loss.item())
+        loss.backward()
+        numpy.testing.assert_array_equal(logits.grad.numpy(), numpy.zeros((2, 3)))
+
+
+def test_cross_entropy_mean_over_the_rows_kept_keeps_its_gradient():
+    logits = float64([[0.2, -1.0, 0.5], [1.5, 0.3, -0.7], [0.0, 0.4, 0.1]])
+    labels = chainrule.tensor([2, -100, 0])
+    weight = chainrule.tensor([1.0, 2.0, 0.5], dtype=chainrule.float64)
+    loss = F.cross_entropy(logits, labels, weight=weight)
+    values = logits.detach().numpy()
+    log_p = values - numpy.log(numpy.exp(values).sum(axis=1, keepdims=True))
+    expected = -(0.5 * log_p[0, 2] + 1.0 * log_p[2, 0]) / 1.5
+    assert loss.item() == pytest.approx(expected, rel=1e-12)
+    assert chainrule.gradcheck(lambda z: F.cross_entropy(z, labels, weight=weight), [logits])

@@ -9,7 +9,7 @@ import numpy
 from .. import backend
 from ..ops import (adaptive_avg_pool2d, avg_pool2d, binary_cross_entropy_with_logits_per_element,
                    conv, cross_entropy_per_sample, getitem, log_softmax, max_pool2d, relu,
-                   sigmoid, softmax, tanh)
+                   sigmoid, softmax, tanh, where)
 from ..ops import linear as _linear
 from ..ops.fused import cross_entropy_mean, labels_in_range
 from ..ops.primitive import Rejects, Sample, ShapeError, composite, constant
@@ -164,9 +164,14 @@ def _picked_losses(logp: Tensor, labels: Tensor, weight, ignore_index: int, op: 
 
 
 def _reduce_counted(losses: Tensor, counted: Tensor, reduction: str, shape, op: str) -> Tensor:
-    """As PyTorch: the mean divides by the total weight of the rows kept, not by their number."""
+    """As PyTorch: the mean divides by the total weight of the rows kept, not by their number.
+    With no weight kept (a batch of padding only) the mean is 0/0, nan as in PyTorch, and the
+    gradient 0, also as in PyTorch: the division's would be nan, and reach every weight."""
     if reduction == "mean":
-        return losses.sum() / counted.sum()
+        total = counted.sum()
+        nothing_kept = total == 0
+        mean = losses.sum() / where(nothing_kept, 1.0, total)
+        return where(nothing_kept, math.nan, mean)
     if reduction == "none" and shape is not None:
         losses = losses.reshape(shape)  # one loss per label: (N, d...) for (N, C, d...) input
     return _reduce(losses, reduction, op)
