@@ -93,3 +93,27 @@ def test_cross_entropy_mean_over_the_rows_kept_keeps_its_gradient():
     expected = -(0.5 * log_p[0, 2] + 1.0 * log_p[2, 0]) / 1.5
     assert loss.item() == pytest.approx(expected, rel=1e-12)
     assert chainrule.gradcheck(lambda z: F.cross_entropy(z, labels, weight=weight), [logits])
+
+
+def test_binary_cross_entropy_of_saturated_float32_probabilities_is_finite():
+    # σ(30) and σ(−120) are exactly 1 and 0 in float32: a right answer costs 0 and a wrong one 100
+    # (PyTorch's floor on each log), where clamping y to 1 − 10⁻¹² (which rounds to 1) gave nan, inf
+    z = chainrule.tensor([30.0, -120.0, 30.0, -120.0], requires_grad=True)
+    target = chainrule.tensor([1.0, 0.0, 0.0, 1.0])
+    loss = F.binary_cross_entropy(z.sigmoid(), target, reduction="none")
+    numpy.testing.assert_allclose(loss.detach().numpy(), [0.0, 0.0, 100.0, 100.0])
+    loss.sum().backward()
+    assert numpy.isfinite(z.grad.numpy()).all()
+
+
+def test_binary_cross_entropy_of_a_tiny_probability_is_its_log():
+    # y = 1e-30 is a probability like any other in float64: −log y, not −log of a clamp at 1e-12
+    y = float64([1e-30, 0.25, 0.0])
+    target = chainrule.tensor([1.0, 0.6, 0.0], dtype=chainrule.float64)
+    loss = F.binary_cross_entropy(y, target, reduction="none")
+    expected = [-numpy.log(1e-30), -(0.6 * numpy.log(0.25) + 0.4 * numpy.log(0.75)), 0.0]
+    numpy.testing.assert_allclose(loss.detach().numpy(), expected, rtol=1e-12)
+    inside = float64([0.3, 0.9, 1e-3])
+    assert chainrule.gradcheck(lambda p: F.binary_cross_entropy(p, target, reduction="none"),
+                               [inside])
+

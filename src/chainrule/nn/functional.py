@@ -120,12 +120,29 @@ def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "me
     return _reduce(losses, reduction, "binary_cross_entropy_with_logits")
 
 
-def binary_cross_entropy(input: Tensor, target, reduction: str = "mean", eps: float = 1e-12):
-    """−[t log y + (1 − t) log(1 − y)] from probabilities y (prefer the logits version)."""
+@composite(samples=[Sample(((3, 4), (3, 4)), low=0.05, high=0.95),
+                    Sample(((5,), numpy.array([0.0, 1.0, 1.0, 0.0, 0.3])), {"reduction": "sum"},
+                           low=0.05, high=0.95)],
+           rejects=[Rejects(((3, 1), (3,)), {}, ShapeError)])
+def binary_cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """−[t log y + (1 − t) log(1 − y)] from probabilities y (prefer the logits version), each log
+    at least −100, as in PyTorch: a probability of exactly 0 or 1 (a float32 sigmoid saturates
+    there from |z| ≈ 17) costs at most 100, and 0 · log 0 is 0, not nan."""
     target = _as_target(target).to(input.dtype)
-    y = input.clamp(min=eps, max=1 - eps)
-    return _reduce(-(target * y.log() + (1 - target) * (1 - y).log()), reduction,
-                   "binary_cross_entropy")
+    if target.shape != input.shape:
+        raise ShapeError(f"binary_cross_entropy: input of shape {tuple(input.shape)} and target "
+                         f"of shape {tuple(target.shape)} differ; reshape one so they match")
+    losses = -(target * _log_at_least_minus_100(input)
+               + (1 - target) * _log_at_least_minus_100(1 - input))
+    return _reduce(losses, reduction, "binary_cross_entropy")
+
+
+def _log_at_least_minus_100(p: Tensor) -> Tensor:
+    """max(log p, −100). Where it is −100 its gradient is 0; p is replaced by 1 there before the
+    log, whose derivative 1/p would be 0 · inf = nan at p = 0 even behind a clamp. (PyTorch's
+    gradient at such a p is (y − t)/10⁻¹²: the two differ only for p below e⁻¹⁰⁰.)"""
+    clamped = constant(p.data < math.exp(-100))
+    return where(clamped, -100.0, where(clamped, 1.0, p).log())
 
 
 def _flatten_classes(input: Tensor, target: Tensor):
