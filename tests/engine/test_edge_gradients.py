@@ -117,3 +117,13 @@ def test_binary_cross_entropy_of_a_tiny_probability_is_its_log():
     assert chainrule.gradcheck(lambda p: F.binary_cross_entropy(p, target, reduction="none"),
                                [inside])
 
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sigmoid_of_large_negative_inputs_keeps_its_relative_precision(dtype):
+    # σ(z) = e^z / (1 + e^z); computed as ½(1 + tanh(z/2)) it cancelled to 0 from z ≈ −17 (float32)
+    z = numpy.array([-5.0, -15.0, -20.0, -40.0, -80.0, 0.0, 3.0, 40.0])
+    exact = numpy.exp(z) / (1 + numpy.exp(z))
+    got = chainrule.tensor(z, dtype=dtype).sigmoid().numpy()
+    epsilon = numpy.finfo(dtype).eps
+    numpy.testing.assert_allclose(got, exact.astype(dtype), rtol=4 * epsilon, atol=0)
+    assert numpy.isfinite(chainrule.tensor(z, dtype=dtype).sigmoid().log().numpy()).all()
