@@ -127,3 +127,19 @@ def test_sigmoid_of_large_negative_inputs_keeps_its_relative_precision(dtype):
     epsilon = numpy.finfo(dtype).eps
     numpy.testing.assert_allclose(got, exact.astype(dtype), rtol=4 * epsilon, atol=0)
     assert numpy.isfinite(chainrule.tensor(z, dtype=dtype).sigmoid().log().numpy()).all()
+
+
+def test_hessian_of_the_euclidean_norm_at_a_zero_entry():
+    # ∂²‖a‖/∂a² = (I − a aᵀ/‖a‖²)/‖a‖, smooth wherever a ≠ 0, zero entries included
+    a = float64([[0.0, 1.5, -2.0], [0.0, 0.0, 3.0]])
+    (first,) = chainrule.autograd.grad(a.norm(dim=1).sum(), a, create_graph=True)
+    (hessian_row,) = chainrule.autograd.grad(first[0, 0], a)
+    numpy.testing.assert_allclose(hessian_row.numpy()[0], [1 / 2.5, 0.0, 0.0])
+    assert chainrule.gradgradcheck(lambda x: x.norm(dim=1), [a])
+
+
+def test_norms_below_one_have_gradient_zero_at_zero_entries():
+    a = float64([0.0, 1.5, -2.0])
+    a.norm(p=0.5).backward()
+    assert a.grad.numpy()[0] == 0.0
+    assert chainrule.gradcheck(lambda x: x.norm(p=0.5), [float64([0.7, 1.5, -2.0])])
