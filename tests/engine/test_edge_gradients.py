@@ -143,3 +143,20 @@ def test_norms_below_one_have_gradient_zero_at_zero_entries():
     a.norm(p=0.5).backward()
     assert a.grad.numpy()[0] == 0.0
     assert chainrule.gradcheck(lambda x: x.norm(p=0.5), [float64([0.7, 1.5, -2.0])])
+
+
+def test_reductions_of_an_empty_tensor_along_its_other_dimensions_are_empty():
+    x = float64(numpy.zeros((0, 3)))
+    assert x.amax(dim=1).shape == (0,)
+    assert x.max(dim=1).indices.shape == (0,)
+    assert x.norm(p=float("inf"), dim=1).shape == (0,)
+    assert x.logsumexp(dim=1).shape == (0,)
+    with pytest.raises(ValueError, match=r"amax: dimension 0, of size 0,.*shape \(0, 3\)"):
+        x.amax(dim=0)
+
+
+def test_logsumexp_over_no_elements_is_minus_infinity():
+    x = float64(numpy.zeros((0, 3)))
+    numpy.testing.assert_array_equal(x.logsumexp(dim=0).detach().numpy(), [-numpy.inf] * 3)
+    x.logsumexp(dim=0).sum().backward()
+    assert x.grad.shape == (0, 3)

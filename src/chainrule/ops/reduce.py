@@ -88,8 +88,12 @@ def _extreme(name: str, pick):
     A NaN is the extreme (NumPy and PyTorch propagate it): the gradient goes to the NaNs."""
     def forward(a, dim=None, keepdim=False):
         axes = normalize_dims(dim, a.ndim, name)
-        if a.data.size == 0:
-            raise ValueError(f"{name}: the tensor is empty")
+        empty = [axis for axis in axes if a.shape[axis] == 0]
+        if empty or (a.data.size == 0 and not axes):
+            # (an empty tensor reduced along its other dimensions is fine: an empty result)
+            where = f"dimension {empty[0]}, of size 0," if empty else "the empty tensor"
+            raise ValueError(f"{name}: {where} has no extreme to take (shape "
+                             f"{tuple(a.shape)}); reduce along another dimension")
         out = pick(a.data, axis=axes, keepdims=keepdim)
         shape = kept_shape(a.shape, axes)
         return out, lambda g, out: (g.reshape(shape).expand(a.shape)
