@@ -133,3 +133,12 @@ def test_einsum_agrees_with_numpy_and_refuses_what_it_does_not_support():
         chainrule.einsum("...ij->...ji", chainrule.ones(3, 3))
     with pytest.raises(ShapeError, match="einsum: 'j' is 4 in one operand and 5"):
         chainrule.einsum("ij,jk->ik", chainrule.ones(3, 4), chainrule.ones(5, 2))
+
+
+@pytest.mark.parametrize("call", [lambda x: x.cumsum(dim=0), lambda x: chainrule.prod(x, dim=0),
+                                  lambda x: x.sort(), lambda x: x.topk(1),
+                                  lambda x: x.gather(0, chainrule.tensor(0))])
+def test_ops_along_a_dimension_name_the_missing_dimension_of_a_0d_tensor(call):
+    # they raised "tuple index out of range"
+    with pytest.raises(ShapeError, match=r"^\w+: a 0-d tensor \(shape \(\)\) has no dimension"):
+        call(chainrule.tensor(2.0))

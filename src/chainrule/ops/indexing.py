@@ -29,6 +29,9 @@ def _index_array(index, op: str):
 
 
 def _axis(dim: int, ndim: int, op: str) -> int:
+    if ndim == 0:
+        raise ShapeError(f"{op}: a 0-d tensor (shape ()) has no dimension {dim} to work along; "
+                         "reshape it to (1,) first")
     return normalize_dims(dim, ndim, op)[0]
 
 
