@@ -160,3 +160,24 @@ def test_logsumexp_over_no_elements_is_minus_infinity():
     numpy.testing.assert_array_equal(x.logsumexp(dim=0).detach().numpy(), [-numpy.inf] * 3)
     x.logsumexp(dim=0).sum().backward()
     assert x.grad.shape == (0, 3)
+
+
+@pytest.mark.parametrize("settings", [{}, {"weight": [1.0, 2.0, 0.5]}, {"label_smoothing": 0.1},
+                                      {"reduction": "sum"}, {"reduction": "none"}])
+def test_an_ignored_row_costs_nothing_whatever_its_log_probabilities(settings):
+    # class 0 masked out with −inf in the ignored row: −inf · 0 made the loss nan
+    logits = float64([[0.3, 1.0, 2.0], [-numpy.inf, 0.5, 0.1]])
+    labels = chainrule.tensor([2, -100])
+    if "weight" in settings:
+        settings = {"weight": chainrule.tensor(settings["weight"], dtype=chainrule.float64)}
+    loss = F.cross_entropy(logits, labels, **settings)
+    log_p = numpy.log(numpy.exp([0.3, 1.0, 2.0]) / numpy.exp([0.3, 1.0, 2.0]).sum())
+    smoothing = settings.get("label_smoothing", 0.0)
+    expected = -(1 - smoothing) * log_p[2] - smoothing * log_p.mean()
+    if settings.get("reduction") == "none":
+        numpy.testing.assert_allclose(loss.detach().numpy(), [expected, 0.0], rtol=1e-12)
+    else:
+        assert loss.item() == pytest.approx(expected, rel=1e-12)
+    loss.sum().backward()
+    numpy.testing.assert_array_equal(logits.grad.numpy()[1], [0.0, 0.0, 0.0])
+    assert numpy.isfinite(logits.grad.numpy()).all()

@@ -165,7 +165,8 @@ def _none_ignored(labels, ignore_index: int, classes: int) -> bool:
 
 
 def _picked_losses(logp: Tensor, labels: Tensor, weight, ignore_index: int, op: str):
-    """Per row −w[t]·logp[t] (0 where t = ignore_index) and the weight each row counts with in a
+    """Per row −w[t]·logp[t] (0 where t = ignore_index, picked rather than multiplied by 0: an
+    ignored row's logp may be −inf, a class masked out) and the weight each row counts with in a
     mean: w[t] (1 without class weights), or 0 for an ignored row."""
     classes = logp.shape[1]
     keep = labels.data != ignore_index
@@ -177,7 +178,8 @@ def _picked_losses(logp: Tensor, labels: Tensor, weight, ignore_index: int, op: 
     if weight is not None:
         counted = counted * getitem(weight, index=(safe,))
     rows = backend.xp.arange(logp.shape[0])
-    return -getitem(logp, index=(rows, safe)) * counted, counted
+    picked = where(constant(keep), getitem(logp, index=(rows, safe)), 0.0)
+    return -picked * counted, counted
 
 
 def _reduce_counted(losses: Tensor, counted: Tensor, reduction: str, shape, op: str) -> Tensor:
@@ -256,8 +258,8 @@ def cross_entropy(input: Tensor, target, reduction: str = "mean", *, weight=None
     losses, counted = _picked_losses(logp, labels, weight, ignore_index, "cross_entropy")
     if label_smoothing:
         spread = -(logp if weight is None else logp * weight).sum(dim=1)
-        kept = constant((labels.data != ignore_index).astype(logp.dtype))
-        losses = (1 - label_smoothing) * losses + (label_smoothing / logp.shape[1]) * spread * kept
+        spread = where(constant(labels.data != ignore_index), spread, 0.0)
+        losses = (1 - label_smoothing) * losses + (label_smoothing / logp.shape[1]) * spread
     return _reduce_counted(losses, counted, reduction, shape, "cross_entropy")
 
 
