@@ -142,3 +142,11 @@ def test_ops_along_a_dimension_name_the_missing_dimension_of_a_0d_tensor(call):
     # they raised "tuple index out of range"
     with pytest.raises(ShapeError, match=r"^\w+: a 0-d tensor \(shape \(\)\) has no dimension"):
         call(chainrule.tensor(2.0))
+
+
+def test_float32_running_sums_are_rounded_once_not_per_element():
+    tenths = numpy.full(100_000, 0.1, dtype=numpy.float32)
+    exact = numpy.cumsum(tenths.astype(numpy.float64))
+    got = chainrule.tensor(tenths).cumsum(dim=0)
+    assert got.dtype == chainrule.float32
+    numpy.testing.assert_allclose(got.numpy(), exact, rtol=numpy.finfo(numpy.float32).eps)
