@@ -150,3 +150,12 @@ def test_float32_running_sums_are_rounded_once_not_per_element():
     got = chainrule.tensor(tenths).cumsum(dim=0)
     assert got.dtype == chainrule.float32
     numpy.testing.assert_allclose(got.numpy(), exact, rtol=numpy.finfo(numpy.float32).eps)
+
+
+def test_nan_is_the_largest_in_decreasing_sorts_as_in_max():
+    x = chainrule.tensor([[1.0, numpy.nan, 3.0, -numpy.inf, numpy.nan, 3.0]])
+    values, indices = x.sort(descending=True)
+    assert indices.tolist() == [[1, 4, 2, 5, 0, 3]]  # NaNs first, then ties in their order
+    assert numpy.isnan(x.topk(1).values.item()) and x.argmax().item() == 1
+    assert x.sort().indices.tolist() == [[3, 0, 2, 5, 1, 4]]  # increasing: NaNs last
+    assert chainrule.tensor([3, 1, 2]).sort(descending=True).indices.tolist() == [0, 2, 1]

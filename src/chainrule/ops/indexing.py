@@ -282,6 +282,11 @@ def _order(a, axis: int, descending: bool):
     if descending:
         # negate in a signed type; a stable sort of −x keeps tied elements in their order
         keys = -(keys.astype(backend.int64) if keys.dtype.kind in "bu" else keys)
+        not_nan = ~backend.xp.isnan(keys)
+        if not not_nan.all():
+            # NaN is the largest, as in PyTorch (and in max here): first in decreasing order, where
+            # a sort of −x would put it last. A stable sort on "not NaN", then on −x.
+            return backend.xp.lexsort((keys, not_nan), axis=axis)
     return backend.xp.argsort(keys, axis=axis, kind="stable")
 
 
