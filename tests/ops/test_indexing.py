@@ -159,3 +159,13 @@ def test_nan_is_the_largest_in_decreasing_sorts_as_in_max():
     assert numpy.isnan(x.topk(1).values.item()) and x.argmax().item() == 1
     assert x.sort().indices.tolist() == [[3, 0, 2, 5, 1, 4]]  # increasing: NaNs last
     assert chainrule.tensor([3, 1, 2]).sort(descending=True).indices.tolist() == [0, 2, 1]
+
+
+def test_split_and_chunk_of_an_empty_dimension_and_of_nonpositive_sizes():
+    empty = chainrule.zeros(3, 0)
+    assert [piece.shape for piece in empty.split(2, dim=1)] == [(3, 0)]
+    assert [piece.shape for piece in empty.chunk(2, dim=1)] == [(3, 0), (3, 0)]
+    with pytest.raises(ValueError, match=r"split: split_size must be positive, got 0"):
+        chainrule.zeros(4).split(0)
+    with pytest.raises(ValueError, match=r"chunk: chunks must be positive, got 0"):
+        chainrule.zeros(4).chunk(0)
