@@ -1,6 +1,7 @@
 """Check analytic gradients against central finite differences, in float64."""
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 import numpy
@@ -26,6 +27,17 @@ def _checked_inputs(inputs) -> list[Tensor]:
             raise TypeError(f"gradcheck: input {i} is {item.dtype}; finite differences need "
                             "float64 inputs (x.double())")
     return inputs
+
+
+def _excess(got: float, numeric: float, atol: float, rtol: float) -> float:
+    """How far the analytic ``got`` lies outside the tolerance around ``numeric`` (≤ 0: inside).
+    A nan or an infinity on one side only is infinitely far: computed as a difference, it would
+    be nan, which compares false with everything and so could never be the worst element."""
+    if got == numeric or (math.isnan(got) and math.isnan(numeric)):
+        return -atol
+    if not (math.isfinite(got) and math.isfinite(numeric)):
+        return math.inf
+    return abs(got - numeric) - (atol + rtol * abs(numeric))
 
 
 def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1e-5,
@@ -60,7 +72,7 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
             numeric = (above - below) / (2 * eps)
             index = numpy.unravel_index(i, tensor.shape)
             got = float(found[index])
-            excess = abs(got - numeric) - (atol + rtol * abs(numeric))
+            excess = _excess(got, numeric, atol, rtol)
             if worst is None or excess > worst[0]:
                 worst = (excess, k, index, got, numeric)
     if worst is not None and worst[0] > 0:

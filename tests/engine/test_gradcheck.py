@@ -43,3 +43,28 @@ def test_gradcheck_refuses_float32_inputs():
     x = chainrule.randn(3, requires_grad=True)
     with pytest.raises(TypeError, match="float64"):
         chainrule.gradcheck(lambda a: a.sum(), [x])
+
+
+
+class _SquareWithANanGradient(chainrule.autograd.Function):
+    """x², whose backward answers nan at one chosen element and 2x elsewhere."""
+
+    @staticmethod
+    def forward(ctx, x, position):
+        ctx.save_for_backward(x)
+        ctx.position = position
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        grad = g * 2 * x
+        grad.data[ctx.position] = float("nan")
+        return grad, None
+
+
+def test_gradcheck_catches_a_nan_gradient_wherever_it_is():
+    for position in (0, 1):
+        x = chainrule.tensor([0.7, -1.2], dtype=chainrule.float64, requires_grad=True)
+        with pytest.raises(chainrule.GradcheckError, match=rf"index \({position},\): analytic nan"):
+            chainrule.gradcheck(lambda a: _SquareWithANanGradient.apply(a, position), [x])

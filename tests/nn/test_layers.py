@@ -210,3 +210,18 @@ def test_loss_weights_are_buffers_in_the_state_dict_as_in_pytorch():
         model.criterion(logits, labels).item(),
         F.cross_entropy(logits, labels, weight=chainrule.tensor([1.0, 2.0, 0.5])).item(),
         rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", [F.cross_entropy, F.nll_loss])
+def test_a_class_weight_given_by_position_names_the_way_to_pass_it(loss):
+    # PyTorch's third positional argument is weight; here it is reduction
+    logits = chainrule.randn(3, 4)
+    with pytest.raises(TypeError, match=r"^\w+: the third argument is reduction .*weight=w"):
+        loss(logits, chainrule.tensor([0, 1, 3]), chainrule.tensor([1.0, 2.0, 3.0, 4.0]))
+
+
+@pytest.mark.parametrize("loss", [F.mse_loss, F.binary_cross_entropy_with_logits,
+                                  F.binary_cross_entropy])
+def test_an_unknown_reduction_is_refused_by_name(loss):
+    with pytest.raises(ValueError, match=r"reduction must be 'mean', 'sum' or 'none', not 'avg'"):
+        loss(chainrule.rand(3), chainrule.rand(3), "avg")

@@ -133,3 +133,39 @@ def test_einsum_agrees_with_numpy_and_refuses_what_it_does_not_support():
         chainrule.einsum("...ij->...ji", chainrule.ones(3, 3))
     with pytest.raises(ShapeError, match="einsum: 'j' is 4 in one operand and 5"):
         chainrule.einsum("ij,jk->ik", chainrule.ones(3, 4), chainrule.ones(5, 2))
+
+
+@pytest.mark.parametrize("call", [lambda x: x.cumsum(dim=0), lambda x: chainrule.prod(x, dim=0),
+                                  lambda x: x.sort(), lambda x: x.topk(1),
+                                  lambda x: x.gather(0, chainrule.tensor(0))])
+def test_ops_along_a_dimension_name_the_missing_dimension_of_a_0d_tensor(call):
+    # they raised "tuple index out of range"
+    with pytest.raises(ShapeError, match=r"^\w+: a 0-d tensor \(shape \(\)\) has no dimension"):
+        call(chainrule.tensor(2.0))
+
+
+def test_float32_running_sums_are_rounded_once_not_per_element():
+    tenths = numpy.full(100_000, 0.1, dtype=numpy.float32)
+    exact = numpy.cumsum(tenths.astype(numpy.float64))
+    got = chainrule.tensor(tenths).cumsum(dim=0)
+    assert got.dtype == chainrule.float32
+    numpy.testing.assert_allclose(got.numpy(), exact, rtol=numpy.finfo(numpy.float32).eps)
+
+
+def test_nan_is_the_largest_in_decreasing_sorts_as_in_max():
+    x = chainrule.tensor([[1.0, numpy.nan, 3.0, -numpy.inf, numpy.nan, 3.0]])
+    values, indices = x.sort(descending=True)
+    assert indices.tolist() == [[1, 4, 2, 5, 0, 3]]  # NaNs first, then ties in their order
+    assert numpy.isnan(x.topk(1).values.item()) and x.argmax().item() == 1
+    assert x.sort().indices.tolist() == [[3, 0, 2, 5, 1, 4]]  # increasing: NaNs last
+    assert chainrule.tensor([3, 1, 2]).sort(descending=True).indices.tolist() == [0, 2, 1]
+
+
+def test_split_and_chunk_of_an_empty_dimension_and_of_nonpositive_sizes():
+    empty = chainrule.zeros(3, 0)
+    assert [piece.shape for piece in empty.split(2, dim=1)] == [(3, 0)]
+    assert [piece.shape for piece in empty.chunk(2, dim=1)] == [(3, 0), (3, 0)]
+    with pytest.raises(ValueError, match=r"split: split_size must be positive, got 0"):
+        chainrule.zeros(4).split(0)
+    with pytest.raises(ValueError, match=r"chunk: chunks must be positive, got 0"):
+        chainrule.zeros(4).chunk(0)

@@ -9,7 +9,7 @@ import numpy
 from .. import backend
 from ..ops import (adaptive_avg_pool2d, avg_pool2d, binary_cross_entropy_with_logits_per_element,
                    conv, cross_entropy_per_sample, getitem, log_softmax, max_pool2d, relu,
-                   sigmoid, softmax, tanh)
+                   sigmoid, softmax, tanh, where)
 from ..ops import linear as _linear
 from ..ops.fused import cross_entropy_mean, labels_in_range
 from ..ops.primitive import Rejects, Sample, ShapeError, composite, constant
@@ -21,14 +21,26 @@ __all__ = ["linear", "relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax"
            "adaptive_avg_pool2d", "batch_norm"]
 
 
-def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    """The loss reduced as ``reduction`` says (checked by ``_check_reduction`` first)."""
     if reduction == "mean":
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
+    return loss
+
+
+def _check_reduction(reduction, op: str) -> None:
+    """Refuse a reduction other than the three names before any work: a tensor there is
+    PyTorch's positional ``weight`` (its third argument), which compared with "mean" said only
+    that a tensor's truth value is ambiguous."""
+    if isinstance(reduction, str):
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
+        return
+    raise TypeError(f"{op}: the third argument is reduction ('mean', 'sum' or 'none'), not a "
+                    f"{type(reduction).__name__}; pass weight and the other options by name, "
+                    "e.g. weight=w (PyTorch's third positional argument is weight)")
 
 
 def _as_target(target) -> Tensor:
@@ -85,12 +97,13 @@ def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     """The mean of (y − t)² over every element. The slides' ½‖y − t‖² per example differs by the
     constant factor ½ (and by averaging rather than summing), which scales the gradient but
     moves no minimum: ``mse_loss(y, t, reduction="sum") / 2`` is the slides' loss exactly."""
+    _check_reduction(reduction, "mse_loss")
     target = _as_target(target)
     if target.shape != input.shape:
         raise ShapeError(f"mse_loss: input of shape {tuple(input.shape)} and target of shape "
                          f"{tuple(target.shape)} differ; reshape one so they match")
     difference = input - target
-    return _reduce(difference * difference, reduction, "mse_loss")
+    return _reduce(difference * difference, reduction)
 
 
 @composite(samples=[Sample(((3, 4), (3, 4)), low=-3, high=3),
@@ -103,6 +116,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "me
     """−[t log σ(z) + (1 − t) log(1 − σ(z))], from the logits z: stable for any magnitude.
     PyTorch's options: ``pos_weight`` p scales the positive term, −[p t log σ(z) + (1 − t)
     log(1 − σ(z))], and ``weight`` w scales each element's loss (both broadcast)."""
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
     target = _as_target(target)
     if target.shape != input.shape:
         raise ShapeError(f"binary_cross_entropy_with_logits: logits of shape {tuple(input.shape)} "
@@ -117,15 +131,33 @@ def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "me
         losses = losses + (_class_weight(pos_weight, input) - 1) * target * at_one
     if weight is not None:
         losses = losses * _class_weight(weight, input)
-    return _reduce(losses, reduction, "binary_cross_entropy_with_logits")
+    return _reduce(losses, reduction)
 
 
-def binary_cross_entropy(input: Tensor, target, reduction: str = "mean", eps: float = 1e-12):
-    """−[t log y + (1 − t) log(1 − y)] from probabilities y (prefer the logits version)."""
+@composite(samples=[Sample(((3, 4), (3, 4)), low=0.05, high=0.95),
+                    Sample(((5,), numpy.array([0.0, 1.0, 1.0, 0.0, 0.3])), {"reduction": "sum"},
+                           low=0.05, high=0.95)],
+           rejects=[Rejects(((3, 1), (3,)), {}, ShapeError)])
+def binary_cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """−[t log y + (1 − t) log(1 − y)] from probabilities y (prefer the logits version), each log
+    at least −100, as in PyTorch: a probability of exactly 0 or 1 (a float32 sigmoid saturates
+    there from |z| ≈ 17) costs at most 100, and 0 · log 0 is 0, not nan."""
+    _check_reduction(reduction, "binary_cross_entropy")
     target = _as_target(target).to(input.dtype)
-    y = input.clamp(min=eps, max=1 - eps)
-    return _reduce(-(target * y.log() + (1 - target) * (1 - y).log()), reduction,
-                   "binary_cross_entropy")
+    if target.shape != input.shape:
+        raise ShapeError(f"binary_cross_entropy: input of shape {tuple(input.shape)} and target "
+                         f"of shape {tuple(target.shape)} differ; reshape one so they match")
+    losses = -(target * _log_at_least_minus_100(input)
+               + (1 - target) * _log_at_least_minus_100(1 - input))
+    return _reduce(losses, reduction)
+
+
+def _log_at_least_minus_100(p: Tensor) -> Tensor:
+    """max(log p, −100). Where it is −100 its gradient is 0; p is replaced by 1 there before the
+    log, whose derivative 1/p would be 0 · inf = nan at p = 0 even behind a clamp. (PyTorch's
+    gradient at such a p is (y − t)/10⁻¹²: the two differ only for p below e⁻¹⁰⁰.)"""
+    clamped = constant(p.data < math.exp(-100))
+    return where(clamped, -100.0, where(clamped, 1.0, p).log())
 
 
 def _flatten_classes(input: Tensor, target: Tensor):
@@ -148,7 +180,8 @@ def _none_ignored(labels, ignore_index: int, classes: int) -> bool:
 
 
 def _picked_losses(logp: Tensor, labels: Tensor, weight, ignore_index: int, op: str):
-    """Per row −w[t]·logp[t] (0 where t = ignore_index) and the weight each row counts with in a
+    """Per row −w[t]·logp[t] (0 where t = ignore_index, picked rather than multiplied by 0: an
+    ignored row's logp may be −inf, a class masked out) and the weight each row counts with in a
     mean: w[t] (1 without class weights), or 0 for an ignored row."""
     classes = logp.shape[1]
     keep = labels.data != ignore_index
@@ -160,16 +193,22 @@ def _picked_losses(logp: Tensor, labels: Tensor, weight, ignore_index: int, op: 
     if weight is not None:
         counted = counted * getitem(weight, index=(safe,))
     rows = backend.xp.arange(logp.shape[0])
-    return -getitem(logp, index=(rows, safe)) * counted, counted
+    picked = where(constant(keep), getitem(logp, index=(rows, safe)), 0.0)
+    return -picked * counted, counted
 
 
-def _reduce_counted(losses: Tensor, counted: Tensor, reduction: str, shape, op: str) -> Tensor:
-    """As PyTorch: the mean divides by the total weight of the rows kept, not by their number."""
+def _reduce_counted(losses: Tensor, counted: Tensor, reduction: str, shape) -> Tensor:
+    """As PyTorch: the mean divides by the total weight of the rows kept, not by their number.
+    With no weight kept (a batch of padding only) the mean is 0/0, nan as in PyTorch, and the
+    gradient 0, also as in PyTorch: the division's would be nan, and reach every weight."""
     if reduction == "mean":
-        return losses.sum() / counted.sum()
+        total = counted.sum()
+        nothing_kept = total == 0
+        mean = losses.sum() / where(nothing_kept, 1.0, total)
+        return where(nothing_kept, math.nan, mean)
     if reduction == "none" and shape is not None:
         losses = losses.reshape(shape)  # one loss per label: (N, d...) for (N, C, d...) input
-    return _reduce(losses, reduction, op)
+    return _reduce(losses, reduction)
 
 
 def _class_weight(weight, input: Tensor):
@@ -190,7 +229,7 @@ def _soft_cross_entropy(input: Tensor, target: Tensor, weight, reduction: str,
     logp = log_softmax(input, dim=class_dim)
     if weight is not None:  # along the class dimension: (C,), (C, 1), (C, 1, 1)...
         logp = logp * weight.reshape((classes,) + (1,) * (input.ndim - class_dim - 1))
-    return _reduce(-(logp * target).sum(dim=class_dim), reduction, "cross_entropy")
+    return _reduce(-(logp * target).sum(dim=class_dim), reduction)
 
 
 _WEIGHTS = numpy.array([1.0, 2.0, 0.5, 1.5])
@@ -216,6 +255,7 @@ def cross_entropy(input: Tensor, target, reduction: str = "mean", *, weight=None
     ℓᵢ = (1 − ε) w[tᵢ] (−log pᵢ[tᵢ]) + (ε/C) Σ_c w_c (−log pᵢ[c]), and ℓᵢ = 0 where
     tᵢ = ``ignore_index``; the mean is Σ ℓᵢ / Σ w[tᵢ] over the rows kept. A float target of the
     logits' shape holds class probabilities: ℓᵢ = −Σ_c w_c tᵢ_c log pᵢ[c]."""
+    _check_reduction(reduction, "cross_entropy")
     target = _as_target(target)
     weight = _class_weight(weight, input)
     if backend.is_floating(target.dtype):
@@ -229,14 +269,14 @@ def cross_entropy(input: Tensor, target, reduction: str = "mean", *, weight=None
         losses = cross_entropy_per_sample(logits, labels)
         if reduction == "none" and shape is not None:
             losses = losses.reshape(shape)
-        return _reduce(losses, reduction, "cross_entropy")
+        return _reduce(losses, reduction)
     logp = log_softmax(logits, dim=1)
     losses, counted = _picked_losses(logp, labels, weight, ignore_index, "cross_entropy")
     if label_smoothing:
         spread = -(logp if weight is None else logp * weight).sum(dim=1)
-        kept = constant((labels.data != ignore_index).astype(logp.dtype))
-        losses = (1 - label_smoothing) * losses + (label_smoothing / logp.shape[1]) * spread * kept
-    return _reduce_counted(losses, counted, reduction, shape, "cross_entropy")
+        spread = where(constant(labels.data != ignore_index), spread, 0.0)
+        losses = (1 - label_smoothing) * losses + (label_smoothing / logp.shape[1]) * spread
+    return _reduce_counted(losses, counted, reduction, shape)
 
 
 @composite(samples=[Sample(((3, 4), numpy.array([0, 3, 1]))),
@@ -248,6 +288,7 @@ def nll_loss(input: Tensor, target, reduction: str = "mean", *, weight=None,
              ignore_index: int = -100) -> Tensor:
     """−w[t]·input[t]: the negative log-likelihood, given log-probabilities (e.g. from log_softmax);
     0 where t = ``ignore_index``, and the mean divides by Σ w[t] over the rows kept (PyTorch's)."""
+    _check_reduction(reduction, "nll_loss")
     target = _as_target(target)
     logp, labels = _flatten_classes(input, target)
     if labels.ndim != 1 or labels.shape[0] != logp.shape[0]:
@@ -256,7 +297,7 @@ def nll_loss(input: Tensor, target, reduction: str = "mean", *, weight=None,
     losses, counted = _picked_losses(logp, labels, _class_weight(weight, input), ignore_index,
                                      "nll_loss")
     shape = None if input.ndim == 2 else target.shape
-    return _reduce_counted(losses, counted, reduction, shape, "nll_loss")
+    return _reduce_counted(losses, counted, reduction, shape)
 
 
 def _same_padding(weight: Tensor, stride, dilation, op: str) -> tuple:

@@ -34,10 +34,13 @@ def _softmax_axis(a, dim, op: str):
 def logsumexp(a, dim=None, keepdim=False):
     """log Σ eᵃ, computed as m + log Σ eᵃ⁻ᵐ with m = max a. Its gradient is softmax(a)."""
     axes = normalize_dims(dim, a.ndim, "logsumexp")
-    peak = a.data.max(axis=axes, keepdims=True)
-    peak = backend.xp.where(backend.xp.isfinite(peak), peak, 0)
-    out = backend.xp.log(backend.xp.exp(a.data - peak).sum(axis=axes, keepdims=True)) + peak
     shape = kept_shape(a.shape, axes)
+    if a.data.size:
+        peak = a.data.max(axis=axes, keepdims=True)
+        peak = backend.xp.where(backend.xp.isfinite(peak), peak, 0)
+        out = backend.xp.log(backend.xp.exp(a.data - peak).sum(axis=axes, keepdims=True)) + peak
+    else:  # no maximum to shift by: a sum of no exponentials is 0, its log −inf (PyTorch's)
+        out = backend.xp.full(shape, -backend.xp.inf, dtype=a.dtype)
     if not keepdim:
         out = out.reshape(tuple(n for i, n in enumerate(a.shape) if i not in axes))
     return out, lambda g, out: g.reshape(shape) * (a - out.reshape(shape)).exp()

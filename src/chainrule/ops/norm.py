@@ -6,7 +6,7 @@ import math
 
 from .. import backend
 from .elementwise import abs, sqrt, where
-from .primitive import Rejects, Sample, composite
+from .primitive import Rejects, Sample, composite, constant
 from .reduce import BAD_DIM, amax, amin, normalize_dims, sum
 
 NORM_SAMPLES = [Sample(((3, 4),)), Sample(((3, 4),), {"p": 1, "dim": 1}),
@@ -48,7 +48,13 @@ def norm(a, p="fro", dim=None, keepdim=False, dtype=None):
         return amin(magnitude, dim=axes, keepdim=keepdim)
     if p == 1:
         return sum(magnitude, dim=axes, keepdim=keepdim)
-    total = sum(magnitude * magnitude if p == 2 else magnitude ** p, dim=axes, keepdim=keepdim)
+    if p == 2:
+        powered = a * a  # not |a|²: |a|'s slope at 0 is 0, which lost the Hessian there (1/‖a‖)
+    else:
+        # |a|ᵖ with gradient 0 at a = 0, as PyTorch's; for p < 1 the formula is sign(0)·∞ = nan
+        zero = constant(a.data == 0)
+        powered = where(zero, 0.0, where(zero, 1.0, magnitude) ** p)
+    total = sum(powered, dim=axes, keepdim=keepdim)
     # The root's derivative is infinite at 0, and inf · 0 is nan: take the root of 1 there and
     # answer 0. A where sends no gradient to the side it did not pick, so none reaches the root.
     at_zero = total == 0

@@ -72,7 +72,15 @@ def var(a, dim=None, correction=1, keepdim=False, unbiased=None):
 
 @composite(samples=REDUCTION_SAMPLES, rejects=BAD_DIM)
 def std(a, dim=None, correction=1, keepdim=False, unbiased=None):
-    return var(a, dim=dim, correction=correction, keepdim=keepdim, unbiased=unbiased).sqrt()
+    """√var. Where the values are all equal (var = 0) the gradient is 0, as in PyTorch: the
+    root's derivative is infinite there, and inf · 0 is nan, which a constant row would send to
+    every weight behind it (``(x − x.mean(1)) / (x.std(1) + ε)`` on a blank input)."""
+    from .elementwise import sqrt, where
+
+    variance = var(a, dim=dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
+    # A where sends no gradient to the side it did not pick, so none reaches the root at 0.
+    at_zero = variance == 0
+    return where(at_zero, 0.0, sqrt(where(at_zero, 1.0, variance)))
 
 
 def _extreme(name: str, pick):
@@ -80,8 +88,12 @@ def _extreme(name: str, pick):
     A NaN is the extreme (NumPy and PyTorch propagate it): the gradient goes to the NaNs."""
     def forward(a, dim=None, keepdim=False):
         axes = normalize_dims(dim, a.ndim, name)
-        if a.data.size == 0:
-            raise ValueError(f"{name}: the tensor is empty")
+        empty = [axis for axis in axes if a.shape[axis] == 0]
+        if empty or (a.data.size == 0 and not axes):
+            # (an empty tensor reduced along its other dimensions is fine: an empty result)
+            where = f"dimension {empty[0]}, of size 0," if empty else "the empty tensor"
+            raise ValueError(f"{name}: {where} has no extreme to take (shape "
+                             f"{tuple(a.shape)}); reduce along another dimension")
         out = pick(a.data, axis=axes, keepdims=keepdim)
         shape = kept_shape(a.shape, axes)
         return out, lambda g, out: (g.reshape(shape).expand(a.shape)

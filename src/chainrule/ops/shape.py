@@ -215,9 +215,16 @@ def flatten(a, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 def split(a, split_size, dim: int = 0) -> tuple:
     """Pieces of ``split_size`` along ``dim`` (or of the sizes listed), as in torch.split."""
     length = a.shape[dim]
-    sizes = [split_size] * (length // split_size) + ([length % split_size] if length % split_size
-                                                     else []) \
-        if isinstance(split_size, numbers.Integral) else list(split_size)
+    if isinstance(split_size, numbers.Integral) and split_size <= 0 < length:
+        raise ValueError(f"split: split_size must be positive, got {split_size} for dimension "
+                         f"{dim} of {tuple(a.shape)}")
+    if isinstance(split_size, numbers.Integral) and length == 0:
+        sizes = [0]  # one empty piece, as in PyTorch
+    elif isinstance(split_size, numbers.Integral):
+        sizes = [split_size] * (length // split_size) + ([length % split_size]
+                                                         if length % split_size else [])
+    else:
+        sizes = list(split_size)
     if sum(sizes) != length:
         raise ShapeError(f"split: sizes {sizes} do not add up to {length}, the size of dimension "
                          f"{dim} of {tuple(a.shape)}")
@@ -230,7 +237,13 @@ def split(a, split_size, dim: int = 0) -> tuple:
 
 
 def chunk(a, chunks: int, dim: int = 0) -> tuple:
+    """At most ``chunks`` pieces of equal size along ``dim`` (the last one smaller), as
+    torch.chunk; a dimension of size 0 gives ``chunks`` empty pieces, as there."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     length = a.shape[dim]
+    if length == 0:
+        return split(a, 0, dim) * chunks
     return split(a, -(-length // chunks), dim)
 
 
