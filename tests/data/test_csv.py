@@ -359,3 +359,15 @@ def test_a_file_without_a_header_whose_first_row_comes_again_says_the_header_is_
     with pytest.raises(DataError, match=r"no column named 'y' \(the target\); the columns are: "
                                         r"5\.1, 3\.5, 0"):
         load_csv(path, target="y")
+
+
+def test_infinity_in_a_column_of_few_numbers_is_refused_not_taken_for_text(tmp_path):
+    # one number and one "inf": a column of numbers with a bad one, not two text categories
+    with pytest.raises(DataError, match=r"line 2, column 'x': 'inf' is not a finite number"):
+        load_csv(write(tmp_path, "x,y,label\ninf,2,a\n3,4,b\n"), target="label")
+
+
+def test_infinity_among_integer_labels_is_refused_not_made_a_class_of_text(tmp_path):
+    text = "x,label\n" + "".join(f"{i},{i % 2}\n" for i in range(6)) + "6,inf\n"
+    with pytest.raises(DataError, match=r"line 8, column 'label': 'inf' is not a finite number"):
+        load_csv(write(tmp_path, text), target="label")

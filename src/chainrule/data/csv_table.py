@@ -235,7 +235,7 @@ def _infer_column(path: str, name: str, cells: list[str], missing: numpy.ndarray
     present = ~missing
     values, bad = to_numbers(cells, missing)
     numbers = int((present & ~bad).sum())
-    words = bad & ~numpy.isfinite(values)  # a number too large for float32 is still a number
+    words = bad & numpy.isnan(values)  # inf, or a number too large for float32, is a number
     if words.sum() == 0 or numbers > words.sum():
         # Mostly numbers: a stray word is a typo to report, not a reason to one-hot the column.
         refuse_non_numbers(path, name, cells, bad, lines, numbers)
@@ -268,7 +268,7 @@ def _learn_fill(path: str, column: Column, cells: list[str], missing: numpy.ndar
 def _infer_target(path: str, target: str, cells: list[str], lines: numpy.ndarray,
                   task: str | None) -> tuple[str, list | None]:
     values, bad = to_numbers(cells, missing_mask(cells))
-    words = bad & ~numpy.isfinite(values)  # a number too large for float32 is still a number
+    words = bad & numpy.isnan(values)  # inf, or a number too large for float32, is a number
     if task == "regression" or (task is None and not words.any()):
         refuse_non_numbers(path, target, cells, bad, lines)
         integer_valued = bool(numpy.all(values == numpy.round(values)))
