@@ -371,3 +371,23 @@ def test_infinity_among_integer_labels_is_refused_not_made_a_class_of_text(tmp_p
     text = "x,label\n" + "".join(f"{i},{i % 2}\n" for i in range(6)) + "6,inf\n"
     with pytest.raises(DataError, match=r"line 8, column 'label': 'inf' is not a finite number"):
         load_csv(write(tmp_path, text), target="label")
+
+
+def test_an_underscore_makes_a_code_not_a_python_number_literal(tmp_path):
+    # float("2021_03") is 202103.0; in a CSV it is a code, a text value
+    text = "x,code,label\n1,2021_03,a\n2,2021_04,b\n3,2021_03,a\n4,2021_04,b\n"
+    table = load_csv(write(tmp_path, text), target="label")
+    assert table.feature_names == ["x", "code=2021_03", "code=2021_04"]
+    # in a numeric column, "1_000" is refused as a formatted number, not read as 1000
+    text = "x,label\n1_000,a\n2,b\n3,a\n4,b\n"
+    with pytest.raises(DataError, match=r"line 2, column 'x': '1_000' is a number written with a "
+                                        r"thousands separator"):
+        load_csv(write(tmp_path, text), target="label")
+
+
+def test_a_typographic_minus_sign_is_refused_not_taken_for_text(tmp_path):
+    # "−3" (U+2212), as web pages write negative numbers: half the column, not categories
+    text = "temp,label\n−3,a\n5,b\n−2,a\n4,b\n"
+    with pytest.raises(DataError, match=r"line 2, column 'temp': '−3' is written with a "
+                                        r"typographic minus sign '−' \(U\+2212.* \(2 such cells\)"):
+        load_csv(write(tmp_path, text), target="label")

@@ -173,3 +173,10 @@ def test_portland_housing_reads_a_file_saved_with_a_byte_order_mark(tmp_path):
     path = tmp_path / "ex1data2.txt"
     path.write_bytes(codecs.BOM_UTF8 + PORTLAND_ROWS.encode("utf-8"))
     numpy.testing.assert_array_equal(load_portland_housing(path).X[:, 0], [2104, 1600, 2400])
+
+
+def test_a_portland_cell_with_an_underscore_is_no_python_number_literal(tmp_path):
+    path = tmp_path / "ex1data2.txt"
+    path.write_text("2104,3,399900\n1_600,3,329900\n")
+    with pytest.raises(DataError, match=r"line 2, column 1 \(size_sqft\): '1_600'"):
+        load_portland_housing(path)

@@ -17,10 +17,13 @@ from ..errors import DataError
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "?"})
 # Features and targets are float32: a cell beyond its range would become ±inf, then NaN.
 FLOAT32_MAX = float(numpy.finfo(numpy.float32).max)
-# A number as a spreadsheet displays it: thousands separated ("1,234", "1 234", "1.234,5") or with
-# a decimal comma ("3,5"). float() refuses it, and it is no text category either.
-FORMATTED_NUMBER = re.compile(r"[+-]?(\d{1,3}([,. '\u00a0\u202f])\d{3}(\2\d{3})*([.,]\d+)?"
-                              r"|\d+,\d+)")
+# A number as a spreadsheet or a web page displays it: thousands separated ("1,234", "1 234",
+# "1.234,5", "1_000"), with a decimal comma ("3,5"), or with a typographic minus sign ("−3",
+# U+2212). float() refuses it (or reads "1_000" as Python would: see to_numbers), and it is no
+# text category either.
+TYPOGRAPHIC_MINUS = "\u2212"
+FORMATTED_NUMBER = re.compile(r"[+\-\u2212]?(\d{1,3}([,. '_\u00a0\u202f])\d{3}(\2\d{3})*([.,]\d+)?"
+                              r"|\d+,\d+)|\u2212\d+(\.\d+)?")
 
 
 def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]], list[int]]:
@@ -101,6 +104,9 @@ def to_numbers(cells: list[str], missing: numpy.ndarray) -> tuple[numpy.ndarray,
         values = numpy.array(text, dtype=numpy.float64)  # one C loop when every cell parses
     except ValueError:
         values = numpy.array([number_or_nan(cell) for cell in text], dtype=numpy.float64)
+    # float() reads "1_000" as a Python literal, but in a CSV an underscore makes a code
+    # ("2021_03"), not the number 202103
+    values[numpy.fromiter(("_" in cell for cell in text), dtype=bool, count=len(text))] = numpy.nan
     # Infinity parses as a float but is no usable feature or target; nor is a number that
     # float32 cannot hold.
     with numpy.errstate(invalid="ignore"):
@@ -111,6 +117,8 @@ def to_numbers(cells: list[str], missing: numpy.ndarray) -> tuple[numpy.ndarray,
 def number_or_nan(cell: str):
     """The cell as an int if it is a whole number (a class label 3, not 3.0), else a float; NaN
     if it is no number."""
+    if "_" in cell:  # float() reads "1_000", a Python literal, not how a CSV writes numbers
+        return numpy.nan
     try:
         value = float(cell)
     except ValueError:
@@ -134,12 +142,11 @@ def refuse_non_numbers(path: str, column: str, cells: list[str], bad: numpy.ndar
     count = int(bad.sum())
     others = f" ({count} such cells)" if count > 1 else ""
     context = f"; the column is numeric ({numbers} cells are numbers)" if numbers else ""
-    try:
-        too_large = math.isfinite(float(cells[first]))
-    except ValueError:
-        too_large = False
-    if too_large:
+    if math.isfinite(number_or_nan(cells[first])):  # a number, yet bad: beyond float32
         problem = f"is too large for float32 (at most ±{FLOAT32_MAX:.4g}); rescale the column"
+    elif TYPOGRAPHIC_MINUS in cells[first]:
+        problem = ("is written with a typographic minus sign '−' (U+2212, as web pages show "
+                   "negative numbers); write the column's numbers with '-'")
     elif FORMATTED_NUMBER.fullmatch(cells[first]):
         problem = ("is a number written with a thousands separator or a decimal comma; write "
                    "the column's numbers plainly, as 1234.5")

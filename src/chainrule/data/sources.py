@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy
 
 from ..errors import DataError
-from .csv_cells import FLOAT32_MAX, utf8_text
+from .csv_cells import FLOAT32_MAX, number_or_nan, utf8_text
 from .csv_table import load_csv
 from .download import RemoteFile, fetch, resolve_cache_dir
 from . import idx
@@ -110,10 +110,7 @@ def load_portland_housing(path) -> Table:
                             f"{len(PORTLAND_COLUMNS)} ({', '.join(PORTLAND_COLUMNS)})")
         row = []
         for column, (name, cell) in enumerate(zip(PORTLAND_COLUMNS, cells), start=1):
-            try:
-                value = float(cell)
-            except ValueError:
-                value = float("nan")
+            value = float(number_or_nan(cell))
             if not abs(value) <= FLOAT32_MAX:  # a finite value beyond float32 would become inf
                 problem = ("is too large for float32" if numpy.isfinite(value)
                            else "is not a finite number")
