@@ -391,3 +391,13 @@ def test_a_typographic_minus_sign_is_refused_not_taken_for_text(tmp_path):
     with pytest.raises(DataError, match=r"line 2, column 'temp': '−3' is written with a "
                                         r"typographic minus sign '−' \(U\+2212.* \(2 such cells\)"):
         load_csv(write(tmp_path, text), target="label")
+
+
+def test_excel_not_available_cells_are_missing_not_a_text_category(tmp_path):
+    # mostly "#N/A": one-hot encoded as "x=#N/A" and "x=3.5" before; pandas reads them as NaN
+    text = "x,y,label\n#N/A,2,a\n#N/A,4,b\n3.5,6,a\n#N/A,8,b\n"
+    with pytest.raises(DataError, match=r"3 missing values in column 'x' \(first at line 2\)"):
+        load_csv(write(tmp_path, text), target="label")
+    table = load_csv(write(tmp_path, text), target="label", missing="mean")
+    assert table.feature_names == ["x", "y"]
+    numpy.testing.assert_array_equal(table.X[:, 0], [3.5, 3.5, 3.5, 3.5])

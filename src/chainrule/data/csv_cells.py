@@ -13,8 +13,10 @@ import numpy
 
 from ..errors import DataError
 
-# Cells that mean "no value", compared after stripping spaces and lower-casing.
-MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "?"})
+# Cells that mean "no value", compared after stripping spaces and lower-casing: those pandas reads
+# as missing (Excel's #N/A among them), and "?" (the UCI repository's)
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "-nan", "null", "none", "<na>", "#na", "#n/a",
+                            "#n/a n/a", "1.#ind", "-1.#ind", "1.#qnan", "-1.#qnan", "?"})
 # Features and targets are float32: a cell beyond its range would become ±inf, then NaN.
 FLOAT32_MAX = float(numpy.finfo(numpy.float32).max)
 # A number as a spreadsheet or a web page displays it: thousands separated ("1,234", "1 234",
