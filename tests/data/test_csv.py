@@ -401,3 +401,17 @@ def test_excel_not_available_cells_are_missing_not_a_text_category(tmp_path):
     table = load_csv(write(tmp_path, text), target="label", missing="mean")
     assert table.feature_names == ["x", "y"]
     numpy.testing.assert_array_equal(table.X[:, 0], [3.5, 3.5, 3.5, 3.5])
+
+
+def test_a_csv_saved_as_utf16_is_named_as_such(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_bytes(HOUSES.encode("utf-16"))  # what Excel's "Unicode Text" writes
+    with pytest.raises(DataError, match=r"data\.csv: UTF-16 text .*save the file as UTF-8"):
+        load_csv(path, target="kind")
+
+
+def test_a_nul_byte_in_a_csv_is_refused_not_read_into_a_text_category(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_bytes(HOUSES.replace("south", "sou\x00th").encode("utf-8"))  # a new category
+    with pytest.raises(DataError, match=r"data\.csv, line 3: a NUL byte"):
+        load_csv(path, target="kind")

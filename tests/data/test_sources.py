@@ -68,6 +68,25 @@ def test_text_that_is_not_utf8_names_the_line(tmp_path):
         load_text(path)
 
 
+def test_utf16_text_without_a_byte_order_mark_is_refused_naming_the_nul_byte(tmp_path):
+    # every other byte NUL: valid UTF-8, and before, a corpus of "R\x00O\x00M\x00..." to learn
+    path = tmp_path / "corpus.txt"
+    path.write_bytes("ROMEO:\nPeace.\n".encode("utf-16-le"))
+    with pytest.raises(DataError, match=r"corpus\.txt, line 1: a NUL byte \(offset 1\).*UTF-16"):
+        load_text(path)
+
+
+@pytest.mark.parametrize("content, what", [
+    ("ROMEO:\nPeace.\n".encode("utf-16"), "UTF-16 text"),
+    (b"PK\x03\x04\x14\x00\x06\x00", "a zip archive"),  # how an Excel .xlsx workbook starts
+], ids=["utf-16", "xlsx"])
+def test_a_file_that_is_no_text_says_what_it_is(tmp_path, content, what):
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=rf"corpus\.txt: {what}"):
+        load_text(path)
+
+
 def test_named_files_load_from_root_when_present(tmp_path):
     (tmp_path / "input.txt").write_text("First Citizen:\nSpeak.\n")
     assert load_dataset("tiny-shakespeare", root=tmp_path) == "First Citizen:\nSpeak.\n"

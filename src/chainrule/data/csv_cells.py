@@ -6,6 +6,7 @@ Line numbers count the header as line 1, so they match what an editor shows.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 
@@ -17,6 +18,16 @@ from ..errors import DataError
 # as missing (Excel's #N/A among them), and "?" (the UCI repository's)
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "-nan", "null", "none", "<na>", "#na", "#n/a",
                             "#n/a n/a", "1.#ind", "-1.#ind", "1.#qnan", "-1.#qnan", "?"})
+# The first bytes of files often given for text that are none, and what each is.
+NOT_TEXT = {
+    b"\x1f\x8b": "a gzip-compressed file, not text; decompress it first (gunzip)",
+    b"PK\x03\x04": "a zip archive (an Excel .xlsx workbook is one), not text; extract it, or "
+                   "save the sheet as CSV UTF-8",
+    b"\xff\xfe": "UTF-16 text (it starts with UTF-16's byte order mark), not UTF-8; save the "
+                 "file as UTF-8",
+    b"\xfe\xff": "UTF-16 text (it starts with UTF-16's byte order mark), not UTF-8; save the "
+                 "file as UTF-8",
+}
 # Features and targets are float32: a cell beyond its range would become ±inf, then NaN.
 FLOAT32_MAX = float(numpy.finfo(numpy.float32).max)
 # A number as a spreadsheet or a web page displays it: thousands separated ("1,234", "1 234",
@@ -32,25 +43,23 @@ def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]
     """The header, the rows (cells stripped of surrounding spaces) and each row's line number."""
     rows, lines = [], []
     start_line = 1
+    with open(path, "rb") as file:
+        text = utf8_text(path, file.read())
     try:
-        with open(path, newline="", encoding="utf-8-sig") as file:
-            # strict: a quote never closed, or text after a closing quote ("0"x), is an error
-            # rather than cells silently run together
-            reader = csv.reader(file, delimiter=delimiter, strict=True)
+        # strict: a quote never closed, or text after a closing quote ("0"x), is an error rather
+        # than cells silently run together
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+        header = next(reader, None)
+        while header == []:  # blank lines before the header
             header = next(reader, None)
-            while header == []:  # blank lines before the header
-                header = next(reader, None)
-            while True:
-                start_line = reader.line_num + 1
-                row = next(reader, None)
-                if row is None:
-                    break
-                if row:  # csv gives [] for a blank line: skip it, as pandas and numpy do
-                    rows.append([cell.strip() for cell in row])
-                    lines.append(start_line)
-    except UnicodeDecodeError:
-        with open(path, "rb") as file:  # again, as bytes: to say where the first bad byte is
-            utf8_text(path, file.read())
+        while True:
+            start_line = reader.line_num + 1
+            row = next(reader, None)
+            if row is None:
+                break
+            if row:  # csv gives [] for a blank line: skip it, as pandas and numpy do
+                rows.append([cell.strip() for cell in row])
+                lines.append(start_line)
     except csv.Error as error:
         unclosed = "end of data" in str(error)
         hint = "; a quote opened in this row is never closed"
@@ -80,17 +89,24 @@ def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]
 
 
 def utf8_text(path: str, raw: bytes) -> str:
-    """``raw`` decoded as UTF-8 (a byte order mark dropped), or a DataError naming the line of the
-    first byte that is not UTF-8."""
+    """``raw`` decoded as UTF-8 (a byte order mark dropped), or a DataError naming what the file
+    is instead, or the line of the first byte that is not UTF-8 or is NUL (valid UTF-8, but no
+    text holds it: it is binary data, or UTF-16 text without its byte order mark)."""
+    for magic, what in NOT_TEXT.items():
+        if raw.startswith(magic):
+            raise DataError(f"{path}: {what}")
     try:
-        return raw.decode("utf-8").removeprefix("\ufeff")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        if raw.startswith(b"\x1f\x8b"):
-            raise DataError(f"{path}: a gzip-compressed file, not text; decompress it first "
-                            "(gunzip)") from None
         line = raw[:error.start].count(b"\n") + 1
         raise DataError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[error.start]:02x} at "
                         f"offset {error.start}); save the file as UTF-8") from None
+    if "\x00" in text:
+        offset = raw.index(b"\x00")
+        line = raw[:offset].count(b"\n") + 1
+        raise DataError(f"{path}, line {line}: a NUL byte (offset {offset}), which no text holds: "
+                        "binary data, or UTF-16 text; save the file as UTF-8 text")
+    return text.removeprefix("\ufeff")
 
 
 def missing_mask(cells: list[str]) -> numpy.ndarray:
