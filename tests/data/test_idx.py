@@ -69,6 +69,14 @@ def test_truncated_file_says_how_many_bytes_are_missing(tmp_path):
         load_idx(path)
 
 
+def test_a_header_promising_more_than_int64_counts_says_the_true_size(tmp_path):
+    path = tmp_path / "huge.idx"
+    path.write_bytes(struct.pack(">BBBB3I", 0, 0, 0x08, 3, 2**32 - 1, 2**32 - 1, 2**32 - 1))
+    with pytest.raises(DataError, match=rf"\({(2**32 - 1) ** 3} bytes of data\), but the file "
+                                        r"holds 0"):
+        load_idx(path)
+
+
 def test_damaged_gzip_is_a_data_error(tmp_path):
     path = tmp_path / "broken.gz"
     path.write_bytes(gzip.compress(idx_bytes(numpy.zeros(50, dtype=numpy.uint8)))[:-12])

@@ -7,6 +7,7 @@ sizes, then the values in row-major order. Images are ``0x00000803`` (uint8, 3 d
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -69,7 +70,7 @@ def load_idx(path) -> numpy.ndarray:
     if len(raw) < data_start:
         raise DataError(f"{path}: the IDX header promises {ndim} sizes but the file ends first")
     shape = struct.unpack(f">{ndim}I", raw[4:data_start])
-    expected = int(numpy.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # exact: numpy.prod wraps around in int64
     if len(raw) - data_start != expected:
         raise DataError(f"{path}: the IDX header says shape {shape} ({expected} bytes of data), "
                         f"but the file holds {len(raw) - data_start}; it is truncated or damaged")
