@@ -115,6 +115,13 @@ def test_images_and_labels_of_different_counts_are_refused(tmp_path):
         load_mnist(tmp_path, download=False)
 
 
+def test_files_with_no_images_are_refused_naming_the_file(tmp_path):
+    tiny_mnist(tmp_path, test=0)
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte\.gz: the IDX file holds no "
+                                        r"images \(its header says shape \(0, 28, 28\)\)"):
+        load_mnist(tmp_path, download=False)
+
+
 def test_load_mnist_downloads_verified_files_into_the_cache_once(tmp_path, monkeypatch):
     mirror = tmp_path / "mirror"
     mirror.mkdir()
