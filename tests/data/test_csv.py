@@ -1,5 +1,6 @@
 import gzip
 import json
+import re
 
 import numpy
 import pytest
@@ -415,3 +416,12 @@ def test_a_nul_byte_in_a_csv_is_refused_not_read_into_a_text_category(tmp_path):
     path.write_bytes(HOUSES.replace("south", "sou\x00th").encode("utf-8"))  # a new category
     with pytest.raises(DataError, match=r"data\.csv, line 3: a NUL byte"):
         load_csv(path, target="kind")
+
+
+@pytest.mark.parametrize("cells", [("10%", "25%", "5%", "40%"), ("$12", "$7.50", "$3", "$120"),
+                                   ("5 €", "12 €", "7 €", "3 €")])
+def test_numbers_with_a_percent_or_currency_sign_are_refused_not_one_hot(tmp_path, cells):
+    rows = "".join(f"{cell},{label}\n" for cell, label in zip(cells, "abab"))
+    with pytest.raises(DataError, match=rf"line 2, column 'share': '{re.escape(cells[0])}' is a "
+                                        r"number written .* currency or percent sign"):
+        load_csv(write(tmp_path, "share,label\n" + rows), target="label")

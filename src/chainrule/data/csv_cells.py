@@ -31,12 +31,15 @@ NOT_TEXT = {
 # Features and targets are float32: a cell beyond its range would become ±inf, then NaN.
 FLOAT32_MAX = float(numpy.finfo(numpy.float32).max)
 # A number as a spreadsheet or a web page displays it: thousands separated ("1,234", "1 234",
-# "1.234,5", "1_000"), with a decimal comma ("3,5"), or with a typographic minus sign ("−3",
-# U+2212). float() refuses it (or reads "1_000" as Python would: see to_numbers), and it is no
-# text category either.
+# "1.234,5", "1_000"), with a decimal comma ("3,5"), a currency or percent sign ("$12", "15%"),
+# or a typographic minus sign ("−3", U+2212). float() refuses it (or reads "1_000" as Python
+# would: see to_numbers), and it is no text category either. (A plain number matches too, but
+# is only ever tested here when float() refused it.)
 TYPOGRAPHIC_MINUS = "\u2212"
-FORMATTED_NUMBER = re.compile(r"[+\-\u2212]?(\d{1,3}([,. '_\u00a0\u202f])\d{3}(\2\d{3})*([.,]\d+)?"
-                              r"|\d+,\d+)|\u2212\d+(\.\d+)?")
+FORMATTED_NUMBER = re.compile(r"[+\-\u2212]?[$€£¥]?"  # sign, currency
+                              r"(\d{1,3}([,. '_\u00a0\u202f])\d{3}(\2\d{3})*([.,]\d+)?"
+                              r"|\d+,\d+|\d*\.?\d+)"  # thousands separated, decimal comma, plain
+                              r" ?[%€]?")
 
 
 def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]], list[int]]:
@@ -166,8 +169,9 @@ def refuse_non_numbers(path: str, column: str, cells: list[str], bad: numpy.ndar
         problem = ("is written with a typographic minus sign '−' (U+2212, as web pages show "
                    "negative numbers); write the column's numbers with '-'")
     elif FORMATTED_NUMBER.fullmatch(cells[first]):
-        problem = ("is a number written with a thousands separator or a decimal comma; write "
-                   "the column's numbers plainly, as 1234.5")
+        problem = ("is a number written with a thousands separator or a decimal comma, or with "
+                   "a currency or percent sign; write the column's numbers plainly, as 1234.5 "
+                   "(and 15% as 0.15)")
     else:
         problem = "is not a finite number"
     raise DataError(f"{path}, line {lines[first]}, column {column!r}: {cells[first]!r} "
