@@ -425,3 +425,10 @@ def test_numbers_with_a_percent_or_currency_sign_are_refused_not_one_hot(tmp_pat
     with pytest.raises(DataError, match=rf"line 2, column 'share': '{re.escape(cells[0])}' is a "
                                         r"number written .* currency or percent sign"):
         load_csv(write(tmp_path, "share,label\n" + rows), target="label")
+
+
+def test_a_line_of_spaces_is_a_blank_line_skipped_not_a_row_of_one_field(tmp_path):
+    text = "  \nx,label\n1,a\n \t \n2,b\n3,a\n4,b\n   \n"
+    table = load_csv(write(tmp_path, text), target="label")
+    numpy.testing.assert_array_equal(table.X[:, 0], [1, 2, 3, 4])
+    numpy.testing.assert_array_equal(table.lines, [3, 5, 6, 7])

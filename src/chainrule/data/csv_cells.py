@@ -53,14 +53,14 @@ def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]
         # than cells silently run together
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
         header = next(reader, None)
-        while header == []:  # blank lines before the header
+        while header is not None and _blank(header):  # blank lines before the header
             header = next(reader, None)
         while True:
             start_line = reader.line_num + 1
             row = next(reader, None)
             if row is None:
                 break
-            if row:  # csv gives [] for a blank line: skip it, as pandas and numpy do
+            if not _blank(row):  # skip it, as pandas and numpy do
                 rows.append([cell.strip() for cell in row])
                 lines.append(start_line)
     except csv.Error as error:
@@ -89,6 +89,12 @@ def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]
             raise DataError(f"{path}, line {line}: {len(row)} fields, but the header (line 1) "
                             f"has {len(header)} columns")
     return header, rows, lines
+
+
+def _blank(row: list[str]) -> bool:
+    """csv's row for a blank line: [], or [" "] for a line of spaces, which an editor shows as
+    blank too."""
+    return len(row) <= 1 and not "".join(row).strip()
 
 
 def utf8_text(path: str, raw: bytes) -> str:
