@@ -432,3 +432,11 @@ def test_a_line_of_spaces_is_a_blank_line_skipped_not_a_row_of_one_field(tmp_pat
     table = load_csv(write(tmp_path, text), target="label")
     numpy.testing.assert_array_equal(table.X[:, 0], [1, 2, 3, 4])
     numpy.testing.assert_array_equal(table.lines, [3, 5, 6, 7])
+
+
+def test_messages_count_one_cell_or_field_in_the_singular(tmp_path):
+    with pytest.raises(DataError, match=r"'inf' is not a finite number; the column is numeric "
+                                        r"\(1 cell is a number\)"):
+        load_csv(write(tmp_path, "x,y,label\ninf,2,a\n3,4,b\n"), target="label")
+    with pytest.raises(DataError, match=r"line 3: 1 field, but the header \(line 1\) has 3"):
+        load_csv(write(tmp_path, "x,y,label\n1,2,a\n3\n"), target="label")

@@ -86,8 +86,9 @@ def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]
                             "header row, so remove this one (if line 1 is data, the file has "
                             "no header row: add one)")
         if len(row) != len(header):
-            raise DataError(f"{path}, line {line}: {len(row)} fields, but the header (line 1) "
-                            f"has {len(header)} columns")
+            fields = f"{len(row)} field{'s' * (len(row) != 1)}"
+            raise DataError(f"{path}, line {line}: {fields}, but the header (line 1) has "
+                            f"{len(header)} columns")
     return header, rows, lines
 
 
@@ -168,7 +169,8 @@ def refuse_non_numbers(path: str, column: str, cells: list[str], bad: numpy.ndar
     first = int(numpy.argmax(bad))
     count = int(bad.sum())
     others = f" ({count} such cells)" if count > 1 else ""
-    context = f"; the column is numeric ({numbers} cells are numbers)" if numbers else ""
+    are = "cell is a number" if numbers == 1 else "cells are numbers"
+    context = f"; the column is numeric ({numbers} {are})" if numbers else ""
     if math.isfinite(number_or_nan(cells[first])):  # a number, yet bad: beyond float32
         problem = f"is too large for float32 (at most ±{FLOAT32_MAX:.4g}); rescale the column"
     elif TYPOGRAPHIC_MINUS in cells[first]:
