@@ -199,3 +199,16 @@ def test_a_portland_cell_with_an_underscore_is_no_python_number_literal(tmp_path
     path.write_text("2104,3,399900\n1_600,3,329900\n")
     with pytest.raises(DataError, match=r"line 2, column 1 \(size_sqft\): '1_600'"):
         load_portland_housing(path)
+
+
+@pytest.mark.parametrize("name", ["tiny-shakespeare", "mnist"])
+def test_a_root_that_is_no_folder_is_refused_not_a_reason_to_use_the_cache(tmp_path, name):
+    cache = tmp_path / "cache"
+    for dataset in ("tiny-shakespeare", "mnist"):  # the cache holds the files (unverified here)
+        (cache / dataset).mkdir(parents=True)
+    (cache / "tiny-shakespeare" / "input.txt").write_text("from the cache\n")
+    with pytest.raises(DataError, match=r"typo: the data folder does not exist"):
+        load_dataset(name, root=tmp_path / "typo", download=False, cache_dir=cache)
+    (tmp_path / "input.txt").write_text("ROMEO:\n")
+    with pytest.raises(DataError, match=r"input\.txt: the data folder is a file, not a folder"):
+        load_dataset(name, root=tmp_path / "input.txt", download=False, cache_dir=cache)

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy
 
 from ..errors import DataError
-from .download import DownloadError, RemoteFile, fetch, resolve_cache_dir, verify_cached
+from .download import DownloadError, RemoteFile, existing_folder, fetch, resolve_cache_dir, \
+    verify_cached
 from .table import Table, TrainTest
 
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -85,14 +86,15 @@ def load_mnist(root=None, kind: str = "mnist", download: bool = True, cache_dir=
     X: float32 pixels scaled to [0, 1], shape (rows, 784) with ``flatten`` (the default, what
     linear models and MLPs take), else (rows, 28, 28). y: int64 labels 0-9; ``classes`` names them.
     Files come from ``root`` when it holds all four (``train-images-idx3-ubyte[.gz]`` and so on;
-    some but not all is an error naming those missing); when it holds none, from the cache
+    some but not all is an error naming those missing, and so is a ``root`` that is no folder);
+    when it holds none, from the cache
     (``cache_dir``, $CHAINRULE_CACHE or ~/.cache/chainrule), downloaded there first if
     ``download``; a cached file is checksum-verified each time it is read.
     """
     kind = kind.lower().replace("_", "-")
     if kind not in MIRRORS:
         raise ValueError(f"load_mnist: kind must be 'mnist' or 'fashion-mnist', not {kind!r}")
-    paths = _find_files(root, all_or_none=True) if root is not None else None
+    paths = _find_files(existing_folder(root), all_or_none=True) if root is not None else None
     if paths is None:
         folder = resolve_cache_dir(cache_dir) / kind
         paths = _find_files(folder)

@@ -14,7 +14,7 @@ import numpy
 from ..errors import DataError
 from .csv_cells import FLOAT32_MAX, number_or_nan, utf8_text
 from .csv_table import load_csv
-from .download import RemoteFile, fetch, resolve_cache_dir
+from .download import RemoteFile, existing_folder, fetch, resolve_cache_dir
 from . import idx
 from .idx import load_mnist
 from .table import Table
@@ -139,8 +139,8 @@ def load_dataset(name: str, root=None, download: bool = True, cache_dir=None,
 
     Files are read from ``root`` when it holds them, or a subfolder of it named after the dataset
     (``mnist``, ``fashion_mnist``, ``california_housing``, ``tinyshakespeare``: so ``root`` may
-    be a folder of datasets); else from the cache, downloaded into it first (and
-    checksum-verified) if ``download``.
+    be a folder of datasets; one that is no folder is a DataError); else from the cache,
+    downloaded into it first (and checksum-verified) if ``download``.
     """
     key = name.lower().replace("_", "-")
     if key.replace("-", "_") in SKLEARN_DATASETS:
@@ -163,11 +163,12 @@ def _dataset_folder(root, key: str, *file_names: str) -> Path | None:
     """``root``, or its subfolder for ``key``, whichever holds one of ``file_names``."""
     if root is None:
         return None
-    for folder in (Path(root), *(Path(root) / name for name in (
+    root = existing_folder(root)
+    for folder in (root, *(root / name for name in (
             key, key.replace("-", "_"), key.replace("-", "")))):
         if any((folder / name).is_file() for name in file_names):
             return folder
-    return Path(root)
+    return root
 
 
 def _local_or_cached(remote: RemoteFile, key: str, root, download: bool, cache_dir) -> Path:
