@@ -432,6 +432,9 @@ def test_a_line_of_spaces_is_a_blank_line_skipped_not_a_row_of_one_field(tmp_pat
     table = load_csv(write(tmp_path, text), target="label")
     numpy.testing.assert_array_equal(table.X[:, 0], [1, 2, 3, 4])
     numpy.testing.assert_array_equal(table.lines, [3, 5, 6, 7])
+    # but '""' is one empty cell: in a file of one column to predict from, a missing value
+    with pytest.raises(DataError, match=r"1 missing value in column 'x' \(first at line 3\)"):
+        table.encoder.encode_csv(write(tmp_path, 'x\n1\n""\n   \n2\n', "new.csv"))
 
 
 def test_messages_count_one_cell_or_field_in_the_singular(tmp_path):

@@ -94,8 +94,8 @@ def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]
 
 def _blank(row: list[str]) -> bool:
     """csv's row for a blank line: [], or [" "] for a line of spaces, which an editor shows as
-    blank too."""
-    return len(row) <= 1 and not "".join(row).strip()
+    blank too; [""] is a line '""', one empty cell (a missing value in a file of one column)."""
+    return not row or (len(row) == 1 and row[0] != "" and not row[0].strip())
 
 
 def utf8_text(path: str, raw: bytes) -> str:
