@@ -404,6 +404,14 @@ def test_excel_not_available_cells_are_missing_not_a_text_category(tmp_path):
     numpy.testing.assert_array_equal(table.X[:, 0], [3.5, 3.5, 3.5, 3.5])
 
 
+def test_none_stays_a_category_where_a_data_set_uses_it_as_one(tmp_path):
+    # Ames housing's masonry veneer type: "None" is the most frequent value, not a gap to fill
+    text = "veneer,label\nNone,a\nStone,b\nNone,a\nBrkFace,b\n"
+    table = load_csv(write(tmp_path, text), target="label", missing="mean")
+    assert table.feature_names == ["veneer=BrkFace", "veneer=None", "veneer=Stone"]
+    numpy.testing.assert_array_equal(table.X[:, 1], [1, 0, 1, 0])
+
+
 def test_a_csv_saved_as_utf16_is_named_as_such(tmp_path):
     path = tmp_path / "data.csv"
     path.write_bytes(HOUSES.encode("utf-16"))  # what Excel's "Unicode Text" writes

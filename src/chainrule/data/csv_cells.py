@@ -15,8 +15,9 @@ import numpy
 from ..errors import DataError
 
 # Cells that mean "no value", compared after stripping spaces and lower-casing: those pandas reads
-# as missing (Excel's #N/A among them), and "?" (the UCI repository's)
-MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "-nan", "null", "none", "<na>", "#na", "#n/a",
+# as missing (Excel's #N/A among them), but "None", a category in some data sets (Ames housing's
+# masonry veneer type), and "?" (the UCI repository's)
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "-nan", "null", "<na>", "#na", "#n/a",
                             "#n/a n/a", "1.#ind", "-1.#ind", "1.#qnan", "-1.#qnan", "?"})
 # The first bytes of files often given for text that are none, and what each is.
 NOT_TEXT = {

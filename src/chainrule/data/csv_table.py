@@ -185,7 +185,7 @@ def load_csv(path, target: str, missing: str = "error", task: str | None = None,
     error naming its line); other columns are text, one-hot encoded over their sorted values
     (``"column=value"`` features; more than ``max_categories`` values is refused as an
     identifier). Missing cells (those pandas reads as missing: "", NA, N/A, Excel's #N/A, NaN,
-    null, None...; and "?") are refused (``missing="error"``), their rows left out
+    null...; not None; and "?") are refused (``missing="error"``), their rows left out
     (``"drop"``), or filled with the column's mean, or its most frequent value for text
     (``"mean"``); a row whose target is missing is always left out by ``"drop"`` and
     ``"mean"``. The fills are computed over the whole file.
