@@ -451,3 +451,12 @@ def test_messages_count_one_cell_or_field_in_the_singular(tmp_path):
         load_csv(write(tmp_path, "x,y,label\ninf,2,a\n3,4,b\n"), target="label")
     with pytest.raises(DataError, match=r"line 3: 1 field, but the header \(line 1\) has 3"):
         load_csv(write(tmp_path, "x,y,label\n1,2,a\n3\n"), target="label")
+
+
+def test_an_excel_separator_line_is_named_not_read_as_the_header(tmp_path):
+    path = write(tmp_path, "sep=;\r\nx;label\r\n1;a\r\n2;b\r\n")
+    for delimiter in (",", ";"):
+        with pytest.raises(DataError, match=r"data\.csv, line 1: 'sep=;' is Excel's note of the "
+                                            r"separator, not a header row; delete that line \(and "
+                                            r"give delimiter=';'\)"):
+            load_csv(path, target="label", delimiter=delimiter)

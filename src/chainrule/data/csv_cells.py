@@ -49,6 +49,11 @@ def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]
     start_line = 1
     with open(path, "rb") as file:
         text = utf8_text(path, file.read())
+    excel_hint = re.match(r"sep=(.)\r?$", text.partition("\n")[0], re.IGNORECASE)
+    if excel_hint:  # read as a header of one or two columns, it made every row ragged
+        raise DataError(f"{path}, line 1: {excel_hint[0].rstrip()!r} is Excel's note of the "
+                        "separator, not a header row; delete that line (and give "
+                        f"delimiter={excel_hint[1]!r})")
     try:
         # strict: a quote never closed, or text after a closing quote ("0"x), is an error rather
         # than cells silently run together
