@@ -40,7 +40,7 @@ DEFAULT_DATASET = "digits"
 DEFAULT_HIDDEN, DEFAULT_ACTIVATION = (512,), "relu"
 CHOICES = {"missing": ("error", "drop", "mean"), "scale": ("auto", "standard", "none"),
            "model": MODELS, "activation": (None, *ACTIVATIONS), "optimizer": (None, "sgd", "adam"),
-           "lr_schedule": ("constant", "cosine")}
+           "lr_schedule": ("constant", "cosine"), "task": (None, "classification", "regression")}
 
 
 class _InArguments:
@@ -79,6 +79,8 @@ class RunConfig:
     target: str | None = None
     missing: str = "error"         # empty CSV cells: "error", "drop" their rows, fill the "mean"
     delimiter: str = ","           # what separates the CSV's cells: ";" or "\t" too
+    task: str | None = None        # the CSV target's: "classification" or "regression"; None
+                                   # guesses (load_csv's rule: few integers or text are classes)
     data_dir: str | None = None    # the MNIST / Fashion-MNIST IDX files
     val: float = 0.1               # the fractions held out for validation and the final test
     test: float = 0.2
@@ -167,6 +169,9 @@ class RunConfig:
         if self.delimiter != "," and self.csv is None:
             raise SettingError(("delimiter", self.delimiter), " separates the cells of a ",
                                ("csv",), " file; a bundled dataset is read as it is published")
+        if self.task is not None and self.csv is None:
+            raise SettingError(("task", self.task), " says how to read a ", ("csv",), " file's "
+                               "target; a bundled dataset knows its own")
         if self.target is not None and self.csv is None:
             raise SettingError(("target",), " names a column of a ", ("csv",),
                                " file; bundled datasets know their target")
@@ -219,7 +224,7 @@ class RunConfig:
         model of layer sizes ``sizes`` (inputs, hidden layers, outputs)."""
         return {
             "source": {"dataset": self.dataset, "csv": self.csv, "target": self.target,
-                       "missing": self.missing, "delimiter": self.delimiter,
+                       "missing": self.missing, "delimiter": self.delimiter, "task": self.task,
                        "data_dir": self.data_dir, "val": self.val,
                        "test": self.test, "scale": self.scale},
             "split": {"val": self.val, "test": self.test, "seed": self.seed},
@@ -238,6 +243,7 @@ class RunConfig:
         mlp = model["kind"] == "mlp"
         return cls(dataset=source["dataset"], csv=source["csv"], target=source["target"],
                    missing=source["missing"], delimiter=source.get("delimiter", ","),
+                   task=source.get("task"),
                    data_dir=source.get("data_dir"),
                    val=source["val"], test=source["test"], scale=source["scale"],
                    model=model["kind"], hidden=tuple(model["sizes"][1:-1]) if mlp else None,
@@ -254,19 +260,24 @@ def check_model_fits_task(kind: str, table) -> None:
     """The model a run names must suit its target: a regressor for numbers, a classifier for
     classes (logistic regression for two), the CNN for square images."""
     task, what = table.task, repr(table.target_name)
+    # a CSV's target was guessed from its cells, and may be read the other way
+    read_otherwise = (lambda other: ("; or read the target otherwise: ", ("task", other))) \
+        if table.encoder is not None else (lambda other: ())
     if kind == "linear" and task == "classification":
         raise SettingError(("model", "linear"), f" is a regression model, but the target {what} "
                            f"holds {table.n_classes} classes; use ", ("model", "logistic"), ", ",
-                           ("model", "softmax"), " or ", ("model", "mlp"))
+                           ("model", "softmax"), " or ", ("model", "mlp"),
+                           *read_otherwise("regression"))
     side = math.isqrt(table.n_features)
     if kind == "cnn" and (task == "regression" or side * side != table.n_features or side < 4):
         raise SettingError(("model", "cnn"), " classifies square images of at least 4 × 4 pixels "
                            f"(its two poolings halve them twice), but the data has "
                            f"{table.n_features} features and the target {what} is {task}")
     if kind in ("logistic", "softmax") and task == "regression":
+        labels = table.y is not None and bool(numpy.all(table.y == numpy.round(table.y)))
         raise SettingError(("model", kind), f" is a classifier, but the target {what} is a "
                            "number to predict (regression); use ", ("model", "linear"), " or ",
-                           ("model", "mlp"))
+                           ("model", "mlp"), *(read_otherwise("classification") if labels else ()))
     if kind == "logistic" and table.n_classes != 2:
         raise SettingError(("model", "logistic"), f" separates two classes, but the target "
                            f"{what} has {table.n_classes}; use ", ("model", "softmax"), " or ",

@@ -69,7 +69,7 @@ def load_source(config: RunConfig):
 
     if config.csv is not None:
         table = data.load_csv(config.csv, target=config.target, missing=config.missing,
-                              delimiter=config.delimiter)
+                              delimiter=config.delimiter, task=config.task)
     else:
         table = data.load_dataset(config.dataset, root=config.data_dir, missing=config.missing)
     if isinstance(table, data.TrainTest):

@@ -104,6 +104,24 @@ def test_a_csv_separated_otherwise_trains_with_its_delimiter_and_predicts(tmp_pa
         assert [row[0] for row in list(csv.reader(file))[1:]] == [row[3] for row in rows[1:]]
 
 
+def test_a_target_of_few_integers_is_read_as_numbers_with_task_regression(tmp_path, capsys):
+    # room counts 1-8 in 100 rows: guessed to be 8 classes, which a linear model cannot fit
+    rng = numpy.random.default_rng(0)
+    rooms = rng.integers(1, 9, size=100)
+    rows = [[f"{count + rng.normal() * 0.3:.3f}", str(count)] for count in rooms]
+    path = write_csv(tmp_path / "rooms.csv", ["area", "rooms"], rows)
+    run = str(tmp_path / "run")
+    common = ["--csv", path, "--target", "rooms", "--model", "linear", "--out", run]
+    assert fails(capsys, ["train", *common]).rstrip().endswith(
+        "holds 8 classes; use --model logistic, --model softmax or --model mlp; or read the "
+        "target otherwise: --task regression")
+    train(capsys, *common, "--task", "regression", "--epochs", "40", "--batch-size", "8")
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["task"] == "regression" and config["source"]["task"] == "regression"
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]["r2"] > 0.9
+    assert "--task regression" in fails(capsys, ["train", *common, "--resume", "--epochs", "41"])
+
+
 def test_regression_metrics_are_in_the_targets_units(tmp_path, prices, capsys):
     run = str(tmp_path / "run")
     train(capsys, "--csv", prices, "--target", "price", "--model", "linear", "--epochs", "30",
@@ -220,6 +238,7 @@ def test_predicting_on_other_columns_names_them(tmp_path, flowers, capsys):
     (["train", "iris", "--dropout", "1"], "use a probability in [0, 1)"),
     (["train", "iris", "--epochs", "0"], "--epochs 0 must be a whole number, at least 1"),
     (["train", "iris", "--delimiter", ";"], "--delimiter ';' separates the cells of a --csv"),
+    (["train", "iris", "--task", "regression"], "--task regression says how to read a --csv"),
     (["train", "--csv", "a.csv", "--target", "y", "--delimiter", ";;"],
      "--delimiter ';;': the cells' separator is one character"),
 ])
@@ -235,7 +254,7 @@ def test_resume_without_a_run_says_so_in_flags(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command, options", [
-    ("train", ["--csv", "--target", "--missing", "--delimiter", "--model", "--hidden",
+    ("train", ["--csv", "--target", "--missing", "--delimiter", "--task", "--model", "--hidden",
                "--activation", "--epochs", "--batch-size", "--lr", "--optimizer", "--seed",
                "--out", "--resume", "--overwrite", "--data-dir", "--dropout", "--momentum",
                "--patience"]),

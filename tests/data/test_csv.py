@@ -1,5 +1,6 @@
 import gzip
 import json
+import re
 
 import numpy
 import pytest
@@ -359,3 +360,103 @@ def test_a_file_without_a_header_whose_first_row_comes_again_says_the_header_is_
     with pytest.raises(DataError, match=r"no column named 'y' \(the target\); the columns are: "
                                         r"5\.1, 3\.5, 0"):
         load_csv(path, target="y")
+
+
+def test_infinity_in_a_column_of_few_numbers_is_refused_not_taken_for_text(tmp_path):
+    # one number and one "inf": a column of numbers with a bad one, not two text categories
+    with pytest.raises(DataError, match=r"line 2, column 'x': 'inf' is not a finite number"):
+        load_csv(write(tmp_path, "x,y,label\ninf,2,a\n3,4,b\n"), target="label")
+
+
+def test_infinity_among_integer_labels_is_refused_not_made_a_class_of_text(tmp_path):
+    text = "x,label\n" + "".join(f"{i},{i % 2}\n" for i in range(6)) + "6,inf\n"
+    with pytest.raises(DataError, match=r"line 8, column 'label': 'inf' is not a finite number"):
+        load_csv(write(tmp_path, text), target="label")
+
+
+def test_an_underscore_makes_a_code_not_a_python_number_literal(tmp_path):
+    # float("2021_03") is 202103.0; in a CSV it is a code, a text value
+    text = "x,code,label\n1,2021_03,a\n2,2021_04,b\n3,2021_03,a\n4,2021_04,b\n"
+    table = load_csv(write(tmp_path, text), target="label")
+    assert table.feature_names == ["x", "code=2021_03", "code=2021_04"]
+    # in a numeric column, "1_000" is refused as a formatted number, not read as 1000
+    text = "x,label\n1_000,a\n2,b\n3,a\n4,b\n"
+    with pytest.raises(DataError, match=r"line 2, column 'x': '1_000' is a number written with a "
+                                        r"thousands separator"):
+        load_csv(write(tmp_path, text), target="label")
+
+
+def test_a_typographic_minus_sign_is_refused_not_taken_for_text(tmp_path):
+    # "−3" (U+2212), as web pages write negative numbers: half the column, not categories
+    text = "temp,label\n−3,a\n5,b\n−2,a\n4,b\n"
+    with pytest.raises(DataError, match=r"line 2, column 'temp': '−3' is written with a "
+                                        r"typographic minus sign '−' \(U\+2212.* \(2 such cells\)"):
+        load_csv(write(tmp_path, text), target="label")
+
+
+def test_excel_not_available_cells_are_missing_not_a_text_category(tmp_path):
+    # mostly "#N/A": one-hot encoded as "x=#N/A" and "x=3.5" before; pandas reads them as NaN
+    text = "x,y,label\n#N/A,2,a\n#N/A,4,b\n3.5,6,a\n#N/A,8,b\n"
+    with pytest.raises(DataError, match=r"3 missing values in column 'x' \(first at line 2\)"):
+        load_csv(write(tmp_path, text), target="label")
+    table = load_csv(write(tmp_path, text), target="label", missing="mean")
+    assert table.feature_names == ["x", "y"]
+    numpy.testing.assert_array_equal(table.X[:, 0], [3.5, 3.5, 3.5, 3.5])
+
+
+def test_none_stays_a_category_where_a_data_set_uses_it_as_one(tmp_path):
+    # Ames housing's masonry veneer type: "None" is the most frequent value, not a gap to fill
+    text = "veneer,label\nNone,a\nStone,b\nNone,a\nBrkFace,b\n"
+    table = load_csv(write(tmp_path, text), target="label", missing="mean")
+    assert table.feature_names == ["veneer=BrkFace", "veneer=None", "veneer=Stone"]
+    numpy.testing.assert_array_equal(table.X[:, 1], [1, 0, 1, 0])
+
+
+def test_a_csv_saved_as_utf16_is_named_as_such(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_bytes(HOUSES.encode("utf-16"))  # what Excel's "Unicode Text" writes
+    with pytest.raises(DataError, match=r"data\.csv: UTF-16 text .*save the file as UTF-8"):
+        load_csv(path, target="kind")
+
+
+def test_a_nul_byte_in_a_csv_is_refused_not_read_into_a_text_category(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_bytes(HOUSES.replace("south", "sou\x00th").encode("utf-8"))  # a new category
+    with pytest.raises(DataError, match=r"data\.csv, line 3: a NUL byte"):
+        load_csv(path, target="kind")
+
+
+@pytest.mark.parametrize("cells", [("10%", "25%", "5%", "40%"), ("$12", "$7.50", "$3", "$120"),
+                                   ("5 €", "12 €", "7 €", "3 €")])
+def test_numbers_with_a_percent_or_currency_sign_are_refused_not_one_hot(tmp_path, cells):
+    rows = "".join(f"{cell},{label}\n" for cell, label in zip(cells, "abab"))
+    with pytest.raises(DataError, match=rf"line 2, column 'share': '{re.escape(cells[0])}' is a "
+                                        r"number written .* currency or percent sign"):
+        load_csv(write(tmp_path, "share,label\n" + rows), target="label")
+
+
+def test_a_line_of_spaces_is_a_blank_line_skipped_not_a_row_of_one_field(tmp_path):
+    text = "  \nx,label\n1,a\n \t \n2,b\n3,a\n4,b\n   \n"
+    table = load_csv(write(tmp_path, text), target="label")
+    numpy.testing.assert_array_equal(table.X[:, 0], [1, 2, 3, 4])
+    numpy.testing.assert_array_equal(table.lines, [3, 5, 6, 7])
+    # but '""' is one empty cell: in a file of one column to predict from, a missing value
+    with pytest.raises(DataError, match=r"1 missing value in column 'x' \(first at line 3\)"):
+        table.encoder.encode_csv(write(tmp_path, 'x\n1\n""\n   \n2\n', "new.csv"))
+
+
+def test_messages_count_one_cell_or_field_in_the_singular(tmp_path):
+    with pytest.raises(DataError, match=r"'inf' is not a finite number; the column is numeric "
+                                        r"\(1 cell is a number\)"):
+        load_csv(write(tmp_path, "x,y,label\ninf,2,a\n3,4,b\n"), target="label")
+    with pytest.raises(DataError, match=r"line 3: 1 field, but the header \(line 1\) has 3"):
+        load_csv(write(tmp_path, "x,y,label\n1,2,a\n3\n"), target="label")
+
+
+def test_an_excel_separator_line_is_named_not_read_as_the_header(tmp_path):
+    path = write(tmp_path, "sep=;\r\nx;label\r\n1;a\r\n2;b\r\n")
+    for delimiter in (",", ";"):
+        with pytest.raises(DataError, match=r"data\.csv, line 1: 'sep=;' is Excel's note of the "
+                                            r"separator, not a header row; delete that line \(and "
+                                            r"give delimiter=';'\)"):
+            load_csv(path, target="label", delimiter=delimiter)

@@ -69,6 +69,14 @@ def test_truncated_file_says_how_many_bytes_are_missing(tmp_path):
         load_idx(path)
 
 
+def test_a_header_promising_more_than_int64_counts_says_the_true_size(tmp_path):
+    path = tmp_path / "huge.idx"
+    path.write_bytes(struct.pack(">BBBB3I", 0, 0, 0x08, 3, 2**32 - 1, 2**32 - 1, 2**32 - 1))
+    with pytest.raises(DataError, match=rf"\({(2**32 - 1) ** 3} bytes of data\), but the file "
+                                        r"holds 0"):
+        load_idx(path)
+
+
 def test_damaged_gzip_is_a_data_error(tmp_path):
     path = tmp_path / "broken.gz"
     path.write_bytes(gzip.compress(idx_bytes(numpy.zeros(50, dtype=numpy.uint8)))[:-12])
@@ -104,6 +112,13 @@ def test_images_and_labels_of_different_counts_are_refused(tmp_path):
     tiny_mnist(tmp_path)
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", numpy.zeros(4, dtype=numpy.uint8))
     with pytest.raises(DataError, match="has 5 images but .*train-labels-idx1-ubyte.gz has 4"):
+        load_mnist(tmp_path, download=False)
+
+
+def test_files_with_no_images_are_refused_naming_the_file(tmp_path):
+    tiny_mnist(tmp_path, test=0)
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte\.gz: the IDX file holds no "
+                                        r"images \(its header says shape \(0, 28, 28\)\)"):
         load_mnist(tmp_path, download=False)
 
 

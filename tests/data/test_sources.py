@@ -68,6 +68,25 @@ def test_text_that_is_not_utf8_names_the_line(tmp_path):
         load_text(path)
 
 
+def test_utf16_text_without_a_byte_order_mark_is_refused_naming_the_nul_byte(tmp_path):
+    # every other byte NUL: valid UTF-8, and before, a corpus of "R\x00O\x00M\x00..." to learn
+    path = tmp_path / "corpus.txt"
+    path.write_bytes("ROMEO:\nPeace.\n".encode("utf-16-le"))
+    with pytest.raises(DataError, match=r"corpus\.txt, line 1: a NUL byte \(offset 1\).*UTF-16"):
+        load_text(path)
+
+
+@pytest.mark.parametrize("content, what", [
+    ("ROMEO:\nPeace.\n".encode("utf-16"), "UTF-16 text"),
+    (b"PK\x03\x04\x14\x00\x06\x00", "a zip archive"),  # how an Excel .xlsx workbook starts
+], ids=["utf-16", "xlsx"])
+def test_a_file_that_is_no_text_says_what_it_is(tmp_path, content, what):
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=rf"corpus\.txt: {what}"):
+        load_text(path)
+
+
 def test_named_files_load_from_root_when_present(tmp_path):
     (tmp_path / "input.txt").write_text("First Citizen:\nSpeak.\n")
     assert load_dataset("tiny-shakespeare", root=tmp_path) == "First Citizen:\nSpeak.\n"
@@ -173,3 +192,23 @@ def test_portland_housing_reads_a_file_saved_with_a_byte_order_mark(tmp_path):
     path = tmp_path / "ex1data2.txt"
     path.write_bytes(codecs.BOM_UTF8 + PORTLAND_ROWS.encode("utf-8"))
     numpy.testing.assert_array_equal(load_portland_housing(path).X[:, 0], [2104, 1600, 2400])
+
+
+def test_a_portland_cell_with_an_underscore_is_no_python_number_literal(tmp_path):
+    path = tmp_path / "ex1data2.txt"
+    path.write_text("2104,3,399900\n1_600,3,329900\n")
+    with pytest.raises(DataError, match=r"line 2, column 1 \(size_sqft\): '1_600'"):
+        load_portland_housing(path)
+
+
+@pytest.mark.parametrize("name", ["tiny-shakespeare", "mnist"])
+def test_a_root_that_is_no_folder_is_refused_not_a_reason_to_use_the_cache(tmp_path, name):
+    cache = tmp_path / "cache"
+    for dataset in ("tiny-shakespeare", "mnist"):  # the cache holds the files (unverified here)
+        (cache / dataset).mkdir(parents=True)
+    (cache / "tiny-shakespeare" / "input.txt").write_text("from the cache\n")
+    with pytest.raises(DataError, match=r"typo: the data folder does not exist"):
+        load_dataset(name, root=tmp_path / "typo", download=False, cache_dir=cache)
+    (tmp_path / "input.txt").write_text("ROMEO:\n")
+    with pytest.raises(DataError, match=r"input\.txt: the data folder is a file, not a folder"):
+        load_dataset(name, root=tmp_path / "input.txt", download=False, cache_dir=cache)

@@ -49,6 +49,10 @@ def register(subparsers) -> None:
     source.add_argument("--delimiter", type=_delimiter, default=",", metavar="CHAR",
                         help="what separates the CSV's cells: ',', ';', a tab (written 'tab' "
                              "or '\\t'), or another character")
+    source.add_argument("--task", choices=["classification", "regression"], default=None,
+                        help="how to read the CSV's target (default: classes when it is text, "
+                             "or at most 20 distinct integers and at most half as many as rows; "
+                             "numbers to predict otherwise)")
     source.add_argument("--data-dir", metavar="DIR",
                         help="folder with the MNIST / Fashion-MNIST IDX files (.gz or raw)")
     source.add_argument("--val", type=float, default=0.1, metavar="FRACTION",
@@ -186,7 +190,7 @@ def run_train(args) -> int:
     try:
         config = RunConfig(
             dataset=args.dataset, csv=args.csv, target=args.target, missing=args.missing,
-            delimiter=args.delimiter,
+            delimiter=args.delimiter, task=args.task,
             data_dir=args.data_dir, val=args.val, test=args.test, scale=args.scale,
             model=args.model, hidden=_hidden_sizes(args.hidden) if args.hidden else None,
             activation=args.activation, dropout=args.dropout, epochs=args.epochs,

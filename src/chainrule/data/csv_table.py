@@ -184,10 +184,11 @@ def load_csv(path, target: str, missing: str = "error", task: str | None = None,
     Feature columns whose cells are mostly numbers are numeric (a cell that is not a number is an
     error naming its line); other columns are text, one-hot encoded over their sorted values
     (``"column=value"`` features; more than ``max_categories`` values is refused as an
-    identifier). Missing cells ("", NA, N/A, NaN, null, ?) are refused (``missing="error"``),
-    their rows left out (``"drop"``), or filled with the column's mean, or its most frequent
-    value for text (``"mean"``); a row whose target is missing is always left out by ``"drop"``
-    and ``"mean"``. The fills are computed over the whole file.
+    identifier). Missing cells (those pandas reads as missing: "", NA, N/A, Excel's #N/A, NaN,
+    null...; not None; and "?") are refused (``missing="error"``), their rows left out
+    (``"drop"``), or filled with the column's mean, or its most frequent value for text
+    (``"mean"``); a row whose target is missing is always left out by ``"drop"`` and
+    ``"mean"``. The fills are computed over the whole file.
 
     task: "classification" or "regression"; by default a text target, or an integer one with at
     most 20 distinct values (and at most half as many as rows), means classification, and any
@@ -235,7 +236,7 @@ def _infer_column(path: str, name: str, cells: list[str], missing: numpy.ndarray
     present = ~missing
     values, bad = to_numbers(cells, missing)
     numbers = int((present & ~bad).sum())
-    words = bad & ~numpy.isfinite(values)  # a number too large for float32 is still a number
+    words = bad & numpy.isnan(values)  # inf, or a number too large for float32, is a number
     if words.sum() == 0 or numbers > words.sum():
         # Mostly numbers: a stray word is a typo to report, not a reason to one-hot the column.
         refuse_non_numbers(path, name, cells, bad, lines, numbers)
@@ -268,7 +269,7 @@ def _learn_fill(path: str, column: Column, cells: list[str], missing: numpy.ndar
 def _infer_target(path: str, target: str, cells: list[str], lines: numpy.ndarray,
                   task: str | None) -> tuple[str, list | None]:
     values, bad = to_numbers(cells, missing_mask(cells))
-    words = bad & ~numpy.isfinite(values)  # a number too large for float32 is still a number
+    words = bad & numpy.isnan(values)  # inf, or a number too large for float32, is a number
     if task == "regression" or (task is None and not words.any()):
         refuse_non_numbers(path, target, cells, bad, lines)
         integer_valued = bool(numpy.all(values == numpy.round(values)))

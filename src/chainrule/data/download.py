@@ -55,6 +55,17 @@ def resolve_cache_dir(folder=None) -> Path:
     return Path.home() / ".cache" / "chainrule"
 
 
+def existing_folder(root) -> Path:
+    """``root``, the folder a user names for a dataset's files, as a Path; a DataError if it is
+    not a folder, rather than a typo that quietly reads (or downloads into) the cache instead."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        what = "is a file, not a folder: give the folder that holds the dataset's files" \
+            if root.exists() else "does not exist: give the folder that holds the dataset's files"
+        raise DataError(f"{root}: the data folder {what}")
+    return root
+
+
 def fetch(remote: RemoteFile, folder) -> Path:
     """The path of ``remote`` in ``folder``, downloading and verifying it first if it is absent."""
     folder = Path(folder)

@@ -7,6 +7,7 @@ sizes, then the values in row-major order. Images are ``0x00000803`` (uint8, 3 d
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -15,7 +16,8 @@ from pathlib import Path
 import numpy
 
 from ..errors import DataError
-from .download import DownloadError, RemoteFile, fetch, resolve_cache_dir, verify_cached
+from .download import DownloadError, RemoteFile, existing_folder, fetch, resolve_cache_dir, \
+    verify_cached
 from .table import Table, TrainTest
 
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -69,7 +71,7 @@ def load_idx(path) -> numpy.ndarray:
     if len(raw) < data_start:
         raise DataError(f"{path}: the IDX header promises {ndim} sizes but the file ends first")
     shape = struct.unpack(f">{ndim}I", raw[4:data_start])
-    expected = int(numpy.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # exact: numpy.prod wraps around in int64
     if len(raw) - data_start != expected:
         raise DataError(f"{path}: the IDX header says shape {shape} ({expected} bytes of data), "
                         f"but the file holds {len(raw) - data_start}; it is truncated or damaged")
@@ -84,14 +86,15 @@ def load_mnist(root=None, kind: str = "mnist", download: bool = True, cache_dir=
     X: float32 pixels scaled to [0, 1], shape (rows, 784) with ``flatten`` (the default, what
     linear models and MLPs take), else (rows, 28, 28). y: int64 labels 0-9; ``classes`` names them.
     Files come from ``root`` when it holds all four (``train-images-idx3-ubyte[.gz]`` and so on;
-    some but not all is an error naming those missing); when it holds none, from the cache
+    some but not all is an error naming those missing, and so is a ``root`` that is no folder);
+    when it holds none, from the cache
     (``cache_dir``, $CHAINRULE_CACHE or ~/.cache/chainrule), downloaded there first if
     ``download``; a cached file is checksum-verified each time it is read.
     """
     kind = kind.lower().replace("_", "-")
     if kind not in MIRRORS:
         raise ValueError(f"load_mnist: kind must be 'mnist' or 'fashion-mnist', not {kind!r}")
-    paths = _find_files(root, all_or_none=True) if root is not None else None
+    paths = _find_files(existing_folder(root), all_or_none=True) if root is not None else None
     if paths is None:
         folder = resolve_cache_dir(cache_dir) / kind
         paths = _find_files(folder)
@@ -154,7 +157,10 @@ def _image_table(images_path: Path, labels_path: Path, kind: str, flatten: bool,
     if images.shape[0] != labels.shape[0]:
         raise DataError(f"{images_path} has {images.shape[0]} images but {labels_path} has "
                         f"{labels.shape[0]} labels")
-    if labels.size and (labels.min() < 0 or labels.max() >= len(CLASSES[kind])):
+    if len(images) == 0:
+        raise DataError(f"{images_path}: the IDX file holds no images (its header says shape "
+                        f"{images.shape})")
+    if (labels.min() < 0 or labels.max() >= len(CLASSES[kind])):
         raise DataError(f"{labels_path}: labels must lie in 0..{len(CLASSES[kind]) - 1}, found "
                         f"{labels.min()}..{labels.max()}")
     pixels = images.astype(numpy.float32)

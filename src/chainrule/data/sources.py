@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy
 
 from ..errors import DataError
-from .csv_cells import FLOAT32_MAX, utf8_text
+from .csv_cells import FLOAT32_MAX, number_or_nan, utf8_text
 from .csv_table import load_csv
-from .download import RemoteFile, fetch, resolve_cache_dir
+from .download import RemoteFile, existing_folder, fetch, resolve_cache_dir
 from . import idx
 from .idx import load_mnist
 from .table import Table
@@ -110,10 +110,7 @@ def load_portland_housing(path) -> Table:
                             f"{len(PORTLAND_COLUMNS)} ({', '.join(PORTLAND_COLUMNS)})")
         row = []
         for column, (name, cell) in enumerate(zip(PORTLAND_COLUMNS, cells), start=1):
-            try:
-                value = float(cell)
-            except ValueError:
-                value = float("nan")
+            value = float(number_or_nan(cell))
             if not abs(value) <= FLOAT32_MAX:  # a finite value beyond float32 would become inf
                 problem = ("is too large for float32" if numpy.isfinite(value)
                            else "is not a finite number")
@@ -142,8 +139,8 @@ def load_dataset(name: str, root=None, download: bool = True, cache_dir=None,
 
     Files are read from ``root`` when it holds them, or a subfolder of it named after the dataset
     (``mnist``, ``fashion_mnist``, ``california_housing``, ``tinyshakespeare``: so ``root`` may
-    be a folder of datasets); else from the cache, downloaded into it first (and
-    checksum-verified) if ``download``.
+    be a folder of datasets; one that is no folder is a DataError); else from the cache,
+    downloaded into it first (and checksum-verified) if ``download``.
     """
     key = name.lower().replace("_", "-")
     if key.replace("-", "_") in SKLEARN_DATASETS:
@@ -166,11 +163,12 @@ def _dataset_folder(root, key: str, *file_names: str) -> Path | None:
     """``root``, or its subfolder for ``key``, whichever holds one of ``file_names``."""
     if root is None:
         return None
-    for folder in (Path(root), *(Path(root) / name for name in (
+    root = existing_folder(root)
+    for folder in (root, *(root / name for name in (
             key, key.replace("-", "_"), key.replace("-", "")))):
         if any((folder / name).is_file() for name in file_names):
             return folder
-    return Path(root)
+    return root
 
 
 def _local_or_cached(remote: RemoteFile, key: str, root, download: bool, cache_dir) -> Path:
