@@ -46,6 +46,9 @@ class Instruction:
     expected: object = None
     writes: tuple = ()  # buffers written in place
     results: tuple = ()  # the buffers of a ufunc with several outputs (divmod)
+    # NumPy's floating-point error handling where the step set its own (``numpy.errstate``
+    # around an operation that may overflow on purpose), which a replay sets again; else None
+    errors: dict | None = None
 
 
 @dataclass
@@ -84,6 +87,7 @@ class Recording:
         # called modules hold, and the modules the step reads by name
         self.containers: dict[int, object] = {}
         self.phase = "forward"
+        self.errors = numpy.geterr()  # as the step was called: the replay's, too
         self.paused = False  # in a step run live: nothing is recorded
         self.stepping = False  # in an optimiser's step
 
@@ -136,6 +140,9 @@ class Recording:
 
     def add(self, instruction: Instruction) -> None:
         instruction.phase = self.phase
+        errors = numpy.geterr()
+        if errors != self.errors:
+            instruction.errors = errors
         self.instructions.append(instruction)
 
     # ------------------------------------------------------------ operations

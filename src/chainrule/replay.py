@@ -47,6 +47,11 @@ def _draw(name, arguments, keywords, values, out=None):
     draw(*resolve(arguments, values), out=out, **resolve(keywords, values))
 
 
+def _under(errors: dict, call):
+    with numpy.errstate(**errors):
+        return call()
+
+
 def _empty(buffer):
     """An uninitialised array laid out as the recorded one was (C order, or its axes' order)."""
     if buffer.layout is None:
@@ -211,6 +216,17 @@ class Program:
             self._free(entry[1])
 
     def _step(self, index, instruction, values, dynamic, written):
+        """``_array_step``, under the floating-point error handling the operation was recorded
+        under where the step set its own (``numpy.errstate(over="ignore")`` around an exp that
+        may overflow on purpose): as eager mode, no warning, and no error where NumPy is set to
+        raise them."""
+        step = self._array_step(index, instruction, values, dynamic, written)
+        if step is None or instruction.errors is None or instruction.kind not in ("op", "view"):
+            return step
+        call, store = step
+        return functools.partial(_under, instruction.errors, call), store
+
+    def _array_step(self, index, instruction, values, dynamic, written):
         """(call, buffer to store its result in or None), or None: done at build time.
         ``first_effect``: the first instruction that changes something outside the program
         that an eager run of the same call would not simply redo."""

@@ -724,6 +724,29 @@ def test_gradients_held_while_the_step_adds_to_them_keep_the_values_eager_mode_g
     assert_same_state(eager_model, model)
 
 
+def test_an_operation_the_step_runs_under_its_own_errstate_replays_under_it():
+    """sigmoid's e⁻ᵃ overflows to inf on purpose (σ = 1/inf = 0), under numpy.errstate: a replay
+    sets it again around that operation, so with NumPy set to raise on overflow the compiled
+    step runs as the eager one does, and an overflow elsewhere still raises in both."""
+    steps = twin_models(OPTIMIZERS["sgd"], activation=nn.Sigmoid)
+    data = [(x * 100, y) for x, y in batches(5)]  # pre-activations far below −89: e⁻ᵃ = inf
+    with numpy.errstate(over="raise"):
+        losses, compiled = run_both(steps, data)
+    assert losses["compiled"] == losses["eager"] and compiled.recordings == 1
+    assert_same_state(steps[0][0], steps[1][0])
+
+    def function(x, scale):
+        return (x.sigmoid() + x * scale).sum()
+    step = chainrule.compile(function)
+    x, one, huge = (chainrule.tensor(value) for value in ([-100.0, 3.0], [1.0], [1e38]))
+    with numpy.errstate(over="raise"):
+        expected = function(x, one).item()
+        assert [step(x, one).item() for _ in range(4)] == [expected] * 4
+        assert step.recordings == 1
+        with pytest.raises(FloatingPointError):  # x · 10³⁸ overflows: NumPy's own setting holds
+            step(x, huge)
+
+
 def test_a_value_computed_twice_is_computed_once_unless_either_is_changed():
     """The replay computes once what the step computes twice from the same arrays (cross_entropy
     checks its labels, then its fused op checks them again), but not a result written in place

@@ -133,19 +133,19 @@ def tanh(a):
 
 @primitive(samples=[Sample(((3, 4),), low=-6, high=6)], saves=("out",))
 def sigmoid(a):
-    """σ(a) = 1 / (1 + e⁻ᵃ), computed from e = e^(−|a|) ≤ 1 as 1/(1 + e) for a ≥ 0 and e/(1 + e)
-    for a < 0: no overflow at any magnitude, and exact to a rounding on both sides, as PyTorch's
-    (½(1 + tanh(a/2)) cancelled for a < 0: σ(−15) was 3% off in float32, σ(−20) was 0, so
-    log σ(a) was −inf). σ′(a) = σ(a)(1 − σ(a))."""
+    """σ(a) = 1 / (1 + e⁻ᵃ), computed so, as PyTorch computes it: exact to a rounding on both
+    sides. Below a ≈ −88.7 (float32; −709.8 in float64) e⁻ᵃ overflows to inf, and σ is 1/inf = 0,
+    as in PyTorch, where it is below the smallest normal number. (½(1 + tanh(a/2)), as before,
+    cancelled for a < 0: σ(−15) was 3% off in float32 and σ(−20) was 0, so log σ(a) was −inf.)
+    σ′(a) = σ(a)(1 − σ(a))."""
     x = _float_data(a)
     xp = backend.xp
-    # one new array for e, then in place (out= keeps a 0-d input an array, not a NumPy scalar)
-    out = xp.abs(x, out=xp.empty_like(x))
-    xp.negative(out, out=out)
-    xp.exp(out, out=out)
-    numerator = xp.where(x < 0, out, x.dtype.type(1))
+    # one new array, the rest in place (out= keeps a 0-d input an array, not a NumPy scalar)
+    out = xp.negative(x, out=xp.empty_like(x))
+    with numpy.errstate(over="ignore"):  # the overflow to inf is the answer, not an accident
+        xp.exp(out, out=out)
     out += 1
-    xp.divide(numerator, out, out=out)
+    xp.divide(1, out, out=out)
     return out, _SIGMOID_VJP
 
 
