@@ -13,28 +13,25 @@ import sys
 
 
 class HandedOut:
-    """The (parameter, tensor) pairs of a program, with ``values``' slots where the next call
-    reads that ``.grad`` live (a reference of the program's own, not the caller's)."""
+    """The (parameter, tensor) pairs a program leaves in ``.grad``."""
 
-    def __init__(self, values: list):
-        self.values, self.given, self.own = values, [], []
+    def __init__(self):
+        self.given, self.own = [], []
         self.count_now = None
 
-    def add(self, parameter, gradient, read_at: list) -> None:
-        self.given.append((parameter, gradient, read_at))
+    def add(self, parameter, gradient) -> None:
+        self.given.append((parameter, gradient))
 
     def counts(self, constants: dict) -> list:
         """For each tensor, written out: the references to it, less its parameter's ``.grad``,
-        and to its array, less the slots that read it. The counts and the tests of them are the
-        same expressions, so that they count alike in any Python."""
-        constants.update(getrefcount=sys.getrefcount, values=self.values)
+        and to its array. The counts and the tests of them are the same expressions, so that
+        they count alike in any Python."""
+        constants.update(getrefcount=sys.getrefcount)
         written = []
-        for parameter, gradient, read_at in self.given:
+        for parameter, gradient in self.given:
             held = _named(constants, gradient)
-            array = _named(constants, gradient.data)
             written += [f"getrefcount({held}) - ({_named(constants, parameter)}.grad is {held})",
-                        f"getrefcount({array})" + "".join(f" - (values[{slot}] is {array})"
-                                                         for slot in read_at)]
+                        f"getrefcount({_named(constants, gradient.data)})"]
         return written
 
     def count_own(self) -> None:

@@ -40,6 +40,10 @@ def _branch(slot: int, expected: bool, index: int, values) -> None:
         raise _BranchChanged(index)
 
 
+def _count_write_to_grad(tensor) -> None:
+    autograd.increment_version(tensor.grad)
+
+
 def _draw(name, arguments, keywords, values, out=None):
     draw = getattr(backend.generator(), name)
     if out is None:
@@ -91,15 +95,17 @@ class Program:
         self.position_of = {slot: position for position, slot in inputs}
         # A gradient from before the step that the step reads (accumulated into, or zeroed in
         # place and read) is an input: its array is looked up on each call, not guarded.
+        read_live = [(tensor, gradient) for tensor, name, gradient in recording.reads.values()
+                     if name == "grad" and gradient is not None
+                     and id(gradient.data) in recording.held]
         self.gradients = [(tensor, recording.held[id(gradient.data)], gradient.data.shape,
-                           gradient.data.dtype)
-                          for tensor, name, gradient in recording.reads.values()
-                          if name == "grad" and gradient is not None
-                          and id(gradient.data) in recording.held]
+                           gradient.data.dtype) for tensor, gradient in read_live]
         for _, slot, _, _ in self.gradients:
-            self.buffers[slot].origin = "grad"
+            # (not kept: a gradient another program of the step handed out, which a reference
+            # here would count as held by the caller)
+            self.buffers[slot].origin, self.buffers[slot].array = "grad", None
         live = {id(tensor) for tensor, _, _, _ in self.gradients}
-        old_gradients = {id(tensor.grad) for tensor, _, _, _ in self.gradients}
+        old_gradients = {id(gradient) for _, gradient in read_live}  # (and not kept either)
         self.guards = [(obj, name, value) for obj, name, value in recording.reads.values()
                        if not (name == "grad" and id(obj) in live) and id(obj) not in old_gradients]
         self.modules = list(recording.modules.values())
@@ -113,7 +119,7 @@ class Program:
         # the call would redo the same: it does not stop a fall-back to eager mode.
         self.grads_read = {id(obj) for obj, name, _ in recording.reads.values() if name == "grad"}
         self.steps, self.first_effect, self.snapshot_rng = [], len(self.instructions), False
-        self.handed_out = HandedOut(values)  # the tensors a replay leaves in .grad
+        self.handed_out = HandedOut()  # the tensors a replay leaves in .grad
         self.constant = set()  # buffers the same on every call: made from Python values, or of them
         self._plan_reuse(self.outputs)
         unseen = overwritten_nones(self.instructions)
@@ -250,13 +256,14 @@ class Program:
             if source is None or source.index not in dynamic:
                 gradient = None if source is None else as_tensor(values[source.index])
                 if gradient is not None:
-                    self.handed_out.add(function, gradient, [
-                        slot for tensor, slot, _, _ in self.gradients if tensor is function])
+                    self.handed_out.add(function, gradient)
                 return functools.partial(setattr, function, "grad", gradient), None
             return (lambda: setattr(function, "grad", as_tensor(values[source.index]))), None
         if kind == "optimizer":
             return self._update(index, instruction, values, dynamic, written), None
         if kind == "version":
+            if instruction.keywords.get("grad"):  # to the gradient read on each call
+                return functools.partial(_count_write_to_grad, arguments[0]), None
             return Write(arguments[0]), None
         if kind == "input_version":
             return InputWrite(self.position_of[arguments[0].index]), None

@@ -724,6 +724,40 @@ def test_gradients_held_while_the_step_adds_to_them_keep_the_values_eager_mode_g
     assert_same_state(eager_model, model)
 
 
+@pytest.mark.parametrize("set_to_none", [None, False], ids=["no zero_grad", "zeroed in place"])
+@pytest.mark.parametrize("holding", [False, True], ids=["", "the last gradients held"])
+def test_gradients_read_live_by_two_programs_are_kept_by_neither(set_to_none, holding):
+    """A step that reads .grad (adds into it, or zeroes it in place) recorded for two batch
+    sizes: each program reads the gradient the other left, and keeps no reference to it (nor
+    counts a write on it after the call), which would count as held by the caller: the two
+    replay in turn, with the caller holding the last call's gradients or not."""
+    twins = twin_models(OPTIMIZERS["momentum"])
+    (eager_model, _, _), (model, _, _) = twins
+    steps = []
+    for each, optimizer, _ in twins:
+        def step(x, y, model=each, optimizer=optimizer):
+            if set_to_none is not None:
+                optimizer.zero_grad(set_to_none=set_to_none)
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+        steps.append(step)
+    eager_step, compiled = steps[0], chainrule.compile(steps[1])
+    eager_held = held = None
+    for n, (x, y) in enumerate(batches(12)):
+        if n % 2:
+            x, y = x[:5], y[:5]
+        assert compiled(x, y).item() == eager_step(x, y).item()
+        if holding:
+            eager_held = [p.grad for p in eager_model.parameters()]
+            held = [p.grad for p in model.parameters()]
+    assert compiled.recordings == 2
+    assert_same_state(eager_model, model)
+    for eager_grad, grad in zip(eager_held or (), held or ()):
+        numpy.testing.assert_array_equal(grad.data, eager_grad.data)
+
+
 def test_a_value_computed_twice_is_computed_once_unless_either_is_changed():
     """The replay computes once what the step computes twice from the same arrays (cross_entropy
     checks its labels, then its fused op checks them again), but not a result written in place
