@@ -3,9 +3,10 @@
 A replay writes each gradient into the same buffer on every call, and leaves it in the
 parameter's ``.grad``. Eager mode makes a new array on each call, so a gradient the caller
 kept (``history.append(p.grad)``, ``p.grad.numpy()``, a view of it) keeps its values. The
-program counts the references to each tensor it hands out and to its array once it is built,
-when they are its own; a higher count later is one held outside, and the call does not replay
-this program (it records into new buffers, or replays another whose buffers are free).
+program counts the references to each tensor it hands out, to its array and to the array that
+owns its memory, once it is built, when they are its own; a higher count later is one held
+outside, and the call does not replay this program (it records into new buffers, or replays
+another whose buffers are free).
 """
 from __future__ import annotations
 
@@ -17,21 +18,27 @@ class HandedOut:
 
     def __init__(self):
         self.given, self.own = [], []
+        self.whose = []  # the parameter of each count
         self.count_now = None
 
     def add(self, parameter, gradient) -> None:
         self.given.append((parameter, gradient))
+        self.whose += [parameter] * (2 if gradient.data.base is None else 3)
 
     def counts(self, constants: dict) -> list:
         """For each tensor, written out: the references to it, less its parameter's ``.grad``,
-        and to its array. The counts and the tests of them are the same expressions, so that
-        they count alike in any Python."""
+        to its array, and to the array that owns the memory when that is a view (a conv's
+        gradient, a buffer laid out as a transposed operand): a view the caller takes of the
+        gradient refers to the owner, not to the gradient's array. The counts and the tests of
+        them are the same expressions, so that they count alike in any Python."""
         constants.update(getrefcount=sys.getrefcount)
         written = []
         for parameter, gradient in self.given:
             held = _named(constants, gradient)
             written += [f"getrefcount({held}) - ({_named(constants, parameter)}.grad is {held})",
                         f"getrefcount({_named(constants, gradient.data)})"]
+            if gradient.data.base is not None:
+                written.append(f"getrefcount({_named(constants, gradient.data.base)})")
         return written
 
     def count_own(self) -> None:
@@ -48,9 +55,9 @@ class HandedOut:
 
     def held(self):
         """The parameter of the first gradient held outside, or None."""
-        for n, (now, own) in enumerate(zip(self.count_now(), self.own)):
+        for parameter, now, own in zip(self.whose, self.count_now(), self.own):
             if now > own:
-                return self.given[n // 2][0]
+                return parameter
         return None
 
 

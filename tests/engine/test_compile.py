@@ -724,6 +724,37 @@ def test_gradients_held_while_the_step_adds_to_them_keep_the_values_eager_mode_g
     assert_same_state(eager_model, model)
 
 
+VIEWS = {"a slice of its array": lambda grad: grad.data[1:],
+         "its array flattened": lambda grad: grad.data.ravel(), "its transpose": lambda grad: grad.T}
+
+
+@pytest.mark.parametrize("hold", VIEWS.values(), ids=VIEWS.keys())
+def test_a_view_held_of_a_gradient_that_is_a_view_itself_keeps_its_values(hold):
+    """A convolution's weight gradient is a view of a buffer of the program (its result laid
+    out as the operands were); a view the caller takes of it refers to that buffer, not to the
+    gradient's array, and is held as well: the call records rather than write into it."""
+    def convolution():
+        return nn.Sequential(nn.Conv2d(2, 3, 3), nn.Flatten(), nn.Linear(12, 3))
+    (eager_model, _, eager_step), (model, _, step) = twin_models(OPTIMIZERS["sgd"],
+                                                                make_model=convolution)
+    compiled = chainrule.compile(step)
+    eager_history, history = [], []
+    rng = numpy.random.default_rng(0)
+    for _ in range(6):
+        x = chainrule.tensor(rng.standard_normal((4, 2, 4, 4)).astype(numpy.float32))
+        y = chainrule.tensor(rng.integers(0, 3, 4))
+        assert compiled(x, y).item() == eager_step(x, y).item()
+        eager_history.append(hold(eager_model[0].weight.grad))  # that gradient's only
+        history.append(hold(model[0].weight.grad))
+    for eager_grad, grad in zip(eager_history, history):
+        numpy.testing.assert_array_equal(getattr(grad, "data", grad),
+                                         getattr(eager_grad, "data", eager_grad))
+    assert_same_state(eager_model, model)
+    # (what the test is about: the program hands that gradient out as a view)
+    assert [gradient.data.base is not None for parameter, gradient
+            in compiled.program.handed_out.given if parameter is model[0].weight] == [True]
+
+
 @pytest.mark.parametrize("set_to_none", [None, False], ids=["no zero_grad", "zeroed in place"])
 @pytest.mark.parametrize("holding", [False, True], ids=["", "the last gradients held"])
 def test_gradients_read_live_by_two_programs_are_kept_by_neither(set_to_none, holding):
