@@ -40,6 +40,22 @@ def _branch(slot: int, expected: bool, index: int, values) -> None:
         raise _BranchChanged(index)
 
 
+def _after_branch(first_effect: int, function, changed: _BranchChanged, args, state):
+    """A branch went the other way: the call runs eagerly if nothing has changed yet (before
+    instruction ``first_effect``)."""
+    if changed.index > first_effect:
+        raise CompileError(
+            "chainrule.compile: a check on a tensor's value (an `if` in the step, or an "
+            "op's own check, such as a loss finding a label to ignore or out of range) went "
+            "the other way than when the step was recorded, after the step had changed "
+            "parameters, buffers or gradients (a batch norm's running statistics count); "
+            "the replay can't continue. Move the check before any such change, or don't "
+            "compile this step") from None
+    if state is not None:
+        backend.set_rng_state(state)
+    return function(*args)  # this call eagerly: it does what eager mode does
+
+
 def _count_write_to_grad(tensor) -> None:
     autograd.increment_version(tensor.grad)
 
@@ -140,7 +156,9 @@ class Program:
                     for position, slot in self.inputs],
             gradients=[(tensor, slot) for tensor, slot, _, _ in self.gradients],
             outputs=self.outputs, branch_changed=_BranchChanged,
-            after_branch=functools.partial(self._after_branch, function),
+            # (a function, not a method: the program is freed when let go of, not by the
+            # cycle collector, later, with every buffer)
+            after_branch=functools.partial(_after_branch, self.first_effect, function),
             snapshot=backend.get_rng_state if self.snapshot_rng else None)
         self.replay = written_call(self.steps)
         # ``call(args)`` tests first whether the call replays this program (MISSED if not):
@@ -369,20 +387,6 @@ class Program:
             if len(now) != len(params) or not all(map(operator.is_, now, params)):
                 return f"the parameters in the groups of a {type(optimizer).__name__}"
         return "something the recording read"  # not reached: the guard said so
-
-    def _after_branch(self, function, changed: _BranchChanged, args, state):
-        """A branch went the other way: the call runs eagerly if nothing has changed yet."""
-        if changed.index > self.first_effect:
-            raise CompileError(
-                "chainrule.compile: a check on a tensor's value (an `if` in the step, or an "
-                "op's own check, such as a loss finding a label to ignore or out of range) went "
-                "the other way than when the step was recorded, after the step had changed "
-                "parameters, buffers or gradients (a batch norm's running statistics count); "
-                "the replay can't continue. Move the check before any such change, or don't "
-                "compile this step") from None
-        if state is not None:
-            backend.set_rng_state(state)
-        return function(*args)  # this call eagerly: it does what eager mode does
 
     # ------------------------------------------------------------ reading
     def __str__(self) -> str:

@@ -6,6 +6,8 @@ the same floating-point operations in the same order). The guards each get a tes
 the state a recording can't see and checks that the compiled run still equals the eager one.
 """
 import functools
+import gc
+import weakref
 
 import numpy
 import pytest
@@ -15,6 +17,7 @@ import chainrule.nn.functional as F
 from chainrule import nn, optim
 from chainrule.replay import flat
 from chainrule import CompileError
+from chainrule.compile import MAX_RECORDINGS
 
 
 def batches(count, size=8, features=6, classes=3, seed=0):
@@ -722,6 +725,27 @@ def test_gradients_held_while_the_step_adds_to_them_keep_the_values_eager_mode_g
     for eager_grad, grad in zip(eager_history, history):
         numpy.testing.assert_array_equal(grad.data, eager_grad.data)
     assert_same_state(eager_model, model)
+
+
+def test_a_program_let_go_of_is_freed_at_once_with_its_buffers():
+    """A caller that keeps every call's gradients makes the step record every other call, and
+    the oldest program of the signature is let go of: it is freed then (reference counting),
+    with every buffer of the step, not whenever Python's cycle collector next runs."""
+    (_, _, _), (model, _, step) = twin_models(OPTIMIZERS["sgd"])
+    compiled = chainrule.compile(step)
+    history, first = [], None
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for x, y in batches(12):
+            compiled(x, y)
+            history.append([p.grad for p in model.parameters()])
+            first = first or (compiled.program and weakref.ref(compiled.program))
+        assert compiled.recordings > MAX_RECORDINGS + 1  # (so the first was let go of)
+        assert first() is None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 VIEWS = {"a slice of its array": lambda grad: grad.data[1:],
