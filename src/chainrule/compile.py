@@ -30,10 +30,10 @@ The rules (TinyJit's, mostly):
   to a new model, which eager mode would train), and so does each ``self.<name>`` a method
   (or a callable object's ``__call__``) reads. The step's own code: with the function a
   decorator wraps (``__wrapped__``), the functions of its module that it calls by name, and
-  a method's calls of the same object's methods and properties (``self.loss(x, y)``). A
-  difference records again; the programs of the states seen last are kept (four per
-  signature), so switching back replays. A gradient from before the step that the step reads
-  (accumulated into, or zeroed in place) is read live.
+  a method's calls of the same object's methods and properties (``self.loss(x, y)``,
+  ``super().step(x, y)``). A difference records again; the programs of the states seen last
+  are kept (four per signature), so switching back replays. A gradient from before the step
+  that the step reads (accumulated into, or zeroed in place) is read live.
 - ``optimizer.step()`` replays as its own array operations, in place, while the optimiser's
   settings (learning rates, step counts, which buffers it holds) are those recorded; otherwise
   (a scheduler's new rate, Adam's step count) the replay runs the step itself, live. A
@@ -239,7 +239,7 @@ def _names_read(function) -> list:
     functions of the same module that these read by name, a helper ``loss_fn`` of the notebook
     too; and a method's ``self.<name>``: an attribute of the object, a slot, or a value of its
     class (which ``self.name = ...`` would hide), in the method's code and in the code of the
-    methods and properties of the same object that it calls or reads."""
+    methods and properties of the same object that it calls or reads (``super()``'s too)."""
     while isinstance(function, functools.partial):  # the function it calls
         function = function.func
     if not hasattr(function, "__code__"):  # a callable object: its __call__ method
@@ -272,16 +272,23 @@ def _names_read(function) -> list:
 def _read_by(function, who: str, owner) -> tuple[dict, list]:
     """What ``_names_read`` reads of one function's code, and the methods of ``owner`` (a
     method's object) that the code calls or whose property it reads, with ``self`` the same
-    object (``self.loss(x, y)`` reading ``self.model``): their code is the step's too."""
+    object (``self.loss(x, y)`` reading ``self.model``; ``super().step(x, y)``): their code is
+    the step's too."""
     namespace, read, codes, methods = function.__globals__, {}, [function.__code__], []
     while codes:
-        current, previous = codes.pop(), None
+        current, previous, of_super = codes.pop(), None, False
         codes += [constant for constant in current.co_consts if isinstance(constant, CodeType)]
         for instruction in dis.get_instructions(current):
             name = instruction.argval
             if instruction.opname == "LOAD_GLOBAL" and name in namespace:
                 read[id(namespace), name] = (namespace, name, namespace[name],
                                              f"the global {name!r} that {who} reads")
+            elif instruction.opname == "LOAD_GLOBAL" and name == "super":
+                of_super = owner is not None  # the next attribute loaded is super()'s
+            elif of_super and instruction.opname in ("LOAD_ATTR", "LOAD_METHOD",
+                                                     "LOAD_SUPER_ATTR"):
+                of_super = False
+                methods += _definitions(owner, name)
             elif owner is not None and instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and \
                     _loads_self(previous, current, function.__code__):
                 holder = _attribute_holder(owner, name)
@@ -309,6 +316,14 @@ def _own_code(owner, name: str) -> list:
         found = found.fget
     is_method = isinstance(found, FunctionType) and found.__code__.co_argcount > 0
     return [found] if is_method else []
+
+
+def _definitions(owner, name: str) -> list:
+    """The functions ``super().<name>`` may run with ``owner``: each definition of ``name``
+    along its class's method resolution order (a method, or a property's getter)."""
+    found = [kind.__dict__[name] for kind in type(owner).__mro__ if name in kind.__dict__]
+    found = [each.fget if isinstance(each, property) else each for each in found]
+    return [each for each in found if isinstance(each, FunctionType) and each.__code__.co_argcount]
 
 
 def _attribute_holder(owner, name: str):

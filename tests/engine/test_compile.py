@@ -1481,8 +1481,18 @@ class HelperTrainer(Trainer):
         return loss
 
 
+class InheritingTrainer(HelperTrainer):
+    """Its step is its base class's, through ``super()``: what that reads is read too."""
+
+    def step(self, x, y):
+        return super().step(x, y)
+
+    def loss(self, x, y):
+        return super(InheritingTrainer, self).loss(x, y)
+
+
 @pytest.mark.parametrize("kind", [Trainer, CallableTrainer, DecayingTrainer, DecoratedTrainer,
-                                  HelperTrainer])
+                                  HelperTrainer, InheritingTrainer])
 @pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
 def test_an_attribute_of_self_a_compiled_method_reads_given_a_new_model_records_again(
         dtype, kind):
