@@ -1512,6 +1512,53 @@ def test_an_attribute_of_self_a_compiled_method_reads_given_a_new_model_records_
     assert_same_state(eager_model, compiled_model)
 
 
+LOSS_SCALE = 1.0  # read by StaticTrainer.scaled
+
+
+class StaticTrainer(Trainer):
+    """Its step scales the loss by a static method reading a global of its module."""
+
+    @staticmethod
+    def scaled(loss):
+        return loss * LOSS_SCALE
+
+    def step(self, x, y):
+        self.optimizer.zero_grad()
+        loss = self.scaled(F.cross_entropy(self.model(x), y))
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+
+class ClassTrainer(StaticTrainer):
+    """Its step scales the loss by a class method reading a value of its class."""
+    scale = 1.0
+
+    @classmethod
+    def scaled(cls, loss):
+        return loss * cls.scale
+
+
+@pytest.mark.parametrize("kind", [StaticTrainer, ClassTrainer])
+def test_what_a_static_or_class_method_of_the_step_reads_given_a_new_value_records_again(
+        kind, monkeypatch):
+    data = batches(6)
+    trained = []
+    for compile in (False, True):
+        monkeypatch.setattr(kind, "scale", 1.0, raising=False)
+        monkeypatch.setitem(globals(), "LOSS_SCALE", 1.0)
+        trainer = kind(numpy.float32)
+        step = chainrule.compile(trainer.step) if compile else trainer.step
+        losses = [step(x, y).item() for x, y in data[:3]]
+        monkeypatch.setattr(kind, "scale", 0.25, raising=False)
+        monkeypatch.setitem(globals(), "LOSS_SCALE", 0.25)
+        losses += [step(x, y).item() for x, y in data[3:]]
+        trained.append((trainer.model, losses))
+    (eager_model, eager_losses), (compiled_model, compiled_losses) = trained
+    assert compiled_losses == eager_losses
+    assert_same_state(eager_model, compiled_model)
+
+
 class SlottedTrainer:
     """Trainer's step on an object without a ``__dict__``: its attributes are slots."""
     __slots__ = ("dtype", "model", "optimizer")
