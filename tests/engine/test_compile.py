@@ -749,7 +749,8 @@ def test_a_program_let_go_of_is_freed_at_once_with_its_buffers():
 
 
 VIEWS = {"a slice of its array": lambda grad: grad.data[1:],
-         "its array flattened": lambda grad: grad.data.ravel(), "its transpose": lambda grad: grad.T}
+         "its array flattened": lambda grad: grad.data.ravel(),
+         "its transpose": lambda grad: grad.T}
 
 
 @pytest.mark.parametrize("hold", VIEWS.values(), ids=VIEWS.keys())
