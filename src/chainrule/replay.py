@@ -21,7 +21,7 @@ from . import autograd, backend, listing
 from .codegen import (InputWrite, Update, binding_now, bound_call, call_resolved, guard,
                       refs, resolve, same_binding, same_settings, whole_call)
 from .errors import CompileError
-from .held_gradients import HandedOut
+from .held_gradients import HandedOut, read_after_written
 from .listing import flat
 from .recording import Ref, structure_change
 from .simplify import Write, computed_once, counted_together, overwritten_nones, renamed_outputs
@@ -274,7 +274,11 @@ class Program:
             if source is None or source.index not in dynamic:
                 gradient = None if source is None else as_tensor(values[source.index])
                 if gradient is not None:
-                    self.handed_out.add(function, gradient)
+                    returned = {self._root(slot) for slot in _buffers_of(self.outputs)}
+                    self.handed_out.add(function, gradient, any(
+                        read_after_written(self.instructions, self._root, returned, slot,
+                                           source.index)
+                        for tensor, slot, _, _ in self.gradients if tensor is function))
                 return functools.partial(setattr, function, "grad", gradient), None
             return (lambda: setattr(function, "grad", as_tensor(values[source.index]))), None
         if kind == "optimizer":
@@ -355,7 +359,8 @@ class Program:
         held = self.handed_out.held()
         if held is not None:
             return (f"the grad that a replay left in a {type(held).__name__} of shape "
-                    f"{tuple(held.shape)}, held since (a replay would overwrite it)")
+                    f"{tuple(held.shape)}, held since or read by the step after it writes the "
+                    "new one (a replay would overwrite it)")
         for tensor, _, shape, dtype in self.gradients:
             gradient = tensor.grad
             if gradient is None or gradient.data.shape != shape or gradient.data.dtype != dtype:

@@ -748,6 +748,35 @@ def test_a_program_let_go_of_is_freed_at_once_with_its_buffers():
             gc.enable()
 
 
+@pytest.mark.parametrize("returned", [False, True], ids=["compared", "returned"])
+def test_a_gradient_from_before_the_call_read_after_the_step_adds_to_it_keeps_its_values(
+        returned):
+    """Without zero_grad the step adds into the gradient the last call left, which from the
+    second replay on is the program's own buffer: a step that still reads the old gradient
+    after the backward (to compare the two, or to return it) reads eager mode's values, not
+    the new ones written over it."""
+    twins = twin_models(OPTIMIZERS["sgd"])
+    steps = []
+    for model, optimizer, _ in twins:
+        for p in model.parameters():
+            p.grad = chainrule.zeros_like(p)
+
+        def step(x, y, model=model, optimizer=optimizer):
+            before = model[0].weight.grad
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss, before if returned else (model[0].weight.grad - before).abs().sum()
+        steps.append(step)
+    eager_step, compiled = steps[0], chainrule.compile(steps[1])
+    for x, y in batches(8):
+        (eager_loss, eager_read), (loss, read) = eager_step(x, y), compiled(x, y)
+        assert loss.item() == eager_loss.item()
+        numpy.testing.assert_array_equal(read.data, eager_read.data)
+    assert_same_state(twins[0][0], twins[1][0])
+    assert compiled.recordings == 2  # two programs take turns, each reading the other's
+
+
 VIEWS = {"a slice of its array": lambda grad: grad.data[1:],
          "its array flattened": lambda grad: grad.data.ravel(),
          "its transpose": lambda grad: grad.T}
@@ -776,7 +805,7 @@ def test_a_view_held_of_a_gradient_that_is_a_view_itself_keeps_its_values(hold):
                                          getattr(eager_grad, "data", eager_grad))
     assert_same_state(eager_model, model)
     # (what the test is about: the program hands that gradient out as a view)
-    assert [gradient.data.base is not None for parameter, gradient
+    assert [gradient.data.base is not None for parameter, gradient, _
             in compiled.program.handed_out.given if parameter is model[0].weight] == [True]
 
 
