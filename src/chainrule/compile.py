@@ -286,10 +286,6 @@ def _read_by(function, who: str, owner) -> tuple[dict, list]:
                                              f"the global {name!r} that {who} reads")
             elif instruction.opname == "LOAD_GLOBAL" and name == "super":
                 of_super = owner is not None  # the next attribute loaded is super()'s
-            elif of_super and instruction.opname in ("LOAD_ATTR", "LOAD_METHOD",
-                                                     "LOAD_SUPER_ATTR"):
-                of_super = False
-                methods += _definitions(owner, name)
             elif owner is not None and instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and \
                     _loads_self(previous, current, function.__code__):
                 holder = _attribute_holder(owner, name)
@@ -299,6 +295,10 @@ def _read_by(function, who: str, owner) -> tuple[dict, list]:
                                              f"that {who} reads")
                 else:
                     methods += _own_code(owner, name)
+            elif of_super and instruction.opname in ("LOAD_ATTR", "LOAD_METHOD",
+                                                     "LOAD_SUPER_ATTR"):
+                of_super = False
+                methods += _definitions(owner, name)
             previous = instruction
     for name, cell in zip(function.__code__.co_freevars, function.__closure__ or ()):
         try:
