@@ -107,7 +107,8 @@ def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_
                snapshot=None, entered=None, more_tests=None):
     """A replay as the one function ``call(args)`` that the whole call is, written out: each
     input put where the program reads it (``inputs``: (position, slot, whether a tensor)), each
-    gradient read live (``gradients``: (tensor, slot)), the steps line after line, each function
+    gradient read live (``gradients``: (tensor, slot); let go of after the call, as another
+    program of the step may have handed it out), the steps line after line, each function
     and argument bound once (``f3(a3_0, a3_1, out=k3_out)``: no loop over the steps, no partial
     objects), then a fresh tensor of each buffer returned. An optimiser's recorded update among
     the steps becomes ``if not same_settings(): run the step live, else: its operations``. A
@@ -137,9 +138,11 @@ def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_
     lines += [f"        values[{slot}] = {_named(constants, tensor)}.grad.data"
               for tensor, slot in gradients]
     lines += _written(steps, constants, "        ")
-    lines += ["    except changed_branch as changed:",
-              "        return after_branch(changed, args, state)",
-              f"    return {_result(outputs, constants)}"]
+    lines += [f"        return {_result(outputs, constants)}",
+              "    except changed_branch as changed:",
+              "        return after_branch(changed, args, state)"]
+    if gradients:
+        lines += ["    finally:"] + [f"        values[{slot}] = None" for _, slot in gradients]
     exec("\n".join(lines), constants)
     return constants["call"]
 

@@ -30,10 +30,10 @@ The rules (TinyJit's, mostly):
   to a new model, which eager mode would train), and so does each ``self.<name>`` a method
   (or a callable object's ``__call__``) reads. The step's own code: with the function a
   decorator wraps (``__wrapped__``), the functions of its module that it calls by name, and
-  a method's calls of the same object's methods and properties (``self.loss(x, y)``). A
-  difference records again; the programs of the states seen last are kept (four per
-  signature), so switching back replays. A gradient from before the step that the step reads
-  (accumulated into, or zeroed in place) is read live.
+  a method's calls of the same object's methods, properties, static and class methods
+  (``self.loss(x, y)``, ``super().step(x, y)``). A difference records again; the programs of
+  the states seen last are kept (four per signature), so switching back replays. A gradient
+  from before the step that the step reads (accumulated into, or zeroed in place) is read live.
 - ``optimizer.step()`` replays as its own array operations, in place, while the optimiser's
   settings (learning rates, step counts, which buffers it holds) are those recorded; otherwise
   (a scheduler's new rate, Adam's step count) the replay runs the step itself, live. A
@@ -239,7 +239,8 @@ def _names_read(function) -> list:
     functions of the same module that these read by name, a helper ``loss_fn`` of the notebook
     too; and a method's ``self.<name>``: an attribute of the object, a slot, or a value of its
     class (which ``self.name = ...`` would hide), in the method's code and in the code of the
-    methods and properties of the same object that it calls or reads."""
+    methods, properties, static and class methods of the same object that it calls or reads
+    (``super()``'s too)."""
     while isinstance(function, functools.partial):  # the function it calls
         function = function.func
     if not hasattr(function, "__code__"):  # a callable object: its __call__ method
@@ -265,23 +266,26 @@ def _names_read(function) -> list:
         read.update((key, found[key]) for key in found if key not in read)
         functions += [(value, None) for _, _, value, _ in found.values()
                       if isinstance(value, FunctionType) and id(value.__globals__) in modules]
-        functions += [(method, its_owner) for method in methods]
+        functions += methods
     return list(read.values())
 
 
 def _read_by(function, who: str, owner) -> tuple[dict, list]:
     """What ``_names_read`` reads of one function's code, and the methods of ``owner`` (a
     method's object) that the code calls or whose property it reads, with ``self`` the same
-    object (``self.loss(x, y)`` reading ``self.model``): their code is the step's too."""
+    object (``self.loss(x, y)`` reading ``self.model``; ``super().step(x, y)``; a static or
+    class method), as (function, its object or None): their code is the step's too."""
     namespace, read, codes, methods = function.__globals__, {}, [function.__code__], []
     while codes:
-        current, previous = codes.pop(), None
+        current, previous, of_super = codes.pop(), None, False
         codes += [constant for constant in current.co_consts if isinstance(constant, CodeType)]
         for instruction in dis.get_instructions(current):
             name = instruction.argval
             if instruction.opname == "LOAD_GLOBAL" and name in namespace:
                 read[id(namespace), name] = (namespace, name, namespace[name],
                                              f"the global {name!r} that {who} reads")
+            elif instruction.opname == "LOAD_GLOBAL" and name == "super":
+                of_super = owner is not None  # the next attribute loaded is super()'s
             elif owner is not None and instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and \
                     _loads_self(previous, current, function.__code__):
                 holder = _attribute_holder(owner, name)
@@ -291,6 +295,10 @@ def _read_by(function, who: str, owner) -> tuple[dict, list]:
                                              f"that {who} reads")
                 else:
                     methods += _own_code(owner, name)
+            elif of_super and instruction.opname in ("LOAD_ATTR", "LOAD_METHOD",
+                                                     "LOAD_SUPER_ATTR"):
+                of_super = False
+                methods += _definitions(owner, name)
             previous = instruction
     for name, cell in zip(function.__code__.co_freevars, function.__closure__ or ()):
         try:
@@ -302,13 +310,34 @@ def _read_by(function, who: str, owner) -> tuple[dict, list]:
 
 
 def _own_code(owner, name: str) -> list:
-    """The function ``owner.<name>`` runs with ``owner`` as its first argument: a method of its
-    class, or a property's getter; else nothing (a built-in, a static method...)."""
-    found = inspect.getattr_static(owner, name, None)
+    """The code ``owner.<name>`` runs, as ``_code_of`` gives it."""
+    return _code_of(inspect.getattr_static(owner, name, None), owner)
+
+
+def _definitions(owner, name: str) -> list:
+    """The code ``super().<name>`` may run with ``owner``: each definition of ``name`` along
+    its class's method resolution order, as ``_code_of`` gives it."""
+    kinds = (owner if isinstance(owner, type) else type(owner)).__mro__
+    return [code for kind in kinds if name in kind.__dict__
+            for code in _code_of(kind.__dict__[name], owner)]
+
+
+def _code_of(found, owner) -> list:
+    """The function ``found`` (what ``owner`` or its class holds under a name) runs, as
+    (function, the object its first argument is, or None): a method or a property's getter
+    with ``owner``, a class method with its class, a static method with none; else nothing
+    (a built-in, a value)."""
     if isinstance(found, property):
         found = found.fget
-    is_method = isinstance(found, FunctionType) and found.__code__.co_argcount > 0
-    return [found] if is_method else []
+    kind = owner if isinstance(owner, type) else type(owner)
+    if isinstance(found, (staticmethod, classmethod)):
+        function, owner = found.__func__, kind if isinstance(found, classmethod) else None
+    else:  # (a function read from a class itself is called without an object)
+        function, owner = found, None if owner is kind else owner
+    if not isinstance(function, FunctionType) or (owner is not None and
+                                                  not function.__code__.co_argcount):
+        return []
+    return [(function, owner)]
 
 
 def _attribute_holder(owner, name: str):

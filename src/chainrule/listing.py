@@ -71,7 +71,8 @@ def _describe(instruction, buffers) -> str:
         return f"{type(function).__name__}{tuple(function.shape)}.grad = " + (
             "None" if source is None else _text(source, buffers))
     if kind == "version":
-        return f"count a write to a tensor of shape {tuple(instruction.arguments[0].shape)}"
+        what = "the .grad of a tensor" if instruction.keywords.get("grad") else "a tensor"
+        return f"count a write to {what} of shape {tuple(instruction.arguments[0].shape)}"
     if kind == "input_version":
         return f"count a write to {_text(instruction.arguments[0], buffers)}"
     keywords = {k: v for k, v in instruction.keywords.items()

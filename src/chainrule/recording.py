@@ -122,6 +122,14 @@ class Recording:
             return {key: self.ref(item) for key, item in value.items()}
         return value
 
+    def gradient_owner(self, tensor):
+        """The tensor whose ``.grad``, read in the step and not set since, ``tensor`` is: a
+        gradient from before the step, which a replay reads anew on each call; else None."""
+        for owner, name, value in self.reads.values():
+            if name == "grad" and value is tensor and (id(owner), name) not in self.written:
+                return owner
+        return None
+
     def count_input_write(self, array) -> None:
         """An in-place write counted (``increment_version``) on a tensor whose array is one of
         the step's inputs, or a view of one: an instruction, so that a replay counts it on the

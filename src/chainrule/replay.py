@@ -21,7 +21,7 @@ from . import autograd, backend, listing
 from .codegen import (InputWrite, Update, binding_now, bound_call, call_resolved, guard,
                       refs, resolve, same_binding, same_settings, whole_call)
 from .errors import CompileError
-from .held_gradients import HandedOut
+from .held_gradients import HandedOut, read_after_written
 from .listing import flat
 from .recording import Ref, structure_change
 from .simplify import Write, computed_once, counted_together, overwritten_nones, renamed_outputs
@@ -38,6 +38,26 @@ class _BranchChanged(Exception):
 def _branch(slot: int, expected: bool, index: int, values) -> None:
     if bool(values[slot]) is not expected:
         raise _BranchChanged(index)
+
+
+def _after_branch(first_effect: int, function, changed: _BranchChanged, args, state):
+    """A branch went the other way: the call runs eagerly if nothing has changed yet (before
+    instruction ``first_effect``)."""
+    if changed.index > first_effect:
+        raise CompileError(
+            "chainrule.compile: a check on a tensor's value (an `if` in the step, or an "
+            "op's own check, such as a loss finding a label to ignore or out of range) went "
+            "the other way than when the step was recorded, after the step had changed "
+            "parameters, buffers or gradients (a batch norm's running statistics count); "
+            "the replay can't continue. Move the check before any such change, or don't "
+            "compile this step") from None
+    if state is not None:
+        backend.set_rng_state(state)
+    return function(*args)  # this call eagerly: it does what eager mode does
+
+
+def _count_write_to_grad(tensor) -> None:
+    autograd.increment_version(tensor.grad)
 
 
 def _draw(name, arguments, keywords, values, out=None):
@@ -96,15 +116,17 @@ class Program:
         self.position_of = {slot: position for position, slot in inputs}
         # A gradient from before the step that the step reads (accumulated into, or zeroed in
         # place and read) is an input: its array is looked up on each call, not guarded.
+        read_live = [(tensor, gradient) for tensor, name, gradient in recording.reads.values()
+                     if name == "grad" and gradient is not None
+                     and id(gradient.data) in recording.held]
         self.gradients = [(tensor, recording.held[id(gradient.data)], gradient.data.shape,
-                           gradient.data.dtype)
-                          for tensor, name, gradient in recording.reads.values()
-                          if name == "grad" and gradient is not None
-                          and id(gradient.data) in recording.held]
+                           gradient.data.dtype) for tensor, gradient in read_live]
         for _, slot, _, _ in self.gradients:
-            self.buffers[slot].origin = "grad"
+            # (not kept: a gradient another program of the step handed out, which a reference
+            # here would count as held by the caller)
+            self.buffers[slot].origin, self.buffers[slot].array = "grad", None
         live = {id(tensor) for tensor, _, _, _ in self.gradients}
-        old_gradients = {id(tensor.grad) for tensor, _, _, _ in self.gradients}
+        old_gradients = {id(gradient) for _, gradient in read_live}  # (and not kept either)
         self.guards = [(obj, name, value) for obj, name, value in recording.reads.values()
                        if not (name == "grad" and id(obj) in live) and id(obj) not in old_gradients]
         self.modules = list(recording.modules.values())
@@ -118,7 +140,7 @@ class Program:
         # the call would redo the same: it does not stop a fall-back to eager mode.
         self.grads_read = {id(obj) for obj, name, _ in recording.reads.values() if name == "grad"}
         self.steps, self.first_effect, self.snapshot_rng = [], len(self.instructions), False
-        self.handed_out = HandedOut(values)  # the tensors a replay leaves in .grad
+        self.handed_out = HandedOut()  # the tensors a replay leaves in .grad
         self.constant = set()  # buffers the same on every call: made from Python values, or of them
         self._plan_reuse(self.outputs)
         unseen = overwritten_nones(self.instructions)
@@ -139,7 +161,9 @@ class Program:
                     for position, slot in self.inputs],
             gradients=[(tensor, slot) for tensor, slot, _, _ in self.gradients],
             outputs=self.outputs, branch_changed=_BranchChanged,
-            after_branch=functools.partial(self._after_branch, function),
+            # (a function, not a method: the program is freed when let go of, not by the
+            # cycle collector, later, with every buffer)
+            after_branch=functools.partial(_after_branch, self.first_effect, function),
             snapshot=backend.get_rng_state if self.snapshot_rng else None)
         self.replay = written_call(self.steps)
         # ``call(args)`` tests first whether the call replays this program (MISSED if not):
@@ -266,13 +290,18 @@ class Program:
             if source is None or source.index not in dynamic:
                 gradient = None if source is None else as_tensor(values[source.index])
                 if gradient is not None:
-                    self.handed_out.add(function, gradient, [
-                        slot for tensor, slot, _, _ in self.gradients if tensor is function])
+                    returned = {self._root(slot) for slot in _buffers_of(self.outputs)}
+                    self.handed_out.add(function, gradient, any(
+                        read_after_written(self.instructions, self._root, returned, slot,
+                                           source.index)
+                        for tensor, slot, _, _ in self.gradients if tensor is function))
                 return functools.partial(setattr, function, "grad", gradient), None
             return (lambda: setattr(function, "grad", as_tensor(values[source.index]))), None
         if kind == "optimizer":
             return self._update(index, instruction, values, dynamic, written), None
         if kind == "version":
+            if instruction.keywords.get("grad"):  # to the gradient read on each call
+                return functools.partial(_count_write_to_grad, arguments[0]), None
             return Write(arguments[0]), None
         if kind == "input_version":
             return InputWrite(self.position_of[arguments[0].index]), None
@@ -346,7 +375,8 @@ class Program:
         held = self.handed_out.held()
         if held is not None:
             return (f"the grad that a replay left in a {type(held).__name__} of shape "
-                    f"{tuple(held.shape)}, held since (a replay would overwrite it)")
+                    f"{tuple(held.shape)}, held since or read by the step after it writes the "
+                    "new one (a replay would overwrite it)")
         for tensor, _, shape, dtype in self.gradients:
             gradient = tensor.grad
             if gradient is None or gradient.data.shape != shape or gradient.data.dtype != dtype:
@@ -378,20 +408,6 @@ class Program:
             if len(now) != len(params) or not all(map(operator.is_, now, params)):
                 return f"the parameters in the groups of a {type(optimizer).__name__}"
         return "something the recording read"  # not reached: the guard said so
-
-    def _after_branch(self, function, changed: _BranchChanged, args, state):
-        """A branch went the other way: the call runs eagerly if nothing has changed yet."""
-        if changed.index > self.first_effect:
-            raise CompileError(
-                "chainrule.compile: a check on a tensor's value (an `if` in the step, or an "
-                "op's own check, such as a loss finding a label to ignore or out of range) went "
-                "the other way than when the step was recorded, after the step had changed "
-                "parameters, buffers or gradients (a batch norm's running statistics count); "
-                "the replay can't continue. Move the check before any such change, or don't "
-                "compile this step") from None
-        if state is not None:
-            backend.set_rng_state(state)
-        return function(*args)  # this call eagerly: it does what eager mode does
 
     # ------------------------------------------------------------ reading
     def __str__(self) -> str:

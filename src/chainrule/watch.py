@@ -222,7 +222,11 @@ class watching:
         def increment_version(tensor, previous=None):
             if not recording.paused:
                 if _is_held(data_member, tensor):
-                    recording.add(Instruction("version", original_increment, (tensor,)))
+                    owner = recording.gradient_owner(tensor)
+                    recording.add(Instruction("version", original_increment, (tensor,))
+                                  if owner is None else  # (zero_grad(set_to_none=False))
+                                  Instruction("version", original_increment, (owner,),
+                                              {"grad": True}))
                 else:
                     recording.count_input_write(data_member.__get__(tensor, Tensor))
             return original_increment(tensor, previous)
@@ -287,6 +291,9 @@ class watching:
             group.update(watched)
             if n < len(optimizer.param_groups) and optimizer.param_groups[n] is watched:
                 optimizer.param_groups[n] = group
+        # the patches refer to this object: let go of them, and the recording is freed with
+        # the call (not by the cycle collector, later), with the tensors and gradients it read
+        self.patches = self.saved = self.groups = ()
         if reseeded:  # (its draws after the seed, unseen, may have failed the recording first)
             raise CompileError("chainrule.compile: the step seeds the random generator itself "
                                "(chainrule.manual_seed); a replay would not seed it again. Seed "

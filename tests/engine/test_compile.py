@@ -6,6 +6,8 @@ the same floating-point operations in the same order). The guards each get a tes
 the state a recording can't see and checks that the compiled run still equals the eager one.
 """
 import functools
+import gc
+import weakref
 
 import numpy
 import pytest
@@ -15,6 +17,7 @@ import chainrule.nn.functional as F
 from chainrule import nn, optim
 from chainrule.replay import flat
 from chainrule import CompileError
+from chainrule.compile import MAX_RECORDINGS
 
 
 def batches(count, size=8, features=6, classes=3, seed=0):
@@ -747,6 +750,122 @@ def test_an_operation_the_step_runs_under_its_own_errstate_replays_under_it():
             step(x, huge)
 
 
+def test_a_program_let_go_of_is_freed_at_once_with_its_buffers():
+    """A caller that keeps every call's gradients makes the step record every other call, and
+    the oldest program of the signature is let go of: it is freed then (reference counting),
+    with every buffer of the step, not whenever Python's cycle collector next runs."""
+    (_, _, _), (model, _, step) = twin_models(OPTIMIZERS["sgd"])
+    compiled = chainrule.compile(step)
+    history, first = [], None
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for x, y in batches(12):
+            compiled(x, y)
+            history.append([p.grad for p in model.parameters()])
+            first = first or (compiled.program and weakref.ref(compiled.program))
+        assert compiled.recordings > MAX_RECORDINGS + 1  # (so the first was let go of)
+        assert first() is None
+    finally:
+        if collecting:
+            gc.enable()
+
+
+@pytest.mark.parametrize("returned", [False, True], ids=["compared", "returned"])
+def test_a_gradient_from_before_the_call_read_after_the_step_adds_to_it_keeps_its_values(
+        returned):
+    """Without zero_grad the step adds into the gradient the last call left, which from the
+    second replay on is the program's own buffer: a step that still reads the old gradient
+    after the backward (to compare the two, or to return it) reads eager mode's values, not
+    the new ones written over it."""
+    twins = twin_models(OPTIMIZERS["sgd"])
+    steps = []
+    for model, optimizer, _ in twins:
+        for p in model.parameters():
+            p.grad = chainrule.zeros_like(p)
+
+        def step(x, y, model=model, optimizer=optimizer):
+            before = model[0].weight.grad
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss, before if returned else (model[0].weight.grad - before).abs().sum()
+        steps.append(step)
+    eager_step, compiled = steps[0], chainrule.compile(steps[1])
+    for x, y in batches(8):
+        (eager_loss, eager_read), (loss, read) = eager_step(x, y), compiled(x, y)
+        assert loss.item() == eager_loss.item()
+        numpy.testing.assert_array_equal(read.data, eager_read.data)
+    assert_same_state(twins[0][0], twins[1][0])
+    assert compiled.recordings == 2  # two programs take turns, each reading the other's
+
+
+VIEWS = {"a slice of its array": lambda grad: grad.data[1:],
+         "its array flattened": lambda grad: grad.data.ravel(),
+         "its transpose": lambda grad: grad.T}
+
+
+@pytest.mark.parametrize("hold", VIEWS.values(), ids=VIEWS.keys())
+def test_a_view_held_of_a_gradient_that_is_a_view_itself_keeps_its_values(hold):
+    """A convolution's weight gradient is a view of a buffer of the program (its result laid
+    out as the operands were); a view the caller takes of it refers to that buffer, not to the
+    gradient's array, and is held as well: the call records rather than write into it."""
+    def convolution():
+        return nn.Sequential(nn.Conv2d(2, 3, 3), nn.Flatten(), nn.Linear(12, 3))
+    (eager_model, _, eager_step), (model, _, step) = twin_models(OPTIMIZERS["sgd"],
+                                                                make_model=convolution)
+    compiled = chainrule.compile(step)
+    eager_history, history = [], []
+    rng = numpy.random.default_rng(0)
+    for _ in range(6):
+        x = chainrule.tensor(rng.standard_normal((4, 2, 4, 4)).astype(numpy.float32))
+        y = chainrule.tensor(rng.integers(0, 3, 4))
+        assert compiled(x, y).item() == eager_step(x, y).item()
+        eager_history.append(hold(eager_model[0].weight.grad))  # that gradient's only
+        history.append(hold(model[0].weight.grad))
+    for eager_grad, grad in zip(eager_history, history):
+        numpy.testing.assert_array_equal(getattr(grad, "data", grad),
+                                         getattr(eager_grad, "data", eager_grad))
+    assert_same_state(eager_model, model)
+    # (what the test is about: the program hands that gradient out as a view)
+    assert [gradient.data.base is not None for parameter, gradient, _
+            in compiled.program.handed_out.given if parameter is model[0].weight] == [True]
+
+
+@pytest.mark.parametrize("set_to_none", [None, False], ids=["no zero_grad", "zeroed in place"])
+@pytest.mark.parametrize("holding", [False, True], ids=["", "the last gradients held"])
+def test_gradients_read_live_by_two_programs_are_kept_by_neither(set_to_none, holding):
+    """A step that reads .grad (adds into it, or zeroes it in place) recorded for two batch
+    sizes: each program reads the gradient the other left, and keeps no reference to it (nor
+    counts a write on it after the call), which would count as held by the caller: the two
+    replay in turn, with the caller holding the last call's gradients or not."""
+    twins = twin_models(OPTIMIZERS["momentum"])
+    (eager_model, _, _), (model, _, _) = twins
+    steps = []
+    for each, optimizer, _ in twins:
+        def step(x, y, model=each, optimizer=optimizer):
+            if set_to_none is not None:
+                optimizer.zero_grad(set_to_none=set_to_none)
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+        steps.append(step)
+    eager_step, compiled = steps[0], chainrule.compile(steps[1])
+    eager_held = held = None
+    for n, (x, y) in enumerate(batches(12)):
+        if n % 2:
+            x, y = x[:5], y[:5]
+        assert compiled(x, y).item() == eager_step(x, y).item()
+        if holding:
+            eager_held = [p.grad for p in eager_model.parameters()]
+            held = [p.grad for p in model.parameters()]
+    assert compiled.recordings == 2
+    assert_same_state(eager_model, model)
+    for eager_grad, grad in zip(eager_held or (), held or ()):
+        numpy.testing.assert_array_equal(grad.data, eager_grad.data)
+
+
 def test_a_value_computed_twice_is_computed_once_unless_either_is_changed():
     """The replay computes once what the step computes twice from the same arrays (cross_entropy
     checks its labels, then its fused op checks them again), but not a result written in place
@@ -1415,8 +1534,18 @@ class HelperTrainer(Trainer):
         return loss
 
 
+class InheritingTrainer(HelperTrainer):
+    """Its step is its base class's, through ``super()``: what that reads is read too."""
+
+    def step(self, x, y):
+        return super().step(x, y)
+
+    def loss(self, x, y):
+        return super(InheritingTrainer, self).loss(x, y)
+
+
 @pytest.mark.parametrize("kind", [Trainer, CallableTrainer, DecayingTrainer, DecoratedTrainer,
-                                  HelperTrainer])
+                                  HelperTrainer, InheritingTrainer])
 @pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
 def test_an_attribute_of_self_a_compiled_method_reads_given_a_new_model_records_again(
         dtype, kind):
@@ -1430,6 +1559,53 @@ def test_an_attribute_of_self_a_compiled_method_reads_given_a_new_model_records_
         losses = [step(x, y).item() for x, y in data]
         trainer.restart()
         losses += [step(x, y).item() for x, y in data]
+        trained.append((trainer.model, losses))
+    (eager_model, eager_losses), (compiled_model, compiled_losses) = trained
+    assert compiled_losses == eager_losses
+    assert_same_state(eager_model, compiled_model)
+
+
+LOSS_SCALE = 1.0  # read by StaticTrainer.scaled
+
+
+class StaticTrainer(Trainer):
+    """Its step scales the loss by a static method reading a global of its module."""
+
+    @staticmethod
+    def scaled(loss):
+        return loss * LOSS_SCALE
+
+    def step(self, x, y):
+        self.optimizer.zero_grad()
+        loss = self.scaled(F.cross_entropy(self.model(x), y))
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+
+class ClassTrainer(StaticTrainer):
+    """Its step scales the loss by a class method reading a value of its class."""
+    scale = 1.0
+
+    @classmethod
+    def scaled(cls, loss):
+        return loss * cls.scale
+
+
+@pytest.mark.parametrize("kind", [StaticTrainer, ClassTrainer])
+def test_what_a_static_or_class_method_of_the_step_reads_given_a_new_value_records_again(
+        kind, monkeypatch):
+    data = batches(6)
+    trained = []
+    for compile in (False, True):
+        monkeypatch.setattr(kind, "scale", 1.0, raising=False)
+        monkeypatch.setitem(globals(), "LOSS_SCALE", 1.0)
+        trainer = kind(numpy.float32)
+        step = chainrule.compile(trainer.step) if compile else trainer.step
+        losses = [step(x, y).item() for x, y in data[:3]]
+        monkeypatch.setattr(kind, "scale", 0.25, raising=False)
+        monkeypatch.setitem(globals(), "LOSS_SCALE", 0.25)
+        losses += [step(x, y).item() for x, y in data[3:]]
         trained.append((trainer.model, losses))
     (eager_model, eager_losses), (compiled_model, compiled_losses) = trained
     assert compiled_losses == eager_losses
