@@ -181,3 +181,39 @@ def test_the_slider_says_which_extra_it_needs(monkeypatch):
     monkeypatch.setitem(sys.modules, "ipywidgets", None)
     with pytest.raises(chainrule.ChainruleError, match=r"pip install 'chainrule\[notebook\]'"):
         chainrule.explain(slide_example()).widget()
+
+
+def test_the_steps_are_the_terms_backward_adds_in_the_order_it_adds_them():
+    """The forward table lists parents in argument order; the backward walk must still be the
+    engine's, whose order differs here (minimum's subtree before the sum's in one, after in the
+    other), so that --step shows what backward() does and each v̄ equals .grad bit for bit."""
+    b, y = named(0.3, "b", True), named(1.0, "y", True)
+    f = (0.5 + (-b).relu()).minimum(y.minimum(b.exp())) + (b * y).sin()
+    engine_order = []
+    for tensor in chainrule.autograd.topological_order([f]):
+        node = tensor.grad_fn
+        if node is not None:
+            node.vjps = [_recording(vjp, tensor, parent, engine_order)
+                         for parent, vjp in zip(node.parents, node.vjps)]
+    report = chainrule.explain(f)
+    engine_order.clear()
+    f.backward(retain_graph=True)
+    names = {id(t): name for t, name in zip(*_named_order(f, report))}
+    assert [(step.child, step.node) for step in report.steps()] == [
+        (names[child], names[parent]) for child, parent in engine_order]
+    assert report.signals["b"] == b.grad.item() and report.signals["y"] == y.grad.item()
+
+
+def _recording(vjp, child, parent, log):
+    def recorded(signal, out):
+        log.append((id(child), id(parent)))
+        return vjp(signal, out)
+    return recorded
+
+
+def _named_order(output, report):
+    """The graph's tensors and their names in the report (the forward table, literals left out)."""
+    order = chainrule.autograd.topological_order([output], constants=True)
+    kept = [t for t in order if not (t.name is None and t.grad_fn is None
+                                     and not t.requires_grad and t.ndim == 0)]
+    return kept, [step.name for step in report.forward]

@@ -218,7 +218,9 @@ def explain(output: Tensor, gradient=None) -> Explanation:
 
     (root_signal,) = root_signals([output], [gradient], "explain")
     with no_grad():
-        backward, chain = _backward_pass(order, names, root_signal)
+        # backward()'s own order, not the forward table's: it decides which term of a fan-out
+        # is added first, so the steps are the engine's and each v̄ is .grad to the last bit
+        backward, chain = _backward_pass(topological_order([output]), names, root_signal)
     return Explanation(names[id(output)], forward, backward, chain)
 
 
