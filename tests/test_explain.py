@@ -282,3 +282,26 @@ def test_fused_loss_ops_keep_the_rows_narrow():
     assert "bce1" in report.signals
     assert max(len(line) for line in str(report).splitlines()) < 200
     assert "binary_cross_entropy_with_logits_per_element" in report.forward_table()
+
+
+@pytest.mark.parametrize("make,local", [
+    (lambda x: x * x + x.sin(), 2 * 3.0),         # ∂(x·x)/∂x = 2x, not x once per slot
+    (lambda x: (x - x) + x.sin(), 0.0),           # ∂(x − x)/∂x = 0, not a 1 and a −1
+    (lambda x: x.minimum(x) + x.sin(), 1.0),      # min(x, x) is x: not ½ twice
+])
+def test_a_value_in_two_argument_slots_of_one_child_is_one_term_with_the_whole_partial(make,
+                                                                                        local):
+    """v̄ᵢ = Σ over children j: a child that reads x twice is one child, one term, and the
+    column ∂vⱼ/∂vᵢ holds its true partial derivative."""
+    x = scalar(3.0, "x", True)
+    report = chainrule.explain(make(x))
+    (step,) = [step for step in report.backward if step.name == "x"]
+    children = [term.child for term in step.terms]
+    assert len(children) == len(set(children)) == 2
+    (term,) = [term for term in step.terms if term.child != "sin1"]
+    assert term.local_derivative == local
+    assert term.contribution == term.child_signal * local
+    assert step.signal == pytest.approx(local + math.cos(3.0), rel=1e-15)
+    x_steps = [chain_step for chain_step in report.steps() if chain_step.node == "x"]
+    assert [s.complete for s in x_steps] == [False, True]
+    assert x_steps[-1].running_sum == step.signal

@@ -245,6 +245,9 @@ def _backward_pass(order: list[Tensor], names: dict, root_signal: Tensor):
             raise ChainruleError(
                 "explain: the graph's saved values were freed by an earlier backward(); call "
                 "explain() first, or backward(retain_graph=True)")
+        # A parent in two argument slots (x in x*x) is still one child's one term: Σ runs over
+        # children, and ∂(x·x)/∂x is 2x, the sum of the slots' shares, never one slot's x.
+        this_child: dict[int, tuple[Term, ChainRuleStep]] = {}
         for parent, vjp in zip(node.parents, node.vjps):
             if not parent.requires_grad:
                 continue
@@ -253,14 +256,23 @@ def _backward_pass(order: list[Tensor], names: dict, root_signal: Tensor):
             if tensor.data.size == 1 and parent.data.size == 1:
                 # between single numbers the Jacobian is one number: the VJP of a unit signal
                 local = _value(fit_to(vjp(ones_like(signal), tensor), parent))
-            terms.setdefault(id(parent), []).append(
-                Term(names[id(tensor)], _value(signal), local, _value(contribution)))
             earlier = signals.get(id(parent))
             signals[id(parent)] = contribution if earlier is None else earlier + contribution
             remaining[id(parent)] -= 1
+            if id(parent) in this_child:
+                term, step = this_child[id(parent)]
+                if local is not None:
+                    term.local_derivative = step.local_derivative = term.local_derivative + local
+                term.contribution = step.contribution = term.contribution + _value(contribution)
+                step.running_sum = _value(signals[id(parent)])
+                step.complete = remaining[id(parent)] == 0
+                continue
+            term = Term(names[id(tensor)], _value(signal), local, _value(contribution))
+            terms.setdefault(id(parent), []).append(term)
             chain.append(ChainRuleStep(names[id(parent)], names[id(tensor)], _value(signal), local,
                                        _value(contribution), _value(signals[id(parent)]),
                                        remaining[id(parent)] == 0))
+            this_child[id(parent)] = term, chain[-1]
     return steps, chain
 
 

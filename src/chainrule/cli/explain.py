@@ -19,7 +19,8 @@ EXAMPLES = """examples:
   chainrule explain "x = cos(t); y = t**2; f = y + exp(x*y)" --at t=1
                                                   (t and y each have two children: two terms)
   chainrule explain "y + exp(x * y)" --at x=0.5 y=2 --draw graph.svg
-  chainrule explain "x * x + sin(x)" --at x=3     (x is used twice: its v̄ sums three terms)
+  chainrule explain "x * x + sin(x)" --at x=3     (x has two children: two terms, and
+                                                  ∂(x·x)/∂x = 2x is one of them)
   chainrule explain "-x**2" --at x=3              (an expression may start with -)
 """
 
