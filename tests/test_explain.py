@@ -305,3 +305,9 @@ def test_a_value_in_two_argument_slots_of_one_child_is_one_term_with_the_whole_p
     x_steps = [chain_step for chain_step in report.steps() if chain_step.node == "x"]
     assert [s.complete for s in x_steps] == [False, True]
     assert x_steps[-1].running_sum == step.signal
+
+
+def test_the_command_names_an_unnamed_last_step_in_front_of_that_step_only(capsys):
+    assert main(["explain", "s = 2*x; s + 1;", "--at", "x=1"]) == 0
+    first_line = capsys.readouterr().out.splitlines()[0]
+    assert first_line.startswith("s = 2*x; f = s + 1   at x=1")

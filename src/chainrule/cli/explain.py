@@ -116,10 +116,10 @@ def run(args) -> int:
         data = [name for name in variables if name not in report.signals]
         if data:
             given += f"   (data, no gradient: {', '.join(data)})"
-        formula = "; ".join(part.strip() for part in args.expression.split(";") if part.strip())
-        if steps[-1].name is None:
-            formula = f"{report.output} = {formula}"
-        print(f"{formula}   at {given}\n")
+        parts = [part.strip() for part in args.expression.split(";") if part.strip()]
+        if steps[-1].name is None:  # the output's name goes before its own step, not the first
+            parts[-1] = f"{report.output} = {parts[-1]}"
+        print(f"{'; '.join(parts)}   at {given}\n")
         if args.step:
             step_through(report)
         else:
