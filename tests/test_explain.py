@@ -311,3 +311,14 @@ def test_the_command_names_an_unnamed_last_step_in_front_of_that_step_only(capsy
     assert main(["explain", "s = 2*x; s + 1;", "--at", "x=1"]) == 0
     first_line = capsys.readouterr().out.splitlines()[0]
     assert first_line.startswith("s = 2*x; f = s + 1   at x=1")
+
+
+def test_an_infinite_or_undefined_signal_is_shown_in_the_table_without_a_numpy_warning(capsys):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["explain", "sqrt(y) + log(x)", "--at", "y=0", "x=0"]) == 0
+    captured = capsys.readouterr()
+    assert [str(warning.message) for warning in caught] == [] and captured.err == ""
+    assert "∂f/∂y = inf, ∂f/∂x = inf" in captured.out

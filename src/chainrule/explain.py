@@ -217,7 +217,7 @@ def explain(output: Tensor, gradient=None) -> Explanation:
     forward = [_forward_step(tensor, names) for tensor in order if not _is_literal(tensor)]
 
     (root_signal,) = root_signals([output], [gradient], "explain")
-    with no_grad():
+    with no_grad(), numpy.errstate(all="ignore"):  # an inf or nan v̄ shows in the table
         # backward()'s own order, not the forward table's: it decides which term of a fan-out
         # is added first, so the steps are the engine's and each v̄ is .grad to the last bit
         backward, chain = _backward_pass(topological_order([output]), names, root_signal)
