@@ -322,3 +322,16 @@ def test_an_infinite_or_undefined_signal_is_shown_in_the_table_without_a_numpy_w
     captured = capsys.readouterr()
     assert [str(warning.message) for warning in caught] == [] and captured.err == ""
     assert "∂f/∂y = inf, ∂f/∂x = inf" in captured.out
+
+
+def test_the_json_report_is_strict_json_with_nan_and_inf_as_strings(capsys):
+    assert main(["explain", "log(x) + sqrt(y)", "--at", "x=-1", "y=0", "--json"]) == 0
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    report = json.loads(capsys.readouterr().out, parse_constant=refuse)
+    values = {step["name"]: step["value"] for step in report["forward"]}
+    signals = {step["name"]: step["signal"] for step in report["backward"]}
+    assert values["log1"] == "nan" and values["f"] == "nan" and values["y"] == 0.0
+    assert signals["y"] == "inf" and signals["x"] == -1.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import json
+import math
 import re
 
 from ..errors import ChainruleError
@@ -42,6 +43,18 @@ def parse_values(items) -> dict[str, float]:
     return values
 
 
+def _without_nan(data):
+    """JSON has no NaN or Infinity (Python writes them anyway, and jq or a browser refuses the
+    file): log(-1) and its kin are written as the strings "nan", "inf" and "-inf"."""
+    if isinstance(data, dict):
+        return {key: _without_nan(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_without_nan(value) for value in data]
+    if isinstance(data, float) and not math.isfinite(data):
+        return str(data)
+    return data
+
+
 # ---------------------------------------------------------------- the command
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -72,7 +85,9 @@ def register(subparsers) -> None:
                         help="who draws the SVG: auto (Graphviz where installed, else chainrule), "
                              "graphviz, or chainrule (default: auto)")
     parser.add_argument("--json", action="store_true",
-                        help="print the report as JSON instead of the tables")
+                        help="print the report as JSON instead of the tables (a value that "
+                             "is not a number, or infinite, as the string \"nan\", \"inf\" "
+                             "or \"-inf\")")
     parser.add_argument("--step", action="store_true",
                         help="after the forward table, show the backward pass one chain-rule term "
                              "at a time, pausing for Enter after each (on a terminal)")
@@ -108,7 +123,7 @@ def run(args) -> int:
     output = evaluate(args.expression, values, args.wrt, args.data)
     report = explain(output)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json.dumps(_without_nan(report.to_dict()), indent=2, allow_nan=False))
     else:
         steps = parse(args.expression)
         variables = variables_of(steps)
