@@ -140,3 +140,15 @@ def test_cli_draw_writes_dot_and_reports_missing_graphviz_in_one_line(tmp_path, 
     code = main(["explain", "x * 2", "--at", "x=1", "--draw", str(tmp_path / "graph.png")])
     assert code == 2
     assert capsys.readouterr().err.strip() == f"chainrule explain: error: {MISSING_DOT}"
+
+
+def test_a_value_read_twice_by_one_child_is_one_arrow_labelled_with_its_whole_term():
+    from chainrule.draw import picture
+
+    x = chainrule.tensor(3.0, dtype=chainrule.float64, requires_grad=True)
+    x.name = "x"
+    boxes, arrows = picture(chainrule.explain(x * x + x.sin()))
+    ids = {box.name: box.id for box in boxes}
+    into_product = [arrow for arrow in arrows
+                    if (arrow.source, arrow.target) == (ids["x"], ids["mul1"])]
+    assert [arrow.term for arrow in into_product] == ["6"]   # ∂(x·x)/∂x · v̄ = 2·3·1

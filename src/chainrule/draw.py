@@ -161,10 +161,7 @@ def picture(report: Explanation) -> tuple[list[Box], list[Arrow]]:
     """What both renderers draw: boxes in forward order, arrows from parents to children."""
     ids = {step.name: f"v{index}" for index, step in enumerate(report.forward)}
     signals = report.signals
-    terms: dict[tuple, list] = {}  # (child, parent) -> its terms; x * x has two
-    for step in report.backward:
-        for term in step.terms:
-            terms.setdefault((term.child, step.name), []).append(term)
+    terms = {(term.child, step.name): term for step in report.backward for term in step.terms}
     boxes = []
     for step in report.forward:
         named_after_op = step.kind == "op" and re.fullmatch(re.escape(step.op) + r"\d+", step.name)
@@ -176,13 +173,15 @@ def picture(report: Explanation) -> tuple[list[Box], list[Arrow]]:
     for step in report.forward:
         for parent in step.parents:
             if parent in ids:
+                if any(arrow.source == ids[parent] and arrow.target == ids[step.name]
+                       for arrow in arrows):
+                    continue  # x * x: one child, one arrow and one term, as in the table
                 source = ids[parent]
             else:  # a number written in place, e.g. the 2 of x ** 2
                 literals += 1
                 source = f"c{literals}"
                 boxes.append(Box(source, parent, "literal"))
-            shares = terms.get((step.name, parent))
-            term = shares.pop(0) if shares else None
+            term = terms.get((step.name, parent))
             number = term is not None and not hasattr(term.contribution, "shape")
             arrows.append(Arrow(source, ids[step.name],
                                 summarize(term.contribution) if number else None))

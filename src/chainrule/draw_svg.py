@@ -9,7 +9,7 @@ A layered drawing, left to right like ``dot -Grankdir=LR``:
 3. an arrow that passes columns takes a thin place in each, between the boxes (up to
    ``LONGEST_ROUTE`` columns: a parameter used in every step of a long loop is drawn straight);
 4. each arrow leaves its parent's right side and enters its child's left side at its own point,
-   so the two arrows of ``x * x`` stay apart.
+   so that two arrows into one box stay apart.
 Text widths are estimated (no font metrics without a renderer): generous, never measured.
 """
 from __future__ import annotations
