@@ -313,6 +313,13 @@ def test_the_command_names_an_unnamed_last_step_in_front_of_that_step_only(capsy
     assert first_line.startswith("s = 2*x; f = s + 1   at x=1")
 
 
+@pytest.mark.parametrize("expression,formula", [("x", "x   at"), ("s = 2*x; s", "s = 2*x; s   at")])
+def test_an_output_that_is_a_bare_name_is_not_written_as_name_equals_itself(capsys, expression,
+                                                                            formula):
+    assert main(["explain", expression, "--at", "x=1"]) == 0
+    assert capsys.readouterr().out.startswith(formula)
+
+
 def test_an_infinite_or_undefined_signal_is_shown_in_the_table_without_a_numpy_warning(capsys):
     import warnings
 

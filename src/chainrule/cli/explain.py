@@ -132,7 +132,8 @@ def run(args) -> int:
         if data:
             given += f"   (data, no gradient: {', '.join(data)})"
         parts = [part.strip() for part in args.expression.split(";") if part.strip()]
-        if steps[-1].name is None:  # the output's name goes before its own step, not the first
+        # the output's name goes before its own step, not the first, and not before itself
+        if steps[-1].name is None and parts[-1] != report.output:
             parts[-1] = f"{report.output} = {parts[-1]}"
         print(f"{'; '.join(parts)}   at {given}\n")
         if args.step:
