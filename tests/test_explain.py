@@ -342,3 +342,13 @@ def test_the_json_report_is_strict_json_with_nan_and_inf_as_strings(capsys):
     signals = {step["name"]: step["signal"] for step in report["backward"]}
     assert values["log1"] == "nan" and values["f"] == "nan" and values["y"] == 0.0
     assert signals["y"] == "inf" and signals["x"] == -1.0
+
+
+def test_a_negative_zero_gradient_is_printed_as_0(capsys):
+    """relu′(−1) = 0 times v̄ = −2 is −0.0 in IEEE arithmetic: the same number as 0."""
+    assert main(["explain", "relu(x) * -2", "--at", "x=-1"]) == 0
+    out = capsys.readouterr().out
+    assert "∂f/∂x = 0" in out and "-0" not in out
+    x = scalar(-1.0, "x", True)
+    report = chainrule.explain(x.relu() * -2)
+    assert math.copysign(1.0, report.signals["x"]) == -1.0   # the report's value is untouched

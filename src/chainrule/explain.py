@@ -342,7 +342,7 @@ def _value(tensor: Tensor) -> Value:
 
 # ---------------------------------------------------------------- printing
 def _number(value: float) -> str:
-    return f"{value:.6g}"
+    return f"{value + 0.0:.6g}"  # −0 (0 times a negative v̄) is 0: a sign there only puzzles
 
 
 def summarize(value: Value, dtype: str | None = None) -> str:
@@ -364,7 +364,7 @@ def summarize(value: Value, dtype: str | None = None) -> str:
 
 def _nested(array: numpy.ndarray) -> str:
     if array.ndim == 0:
-        return f"{float(array):.4g}"
+        return f"{float(array) + 0.0:.4g}"
     return "[" + ", ".join(_nested(part) for part in array) + "]"
 
 
