@@ -352,3 +352,14 @@ def test_a_negative_zero_gradient_is_printed_as_0(capsys):
     x = scalar(-1.0, "x", True)
     report = chainrule.explain(x.relu() * -2)
     assert math.copysign(1.0, report.signals["x"]) == -1.0   # the report's value is untouched
+
+
+def test_a_value_outside_a_functions_domain_is_named_beside_the_gradients(capsys):
+    """log(−1) is nan, yet ∂log/∂x = 1/x = −1 is a number: the command says which value is
+    undefined, so the −1 is not read as the slope of f."""
+    assert main(["explain", "log(x) + sqrt(y)", "--at", "x=-1", "y=4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "∂f/∂x = -1" in lines[-2]
+    assert lines[-1].startswith("note: log1 = log(-1) is nan: ")
+    assert main(["explain", "sqrt(y)", "--at", "y=0"]) == 0    # an infinite slope, rightly
+    assert "note:" not in capsys.readouterr().out

@@ -55,6 +55,22 @@ def _without_nan(data):
     return data
 
 
+def _first_undefined(report) -> str | None:
+    """The first value that is nan or infinite though its arguments are numbers: log(-1) is
+    nan, yet the table still gives ∂log/∂x = 1/x = -1, a number a student would trust."""
+    from ..explain import summarize
+
+    values = report.values  # single numbers: the expression language has no tensors
+    for step in report.forward:
+        if step.kind != "op" or math.isfinite(step.value):
+            continue
+        arguments = [summarize(values[parent]) if parent in values else parent  # a literal
+                     for parent in step.parents]
+        if all(math.isfinite(float(argument)) for argument in arguments):
+            return f"{step.name} = {step.op}({', '.join(arguments)}) is {summarize(step.value)}"
+    return None
+
+
 # ---------------------------------------------------------------- the command
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -144,6 +160,10 @@ def run(args) -> int:
         gradients = ", ".join(f"∂{report.output}/∂{name} = {summarize(signals[name])}"
                               for name in variables if name in signals)
         print(f"\nGradients: {gradients}")
+        undefined = _first_undefined(report)
+        if undefined:
+            print(f"note: {undefined}: what is computed from it, and every gradient through it, "
+                  f"is not a derivative of {report.output} at this point")
     if args.draw:
         draw(report, args.draw, renderer=args.draw_with)
         if not args.json:
