@@ -35,7 +35,6 @@ MODULE = {
 NN = {
     "BCELoss": "use nn.BCEWithLogitsLoss on the logits (before the sigmoid): the same loss, and "
                "it does not overflow",
-    "LeakyReLU": "write chainrule.maximum(x, 0.01 * x), or use nn.ReLU or nn.GELU",
 }
 UTILS_DATA = {
     "random_split": "chainrule.data.train_val_test_split(len(X), val=0.2, test=0.0, seed=0) gives "

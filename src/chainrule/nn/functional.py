@@ -8,15 +8,15 @@ import numpy
 
 from .. import backend
 from ..ops import (adaptive_avg_pool2d, avg_pool2d, binary_cross_entropy_with_logits_per_element,
-                   conv, cross_entropy_per_sample, getitem, log_softmax, max_pool2d, relu,
-                   sigmoid, softmax, tanh, where)
+                   conv, cross_entropy_per_sample, getitem, leaky_relu, log_softmax, logsigmoid,
+                   max_pool2d, relu, sigmoid, softmax, softplus, tanh, where)
 from ..ops import linear as _linear
 from ..ops.fused import cross_entropy_mean, labels_in_range
 from ..ops.primitive import Rejects, Sample, ShapeError, composite, constant
 from ..tensor import Tensor
 
-__all__ = ["linear", "relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "dropout",
-           "mse_loss", "binary_cross_entropy_with_logits", "binary_cross_entropy",
+__all__ = ["linear", "relu", "leaky_relu", "sigmoid", "logsigmoid", "softplus", "tanh", "gelu",
+           "softmax", "log_softmax", "dropout", "mse_loss", "binary_cross_entropy_with_logits", "binary_cross_entropy",
            "cross_entropy", "nll_loss", "one_hot", "conv1d", "conv2d", "max_pool2d", "avg_pool2d",
            "adaptive_avg_pool2d", "batch_norm"]
 
