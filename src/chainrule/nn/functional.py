@@ -10,13 +10,14 @@ from .. import backend
 from ..ops import (adaptive_avg_pool2d, avg_pool2d, binary_cross_entropy_with_logits_per_element,
                    conv, cross_entropy_per_sample, getitem, leaky_relu, log_softmax, logsigmoid,
                    max_pool2d, relu, sigmoid, softmax, softplus, tanh, where)
+from ..ops import layer_norm as _layer_norm
 from ..ops import linear as _linear
 from ..ops.fused import cross_entropy_mean, labels_in_range
 from ..ops.primitive import Rejects, Sample, ShapeError, composite, constant
 from ..tensor import Tensor
 
 __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "logsigmoid", "softplus", "tanh", "gelu",
-           "softmax", "log_softmax", "dropout", "mse_loss", "binary_cross_entropy_with_logits", "binary_cross_entropy",
+           "softmax", "log_softmax", "dropout", "layer_norm", "mse_loss", "binary_cross_entropy_with_logits", "binary_cross_entropy",
            "cross_entropy", "nll_loss", "one_hot", "conv1d", "conv2d", "max_pool2d", "avg_pool2d",
            "adaptive_avg_pool2d", "batch_norm"]
 
@@ -61,6 +62,24 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     if approximate != "none":
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
     return 0.5 * x * (1 + (x * (1 / math.sqrt(2))).erf())
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """(x − μ)/√(σ² + ε) ∘ w + b over the last dimension (the fused op; see ``nn.LayerNorm``),
+    with w = 1 when no weight is given. ``normalized_shape`` is that dimension's size, as an int
+    or a 1-tuple; normalising over more dimensions is not provided."""
+    sizes = (tuple(normalized_shape) if isinstance(normalized_shape, (tuple, list))
+             else (int(normalized_shape),))
+    if len(sizes) != 1:
+        raise ValueError(f"layer_norm: normalises over the last dimension only; "
+                         f"normalized_shape {sizes} names {len(sizes)} dimensions")
+    if input.ndim == 0 or input.shape[-1] != sizes[0]:
+        raise ShapeError(f"layer_norm: normalized_shape {sizes} does not fit input of shape "
+                         f"{tuple(input.shape)}: its last dimension must be {sizes[0]}")
+    if weight is None:  # no affine map: a scale of ones, a constant
+        weight = constant(backend.xp.ones(sizes, dtype=input.dtype))
+    return _layer_norm(input, weight, bias, eps=eps)
 
 
 def one_hot(labels, num_classes: int = -1) -> Tensor:

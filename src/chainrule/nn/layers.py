@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import backend
-from ..ops import embedding, layer_norm, where
+from ..ops import embedding, where
 from ..tensor import Tensor, as_tensor
 from . import functional as F
 from . import init
@@ -300,10 +300,7 @@ class LayerNorm(Module):
                      if elementwise_affine and bias else None)
 
     def forward(self, x: Tensor) -> Tensor:
-        weight = self.weight
-        if weight is None:  # no affine map: a scale of ones, a constant
-            weight = as_tensor(backend.xp.ones((self.normalized_shape,), dtype=x.dtype))
-        return layer_norm(x, weight, self.bias, eps=self.eps)
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
