@@ -5,7 +5,8 @@ from .conv import AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, MaxPool2d
 from .layers import (GELU, MLP, Dropout, Embedding, Flatten, Identity, LayerNorm, LeakyReLU,
                      Linear, LogSigmoid, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh,
                      Unflatten)
-from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .loss import (BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss,
+                   NLLLoss, SmoothL1Loss)
 from .module import IncompatibleKeys, Module, Parameter
 from .normalization import BatchNorm1d, BatchNorm2d
 from ..pytorch_names import NN as _NOT_PROVIDED

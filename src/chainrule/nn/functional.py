@@ -15,37 +15,16 @@ from ..ops import linear as _linear
 from ..ops.fused import cross_entropy_mean, labels_in_range
 from ..ops.primitive import Rejects, Sample, ShapeError, composite, constant
 from ..tensor import Tensor
+from .pointwise_losses import huber_loss, kl_div, l1_loss, smooth_l1_loss
+from .reduction import as_target as _as_target
+from .reduction import check_reduction as _check_reduction
+from .reduction import reduce_loss as _reduce
 
 __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "logsigmoid", "softplus", "tanh", "gelu",
-           "softmax", "log_softmax", "dropout", "layer_norm", "mse_loss", "binary_cross_entropy_with_logits", "binary_cross_entropy",
-           "cross_entropy", "nll_loss", "one_hot", "conv1d", "conv2d", "max_pool2d", "avg_pool2d",
-           "adaptive_avg_pool2d", "batch_norm"]
-
-
-def _reduce(loss: Tensor, reduction: str) -> Tensor:
-    """The loss reduced as ``reduction`` says (checked by ``_check_reduction`` first)."""
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
-
-
-def _check_reduction(reduction, op: str) -> None:
-    """Refuse a reduction other than the three names before any work: a tensor there is
-    PyTorch's positional ``weight`` (its third argument), which compared with "mean" said only
-    that a tensor's truth value is ambiguous."""
-    if isinstance(reduction, str):
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
-        return
-    raise TypeError(f"{op}: the third argument is reduction ('mean', 'sum' or 'none'), not a "
-                    f"{type(reduction).__name__}; pass weight and the other options by name, "
-                    "e.g. weight=w (PyTorch's third positional argument is weight)")
-
-
-def _as_target(target) -> Tensor:
-    return target if isinstance(target, Tensor) else Tensor(backend.xp.asarray(target))
+           "softmax", "log_softmax", "dropout", "layer_norm", "mse_loss", "l1_loss",
+           "smooth_l1_loss", "huber_loss", "kl_div", "binary_cross_entropy_with_logits",
+           "binary_cross_entropy", "cross_entropy", "nll_loss", "one_hot", "conv1d", "conv2d",
+           "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm"]
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
