@@ -30,7 +30,6 @@ MODULE = {
     "Generator": "chainrule's random functions take a NumPy generator: "
                  "generator=numpy.random.default_rng(seed), as DataLoader(generator=…) does",
     "linalg": "vector norms are x.norm(p, dim) and chainrule.norm(x, p, dim)",
-    "multinomial": "draw with NumPy: rng.choice(len(p), p=probs.detach().numpy())",
 }
 NN = {
     "BCELoss": "use nn.BCEWithLogitsLoss on the logits (before the sigmoid): the same loss, and "
