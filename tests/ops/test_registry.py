@@ -18,7 +18,7 @@ PUBLIC_DIFFERENTIABLE = [
     "scatter_add_dim", "index_select", "take_along_dim", "flip", "cumsum", "prod", "sort", "topk",
     "einsum", "conv", "conv_input_grad", "conv_weight_grad", "max_pool2d", "avg_pool2d",
     "adaptive_avg_pool2d", "batch_norm", "softplus", "logsigmoid", "leaky_relu", "l1_loss",
-    "huber_loss", "smooth_l1_loss", "kl_div",
+    "huber_loss", "smooth_l1_loss", "kl_div", "normalize",
 ]
 
 

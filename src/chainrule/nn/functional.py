@@ -9,7 +9,7 @@ import numpy
 from .. import backend
 from ..ops import (adaptive_avg_pool2d, avg_pool2d, binary_cross_entropy_with_logits_per_element,
                    conv, cross_entropy_per_sample, getitem, leaky_relu, log_softmax, logsigmoid,
-                   max_pool2d, relu, sigmoid, softmax, softplus, tanh, where)
+                   max_pool2d, normalize, relu, sigmoid, softmax, softplus, tanh, where)
 from ..ops import layer_norm as _layer_norm
 from ..ops import linear as _linear
 from ..ops.fused import cross_entropy_mean, labels_in_range
@@ -21,7 +21,7 @@ from .reduction import check_reduction as _check_reduction
 from .reduction import reduce_loss as _reduce
 
 __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "logsigmoid", "softplus", "tanh", "gelu",
-           "softmax", "log_softmax", "dropout", "layer_norm", "mse_loss", "l1_loss",
+           "softmax", "log_softmax", "dropout", "layer_norm", "normalize", "mse_loss", "l1_loss",
            "smooth_l1_loss", "huber_loss", "kl_div", "binary_cross_entropy_with_logits",
            "binary_cross_entropy", "cross_entropy", "nll_loss", "one_hot", "conv1d", "conv2d",
            "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm"]

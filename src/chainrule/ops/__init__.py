@@ -19,7 +19,7 @@ from .indexing import (allclose, argsort, cumsum, equal, flip, gather, index_sel
                        product, scatter, scatter_add, sort, take_along_dim, topk)
 from .linalg import einsum, matmul
 from .normalization import layer_norm
-from .norm import norm
+from .norm import norm, normalize
 from .primitive import REGISTRY, Sample, ShapeError, primitive
 from .reduce import all, amax, amin, any, argmax, argmin, max, mean, min, std, sum, var
 from .shape import (cat, chunk, expand, flatten, getitem, masked_fill, observed, permute, reshape,
