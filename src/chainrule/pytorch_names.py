@@ -18,6 +18,7 @@ TENSOR = {
     "new_zeros": "write chainrule.zeros(shape, dtype=x.dtype)",
     "new_ones": "write chainrule.ones(shape, dtype=x.dtype)",
     "new_tensor": "write chainrule.tensor(data, dtype=x.dtype)",
+    "multinomial": "call chainrule.multinomial(x, num_samples, replacement)",
     "diagonal": "index it: x[chainrule.arange(n), chainrule.arange(n)], n = min(x.shape)",
     "repeat": "x.expand(…) repeats along dimensions of size 1 without a copy; "
               "chainrule.cat([x] * n, dim) repeats any tensor",
