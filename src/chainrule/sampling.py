@@ -6,7 +6,7 @@ import numbers
 import numpy
 
 from . import backend
-from .tensor import Tensor
+from .tensor import Tensor, as_tensor
 
 
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
@@ -47,4 +47,4 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
             waits = rng.standard_exponential(weights.shape) / weights
         chosen = numpy.argsort(waits, axis=1, kind="stable")[:, :num_samples]
     chosen = chosen.astype(numpy.int64)
-    return Tensor._wrap(backend.xp.asarray(chosen[0] if input.ndim == 1 else chosen))
+    return as_tensor(backend.xp.asarray(chosen[0] if input.ndim == 1 else chosen))
