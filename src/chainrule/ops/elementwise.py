@@ -180,7 +180,7 @@ def softplus(a, beta: float = 1.0, threshold: float = 20.0):
 @primitive(samples=[Sample(((3, 4),), low=-6, high=6)])
 def logsigmoid(a):
     """log σ(a) = min(a, 0) − log(1 + e^(−|a|)), as PyTorch computes it: no overflow for any a
-    (log of a sigmoid that rounded to 0 would be −inf from a ≈ −104 in float32).
+    (log of a sigmoid that rounded to 0 would be −inf from a ≈ −88.7 in float32).
     (log σ)′(a) = 1 − σ(a) = σ(−a)."""
     x = _float_data(a)
     xp = backend.xp
