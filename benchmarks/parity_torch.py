@@ -437,6 +437,21 @@ def hessian_case(name, function, *spec):
     CASES.append((f"2nd order: {name}", gradient, spec))
 
 
+case("F.softplus/logsigmoid/leaky_relu",
+     lambda lib, F, x: (F.softplus(x), F.softplus(x, beta=2.0, threshold=1.5), F.logsigmoid(x),
+                        F.leaky_relu(x), F.leaky_relu(x, 0.2)), (3, 4))
+case("F.layer_norm, F.normalize",
+     lambda lib, F, x, w, b: (F.layer_norm(x, (4,), w, b), F.layer_norm(x, (4,)),
+                              F.normalize(x), F.normalize(x, p=1.0, dim=0)), (3, 4), (4,), (4,))
+case("F.l1_loss/huber_loss/smooth_l1_loss",
+     lambda lib, F, x, y: (reductions(F.l1_loss, x, y) + reductions(F.huber_loss, x, y, delta=0.5)
+                           + reductions(F.smooth_l1_loss, x, y, beta=0.5)
+                           + reductions(F.smooth_l1_loss, x, y, beta=0.0)), (3, 4), (3, 4))
+case("F.kl_div (batchmean, sum, none, log_target)",
+     lambda lib, F, x, t: tuple(F.kl_div(x.log_softmax(dim=1), t, reduction=r)
+                                for r in ("batchmean", "sum", "none"))
+     + (F.kl_div(x.log_softmax(dim=1), t.log(), reduction="batchmean", log_target=True),),
+     (3, 4), Positive(3, 4))
 hessian_case("tanh", lambda lib, F, x: x.tanh().sum(), (3, 4))
 hessian_case("sigmoid", lambda lib, F, x: (x.sigmoid() ** 2).sum(), (3, 4))
 hessian_case("exp * sin", lambda lib, F, x: (x.exp() * x.sin()).sum(), (3, 4))
@@ -455,6 +470,11 @@ hessian_case("bce_with_logits", lambda lib, F, x, t: F.binary_cross_entropy_with
 hessian_case("gelu (both)", lambda lib, F, x: (F.gelu(x) * F.gelu(x, approximate="tanh")).sum(),
              (3, 4))
 hessian_case("mse_loss", lambda lib, F, x, y: F.mse_loss(x * y, y), (3, 4), (3, 4))
+hessian_case("softplus, logsigmoid, huber, kl_div",
+             lambda lib, F, x, y: ((F.softplus(x, beta=2.0) * F.logsigmoid(y)).sum()
+                                   + F.huber_loss(x * y, y, delta=0.5)
+                                   + F.kl_div(x.log_softmax(dim=1), y.softmax(dim=1),
+                                              reduction="batchmean")), (3, 4), (3, 4))
 hessian_case("max, where, clamp", lambda lib, F, x: (lib.where(x > 0, x * x, x.clamp(min=-1) ** 3)
                                                      .amax(dim=1) ** 2).sum(), (3, 4))
 hessian_case("var, mean", lambda lib, F, x: (x.var(dim=1) * x.mean(dim=0).sum()).sum(), (3, 4))

@@ -151,6 +151,7 @@ def test_one_hot_as_pytorch():
 @pytest.mark.parametrize("reach,words", [
     (lambda x: x.mm(x), "use @"),
     (lambda x: x.square(), r"x \*\* 2"),
+    (lambda x: x.diagonal(), r"x\[chainrule.arange\(n\), chainrule.arange\(n\)\]"),
     (lambda x: x.exp_(), r"write x = x.exp\(…\)"),
     (lambda x: chainrule.inference_mode, r"chainrule.no_grad\(\)"),
     (lambda x: nn.BCELoss, "BCEWithLogitsLoss"),
@@ -176,6 +177,9 @@ def test_the_named_ways_compute_what_pytorchs_functions_do():
     y = chainrule.tensor(1.25, dtype=chainrule.float64)
     numpy.testing.assert_array_equal((x / y).floor().numpy(), values // 1.25)
     numpy.testing.assert_allclose((x - (x / y).floor() * y).numpy(), values % 1.25, atol=1e-12)
+    n = min(x.shape)
+    numpy.testing.assert_array_equal(x[chainrule.arange(n), chainrule.arange(n)].numpy(),
+                                     numpy.diagonal(values))
 
 
 def test_hasattr_and_numpy_conversion_still_see_ordinary_attribute_errors():

@@ -26,6 +26,7 @@ from .ops import (abs, add, all, allclose, amax, amin, any, argmax, argmin, args
                   where)
 from .ops import product as prod
 from .errors import ChainruleError, CheckpointError, DataError, ShapeError
+from .sampling import multinomial
 from .threads import get_num_threads, set_num_threads
 from .tensor import (Tensor, arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace,
                      ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor,

@@ -18,6 +18,8 @@ TENSOR = {
     "new_zeros": "write chainrule.zeros(shape, dtype=x.dtype)",
     "new_ones": "write chainrule.ones(shape, dtype=x.dtype)",
     "new_tensor": "write chainrule.tensor(data, dtype=x.dtype)",
+    "multinomial": "call chainrule.multinomial(x, num_samples, replacement)",
+    "diagonal": "index it: x[chainrule.arange(n), chainrule.arange(n)], n = min(x.shape)",
     "repeat": "x.expand(…) repeats along dimensions of size 1 without a copy; "
               "chainrule.cat([x] * n, dim) repeats any tensor",
 }
@@ -30,12 +32,10 @@ MODULE = {
     "Generator": "chainrule's random functions take a NumPy generator: "
                  "generator=numpy.random.default_rng(seed), as DataLoader(generator=…) does",
     "linalg": "vector norms are x.norm(p, dim) and chainrule.norm(x, p, dim)",
-    "multinomial": "draw with NumPy: rng.choice(len(p), p=probs.detach().numpy())",
 }
 NN = {
     "BCELoss": "use nn.BCEWithLogitsLoss on the logits (before the sigmoid): the same loss, and "
                "it does not overflow",
-    "LeakyReLU": "write chainrule.maximum(x, 0.01 * x), or use nn.ReLU or nn.GELU",
 }
 UTILS_DATA = {
     "random_split": "chainrule.data.train_val_test_split(len(X), val=0.2, test=0.0, seed=0) gives "

@@ -1,10 +1,12 @@
-"""x.norm(p, dim): values as NumPy's, gradients against finite differences, 0 at the zero vector."""
+"""x.norm(p, dim) and F.normalize: values as NumPy's, gradients against finite differences,
+0 at the zero vector."""
 import math
 
 import numpy
 import pytest
 
 import chainrule
+from chainrule.nn import functional as F
 
 P_VALUES = [1, 2, 3, 1.5, math.inf, -math.inf, "fro"]
 
@@ -70,3 +72,20 @@ def test_function_and_method_agree_and_dtype_casts_first():
 def test_what_norm_does_not_do_is_refused_with_the_way(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+def test_normalize_scales_each_vector_along_dim_to_length_one():
+    x = numpy.random.default_rng(3).normal(size=(4, 5))
+    out = F.normalize(chainrule.tensor(x))  # dim 1 by default, as in PyTorch
+    numpy.testing.assert_allclose(out.numpy(), x / numpy.linalg.norm(x, axis=1, keepdims=True),
+                                  rtol=1e-14)
+    columns = F.normalize(chainrule.tensor(x), p=1, dim=0)
+    numpy.testing.assert_allclose(columns.numpy(), x / numpy.abs(x).sum(0), rtol=1e-14)
+
+
+def test_normalize_divides_a_vector_shorter_than_eps_by_eps():
+    x = chainrule.tensor([[0.0, 0.0], [3e-13, 4e-13]], dtype=chainrule.float64, requires_grad=True)
+    out = F.normalize(x, eps=1e-12)
+    numpy.testing.assert_allclose(out.detach().numpy(), [[0.0, 0.0], [0.3, 0.4]], rtol=1e-14)
+    out.sum().backward()  # below ε the divisor is the constant ε
+    numpy.testing.assert_allclose(x.grad.numpy(), 1e12, rtol=1e-14)

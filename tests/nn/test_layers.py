@@ -6,6 +6,7 @@ import pytest
 
 import chainrule
 from chainrule import nn
+from chainrule.errors import ShapeError
 from chainrule.nn import functional as F
 
 
@@ -162,6 +163,22 @@ def test_layer_norm_takes_pytorchs_arguments_in_pytorchs_order():
     assert nn.LayerNorm([5], bias=False).bias is None
     with pytest.raises(ValueError, match=r"last dimension only.*\(2, 5\)"):
         nn.LayerNorm((2, 5))
+
+
+def test_functional_layer_norm_takes_pytorchs_arguments():
+    rng = numpy.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 4)) * 3 - 1
+    weight, bias = rng.standard_normal(4), rng.standard_normal(4)
+    normalised = (x - x.mean(-1, keepdims=True)) / numpy.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    data = chainrule.tensor(x)
+    numpy.testing.assert_allclose(F.layer_norm(data, (4,)).numpy(), normalised, rtol=1e-12)
+    numpy.testing.assert_allclose(
+        F.layer_norm(data, 4, chainrule.tensor(weight), chainrule.tensor(bias), 1e-5).numpy(),
+        normalised * weight + bias, rtol=1e-12)
+    with pytest.raises(ShapeError, match=r"normalized_shape \(3,\) does not fit .*\(2, 3, 4\)"):
+        F.layer_norm(data, [3])
+    with pytest.raises(ValueError, match=r"last dimension only.*\(3, 4\)"):
+        F.layer_norm(data, (3, 4))
 
 
 def test_dropout_accepts_pytorchs_inplace_flag():

@@ -17,7 +17,8 @@ PUBLIC_DIFFERENTIABLE = [
     "binary_cross_entropy_with_logits_per_element", "matmul2d", "gather", "scatter",
     "scatter_add_dim", "index_select", "take_along_dim", "flip", "cumsum", "prod", "sort", "topk",
     "einsum", "conv", "conv_input_grad", "conv_weight_grad", "max_pool2d", "avg_pool2d",
-    "adaptive_avg_pool2d", "batch_norm",
+    "adaptive_avg_pool2d", "batch_norm", "softplus", "logsigmoid", "leaky_relu", "l1_loss",
+    "huber_loss", "smooth_l1_loss", "kl_div", "normalize",
 ]
 
 

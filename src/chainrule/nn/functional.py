@@ -8,43 +8,23 @@ import numpy
 
 from .. import backend
 from ..ops import (adaptive_avg_pool2d, avg_pool2d, binary_cross_entropy_with_logits_per_element,
-                   conv, cross_entropy_per_sample, getitem, log_softmax, max_pool2d, relu,
-                   sigmoid, softmax, tanh, where)
+                   conv, cross_entropy_per_sample, getitem, leaky_relu, log_softmax, logsigmoid,
+                   max_pool2d, normalize, relu, sigmoid, softmax, softplus, tanh, where)
+from ..ops import layer_norm as _layer_norm
 from ..ops import linear as _linear
 from ..ops.fused import cross_entropy_mean, labels_in_range
 from ..ops.primitive import Rejects, Sample, ShapeError, composite, constant
 from ..tensor import Tensor
+from .pointwise_losses import huber_loss, kl_div, l1_loss, smooth_l1_loss
+from .reduction import as_target as _as_target
+from .reduction import check_reduction as _check_reduction
+from .reduction import reduce_loss as _reduce
 
-__all__ = ["linear", "relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "dropout",
-           "mse_loss", "binary_cross_entropy_with_logits", "binary_cross_entropy",
-           "cross_entropy", "nll_loss", "one_hot", "conv1d", "conv2d", "max_pool2d", "avg_pool2d",
-           "adaptive_avg_pool2d", "batch_norm"]
-
-
-def _reduce(loss: Tensor, reduction: str) -> Tensor:
-    """The loss reduced as ``reduction`` says (checked by ``_check_reduction`` first)."""
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
-
-
-def _check_reduction(reduction, op: str) -> None:
-    """Refuse a reduction other than the three names before any work: a tensor there is
-    PyTorch's positional ``weight`` (its third argument), which compared with "mean" said only
-    that a tensor's truth value is ambiguous."""
-    if isinstance(reduction, str):
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
-        return
-    raise TypeError(f"{op}: the third argument is reduction ('mean', 'sum' or 'none'), not a "
-                    f"{type(reduction).__name__}; pass weight and the other options by name, "
-                    "e.g. weight=w (PyTorch's third positional argument is weight)")
-
-
-def _as_target(target) -> Tensor:
-    return target if isinstance(target, Tensor) else Tensor(backend.xp.asarray(target))
+__all__ = ["linear", "relu", "leaky_relu", "sigmoid", "logsigmoid", "softplus", "tanh", "gelu",
+           "softmax", "log_softmax", "dropout", "layer_norm", "normalize", "mse_loss", "l1_loss",
+           "smooth_l1_loss", "huber_loss", "kl_div", "binary_cross_entropy_with_logits",
+           "binary_cross_entropy", "cross_entropy", "nll_loss", "one_hot", "conv1d", "conv2d",
+           "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm"]
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -61,6 +41,24 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     if approximate != "none":
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
     return 0.5 * x * (1 + (x * (1 / math.sqrt(2))).erf())
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """(x − μ)/√(σ² + ε) ∘ w + b over the last dimension (the fused op; see ``nn.LayerNorm``),
+    with w = 1 when no weight is given. ``normalized_shape`` is that dimension's size, as an int
+    or a 1-tuple; normalising over more dimensions is not provided."""
+    sizes = (tuple(normalized_shape) if isinstance(normalized_shape, (tuple, list))
+             else (int(normalized_shape),))
+    if len(sizes) != 1:
+        raise ValueError(f"layer_norm: normalises over the last dimension only; "
+                         f"normalized_shape {sizes} names {len(sizes)} dimensions")
+    if input.ndim == 0 or input.shape[-1] != sizes[0]:
+        raise ShapeError(f"layer_norm: normalized_shape {sizes} does not fit input of shape "
+                         f"{tuple(input.shape)}: its last dimension must be {sizes[0]}")
+    if weight is None:  # no affine map: a scale of ones, a constant
+        weight = constant(backend.xp.ones(sizes, dtype=input.dtype))
+    return _layer_norm(input, weight, bias, eps=eps)
 
 
 def one_hot(labels, num_classes: int = -1) -> Tensor:

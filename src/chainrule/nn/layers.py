@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import backend
-from ..ops import embedding, layer_norm, where
+from ..ops import embedding, where
 from ..tensor import Tensor, as_tensor
 from . import functional as F
 from . import init
@@ -63,6 +63,41 @@ class Sigmoid(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.sigmoid(x)
+
+
+class LeakyReLU(Module):
+    """x where x > 0, else negative_slope · x. ``inplace=True`` is accepted as for ``ReLU``."""
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
+        super().__init__()
+        self.negative_slope, self.inplace = negative_slope, inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class Softplus(Module):
+    """log(1 + e^(βx))/β, and x itself where βx > threshold (see ``functional.softplus``)."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softplus(x, beta=self.beta, threshold=self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class LogSigmoid(Module):
+    """log σ(x) = −log(1 + e⁻ˣ), without overflow for any x."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.logsigmoid(x)
 
 
 class Tanh(Module):
@@ -265,10 +300,7 @@ class LayerNorm(Module):
                      if elementwise_affine and bias else None)
 
     def forward(self, x: Tensor) -> Tensor:
-        weight = self.weight
-        if weight is None:  # no affine map: a scale of ones, a constant
-            weight = as_tensor(backend.xp.ones((self.normalized_shape,), dtype=x.dtype))
-        return layer_norm(x, weight, self.bias, eps=self.eps)
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "

@@ -74,3 +74,49 @@ class BCEWithLogitsLoss(_Loss):
     def forward(self, input: Tensor, target) -> Tensor:
         return F.binary_cross_entropy_with_logits(input, target, reduction=self.reduction,
                                                   weight=self.weight, pos_weight=self.pos_weight)
+
+
+class L1Loss(_Loss):
+    """|y − t|, averaged over every element by default."""
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class HuberLoss(_Loss):
+    """½d² where |d| < δ, δ(|d| − ½δ) elsewhere, for d = y − t (``functional.huber_loss``)."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        self.delta = delta
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class SmoothL1Loss(_Loss):
+    """½d²/β where |d| < β, |d| − ½β elsewhere (``functional.smooth_l1_loss``). Give ``beta``
+    by name: PyTorch's first two positional arguments are its old size_average and reduce."""
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(reduction)
+        self.beta = beta
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class KLDivLoss(Module):
+    """Σ t (log t − x) from log-probabilities x (``functional.kl_div``); ``reduction`` may also
+    be "batchmean", the KL divergence per example."""
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False):
+        super().__init__()
+        F._check_reduction(reduction, "KLDivLoss", ("mean", "batchmean", "sum", "none"))
+        self.reduction, self.log_target = reduction, log_target
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}, log_target={self.log_target}"
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

@@ -9,9 +9,9 @@ from .. import autograd, backend, devices
 from ..pytorch_names import refuse_operator, tensor_getattr
 from ..tensor import Tensor
 from .elementwise import (abs, add, cast, ceil, clamp, cos, div, eq, erf, exp, floor, ge, gt,
-                          isfinite, isnan, le, log, logical_and, logical_not, logical_or, lt,
-                          maximum, minimum, mul, ne, neg, pow, relu, round, sigmoid, sign, sin,
-                          sqrt, sub, tanh, where)
+                          isfinite, isnan, le, leaky_relu, log, logical_and, logical_not,
+                          logical_or, logsigmoid, lt, maximum, minimum, mul, ne, neg, pow, relu,
+                          round, sigmoid, sign, sin, softplus, sqrt, sub, tanh, where)
 from .convolution import adaptive_avg_pool2d, avg_pool2d, conv, max_pool2d
 from .fused import (binary_cross_entropy_with_logits_per_element, cross_entropy_per_sample,
                     linear, log_softmax, logsumexp, softmax)
@@ -19,7 +19,7 @@ from .indexing import (allclose, argsort, cumsum, equal, flip, gather, index_sel
                        product, scatter, scatter_add, sort, take_along_dim, topk)
 from .linalg import einsum, matmul
 from .normalization import layer_norm
-from .norm import norm
+from .norm import norm, normalize
 from .primitive import REGISTRY, Sample, ShapeError, primitive
 from .reduce import all, amax, amin, any, argmax, argmin, max, mean, min, std, sum, var
 from .shape import (cat, chunk, expand, flatten, getitem, masked_fill, observed, permute, reshape,

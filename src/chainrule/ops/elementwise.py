@@ -7,7 +7,7 @@ import numbers
 import numpy
 
 from .. import backend
-from .primitive import Rejects, Sample, ShapeError, constant, fast_vjp, primitive
+from .primitive import Rejects, Sample, ShapeError, composite, constant, fast_vjp, primitive
 
 BROADCAST = [Sample(((3, 4), (3, 4))), Sample(((3, 4), (4,))), Sample(((2, 1, 4), (3, 1)))]
 BAD_BROADCAST = [Rejects(((3, 4), (5,)), {}, ShapeError)]
@@ -160,6 +160,38 @@ def _sigmoid_backward(g, out):
 # σ's VJP reads only the error signal and the output, so one function serves every call: none
 # is built per call in the forward.
 _SIGMOID_VJP = fast_vjp(_sigmoid_backward, lambda g, out: g * out * (1 - out))
+
+
+@primitive(samples=[Sample(((3, 4),), low=-4, high=4),
+                    Sample(((3, 4),), {"beta": 2.0, "threshold": 3.0}, low=-4, high=4)])
+def softplus(a, beta: float = 1.0, threshold: float = 20.0):
+    """softplus(a) = log(1 + e^(βa))/β, a smooth ReLU, with PyTorch's switch to the line: a
+    itself where βa > threshold (there e^(βa) would overflow, and the two differ by less than
+    e^(−threshold)/β). log1p keeps the tiny values of very negative βa (log(1 + e⁻⁶⁰) is 0 in
+    float32, log1p gives 8.7e-27). softplus′(a) = σ(βa), and 1 on the line."""
+    x = _float_data(a)
+    scaled = x * beta
+    on_line = scaled > threshold
+    with numpy.errstate(over="ignore"):  # e^(βa) of the points on the line is not used
+        out = backend.xp.where(on_line, x, backend.xp.log1p(backend.xp.exp(scaled)) / beta)
+    return out, lambda g, out: g * where(constant(on_line), 1.0, (a * beta).sigmoid())
+
+
+@primitive(samples=[Sample(((3, 4),), low=-6, high=6)])
+def logsigmoid(a):
+    """log σ(a) = min(a, 0) − log(1 + e^(−|a|)), as PyTorch computes it: no overflow for any a
+    (log of a sigmoid that rounded to 0 would be −inf from a ≈ −88.7 in float32).
+    (log σ)′(a) = 1 − σ(a) = σ(−a)."""
+    x = _float_data(a)
+    xp = backend.xp
+    return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x))), lambda g, out: g * (-a).sigmoid()
+
+
+@composite(samples=[Sample(((3, 4),)), Sample(((3, 4),), {"negative_slope": 0.2})])
+def leaky_relu(a, negative_slope: float = 0.01, inplace: bool = False):
+    """a where a > 0, else negative_slope · a; its slope at 0 is negative_slope, as PyTorch's.
+    ``inplace=True`` is accepted for PyTorch's code; the result is a new tensor all the same."""
+    return where(a > 0, a, a * negative_slope)
 
 
 @primitive(samples=[Sample(((3, 4),))], saves=("out",))

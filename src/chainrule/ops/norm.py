@@ -61,3 +61,12 @@ def norm(a, p="fro", dim=None, keepdim=False, dtype=None):
     safe_total = where(at_zero, 1.0, total)
     root = sqrt(safe_total) if p == 2 else safe_total ** (1 / p)
     return where(at_zero, 0.0, root)
+
+
+@composite(samples=[Sample(((3, 4),)), Sample(((3, 4),), {"p": 1.0, "dim": 0}),
+                    Sample(((2, 3, 4),), {"dim": -1})], rejects=BAD_DIM)
+def normalize(a, p=2.0, dim=1, eps: float = 1e-12):
+    """a / max(‖a‖ₚ, ε) along ``dim`` (dimension 1 by default, PyTorch's ``F.normalize``): each
+    vector scaled to length 1, and a vector shorter than ε divided by ε rather than by its
+    length (0 stays 0, with gradient 1/ε, as in PyTorch)."""
+    return a / norm(a, p, dim=dim, keepdim=True).clamp(min=eps)
