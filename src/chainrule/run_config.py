@@ -304,6 +304,23 @@ def check_memory(sizes: list[int], optimizer: str) -> None:
                            f"{available / gib:,.1f} GiB of memory")
 
 
+def built_to_resume(config: RunConfig, task: str, sizes: list[int]) -> tuple:
+    """(model, optimizer, scheduler) as the resumed fit builds them, for ``check_readable`` to
+    load the checkpoint into: one that does not fit is refused before the run is marked
+    unfinished (fit finds it only after). The global random state is left as it was."""
+    from .estimators import make_optimizer
+
+    random_state = backend.get_rng_state()  # building draws initial weights
+    try:
+        estimator = config.make_estimator(task)
+        model = estimator._build_module(sizes[0], sizes[-1])
+        estimator._optimizer = make_optimizer(estimator.optimizer, model.parameters(),
+                                              estimator.lr, getattr(estimator, "momentum", 0.0))
+        return model, estimator._optimizer, estimator._schedule(config.epochs)
+    finally:
+        backend.set_rng_state(random_state)
+
+
 def check_same_run(out: Path, config: RunConfig, described: dict) -> None:
     """Refuse to resume a run with other settings (the number of epochs, unless a cosine
     schedule spans them, the patience, the data folder and compile, which changes the speed and

@@ -155,6 +155,36 @@ def test_a_refused_resume_leaves_a_finished_run_as_it_was(run_copy, capsys, dama
     assert main(["evaluate", str(run)]) == 0
 
 
+def rewritten(path, change) -> None:
+    """Rewrite the safetensors file at ``path`` with ``change(tensors)`` applied, metadata kept."""
+    import safetensors
+    import safetensors.numpy
+
+    with safetensors.safe_open(path, "numpy") as handle:
+        metadata, tensors = handle.metadata(), {name: handle.get_tensor(name)
+                                                for name in handle.keys()}
+    change(tensors)
+    path.write_bytes(safetensors.numpy.save(tensors, metadata=metadata))
+
+
+@pytest.mark.parametrize("name, change", [
+    ("checkpoint.safetensors", lambda tensors: tensors.update({"model.extra": tensors["model.bias"]})),
+    ("checkpoint.safetensors", lambda tensors: tensors.update({"model.bias": tensors["model.bias"][:1]})),
+    ("best.safetensors", lambda tensors: tensors.update({"weight": tensors["weight"].T.copy()})),
+], ids=["checkpoint with a tensor the model lacks", "checkpoint of another shape",
+        "best weights of another shape"])
+def test_a_resume_refused_for_a_checkpoint_that_does_not_fit_leaves_the_run_finished(
+        run_copy, capsys, name, change):
+    # a readable file that does not fit the model was found only by fit, after metrics.json went
+    run, data = run_copy
+    path = run / "checkpoint" / name
+    rewritten(path, change)
+    before = {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()}
+    assert str(path) in fails(capsys, commands(run, data)[2])
+    assert {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()} == before
+    assert main(["evaluate", str(run)]) == 0
+
+
 def test_an_unfinished_run_is_refused_by_evaluate(run_copy, capsys):
     run, data = run_copy
     (run / "metrics.json").unlink()
