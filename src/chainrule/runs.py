@@ -316,6 +316,12 @@ def evaluate(run, csv_path=None, data_dir=None) -> dict:
         settings = RunConfig.from_config(config)
         if data_dir is not None:
             settings.data_dir = data_dir
+        if settings.csv is not None and not os.path.isfile(settings.csv):
+            relative = "" if os.path.isabs(settings.csv) else f" (read from {os.getcwd()})"
+            raise DataError(f"{Path(run) / CONFIG_FILE}: the run's test split is recomputed from "
+                            f"the CSV it was trained on, {settings.csv!r}, which is not there"
+                            f"{relative}; evaluate from the folder the run was trained in, or "
+                            "on rows of your own (csv_path=)")
         pool, given_test = load_source(settings)
         table = split_rows(pool, given_test, settings)[2]
     X = features(table, _scaler(config))

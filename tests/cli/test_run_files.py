@@ -192,6 +192,21 @@ def test_an_unfinished_run_is_refused_by_evaluate(run_copy, capsys):
         fails(capsys, ["evaluate", str(run)])
 
 
+def test_evaluate_away_from_a_relative_training_csv_says_where_it_looked(
+        finished, tmp_path, monkeypatch, capsys):
+    _, data = finished
+    (tmp_path / "project").mkdir()
+    shutil.copy(data, tmp_path / "project" / "points.csv")
+    monkeypatch.chdir(tmp_path / "project")
+    assert main(["train", "--csv", "points.csv", "--target", "label", "--model", "softmax",
+                 "--epochs", "2", "--out", "run", "--quiet"]) == 0
+    capsys.readouterr()  # train's warning that the loss still fell
+    monkeypatch.chdir(tmp_path)
+    err = fails(capsys, ["evaluate", "project/run"])
+    assert "project/run/config.json" in err and "'points.csv'" in err and str(tmp_path) in err
+    assert "(--csv)" in err
+
+
 # ---------------------------------------------------------------- no run is lost
 def test_training_into_an_existing_run_is_refused_and_overwrite_replaces_it(run_copy, capsys):
     run, data = run_copy
