@@ -27,12 +27,11 @@ import numpy
 from sklearn.exceptions import ConvergenceWarning
 
 from . import backend
-from .checkpoint import load_json, parse_json, to_json
+from .checkpoint import parse_json, to_json
 from .errors import DataError
 from .estimator_settings import whole
 from .run_schemas import ACTIVATIONS, TRAINING_RUN, check_training_run, parameter_count
-from .rundir import CONFIG_FILE
-from .schema import validate
+from .rundir import CONFIG_FILE, read_config
 
 MODELS = ("linear", "logistic", "softmax", "mlp", "cnn")
 IMAGE_DATASETS = ("mnist", "fashion-mnist")  # pixels in [0, 1]: scaled as they are
@@ -332,7 +331,7 @@ def check_same_run(out: Path, config: RunConfig, described: dict) -> None:
     if not saved_path.is_file():
         raise SettingError(f"{out}: holds no run to resume (no {CONFIG_FILE}); start it again "
                            "with ", ("overwrite", True))
-    saved_config = validate(load_json(saved_path), TRAINING_RUN, saved_path)
+    saved_config = read_config(out, TRAINING_RUN, "training run", finished_only=False)
     check_training_run(saved_config, saved_path)
     saved = RunConfig.from_config(saved_config)
     if saved.lr_schedule == "cosine" and config.epochs != saved.epochs:

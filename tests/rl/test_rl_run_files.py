@@ -80,3 +80,13 @@ def test_a_file_where_a_run_directory_should_be_is_named_as_a_file(tmp_path, cap
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1, err
     assert f"notes/run: cannot be made inside {tmp_path / 'notes'}, a file" in err
+
+
+def test_train_resume_into_a_run_of_another_kind_names_its_kind(saved, capsys):
+    before = {path.name: path.read_bytes() for path in saved.iterdir()}
+    code = main(["train", "iris", "--model", "softmax", "--epochs", "2", "--out", str(saved),
+                 "--resume", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{saved}: a reinforcement-learning run, not a training run" in err
+    assert {path.name: path.read_bytes() for path in saved.iterdir()} == before
