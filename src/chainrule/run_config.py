@@ -329,8 +329,8 @@ def check_same_run(out: Path, config: RunConfig, described: dict) -> None:
     run."""
     saved_path = out / CONFIG_FILE
     if not saved_path.is_file():
-        raise SettingError(f"{out}: holds no run to resume (no {CONFIG_FILE}); start it again "
-                           "with ", ("overwrite", True))
+        raise SettingError(f"{out}: holds no run to resume (no {CONFIG_FILE}); choose another "
+                           "directory")
     saved_config = read_config(out, TRAINING_RUN, "training run", finished_only=False)
     check_training_run(saved_config, saved_path)
     saved = RunConfig.from_config(saved_config)
