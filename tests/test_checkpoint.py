@@ -312,3 +312,17 @@ def test_temporary_files_have_unique_names_and_none_is_left(tmp_path, monkeypatc
     assert all(name.startswith((".history.json.", ".history.png.")) and name.endswith(".tmp")
                for name in seen)
     assert sorted(entry.name for entry in tmp_path.iterdir()) == ["history.json", "history.png"]
+
+
+def test_a_full_disk_is_an_error_naming_the_file_being_written(tmp_path, monkeypatch):
+    def fill_the_disk(handle, data):
+        handle.write(data[: len(data) // 2])
+        raise OSError(28, "No space left on device")  # as a write to a full disk raises it
+
+    monkeypatch.setattr(checkpoint, "_write_bytes", fill_the_disk)
+    with pytest.raises(OSError) as raised:
+        checkpoint.save_json(tmp_path / "metrics.json", {"loss": 1.0})
+    assert raised.value.errno == 28
+    assert raised.value.filename == str(tmp_path / "metrics.json")
+    assert "No space left on device" in str(raised.value)
+    assert os.listdir(tmp_path) == []

@@ -84,6 +84,22 @@ def test_a_parameter_that_is_not_finite_is_named():
         check_parameters(model, "after epoch 1")
 
 
+def test_fit_stops_when_only_a_running_statistic_is_not_finite():
+    # One extreme training row overflows BatchNorm's running variance; the loss, the weights
+    # and (normalised by that inf) the validation loss stay finite, and fit used to succeed.
+    rng = numpy.random.default_rng(0)
+    X = rng.normal(size=(64, 4)).astype(numpy.float32)
+    y = (X[:, 0] > 0).astype(numpy.int64)
+    X[5, 1] = 1e21
+    chainrule.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
+    with numpy.errstate(all="ignore"), pytest.raises(
+            DivergenceError, match="the buffer 1.running_var holds NaN or infinite values after "
+                                   "epoch 1; look for extreme values in the data"):
+        training.fit(model, F.cross_entropy, optim.Adam(model.parameters(), lr=1e-3), (X, y),
+                     (X[:16], y[:16]), epochs=2, batch_size=16, progress=False)
+
+
 def test_the_gradient_norm_is_over_every_element_of_every_gradient():
     model = nn.Linear(2, 1)
     model.weight.grad = chainrule.tensor([[3.0, 0.0]])

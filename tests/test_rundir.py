@@ -168,8 +168,20 @@ def test_a_writer_leaves_the_siblings_of_a_run_whose_name_extends_its_own(tmp_pa
 def test_overwrite_refuses_a_directory_that_is_not_a_run(tmp_path):
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "holiday.jpg").write_text("precious")
-    with pytest.raises(RunDirectoryError, match="not a run directory .* refusing to replace it"):
+    with pytest.raises(RunDirectoryError, match="not a run directory .* refusing to write a run "
+                                                "into it: choose another directory"):
         RunDirectory(tmp_path / "photos", overwrite=True).__enter__()
+    assert (tmp_path / "photos" / "holiday.jpg").read_text() == "precious"
+
+
+def test_a_directory_that_is_not_a_run_is_not_offered_overwrite(tmp_path):
+    # it was called "an unfinished run; pass overwrite=True", which then refused it
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "holiday.jpg").write_text("precious")
+    with pytest.raises(RunDirectoryError) as refused:
+        RunDirectory(tmp_path / "photos").__enter__()
+    assert "not a run directory (no config.json)" in str(refused.value)
+    assert "overwrite" not in str(refused.value)
     assert (tmp_path / "photos" / "holiday.jpg").read_text() == "precious"
 
 

@@ -66,9 +66,12 @@ def atomic_path(path: str | os.PathLike):
             os.fsync(handle.fileno())
         os.chmod(temporary, 0o644)  # mkstemp makes it private; a checkpoint is an ordinary file
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+        if isinstance(error, OSError) and error.filename is None:
+            # a failed write names no file ("[Errno 28] No space left on device"): say which
+            raise OSError(error.errno, error.strerror or str(error), str(path)) from None
         raise
     sync_directory(path.parent)
 

@@ -3,7 +3,8 @@
 Every trainer (``training.fit``, ``lm.train``, REINFORCE's update) asks the same guard after its
 steps. A run has diverged when
 
-- its loss or its gradient norm is not a finite number (NaN or ±inf), or a parameter is not;
+- its loss or its gradient norm is not a finite number (NaN or ±inf), or a parameter or a
+  buffer (a running statistic) is not;
 - or its loss has grown past ``GROWTH`` (1000) times the first loss it measured, or past 1000
   when that first loss was below 1 (a loss that starts near 0 may grow a little and still be
   fine; one a thousand times its start is not learning any more).
@@ -65,9 +66,16 @@ def gradient_norm(parameters) -> float:
 
 
 def check_parameters(module, where: str) -> None:
-    """Raise a DivergenceError naming the first parameter of ``module`` that is not finite."""
+    """Raise a DivergenceError naming the first parameter of ``module`` that is not finite, or
+    the first buffer (a running statistic such as BatchNorm's, which a loss and weights that
+    are still finite do not reveal)."""
     xp = backend.xp
     for name, parameter in module.named_parameters():
         if not bool(xp.isfinite(parameter.data).all()):
             raise DivergenceError(f"training diverged: the parameter {name} holds NaN or "
                                   f"infinite values {where}; {ADVICE}")
+    for name, buffer in module.named_buffers():
+        if backend.is_floating(buffer.dtype) and not bool(xp.isfinite(buffer.data).all()):
+            raise DivergenceError(f"training diverged: the buffer {name} holds NaN or infinite "
+                                  f"values {where}; look for extreme values in the data, or "
+                                  f"{ADVICE}")

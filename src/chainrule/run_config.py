@@ -27,12 +27,11 @@ import numpy
 from sklearn.exceptions import ConvergenceWarning
 
 from . import backend
-from .checkpoint import load_json, parse_json, to_json
+from .checkpoint import parse_json, to_json
 from .errors import DataError
 from .estimator_settings import whole
 from .run_schemas import ACTIVATIONS, TRAINING_RUN, check_training_run, parameter_count
-from .rundir import CONFIG_FILE
-from .schema import validate
+from .rundir import CONFIG_FILE, read_config
 
 MODELS = ("linear", "logistic", "softmax", "mlp", "cnn")
 IMAGE_DATASETS = ("mnist", "fashion-mnist")  # pixels in [0, 1]: scaled as they are
@@ -304,6 +303,23 @@ def check_memory(sizes: list[int], optimizer: str) -> None:
                            f"{available / gib:,.1f} GiB of memory")
 
 
+def built_to_resume(config: RunConfig, task: str, sizes: list[int]) -> tuple:
+    """(model, optimizer, scheduler) as the resumed fit builds them, for ``check_readable`` to
+    load the checkpoint into: one that does not fit is refused before the run is marked
+    unfinished (fit finds it only after). The global random state is left as it was."""
+    from .estimators import make_optimizer
+
+    random_state = backend.get_rng_state()  # building draws initial weights
+    try:
+        estimator = config.make_estimator(task)
+        model = estimator._build_module(sizes[0], sizes[-1])
+        estimator._optimizer = make_optimizer(estimator.optimizer, model.parameters(),
+                                              estimator.lr, getattr(estimator, "momentum", 0.0))
+        return model, estimator._optimizer, estimator._schedule(config.epochs)
+    finally:
+        backend.set_rng_state(random_state)
+
+
 def check_same_run(out: Path, config: RunConfig, described: dict) -> None:
     """Refuse to resume a run with other settings (the number of epochs, unless a cosine
     schedule spans them, the patience, the data folder and compile, which changes the speed and
@@ -313,9 +329,9 @@ def check_same_run(out: Path, config: RunConfig, described: dict) -> None:
     run."""
     saved_path = out / CONFIG_FILE
     if not saved_path.is_file():
-        raise SettingError(f"{out}: holds no run to resume (no {CONFIG_FILE}); start it again "
-                           "with ", ("overwrite", True))
-    saved_config = validate(load_json(saved_path), TRAINING_RUN, saved_path)
+        raise SettingError(f"{out}: holds no run to resume (no {CONFIG_FILE}); choose another "
+                           "directory")
+    saved_config = read_config(out, TRAINING_RUN, "training run", finished_only=False)
     check_training_run(saved_config, saved_path)
     saved = RunConfig.from_config(saved_config)
     if saved.lr_schedule == "cosine" and config.epochs != saved.epochs:

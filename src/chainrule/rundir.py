@@ -7,7 +7,8 @@ save (docs/reliability.md lists each guarantee with the test that proves it).
   a writer that locked a file someone deleted meanwhile tries again, so the file never outlives
   the run. Readers take no lock.
 - **No run is lost.** A directory that holds a run is refused, unless ``overwrite=True`` or
-  ``resume=True``. With ``overwrite=True`` the new run is built in a sibling ``.NAME.new-XXXX``
+  ``resume=True``; one that holds files but no ``config.json`` (not a run) is refused even
+  with ``overwrite=True``. With ``overwrite=True`` the new run is built in a sibling ``.NAME.new-XXXX``
   that takes the old one's place only when it has finished: the old one is renamed aside
   (``.NAME.old-XXXX``), the new one renamed in, the old one deleted. A crash at any point leaves
   the complete old run or the complete new one, and the next writer to start puts the old one
@@ -98,15 +99,18 @@ class RunDirectory:
                                         "without resume=True")
             _remove_temporary_files(self.path)
         elif holds_something:
+            if not (self.path / CONFIG_FILE).is_file():  # not a run: overwrite=True refuses too
+                killed = (" (or resume=True, if it holds a run killed in its first save)"
+                          if self.resumable else "")
+                raise RunDirectoryError(f"{self.path} is not a run directory (no {CONFIG_FILE}) "
+                                        "and not empty; refusing to write a run into it: choose "
+                                        f"another directory{killed}")
             what = "a run" if is_finished(self.path) else "an unfinished run"
             if not self.overwrite:
                 alternative = " or resume=True to continue it" if self.resumable else ""
                 raise RunDirectoryError(f"{self.path} already holds {what}; pass overwrite=True "
                                         "to replace it (the old run stays until the new one has "
                                         f"finished){alternative}")
-            if not (self.path / CONFIG_FILE).is_file():
-                raise RunDirectoryError(f"{self.path} is not a run directory (no {CONFIG_FILE}); "
-                                        "refusing to replace it: choose another directory")
             self.folder = Path(tempfile.mkdtemp(dir=self.path.parent,
                                                 prefix=f".{self.path.name}.new-"))
             self.replacing = True

@@ -39,8 +39,8 @@ import numpy
 from . import backend, training
 from .checkpoint import atomic_write
 from .errors import DataError
-from .run_config import (NotConvergedWarning, RunConfig, SettingError, check_memory,
-                         check_model_fits_task, check_same_run)
+from .run_config import (NotConvergedWarning, RunConfig, SettingError, built_to_resume,
+                         check_memory, check_model_fits_task, check_same_run)
 from .run_schemas import TRAINING_RUN, check_training_run, parameter_count
 from .rundir import CONFIG_FILE, HISTORY_FILE, RunDirectory, read_config
 from .threads import describe_threads
@@ -154,7 +154,8 @@ def train(config: RunConfig, out, *, resume: bool = False, overwrite: bool = Fal
         check_memory(saved["model"]["sizes"], config.optimizer)
         if run.resume:
             check_same_run(run.path, config, saved)
-            check_readable(run.folder / "checkpoint", keeps_best=data.validation is not None)
+            check_readable(run.folder / "checkpoint", data.validation is not None,
+                           *built_to_resume(config, data.pool.task, saved["model"]["sizes"]))
         run.begin()
         run.write_json(CONFIG_FILE, saved)
         if not quiet:
@@ -315,6 +316,12 @@ def evaluate(run, csv_path=None, data_dir=None) -> dict:
         settings = RunConfig.from_config(config)
         if data_dir is not None:
             settings.data_dir = data_dir
+        if settings.csv is not None and not os.path.isfile(settings.csv):
+            relative = "" if os.path.isabs(settings.csv) else f" (read from {os.getcwd()})"
+            raise DataError(f"{Path(run) / CONFIG_FILE}: the run's test split is recomputed from "
+                            f"the CSV it was trained on, {settings.csv!r}, which is not there"
+                            f"{relative}; evaluate from the folder the run was trained in, or "
+                            "on rows of your own (csv_path=)")
         pool, given_test = load_source(settings)
         table = split_rows(pool, given_test, settings)[2]
     X = features(table, _scaler(config))

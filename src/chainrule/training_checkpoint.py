@@ -112,19 +112,21 @@ def save_checkpoint(folder: Path, model, optimizer, scheduler, history: History,
     history.save(folder / "history.json")
 
 
-def check_readable(folder: Path, keeps_best: bool) -> None:
-    """Read a checkpoint's files and restore nothing: a resume does this before it marks the
-    run unfinished, so that a damaged or missing file is refused with the run left as it was
-    (a finished run stays finished). ``keeps_best`` as ``load_checkpoint`` takes it."""
+def check_readable(folder: Path, keeps_best: bool, model, optimizer, scheduler) -> None:
+    """Read a checkpoint's files into a ``model``, ``optimizer`` and ``scheduler`` built as the
+    resumed run builds its own, to be thrown away: a resume does this before it marks the run
+    unfinished, so that a damaged or missing file, or one that does not fit the run's model,
+    is refused with the run left as it was (a finished run stays finished). ``keeps_best`` as
+    ``load_checkpoint`` takes it."""
     from . import checkpoint
 
     if not has_checkpoint(folder):
         return  # a run killed before its first checkpoint starts again from epoch 1
-    loaded = checkpoint.load_checkpoint(folder, restore_rng=False)
+    loaded = checkpoint.load_checkpoint(folder, model, optimizer, scheduler, restore_rng=False)
     saved = schema.validate(loaded["extra"], CHECKPOINT_EXTRA, loaded["path"], "metadata extra")
     _check_best_weights(folder, saved["early_stopping"].get("best_epoch"), keeps_best)
     if (folder / BEST_WEIGHTS).is_file():
-        checkpoint._read_safetensors(folder / BEST_WEIGHTS)
+        checkpoint.load_weights(folder / BEST_WEIGHTS, model)
 
 
 def _check_best_weights(folder: Path, best_epoch, keeps_best: bool) -> None:

@@ -155,11 +155,56 @@ def test_a_refused_resume_leaves_a_finished_run_as_it_was(run_copy, capsys, dama
     assert main(["evaluate", str(run)]) == 0
 
 
+def rewritten(path, change) -> None:
+    """Rewrite the safetensors file at ``path`` with ``change(tensors)`` applied, metadata kept."""
+    import safetensors
+    import safetensors.numpy
+
+    with safetensors.safe_open(path, "numpy") as handle:
+        metadata, tensors = handle.metadata(), {name: handle.get_tensor(name)
+                                                for name in handle.keys()}
+    change(tensors)
+    path.write_bytes(safetensors.numpy.save(tensors, metadata=metadata))
+
+
+@pytest.mark.parametrize("name, change", [
+    ("checkpoint.safetensors", lambda tensors: tensors.update({"model.extra": tensors["model.bias"]})),
+    ("checkpoint.safetensors", lambda tensors: tensors.update({"model.bias": tensors["model.bias"][:1]})),
+    ("best.safetensors", lambda tensors: tensors.update({"weight": tensors["weight"].T.copy()})),
+], ids=["checkpoint with a tensor the model lacks", "checkpoint of another shape",
+        "best weights of another shape"])
+def test_a_resume_refused_for_a_checkpoint_that_does_not_fit_leaves_the_run_finished(
+        run_copy, capsys, name, change):
+    # a readable file that does not fit the model was found only by fit, after metrics.json went
+    run, data = run_copy
+    path = run / "checkpoint" / name
+    rewritten(path, change)
+    before = {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()}
+    assert str(path) in fails(capsys, commands(run, data)[2])
+    assert {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()} == before
+    assert main(["evaluate", str(run)]) == 0
+
+
 def test_an_unfinished_run_is_refused_by_evaluate(run_copy, capsys):
     run, data = run_copy
     (run / "metrics.json").unlink()
     assert "the run did not finish (no metrics.json); continue it with --resume" in \
         fails(capsys, ["evaluate", str(run)])
+
+
+def test_evaluate_away_from_a_relative_training_csv_says_where_it_looked(
+        finished, tmp_path, monkeypatch, capsys):
+    _, data = finished
+    (tmp_path / "project").mkdir()
+    shutil.copy(data, tmp_path / "project" / "points.csv")
+    monkeypatch.chdir(tmp_path / "project")
+    assert main(["train", "--csv", "points.csv", "--target", "label", "--model", "softmax",
+                 "--epochs", "2", "--out", "run", "--quiet"]) == 0
+    capsys.readouterr()  # train's warning that the loss still fell
+    monkeypatch.chdir(tmp_path)
+    err = fails(capsys, ["evaluate", "project/run"])
+    assert "project/run/config.json" in err and "'points.csv'" in err and str(tmp_path) in err
+    assert "(--csv)" in err
 
 
 # ---------------------------------------------------------------- no run is lost

@@ -80,3 +80,33 @@ def test_a_file_where_a_run_directory_should_be_is_named_as_a_file(tmp_path, cap
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1, err
     assert f"notes/run: cannot be made inside {tmp_path / 'notes'}, a file" in err
+
+
+def test_train_resume_into_a_run_of_another_kind_names_its_kind(saved, capsys):
+    before = {path.name: path.read_bytes() for path in saved.iterdir()}
+    code = main(["train", "iris", "--model", "softmax", "--epochs", "2", "--out", str(saved),
+                 "--resume", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{saved}: a reinforcement-learning run, not a training run" in err
+    assert {path.name: path.read_bytes() for path in saved.iterdir()} == before
+
+
+@pytest.mark.parametrize("crashing", ["save_json", "save_weights"])
+def test_a_run_that_crashed_while_saving_is_replaced_by_overwrite(tmp_path, capsys, monkeypatch,
+                                                                  crashing):
+    # as a kill between the two writes: the policy alone made a directory that rl train called
+    # "an unfinished run; pass --overwrite" and --overwrite called "not a run directory"
+    from chainrule import checkpoint
+
+    def crash(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    arguments = ["rl", "train", "--episodes", "2", "--hidden", "4", "--out",
+                 str(tmp_path / "run")]
+    with monkeypatch.context() as patch:
+        patch.setattr(checkpoint, crashing, crash)
+        assert main(arguments) == 2
+    capsys.readouterr()
+    assert main(arguments + ["--overwrite"]) == 0
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["episodes"] == 2

@@ -108,7 +108,8 @@ def main(argv=None) -> int:
 FLAGS = {"resume": "--resume", "overwrite": "--overwrite", "values": "--at", "wrt": "--wrt",
          "data": "--data", "missing": "--missing", "block_size": "--block-size",
          "max_iters": "--max-iters", "learning_rate": "--lr", "min_lr": "--min-lr",
-         "preset": "--preset", "delimiter": "--delimiter", "warmup_iters": "--warmup-iters"}
+         "preset": "--preset", "delimiter": "--delimiter", "warmup_iters": "--warmup-iters",
+         "csv_path": "--csv"}
 _ARGUMENT = re.compile(r"\b(" + "|".join(FLAGS) + r")="
                        r"""(?:\{'(\w+)': ([^}]*)\}|\[([^\]]*)\]|"([^"]*)"|'([^']*)'|([\w.+-]*))""")
 

@@ -48,15 +48,17 @@ def _write_run(run: RunDirectory, result: TrainingResult) -> None:
 
 
 def save_policy(directory, policy: PolicyNetwork, config: ReinforceConfig) -> Path:
-    """The policy's weights as safetensors and the config that rebuilds it as JSON."""
+    """The policy's weights as safetensors and the config that rebuilds it as JSON (written
+    first: a run killed between the two leaves a directory that names itself a run, which
+    ``overwrite=True`` replaces; the weights alone made one that it refused)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    checkpoint.save_weights(directory / POLICY_FILE, policy)
     checkpoint.save_json(directory / CONFIG_FILE, {
         "config": asdict(config),
         "observation_size": policy.hidden.in_features,
         "action_count": policy.output.out_features,
     })
+    checkpoint.save_weights(directory / POLICY_FILE, policy)
     return directory
 
 
