@@ -78,7 +78,10 @@ def neg(a):
 def pow(a, b):
     # d(aᵇ)/da = b·aᵇ⁻¹,  d(aᵇ)/db = aᵇ·ln a (only asked for when the exponent needs a gradient)
     x, y = _promoted(a, b)
-    return x ** y, (lambda g, out: g * b * a ** (b - 1), lambda g, out: g * out * a.log())
+    # numpy.power, not x ** y: NumPy < 2.3's ndarray.__pow__ reads a 0-d exponent with float()
+    # (its fast path for x ** 2), which chainrule.compile refuses as a value frozen into the step
+    return backend.xp.power(x, y), (lambda g, out: g * b * a ** (b - 1),
+                                    lambda g, out: g * out * a.log())
 
 
 @primitive(samples=[Sample(((3, 4),))], saves=("out",))
