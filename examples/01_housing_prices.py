@@ -13,8 +13,9 @@ It is minimised by batch gradient descent (θ ← θ − α ∇J, every house ea
 gradient descent (one house per step, with a learning rate ηₜ that decays), and in closed form
 (least squares, the normal equations); the gradients come from chainrule's backward().
 
-Run:  python examples/01_housing_prices.py --data ../shared/data/portland_housing_ex1data2
-      (without --data the file is read from the cache, downloaded into it first if absent)
+Run:  python examples/01_housing_prices.py
+      (the file is read from the cache, downloaded into it first if absent; --data FOLDER reads
+      a copy of ex1data2.txt you have)
 """
 import argparse
 
@@ -22,6 +23,7 @@ import numpy
 
 import chainrule
 from chainrule.data import load_dataset, load_portland_housing
+from chainrule.data.download import DownloadError
 from chainrule.models.linear import least_squares
 
 
@@ -92,8 +94,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--epochs", type=int, default=200, help="SGD passes over the houses")
     parser.add_argument("--size", type=float, default=800.0, help="square feet to price")
     args = parser.parse_args(argv)
-    table = (load_portland_housing(args.data) if args.data
-             else load_dataset("portland-housing"))
+    try:
+        table = (load_portland_housing(args.data) if args.data
+                 else load_dataset("portland-housing"))
+    except DownloadError as error:  # its remedy names load_dataset's root=, not this flag
+        parser.error(f"{error.problem}; offline, put {', '.join(error.files)} in a folder and "
+                     "give it as --data FOLDER")
     result = run(table, alpha=args.alpha, steps=args.steps, epochs=args.epochs, size=args.size)
 
     print(f"Price against size: {result['n']} Portland houses, h(x) = θ₀ + θ₁ (x − "

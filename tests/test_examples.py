@@ -38,6 +38,23 @@ def test_01_housing_closed_form_and_gradient_descent_agree_and_price_800_sq_ft(t
     assert f"${expected:,.2f}" in out and "price at 800 sq ft" in out
 
 
+def test_01_offline_without_data_says_to_give_the_file_with_its_own_flag(tmp_path, monkeypatch,
+                                                                         capsys):
+    from chainrule.data import download, sources
+
+    def unreachable(remote, folder):
+        raise download.DownloadError(f"{remote.urls[0]}: no network", [remote.name])
+    monkeypatch.setattr(sources, "fetch", unreachable)
+    monkeypatch.setenv("CHAINRULE_CACHE", str(tmp_path))
+    with pytest.raises(SystemExit) as exit:
+        load("01_housing_prices").main([])
+    err = capsys.readouterr().err
+    assert exit.value.code == 2
+    assert err.rstrip().endswith("no network; offline, put ex1data2.txt in a folder and give it as "
+                                 "--data FOLDER")
+    assert "root=" not in err and "Traceback" not in err
+
+
 def test_02_log_of_the_likelihood_product_is_the_sum_and_the_gradient_is_the_closed_form(capsys):
     result = load("02_logistic_regression").main(["--samples", "80", "--steps", "4"])
     capsys.readouterr()

@@ -88,6 +88,15 @@ def test_a_wrong_second_derivative_passes_first_order_and_fails_second():
     assert "Tensor ops" in problem.message
 
 
+def test_a_report_without_the_second_order_check_does_not_claim_it():
+    # the same VJP that fails second order passes when that check is skipped, and says so
+    report = check_vjp(cube_forward, lambda g, out, x: g * 3 * x * x.detach(), [((6,),)],
+                       second_order=False)
+    assert report
+    assert str(report) == ("cube_forward: correct on 1 sample(s): shapes and first order agree "
+                           "with finite differences (second order not checked)")
+
+
 def test_a_vjp_returning_too_few_gradients_is_reported():
     report = check_vjp(linear_forward, lambda g, out, x, w: g @ w, [((4, 3), (2, 3))])
     (problem,) = report.problems

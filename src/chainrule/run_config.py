@@ -320,6 +320,11 @@ def built_to_resume(config: RunConfig, task: str, sizes: list[int]) -> tuple:
         backend.set_rng_state(random_state)
 
 
+def _data_source(config: RunConfig) -> tuple:
+    """The setting that names a run's data: ("csv", path), or ("dataset", name) without one."""
+    return ("csv", config.csv) if config.csv is not None else ("dataset", config.dataset)
+
+
 def check_same_run(out: Path, config: RunConfig, described: dict) -> None:
     """Refuse to resume a run with other settings (the number of epochs, unless a cosine
     schedule spans them, the patience, the data folder and compile, which changes the speed and
@@ -341,8 +346,12 @@ def check_same_run(out: Path, config: RunConfig, described: dict) -> None:
                            "cosine schedule, which decays the rate over those epochs (past "
                            "them it would rise again); resume with ", ("epochs", saved.epochs),
                            ", or train anew with ", ("overwrite", True))
+    given, before = _data_source(config), _data_source(saved)
+    if given != before:
+        raise SettingError(("resume", True), " with ", given, f" but the run in {out} was "
+                           "started with ", before, "; use the same data or another directory")
     for field in dataclasses.fields(RunConfig):
-        if field.name in ("epochs", "patience", "data_dir", "compile"):
+        if field.name in ("dataset", "csv", "epochs", "patience", "data_dir", "compile"):
             continue
         given, before = getattr(config, field.name), getattr(saved, field.name)
         if given != before:

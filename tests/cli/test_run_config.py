@@ -277,3 +277,32 @@ def test_a_setting_is_said_as_the_flag_a_user_types():
     assert [as_flag("lr", value) for value in (0.0, 1e-05, 1234567.0)] == [
         "--lr 0", "--lr 1e-05", "--lr 1234567"]
     assert as_flag("resume", True) == "--resume" and as_flag("patience") == "--patience"
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 1 epoch
+def test_resuming_with_another_data_source_is_refused_naming_both(tmp_path, capsys):
+    table = tmp_path / "flowers.csv"
+    table.write_text("a,b,kind\n" + "".join(f"{i % 7},{i % 5},{'xy'[i % 2]}\n" for i in range(40)))
+    from_csv, from_dataset = tmp_path / "csv-run", tmp_path / "dataset-run"
+    assert main(["train", "--csv", str(table), "--target", "kind", "--model", "softmax",
+                 "--epochs", "1", "--quiet", "--out", str(from_csv)]) == 0
+    assert main(["train", "iris", "--model", "softmax", "--epochs", "1", "--quiet",
+                 "--out", str(from_dataset)]) == 0
+    capsys.readouterr()
+    err = fails(capsys, ["train", "iris", "--model", "softmax", "--epochs", "1",
+                         "--out", str(from_csv), "--resume"])
+    assert f"--resume with iris but the run in {from_csv} was started with --csv {table};" in err
+    err = fails(capsys, ["train", "--csv", str(table), "--target", "kind", "--model", "softmax",
+                         "--epochs", "1", "--out", str(from_dataset), "--resume"])
+    assert f"--resume with --csv {table} but the run in {from_dataset} was started with iris;" \
+        in err
+    with pytest.raises(SettingError, match=r"resume=True with dataset='iris' but the run in .* "
+                                           r"was started with csv='.*flowers.csv'; use the same"):
+        runs.train(RunConfig(dataset="iris", model="softmax", epochs=1), from_csv,
+                   resume=True, quiet=True)
+
+
+def test_a_setting_left_out_is_said_as_no_flag():
+    from chainrule.cli import as_flag
+
+    assert as_flag("dataset", None) == "no DATASET" and as_flag("target", None) == "no --target"

@@ -52,6 +52,8 @@ def test_the_help_says_what_no_compile_does(capsys):
         main(["train", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "--no-compile" in out and "the same bit for bit" in out
+    no_compile = out[out.index("--no-compile take every"):out.index("--threads N threads")]
+    assert "default" not in no_compile  # "(default: True)" read as if it were on by default
 
 
 @pytest.mark.parametrize("resume_with", [[], ["--no-compile"]])

@@ -118,6 +118,8 @@ def as_flag(name: str, *value) -> str:
     """A setting the library names as a Python argument (``hidden=(256, 256)``), as
     ``chainrule train``'s flag: ``--hidden 256,256``; the name alone (``--patience``) without a
     value."""
+    if value and value[0] is None:  # a setting that was left out
+        return "no DATASET" if name == "dataset" else f"no --{name.replace('_', '-')}"
     if name == "dataset":
         return value[0] if value else "DATASET"
     flag = "--" + name.replace("_", "-")

@@ -30,10 +30,12 @@ class Parser(argparse.ArgumentParser):
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows each option's default, except None: an option whose default depends on others says
-    so in its own help, and "(default: None)" after that would contradict it."""
+    so in its own help, and "(default: None)" after that would contradict it; and except a flag
+    that stores a constant (``--resume``, ``--no-compile``): the default is the flag left out,
+    and "--no-compile ... (default: True)" reads as if it were given."""
 
     def _get_help_string(self, action):
-        if action.default is None:
+        if action.default is None or (action.nargs == 0 and action.const is not None):
             return action.help
         return super()._get_help_string(action)
 

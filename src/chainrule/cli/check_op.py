@@ -31,7 +31,7 @@ LARGE_SAMPLE = 10_000
 def register(commands) -> None:
     parser = commands.add_parser(
         "check-op", help="check a hand-written op's VJP against finite differences",
-        description=__doc__.split("\n\n")[0], epilog=EXAMPLE,
+        description=__doc__.split("\n\n")[0].replace("``", ""), epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("file", help="a Python file defining forward, vjp and samples")
     parser.add_argument("--no-second-order", action="store_true",

@@ -26,7 +26,7 @@ OVERRIDES = {
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("lm", help="train a GPT language model on a text; generate text",
-                                   description=__doc__.splitlines()[0])
+                                   description=__doc__.splitlines()[0].replace("``", ""))
     commands = parser.add_subparsers(dest="lm_command", metavar="{train,generate}", required=True)
 
     train = commands.add_parser("train", help="train a GPT on a text file",
@@ -63,15 +63,18 @@ def register(subparsers) -> None:
     generate.add_argument("run", metavar="DIR", help="the --out directory of a training run")
     generate.add_argument("--prompt", default=None,
                           help="text to continue (default: a newline, the start of a line)")
-    generate.add_argument("--max-new-tokens", type=non_negative_int, default=300)
+    generate.add_argument("--max-new-tokens", type=non_negative_int, default=300,
+                          help="how many tokens to sample after the prompt (default: 300)")
     generate.add_argument("--temperature", type=non_negative_float, default=1.0,
-                          help="below 1: safer, more repetitive; 0: always the likeliest token")
+                          help="below 1: safer, more repetitive; 0: always the likeliest token "
+                               "(default: 1)")
     generate.add_argument("--top-k", type=positive_int, default=None,
                           help="sample among the k likeliest tokens only")
     generate.add_argument("--top-p", type=top_probability, default=None,
                           help="sample among the likeliest tokens whose probabilities add up to "
                                "P (nucleus sampling), 0 < P ≤ 1")
-    generate.add_argument("--seed", type=seed, default=None, help="the same seed, the same text")
+    generate.add_argument("--seed", type=seed, default=None,
+                          help="the same seed, the same text (default: a fresh seed each run)")
     add_threads_option(generate)
     generate.set_defaults(handler=_generate)
 

@@ -54,7 +54,9 @@ def register(subparsers) -> None:
                              "or at most 20 distinct integers and at most half as many as rows; "
                              "numbers to predict otherwise)")
     source.add_argument("--data-dir", metavar="DIR",
-                        help="folder with the MNIST / Fashion-MNIST IDX files (.gz or raw)")
+                        help="folder with the dataset's files: the MNIST / Fashion-MNIST IDX "
+                             "files (.gz or raw), california-housing's housing.csv (default: the "
+                             "download cache)")
     source.add_argument("--val", type=float, default=0.1, metavar="FRACTION",
                         help="fraction of the rows held out for validation (0: none, no early "
                              "stopping)")
@@ -123,7 +125,8 @@ def register(subparsers) -> None:
     evaluate.add_argument("run", metavar="DIR", help="the run directory ('chainrule train --out')")
     evaluate.add_argument("--csv", metavar="PATH",
                           help="evaluate on this CSV (same columns as the training CSV)")
-    evaluate.add_argument("--data-dir", metavar="DIR", help="where the MNIST IDX files are")
+    evaluate.add_argument("--data-dir", metavar="DIR",
+                          help="where the dataset's files are now (default: the run's --data-dir)")
     add_threads_option(evaluate)
     evaluate.set_defaults(handler=run_evaluate)
 

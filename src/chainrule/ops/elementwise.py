@@ -85,7 +85,9 @@ def pow(a, b):
 
     def exponent_vjp(g, out):
         return g * out * _base_where(a, (a.data == 0) & (b.data >= 0)).log()
-    return x ** y, (base_vjp, exponent_vjp)
+    # numpy.power, not x ** y: NumPy < 2.3's ndarray.__pow__ reads a 0-d exponent with float()
+    # (its fast path for x ** 2), which chainrule.compile refuses as a value frozen into the step
+    return backend.xp.power(x, y), (base_vjp, exponent_vjp)
 
 
 def _base_where(a, replaced):
