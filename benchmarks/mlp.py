@@ -95,11 +95,12 @@ class NumpyMLP(SteppedMLP):
     def _activate(self, h):
         if self.activation == "relu":
             numpy.maximum(h, 0, out=h)
-        else:  # σ(h) = ½(1 + tanh(h/2)): one transcendental, no overflow
-            h *= 0.5
-            numpy.tanh(h, out=h)
+        else:  # σ(h) = 1/(1 + e⁻ʰ), as chainrule and PyTorch compute it (e⁻ʰ = inf: σ = 0)
+            numpy.negative(h, out=h)
+            with numpy.errstate(over="ignore"):
+                numpy.exp(h, out=h)
             h += 1
-            h *= 0.5
+            numpy.divide(1, h, out=h)
 
     def _times_derivative(self, delta, a, scratch):
         if self.activation == "relu":
