@@ -44,12 +44,15 @@ The rules (TinyJit's, mostly):
   ``.item()``, ``float()`` and ``int()`` of a value computed in the step are refused.
 - Random numbers come from ``backend``'s generator, freshly on each replay, as in eager mode;
   seeding it in the step (``manual_seed``, ``set_rng_state``) is refused: seed before the call.
-- Not seen, so not allowed: Python side effects in the step (appending to a list, printing)
-  happen only when it records; a Python value read from outside the step by a function of
-  another module it calls, or by another object's method, or changed in place (an item of a list),
-  keeps the value it had when recorded: pass it as an argument; random numbers from a
-  generator passed by hand; a change to a module's structure that replaces no tensor the step
-  reads. Hooks are refused.
+- A global, a variable of an enclosing function or an attribute of the step's object that
+  the step's own code assigns (a counter, the last loss kept) is refused at recording, by name,
+  and put back as it was before that call (``step_writes.py``): a replay would not assign it.
+- Not seen, so not allowed: other Python side effects in the step (appending to a list,
+  printing) happen only when it records; a Python value read from outside the step by a
+  function of another module it calls, or by another object's method, or changed in place (an
+  item of a list), keeps the value it had when recorded: pass it as an argument; random numbers
+  from a generator passed by hand; a change to a module's structure that replaces no tensor the
+  step reads. Hooks are refused.
 - A recording watches the engine process-wide for the length of one call: don't record in
   two threads at once.
 - Returned tensors are fresh copies, without a graph. After a replay each parameter's ``.grad``
@@ -67,7 +70,7 @@ from types import CodeType, FunctionType, MemberDescriptorType
 
 import numpy
 
-from . import autograd, backend, versions
+from . import autograd, backend, step_writes, versions
 from .codegen import FLOAT_BITS, MISSED, binding_now
 from .errors import CompileError
 from .listing import flat
@@ -151,7 +154,8 @@ class Compiled:
     def _record(self, key, args):
         watcher = watching()
         recording, inputs = watcher.recording, []
-        recording.names = _names_read(self.function)
+        recording.names, scanned = _names_read(self.function)
+        writes = step_writes.Writes(step_writes.places(scanned))
         # each argument's count of writes before: the recording's stand-in of an array shares
         # the array's count, a tensor's stand-in has its own, so the count is topped up after
         before = [versions.version_of(as_tensor(value)) if isinstance(value, Tensor) or (
@@ -196,6 +200,14 @@ class Compiled:
                 gradient = instruction.function.grad if instruction.kind == "set_grad" else None
                 if gradient is not None and isinstance(gradient.data, Traced):
                     gradient.data = plain(gradient.data)
+        changed = writes.changed()
+        if changed:
+            writes.undo(changed)
+            raise CompileError(
+                f"chainrule.compile: {self.__name__} assigns "
+                f"{', '.join(what for _, _, what, _ in changed)}, which a replay would not "
+                "(it runs the step's array operations, none of its Python): return the value "
+                "from the step and keep it outside, or don't compile this step")
         self.program = Program(recording, inputs, outputs, key, self.function)
         self.program.handed_out.count_own()  # (now that nothing of the build holds them)
         self.recordings += 1
@@ -247,7 +259,7 @@ def _names_read(function) -> list:
         function = getattr(function, "__call__", None)
     code = getattr(function, "__code__", None)
     if code is None:  # a built-in: not watched
-        return []
+        return [], []
     step, owner = getattr(function, "__name__", "the step"), getattr(function, "__self__", None)
     wrapped, read = [function], {}
     while hasattr(wrapped[-1], "__wrapped__") and hasattr(wrapped[-1].__wrapped__, "__code__"):
@@ -256,18 +268,20 @@ def _names_read(function) -> list:
     # (function, the object whose self.<name> it reads, or None)
     functions, seen = [(each, owner if each.__code__.co_argcount else None)  # (not *args)
                        for each in wrapped], set()
+    scanned = []  # (function, its object or None): the step's own code
     while functions:
         current, its_owner = functions.pop()
         if id(current) in seen:
             continue
         seen.add(id(current))
+        scanned.append((current, its_owner))
         who = step if current in wrapped else f"{current.__name__} (which {step} calls)"
         found, methods = _read_by(current, who, its_owner)
         read.update((key, found[key]) for key in found if key not in read)
         functions += [(value, None) for _, _, value, _ in found.values()
                       if isinstance(value, FunctionType) and id(value.__globals__) in modules]
         functions += methods
-    return list(read.values())
+    return list(read.values()), scanned
 
 
 def _read_by(function, who: str, owner) -> tuple[dict, list]:

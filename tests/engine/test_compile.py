@@ -1676,16 +1676,47 @@ def test_a_global_a_wrapped_step_or_its_helper_reads_bound_anew_records_again(st
     assert_same_state(eager_model, compiled_model)
 
 
-def test_a_global_the_step_rebinds_on_every_call_is_named_in_the_error():
+def test_a_global_the_step_rebinds_is_named_in_the_error_and_put_back():
+    """A replay runs none of the step's Python: the counter would stop at the recording call.
+    The recording refuses it by name, the global put back as it was before that call."""
     (_, _, plain_step), _ = twin_models(OPTIMIZERS["sgd"])
     namespace = {"plain_step": plain_step, "calls": 0}
     exec("def step(x, y):\n    global calls\n    calls += 1\n    return plain_step(x, y)",
          namespace)
     step = chainrule.compile(namespace["step"])
     x, y = batches(1)[0]
-    with pytest.raises(CompileError, match="the global 'calls' that step reads changes on"):
-        for _ in range(6):
-            step(x, y)
+    step(x, y)  # eager
+    with pytest.raises(CompileError, match="step assigns the global 'calls', which a replay"):
+        step(x, y)
+    assert namespace["calls"] == 1
+
+
+class CountingTrainer(Trainer):
+    """Its step keeps Python state of its own: what a replay would not keep up to date."""
+
+    def step(self, x, y):
+        loss = super().step(x, y)
+        self.calls = getattr(self, "calls", 0) + 1
+        self.last_loss = loss.detach()
+        return loss
+
+
+def test_attributes_a_method_assigns_are_named_in_the_error_and_a_training_step_runs_eagerly():
+    trainer = CountingTrainer(numpy.float64)
+    step = chainrule.compile(trainer.step)
+    x, y = batches(1)[0]
+    step(x, y)
+    with pytest.raises(CompileError, match=r"CountingTrainer's attribute '(calls|last_loss)'"):
+        step(x, y)
+    assert trainer.calls == 1  # the recording call's writes put back
+
+    from chainrule.training_step import TrainingStep
+    trainer, notes = CountingTrainer(numpy.float64), []
+    step = TrainingStep(trainer.step, trainer.model, trainer.optimizer, note=notes.append)
+    data = batches(5)
+    losses = [step(x, y) for x, y in data]
+    assert trainer.calls == 5 and trainer.last_loss is not losses[0]  # every call, once
+    assert not step.is_compiled and "assigns" in notes[0]
 
 
 def dropout_and_batch_norm(dtype):

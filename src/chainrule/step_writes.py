@@ -1,0 +1,83 @@
+"""What a step's own Python assigns outside itself, which a replay would not assign.
+
+A replay runs the step's array operations, none of its Python. A step that rebinds a global or
+a variable of an enclosing function, or assigns an attribute of its own object (a method's
+``self.calls += 1``, ``self.last_loss = loss``), would do so on the recording call alone and
+never again: the counter stops, the loss kept is the recorded one, silently. The recording
+looks at those places before and after its call (the globals of the step's module, the
+variables its functions close over, the step's object's attributes and slots) and refuses a
+step that changed one, as TinyJit's rules ask, after putting each back as it was, so that the
+same call run eagerly instead assigns it once, not twice. What it can't see: a change made in
+place (an item appended to a list), or by the code of another module.
+"""
+from __future__ import annotations
+
+from .codegen import MISSED, binding_now, same_binding
+
+
+def places(scanned) -> list:
+    """(holder, name or None for all of a dict's, what to call it) for each place the step's
+    code could assign: ``scanned`` is (function, its object or None) for each function of the
+    step's own code (``compile._names_read``)."""
+    found, seen = [], set()
+    for function, owner in scanned:
+        namespace = function.__globals__
+        if id(namespace) not in seen:
+            seen.add(id(namespace))
+            found.append((namespace, None, "the global"))
+        for name, cell in zip(function.__code__.co_freevars, function.__closure__ or ()):
+            if id(cell) not in seen:
+                seen.add(id(cell))
+                found.append((cell, name, f"the variable {name!r} of a function enclosing"))
+        if owner is not None and id(owner) not in seen:
+            seen.add(id(owner))
+            attributes = getattr(owner, "__dict__", None)
+            if type(attributes) is dict:
+                found.append((attributes, None, f"{type(owner).__name__}'s attribute"))
+            for name in _slots(type(owner)):
+                found.append((owner, name, f"{type(owner).__name__}'s attribute {name!r}"))
+    return found
+
+
+class Writes:
+    """The bindings of ``places`` now; ``changed()`` lists those the call has changed since,
+    ``undo()`` puts them back."""
+
+    def __init__(self, watched: list):
+        self.before = [(holder, name, what, dict(holder) if name is None
+                        else binding_now(holder, name)) for holder, name, what in watched]
+
+    def changed(self) -> list:
+        """(holder, name, what, value before) of each binding changed; a module's mode
+        (``training``, which ``train()`` and ``eval()`` inside the step set, and a replay sets
+        again) is not counted."""
+        found = []
+        for holder, name, what, before in self.before:
+            if name is not None:
+                if not same_binding(binding_now(holder, name), before):
+                    found.append((holder, name, what, before))
+                continue
+            for key in set(holder) | set(before):
+                old, new = before.get(key, MISSED), holder.get(key, MISSED)
+                if key != "training" and not same_binding(new, old):
+                    found.append((holder, key, f"{what} {key!r}", old))
+        return found
+
+    def undo(self, changed: list) -> None:
+        for holder, name, _, old in changed:
+            if type(holder) is dict:
+                if old is MISSED:
+                    holder.pop(name, None)
+                else:
+                    holder[name] = old
+            elif hasattr(holder, "cell_contents"):
+                holder.cell_contents = old
+            elif old is MISSED:
+                delattr(holder, name)
+            else:
+                setattr(holder, name, old)
+
+
+def _slots(kind) -> list:
+    return [name for klass in kind.__mro__ for name in getattr(klass, "__slots__", ())
+            if name not in ("__dict__", "__weakref__")]
