@@ -50,7 +50,8 @@ class Writes:
     def changed(self) -> list:
         """(holder, name, what, value before) of each binding changed; a module's mode
         (``training``, which ``train()`` and ``eval()`` inside the step set, and a replay sets
-        again) is not counted."""
+        again) is not counted, nor Python's own names (``__warningregistry__``, which a warning
+        the step gives for the first time adds to its module's globals)."""
         found = []
         for holder, name, what, before in self.before:
             if name is not None:
@@ -59,7 +60,7 @@ class Writes:
                 continue
             for key in set(holder) | set(before):
                 old, new = before.get(key, MISSED), holder.get(key, MISSED)
-                if key != "training" and not same_binding(new, old):
+                if key != "training" and not key.startswith("__") and not same_binding(new, old):
                     found.append((holder, key, f"{what} {key!r}", old))
         return found
 

@@ -6,6 +6,7 @@ the same floating-point operations in the same order). The guards each get a tes
 the state a recording can't see and checks that the compiled run still equals the eager one.
 """
 import functools
+import warnings
 import gc
 import weakref
 
@@ -1689,6 +1690,19 @@ def test_a_global_the_step_rebinds_is_named_in_the_error_and_put_back():
     with pytest.raises(CompileError, match="step assigns the global 'calls', which a replay"):
         step(x, y)
     assert namespace["calls"] == 1
+
+    # a warning the step gives for the first time when it records writes Python's own
+    # __warningregistry__ into its module's globals: no assignment of the step's
+    exec("import warnings\ndef warning_step(x, y):\n    warnings.warn('once')\n"
+         "    return plain_step(x, y)", namespace)
+    warning_step = chainrule.compile(namespace["warning_step"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warning_step(x, y)
+        namespace.pop("__warningregistry__", None)  # as if the first warning came now
+        for _ in range(3):
+            warning_step(x, y)
+    assert warning_step.recordings == 1 and "__warningregistry__" in namespace
 
 
 class CountingTrainer(Trainer):
