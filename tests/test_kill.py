@@ -19,7 +19,7 @@ import safetensors.numpy
 from chainrule.cli import main
 from chainrule.rundir import RunDirectory
 
-FRESH_KILLS, OVERWRITE_KILLS = 12, 8  # 20 kills in all
+FRESH_KILLS, OVERWRITE_KILLS, EXTENSION_KILLS = 12, 8, 6  # 26 kills in all
 fork = multiprocessing.get_context("fork")
 
 
@@ -34,8 +34,8 @@ def data(tmp_path_factory):
     return str(path)
 
 
-def arguments(data, out, seed=0):
-    return ["train", "--csv", data, "--target", "y", "--model", "linear", "--epochs", "10",
+def arguments(data, out, seed=0, epochs=10):
+    return ["train", "--csv", data, "--target", "y", "--model", "linear", "--epochs", str(epochs),
             "--batch-size", "8", "--lr", "0.01", "--val", "0", "--seed", str(seed), "--quiet",
             "--out", str(out)]
 
@@ -141,3 +141,43 @@ def test_a_killed_overwrite_leaves_the_old_run_or_the_new_one_never_a_mix(data, 
         assert leftovers(tmp_path) == [] and leftovers(run) == []
     # The kills are timed, and the machine's load varies: ask only that enough of them landed.
     assert killed >= OVERWRITE_KILLS // 4
+
+
+def every_file(run) -> dict:
+    return {str(path.relative_to(run)): path.read_bytes() for path in sorted(run.rglob("*"))
+            if path.is_file()}
+
+
+def test_a_killed_extension_leaves_the_finished_run_or_the_extended_one(data, tmp_path,
+                                                                       capsys):
+    # a finished run of 5 epochs resumed to 10: killed anywhere, the directory holds the
+    # finished run byte for byte, or the extended one, and extending again gives the weights
+    # of a run trained straight to 10 epochs
+    finished, reference = tmp_path / "finished", tmp_path / "reference"
+    assert quietly(capsys, arguments(data, finished, epochs=5))[0] == 0
+    assert quietly(capsys, arguments(data, reference))[0] == 0
+    short = every_file(finished)
+    extending = tmp_path / "timed"
+    shutil.copytree(finished, extending)
+    duration = timed(arguments(data, extending) + ["--resume"])
+    expected = weights(reference)
+    expected_test = json.loads((reference / "metrics.json").read_text())["test"]
+
+    draw = random.Random(56)
+    kept = 0
+    for trial in range(EXTENSION_KILLS):
+        run = tmp_path / f"trial-{trial}"
+        shutil.copytree(finished, run)
+        train_killed_after(arguments(data, run) + ["--resume"], draw.uniform(0.0, 1.2 * duration))
+        with RunDirectory(run, resume=True):  # the next writer to start cleans up after a crash
+            pass
+        if every_file(run) == short:
+            kept += 1
+            assert main(["evaluate", str(run)]) == 0  # the finished run, still evaluable
+            capsys.readouterr()
+            assert quietly(capsys, arguments(data, run) + ["--resume"])[0] == 0
+        assert same_weights(weights(run), expected), f"trial {trial}"
+        assert json.loads((run / "metrics.json").read_text())["test"] == expected_test
+        assert leftovers(tmp_path) == [] and leftovers(run) == []
+    # The kills are timed, and the machine's load varies: ask only that enough of them landed.
+    assert kept >= EXTENSION_KILLS // 4

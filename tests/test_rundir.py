@@ -110,12 +110,49 @@ def test_a_run_killed_in_its_first_write_is_started_afresh(tmp_path, overwrite):
     assert sorted(contents(tmp_path / "run")) == ["config.json", METRICS_FILE]
 
 
-def test_resume_marks_the_run_unfinished_from_its_first_write(tmp_path):
+def test_a_finished_run_is_extended_in_a_copy_that_replaces_it_when_it_finishes(tmp_path):
     run = finished_run(tmp_path / "run", "old")
-    with RunDirectory(run, resume=True) as resumed:
-        assert (run / METRICS_FILE).is_file()  # its settings are not checked yet
-        resumed.begin()
-        assert not (run / METRICS_FILE).is_file()
+    (run / "checkpoint").mkdir()
+    (run / "checkpoint" / "best.safetensors").write_text("old")
+    with RunDirectory(run, resume=True) as extension:
+        assert extension.folder == run  # its settings are not checked yet: nothing copied
+        extension.begin()
+        assert extension.folder != run and extension.folder.parent == run.parent
+        assert (extension.folder / "checkpoint" / "best.safetensors").read_text() == "old"
+        (extension.folder / "model.safetensors").write_text("extended")
+        assert (run / "model.safetensors").read_text() == "old"  # still the finished run
+        extension.finish({"label": "extended"})
+    assert (run / "model.safetensors").read_text() == "extended"
+    assert (run / "config.json").read_text() == "old"  # a file the extension left is kept
+    assert (run / "checkpoint" / "best.safetensors").read_text() == "old"
+    assert [entry.name for entry in tmp_path.iterdir()] == ["run"]
+
+
+def test_a_failed_extension_leaves_the_finished_run_whole_and_says_so(tmp_path):
+    run = finished_run(tmp_path / "run", "old")
+    before = contents(run)
+    with pytest.raises(DivergenceError) as raised:
+        with RunDirectory(run, resume=True) as extension:
+            extension.begin()
+            (extension.folder / "model.safetensors").write_text("extended")
+            (extension.folder / METRICS_FILE).unlink()
+            raise DivergenceError("training diverged")
+    assert raised.value.__notes__ == [f"the finished run in {run} is as it was, not extended"]
+    assert contents(run) == before
+    assert [entry.name for entry in tmp_path.iterdir()] == ["run"]
+
+
+def test_an_unfinished_run_is_resumed_in_place(tmp_path):
+    run = finished_run(tmp_path / "run", "old")
+    (run / METRICS_FILE).unlink()  # killed: nothing finished to keep
+    with pytest.raises(KeyboardInterrupt) as raised:
+        with RunDirectory(run, resume=True) as resumed:
+            resumed.begin()
+            assert resumed.folder == run
+            (resumed.folder / "model.safetensors").write_text("further")
+            raise KeyboardInterrupt
+    assert not hasattr(raised.value, "__notes__")
+    assert contents(run) == {"config.json": "old", "model.safetensors": "further"}
 
 
 def test_resume_deletes_the_temporary_files_of_a_killed_run(tmp_path):

@@ -305,8 +305,8 @@ def check_memory(sizes: list[int], optimizer: str) -> None:
 
 def built_to_resume(config: RunConfig, task: str, sizes: list[int]) -> tuple:
     """(model, optimizer, scheduler) as the resumed fit builds them, for ``check_readable`` to
-    load the checkpoint into: one that does not fit is refused before the run is marked
-    unfinished (fit finds it only after). The global random state is left as it was."""
+    load the checkpoint into: one that does not fit is refused before the run is written to
+    (fit finds it only after). The global random state is left as it was."""
     from .estimators import make_optimizer
 
     random_state = backend.get_rng_state()  # building draws initial weights

@@ -13,16 +13,21 @@ save (docs/reliability.md lists each guarantee with the test that proves it).
   (``.NAME.old-XXXX``), the new one renamed in, the old one deleted. A crash at any point leaves
   the complete old run or the complete new one, and the next writer to start puts the old one
   back if the crash came between the two renames, and deletes the rest.
-- **A run is complete when its ``metrics.json`` exists.** ``finish`` writes it last; a resumed
-  run deletes it first (``begin``), so readers (``read_config``) refuse an unfinished run
-  instead of pairing one step's weights with another's metrics.
+- **A run is complete when its ``metrics.json`` exists.** ``finish`` writes it last, so readers
+  (``read_config``) refuse an unfinished run instead of pairing one step's weights with
+  another's metrics.
+- **A finished run is extended in a copy.** ``resume=True`` on a finished run (more epochs)
+  copies it into a sibling ``.NAME.new-XXXX`` (``begin``) and continues there; the copy replaces
+  the run as ``overwrite=True``'s new run does, only when it has finished. Until then the
+  finished run stays evaluable, and an extension that fails or is killed leaves it as it was.
 - **A fresh run into a directory that does not exist (or is empty, or holds only the temporary
   files of a run killed in its first write) is written in place**, so
   that a run killed on its first attempt can be resumed. If it fails with an error of chainrule's
   own (a divergence, bad data), or before writing anything, the directory is removed: nothing
   in it is worth resuming.
-- ``resume=True`` works in place (each checkpoint is replaced atomically) and first deletes the
-  temporary files (``.NAME.<random>.tmp``) a killed run left behind.
+- ``resume=True`` of an unfinished run (killed, or failed) works in place (each checkpoint is
+  replaced atomically): there is nothing finished to lose. It first deletes the temporary files
+  (``.NAME.<random>.tmp``) a killed run left behind.
 """
 from __future__ import annotations
 
@@ -46,9 +51,9 @@ HISTORY_FILE = "history.json"
 
 
 class RunDirectory:
-    """``with RunDirectory(path, overwrite=…, resume=…) as run:`` write files into
-    ``run.folder``, then ``run.finish(metrics)``. Leaving the block without ``finish`` (an error)
-    leaves the directory as it was before (or, for a resume, resumable)."""
+    """``with RunDirectory(path, overwrite=…, resume=…) as run:`` ``run.begin()``, write files
+    into ``run.folder``, then ``run.finish(metrics)``. Leaving the block without ``finish`` (an
+    error) leaves the directory as it was before (or, for an unfinished run resumed, resumable)."""
 
     def __init__(self, path, *, overwrite: bool = False, resume: bool = False,
                  resumable: bool = True):
@@ -120,11 +125,20 @@ class RunDirectory:
             self.fresh = True
 
     def begin(self) -> None:
-        """Mark a resumed run unfinished before its first write (call once its settings have
-        been checked): a reader must not take the old metrics for the new weights."""
-        if self.resume and self.writer:
-            (self.path / METRICS_FILE).unlink(missing_ok=True)
-            sync_directory(self.path)
+        """Call before the first write, once the resumed run's settings have been checked: a
+        finished run is copied into a sibling, where the extension writes (``folder``) until it
+        finishes and replaces the run; a refused resume has copied nothing."""
+        if not (self.resume and self.writer and is_finished(self.path)):
+            return  # an unfinished run is resumed in place
+        self.folder = Path(tempfile.mkdtemp(dir=self.path.parent,
+                                            prefix=f".{self.path.name}.new-"))
+        self.replacing = True
+        _copy_run(self.path, self.folder)
+
+    @property
+    def extending(self) -> bool:
+        """Whether a finished run is being extended in a copy (after ``begin``)."""
+        return self.resume and self.replacing
 
     def finish(self, metrics: dict) -> None:
         """Write ``metrics.json`` (the mark of a finished run) and, when replacing an old run,
@@ -144,6 +158,10 @@ class RunDirectory:
         try:
             if not self.finished and self.replacing:
                 shutil.rmtree(self.folder, ignore_errors=True)
+                if error is not None:  # the CLI adds the note to its one line
+                    what = ("the finished run in {} is as it was, not extended"
+                            if self.extending else "the run in {} is as it was, not replaced")
+                    error.add_note(what.format(self.path))
             elif not self.finished and self.fresh and isinstance(error, ChainruleError):
                 _empty(self.path, remove=self.created)
             elif not self.finished and self.created and not any(self.path.iterdir()):
@@ -254,6 +272,19 @@ def _replace(new: Path, path: Path) -> None:
     os.rename(new, path)
     sync_directory(path.parent)
     shutil.rmtree(aside, ignore_errors=True)
+
+
+def _copy_run(run: Path, copy: Path) -> None:
+    """Copy every file of ``run`` into the folder ``copy``, durably: the copy becomes the run,
+    with the files the extension does not rewrite (an earlier epoch's best weights)."""
+    def copy_file(source, target):
+        shutil.copy2(source, target)
+        with open(target, "rb+") as handle:
+            os.fsync(handle.fileno())
+
+    shutil.copytree(run, copy, copy_function=copy_file, dirs_exist_ok=True)
+    for folder in [copy, *(entry for entry in copy.rglob("*") if entry.is_dir())]:
+        sync_directory(folder)
 
 
 def _empty(folder: Path, remove: bool) -> None:

@@ -161,6 +161,9 @@ def train(config: RunConfig, out, *, resume: bool = False, overwrite: bool = Fal
         if not quiet:
             echo(_describe_data(config, data))
             echo(_describe_model(config, saved["model"]["sizes"]))
+            if run.extending:
+                echo(f"extending the finished run in {run.path} in a copy, {run.folder}: the run "
+                     "stays as it is until the extension has finished")
         estimator = fit_estimator(config, data, run, quiet)
         metrics = {**measure(estimator, config, data),
                    "seconds": round(time.perf_counter() - started, 2), "config": saved}

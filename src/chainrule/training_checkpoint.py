@@ -114,9 +114,9 @@ def save_checkpoint(folder: Path, model, optimizer, scheduler, history: History,
 
 def check_readable(folder: Path, keeps_best: bool, model, optimizer, scheduler) -> None:
     """Read a checkpoint's files into a ``model``, ``optimizer`` and ``scheduler`` built as the
-    resumed run builds its own, to be thrown away: a resume does this before it marks the run
-    unfinished, so that a damaged or missing file, or one that does not fit the run's model,
-    is refused with the run left as it was (a finished run stays finished). ``keeps_best`` as
+    resumed run builds its own, to be thrown away: a resume does this before its first write,
+    so that a damaged or missing file, or one that does not fit the run's model, is refused
+    with the run left as it was, before a finished run is copied to be extended. ``keeps_best`` as
     ``load_checkpoint`` takes it."""
     from . import checkpoint
 

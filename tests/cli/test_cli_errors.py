@@ -158,9 +158,17 @@ def test_a_resumed_run_says_where_it_resumes(tmp_path, labels, capsys):
     assert main([*common, "--epochs", "2", "--quiet"]) == 0
     capsys.readouterr()
     assert main([*common, "--epochs", "4", "--resume"]) == 0
-    err = capsys.readouterr().err
-    assert f"resuming at epoch 3 of 4 (checkpoint in {run}" in err
+    out, err = capsys.readouterr()
+    # a finished run is extended in a copy beside it, which the line names
+    copy = out.split(f"extending the finished run in {run} in a copy, ")[1].split(":")[0]
+    assert copy.startswith(str(tmp_path / ".run.new-"))
+    assert f"resuming at epoch 3 of 4 (checkpoint in {copy}/checkpoint)" in err
     assert err.index("resuming at epoch 3") < err.index("epoch 3/4")
+    (tmp_path / "run" / "metrics.json").unlink()  # as if killed: resumed in place
+    assert main([*common, "--epochs", "4", "--resume"]) == 0
+    out, err = capsys.readouterr()
+    assert "extending" not in out
+    assert f"all 4 epochs were already trained (checkpoint in {run}/checkpoint)" in err
 
 
 def test_an_offline_mnist_download_suggests_data_dir(tmp_path, monkeypatch, capsys):

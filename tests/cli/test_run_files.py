@@ -230,9 +230,78 @@ def test_a_diverging_overwrite_leaves_the_old_run_evaluable(run_copy, capsys):
     err = fails(capsys, ["train", "--csv", str(data), "--target", "label", "--model", "softmax",
                          "--lr", "1e30", "--optimizer", "adam", "--epochs", "2", "--out", str(run), "--quiet",
                          "--overwrite"])
-    assert "training diverged" in err
+    assert "training diverged" in err and f"; the run in {run} is as it was, not replaced" in err
     assert main(["evaluate", str(run)]) == 0
     assert capsys.readouterr().out == old_metrics
+
+
+def every_file(run) -> dict:
+    return {str(path.relative_to(run)): path.read_bytes() for path in sorted(run.rglob("*"))
+            if path.is_file()}
+
+
+def extended_to(epochs: int, run, data) -> list:
+    """The finished run's command (2 epochs) resumed with more epochs."""
+    return ["train", "--csv", str(data), "--target", "label", "--model", "softmax", "--epochs",
+            str(epochs), "--out", str(run), "--quiet", "--resume"]
+
+
+def test_a_diverging_extension_leaves_the_finished_run_as_it_was(run_copy, capsys,
+                                                                 monkeypatch):
+    # a finished run resumed with more epochs used to delete its metrics.json and go on in
+    # place: a diverged extension left a run that evaluate refused, its final weights gone
+    from chainrule import training
+
+    run, data = run_copy
+    assert main(["evaluate", str(run)]) == 0
+    old_metrics, before = capsys.readouterr().out, every_file(run)
+    real_check = training.check_parameters
+
+    def diverging_after_epoch_4(model, where):  # epoch 3 has written its checkpoint
+        if where == "after epoch 4":
+            next(iter(model.parameters())).data.fill(numpy.nan)
+        real_check(model, where)
+    monkeypatch.setattr(training, "check_parameters", diverging_after_epoch_4)
+    err = fails(capsys, extended_to(6, run, data))
+    assert "training diverged" in err and "after epoch 4" in err
+    assert f"; the finished run in {run} is as it was, not extended" in err
+    assert every_file(run) == before
+    assert sorted(entry.name for entry in run.parent.iterdir()) == ["run"]
+    assert main(["evaluate", str(run)]) == 0
+    assert capsys.readouterr().out == old_metrics
+
+
+def test_a_killed_extension_leaves_the_finished_run_which_extends_to_a_straight_runs_weights(
+        run_copy, tmp_path, capsys, monkeypatch):
+    from chainrule import training
+
+    run, data = run_copy
+    before = every_file(run)
+    real_save = training._save_checkpoint
+
+    def killed_after_epoch_3(folder, model, optimizer, scheduler, history, *rest):
+        real_save(folder, model, optimizer, scheduler, history, *rest)
+        if history.records[-1]["epoch"] == 3:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(training, "_save_checkpoint", killed_after_epoch_3)
+    assert main(extended_to(6, run, data)) == 130
+    assert f"interrupted; the finished run in {run} is as it was, not extended" in \
+        capsys.readouterr().err
+    assert every_file(run) == before
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["run"]
+    monkeypatch.undo()
+    assert main(extended_to(6, run, data)) == 0  # from the finished run's epoch 2 again
+    straight = tmp_path / "straight"
+    assert main(extended_to(6, straight, data)[:-1]) == 0
+    capsys.readouterr()
+    assert (run / "model.safetensors").read_bytes() == \
+        (straight / "model.safetensors").read_bytes()
+    assert [json.loads((folder / "metrics.json").read_text())["test"]
+            for folder in (run, straight)] == [json.loads((straight / "metrics.json")
+                                                          .read_text())["test"]] * 2
+    history = json.loads((run / "history.json").read_text())["epochs"]
+    assert [record["epoch"] for record in history] == [1, 2, 3, 4, 5, 6]
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["run", "straight"]
 
 
 def test_predict_into_a_directory_leaves_no_temporary_file(run_copy, tmp_path, capsys):

@@ -67,15 +67,21 @@ def test_an_existing_run_is_refused_unless_overwrite(run_copy, text_file):
     assert metrics["iterations"] == 5
 
 
-def test_a_resumed_run_is_unfinished_until_it_finishes(run_copy, text_file, monkeypatch):
+def test_an_interrupted_extension_leaves_the_finished_run_as_it_was(run_copy, text_file,
+                                                                    monkeypatch):
+    # it used to delete the finished run's metrics.json and write its steps over the run
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
+    before = {path.name: path.read_bytes() for path in run_copy.iterdir()}
     monkeypatch.setattr(lm, "full_loss", interrupted)  # dies after the last step
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as raised:
         lm.train(text_file, run_copy, resume=True, max_iters=110, progress=False)
-    with pytest.raises(CheckpointError, match="the run did not finish"):
-        lm.load(run_copy)
+    assert raised.value.__notes__ == [f"the finished run in {run_copy} is as it was, not "
+                                      "extended"]
+    assert {path.name: path.read_bytes() for path in run_copy.iterdir()} == before
+    assert not any(path.name.startswith(".run") for path in run_copy.parent.iterdir())
+    lm.load(run_copy)
 
 
 def test_resume_refuses_a_text_that_changed_since_the_run(trained_run, run_copy, tmp_path,

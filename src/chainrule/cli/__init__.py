@@ -92,16 +92,24 @@ def main(argv=None) -> int:
     except (ChainruleError, OSError) as error:  # OSError: a path, a full disk, a read-only one
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
-        print(f"chainrule {args.command}: error: {as_flags(error)}", file=sys.stderr)
+        print(f"chainrule {args.command}: error: {as_flags(error)}{_notes(error)}",
+              file=sys.stderr)
         return 2
     except MemoryError as error:  # a size that passed the checks but not this machine's memory
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
-        print(f"chainrule {args.command}: error: out of memory: {error}", file=sys.stderr)
+        print(f"chainrule {args.command}: error: out of memory: {error}{_notes(error)}",
+              file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"chainrule {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        print(f"chainrule {args.command}: interrupted{_notes(interrupt)}", file=sys.stderr)
         return 130
+
+
+def _notes(error: BaseException) -> str:
+    """What was added to the error on its way out (rundir: the run left as it was), each after
+    a semicolon, on the error's line."""
+    return "".join(f"; {note}" for note in getattr(error, "__notes__", ()))
 
 
 # The Python arguments that library messages name (``missing="drop"``), and each one's flag.
