@@ -161,7 +161,8 @@ class RunDirectory:
                 if error is not None:  # the CLI adds the note to its one line
                     what = ("the finished run in {} is as it was, not extended"
                             if self.extending else "the run in {} is as it was, not replaced")
-                    error.add_note(what.format(self.path))
+                    # (BaseException.add_note is Python 3.11's; this is the same on 3.10)
+                    error.__notes__ = [*getattr(error, "__notes__", ()), what.format(self.path)]
             elif not self.finished and self.fresh and isinstance(error, ChainruleError):
                 _empty(self.path, remove=self.created)
             elif not self.finished and self.created and not any(self.path.iterdir()):
