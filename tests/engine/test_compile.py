@@ -1705,6 +1705,33 @@ def test_a_global_the_step_rebinds_is_named_in_the_error_and_put_back():
     assert warning_step.recordings == 1 and "__warningregistry__" in namespace
 
 
+def test_a_variable_of_an_enclosing_function_the_step_gives_its_first_value_is_left_unset():
+    """Put back as it was before the recording call: without a value, not holding the
+    recording's own marker of a missing one."""
+    (_, _, plain_step), _ = twin_models(OPTIMIZERS["sgd"])
+    keep = False
+
+    def enclosing():
+        def step(x, y):
+            nonlocal kept
+            loss = plain_step(x, y)
+            if keep:
+                kept = loss.detach()
+            return loss
+        return step, lambda: kept
+        kept = None  # (never run: the variable has no value until the step gives it one)
+    step, read_kept = enclosing()
+    step = chainrule.compile(step)
+    x, y = batches(1)[0]
+    for _ in range(3):  # eager, then recorded, then replayed: none assigns
+        step(x, y)
+    keep = True  # the guard on `keep` records again, and this recording assigns
+    with pytest.raises(CompileError, match="step assigns the variable 'kept'"):
+        step(x, y)
+    with pytest.raises(NameError):
+        read_kept()
+
+
 class CountingTrainer(Trainer):
     """Its step keeps Python state of its own: what a replay would not keep up to date."""
 
