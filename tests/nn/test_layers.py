@@ -246,6 +246,13 @@ def test_a_reduction_that_is_no_name_is_refused_without_advice_about_a_weight(lo
         loss(chainrule.rand(3), chainrule.rand(3), None)
 
 
+@pytest.mark.parametrize("module", [nn.MSELoss, nn.L1Loss, nn.HuberLoss, nn.SmoothL1Loss])
+def test_a_loss_module_given_a_tensor_for_its_reduction_says_so(module):
+    # (not that a tensor's truth value is ambiguous, from comparing it with the names)
+    with pytest.raises(TypeError, match=rf"^{module.__name__}: reduction must be .*not a Tensor$"):
+        module(chainrule.tensor([1.0, 2.0]))
+
+
 @pytest.mark.parametrize("loss", [F.mse_loss, F.binary_cross_entropy_with_logits,
                                   F.binary_cross_entropy])
 def test_an_unknown_reduction_is_refused_by_name(loss):
