@@ -38,7 +38,8 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
         chosen = (cumulative[:, None, :] <= uniform * cumulative[:, None, -1:]).sum(axis=2)
         chosen = numpy.minimum(chosen, weights.shape[1] - 1)
     else:
-        possible = int((weights > 0).sum(axis=1).min())
+        # (initial: weights of shape (0, C) have no row to take the minimum over)
+        possible = int((weights > 0).sum(axis=1).min(initial=weights.shape[1]))
         if num_samples > possible:
             raise ValueError(f"multinomial: cannot draw {num_samples} samples without "
                              f"replacement from {possible} categories of nonzero weight; pass "
