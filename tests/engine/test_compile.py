@@ -1760,6 +1760,26 @@ def test_attributes_a_method_assigns_are_named_in_the_error_and_a_training_step_
     assert not step.is_compiled and "assigns" in notes[0]
 
 
+class CountingTrainerThatReadsItsLoss(CountingTrainer):
+    """Refused at recording for another reason too: ``.item()`` after the assignments."""
+
+    def step(self, x, y):
+        loss = super().step(x, y)
+        self.last_value = loss.item()
+        return loss
+
+
+def test_assignments_are_put_back_when_the_recording_fails_for_another_reason():
+    # the training step then runs the call eagerly from the state before it: the recording's
+    # assignments left in place, that call counted twice
+    from chainrule.training_step import TrainingStep
+    trainer, notes = CountingTrainerThatReadsItsLoss(numpy.float64), []
+    step = TrainingStep(trainer.step, trainer.model, trainer.optimizer, note=notes.append)
+    for x, y in batches(5):
+        step(x, y)
+    assert trainer.calls == 5 and not step.is_compiled and ".item()" in notes[0]
+
+
 def dropout_and_batch_norm(dtype):
     chainrule.manual_seed(0)
     return nn.Sequential(nn.Linear(6, 16, dtype=dtype), nn.ReLU(), nn.Dropout(0.3),
