@@ -38,6 +38,12 @@ def test_the_same_seed_gives_the_same_draws():
     assert chainrule.equal(first, chainrule.multinomial(probabilities, 2, replacement=True))
 
 
+@pytest.mark.parametrize("replacement", [True, False])
+def test_no_rows_of_weights_give_no_rows_of_draws(replacement):
+    draws = chainrule.multinomial(chainrule.ones(0, 4), 2, replacement=replacement)
+    assert draws.shape == (0, 2) and draws.dtype == chainrule.int64
+
+
 @pytest.mark.parametrize("weights,settings,message", [
     ([0.2, -0.1, 0.9], {}, "finite and ≥ 0"),
     ([0.2, float("nan"), 0.9], {}, "finite and ≥ 0"),

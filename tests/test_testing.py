@@ -138,6 +138,12 @@ def test_check_op_command_grades_a_file(tmp_path, capsys):
     assert main(["check-op", str(incomplete)]) == 2
     assert "defines no 'vjp'" in capsys.readouterr().err
 
+    one_shape = tmp_path / "one_shape.py"
+    one_shape.write_text(good.read_text().replace("samples = [((5,),), ((2, 3),)]", "samples = 5"))
+    assert main(["check-op", str(one_shape)]) == 2
+    assert "samples must be a list of tuples of shapes, e.g. [((5,),), ((2, 3),)], not 5" in \
+        capsys.readouterr().err
+
 
 def test_check_op_says_before_checking_that_a_large_sample_will_take_long(tmp_path, capsys):
     from chainrule.cli import main

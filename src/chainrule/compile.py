@@ -178,6 +178,10 @@ class Compiled:
                     inputs.append((position, traced.slot))
                 result = self.function(*traced_args)
                 outputs = _outputs(result, recording)
+        except BaseException:
+            # put back as below: a caller may run this call again eagerly (fit's training step)
+            writes.undo(writes.changed())
+            raise
         finally:
             # the in-place writes to arguments counted on the recording's stand-ins, counted on
             # the caller's tensors (and arrays' storage) too, as the eager call would have

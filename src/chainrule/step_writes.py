@@ -12,6 +12,8 @@ place (an item appended to a list), or by the code of another module.
 """
 from __future__ import annotations
 
+from types import CellType
+
 from .codegen import MISSED, binding_now, same_binding
 
 
@@ -71,8 +73,11 @@ class Writes:
                     holder.pop(name, None)
                 else:
                     holder[name] = old
-            elif hasattr(holder, "cell_contents"):
-                holder.cell_contents = old
+            elif type(holder) is CellType:
+                if old is MISSED:  # a variable not given a value yet: empty again
+                    del holder.cell_contents
+                else:
+                    holder.cell_contents = old
             elif old is MISSED:
                 delattr(holder, name)
             else:

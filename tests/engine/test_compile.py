@@ -1705,6 +1705,33 @@ def test_a_global_the_step_rebinds_is_named_in_the_error_and_put_back():
     assert warning_step.recordings == 1 and "__warningregistry__" in namespace
 
 
+def test_a_variable_of_an_enclosing_function_the_step_gives_its_first_value_is_left_unset():
+    """Put back as it was before the recording call: without a value, not holding the
+    recording's own marker of a missing one."""
+    (_, _, plain_step), _ = twin_models(OPTIMIZERS["sgd"])
+    keep = False
+
+    def enclosing():
+        def step(x, y):
+            nonlocal kept
+            loss = plain_step(x, y)
+            if keep:
+                kept = loss.detach()
+            return loss
+        return step, lambda: kept
+        kept = None  # (never run: the variable has no value until the step gives it one)
+    step, read_kept = enclosing()
+    step = chainrule.compile(step)
+    x, y = batches(1)[0]
+    for _ in range(3):  # eager, then recorded, then replayed: none assigns
+        step(x, y)
+    keep = True  # the guard on `keep` records again, and this recording assigns
+    with pytest.raises(CompileError, match="step assigns the variable 'kept'"):
+        step(x, y)
+    with pytest.raises(NameError):
+        read_kept()
+
+
 class CountingTrainer(Trainer):
     """Its step keeps Python state of its own: what a replay would not keep up to date."""
 
@@ -1731,6 +1758,26 @@ def test_attributes_a_method_assigns_are_named_in_the_error_and_a_training_step_
     losses = [step(x, y) for x, y in data]
     assert trainer.calls == 5 and trainer.last_loss is not losses[0]  # every call, once
     assert not step.is_compiled and "assigns" in notes[0]
+
+
+class CountingTrainerThatReadsItsLoss(CountingTrainer):
+    """Refused at recording for another reason too: ``.item()`` after the assignments."""
+
+    def step(self, x, y):
+        loss = super().step(x, y)
+        self.last_value = loss.item()
+        return loss
+
+
+def test_assignments_are_put_back_when_the_recording_fails_for_another_reason():
+    # the training step then runs the call eagerly from the state before it: the recording's
+    # assignments left in place, that call counted twice
+    from chainrule.training_step import TrainingStep
+    trainer, notes = CountingTrainerThatReadsItsLoss(numpy.float64), []
+    step = TrainingStep(trainer.step, trainer.model, trainer.optimizer, note=notes.append)
+    for x, y in batches(5):
+        step(x, y)
+    assert trainer.calls == 5 and not step.is_compiled and ".item()" in notes[0]
 
 
 def dropout_and_batch_norm(dtype):

@@ -237,6 +237,22 @@ def test_a_class_weight_given_by_position_names_the_way_to_pass_it(loss):
         loss(logits, chainrule.tensor([0, 1, 3]), chainrule.tensor([1.0, 2.0, 3.0, 4.0]))
 
 
+@pytest.mark.parametrize("loss", [F.mse_loss, F.l1_loss, F.huber_loss, F.kl_div,
+                                  F.binary_cross_entropy])
+def test_a_reduction_that_is_no_name_is_refused_without_advice_about_a_weight(loss):
+    # these take no weight here (PyTorch's third positional argument of most of them is the old
+    # size_average): the advice to pass weight= by name would fail in its turn
+    with pytest.raises(TypeError, match=r"^\w+: reduction must be 'mean', .*not a NoneType$"):
+        loss(chainrule.rand(3), chainrule.rand(3), None)
+
+
+@pytest.mark.parametrize("module", [nn.MSELoss, nn.L1Loss, nn.HuberLoss, nn.SmoothL1Loss])
+def test_a_loss_module_given_a_tensor_for_its_reduction_says_so(module):
+    # (not that a tensor's truth value is ambiguous, from comparing it with the names)
+    with pytest.raises(TypeError, match=rf"^{module.__name__}: reduction must be .*not a Tensor$"):
+        module(chainrule.tensor([1.0, 2.0]))
+
+
 @pytest.mark.parametrize("loss", [F.mse_loss, F.binary_cross_entropy_with_logits,
                                   F.binary_cross_entropy])
 def test_an_unknown_reduction_is_refused_by_name(loss):

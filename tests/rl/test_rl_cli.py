@@ -138,3 +138,10 @@ def test_the_help_states_the_librarys_default_time_limit():
     from chainrule.cli import rl as rl_command
 
     assert rl_command.DEFAULT_MAX_EPISODE_STEPS == rl.DEFAULT_MAX_EPISODE_STEPS
+
+
+def test_the_help_states_the_default_time_limit_the_library_applies():
+    # the command line spells the number itself (importing chainrule.rl would slow --help)
+    from chainrule.cli import rl as rl_command
+
+    assert rl_command.DEFAULT_MAX_EPISODE_STEPS == rl.DEFAULT_MAX_EPISODE_STEPS

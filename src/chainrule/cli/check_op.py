@@ -47,6 +47,9 @@ def run(args) -> int:
         if required not in namespace:
             raise ChainruleError(f"{args.file} defines no {required!r}; it needs forward(*arrays), "
                                  "vjp(g, out, *inputs) and samples (a list of tuples of shapes)")
+    if not isinstance(namespace["samples"], (list, tuple)):
+        raise ChainruleError(f"{args.file}: samples must be a list of tuples of shapes, e.g. "
+                             f"[((5,),), ((2, 3),)], not {namespace['samples']!r}")
     _say_which_samples_are_large(namespace["samples"])
     report = check_vjp(namespace["forward"], namespace["vjp"], namespace["samples"],
                        name=namespace.get("name") or Path(args.file).stem, refuses=namespace.get("refuses", ()),

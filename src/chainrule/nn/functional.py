@@ -114,7 +114,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "me
     """−[t log σ(z) + (1 − t) log(1 − σ(z))], from the logits z: stable for any magnitude.
     PyTorch's options: ``pos_weight`` p scales the positive term, −[p t log σ(z) + (1 − t)
     log(1 − σ(z))], and ``weight`` w scales each element's loss (both broadcast)."""
-    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    _check_reduction(reduction, "binary_cross_entropy_with_logits", takes_weight=True)
     target = _as_target(target)
     if target.shape != input.shape:
         raise ShapeError(f"binary_cross_entropy_with_logits: logits of shape {tuple(input.shape)} "
@@ -253,7 +253,7 @@ def cross_entropy(input: Tensor, target, reduction: str = "mean", *, weight=None
     ℓᵢ = (1 − ε) w[tᵢ] (−log pᵢ[tᵢ]) + (ε/C) Σ_c w_c (−log pᵢ[c]), and ℓᵢ = 0 where
     tᵢ = ``ignore_index``; the mean is Σ ℓᵢ / Σ w[tᵢ] over the rows kept. A float target of the
     logits' shape holds class probabilities: ℓᵢ = −Σ_c w_c tᵢ_c log pᵢ[c]."""
-    _check_reduction(reduction, "cross_entropy")
+    _check_reduction(reduction, "cross_entropy", takes_weight=True)
     target = _as_target(target)
     weight = _class_weight(weight, input)
     if backend.is_floating(target.dtype):
@@ -286,7 +286,7 @@ def nll_loss(input: Tensor, target, reduction: str = "mean", *, weight=None,
              ignore_index: int = -100) -> Tensor:
     """−w[t]·input[t]: the negative log-likelihood, given log-probabilities (e.g. from log_softmax);
     0 where t = ``ignore_index``, and the mean divides by Σ w[t] over the rows kept (PyTorch's)."""
-    _check_reduction(reduction, "nll_loss")
+    _check_reduction(reduction, "nll_loss", takes_weight=True)
     target = _as_target(target)
     logp, labels = _flatten_classes(input, target)
     if labels.ndim != 1 or labels.shape[0] != logp.shape[0]:

@@ -7,14 +7,13 @@ from __future__ import annotations
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module
+from .reduction import check_reduction
 
 
 class _Loss(Module):
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', "
-                             f"not {reduction!r}")
+        check_reduction(reduction, type(self).__name__)
         self.reduction = reduction
 
     def extra_repr(self) -> str:
@@ -112,7 +111,7 @@ class KLDivLoss(Module):
 
     def __init__(self, reduction: str = "mean", log_target: bool = False):
         super().__init__()
-        F._check_reduction(reduction, "KLDivLoss", ("mean", "batchmean", "sum", "none"))
+        check_reduction(reduction, "KLDivLoss", ("mean", "batchmean", "sum", "none"))
         self.reduction, self.log_target = reduction, log_target
 
     def extra_repr(self) -> str:

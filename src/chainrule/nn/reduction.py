@@ -16,18 +16,21 @@ def reduce_loss(loss: Tensor, reduction: str) -> Tensor:
     return loss
 
 
-def check_reduction(reduction, op: str, allowed: tuple = REDUCTIONS) -> None:
-    """Refuse a reduction other than the names allowed before any work: a tensor there is
-    PyTorch's positional ``weight`` (its third argument), which compared with "mean" said only
-    that a tensor's truth value is ambiguous."""
+def check_reduction(reduction, op: str, allowed: tuple = REDUCTIONS,
+                    takes_weight: bool = False) -> None:
+    """Refuse a reduction other than the names allowed before any work: a tensor there is,
+    for a loss that ``takes_weight`` by name, PyTorch's positional ``weight`` (its third
+    argument), which compared with "mean" said only that a tensor's truth value is ambiguous."""
     if isinstance(reduction, str) and reduction in allowed:
         return  # (the names below only for the error: every loss call passes here)
     names = ", ".join(repr(name) for name in allowed[:-1]) + f" or {allowed[-1]!r}"
     if isinstance(reduction, str):
         raise ValueError(f"{op}: reduction must be {names}, not {reduction!r}")
-    raise TypeError(f"{op}: the third argument is reduction ({names}), "
-                    f"not a {type(reduction).__name__}; pass weight and the other options by "
-                    "name, e.g. weight=w (PyTorch's third positional argument is weight)")
+    if takes_weight:
+        raise TypeError(f"{op}: the third argument is reduction ({names}), "
+                        f"not a {type(reduction).__name__}; pass weight and the other options "
+                        "by name, e.g. weight=w (PyTorch's third positional argument is weight)")
+    raise TypeError(f"{op}: reduction must be {names}, not a {type(reduction).__name__}")
 
 
 def as_target(target) -> Tensor:
