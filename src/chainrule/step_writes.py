@@ -60,9 +60,10 @@ class Writes:
                 if not same_binding(binding_now(holder, name), before):
                     found.append((holder, name, what, before))
                 continue
+            mode = None if what == "the global" else "training"  # an object's, not a global
             for key in set(holder) | set(before):
                 old, new = before.get(key, MISSED), holder.get(key, MISSED)
-                if key != "training" and not key.startswith("__") and not same_binding(new, old):
+                if key != mode and not key.startswith("__") and not same_binding(new, old):
                     found.append((holder, key, f"{what} {key!r}", old))
         return found
 

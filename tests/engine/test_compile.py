@@ -1691,6 +1691,14 @@ def test_a_global_the_step_rebinds_is_named_in_the_error_and_put_back():
         step(x, y)
     assert namespace["calls"] == 1
 
+    # a global named as a module's mode is a global like any other
+    exec("training = True\ndef flipping(x, y):\n    global training\n"
+         "    training = not training\n    return plain_step(x, y)", namespace)
+    flipping = chainrule.compile(namespace["flipping"])
+    flipping(x, y)
+    with pytest.raises(CompileError, match="assigns the global 'training'"):
+        flipping(x, y)
+
     # a warning the step gives for the first time when it records writes Python's own
     # __warningregistry__ into its module's globals: no assignment of the step's
     exec("import warnings\ndef warning_step(x, y):\n    warnings.warn('once')\n"
