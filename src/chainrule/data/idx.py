@@ -160,7 +160,7 @@ def _image_table(images_path: Path, labels_path: Path, kind: str, flatten: bool,
     if len(images) == 0:
         raise DataError(f"{images_path}: the IDX file holds no images (its header says shape "
                         f"{images.shape})")
-    if (labels.min() < 0 or labels.max() >= len(CLASSES[kind])):
+    if labels.min() < 0 or labels.max() >= len(CLASSES[kind]):
         raise DataError(f"{labels_path}: labels must lie in 0..{len(CLASSES[kind]) - 1}, found "
                         f"{labels.min()}..{labels.max()}")
     pixels = images.astype(numpy.float32)

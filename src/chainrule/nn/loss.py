@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module
-from .reduction import check_reduction
+from .reduction import as_target, check_reduction
 
 
 class _Loss(Module):
@@ -22,7 +22,7 @@ class _Loss(Module):
     def _register_weight(self, name: str, weight) -> None:
         """A class or element weight is a buffer, as in PyTorch: in ``state_dict`` under its
         name, cast by ``.to(dtype)``; a list or an array becomes a tensor."""
-        self.register_buffer(name, None if weight is None else F._as_target(weight))
+        self.register_buffer(name, None if weight is None else as_target(weight))
 
 
 class MSELoss(_Loss):
