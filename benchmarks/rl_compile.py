@@ -6,13 +6,13 @@ updates a compiled step would replay (the third and later call of a length, whil
 is among the 8 that ``chainrule.compile`` keeps). Then times, for one episode length, the
 policy's update eagerly, while it is recorded, and replayed.
 
-    python benchmarks/rl_compile.py [EPISODES]
+    python benchmarks/rl_compile.py [--episodes N]
 """
 from __future__ import annotations
 
+import argparse
 import collections
 import statistics
-import sys
 import time
 
 import numpy
@@ -92,7 +92,10 @@ def update_milliseconds(length: int = 255, repeats: int = 31) -> dict:
 
 
 def main() -> None:
-    episodes = int(sys.argv[1]) if len(sys.argv) > 1 else 1500
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=1500, metavar="N",
+                        help="the most episodes to train for (default: 1500)")
+    episodes = parser.parse_args().episodes
     lengths, update_seconds, total = lengths_and_update_share(episodes)
     replayed = replays(lengths)
     print(f"{len(lengths)} episodes, {len(set(lengths))} distinct lengths (mean "
