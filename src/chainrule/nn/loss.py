@@ -7,13 +7,15 @@ from __future__ import annotations
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module
-from .reduction import as_target, check_reduction
+from .reduction import REDUCTIONS, as_target, check_reduction
 
 
 class _Loss(Module):
+    reductions = REDUCTIONS  # the ``reduction`` names the loss takes
+
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        check_reduction(reduction, type(self).__name__)
+        check_reduction(reduction, type(self).__name__, self.reductions)
         self.reduction = reduction
 
     def extra_repr(self) -> str:
@@ -105,17 +107,17 @@ class SmoothL1Loss(_Loss):
         return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 
-class KLDivLoss(Module):
+class KLDivLoss(_Loss):
     """Σ t (log t − x) from log-probabilities x (``functional.kl_div``); ``reduction`` may also
     be "batchmean", the KL divergence per example."""
+    reductions = ("mean", "batchmean", "sum", "none")
 
     def __init__(self, reduction: str = "mean", log_target: bool = False):
-        super().__init__()
-        check_reduction(reduction, "KLDivLoss", ("mean", "batchmean", "sum", "none"))
-        self.reduction, self.log_target = reduction, log_target
+        super().__init__(reduction)
+        self.log_target = log_target
 
     def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}, log_target={self.log_target}"
+        return f"{super().extra_repr()}, log_target={self.log_target}"
 
     def forward(self, input: Tensor, target) -> Tensor:
         return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
