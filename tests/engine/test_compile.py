@@ -15,7 +15,7 @@ import pytest
 
 import chainrule
 import chainrule.nn.functional as F
-from chainrule import nn, optim
+from chainrule import nn, optim, traced
 from chainrule.replay import flat
 from chainrule import CompileError
 from chainrule.compile import MAX_RECORDINGS
@@ -46,6 +46,21 @@ def twin_models(make_optimizer, activation=nn.ReLU, dropout=0.0, seed=0, make_mo
             return loss
         steps.append((model, optimizer, step))
     return steps
+
+
+def linear_twins(body, outputs=2, **sgd):
+    """Two nn.Linear(3, outputs) with the same weights, each with SGD (lr 0.1 unless ``sgd``
+    says) and a step ``x ↦ body(model, optimizer, x)``: [(model, step), (model, step)]."""
+    twins = []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        model = nn.Linear(3, outputs)
+        optimizer = optim.SGD(model.parameters(), **{"lr": 0.1, **sgd})
+
+        def step(x, model=model, optimizer=optimizer):
+            return body(model, optimizer, x)
+        twins.append((model, step))
+    return twins
 
 
 def assert_same_state(eager_model, compiled_model):
@@ -329,18 +344,12 @@ def test_reading_a_value_into_python_inside_the_step_is_refused():
 
 
 def test_gradients_accumulated_across_calls_are_read_live():
-    steps = []
-    for _ in range(2):
-        chainrule.manual_seed(0)
-        model = nn.Linear(3, 2)
-        optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
-
-        def step(x, model=model, optimizer=optimizer):  # no zero_grad: each call adds to .grad
-            loss = model(x).sum()
-            loss.backward()
-            optimizer.step()
-            return loss
-        steps.append((model, step))
+    def body(model, optimizer, x):  # no zero_grad: each call adds to .grad
+        loss = model(x).sum()
+        loss.backward()
+        optimizer.step()
+        return loss
+    steps = linear_twins(body, momentum=0.5)
     data = [chainrule.tensor([[1.0, 2.0, -1.0]]) * (index + 1) for index in range(6)]
     compiled = chainrule.compile(steps[1][1])
     assert [compiled(x).item() for x in data] == [steps[0][1](x).item() for x in data]
@@ -703,19 +712,12 @@ def test_gradients_held_from_earlier_calls_keep_the_values_eager_mode_gives_them
 def test_gradients_held_while_the_step_adds_to_them_keep_the_values_eager_mode_gives_them():
     """Without zero_grad each call reads .grad and adds to it: the replay adds into the buffer
     it left there, which a caller holding the last call's gradient still holds."""
-    models = []
-    for _ in range(2):
-        chainrule.manual_seed(0)
-        model = nn.Linear(3, 2)
-        optimizer = optim.SGD(model.parameters(), lr=0.1)
-
-        def step(x, model=model, optimizer=optimizer):
-            loss = (model(x) ** 2).sum()
-            loss.backward()
-            optimizer.step()
-            return loss
-        models.append((model, step))
-    (eager_model, eager_step), (model, step) = models
+    def body(model, optimizer, x):
+        loss = (model(x) ** 2).sum()
+        loss.backward()
+        optimizer.step()
+        return loss
+    (eager_model, eager_step), (model, step) = linear_twins(body)
     compiled = chainrule.compile(step)
     eager_history, history = [], []
     for index in range(8):
@@ -994,20 +996,14 @@ def test_the_gpt_with_adamw_clipping_a_schedule_and_dropout_replays_exactly():
 
 
 def test_clipping_the_gradient_norm_replays_exactly_whether_or_not_it_clips():
-    steps = []
-    for _ in range(2):
-        chainrule.manual_seed(0)
-        model = nn.Linear(3, 1)
-        optimizer = optim.SGD(model.parameters(), lr=0.1)
-
-        def step(x, model=model, optimizer=optimizer):
-            optimizer.zero_grad()
-            loss = (model(x) ** 2).sum()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            return loss
-        steps.append((model, step))
+    def body(model, optimizer, x):
+        optimizer.zero_grad()
+        loss = (model(x) ** 2).sum()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        return loss
+    steps = linear_twins(body, outputs=1)
     rng = numpy.random.default_rng(0)
     scales = [0.01, 0.01, 10.0, 0.01, 10.0, 10.0, 0.01]  # norms below and above max_norm
     data = [chainrule.tensor((rng.standard_normal((4, 3)) * s).astype(numpy.float32))
@@ -1941,3 +1937,30 @@ def test_a_module_list_the_step_indexes_by_name_records_again_when_an_item_is_re
         assert step(x.to(dtype), y).item() == eager_step(x.to(dtype), y).item()
     for eager_module, module in ((eager_blocks, blocks), (eager_head, head)):
         assert_same_state(eager_module, module)
+
+
+def numpy_2_2_pow(self, exponent):
+    if isinstance(exponent, numpy.ndarray) and exponent.ndim == 0:
+        float(exponent)  # what NumPy < 2.3 does before choosing square, sqrt or power
+    return numpy.ndarray.__pow__(self, exponent)
+
+
+def test_a_step_with_a_power_records_where_numpy_reads_the_exponent_into_python(monkeypatch):
+    """Under the NumPy versions pyproject.toml allows (numpy>=1.26): Python 3.10 installs NumPy
+    2.2, whose ndarray.__pow__ reads a 0-d exponent into Python with float() (a fast path for
+    x ** 2 that NumPy 2.3 dropped). Emulated here on the NumPy the suite runs with."""
+    monkeypatch.setattr(traced.Traced, "__pow__", numpy_2_2_pow, raising=False)
+
+    def body(model, optimizer, x):
+        optimizer.zero_grad()
+        loss = (model(x) ** 2).sum() + ((model(x) ** 2 + 1) ** 0.5).sum()
+        loss.backward()
+        optimizer.step()
+        return loss
+    (eager_model, eager_step), (model, step) = linear_twins(body, lr=0.01)
+    compiled = chainrule.compile(step)
+    for index in range(4):
+        x = chainrule.tensor([[1.0, 2.0, 0.5]]) * (index + 1)
+        assert compiled(x).item() == eager_step(x).item()
+    assert compiled.program is not None  # recorded and replayed, not refused
+    assert numpy.array_equal(model.weight.detach().numpy(), eager_model.weight.detach().numpy())
