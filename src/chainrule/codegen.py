@@ -135,7 +135,7 @@ def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_
     lines += ["    state = snapshot()" if snapshot else "    state = None", "    try:"]
     lines += [f"        values[{slot}] = args[{position}]" + (".data" if tensor else "")
               for position, slot, tensor in inputs]
-    lines += [f"        values[{slot}] = {_named(constants, tensor)}.grad.data"
+    lines += [f"        values[{slot}] = {named(constants, tensor)}.grad.data"
               for tensor, slot in gradients]
     lines += _written(steps, constants, "        ")
     lines += [f"        return {_result(outputs, constants)}",
@@ -152,7 +152,7 @@ def _result(output, constants: dict) -> str:
     if output == () or type(output[0]) is tuple:
         return "(" + "".join(_result(item, constants) + ", " for item in output) + ")"
     kind, value = output
-    return f"as_tensor(values[{value}].copy())" if kind == "buffer" else _named(constants, value)
+    return f"as_tensor(values[{value}].copy())" if kind == "buffer" else named(constants, value)
 
 
 def _written(steps, constants: dict, indent: str) -> list:
@@ -189,7 +189,7 @@ def _written(steps, constants: dict, indent: str) -> list:
     return lines
 
 
-def _named(constants: dict, value) -> str:
+def named(constants: dict, value) -> str:
     """The name under which ``value`` is bound in the written code."""
     name = f"k{len(constants)}"
     constants[name] = value
@@ -240,21 +240,21 @@ def _guard_tests(guards, modules, constants: dict, cleared=(), names=()) -> list
     constants["same_binding"] = same_binding
     tests = []
     for holder, name, value, _ in names:
-        held = _named(constants, holder)
+        held = named(constants, holder)
         now = (f"{held}[{name!r}]" if type(holder) is dict else
                f"{held}.cell_contents" if type(holder) is CellType else f"{held}.{name}")
-        recorded = _named(constants, value)
+        recorded = named(constants, value)
         tests.append(f"({now} is {recorded} or same_binding({now}, {recorded}))")
     for obj, name, value in guards:  # name: data, grad or requires_grad
-        tests.append(f"{_named(constants, obj)}.{name} is {_named(constants, value)}")
+        tests.append(f"{named(constants, obj)}.{name} is {named(constants, value)}")
     tensors = tuple({id(obj): obj for obj, _, _ in guards if isinstance(obj, Tensor)}.values())
     if tensors:  # a hook registered on one of them since: a replay would not run it
-        tests.append(f"not {_named(constants, autograd.has_hooks)}"
-                     f"({_named(constants, tensors)})")
+        tests.append(f"not {named(constants, autograd.has_hooks)}"
+                     f"({named(constants, tensors)})")
     for module, _ in modules:  # hooks added in place to a module's (emptied) hooks since
         hooks = getattr(module, "_hooks", None)
         if hooks is not None:
-            held = _named(constants, hooks)
+            held = named(constants, hooks)
             tests.append(f"not ({held}.forward_pre or {held}.forward or {held}.backward)")
     constants["is_"] = operator.is_
     for collection, keys, values in (item for _, structure in modules for item in structure):
@@ -262,18 +262,18 @@ def _guard_tests(guards, modules, constants: dict, cleared=(), names=()) -> list
             continue  # a module's items when it holds none: () itself, which can't change
         # the keys and the values in their order, by identity, one pass over each (a lookup
         # per key hashed each key again, after a step had pushed them out of the caches)
-        held = _named(constants, collection)
+        held = named(constants, collection)
         items = f"{held}.values()" if keys is not None else held
         test = (f"len({held}) == {len(values)} and "
-                f"all(map(is_, {items}, {_named(constants, values)}))")
+                f"all(map(is_, {items}, {named(constants, values)}))")
         if keys is not None:  # attributes renamed, their values kept in order
-            test += f" and all(map(is_, {held}, {_named(constants, keys)}))"
+            test += f" and all(map(is_, {held}, {named(constants, keys)}))"
         tests.append(test)
     for optimizer, params in cleared:  # ``cleared``: (optimizer, the parameters its zero_grad
         # cleared), all of its groups' in order: a list replaced or added to, a group added
-        tests.append(f"len(ps := [p for g in {_named(constants, optimizer)}.param_groups "
+        tests.append(f"len(ps := [p for g in {named(constants, optimizer)}.param_groups "
                      f"for p in g['params']]) == {len(params)} and "
-                     f"all(map(is_, ps, {_named(constants, params)}))")
+                     f"all(map(is_, ps, {named(constants, params)}))")
     return tests
 
 
@@ -298,32 +298,32 @@ def entry_tests(signature, gradients, guards, modules, settings=(), cleared=(), 
                      float_bits=FLOAT_BITS)
     tests = [f"len(args) == {len(arguments)}", f"autograd._grad_enabled is {grad_mode}",
              f"backend.name == {backend_name!r}",
-             f"backend.get_default_dtype() == {_named(constants, default_dtype)}"]
+             f"backend.get_default_dtype() == {named(constants, default_dtype)}"]
     for n, argument in enumerate(arguments):
         if type(argument[0]) is type:  # a Python value: its type and the value (a float's bits)
             value = f"float_bits(args[{n}])" if issubclass(argument[0], float) else f"args[{n}]"
-            tests += [f"type(args[{n}]) is {_named(constants, argument[0])}",
-                      f"{value} == {_named(constants, argument[1])}"]
+            tests += [f"type(args[{n}]) is {named(constants, argument[0])}",
+                      f"{value} == {named(constants, argument[1])}"]
             continue
         if argument[0] == "array":
             array = f"args[{n}]"
-            tests.append(f"isinstance({array}, {_named(constants, numpy.ndarray)})")
+            tests.append(f"isinstance({array}, {named(constants, numpy.ndarray)})")
             argument = argument[1:]
         else:
             array = f"args[{n}].data"
             tests.append(f"args[{n}].requires_grad is False")
         shape, dtype, strides = argument
-        tests += [f"{array}.shape == {shape!r}", f"{array}.dtype == {_named(constants, dtype)}",
+        tests += [f"{array}.shape == {shape!r}", f"{array}.dtype == {named(constants, dtype)}",
                   f"{array}.strides == {strides!r}"]
     for tensor, shape, dtype in gradients:
-        gradient = f"{_named(constants, tensor)}.grad"
+        gradient = f"{named(constants, tensor)}.grad"
         tests += [f"{gradient} is not None", f"{gradient}.data.shape == {shape!r}",
-                  f"{gradient}.data.dtype == {_named(constants, dtype)}"]
+                  f"{gradient}.data.dtype == {named(constants, dtype)}"]
     tests += _guard_tests(guards, modules, constants, cleared, names)
     for optimizer, expected in settings:
         written = _settings_tests(optimizer, expected, constants)
         tests += written if written is not None else [
-            f"{_named(constants, same_settings(optimizer, expected))}()"]
+            f"{named(constants, same_settings(optimizer, expected))}()"]
     return tests
 
 
@@ -351,7 +351,7 @@ def _settings_tests(optimizer, settings, constants: dict) -> list | None:
     params = {id(p): p for group in optimizer.param_groups for p in group["params"]}
     if any(key not in params for key, _ in state):
         return None
-    optimizer_name = _named(constants, optimizer)
+    optimizer_name = named(constants, optimizer)
     tests = [f"len({optimizer_name}.param_groups) == {len(groups)}",
              f"len({optimizer_name}.state) == {len(state)}"]
     constants["is_"] = operator.is_
@@ -361,8 +361,8 @@ def _settings_tests(optimizer, settings, constants: dict) -> list | None:
         # of the same type too: a numpy.float64 learning rate equal to the float recorded
         # would make a float64 product of a float32 gradient (NumPy 2's promotion)
         by_value = " and ".join(
-            f"type({group}[{_named(constants, key)}]) is {_named(constants, type(value))} and "
-            f"{group}[{_named(constants, key)}] == {_named(constants, value)}"
+            f"type({group}[{named(constants, key)}]) is {named(constants, type(value))} and "
+            f"{group}[{named(constants, key)}] == {named(constants, value)}"
             for key, value in items) or "True"
         current = optimizer.param_groups[n] if n < len(optimizer.param_groups) else {}
         if [key for key in current if key != "params"] == [key for key, _ in items] and all(
@@ -370,21 +370,21 @@ def _settings_tests(optimizer, settings, constants: dict) -> list | None:
             # the very objects recorded, tested in one pass over the group's keys and one over
             # its values (touching fewer objects, which a step has pushed out of the caches); a
             # value replaced by an equal one is tested by value
-            tests.append(f"(all(map(is_, {group}, {_named(constants, tuple(current))})) and "
+            tests.append(f"(all(map(is_, {group}, {named(constants, tuple(current))})) and "
                          f"all(map(is_, {group}.values(), "
-                         f"{_named(constants, tuple(current.values()))})) or ({by_value}))")
+                         f"{named(constants, tuple(current.values()))})) or ({by_value}))")
         else:
             tests.append(f"({by_value})")
         if all(key in params for key in ids):
-            held = _named(constants, tuple(params[key] for key in ids))
+            held = named(constants, tuple(params[key] for key in ids))
             tests.append(f"len({group}['params']) == {len(ids)} and "
                          f"all(map(is_, {group}['params'], {held}))")
         else:
-            tests.append(f"tuple(map(id, {group}['params'])) == {_named(constants, ids)}")
+            tests.append(f"tuple(map(id, {group}['params'])) == {named(constants, ids)}")
     for key, buffers in state:
-        entry = f"{optimizer_name}.state[{_named(constants, params[key])}]"
+        entry = f"{optimizer_name}.state[{named(constants, params[key])}]"
         tests.append(f"len({entry}) == {len(buffers)}")
         # an array by identity, any other value by equality, as optimizer_settings has them
-        tests += [f"identity_or_value({entry}[{_named(constants, name)}]) == "
-                  f"{_named(constants, value)}" for name, value in buffers]
+        tests += [f"identity_or_value({entry}[{named(constants, name)}]) == "
+                  f"{named(constants, value)}" for name, value in buffers]
     return tests

@@ -17,7 +17,7 @@ import sys
 
 import numpy
 
-from .codegen import refs
+from .codegen import named, refs
 from .listing import flat
 
 
@@ -44,12 +44,12 @@ class HandedOut:
         constants.update(getrefcount=sys.getrefcount)
         written = []
         for parameter, gradient, read_back in self.given:
-            held = _named(constants, gradient)
-            in_grad = "" if read_back else f" - ({_named(constants, parameter)}.grad is {held})"
+            held = named(constants, gradient)
+            in_grad = "" if read_back else f" - ({named(constants, parameter)}.grad is {held})"
             written += [f"getrefcount({held}){in_grad}",
-                        f"getrefcount({_named(constants, gradient.data)})"]
+                        f"getrefcount({named(constants, gradient.data)})"]
             if gradient.data.base is not None:
-                written.append(f"getrefcount({_named(constants, gradient.data.base)})")
+                written.append(f"getrefcount({named(constants, gradient.data.base)})")
         return written
 
     def count_own(self) -> None:
@@ -93,9 +93,3 @@ def read_after_written(instructions, root, returned: set, gradient: int, written
                 return True
             began = True
     return began and gradient in returned
-
-
-def _named(constants: dict, value) -> str:
-    name = f"h{len(constants)}"
-    constants[name] = value
-    return name
