@@ -136,11 +136,15 @@ def to_numbers(cells: list[str], missing: numpy.ndarray) -> tuple[numpy.ndarray,
     text = ["nan" if gone else cell for cell, gone in zip(cells, missing)]
     try:
         values = numpy.array(text, dtype=numpy.float64)  # one C loop when every cell parses
-    except ValueError:
+    except ValueError:  # (number_or_nan refuses an underscore itself)
         values = numpy.array([number_or_nan(cell) for cell in text], dtype=numpy.float64)
-    # float() reads "1_000" as a Python literal, but in a CSV an underscore makes a code
-    # ("2021_03"), not the number 202103
-    values[numpy.fromiter(("_" in cell for cell in text), dtype=bool, count=len(text))] = numpy.nan
+    else:
+        # NumPy reads "1_000" as float() does, a Python literal, but in a CSV an underscore
+        # makes a code ("2021_03"), not the number 202103; the cells are looked at one by one
+        # only when the column has one
+        if "_" in "".join(text):
+            values[numpy.fromiter(("_" in cell for cell in text), dtype=bool,
+                                  count=len(text))] = numpy.nan
     # Infinity parses as a float but is no usable feature or target; nor is a number that
     # float32 cannot hold.
     with numpy.errstate(invalid="ignore"):
