@@ -32,6 +32,7 @@ class Update(NamedTuple):
     same_settings: object
     calls: list
     live: object
+    placed: list = ()  # the calls before the writes were counted together (schedule.Placed)
 
 
 def resolve(value, values):

@@ -3,12 +3,14 @@
 ``Program`` takes a recording's instructions, less what ``simplify.py`` shows a replay can leave
 out (a value computed twice, a ``.grad = None`` overwritten unseen), and prepares each one as a
 call with its arguments bound: an array operation writes its result with ``out=`` into a buffer
-allocated here, once (and shared with results whose lifetimes don't overlap); a view of a
-buffer that never moves is taken here, once; an array made from Python values is made here,
-once, unless the step writes into it. What is left for each call is a list of calls, written
-out as one Python function from the call's arguments to its results (codegen.py); only the
-instructions that read an input of the step, or a result made anew on each call (a gather by
-fancy index), read it from ``values`` each time.
+allocated here, once (and shared with results whose lifetimes don't overlap: buffer_plan.py);
+a view of a buffer that never moves is taken here, once; an array made from Python values is
+made here, once, unless the step writes into it. What is left for each call is a list of
+calls, written out as one Python function from the call's arguments to its results
+(codegen.py); only the instructions that read an input of the step, or a result made anew on
+each call (a gather by fancy index), read it from ``values`` each time. The call that tests an
+optimiser's settings on entry runs each parameter's update as soon as its gradient is final
+(schedule.py).
 """
 from __future__ import annotations
 
@@ -18,12 +20,14 @@ import operator
 import numpy
 
 from . import autograd, backend, listing
+from .buffer_plan import BufferPlan, buffers_of, empty, outliving
 from .codegen import (InputWrite, Update, binding_now, bound_call, call_resolved, guard,
                       refs, resolve, same_binding, same_settings, whole_call)
 from .errors import CompileError
 from .held_gradients import HandedOut, read_after_written
 from .listing import flat
-from .recording import Ref, structure_change
+from .recording import structure_change
+from .schedule import placed, updates_early
 from .simplify import Write, computed_once, counted_together, overwritten_nones, renamed_outputs
 from .tensor import Tensor, as_tensor
 
@@ -72,30 +76,6 @@ def _under(errors: dict, call):
         return call()
 
 
-def _empty(buffer):
-    """An uninitialised array laid out as the recorded one was (C order, or its axes' order)."""
-    if buffer.layout is None:
-        return numpy.empty(buffer.shape, buffer.dtype)
-    stored = numpy.empty([buffer.shape[axis] for axis in buffer.layout], buffer.dtype)
-    return stored.transpose(numpy.argsort(buffer.layout))
-
-
-def _buffers_of(output):
-    if output == () or type(output[0]) is tuple:
-        for item in output:
-            yield from _buffers_of(item)
-    elif output[0] == "buffer":
-        yield output[1]
-
-
-def _outliving(instructions, outputs, root) -> set:
-    """The buffers whose arrays outlive the call: what the step returns, and the gradients it
-    leaves in ``.grad``."""
-    return {root(slot) for slot in _buffers_of(outputs)} | {
-        root(i.arguments[0].index) for i in flat(instructions)
-        if i.kind == "set_grad" and i.arguments[0] is not None}
-
-
 def _takes_out(function) -> bool:
     return isinstance(function, numpy.ufunc) or function in OUT_FUNCTIONS or (
         isinstance(getattr(function, "__self__", None), numpy.ufunc))
@@ -109,7 +89,7 @@ class Program:
         self.instructions, alias = computed_once(
             recording.instructions, recording.root,
             lambda slot: self.buffers[recording.root(slot)].origin,
-            _outliving(recording.instructions, outputs, recording.root))
+            outliving(recording.instructions, outputs, recording.root))
         for buffer in self.buffers:  # a view of a result computed twice is a view of the first
             buffer.root = alias.get(buffer.root, buffer.root)
         self.inputs, self.outputs = inputs, renamed_outputs(outputs, alias)
@@ -142,17 +122,22 @@ class Program:
         self.steps, self.first_effect, self.snapshot_rng = [], len(self.instructions), False
         self.handed_out = HandedOut()  # the tensors a replay leaves in .grad
         self.constant = set()  # buffers the same on every call: made from Python values, or of them
-        self._plan_reuse(self.outputs)
+        self.plan = BufferPlan(self.buffers, self.values, self.instructions, self.outputs)
         unseen = overwritten_nones(self.instructions)
         settled, live_before = {}, False  # updates whose settings can be checked on entry
+        entries = []  # the steps, each with the buffers it reads and writes (schedule.py)
         for index, instruction in enumerate(self.instructions):
+            # an update that may move up (schedule.py) makes its temporaries apart
+            self.plan.apart = {} if instruction.kind == "optimizer" and not live_before else None
             step = None if index in unseen else self._step(index, instruction, values, dynamic,
                                                             written)
             live_before = live_before or instruction.kind == "live"
             if step is not None:
                 self.steps.append(step)
+                entries.append(placed(step, instruction, self.plan.root))
                 if type(step[0]) is Update and not live_before:
                     settled[id(step[0])] = (instruction.arguments[0], instruction.expected)
+        self.plan.apart = None
         self.steps = counted_together(self.steps)
         # ``replay(args)``: the call as one written function, from its arguments to its results
         written_call = functools.partial(
@@ -168,76 +153,15 @@ class Program:
         self.replay = written_call(self.steps)
         # ``call(args)`` tests first whether the call replays this program (MISSED if not):
         # the updates whose settings it tested then run unchecked, as nothing the replay runs
-        # before them (no schedule stepped live) changes them
+        # before them (no schedule stepped live) changes them, each parameter's as soon as its
+        # gradient is final (schedule.py)
+        self.scheduled = counted_together(updates_early(entries, set(settled)))
         self.call = written_call(
-            [step for call, store in self.steps for step in (
-                [(inner, None) for inner in call.calls] if id(call) in settled
-                else [(call, store)])],
+            self.scheduled,
             entered=(signature, [(tensor, shape, dtype) for tensor, _, shape, dtype
                                  in self.gradients], self.guards, self.modules,
                      list(settled.values()), self.cleared, self.names),
             more_tests=self.handed_out.tests)
-
-    def _plan_reuse(self, outputs) -> None:
-        """Buffers are reused, as a register allocator reuses registers: once the last operation
-        reading a result has run, its buffer may take a later result of its shape and dtype.
-        The operations are the same, so are the numbers; the program touches less memory (the
-        limit reuses a handful of buffers too). Results that outlive the call don't take part:
-        what the step returns, and the gradients it leaves in ``.grad``."""
-        order = list(flat(self.instructions))
-        self.position = {id(instruction): n for n, instruction in enumerate(order)}
-        end = {}
-        for n, instruction in enumerate(order):
-            for slot in (instruction.result, *instruction.results):
-                if slot is not None:
-                    end.setdefault(self._root(slot), n)
-            for slot in refs((instruction.arguments, instruction.keywords)):
-                end[self._root(slot)] = n
-        kept = _outliving(self.instructions, outputs, self._root)
-        self.ends = sorted((n, root) for root, n in end.items() if root not in kept)
-        self.kept = kept
-        self.pooled, self.free = set(), {}
-
-    def _root(self, slot: int) -> int:
-        root = self.buffers[slot].root
-        return slot if root is None else root
-
-    def _allocate(self, slot: int):
-        """A buffer for ``slot``: a free one of its shape, dtype and layout, or a new one. A
-        result that outlives the call gets its own: the next call may read it (a gradient
-        accumulated across calls) after the operations that would share its memory."""
-        buffer = self.buffers[slot]
-        free = None if slot in self.kept else self.free.get(
-            (buffer.shape, buffer.dtype, buffer.layout))
-        self.values[slot] = free.pop() if free else _empty(buffer)
-        self.pooled.add(slot)
-        return self.values[slot]
-
-    def _release_before(self, position: int) -> None:
-        while self.ends and self.ends[0][0] < position:
-            self._free(self.ends.pop(0)[1])
-
-    def _free(self, root: int) -> None:
-        if root in self.pooled:
-            buffer = self.buffers[root]
-            key = (buffer.shape, buffer.dtype, buffer.layout)
-            self.free.setdefault(key, []).append(self.values[root])
-
-    def _release_read_in_place(self, instruction) -> None:
-        """In place, as the limit writes ``a *= b``: an elementwise operation may write its result
-        over an argument it is the last to read, when that argument is a whole buffer of the
-        program and no view of it is read too (element i is then read and written at one
-        address, before any other: the numbers are those of a separate buffer)."""
-        position = self.position[id(instruction)]
-        if not isinstance(instruction.function, numpy.ufunc):
-            return
-        direct = {a.index for a in instruction.arguments if type(a) is Ref}
-        read = [(slot, self._root(slot)) for slot in refs(instruction.arguments)]
-        read += [(None, self._root(slot)) for slot in refs(instruction.keywords)]
-        whole = direct - {root for slot, root in read if slot != root}
-        for entry in [entry for entry in self.ends if entry[0] == position and entry[1] in whole]:
-            self.ends.remove(entry)
-            self._free(entry[1])
 
     def _step(self, index, instruction, values, dynamic, written):
         """``_array_step``, under the floating-point error handling the operation was recorded
@@ -256,7 +180,7 @@ class Program:
         that an eager run of the same call would not simply redo."""
         kind, function, result = instruction.kind, instruction.function, instruction.result
         arguments, keywords = instruction.arguments, instruction.keywords
-        self._release_before(self.position[id(instruction)])
+        self.plan.release_before(self.plan.position[id(instruction)])
         if kind in ("version", "input_version", "optimizer", "live") or any(
                 self.buffers[root].origin != "made" for root in instruction.writes) or (
                 kind == "set_grad" and id(function) in self.grads_read):
@@ -268,14 +192,14 @@ class Program:
                 return None
             # a buffer like any result's, shared with those whose lifetimes don't overlap: an
             # empty one is uninitialised in eager mode too, a filled one is filled on each call
-            self._allocate(result)
+            self.plan.allocate(result)
             if function in (numpy.empty, numpy.empty_like):
                 return None
             return functools.partial(numpy.copyto, values[result], instruction.expected), None
         if kind == "draw":
             buffer = self.buffers[result]
             if function in ("random", "standard_normal") and buffer.dtype == numpy.float64:
-                values[result] = _empty(buffer)
+                values[result] = empty(buffer)
                 return functools.partial(_draw, function, arguments, keywords, values,
                                          values[result]), None
             dynamic.add(result)
@@ -290,9 +214,9 @@ class Program:
             if source is None or source.index not in dynamic:
                 gradient = None if source is None else as_tensor(values[source.index])
                 if gradient is not None:
-                    returned = {self._root(slot) for slot in _buffers_of(self.outputs)}
+                    returned = {self.plan.root(slot) for slot in buffers_of(self.outputs)}
                     self.handed_out.add(function, gradient, any(
-                        read_after_written(self.instructions, self._root, returned, slot,
+                        read_after_written(self.instructions, self.plan.root, returned, slot,
                                            source.index)
                         for tensor, slot, _, _ in self.gradients if tensor is function))
                 return functools.partial(setattr, function, "grad", gradient), None
@@ -309,7 +233,7 @@ class Program:
             return functools.partial(function, *arguments), None
         moving = any(slot in dynamic for slot in refs((arguments, keywords)))
         if instruction.results:  # a ufunc with several outputs, each into its buffer
-            out = tuple(self._allocate(slot) for slot in instruction.results)
+            out = tuple(self.plan.allocate(slot) for slot in instruction.results)
             if moving:
                 return bound_call(function, arguments, keywords, values, dynamic, out), None
             return functools.partial(function, *resolve(arguments, values), out=out,
@@ -320,7 +244,7 @@ class Program:
                 self.constant.add(result)
             return None
         if kind == "op" and result is not None and not instruction.results and \
-                self._root(result) not in written | self.kept and self._constant(arguments, keywords):
+                self.plan.root(result) not in written | self.plan.kept and self._constant(arguments, keywords):
             # of constants only (a causal mask made from its shape): the same result on every
             # call, computed here, once
             values[result] = call_resolved(function, arguments, keywords, values)
@@ -337,8 +261,7 @@ class Program:
                 dynamic.add(result)
             scalar = result is not None and self.buffers[result].shape == ()
             return bound_call(function, arguments, keywords, values, dynamic, scalar=scalar), result
-        self._release_read_in_place(instruction)
-        self._allocate(result)
+        self.plan.allocate(result, self.plan.read_in_place(instruction))
         if moving:
             return bound_call(function, arguments, keywords, values, dynamic, values[result]), None
         return functools.partial(function, *resolve(arguments, values), out=values[result],
@@ -356,15 +279,16 @@ class Program:
         update = instruction.keywords["update"]
         if update is None:
             return live
-        calls = []
+        steps = []
         for inner in update:
             step = self._step(index, inner, values, dynamic, written)
             if step is not None and step[1] is not None:
                 return live  # an operation whose arguments move: not worth a special case
             if step is not None:
-                calls.append(step[0])
-        calls = [call for call, _ in counted_together([(call, None) for call in calls])]
-        return Update(same_settings(instruction.arguments[0], instruction.expected), calls, live)
+                steps.append(placed(step, inner, self.plan.root, self.plan.taken_over.get(inner.result)))
+        calls = [call for call, _ in counted_together([(step.call, None) for step in steps])]
+        return Update(same_settings(instruction.arguments[0], instruction.expected), calls, live,
+                      steps)
 
     def first_draw(self, before: int) -> bool:
         return any(i.kind == "draw" for i in self.instructions[:before])

@@ -1,0 +1,132 @@
+"""Where a replay's results live: buffers reused as a register allocator reuses registers.
+
+Once the last operation reading a result has run, its buffer may take a later result of its
+shape, dtype and layout. The operations are the same, so are the numbers; the program touches
+less memory (the limit reuses a handful of buffers too). Results that outlive the call don't
+take part: what the step returns, and the gradients it leaves in ``.grad``.
+"""
+from __future__ import annotations
+
+import numpy
+
+from .codegen import refs
+from .listing import flat
+from .recording import Ref
+
+
+def empty(buffer):
+    """An uninitialised array laid out as the recorded one was (C order, or its axes' order)."""
+    if buffer.layout is None:
+        return numpy.empty(buffer.shape, buffer.dtype)
+    stored = numpy.empty([buffer.shape[axis] for axis in buffer.layout], buffer.dtype)
+    return stored.transpose(numpy.argsort(buffer.layout))
+
+
+def buffers_of(output):
+    if output == () or type(output[0]) is tuple:
+        for item in output:
+            yield from buffers_of(item)
+    elif output[0] == "buffer":
+        yield output[1]
+
+
+def outliving(instructions, outputs, root) -> set:
+    """The buffers whose arrays outlive the call: what the step returns, and the gradients it
+    leaves in ``.grad`` (not one it replaces later: ``zero_grad()`` after ``optimizer.step()``)."""
+    left = {id(i.function): i.arguments[0] for i in flat(instructions) if i.kind == "set_grad"}
+    return {root(slot) for slot in buffers_of(outputs)} | {
+        root(source.index) for source in left.values() if source is not None}
+
+
+class BufferPlan:
+    """The buffers of a program's results, given out in the order of its instructions."""
+
+    def __init__(self, buffers, values, instructions, outputs):
+        """``values``: the program's list of arrays, filled in as buffers are given out. While
+        ``apart`` is a dict, the results given out are an optimiser's update's, which share
+        only with each other (schedule.py may move the update up)."""
+        self.buffers, self.values = buffers, values
+        order = list(flat(instructions))
+        self.position = {id(instruction): n for n, instruction in enumerate(order)}
+        end = {}
+        for n, instruction in enumerate(order):
+            for slot in (instruction.result, *instruction.results):
+                if slot is not None:
+                    end.setdefault(self.root(slot), n)
+            for slot in refs((instruction.arguments, instruction.keywords)):
+                end[self.root(slot)] = n
+        kept = outliving(instructions, outputs, self.root)
+        self.ends = sorted((n, root) for root, n in end.items() if root not in kept)
+        self.kept = kept
+        self.pooled, self.free, self.apart = {}, {}, None  # a pooled buffer -> its pool
+        self.taken_over = {}  # an update's result -> the buffer it took over (read last)
+
+    def root(self, slot: int) -> int:
+        root = self.buffers[slot].root
+        return slot if root is None else root
+
+    def allocate(self, slot: int, read_last=()):
+        """A buffer for ``slot``: a free one of its shape, dtype and layout, or a new one. A
+        result that outlives the call gets its own: the next call may read it (a gradient
+        accumulated across calls) after the operations that would share its memory.
+        ``read_last``: the buffers the operation is the last to read, free from here on."""
+        buffer = self.buffers[slot]
+        key = (buffer.shape, buffer.dtype, buffer.layout)
+        if self.apart is not None:
+            # An update's temporaries share only with each other, as the update may run earlier
+            # than recorded (schedule.py), when a buffer freed before its place is in use; or
+            # with what the operation itself reads last (a gradient), which the schedule then
+            # counts as written by it, and which goes back to its own pool, never to another
+            # update's operations (other results had it before, which may be in use where
+            # those run)
+            for root in read_last:
+                if root in self.pooled and slot not in self.kept and key == (
+                        self.buffers[root].shape, self.buffers[root].dtype,
+                        self.buffers[root].layout):
+                    self.values[slot], self.pooled[slot] = self.values[root], self.pooled[root]
+                    self.taken_over[slot] = root
+                    del self.pooled[root]
+                    break
+            else:
+                root = None
+            for other in read_last:
+                if other != root:
+                    self.free_buffer(other)
+            if root is not None:
+                return self.values[slot]
+        else:
+            for root in read_last:
+                self.free_buffer(root)
+        pool = self.free if self.apart is None else self.apart
+        free = None if slot in self.kept else pool.get(key)
+        self.values[slot] = free.pop() if free else empty(buffer)
+        self.pooled[slot] = pool
+        return self.values[slot]
+
+    def release_before(self, position: int) -> None:
+        while self.ends and self.ends[0][0] < position:
+            self.free_buffer(self.ends.pop(0)[1])
+
+    def free_buffer(self, root: int) -> None:
+        if root in self.pooled:
+            buffer = self.buffers[root]
+            key = (buffer.shape, buffer.dtype, buffer.layout)
+            self.pooled[root].setdefault(key, []).append(self.values[root])
+
+    def read_in_place(self, instruction) -> list:
+        """In place, as the limit writes ``a *= b``: an elementwise operation may write its result
+        over an argument it is the last to read, when that argument is a whole buffer of the
+        program and no view of it is read too (element i is then read and written at one
+        address, before any other: the numbers are those of a separate buffer). The arguments
+        it may write over, free from here on."""
+        position = self.position[id(instruction)]
+        if not isinstance(instruction.function, numpy.ufunc):
+            return []
+        direct = {a.index for a in instruction.arguments if type(a) is Ref}
+        read = [(slot, self.root(slot)) for slot in refs(instruction.arguments)]
+        read += [(None, self.root(slot)) for slot in refs(instruction.keywords)]
+        whole = direct - {root for slot, root in read if slot != root}
+        freed = [entry for entry in self.ends if entry[0] == position and entry[1] in whole]
+        for entry in freed:
+            self.ends.remove(entry)
+        return [root for _, root in freed]

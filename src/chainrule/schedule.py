@@ -1,0 +1,88 @@
+"""An optimiser's recorded update, moved up into the backward, as the limit does it.
+
+The limit (benchmarks/mlp.py) updates each layer as soon as that layer's gradient is computed,
+while the gradient is still in the caches; a recording has ``optimizer.step()`` after the whole
+backward, when the first layers' gradients have been pushed out by the last ones'. On a batch-128
+MLP step the difference is 1.5% (benchmarks/compile_steps.py). So the replay that tests the
+optimiser's settings on entry runs each parameter's update just after the last operation it
+depends on: the last to write what the update reads or writes, or to read what it writes.
+Nothing else moves, and only operations that share no buffer change places, so every number
+is the same; nothing moves above a check on a value, a random draw or a step run live.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .codegen import Update, refs
+
+FIXED = ("branch", "draw", "live", "attribute", "optimizer")  # nothing moves above these
+
+
+class Placed(NamedTuple):
+    """A step of a replay, (call, store), with the buffers (roots) it reads and writes."""
+    call: object
+    store: object
+    reads: frozenset
+    writes: frozenset
+    fixed: bool
+
+
+def placed(step, instruction, root, taken_over=None) -> Placed:
+    """``step`` of ``instruction``; ``taken_over``: a buffer it writes its result over (read
+    last). Setting a ``.grad`` reads no array: only Python could look at it, and none runs
+    between the steps of a replay that tested the settings on entry."""
+    call, store = step
+    reads = frozenset() if instruction.kind == "set_grad" else frozenset(
+        root(slot) for slot in refs((instruction.arguments, instruction.keywords)))
+    writes = frozenset([root(slot) for slot in (instruction.result, *instruction.results,
+                                                taken_over) if slot is not None]
+                       + [root(slot) for slot in instruction.writes])
+    return Placed(call, store, reads, writes, instruction.kind in FIXED)
+
+
+def groups(update: list) -> list:
+    """The update's array operations (``Placed``) in groups that share no buffer that one of
+    them writes: a parameter's update, as a rule; in each group, in their order."""
+    operations = [step for step in update if step.writes]  # (not the writes it counts)
+    written = frozenset().union(*(step.writes for step in operations))
+    parent = list(range(len(operations)))
+
+    def find(n):
+        while parent[n] != n:
+            n = parent[n] = parent[parent[n]]
+        return n
+
+    first = {}  # a written buffer -> the first operation that touches it
+    for n, step in enumerate(operations):
+        for root in (step.reads | step.writes) & written:
+            parent[find(n)] = find(first.setdefault(root, n))
+    grouped = {}
+    for n, step in enumerate(operations):
+        grouped.setdefault(find(n), []).append(step)
+    return list(grouped.values())
+
+
+def _conflicts(step: Placed, reads: frozenset, writes: frozenset) -> bool:
+    return step.fixed or bool(step.writes & (reads | writes)) or bool(step.reads & writes)
+
+
+def updates_early(steps: list, settled: set) -> list:
+    """``steps`` (``Placed``, an update's own ``Placed`` steps in ``Update.placed``) as the steps
+    of a replay, (call, store): the updates in ``settled`` (whose settings the replay tested on
+    entry) taken apart, each group of their operations just after the last step it depends
+    on, their writes to count where the update was."""
+    out = []
+    for step in steps:
+        if type(step.call) is not Update or id(step.call) not in settled:
+            out.append(step)
+            continue
+        update = step.call.placed
+        for group in groups(update):
+            reads = frozenset().union(*(member.reads for member in group))
+            writes = frozenset().union(*(member.writes for member in group))
+            at = len(out)
+            while at > 0 and not _conflicts(out[at - 1], reads, writes):
+                at -= 1
+            out[at:at] = group
+        out.extend(member for member in update if not member.writes)
+    return [(step.call, step.store) for step in out]

@@ -1,0 +1,201 @@
+"""A replay updates each parameter as soon as its gradient is final (schedule.py), and a step
+that lets go of its gradients after the update updates in place of them: the limit's order and
+memory, and still the eager step bit for bit.
+
+Each test trains an eager and a compiled copy of a model from the same weights and compares
+losses, weights, gradients and write counts with exact equality.
+"""
+import numpy
+import pytest
+
+import chainrule
+import chainrule.nn.functional as F
+from chainrule import nn, optim
+
+OPTIMIZERS = {
+    "sgd": dict(lr=0.1),
+    "momentum and weight decay": dict(lr=0.05, momentum=0.9, weight_decay=1e-3),
+    "nesterov": dict(lr=0.05, momentum=0.9, nesterov=True),
+    "dampening": dict(lr=0.05, momentum=0.9, dampening=0.5, weight_decay=1e-2),
+}
+
+
+def data(count, size=8, features=8, classes=8, seed=0):
+    rng = numpy.random.default_rng(seed)
+    return [(chainrule.tensor(rng.standard_normal((size, features)).astype(numpy.float32)),
+             chainrule.tensor(rng.integers(0, classes, size))) for _ in range(count)]
+
+
+def twins(body, settings, layers=4, width=8):
+    """Two MLPs of ``layers`` Linear(width, width) with ReLUs, the same weights, each with SGD
+    (``settings``) and the step ``(x, y) ↦ body(model, optimizer, x, y)``. Every weight, every
+    gradient and every hidden layer at batch 8 has the shape (8, 8): a replay that let an
+    update's temporaries share memory with the backward's would show in the numbers."""
+    made = []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        parts = []
+        for _ in range(layers):
+            parts += [nn.Linear(width, width), nn.ReLU()]
+        model = nn.Sequential(*parts[:-1])
+        optimizer = optim.SGD(model.parameters(), **settings)
+
+        def step(x, y, model=model, optimizer=optimizer):
+            return body(model, optimizer, x, y)
+        made.append((model, step))
+    return made
+
+
+def zero_grad_last(model, optimizer, x, y):
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    return loss
+
+
+def zero_grad_first(model, optimizer, x, y):
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def run_both(made, batches):
+    """The eager losses and the compiled ones (as lists of tuples of floats), and the compiled
+    step; the two models end in the same state, write counts included."""
+    (eager_model, eager), (compiled_model, step) = made
+    compiled = chainrule.compile(step)
+    results = [[_items(run(x, y)) for x, y in batches] for run in (eager, compiled)]
+    for p, q in zip(eager_model.parameters(), compiled_model.parameters()):
+        numpy.testing.assert_array_equal(p.data, q.data)
+        assert p._version == q._version
+        assert (p.grad is None) == (q.grad is None)
+        if p.grad is not None:
+            numpy.testing.assert_array_equal(p.grad.data, q.grad.data)
+    assert compiled.recordings == 1
+    return results[0], results[1], compiled
+
+
+def _items(result):
+    if isinstance(result, tuple):
+        return tuple(item.item() if item.data.size == 1 else item.data.tobytes()
+                     for item in result)
+    return result.item()
+
+
+def position_of(program, function, *arrays):
+    """Where in the replay's order the call of ``function`` on ``arrays`` (by identity) is."""
+    for position, (call, _) in enumerate(program.scheduled):
+        inner = call.args[1] if getattr(call, "func", None) is not None and \
+            call.func.__name__ == "_under" else call
+        if getattr(inner, "func", None) is function and all(
+                any(argument is array for argument in inner.args) for array in arrays):
+            return position
+    raise AssertionError(f"no call of {function} on those arrays")
+
+
+@pytest.mark.parametrize("body", [zero_grad_last, zero_grad_first])
+@pytest.mark.parametrize("settings", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
+def test_updates_moved_into_the_backward_give_the_eager_numbers(settings, body):
+    eager, compiled, step = run_both(twins(body, settings), data(6))
+    assert compiled == eager
+
+
+def test_each_weight_is_updated_before_the_gradients_of_the_layers_below_are_computed():
+    """The last layer's weight is updated right after its gradient, before the first layer's
+    gradient is computed, as the limit does, not after the whole backward as recorded."""
+    made = twins(zero_grad_last, OPTIMIZERS["sgd"], layers=3)
+    _, _, step = run_both(made, data(4))
+    program, model = step.program, made[1][0]
+    update_last = position_of(program, numpy.subtract, model[-1].weight.data)
+    update_first = position_of(program, numpy.subtract, model[0].weight.data)
+    products = [position for position, (call, _) in enumerate(program.scheduled)
+                if getattr(call, "func", None) is numpy.dot]  # the last: the first layer's W̄
+    assert update_last < products[-1] < update_first
+
+
+def test_a_step_that_lets_go_of_its_gradients_updates_in_their_place():
+    """zero_grad() after the update: no gradient outlives the call, so the update scales each
+    gradient where it lies (no scratch the size of the weights), and p.grad is None after."""
+    sizes = {}
+    for body in (zero_grad_first, zero_grad_last):
+        made = twins(body, OPTIMIZERS["sgd"])
+        _, _, step = run_both(made, data(3))
+        arrays = {id(value if value.base is None else value.base): value
+                  for value in step.program.values if isinstance(value, numpy.ndarray)}
+        sizes[body] = sum(value.nbytes for value in arrays.values())
+        weights = sum(p.data.nbytes for p in made[1][0].parameters() if p.ndim == 2)
+        if body is zero_grad_last:
+            assert all(p.grad is None for p in made[1][0].parameters())
+    # kept: every gradient, and a scratch for each weight's update
+    assert sizes[zero_grad_first] - sizes[zero_grad_last] >= weights
+
+
+def test_a_weight_read_after_the_backward_is_read_before_its_update():
+    def body(model, optimizer, x, y):
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        norms = sum((p * p).sum() for p in model.parameters())  # the weights before the update
+        optimizer.step()
+        optimizer.zero_grad()
+        return loss, norms
+    eager, compiled, _ = run_both(twins(body, OPTIMIZERS["momentum and weight decay"]), data(5))
+    assert compiled == eager
+
+
+def test_a_gradient_read_after_the_update_is_not_overwritten_by_it():
+    def body(model, optimizer, x, y):
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        norms = sum((p.grad * p.grad).sum() for p in model.parameters())
+        optimizer.zero_grad()
+        return loss, norms
+    eager, compiled, _ = run_both(twins(body, OPTIMIZERS["sgd"]), data(5))
+    assert compiled == eager
+
+
+def test_gradients_clipped_in_place_are_clipped_before_the_update():
+    def body(model, optimizer, x, y):
+        loss = F.cross_entropy(model(x), y) * 50  # large enough to clip
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+        optimizer.step()
+        optimizer.zero_grad()
+        return loss
+    eager, compiled, _ = run_both(twins(body, OPTIMIZERS["nesterov"]), data(5))
+    assert compiled == eager
+
+
+def test_a_weight_used_twice_is_updated_once_its_gradient_has_both_parts():
+    def body(model, optimizer, x, y):
+        hidden = model[0](x).relu()
+        loss = F.cross_entropy(model[0](hidden), y)  # the first layer twice
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        return loss
+    eager, compiled, _ = run_both(twins(body, OPTIMIZERS["momentum and weight decay"]), data(5))
+    assert compiled == eager
+
+
+def test_an_update_whose_settings_change_runs_live_with_the_gradients_it_needs():
+    """A new learning rate: the replay runs the optimiser's step itself, which reads every
+    p.grad; a step that lets go of them after still gives it whole gradients."""
+    made = twins(zero_grad_last, OPTIMIZERS["momentum and weight decay"])
+    (eager_model, eager), (compiled_model, step) = made
+    compiled = chainrule.compile(step)
+    optimizers = [optim_of(eager), optim_of(step)]
+    for n, (x, y) in enumerate(data(8)):
+        if n == 5:
+            for optimizer in optimizers:
+                optimizer.param_groups[0]["lr"] = 0.01
+        assert compiled(x, y).item() == eager(x, y).item()
+    for p, q in zip(eager_model.parameters(), compiled_model.parameters()):
+        numpy.testing.assert_array_equal(p.data, q.data)
+
+
+def optim_of(step):
+    return step.__defaults__[1]
