@@ -288,3 +288,36 @@ def test_a_loss_that_puts_the_random_generator_back_trains_eagerly_to_the_same_w
     compiled = train(True, loss=same_mask_every_step, dtype=dtype)
     assert_same_run(eager, compiled)
     assert compiled[0].compiled is False and "random generator's state" in compiled[2]
+
+
+def test_fit_lets_go_of_the_gradients_after_each_update_and_ignores_the_callers():
+    """The step ends with zero_grad() (a compiled step then updates in place of the gradients,
+    as the NumPy limit does): none are left after fit, and gradients the caller left before
+    fit don't enter its first step."""
+    clean = train(True, "sgd")
+
+    def stale_gradients(model):
+        for p in model.parameters():
+            p.grad = chainrule.tensor(numpy.ones(p.shape, dtype=numpy.float32))
+    for compile in (False, True):
+        left = []
+        run = train(compile, "sgd", prepare=lambda model: (stale_gradients(model), left.append(model)))
+        assert_same_run(clean, run)
+        assert all(p.grad is None for p in left[0].parameters())
+
+
+def test_a_recording_that_fails_after_the_backward_is_undone_with_its_gradients(monkeypatch):
+    """The call whose recording fails is run again eagerly; the gradients its backward set are
+    let go of first, as fit's step doesn't zero them before its own backward."""
+    eager = train(False, "sgd")
+    step, calls = optim.SGD.step, []
+
+    def fails_once(self, closure=None):
+        calls.append(None)
+        if len(calls) == 2:  # the second step: the one recorded
+            raise RuntimeError("an optimiser that fails once")
+        return step(self, closure)
+    monkeypatch.setattr(optim.SGD, "step", fails_once)
+    compiled = train(True, "sgd")
+    assert "recording the step failed (RuntimeError: an optimiser that fails once)" in compiled[2]
+    assert_same_run(eager, compiled)

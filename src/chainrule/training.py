@@ -267,14 +267,20 @@ def _say_where_it_resumes(first_epoch: int, epochs: int, checkpoint_dir, stream)
 
 def _sgd_step(model, stepping, loss, optimizer, clip_grad_norm, compile: bool,
               say) -> TrainingStep:
-    """θ ← θ − η ∇θ L on a batch: ``step(inputs, targets, weight)`` → the batch's loss."""
+    """θ ← θ − η ∇θ L on a batch: ``step(inputs, targets, weight)`` → the batch's loss.
+
+    Each step lets go of its gradients once they are used (``zero_grad()`` after the update, as
+    nanoGPT does), so none are kept between steps: a compiled step then updates each weight in
+    place of its gradient, as the NumPy limit does (benchmarks/compile_steps.py)."""
+    optimizer.zero_grad()  # (gradients the caller left)
+
     def sgd_step(batch_inputs, batch_targets, weight):
         batch_loss = loss(stepping(batch_inputs), batch_targets)
-        optimizer.zero_grad()
         (batch_loss if weight == 1 else batch_loss * weight).backward()
         if clip_grad_norm is not None:
             clip_grad_norm_(model.parameters(), clip_grad_norm)
         optimizer.step()
+        optimizer.zero_grad()
         return batch_loss
     why_eager = AVERAGED_IN_HOOKS if stepping is not model else None
     return TrainingStep(sgd_step, model, optimizer, compile, why_eager, say)

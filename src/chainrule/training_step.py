@@ -16,9 +16,9 @@ with the same weights, bit for bit, as an eager one. It runs eagerly instead
   second call with a batch shape, or any later one that records again (a state the guards
   tell apart). That call is undone first (the model's weights and buffers, the optimiser's
   state, the learning-rate schedule given as ``scheduler`` when the step steps it, and the
-  random generator put back as they were before it) and then run eagerly, so the run goes on
-  exactly as an eager run would; an error of the step itself (a label out of range) comes
-  again from the eager call, as eager mode raises it.
+  random generator put back as they were before it, and its gradients let go of) and then
+  run eagerly, so the run goes on exactly as an eager run would; an error of the step itself
+  (a label out of range) comes again from the eager call, as eager mode raises it.
 
 Either way one note says why it runs eagerly.
 """
@@ -88,5 +88,6 @@ class TrainingStep:
         backend.set_rng_state(random_state)
         self.model.load_state_dict(weights)
         self.optimizer.load_state_dict(optimizer_state)
+        self.optimizer.zero_grad()  # (what the failed call left: fit's step doesn't zero first)
         if schedule is not None:
             self.scheduler.load_state_dict(schedule)
