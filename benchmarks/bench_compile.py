@@ -4,8 +4,8 @@ The 784-256-256-10 MLP with plain SGD (benchmarks/mlp.py): one epoch at batch 12
 sigmoid, and the time per step at batch 16 and batch 1 (ReLU); then one training step of the
 GPT of bench_transformer.py (forward, backward, clipping, AdamW), compiled against eager
 (bench_transformer.py times the compiled step beside eager chainrule and PyTorch). The MLP's
-rows time the limit keeping its gradients too (``mlp.NumpyMLP``'s ``keep_gradients``: the
-update through a scratch buffer, as an engine whose ``p.grad`` survives the step must do it).
+rows time a compiled step and a limit that keep their gradients too (``keep_gradients``: the
+update through a scratch buffer, as a step whose ``p.grad`` survives it must do it).
 Before anything is timed, the compiled and the eager model train side by side from the same
 weights and must end with bitwise the same losses and weights.
 
@@ -28,8 +28,9 @@ SETTINGS = [("epoch", 128, "relu", 469), ("epoch", 128, "sigmoid", 469),
 class CompiledMLP(mlp.ChainruleMLP):
     """The same model and step as ChainruleMLP, the step wrapped in chainrule.compile."""
 
-    def __init__(self, layers, activation: str = "relu", lr: float = mlp.LEARNING_RATE):
-        super().__init__(layers, activation, lr)
+    def __init__(self, layers, activation: str = "relu", lr: float = mlp.LEARNING_RATE,
+                 keep_gradients: bool = False):
+        super().__init__(layers, activation, lr, keep_gradients)
         self.compiled = self.chainrule.compile(super().step)
 
     def step(self, x, labels):
@@ -40,16 +41,18 @@ def check_bitwise(activation: str, batch_size: int, steps: int = 6) -> None:
     """Compiled and eager from the same weights: every loss and every weight bit for bit."""
     images, labels = mlp.make_data(batch_size * steps, seed=2)
     layers = mlp.initial_weights(activation, seed=2)
-    eager, compiled = mlp.ChainruleMLP(layers, activation), CompiledMLP(layers, activation)
-    for x, t in mlp.batches(images, labels, batch_size):
-        a, b = eager.step(x, t).item(), compiled.step(x, t).item()
-        if a != b:
-            raise SystemExit(f"compiled and eager losses differ ({activation}, batch "
-                             f"{batch_size}): {b!r} against {a!r}")
-    for p, q in zip(eager.model.parameters(), compiled.model.parameters()):
-        if not numpy.array_equal(p.data, q.data):
-            raise SystemExit(f"compiled and eager weights differ ({activation}, batch "
-                             f"{batch_size})")
+    for keep in (False, True):
+        eager = mlp.ChainruleMLP(layers, activation, keep_gradients=keep)
+        compiled = CompiledMLP(layers, activation, keep_gradients=keep)
+        for x, t in mlp.batches(images, labels, batch_size):
+            a, b = eager.step(x, t).item(), compiled.step(x, t).item()
+            if a != b:
+                raise SystemExit(f"compiled and eager losses differ ({activation}, batch "
+                                 f"{batch_size}): {b!r} against {a!r}")
+        for p, q in zip(eager.model.parameters(), compiled.model.parameters()):
+            if not numpy.array_equal(p.data, q.data):
+                raise SystemExit(f"compiled and eager weights differ ({activation}, batch "
+                                 f"{batch_size})")
 
 
 def gpt_steps(quick: bool) -> dict:
@@ -98,7 +101,9 @@ def main() -> None:
         check_bitwise(activation, batch_size)
         images, labels = mlp.make_data(batch_size * steps)
         layers = mlp.initial_weights(activation)
-        makers = {"compiled": CompiledMLP, "eager": mlp.ChainruleMLP, "numpy limit": mlp.NumpyMLP,
+        keeping = functools.partial(CompiledMLP, keep_gradients=True)
+        makers = {"compiled": CompiledMLP, "compiled keeping gradients": keeping,
+                  "eager": mlp.ChainruleMLP, "numpy limit": mlp.NumpyMLP,
                   "limit keeping gradients": functools.partial(mlp.NumpyMLP, keep_gradients=True)}
         candidates = {}
         for name, maker in makers.items():

@@ -7,10 +7,11 @@ the ratio of the medians, of the minima and the median of the per-round ratios; 
 times with the thread's CPU clock, which a wait for a core does not advance. To compare two
 versions of chainrule, run it with each on PYTHONPATH, one after the other, a few times;
 ``--eager`` times the eager step instead (it needs no ``chainrule.compile``, so it runs on any
-version of the engine). ``--keep-gradients`` times a third candidate beside the limit: the
-limit keeping its gradients (the update through a scratch buffer, as an engine whose ``p.grad``
-survives the step must do it). Three candidates in turn leave the caches otherwise than two, so
-compare ratios measured the same way:
+version of the engine). The step lets go of its gradients after the update, as fit's does;
+``--keep-gradients`` times a step that keeps them (``zero_grad()`` first) and, beside the limit,
+the limit keeping its gradients (the update through a scratch buffer, as a step whose
+``p.grad`` survives it must do it). Three candidates in turn leave the caches otherwise than
+two, so compare ratios measured the same way:
 
     python benchmarks/compile_steps.py --batch 1 --rounds 1500 --steps 4 --cpu
     mkdir -p /tmp/old && git archive 62eca1d src | tar -x -C /tmp/old && \\
@@ -37,7 +38,7 @@ def main() -> None:
     parser.add_argument("--cpu", action="store_true", help="the thread's CPU time, not wall")
     parser.add_argument("--eager", action="store_true", help="the eager step, not the compiled")
     parser.add_argument("--keep-gradients", action="store_true",
-                        help="time the limit keeping its gradients too")
+                        help="a step that keeps its gradients, and the limit keeping its too")
     args = parser.parse_args()
     harness.limit_threads(1, torch=False)
     images, labels = mlp.make_data(args.batch * 64)
@@ -47,7 +48,7 @@ def main() -> None:
     else:
         from bench_compile import CompiledMLP  # (imports chainrule.compile, which --eager skips)
         maker, mode = CompiledMLP, "compiled"
-    candidates = {mode: maker(layers, args.activation),
+    candidates = {mode: maker(layers, args.activation, keep_gradients=args.keep_gradients),
                   "limit": mlp.NumpyMLP(layers, args.activation)}
     if args.keep_gradients:
         candidates["limit keeping gradients"] = mlp.NumpyMLP(layers, args.activation,

@@ -65,9 +65,10 @@ class NumpyMLP(SteppedMLP):
 
     f′ is read off the activation itself: ReLU′ = [A > 0], σ′ = A(1 − A).
 
-    The update scales each W̄ℓ in place, so the gradients don't survive the step. An engine must
-    keep them (``p.grad`` after ``optimizer.step()``): ``keep_gradients=True`` updates through a
-    scratch buffer instead, W ← W − (η W̄) as chainrule's SGD computes it, the same numbers.
+    The update scales each W̄ℓ in place, so the gradients don't survive the step, as an engine's
+    don't when the step lets go of them after the update (``optimizer.zero_grad()`` last, as
+    here and in fit). A step that keeps them (``p.grad`` after ``optimizer.step()``) must update
+    through a scratch buffer instead, W ← W − (η W̄), the same numbers: ``keep_gradients=True``.
     """
 
     def __init__(self, layers, activation: str = "relu", lr: float = LEARNING_RATE,
@@ -155,9 +156,12 @@ class NumpyMLP(SteppedMLP):
 
 # ---------------------------------------------------------------- chainrule
 class ChainruleMLP(SteppedMLP):
-    """chainrule as a user writes it: a Sequential, F.cross_entropy, backward, SGD."""
+    """chainrule as a user writes it: a Sequential, F.cross_entropy, backward, SGD, and the
+    gradients let go of once used (``zero_grad()`` last); ``keep_gradients=True`` zeroes them
+    first instead, as PyTorch's tutorials do, so that ``p.grad`` survives the step."""
 
-    def __init__(self, layers, activation: str = "relu", lr: float = LEARNING_RATE):
+    def __init__(self, layers, activation: str = "relu", lr: float = LEARNING_RATE,
+                 keep_gradients: bool = False):
         import chainrule
         from chainrule import nn, optim
 
@@ -171,13 +175,17 @@ class ChainruleMLP(SteppedMLP):
                 module.weight.copy_(chainrule.tensor(w))
                 module.bias.copy_(chainrule.tensor(b))
         self.optimizer = optim.SGD(self.model.parameters(), lr=lr)
+        self.keep_gradients = keep_gradients
 
     def step(self, x, labels):
         loss = self.functional.cross_entropy(self.model(self.chainrule.as_tensor(x)),
                                              self.chainrule.as_tensor(labels))
-        self.optimizer.zero_grad()
+        if self.keep_gradients:
+            self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
+        if not self.keep_gradients:
+            self.optimizer.zero_grad()  # once used, as fit's step and nanoGPT let go of them
         return loss
 
 
@@ -203,9 +211,9 @@ class TorchMLP(SteppedMLP):
         torch = self.torch
         loss = torch.nn.functional.cross_entropy(self.model(torch.from_numpy(x)),
                                                  torch.from_numpy(labels))
-        self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
+        self.optimizer.zero_grad()
         return loss
 
 
