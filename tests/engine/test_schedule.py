@@ -133,39 +133,30 @@ def test_a_step_that_lets_go_of_its_gradients_updates_in_their_place():
     assert sizes[zero_grad_first] - sizes[zero_grad_last] >= weights
 
 
-def test_a_weight_read_after_the_backward_is_read_before_its_update():
+AROUND_THE_UPDATE = {  # (settings, run after the backward, run after the update)
+    "a weight read after the backward is read before its update": (
+        "momentum and weight decay", lambda model: sum((p * p).sum() for p in model.parameters()),
+        None),
+    "a gradient read after the update is not overwritten by it": (
+        "sgd", None, lambda model: sum((p.grad * p.grad).sum() for p in model.parameters())),
+    "gradients clipped in place are clipped before the update": (
+        "nesterov", lambda model: nn.utils.clip_grad_norm_(model.parameters(), 0.5), None),
+}
+
+
+@pytest.mark.parametrize("settings, after_backward, after_update", AROUND_THE_UPDATE.values(),
+                         ids=AROUND_THE_UPDATE.keys())
+def test_an_update_moved_up_stays_after_what_it_depends_on(settings, after_backward,
+                                                           after_update):
     def body(model, optimizer, x, y):
-        loss = F.cross_entropy(model(x), y)
+        loss = F.cross_entropy(model(x), y) * 50  # large enough for the clipping to clip
         loss.backward()
-        norms = sum((p * p).sum() for p in model.parameters())  # the weights before the update
+        read = [after_backward(model)] if after_backward else []
         optimizer.step()
+        read += [after_update(model)] if after_update else []
         optimizer.zero_grad()
-        return loss, norms
-    eager, compiled, _ = run_both(twins(body, OPTIMIZERS["momentum and weight decay"]), data(5))
-    assert compiled == eager
-
-
-def test_a_gradient_read_after_the_update_is_not_overwritten_by_it():
-    def body(model, optimizer, x, y):
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        optimizer.step()
-        norms = sum((p.grad * p.grad).sum() for p in model.parameters())
-        optimizer.zero_grad()
-        return loss, norms
-    eager, compiled, _ = run_both(twins(body, OPTIMIZERS["sgd"]), data(5))
-    assert compiled == eager
-
-
-def test_gradients_clipped_in_place_are_clipped_before_the_update():
-    def body(model, optimizer, x, y):
-        loss = F.cross_entropy(model(x), y) * 50  # large enough to clip
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 0.5)
-        optimizer.step()
-        optimizer.zero_grad()
-        return loss
-    eager, compiled, _ = run_both(twins(body, OPTIMIZERS["nesterov"]), data(5))
+        return (loss, *read)
+    eager, compiled, _ = run_both(twins(body, OPTIMIZERS[settings]), data(5))
     assert compiled == eager
 
 
