@@ -287,13 +287,19 @@ def training_step(model, stepping, optimizer, scheduler, grad_clip: float, compi
     """``step(inputs, targets, weight)`` → (the batch's loss, the gradient norm before clipping
     or None): one step of the recipe on one batch, forward, backward, clipping, AdamW's update
     and the schedule's next rate, recorded once and replayed when ``compile``. Under mpiexec
-    ``stepping`` is the ``DistributedDataParallel`` wrapper of ``model``, and the step eager."""
+    ``stepping`` is the ``DistributedDataParallel`` wrapper of ``model``, and the step eager.
+
+    Each step lets go of its gradients once they are used (``zero_grad()`` after the update, as
+    nanoGPT's train.py does), so none are kept between steps: a compiled step then needs no
+    gradient buffers past the call and reuses their memory within it."""
+    optimizer.zero_grad()  # (gradients the caller left)
+
     def gpt_step(inputs, targets, weight):
-        optimizer.zero_grad()
         _, loss = stepping(inputs, targets)
         (loss if weight == 1 else loss * weight).backward()
         norm = clip_grad_norm_(model.parameters(), grad_clip) if grad_clip > 0 else None
         optimizer.step()
+        optimizer.zero_grad()
         scheduler.step()
         return loss, norm
     why_eager = AVERAGED_IN_HOOKS if stepping is not model else None

@@ -88,6 +88,6 @@ class TrainingStep:
         backend.set_rng_state(random_state)
         self.model.load_state_dict(weights)
         self.optimizer.load_state_dict(optimizer_state)
-        self.optimizer.zero_grad()  # (what the failed call left: fit's step doesn't zero first)
+        self.optimizer.zero_grad()  # (what the failed call left: fit and lm.train zero last)
         if schedule is not None:
             self.scheduler.load_state_dict(schedule)

@@ -962,7 +962,9 @@ def test_a_loss_checks_its_labels_once_in_a_replay():
     assert listing.count("check bool(") == 1
 
 
-def test_the_gpt_with_adamw_clipping_a_schedule_and_dropout_replays_exactly():
+@pytest.mark.parametrize("zero_grad_last", [False, True], ids=["zero_grad first",
+                                                            "zero_grad last (lm.train's)"])
+def test_the_gpt_with_adamw_clipping_a_schedule_and_dropout_replays_exactly(zero_grad_last):
     from chainrule.models.gpt import GPT, GPTConfig
 
     def make():
@@ -974,10 +976,13 @@ def test_the_gpt_with_adamw_clipping_a_schedule_and_dropout_replays_exactly():
 
         def step(tokens, targets):
             _, loss = model(tokens, targets)
-            optimizer.zero_grad()
+            if not zero_grad_last:
+                optimizer.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 0.5)
             optimizer.step()
+            if zero_grad_last:  # the gradients' buffers then take the update (buffer_plan.py)
+                optimizer.zero_grad()
             schedule.step()
             return loss
         return model, step
