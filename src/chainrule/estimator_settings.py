@@ -19,7 +19,7 @@ def whole(value) -> bool:
 
 
 SETTING_RULES = {
-    "lr": (lambda value: 0 < value < math.inf, "a finite number > 0"),  # 0 keeps the initial weights
+    "lr": (lambda value: 0 < value < math.inf, "a finite number > 0"),  # 0 would not train
     "epochs": (lambda value: whole(value) and value >= 1, "a whole number ≥ 1"),
     "batch_size": (lambda value: value in (None, "auto") or whole(value) and value >= 1,
                    "'auto', None or a whole number ≥ 1"),
