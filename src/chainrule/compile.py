@@ -44,9 +44,10 @@ The rules (TinyJit's, mostly):
   ``.item()``, ``float()`` and ``int()`` of a value computed in the step are refused.
 - Random numbers come from ``backend``'s generator, freshly on each replay, as in eager mode;
   seeding it in the step (``manual_seed``, ``set_rng_state``) is refused: seed before the call.
-- A global, a variable of an enclosing function or an attribute of the step's object that
-  the step's own code assigns (a counter, the last loss kept) is refused at recording, by name,
-  and put back as it was before that call (``step_writes.py``): a replay would not assign it.
+- A global, a variable of an enclosing function or an attribute of the step's object or its
+  class (``type(self).calls``, a class method's ``cls.calls``) that the step's own code assigns
+  (a counter, the last loss kept) is refused at recording, by name, and put back as it was
+  before that call (``step_writes.py``): a replay would not assign it.
 - Not seen, so not allowed: other Python side effects in the step (appending to a list,
   printing) happen only when it records; a Python value read from outside the step by a
   function of another module it calls, or by another object's method, or changed in place (an

@@ -2,7 +2,8 @@
 
 ``fit`` checks them when it starts, as scikit-learn's own estimators do (``InvalidParameterError``,
 a ``ValueError``): a negative ``alpha`` or ``dropout``, or a ``momentum`` of 1, would otherwise
-train on, silently, and a NaN ``lr`` would end in "diverged: try a smaller learning rate".
+train on, silently, an ``lr`` of 0 would keep the initial weights and call it a fit, and a NaN
+``lr`` would end in "diverged: try a smaller learning rate".
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def whole(value) -> bool:
 
 
 SETTING_RULES = {
-    "lr": (lambda value: 0 <= value < math.inf, "a finite number ≥ 0"),  # 0: the initial weights
+    "lr": (lambda value: 0 < value < math.inf, "a finite number > 0"),  # 0 would not train
     "epochs": (lambda value: whole(value) and value >= 1, "a whole number ≥ 1"),
     "batch_size": (lambda value: value in (None, "auto") or whole(value) and value >= 1,
                    "'auto', None or a whole number ≥ 1"),

@@ -325,6 +325,18 @@ def _data_source(config: RunConfig) -> tuple:
     return ("csv", config.csv) if config.csv is not None else ("dataset", config.dataset)
 
 
+def _same_data_source(config: RunConfig, saved: RunConfig) -> bool:
+    """Whether ``config`` names the data ``saved`` does: a CSV by any path to the same file
+    (``data.csv``, ``./data.csv``, its absolute path; a relative path is read from the current
+    directory, as ``evaluate`` reads it), a copy of it being another file."""
+    if config.csv is None or saved.csv is None:
+        return _data_source(config) == _data_source(saved)
+    try:
+        return os.path.samefile(config.csv, saved.csv)
+    except OSError:  # one of them is not there: the same file only if the same path
+        return os.path.realpath(config.csv) == os.path.realpath(saved.csv)
+
+
 def check_same_run(out: Path, config: RunConfig, described: dict) -> None:
     """Refuse to resume a run with other settings (the number of epochs, unless a cosine
     schedule spans them, the patience, the data folder and compile, which changes the speed and
@@ -346,8 +358,8 @@ def check_same_run(out: Path, config: RunConfig, described: dict) -> None:
                            "cosine schedule, which decays the rate over those epochs (past "
                            "them it would rise again); resume with ", ("epochs", saved.epochs),
                            ", or train anew with ", ("overwrite", True))
-    given, before = _data_source(config), _data_source(saved)
-    if given != before:
+    if not _same_data_source(config, saved):
+        given, before = _data_source(config), _data_source(saved)
         raise SettingError(("resume", True), " with ", given, f" but the run in {out} was "
                            "started with ", before, "; use the same data or another directory")
     for field in dataclasses.fields(RunConfig):

@@ -2,10 +2,12 @@
 
 A replay runs the step's array operations, none of its Python. A step that rebinds a global or
 a variable of an enclosing function, or assigns an attribute of its own object (a method's
-``self.calls += 1``, ``self.last_loss = loss``), would do so on the recording call alone and
+``self.calls += 1``, ``self.last_loss = loss``) or of its object's class (``type(self).calls
++= 1``, a class method's ``cls.calls += 1``), would do so on the recording call alone and
 never again: the counter stops, the loss kept is the recorded one, silently. The recording
 looks at those places before and after its call (the globals of the step's module, the
-variables its functions close over, the step's object's attributes and slots) and refuses a
+variables its functions close over, the step's object's attributes and slots, its class's
+attributes) and refuses a
 step that changed one, as TinyJit's rules ask, after putting each back as it was, so that the
 same call run eagerly instead assigns it once, not twice. What it can't see: a change made in
 place (an item appended to a list), or by the code of another module.
@@ -18,9 +20,9 @@ from .codegen import MISSED, binding_now, same_binding
 
 
 def places(scanned) -> list:
-    """(holder, name or None for all of a dict's, what to call it) for each place the step's
-    code could assign: ``scanned`` is (function, its object or None) for each function of the
-    step's own code (``compile._names_read``)."""
+    """(holder, name or None for all of a dict's or a class's, what to call it) for each place
+    the step's code could assign: ``scanned`` is (function, its object or None) for each
+    function of the step's own code (``compile._names_read``)."""
     found, seen = [], set()
     for function, owner in scanned:
         namespace = function.__globals__
@@ -38,7 +40,17 @@ def places(scanned) -> list:
                 found.append((attributes, None, f"{type(owner).__name__}'s attribute"))
             for name in _slots(type(owner)):
                 found.append((owner, name, f"{type(owner).__name__}'s attribute {name!r}"))
+        kind = owner if isinstance(owner, type) else type(owner)  # a class method's, or self's
+        if owner is not None and id(kind) not in seen:
+            seen.add(id(kind))
+            found.append((kind, None, f"the class {kind.__name__}'s attribute"))
     return found
+
+
+def _namespace(holder) -> dict:
+    """The names a holder of ``places`` binds, where it binds them all (name None): a dict's
+    own, a class's attributes."""
+    return vars(holder) if isinstance(holder, type) else holder
 
 
 class Writes:
@@ -46,7 +58,7 @@ class Writes:
     ``undo()`` puts them back."""
 
     def __init__(self, watched: list):
-        self.before = [(holder, name, what, dict(holder) if name is None
+        self.before = [(holder, name, what, dict(_namespace(holder)) if name is None
                         else binding_now(holder, name)) for holder, name, what in watched]
 
     def changed(self) -> list:
@@ -61,8 +73,9 @@ class Writes:
                     found.append((holder, name, what, before))
                 continue
             mode = None if what == "the global" else "training"  # an object's, not a global
-            for key in set(holder) | set(before):
-                old, new = before.get(key, MISSED), holder.get(key, MISSED)
+            namespace = _namespace(holder)
+            for key in set(namespace) | set(before):
+                old, new = before.get(key, MISSED), namespace.get(key, MISSED)
                 if key != mode and not key.startswith("__") and not same_binding(new, old):
                     found.append((holder, key, f"{what} {key!r}", old))
         return found

@@ -302,6 +302,25 @@ def test_resuming_with_another_data_source_is_refused_naming_both(tmp_path, caps
                    resume=True, quiet=True)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 1 epoch
+def test_resuming_takes_any_path_to_the_same_csv_but_not_another_file(tmp_path, monkeypatch,
+                                                                         capsys):
+    # the paths were compared as text: ./flowers.csv, or its absolute path, was refused
+    monkeypatch.chdir(tmp_path)
+    rows = "a,b,kind\n" + "".join(f"{i % 7},{i % 5},{'xy'[i % 2]}\n" for i in range(40))
+    (tmp_path / "flowers.csv").write_text(rows)
+    train = ["train", "--target", "kind", "--model", "softmax", "--quiet", "--out", "run"]
+    assert main([*train, "--csv", "flowers.csv", "--epochs", "1"]) == 0
+    assert main([*train, "--csv", "./flowers.csv", "--epochs", "2", "--resume"]) == 0
+    assert main([*train, "--csv", str(tmp_path / "flowers.csv"), "--epochs", "3",
+                 "--resume"]) == 0
+    (tmp_path / "copy.csv").write_text(rows)  # the same rows, but another file
+    capsys.readouterr()
+    err = fails(capsys, [*train, "--csv", "copy.csv", "--epochs", "4", "--resume"])
+    assert f"--resume with --csv copy.csv but the run in run was started with --csv " \
+           f"{tmp_path / 'flowers.csv'};" in err
+
+
 def test_a_setting_left_out_is_said_as_no_flag():
     from chainrule.cli import as_flag
 

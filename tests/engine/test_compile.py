@@ -1769,6 +1769,54 @@ def test_attributes_a_method_assigns_are_named_in_the_error_and_a_training_step_
     assert not step.is_compiled and "assigns" in notes[0]
 
 
+class TrainerCountingInAClassMethod(Trainer):
+    """Its step keeps a count in its class, through a class method it calls."""
+    steps = 0
+
+    @classmethod
+    def count(cls):
+        cls.steps += 1
+
+    def step(self, x, y):
+        loss = super().step(x, y)
+        self.count()
+        return loss
+
+
+class TrainerCountingInItsType(Trainer):
+    """Its step keeps a count in its class, through ``type(self)``, given on the first call."""
+
+    def step(self, x, y):
+        loss = super().step(x, y)
+        type(self).steps = getattr(type(self), "steps", 0) + 1
+        return loss
+
+
+@pytest.mark.parametrize("kind", [TrainerCountingInAClassMethod, TrainerCountingInItsType])
+def test_attributes_of_its_class_a_step_assigns_are_named_and_a_training_step_runs_eagerly(
+        kind):
+    # a replay ran none of it: the count stopped at the recording call, silently
+    class Counting(kind):  # a class of this test's own, so that its count starts at none
+        pass
+
+    trainer = Counting(numpy.float64)
+    step = chainrule.compile(trainer.step)
+    x, y = batches(1)[0]
+    step(x, y)  # eager
+    assert vars(Counting)["steps"] == 1
+    del Counting.steps  # so that the recording call gives the class its own count again
+    with pytest.raises(CompileError, match="step assigns the class Counting's attribute 'steps'"):
+        step(x, y)
+    assert "steps" not in vars(Counting)  # the recording call's write put back
+
+    from chainrule.training_step import TrainingStep
+    trainer, notes = Counting(numpy.float64), []
+    step = TrainingStep(trainer.step, trainer.model, trainer.optimizer, note=notes.append)
+    for x, y in batches(5):
+        step(x, y)
+    assert Counting.steps == 5 and not step.is_compiled and "assigns" in notes[0]
+
+
 class CountingTrainerThatReadsItsLoss(CountingTrainer):
     """Refused at recording for another reason too: ``.item()`` after the assignments."""
 

@@ -31,7 +31,7 @@ SIZES = r"positive layer sizes, e\.g\. \(256, 256\), or one size"
     (SoftmaxRegression, "tol", -1.0, "a finite number ≥ 0"),
     (SoftmaxRegression, "n_iter_no_change", 0, "None or a whole number ≥ 1"),
     # these failed, but with a message that did not say what was wrong
-    (SoftmaxRegression, "lr", math.nan, "a finite number ≥ 0"),             # "try a smaller lr"
+    (SoftmaxRegression, "lr", math.nan, "a finite number > 0"),             # "try a smaller lr"
     (MLPClassifier, "hidden", 0, SIZES),                                    # ZeroDivisionError
     (MLPClassifier, "hidden", (16, -1), SIZES),                             # "negative dimensions"
     (SoftmaxRegression, "epochs", 2.5, "a whole number ≥ 1"),               # "'float' object …"
@@ -42,6 +42,17 @@ def test_a_setting_that_cannot_train_is_refused_by_name(iris, make, setting, val
     model.set_params(**{setting: value})
     with pytest.raises(ValueError, match=f"{make.__name__}: {setting} must be {rule}, not "):
         model.fit(X, y)
+
+
+@pytest.mark.parametrize("make", [SoftmaxRegression, MLPClassifier, LinearRegression])
+@pytest.mark.parametrize("lr", [0, 0.0, -0.1, math.inf])
+def test_a_learning_rate_that_cannot_learn_is_refused(iris, make, lr):
+    # lr=0 kept the initial weights and reported a fit; scikit-learn's MLPClassifier refuses
+    # learning_rate_init=0 (an InvalidParameterError, a ValueError) as chainrule's CLI --lr 0 is
+    X, y = iris
+    with pytest.raises(ValueError, match=f"{make.__name__}: lr must be a finite number > 0, "
+                                         f"not {lr!r}"):
+        make(epochs=2, lr=lr).fit(X, y)
 
 
 def test_settings_that_hold_work_as_before(iris):

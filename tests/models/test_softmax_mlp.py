@@ -4,6 +4,7 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression as SklearnLogisticRegression
 
+from chainrule import estimators
 from chainrule.errors import DataError
 from chainrule.models import MLPClassifier, MLPRegressor, SoftmaxRegression
 
@@ -68,19 +69,29 @@ def test_scikit_learn_tools_clone_and_cross_validate_the_estimators():
     assert scores.min() > 0.8
 
 
-def initial_parameters(estimator, n_features: int) -> dict:
-    """The parameters ``fit`` starts from: a fit with lr 0 leaves them as they were drawn."""
+class TrainingReached(Exception):
+    """Raised in place of training, carrying the parameters ``fit`` built to train."""
+
+
+def initial_parameters(estimator, n_features: int, monkeypatch) -> dict:
+    """The parameters ``fit`` starts from, as ``training.fit`` receives them (it stops there)."""
+    def stop_before_training(module, *args, **kwargs):
+        raise TrainingReached({name: parameter.data.astype(numpy.float64)
+                               for name, parameter in module.named_parameters()})
+
+    monkeypatch.setattr(estimators.training, "fit", stop_before_training)
     rng = numpy.random.default_rng(0)
     X, y = rng.normal(size=(40, n_features)), numpy.arange(40) % 3
-    estimator.set_params(lr=0.0, epochs=1).fit(X, y)
-    return {name: parameter.data.astype(numpy.float64)
-            for name, parameter in estimator.module_.named_parameters()}
+    with pytest.raises(TrainingReached) as reached:
+        estimator.set_params(epochs=1).fit(X, y)
+    return reached.value.args[0]
 
 
 @pytest.mark.parametrize("activation, factor", [("relu", 6), ("tanh", 6), ("sigmoid", 2)])
-def test_mlp_default_init_is_scikit_learns_glorot_uniform_for_weights_and_biases(activation,
-                                                                                 factor):
-    parameters = initial_parameters(MLPClassifier(hidden=(300,), activation=activation), 500)
+def test_mlp_default_init_is_scikit_learns_glorot_uniform_for_weights_and_biases(
+        activation, factor, monkeypatch):
+    parameters = initial_parameters(MLPClassifier(hidden=(300,), activation=activation), 500,
+                                    monkeypatch)
     fans = {"0": (500, 300), "2": (300, 3)}
     for name, values in parameters.items():
         fan_in, fan_out = fans[name.split(".")[0]]
@@ -94,8 +105,8 @@ def test_mlp_default_init_is_scikit_learns_glorot_uniform_for_weights_and_biases
                                                          rel=0.01)
 
 
-def test_mlp_init_nn_mlp_keeps_he_normal_weights_and_zero_biases():
-    parameters = initial_parameters(MLPClassifier(hidden=(300,), init="nn.MLP"), 500)
+def test_mlp_init_nn_mlp_keeps_he_normal_weights_and_zero_biases(monkeypatch):
+    parameters = initial_parameters(MLPClassifier(hidden=(300,), init="nn.MLP"), 500, monkeypatch)
     assert parameters["0.weight"].std() == pytest.approx(numpy.sqrt(2 / 500), rel=0.01)
     assert numpy.abs(parameters["0.weight"]).max() > 3 * numpy.sqrt(2 / 500)  # normal, not U
     assert not parameters["0.bias"].any() and not parameters["2.bias"].any()

@@ -18,6 +18,23 @@ def test_linear_matches_x_wT_plus_b_with_pytorch_weight_layout():
     numpy.testing.assert_allclose(layer(x).detach().numpy(), expected, rtol=1e-6)
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("input_shape", [(4,), (3, 4), (2, 5, 4)])
+def test_linear_to_no_outputs_is_empty_with_the_gradients_pytorch_gives(input_shape,
+                                                                          create_graph):
+    # PyTorch: an output of shape (..., 0); x̄ zeros of x's shape, W̄ of shape (0, in), b̄ (0,).
+    # A reshape to (-1, 0) could not infer the rows of no elements and raised.
+    x = chainrule.tensor(numpy.random.default_rng(0).normal(size=input_shape),
+                         dtype=chainrule.float64, requires_grad=True)
+    weight = chainrule.zeros(0, 4, dtype=chainrule.float64, requires_grad=True)
+    bias = chainrule.zeros(0, dtype=chainrule.float64, requires_grad=True)
+    y = F.linear(x, weight, bias)
+    assert y.shape == input_shape[:-1] + (0,)
+    y.sum().backward(create_graph=create_graph)
+    numpy.testing.assert_array_equal(x.grad.detach().numpy(), numpy.zeros(input_shape))
+    assert weight.grad.shape == (0, 4) and bias.grad.shape == (0,)
+
+
 def test_linear_default_init_is_bounded_by_one_over_sqrt_fan_in():
     layer = nn.Linear(100, 50)
     assert numpy.abs(layer.weight.detach().numpy()).max() <= 1 / math.sqrt(100)

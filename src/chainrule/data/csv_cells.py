@@ -19,6 +19,9 @@ from ..errors import DataError
 # masonry veneer type), and "?" (the UCI repository's)
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "-nan", "null", "<na>", "#na", "#n/a",
                             "#n/a n/a", "1.#ind", "-1.#ind", "1.#qnan", "-1.#qnan", "?"})
+# The words pandas reads as booleans (True/TRUE/true, False/FALSE/false; here in any case), each
+# with the one spelling that a column or target of them keeps as its category or class
+BOOLEAN_WORDS = {"false": "False", "true": "True"}
 # The first bytes of files often given for text that are none, and what each is.
 NOT_TEXT = {
     b"\x1f\x8b": "a gzip-compressed file, not text; decompress it first (gunzip)",
@@ -162,6 +165,23 @@ def number_or_nan(cell: str):
     except ValueError:
         return numpy.nan
     return int(value) if value.is_integer() else value
+
+
+def boolean_words(cells: list[str]) -> numpy.ndarray:
+    """True where a cell is a boolean word (BOOLEAN_WORDS), in any case."""
+    return numpy.fromiter((cell.lower() in BOOLEAN_WORDS for cell in cells), dtype=bool,
+                          count=len(cells))
+
+
+def boolean_spelling(cells: list[str]) -> list[str]:
+    """The cells with each boolean word spelt False or True, the others as they are."""
+    return [BOOLEAN_WORDS.get(cell.lower(), cell) for cell in cells]
+
+
+def of_booleans(values: list) -> bool:
+    """Whether a column's categories (or a target's classes) are booleans, so that its cells are
+    read in any case."""
+    return set(values) <= set(BOOLEAN_WORDS.values())
 
 
 def all_formatted_numbers(cells: list[str], words: numpy.ndarray) -> bool:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy
 
 from ..errors import DataError
-from .csv_cells import all_formatted_numbers, listing, missing_mask, number_or_nan, read_csv, \
-    refuse_non_numbers, to_numbers
+from .csv_cells import all_formatted_numbers, boolean_spelling, boolean_words, listing, \
+    missing_mask, number_or_nan, of_booleans, read_csv, refuse_non_numbers, to_numbers
 from .table import Table
 
 MISSING_POLICIES = ("error", "drop", "mean")
@@ -153,6 +153,8 @@ class TableEncoder:
             refuse_non_numbers(path, self.target, cells, bad, lines)
             return values.astype(numpy.float32)
         numeric_labels = all(isinstance(label, (int, float)) for label in self.classes)
+        if not numeric_labels and of_booleans(self.classes):
+            cells = boolean_spelling(cells)
         index = {label: i for i, label in enumerate(self.classes)}
         y = numpy.empty(len(cells), dtype=numpy.int64)
         for row, cell in enumerate(cells):
@@ -184,11 +186,12 @@ def load_csv(path, target: str, missing: str = "error", task: str | None = None,
     Feature columns whose cells are mostly numbers are numeric (a cell that is not a number is an
     error naming its line); other columns are text, one-hot encoded over their sorted values
     (``"column=value"`` features; more than ``max_categories`` values is refused as an
-    identifier). Missing cells (those pandas reads as missing: "", NA, N/A, Excel's #N/A, NaN,
-    null...; not None; and "?") are refused (``missing="error"``), their rows left out
-    (``"drop"``), or filled with the column's mean, or its most frequent value for text
-    (``"mean"``); a row whose target is missing is always left out by ``"drop"`` and
-    ``"mean"``. The fills are computed over the whole file.
+    identifier); boolean words (True, false, TRUE...) are one category each, ``"False"`` or
+    ``"True"``, in any case, in a feature column and in the target. Missing cells (those pandas
+    reads as missing: "", NA, N/A, Excel's #N/A, NaN, null...; not None; and "?") are refused
+    (``missing="error"``), their rows left out (``"drop"``), or filled with the column's mean,
+    or its most frequent value for text (``"mean"``); a row whose target is missing is always
+    left out by ``"drop"`` and ``"mean"``. The fills are computed over the whole file.
 
     task: "classification" or "regression"; by default a text target, or an integer one with at
     most 20 distinct values (and at most half as many as rows), means classification, and any
@@ -243,6 +246,10 @@ def _infer_column(path: str, name: str, cells: list[str], missing: numpy.ndarray
         return Column(name, "numeric")
     if all_formatted_numbers(cells, words):  # "1,234": one-hot would hide the numbers
         refuse_non_numbers(path, name, cells, words, lines)
+    if (boolean_words(cells) == words).all():  # True and false: two values, not two spellings
+        _refuse_numbers_among_booleans(path, name, cells, present & ~words, int(words.sum()),
+                                       lines)
+        cells = boolean_spelling(cells)
     categories = sorted({cell for cell, here in zip(cells, present) if here})
     if len(categories) > max_categories:
         raise DataError(f"{path}, column {name!r}: {len(categories)} distinct text values "
@@ -251,8 +258,23 @@ def _infer_column(path: str, name: str, cells: list[str], missing: numpy.ndarray
     return Column(name, "categorical", categories)
 
 
+def _refuse_numbers_among_booleans(path: str, name: str, cells: list[str], numbers: numpy.ndarray,
+                                  booleans: int, lines: numpy.ndarray) -> None:
+    """A DataError naming the first cell marked ``numbers`` in a column of boolean words: a 1
+    beside True would be a category of its own."""
+    if not numbers.any():
+        return
+    first, count = int(numpy.argmax(numbers)), int(numbers.sum())
+    others = f", {count} such cells" if count > 1 else ""
+    raise DataError(f"{path}, line {lines[first]}, column {name!r}: {cells[first]!r} is a number "
+                    f"in a column of booleans ({booleans} cells are True or False, in any "
+                    f"case){others}; write each as True or False")
+
+
 def _learn_fill(path: str, column: Column, cells: list[str], missing: numpy.ndarray,
                 required: bool) -> None:
+    if column.kind == "categorical" and of_booleans(column.categories):
+        cells = boolean_spelling(cells)
     present = [cell for cell, gone in zip(cells, missing) if not gone]
     if not present:
         if not required:
@@ -282,6 +304,8 @@ def _infer_target(path: str, target: str, cells: list[str], lines: numpy.ndarray
         refuse_non_numbers(path, target, cells, words, lines)
     if not words.any():
         classes = sorted({number_or_nan(cell) for cell in cells})
+    elif boolean_words(cells).all():
+        classes = sorted(set(boolean_spelling(cells)))
     else:
         classes = sorted(set(cells))
     if len(classes) < 2:
@@ -302,6 +326,8 @@ def _encode_column(path: str, column: Column, cells: list[str], missing: numpy.n
                                 "training data had none in this column to take a mean of")
             values[missing] = column.fill
         return values[:, None]
+    if of_booleans(column.categories):
+        cells = boolean_spelling(cells)
     index = {category: i for i, category in enumerate(column.categories)}
     one_hot = numpy.zeros((len(cells), len(column.categories)), dtype=numpy.float32)
     for row, cell in enumerate(cells):

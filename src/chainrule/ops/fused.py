@@ -2,6 +2,8 @@
 because that is measurably faster or numerically safer. Each has its derived VJP."""
 from __future__ import annotations
 
+import math
+
 import numpy
 
 from .. import backend
@@ -157,7 +159,10 @@ def binary_cross_entropy_with_logits_per_element(logits, target):
 
 
 @primitive(samples=[Sample(((5, 4), (3, 4), (3,))), Sample(((2, 5, 4), (3, 4), (3,))),
-                    Sample(((4,), (3, 4), (3,))), Sample(((5, 4), (3, 4)))],
+                    Sample(((4,), (3, 4), (3,))), Sample(((5, 4), (3, 4))),
+                    # no outputs (PyTorch's (..., 0), x̄ = 0), or no inputs (y = b)
+                    Sample(((2, 5, 4), (0, 4), (0,))), Sample(((4,), (0, 4))),
+                    Sample(((5, 4), (0, 4))), Sample(((2, 5, 0), (3, 0), (3,)))],
            rejects=[Rejects(((5, 4), (3, 5), (3,)), {}, ShapeError)], saves=("x", "weight"))
 def linear(x, weight, bias=None):
     """y = x Wᵀ + b, with W of shape (out, in). VJPs: x̄ = ȳ W, W̄ = ȳᵀ x, b̄ = Σ ȳ over the batch."""
@@ -167,7 +172,9 @@ def linear(x, weight, bias=None):
         raise ShapeError(f"linear: input of shape {tuple(x.shape)} has {x.shape[-1]} features but "
                          f"the weight of shape {tuple(weight.shape)} expects {features}")
     batched = x.data.ndim != 2  # (..., in): the leading axes are flattened into one batch axis
-    flat = x.data.reshape(-1, features) if batched else x.data
+    # the count of rows said, not -1: a reshape of no elements cannot infer it (in or out 0)
+    examples = math.prod(x.shape[:-1])
+    flat = x.data.reshape(examples, features) if batched else x.data
     out = backend.xp.dot(flat, w.T)
     if bias is not None:
         out += bias.data
@@ -180,14 +187,14 @@ def linear(x, weight, bias=None):
     input_vjp = fast_vjp(lambda g, out: _linear_input_backward(g, w, batched),
                          lambda g, out: matmul(g, weight))  # matmul: a 1-D signal too
     weight_vjp = fast_vjp(lambda g, out: backend.xp.dot(_rows(g, batched).T, flat),
-                          lambda g, out: _matmul(g.reshape((-1, outputs)).mT,
-                                                 x.reshape((-1, features))))
+                          lambda g, out: _matmul(g.reshape((examples, outputs)).mT,
+                                                 x.reshape((examples, features))))
     return out, (input_vjp, weight_vjp) if bias is None else (input_vjp, weight_vjp, _BIAS_VJP)
 
 
 def _rows(g, batched: bool):
     """The error signal of ``linear`` as one row per example: (..., out) flattened to (N, out)."""
-    return g.reshape(-1, g.shape[-1]) if batched else g
+    return g.reshape(math.prod(g.shape[:-1]), g.shape[-1]) if batched else g
 
 
 # b̄ = Σ ȳ over every axis but the last: it needs nothing from the call, so one VJP serves all.
