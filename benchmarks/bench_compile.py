@@ -74,10 +74,10 @@ def gpt_steps(quick: bool) -> dict:
 
         def step(x, y, model=model, optimizer=optimizer):
             _, loss = model(x, y)
-            optimizer.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), CLIP)
             optimizer.step()
+            optimizer.zero_grad()  # after the update, as lm train does
             return loss
         run = chainrule.compile(step) if name == "compiled" else step
         batches = [(t[:, :-1], t[:, 1:]) for t in tokens]

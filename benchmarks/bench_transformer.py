@@ -52,11 +52,11 @@ def build_pair(config_values: dict, dtype: str, seed: int = 0):
 def chainrule_step(model, optimizer, x, y) -> float:
     import chainrule
 
-    optimizer.zero_grad()
     _, loss = model(x, y)
     loss.backward()
     chainrule.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
     optimizer.step()
+    optimizer.zero_grad()  # after the update, as lm train and nanoGPT's train.py do
     return loss.item()
 
 
@@ -66,11 +66,11 @@ def compiled_step(model, optimizer):
 
     @chainrule.compile
     def step(x, y):
-        optimizer.zero_grad()
         _, loss = model(x, y)
         loss.backward()
         chainrule.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
         optimizer.step()
+        optimizer.zero_grad()
         return loss
     return lambda model_, optimizer_, x, y: step(x, y).item()
 
@@ -78,11 +78,11 @@ def compiled_step(model, optimizer):
 def torch_step(model, optimizer, x, y) -> float:
     import torch
 
-    optimizer.zero_grad()
     loss = model(x, y)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
     optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
     return loss.item()
 
 
