@@ -2,12 +2,13 @@
 
 The limit (benchmarks/mlp.py) updates each layer as soon as that layer's gradient is computed,
 while the gradient is still in the caches; a recording has ``optimizer.step()`` after the whole
-backward, when the first layers' gradients have been pushed out by the last ones'. On a batch-128
-MLP step the difference is 1.5% (benchmarks/compile_steps.py). So the replay that tests the
-optimiser's settings on entry runs each parameter's update just after the last operation it
-depends on: the last to write what the update reads or writes, or to read what it writes.
-Nothing else moves, and only operations that share no buffer change places, so every number
-is the same; nothing moves above a check on a value, a random draw or a step run live.
+backward, when the first layers' gradients have been pushed out by the last ones' (the limit's
+step written that way took 1.5% longer; the replay gained 0.3% at batch 128, RESULTS.md's
+"Issue 14, seventh pass"). So the replay that tests the optimiser's settings on entry runs
+each parameter's update just after the last operation it depends on: the last to write what
+the update reads or writes, or to read what it writes. Nothing else moves, and only operations
+that share no buffer change places, so every number is the same; nothing moves above a check
+on a value, a random draw or a step run live.
 """
 from __future__ import annotations
 
