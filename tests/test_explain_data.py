@@ -134,7 +134,8 @@ def test_wrt_and_json_list_the_whole_forward_pass(capsys):
     forward = {step["name"]: (step["kind"], step["op"], step["parents"], step["requires_grad"])
                for step in report["forward"]}
     assert forward == {"w": ("parameter", None, [], True), "x": ("input", None, [], False),
-                       "s": ("op", "mul", ["x", "x"], False), "mul1": ("op", "mul", ["w", "s"], True),
+                       "s": ("op", "mul", ["x", "x"], False),
+                       "mul1": ("op", "mul", ["w", "s"], True),
                        "b": ("input", None, [], False), "z": ("op", "add", ["mul1", "b"], True),
                        "y": ("op", "sigmoid", ["z"], True)}
     assert [step["name"] for step in report["backward"]] == ["y", "z", "mul1", "w"]

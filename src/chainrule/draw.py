@@ -153,7 +153,7 @@ class Box:
 
     @property
     def look(self) -> str:
-        """The style: an op on inputs and numbers alone gets no gradient, and is grey as they are."""
+        """The style: an op on inputs and numbers alone gets no gradient, and is grey as they."""
         return "data op" if self.kind == "op" and not self.requires_grad else self.kind
 
     @property
