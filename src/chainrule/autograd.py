@@ -165,7 +165,8 @@ def _run_tensor_hooks(tensor: "Tensor", error_signal: "Tensor") -> "Tensor":
 
 
 # ---------------------------------------------------------------- the walk
-def topological_order(roots: Sequence["Tensor"], *, constants: bool = False) -> list["Tensor"]:
+def topological_order(roots: Sequence["Tensor"], *, constants: bool = False,
+                      made_by=None) -> list["Tensor"]:
     """Every tensor that needs a gradient and leads to ``roots``, parents before children: the
     order backward walks in reverse. Reach the graph through ``tensor.grad_fn`` (a ``Node``).
 
@@ -174,7 +175,8 @@ def topological_order(roots: Sequence["Tensor"], *, constants: bool = False) -> 
     them, so that ``w * x + b`` lists w, x, w·x, b, then the sum: the forward pass as the
     lecture writes it (``explain``). Without it the parents are visited in the order backward
     has always used: that order decides in which order a fan-out's terms are summed, and so a
-    gradient's last bits.
+    gradient's last bits. ``made_by(leaf)`` (with ``constants``) may give a leaf a node to walk
+    through: the op that made a value from data alone, which the graph does not record (explain).
 
     Iterative depth-first search: a language model's graph is far deeper than Python's
     recursion limit.
@@ -190,6 +192,8 @@ def topological_order(roots: Sequence["Tensor"], *, constants: bool = False) -> 
             continue
         visited.add(id(tensor))
         node = tensor._node
+        if node is None and made_by is not None:
+            node = made_by(tensor)
         if node is None:  # a leaf: nothing below it, so it is placed at once
             order.append(tensor)
             continue

@@ -35,9 +35,11 @@ STYLES = {
     "input": 'shape=box, style="rounded,filled", fillcolor="#eaecee"',
     "constant": 'shape=box, style="rounded,dashed", color="#7f8c8d"',
     "op": 'shape=box, style="rounded,filled", fillcolor="#d6eaf8"',
+    "data op": 'shape=box, style="rounded,filled", fillcolor="#eaecee"',
 }
 LEGEND = ("values in black, gradients v̄ = ∂{output}/∂v in red; double orange boxes are parameters "
-          "(leaves that require grad), grey boxes inputs, blue boxes ops")
+          "(leaves that require grad), grey boxes inputs and what is computed from them alone "
+          "(no gradient), blue boxes ops")
 
 
 class Drawing:
@@ -147,6 +149,17 @@ class Box:
     op: str | None = None  # shown under the name when the name does not already say it
     value: str = ""
     signal: str | None = None  # v̄, for the nodes that have one
+    requires_grad: bool = True  # False for an op on inputs and numbers alone
+
+    @property
+    def look(self) -> str:
+        """The style: an op on inputs and numbers alone gets no gradient, and is grey as they."""
+        return "data op" if self.kind == "op" and not self.requires_grad else self.kind
+
+    @property
+    def tag(self) -> str | None:
+        """Said after the name: a leaf's kind, or that an op gets no gradient."""
+        return {"op": None, "data op": "no gradient"}.get(self.look, self.kind)
 
 
 @dataclass
@@ -168,7 +181,8 @@ def picture(report: Explanation) -> tuple[list[Box], list[Arrow]]:
         boxes.append(Box(ids[step.name], step.name, step.kind,
                          step.op if step.kind == "op" and not named_after_op else None,
                          summarize(step.value, step.dtype),
-                         summarize(signals[step.name]) if step.name in signals else None))
+                         summarize(signals[step.name]) if step.name in signals else None,
+                         step.requires_grad))
     arrows, literals = [], 0
     for step in report.forward:
         for parent in step.parents:
@@ -204,13 +218,13 @@ def _dot(boxes: list[Box], arrows: list[Arrow], legend: str) -> str:
             lines.append(f'  {box.id} [shape=plaintext, fontcolor="#7f8c8d", '
                          f'label=<{_escape(box.name)}>];')
             continue
-        rows = [f"<b>{_escape(box.name)}</b>" + ("" if box.kind == "op" else f" <i>{box.kind}</i>")]
+        rows = [f"<b>{_escape(box.name)}</b>" + (f" <i>{box.tag}</i>" if box.tag else "")]
         if box.op:
             rows.append(f"<i>{_escape(box.op)}</i>")
         rows.append(_escape(box.value))
         if box.signal is not None:
             rows.append(f'<font color="{GRADIENT_COLOUR}">v̄ = {_escape(box.signal)}</font>')
-        lines.append(f'  {box.id} [{STYLES[box.kind]}, label=<{"<br/>".join(rows)}>];')
+        lines.append(f'  {box.id} [{STYLES[box.look]}, label=<{"<br/>".join(rows)}>];')
     for arrow in arrows:
         label = ""
         if arrow.term is not None:

@@ -21,7 +21,8 @@ FONT = "Helvetica, Arial, sans-serif"
 FONT_SIZE, LINE_HEIGHT, CHARACTER_WIDTH = 12, 16, 7.0
 PADDING, ROW_GAP, COLUMN_GAP, MARGIN = 8, 18, 96, 16
 EDGE_COLOUR, LITERAL_COLOUR = "#566573", "#7f8c8d"
-FILLS = {"parameter": "#fdebd0", "input": "#eaecee", "constant": "#ffffff", "op": "#d6eaf8"}
+FILLS = {"parameter": "#fdebd0", "input": "#eaecee", "constant": "#ffffff", "op": "#d6eaf8",
+         "data op": "#eaecee"}
 SWEEPS = 4
 WAYPOINT, WAYPOINT_HEIGHT = "~", 4  # the id prefix and height of an arrow's place in a column
 LONGEST_ROUTE = 12  # columns an arrow may pass between boxes; a longer one is one curve, on top
@@ -144,7 +145,7 @@ def _lines(box) -> list[list[tuple[str, str]]]:
     "signal" or "literal"."""
     if box.kind == "literal":
         return [[(box.name, "literal")]]
-    first = [(box.name, "name")] + ([] if box.kind == "op" else [(f" {box.kind}", "kind")])
+    first = [(box.name, "name")] + ([(f" {box.tag}", "kind")] if box.tag else [])
     rest = ([(box.op, "op")] if box.op else []) + [(box.value, "value")]
     if box.signal is not None:
         rest.append((f"v̄ = {box.signal}", "signal"))
@@ -171,7 +172,7 @@ def _box(box, lines, x, y, width, height, gradient_colour) -> str:
     dashed = ' stroke-dasharray="4,3"' if box.kind == "constant" else ""
     stroke = LITERAL_COLOUR if box.kind == "constant" else "#34495e"
     shapes = [f'<rect x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" height="{height:.1f}" rx="5" '
-              f'fill="{FILLS[box.kind]}" stroke="{stroke}"{dashed}/>']
+              f'fill="{FILLS[box.look]}" stroke="{stroke}"{dashed}/>']
     if box.kind == "parameter":  # a double border, as Graphviz's peripheries=2
         shapes.append(f'<rect x="{x + 3:.1f}" y="{y + 3:.1f}" width="{width - 6:.1f}" '
                       f'height="{height - 6:.1f}" rx="3" fill="none" stroke="#34495e" '

@@ -12,7 +12,9 @@ Nothing is changed: no ``.grad`` is written and the graph's saved values are kep
 ``backward()`` can still run afterwards.
 
 Composite ops appear as the primitives they are made of: ``x.mean()`` is a ``sum`` then a
-``div``, ``a @ b`` a ``matmul2d``.
+``div``, ``a @ b`` a ``matmul2d``. A value computed from data alone (no input requires grad) is
+a leaf to the engine; the expression language keeps how it was made (explain_forward), and the
+forward table lists it as the op it is, with no gradient.
 """
 from __future__ import annotations
 
@@ -26,19 +28,13 @@ import numpy
 from . import backend
 from .autograd import fit_to, no_grad, root_signals, topological_order
 from .errors import ChainruleError
+from .explain_forward import forward_order, is_literal, made_by, names_of
 from .tensor import Tensor, ones_like
 
 Value = Union[float, numpy.ndarray]
 
 # How many elements a tensor may have for its values to be printed in full.
 SMALL_TENSOR = 6
-# Short stems for the values that fused ops compute: a name is repeated in the parents and child
-# columns, and "binary_cross_entropy_with_logits_per_element1" would make every row too wide.
-# The forward table's op column still gives the op's full name.
-SHORT_STEMS = {"binary_cross_entropy_with_logits_per_element": "bce", "cross_entropy_mean": "ce",
-               "cross_entropy_per_sample": "ce", "causal_self_attention": "attention",
-               "embedding_dense_backward": "embedding_grad"}
-LONGEST_STEM = 14
 
 
 @dataclass
@@ -47,7 +43,9 @@ class ForwardStep:
 
     ``kind`` is "parameter" (a leaf that requires grad), "input" (a named leaf that does not),
     "constant" (an unnamed leaf) or "op" (computed by the primitive ``op`` from ``parents``).
-    ``value`` is a float for a 0-d tensor, otherwise the array.
+    ``value`` is a float for a 0-d tensor, otherwise the array. ``requires_grad``: whether the
+    backward pass gives it a v̄; an op computed from inputs and numbers alone (s = x*x with x
+    data) gets none, and is listed all the same, as the lecture's forward pass lists it.
     """
     name: str
     kind: str
@@ -56,10 +54,18 @@ class ForwardStep:
     value: Value
     shape: tuple
     dtype: str
+    requires_grad: bool
 
     @property
     def summary(self) -> str:
         return summarize(self.value, self.dtype)  # the forward table names the dtype
+
+    @property
+    def operation(self) -> str:
+        """The op column: the op, or for a leaf its kind."""
+        if self.kind != "op":
+            return self.kind
+        return self.op if self.requires_grad else f"{self.op} (no gradient)"
 
 
 @dataclass
@@ -149,8 +155,8 @@ class Explanation:
                        "backward": [asdict(s) for s in self.backward]})
 
     def forward_table(self) -> str:
-        rows = [(step.name, step.op if step.kind == "op" else step.kind, ", ".join(step.parents),
-                 step.summary) for step in self.forward]
+        rows = [(step.name, step.operation, ", ".join(step.parents), step.summary)
+                for step in self.forward]
         title = "Forward pass, in topological order (parents before children)"
         return title + "\n" + _table(("vᵢ", "op", "parents", "value"), rows)
 
@@ -179,8 +185,8 @@ class Explanation:
 
     def _repr_html_(self) -> str:
         """Both tables in a notebook, the error signals v̄ᵢ highlighted."""
-        forward = [(step.name, step.op if step.kind == "op" else step.kind,
-                    ", ".join(step.parents), step.summary) for step in self.forward]
+        forward = [(step.name, step.operation, ", ".join(step.parents), step.summary)
+                   for step in self.forward]
         backward = []
         for step in self.backward:
             if not step.terms:
@@ -212,15 +218,18 @@ def explain(output: Tensor, gradient=None) -> Explanation:
     if not output.requires_grad:
         raise ChainruleError("explain: this tensor has no graph (it does not require grad); set "
                              "requires_grad=True on the leaves it is computed from")
-    order = topological_order([output], constants=True)
-    names = _names(order)
-    forward = [_forward_step(tensor, names) for tensor in order if not _is_literal(tensor)]
+    order = forward_order(output)
+    names = names_of(order, lambda literal: _number(_value(literal)))
+    # backward()'s own order, not the forward table's: it decides which term of a fan-out is
+    # added first, so the steps are the engine's and each v̄ is .grad to the last bit
+    backward_order = topological_order([output])
+    signalled = {id(tensor) for tensor in backward_order}
+    forward = [_forward_step(tensor, names, id(tensor) in signalled) for tensor in order
+               if not is_literal(tensor)]
 
     (root_signal,) = root_signals([output], [gradient], "explain")
     with no_grad(), numpy.errstate(all="ignore"):  # an inf or nan v̄ shows in the table
-        # backward()'s own order, not the forward table's: it decides which term of a fan-out
-        # is added first, so the steps are the engine's and each v̄ is .grad to the last bit
-        backward, chain = _backward_pass(topological_order([output]), names, root_signal)
+        backward, chain = _backward_pass(backward_order, names, root_signal)
     return Explanation(names[id(output)], forward, backward, chain)
 
 
@@ -287,52 +296,16 @@ def _children_counts(order: list[Tensor]) -> dict[int, int]:
     return counts
 
 
-def _is_literal(tensor: Tensor) -> bool:
-    """An unnamed single number outside the graph (the 0.5 in 0.5 * x): written in place."""
-    return (tensor.name is None and tensor.grad_fn is None and not tensor.requires_grad
-            and tensor.ndim == 0)
-
-
-def _names(order: list[Tensor]) -> dict[int, str]:
-    """The user's ``tensor.name`` where set, otherwise the op and a number (mul1, mul2, ...)."""
-    taken = {tensor.name for tensor in order if tensor.name}
-    names, counts = {}, {}
-    for tensor in order:
-        if _is_literal(tensor):
-            names[id(tensor)] = _number(_value(tensor))
-            continue
-        name = tensor.name
-        if name and name in names.values():
-            name = _fresh(name + "_", counts, taken)  # two tensors with one name
-        if not name:
-            if tensor.grad_fn is not None:
-                op = tensor.grad_fn.op
-                stem = SHORT_STEMS.get(op, op[:LONGEST_STEM])
-            else:
-                stem = "leaf" if tensor.requires_grad else "const"
-            name = _fresh(stem, counts, taken)
-        names[id(tensor)] = name
-    return names
-
-
-def _fresh(stem: str, counts: dict, taken: set) -> str:
-    while True:
-        counts[stem] = counts.get(stem, 0) + 1
-        name = f"{stem}{counts[stem]}"
-        if name not in taken:
-            taken.add(name)
-            return name
-
-
-def _forward_step(tensor: Tensor, names: dict) -> ForwardStep:
-    if tensor.grad_fn is not None:
-        kind, op = "op", tensor.grad_fn.op
-        parents = [names[id(parent)] for parent in tensor.grad_fn.parents]
+def _forward_step(tensor: Tensor, names: dict, requires_grad: bool) -> ForwardStep:
+    node = made_by(tensor)
+    if node is not None:
+        kind, op = "op", node.op
+        parents = [names[id(parent)] for parent in node.parents]
     else:
         op, parents = None, []
         kind = "parameter" if tensor.requires_grad else "input" if tensor.name else "constant"
     return ForwardStep(names[id(tensor)], kind, op, parents, _value(tensor), tuple(tensor.shape),
-                       str(tensor.dtype))
+                       str(tensor.dtype), requires_grad)
 
 
 def _value(tensor: Tensor) -> Value:

@@ -11,13 +11,15 @@ operators) read it; ``evaluate`` computes it with chainrule in float64, each var
 leaf, ready for ``chainrule.explain``. Every variable requires grad except those named as data
 (``data=("x", "t")``): an input or a label is given a value but gets no gradient. No name is
 data by default: the lecture's t is the label in its univariate example and the variable of
-differentiation in its multivariate one.
+differentiation in its multivariate one. A step computed from data alone gets no gradient either,
+yet the forward table of ``chainrule.explain`` lists it, op and parents, as any other step.
 
 Precedence, lowest first, as in Python: ``+ -`` · ``* /`` · unary ``-`` · ``**`` (right to
 left, so ``-x ** 2`` is ``-(x ** 2)`` and ``2 ** 3 ** 2`` is ``2 ** 9``).
 """
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 
@@ -27,6 +29,8 @@ from .errors import ChainruleError
 FUNCTIONS = {"exp": 1, "log": 1, "sqrt": 1, "abs": 1, "sin": 1, "cos": 1, "tanh": 1,
              "sigmoid": 1, "relu": 1, "erf": 1, "gelu": 1, "maximum": 2, "minimum": 2}
 BINARY = {"+": 1, "-": 1, "*": 2, "/": 2}  # precedence of the left-associative operators
+OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+             "**": operator.pow}
 
 class ExpressionError(ChainruleError):
     """A mistake in the expression: one line naming the column, then the expression and a caret."""
@@ -321,6 +325,7 @@ def evaluate(text: str, values: dict[str, float], wrt=None, data=()):
     import numpy
 
     import chainrule
+    from chainrule.explain_forward import record_from_data
     from chainrule.nn import functional
 
     steps = parse(text)
@@ -362,24 +367,18 @@ def evaluate(text: str, values: dict[str, float], wrt=None, data=()):
     functions["gelu"] = functional.gelu
 
     def compute(node):
+        # An op on data alone (s = x*x with x data) is kept for explain's forward table; it still
+        # gets no gradient
         if isinstance(node, Number):
             return chainrule.tensor(node.value, dtype=chainrule.float64)
         if isinstance(node, Variable):
             return nodes[node.name]
         if isinstance(node, Negate):
-            return -compute(node.operand)
+            return record_from_data(operator.neg, compute(node.operand))
         if isinstance(node, Call):
-            return functions[node.function](*[compute(argument) for argument in node.arguments])
-        left, right = compute(node.left), compute(node.right)
-        if node.op == "+":
-            return left + right
-        if node.op == "-":
-            return left - right
-        if node.op == "*":
-            return left * right
-        if node.op == "/":
-            return left / right
-        return left ** right
+            return record_from_data(functions[node.function],
+                                    *[compute(argument) for argument in node.arguments])
+        return record_from_data(OPERATORS[node.op], compute(node.left), compute(node.right))
 
     with numpy.errstate(all="ignore"):  # log(-1) is nan in the table, not a warning
         for step in steps:

@@ -90,7 +90,9 @@ def register(subparsers) -> None:
                              "variable the expression does not use is ignored)")
     parser.add_argument("--data", nargs="+", action="extend", default=[], metavar="NAME",
                         help="the variables that are data, such as an input x or a label t: "
-                             "they get no gradient (default: none, so every variable does)")
+                             "they get no gradient, nor does a step computed from them alone, "
+                             "which the forward table lists as '(no gradient)' (default: none, "
+                             "so every variable does)")
     parser.add_argument("--wrt", nargs="+", action="extend", metavar="NAME",
                         help="instead of --data, the variables that require grad; the others "
                              "are inputs, shown without a gradient")
