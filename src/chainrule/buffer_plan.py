@@ -48,13 +48,20 @@ class BufferPlan:
         self.buffers, self.values = buffers, values
         order = list(flat(instructions))
         self.position = {id(instruction): n for n, instruction in enumerate(order)}
-        end = {}
+        end, in_grad = {}, {}  # in_grad: id(tensor) -> the buffer now in its .grad
         for n, instruction in enumerate(order):
             for slot in (instruction.result, *instruction.results):
                 if slot is not None:
                     end.setdefault(self.root(slot), n)
             for slot in refs((instruction.arguments, instruction.keywords)):
                 end[self.root(slot)] = n
+            if instruction.kind == "set_grad":
+                in_grad[id(instruction.function)] = instruction.arguments[0]
+            elif instruction.kind in ("optimizer", "live"):
+                # a step run live (Adam's, one whose settings changed) reads each .grad by
+                # Python, which no instruction shows: what is there then is read there
+                for source in filter(None, in_grad.values()):
+                    end[self.root(source.index)] = n
         kept = outliving(instructions, outputs, self.root)
         self.ends = sorted((n, root) for root, n in end.items() if root not in kept)
         self.kept = kept

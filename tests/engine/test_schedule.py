@@ -28,9 +28,10 @@ def data(count, size=8, features=8, classes=8, seed=0):
 
 def twins(body, settings, layers=4, width=8):
     """Two MLPs of ``layers`` Linear(width, width) with ReLUs, the same weights, each with SGD
-    (``settings``) and the step ``(x, y) ↦ body(model, optimizer, x, y)``. Every weight, every
-    gradient and every hidden layer at batch 8 has the shape (8, 8): a replay that let an
-    update's temporaries share memory with the backward's would show in the numbers."""
+    (``settings``; or a function of the model that makes its optimiser) and the step
+    ``(x, y) ↦ body(model, optimizer, x, y)``. Every weight, every gradient and every hidden
+    layer at batch 8 has the shape (8, 8): a replay that let an update's temporaries share
+    memory with the backward's would show in the numbers."""
     made = []
     for _ in range(2):
         chainrule.manual_seed(0)
@@ -38,7 +39,8 @@ def twins(body, settings, layers=4, width=8):
         for _ in range(layers):
             parts += [nn.Linear(width, width), nn.ReLU()]
         model = nn.Sequential(*parts[:-1])
-        optimizer = optim.SGD(model.parameters(), **settings)
+        optimizer = settings(model) if callable(settings) else optim.SGD(model.parameters(),
+                                                                          **settings)
 
         def step(x, y, model=model, optimizer=optimizer):
             return body(model, optimizer, x, y)
@@ -186,6 +188,53 @@ def test_an_update_whose_settings_change_runs_live_with_the_gradients_it_needs()
         assert compiled(x, y).item() == eager(x, y).item()
     for p, q in zip(eager_model.parameters(), compiled_model.parameters()):
         numpy.testing.assert_array_equal(p.data, q.data)
+
+
+class Stepped:
+    """Optimisers stepped and zeroed one after the other, as one."""
+
+    def __init__(self, *optimizers):
+        self.optimizers = optimizers
+
+    def step(self):
+        for optimizer in self.optimizers:
+            optimizer.step()
+
+    def zero_grad(self):
+        for optimizer in self.optimizers:
+            optimizer.zero_grad()
+
+
+READ_LIVE = {  # (the optimisers of a model, run between the backward and the update)
+    # Adam's step count changes on every call, so its step runs live, reading each p.grad:
+    # clip_grad_value_ replaces each gradient by a new array, which nothing recorded reads
+    # after its .grad is set
+    "by Adam, the gradients replaced by clipped ones": (
+        lambda model: optim.Adam(model.parameters(), lr=0.01),
+        lambda model: nn.utils.clip_grad_value_(model.parameters(), 0.05)),
+    "by Adam, after a forward that makes results of their shape": (
+        lambda model: optim.Adam(model.parameters(), lr=0.01),
+        lambda model: model(model[0].weight.detach()).sum()),
+    # SGD's lr * g must not be written over a gradient that Adam reads after it
+    "by an Adam stepped after an SGD of the same weights": (
+        lambda model: Stepped(optim.SGD(model.parameters(), lr=0.1),
+                              optim.Adam(list(model.parameters())[-4:], lr=0.01)), None),
+}
+
+
+@pytest.mark.parametrize("optimizers, after_backward", READ_LIVE.values(), ids=READ_LIVE.keys())
+def test_a_gradient_read_by_a_step_run_live_is_whole_when_it_runs(optimizers, after_backward):
+    """zero_grad() last: no gradient outlives the call, but one in .grad when an optimiser's
+    step runs live is read there, by Python, and must not share its memory until then."""
+    def body(model, optimizer, x, y):
+        loss = F.cross_entropy(model(x), y) * 50  # large enough for the clipping to clip
+        loss.backward()
+        read = after_backward(model) if after_backward else None  # (clipping returns None)
+        optimizer.step()
+        optimizer.zero_grad()
+        return loss if read is None else (loss, read)
+    eager, compiled, _ = run_both(twins(body, optimizers), data(5))
+    assert compiled == eager
 
 
 def optim_of(step):
