@@ -7,7 +7,8 @@ MLP step the difference is 1.5% (benchmarks/compile_steps.py). So the replay tha
 optimiser's settings on entry runs each parameter's update just after the last operation it
 depends on: the last to write what the update reads or writes, or to read what it writes.
 Nothing else moves, and only operations that share no buffer change places, so every number
-is the same; nothing moves above a check on a value, a random draw or a step run live.
+is the same; nothing moves above a check on a value, a random draw or a step run live, and
+an update that draws or checks a value itself (an optimiser of one's own) stays as recorded.
 """
 from __future__ import annotations
 
@@ -77,6 +78,11 @@ def updates_early(steps: list, settled: set) -> list:
             out.append(step)
             continue
         update = step.call.placed
+        if any(member.fixed for member in update):
+            # a draw or a check on a value of its own: the parameters' groups, which share
+            # their temporaries' memory, would be moved in between or above it
+            out.extend(update)
+            continue
         for group in groups(update):
             reads = frozenset().union(*(member.reads for member in group))
             writes = frozenset().union(*(member.writes for member in group))

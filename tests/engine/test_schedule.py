@@ -66,10 +66,14 @@ def zero_grad_first(model, optimizer, x, y):
 
 def run_both(made, batches):
     """The eager losses and the compiled ones (as lists of tuples of floats), and the compiled
-    step; the two models end in the same state, write counts included."""
+    step; the two models end in the same state, write counts included. Each run starts from
+    the same random state."""
     (eager_model, eager), (compiled_model, step) = made
     compiled = chainrule.compile(step)
-    results = [[_items(run(x, y)) for x, y in batches] for run in (eager, compiled)]
+    results = []
+    for run in (eager, compiled):
+        chainrule.manual_seed(1)
+        results.append([_items(run(x, y)) for x, y in batches])
     for p, q in zip(eager_model.parameters(), compiled_model.parameters()):
         numpy.testing.assert_array_equal(p.data, q.data)
         assert p._version == q._version
@@ -234,6 +238,48 @@ def test_a_gradient_read_by_a_step_run_live_is_whole_when_it_runs(optimizers, af
         optimizer.zero_grad()
         return loss if read is None else (loss, read)
     eager, compiled, _ = run_both(twins(body, optimizers), data(5))
+    assert compiled == eager
+
+
+class NoisySGD(optim.Optimizer):
+    """Langevin dynamics: p ← p − lr·g + σ·ξ, ξ drawn for each parameter after lr·g is made."""
+
+    def __init__(self, params, lr=0.05, sigma=0.01):
+        super().__init__(params, dict(lr=lr, sigma=sigma))
+
+    def _update_group(self, group):
+        for p in group["params"]:
+            if p.grad is not None:
+                step = group["lr"] * p.grad.data
+                noise = chainrule.randn(*p.shape, dtype=p.dtype).data
+                p.data -= step
+                p.data += group["sigma"] * noise
+
+
+class SkipLarge(optim.Optimizer):
+    """SGD that leaves a parameter alone when an element of its gradient reaches ``limit``."""
+
+    def __init__(self, params, lr=0.1, limit=1.0):
+        super().__init__(params, dict(lr=lr, limit=limit))
+
+    def _update_group(self, group):
+        for p in group["params"]:
+            if p.grad is not None and bool((abs(p.grad.data) < group["limit"]).all()):
+                p.data -= group["lr"] * p.grad.data
+
+
+def test_an_update_that_draws_or_checks_a_value_runs_in_its_recorded_order():
+    """A random draw and a check on a value stay where they are (schedule.FIXED): the updates
+    of other parameters, which share their temporaries' memory, are not moved in between, and
+    a check is not made after the writes that follow it (or on memory they wrote)."""
+    noisy = twins(zero_grad_first, lambda model: NoisySGD(model.double().parameters()))
+    batches = [(chainrule.tensor(x.data.astype(numpy.float64)), y) for x, y in data(6)]
+    eager, compiled, _ = run_both(noisy, batches)  # (the draws are float64, so recorded)
+    assert compiled == eager
+    skipping = twins(zero_grad_first, lambda model: SkipLarge(model.parameters()), layers=2)
+    batches = data(7, seed=5)
+    batches[4] = (batches[4][0] * 20, batches[4][1])  # the first layer's gradient too large
+    eager, compiled, _ = run_both(skipping, batches)
     assert compiled == eager
 
 
