@@ -279,9 +279,13 @@ class Program:
         update = instruction.keywords["update"]
         if update is None:
             return live
-        steps = []
+        steps, began = [], False
         for inner in update:
-            step = self._step(index, inner, values, dynamic, written)
+            # a check after the update has begun to write (a weight, a momentum) can't fall
+            # back to an eager run of the call: it counts as after instruction ``index``
+            step = self._step(index + 1 if began else index, inner, values, dynamic, written)
+            began = began or inner.kind == "version" or any(
+                self.buffers[root].origin != "made" for root in inner.writes)
             if step is not None and step[1] is not None:
                 return live  # an operation whose arguments move: not worth a special case
             if step is not None:

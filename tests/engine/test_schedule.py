@@ -10,7 +10,7 @@ import pytest
 
 import chainrule
 import chainrule.nn.functional as F
-from chainrule import nn, optim
+from chainrule import CompileError, nn, optim
 
 OPTIMIZERS = {
     "sgd": dict(lr=0.1),
@@ -281,6 +281,22 @@ def test_an_update_that_draws_or_checks_a_value_runs_in_its_recorded_order():
     batches[4] = (batches[4][0] * 20, batches[4][1])  # the first layer's gradient too large
     eager, compiled, _ = run_both(skipping, batches)
     assert compiled == eager
+
+
+def test_a_check_in_an_update_that_turns_after_the_update_has_begun_to_write_is_an_error():
+    """The check of a parameter after the first: the weights before it are updated already, so
+    the call can't be run eagerly from its start, as it can when the first check turns."""
+    (eager_model, eager), (compiled_model, step) = twins(
+        zero_grad_first, lambda model: SkipLarge(model.parameters(), limit=0.3), layers=2)
+    compiled = chainrule.compile(step)
+    batches = data(5, seed=5)
+    for x, y in batches[:4]:
+        assert compiled(x, y).item() == eager(x, y).item()
+    eager(*batches[4])
+    assert [bool((abs(p.grad.data) < 0.3).all()) for p in eager_model.parameters()] == [
+        True, True, True, False]  # only the last parameter's update is skipped
+    with pytest.raises(CompileError, match="after the step had changed parameters"):
+        compiled(*batches[4])
 
 
 def optim_of(step):
