@@ -49,6 +49,7 @@ class BufferPlan:
         order = list(flat(instructions))
         self.position = {id(instruction): n for n, instruction in enumerate(order)}
         end, in_grad = {}, {}  # in_grad: id(tensor) -> the buffer now in its .grad
+        self.seen_live = {}  # a buffer in a .grad at steps that may run live -> their updates
         for n, instruction in enumerate(order):
             for slot in (instruction.result, *instruction.results):
                 if slot is not None:
@@ -58,15 +59,23 @@ class BufferPlan:
             if instruction.kind == "set_grad":
                 in_grad[id(instruction.function)] = instruction.arguments[0]
             elif instruction.kind in ("optimizer", "live"):
-                # a step run live (Adam's, one whose settings changed) reads each .grad by
-                # Python, which no instruction shows: what is there then is read there
+                # a step run live (Adam's on every call, another where its settings changed)
+                # reads each .grad by Python, which no instruction shows, and may keep it (a
+                # log of gradients): what is there then is read there, and its memory is its own
+                # to the end of the call, but to the step's own recorded update, which runs
+                # where the step doesn't run live
+                own = len(instruction.keywords.get("update") or ()) \
+                    if instruction.kind == "optimizer" else 0
                 for source in filter(None, in_grad.values()):
                     end[self.root(source.index)] = n
+                    self.seen_live.setdefault(self.root(source.index), []).append(
+                        range(n + 1, n + 1 + own))
         kept = outliving(instructions, outputs, self.root)
         self.ends = sorted((n, root) for root, n in end.items() if root not in kept)
         self.kept = kept
         self.pooled, self.free, self.apart = {}, {}, None  # a pooled buffer -> its pool
         self.taken_over = {}  # an update's result -> the buffer it took over (read last)
+        self.held = set(self.seen_live)  # buffers whose memory is given to no later result
 
     def root(self, slot: int) -> int:
         root = self.buffers[slot].root
@@ -92,6 +101,8 @@ class BufferPlan:
                         self.buffers[root].layout):
                     self.values[slot], self.pooled[slot] = self.values[root], self.pooled[root]
                     self.taken_over[slot] = root
+                    if root in self.held:
+                        self.held.add(slot)
                     del self.pooled[root]
                     break
             else:
@@ -115,7 +126,7 @@ class BufferPlan:
             self.free_buffer(self.ends.pop(0)[1])
 
     def free_buffer(self, root: int) -> None:
-        if root in self.pooled:
+        if root in self.pooled and root not in self.held:
             buffer = self.buffers[root]
             key = (buffer.shape, buffer.dtype, buffer.layout)
             self.pooled[root].setdefault(key, []).append(self.values[root])
@@ -133,7 +144,14 @@ class BufferPlan:
         read = [(slot, self.root(slot)) for slot in refs(instruction.arguments)]
         read += [(None, self.root(slot)) for slot in refs(instruction.keywords)]
         whole = direct - {root for slot, root in read if slot != root}
+        whole = {root for root in whole if self._writable_at(root, position)}
         freed = [entry for entry in self.ends if entry[0] == position and entry[1] in whole]
         for entry in freed:
             self.ends.remove(entry)
         return [root for _, root in freed]
+
+    def _writable_at(self, root: int, position: int) -> bool:
+        """Whether an operation at ``position`` may write over buffer ``root``: any, unless a
+        step that may run live saw it in a .grad; then only that one step's own update."""
+        seen = self.seen_live.get(root)
+        return seen is None or (len(seen) == 1 and position in seen[0])

@@ -241,6 +241,44 @@ def test_a_gradient_read_by_a_step_run_live_is_whole_when_it_runs(optimizers, af
     assert compiled == eager
 
 
+class LoggingAdam(optim.Adam):
+    """Adam that keeps the gradients it was given (not copies), as a logging callback might."""
+
+    def step(self, closure=None):
+        self.logged = [p.grad for group in self.param_groups for p in group["params"]]
+        return super().step(closure)
+
+
+@pytest.mark.parametrize("also_sgd", [False, True], ids=["alone", "and an SGD after it"])
+def test_a_gradient_a_step_run_live_keeps_is_left_as_eager_mode_leaves_it(also_sgd):
+    """Adam's step runs live on every call, and this one keeps each p.grad: after the call it
+    holds the gradient, although zero_grad() took it out of .grad, and a forward after the
+    update (or an SGD of the same weights, writing lr * g) must not have used its memory."""
+    def make(model):
+        logging = LoggingAdam(model.parameters(), lr=0.01)
+        return Stepped(logging, optim.SGD(model.parameters(), lr=0.1)) if also_sgd else logging
+
+    def body(model, optimizer, x, y):
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        after = model(x)  # results of the gradients' shape, after the update
+        optimizer.zero_grad()
+        return loss, after
+    logged = []
+    for (model, step), compiled in zip(twins(body, make), (False, True)):
+        optimizer = optim_of(step)
+        logging = optimizer.optimizers[0] if also_sgd else optimizer
+        step = chainrule.compile(step) if compiled else step
+        logged.append([])
+        for x, y in data(6):
+            step(x, y)
+            logged[-1].append([g.data.copy() for g in logging.logged])
+    for eager, compiled in zip(*logged):
+        for g, h in zip(eager, compiled):
+            numpy.testing.assert_array_equal(g, h)
+
+
 class NoisySGD(optim.Optimizer):
     """Langevin dynamics: p ← p − lr·g + σ·ξ, ξ drawn for each parameter after lr·g is made."""
 
