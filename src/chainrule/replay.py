@@ -27,7 +27,7 @@ from .errors import CompileError
 from .held_gradients import HandedOut, read_after_written
 from .listing import flat
 from .recording import structure_change
-from .schedule import placed, updates_early
+from .schedule import apart_tests, placed, updates_early
 from .simplify import Write, computed_once, counted_together, overwritten_nones, renamed_outputs
 from .tensor import Tensor, as_tensor
 
@@ -155,13 +155,18 @@ class Program:
         # the updates whose settings it tested then run unchecked, as nothing the replay runs
         # before them (no schedule stepped live) changes them, each parameter's as soon as its
         # gradient is final (schedule.py)
-        self.scheduled = counted_together(updates_early(entries, set(settled)))
+        scheduled, passed, moved = updates_early(entries, set(settled))
+        self.scheduled = counted_together(scheduled)
+        arguments = [(position, signature[3 + position][0] != "array")
+                     for position, slot in self.inputs if slot in passed]
+        held = [self.buffers[root].array for root in moved if self.buffers[root].origin == "held"]
         self.call = written_call(
             self.scheduled,
             entered=(signature, [(tensor, shape, dtype) for tensor, _, shape, dtype
                                  in self.gradients], self.guards, self.modules,
                      list(settled.values()), self.cleared, self.names),
-            more_tests=self.handed_out.tests)
+            more_tests=lambda constants: self.handed_out.tests(constants) + apart_tests(
+                arguments, held, constants))
 
     def _step(self, index, instruction, values, dynamic, written):
         """``_array_step``, under the floating-point error handling the operation was recorded

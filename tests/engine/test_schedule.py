@@ -241,6 +241,24 @@ def test_a_gradient_read_by_a_step_run_live_is_whole_when_it_runs(optimizers, af
     assert compiled == eager
 
 
+def test_an_argument_that_shares_memory_with_a_weight_is_read_before_the_weights_update():
+    """Buffers from outside the step may share memory (an argument that views a parameter):
+    an update is not moved above a read of such an argument, as the buffers differ."""
+    def body(model, optimizer, x, y):
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        before = x * 1  # the last layer's weight, before its update
+        optimizer.step()
+        optimizer.zero_grad()
+        return loss, before
+    results = []
+    for (model, step), compiled in zip(twins(body, OPTIMIZERS["sgd"]), (False, True)):
+        step = chainrule.compile(step) if compiled else step
+        weight = chainrule.as_tensor(model[-1].weight.data)  # (8, 8), as a batch of 8
+        results.append([_items(step(weight, y)) for _, y in data(6)])
+    assert results[1] == results[0]
+
+
 class LoggingAdam(optim.Adam):
     """Adam that keeps the gradients it was given (not copies), as a logging callback might."""
 
