@@ -38,6 +38,25 @@ def outliving(instructions, outputs, root) -> set:
         root(source.index) for source in left.values() if source is not None}
 
 
+def seen_live(instructions, root) -> dict:
+    """The buffers in a ``.grad`` when a step that may run live comes (Adam's on every call,
+    another optimiser's where its settings changed, a schedule's), each with, for each such
+    step, the positions (in ``flat`` order) of its own recorded update. That step reads each
+    ``.grad`` by Python, which no instruction shows, and may keep it (a log of gradients) or
+    write it in place: what is there then is read there, and its memory is its own to the end
+    of the call, but to the step's own recorded update, which runs where it doesn't run live."""
+    seen, in_grad = {}, {}  # in_grad: id(tensor) -> the buffer now in its .grad
+    for n, instruction in enumerate(flat(instructions)):
+        if instruction.kind == "set_grad":
+            in_grad[id(instruction.function)] = instruction.arguments[0]
+        elif instruction.kind in ("optimizer", "live"):
+            own = len(instruction.keywords.get("update") or ()) \
+                if instruction.kind == "optimizer" else 0
+            for source in filter(None, in_grad.values()):
+                seen.setdefault(root(source.index), []).append(range(n + 1, n + 1 + own))
+    return seen
+
+
 class BufferPlan:
     """The buffers of a program's results, given out in the order of its instructions."""
 
@@ -48,28 +67,16 @@ class BufferPlan:
         self.buffers, self.values = buffers, values
         order = list(flat(instructions))
         self.position = {id(instruction): n for n, instruction in enumerate(order)}
-        end, in_grad = {}, {}  # in_grad: id(tensor) -> the buffer now in its .grad
-        self.seen_live = {}  # a buffer in a .grad at steps that may run live -> their updates
+        end = {}
         for n, instruction in enumerate(order):
             for slot in (instruction.result, *instruction.results):
                 if slot is not None:
                     end.setdefault(self.root(slot), n)
             for slot in refs((instruction.arguments, instruction.keywords)):
                 end[self.root(slot)] = n
-            if instruction.kind == "set_grad":
-                in_grad[id(instruction.function)] = instruction.arguments[0]
-            elif instruction.kind in ("optimizer", "live"):
-                # a step run live (Adam's on every call, another where its settings changed)
-                # reads each .grad by Python, which no instruction shows, and may keep it (a
-                # log of gradients): what is there then is read there, and its memory is its own
-                # to the end of the call, but to the step's own recorded update, which runs
-                # where the step doesn't run live
-                own = len(instruction.keywords.get("update") or ()) \
-                    if instruction.kind == "optimizer" else 0
-                for source in filter(None, in_grad.values()):
-                    end[self.root(source.index)] = n
-                    self.seen_live.setdefault(self.root(source.index), []).append(
-                        range(n + 1, n + 1 + own))
+        self.seen_live = seen_live(instructions, self.root)
+        for root, steps in self.seen_live.items():  # read there, by the last of those steps
+            end[root] = max(end[root], steps[-1].start - 1)
         kept = outliving(instructions, outputs, self.root)
         self.ends = sorted((n, root) for root, n in end.items() if root not in kept)
         self.kept = kept

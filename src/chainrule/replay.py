@@ -20,7 +20,7 @@ import operator
 import numpy
 
 from . import autograd, backend, listing
-from .buffer_plan import BufferPlan, buffers_of, empty, outliving
+from .buffer_plan import BufferPlan, buffers_of, empty, outliving, seen_live
 from .codegen import (InputWrite, Update, binding_now, bound_call, call_resolved, guard,
                       refs, resolve, same_binding, same_settings, whole_call)
 from .errors import CompileError
@@ -86,10 +86,11 @@ class Program:
 
     def __init__(self, recording, inputs: list, outputs, signature: tuple, function):
         self.buffers = recording.buffers
-        self.instructions, alias = computed_once(
+        self.instructions, alias = computed_once(  # (a step run live may write a .grad)
             recording.instructions, recording.root,
             lambda slot: self.buffers[recording.root(slot)].origin,
-            outliving(recording.instructions, outputs, recording.root))
+            outliving(recording.instructions, outputs, recording.root) | set(seen_live(
+                recording.instructions, recording.root)))
         for buffer in self.buffers:  # a view of a result computed twice is a view of the first
             buffer.root = alias.get(buffer.root, buffer.root)
         self.inputs, self.outputs = inputs, renamed_outputs(outputs, alias)

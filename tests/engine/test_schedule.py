@@ -5,6 +5,8 @@ memory, and still the eager step bit for bit.
 Each test trains an eager and a compiled copy of a model from the same weights and compares
 losses, weights, gradients and write counts with exact equality.
 """
+import functools
+
 import numpy
 import pytest
 
@@ -295,6 +297,44 @@ def test_a_gradient_a_step_run_live_keeps_is_left_as_eager_mode_leaves_it(also_s
     for eager, compiled in zip(*logged):
         for g, h in zip(eager, compiled):
             numpy.testing.assert_array_equal(g, h)
+
+
+class HalvingAdam(optim.Adam):
+    """Adam that halves each gradient in place first, in its own Python (run live)."""
+
+    def step(self, closure=None):
+        for p in self.parameters:
+            numpy.multiply(p.grad.data, 0.5, out=p.grad.data)
+        return super().step(closure)
+
+    @property
+    def parameters(self):
+        return [p for group in self.param_groups for p in group["params"]]
+
+
+class Parallel(nn.Module):
+    """Two layers on one input, added: their weights' gradients are one computation twice."""
+
+    def __init__(self):
+        super().__init__()
+        self.left, self.right, self.out = nn.Linear(8, 8), nn.Linear(8, 8), nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.out((self.left(x) + self.right(x)).relu())
+
+
+def test_gradients_computed_alike_that_a_step_run_live_reads_are_two_arrays():
+    """A step run live may write p.grad in place (halving it): the two equal gradients eager
+    mode makes are two arrays, not one computed once (simplify.computed_once), although
+    zero_grad() takes them out of .grad before the call ends."""
+    made = []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        model = Parallel()
+        made.append((model, functools.partial(zero_grad_last, model,
+                                              HalvingAdam(model.parameters(), lr=0.01))))
+    eager, compiled, _ = run_both(made, data(5))
+    assert compiled == eager
 
 
 class NoisySGD(optim.Optimizer):
