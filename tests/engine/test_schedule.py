@@ -13,6 +13,7 @@ import pytest
 import chainrule
 import chainrule.nn.functional as F
 from chainrule import CompileError, nn, optim
+from chainrule.codegen import MISSED
 
 OPTIMIZERS = {
     "sgd": dict(lr=0.1),
@@ -259,6 +260,9 @@ def test_an_argument_that_shares_memory_with_a_weight_is_read_before_the_weights
         weight = chainrule.as_tensor(model[-1].weight.data)  # (8, 8), as a batch of 8
         results.append([_items(step(weight, y)) for _, y in data(6)])
     assert results[1] == results[0]
+    # such a call replays the recorded order; one with a batch of its own, the moved updates
+    assert step.program.call((weight, data(1)[0][1])) is MISSED
+    assert step.program.call(data(1)[0]) is not MISSED
 
 
 class LoggingAdam(optim.Adam):
