@@ -3,7 +3,8 @@
 Once the last operation reading a result has run, its buffer may take a later result of its
 shape, dtype and layout. The operations are the same, so are the numbers; the program touches
 less memory (the limit reuses a handful of buffers too). Results that outlive the call don't
-take part: what the step returns, and the gradients it leaves in ``.grad``.
+take part: what the step returns, and the gradients it leaves in ``.grad``; nor does, after
+it, a gradient that a step run live (Adam's) finds in ``.grad`` (``seen_live``).
 """
 from __future__ import annotations
 

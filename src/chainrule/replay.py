@@ -160,14 +160,15 @@ class Program:
         self.scheduled = counted_together(scheduled)
         arguments = [(position, signature[3 + position][0] != "array")
                      for position, slot in self.inputs if slot in passed]
-        held = [self.buffers[root].array for root in moved if self.buffers[root].origin == "held"]
+        weights = [self.buffers[root].array for root in moved
+                   if self.buffers[root].origin == "held"]  # (and momenta...)
         self.call = written_call(
             self.scheduled,
             entered=(signature, [(tensor, shape, dtype) for tensor, _, shape, dtype
                                  in self.gradients], self.guards, self.modules,
                      list(settled.values()), self.cleared, self.names),
             more_tests=lambda constants: self.handed_out.tests(constants) + apart_tests(
-                arguments, held, constants))
+                arguments, weights, constants))
 
     def _step(self, index, instruction, values, dynamic, written):
         """``_array_step``, under the floating-point error handling the operation was recorded

@@ -108,7 +108,7 @@ def owner(array):
     return array
 
 
-def apart_tests(arguments, held: set, constants: dict) -> list:
+def apart_tests(arguments, held: list, constants: dict) -> list:
     """Written tests, for a replay that moved updates (``Program.call``), that the call's
     ``arguments`` ((position, whether a tensor)) share no memory with the arrays ``held``
     (their owners, by identity) that the moved updates read or write."""
