@@ -52,7 +52,8 @@ def groups(update: list) -> list:
 
     def find(n):
         while parent[n] != n:
-            n = parent[n] = parent[parent[n]]
+            parent[n] = parent[parent[n]]  # (path halving: n's grandparent becomes its parent)
+            n = parent[n]
         return n
 
     first = {}  # a written buffer -> the first operation that touches it

@@ -14,6 +14,7 @@ import chainrule
 import chainrule.nn.functional as F
 from chainrule import CompileError, nn, optim
 from chainrule.codegen import MISSED
+from chainrule.schedule import Placed, groups
 
 OPTIMIZERS = {
     "sgd": dict(lr=0.1),
@@ -263,6 +264,15 @@ def test_an_argument_that_shares_memory_with_a_weight_is_read_before_the_weights
     # such a call replays the recorded order; one with a batch of its own, the moved updates
     assert step.program.call((weight, data(1)[0][1])) is MISSED
     assert step.program.call(data(1)[0]) is not MISSED
+
+
+def test_operations_joined_through_written_buffers_are_one_group():
+    """schedule.groups joins an update's operations that share a buffer one of them writes
+    (a union-find): five that are joined only through their last, which writes 0 and 1, are
+    one group, in their order, however deep the joins go."""
+    update = [Placed(n, None, frozenset(), frozenset(writes), False)
+              for n, writes in enumerate([{1}, {0}, {2}, {0, 2}, {0, 1}])]
+    assert [[step.call for step in group] for group in groups(update)] == [[0, 1, 2, 3, 4]]
 
 
 class LoggingAdam(optim.Adam):
