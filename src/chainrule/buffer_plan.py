@@ -13,6 +13,7 @@ import numpy
 from .codegen import refs
 from .listing import flat
 from .recording import Ref
+from .schedule import owner
 
 
 def empty(buffer):
@@ -84,10 +85,19 @@ class BufferPlan:
         self.pooled, self.free, self.apart = {}, {}, None  # a pooled buffer -> its pool
         self.taken_over = {}  # an update's result -> the buffer it took over (read last)
         self.held = set(self.seen_live)  # buffers whose memory is given to no later result
+        owners = {}  # arrays from before the step that share memory (Parameter(w.T)): as one
+        self.shared = {slot: owners.setdefault(id(owner(buffer.array)), slot)
+                       for slot, buffer in enumerate(buffers) if buffer.origin == "held"}
 
     def root(self, slot: int) -> int:
         root = self.buffers[slot].root
         return slot if root is None else root
+
+    def memory(self, slot: int) -> int:
+        """The buffer whose memory a slot is, one for arrays from before the step that share
+        theirs (the schedule's unit: schedule.py)."""
+        root = self.root(slot)
+        return self.shared.get(root, root)
 
     def allocate(self, slot: int, read_last=()):
         """A buffer for ``slot``: a free one of its shape, dtype and layout, or a new one. A

@@ -135,7 +135,7 @@ class Program:
             live_before = live_before or instruction.kind == "live"
             if step is not None:
                 self.steps.append(step)
-                entries.append(placed(step, instruction, self.plan.root))
+                entries.append(placed(step, instruction, self.plan.memory))
                 if type(step[0]) is Update and not live_before:
                     settled[id(step[0])] = (instruction.arguments[0], instruction.expected)
         self.plan.apart = None
@@ -296,7 +296,8 @@ class Program:
             if step is not None and step[1] is not None:
                 return live  # an operation whose arguments move: not worth a special case
             if step is not None:
-                steps.append(placed(step, inner, self.plan.root, self.plan.taken_over.get(inner.result)))
+                steps.append(placed(step, inner, self.plan.memory,
+                                    self.plan.taken_over.get(inner.result)))
         calls = [call for call, _ in counted_together([(step.call, None) for step in steps])]
         return Update(same_settings(instruction.arguments[0], instruction.expected), calls, live,
                       steps)

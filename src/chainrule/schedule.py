@@ -9,8 +9,10 @@ depends on: the last to write what the update reads or writes, or to read what i
 Nothing else moves, and only operations that share no buffer change places, so every number
 is the same; nothing moves above a check on a value, a random draw or a step run live, and
 an update that draws or checks a value itself (an optimiser of one's own) stays as recorded.
-Buffers from outside the step may share memory: a call with an argument that shares memory
-with a weight a moved update writes replays in the recorded order (``apart_tests``).
+Buffers from outside the step may share memory: parameters that do count as one buffer (a
+decoder's weight made from the encoder's, transposed: ``BufferPlan.memory``), and a call with
+an argument that shares memory with a weight a moved update writes replays in the recorded
+order (``apart_tests``).
 """
 from __future__ import annotations
 
