@@ -3,7 +3,8 @@
 Once the last operation reading a result has run, its buffer may take a later result of its
 shape, dtype and layout. The operations are the same, so are the numbers; the program touches
 less memory (the limit reuses a handful of buffers too). Results that outlive the call don't
-take part: what the step returns, and the gradients it leaves in ``.grad``.
+take part: what the step returns, and the gradients it leaves in ``.grad``; nor does, after
+it, a gradient that a step run live (Adam's) finds in ``.grad`` (``seen_live``).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy
 from .codegen import refs
 from .listing import flat
 from .recording import Ref
+from .schedule import owner
 
 
 def empty(buffer):
@@ -38,6 +40,25 @@ def outliving(instructions, outputs, root) -> set:
         root(source.index) for source in left.values() if source is not None}
 
 
+def seen_live(instructions, root) -> dict:
+    """The buffers in a ``.grad`` when a step that may run live comes (Adam's on every call,
+    another optimiser's where its settings changed, a schedule's), each with, for each such
+    step, the positions (in ``flat`` order) of its own recorded update. That step reads each
+    ``.grad`` by Python, which no instruction shows, and may keep it (a log of gradients) or
+    write it in place: what is there then is read there, and its memory is its own to the end
+    of the call, but to the step's own recorded update, which runs where it doesn't run live."""
+    seen, in_grad = {}, {}  # in_grad: id(tensor) -> the buffer now in its .grad
+    for n, instruction in enumerate(flat(instructions)):
+        if instruction.kind == "set_grad":
+            in_grad[id(instruction.function)] = instruction.arguments[0]
+        elif instruction.kind in ("optimizer", "live"):
+            own = len(instruction.keywords.get("update") or ()) \
+                if instruction.kind == "optimizer" else 0
+            for source in filter(None, in_grad.values()):
+                seen.setdefault(root(source.index), []).append(range(n + 1, n + 1 + own))
+    return seen
+
+
 class BufferPlan:
     """The buffers of a program's results, given out in the order of its instructions."""
 
@@ -55,15 +76,28 @@ class BufferPlan:
                     end.setdefault(self.root(slot), n)
             for slot in refs((instruction.arguments, instruction.keywords)):
                 end[self.root(slot)] = n
+        self.seen_live = seen_live(instructions, self.root)
+        for root, steps in self.seen_live.items():  # read there, by the last of those steps
+            end[root] = max(end[root], steps[-1].start - 1)
         kept = outliving(instructions, outputs, self.root)
         self.ends = sorted((n, root) for root, n in end.items() if root not in kept)
         self.kept = kept
         self.pooled, self.free, self.apart = {}, {}, None  # a pooled buffer -> its pool
         self.taken_over = {}  # an update's result -> the buffer it took over (read last)
+        self.held = set(self.seen_live)  # buffers whose memory is given to no later result
+        owners = {}  # arrays from before the step that share memory (Parameter(w.T)): as one
+        self.shared = {slot: owners.setdefault(id(owner(buffer.array)), slot)
+                       for slot, buffer in enumerate(buffers) if buffer.origin == "held"}
 
     def root(self, slot: int) -> int:
         root = self.buffers[slot].root
         return slot if root is None else root
+
+    def memory(self, slot: int) -> int:
+        """The buffer whose memory a slot is, one for arrays from before the step that share
+        theirs (the schedule's unit: schedule.py)."""
+        root = self.root(slot)
+        return self.shared.get(root, root)
 
     def allocate(self, slot: int, read_last=()):
         """A buffer for ``slot``: a free one of its shape, dtype and layout, or a new one. A
@@ -85,6 +119,8 @@ class BufferPlan:
                         self.buffers[root].layout):
                     self.values[slot], self.pooled[slot] = self.values[root], self.pooled[root]
                     self.taken_over[slot] = root
+                    if root in self.held:
+                        self.held.add(slot)
                     del self.pooled[root]
                     break
             else:
@@ -108,7 +144,7 @@ class BufferPlan:
             self.free_buffer(self.ends.pop(0)[1])
 
     def free_buffer(self, root: int) -> None:
-        if root in self.pooled:
+        if root in self.pooled and root not in self.held:
             buffer = self.buffers[root]
             key = (buffer.shape, buffer.dtype, buffer.layout)
             self.pooled[root].setdefault(key, []).append(self.values[root])
@@ -126,7 +162,14 @@ class BufferPlan:
         read = [(slot, self.root(slot)) for slot in refs(instruction.arguments)]
         read += [(None, self.root(slot)) for slot in refs(instruction.keywords)]
         whole = direct - {root for slot, root in read if slot != root}
+        whole = {root for root in whole if self._writable_at(root, position)}
         freed = [entry for entry in self.ends if entry[0] == position and entry[1] in whole]
         for entry in freed:
             self.ends.remove(entry)
         return [root for _, root in freed]
+
+    def _writable_at(self, root: int, position: int) -> bool:
+        """Whether an operation at ``position`` may write over buffer ``root``: any, unless a
+        step that may run live saw it in a .grad; then only that one step's own update."""
+        seen = self.seen_live.get(root)
+        return seen is None or (len(seen) == 1 and position in seen[0])

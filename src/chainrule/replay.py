@@ -20,14 +20,14 @@ import operator
 import numpy
 
 from . import autograd, backend, listing
-from .buffer_plan import BufferPlan, buffers_of, empty, outliving
+from .buffer_plan import BufferPlan, buffers_of, empty, outliving, seen_live
 from .codegen import (InputWrite, Update, binding_now, bound_call, call_resolved, guard,
                       refs, resolve, same_binding, same_settings, whole_call)
 from .errors import CompileError
 from .held_gradients import HandedOut, read_after_written
 from .listing import flat
 from .recording import structure_change
-from .schedule import placed, updates_early
+from .schedule import apart_tests, placed, updates_early
 from .simplify import Write, computed_once, counted_together, overwritten_nones, renamed_outputs
 from .tensor import Tensor, as_tensor
 
@@ -86,10 +86,11 @@ class Program:
 
     def __init__(self, recording, inputs: list, outputs, signature: tuple, function):
         self.buffers = recording.buffers
-        self.instructions, alias = computed_once(
+        self.instructions, alias = computed_once(  # (a step run live may write a .grad)
             recording.instructions, recording.root,
             lambda slot: self.buffers[recording.root(slot)].origin,
-            outliving(recording.instructions, outputs, recording.root))
+            outliving(recording.instructions, outputs, recording.root) | set(seen_live(
+                recording.instructions, recording.root)))
         for buffer in self.buffers:  # a view of a result computed twice is a view of the first
             buffer.root = alias.get(buffer.root, buffer.root)
         self.inputs, self.outputs = inputs, renamed_outputs(outputs, alias)
@@ -134,7 +135,7 @@ class Program:
             live_before = live_before or instruction.kind == "live"
             if step is not None:
                 self.steps.append(step)
-                entries.append(placed(step, instruction, self.plan.root))
+                entries.append(placed(step, instruction, self.plan.memory))
                 if type(step[0]) is Update and not live_before:
                     settled[id(step[0])] = (instruction.arguments[0], instruction.expected)
         self.plan.apart = None
@@ -155,13 +156,19 @@ class Program:
         # the updates whose settings it tested then run unchecked, as nothing the replay runs
         # before them (no schedule stepped live) changes them, each parameter's as soon as its
         # gradient is final (schedule.py)
-        self.scheduled = counted_together(updates_early(entries, set(settled)))
+        scheduled, passed, moved = updates_early(entries, set(settled))
+        self.scheduled = counted_together(scheduled)
+        arguments = [(position, signature[3 + position][0] != "array")
+                     for position, slot in self.inputs if slot in passed]
+        weights = [self.buffers[root].array for root in moved
+                   if self.buffers[root].origin == "held"]  # (and momenta...)
         self.call = written_call(
             self.scheduled,
             entered=(signature, [(tensor, shape, dtype) for tensor, _, shape, dtype
                                  in self.gradients], self.guards, self.modules,
                      list(settled.values()), self.cleared, self.names),
-            more_tests=self.handed_out.tests)
+            more_tests=lambda constants: self.handed_out.tests(constants) + apart_tests(
+                arguments, weights, constants))
 
     def _step(self, index, instruction, values, dynamic, written):
         """``_array_step``, under the floating-point error handling the operation was recorded
@@ -279,13 +286,18 @@ class Program:
         update = instruction.keywords["update"]
         if update is None:
             return live
-        steps = []
+        steps, began = [], False
         for inner in update:
-            step = self._step(index, inner, values, dynamic, written)
+            # a check after the update has begun to write (a weight, a momentum) can't fall
+            # back to an eager run of the call: it counts as after instruction ``index``
+            step = self._step(index + 1 if began else index, inner, values, dynamic, written)
+            began = began or inner.kind == "version" or any(
+                self.buffers[root].origin != "made" for root in inner.writes)
             if step is not None and step[1] is not None:
                 return live  # an operation whose arguments move: not worth a special case
             if step is not None:
-                steps.append(placed(step, inner, self.plan.root, self.plan.taken_over.get(inner.result)))
+                steps.append(placed(step, inner, self.plan.memory,
+                                    self.plan.taken_over.get(inner.result)))
         calls = [call for call, _ in counted_together([(step.call, None) for step in steps])]
         return Update(same_settings(instruction.arguments[0], instruction.expected), calls, live,
                       steps)

@@ -8,13 +8,17 @@ step written that way took 1.5% longer; the replay gained 0.3% at batch 128, RES
 each parameter's update just after the last operation it depends on: the last to write what
 the update reads or writes, or to read what it writes. Nothing else moves, and only operations
 that share no buffer change places, so every number is the same; nothing moves above a check
-on a value, a random draw or a step run live.
+on a value, a random draw or a step run live, and an update that draws or checks a value
+itself (an optimiser of one's own) stays as recorded. Buffers from outside the step may share
+memory: parameters that do count as one buffer (a decoder's weight made from the encoder's,
+transposed: ``BufferPlan.memory``), and a call with an argument that shares memory with a
+weight a moved update writes replays in the recorded order (``apart_tests``).
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from .codegen import Update, refs
+from .codegen import Update, named, refs
 
 FIXED = ("branch", "draw", "live", "attribute", "optimizer")  # nothing moves above these
 
@@ -50,7 +54,8 @@ def groups(update: list) -> list:
 
     def find(n):
         while parent[n] != n:
-            n = parent[n] = parent[parent[n]]
+            parent[n] = parent[parent[n]]  # (path halving: n's grandparent becomes its parent)
+            n = parent[n]
         return n
 
     first = {}  # a written buffer -> the first operation that touches it
@@ -67,23 +72,52 @@ def _conflicts(step: Placed, reads: frozenset, writes: frozenset) -> bool:
     return step.fixed or bool(step.writes & (reads | writes)) or bool(step.reads & writes)
 
 
-def updates_early(steps: list, settled: set) -> list:
+def updates_early(steps: list, settled: set) -> tuple[list, set, set]:
     """``steps`` (``Placed``, an update's own ``Placed`` steps in ``Update.placed``) as the steps
     of a replay, (call, store): the updates in ``settled`` (whose settings the replay tested on
     entry) taken apart, each group of their operations just after the last step it depends
-    on, their writes to count where the update was."""
-    out = []
+    on, their writes to count where the update was. With them: the buffers the steps that an
+    update passed read or write, and those the updates moved read or write, which differ, but
+    two buffers from outside the step may share memory (an argument viewing a weight)."""
+    out, passed, moved = [], set(), set()
     for step in steps:
         if type(step.call) is not Update or id(step.call) not in settled:
             out.append(step)
             continue
         update = step.call.placed
+        if any(member.fixed for member in update):
+            # a draw or a check on a value of its own: the parameters' groups, which share
+            # their temporaries' memory, would be moved in between or above it
+            out.extend(update)
+            continue
         for group in groups(update):
             reads = frozenset().union(*(member.reads for member in group))
             writes = frozenset().union(*(member.writes for member in group))
             at = len(out)
             while at > 0 and not _conflicts(out[at - 1], reads, writes):
                 at -= 1
+            if at < len(out):
+                passed.update(*(other.reads | other.writes for other in out[at:]))
+                moved.update(reads | writes)
             out[at:at] = group
         out.extend(member for member in update if not member.writes)
-    return [(step.call, step.store) for step in out]
+    return [(step.call, step.store) for step in out], passed, moved
+
+
+def owner(array):
+    """The object that owns an array's memory: the array, or its base's base..."""
+    while getattr(array, "base", None) is not None:
+        array = array.base
+    return array
+
+
+def apart_tests(arguments, held: list, constants: dict) -> list:
+    """Written tests, for a replay that moved updates (``Program.call``), that the call's
+    ``arguments`` ((position, whether a tensor)) share no memory with the arrays ``held``
+    (their owners, by identity) that the moved updates read or write."""
+    if not arguments or not held:
+        return []
+    owners = named(constants, frozenset(id(owner(array)) for array in held))
+    constants["owner"] = owner
+    return [f"id(owner(args[{position}]{'.data' if tensor else ''})) not in {owners}"
+            for position, tensor in arguments]

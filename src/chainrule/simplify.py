@@ -72,8 +72,9 @@ def computed_once(instructions: list, root, origin, outliving: set) -> tuple[lis
     reference to a dropped result made to the first; and {dropped result: first result}.
     ``root(slot)``: the buffer whose memory a slot is (itself, or a view's origin);
     ``origin(slot)``: that buffer's origin ("made" in the step, or "input", "held"...);
-    ``outliving``: the buffers the step returns or leaves in a ``.grad``. Not merged: a result
-    written in place anywhere, or one that outlives the call: eager had two arrays."""
+    ``outliving``: the buffers the step returns or leaves in a ``.grad``, and those a step run
+    live reads in a ``.grad`` (its Python may write them). Not merged: a result written in
+    place anywhere, or one of those: eager had two arrays."""
     unshared = {slot for instruction in flat(instructions) for slot in instruction.writes}
     unshared |= outliving
     alias, first, checked, kept = {}, {}, set(), []
