@@ -7,7 +7,8 @@ MLP step the difference is 1.5% (benchmarks/compile_steps.py). So the replay tha
 optimiser's settings on entry runs each parameter's update just after the last operation it
 depends on: the last to write what the update reads or writes, or to read what it writes.
 Nothing else moves, and only operations that share no buffer change places, so every number
-is the same; nothing moves above a check on a value, a random draw or a step run live.
+is the same; nothing moves above a check on a value, a random draw, a module's mode set
+(``train()``, ``eval()``) or a step run live.
 """
 from __future__ import annotations
 
