@@ -6,7 +6,9 @@ objects, graph nodes, VJP closures, the walk. ``compile`` watches one eager call
 straight-line program on numbered buffers (``recording.py`` says how). Later calls with the same
 signature replay that program on the new inputs: no Tensor, no graph, no walk; every buffer
 allocated once and written with ``out=``. The replay performs the same floating-point operations
-in the same order as eager mode, so the losses and weights are bitwise the same.
+in the same order as eager mode (an optimiser's update, run as soon as each gradient is final,
+passes only operations that share no buffer with it: ``schedule.py``), so the losses and
+weights are bitwise the same.
 
     @chainrule.compile
     def train_step(x, y):
