@@ -6,7 +6,9 @@ objects, graph nodes, VJP closures, the walk. ``compile`` watches one eager call
 straight-line program on numbered buffers (``recording.py`` says how). Later calls with the same
 signature replay that program on the new inputs: no Tensor, no graph, no walk; every buffer
 allocated once and written with ``out=``. The replay performs the same floating-point operations
-in the same order as eager mode, so the losses and weights are bitwise the same.
+in the same order as eager mode (an optimiser's update, run as soon as each gradient is final,
+passes only operations that share no buffer with it: ``schedule.py``), so the losses and
+weights are bitwise the same.
 
     @chainrule.compile
     def train_step(x, y):
@@ -56,8 +58,9 @@ The rules (TinyJit's, mostly):
   step reads. Hooks are refused.
 - A recording watches the engine process-wide for the length of one call: don't record in
   two threads at once.
-- Returned tensors are fresh copies, without a graph. After a replay each parameter's ``.grad``
-  is a buffer of the program. One still held outside when the step is called again (kept in a
+- Returned tensors are fresh copies, without a graph. After a replay each gradient the step
+  leaves in ``.grad`` (none where it calls ``zero_grad()`` after the update) is a buffer of the
+  program. One still held outside when the step is called again (kept in a
   list, or its array) is left as eager mode leaves it: the call records again into new buffers
   (or replays another program whose buffers are free). Keep a copy to replay every call.
 """

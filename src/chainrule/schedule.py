@@ -2,17 +2,18 @@
 
 The limit (benchmarks/mlp.py) updates each layer as soon as that layer's gradient is computed,
 while the gradient is still in the caches; a recording has ``optimizer.step()`` after the whole
-backward, when the first layers' gradients have been pushed out by the last ones' (the limit's
-step written that way took 1.5% longer; the replay gained 0.3% at batch 128, RESULTS.md's
-"Issue 14, seventh pass"). So the replay that tests the optimiser's settings on entry runs
-each parameter's update just after the last operation it depends on: the last to write what
-the update reads or writes, or to read what it writes. Nothing else moves, and only operations
-that share no buffer change places, so every number is the same; nothing moves above a check
-on a value, a random draw or a step run live, and an update that draws or checks a value
-itself (an optimiser of one's own) stays as recorded. Buffers from outside the step may share
-memory: parameters that do count as one buffer (a decoder's weight made from the encoder's,
-transposed: ``BufferPlan.memory``), and a call with an argument that shares memory with a
-weight a moved update writes replays in the recorded order (``apart_tests``).
+backward, when the first layers' gradients have been pushed out by the last ones'. The replay
+that tests the optimiser's settings on entry runs each parameter's update just after the last
+operation it depends on: the last to write what the update reads or writes, or to read what it
+writes (on a batch-128 MLP step the move changed the time by less than 0.5% either way:
+benchmarks/RESULTS.md, "Issue 14, seventh pass"). Nothing else moves, and only operations that
+share no buffer change places, so every number is the same; nothing moves above a check on a
+value, a random draw, a module's mode set (``train()``, ``eval()``) or a step run live, and an
+update that draws or checks a value itself (an optimiser of one's own) stays as recorded.
+Buffers from outside the step may share memory: parameters that do count as one buffer (a
+decoder's weight made from the encoder's, transposed: ``BufferPlan.memory``), and a call with
+an argument that shares memory with a weight a moved update writes replays in the recorded
+order (``apart_tests``).
 """
 from __future__ import annotations
 

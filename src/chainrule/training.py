@@ -127,6 +127,10 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
         compile: bool = True) -> History:
     """Train ``model`` by minibatch SGD and return its ``History``.
 
+    Each step is forward, loss, backward, clipping, ``optimizer.step()``, then
+    ``optimizer.zero_grad()``: the optimizer's parameters have no ``.grad`` after ``fit``, and
+    gradients they had before it are let go of before the first step.
+
     Arguments
       model        a ``chainrule.nn.Module``: ``model(inputs)`` is the decision function.
       loss         ``loss(outputs, targets)`` → the mean loss over the batch (a 0-d Tensor); a
