@@ -187,11 +187,12 @@ def load_csv(path, target: str, missing: str = "error", task: str | None = None,
     error naming its line); other columns are text, one-hot encoded over their sorted values
     (``"column=value"`` features; more than ``max_categories`` values is refused as an
     identifier); boolean words (True, false, TRUE...) are one category each, ``"False"`` or
-    ``"True"``, in any case, in a feature column and in the target. Missing cells (those pandas
-    reads as missing: "", NA, N/A, Excel's #N/A, NaN, null...; not None; and "?") are refused
-    (``missing="error"``), their rows left out (``"drop"``), or filled with the column's mean,
-    or its most frequent value for text (``"mean"``); a row whose target is missing is always
-    left out by ``"drop"`` and ``"mean"``. The fills are computed over the whole file.
+    ``"True"``, in any case, in a feature column and in the target (a number among them is an
+    error naming its line). Missing cells (those pandas reads as missing: "", NA, N/A, Excel's
+    #N/A, NaN, null...; not None; and "?") are refused (``missing="error"``), their rows left
+    out (``"drop"``), or filled with the column's mean, or its most frequent value for text
+    (``"mean"``); a row whose target is missing is always left out by ``"drop"`` and
+    ``"mean"``. The fills are computed over the whole file.
 
     task: "classification" or "regression"; by default a text target, or an integer one with at
     most 20 distinct values (and at most half as many as rows), means classification, and any
@@ -304,7 +305,8 @@ def _infer_target(path: str, target: str, cells: list[str], lines: numpy.ndarray
         refuse_non_numbers(path, target, cells, words, lines)
     if not words.any():
         classes = sorted({number_or_nan(cell) for cell in cells})
-    elif boolean_words(cells).all():
+    elif (boolean_words(cells) == words).all():  # True and false: two classes, not spellings
+        _refuse_numbers_among_booleans(path, target, cells, ~words, int(words.sum()), lines)
         classes = sorted(set(boolean_spelling(cells)))
     else:
         classes = sorted(set(cells))
