@@ -389,7 +389,7 @@ def test_manual_sgd_with_gradients_zeroed_in_place_replays_exactly():
         chainrule.manual_seed(0)
         w, b = chainrule.randn(6, 3, requires_grad=True), chainrule.zeros(3, requires_grad=True)
 
-        def step(x, y, w=w, b=b):  # the lecture's loop, written out
+        def step(x, y, w=w, b=b):  # w ← w − α ∂L/∂w by hand, as a manual loop writes it
             loss = F.cross_entropy(x @ w + b, y)
             loss.backward()
             with chainrule.no_grad():
