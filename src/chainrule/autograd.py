@@ -192,10 +192,8 @@ def topological_order(roots: Sequence["Tensor"], *, constants: bool = False,
             continue
         visited.add(id(tensor))
         node = tensor._node
-        if node is None and made_by is not None:
-            node = made_by(tensor)
-        if node is None:  # a leaf: nothing below it, so it is placed at once
-            order.append(tensor)
+        if node is None and (made_by is None or (node := made_by(tensor)) is None):
+            order.append(tensor)  # a leaf: nothing below it, so it is placed at once
             continue
         stack.append((tensor, True))
         if constants:

@@ -173,8 +173,7 @@ def linear(x, weight, bias=None):
                          f"the weight of shape {tuple(weight.shape)} expects {features}")
     batched = x.data.ndim != 2  # (..., in): the leading axes are flattened into one batch axis
     # the count of rows said, not -1: a reshape of no elements cannot infer it (in or out 0)
-    examples = math.prod(x.shape[:-1])
-    flat = x.data.reshape(examples, features) if batched else x.data
+    flat = x.data.reshape(math.prod(x.shape[:-1]), features) if batched else x.data
     out = backend.xp.dot(flat, w.T)
     if bias is not None:
         out += bias.data
@@ -187,8 +186,8 @@ def linear(x, weight, bias=None):
     input_vjp = fast_vjp(lambda g, out: _linear_input_backward(g, w, batched),
                          lambda g, out: matmul(g, weight))  # matmul: a 1-D signal too
     weight_vjp = fast_vjp(lambda g, out: backend.xp.dot(_rows(g, batched).T, flat),
-                          lambda g, out: _matmul(g.reshape((examples, outputs)).mT,
-                                                 x.reshape((examples, features))))
+                          lambda g, out: _matmul(g.reshape((len(flat), outputs)).mT,
+                                                 x.reshape((len(flat), features))))
     return out, (input_vjp, weight_vjp) if bias is None else (input_vjp, weight_vjp, _BIAS_VJP)
 
 
