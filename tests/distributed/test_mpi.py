@@ -195,6 +195,23 @@ def test_chainrule_train_under_mpiexec_writes_one_run_directory_with_one_process
 
 
 @needs_mpi
+def test_an_error_on_rank_zero_alone_ends_every_rank_at_once(tmp_path):
+    # Rank 0 alone checks the run directory: its refusal used to leave rank 1 waiting in the
+    # broadcast of the weights until the collective's timeout (300 s) while rank 0 sat in
+    # MPI's finalize.
+    from chainrule.cli import main
+
+    arguments = ["train", "iris", "--epochs", "1", "--quiet", "--out", str(tmp_path / "run")]
+    assert main(arguments) == 0
+    started = time.monotonic()
+    run = run_under_mpiexec(2, ["-m", "chainrule", *arguments], timeout=90)
+    assert time.monotonic() - started < 60
+    assert run.returncode == 2, run.stdout
+    assert "already holds a run; pass --overwrite" in run.stdout
+    assert "rank 0 of 2: the error above ends every rank" in run.stdout
+
+
+@needs_mpi
 def test_lm_train_under_mpiexec_learns_what_one_process_learns(tmp_path):
     from chainrule.cli import main
 
