@@ -6,9 +6,10 @@ test's own process, a world of one):
 Tasks: ``mlp64`` and ``mlp62`` (one epoch of ``fit`` on an MNIST-sized MLP, global batch 64 or
 62), ``resume`` (a second epoch of mlp64 from the checkpoint in OUT_DIR/checkpoint), ``gpt-sgd``
 (50 steps of a tiny GPT, float32, SGD with momentum), ``gpt-adamw-float64`` (the same with AdamW
-in float64), ``rl`` (six REINFORCE episodes; every rank writes its policy), ``die`` and
-``raise`` and ``stall`` (mlp64, but in its fifth step rank 1 is killed, raises, or sleeps a
-minute), ``unused`` (a layer that never reaches the loss). Rank 0 writes each task's
+in float64), ``rl`` (six REINFORCE episodes; every rank writes its policy), ``batchnorm``
+(fit of an MLP with BatchNorm; every rank writes its weights, running statistics and
+validation losses), ``die`` and ``raise`` and ``stall`` (mlp64, but in its fifth step rank 1
+is killed, raises, or sleeps a minute), ``unused`` (a layer that never reaches the loss). Rank 0 writes each task's
 final weights to OUT_DIR/TASK.npz. The data is random and made here, from fixed seeds.
 """
 import os
@@ -96,6 +97,22 @@ def reinforce_on_every_rank(out_dir: str) -> dict:
     return {"returns": numpy.array(result.returns)}
 
 
+def batch_norm_on_every_rank(out_dir: str) -> dict:
+    """Three epochs of fit of an MLP with BatchNorm, with a validation set; every rank writes
+    its weights and running statistics, and its validation losses, to batchnorm-rank<r>.npz."""
+    rng = numpy.random.default_rng(0)
+    inputs = rng.normal(size=(203, 5)).astype(numpy.float32)
+    labels = (inputs[:, 0] > 0).astype(numpy.int64)
+    chainrule.manual_seed(1)
+    model = nn.Sequential(nn.Linear(5, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
+    history = fit(model, F.cross_entropy, optim.SGD(model.parameters(), lr=0.1),
+                  (inputs[:150], labels[:150]), (inputs[150:], labels[150:]), epochs=3,
+                  batch_size=20, seed=1, progress=False, restore_best=False)
+    result = {**weights(model), "val_loss": numpy.array([r["val_loss"] for r in history.records])}
+    numpy.savez(os.path.join(out_dir, f"batchnorm-rank{distributed.get_rank()}.npz"), **result)
+    return result
+
+
 def unused_parameter() -> dict:
     """A model whose second layer never reaches the loss: the second forward must say so."""
     model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2))
@@ -116,6 +133,7 @@ TASKS = {
     "resume": lambda: mnist_sized_mlp(64, epochs=2,
                                       checkpoint_dir=os.path.join(sys.argv[1], "checkpoint")),
     "rl": lambda: reinforce_on_every_rank(sys.argv[1]),
+    "batchnorm": lambda: batch_norm_on_every_rank(sys.argv[1]),
     "die": lambda: mnist_sized_mlp(64, fault="die"),
     "raise": lambda: mnist_sized_mlp(64, fault="raise"),
     "stall": lambda: mnist_sized_mlp(64, fault="stall"),

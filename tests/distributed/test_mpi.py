@@ -246,6 +246,20 @@ def test_reinforce_on_two_processes_plays_apart_and_steps_together(tmp_path):
 
 
 @needs_mpi
+def test_batch_norm_running_statistics_are_rank_zeros_on_every_rank(tmp_path):
+    # Each rank's BatchNorm normalises its own shard and updates its running statistics from
+    # it; unshared, they made the ranks' validation losses differ (early stopping and the best
+    # epoch could then differ by rank)
+    run = launch(2, tmp_path, "batchnorm")
+    assert run.returncode == 0, run.stdout
+    rank0 = numpy.load(tmp_path / "batchnorm-rank0.npz")
+    rank1 = numpy.load(tmp_path / "batchnorm-rank1.npz")
+    assert {"1.running_mean", "1.running_var", "val_loss"} <= set(rank0.files)
+    for name in rank0.files:
+        numpy.testing.assert_array_equal(rank0[name], rank1[name], err_msg=name)
+
+
+@needs_mpi
 def test_the_setup_check_passes_on_two_processes_and_names_each_rank():
     run = run_under_mpiexec(2, ["-m", "chainrule.distributed.check"])
     assert run.returncode == 0, run.stdout

@@ -66,7 +66,8 @@ class DistributedDataParallel(Module):
     ``.grad`` holds the average over ranks, ready for ``optimizer.step()``. Every parameter that
     requires grad must receive a gradient in each backward (as with PyTorch's default
     ``find_unused_parameters=False``); the next forward says which did not. In a world of one
-    process it changes nothing. Wrapping the same parameters again (a second ``fit``) moves their
+    process it changes nothing. After a forward in training mode, rank 0's buffers (BatchNorm's
+    running statistics, updated from each rank's own shard) are broadcast to every rank. Wrapping the same parameters again (a second ``fit``) moves their
     hooks to the new wrapper. Gradients are averaged in ``backward``; ``autograd.grad`` on the
     parameters is not meant to be used under it (its hooks would fire there too).
     """
@@ -91,12 +92,20 @@ class DistributedDataParallel(Module):
                 "DistributedDataParallel: the last backward gave no gradient to "
                 f"{', '.join(missing)}; every parameter that requires grad must take part in the "
                 "loss on every rank (freeze the others with requires_grad_(False) before wrapping)")
-        return self.module(*args, **kwargs)
+        outputs = self.module(*args, **kwargs)
+        if self._size > 1 and self.module.training:
+            # A running statistic (BatchNorm's) follows this rank's shard: rank 0's, as
+            # PyTorch's broadcast_buffers, keeps the replicas and their validation alike.
+            self._broadcast(list(self.module.buffers()))
+        return outputs
 
     # ------------------------------------------------------------ setup
     def _broadcast_state(self) -> None:
         """Rank 0's weights everywhere: the replicas start equal and so stay equal."""
-        tensors = list(self.module.parameters()) + list(self.module.buffers())
+        self._broadcast(list(self.module.parameters()) + list(self.module.buffers()))
+
+    @staticmethod
+    def _broadcast(tensors: list) -> None:
         for tensor in tensors:
             array = numpy.ascontiguousarray(backend.to_numpy(tensor.data))
             world.broadcast(array, root=0)
