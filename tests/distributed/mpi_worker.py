@@ -9,8 +9,9 @@ Tasks: ``mlp64`` and ``mlp62`` (one epoch of ``fit`` on an MNIST-sized MLP, glob
 in float64), ``rl`` (six REINFORCE episodes; every rank writes its policy), ``batchnorm``
 (fit of an MLP with BatchNorm; every rank writes its weights, running statistics and
 validation losses), ``die`` and ``raise`` and ``stall`` (mlp64, but in its fifth step rank 1
-is killed, raises, or sleeps a minute), ``unused`` (a layer that never reaches the loss). Rank 0 writes each task's
-final weights to OUT_DIR/TASK.npz. The data is random and made here, from fixed seeds.
+is killed, raises, or sleeps a minute), ``unused`` (a layer that never reaches the loss).
+Rank 0 writes each task's final weights to OUT_DIR/TASK.npz. The data is random and made
+here, from fixed seeds.
 """
 import os
 import signal
