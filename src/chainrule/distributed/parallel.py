@@ -67,8 +67,8 @@ class DistributedDataParallel(Module):
     requires grad must receive a gradient in each backward (as with PyTorch's default
     ``find_unused_parameters=False``); the next forward says which did not. In a world of one
     process it changes nothing. After a forward in training mode, rank 0's buffers (BatchNorm's
-    running statistics, updated from each rank's own shard) are broadcast to every rank. Wrapping the same parameters again (a second ``fit``) moves their
-    hooks to the new wrapper. Gradients are averaged in ``backward``; ``autograd.grad`` on the
+    running statistics, updated from each rank's own shard) are broadcast to every rank.
+    Wrapping the same parameters again (a second ``fit``) moves their hooks to the new wrapper. Gradients are averaged in ``backward``; ``autograd.grad`` on the
     parameters is not meant to be used under it (its hooks would fire there too).
     """
 
