@@ -299,7 +299,8 @@ def _train_epoch(step, train, batch_size: int, seed: int, epoch: int, guard, bar
     for batch_inputs, batch_targets, weight in _epoch_batches(train, batch_size, seed, epoch):
         batch_loss = step(batch_inputs, batch_targets, weight)
         if guard.first_loss is None:  # the reference for divergence: the untrained loss
-            guard.check(batch_loss.item(), "in the first step")
+            # (the global batch's under mpiexec: a shard's would give each rank its own)
+            guard.check(distributed.average(batch_loss.item() * weight), "in the first step")
         rows = len(batch_inputs) if weight else 0
         total = total + batch_loss.data * rows
         seen += rows

@@ -6,9 +6,10 @@ test's own process, a world of one):
 Tasks: ``mlp64`` and ``mlp62`` (one epoch of ``fit`` on an MNIST-sized MLP, global batch 64 or
 62), ``resume`` (a second epoch of mlp64 from the checkpoint in OUT_DIR/checkpoint), ``gpt-sgd``
 (50 steps of a tiny GPT, float32, SGD with momentum), ``gpt-adamw-float64`` (the same with AdamW
-in float64), ``rl`` (six REINFORCE episodes; every rank writes its policy), ``batchnorm``
-(fit of an MLP with BatchNorm; every rank writes its weights, running statistics and
-validation losses), ``die`` and ``raise`` and ``stall`` (mlp64, but in its fifth step rank 1
+in float64), ``rl`` (six REINFORCE episodes; every rank writes its policy), ``first-loss``
+(an epoch of a small MLP, checkpointed in OUT_DIR/first-loss), ``batchnorm`` (fit of an MLP
+with BatchNorm; every rank writes its weights, running statistics and validation losses),
+``die`` and ``raise`` and ``stall`` (mlp64, but in its fifth step rank 1
 is killed, raises, or sleeps a minute), ``unused`` (a layer that never reaches the loss).
 Rank 0 writes each task's final weights to OUT_DIR/TASK.npz. The data is random and made
 here, from fixed seeds.
@@ -98,6 +99,18 @@ def reinforce_on_every_rank(out_dir: str) -> dict:
     return {"returns": numpy.array(result.returns)}
 
 
+def small_checkpointed_fit(checkpoint_dir) -> dict:
+    """An epoch of a small MLP in batches of 7 (shards of 4 and 3), checkpointed."""
+    rng = numpy.random.default_rng(0)
+    inputs = rng.normal(size=(103, 5)).astype(numpy.float32)
+    labels = (inputs[:, 0] > 0).astype(numpy.int64)
+    chainrule.manual_seed(1)
+    model = nn.MLP([5, 8, 2])
+    fit(model, F.cross_entropy, optim.SGD(model.parameters(), lr=0.1), (inputs, labels),
+        epochs=1, batch_size=7, seed=1, progress=False, checkpoint_dir=checkpoint_dir)
+    return weights(model)
+
+
 def batch_norm_on_every_rank(out_dir: str) -> dict:
     """Three epochs of fit of an MLP with BatchNorm, with a validation set; every rank writes
     its weights and running statistics, and its validation losses, to batchnorm-rank<r>.npz."""
@@ -135,6 +148,7 @@ TASKS = {
                                       checkpoint_dir=os.path.join(sys.argv[1], "checkpoint")),
     "rl": lambda: reinforce_on_every_rank(sys.argv[1]),
     "batchnorm": lambda: batch_norm_on_every_rank(sys.argv[1]),
+    "first-loss": lambda: small_checkpointed_fit(os.path.join(sys.argv[1], "first-loss")),
     "die": lambda: mnist_sized_mlp(64, fault="die"),
     "raise": lambda: mnist_sized_mlp(64, fault="raise"),
     "stall": lambda: mnist_sized_mlp(64, fault="stall"),

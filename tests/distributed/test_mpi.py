@@ -124,6 +124,20 @@ def test_a_checkpoint_of_one_process_resumes_on_two(tmp_path):
 
 
 @needs_mpi
+def test_the_first_loss_that_judges_divergence_is_the_global_batchs(tmp_path):
+    # Each rank took its own shard's first loss as the reference of "the loss grew 1000-fold",
+    # so the ranks could judge the same epoch apart (one stopping, the other going on)
+    from chainrule.checkpoint import load_checkpoint
+
+    mpi_worker.small_checkpointed_fit(tmp_path / "alone")
+    run = launch(2, tmp_path, "first-loss")
+    assert run.returncode == 0, run.stdout
+    first = [load_checkpoint(tmp_path / name)["extra"]["first_loss"]
+             for name in ("alone", "first-loss")]
+    assert first[1] == pytest.approx(first[0], rel=1e-6)
+
+
+@needs_mpi
 def test_a_killed_rank_ends_the_job_within_a_minute_and_the_launcher_names_a_process_of_it(
         tmp_path):
     # MPICH's Hydra kills the survivor itself within a second, before its collective looks
