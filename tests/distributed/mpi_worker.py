@@ -9,6 +9,7 @@ Tasks: ``mlp64`` and ``mlp62`` (one epoch of ``fit`` on an MNIST-sized MLP, glob
 in float64), ``rl`` (six REINFORCE episodes; every rank writes its policy), ``first-loss``
 (an epoch of a small MLP, checkpointed in OUT_DIR/first-loss), ``batchnorm`` (fit of an MLP
 with BatchNorm; every rank writes its weights, running statistics and validation losses),
+``lm-windows`` (four steps of ``lm.train`` with dropout; every rank writes the windows it drew),
 ``die`` and ``raise`` and ``stall`` (mlp64, but in its fifth step rank 1
 is killed, raises, or sleeps a minute), ``unused`` (a layer that never reaches the loss).
 Rank 0 writes each task's final weights to OUT_DIR/TASK.npz. The data is random and made
@@ -127,6 +128,36 @@ def batch_norm_on_every_rank(out_dir: str) -> dict:
     return result
 
 
+def lm_windows_with_dropout(out_dir: str) -> dict:
+    """Four steps of ``lm.train`` with dropout, 3 windows per step (shards of 2 and 1); every
+    rank writes the windows it drew for each step to lm-windows-rank<r>.npy."""
+    from chainrule import lm
+
+    drawn, draw = [], lm.get_batch
+
+    def recording_draw(*arguments):
+        inputs, targets = draw(*arguments)
+        drawn.append(numpy.array(inputs))
+        return inputs, targets
+
+    text = os.path.join(out_dir, "text.txt")
+    if distributed.is_main_process():
+        words = numpy.random.default_rng(0).choice(["the", "cat", "sat", "on", "a", "mat"], 2000)
+        with open(text, "w") as file:
+            file.write(" ".join(words))
+    distributed.barrier()
+    lm.get_batch = recording_draw
+    try:
+        lm.train(text, os.path.join(out_dir, "lm-run"), max_iters=4, batch_size=3, block_size=16,
+                 n_layer=1, n_head=2, n_embd=16, dropout=0.2, eval_interval=10, eval_iters=1,
+                 final_eval_iters=1, progress=False)
+    finally:
+        lm.get_batch = draw
+    windows = numpy.stack(drawn)
+    numpy.save(os.path.join(out_dir, f"lm-windows-rank{distributed.get_rank()}.npy"), windows)
+    return {"windows": windows}
+
+
 def unused_parameter() -> dict:
     """A model whose second layer never reaches the loss: the second forward must say so."""
     model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2))
@@ -148,6 +179,7 @@ TASKS = {
                                       checkpoint_dir=os.path.join(sys.argv[1], "checkpoint")),
     "rl": lambda: reinforce_on_every_rank(sys.argv[1]),
     "batchnorm": lambda: batch_norm_on_every_rank(sys.argv[1]),
+    "lm-windows": lambda: lm_windows_with_dropout(sys.argv[1]),
     "first-loss": lambda: small_checkpointed_fit(os.path.join(sys.argv[1], "first-loss")),
     "die": lambda: mnist_sized_mlp(64, fault="die"),
     "raise": lambda: mnist_sized_mlp(64, fault="raise"),

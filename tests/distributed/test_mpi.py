@@ -246,6 +246,18 @@ def test_lm_train_under_mpiexec_learns_what_one_process_learns(tmp_path):
 
 
 @needs_mpi
+def test_lm_train_with_dropout_draws_the_same_windows_on_every_rank(tmp_path):
+    # Dropout draws a number per row of a rank's shard: with shards of 2 and 1 rows the ranks'
+    # generators parted after the first step, and with them the windows of every later batch
+    run = launch(2, tmp_path, "lm-windows")
+    assert run.returncode == 0, run.stdout
+    rank0 = numpy.load(tmp_path / "lm-windows-rank0.npy")
+    rank1 = numpy.load(tmp_path / "lm-windows-rank1.npy")
+    assert len(rank0) >= 4   # the steps' draws, and the evaluations'
+    numpy.testing.assert_array_equal(rank0, rank1)
+
+
+@needs_mpi
 def test_reinforce_on_two_processes_plays_apart_and_steps_together(tmp_path):
     run = launch(2, tmp_path, "rl")
     assert run.returncode == 0, run.stdout
