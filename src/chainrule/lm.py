@@ -349,6 +349,7 @@ def _training_loop(model, optimizer, scheduler, train_data, val_data, config: Tr
     check_parameters(model, f"at step {config.max_iters}")
     if stepping is not model:
         stepping.remove_hooks()
+        stepping.check_last_backward()  # the last step's: no forward comes after it
     if save is not None:
         save(config.max_iters, history)
     return last_loss, seconds, take_step.is_compiled

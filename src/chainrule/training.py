@@ -238,6 +238,7 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
             next_checkpoint = time.perf_counter() + CHECKPOINT_INTERVAL_SECONDS
     if stepping is not model:
         stepping.remove_hooks()
+        stepping.check_last_backward()  # the last step's: no forward comes after it
     distributed.barrier()  # the others wait for rank 0's last checkpoint
     if restore_best and validation is not None and state.best_weights is not None:
         model.load_state_dict(state.best_weights)

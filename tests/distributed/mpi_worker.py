@@ -10,10 +10,10 @@ in float64), ``rl`` (six REINFORCE episodes; every rank writes its policy), ``fi
 (an epoch of a small MLP, checkpointed in OUT_DIR/first-loss), ``batchnorm`` (fit of an MLP
 with BatchNorm; every rank writes its weights, running statistics and validation losses),
 ``lm-windows`` (four steps of ``lm.train`` with dropout; every rank writes the windows it drew),
-``die`` and ``raise`` and ``stall`` (mlp64, but in its fifth step rank 1
-is killed, raises, or sleeps a minute), ``unused`` (a layer that never reaches the loss).
-Rank 0 writes each task's final weights to OUT_DIR/TASK.npz. The data is random and made
-here, from fixed seeds.
+``die`` and ``raise`` and ``stall`` (mlp64, but in its fifth step rank 1 is killed, raises, or
+sleeps a minute), ``unused`` (a layer that never reaches the loss), ``unused-last`` (the same
+in a fit of one step). Rank 0 writes each task's final weights to OUT_DIR/TASK.npz. The data
+is random and made here, from fixed seeds.
 """
 import os
 import signal
@@ -169,6 +169,26 @@ def unused_parameter() -> dict:
     return weights(model)
 
 
+def unused_parameter_in_the_last_step() -> dict:
+    """One step of ``fit`` (8 rows, batch 8) of a model whose second layer never reaches the
+    loss: no forward comes after that step's backward to say so."""
+    class HalfUsed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.used, self.unused = nn.Linear(3, 2), nn.Linear(3, 2)
+
+        def forward(self, inputs):
+            return self.used(inputs)
+
+    rng = numpy.random.default_rng(0)
+    inputs = rng.normal(size=(8, 3)).astype(numpy.float32)
+    targets = rng.normal(size=(8, 2)).astype(numpy.float32)
+    model = HalfUsed()
+    fit(model, F.mse_loss, optim.SGD(model.parameters(), lr=0.1), (inputs, targets), epochs=1,
+        batch_size=8, progress=False)
+    return weights(model)
+
+
 TASKS = {
     "mlp64": lambda: mnist_sized_mlp(64),
     "mlp62": lambda: mnist_sized_mlp(62),
@@ -185,6 +205,7 @@ TASKS = {
     "raise": lambda: mnist_sized_mlp(64, fault="raise"),
     "stall": lambda: mnist_sized_mlp(64, fault="stall"),
     "unused": unused_parameter,
+    "unused-last": unused_parameter_in_the_last_step,
 }
 
 if __name__ == "__main__":

@@ -194,6 +194,17 @@ def test_a_parameter_left_out_of_the_loss_is_named_at_the_next_forward(tmp_path)
 
 
 @needs_mpi
+def test_a_parameter_left_out_of_the_loss_in_fits_last_step_is_named_after_it(tmp_path):
+    # No forward follows the last step: its ranks stepped on their own gradients, unaveraged,
+    # and ended with different weights, silently
+    run = launch(2, tmp_path, "unused-last", timeout=90)
+    assert run.returncode != 0
+    assert "the last backward gave no gradient to unused.weight, unused.bias" in run.stdout, \
+        run.stdout
+    assert not (tmp_path / "unused-last.npz").exists()
+
+
+@needs_mpi
 def test_chainrule_train_under_mpiexec_writes_one_run_directory_with_one_process_model(tmp_path):
     from chainrule.cli import main
 
