@@ -11,7 +11,8 @@ in float64), ``rl`` (six REINFORCE episodes; every rank writes its policy), ``fi
 with BatchNorm; every rank writes its weights, running statistics and validation losses),
 ``lm-windows`` (four steps of ``lm.train`` with dropout; every rank writes the windows it drew),
 ``die`` and ``raise`` and ``stall`` (mlp64, but in its fifth step rank 1 is killed, raises, or
-sleeps a minute), ``unused`` (a layer that never reaches the loss), ``unused-last`` (the same
+sleeps a minute), ``stall-object`` (rank 0 waits for an object that rank 1 sends after a
+minute), ``unused`` (a layer that never reaches the loss), ``unused-last`` (the same
 in a fit of one step). Rank 0 writes each task's final weights to OUT_DIR/TASK.npz. The data
 is random and made here, from fixed seeds.
 """
@@ -189,6 +190,13 @@ def unused_parameter_in_the_last_step() -> dict:
     return weights(model)
 
 
+def object_from_a_stalled_root() -> dict:
+    """Rank 0 waits for a value that rank 1 sends only after a minute."""
+    if distributed.get_rank() == 1:
+        time.sleep(60)
+    return {"value": numpy.array(distributed.broadcast_object(distributed.get_rank(), root=1))}
+
+
 TASKS = {
     "mlp64": lambda: mnist_sized_mlp(64),
     "mlp62": lambda: mnist_sized_mlp(62),
@@ -204,6 +212,7 @@ TASKS = {
     "die": lambda: mnist_sized_mlp(64, fault="die"),
     "raise": lambda: mnist_sized_mlp(64, fault="raise"),
     "stall": lambda: mnist_sized_mlp(64, fault="stall"),
+    "stall-object": object_from_a_stalled_root,
     "unused": unused_parameter,
     "unused-last": unused_parameter_in_the_last_step,
 }

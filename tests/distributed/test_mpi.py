@@ -187,6 +187,17 @@ def test_a_collective_waiting_for_a_stuck_rank_gives_up_after_the_timeout(tmp_pa
 
 
 @needs_mpi
+def test_waiting_for_a_stuck_rank_to_broadcast_an_object_gives_up_after_the_timeout(tmp_path):
+    # lm train sends rank 0's generator state this way; MPI's bcast waited inside MPI
+    started = time.monotonic()
+    run = launch(2, tmp_path, "stall-object", timeout=90,
+                 environment={"CHAINRULE_COLLECTIVE_TIMEOUT": "3"})
+    assert time.monotonic() - started < 40   # not the minute that rank 1 sleeps
+    assert run.returncode != 0
+    assert "rank 0 of 2: broadcast of 1 values: waited 3 s" in run.stdout, run.stdout
+
+
+@needs_mpi
 def test_a_parameter_left_out_of_the_loss_is_named_at_the_next_forward(tmp_path):
     run = launch(2, tmp_path, "unused", timeout=90)
     assert run.returncode != 0

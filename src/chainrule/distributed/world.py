@@ -15,6 +15,7 @@ prints that rank's traceback and calls ``MPI_Abort``, which ends every process o
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import socket
 import sys
@@ -143,10 +144,16 @@ def broadcast(array: numpy.ndarray, root: int = 0) -> numpy.ndarray:
 
 
 def broadcast_object(value, root: int = 0):
-    """A small picklable Python value from rank ``root`` to every rank (a seed, a decision)."""
+    """A small picklable Python value from rank ``root`` to every rank (a seed, a decision):
+    its pickle's length, then its bytes, each a polled broadcast (MPI's ``bcast`` of an object
+    would wait inside MPI, for ever, for a lost root)."""
     if get_world_size() == 1:
         return value
-    return _world.comm.bcast(value, root=root)
+    sent = pickle.dumps(value) if _world.rank == root else b""
+    length = broadcast(numpy.array([len(sent)], dtype=numpy.int64), root)[0]
+    data = (numpy.frombuffer(sent, dtype=numpy.uint8).copy() if _world.rank == root
+            else numpy.empty(length, dtype=numpy.uint8))
+    return pickle.loads(broadcast(data, root).tobytes())
 
 
 def wait(request, what: str) -> None:
