@@ -5,10 +5,11 @@ A process started by ``mpiexec`` (or ``srun``) finds its launcher's variables in
 Open MPI, ``PMIX_RANK`` from PMIx). Only then is mpi4py imported: a plain ``python`` or
 ``chainrule`` is a world of one process and needs no MPI installed.
 
-Every collective here is MPI's non-blocking form, polled (``Iallreduce`` … ``Test``) rather than
-waited on inside MPI: while it polls, Python stays in charge, so it can notice that a peer process
-on this machine has ended (its process id is gone) and stop at once naming that rank, and give up
-after ``timeout`` seconds when a peer elsewhere is lost or stuck. A blocking ``MPI_Allreduce``
+Every collective here but ``init``'s exchange of hosts and process ids is MPI's non-blocking
+form, polled (``Iallreduce`` … ``Test``) rather than waited on inside MPI: while it polls,
+Python stays in charge, so it can notice that a peer process on this machine has ended (its
+process id is gone) and stop at once naming that rank, and give up after ``timeout`` seconds
+when a peer elsewhere is lost or stuck. A blocking ``MPI_Allreduce``
 would instead wait forever for a rank that will never come. An unhandled exception on any rank
 prints that rank's traceback and calls ``MPI_Abort``, which ends every process of the job.
 """
