@@ -334,6 +334,10 @@ def _training_loop(model, optimizer, scheduler, train_data, val_data, config: Tr
         inputs, targets = get_batch(train_data, config.batch_size, model.config.block_size, rng)
         rows, weight = distributed.shard_of_batch(len(inputs))
         loss, gradient_norm = take_step(inputs[rows], targets[rows], weight)
+        if len(inputs) % distributed.get_world_size():
+            # dropout drew one number per row of this rank's unequal shard: the next windows
+            # are every rank's only from one generator state, rank 0's
+            backend.set_rng_state(distributed.broadcast_object(backend.get_rng_state()))
         guard.check(loss.item(), f"at step {step + 1}",
                     None if gradient_norm is None else gradient_norm.item())
         last_loss = distributed.average(loss.item() * weight)  # the global batch's loss
@@ -345,6 +349,7 @@ def _training_loop(model, optimizer, scheduler, train_data, val_data, config: Tr
     check_parameters(model, f"at step {config.max_iters}")
     if stepping is not model:
         stepping.remove_hooks()
+        stepping.check_last_backward()  # the last step's: no forward comes after it
     if save is not None:
         save(config.max_iters, history)
     return last_loss, seconds, take_step.is_compiled

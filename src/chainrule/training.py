@@ -238,6 +238,7 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
             next_checkpoint = time.perf_counter() + CHECKPOINT_INTERVAL_SECONDS
     if stepping is not model:
         stepping.remove_hooks()
+        stepping.check_last_backward()  # the last step's: no forward comes after it
     distributed.barrier()  # the others wait for rank 0's last checkpoint
     if restore_best and validation is not None and state.best_weights is not None:
         model.load_state_dict(state.best_weights)
@@ -299,7 +300,8 @@ def _train_epoch(step, train, batch_size: int, seed: int, epoch: int, guard, bar
     for batch_inputs, batch_targets, weight in _epoch_batches(train, batch_size, seed, epoch):
         batch_loss = step(batch_inputs, batch_targets, weight)
         if guard.first_loss is None:  # the reference for divergence: the untrained loss
-            guard.check(batch_loss.item(), "in the first step")
+            # (the global batch's under mpiexec: a shard's would give each rank its own)
+            guard.check(distributed.average(batch_loss.item() * weight), "in the first step")
         rows = len(batch_inputs) if weight else 0
         total = total + batch_loss.data * rows
         seen += rows

@@ -6,10 +6,15 @@ test's own process, a world of one):
 Tasks: ``mlp64`` and ``mlp62`` (one epoch of ``fit`` on an MNIST-sized MLP, global batch 64 or
 62), ``resume`` (a second epoch of mlp64 from the checkpoint in OUT_DIR/checkpoint), ``gpt-sgd``
 (50 steps of a tiny GPT, float32, SGD with momentum), ``gpt-adamw-float64`` (the same with AdamW
-in float64), ``rl`` (six REINFORCE episodes; every rank writes its policy), ``die`` and
-``raise`` and ``stall`` (mlp64, but in its fifth step rank 1 is killed, raises, or sleeps a
-minute), ``unused`` (a layer that never reaches the loss). Rank 0 writes each task's
-final weights to OUT_DIR/TASK.npz. The data is random and made here, from fixed seeds.
+in float64), ``rl`` (six REINFORCE episodes; every rank writes its policy), ``first-loss``
+(an epoch of a small MLP, checkpointed in OUT_DIR/first-loss), ``batchnorm`` (fit of an MLP
+with BatchNorm; every rank writes its weights, running statistics and validation losses),
+``lm-windows`` (four steps of ``lm.train`` with dropout; every rank writes the windows it drew),
+``die`` and ``raise`` and ``stall`` (mlp64, but in its fifth step rank 1 is killed, raises, or
+sleeps a minute), ``stall-object`` (rank 0 waits for an object that rank 1 sends after a
+minute), ``unused`` (a layer that never reaches the loss), ``unused-last`` (the same
+in a fit of one step). Rank 0 writes each task's final weights to OUT_DIR/TASK.npz. The data
+is random and made here, from fixed seeds.
 """
 import os
 import signal
@@ -96,6 +101,64 @@ def reinforce_on_every_rank(out_dir: str) -> dict:
     return {"returns": numpy.array(result.returns)}
 
 
+def small_checkpointed_fit(checkpoint_dir) -> dict:
+    """An epoch of a small MLP in batches of 7 (shards of 4 and 3), checkpointed."""
+    rng = numpy.random.default_rng(0)
+    inputs = rng.normal(size=(103, 5)).astype(numpy.float32)
+    labels = (inputs[:, 0] > 0).astype(numpy.int64)
+    chainrule.manual_seed(1)
+    model = nn.MLP([5, 8, 2])
+    fit(model, F.cross_entropy, optim.SGD(model.parameters(), lr=0.1), (inputs, labels),
+        epochs=1, batch_size=7, seed=1, progress=False, checkpoint_dir=checkpoint_dir)
+    return weights(model)
+
+
+def batch_norm_on_every_rank(out_dir: str) -> dict:
+    """Three epochs of fit of an MLP with BatchNorm, with a validation set; every rank writes
+    its weights and running statistics, and its validation losses, to batchnorm-rank<r>.npz."""
+    rng = numpy.random.default_rng(0)
+    inputs = rng.normal(size=(203, 5)).astype(numpy.float32)
+    labels = (inputs[:, 0] > 0).astype(numpy.int64)
+    chainrule.manual_seed(1)
+    model = nn.Sequential(nn.Linear(5, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
+    history = fit(model, F.cross_entropy, optim.SGD(model.parameters(), lr=0.1),
+                  (inputs[:150], labels[:150]), (inputs[150:], labels[150:]), epochs=3,
+                  batch_size=20, seed=1, progress=False, restore_best=False)
+    result = {**weights(model), "val_loss": numpy.array([r["val_loss"] for r in history.records])}
+    numpy.savez(os.path.join(out_dir, f"batchnorm-rank{distributed.get_rank()}.npz"), **result)
+    return result
+
+
+def lm_windows_with_dropout(out_dir: str) -> dict:
+    """Four steps of ``lm.train`` with dropout, 3 windows per step (shards of 2 and 1); every
+    rank writes the windows it drew for each step to lm-windows-rank<r>.npy."""
+    from chainrule import lm
+
+    drawn, draw = [], lm.get_batch
+
+    def recording_draw(*arguments):
+        inputs, targets = draw(*arguments)
+        drawn.append(numpy.array(inputs))
+        return inputs, targets
+
+    text = os.path.join(out_dir, "text.txt")
+    if distributed.is_main_process():
+        words = numpy.random.default_rng(0).choice(["the", "cat", "sat", "on", "a", "mat"], 2000)
+        with open(text, "w") as file:
+            file.write(" ".join(words))
+    distributed.barrier()
+    lm.get_batch = recording_draw
+    try:
+        lm.train(text, os.path.join(out_dir, "lm-run"), max_iters=4, batch_size=3, block_size=16,
+                 n_layer=1, n_head=2, n_embd=16, dropout=0.2, eval_interval=10, eval_iters=1,
+                 final_eval_iters=1, progress=False)
+    finally:
+        lm.get_batch = draw
+    windows = numpy.stack(drawn)
+    numpy.save(os.path.join(out_dir, f"lm-windows-rank{distributed.get_rank()}.npy"), windows)
+    return {"windows": windows}
+
+
 def unused_parameter() -> dict:
     """A model whose second layer never reaches the loss: the second forward must say so."""
     model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2))
@@ -107,6 +170,33 @@ def unused_parameter() -> dict:
     return weights(model)
 
 
+def unused_parameter_in_the_last_step() -> dict:
+    """One step of ``fit`` (8 rows, batch 8) of a model whose second layer never reaches the
+    loss: no forward comes after that step's backward to say so."""
+    class HalfUsed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.used, self.unused = nn.Linear(3, 2), nn.Linear(3, 2)
+
+        def forward(self, inputs):
+            return self.used(inputs)
+
+    rng = numpy.random.default_rng(0)
+    inputs = rng.normal(size=(8, 3)).astype(numpy.float32)
+    targets = rng.normal(size=(8, 2)).astype(numpy.float32)
+    model = HalfUsed()
+    fit(model, F.mse_loss, optim.SGD(model.parameters(), lr=0.1), (inputs, targets), epochs=1,
+        batch_size=8, progress=False)
+    return weights(model)
+
+
+def object_from_a_stalled_root() -> dict:
+    """Rank 0 waits for a value that rank 1 sends only after a minute."""
+    if distributed.get_rank() == 1:
+        time.sleep(60)
+    return {"value": numpy.array(distributed.broadcast_object(distributed.get_rank(), root=1))}
+
+
 TASKS = {
     "mlp64": lambda: mnist_sized_mlp(64),
     "mlp62": lambda: mnist_sized_mlp(62),
@@ -116,10 +206,15 @@ TASKS = {
     "resume": lambda: mnist_sized_mlp(64, epochs=2,
                                       checkpoint_dir=os.path.join(sys.argv[1], "checkpoint")),
     "rl": lambda: reinforce_on_every_rank(sys.argv[1]),
+    "batchnorm": lambda: batch_norm_on_every_rank(sys.argv[1]),
+    "lm-windows": lambda: lm_windows_with_dropout(sys.argv[1]),
+    "first-loss": lambda: small_checkpointed_fit(os.path.join(sys.argv[1], "first-loss")),
     "die": lambda: mnist_sized_mlp(64, fault="die"),
     "raise": lambda: mnist_sized_mlp(64, fault="raise"),
     "stall": lambda: mnist_sized_mlp(64, fault="stall"),
+    "stall-object": object_from_a_stalled_root,
     "unused": unused_parameter,
+    "unused-last": unused_parameter_in_the_last_step,
 }
 
 if __name__ == "__main__":

@@ -124,6 +124,20 @@ def test_a_checkpoint_of_one_process_resumes_on_two(tmp_path):
 
 
 @needs_mpi
+def test_the_first_loss_that_judges_divergence_is_the_global_batchs(tmp_path):
+    # Each rank took its own shard's first loss as the reference of "the loss grew 1000-fold",
+    # so the ranks could judge the same epoch apart (one stopping, the other going on)
+    from chainrule.checkpoint import load_checkpoint
+
+    mpi_worker.small_checkpointed_fit(tmp_path / "alone")
+    run = launch(2, tmp_path, "first-loss")
+    assert run.returncode == 0, run.stdout
+    first = [load_checkpoint(tmp_path / name)["extra"]["first_loss"]
+             for name in ("alone", "first-loss")]
+    assert first[1] == pytest.approx(first[0], rel=1e-6)
+
+
+@needs_mpi
 def test_a_killed_rank_ends_the_job_within_a_minute_and_the_launcher_names_a_process_of_it(
         tmp_path):
     # MPICH's Hydra kills the survivor itself within a second, before its collective looks
@@ -173,10 +187,32 @@ def test_a_collective_waiting_for_a_stuck_rank_gives_up_after_the_timeout(tmp_pa
 
 
 @needs_mpi
+def test_waiting_for_a_stuck_rank_to_broadcast_an_object_gives_up_after_the_timeout(tmp_path):
+    # lm train sends rank 0's generator state this way; MPI's bcast waited inside MPI
+    started = time.monotonic()
+    run = launch(2, tmp_path, "stall-object", timeout=90,
+                 environment={"CHAINRULE_COLLECTIVE_TIMEOUT": "3"})
+    assert time.monotonic() - started < 40   # not the minute that rank 1 sleeps
+    assert run.returncode != 0
+    assert "rank 0 of 2: broadcast of 1 values: waited 3 s" in run.stdout, run.stdout
+
+
+@needs_mpi
 def test_a_parameter_left_out_of_the_loss_is_named_at_the_next_forward(tmp_path):
     run = launch(2, tmp_path, "unused", timeout=90)
     assert run.returncode != 0
     assert "the last backward gave no gradient to 1.weight, 1.bias" in run.stdout, run.stdout
+
+
+@needs_mpi
+def test_a_parameter_left_out_of_the_loss_in_fits_last_step_is_named_after_it(tmp_path):
+    # No forward follows the last step: its ranks stepped on their own gradients, unaveraged,
+    # and ended with different weights, silently
+    run = launch(2, tmp_path, "unused-last", timeout=90)
+    assert run.returncode != 0
+    assert "the last backward gave no gradient to unused.weight, unused.bias" in run.stdout, \
+        run.stdout
+    assert not (tmp_path / "unused-last.npz").exists()
 
 
 @needs_mpi
@@ -192,6 +228,23 @@ def test_chainrule_train_under_mpiexec_writes_one_run_directory_with_one_process
     two = json.loads((tmp_path / "two" / "metrics.json").read_text())
     assert two["test"]["accuracy"] == alone["test"]["accuracy"]
     assert two["train"]["loss"] == pytest.approx(alone["train"]["loss"], rel=1e-6)
+
+
+@needs_mpi
+def test_an_error_on_rank_zero_alone_ends_every_rank_at_once(tmp_path):
+    # Rank 0 alone checks the run directory: its refusal used to leave rank 1 waiting in the
+    # broadcast of the weights until the collective's timeout (300 s) while rank 0 sat in
+    # MPI's finalize.
+    from chainrule.cli import main
+
+    arguments = ["train", "iris", "--epochs", "1", "--quiet", "--out", str(tmp_path / "run")]
+    assert main(arguments) == 0
+    started = time.monotonic()
+    run = run_under_mpiexec(2, ["-m", "chainrule", *arguments], timeout=90)
+    assert time.monotonic() - started < 60
+    assert run.returncode == 2, run.stdout
+    assert "already holds a run; pass --overwrite" in run.stdout
+    assert "rank 0 of 2: the error above ends every rank" in run.stdout
 
 
 @needs_mpi
@@ -215,6 +268,18 @@ def test_lm_train_under_mpiexec_learns_what_one_process_learns(tmp_path):
 
 
 @needs_mpi
+def test_lm_train_with_dropout_draws_the_same_windows_on_every_rank(tmp_path):
+    # Dropout draws a number per row of a rank's shard: with shards of 2 and 1 rows the ranks'
+    # generators parted after the first step, and with them the windows of every later batch
+    run = launch(2, tmp_path, "lm-windows")
+    assert run.returncode == 0, run.stdout
+    rank0 = numpy.load(tmp_path / "lm-windows-rank0.npy")
+    rank1 = numpy.load(tmp_path / "lm-windows-rank1.npy")
+    assert len(rank0) >= 4   # the steps' draws, and the evaluations'
+    numpy.testing.assert_array_equal(rank0, rank1)
+
+
+@needs_mpi
 def test_reinforce_on_two_processes_plays_apart_and_steps_together(tmp_path):
     run = launch(2, tmp_path, "rl")
     assert run.returncode == 0, run.stdout
@@ -226,6 +291,20 @@ def test_reinforce_on_two_processes_plays_apart_and_steps_together(tmp_path):
     # and yet, with the policy gradients averaged, both ranks end with the same policy
     for name in rank0.files:
         numpy.testing.assert_array_equal(rank0[name], rank1[name])
+
+
+@needs_mpi
+def test_batch_norm_running_statistics_are_rank_zeros_on_every_rank(tmp_path):
+    # Each rank's BatchNorm normalises its own shard and updates its running statistics from
+    # it; unshared, they made the ranks' validation losses differ (early stopping and the best
+    # epoch could then differ by rank)
+    run = launch(2, tmp_path, "batchnorm")
+    assert run.returncode == 0, run.stdout
+    rank0 = numpy.load(tmp_path / "batchnorm-rank0.npz")
+    rank1 = numpy.load(tmp_path / "batchnorm-rank1.npz")
+    assert {"1.running_mean", "1.running_var", "val_loss"} <= set(rank0.files)
+    for name in rank0.files:
+        numpy.testing.assert_array_equal(rank0[name], rank1[name], err_msg=name)
 
 
 @needs_mpi

@@ -61,20 +61,33 @@ def _use_threads(threads: int) -> None:
     set_num_threads(threads)
 
 
-def _quiet_unless_rank_zero() -> None:
+def _quiet_unless_rank_zero() -> int:
     """Under mpiexec every rank runs the command; rank 0 alone prints its results (errors, on
-    standard error, still come from whichever rank has them)."""
+    standard error, still come from whichever rank has them). Returns the number of ranks."""
     from .. import distributed
 
-    if distributed.init() > 1 and not distributed.is_main_process():
+    processes = distributed.init()
+    if processes > 1 and not distributed.is_main_process():
         sys.stdout = open(os.devnull, "w")
+    return processes
+
+
+def _stop_every_rank(processes: int) -> None:
+    """After an error line under mpiexec, end the whole job: an error on one rank alone (rank 0
+    alone refuses a run directory) would leave the others waiting in their next collective
+    while this rank sat in MPI's finalize, until the collective's timeout (300 s)."""
+    if processes > 1:
+        from .. import distributed
+
+        distributed.abort("the error above ends every rank", 2)
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    processes = 1
     try:
-        _quiet_unless_rank_zero()
+        processes = _quiet_unless_rank_zero()
         if getattr(args, "threads", None) is not None:
             _use_threads(args.threads)
         status = args.handler(args) or 0
@@ -93,13 +106,15 @@ def main(argv=None) -> int:
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
         print(f"chainrule {args.command}: error: {as_flags(error)}{_notes(error)}",
-              file=sys.stderr)
+              file=sys.stderr, flush=True)
+        _stop_every_rank(processes)
         return 2
     except MemoryError as error:  # a size that passed the checks but not this machine's memory
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
         print(f"chainrule {args.command}: error: out of memory: {error}{_notes(error)}",
-              file=sys.stderr)
+              file=sys.stderr, flush=True)
+        _stop_every_rank(processes)
         return 2
     except KeyboardInterrupt as interrupt:
         print(f"chainrule {args.command}: interrupted{_notes(interrupt)}", file=sys.stderr)

@@ -65,10 +65,13 @@ class DistributedDataParallel(Module):
     call ``ddp(inputs)`` as you would call ``model``; after ``loss.backward()`` each parameter's
     ``.grad`` holds the average over ranks, ready for ``optimizer.step()``. Every parameter that
     requires grad must receive a gradient in each backward (as with PyTorch's default
-    ``find_unused_parameters=False``); the next forward says which did not. In a world of one
-    process it changes nothing. Wrapping the same parameters again (a second ``fit``) moves their
-    hooks to the new wrapper. Gradients are averaged in ``backward``; ``autograd.grad`` on the
-    parameters is not meant to be used under it (its hooks would fire there too).
+    ``find_unused_parameters=False``); the next forward, or ``check_last_backward()`` after the
+    last step, says which did not. In a world of one process it changes nothing. After a
+    forward in training mode, rank 0's buffers (BatchNorm's running statistics, updated from
+    each rank's own shard) are broadcast to every rank. Wrapping the same parameters again (a
+    second ``fit``) moves their hooks to the new wrapper. Gradients are averaged in
+    ``backward``; ``autograd.grad`` on the parameters is not meant to be used under it (its
+    hooks would fire there too).
     """
 
     def __init__(self, module: Module, bucket_cap_mb: float = DEFAULT_BUCKET_MB):
@@ -84,19 +87,21 @@ class DistributedDataParallel(Module):
         self._reset()
 
     def forward(self, *args, **kwargs):
-        if self._ready_count:
-            missing = [name for name, parameter in self.module.named_parameters()
-                       if id(parameter) in self._place and id(parameter) not in self._previous]
-            raise world.DistributedError(
-                "DistributedDataParallel: the last backward gave no gradient to "
-                f"{', '.join(missing)}; every parameter that requires grad must take part in the "
-                "loss on every rank (freeze the others with requires_grad_(False) before wrapping)")
-        return self.module(*args, **kwargs)
+        self.check_last_backward()
+        outputs = self.module(*args, **kwargs)
+        if self._size > 1 and self.module.training:
+            # A running statistic (BatchNorm's) follows this rank's shard: rank 0's, as
+            # PyTorch's broadcast_buffers, keeps the replicas and their validation alike.
+            self._broadcast(list(self.module.buffers()))
+        return outputs
 
     # ------------------------------------------------------------ setup
     def _broadcast_state(self) -> None:
         """Rank 0's weights everywhere: the replicas start equal and so stay equal."""
-        tensors = list(self.module.parameters()) + list(self.module.buffers())
+        self._broadcast(list(self.module.parameters()) + list(self.module.buffers()))
+
+    @staticmethod
+    def _broadcast(tensors: list) -> None:
         for tensor in tensors:
             array = numpy.ascontiguousarray(backend.to_numpy(tensor.data))
             world.broadcast(array, root=0)
@@ -178,6 +183,18 @@ class DistributedDataParallel(Module):
                 parameter.grad = as_tensor(average if before is None else before.data + average)
         self._reset()
         return returned
+
+    def check_last_backward(self) -> None:
+        """Raise a DistributedError naming the parameters to which the last backward gave no
+        gradient: no gradient was averaged then, and the step parted the ranks' weights. Each
+        forward checks the backward before it; call it after the last step."""
+        if self._ready_count:
+            missing = [name for name, parameter in self.module.named_parameters()
+                       if id(parameter) in self._place and id(parameter) not in self._previous]
+            raise world.DistributedError(
+                "DistributedDataParallel: the last backward gave no gradient to "
+                f"{', '.join(missing)}; every parameter that requires grad must take part in the "
+                "loss on every rank (freeze the others with requires_grad_(False) before wrapping)")
 
     # ------------------------------------------------------------
     def remove_hooks(self) -> None:

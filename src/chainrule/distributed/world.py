@@ -5,16 +5,18 @@ A process started by ``mpiexec`` (or ``srun``) finds its launcher's variables in
 Open MPI, ``PMIX_RANK`` from PMIx). Only then is mpi4py imported: a plain ``python`` or
 ``chainrule`` is a world of one process and needs no MPI installed.
 
-Every collective here is MPI's non-blocking form, polled (``Iallreduce`` … ``Test``) rather than
-waited on inside MPI: while it polls, Python stays in charge, so it can notice that a peer process
-on this machine has ended (its process id is gone) and stop at once naming that rank, and give up
-after ``timeout`` seconds when a peer elsewhere is lost or stuck. A blocking ``MPI_Allreduce``
+Every collective here but ``init``'s exchange of hosts and process ids is MPI's non-blocking
+form, polled (``Iallreduce`` … ``Test``) rather than waited on inside MPI: while it polls,
+Python stays in charge, so it can notice that a peer process on this machine has ended (its
+process id is gone) and stop at once naming that rank, and give up after ``timeout`` seconds
+when a peer elsewhere is lost or stuck. A blocking ``MPI_Allreduce``
 would instead wait forever for a rank that will never come. An unhandled exception on any rank
 prints that rank's traceback and calls ``MPI_Abort``, which ends every process of the job.
 """
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import socket
 import sys
@@ -143,10 +145,16 @@ def broadcast(array: numpy.ndarray, root: int = 0) -> numpy.ndarray:
 
 
 def broadcast_object(value, root: int = 0):
-    """A small picklable Python value from rank ``root`` to every rank (a seed, a decision)."""
+    """A small picklable Python value from rank ``root`` to every rank (a seed, a decision):
+    its pickle's length, then its bytes, each a polled broadcast (MPI's ``bcast`` of an object
+    would wait inside MPI, for ever, for a lost root)."""
     if get_world_size() == 1:
         return value
-    return _world.comm.bcast(value, root=root)
+    sent = pickle.dumps(value) if _world.rank == root else b""
+    length = broadcast(numpy.array([len(sent)], dtype=numpy.int64), root)[0]
+    data = (numpy.frombuffer(sent, dtype=numpy.uint8).copy() if _world.rank == root
+            else numpy.empty(length, dtype=numpy.uint8))
+    return pickle.loads(broadcast(data, root).tobytes())
 
 
 def wait(request, what: str) -> None:
