@@ -21,8 +21,8 @@ import numpy
 
 from . import autograd, backend, listing
 from .buffer_plan import BufferPlan, buffers_of, empty, outliving, seen_live
-from .codegen import (InputWrite, Update, binding_now, bound_call, call_resolved, guard,
-                      refs, resolve, same_binding, same_settings, whole_call)
+from .codegen import (A_GRADIENT, InputWrite, Update, binding_now, bound_call, call_resolved,
+                      guard, refs, resolve, same_binding, same_settings, whole_call)
 from .errors import CompileError
 from .held_gradients import HandedOut, read_after_written
 from .listing import flat
@@ -108,7 +108,10 @@ class Program:
             self.buffers[slot].origin, self.buffers[slot].array = "grad", None
         live = {id(tensor) for tensor, _, _, _ in self.gradients}
         old_gradients = {id(gradient) for _, gradient in read_live}  # (and not kept either)
-        self.guards = [(obj, name, value) for obj, name, value in recording.reads.values()
+        # A gradient from before the step that it looked at without reading its array (else
+        # it is read live) is a new tensor on each call: guarded by being there, not by identity.
+        self.guards = [(obj, name, A_GRADIENT if name == "grad" and value is not None else value)
+                       for obj, name, value in recording.reads.values()
                        if not (name == "grad" and id(obj) in live) and id(obj) not in old_gradients]
         self.modules = list(recording.modules.values())
         self.cleared = list(recording.cleared.values())
@@ -326,7 +329,8 @@ class Program:
             if not same_binding(binding_now(holder, name), value):
                 return what
         for obj, name, value in self.guards:
-            if getattr(obj, name) is not value:
+            now = getattr(obj, name)
+            if (now is None) if value is A_GRADIENT else (now is not value):
                 what = type(obj).__name__
                 shape = f" of shape {tuple(obj.shape)}" if isinstance(obj, Tensor) else ""
                 return f"{name} of a {what}{shape}"

@@ -410,6 +410,26 @@ def test_manual_sgd_with_gradients_zeroed_in_place_replays_exactly():
         assert p._version == q._version
 
 
+def test_a_step_that_drops_the_gradients_it_finds_replays():
+    """`if p.grad is not None: p.grad = None` looks at the gradient the last call left, not at
+    its numbers: the replay is guarded by that gradient being there, not by its identity (each
+    call leaves a new one, so that recorded again on every call, then raised CompileError)."""
+    def drop_then_step(model, optimizer, x):
+        for p in model.parameters():
+            if p.grad is not None:
+                p.grad = None
+        loss = (model(x) ** 2).sum()
+        loss.backward()
+        optimizer.step()
+        return loss
+    (eager_model, eager), (compiled_model, step) = linear_twins(drop_then_step)
+    compiled = chainrule.compile(step)
+    data = [x for x, _ in batches(6, features=3)]
+    assert [compiled(x).item() for x in data] == [eager(x).item() for x in data]
+    assert compiled.recordings == 1
+    assert_same_state(eager_model, compiled_model)
+
+
 def test_a_state_that_changes_on_every_call_is_an_error_naming_it():
     model = nn.Linear(2, 1)
     compiled = chainrule.compile(lambda x: model(x).sum())
