@@ -30,6 +30,7 @@ from .recording import structure_change
 from .schedule import apart_tests, placed, updates_early
 from .simplify import Write, computed_once, counted_together, overwritten_nones, renamed_outputs
 from .tensor import Tensor, as_tensor
+from .versions import _versions, set_version, storage_key
 
 OUT_FUNCTIONS = (numpy.dot, numpy.clip, numpy.cumsum)  # array functions that take out=
 
@@ -58,6 +59,24 @@ def _after_branch(first_effect: int, function, changed: _BranchChanged, args, st
     if state is not None:
         backend.set_rng_state(state)
     return function(*args)  # this call eagerly: it does what eager mode does
+
+
+def _grad_setter(tensor, gradient, version: int):
+    """``tensor.grad = gradient``, the count of writes to the gradient's storage set back to
+    ``version``: that of the new array eager mode makes on each call (0, unless the step wrote
+    that array through a tensor before it became the gradient)."""
+    if version:
+        def set_grad_and_count():
+            tensor.grad = gradient
+            set_version(gradient, version)
+        return set_grad_and_count
+    key, counts = storage_key(gradient.data), _versions
+
+    def set_grad():  # (a storage never written has no count to set back)
+        tensor.grad = gradient
+        if key in counts:
+            counts[key] = 0
+    return set_grad
 
 
 def _count_write_to_grad(tensor) -> None:
@@ -191,7 +210,8 @@ class Program:
         kind, function, result = instruction.kind, instruction.function, instruction.result
         arguments, keywords = instruction.arguments, instruction.keywords
         self.plan.release_before(self.plan.position[id(instruction)])
-        if kind in ("version", "input_version", "optimizer", "live") or any(
+        if kind in ("version", "input_version", "optimizer", "live") and not \
+                instruction.keywords.get("made") or any(
                 self.buffers[root].origin != "made" for root in instruction.writes) or (
                 kind == "set_grad" and id(function) in self.grads_read):
             self.first_effect = min(self.first_effect, index)
@@ -229,6 +249,10 @@ class Program:
                         read_after_written(self.instructions, self.plan.root, returned, slot,
                                            source.index)
                         for tensor, slot, _, _ in self.gradients if tensor is function))
+                    # the same buffer on every call, where eager mode makes a new array: its
+                    # count starts where that array's does (the step's writes to it, or the
+                    # caller's between calls, counted on the last one)
+                    return _grad_setter(function, gradient, instruction.keywords["version"]), None
                 return functools.partial(setattr, function, "grad", gradient), None
             return (lambda: setattr(function, "grad", as_tensor(values[source.index]))), None
         if kind == "optimizer":
