@@ -203,11 +203,14 @@ class Compiled:
             for argument, start, count in storages.values():
                 for _ in range(start + count - versions.version_of(argument)):
                     autograd.increment_version(argument)
-            # gradients the step left holding the recording's arrays get plain ones
+            # gradients the step left holding the recording's arrays get plain ones, with the
+            # count of writes they had
             for instruction in recording.instructions:
                 gradient = instruction.function.grad if instruction.kind == "set_grad" else None
                 if gradient is not None and isinstance(gradient.data, Traced):
+                    count = versions.version_of(gradient)
                     gradient.data = plain(gradient.data)
+                    versions.set_version(gradient, count)
         changed = writes.changed()
         if changed:
             writes.undo(changed)

@@ -78,6 +78,7 @@ class Recording:
         self.held: dict[int, int] = {}       # id(array read through a tensor) -> buffer
         self.reads: dict[tuple, tuple] = {}  # (id(tensor), attribute) -> (tensor, name, value)
         self.written: set[tuple] = set()  # (id(tensor), attribute) the step assigned first
+        self.gradients_set: dict = {}  # id(a gradient the step set) -> the tensor it was set on
         self.stand_ins: list = []  # the tensors the step is given for its tensor arguments
         self.cleared: dict[int, tuple] = {}  # id(optimizer) -> (optimizer, the parameters its
         # zero_grad cleared, in the order of its groups)

@@ -21,8 +21,8 @@ import numpy
 
 from . import autograd, backend, listing
 from .buffer_plan import BufferPlan, buffers_of, empty, outliving, seen_live
-from .codegen import (InputWrite, Update, binding_now, bound_call, call_resolved, guard,
-                      refs, resolve, same_binding, same_settings, whole_call)
+from .codegen import (A_GRADIENT, InputWrite, Update, binding_now, bound_call, call_resolved,
+                      guard, refs, resolve, same_binding, same_settings, whole_call)
 from .errors import CompileError
 from .held_gradients import HandedOut, read_after_written
 from .listing import flat
@@ -30,6 +30,7 @@ from .recording import structure_change
 from .schedule import apart_tests, placed, updates_early
 from .simplify import Write, computed_once, counted_together, overwritten_nones, renamed_outputs
 from .tensor import Tensor, as_tensor
+from .versions import _versions, set_version, storage_key
 
 OUT_FUNCTIONS = (numpy.dot, numpy.clip, numpy.cumsum)  # array functions that take out=
 
@@ -58,6 +59,24 @@ def _after_branch(first_effect: int, function, changed: _BranchChanged, args, st
     if state is not None:
         backend.set_rng_state(state)
     return function(*args)  # this call eagerly: it does what eager mode does
+
+
+def _grad_setter(tensor, gradient, version: int):
+    """``tensor.grad = gradient``, the count of writes to the gradient's storage set back to
+    ``version``: that of the new array eager mode makes on each call (0, unless the step wrote
+    that array through a tensor before it became the gradient)."""
+    if version:
+        def set_grad_and_count():
+            tensor.grad = gradient
+            set_version(gradient, version)
+        return set_grad_and_count
+    key, counts = storage_key(gradient.data), _versions
+
+    def set_grad():  # (a storage never written has no count to set back)
+        tensor.grad = gradient
+        if key in counts:
+            counts[key] = 0
+    return set_grad
 
 
 def _count_write_to_grad(tensor) -> None:
@@ -108,7 +127,10 @@ class Program:
             self.buffers[slot].origin, self.buffers[slot].array = "grad", None
         live = {id(tensor) for tensor, _, _, _ in self.gradients}
         old_gradients = {id(gradient) for _, gradient in read_live}  # (and not kept either)
-        self.guards = [(obj, name, value) for obj, name, value in recording.reads.values()
+        # A gradient from before the step that it looked at without reading its array (else
+        # it is read live) is a new tensor on each call: guarded by being there, not by identity.
+        self.guards = [(obj, name, A_GRADIENT if name == "grad" and value is not None else value)
+                       for obj, name, value in recording.reads.values()
                        if not (name == "grad" and id(obj) in live) and id(obj) not in old_gradients]
         self.modules = list(recording.modules.values())
         self.cleared = list(recording.cleared.values())
@@ -188,7 +210,8 @@ class Program:
         kind, function, result = instruction.kind, instruction.function, instruction.result
         arguments, keywords = instruction.arguments, instruction.keywords
         self.plan.release_before(self.plan.position[id(instruction)])
-        if kind in ("version", "input_version", "optimizer", "live") or any(
+        if kind in ("version", "input_version", "optimizer", "live") and not \
+                instruction.keywords.get("made") or any(
                 self.buffers[root].origin != "made" for root in instruction.writes) or (
                 kind == "set_grad" and id(function) in self.grads_read):
             self.first_effect = min(self.first_effect, index)
@@ -226,6 +249,10 @@ class Program:
                         read_after_written(self.instructions, self.plan.root, returned, slot,
                                            source.index)
                         for tensor, slot, _, _ in self.gradients if tensor is function))
+                    # the same buffer on every call, where eager mode makes a new array: its
+                    # count starts where that array's does (the step's writes to it, or the
+                    # caller's between calls, counted on the last one)
+                    return _grad_setter(function, gradient, instruction.keywords["version"]), None
                 return functools.partial(setattr, function, "grad", gradient), None
             return (lambda: setattr(function, "grad", as_tensor(values[source.index]))), None
         if kind == "optimizer":
@@ -326,7 +353,8 @@ class Program:
             if not same_binding(binding_now(holder, name), value):
                 return what
         for obj, name, value in self.guards:
-            if getattr(obj, name) is not value:
+            now = getattr(obj, name)
+            if (now is None) if value is A_GRADIENT else (now is not value):
                 what = type(obj).__name__
                 shape = f" of shape {tuple(obj.shape)}" if isinstance(obj, Tensor) else ""
                 return f"{name} of a {what}{shape}"

@@ -50,6 +50,17 @@ def increment_version(tensor: "Tensor", previous: int | None = None) -> None:
     _versions[key] = count + 1
 
 
+def set_version(tensor: "Tensor", count: int) -> None:
+    """Give ``tensor``'s storage the count ``count``: a replay's gradient, the same buffer on
+    every call, starts each call at the count of the new array eager mode makes in that call."""
+    if count:
+        increment_version(tensor, count - 1)
+    else:
+        key = _owner_key(tensor.data)
+        if key in _versions:
+            _versions[key] = 0
+
+
 def write_counter(tensors: list) -> Callable[[], None]:
     """One function that counts a write to each of ``tensors``, as ``increment_version`` on each
     would: for a replayed optimiser step, which writes the same arrays on every call. Their keys

@@ -35,6 +35,12 @@ def _is_held(member, tensor) -> bool:
         return False
 
 
+def _gradient_set_in_step(recording: Recording, grad_member, tensor):
+    """The tensor whose ``.grad`` the step set to ``tensor``, if it still is; else None."""
+    owner = recording.gradients_set.get(id(tensor))
+    return owner if owner is not None and grad_member.__get__(owner, Tensor) is tensor else None
+
+
 def _same_memory(value, current) -> bool:
     """Whether ``x.data = value`` hands ``x`` its own memory back (``x.data -= 1``)."""
     return isinstance(value, Traced) and numpy.may_share_memory(plain(value), plain(current)) \
@@ -75,7 +81,10 @@ def _watched_attribute(recording: Recording, name: str, member, data_member):
                                    "tensor it did not make; do that outside the step")
             recording.written.add((id(tensor), name))
             source = None if value is None else recording.ref(value.data)
-            recording.add(Instruction("set_grad", tensor, (source,)))
+            recording.add(Instruction("set_grad", tensor, (source,), {} if value is None else
+                                      {"version": autograd.version_of(value)}))
+            if value is not None:
+                recording.gradients_set[id(value)] = tensor
         member.__set__(tensor, value)
     return property(get, set)
 
@@ -227,6 +236,11 @@ class watching:
                                   if owner is None else  # (zero_grad(set_to_none=False))
                                   Instruction("version", original_increment, (owner,),
                                               {"grad": True}))
+                elif _gradient_set_in_step(recording, grad_member, tensor) is not None:
+                    # a gradient this step's backward made: counted on the .grad the replay
+                    # sets, as eager mode counts it on the new one
+                    recording.add(Instruction("version", original_increment, (
+                        recording.gradients_set[id(tensor)],), {"grad": True, "made": True}))
                 else:
                     recording.count_input_write(data_member.__get__(tensor, Tensor))
             return original_increment(tensor, previous)
@@ -236,7 +250,7 @@ class watching:
                                "step; a replay would not run it. Remove it, or don't compile")
 
         members = {name: Tensor.__dict__[name] for name in _WATCHED}
-        data_member = members["data"]
+        data_member, grad_member = members["data"], members["grad"]
         self.patches = [(Module, "__call__", call), (Module, "__setattr__", set_attribute),
                         (autograd, "run_backward", run_backward),
                         (autograd, "increment_version", increment_version),

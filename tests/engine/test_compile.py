@@ -410,6 +410,26 @@ def test_manual_sgd_with_gradients_zeroed_in_place_replays_exactly():
         assert p._version == q._version
 
 
+def test_a_step_that_drops_the_gradients_it_finds_replays():
+    """`if p.grad is not None: p.grad = None` looks at the gradient the last call left, not at
+    its numbers: the replay is guarded by that gradient being there, not by its identity (each
+    call leaves a new one, so that recorded again on every call, then raised CompileError)."""
+    def drop_then_step(model, optimizer, x):
+        for p in model.parameters():
+            if p.grad is not None:
+                p.grad = None
+        loss = (model(x) ** 2).sum()
+        loss.backward()
+        optimizer.step()
+        return loss
+    (eager_model, eager), (compiled_model, step) = linear_twins(drop_then_step)
+    compiled = chainrule.compile(step)
+    data = [x for x, _ in batches(6, features=3)]
+    assert [compiled(x).item() for x in data] == [eager(x).item() for x in data]
+    assert compiled.recordings == 1
+    assert_same_state(eager_model, compiled_model)
+
+
 def test_a_state_that_changes_on_every_call_is_an_error_naming_it():
     model = nn.Linear(2, 1)
     compiled = chainrule.compile(lambda x: model(x).sum())
@@ -653,6 +673,59 @@ def test_gradients_zeroed_in_place_by_zero_grad_replay_exactly():
     losses, compiled = run_both(steps, batches(6))
     assert losses["compiled"] == losses["eager"] and compiled.recordings == 1
     assert_same_state(steps[0][0], steps[1][0])
+
+
+@pytest.mark.parametrize("where", ["first", "last"])
+def test_writes_to_the_gradients_are_counted_in_their_versions_as_eager_counts_them(where):
+    """Each call's backward makes new gradients (version 0) and the step's own writes to them
+    count (clipping, zero_grad(set_to_none=False)); the replay's gradients are the same buffers
+    on every call, and counted nothing: ``p.grad._version`` was 0 where eager mode says 1 or 2."""
+    def clip_and_step(model, optimizer, x):
+        if where == "first":
+            optimizer.zero_grad(set_to_none=False)
+        loss = (model(x) ** 2).sum()
+        loss.backward()
+        nn.utils.clip_grad_value_(model.parameters(), 0.5)
+        optimizer.step()
+        if where == "last":
+            optimizer.zero_grad(set_to_none=False)
+        return loss
+    (eager_model, eager), (compiled_model, step) = linear_twins(clip_and_step)
+    compiled = chainrule.compile(step)
+    for x, _ in batches(6, features=3):
+        assert compiled(x).item() == eager(x).item()
+        assert [p.grad._version for p in compiled_model.parameters()] == \
+            [p.grad._version for p in eager_model.parameters()]
+    assert compiled.recordings == 1
+    assert_same_state(eager_model, compiled_model)
+
+
+def test_a_gradient_written_in_the_call_that_records_keeps_its_count():
+    """The call that records leaves plain arrays in .grad in place of the recording's: a batch
+    norm's bias gradient (a reduction's result) lost the write counted on it there."""
+    twins = []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 4), nn.BatchNorm1d(4))
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y, model=model, optimizer=optimizer):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            with chainrule.no_grad():
+                model[1].bias.grad.mul_(0.5)
+            optimizer.step()
+            return loss
+        twins.append((model, step))
+    (eager_model, eager), (compiled_model, step) = twins
+    compiled = chainrule.compile(step)
+    for x, y in batches(4, classes=4):
+        assert compiled(x, y).item() == eager(x, y).item()
+        assert [p.grad._version for p in compiled_model.parameters()] == \
+            [p.grad._version for p in eager_model.parameters()]
+    assert compiled.recordings == 1
+    assert_same_state(eager_model, compiled_model)
 
 
 def test_gradients_set_to_none_at_the_end_of_the_step_stay_none():
