@@ -78,7 +78,6 @@ def test_a_number_among_boolean_words_is_refused_with_its_line_and_column(tmp_pa
         load_csv(write(tmp_path, text), target="kind")
 
 
-
 def test_a_number_among_boolean_words_in_the_target_is_refused_with_its_line(tmp_path):
     # each spelling and the number were classes of their own: '1', 'False', 'True', 'true'
     text = "size,label\n1,True\n2,False\n3,1\n4,true\n5,False\n6,True\n"
