@@ -278,7 +278,8 @@ class Program:
                 self.constant.add(result)
             return None
         if kind == "op" and result is not None and not instruction.results and \
-                self.plan.root(result) not in written | self.plan.kept and self._constant(arguments, keywords):
+                self.plan.root(result) not in written | self.plan.kept and \
+                self._constant(arguments, keywords):
             # of constants only (a causal mask made from its shape): the same result on every
             # call, computed here, once
             values[result] = call_resolved(function, arguments, keywords, values)
