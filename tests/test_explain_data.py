@@ -116,6 +116,14 @@ def test_a_step_of_numbers_alone_is_listed_with_its_op(capsys):
                     ("y", "mul", "c, w", "3")]
 
 
+def test_a_negative_number_is_a_number_written_in_place_not_a_step(capsys):
+    # -2 is read as the negation of 2: it was listed as neg1 = neg(2), a step of its own
+    rows = forward_rows(command(capsys, "y = w * -2 + -(3*w)", "--at", "w=0.5"))
+    assert rows == [("w", "parameter", "", "0.5"), ("mul1", "mul", "w, -2", "-1"),
+                    ("mul2", "mul", "3, w", "1.5"), ("neg1", "neg", "mul2", "-1.5"),
+                    ("y", "add", "mul1, neg1", "-2.5")]
+
+
 def test_an_unnamed_product_of_data_is_a_row_not_a_number_written_in_place(capsys):
     out = command(capsys, "y = w*log(x)", "--at", "w=0.5", "x=-1", "--data", "x")
     rows = forward_rows(out)

@@ -301,7 +301,8 @@ def test_fit_lets_go_of_the_gradients_after_each_update_and_ignores_the_callers(
             p.grad = chainrule.tensor(numpy.ones(p.shape, dtype=numpy.float32))
     for compile in (False, True):
         left = []
-        run = train(compile, "sgd", prepare=lambda model: (stale_gradients(model), left.append(model)))
+        run = train(compile, "sgd",
+                    prepare=lambda model: (stale_gradients(model), left.append(model)))
         assert_same_run(clean, run)
         assert all(p.grad is None for p in left[0].parameters())
 

@@ -373,6 +373,9 @@ def evaluate(text: str, values: dict[str, float], wrt=None, data=()):
             return chainrule.tensor(node.value, dtype=chainrule.float64)
         if isinstance(node, Variable):
             return nodes[node.name]
+        if isinstance(node, Negate) and isinstance(node.operand, Number):
+            # -2 is a number, written in place as 2 is, not a step neg(2)
+            return chainrule.tensor(-node.operand.value, dtype=chainrule.float64)
         if isinstance(node, Negate):
             return record_from_data(operator.neg, compute(node.operand))
         if isinstance(node, Call):

@@ -30,7 +30,7 @@ from .recording import structure_change
 from .schedule import apart_tests, placed, updates_early
 from .simplify import Write, computed_once, counted_together, overwritten_nones, renamed_outputs
 from .tensor import Tensor, as_tensor
-from .versions import _versions, set_version, storage_key
+from .versions import version_setter
 
 OUT_FUNCTIONS = (numpy.dot, numpy.clip, numpy.cumsum)  # array functions that take out=
 
@@ -65,17 +65,11 @@ def _grad_setter(tensor, gradient, version: int):
     """``tensor.grad = gradient``, the count of writes to the gradient's storage set back to
     ``version``: that of the new array eager mode makes on each call (0, unless the step wrote
     that array through a tensor before it became the gradient)."""
-    if version:
-        def set_grad_and_count():
-            tensor.grad = gradient
-            set_version(gradient, version)
-        return set_grad_and_count
-    key, counts = storage_key(gradient.data), _versions
+    set_count = version_setter(gradient, version)
 
-    def set_grad():  # (a storage never written has no count to set back)
+    def set_grad():
         tensor.grad = gradient
-        if key in counts:
-            counts[key] = 0
+        set_count()
     return set_grad
 
 
@@ -278,7 +272,8 @@ class Program:
                 self.constant.add(result)
             return None
         if kind == "op" and result is not None and not instruction.results and \
-                self.plan.root(result) not in written | self.plan.kept and self._constant(arguments, keywords):
+                self.plan.root(result) not in written | self.plan.kept and \
+                self._constant(arguments, keywords):
             # of constants only (a causal mask made from its shape): the same result on every
             # call, computed here, once
             values[result] = call_resolved(function, arguments, keywords, values)

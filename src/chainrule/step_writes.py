@@ -2,15 +2,15 @@
 
 A replay runs the step's array operations, none of its Python. A step that rebinds a global or
 a variable of an enclosing function, or assigns an attribute of its own object (a method's
-``self.calls += 1``, ``self.last_loss = loss``) or of its object's class (``type(self).calls
-+= 1``, a class method's ``cls.calls += 1``), would do so on the recording call alone and
-never again: the counter stops, the loss kept is the recorded one, silently. The recording
-looks at those places before and after its call (the globals of the step's module, the
-variables its functions close over, the step's object's attributes and slots, its class's
-attributes) and refuses a
-step that changed one, as TinyJit's rules ask, after putting each back as it was, so that the
-same call run eagerly instead assigns it once, not twice. What it can't see: a change made in
-place (an item appended to a list), or by the code of another module.
+``self.calls += 1``, ``self.last_loss = loss``) or of its object's class
+(``type(self).calls += 1``, a class method's ``cls.calls += 1``), would do so on the recording
+call alone and never again: the counter stops, the loss kept is the recorded one, silently.
+The recording looks at those places before and after its call (the globals of the step's
+module, the variables its functions close over, the step's object's attributes and slots, its
+class's attributes) and refuses a step that changed one, as TinyJit's rules ask, after putting
+each back as it was, so that the same call run eagerly instead assigns it once, not twice.
+What it can't see: a change made in place (an item appended to a list), or by the code of
+another module.
 """
 from __future__ import annotations
 

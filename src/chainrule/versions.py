@@ -61,6 +61,20 @@ def set_version(tensor: "Tensor", count: int) -> None:
             _versions[key] = 0
 
 
+def version_setter(tensor: "Tensor", count: int) -> Callable[[], None]:
+    """``set_version(tensor, count)`` as a function of no arguments, for a storage that stays
+    ``tensor``'s (a replay's gradient, the same buffer on every call); for a count of 0 its key
+    is looked up once, here."""
+    if count:
+        return functools.partial(set_version, tensor, count)
+    key, versions = _owner_key(tensor.data), _versions
+
+    def reset_count() -> None:  # (a storage never written has no count to set back)
+        if key in versions:
+            versions[key] = 0
+    return reset_count
+
+
 def write_counter(tensors: list) -> Callable[[], None]:
     """One function that counts a write to each of ``tensors``, as ``increment_version`` on each
     would: for a replayed optimiser step, which writes the same arrays on every call. Their keys

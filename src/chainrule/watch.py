@@ -236,11 +236,12 @@ class watching:
                                   if owner is None else  # (zero_grad(set_to_none=False))
                                   Instruction("version", original_increment, (owner,),
                                               {"grad": True}))
-                elif _gradient_set_in_step(recording, grad_member, tensor) is not None:
+                elif (made_for := _gradient_set_in_step(recording, grad_member, tensor)) \
+                        is not None:
                     # a gradient this step's backward made: counted on the .grad the replay
                     # sets, as eager mode counts it on the new one
-                    recording.add(Instruction("version", original_increment, (
-                        recording.gradients_set[id(tensor)],), {"grad": True, "made": True}))
+                    recording.add(Instruction("version", original_increment, (made_for,),
+                                              {"grad": True, "made": True}))
                 else:
                     recording.count_input_write(data_member.__get__(tensor, Tensor))
             return original_increment(tensor, previous)

@@ -9,9 +9,9 @@ Every collective here but ``init``'s exchange of hosts and process ids is MPI's 
 form, polled (``Iallreduce`` … ``Test``) rather than waited on inside MPI: while it polls,
 Python stays in charge, so it can notice that a peer process on this machine has ended (its
 process id is gone) and stop at once naming that rank, and give up after ``timeout`` seconds
-when a peer elsewhere is lost or stuck. A blocking ``MPI_Allreduce``
-would instead wait forever for a rank that will never come. An unhandled exception on any rank
-prints that rank's traceback and calls ``MPI_Abort``, which ends every process of the job.
+when a peer elsewhere is lost or stuck. A blocking ``MPI_Allreduce`` would instead wait
+forever for a rank that will never come. An unhandled exception on any rank prints that rank's
+traceback and calls ``MPI_Abort``, which ends every process of the job.
 """
 from __future__ import annotations
 
