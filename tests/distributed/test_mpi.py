@@ -48,6 +48,13 @@ def launch(processes: int, out_dir: Path, *tasks: str, extra=(), timeout: float 
                              environment)
 
 
+def each_rank(out_dir: Path, task: str, extension: str = ".npz") -> list:
+    """Task ``task`` run on 2 processes, which must succeed: what each rank saved."""
+    run = launch(2, out_dir, task)
+    assert run.returncode == 0, run.stdout
+    return [numpy.load(out_dir / f"{task}-rank{rank}{extension}") for rank in (0, 1)]
+
+
 def run_under_mpiexec(processes: int, arguments: list, extra=(), timeout: float = 240,
                       environment: dict | None = None):
     command = [MPIEXEC, *extra, "-n", str(processes)]
@@ -265,21 +272,15 @@ def test_lm_train_under_mpiexec_learns_what_one_process_learns(tmp_path):
 def test_lm_train_with_dropout_draws_the_same_windows_on_every_rank(tmp_path):
     # Dropout draws a number per row of a rank's shard: with shards of 2 and 1 rows the ranks'
     # generators parted after the first step, and with them the windows of every later batch
-    run = launch(2, tmp_path, "lm-windows")
-    assert run.returncode == 0, run.stdout
-    rank0 = numpy.load(tmp_path / "lm-windows-rank0.npy")
-    rank1 = numpy.load(tmp_path / "lm-windows-rank1.npy")
+    rank0, rank1 = each_rank(tmp_path, "lm-windows", ".npy")
     assert len(rank0) >= 4   # the steps' draws, and the evaluations'
     numpy.testing.assert_array_equal(rank0, rank1)
 
 
 @needs_mpi
 def test_reinforce_on_two_processes_plays_apart_and_steps_together(tmp_path):
-    run = launch(2, tmp_path, "rl")
-    assert run.returncode == 0, run.stdout
+    rank0, rank1 = each_rank(tmp_path, "rl")
     returns = numpy.load(tmp_path / "rl.npz")["returns"]
-    rank0 = numpy.load(tmp_path / "rl-rank0.npz")
-    rank1 = numpy.load(tmp_path / "rl-rank1.npz")
     # six episodes, three per rank, each rank its own: the ranks' returns differ
     assert len(returns) == 6 and (returns[0::2] != returns[1::2]).any()
     # and yet, with the policy gradients averaged, both ranks end with the same policy
@@ -292,10 +293,7 @@ def test_batch_norm_running_statistics_are_rank_zeros_on_every_rank(tmp_path):
     # Each rank's BatchNorm normalises its own shard and updates its running statistics from
     # it; unshared, they made the ranks' validation losses differ (early stopping and the best
     # epoch could then differ by rank)
-    run = launch(2, tmp_path, "batchnorm")
-    assert run.returncode == 0, run.stdout
-    rank0 = numpy.load(tmp_path / "batchnorm-rank0.npz")
-    rank1 = numpy.load(tmp_path / "batchnorm-rank1.npz")
+    rank0, rank1 = each_rank(tmp_path, "batchnorm")
     assert {"1.running_mean", "1.running_var", "val_loss"} <= set(rank0.files)
     for name in rank0.files:
         numpy.testing.assert_array_equal(rank0[name], rank1[name], err_msg=name)
