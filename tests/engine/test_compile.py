@@ -1814,6 +1814,15 @@ def test_a_variable_of_an_enclosing_function_the_step_gives_its_first_value_is_l
         read_kept()
 
 
+def run_by_a_training_step(trainer, count=5):
+    """``trainer.step`` on ``count`` batches through fit's TrainingStep (compiled unless it can't
+    be): the step, the notes it gave, the losses."""
+    from chainrule.training_step import TrainingStep
+    notes = []
+    step = TrainingStep(trainer.step, trainer.model, trainer.optimizer, note=notes.append)
+    return step, notes, [step(x, y) for x, y in batches(count)]
+
+
 class CountingTrainer(Trainer):
     """Its step keeps Python state of its own: what a replay would not keep up to date."""
 
@@ -1833,11 +1842,8 @@ def test_attributes_a_method_assigns_are_named_in_the_error_and_a_training_step_
         step(x, y)
     assert trainer.calls == 1  # the recording call's writes put back
 
-    from chainrule.training_step import TrainingStep
-    trainer, notes = CountingTrainer(numpy.float64), []
-    step = TrainingStep(trainer.step, trainer.model, trainer.optimizer, note=notes.append)
-    data = batches(5)
-    losses = [step(x, y) for x, y in data]
+    trainer = CountingTrainer(numpy.float64)
+    step, notes, losses = run_by_a_training_step(trainer)
     assert trainer.calls == 5 and trainer.last_loss is not losses[0]  # every call, once
     assert not step.is_compiled and "assigns" in notes[0]
 
@@ -1882,11 +1888,7 @@ def test_attributes_of_its_class_a_step_assigns_are_named_and_a_training_step_ru
         step(x, y)
     assert "steps" not in vars(Counting)  # the recording call's write put back
 
-    from chainrule.training_step import TrainingStep
-    trainer, notes = Counting(numpy.float64), []
-    step = TrainingStep(trainer.step, trainer.model, trainer.optimizer, note=notes.append)
-    for x, y in batches(5):
-        step(x, y)
+    step, notes, _ = run_by_a_training_step(Counting(numpy.float64))
     assert Counting.steps == 5 and not step.is_compiled and "assigns" in notes[0]
 
 
@@ -1902,11 +1904,8 @@ class CountingTrainerThatReadsItsLoss(CountingTrainer):
 def test_assignments_are_put_back_when_the_recording_fails_for_another_reason():
     # the training step then runs the call eagerly from the state before it: the recording's
     # assignments left in place, that call counted twice
-    from chainrule.training_step import TrainingStep
-    trainer, notes = CountingTrainerThatReadsItsLoss(numpy.float64), []
-    step = TrainingStep(trainer.step, trainer.model, trainer.optimizer, note=notes.append)
-    for x, y in batches(5):
-        step(x, y)
+    trainer = CountingTrainerThatReadsItsLoss(numpy.float64)
+    step, notes, _ = run_by_a_training_step(trainer)
     assert trainer.calls == 5 and not step.is_compiled and ".item()" in notes[0]
 
 
