@@ -116,6 +116,20 @@ def test_a_step_of_numbers_alone_is_listed_with_its_op(capsys):
                     ("y", "mul", "c, w", "3")]
 
 
+def test_a_step_that_is_a_number_is_a_constant_not_an_input(capsys):
+    # s = 2 was listed as an input, as x is, though the program writes s and is given x
+    rows = forward_rows(command(capsys, "s = 2; y = s*w + x", "--at", "w=0.5", "x=1",
+                                "--data", "x"))
+    assert rows == [("s", "constant", "", "2"), ("w", "parameter", "", "0.5"),
+                    ("mul1", "mul", "s, w", "1"), ("x", "input", "", "1"),
+                    ("y", "add", "mul1, x", "2")]
+    report = chainrule.explain(evaluate("s = -2; t = s*x; y = t*w", {"w": 0.5, "x": 3},
+                                        data=("x",)))
+    kinds = {step.name: (step.kind, step.value, step.requires_grad) for step in report.forward}
+    assert kinds["s"] == ("constant", -2.0, False) and kinds["x"] == ("input", 3.0, False)
+    assert kinds["t"] == ("op", -6.0, False) and "s" not in report.signals
+
+
 def test_a_negative_number_is_a_number_written_in_place_not_a_step(capsys):
     # -2 is read as the negation of 2: it was listed as neg1 = neg(2), a step of its own
     rows = forward_rows(command(capsys, "y = w * -2 + -(3*w)", "--at", "w=0.5"))

@@ -28,7 +28,7 @@ import numpy
 from . import backend
 from .autograd import fit_to, no_grad, root_signals, topological_order
 from .errors import ChainruleError
-from .explain_forward import forward_order, is_literal, made_by, names_of
+from .explain_forward import forward_order, is_literal, is_written_number, made_by, names_of
 from .tensor import Tensor, ones_like
 
 Value = Union[float, numpy.ndarray]
@@ -42,7 +42,8 @@ class ForwardStep:
     """One value of the forward pass.
 
     ``kind`` is "parameter" (a leaf that requires grad), "input" (a named leaf that does not),
-    "constant" (an unnamed leaf) or "op" (computed by the primitive ``op`` from ``parents``).
+    "constant" (an unnamed leaf, or a number a step writes: s = 2) or "op" (computed by the
+    primitive ``op`` from ``parents``).
     ``value`` is a float for a 0-d tensor, otherwise the array. ``requires_grad``: whether the
     backward pass gives it a v̄; an op computed from inputs and numbers alone (s = x*x with x
     data) gets none, and is listed all the same, as the lecture's forward pass lists it.
@@ -303,7 +304,8 @@ def _forward_step(tensor: Tensor, names: dict, requires_grad: bool) -> ForwardSt
         parents = [names[id(parent)] for parent in node.parents]
     else:
         op, parents = None, []
-        kind = "parameter" if tensor.requires_grad else "input" if tensor.name else "constant"
+        kind = ("parameter" if tensor.requires_grad else
+                "input" if tensor.name and not is_written_number(tensor) else "constant")
     return ForwardStep(names[id(tensor)], kind, op, parents, _value(tensor), tuple(tensor.shape),
                        str(tensor.dtype), requires_grad)
 

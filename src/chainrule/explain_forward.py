@@ -8,6 +8,8 @@ step like any other, so ``record_from_data`` computes such an op with its inputs
 for that one call, keeps the node it made (its op and parents, the VJPs let go) beside the
 result, and hands back the result cut from that graph: a leaf without a gradient, as before.
 ``made_by`` gives that node back; explain walks through it, and the backward pass never sees it.
+``record_number`` keeps, the same way, that a named leaf is a number the program writes (s = 2):
+a constant of the forward table, not an input.
 """
 from __future__ import annotations
 
@@ -24,10 +26,10 @@ SHORT_STEMS = {"binary_cross_entropy_with_logits_per_element": "bce", "cross_ent
                "embedding_dense_backward": "embedding_grad"}
 LONGEST_STEM = 14
 
-# The node that made each value computed from data alone, by the value's id, with a weak reference
-# that drops the entry when the value goes (ids, not a WeakKeyDictionary: tensors compare
-# elementwise).
-_made_from_data: dict[int, tuple[weakref.ref, Node]] = {}
+# How each value computed from data alone was made, by the value's id: the node that made it, or
+# None for a number a program's step writes (s = 2). A weak reference drops the entry when the
+# value goes (ids, not a WeakKeyDictionary: tensors compare elementwise).
+_made_from_data: dict[int, tuple[weakref.ref, Node | None]] = {}
 
 
 def record_from_data(function, *operands: Tensor) -> Tensor:
@@ -50,10 +52,27 @@ def record_from_data(function, *operands: Tensor) -> Tensor:
     for tensor in topological_order([made]):
         tensor.grad_fn.release()  # no gradient flows here: only the op and parents are read
     value = made.detach()
+    _keep(value, made.grad_fn)
+    return value
+
+
+def record_number(value: Tensor) -> Tensor:
+    """``value``, kept as a number the program writes under a name (s = 2): a constant of the
+    forward table, where any other named leaf without a gradient is an input, a value given."""
+    _keep(value, None)
+    return value
+
+
+def is_written_number(tensor: Tensor) -> bool:
+    """Whether ``record_number`` kept ``tensor``."""
+    entry = _made_from_data.get(id(tensor))
+    return entry is not None and entry[0]() is tensor and entry[1] is None
+
+
+def _keep(value: Tensor, node: Node | None) -> None:
     key = id(value)
     _made_from_data[key] = (weakref.ref(value, lambda _, key=key: _made_from_data.pop(key, None)),
-                            made.grad_fn)
-    return value
+                            node)
 
 
 def made_by(tensor: Tensor) -> Node | None:

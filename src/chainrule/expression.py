@@ -12,7 +12,8 @@ leaf, ready for ``chainrule.explain``. Every variable requires grad except those
 (``data=("x", "t")``): an input or a label is given a value but gets no gradient. No name is
 data by default: the lecture's t is the label in its univariate example and the variable of
 differentiation in its multivariate one. A step computed from data alone gets no gradient either,
-yet the forward table of ``chainrule.explain`` lists it, op and parents, as any other step.
+yet the forward table of ``chainrule.explain`` lists it, op and parents, as any other step; a
+step that is a number (``s = 2``) is listed as a constant, not as an input given a value.
 
 Precedence, lowest first, as in Python: ``+ -`` · ``* /`` · unary ``-`` · ``**`` (right to
 left, so ``-x ** 2`` is ``-(x ** 2)`` and ``2 ** 3 ** 2`` is ``2 ** 9``).
@@ -325,7 +326,7 @@ def evaluate(text: str, values: dict[str, float], wrt=None, data=()):
     import numpy
 
     import chainrule
-    from chainrule.explain_forward import record_from_data
+    from chainrule.explain_forward import made_by, record_from_data, record_number
     from chainrule.nn import functional
 
     steps = parse(text)
@@ -389,6 +390,8 @@ def evaluate(text: str, values: dict[str, float], wrt=None, data=()):
             if step.name is not None:
                 output.name = step.name
                 nodes[step.name] = output
+                if made_by(output) is None:  # s = 2: a number written, not a value given
+                    record_number(output)
     if not output.requires_grad:
         raise ChainruleError("none of the variables the expression uses requires grad; "
                              "name them with wrt=")
