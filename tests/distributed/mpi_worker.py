@@ -10,6 +10,7 @@ in float64), ``rl`` (six REINFORCE episodes; every rank writes its policy), ``fi
 (an epoch of a small MLP, checkpointed in OUT_DIR/first-loss), ``batchnorm`` (fit of an MLP
 with BatchNorm; every rank writes its weights, running statistics and validation losses),
 ``lm-windows`` (four steps of ``lm.train`` with dropout; every rank writes the windows it drew),
+``lm-checks`` (three steps of ``lm.train``; every rank writes what its divergence checks judged),
 ``die`` and ``raise`` and ``stall`` (mlp64, but in its fifth step rank 1 is killed, raises, or
 sleeps a minute), ``stall-object`` (rank 0 waits for an object that rank 1 sends after a
 minute), ``unused`` (a layer that never reaches the loss), ``unused-last`` (the same
@@ -129,6 +130,17 @@ def batch_norm_on_every_rank(out_dir: str) -> dict:
     return result
 
 
+def words_file(out_dir: str) -> str:
+    """A text of 2000 random words, written by rank 0 into ``out_dir``, for ``lm.train``."""
+    text = os.path.join(out_dir, "text.txt")
+    if distributed.is_main_process():
+        words = numpy.random.default_rng(0).choice(["the", "cat", "sat", "on", "a", "mat"], 2000)
+        with open(text, "w") as file:
+            file.write(" ".join(words))
+    distributed.barrier()
+    return text
+
+
 def lm_windows_with_dropout(out_dir: str) -> dict:
     """Four steps of ``lm.train`` with dropout, 3 windows per step (shards of 2 and 1); every
     rank writes the windows it drew for each step to lm-windows-rank<r>.npy."""
@@ -141,12 +153,7 @@ def lm_windows_with_dropout(out_dir: str) -> dict:
         drawn.append(numpy.array(inputs))
         return inputs, targets
 
-    text = os.path.join(out_dir, "text.txt")
-    if distributed.is_main_process():
-        words = numpy.random.default_rng(0).choice(["the", "cat", "sat", "on", "a", "mat"], 2000)
-        with open(text, "w") as file:
-            file.write(" ".join(words))
-    distributed.barrier()
+    text = words_file(out_dir)
     lm.get_batch = recording_draw
     try:
         lm.train(text, os.path.join(out_dir, "lm-run"), max_iters=4, batch_size=3, block_size=16,
@@ -157,6 +164,31 @@ def lm_windows_with_dropout(out_dir: str) -> dict:
     windows = numpy.stack(drawn)
     numpy.save(os.path.join(out_dir, f"lm-windows-rank{distributed.get_rank()}.npy"), windows)
     return {"windows": windows}
+
+
+def lm_divergence_checks(out_dir: str) -> dict:
+    """Three steps of ``lm.train``, 3 windows per step (shards of 2 and 1); every rank writes
+    the loss and gradient norm each step's divergence check judged to lm-checks-rank<r>.npy."""
+    from chainrule import lm
+    from chainrule.divergence import DivergenceGuard
+
+    judged, check = [], DivergenceGuard.check
+
+    def recording_check(guard, loss, where, gradient_norm=None):
+        if gradient_norm is not None:  # a step's check (an evaluation's has no gradient norm)
+            judged.append((loss, gradient_norm))
+        return check(guard, loss, where, gradient_norm)
+
+    text = words_file(out_dir)
+    DivergenceGuard.check = recording_check
+    try:
+        lm.train(text, os.path.join(out_dir, "lm-checks-run"), max_iters=3, batch_size=3,
+                 block_size=16, n_layer=1, n_head=2, n_embd=16, eval_interval=10, eval_iters=1,
+                 final_eval_iters=1, progress=False)
+    finally:
+        DivergenceGuard.check = check
+    numpy.save(os.path.join(out_dir, f"lm-checks-rank{distributed.get_rank()}.npy"), judged)
+    return {"judged": numpy.array(judged)}
 
 
 def unused_parameter() -> dict:
@@ -208,6 +240,7 @@ TASKS = {
     "rl": lambda: reinforce_on_every_rank(sys.argv[1]),
     "batchnorm": lambda: batch_norm_on_every_rank(sys.argv[1]),
     "lm-windows": lambda: lm_windows_with_dropout(sys.argv[1]),
+    "lm-checks": lambda: lm_divergence_checks(sys.argv[1]),
     "first-loss": lambda: small_checkpointed_fit(os.path.join(sys.argv[1], "first-loss")),
     "die": lambda: mnist_sized_mlp(64, fault="die"),
     "raise": lambda: mnist_sized_mlp(64, fault="raise"),

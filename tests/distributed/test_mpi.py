@@ -278,6 +278,17 @@ def test_lm_train_with_dropout_draws_the_same_windows_on_every_rank(tmp_path):
 
 
 @needs_mpi
+def test_lm_train_judges_each_step_on_every_rank_by_the_global_batchs_loss(tmp_path):
+    # Each rank judged its own shard's loss: a shard whose loss grew 1000-fold stopped its rank
+    # alone, while the others went on to their next collective
+    (tmp_path / "alone").mkdir()
+    alone = mpi_worker.lm_divergence_checks(str(tmp_path / "alone"))["judged"]
+    rank0, rank1 = each_rank(tmp_path, "lm-checks", ".npy")
+    numpy.testing.assert_array_equal(rank0, rank1)
+    numpy.testing.assert_allclose(rank0, alone, rtol=1e-6)
+
+
+@needs_mpi
 def test_reinforce_on_two_processes_plays_apart_and_steps_together(tmp_path):
     rank0, rank1 = each_rank(tmp_path, "rl")
     returns = numpy.load(tmp_path / "rl.npz")["returns"]
