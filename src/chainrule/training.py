@@ -307,8 +307,9 @@ def _train_epoch(step, train, batch_size: int, seed: int, epoch: int, guard, bar
         seen += rows
         bar.update(lambda: f"loss {batch_loss.item():.4f}  "
                            f"{seen / (time.perf_counter() - started):,.0f} samples/s")
-    if distributed.get_world_size() > 1:
-        total, seen = distributed.all_reduce(numpy.array([float(total), seen]))
+    if distributed.get_world_size() > 1:  # Python's numbers, as in one process (not NumPy's)
+        total, seen = distributed.all_reduce(numpy.array([float(total), seen])).tolist()
+        seen = int(seen)
     return total, seen, time.perf_counter() - started
 
 

@@ -9,6 +9,7 @@ Tasks: ``mlp64`` and ``mlp62`` (one epoch of ``fit`` on an MNIST-sized MLP, glob
 in float64), ``rl`` (six REINFORCE episodes; every rank writes its policy), ``first-loss``
 (an epoch of a small MLP, checkpointed in OUT_DIR/first-loss), ``batchnorm`` (fit of an MLP
 with BatchNorm; every rank writes its weights, running statistics and validation losses),
+``history-types`` (a small fit; every rank writes the types of its history's values),
 ``lm-windows`` (four steps of ``lm.train`` with dropout; every rank writes the windows it drew),
 ``lm-checks`` (three steps of ``lm.train``; every rank writes what its divergence checks judged),
 ``die`` and ``raise`` and ``stall`` (mlp64, but in its fifth step rank 1 is killed, raises, or
@@ -28,7 +29,7 @@ import chainrule
 from chainrule import distributed, nn, optim
 from chainrule.models.gpt import GPT, GPTConfig
 from chainrule.nn import functional as F
-from chainrule.training import fit
+from chainrule.training import accuracy, fit
 
 
 def weights(model) -> dict:
@@ -112,6 +113,23 @@ def small_checkpointed_fit(checkpoint_dir) -> dict:
     fit(model, F.cross_entropy, optim.SGD(model.parameters(), lr=0.1), (inputs, labels),
         epochs=1, batch_size=7, seed=1, progress=False, checkpoint_dir=checkpoint_dir)
     return weights(model)
+
+
+def history_types(out_dir: str) -> dict:
+    """Two epochs of fit of a small MLP with a validation set and a metric; every rank writes
+    the type of each value of its history's records to history-types-rank<r>.npy."""
+    rng = numpy.random.default_rng(0)
+    inputs = rng.normal(size=(60, 5)).astype(numpy.float32)
+    labels = (inputs[:, 0] > 0).astype(numpy.int64)
+    chainrule.manual_seed(1)
+    model = nn.MLP([5, 8, 2])
+    history = fit(model, F.cross_entropy, optim.SGD(model.parameters(), lr=0.1),
+                  (inputs[:40], labels[:40]), (inputs[40:], labels[40:]), epochs=2, batch_size=8,
+                  metrics={"accuracy": accuracy}, progress=False)
+    types = numpy.array([f"{key}: {type(value).__name__}" for record in history.records
+                         for key, value in record.items()])
+    numpy.save(os.path.join(out_dir, f"history-types-rank{distributed.get_rank()}.npy"), types)
+    return {"types": types}
 
 
 def batch_norm_on_every_rank(out_dir: str) -> dict:
@@ -239,6 +257,7 @@ TASKS = {
                                       checkpoint_dir=os.path.join(sys.argv[1], "checkpoint")),
     "rl": lambda: reinforce_on_every_rank(sys.argv[1]),
     "batchnorm": lambda: batch_norm_on_every_rank(sys.argv[1]),
+    "history-types": lambda: history_types(sys.argv[1]),
     "lm-windows": lambda: lm_windows_with_dropout(sys.argv[1]),
     "lm-checks": lambda: lm_divergence_checks(sys.argv[1]),
     "first-loss": lambda: small_checkpointed_fit(os.path.join(sys.argv[1], "first-loss")),

@@ -315,6 +315,18 @@ def test_batch_norm_running_statistics_are_rank_zeros_on_every_rank(tmp_path):
 
 
 @needs_mpi
+def test_fits_history_holds_pythons_numbers_on_every_rank_as_in_one_process(tmp_path):
+    # The epoch's loss, summed over the ranks by an all-reduce, was NumPy's float64: printed
+    # as np.float64(0.69…) in a user's code, where one process gives 0.69…
+    (tmp_path / "alone").mkdir()
+    alone = mpi_worker.history_types(str(tmp_path / "alone"))["types"]
+    assert set(alone) == {"epoch: int", "loss: float", "val_loss: float",
+                          "val_accuracy: float", "seconds: float", "samples_per_second: float"}
+    for types in each_rank(tmp_path, "history-types", ".npy"):
+        assert list(types) == list(alone)
+
+
+@needs_mpi
 def test_the_setup_check_passes_on_two_processes_and_names_each_rank():
     run = run_under_mpiexec(2, ["-m", "chainrule.distributed.check"])
     assert run.returncode == 0, run.stdout
