@@ -15,7 +15,7 @@ with BatchNorm; every rank writes its weights, running statistics and validation
 ``die`` and ``raise`` and ``stall`` (mlp64, but in its fifth step rank 1 is killed, raises, or
 sleeps a minute), ``stall-object`` (rank 0 waits for an object that rank 1 sends after a
 minute), ``unused`` (a layer that never reaches the loss), ``unused-last`` (the same
-in a fit of one step). Rank 0 writes each task's final weights to OUT_DIR/TASK.npz. The data
+in a fit of one step, checkpointed in OUT_DIR/unused-last-checkpoint). Rank 0 writes each task's final weights to OUT_DIR/TASK.npz. The data
 is random and made here, from fixed seeds.
 """
 import os
@@ -220,9 +220,10 @@ def unused_parameter() -> dict:
     return weights(model)
 
 
-def unused_parameter_in_the_last_step() -> dict:
-    """One step of ``fit`` (8 rows, batch 8) of a model whose second layer never reaches the
-    loss: no forward comes after that step's backward to say so."""
+def unused_parameter_in_the_last_step(checkpoint_dir: str) -> dict:
+    """One step of ``fit`` (8 rows, batch 8), checkpointed in ``checkpoint_dir``, of a model
+    whose second layer never reaches the loss: no forward comes after that step's backward to
+    say so."""
     class HalfUsed(nn.Module):
         def __init__(self):
             super().__init__()
@@ -236,7 +237,7 @@ def unused_parameter_in_the_last_step() -> dict:
     targets = rng.normal(size=(8, 2)).astype(numpy.float32)
     model = HalfUsed()
     fit(model, F.mse_loss, optim.SGD(model.parameters(), lr=0.1), (inputs, targets), epochs=1,
-        batch_size=8, progress=False)
+        batch_size=8, progress=False, checkpoint_dir=checkpoint_dir)
     return weights(model)
 
 
@@ -266,7 +267,8 @@ TASKS = {
     "stall": lambda: mnist_sized_mlp(64, fault="stall"),
     "stall-object": object_from_a_stalled_root,
     "unused": unused_parameter,
-    "unused-last": unused_parameter_in_the_last_step,
+    "unused-last": lambda: unused_parameter_in_the_last_step(
+        os.path.join(sys.argv[1], "unused-last-checkpoint")),
 }
 
 if __name__ == "__main__":

@@ -208,12 +208,17 @@ def test_a_parameter_left_out_of_the_loss_is_named_at_the_next_forward(tmp_path)
 @needs_mpi
 def test_a_parameter_left_out_of_the_loss_in_fits_last_step_is_named_after_it(tmp_path):
     # No forward follows the last step: its ranks stepped on their own gradients, unaveraged,
-    # and ended with different weights, silently
+    # and ended with different weights, silently. Named before the epoch's checkpoint: rank 0
+    # had written it already, and a resume (of the model mended) found every epoch trained
+    # and returned the weights of that step as the run's
+    from chainrule.training_checkpoint import has_checkpoint
+
     run = launch(2, tmp_path, "unused-last", timeout=90)
     assert run.returncode != 0
     assert "the last backward gave no gradient to unused.weight, unused.bias" in run.stdout, \
         run.stdout
     assert not (tmp_path / "unused-last.npz").exists()
+    assert not has_checkpoint(tmp_path / "unused-last-checkpoint")
 
 
 @needs_mpi
