@@ -338,9 +338,12 @@ def _training_loop(model, optimizer, scheduler, train_data, val_data, config: Tr
             # dropout drew one number per row of this rank's unequal shard: the next windows
             # are every rank's only from one generator state, rank 0's
             backend.set_rng_state(distributed.broadcast_object(backend.get_rng_state()))
-        guard.check(loss.item(), f"at step {step + 1}",
-                    None if gradient_norm is None else gradient_norm.item())
         last_loss = distributed.average(loss.item() * weight)  # the global batch's loss
+        # judged on every rank alike: a shard's own loss could grow on one rank alone, which
+        # would stop there while the others went on to their next collective (the gradient
+        # norm is every rank's already, taken after the gradients were averaged)
+        guard.check(last_loss, f"at step {step + 1}",
+                    None if gradient_norm is None else gradient_norm.item())
         seconds += time.perf_counter() - began
         bar.update(lambda: f"loss {last_loss:.4f}  lr {scheduler.get_last_lr()[0]:.2e}  "
                            f"{tokens_per_step * (bar.done - start) / max(seconds, 1e-9):,.0f} "

@@ -216,6 +216,11 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
         bar = Progress(steps, description=f"epoch {epoch}/{epochs}", leave=False,
                        enabled=progress and main, stream=stream)
         total, seen, seconds = _train_epoch(step, train, batch_size, seed, epoch, guard, bar)
+        if stepping is not model:
+            # the epoch's last backward, checked before rank 0 saves the epoch (a resume would
+            # take that step's weights as sound): the next forward, which checks it, comes after
+            # the save, and none comes after the last epoch
+            stepping.check_last_backward()
         if scheduler is not None and not on_plateau:
             scheduler.step()
         record = _measure_epoch(model, loss, epoch, epochs, total, seen, seconds, guard, bar,
@@ -238,7 +243,6 @@ def fit(model, loss: Callable, optimizer, train, validation=None, *, epochs: int
             next_checkpoint = time.perf_counter() + CHECKPOINT_INTERVAL_SECONDS
     if stepping is not model:
         stepping.remove_hooks()
-        stepping.check_last_backward()  # the last step's: no forward comes after it
     distributed.barrier()  # the others wait for rank 0's last checkpoint
     if restore_best and validation is not None and state.best_weights is not None:
         model.load_state_dict(state.best_weights)
@@ -307,8 +311,9 @@ def _train_epoch(step, train, batch_size: int, seed: int, epoch: int, guard, bar
         seen += rows
         bar.update(lambda: f"loss {batch_loss.item():.4f}  "
                            f"{seen / (time.perf_counter() - started):,.0f} samples/s")
-    if distributed.get_world_size() > 1:
-        total, seen = distributed.all_reduce(numpy.array([float(total), seen]))
+    if distributed.get_world_size() > 1:  # Python's numbers, as in one process (not NumPy's)
+        total, seen = distributed.all_reduce(numpy.array([float(total), seen])).tolist()
+        seen = int(seen)
     return total, seen, time.perf_counter() - started
 
 

@@ -9,11 +9,13 @@ Tasks: ``mlp64`` and ``mlp62`` (one epoch of ``fit`` on an MNIST-sized MLP, glob
 in float64), ``rl`` (six REINFORCE episodes; every rank writes its policy), ``first-loss``
 (an epoch of a small MLP, checkpointed in OUT_DIR/first-loss), ``batchnorm`` (fit of an MLP
 with BatchNorm; every rank writes its weights, running statistics and validation losses),
+``history-types`` (a small fit; every rank writes the types of its history's values),
 ``lm-windows`` (four steps of ``lm.train`` with dropout; every rank writes the windows it drew),
+``lm-checks`` (three steps of ``lm.train``; every rank writes what its divergence checks judged),
 ``die`` and ``raise`` and ``stall`` (mlp64, but in its fifth step rank 1 is killed, raises, or
 sleeps a minute), ``stall-object`` (rank 0 waits for an object that rank 1 sends after a
 minute), ``unused`` (a layer that never reaches the loss), ``unused-last`` (the same
-in a fit of one step). Rank 0 writes each task's final weights to OUT_DIR/TASK.npz. The data
+in a fit of one step, checkpointed in OUT_DIR/unused-last-checkpoint). Rank 0 writes each task's final weights to OUT_DIR/TASK.npz. The data
 is random and made here, from fixed seeds.
 """
 import os
@@ -27,7 +29,7 @@ import chainrule
 from chainrule import distributed, nn, optim
 from chainrule.models.gpt import GPT, GPTConfig
 from chainrule.nn import functional as F
-from chainrule.training import fit
+from chainrule.training import accuracy, fit
 
 
 def weights(model) -> dict:
@@ -113,6 +115,23 @@ def small_checkpointed_fit(checkpoint_dir) -> dict:
     return weights(model)
 
 
+def history_types(out_dir: str) -> dict:
+    """Two epochs of fit of a small MLP with a validation set and a metric; every rank writes
+    the type of each value of its history's records to history-types-rank<r>.npy."""
+    rng = numpy.random.default_rng(0)
+    inputs = rng.normal(size=(60, 5)).astype(numpy.float32)
+    labels = (inputs[:, 0] > 0).astype(numpy.int64)
+    chainrule.manual_seed(1)
+    model = nn.MLP([5, 8, 2])
+    history = fit(model, F.cross_entropy, optim.SGD(model.parameters(), lr=0.1),
+                  (inputs[:40], labels[:40]), (inputs[40:], labels[40:]), epochs=2, batch_size=8,
+                  metrics={"accuracy": accuracy}, progress=False)
+    types = numpy.array([f"{key}: {type(value).__name__}" for record in history.records
+                         for key, value in record.items()])
+    numpy.save(os.path.join(out_dir, f"history-types-rank{distributed.get_rank()}.npy"), types)
+    return {"types": types}
+
+
 def batch_norm_on_every_rank(out_dir: str) -> dict:
     """Three epochs of fit of an MLP with BatchNorm, with a validation set; every rank writes
     its weights and running statistics, and its validation losses, to batchnorm-rank<r>.npz."""
@@ -129,6 +148,17 @@ def batch_norm_on_every_rank(out_dir: str) -> dict:
     return result
 
 
+def words_file(out_dir: str) -> str:
+    """A text of 2000 random words, written by rank 0 into ``out_dir``, for ``lm.train``."""
+    text = os.path.join(out_dir, "text.txt")
+    if distributed.is_main_process():
+        words = numpy.random.default_rng(0).choice(["the", "cat", "sat", "on", "a", "mat"], 2000)
+        with open(text, "w") as file:
+            file.write(" ".join(words))
+    distributed.barrier()
+    return text
+
+
 def lm_windows_with_dropout(out_dir: str) -> dict:
     """Four steps of ``lm.train`` with dropout, 3 windows per step (shards of 2 and 1); every
     rank writes the windows it drew for each step to lm-windows-rank<r>.npy."""
@@ -141,12 +171,7 @@ def lm_windows_with_dropout(out_dir: str) -> dict:
         drawn.append(numpy.array(inputs))
         return inputs, targets
 
-    text = os.path.join(out_dir, "text.txt")
-    if distributed.is_main_process():
-        words = numpy.random.default_rng(0).choice(["the", "cat", "sat", "on", "a", "mat"], 2000)
-        with open(text, "w") as file:
-            file.write(" ".join(words))
-    distributed.barrier()
+    text = words_file(out_dir)
     lm.get_batch = recording_draw
     try:
         lm.train(text, os.path.join(out_dir, "lm-run"), max_iters=4, batch_size=3, block_size=16,
@@ -157,6 +182,31 @@ def lm_windows_with_dropout(out_dir: str) -> dict:
     windows = numpy.stack(drawn)
     numpy.save(os.path.join(out_dir, f"lm-windows-rank{distributed.get_rank()}.npy"), windows)
     return {"windows": windows}
+
+
+def lm_divergence_checks(out_dir: str) -> dict:
+    """Three steps of ``lm.train``, 3 windows per step (shards of 2 and 1); every rank writes
+    the loss and gradient norm each step's divergence check judged to lm-checks-rank<r>.npy."""
+    from chainrule import lm
+    from chainrule.divergence import DivergenceGuard
+
+    judged, check = [], DivergenceGuard.check
+
+    def recording_check(guard, loss, where, gradient_norm=None):
+        if gradient_norm is not None:  # a step's check (an evaluation's has no gradient norm)
+            judged.append((loss, gradient_norm))
+        return check(guard, loss, where, gradient_norm)
+
+    text = words_file(out_dir)
+    DivergenceGuard.check = recording_check
+    try:
+        lm.train(text, os.path.join(out_dir, "lm-checks-run"), max_iters=3, batch_size=3,
+                 block_size=16, n_layer=1, n_head=2, n_embd=16, eval_interval=10, eval_iters=1,
+                 final_eval_iters=1, progress=False)
+    finally:
+        DivergenceGuard.check = check
+    numpy.save(os.path.join(out_dir, f"lm-checks-rank{distributed.get_rank()}.npy"), judged)
+    return {"judged": numpy.array(judged)}
 
 
 def unused_parameter() -> dict:
@@ -170,9 +220,10 @@ def unused_parameter() -> dict:
     return weights(model)
 
 
-def unused_parameter_in_the_last_step() -> dict:
-    """One step of ``fit`` (8 rows, batch 8) of a model whose second layer never reaches the
-    loss: no forward comes after that step's backward to say so."""
+def unused_parameter_in_the_last_step(checkpoint_dir: str) -> dict:
+    """One step of ``fit`` (8 rows, batch 8), checkpointed in ``checkpoint_dir``, of a model
+    whose second layer never reaches the loss: no forward comes after that step's backward to
+    say so."""
     class HalfUsed(nn.Module):
         def __init__(self):
             super().__init__()
@@ -186,7 +237,7 @@ def unused_parameter_in_the_last_step() -> dict:
     targets = rng.normal(size=(8, 2)).astype(numpy.float32)
     model = HalfUsed()
     fit(model, F.mse_loss, optim.SGD(model.parameters(), lr=0.1), (inputs, targets), epochs=1,
-        batch_size=8, progress=False)
+        batch_size=8, progress=False, checkpoint_dir=checkpoint_dir)
     return weights(model)
 
 
@@ -207,14 +258,17 @@ TASKS = {
                                       checkpoint_dir=os.path.join(sys.argv[1], "checkpoint")),
     "rl": lambda: reinforce_on_every_rank(sys.argv[1]),
     "batchnorm": lambda: batch_norm_on_every_rank(sys.argv[1]),
+    "history-types": lambda: history_types(sys.argv[1]),
     "lm-windows": lambda: lm_windows_with_dropout(sys.argv[1]),
+    "lm-checks": lambda: lm_divergence_checks(sys.argv[1]),
     "first-loss": lambda: small_checkpointed_fit(os.path.join(sys.argv[1], "first-loss")),
     "die": lambda: mnist_sized_mlp(64, fault="die"),
     "raise": lambda: mnist_sized_mlp(64, fault="raise"),
     "stall": lambda: mnist_sized_mlp(64, fault="stall"),
     "stall-object": object_from_a_stalled_root,
     "unused": unused_parameter,
-    "unused-last": unused_parameter_in_the_last_step,
+    "unused-last": lambda: unused_parameter_in_the_last_step(
+        os.path.join(sys.argv[1], "unused-last-checkpoint")),
 }
 
 if __name__ == "__main__":

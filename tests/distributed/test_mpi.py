@@ -208,12 +208,17 @@ def test_a_parameter_left_out_of_the_loss_is_named_at_the_next_forward(tmp_path)
 @needs_mpi
 def test_a_parameter_left_out_of_the_loss_in_fits_last_step_is_named_after_it(tmp_path):
     # No forward follows the last step: its ranks stepped on their own gradients, unaveraged,
-    # and ended with different weights, silently
+    # and ended with different weights, silently. Named before the epoch's checkpoint: rank 0
+    # had written it already, and a resume (of the model mended) found every epoch trained
+    # and returned the weights of that step as the run's
+    from chainrule.training_checkpoint import has_checkpoint
+
     run = launch(2, tmp_path, "unused-last", timeout=90)
     assert run.returncode != 0
     assert "the last backward gave no gradient to unused.weight, unused.bias" in run.stdout, \
         run.stdout
     assert not (tmp_path / "unused-last.npz").exists()
+    assert not has_checkpoint(tmp_path / "unused-last-checkpoint")
 
 
 @needs_mpi
@@ -244,8 +249,12 @@ def test_an_error_on_rank_zero_alone_ends_every_rank_at_once(tmp_path):
     run = run_under_mpiexec(2, ["-m", "chainrule", *arguments], timeout=90)
     assert time.monotonic() - started < 60
     assert run.returncode == 2, run.stdout
-    assert "already holds a run; pass --overwrite" in run.stdout
-    assert "rank 0 of 2: the error above ends every rank" in run.stdout
+    # one line, as in one process, that says which rank and that the job ends (MPI_Abort's own
+    # "application called MPI_Abort" line comes from MPICH)
+    ours = [line for line in run.stdout.splitlines() if line.startswith("chainrule")]
+    assert len(ours) == 1, run.stdout
+    assert "already holds a run; pass --overwrite" in ours[0]
+    assert ours[0].endswith("(rank 0 of 2; the error ends every rank)")
 
 
 @needs_mpi
@@ -278,6 +287,17 @@ def test_lm_train_with_dropout_draws_the_same_windows_on_every_rank(tmp_path):
 
 
 @needs_mpi
+def test_lm_train_judges_each_step_on_every_rank_by_the_global_batchs_loss(tmp_path):
+    # Each rank judged its own shard's loss: a shard whose loss grew 1000-fold stopped its rank
+    # alone, while the others went on to their next collective
+    (tmp_path / "alone").mkdir()
+    alone = mpi_worker.lm_divergence_checks(str(tmp_path / "alone"))["judged"]
+    rank0, rank1 = each_rank(tmp_path, "lm-checks", ".npy")
+    numpy.testing.assert_array_equal(rank0, rank1)
+    numpy.testing.assert_allclose(rank0, alone, rtol=1e-6)
+
+
+@needs_mpi
 def test_reinforce_on_two_processes_plays_apart_and_steps_together(tmp_path):
     rank0, rank1 = each_rank(tmp_path, "rl")
     returns = numpy.load(tmp_path / "rl.npz")["returns"]
@@ -297,6 +317,18 @@ def test_batch_norm_running_statistics_are_rank_zeros_on_every_rank(tmp_path):
     assert {"1.running_mean", "1.running_var", "val_loss"} <= set(rank0.files)
     for name in rank0.files:
         numpy.testing.assert_array_equal(rank0[name], rank1[name], err_msg=name)
+
+
+@needs_mpi
+def test_fits_history_holds_pythons_numbers_on_every_rank_as_in_one_process(tmp_path):
+    # The epoch's loss, summed over the ranks by an all-reduce, was NumPy's float64: printed
+    # as np.float64(0.69…) in a user's code, where one process gives 0.69…
+    (tmp_path / "alone").mkdir()
+    alone = mpi_worker.history_types(str(tmp_path / "alone"))["types"]
+    assert set(alone) == {"epoch: int", "loss: float", "val_loss: float",
+                          "val_accuracy: float", "seconds: float", "samples_per_second: float"}
+    for types in each_rank(tmp_path, "history-types", ".npy"):
+        assert list(types) == list(alone)
 
 
 @needs_mpi

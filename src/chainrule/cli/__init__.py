@@ -72,14 +72,20 @@ def _quiet_unless_rank_zero() -> int:
     return processes
 
 
-def _stop_every_rank(processes: int) -> None:
-    """After an error line under mpiexec, end the whole job: an error on one rank alone (rank 0
-    alone refuses a run directory) would leave the others waiting in their next collective
-    while this rank sat in MPI's finalize, until the collective's timeout (300 s)."""
-    if processes > 1:
-        from .. import distributed
+def _fail(command: str, message: str, processes: int) -> int:
+    """The error's one line on standard error, and exit status 2. Under mpiexec the line names
+    the rank, and the whole job ends: an error on one rank alone (rank 0 alone refuses a run
+    directory) would leave the others waiting in their next collective while this rank sat in
+    MPI's finalize, until the collective's timeout (300 s)."""
+    from .. import distributed
 
-        distributed.abort("the error above ends every rank", 2)
+    line = f"chainrule {command}: error: {message}"
+    if processes > 1:
+        line += f" (rank {distributed.get_rank()} of {processes}; the error ends every rank)"
+    print(line, file=sys.stderr, flush=True)
+    if processes > 1:
+        distributed.end_job(2)
+    return 2
 
 
 def main(argv=None) -> int:
@@ -105,17 +111,11 @@ def main(argv=None) -> int:
     except (ChainruleError, OSError) as error:  # OSError: a path, a full disk, a read-only one
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
-        print(f"chainrule {args.command}: error: {as_flags(error)}{_notes(error)}",
-              file=sys.stderr, flush=True)
-        _stop_every_rank(processes)
-        return 2
+        return _fail(args.command, f"{as_flags(error)}{_notes(error)}", processes)
     except MemoryError as error:  # a size that passed the checks but not this machine's memory
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
-        print(f"chainrule {args.command}: error: out of memory: {error}{_notes(error)}",
-              file=sys.stderr, flush=True)
-        _stop_every_rank(processes)
-        return 2
+        return _fail(args.command, f"out of memory: {error}{_notes(error)}", processes)
     except KeyboardInterrupt as interrupt:
         print(f"chainrule {args.command}: interrupted{_notes(interrupt)}", file=sys.stderr)
         return 130

@@ -11,8 +11,9 @@ launcher started more than one process. docs/distributed.md has the whole story.
 from .parallel import DistributedDataParallel
 from .sampler import DistributedSampler, shard_of_batch
 from .world import (DistributedError, abort, all_reduce, average, barrier, broadcast,
-                    broadcast_object, get_rank, get_world_size, init, is_main_process)
+                    broadcast_object, end_job, get_rank, get_world_size, init,
+                    is_main_process)
 
 __all__ = ["init", "get_rank", "get_world_size", "is_main_process", "barrier", "all_reduce",
-           "average", "broadcast", "broadcast_object", "abort", "DistributedDataParallel",
-           "DistributedSampler", "shard_of_batch", "DistributedError"]
+           "average", "broadcast", "broadcast_object", "abort", "end_job",
+           "DistributedDataParallel", "DistributedSampler", "shard_of_batch", "DistributedError"]

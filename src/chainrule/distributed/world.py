@@ -220,7 +220,7 @@ def _describe_ranks(ranks: list[int]) -> str:
 def abort(message: str, code: int = 1) -> None:
     """Print ``message`` with this rank's number and end every process of the job."""
     _say(message)
-    _end_job(code)
+    end_job(code)
 
 
 def _say(message: str) -> None:
@@ -228,7 +228,9 @@ def _say(message: str) -> None:
           file=sys.stderr, flush=True)
 
 
-def _end_job(code: int) -> None:
+def end_job(code: int) -> None:
+    """End every process of the job with exit status ``code`` (this one alone in a world of
+    one), once what this rank printed has had time to reach the launcher."""
     if _world.comm is not None and _world.size > 1:
         # The launcher forwards what a rank prints a little later; seen with Hydra, MPI_Abort's
         # kill can overtake it and cut the message short. Half a second lets it through.
@@ -272,6 +274,6 @@ def _install_abort_on_error() -> None:
         _say(f"failed with {kind.__name__}: {error}; aborting every rank")
         previous(kind, error, traceback)
         sys.stderr.flush()
-        _end_job(1)
+        end_job(1)
 
     sys.excepthook = abort_on_error
