@@ -96,16 +96,16 @@ class TableEncoder:
         missing = self.missing if missing is None else missing
         _check_policy(missing)
         path = os.fspath(path)
-        header, rows, lines = read_csv(path, self.delimiter)
+        header, rows, lines, sha256 = read_csv(path, self.delimiter)
         self._check_columns(path, header, with_target)
         cells = {name: [row[j] for row in rows] for j, name in enumerate(header)}
         masks = {name: missing_mask(column_cells) for name, column_cells in cells.items()}
         return self._encode(path, cells, masks, numpy.asarray(lines, dtype=numpy.int64),
                             use_target=self.target in header and with_target is not False,
-                            missing=missing, name=name or os.path.basename(path))
+                            missing=missing, name=name or os.path.basename(path), sha256=sha256)
 
     def _encode(self, path: str, cells: dict, masks: dict, lines: numpy.ndarray,
-                use_target: bool, missing: str, name: str) -> Table:
+                use_target: bool, missing: str, name: str, sha256: str) -> Table:
         """Features (and targets) from the cells of each column and their missing-cell masks."""
         missing_masks = {c.name: masks[c.name] for c in self.columns}
         if use_target:
@@ -124,7 +124,7 @@ class TableEncoder:
             values = [cell for cell, kept in zip(cells[self.target], keep) if kept]
             y = self._encode_target(path, values, lines[keep])
         return Table(X, y, self.feature_names, self.target, self.task, self.classes,
-                     name=name, encoder=self, lines=lines[keep])
+                     name=name, encoder=self, lines=lines[keep], sha256=sha256)
 
     def _check_columns(self, path: str, header: list[str], with_target: bool | None) -> None:
         expected = [column.name for column in self.columns]
@@ -202,7 +202,7 @@ def load_csv(path, target: str, missing: str = "error", task: str | None = None,
     if task not in (None, "classification", "regression"):
         raise ValueError(f"load_csv: task must be 'classification' or 'regression', not {task!r}")
     path = os.fspath(path)
-    header, rows, lines = read_csv(path, delimiter)
+    header, rows, lines, sha256 = read_csv(path, delimiter)
     if target not in header:
         close = difflib.get_close_matches(target, header, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -231,7 +231,7 @@ def load_csv(path, target: str, missing: str = "error", task: str | None = None,
 
     encoder = TableEncoder(columns, target, task, classes, missing, delimiter)
     return encoder._encode(path, cells, masks, line_numbers, use_target=True, missing=missing,
-                           name=os.path.basename(path))
+                           name=os.path.basename(path), sha256=sha256)
 
 
 # ---------------------------------------------------------------- learning the encoding
