@@ -218,14 +218,15 @@ class RunConfig:
         return kind(**common)
 
     # ------------------------------------------------------------ config.json
-    def to_config(self, sizes: list[int]) -> dict:
+    def to_config(self, sizes: list[int], csv_sha256: str | None = None) -> dict:
         """The ``source``, ``split``, ``model`` and ``fitting`` sections of config.json, for a
-        model of layer sizes ``sizes`` (inputs, hidden layers, outputs)."""
+        model of layer sizes ``sizes`` (inputs, hidden layers, outputs), trained on a CSV whose
+        bytes have the SHA-256 ``csv_sha256`` (None for a bundled dataset)."""
         return {
             "source": {"dataset": self.dataset, "csv": self.csv, "target": self.target,
                        "missing": self.missing, "delimiter": self.delimiter, "task": self.task,
                        "data_dir": self.data_dir, "val": self.val,
-                       "test": self.test, "scale": self.scale},
+                       "test": self.test, "scale": self.scale, "csv_sha256": csv_sha256},
             "split": {"val": self.val, "test": self.test, "seed": self.seed},
             "model": {"kind": self.model, "sizes": sizes, "activation": self.activation,
                       "dropout": self.dropout},
@@ -341,9 +342,10 @@ def check_same_run(out: Path, config: RunConfig, described: dict) -> None:
     """Refuse to resume a run with other settings (the number of epochs, unless a cosine
     schedule spans them, the patience, the data folder and compile, which changes the speed and
     not the numbers, may change), or with other data: ``described`` (the new config.json) must
-    encode and scale it as the run did, which a CSV edited since would not. A run killed before
-    its first checkpoint resumes from epoch 1, which gives the same result as an uninterrupted
-    run."""
+    hold the SHA-256 of the CSV's bytes that the run recorded (a CSV edited since differs even
+    where only its test rows do), and encode and scale the data as the run did (all that is
+    checked of a run saved before the hash was kept). A run killed before its first checkpoint
+    resumes from epoch 1, which gives the same result as an uninterrupted run."""
     saved_path = out / CONFIG_FILE
     if not saved_path.is_file():
         raise SettingError(f"{out}: holds no run to resume (no {CONFIG_FILE}); choose another "
@@ -362,6 +364,14 @@ def check_same_run(out: Path, config: RunConfig, described: dict) -> None:
         given, before = _data_source(config), _data_source(saved)
         raise SettingError(("resume", True), " with ", given, f" but the run in {out} was "
                            "started with ", before, "; use the same data or another directory")
+    # a run saved before the hash was kept (None) is checked by its encoding alone, below
+    recorded_sha256 = saved_config["source"].get("csv_sha256")
+    if recorded_sha256 is not None and recorded_sha256 != described["source"]["csv_sha256"]:
+        raise SettingError(("resume", True), " with ", ("csv", config.csv), ", whose content has "
+                           f"changed since the run in {out} started (its SHA-256 is not the one "
+                           f"in {CONFIG_FILE}): the run would go on with other data; start a new "
+                           "run in another directory, or train anew in this one with ",
+                           ("overwrite", True))
     for field in dataclasses.fields(RunConfig):
         if field.name in ("dataset", "csv", "epochs", "patience", "data_dir", "compile"):
             continue

@@ -31,8 +31,10 @@ TRAINING_RUN = Record({
                       "target": Nullable(Text()), "missing": Text(["error", "drop", "mean"]),
                       "val": Number(0, 1), "test": Number(0, 1),
                       "scale": Text(["standard", "none"])},
+                     # absent from runs saved before each was kept
                      optional={"data_dir": Nullable(Text()), "delimiter": Text(),
-                               "task": Nullable(Text(["classification", "regression"]))}),
+                               "task": Nullable(Text(["classification", "regression"])),
+                               "csv_sha256": Nullable(Text())}),
     "split": Record({"val": Number(0, 1), "test": Number(0, 1), "seed": Integer()}),
     "model": Record({"kind": Text(["linear", "logistic", "softmax", "mlp", "cnn"]), "sizes": ListOf(Integer(1), min_length=2),
                      "activation": Nullable(Text(ACTIVATIONS)),

@@ -203,7 +203,8 @@ def run_config_json(config: RunConfig, data: RunData) -> dict:
         mean, scale = target_scaling(data.train.y)
         target_scaler = {"mean": mean.tolist(), "scale": scale.tolist(),
                          "dtype": str(mean.dtype)}
-    return {"format": "chainrule.run", "version": CONFIG_VERSION, **config.to_config(sizes),
+    return {"format": "chainrule.run", "version": CONFIG_VERSION,
+            **config.to_config(sizes, pool.sha256 if config.csv is not None else None),
             "task": pool.task, "target": pool.target_name, "classes": pool.classes,
             "feature_names": pool.feature_names,
             "encoder": pool.encoder.to_json() if pool.encoder is not None else None,
@@ -311,7 +312,8 @@ def _encoder(config: dict):
 
 
 def evaluate(run, csv_path=None, data_dir=None) -> dict:
-    """Test metrics of a run: on its own test split (recomputed from the seed) or on a CSV."""
+    """Test metrics of a run: on its own test split (recomputed from the seed, from a CSV
+    refused if it has changed since the run started) or on a CSV."""
     config, estimator = load_run(run)
     if csv_path is not None:
         table = _encoder(config).encode_csv(csv_path, with_target=True)
@@ -326,6 +328,13 @@ def evaluate(run, csv_path=None, data_dir=None) -> dict:
                             f"{relative}; evaluate from the folder the run was trained in, or "
                             "on rows of your own (csv_path=)")
         pool, given_test = load_source(settings)
+        # (a run saved before the hash was kept has none, and is evaluated on trust)
+        if config["source"].get("csv_sha256") not in (None, pool.sha256):
+            raise DataError(f"{Path(run) / CONFIG_FILE}: the run's test split is recomputed from "
+                            f"the CSV it was trained on, {settings.csv!r}, whose content has "
+                            "changed since the run started (its SHA-256 is not the one the run "
+                            "recorded), so its rows would not be the run's test rows; evaluate "
+                            "on rows of your own (csv_path=), or train anew on the file as it is")
         table = split_rows(pool, given_test, settings)[2]
     X = features(table, _scaler(config))
     if X.shape[1] != estimator.n_features_in_:

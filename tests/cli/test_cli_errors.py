@@ -62,6 +62,19 @@ def test_a_csv_with_only_the_target_column_is_refused(tmp_path, capsys):
         assert not (tmp_path / model).exists()
 
 
+def test_a_target_mixing_numbers_and_words_names_the_cell_and_the_task_flag(tmp_path, capsys):
+    rows = [[str(i), f"{i * 1.5:.1f}"] for i in range(30)] + [["30", "unknown"]]
+    path = write_csv(tmp_path / "prices.csv", ["x", "price"], rows)
+    err = fails(capsys, ["train", "--csv", path, "--target", "price", "--out",
+                         str(tmp_path / "run")])
+    assert err == (f"chainrule train: error: {path}, line 32, column 'price': 'unknown' is a word "
+                   "in a target of numbers (30 cells are numbers): the column mixes numbers and "
+                   "words, which would make it text, one class per distinct value; correct it "
+                   "(leave a cell empty where the value is missing), or give --task "
+                   "classification to take every value as a class label\n")
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_model_too_large_for_memory_says_how_much_it_needs_before_allocating(tmp_path, capsys):
     out = tmp_path / "huge"
     err = fails(capsys, ["train", "iris", "--hidden", "2000000000", "--out", str(out)])
@@ -281,6 +294,7 @@ def test_a_text_too_short_for_the_block_names_the_flag(tmp_path, capsys):
      "--wrt w b: no such variables; --wrt names variables"),
     ('pass missing="drop" or missing="mean"', "pass --missing drop or --missing mean"),
     ("a smaller block size (block_size=64 now)", "a smaller block size (--block-size 64 now)"),
+    ("or give task='classification' to take", "or give --task classification to take"),
     # an argument the command line has no flag for is left as the library wrote it
     ("pass retain_graph=True to backward()", "pass retain_graph=True to backward()"),
     ("expected NAME=VALUE, e.g. w=0.5", "expected NAME=VALUE, e.g. w=0.5"),

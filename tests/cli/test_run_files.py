@@ -2,7 +2,9 @@
 
 Each tampered file must give one line on stderr (exit 2) naming the file and the field, for
 evaluate, predict and train --resume alike."""
+import hashlib
 import json
+import os
 import shutil
 
 import numpy
@@ -313,7 +315,10 @@ def test_predict_into_a_directory_leaves_no_temporary_file(run_copy, tmp_path, c
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_resume_refuses_a_csv_whose_rows_changed_since_the_run(finished, tmp_path, capsys):
+@pytest.mark.parametrize("hash_kept", [True, False], ids=["run with the CSV's hash",
+                                                        "run saved before the hash was kept"])
+def test_resume_refuses_a_csv_whose_rows_changed_since_the_run(finished, tmp_path, capsys,
+                                                               hash_kept):
     # the same file and settings, other values: the checkpoint's weights were learnt on the old
     # rows, and resuming used to rewrite config.json with the new rows' scaling beside them
     data = tmp_path / "points.csv"
@@ -321,16 +326,91 @@ def test_resume_refuses_a_csv_whose_rows_changed_since_the_run(finished, tmp_pat
     run = tmp_path / "run"
     assert main(commands(run, data)[2][:-1]) == 0  # trained, without --resume
     capsys.readouterr()
+    if not hash_kept:  # an older run's config.json: the data are checked by their encoding
+        config = json.loads((run / "config.json").read_text())
+        del config["source"]["csv_sha256"]
+        (run / "config.json").write_text(json.dumps(config))
     header, *rows = data.read_text().splitlines()
     data.write_text("\n".join([header] + [f"{3 * float(row.split(',')[0]) + 1:.3f},"
                                           + row.split(",", 1)[1] for row in rows]) + "\n")
     before = {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()}
     err = fails(capsys, commands(run, data)[2])
-    assert f"--resume with data that are not those the run in {run} was trained on" in err
-    assert "(their encoder differs from its config.json's" in err and "--overwrite" in err
+    if hash_kept:
+        assert f"--resume with --csv {data}, whose content has changed since the run in {run} " \
+               "started" in err
+    else:
+        assert f"--resume with data that are not those the run in {run} was trained on" in err
+        assert "(their encoder differs from its config.json's" in err
+    assert "--overwrite" in err
     assert {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()} == before
     data.write_bytes(finished[1].read_bytes())
     assert main(commands(run, data)[2]) == 0  # the same rows resume
+
+
+def a_regression_run(tmp_path) -> tuple:
+    """(the command that trained a linear model on a small regression CSV, the CSV, the line of
+    a row in the run's test split)."""
+    from chainrule import runs
+    from chainrule.run_config import RunConfig
+
+    rows = "".join(f"{index % 7},{index % 5},{index % 7 + 2 * (index % 5) + index / 40:.3f}\n"
+                   for index in range(40))
+    data = tmp_path / "reg.csv"
+    data.write_text("a,b,y\n" + rows)
+    arguments = ["train", "--csv", str(data), "--target", "y", "--model", "linear", "--epochs",
+                 "2", "--out", str(tmp_path / "run"), "--quiet"]
+    assert main(arguments) == 0
+    test_rows = runs.prepare_data(RunConfig(csv=str(data), target="y", model="linear")).test
+    return arguments, data, int(test_rows.lines[0])
+
+
+def with_target_changed(data, line: int) -> None:
+    """The CSV with the target of the row on ``line`` (the header is line 1) increased by 1."""
+    lines = data.read_text().splitlines()
+    *features, target = lines[line - 1].split(",")
+    lines[line - 1] = ",".join([*features, f"{float(target) + 1:.3f}"])
+    data.write_text("\n".join(lines) + "\n")
+
+
+def test_a_csv_changed_in_its_test_rows_alone_is_refused_by_resume_and_evaluate(tmp_path,
+                                                                                capsys):
+    # a regression target's test rows are in no encoding, scaling or training array: resume
+    # went on, and evaluate recomputed the "test split" from the edited rows
+    arguments, data, test_line = a_regression_run(tmp_path)
+    run = tmp_path / "run"
+    config = json.loads((run / "config.json").read_text())
+    assert config["source"]["csv_sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+    with_target_changed(data, test_line)
+    capsys.readouterr()
+    before = every_file(run)
+    err = fails(capsys, arguments + ["--resume"])
+    assert err == (f"chainrule train: error: --resume with --csv {data}, whose content has "
+                   f"changed since the run in {run} started (its SHA-256 is not the one in "
+                   "config.json): the run would go on with other data; start a new run in "
+                   "another directory, or train anew in this one with --overwrite\n")
+    assert every_file(run) == before
+    err = fails(capsys, ["evaluate", str(run)])
+    assert f"{run / 'config.json'}: the run's test split is recomputed from the CSV it was " \
+           f"trained on, '{data}', whose content has changed since the run started" in err
+    assert "evaluate on rows of your own (--csv)" in err
+    assert main(["evaluate", str(run), "--csv", str(data)]) == 0  # rows given as one's own
+
+
+def test_the_same_bytes_rewritten_or_a_run_saved_before_the_hash_resume(tmp_path, capsys):
+    arguments, data, _ = a_regression_run(tmp_path)
+    run = tmp_path / "run"
+    copy = tmp_path / "new.csv"
+    copy.write_bytes(data.read_bytes())
+    os.replace(copy, data)  # another file at the path, with the same content
+    assert main(arguments + ["--epochs", "3", "--resume"]) == 0
+    assert main(["evaluate", str(run)]) == 0
+    config = json.loads((run / "config.json").read_text())
+    del config["source"]["csv_sha256"]  # as a run saved before the hash was kept
+    (run / "config.json").write_text(json.dumps(config))
+    assert main(["evaluate", str(run)]) == 0
+    assert main(arguments + ["--epochs", "4", "--resume"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 4
+    capsys.readouterr()
 
 
 def test_resume_takes_a_run_whose_config_lacks_fields_a_newer_version_writes(tmp_path, capsys):

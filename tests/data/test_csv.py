@@ -279,6 +279,42 @@ def test_a_target_of_numbers_with_thousands_separators_is_refused_not_taken_as_c
         load_csv(path, target="price")
 
 
+PRICES_AND_A_WORD = "rooms,price\n3,1.5\n4,2.0\n2,abc\n5,3.25\n3,4.0\n4,5.5\n"
+
+
+def test_a_target_of_numbers_with_a_word_among_them_is_refused_not_taken_as_classes(tmp_path):
+    # one 'abc' made the prices text: classification with one class per distinct price
+    with pytest.raises(DataError, match=r"data\.csv, line 4, column 'price': 'abc' is a word in a "
+                                        r"target of numbers \(5 cells are numbers\): the column "
+                                        r"mixes numbers and words.*task='classification'"):
+        load_csv(write(tmp_path, PRICES_AND_A_WORD), target="price")
+
+
+def test_a_number_among_the_words_of_a_target_is_refused_naming_every_such_cell(tmp_path):
+    text = "x,kind\n1,cat\n2,dog\n3,3\n4,cat\n5,dog\n6,7\n"
+    with pytest.raises(DataError, match=r"data\.csv, line 4, column 'kind': '3' is a number in a "
+                                        r"target of words \(4 cells are words\), 2 such cells: "
+                                        r"the column mixes numbers and words"):
+        load_csv(write(tmp_path, text), target="kind")
+
+
+def test_a_target_told_to_be_classes_keeps_numbers_and_words_as_labels(tmp_path):
+    table = load_csv(write(tmp_path, PRICES_AND_A_WORD), target="price", task="classification")
+    assert table.classes == ["1.5", "2.0", "3.25", "4.0", "5.5", "abc"]
+    numpy.testing.assert_array_equal(table.y, [0, 1, 5, 2, 3, 4])
+    with pytest.raises(DataError, match=r"line 4, column 'price': 'abc' is not a finite number"):
+        load_csv(write(tmp_path, PRICES_AND_A_WORD), target="price", task="regression")
+
+
+def test_a_missing_value_marker_among_numbers_is_missing_not_a_word(tmp_path):
+    path = write(tmp_path, PRICES_AND_A_WORD.replace("abc", "n/a"))
+    with pytest.raises(DataError, match=r"1 missing value in column 'price' \(first at line 4\)"):
+        load_csv(path, target="price")
+    table = load_csv(path, target="price", missing="drop")
+    assert table.task == "regression"
+    numpy.testing.assert_array_equal(table.lines, [2, 3, 5, 6, 7])
+
+
 def test_a_text_column_with_one_comma_value_stays_text(tmp_path):
     path = write(tmp_path, 'size,label\nsmall,0\n"3,5",1\nlarge,0\nsmall,1\n')
     table = load_csv(path, target="label")

@@ -132,7 +132,7 @@ FLAGS = {"resume": "--resume", "overwrite": "--overwrite", "values": "--at", "wr
          "data": "--data", "missing": "--missing", "block_size": "--block-size",
          "max_iters": "--max-iters", "learning_rate": "--lr", "min_lr": "--min-lr",
          "preset": "--preset", "delimiter": "--delimiter", "warmup_iters": "--warmup-iters",
-         "csv_path": "--csv"}
+         "csv_path": "--csv", "task": "--task"}
 _ARGUMENT = re.compile(r"\b(" + "|".join(FLAGS) + r")="
                        r"""(?:\{'(\w+)': ([^}]*)\}|\[([^\]]*)\]|"([^"]*)"|'([^']*)'|([\w.+-]*))""")
 
@@ -166,7 +166,8 @@ def as_flags(error: Exception) -> str:
     knows the settings it names (``run_config.SettingError``) spells each with ``as_flag``;
     in other messages ``resume=True`` becomes ``--resume``, ``values={'x': 3}`` ``--at x=3``,
     ``wrt=['w', 'b']`` ``--wrt w b``, ``missing="drop"`` ``--missing drop``, ``block_size=64``
-    ``--block-size 64``, ``delimiter=';'`` ``--delimiter ';'`` (quoted for a shell), and an
+    ``--block-size 64``, ``delimiter=';'`` ``--delimiter ';'`` (quoted for a shell),
+    ``task='classification'`` ``--task classification``, and an
     argument named alone (``data=``) its flag alone. Arguments without a flag stay as they
     are."""
     if hasattr(error, "say"):

@@ -52,7 +52,8 @@ def register(subparsers) -> None:
     source.add_argument("--task", choices=["classification", "regression"], default=None,
                         help="how to read the CSV's target (default: classes when it is text, "
                              "or at most 20 distinct integers and at most half as many as rows; "
-                             "numbers to predict otherwise)")
+                             "numbers to predict otherwise; a target that mixes numbers and "
+                             "words is refused unless it is classification)")
     source.add_argument("--data-dir", metavar="DIR",
                         help="folder with the dataset's files: the MNIST / Fashion-MNIST IDX "
                              "files (.gz or raw), california-housing's housing.csv (default: the "

@@ -6,6 +6,7 @@ Line numbers count the header as line 1, so they match what an editor shows.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
 import re
@@ -46,12 +47,17 @@ FORMATTED_NUMBER = re.compile(r"[+\-\u2212]?[$€£¥]?"  # sign, currency
                               r" ?[%€]?")
 
 
-def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]], list[int]]:
-    """The header, the rows (cells stripped of surrounding spaces) and each row's line number."""
+def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]], list[int],
+                                                      str]:
+    """The header, the rows (cells stripped of surrounding spaces), each row's line number, and
+    the SHA-256 of the file's bytes (what ``sha256sum`` prints), of the very bytes read: a run
+    keeps it to tell later whether the file has changed."""
     rows, lines = [], []
     start_line = 1
     with open(path, "rb") as file:
-        text = utf8_text(path, file.read())
+        raw = file.read()
+    sha256 = hashlib.sha256(raw).hexdigest()
+    text = utf8_text(path, raw)
     excel_hint = re.match(r"sep=(.)\r?$", text.partition("\n")[0], re.IGNORECASE)
     if excel_hint:  # read as a header of one or two columns, it made every row ragged
         raise DataError(f"{path}, line 1: {excel_hint[0].rstrip()!r} is Excel's note of the "
@@ -98,7 +104,7 @@ def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], list[list[str]
             fields = f"{len(row)} field{'s' * (len(row) != 1)}"
             raise DataError(f"{path}, line {line}: {fields}, but the header (line 1) has "
                             f"{len(header)} columns")
-    return header, rows, lines
+    return header, rows, lines, sha256
 
 
 def _blank(row: list[str]) -> bool:

@@ -96,16 +96,16 @@ class TableEncoder:
         missing = self.missing if missing is None else missing
         _check_policy(missing)
         path = os.fspath(path)
-        header, rows, lines = read_csv(path, self.delimiter)
+        header, rows, lines, sha256 = read_csv(path, self.delimiter)
         self._check_columns(path, header, with_target)
         cells = {name: [row[j] for row in rows] for j, name in enumerate(header)}
         masks = {name: missing_mask(column_cells) for name, column_cells in cells.items()}
         return self._encode(path, cells, masks, numpy.asarray(lines, dtype=numpy.int64),
                             use_target=self.target in header and with_target is not False,
-                            missing=missing, name=name or os.path.basename(path))
+                            missing=missing, name=name or os.path.basename(path), sha256=sha256)
 
     def _encode(self, path: str, cells: dict, masks: dict, lines: numpy.ndarray,
-                use_target: bool, missing: str, name: str) -> Table:
+                use_target: bool, missing: str, name: str, sha256: str) -> Table:
         """Features (and targets) from the cells of each column and their missing-cell masks."""
         missing_masks = {c.name: masks[c.name] for c in self.columns}
         if use_target:
@@ -124,7 +124,7 @@ class TableEncoder:
             values = [cell for cell, kept in zip(cells[self.target], keep) if kept]
             y = self._encode_target(path, values, lines[keep])
         return Table(X, y, self.feature_names, self.target, self.task, self.classes,
-                     name=name, encoder=self, lines=lines[keep])
+                     name=name, encoder=self, lines=lines[keep], sha256=sha256)
 
     def _check_columns(self, path: str, header: list[str], with_target: bool | None) -> None:
         expected = [column.name for column in self.columns]
@@ -196,13 +196,14 @@ def load_csv(path, target: str, missing: str = "error", task: str | None = None,
 
     task: "classification" or "regression"; by default a text target, or an integer one with at
     most 20 distinct values (and at most half as many as rows), means classification, and any
-    other numeric target regression.
+    other numeric target regression; a target that mixes numbers and words is refused, naming
+    the first cell of the rarer kind, unless "classification" takes every value as a label.
     """
     _check_policy(missing)
     if task not in (None, "classification", "regression"):
         raise ValueError(f"load_csv: task must be 'classification' or 'regression', not {task!r}")
     path = os.fspath(path)
-    header, rows, lines = read_csv(path, delimiter)
+    header, rows, lines, sha256 = read_csv(path, delimiter)
     if target not in header:
         close = difflib.get_close_matches(target, header, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -231,7 +232,7 @@ def load_csv(path, target: str, missing: str = "error", task: str | None = None,
 
     encoder = TableEncoder(columns, target, task, classes, missing, delimiter)
     return encoder._encode(path, cells, masks, line_numbers, use_target=True, missing=missing,
-                           name=os.path.basename(path))
+                           name=os.path.basename(path), sha256=sha256)
 
 
 # ---------------------------------------------------------------- learning the encoding
@@ -291,7 +292,8 @@ def _learn_fill(path: str, column: Column, cells: list[str], missing: numpy.ndar
 
 def _infer_target(path: str, target: str, cells: list[str], lines: numpy.ndarray,
                   task: str | None) -> tuple[str, list | None]:
-    values, bad = to_numbers(cells, missing_mask(cells))
+    missing = missing_mask(cells)
+    values, bad = to_numbers(cells, missing)
     words = bad & numpy.isnan(values)  # inf, or a number too large for float32, is a number
     if task == "regression" or (task is None and not words.any()):
         refuse_non_numbers(path, target, cells, bad, lines)
@@ -309,11 +311,35 @@ def _infer_target(path: str, target: str, cells: list[str], lines: numpy.ndarray
         _refuse_numbers_among_booleans(path, target, cells, ~words, int(words.sum()), lines)
         classes = sorted(set(boolean_spelling(cells)))
     else:
+        if task is None:  # told task="classification", every value is a label
+            _refuse_numbers_and_words(path, target, cells, ~missing & ~words, words, lines)
         classes = sorted(set(cells))
     if len(classes) < 2:
         raise DataError(f"{path}, column {target!r}: the target has a single class "
                         f"{listing(classes)}; classification needs at least two")
     return "classification", classes
+
+
+def _refuse_numbers_and_words(path: str, target: str, cells: list[str], numbers: numpy.ndarray,
+                              words: numpy.ndarray, lines: numpy.ndarray) -> None:
+    """A DataError naming the first cell of the rarer kind in a target of ``numbers`` and
+    ``words``: read as text, a column of prices with one 'abc' among them was one class per
+    distinct price. Returns if the target holds only one kind."""
+    if not (numbers.any() and words.any()):
+        return
+    if words.sum() <= numbers.sum():
+        odd, kind, usual, usual_count = words, "word", "number", int(numbers.sum())
+    else:
+        odd, kind, usual, usual_count = numbers, "number", "word", int(words.sum())
+    first, count = int(numpy.argmax(odd)), int(odd.sum())
+    are = f"cell is a {usual}" if usual_count == 1 else f"cells are {usual}s"
+    others = f", {count} such cells" if count > 1 else ""
+    raise DataError(f"{path}, line {lines[first]}, column {target!r}: {cells[first]!r} is a "
+                    f"{kind} in a target of {usual}s ({usual_count} {are}){others}: the column "
+                    "mixes numbers and words, which would make it text, one class per distinct "
+                    f"value; correct {'them' if count > 1 else 'it'} (leave a cell empty where "
+                    "the value is missing), or give task='classification' to take every value "
+                    "as a class label")
 
 
 # ---------------------------------------------------------------- applying it

@@ -25,6 +25,8 @@ class Table:
     encoder: for a CSV, the ``TableEncoder`` that turns another CSV with the same columns into
        the same features (save it with ``encoder.to_json()``).
     lines: for a CSV, the file's line number of each row (the header is line 1).
+    sha256: for a CSV, the SHA-256 of the file's bytes as read (what ``sha256sum`` prints), by
+       which a run tells later whether the file is still the one it was trained on.
     """
     X: numpy.ndarray
     y: numpy.ndarray | None
@@ -35,6 +37,7 @@ class Table:
     name: str = ""
     encoder: "TableEncoder | None" = field(default=None, repr=False)
     lines: numpy.ndarray | None = field(default=None, repr=False)
+    sha256: str | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if self.task not in TASKS:
