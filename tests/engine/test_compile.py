@@ -6,6 +6,7 @@ the same floating-point operations in the same order). The guards each get a tes
 the state a recording can't see and checks that the compiled run still equals the eager one.
 """
 import functools
+import types
 import warnings
 import gc
 import weakref
@@ -1890,6 +1891,62 @@ def test_attributes_of_its_class_a_step_assigns_are_named_and_a_training_step_ru
 
     step, notes, _ = run_by_a_training_step(Counting(numpy.float64))
     assert Counting.steps == 5 and not step.is_compiled and "assigns" in notes[0]
+
+
+class Tally:
+    """A count a step keeps in a class it names by a global: ``Tally.steps += 1``."""
+    steps = 0
+
+
+class TrainerCountingInAClassItNames(Trainer):
+    def step(self, x, y):
+        loss = super().step(x, y)
+        Tally.steps += 1
+        return loss
+
+
+def test_attributes_a_step_assigns_on_what_a_global_or_enclosing_variable_names_are_refused():
+    # a replay ran none of it: the count stopped at the recording call, silently
+    (_, _, plain_step), _ = twin_models(OPTIMIZERS["sgd"])
+    config = types.ModuleType("config")
+    config.steps = 0
+    namespace = {"plain_step": plain_step, "config": config,
+                 "stats": types.SimpleNamespace(calls=0)}
+    exec("class Counting:\n    pass\n"
+         "def by_class(x, y):\n    Counting.calls = getattr(Counting, 'calls', 0) + 1\n"
+         "    return plain_step(x, y)\n"
+         "def by_module(x, y):\n    config.steps += 1\n    return plain_step(x, y)\n"
+         "def by_object(x, y):\n    stats.calls += 1\n    return plain_step(x, y)\n"
+         "def enclosing(counter):\n    def by_enclosed(x, y):\n        counter.calls += 1\n"
+         "        return plain_step(x, y)\n    return by_enclosed\n", namespace)
+    namespace["by_enclosed"] = namespace["enclosing"](types.SimpleNamespace(calls=0))
+    x, y = batches(1)[0]
+    for name, error in [("by_class", "the class Counting's attribute 'calls'"),
+                        ("by_module", "the attribute 'steps' of the global 'config'"),
+                        ("by_object", "the attribute 'calls' of the global 'stats'"),
+                        ("by_enclosed", "the attribute 'calls' of the variable 'counter' of a "
+                                        "function enclosing")]:
+        step = chainrule.compile(namespace[name])
+        step(x, y)  # eager
+        with pytest.raises(CompileError, match=f"{name} assigns {error}, which a replay"):
+            step(x, y)
+    assert vars(namespace["Counting"])["calls"] == 1 and config.steps == 1  # put back
+    assert namespace["stats"].calls == 1
+    assert namespace["by_enclosed"].__closure__[0].cell_contents.calls == 1
+
+    class Inheriting(namespace["Counting"]):  # given its own count by the recording call
+        pass
+    namespace["Counting"] = Inheriting
+    step = chainrule.compile(namespace["by_class"])
+    step(x, y)  # eager
+    del Inheriting.calls
+    with pytest.raises(CompileError, match="assigns the class Inheriting's attribute 'calls'"):
+        step(x, y)
+    assert "calls" not in vars(Inheriting)  # put back by deleting it: it inherits again
+
+    Tally.steps = 0
+    step, notes, _ = run_by_a_training_step(TrainerCountingInAClassItNames(numpy.float64))
+    assert Tally.steps == 5 and not step.is_compiled and "Tally's attribute 'steps'" in notes[0]
 
 
 class CountingTrainerThatReadsItsLoss(CountingTrainer):
