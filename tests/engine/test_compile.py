@@ -729,6 +729,58 @@ def test_a_gradient_written_in_the_call_that_records_keeps_its_count():
     assert_same_state(eager_model, compiled_model)
 
 
+@pytest.mark.parametrize("frozen_at", [2, 4])
+def test_a_frozen_parameters_gradient_zeroed_in_place_counts_its_writes_as_eager_does(frozen_at):
+    """A gradient a recording made (a view of its array) and a later recording read: a weight
+    frozen between calls, its old gradient zeroed in place by ``zero_grad(set_to_none=False)``
+    on every call. That recording's stand-in of the view counted the write apart from the
+    gradient's storage, and the call lost it: counts 0, 1, 2 where eager mode counts 1, 2, 3."""
+    def zero_first(model, optimizer, x):
+        optimizer.zero_grad(set_to_none=False)
+        loss = (model(x) ** 2).sum()
+        loss.backward()
+        optimizer.step()
+        return loss
+    (eager_model, eager), (compiled_model, step) = linear_twins(zero_first)
+    compiled = chainrule.compile(step)
+    for call, (x, _) in enumerate(batches(7, features=3)):
+        if call == frozen_at:
+            eager_model.weight.requires_grad_(False)
+            compiled_model.weight.requires_grad_(False)
+        assert compiled(x).item() == eager(x).item()
+        assert compiled_model.weight.grad._version == eager_model.weight.grad._version
+        assert_same_state(eager_model, compiled_model)
+    assert compiled.recordings == 2
+
+
+def test_a_parameter_that_views_another_tensor_counts_its_writes_on_their_storage():
+    """``Parameter(w.T)`` shares w's memory, and so its count of writes. The recording's
+    stand-in of its array, a view, counted the update apart from that storage: the call that
+    recorded ended one version behind eager mode's, for the parameter and for w."""
+    twins = []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        weight = chainrule.randn(3, 6)
+        transposed, bias = nn.Parameter(weight.T), nn.Parameter(chainrule.zeros(3))
+        optimizer = optim.SGD([transposed, bias], lr=0.1)
+
+        def step(x, y, transposed=transposed, bias=bias, optimizer=optimizer):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(x @ transposed + bias, y)
+            loss.backward()
+            optimizer.step()
+            return loss
+        twins.append((weight, transposed, step))
+    (eager_weight, eager_transposed, eager), (weight, transposed, step) = twins
+    compiled = chainrule.compile(step)
+    for x, y in batches(4):
+        assert compiled(x, y).item() == eager(x, y).item()
+        assert (transposed._version, weight._version) == \
+            (eager_transposed._version, eager_weight._version)
+        numpy.testing.assert_array_equal(weight.data, eager_weight.data)
+    assert compiled.recordings == 1
+
+
 def test_gradients_set_to_none_at_the_end_of_the_step_stay_none():
     """zero_grad's None is left out of a replay when the backward overwrites it; one the step
     ends with is kept."""
