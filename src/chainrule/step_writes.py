@@ -55,7 +55,7 @@ def places(scanned) -> list:
     for function, _ in scanned:
         for value, attribute, named in _attributes_assigned(function):
             holder = _attribute_place(value, attribute)
-            if holder is not None and id(holder) not in seen and \
+            if holder is not None and seen.isdisjoint((id(value), id(holder))) and \
                     (id(holder), attribute) not in seen:
                 seen.add((id(holder), attribute))
                 found.append((holder, attribute, _describe(value, attribute, named)))

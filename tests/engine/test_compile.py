@@ -1996,6 +1996,15 @@ def test_attributes_a_step_assigns_on_what_a_global_or_enclosing_variable_names_
         step(x, y)
     assert "calls" not in vars(Inheriting)  # put back by deleting it: it inherits again
 
+    # the step's own object named by a global too: its attributes are compared already
+    exec("class Counting:\n    def step(self, x, y):\n        counting.calls += 1\n"
+         "        return plain_step(x, y)\ncounting = Counting()\ncounting.calls = 0\n",
+         namespace)
+    step = chainrule.compile(namespace["counting"].step)
+    step(x, y)
+    with pytest.raises(CompileError, match="step assigns Counting's attribute 'calls', which"):
+        step(x, y)
+
     Tally.steps = 0
     step, notes, _ = run_by_a_training_step(TrainerCountingInAClassItNames(numpy.float64))
     assert Tally.steps == 5 and not step.is_compiled and "Tally's attribute 'steps'" in notes[0]
