@@ -75,6 +75,25 @@ def version_setter(tensor: "Tensor", count: int) -> Callable[[], None]:
     return reset_count
 
 
+def move_count_to_storage(array) -> None:
+    """The writes counted on ``array`` itself, a view, added to its storage's count: a view of
+    ``array`` of another class (a recording's ``Traced`` stand-in of a tensor's array that is
+    a view, ``Parameter(w.T)`` or a gradient a recording made) has ``array`` for its base, as
+    NumPy stops looking for the owner at a change of class, so its writes were counted apart."""
+    base, key = array.base, id(array)
+    if base is None or key not in _versions:
+        return
+    count = _versions.pop(key)
+    _owner_watch.pop(key, None)
+    storage = id(base)
+    _versions[storage] = _versions.get(storage, 0) + count
+    if storage not in _owner_watch:
+        try:
+            _owner_watch[storage] = weakref.ref(base, functools.partial(_forget_owner, storage))
+        except TypeError:  # (as in increment_version)
+            pass
+
+
 def write_counter(tensors: list) -> Callable[[], None]:
     """One function that counts a write to each of ``tensors``, as ``increment_version`` on each
     would: for a replayed optimiser step, which writes the same arrays on every call. Their keys

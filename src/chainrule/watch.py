@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy
 
-from . import autograd, backend, traced
+from . import autograd, backend, traced, versions
 from .errors import CompileError
 from .recording import Instruction, Recording, module_structure, optimizer_settings
 from .tensor import Tensor
@@ -302,6 +302,10 @@ class watching:
                 recording.modules[id(container)] = (container, module_structure(container))
         for owner, name, value in self.saved:
             setattr(owner, name, value)
+        # a held array that is a view was its stand-in's base: the writes counted on it go to
+        # its storage, where eager mode counts them
+        for slot in recording.held.values():
+            versions.move_count_to_storage(recording.buffers[slot].array)
         for optimizer, n, group, watched in self.groups:  # with what live steps wrote
             group.update(watched)
             if n < len(optimizer.param_groups) and optimizer.param_groups[n] is watched:

@@ -6,6 +6,7 @@ the same floating-point operations in the same order). The guards each get a tes
 the state a recording can't see and checks that the compiled run still equals the eager one.
 """
 import functools
+import types
 import warnings
 import gc
 import weakref
@@ -726,6 +727,58 @@ def test_a_gradient_written_in_the_call_that_records_keeps_its_count():
             [p.grad._version for p in eager_model.parameters()]
     assert compiled.recordings == 1
     assert_same_state(eager_model, compiled_model)
+
+
+@pytest.mark.parametrize("frozen_at", [2, 4])
+def test_a_frozen_parameters_gradient_zeroed_in_place_counts_its_writes_as_eager_does(frozen_at):
+    """A gradient a recording made (a view of its array) and a later recording read: a weight
+    frozen between calls, its old gradient zeroed in place by ``zero_grad(set_to_none=False)``
+    on every call. That recording's stand-in of the view counted the write apart from the
+    gradient's storage, and the call lost it: counts 0, 1, 2 where eager mode counts 1, 2, 3."""
+    def zero_first(model, optimizer, x):
+        optimizer.zero_grad(set_to_none=False)
+        loss = (model(x) ** 2).sum()
+        loss.backward()
+        optimizer.step()
+        return loss
+    (eager_model, eager), (compiled_model, step) = linear_twins(zero_first)
+    compiled = chainrule.compile(step)
+    for call, (x, _) in enumerate(batches(7, features=3)):
+        if call == frozen_at:
+            eager_model.weight.requires_grad_(False)
+            compiled_model.weight.requires_grad_(False)
+        assert compiled(x).item() == eager(x).item()
+        assert compiled_model.weight.grad._version == eager_model.weight.grad._version
+        assert_same_state(eager_model, compiled_model)
+    assert compiled.recordings == 2
+
+
+def test_a_parameter_that_views_another_tensor_counts_its_writes_on_their_storage():
+    """``Parameter(w.T)`` shares w's memory, and so its count of writes. The recording's
+    stand-in of its array, a view, counted the update apart from that storage: the call that
+    recorded ended one version behind eager mode's, for the parameter and for w."""
+    twins = []
+    for _ in range(2):
+        chainrule.manual_seed(0)
+        weight = chainrule.randn(3, 6)
+        transposed, bias = nn.Parameter(weight.T), nn.Parameter(chainrule.zeros(3))
+        optimizer = optim.SGD([transposed, bias], lr=0.1)
+
+        def step(x, y, transposed=transposed, bias=bias, optimizer=optimizer):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(x @ transposed + bias, y)
+            loss.backward()
+            optimizer.step()
+            return loss
+        twins.append((weight, transposed, step))
+    (eager_weight, eager_transposed, eager), (weight, transposed, step) = twins
+    compiled = chainrule.compile(step)
+    for x, y in batches(4):
+        assert compiled(x, y).item() == eager(x, y).item()
+        assert (transposed._version, weight._version) == \
+            (eager_transposed._version, eager_weight._version)
+        numpy.testing.assert_array_equal(weight.data, eager_weight.data)
+    assert compiled.recordings == 1
 
 
 def test_gradients_set_to_none_at_the_end_of_the_step_stay_none():
@@ -1890,6 +1943,71 @@ def test_attributes_of_its_class_a_step_assigns_are_named_and_a_training_step_ru
 
     step, notes, _ = run_by_a_training_step(Counting(numpy.float64))
     assert Counting.steps == 5 and not step.is_compiled and "assigns" in notes[0]
+
+
+class Tally:
+    """A count a step keeps in a class it names by a global: ``Tally.steps += 1``."""
+    steps = 0
+
+
+class TrainerCountingInAClassItNames(Trainer):
+    def step(self, x, y):
+        loss = super().step(x, y)
+        Tally.steps += 1
+        return loss
+
+
+def test_attributes_a_step_assigns_on_what_a_global_or_enclosing_variable_names_are_refused():
+    # a replay ran none of it: the count stopped at the recording call, silently
+    (_, _, plain_step), _ = twin_models(OPTIMIZERS["sgd"])
+    config = types.ModuleType("config")
+    config.steps = 0
+    namespace = {"plain_step": plain_step, "config": config,
+                 "stats": types.SimpleNamespace(calls=0)}
+    exec("class Counting:\n    pass\n"
+         "def by_class(x, y):\n    Counting.calls = getattr(Counting, 'calls', 0) + 1\n"
+         "    return plain_step(x, y)\n"
+         "def by_module(x, y):\n    config.steps += 1\n    return plain_step(x, y)\n"
+         "def by_object(x, y):\n    stats.calls += 1\n    return plain_step(x, y)\n"
+         "def enclosing(counter):\n    def by_enclosed(x, y):\n        counter.calls += 1\n"
+         "        return plain_step(x, y)\n    return by_enclosed\n", namespace)
+    namespace["by_enclosed"] = namespace["enclosing"](types.SimpleNamespace(calls=0))
+    x, y = batches(1)[0]
+    for name, error in [("by_class", "the class Counting's attribute 'calls'"),
+                        ("by_module", "the attribute 'steps' of the global 'config'"),
+                        ("by_object", "the attribute 'calls' of the global 'stats'"),
+                        ("by_enclosed", "the attribute 'calls' of the variable 'counter' of a "
+                                        "function enclosing")]:
+        step = chainrule.compile(namespace[name])
+        step(x, y)  # eager
+        with pytest.raises(CompileError, match=f"{name} assigns {error}, which a replay"):
+            step(x, y)
+    assert vars(namespace["Counting"])["calls"] == 1 and config.steps == 1  # put back
+    assert namespace["stats"].calls == 1
+    assert namespace["by_enclosed"].__closure__[0].cell_contents.calls == 1
+
+    class Inheriting(namespace["Counting"]):  # given its own count by the recording call
+        pass
+    namespace["Counting"] = Inheriting
+    step = chainrule.compile(namespace["by_class"])
+    step(x, y)  # eager
+    del Inheriting.calls
+    with pytest.raises(CompileError, match="assigns the class Inheriting's attribute 'calls'"):
+        step(x, y)
+    assert "calls" not in vars(Inheriting)  # put back by deleting it: it inherits again
+
+    # the step's own object named by a global too: its attributes are compared already
+    exec("class Counting:\n    def step(self, x, y):\n        counting.calls += 1\n"
+         "        return plain_step(x, y)\ncounting = Counting()\ncounting.calls = 0\n",
+         namespace)
+    step = chainrule.compile(namespace["counting"].step)
+    step(x, y)
+    with pytest.raises(CompileError, match="step assigns Counting's attribute 'calls', which"):
+        step(x, y)
+
+    Tally.steps = 0
+    step, notes, _ = run_by_a_training_step(TrainerCountingInAClassItNames(numpy.float64))
+    assert Tally.steps == 5 and not step.is_compiled and "Tally's attribute 'steps'" in notes[0]
 
 
 class CountingTrainerThatReadsItsLoss(CountingTrainer):
