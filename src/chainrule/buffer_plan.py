@@ -24,19 +24,11 @@ def empty(buffer):
     return stored.transpose(numpy.argsort(buffer.layout))
 
 
-def buffers_of(output):
-    if output == () or type(output[0]) is tuple:
-        for item in output:
-            yield from buffers_of(item)
-    elif output[0] == "buffer":
-        yield output[1]
-
-
 def outliving(instructions, outputs, root) -> set:
     """The buffers whose arrays outlive the call: what the step returns, and the gradients it
     leaves in ``.grad`` (not one it replaces later: ``zero_grad()`` after ``optimizer.step()``)."""
     left = {id(i.function): i.arguments[0] for i in flat(instructions) if i.kind == "set_grad"}
-    return {root(slot) for slot in buffers_of(outputs)} | {
+    return {root(slot) for slot in refs(outputs)} | {
         root(source.index) for source in left.values() if source is not None}
 
 

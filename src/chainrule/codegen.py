@@ -150,10 +150,11 @@ def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_
 
 def _result(output, constants: dict) -> str:
     """What the call returns, written out: a fresh tensor of each buffer the step returned."""
-    if output == () or type(output[0]) is tuple:
+    if type(output) is tuple:
         return "(" + "".join(_result(item, constants) + ", " for item in output) + ")"
-    kind, value = output
-    return f"as_tensor(values[{value}].copy())" if kind == "buffer" else named(constants, value)
+    if type(output) is Ref:
+        return f"as_tensor(values[{output.index}].copy())"
+    return named(constants, output)
 
 
 def _written(steps, constants: dict, indent: str) -> list:

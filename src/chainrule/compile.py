@@ -396,16 +396,14 @@ def _loads_self(instruction, current: CodeType, method: CodeType) -> bool:
 
 
 def _outputs(result, recording):
-    """What the step returned, as ("buffer", n), ("value", v) or a tuple of those."""
+    """What the step returned, a tensor of the recording as the Ref of its buffer (a tensor
+    from outside it, or None, as itself), in a tuple where it returned several."""
     if isinstance(result, (tuple, list)):
         return tuple(_outputs(item, recording) for item in result)
     if isinstance(result, Tensor):
-        array = result.data
-        if isinstance(array, Traced):
-            return ("buffer", recording.ref(array).index)
-        return ("value", result)
+        return recording.ref(result.data) if isinstance(result.data, Traced) else result
     if result is None:
-        return ("value", None)
+        return None
     raise CompileError(f"chainrule.compile: the step returned a {type(result).__name__}; a "
                        "replay would return the recorded one. Return tensors (or a tuple of them)")
 

@@ -20,7 +20,7 @@ import operator
 import numpy
 
 from . import autograd, backend, listing
-from .buffer_plan import BufferPlan, buffers_of, empty, outliving, seen_live
+from .buffer_plan import BufferPlan, empty, outliving, seen_live
 from .codegen import (A_GRADIENT, InputWrite, Update, binding_now, bound_call, call_resolved,
                       guard, refs, resolve, same_binding, same_settings, whole_call)
 from .errors import CompileError
@@ -28,7 +28,7 @@ from .held_gradients import HandedOut, read_after_written
 from .listing import flat
 from .recording import structure_change
 from .schedule import apart_tests, placed, updates_early
-from .simplify import Write, computed_once, counted_together, overwritten_nones, renamed_outputs
+from .simplify import Write, computed_once, counted_together, overwritten_nones, renamed
 from .tensor import Tensor, as_tensor
 from .versions import version_setter
 
@@ -106,7 +106,7 @@ class Program:
                 recording.instructions, recording.root)))
         for buffer in self.buffers:  # a view of a result computed twice is a view of the first
             buffer.root = alias.get(buffer.root, buffer.root)
-        self.inputs, self.outputs = inputs, renamed_outputs(outputs, alias)
+        self.inputs, self.outputs = inputs, renamed(outputs, alias)
         self.position_of = {slot: position for position, slot in inputs}
         # A gradient from before the step that the step reads (accumulated into, or zeroed in
         # place and read) is an input: its array is looked up on each call, not guarded.
@@ -238,7 +238,7 @@ class Program:
             if source is None or source.index not in dynamic:
                 gradient = None if source is None else as_tensor(values[source.index])
                 if gradient is not None:
-                    returned = {self.plan.root(slot) for slot in buffers_of(self.outputs)}
+                    returned = {self.plan.root(slot) for slot in refs(self.outputs)}
                     self.handed_out.add(function, gradient, any(
                         read_after_written(self.instructions, self.plan.root, returned, slot,
                                            source.index)

@@ -38,7 +38,8 @@ def _pure(function) -> bool:
         function is pure for pure in PURE)
 
 
-def _renamed(value, alias: dict):
+def renamed(value, alias: dict):
+    """``value`` with each ``Ref(n)`` of a dropped result n made the Ref of the first."""
     return map_refs(value, lambda ref: Ref(alias.get(ref.index, ref.index)))
 
 
@@ -81,7 +82,7 @@ def computed_once(instructions: list, root, origin, outliving: set) -> tuple[lis
     for instruction in instructions:
         arguments, keywords = instruction.arguments, instruction.keywords
         if alias:
-            arguments, keywords = _renamed(arguments, alias), _renamed(keywords, alias)
+            arguments, keywords = renamed(arguments, alias), renamed(keywords, alias)
         if instruction.kind in ("live", "optimizer"):  # a step run live may write anything
             first.clear()
             checked.clear()
@@ -124,19 +125,11 @@ def computed_once(instructions: list, root, origin, outliving: set) -> tuple[lis
     for n, instruction in enumerate(kept):  # an optimiser's recorded update reads them too
         update = instruction.keywords.get("update") if instruction.kind == "optimizer" else None
         if update:
-            inner = [dataclasses.replace(i, arguments=_renamed(i.arguments, alias),
-                                         keywords=_renamed(i.keywords, alias)) for i in update]
+            inner = [dataclasses.replace(i, arguments=renamed(i.arguments, alias),
+                                         keywords=renamed(i.keywords, alias)) for i in update]
             kept[n] = dataclasses.replace(instruction,
                                           keywords={**instruction.keywords, "update": inner})
     return kept, alias
-
-
-def renamed_outputs(output, alias: dict):
-    """What the step returned, ("buffer", n) made ("buffer", first n) where n was dropped."""
-    if output == () or type(output[0]) is tuple:
-        return tuple(renamed_outputs(item, alias) for item in output)
-    kind, value = output
-    return (kind, alias.get(value, value)) if kind == "buffer" else output
 
 
 def overwritten_nones(instructions) -> set:
