@@ -150,8 +150,9 @@ def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_
 
 def _result(output, constants: dict) -> str:
     """What the call returns, written out: a fresh tensor of each buffer the step returned."""
-    if type(output) is tuple:
-        return "(" + "".join(_result(item, constants) + ", " for item in output) + ")"
+    if type(output) in (tuple, list):
+        items = "".join(_result(item, constants) + ", " for item in output)
+        return f"({items})" if type(output) is tuple else f"[{items}]"
     if type(output) is Ref:
         return f"as_tensor(values[{output.index}].copy())"
     return named(constants, output)

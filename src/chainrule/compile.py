@@ -397,9 +397,11 @@ def _loads_self(instruction, current: CodeType, method: CodeType) -> bool:
 
 def _outputs(result, recording):
     """What the step returned, a tensor of the recording as the Ref of its buffer (a tensor
-    from outside it, or None, as itself), in a tuple where it returned several."""
+    from outside it, or None, as itself), in a list where it returned a list (as eager mode
+    does), else in a tuple where it returned several."""
     if isinstance(result, (tuple, list)):
-        return tuple(_outputs(item, recording) for item in result)
+        items = [_outputs(item, recording) for item in result]
+        return items if type(result) is list else tuple(items)
     if isinstance(result, Tensor):
         return recording.ref(result.data) if isinstance(result.data, Traced) else result
     if result is None:

@@ -285,6 +285,19 @@ def test_switching_between_train_and_eval_replays_a_program_for_each():
     assert compiled.recordings == 2  # one for train mode, one for eval, each replayed after
 
 
+def test_a_list_returned_by_the_step_is_a_list_on_every_call_as_in_eager_mode():
+    model = nn.Linear(3, 2)
+    compiled = chainrule.compile(lambda x: [model(x).sum(), (model(x), None)])
+    x = chainrule.tensor(numpy.ones((4, 3), dtype=numpy.float32))
+    results = [compiled(x) for _ in range(3)]  # eager, recorded, replayed
+    assert compiled.recordings == 1
+    assert [type(result) for result in results] == [list] * 3
+    assert [type(result[1]) for result in results] == [tuple] * 3
+    assert all(result[1][1] is None for result in results)
+    assert results[2][0].item() == results[0][0].item()
+    assert (results[2][1][0].data == results[0][1][0].data).all()
+
+
 def test_python_values_returned_from_the_step_are_refused():
     model = nn.Linear(2, 1)
     compiled = chainrule.compile(lambda x: (model(x).sum(), 0.5))
