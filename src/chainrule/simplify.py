@@ -12,6 +12,8 @@ Three things, each bit for bit the same for every array and tensor the step leav
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from typing import NamedTuple
 
 import numpy
 
@@ -149,25 +151,18 @@ def overwritten_nones(instructions) -> set:
     return unseen
 
 
-class Write:
+class Write(NamedTuple):
     """A write to ``tensor`` to count (``versions``), merged with its neighbours into one call."""
-    __slots__ = ("tensor",)
-
-    def __init__(self, tensor):
-        self.tensor = tensor
+    tensor: object
 
 
 def counted_together(steps: list) -> list:
     """Each run of writes to count among ``steps`` ((call, store) pairs), as one call that
     counts them all: an optimiser's step writes every parameter, one call instead of one each."""
     merged = []
-    for call, store in steps:
-        if type(call) is Write:
-            if merged and type(merged[-1][0]) is list:
-                merged[-1][0].append(call.tensor)
-            else:
-                merged.append(([call.tensor], None))
+    for writes, run in itertools.groupby(steps, key=lambda step: type(step[0]) is Write):
+        if writes:
+            merged.append((write_counter([call.tensor for call, _ in run]), None))
         else:
-            merged.append((call, store))
-    return [(write_counter(call), None) if type(call) is list else (call, store)
-            for call, store in merged]
+            merged += run
+    return merged
