@@ -2102,3 +2102,18 @@ def test_a_step_with_a_power_records_where_numpy_reads_the_exponent_into_python(
         assert compiled(x).item() == eager_step(x).item()
     assert compiled.program is not None  # recorded and replayed, not refused
     assert numpy.array_equal(model.weight.detach().numpy(), eager_model.weight.detach().numpy())
+
+def test_a_max_pool_whose_ufunc_gives_two_results_replays_bit_for_bit():
+    """Max pooling finds each window's row and column with ``divmod``, a ufunc with two
+    results: the replay writes each into its own buffer."""
+    def pooled():
+        return nn.Sequential(nn.Conv2d(2, 3, 3), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(12, 3))
+    steps = twin_models(OPTIMIZERS["momentum"], make_model=pooled)
+    rng = numpy.random.default_rng(0)
+    data = [(chainrule.tensor(rng.standard_normal((4, 2, 6, 6)).astype(numpy.float32)),
+             chainrule.tensor(rng.integers(0, 3, 4))) for _ in range(5)]
+    losses, compiled = run_both(steps, data)
+    assert losses["compiled"] == losses["eager"]
+    assert_same_state(steps[0][0], steps[1][0])
+    assert compiled.recordings == 1
+    assert any(instruction.results for instruction in flat(compiled.program.instructions))
