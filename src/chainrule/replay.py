@@ -235,20 +235,20 @@ class Program:
                                      values), None
         if kind == "set_grad":
             source = arguments[0]
-            if source is None or source.index not in dynamic:
-                gradient = None if source is None else as_tensor(values[source.index])
-                if gradient is not None:
-                    returned = {self.plan.root(slot) for slot in refs(self.outputs)}
-                    self.handed_out.add(function, gradient, any(
-                        read_after_written(self.instructions, self.plan.root, returned, slot,
-                                           source.index)
-                        for tensor, slot, _, _ in self.gradients if tensor is function))
-                    # the same buffer on every call, where eager mode makes a new array: its
-                    # count starts where that array's does (the step's writes to it, or the
-                    # caller's between calls, counted on the last one)
-                    return _grad_setter(function, gradient, instruction.keywords["version"]), None
-                return functools.partial(setattr, function, "grad", gradient), None
-            return (lambda: setattr(function, "grad", as_tensor(values[source.index]))), None
+            if source is None:
+                return functools.partial(setattr, function, "grad", None), None
+            if source.index in dynamic:
+                return (lambda: setattr(function, "grad", as_tensor(values[source.index]))), None
+            gradient = as_tensor(values[source.index])
+            returned = {self.plan.root(slot) for slot in refs(self.outputs)}
+            self.handed_out.add(function, gradient, any(
+                read_after_written(self.instructions, self.plan.root, returned, slot,
+                                   source.index)
+                for tensor, slot, _, _ in self.gradients if tensor is function))
+            # the same buffer on every call, where eager mode makes a new array: its count
+            # starts where that array's does (the step's writes to it, or the caller's between
+            # calls, counted on the last one)
+            return _grad_setter(function, gradient, instruction.keywords["version"]), None
         if kind == "optimizer":
             return self._update(index, instruction, values, dynamic, written), None
         if kind == "version":
@@ -260,18 +260,12 @@ class Program:
         if kind in ("live", "attribute"):
             return functools.partial(function, *arguments), None
         moving = any(slot in dynamic for slot in refs((arguments, keywords)))
-        if instruction.results:  # a ufunc with several outputs, each into its buffer
-            out = tuple(self.plan.allocate(slot) for slot in instruction.results)
-            if moving:
-                return bound_call(function, arguments, keywords, values, dynamic, out), None
-            return functools.partial(function, *resolve(arguments, values), out=out,
-                                     **resolve(keywords, values)), None
         if kind == "view" and not moving:
             values[result] = function(*resolve(arguments, values), **resolve(keywords, values))
             if self._constant(arguments, keywords):
                 self.constant.add(result)
             return None
-        if kind == "op" and result is not None and not instruction.results and \
+        if kind == "op" and result is not None and \
                 self.plan.root(result) not in written | self.plan.kept and \
                 self._constant(arguments, keywords):
             # of constants only (a causal mask made from its shape): the same result on every
@@ -279,21 +273,23 @@ class Program:
             values[result] = call_resolved(function, arguments, keywords, values)
             self.constant.add(result)
             return None
-        if kind == "view" or result is None or not _takes_out(function):
-            if not moving and (result is None or self.buffers[result].shape != ()):
-                # bound once; a result (a gather by fancy index) is a new array on each call
-                if result is not None:
-                    dynamic.add(result)
-                return functools.partial(function, *resolve(arguments, values),
-                                         **resolve(keywords, values)), result
+        # (a ufunc with several results, divmod's, has None for ``result``: ``results``)
+        if kind == "view" or result is None and not instruction.results or \
+                not _takes_out(function):
+            # a result (a gather by fancy index) is a new array on each call
+            scalar = result is not None and self.buffers[result].shape == ()
             if result is not None:
                 dynamic.add(result)
-            scalar = result is not None and self.buffers[result].shape == ()
+            if not moving and not scalar:  # bound once
+                return functools.partial(function, *resolve(arguments, values),
+                                         **resolve(keywords, values)), result
             return bound_call(function, arguments, keywords, values, dynamic, scalar=scalar), result
-        self.plan.allocate(result, self.plan.read_in_place(instruction))
+        # into a buffer of its own (each of its own, for a ufunc with several results)
+        out = tuple(map(self.plan.allocate, instruction.results)) if instruction.results else \
+            self.plan.allocate(result, self.plan.read_in_place(instruction))
         if moving:
-            return bound_call(function, arguments, keywords, values, dynamic, values[result]), None
-        return functools.partial(function, *resolve(arguments, values), out=values[result],
+            return bound_call(function, arguments, keywords, values, dynamic, out), None
+        return functools.partial(function, *resolve(arguments, values), out=out,
                                  **resolve(keywords, values)), None
 
     def _constant(self, arguments, keywords) -> bool:
