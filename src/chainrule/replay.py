@@ -22,7 +22,8 @@ import numpy
 from . import autograd, backend, listing
 from .buffer_plan import BufferPlan, empty, outliving, seen_live
 from .codegen import (A_GRADIENT, InputWrite, Update, binding_now, bound_call, call_resolved,
-                      guard, refs, resolve, same_binding, same_settings, whole_call)
+                      entry_tests, guard, refs, resolve, same_binding, same_settings,
+                      whole_call)
 from .errors import CompileError
 from .held_gradients import HandedOut, read_after_written
 from .listing import flat
@@ -178,13 +179,11 @@ class Program:
                      for position, slot in self.inputs if slot in passed]
         weights = [self.buffers[root].array for root in moved
                    if self.buffers[root].origin == "held"]  # (and momenta...)
-        self.call = written_call(
-            self.scheduled,
-            entered=(signature, [(tensor, shape, dtype) for tensor, _, shape, dtype
-                                 in self.gradients], self.guards, self.modules,
-                     list(settled.values()), self.cleared, self.names),
-            more_tests=lambda constants: self.handed_out.tests(constants) + apart_tests(
-                arguments, weights, constants))
+        gradients = [(tensor, shape, dtype) for tensor, _, shape, dtype in self.gradients]
+        self.call = written_call(self.scheduled, tests=lambda constants: entry_tests(
+            signature, gradients, self.guards, self.modules, list(settled.values()),
+            self.cleared, self.names, constants) + self.handed_out.tests(constants)
+            + apart_tests(arguments, weights, constants))
 
     def _step(self, index, instruction, values, dynamic, written):
         """``_array_step``, under the floating-point error handling the operation was recorded
