@@ -319,7 +319,7 @@ def _read_by(function, who: str, owner) -> tuple[dict, list]:
                                              f"{function.__code__.co_varnames[0]}.{name} "
                                              f"that {who} reads")
                 else:
-                    methods += _own_code(owner, name)
+                    methods += _code_of(inspect.getattr_static(owner, name, None), owner)
             elif of_super and instruction.opname in ("LOAD_ATTR", "LOAD_METHOD",
                                                      "LOAD_SUPER_ATTR"):
                 of_super = False
@@ -332,11 +332,6 @@ def _read_by(function, who: str, owner) -> tuple[dict, list]:
         except ValueError:  # a variable not given a value yet
             pass
     return read, methods
-
-
-def _own_code(owner, name: str) -> list:
-    """The code ``owner.<name>`` runs, as ``_code_of`` gives it."""
-    return _code_of(inspect.getattr_static(owner, name, None), owner)
 
 
 def _definitions(owner, name: str) -> list:
