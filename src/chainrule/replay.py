@@ -228,8 +228,9 @@ class Program:
             dynamic.add(result)
             return functools.partial(_draw, function, arguments, keywords, values), result
         if kind == "branch":
-            if self.first_effect > index and self.first_draw(index):
-                self.snapshot_rng = True
+            if self.first_effect > index and any(
+                    earlier.kind == "draw" for earlier in self.instructions[:index]):
+                self.snapshot_rng = True  # a call run eagerly instead draws the same numbers
             return functools.partial(_branch, arguments[0].index, instruction.expected, index,
                                      values), None
         if kind == "set_grad":
@@ -318,9 +319,6 @@ class Program:
         calls = [call for call, _ in counted_together([(step.call, None) for step in steps])]
         return Update(same_settings(instruction.arguments[0], instruction.expected), calls, live,
                       steps)
-
-    def first_draw(self, before: int) -> bool:
-        return any(i.kind == "draw" for i in self.instructions[:before])
 
     # ------------------------------------------------------------ running
     def changed(self):
