@@ -394,13 +394,16 @@ def _outputs(result, recording):
     """What the step returned, a tensor of the recording as the Ref of its buffer (a tensor
     from outside it, or None, as itself), in a list where it returned a list (as eager mode
     does), else in a tuple where it returned several."""
-    if isinstance(result, (tuple, list)):
+    if type(result) in (tuple, list):
         items = [_outputs(item, recording) for item in result]
         return items if type(result) is list else tuple(items)
     if isinstance(result, Tensor):
         return recording.ref(result.data) if isinstance(result.data, Traced) else result
     if result is None:
         return None
+    if isinstance(result, (tuple, list)):  # a NamedTuple: a replay writes out plain ones
+        raise CompileError(f"chainrule.compile: the step returned a {type(result).__name__}; a "
+                           "replay returns a plain tuple or list. Return one of those")
     raise CompileError(f"chainrule.compile: the step returned a {type(result).__name__}; a "
                        "replay would return the recorded one. Return tensors (or a tuple of them)")
 

@@ -5,6 +5,7 @@ compares losses, gradients and weights with exact equality (no tolerance: the re
 the same floating-point operations in the same order). The guards each get a test that changes
 the state a recording can't see and checks that the compiled run still equals the eager one.
 """
+import collections
 import functools
 import warnings
 import gc
@@ -296,6 +297,17 @@ def test_a_list_returned_by_the_step_is_a_list_on_every_call_as_in_eager_mode():
     assert all(result[1][1] is None for result in results)
     assert results[2][0].item() == results[0][0].item()
     assert (results[2][1][0].data == results[0][1][0].data).all()
+
+
+def test_a_named_tuple_returned_by_the_step_is_refused_by_name():
+    """A replay returns plain tuples and lists; a NamedTuple would come back as a tuple."""
+    Result = collections.namedtuple("Result", "loss logits")
+    model = nn.Linear(3, 2)
+    compiled = chainrule.compile(lambda x: Result(model(x).sum(), model(x)))
+    x = chainrule.tensor(numpy.ones((4, 3), dtype=numpy.float32))
+    assert type(compiled(x)) is Result  # the first call, eager
+    with pytest.raises(CompileError, match="returned a Result"):
+        compiled(x)
 
 
 def test_python_values_returned_from_the_step_are_refused():
