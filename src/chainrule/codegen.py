@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy
 
 from . import autograd, backend
-from .recording import Ref, optimizer_settings
+from .recording import Ref, identity_or_value, optimizer_settings
 from .tensor import Tensor, as_tensor
 
 
@@ -298,7 +298,7 @@ def entry_tests(signature, gradients, guards, modules, settings, cleared, names,
     (optimiser, settings) of each update the replay then runs unchecked, as ``same_settings``
     takes them."""
     grad_mode, backend_name, default_dtype, *arguments = signature
-    constants.update(autograd=autograd, backend=backend, identity_or_value=_identity_or_value,
+    constants.update(autograd=autograd, backend=backend, identity_or_value=identity_or_value,
                      float_bits=FLOAT_BITS)
     tests = [f"len(args) == {len(arguments)}", f"autograd._grad_enabled is {grad_mode}",
              f"backend.name == {backend_name!r}",
@@ -331,15 +331,11 @@ def entry_tests(signature, gradients, guards, modules, settings, cleared, names,
     return tests
 
 
-def _identity_or_value(value):
-    return id(value) if isinstance(value, numpy.ndarray) else value
-
-
 def same_settings(optimizer, settings):
     """A function that says whether ``optimizer_settings(optimizer) == settings``, written out
     as one expression (``len(O.param_groups[0]) == 6 and O.param_groups[0][k1] == k2 ...``)
     rather than building the tuples on each call. A key or group gone counts as a change."""
-    constants = {"identity_or_value": _identity_or_value}
+    constants = {"identity_or_value": identity_or_value}
     tests = _settings_tests(optimizer, settings, constants)
     if tests is None:
         return lambda: optimizer_settings(optimizer) == settings

@@ -282,7 +282,11 @@ def optimizer_settings(optimizer) -> tuple:
     it holds): a recorded update is replayed only while these are the same."""
     groups = tuple(tuple((key, value) for key, value in group.items() if key != "params")
                    + (tuple(map(id, group["params"])),) for group in optimizer.param_groups)
-    state = tuple((id(p), tuple((key, id(value) if isinstance(value, numpy.ndarray) else value)
-                                for key, value in buffers.items()))
+    state = tuple((id(p), tuple((key, identity_or_value(value)) for key, value in buffers.items()))
                   for p, buffers in optimizer.state.items())
     return groups, state
+
+
+def identity_or_value(value):
+    """An optimiser's buffer (an array) by identity, any other value of its state by value."""
+    return id(value) if isinstance(value, numpy.ndarray) else value
