@@ -137,7 +137,7 @@ class Program:
         # Setting a .grad the step had not read before (zero_grad first) is one an eager run of
         # the call would redo the same: it does not stop a fall-back to eager mode.
         self.grads_read = {id(obj) for obj, name, _ in recording.reads.values() if name == "grad"}
-        self.steps, self.first_effect, self.snapshot_rng = [], len(self.instructions), False
+        self.first_effect, self.snapshot_rng = len(self.instructions), False
         self.handed_out = HandedOut()  # the tensors a replay leaves in .grad
         self.constant = set()  # buffers the same on every call: made from Python values, or of them
         self.plan = BufferPlan(self.buffers, self.values, self.instructions, self.outputs)
@@ -151,12 +151,11 @@ class Program:
                                                             written)
             live_before = live_before or instruction.kind == "live"
             if step is not None:
-                self.steps.append(step)
                 entries.append(placed(step, instruction, self.plan.memory))
                 if type(step[0]) is Update and not live_before:
                     settled[id(step[0])] = (instruction.arguments[0], instruction.expected)
         self.plan.apart = None
-        self.steps = counted_together(self.steps)
+        self.steps = counted_together([(entry.call, entry.store) for entry in entries])
         # ``replay(args)``: the call as one written function, from its arguments to its results
         written_call = functools.partial(
             whole_call, values=values,
