@@ -262,12 +262,10 @@ class watching:
         self.generator = self.patches[-1][2]
         self.patches += [(Tensor, name, _watched_attribute(recording, name, member, data_member))
                          for name, member in members.items()]
-        self.patches += [(kind, "step", optimizer_step(kind.__dict__["step"]))
-                         for kind in _with_subclasses(Optimizer) if "step" in kind.__dict__]
-        self.patches += [(kind, "zero_grad", zero_grad(kind.__dict__["zero_grad"]))
-                         for kind in _with_subclasses(Optimizer) if "zero_grad" in kind.__dict__]
-        self.patches += [(kind, "step", live(kind.__dict__["step"]))
-                         for kind in _with_subclasses(LRScheduler) if "step" in kind.__dict__]
+        for base, name, watched in ((Optimizer, "step", optimizer_step),
+                                    (Optimizer, "zero_grad", zero_grad), (LRScheduler, "step", live)):
+            self.patches += [(kind, name, watched(kind.__dict__[name]))
+                             for kind in _with_subclasses(base) if name in kind.__dict__]
 
     def __enter__(self) -> Recording:
         from .nn.module import Module
