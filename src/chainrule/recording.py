@@ -32,11 +32,12 @@ class Instruction:
     """``function(*arguments, **keywords)``, its result in buffer ``result`` (None: no result).
 
     ``kind``: "op" (an array operation), "view" (its result shares memory with an argument),
-    "create" (an array made from Python values: ``initial`` holds it), "draw" (random numbers
+    "create" (an array made from Python values: ``expected`` holds it), "draw" (random numbers
     from backend's generator), "branch" (``bool()`` of an array: the replay checks it comes out
-    as ``expected``), "set_grad", "version", "optimizer" (its own operations, or run live),
-    "live" (a learning-rate schedule's step, run live), "attribute" (a module's mode set by
-    ``train()`` or ``eval()``)."""
+    as ``expected``), "set_grad", "version", "input_version" (a write to an argument's storage),
+    "optimizer" (its own operations in ``keywords["update"]``, or run live; ``expected``: its
+    settings, None when run live), "live" (a learning-rate schedule's step, run live),
+    "attribute" (a module's mode set by ``train()`` or ``eval()``)."""
     kind: str
     function: object
     arguments: tuple = ()
