@@ -157,7 +157,7 @@ class Compiled:
 
     def _record(self, key, args):
         watcher = watching()
-        recording, inputs = watcher.recording, []
+        recording, inputs = watcher.recording, []  # (position, buffer, whether a tensor)
         recording.names, scanned = _names_read(self.function)
         writes = step_writes.Writes(step_writes.places(scanned))
         # each argument's count of writes before: the recording's stand-in of an array shares
@@ -179,7 +179,7 @@ class Compiled:
                     else:
                         traced_args.append(value)
                         continue
-                    inputs.append((position, traced.slot))
+                    inputs.append((position, traced.slot, isinstance(value, Tensor)))
                 result = self.function(*traced_args)
                 outputs = _outputs(result, recording)
         except BaseException:
@@ -194,7 +194,7 @@ class Compiled:
                               for instruction in flat(recording.instructions)
                               if instruction.kind == "input_version")
             storages = {}  # storage -> [a tensor of it, its count before, the writes to it]
-            for position, slot in inputs:
+            for position, slot, _ in inputs:
                 if before[position] is not None:  # (an array of no numbers: none writes it)
                     argument = as_tensor(args[position])
                     storage = storages.setdefault(versions.storage_key(argument.data),

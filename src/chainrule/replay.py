@@ -108,7 +108,7 @@ class Program:
         for buffer in self.buffers:  # a view of a result computed twice is a view of the first
             buffer.root = alias.get(buffer.root, buffer.root)
         self.inputs, self.outputs = inputs, renamed(outputs, alias)
-        self.position_of = {slot: position for position, slot in inputs}
+        self.position_of = {slot: position for position, slot, _ in inputs}
         # A gradient from before the step that the step reads (accumulated into, or zeroed in
         # place and read) is an input: its array is looked up on each call, not guarded.
         read_live = [(tensor, gradient) for tensor, name, gradient in recording.reads.values()
@@ -133,7 +133,7 @@ class Program:
         self.unchanged = guard(self.guards, self.modules, self.cleared, self.names)
         values = self.values = [buffer.array for buffer in self.buffers]
         written = {root for instruction in flat(self.instructions) for root in instruction.writes}
-        dynamic = {slot for _, slot in self.inputs} | {slot for _, slot, _, _ in self.gradients}
+        dynamic = {slot for _, slot, _ in self.inputs} | {slot for _, slot, _, _ in self.gradients}
         # Setting a .grad the step had not read before (zero_grad first) is one an eager run of
         # the call would redo the same: it does not stop a fall-back to eager mode.
         self.grads_read = {id(obj) for obj, name, _ in recording.reads.values() if name == "grad"}
@@ -158,9 +158,7 @@ class Program:
         self.steps = counted_together([(entry.call, entry.store) for entry in entries])
         # ``replay(args)``: the call as one written function, from its arguments to its results
         written_call = functools.partial(
-            whole_call, values=values,
-            inputs=[(position, slot, signature[3 + position][0] != "array")
-                    for position, slot in self.inputs],
+            whole_call, values=values, inputs=self.inputs,
             gradients=[(tensor, slot) for tensor, slot, _, _ in self.gradients],
             outputs=self.outputs, branch_changed=_BranchChanged,
             # (a function, not a method: the program is freed when let go of, not by the
@@ -174,8 +172,7 @@ class Program:
         # gradient is final (schedule.py)
         scheduled, passed, moved = updates_early(entries, set(settled))
         self.scheduled = counted_together(scheduled)
-        arguments = [(position, signature[3 + position][0] != "array")
-                     for position, slot in self.inputs if slot in passed]
+        arguments = [(position, tensor) for position, slot, tensor in self.inputs if slot in passed]
         weights = [self.buffers[root].array for root in moved
                    if self.buffers[root].origin == "held"]  # (and momenta...)
         gradients = [(tensor, shape, dtype) for tensor, _, shape, dtype in self.gradients]
