@@ -262,8 +262,9 @@ class watching:
         self.generator = self.patches[-1][2]
         self.patches += [(Tensor, name, _watched_attribute(recording, name, member, data_member))
                          for name, member in members.items()]
-        for base, name, watched in ((Optimizer, "step", optimizer_step),
-                                    (Optimizer, "zero_grad", zero_grad), (LRScheduler, "step", live)):
+        wrappers = ((Optimizer, "step", optimizer_step), (Optimizer, "zero_grad", zero_grad),
+                    (LRScheduler, "step", live))
+        for base, name, watched in wrappers:
             self.patches += [(kind, name, watched(kind.__dict__[name]))
                              for kind in _with_subclasses(base) if name in kind.__dict__]
 
