@@ -170,6 +170,9 @@ class Recording:
             result = numpy.asarray(result)
         if outs and isinstance(outs[0], Traced):  # in place: the result is the out= array
             self.add(Instruction("op", function, arguments, keywords, None, writes=tuple(written)))
+            if isinstance(result, tuple):  # divmod's two: each the out= array, or NumPy's own
+                return tuple(made if target is None else target  # (unrecorded: refused if used)
+                             for target, made in zip(outs, result))
             return outs[0]
         if isinstance(function, numpy.ufunc) and isinstance(result, tuple):  # divmod, frexp
             traced = tuple(self.new_buffer(item, "made") for item in result)

@@ -2129,3 +2129,20 @@ def test_a_max_pool_whose_ufunc_gives_two_results_replays_bit_for_bit():
     assert_same_state(steps[0][0], steps[1][0])
     assert compiled.recordings == 1
     assert any(instruction.results for instruction in flat(compiled.program.instructions))
+
+
+def test_a_ufunc_with_two_results_written_into_given_arrays_gives_both_as_eager_mode_does():
+    """``numpy.divmod(a, b, out=(q, r))`` returns the tuple (q, r): the recording too."""
+    def remainder_and_quotient(x):
+        q, r = numpy.empty_like(x.data), numpy.empty_like(x.data)
+        quotient, remainder = numpy.divmod(x.data, 0.7, out=(q, r))
+        return chainrule.tensor(remainder), chainrule.tensor(quotient)
+    compiled = chainrule.compile(remainder_and_quotient)
+    rng = numpy.random.default_rng(0)
+    for _ in range(4):  # eager, recorded, replayed twice
+        x = chainrule.tensor(rng.standard_normal(5))
+        results = compiled(x)
+        expected = remainder_and_quotient(x)
+        for result, eager in zip(results, expected):
+            numpy.testing.assert_array_equal(result.data, eager.data)
+    assert compiled.recordings == 1
