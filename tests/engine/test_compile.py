@@ -2146,3 +2146,81 @@ def test_a_ufunc_with_two_results_written_into_given_arrays_gives_both_as_eager_
         for result, eager in zip(results, expected):
             numpy.testing.assert_array_equal(result.data, eager.data)
     assert compiled.recordings == 1
+
+
+def _refused_on_recording(body, message):
+    """``body(model, optimizer, x)`` compiled: its first call runs eagerly, its second (the
+    recording) raises CompileError matching ``message``."""
+    model = nn.Linear(3, 2)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    compiled = chainrule.compile(lambda x: body(model, optimizer, x))
+    compiled(chainrule.ones(2, 3))
+    with pytest.raises(CompileError, match=message):
+        compiled(chainrule.ones(2, 3))
+
+
+def _new_weight_array(model, optimizer, x):
+    model.weight.data = model.weight.data * 0.5
+    return model(x).sum()
+
+
+def _requires_grad_flipped(model, optimizer, x):
+    model.bias.requires_grad = not model.bias.requires_grad
+    return model(x).sum()
+
+
+def _stepped_with_a_closure(model, optimizer, x):
+    def closure():
+        optimizer.zero_grad()
+        loss = model(x).sum()
+        loss.backward()
+        return loss
+    return optimizer.step(closure)
+
+
+def _group_written_by_dict_methods(model, optimizer, x):
+    optimizer.param_groups[0].update(lr=0.2)
+    return model(x).sum()
+
+
+def _group_setting_deleted(model, optimizer, x):
+    del optimizer.param_groups[0]["weight_decay"]  # (the eager call's is gone: it raises first)
+    return model(x).sum()
+
+
+REFUSED = {  # a step's body, and what the recording's CompileError says
+    "weight given a new array": (_new_weight_array,
+                                 "gives a tensor of shape \\(2, 3\\) a new array"),
+    "requires_grad flipped": (_requires_grad_flipped,
+                              "changes requires_grad of a tensor it did not make"),
+    "step(closure)": (_stepped_with_a_closure, "optimizer.step\\(closure\\) can't be recorded"),
+    "group.update": (_group_written_by_dict_methods,
+                     "sets 'lr' of an optimiser's parameter group itself"),
+    "del group[key]": (_group_setting_deleted,
+                       "sets 'weight_decay' of an optimiser's parameter group"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_what_a_replay_would_not_do_is_refused_at_recording_by_name(case):
+    _refused_on_recording(*REFUSED[case])
+
+
+def test_a_compiled_step_called_while_another_records_is_refused():
+    model = nn.Linear(3, 2)
+    inner = chainrule.compile(lambda x: model(x).sum())
+    outer = chainrule.compile(lambda x: inner(x) * 2)
+    outer(chainrule.ones(2, 3))
+    with pytest.raises(CompileError, match="while another step is being recorded"):
+        outer(chainrule.ones(2, 3))
+
+
+def test_a_setting_the_step_adds_to_a_group_by_setdefault_is_refused():
+    model = nn.Linear(3, 2)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    compiled = chainrule.compile(
+        lambda x: model(x).sum() * optimizer.param_groups[0].setdefault("scale", 2.0))
+    compiled(chainrule.ones(2, 3))
+    del optimizer.param_groups[0]["scale"]  # (outside the step: the group's own dict)
+    with pytest.raises(CompileError, match="sets 'scale' of an optimiser's parameter group"):
+        compiled(chainrule.ones(2, 3))
