@@ -344,3 +344,22 @@ class _WatchedGroup(dict):
         if key not in self:
             self._check(key)
         return super().setdefault(key, default)
+
+    def __ior__(self, other):  # ``group |= {"lr": lr}``
+        self.update(other)
+        return self
+
+    def pop(self, key, *default):
+        if key in self:
+            self._check(key)
+        return super().pop(key, *default)
+
+    def popitem(self):
+        if self:
+            self._check(next(reversed(self)))
+        return super().popitem()
+
+    def clear(self) -> None:
+        if self:
+            self._check(next(iter(self)))
+        super().clear()

@@ -2150,11 +2150,15 @@ def test_a_ufunc_with_two_results_written_into_given_arrays_gives_both_as_eager_
 
 def _refused_on_recording(body, message):
     """``body(model, optimizer, x)`` compiled: its first call runs eagerly, its second (the
-    recording) raises CompileError matching ``message``."""
+    recording, with the optimiser's group as the first found it) raises CompileError matching
+    ``message``."""
     model = nn.Linear(3, 2)
     optimizer = optim.SGD(model.parameters(), lr=0.1)
     compiled = chainrule.compile(lambda x: body(model, optimizer, x))
+    group = dict(optimizer.param_groups[0])
     compiled(chainrule.ones(2, 3))
+    optimizer.param_groups[0].clear()
+    optimizer.param_groups[0].update(group)
     with pytest.raises(CompileError, match=message):
         compiled(chainrule.ones(2, 3))
 
@@ -2183,8 +2187,23 @@ def _group_written_by_dict_methods(model, optimizer, x):
     return model(x).sum()
 
 
+def _group_merged_into(model, optimizer, x):
+    optimizer.param_groups[0] |= {"lr": 0.1}
+    return model(x).sum()
+
+
+def _group_setting_popped(model, optimizer, x):
+    optimizer.param_groups[0].pop("dampening")
+    return model(x).sum()
+
+
+def _group_cleared(model, optimizer, x):
+    optimizer.param_groups[0].clear()
+    return model(x).sum()
+
+
 def _group_setting_deleted(model, optimizer, x):
-    del optimizer.param_groups[0]["weight_decay"]  # (the eager call's is gone: it raises first)
+    del optimizer.param_groups[0]["weight_decay"]
     return model(x).sum()
 
 
@@ -2198,6 +2217,9 @@ REFUSED = {  # a step's body, and what the recording's CompileError says
                      "sets 'lr' of an optimiser's parameter group itself"),
     "del group[key]": (_group_setting_deleted,
                        "sets 'weight_decay' of an optimiser's parameter group"),
+    "group |= ...": (_group_merged_into, "sets 'lr' of an optimiser's parameter group"),
+    "group.pop": (_group_setting_popped, "sets 'dampening' of an optimiser's parameter group"),
+    "group.clear": (_group_cleared, "sets 'params' of an optimiser's parameter group"),
 }
 
 
