@@ -24,19 +24,11 @@ def empty(buffer):
     return stored.transpose(numpy.argsort(buffer.layout))
 
 
-def buffers_of(output):
-    if output == () or type(output[0]) is tuple:
-        for item in output:
-            yield from buffers_of(item)
-    elif output[0] == "buffer":
-        yield output[1]
-
-
 def outliving(instructions, outputs, root) -> set:
     """The buffers whose arrays outlive the call: what the step returns, and the gradients it
     leaves in ``.grad`` (not one it replaces later: ``zero_grad()`` after ``optimizer.step()``)."""
     left = {id(i.function): i.arguments[0] for i in flat(instructions) if i.kind == "set_grad"}
-    return {root(slot) for slot in buffers_of(outputs)} | {
+    return {root(slot) for slot in refs(outputs)} | {
         root(source.index) for source in left.values() if source is not None}
 
 
@@ -104,8 +96,7 @@ class BufferPlan:
         result that outlives the call gets its own: the next call may read it (a gradient
         accumulated across calls) after the operations that would share its memory.
         ``read_last``: the buffers the operation is the last to read, free from here on."""
-        buffer = self.buffers[slot]
-        key = (buffer.shape, buffer.dtype, buffer.layout)
+        key = self._kind(slot)
         if self.apart is not None:
             # An update's temporaries share only with each other, as the update may run earlier
             # than recorded (schedule.py), when a buffer freed before its place is in use; or
@@ -114,9 +105,7 @@ class BufferPlan:
             # update's operations (other results had it before, which may be in use where
             # those run)
             for root in read_last:
-                if root in self.pooled and slot not in self.kept and key == (
-                        self.buffers[root].shape, self.buffers[root].dtype,
-                        self.buffers[root].layout):
+                if root in self.pooled and slot not in self.kept and key == self._kind(root):
                     self.values[slot], self.pooled[slot] = self.values[root], self.pooled[root]
                     self.taken_over[slot] = root
                     if root in self.held:
@@ -135,7 +124,7 @@ class BufferPlan:
                 self.free_buffer(root)
         pool = self.free if self.apart is None else self.apart
         free = None if slot in self.kept else pool.get(key)
-        self.values[slot] = free.pop() if free else empty(buffer)
+        self.values[slot] = free.pop() if free else empty(self.buffers[slot])
         self.pooled[slot] = pool
         return self.values[slot]
 
@@ -145,9 +134,12 @@ class BufferPlan:
 
     def free_buffer(self, root: int) -> None:
         if root in self.pooled and root not in self.held:
-            buffer = self.buffers[root]
-            key = (buffer.shape, buffer.dtype, buffer.layout)
-            self.pooled[root].setdefault(key, []).append(self.values[root])
+            self.pooled[root].setdefault(self._kind(root), []).append(self.values[root])
+
+    def _kind(self, slot: int) -> tuple:
+        """What a buffer must match to take a slot's result: its shape, dtype and layout."""
+        buffer = self.buffers[slot]
+        return buffer.shape, buffer.dtype, buffer.layout
 
     def read_in_place(self, instruction) -> list:
         """In place, as the limit writes ``a *= b``: an elementwise operation may write its result

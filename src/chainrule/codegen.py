@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy
 
 from . import autograd, backend
-from .recording import Ref, optimizer_settings
+from .recording import Ref, identity_or_value, optimizer_settings
 from .tensor import Tensor, as_tensor
 
 
@@ -105,7 +105,7 @@ def bound_call(function, arguments, keywords, values, dynamic, out=None, scalar=
 
 
 def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_branch,
-               snapshot=None, entered=None, more_tests=None):
+               snapshot=None, tests=None):
     """A replay as the one function ``call(args)`` that the whole call is, written out: each
     input put where the program reads it (``inputs``: (position, slot, whether a tensor)), each
     gradient read live (``gradients``: (tensor, slot); let go of after the call, as another
@@ -115,21 +115,18 @@ def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_
     the steps becomes ``if not same_settings(): run the step live, else: its operations``. A
     branch that goes the other way (``branch_changed``) is handed to ``after_branch(changed,
     args, state)``, ``state`` the random state taken first by ``snapshot`` (None: none).
-    ``entered``: the arguments of ``entry_tests``, and ``more_tests(constants)`` more tests
-    written out; the call then first tests whether it replays this program, and returns
-    ``MISSED`` if not (one function called, not two: after a step has
-    streamed its arrays through the caches, each function entered costs microseconds). An
-    ``InputWrite`` among the steps counts a write to an argument's storage where eager mode
-    counted it (a graph that saved it then refuses to run backward, rather than read the new
-    values)."""
+    ``tests(constants)``: tests written out (``entry_tests``' and more), with which the call
+    first tests whether it replays this program, and returns ``MISSED`` if not (one function
+    called, not two: after a step has streamed its arrays through the caches, each function
+    entered costs microseconds). An ``InputWrite`` among the steps counts a write to an
+    argument's storage where eager mode counted it (a graph that saved it then refuses to run
+    backward, rather than read the new values)."""
     constants = {"values": values, "as_tensor": as_tensor, "changed_branch": branch_changed,
                  "after_branch": after_branch, "snapshot": snapshot, "missed": MISSED}
     lines = ["def call(args):"]
-    if entered is not None:
-        tests = entry_tests(*entered, constants=constants)
-        tests += more_tests(constants) if more_tests else []
+    if tests is not None:
         lines += ["    try:",
-                  f"        if not ({' and '.join(tests)}):",
+                  f"        if not ({' and '.join(tests(constants))}):",
                   "            return missed",
                   "    except (AttributeError, KeyError, IndexError):",
                   "        return missed"]
@@ -150,10 +147,12 @@ def whole_call(steps, values, inputs, gradients, outputs, branch_changed, after_
 
 def _result(output, constants: dict) -> str:
     """What the call returns, written out: a fresh tensor of each buffer the step returned."""
-    if output == () or type(output[0]) is tuple:
-        return "(" + "".join(_result(item, constants) + ", " for item in output) + ")"
-    kind, value = output
-    return f"as_tensor(values[{value}].copy())" if kind == "buffer" else named(constants, value)
+    if type(output) in (tuple, list):
+        items = "".join(_result(item, constants) + ", " for item in output)
+        return f"({items})" if type(output) is tuple else f"[{items}]"
+    if type(output) is Ref:
+        return f"as_tensor(values[{output.index}].copy())"
+    return named(constants, output)
 
 
 def _written(steps, constants: dict, indent: str) -> list:
@@ -197,7 +196,7 @@ def named(constants: dict, value) -> str:
     return name
 
 
-def guard(guards, modules, cleared=(), names=()):
+def guard(guards, modules, cleared, names):
     """One function that says whether everything the recording read is as it was: each tensor's
     array, gradient and flag the very object read (``k0.data is k1 and ...``), each module's
     attributes and items the same objects in the same order (``len(k4) == 7 and all(map(is_,
@@ -237,7 +236,7 @@ def same_binding(now, recorded) -> bool:
     return FLOAT_BITS(now) == FLOAT_BITS(recorded) if type(now) is float else now == recorded
 
 
-def _guard_tests(guards, modules, constants: dict, cleared=(), names=()) -> list:
+def _guard_tests(guards, modules, constants: dict, cleared, names) -> list:
     constants["same_binding"] = same_binding
     tests = []
     for holder, name, value, _ in names:
@@ -287,7 +286,7 @@ A_GRADIENT = object()
 FLOAT_BITS = struct.Struct("<d").pack
 
 
-def entry_tests(signature, gradients, guards, modules, settings=(), cleared=(), names=(), *,
+def entry_tests(signature, gradients, guards, modules, settings, cleared, names,
                 constants: dict) -> list:
     """The tests that say whether a call with ``args`` replays this very program: the call's
     signature (as ``compile._signature`` builds it), the state the guards check and the
@@ -299,7 +298,7 @@ def entry_tests(signature, gradients, guards, modules, settings=(), cleared=(), 
     (optimiser, settings) of each update the replay then runs unchecked, as ``same_settings``
     takes them."""
     grad_mode, backend_name, default_dtype, *arguments = signature
-    constants.update(autograd=autograd, backend=backend, identity_or_value=_identity_or_value,
+    constants.update(autograd=autograd, backend=backend, identity_or_value=identity_or_value,
                      float_bits=FLOAT_BITS)
     tests = [f"len(args) == {len(arguments)}", f"autograd._grad_enabled is {grad_mode}",
              f"backend.name == {backend_name!r}",
@@ -332,15 +331,11 @@ def entry_tests(signature, gradients, guards, modules, settings=(), cleared=(), 
     return tests
 
 
-def _identity_or_value(value):
-    return id(value) if isinstance(value, numpy.ndarray) else value
-
-
 def same_settings(optimizer, settings):
     """A function that says whether ``optimizer_settings(optimizer) == settings``, written out
     as one expression (``len(O.param_groups[0]) == 6 and O.param_groups[0][k1] == k2 ...``)
     rather than building the tuples on each call. A key or group gone counts as a change."""
-    constants = {"identity_or_value": _identity_or_value}
+    constants = {"identity_or_value": identity_or_value}
     tests = _settings_tests(optimizer, settings, constants)
     if tests is None:
         return lambda: optimizer_settings(optimizer) == settings

@@ -157,7 +157,7 @@ class Compiled:
 
     def _record(self, key, args):
         watcher = watching()
-        recording, inputs = watcher.recording, []
+        recording, inputs = watcher.recording, []  # (position, buffer, whether a tensor)
         recording.names, scanned = _names_read(self.function)
         writes = step_writes.Writes(step_writes.places(scanned))
         # each argument's count of writes before: the recording's stand-in of an array shares
@@ -179,7 +179,7 @@ class Compiled:
                     else:
                         traced_args.append(value)
                         continue
-                    inputs.append((position, traced.slot))
+                    inputs.append((position, traced.slot, isinstance(value, Tensor)))
                 result = self.function(*traced_args)
                 outputs = _outputs(result, recording)
         except BaseException:
@@ -194,7 +194,7 @@ class Compiled:
                               for instruction in flat(recording.instructions)
                               if instruction.kind == "input_version")
             storages = {}  # storage -> [a tensor of it, its count before, the writes to it]
-            for position, slot in inputs:
+            for position, slot, _ in inputs:
                 if before[position] is not None:  # (an array of no numbers: none writes it)
                     argument = as_tensor(args[position])
                     storage = storages.setdefault(versions.storage_key(argument.data),
@@ -319,7 +319,7 @@ def _read_by(function, who: str, owner) -> tuple[dict, list]:
                                              f"{function.__code__.co_varnames[0]}.{name} "
                                              f"that {who} reads")
                 else:
-                    methods += _own_code(owner, name)
+                    methods += _code_of(inspect.getattr_static(owner, name, None), owner)
             elif of_super and instruction.opname in ("LOAD_ATTR", "LOAD_METHOD",
                                                      "LOAD_SUPER_ATTR"):
                 of_super = False
@@ -332,11 +332,6 @@ def _read_by(function, who: str, owner) -> tuple[dict, list]:
         except ValueError:  # a variable not given a value yet
             pass
     return read, methods
-
-
-def _own_code(owner, name: str) -> list:
-    """The code ``owner.<name>`` runs, as ``_code_of`` gives it."""
-    return _code_of(inspect.getattr_static(owner, name, None), owner)
 
 
 def _definitions(owner, name: str) -> list:
@@ -396,16 +391,19 @@ def _loads_self(instruction, current: CodeType, method: CodeType) -> bool:
 
 
 def _outputs(result, recording):
-    """What the step returned, as ("buffer", n), ("value", v) or a tuple of those."""
-    if isinstance(result, (tuple, list)):
-        return tuple(_outputs(item, recording) for item in result)
+    """What the step returned, a tensor of the recording as the Ref of its buffer (a tensor
+    from outside it, or None, as itself), in a list where it returned a list (as eager mode
+    does), else in a tuple where it returned several."""
+    if type(result) in (tuple, list):
+        items = [_outputs(item, recording) for item in result]
+        return items if type(result) is list else tuple(items)
     if isinstance(result, Tensor):
-        array = result.data
-        if isinstance(array, Traced):
-            return ("buffer", recording.ref(array).index)
-        return ("value", result)
+        return recording.ref(result.data) if isinstance(result.data, Traced) else result
     if result is None:
-        return ("value", None)
+        return None
+    if isinstance(result, (tuple, list)):  # a NamedTuple: a replay writes out plain ones
+        raise CompileError(f"chainrule.compile: the step returned a {type(result).__name__}; a "
+                           "replay returns a plain tuple or list. Return one of those")
     raise CompileError(f"chainrule.compile: the step returned a {type(result).__name__}; a "
                        "replay would return the recorded one. Return tensors (or a tuple of them)")
 

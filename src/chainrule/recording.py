@@ -32,11 +32,12 @@ class Instruction:
     """``function(*arguments, **keywords)``, its result in buffer ``result`` (None: no result).
 
     ``kind``: "op" (an array operation), "view" (its result shares memory with an argument),
-    "create" (an array made from Python values: ``initial`` holds it), "draw" (random numbers
+    "create" (an array made from Python values: ``expected`` holds it), "draw" (random numbers
     from backend's generator), "branch" (``bool()`` of an array: the replay checks it comes out
-    as ``expected``), "set_grad", "version", "optimizer" (its own operations, or run live),
-    "live" (a learning-rate schedule's step, run live), "attribute" (a module's mode set by
-    ``train()`` or ``eval()``)."""
+    as ``expected``), "set_grad", "version", "input_version" (a write to an argument's storage),
+    "optimizer" (its own operations in ``keywords["update"]``, or run live; ``expected``: its
+    settings, None when run live), "live" (a learning-rate schedule's step, run live),
+    "attribute" (a module's mode set by ``train()`` or ``eval()``)."""
     kind: str
     function: object
     arguments: tuple = ()
@@ -169,6 +170,9 @@ class Recording:
             result = numpy.asarray(result)
         if outs and isinstance(outs[0], Traced):  # in place: the result is the out= array
             self.add(Instruction("op", function, arguments, keywords, None, writes=tuple(written)))
+            if isinstance(result, tuple):  # divmod's two: each the out= array, or NumPy's own
+                return tuple(made if target is None else target  # (unrecorded: refused if used)
+                             for target, made in zip(outs, result))
             return outs[0]
         if isinstance(function, numpy.ufunc) and isinstance(result, tuple):  # divmod, frexp
             traced = tuple(self.new_buffer(item, "made") for item in result)
@@ -282,7 +286,11 @@ def optimizer_settings(optimizer) -> tuple:
     it holds): a recorded update is replayed only while these are the same."""
     groups = tuple(tuple((key, value) for key, value in group.items() if key != "params")
                    + (tuple(map(id, group["params"])),) for group in optimizer.param_groups)
-    state = tuple((id(p), tuple((key, id(value) if isinstance(value, numpy.ndarray) else value)
-                                for key, value in buffers.items()))
+    state = tuple((id(p), tuple((key, identity_or_value(value)) for key, value in buffers.items()))
                   for p, buffers in optimizer.state.items())
     return groups, state
+
+
+def identity_or_value(value):
+    """An optimiser's buffer (an array) by identity, any other value of its state by value."""
+    return id(value) if isinstance(value, numpy.ndarray) else value

@@ -20,15 +20,16 @@ import operator
 import numpy
 
 from . import autograd, backend, listing
-from .buffer_plan import BufferPlan, buffers_of, empty, outliving, seen_live
+from .buffer_plan import BufferPlan, empty, outliving, seen_live
 from .codegen import (A_GRADIENT, InputWrite, Update, binding_now, bound_call, call_resolved,
-                      guard, refs, resolve, same_binding, same_settings, whole_call)
+                      entry_tests, guard, refs, resolve, same_binding, same_settings,
+                      whole_call)
 from .errors import CompileError
 from .held_gradients import HandedOut, read_after_written
 from .listing import flat
 from .recording import structure_change
 from .schedule import apart_tests, placed, updates_early
-from .simplify import Write, computed_once, counted_together, overwritten_nones, renamed_outputs
+from .simplify import Write, computed_once, counted_together, overwritten_nones, renamed
 from .tensor import Tensor, as_tensor
 from .versions import version_setter
 
@@ -106,8 +107,8 @@ class Program:
                 recording.instructions, recording.root)))
         for buffer in self.buffers:  # a view of a result computed twice is a view of the first
             buffer.root = alias.get(buffer.root, buffer.root)
-        self.inputs, self.outputs = inputs, renamed_outputs(outputs, alias)
-        self.position_of = {slot: position for position, slot in inputs}
+        self.inputs, self.outputs = inputs, renamed(outputs, alias)
+        self.position_of = {slot: position for position, slot, _ in inputs}
         # A gradient from before the step that the step reads (accumulated into, or zeroed in
         # place and read) is an input: its array is looked up on each call, not guarded.
         read_live = [(tensor, gradient) for tensor, name, gradient in recording.reads.values()
@@ -132,11 +133,11 @@ class Program:
         self.unchanged = guard(self.guards, self.modules, self.cleared, self.names)
         values = self.values = [buffer.array for buffer in self.buffers]
         written = {root for instruction in flat(self.instructions) for root in instruction.writes}
-        dynamic = {slot for _, slot in self.inputs} | {slot for _, slot, _, _ in self.gradients}
+        dynamic = {slot for _, slot, _ in self.inputs} | {slot for _, slot, _, _ in self.gradients}
         # Setting a .grad the step had not read before (zero_grad first) is one an eager run of
         # the call would redo the same: it does not stop a fall-back to eager mode.
         self.grads_read = {id(obj) for obj, name, _ in recording.reads.values() if name == "grad"}
-        self.steps, self.first_effect, self.snapshot_rng = [], len(self.instructions), False
+        self.first_effect, self.snapshot_rng = len(self.instructions), False
         self.handed_out = HandedOut()  # the tensors a replay leaves in .grad
         self.constant = set()  # buffers the same on every call: made from Python values, or of them
         self.plan = BufferPlan(self.buffers, self.values, self.instructions, self.outputs)
@@ -150,17 +151,14 @@ class Program:
                                                             written)
             live_before = live_before or instruction.kind == "live"
             if step is not None:
-                self.steps.append(step)
                 entries.append(placed(step, instruction, self.plan.memory))
                 if type(step[0]) is Update and not live_before:
                     settled[id(step[0])] = (instruction.arguments[0], instruction.expected)
         self.plan.apart = None
-        self.steps = counted_together(self.steps)
+        self.steps = counted_together([(entry.call, entry.store) for entry in entries])
         # ``replay(args)``: the call as one written function, from its arguments to its results
         written_call = functools.partial(
-            whole_call, values=values,
-            inputs=[(position, slot, signature[3 + position][0] != "array")
-                    for position, slot in self.inputs],
+            whole_call, values=values, inputs=self.inputs,
             gradients=[(tensor, slot) for tensor, slot, _, _ in self.gradients],
             outputs=self.outputs, branch_changed=_BranchChanged,
             # (a function, not a method: the program is freed when let go of, not by the
@@ -174,17 +172,14 @@ class Program:
         # gradient is final (schedule.py)
         scheduled, passed, moved = updates_early(entries, set(settled))
         self.scheduled = counted_together(scheduled)
-        arguments = [(position, signature[3 + position][0] != "array")
-                     for position, slot in self.inputs if slot in passed]
+        arguments = [(position, tensor) for position, slot, tensor in self.inputs if slot in passed]
         weights = [self.buffers[root].array for root in moved
                    if self.buffers[root].origin == "held"]  # (and momenta...)
-        self.call = written_call(
-            self.scheduled,
-            entered=(signature, [(tensor, shape, dtype) for tensor, _, shape, dtype
-                                 in self.gradients], self.guards, self.modules,
-                     list(settled.values()), self.cleared, self.names),
-            more_tests=lambda constants: self.handed_out.tests(constants) + apart_tests(
-                arguments, weights, constants))
+        gradients = [(tensor, shape, dtype) for tensor, _, shape, dtype in self.gradients]
+        self.call = written_call(self.scheduled, tests=lambda constants: entry_tests(
+            signature, gradients, self.guards, self.modules, list(settled.values()),
+            self.cleared, self.names, constants) + self.handed_out.tests(constants)
+            + apart_tests(arguments, weights, constants))
 
     def _step(self, index, instruction, values, dynamic, written):
         """``_array_step``, under the floating-point error handling the operation was recorded
@@ -229,26 +224,27 @@ class Program:
             dynamic.add(result)
             return functools.partial(_draw, function, arguments, keywords, values), result
         if kind == "branch":
-            if self.first_effect > index and self.first_draw(index):
-                self.snapshot_rng = True
+            if self.first_effect > index and any(
+                    earlier.kind == "draw" for earlier in self.instructions[:index]):
+                self.snapshot_rng = True  # a call run eagerly instead draws the same numbers
             return functools.partial(_branch, arguments[0].index, instruction.expected, index,
                                      values), None
         if kind == "set_grad":
             source = arguments[0]
-            if source is None or source.index not in dynamic:
-                gradient = None if source is None else as_tensor(values[source.index])
-                if gradient is not None:
-                    returned = {self.plan.root(slot) for slot in buffers_of(self.outputs)}
-                    self.handed_out.add(function, gradient, any(
-                        read_after_written(self.instructions, self.plan.root, returned, slot,
-                                           source.index)
-                        for tensor, slot, _, _ in self.gradients if tensor is function))
-                    # the same buffer on every call, where eager mode makes a new array: its
-                    # count starts where that array's does (the step's writes to it, or the
-                    # caller's between calls, counted on the last one)
-                    return _grad_setter(function, gradient, instruction.keywords["version"]), None
-                return functools.partial(setattr, function, "grad", gradient), None
-            return (lambda: setattr(function, "grad", as_tensor(values[source.index]))), None
+            if source is None:
+                return functools.partial(setattr, function, "grad", None), None
+            if source.index in dynamic:
+                return (lambda: setattr(function, "grad", as_tensor(values[source.index]))), None
+            gradient = as_tensor(values[source.index])
+            returned = {self.plan.root(slot) for slot in refs(self.outputs)}
+            self.handed_out.add(function, gradient, any(
+                read_after_written(self.instructions, self.plan.root, returned, slot,
+                                   source.index)
+                for tensor, slot, _, _ in self.gradients if tensor is function))
+            # the same buffer on every call, where eager mode makes a new array: its count
+            # starts where that array's does (the step's writes to it, or the caller's between
+            # calls, counted on the last one)
+            return _grad_setter(function, gradient, instruction.keywords["version"]), None
         if kind == "optimizer":
             return self._update(index, instruction, values, dynamic, written), None
         if kind == "version":
@@ -260,18 +256,12 @@ class Program:
         if kind in ("live", "attribute"):
             return functools.partial(function, *arguments), None
         moving = any(slot in dynamic for slot in refs((arguments, keywords)))
-        if instruction.results:  # a ufunc with several outputs, each into its buffer
-            out = tuple(self.plan.allocate(slot) for slot in instruction.results)
-            if moving:
-                return bound_call(function, arguments, keywords, values, dynamic, out), None
-            return functools.partial(function, *resolve(arguments, values), out=out,
-                                     **resolve(keywords, values)), None
         if kind == "view" and not moving:
             values[result] = function(*resolve(arguments, values), **resolve(keywords, values))
             if self._constant(arguments, keywords):
                 self.constant.add(result)
             return None
-        if kind == "op" and result is not None and not instruction.results and \
+        if kind == "op" and result is not None and \
                 self.plan.root(result) not in written | self.plan.kept and \
                 self._constant(arguments, keywords):
             # of constants only (a causal mask made from its shape): the same result on every
@@ -279,21 +269,23 @@ class Program:
             values[result] = call_resolved(function, arguments, keywords, values)
             self.constant.add(result)
             return None
-        if kind == "view" or result is None or not _takes_out(function):
-            if not moving and (result is None or self.buffers[result].shape != ()):
-                # bound once; a result (a gather by fancy index) is a new array on each call
-                if result is not None:
-                    dynamic.add(result)
-                return functools.partial(function, *resolve(arguments, values),
-                                         **resolve(keywords, values)), result
+        # (a ufunc with several results, divmod's, has None for ``result``: ``results``)
+        if kind == "view" or result is None and not instruction.results or \
+                not _takes_out(function):
+            # a result (a gather by fancy index) is a new array on each call
+            scalar = result is not None and self.buffers[result].shape == ()
             if result is not None:
                 dynamic.add(result)
-            scalar = result is not None and self.buffers[result].shape == ()
+            if not moving and not scalar:  # bound once
+                return functools.partial(function, *resolve(arguments, values),
+                                         **resolve(keywords, values)), result
             return bound_call(function, arguments, keywords, values, dynamic, scalar=scalar), result
-        self.plan.allocate(result, self.plan.read_in_place(instruction))
+        # into a buffer of its own (each of its own, for a ufunc with several results)
+        out = tuple(map(self.plan.allocate, instruction.results)) if instruction.results else \
+            self.plan.allocate(result, self.plan.read_in_place(instruction))
         if moving:
-            return bound_call(function, arguments, keywords, values, dynamic, values[result]), None
-        return functools.partial(function, *resolve(arguments, values), out=values[result],
+            return bound_call(function, arguments, keywords, values, dynamic, out), None
+        return functools.partial(function, *resolve(arguments, values), out=out,
                                  **resolve(keywords, values)), None
 
     def _constant(self, arguments, keywords) -> bool:
@@ -323,9 +315,6 @@ class Program:
         calls = [call for call, _ in counted_together([(step.call, None) for step in steps])]
         return Update(same_settings(instruction.arguments[0], instruction.expected), calls, live,
                       steps)
-
-    def first_draw(self, before: int) -> bool:
-        return any(i.kind == "draw" for i in self.instructions[:before])
 
     # ------------------------------------------------------------ running
     def changed(self):

@@ -12,6 +12,8 @@ Three things, each bit for bit the same for every array and tensor the step leav
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from typing import NamedTuple
 
 import numpy
 
@@ -38,7 +40,8 @@ def _pure(function) -> bool:
         function is pure for pure in PURE)
 
 
-def _renamed(value, alias: dict):
+def renamed(value, alias: dict):
+    """``value`` with each ``Ref(n)`` of a dropped result n made the Ref of the first."""
     return map_refs(value, lambda ref: Ref(alias.get(ref.index, ref.index)))
 
 
@@ -81,7 +84,7 @@ def computed_once(instructions: list, root, origin, outliving: set) -> tuple[lis
     for instruction in instructions:
         arguments, keywords = instruction.arguments, instruction.keywords
         if alias:
-            arguments, keywords = _renamed(arguments, alias), _renamed(keywords, alias)
+            arguments, keywords = renamed(arguments, alias), renamed(keywords, alias)
         if instruction.kind in ("live", "optimizer"):  # a step run live may write anything
             first.clear()
             checked.clear()
@@ -124,19 +127,11 @@ def computed_once(instructions: list, root, origin, outliving: set) -> tuple[lis
     for n, instruction in enumerate(kept):  # an optimiser's recorded update reads them too
         update = instruction.keywords.get("update") if instruction.kind == "optimizer" else None
         if update:
-            inner = [dataclasses.replace(i, arguments=_renamed(i.arguments, alias),
-                                         keywords=_renamed(i.keywords, alias)) for i in update]
+            inner = [dataclasses.replace(i, arguments=renamed(i.arguments, alias),
+                                         keywords=renamed(i.keywords, alias)) for i in update]
             kept[n] = dataclasses.replace(instruction,
                                           keywords={**instruction.keywords, "update": inner})
     return kept, alias
-
-
-def renamed_outputs(output, alias: dict):
-    """What the step returned, ("buffer", n) made ("buffer", first n) where n was dropped."""
-    if output == () or type(output[0]) is tuple:
-        return tuple(renamed_outputs(item, alias) for item in output)
-    kind, value = output
-    return (kind, alias.get(value, value)) if kind == "buffer" else output
 
 
 def overwritten_nones(instructions) -> set:
@@ -156,25 +151,18 @@ def overwritten_nones(instructions) -> set:
     return unseen
 
 
-class Write:
+class Write(NamedTuple):
     """A write to ``tensor`` to count (``versions``), merged with its neighbours into one call."""
-    __slots__ = ("tensor",)
-
-    def __init__(self, tensor):
-        self.tensor = tensor
+    tensor: object
 
 
 def counted_together(steps: list) -> list:
     """Each run of writes to count among ``steps`` ((call, store) pairs), as one call that
     counts them all: an optimiser's step writes every parameter, one call instead of one each."""
     merged = []
-    for call, store in steps:
-        if type(call) is Write:
-            if merged and type(merged[-1][0]) is list:
-                merged[-1][0].append(call.tensor)
-            else:
-                merged.append(([call.tensor], None))
+    for writes, run in itertools.groupby(steps, key=lambda step: type(step[0]) is Write):
+        if writes:
+            merged.append((write_counter([call.tensor for call, _ in run]), None))
         else:
-            merged.append((call, store))
-    return [(write_counter(call), None) if type(call) is list else (call, store)
-            for call, store in merged]
+            merged += run
+    return merged

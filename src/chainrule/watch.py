@@ -262,12 +262,11 @@ class watching:
         self.generator = self.patches[-1][2]
         self.patches += [(Tensor, name, _watched_attribute(recording, name, member, data_member))
                          for name, member in members.items()]
-        self.patches += [(kind, "step", optimizer_step(kind.__dict__["step"]))
-                         for kind in _with_subclasses(Optimizer) if "step" in kind.__dict__]
-        self.patches += [(kind, "zero_grad", zero_grad(kind.__dict__["zero_grad"]))
-                         for kind in _with_subclasses(Optimizer) if "zero_grad" in kind.__dict__]
-        self.patches += [(kind, "step", live(kind.__dict__["step"]))
-                         for kind in _with_subclasses(LRScheduler) if "step" in kind.__dict__]
+        wrappers = ((Optimizer, "step", optimizer_step), (Optimizer, "zero_grad", zero_grad),
+                    (LRScheduler, "step", live))
+        for base, name, watched in wrappers:
+            self.patches += [(kind, name, watched(kind.__dict__[name]))
+                             for kind in _with_subclasses(base) if name in kind.__dict__]
 
     def __enter__(self) -> Recording:
         from .nn.module import Module
@@ -349,3 +348,22 @@ class _WatchedGroup(dict):
         if key not in self:
             self._check(key)
         return super().setdefault(key, default)
+
+    def __ior__(self, other):  # ``group |= {"lr": lr}``
+        self.update(other)
+        return self
+
+    def pop(self, key, *default):
+        if key in self:
+            self._check(key)
+        return super().pop(key, *default)
+
+    def popitem(self):
+        if self:
+            self._check(next(reversed(self)))
+        return super().popitem()
+
+    def clear(self) -> None:
+        if self:
+            self._check(next(iter(self)))
+        super().clear()

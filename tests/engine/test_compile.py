@@ -5,6 +5,7 @@ compares losses, gradients and weights with exact equality (no tolerance: the re
 the same floating-point operations in the same order). The guards each get a test that changes
 the state a recording can't see and checks that the compiled run still equals the eager one.
 """
+import collections
 import functools
 import types
 import warnings
@@ -284,6 +285,30 @@ def test_switching_between_train_and_eval_replays_a_program_for_each():
         traces.append(trace)
     assert traces[1] == traces[0]
     assert compiled.recordings == 2  # one for train mode, one for eval, each replayed after
+
+
+def test_a_list_returned_by_the_step_is_a_list_on_every_call_as_in_eager_mode():
+    model = nn.Linear(3, 2)
+    compiled = chainrule.compile(lambda x: [model(x).sum(), (model(x), None)])
+    x = chainrule.tensor(numpy.ones((4, 3), dtype=numpy.float32))
+    results = [compiled(x) for _ in range(3)]  # eager, recorded, replayed
+    assert compiled.recordings == 1
+    assert [type(result) for result in results] == [list] * 3
+    assert [type(result[1]) for result in results] == [tuple] * 3
+    assert all(result[1][1] is None for result in results)
+    assert results[2][0].item() == results[0][0].item()
+    assert (results[2][1][0].data == results[0][1][0].data).all()
+
+
+def test_a_named_tuple_returned_by_the_step_is_refused_by_name():
+    """A replay returns plain tuples and lists; a NamedTuple would come back as a tuple."""
+    Result = collections.namedtuple("Result", "loss logits")
+    model = nn.Linear(3, 2)
+    compiled = chainrule.compile(lambda x: Result(model(x).sum(), model(x)))
+    x = chainrule.tensor(numpy.ones((4, 3), dtype=numpy.float32))
+    assert type(compiled(x)) is Result  # the first call, eager
+    with pytest.raises(CompileError, match="returned a Result"):
+        compiled(x)
 
 
 def test_python_values_returned_from_the_step_are_refused():
@@ -2207,3 +2232,135 @@ def test_a_step_with_a_power_records_where_numpy_reads_the_exponent_into_python(
         assert compiled(x).item() == eager_step(x).item()
     assert compiled.program is not None  # recorded and replayed, not refused
     assert numpy.array_equal(model.weight.detach().numpy(), eager_model.weight.detach().numpy())
+
+def test_a_max_pool_whose_ufunc_gives_two_results_replays_bit_for_bit():
+    """Max pooling finds each window's row and column with ``divmod``, a ufunc with two
+    results: the replay writes each into its own buffer."""
+    def pooled():
+        return nn.Sequential(nn.Conv2d(2, 3, 3), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(12, 3))
+    steps = twin_models(OPTIMIZERS["momentum"], make_model=pooled)
+    rng = numpy.random.default_rng(0)
+    data = [(chainrule.tensor(rng.standard_normal((4, 2, 6, 6)).astype(numpy.float32)),
+             chainrule.tensor(rng.integers(0, 3, 4))) for _ in range(5)]
+    losses, compiled = run_both(steps, data)
+    assert losses["compiled"] == losses["eager"]
+    assert_same_state(steps[0][0], steps[1][0])
+    assert compiled.recordings == 1
+    assert any(instruction.results for instruction in flat(compiled.program.instructions))
+
+
+def test_a_ufunc_with_two_results_written_into_given_arrays_gives_both_as_eager_mode_does():
+    """``numpy.divmod(a, b, out=(q, r))`` returns the tuple (q, r): the recording too."""
+    def remainder_and_quotient(x):
+        q, r = numpy.empty_like(x.data), numpy.empty_like(x.data)
+        quotient, remainder = numpy.divmod(x.data, 0.7, out=(q, r))
+        return chainrule.tensor(remainder), chainrule.tensor(quotient)
+    compiled = chainrule.compile(remainder_and_quotient)
+    rng = numpy.random.default_rng(0)
+    for _ in range(4):  # eager, recorded, replayed twice
+        x = chainrule.tensor(rng.standard_normal(5))
+        results = compiled(x)
+        expected = remainder_and_quotient(x)
+        for result, eager in zip(results, expected):
+            numpy.testing.assert_array_equal(result.data, eager.data)
+    assert compiled.recordings == 1
+
+
+def _refused_on_recording(body, message):
+    """``body(model, optimizer, x)`` compiled: its first call runs eagerly, its second (the
+    recording, with the optimiser's group as the first found it) raises CompileError matching
+    ``message``."""
+    model = nn.Linear(3, 2)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    compiled = chainrule.compile(lambda x: body(model, optimizer, x))
+    group = dict(optimizer.param_groups[0])
+    compiled(chainrule.ones(2, 3))
+    optimizer.param_groups[0].clear()
+    optimizer.param_groups[0].update(group)
+    with pytest.raises(CompileError, match=message):
+        compiled(chainrule.ones(2, 3))
+
+
+def _new_weight_array(model, optimizer, x):
+    model.weight.data = model.weight.data * 0.5
+    return model(x).sum()
+
+
+def _requires_grad_flipped(model, optimizer, x):
+    model.bias.requires_grad = not model.bias.requires_grad
+    return model(x).sum()
+
+
+def _stepped_with_a_closure(model, optimizer, x):
+    def closure():
+        optimizer.zero_grad()
+        loss = model(x).sum()
+        loss.backward()
+        return loss
+    return optimizer.step(closure)
+
+
+def _group_written_by_dict_methods(model, optimizer, x):
+    optimizer.param_groups[0].update(lr=0.2)
+    return model(x).sum()
+
+
+def _group_merged_into(model, optimizer, x):
+    optimizer.param_groups[0] |= {"lr": 0.1}
+    return model(x).sum()
+
+
+def _group_setting_popped(model, optimizer, x):
+    optimizer.param_groups[0].pop("dampening")
+    return model(x).sum()
+
+
+def _group_cleared(model, optimizer, x):
+    optimizer.param_groups[0].clear()
+    return model(x).sum()
+
+
+def _group_setting_deleted(model, optimizer, x):
+    del optimizer.param_groups[0]["weight_decay"]
+    return model(x).sum()
+
+
+REFUSED = {  # a step's body, and what the recording's CompileError says
+    "weight given a new array": (_new_weight_array,
+                                 "gives a tensor of shape \\(2, 3\\) a new array"),
+    "requires_grad flipped": (_requires_grad_flipped,
+                              "changes requires_grad of a tensor it did not make"),
+    "step(closure)": (_stepped_with_a_closure, "optimizer.step\\(closure\\) can't be recorded"),
+    "group.update": (_group_written_by_dict_methods,
+                     "sets 'lr' of an optimiser's parameter group itself"),
+    "del group[key]": (_group_setting_deleted,
+                       "sets 'weight_decay' of an optimiser's parameter group"),
+    "group |= ...": (_group_merged_into, "sets 'lr' of an optimiser's parameter group"),
+    "group.pop": (_group_setting_popped, "sets 'dampening' of an optimiser's parameter group"),
+    "group.clear": (_group_cleared, "sets 'params' of an optimiser's parameter group"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_what_a_replay_would_not_do_is_refused_at_recording_by_name(case):
+    _refused_on_recording(*REFUSED[case])
+
+
+def test_a_compiled_step_called_while_another_records_is_refused():
+    model = nn.Linear(3, 2)
+    inner = chainrule.compile(lambda x: model(x).sum())
+    outer = chainrule.compile(lambda x: inner(x) * 2)
+    outer(chainrule.ones(2, 3))
+    with pytest.raises(CompileError, match="while another step is being recorded"):
+        outer(chainrule.ones(2, 3))
+
+
+def test_a_setting_the_step_adds_to_a_group_by_setdefault_is_refused():
+    model = nn.Linear(3, 2)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    compiled = chainrule.compile(
+        lambda x: model(x).sum() * optimizer.param_groups[0].setdefault("scale", 2.0))
+    compiled(chainrule.ones(2, 3))
+    del optimizer.param_groups[0]["scale"]  # (outside the step: the group's own dict)
+    with pytest.raises(CompileError, match="sets 'scale' of an optimiser's parameter group"):
+        compiled(chainrule.ones(2, 3))
