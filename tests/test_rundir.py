@@ -261,6 +261,29 @@ def test_the_lock_of_a_run_covers_its_extension(tmp_path):
         assert copy.is_dir() and contents(copy)["model.safetensors"] == "epoch 7"
 
 
+def test_a_copy_killed_while_it_is_discarded_is_a_leftover_never_continued(tmp_path,
+                                                                             monkeypatch):
+    # half deleted, it could lack files the extension does not rewrite
+    from chainrule import rundir
+
+    run = finished_run(tmp_path / "run", "old")
+    copy = interrupted_extension(run, "epoch 9")
+
+    def killed(folder, **options):
+        (folder / "config.json").unlink()
+        raise KeyboardInterrupt
+    monkeypatch.setattr(rundir.shutil, "rmtree", killed)
+    with pytest.raises(KeyboardInterrupt):
+        with RunDirectory(run, resume=True) as extension:
+            extension.begin(8, lambda folder: 9)
+    monkeypatch.undo()
+    assert not copy.exists()
+    with RunDirectory(run, resume=True) as extension:
+        assert [entry.name for entry in tmp_path.iterdir() if entry.is_dir()] == ["run"]
+        extension.begin(8, lambda folder: 5)
+        assert extension.discarded is None and contents(extension.folder) == contents(run)
+
+
 def test_a_crash_between_the_renames_of_an_extension_keeps_it_to_finish(tmp_path):
     # the finished run set aside, the finished extension not yet renamed in: the run comes
     # back, and the next resume finishes the extension instead of starting it again

@@ -17,18 +17,13 @@ save (docs/reliability.md lists each guarantee with the test that proves it).
   (``read_config``) refuse an unfinished run instead of pairing one step's weights with
   another's metrics.
 - **A finished run is extended in a copy.** ``resume=True`` on a finished run (more epochs)
-  copies it (``begin``) into a sibling ``.NAME.new-XXXX``, renamed ``.NAME.extending-HASH`` once
-  the copy is complete (HASH: the start of the SHA-256 of the run's ``metrics.json``), and
-  continues there; the copy replaces the run as ``overwrite=True``'s new run does, only when it
-  has finished. Until then the finished run stays evaluable, and an extension that fails or is
-  killed leaves it as it was. An extension interrupted (killed, Ctrl-C, an error not of
-  chainrule's own) keeps its copy: the next ``resume=True`` of that run continues it from the
-  copy's checkpoint, unless the copy got past the new end (``begin``'s ``target``), or its
-  checkpoint cannot be read: then it is discarded and the run copied afresh. A copy killed
-  mid-copy never got its name and is deleted as a leftover; a copy whose HASH is not the run's
-  (the run was replaced since) is discarded. An extension that fails with an error of
-  chainrule's own (a divergence) would fail again: its copy is deleted. Any other writer of the
-  run (a fresh run, ``overwrite=True`` once its new run replaced the old) deletes the copy.
+  copies it (``begin``) into a sibling ``.NAME.new-XXXX``, renamed ``.NAME.extending-HASH``
+  once whole (HASH: of the run's ``metrics.json``), and continues there; the copy replaces the
+  run as ``overwrite=True``'s new run does, once it has finished. Until then the finished run
+  stays as it was. An extension interrupted (killed, Ctrl-C, an error not of chainrule's own)
+  keeps its copy, which the next ``resume=True`` continues, unless it is past the new end or
+  unreadable (then discarded); one that diverged would diverge again and is deleted. A copy
+  killed mid-copy has no such name, and is deleted as a leftover.
 - **A fresh run into a directory that does not exist (or is empty, or holds only the temporary
   files of a run killed in its first write) is written in place**, so
   that a run killed on its first attempt can be resumed. If it fails with an error of chainrule's
@@ -142,12 +137,10 @@ class RunDirectory:
     def begin(self, target: int | None = None, reached=None, unit: str = "epoch") -> None:
         """Call before the first write, once the resumed run's settings have been checked: a
         finished run is copied into a sibling, where the extension writes (``folder``) until it
-        finishes and replaces the run; a refused resume has copied nothing. The copy an
-        interrupted extension of this run left is continued instead, if ``reached(copy)`` (how
-        many ``unit``s its checkpoint holds; a ``ChainruleError`` if it cannot be read) is at
-        most ``target``, the run's new end (without them, it is continued as it is); else it is
-        discarded, and ``discarded`` says why. Under mpiexec every rank calls it, and gets the
-        folder rank 0 chose."""
+        finishes and replaces the run; a refused resume has copied nothing. An interrupted
+        extension's copy is continued instead if ``reached(copy)`` (the ``unit``s its checkpoint
+        holds; a ``ChainruleError`` if unreadable) is at most ``target``, else discarded
+        (``discarded`` says why). Every rank calls it, and gets the folder rank 0 chose."""
         if not self.resume:
             return
         if self.writer and is_finished(self.path):
@@ -158,7 +151,7 @@ class RunDirectory:
 
     def _extend(self, target, reached, unit: str) -> None:
         copy = _extension_path(self.path)
-        for pending in _extensions(self.path):
+        for pending in _siblings(self.path, "extending"):
             why, got_to = ("it extends another run that was in its place (its name is not this "
                            "run's)", None) if pending != copy else \
                 _progress_of(pending, target, reached, unit)
@@ -167,7 +160,7 @@ class RunDirectory:
                 self.folder, self.replacing, self.continued_at = pending, True, got_to
                 return
             self.discarded = f"the copy {pending} of an interrupted extension is discarded: {why}"
-            shutil.rmtree(pending)
+            _delete_copy(pending, self.path)
         partial = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.new-"))
         try:
             _copy_run(self.path, partial)
@@ -207,7 +200,7 @@ class RunDirectory:
                 kept = self.extending and error is not None and \
                     not isinstance(error, ChainruleError)
                 if not kept:
-                    shutil.rmtree(self.folder, ignore_errors=True)
+                    _delete_copy(self.folder, self.path)
                 if error is not None:  # the CLI adds the note to its one line
                     what = (f"the finished run in {self.path} is as it was, not extended yet: "
                             f"the extension's progress is kept in {self.folder}, and the same "
@@ -327,13 +320,20 @@ def _extension_path(path: Path) -> Path:
     return path.parent / f".{path.name}.extending-{digest[:16]}"
 
 
-def _extensions(path: Path) -> list[Path]:
-    return _siblings(path, "extending")
-
-
 def _discard_extensions(path: Path) -> None:
-    for copy in _extensions(path):
-        shutil.rmtree(copy, ignore_errors=True)
+    for copy in _siblings(path, "extending"):
+        _delete_copy(copy, path)
+
+
+def _delete_copy(copy: Path, path: Path) -> None:
+    """Delete a sibling of ``path``, first renamed a leftover's name: an extension's copy half
+    deleted (killed meanwhile) must not be continued, and ``_recover`` deletes the rest."""
+    leftover = path.parent / f".{path.name}.new-{uuid.uuid4().hex[:12]}"
+    try:
+        os.rename(copy, leftover)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _progress_of(copy: Path, target, reached, unit: str) -> tuple[str | None, int | None]:
