@@ -19,7 +19,7 @@ import safetensors.numpy
 from chainrule.cli import main
 from chainrule.rundir import RunDirectory
 
-FRESH_KILLS, OVERWRITE_KILLS, EXTENSION_KILLS = 12, 8, 6  # 26 kills in all
+FRESH_KILLS, OVERWRITE_KILLS, EXTENSION_KILLS = 12, 8, 6  # 26 kills at random moments
 fork = multiprocessing.get_context("fork")
 
 
@@ -82,8 +82,10 @@ def quietly(capsys, argv) -> tuple[int, str]:
 
 
 def leftovers(folder) -> list:
+    """A crash's leftovers, and the copies extensions keep until they finish."""
     return [entry.name for entry in folder.iterdir()
-            if ".new-" in entry.name or ".old-" in entry.name or entry.name.endswith(".tmp")]
+            if ".new-" in entry.name or ".old-" in entry.name or entry.name.endswith(".tmp")
+            or ".extending-" in entry.name]
 
 
 def test_a_killed_run_resumes_bit_identically_or_is_refused_clearly(data, tmp_path, capsys):
@@ -181,3 +183,101 @@ def test_a_killed_extension_leaves_the_finished_run_or_the_extended_one(data, tm
         assert leftovers(tmp_path) == [] and leftovers(run) == []
     # The kills are timed, and the machine's load varies: ask only that enough of them landed.
     assert kept >= EXTENSION_KILLS // 4
+
+
+def _killed_once_checkpointed(argv, epoch: int) -> None:
+    """``argv`` in this forked child, which kills itself with SIGKILL once ``epoch`` is in the
+    checkpoint (every epoch is saved, not once a second)."""
+    from chainrule import training
+
+    real_save = training._save_checkpoint
+
+    def save_then_die(folder, model, optimizer, scheduler, history, *rest):
+        real_save(folder, model, optimizer, scheduler, history, *rest)
+        if history.records[-1]["epoch"] == epoch:
+            os.kill(os.getpid(), signal.SIGKILL)
+    training._save_checkpoint = save_then_die
+    training.CHECKPOINT_INTERVAL_SECONDS = 0.0
+    _silently(argv)
+
+
+def _killed_while_copying(argv, files: int) -> None:
+    """``argv`` in this forked child, killed with SIGKILL once it has copied ``files`` files."""
+    real_copy, copied = shutil.copy2, []
+
+    def copy_then_die(source, target, **options):
+        real_copy(source, target, **options)
+        copied.append(source)
+        if len(copied) == files:
+            os.kill(os.getpid(), signal.SIGKILL)
+    shutil.copy2 = copy_then_die
+    _silently(argv)
+
+
+def exit_code_of(target, *arguments) -> int:
+    child = fork.Process(target=target, args=arguments)
+    child.start()
+    child.join(600)
+    return child.exitcode
+
+
+def checkpointed_epochs(folder) -> list:
+    return [record["epoch"] for record in
+            json.loads((folder / "checkpoint" / "history.json").read_text())["epochs"]]
+
+
+def extension_copies(folder) -> list:
+    return sorted(entry for entry in folder.iterdir() if ".extending-" in entry.name)
+
+
+def test_a_killed_extension_continues_from_its_checkpoint_to_a_straight_runs_weights(
+        data, tmp_path, capsys):
+    # a finished run of 5 epochs extended to 10, killed once epoch 7 is saved, continued and
+    # killed again once epoch 9 is: each kill keeps the epochs trained, the finished run stays
+    # byte for byte until the extension finishes, and it ends as a run trained straight to 10
+    run, reference = tmp_path / "run", tmp_path / "reference"
+    assert quietly(capsys, arguments(data, run, epochs=5))[0] == 0
+    assert quietly(capsys, arguments(data, reference))[0] == 0
+    short, extend = every_file(run), arguments(data, run) + ["--resume"]
+    assert exit_code_of(_killed_once_checkpointed, extend, 7) == -signal.SIGKILL
+    [copy] = extension_copies(tmp_path)
+    assert checkpointed_epochs(copy) == [1, 2, 3, 4, 5, 6, 7]
+    assert every_file(run) == short
+    assert exit_code_of(_killed_once_checkpointed, extend, 9) == -signal.SIGKILL
+    assert extension_copies(tmp_path) == [copy]
+    assert checkpointed_epochs(copy) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert every_file(run) == short
+    assert main(["evaluate", str(run)]) == 0  # the finished run, still evaluable
+    capsys.readouterr()
+    code = main([argument for argument in extend if argument != "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"continuing the interrupted extension of the finished run in {run} from its " \
+           f"checkpoint at epoch 9, in its copy {copy}" in out
+    assert f"resuming at epoch 10 of 10 (checkpoint in {copy / 'checkpoint'})" in err
+    assert same_weights(weights(run), weights(reference))
+    assert json.loads((run / "metrics.json").read_text())["test"] == \
+        json.loads((reference / "metrics.json").read_text())["test"]
+    assert checkpointed_epochs(run) == list(range(1, 11))
+    assert leftovers(tmp_path) == [] and leftovers(run) == []
+
+
+def test_an_extension_killed_while_copying_the_run_is_discarded_not_continued(data, tmp_path,
+                                                                              capsys):
+    run, reference = tmp_path / "run", tmp_path / "reference"
+    assert quietly(capsys, arguments(data, run, epochs=5))[0] == 0
+    assert quietly(capsys, arguments(data, reference))[0] == 0
+    short, extend = every_file(run), arguments(data, run) + ["--resume"]
+    assert exit_code_of(_killed_while_copying, extend, 3) == -signal.SIGKILL
+    [partial] = [entry for entry in tmp_path.iterdir() if entry.name.startswith(".run.")
+                 and not entry.name.endswith(".lock")]
+    assert partial.name.startswith(".run.new-")  # not yet named as an extension's copy
+    assert len(every_file(partial)) < len(short) and every_file(run) == short
+    code = main([argument for argument in extend if argument != "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "continuing" not in out and "discarded" not in out
+    assert f"extending the finished run in {run} in a copy" in out
+    assert "resuming at epoch 6 of 10" in err
+    assert same_weights(weights(run), weights(reference))
+    assert leftovers(tmp_path) == [] and leftovers(run) == []

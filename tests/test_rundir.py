@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from chainrule.errors import DivergenceError, RunDirectoryError
+from chainrule.errors import CheckpointError, DivergenceError, RunDirectoryError
 from chainrule.rundir import METRICS_FILE, RunDirectory
 
 
@@ -140,6 +140,161 @@ def test_a_failed_extension_leaves_the_finished_run_whole_and_says_so(tmp_path):
     assert raised.value.__notes__ == [f"the finished run in {run} is as it was, not extended"]
     assert contents(run) == before
     assert [entry.name for entry in tmp_path.iterdir()] == ["run"]
+
+
+def interrupted_extension(run, label: str):
+    """The copy an extension of ``run`` left when Ctrl-C stopped it, its files saying ``label``."""
+    with pytest.raises(KeyboardInterrupt) as raised:
+        with RunDirectory(run, resume=True) as extension:
+            extension.begin()
+            (extension.folder / "model.safetensors").write_text(label)
+            raise KeyboardInterrupt
+    assert raised.value.__notes__ == [f"the finished run in {run} is as it was, not extended "
+                                      f"yet: the extension's progress is kept in "
+                                      f"{extension.folder}, and the same command continues it"]
+    return extension.folder
+
+
+def test_an_interrupted_extension_keeps_its_copy_and_the_next_resume_continues_it(tmp_path):
+    run = finished_run(tmp_path / "run", "old")
+    before = contents(run)
+    copy = interrupted_extension(run, "epoch 7")
+    assert copy.name.startswith(".run.extending-") and contents(run) == before
+    with RunDirectory(run, resume=True) as extension:
+        assert extension.folder == run and contents(copy)["model.safetensors"] == "epoch 7"
+        extension.begin(10, lambda folder: 7 if folder == copy else 5)
+        assert (extension.folder, extension.continued_at, extension.discarded) == (copy, 7, None)
+        assert contents(run) == before
+        extension.finish({"label": "extended"})
+    assert contents(run)["model.safetensors"] == "epoch 7"
+    assert [entry.name for entry in tmp_path.iterdir()] == ["run"]
+
+
+def test_an_extension_past_the_end_asked_for_now_is_discarded_and_the_run_copied_afresh(
+        tmp_path):
+    run = finished_run(tmp_path / "run", "old")
+    copy = interrupted_extension(run, "epoch 9")
+    with RunDirectory(run, resume=True) as extension:
+        extension.begin(8, lambda folder: 9)
+        assert extension.folder == copy and extension.continued_at is None
+        assert extension.discarded == (f"the copy {copy} of an interrupted extension is "
+                                       "discarded: it has trained to epoch 9, past the 8 epochs "
+                                       "asked for now; the extension starts again from the "
+                                       "finished run")
+        assert contents(copy)["model.safetensors"] == "old"  # the finished run's, copied anew
+
+
+def test_an_extension_whose_checkpoint_cannot_be_read_is_discarded_saying_why(tmp_path):
+    run = finished_run(tmp_path / "run", "old")
+    copy = interrupted_extension(run, "epoch 7")
+
+    def unreadable(folder):
+        if folder == copy and contents(copy)["model.safetensors"] == "epoch 7":
+            raise CheckpointError(f"{folder}: damaged")
+        return 5
+    with RunDirectory(run, resume=True) as extension:
+        extension.begin(10, unreadable)
+        assert extension.discarded.endswith(f"discarded: its checkpoint cannot be continued "
+                                            f"({copy}: damaged)")
+        assert contents(extension.folder)["model.safetensors"] == "old"
+
+
+def test_the_copy_of_another_run_that_was_in_its_place_is_discarded(tmp_path):
+    run = finished_run(tmp_path / "run", "old")
+    copy = interrupted_extension(run, "epoch 7")
+    (run / METRICS_FILE).write_text('{"label": "another run"}')  # put there by hand
+    with RunDirectory(run, resume=True) as extension:
+        extension.begin(10, lambda folder: 7)
+        assert extension.discarded.startswith(f"the copy {copy} of an interrupted extension is "
+                                              "discarded: it extends another run")
+        assert extension.folder != copy and contents(extension.folder)["model.safetensors"] == \
+            "old"
+    assert [entry.name for entry in tmp_path.iterdir()] == ["run"]
+
+
+def test_a_copy_killed_midway_is_a_leftover_never_continued(tmp_path):
+    # what SIGKILL during the copy leaves: the copy under its temporary name
+    run = finished_run(tmp_path / "run", "old")
+    (tmp_path / ".run.new-a1b2c3").mkdir()
+    (tmp_path / ".run.new-a1b2c3" / "config.json").write_text("old")
+    with RunDirectory(run, resume=True) as extension:
+        assert not (tmp_path / ".run.new-a1b2c3").exists()
+        extension.begin(10, lambda folder: 5)
+        assert extension.continued_at is None and extension.discarded is None
+        assert contents(extension.folder) == contents(run)
+
+
+def test_overwrite_discards_an_interrupted_extension_once_the_new_run_replaces_the_old(
+        tmp_path):
+    run = finished_run(tmp_path / "run", "old")
+    copy = interrupted_extension(run, "epoch 7")
+    with pytest.raises(DivergenceError):
+        with RunDirectory(run, overwrite=True):
+            raise DivergenceError("training diverged")
+    assert copy.is_dir()  # the old run stays, and so does its extension
+    with RunDirectory(run, overwrite=True) as new:
+        (new.folder / "config.json").write_text("new")
+        new.finish({"label": "new"})
+    assert [entry.name for entry in tmp_path.iterdir()] == ["run"]
+
+
+def test_a_fresh_run_in_place_of_a_deleted_one_discards_its_extension(tmp_path):
+    run = finished_run(tmp_path / "run", "old")
+    interrupted_extension(run, "epoch 7")
+    for entry in run.iterdir():
+        entry.unlink()
+    run.rmdir()
+    with RunDirectory(run) as fresh:
+        fresh.finish({})
+    assert [entry.name for entry in tmp_path.iterdir()] == ["run"]
+
+
+def test_the_lock_of_a_run_covers_its_extension(tmp_path):
+    run = finished_run(tmp_path / "run", "old")
+    copy = interrupted_extension(run, "epoch 7")
+    with RunDirectory(run, resume=True) as extension:
+        extension.begin(10, lambda folder: 7)
+        with pytest.raises(RunDirectoryError, match="another training is writing"):
+            RunDirectory(run, overwrite=True).__enter__()
+        with pytest.raises(RunDirectoryError, match="another training is writing"):
+            RunDirectory(run, resume=True).__enter__()
+        assert copy.is_dir() and contents(copy)["model.safetensors"] == "epoch 7"
+
+
+def test_a_copy_killed_while_it_is_discarded_is_a_leftover_never_continued(tmp_path,
+                                                                             monkeypatch):
+    # half deleted, it could lack files the extension does not rewrite
+    from chainrule import rundir
+
+    run = finished_run(tmp_path / "run", "old")
+    copy = interrupted_extension(run, "epoch 9")
+
+    def killed(folder, **options):
+        (folder / "config.json").unlink()
+        raise KeyboardInterrupt
+    monkeypatch.setattr(rundir.shutil, "rmtree", killed)
+    with pytest.raises(KeyboardInterrupt):
+        with RunDirectory(run, resume=True) as extension:
+            extension.begin(8, lambda folder: 9)
+    monkeypatch.undo()
+    assert not copy.exists()
+    with RunDirectory(run, resume=True) as extension:
+        assert [entry.name for entry in tmp_path.iterdir() if entry.is_dir()] == ["run"]
+        extension.begin(8, lambda folder: 5)
+        assert extension.discarded is None and contents(extension.folder) == contents(run)
+
+
+def test_a_crash_between_the_renames_of_an_extension_keeps_it_to_finish(tmp_path):
+    # the finished run set aside, the finished extension not yet renamed in: the run comes
+    # back, and the next resume finishes the extension instead of starting it again
+    run = finished_run(tmp_path / "run", "old")
+    copy = interrupted_extension(run, "epoch 10")
+    (copy / METRICS_FILE).write_text("the extension's")
+    os.rename(run, tmp_path / ".run.old-0123456789ab")
+    with RunDirectory(run, resume=True) as extension:
+        assert contents(run)["model.safetensors"] == "old"
+        extension.begin(10, lambda folder: 10)
+        assert (extension.folder, extension.continued_at) == (copy, 10)
 
 
 def test_an_unfinished_run_is_resumed_in_place(tmp_path):

@@ -191,9 +191,13 @@ def train(text_path, out_dir, preset: str | None = None, resume: bool = False,
                 raise DataError(f"resume=True continues {run.path} on the text it was trained "
                                 f"on, but {text_path} is another text (its SHA-256 differs); "
                                 "give that text, or train anew with overwrite=True")
+            run.begin(train_config.max_iters,
+                      lambda folder: saved_run(folder)["extra"]["iteration"], unit="step")
+            if run.continued_at is not None:
+                # an interrupted extension's copy, further on than the finished run
+                saved = load_checkpoint(run.folder, model, optimizer, scheduler)
             start, guard.first_loss = saved["extra"]["iteration"], saved["extra"].get("first_loss")
             history = saved["extra"]["history"]  # the evaluations before it stopped
-        run.begin()
 
         main = distributed.is_main_process()  # under mpiexec rank 0 alone prints and writes
         # five lines per evaluation, and five in all where none comes after the first: a log
@@ -204,6 +208,12 @@ def train(text_path, out_dir, preset: str | None = None, resume: bool = False,
         bar.note(f"GPT with {model.num_parameters():,} parameters; {len(train_data):,} training "
                  f"and {len(val_data):,} validation tokens; vocabulary {tokenizer.vocab_size}; "
                  f"{describe_threads()}" + (f"; resuming at step {start}" if resume else ""))
+        if run.discarded:
+            bar.note(run.discarded)
+        if run.continued_at is not None:
+            bar.note(f"continuing the interrupted extension of the finished run in {run.path} "
+                     f"from its checkpoint at step {start}, in its copy {run.folder}: the run "
+                     "stays as it is until the extension has finished")
         save = (lambda step, history: _save(run.folder, model, optimizer, scheduler, run_config,
                                             step, history, guard)) if main else None
         last_loss, seconds, compiled = _training_loop(

@@ -17,9 +17,13 @@ save (docs/reliability.md lists each guarantee with the test that proves it).
   (``read_config``) refuse an unfinished run instead of pairing one step's weights with
   another's metrics.
 - **A finished run is extended in a copy.** ``resume=True`` on a finished run (more epochs)
-  copies it into a sibling ``.NAME.new-XXXX`` (``begin``) and continues there; the copy replaces
-  the run as ``overwrite=True``'s new run does, only when it has finished. Until then the
-  finished run stays evaluable, and an extension that fails or is killed leaves it as it was.
+  copies it (``begin``) into a sibling ``.NAME.new-XXXX``, renamed ``.NAME.extending-HASH``
+  once whole (HASH: of the run's ``metrics.json``), and continues there; the copy replaces the
+  run as ``overwrite=True``'s new run does, once it has finished. Until then the finished run
+  stays as it was. An extension interrupted (killed, Ctrl-C, an error not of chainrule's own)
+  keeps its copy, which the next ``resume=True`` continues, unless it is past the new end or
+  unreadable (then discarded); one that diverged would diverge again and is deleted. A copy
+  killed mid-copy has no such name, and is deleted as a leftover.
 - **A fresh run into a directory that does not exist (or is empty, or holds only the temporary
   files of a run killed in its first write) is written in place**, so
   that a run killed on its first attempt can be resumed. If it fails with an error of chainrule's
@@ -32,6 +36,7 @@ save (docs/reliability.md lists each guarantee with the test that proves it).
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 import tempfile
@@ -68,6 +73,8 @@ class RunDirectory:
         self.fresh = False        # building in place in a directory that held nothing
         self.created = False      # … and that did not exist before
         self.finished = False
+        self.continued_at = None  # how far the interrupted extension continued had got
+        self.discarded = None     # why an interrupted extension's copy was not continued
         self._lock = None
         self._created_parents = []
         # Under mpiexec every rank trains, and rank 0 alone writes (chainrule.distributed): the
@@ -103,6 +110,8 @@ class RunDirectory:
                 raise RunDirectoryError(f"{self.path}: there is no run to resume there; train "
                                         "without resume=True")
             _remove_temporary_files(self.path)
+            if not is_finished(self.path):  # the copies are of a finished run: another one
+                _discard_extensions(self.path)
         elif holds_something:
             if not (self.path / CONFIG_FILE).is_file():  # not a run: overwrite=True refuses too
                 killed = (" (or resume=True, if it holds a run killed in its first save)"
@@ -120,20 +129,48 @@ class RunDirectory:
                                                 prefix=f".{self.path.name}.new-"))
             self.replacing = True
         else:
+            _discard_extensions(self.path)  # their run is gone
             self.created = not self.path.exists()
             self.path.mkdir(exist_ok=True)
             self.fresh = True
 
-    def begin(self) -> None:
+    def begin(self, target: int | None = None, reached=None, unit: str = "epoch") -> None:
         """Call before the first write, once the resumed run's settings have been checked: a
         finished run is copied into a sibling, where the extension writes (``folder``) until it
-        finishes and replaces the run; a refused resume has copied nothing."""
-        if not (self.resume and self.writer and is_finished(self.path)):
-            return  # an unfinished run is resumed in place
-        self.folder = Path(tempfile.mkdtemp(dir=self.path.parent,
-                                            prefix=f".{self.path.name}.new-"))
-        self.replacing = True
-        _copy_run(self.path, self.folder)
+        finishes and replaces the run; a refused resume has copied nothing. An interrupted
+        extension's copy is continued instead if ``reached(copy)`` (the ``unit``s its checkpoint
+        holds; a ``ChainruleError`` if unreadable) is at most ``target``, else discarded
+        (``discarded`` says why). Every rank calls it, and gets the folder rank 0 chose."""
+        if not self.resume:
+            return
+        if self.writer and is_finished(self.path):
+            self._extend(target, reached, unit)
+        chosen = distributed.broadcast_object((str(self.folder), self.continued_at))
+        if not self.writer:  # the others read the checkpoint rank 0 continues from
+            self.folder, self.continued_at = Path(chosen[0]), chosen[1]
+
+    def _extend(self, target, reached, unit: str) -> None:
+        copy = _extension_path(self.path)
+        for pending in _siblings(self.path, "extending"):
+            why, got_to = ("it extends another run that was in its place (its name is not this "
+                           "run's)", None) if pending != copy else \
+                _progress_of(pending, target, reached, unit)
+            if why is None:
+                _remove_temporary_files(pending)
+                self.folder, self.replacing, self.continued_at = pending, True, got_to
+                return
+            self.discarded = f"the copy {pending} of an interrupted extension is discarded: {why}"
+            _delete_copy(pending, self.path)
+        partial = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.new-"))
+        try:
+            _copy_run(self.path, partial)
+            # named only once whole: a copy killed midway keeps its .new- name, a leftover
+            os.rename(partial, copy)
+            sync_directory(self.path.parent)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        self.folder, self.replacing = copy, True
 
     @property
     def extending(self) -> bool:
@@ -150,6 +187,7 @@ class RunDirectory:
         if self.replacing:
             _replace(self.folder, self.path)
             self.folder = self.path
+            _discard_extensions(self.path)  # (an overwrite's) of the run it replaced
         self.finished = True
 
     def __exit__(self, kind, error, traceback) -> None:
@@ -157,12 +195,21 @@ class RunDirectory:
             return
         try:
             if not self.finished and self.replacing:
-                shutil.rmtree(self.folder, ignore_errors=True)
+                # an extension interrupted keeps its progress; one that failed by chainrule's own
+                # rule (a divergence) would fail again from it
+                kept = self.extending and error is not None and \
+                    not isinstance(error, ChainruleError)
+                if not kept:
+                    _delete_copy(self.folder, self.path)
                 if error is not None:  # the CLI adds the note to its one line
-                    what = ("the finished run in {} is as it was, not extended"
-                            if self.extending else "the run in {} is as it was, not replaced")
+                    what = (f"the finished run in {self.path} is as it was, not extended yet: "
+                            f"the extension's progress is kept in {self.folder}, and the same "
+                            "command continues it" if kept else
+                            f"the finished run in {self.path} is as it was, not extended"
+                            if self.extending else
+                            f"the run in {self.path} is as it was, not replaced")
                     # (BaseException.add_note is Python 3.11's; this is the same on 3.10)
-                    error.__notes__ = [*getattr(error, "__notes__", ()), what.format(self.path)]
+                    error.__notes__ = [*getattr(error, "__notes__", ()), what]
             elif not self.finished and self.fresh and isinstance(error, ChainruleError):
                 _empty(self.path, remove=self.created)
             elif not self.finished and self.created and not any(self.path.iterdir()):
@@ -264,6 +311,45 @@ def _recover(path: Path) -> None:
         sync_directory(path.parent)
     for leftover in set_aside + _siblings(path, "new"):
         shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _extension_path(path: Path) -> Path:
+    """Where an extension of the finished run at ``path`` is built: a name of that run's alone
+    (its metrics.json's hash), so that a copy outliving its run is not taken for the next's."""
+    digest = hashlib.sha256((path / METRICS_FILE).read_bytes()).hexdigest()
+    return path.parent / f".{path.name}.extending-{digest[:16]}"
+
+
+def _discard_extensions(path: Path) -> None:
+    for copy in _siblings(path, "extending"):
+        _delete_copy(copy, path)
+
+
+def _delete_copy(copy: Path, path: Path) -> None:
+    """Delete a sibling of ``path``, first renamed a leftover's name: an extension's copy half
+    deleted (killed meanwhile) must not be continued, and ``_recover`` deletes the rest."""
+    leftover = path.parent / f".{path.name}.new-{uuid.uuid4().hex[:12]}"
+    try:
+        os.rename(copy, leftover)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _progress_of(copy: Path, target, reached, unit: str) -> tuple[str | None, int | None]:
+    """(why the copy an interrupted extension left cannot be continued to ``target``, or None
+    if it can; how far it got): its checkpoint unreadable, or past the end asked for now (a run
+    cannot be shortened, and the copy's weights are not those of a run trained to ``target``)."""
+    if reached is None:
+        return None, None
+    try:
+        got_to = reached(copy)
+    except ChainruleError as error:
+        return f"its checkpoint cannot be continued ({error})", None
+    if got_to > target:
+        return (f"it has trained to {unit} {got_to}, past the {target} {unit}s asked for now; "
+                "the extension starts again from the finished run"), got_to
+    return None, got_to
 
 
 def _replace(new: Path, path: Path) -> None:

@@ -154,14 +154,24 @@ def train(config: RunConfig, out, *, resume: bool = False, overwrite: bool = Fal
         check_memory(saved["model"]["sizes"], config.optimizer)
         if run.resume:
             check_same_run(run.path, config, saved)
-            check_readable(run.folder / "checkpoint", data.validation is not None,
-                           *built_to_resume(config, data.pool.task, saved["model"]["sizes"]))
-        run.begin()
+
+            def reached(folder) -> int:  # the epoch a checkpoint holds, read as the fit reads it
+                return check_readable(folder / "checkpoint", data.validation is not None,
+                                      *built_to_resume(config, data.pool.task,
+                                                       saved["model"]["sizes"]))
+            reached(run.folder)
+            run.begin(config.epochs, reached)
         run.write_json(CONFIG_FILE, saved)
         if not quiet:
             echo(_describe_data(config, data))
             echo(_describe_model(config, saved["model"]["sizes"]))
-            if run.extending:
+            if run.discarded:
+                echo(run.discarded)
+            if run.continued_at is not None:
+                echo(f"continuing the interrupted extension of the finished run in {run.path} "
+                     f"from its checkpoint at epoch {run.continued_at}, in its copy {run.folder}: "
+                     "the run stays as it is until the extension has finished")
+            elif run.extending:
                 echo(f"extending the finished run in {run.path} in a copy, {run.folder}: the run "
                      "stays as it is until the extension has finished")
         estimator = fit_estimator(config, data, run, quiet)

@@ -112,21 +112,22 @@ def save_checkpoint(folder: Path, model, optimizer, scheduler, history: History,
     history.save(folder / "history.json")
 
 
-def check_readable(folder: Path, keeps_best: bool, model, optimizer, scheduler) -> None:
+def check_readable(folder: Path, keeps_best: bool, model, optimizer, scheduler) -> int:
     """Read a checkpoint's files into a ``model``, ``optimizer`` and ``scheduler`` built as the
     resumed run builds its own, to be thrown away: a resume does this before its first write,
     so that a damaged or missing file, or one that does not fit the run's model, is refused
     with the run left as it was, before a finished run is copied to be extended. ``keeps_best`` as
-    ``load_checkpoint`` takes it."""
+    ``load_checkpoint`` takes it. Returns the last epoch the checkpoint holds (0: none)."""
     from . import checkpoint
 
     if not has_checkpoint(folder):
-        return  # a run killed before its first checkpoint starts again from epoch 1
+        return 0  # a run killed before its first checkpoint starts again from epoch 1
     loaded = checkpoint.load_checkpoint(folder, model, optimizer, scheduler, restore_rng=False)
     saved = schema.validate(loaded["extra"], CHECKPOINT_EXTRA, loaded["path"], "metadata extra")
     _check_best_weights(folder, saved["early_stopping"].get("best_epoch"), keeps_best)
     if (folder / BEST_WEIGHTS).is_file():
         checkpoint.load_weights(folder / BEST_WEIGHTS, model)
+    return saved["history"]["epochs"][-1]["epoch"]
 
 
 def _check_best_weights(folder: Path, best_epoch, keeps_best: bool) -> None:

@@ -174,7 +174,7 @@ def test_a_resumed_run_says_where_it_resumes(tmp_path, labels, capsys):
     out, err = capsys.readouterr()
     # a finished run is extended in a copy beside it, which the line names
     copy = out.split(f"extending the finished run in {run} in a copy, ")[1].split(":")[0]
-    assert copy.startswith(str(tmp_path / ".run.new-"))
+    assert copy.startswith(str(tmp_path / ".run.extending-"))
     assert f"resuming at epoch 3 of 4 (checkpoint in {copy}/checkpoint)" in err
     assert err.index("resuming at epoch 3") < err.index("epoch 3/4")
     (tmp_path / "run" / "metrics.json").unlink()  # as if killed: resumed in place

@@ -273,37 +273,129 @@ def test_a_diverging_extension_leaves_the_finished_run_as_it_was(run_copy, capsy
     assert capsys.readouterr().out == old_metrics
 
 
-def test_a_killed_extension_leaves_the_finished_run_which_extends_to_a_straight_runs_weights(
-        run_copy, tmp_path, capsys, monkeypatch):
+def interrupted_after_epoch(epoch: int, monkeypatch):
+    """Make the next training stop with Ctrl-C once epoch ``epoch`` is checkpointed (every
+    epoch is, not once a second)."""
     from chainrule import training
 
-    run, data = run_copy
-    before = every_file(run)
     real_save = training._save_checkpoint
 
-    def killed_after_epoch_3(folder, model, optimizer, scheduler, history, *rest):
+    def interrupted(folder, model, optimizer, scheduler, history, *rest):
         real_save(folder, model, optimizer, scheduler, history, *rest)
-        if history.records[-1]["epoch"] == 3:
+        if history.records[-1]["epoch"] == epoch:
             raise KeyboardInterrupt
-    monkeypatch.setattr(training, "_save_checkpoint", killed_after_epoch_3)
+    monkeypatch.setattr(training, "_save_checkpoint", interrupted)
+    monkeypatch.setattr(training, "CHECKPOINT_INTERVAL_SECONDS", 0.0)
+
+
+def extension_copies(folder) -> list:
+    return sorted(entry for entry in folder.iterdir() if ".extending-" in entry.name)
+
+
+def trained_straight(epochs: int, tmp_path, data) -> bytes:
+    """The weights of a run trained to ``epochs`` uninterrupted."""
+    straight = tmp_path / f"straight-{epochs}"
+    assert main(extended_to(epochs, straight, data)[:-1]) == 0
+    return (straight / "model.safetensors").read_bytes()
+
+
+def test_an_interrupted_extension_is_continued_from_its_copy_to_a_straight_runs_weights(
+        run_copy, tmp_path, capsys, monkeypatch):
+    # an interrupted extension's epochs were deleted with its copy: the same command started
+    # it again from the finished run's last epoch
+    run, data = run_copy
+    before = every_file(run)
+    interrupted_after_epoch(4, monkeypatch)
     assert main(extended_to(6, run, data)) == 130
-    assert f"interrupted; the finished run in {run} is as it was, not extended" in \
+    [copy] = extension_copies(tmp_path)
+    assert f"interrupted; the finished run in {run} is as it was, not extended yet: the " \
+           f"extension's progress is kept in {copy}, and the same command continues it" in \
         capsys.readouterr().err
     assert every_file(run) == before
-    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["run"]
+    assert main(["evaluate", str(run)]) == 0  # the finished run, still evaluable
     monkeypatch.undo()
-    assert main(extended_to(6, run, data)) == 0  # from the finished run's epoch 2 again
-    straight = tmp_path / "straight"
-    assert main(extended_to(6, straight, data)[:-1]) == 0
     capsys.readouterr()
-    assert (run / "model.safetensors").read_bytes() == \
-        (straight / "model.safetensors").read_bytes()
-    assert [json.loads((folder / "metrics.json").read_text())["test"]
-            for folder in (run, straight)] == [json.loads((straight / "metrics.json")
-                                                          .read_text())["test"]] * 2
+    assert main(extended_to(6, run, data)[:-2] + ["--resume"]) == 0  # not --quiet: what it says
+    out, err = capsys.readouterr()
+    assert f"continuing the interrupted extension of the finished run in {run} from its " \
+           f"checkpoint at epoch 4, in its copy {copy}" in out
+    assert f"resuming at epoch 5 of 6 (checkpoint in {copy / 'checkpoint'})" in err
+    assert (run / "model.safetensors").read_bytes() == trained_straight(6, tmp_path, data)
+    straight = tmp_path / "straight-6"
+    assert json.loads((run / "metrics.json").read_text())["test"] == \
+        json.loads((straight / "metrics.json").read_text())["test"]
     history = json.loads((run / "history.json").read_text())["epochs"]
     assert [record["epoch"] for record in history] == [1, 2, 3, 4, 5, 6]
-    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["run", "straight"]
+    measured = ("loss", "val_loss", "val_accuracy")  # (not the seconds each epoch took)
+    assert [[record[key] for key in measured] for record in history] == \
+        [[record[key] for key in measured]
+         for record in json.loads((straight / "history.json").read_text())["epochs"]]
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["run", "straight-6"]
+
+
+def test_an_interrupted_extension_continues_to_a_nearer_end_asked_for_later(
+        run_copy, tmp_path, capsys, monkeypatch):
+    run, data = run_copy
+    interrupted_after_epoch(4, monkeypatch)
+    assert main(extended_to(8, run, data)) == 130
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main(extended_to(5, run, data)[:-2] + ["--resume"]) == 0
+    assert "from its checkpoint at epoch 4" in capsys.readouterr().out
+    assert (run / "model.safetensors").read_bytes() == trained_straight(5, tmp_path, data)
+    assert extension_copies(tmp_path) == []
+
+
+def test_an_interrupted_extension_past_the_end_asked_for_now_is_discarded_with_a_message(
+        run_copy, tmp_path, capsys, monkeypatch):
+    # its weights are those of epoch 5: no run trained to 3 epochs has them
+    run, data = run_copy
+    interrupted_after_epoch(5, monkeypatch)
+    assert main(extended_to(8, run, data)) == 130
+    [copy] = extension_copies(tmp_path)
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main(extended_to(3, run, data)[:-2] + ["--resume"]) == 0
+    out, err = capsys.readouterr()
+    assert f"the copy {copy} of an interrupted extension is discarded: it has trained to epoch " \
+           "5, past the 3 epochs asked for now; the extension starts again from the finished " \
+           "run" in out
+    assert f"extending the finished run in {run} in a copy" in out
+    assert "resuming at epoch 3 of 3" in err
+    assert (run / "model.safetensors").read_bytes() == trained_straight(3, tmp_path, data)
+    assert extension_copies(tmp_path) == []
+
+
+def test_a_refused_resume_leaves_an_interrupted_extension_to_continue(run_copy, tmp_path,
+                                                                      capsys, monkeypatch):
+    run, data = run_copy
+    interrupted_after_epoch(4, monkeypatch)
+    assert main(extended_to(6, run, data)) == 130
+    [copy] = extension_copies(tmp_path)
+    kept = every_file(copy)
+    monkeypatch.undo()
+    capsys.readouterr()
+    err = fails(capsys, extended_to(6, run, data) + ["--batch-size", "7"])
+    assert "--batch-size" in err
+    assert every_file(copy) == kept
+    assert main(extended_to(6, run, data)) == 0
+    assert (run / "model.safetensors").read_bytes() == trained_straight(6, tmp_path, data)
+
+
+def test_overwrite_discards_an_interrupted_extension(run_copy, tmp_path, capsys, monkeypatch):
+    run, data = run_copy
+    interrupted_after_epoch(4, monkeypatch)
+    assert main(extended_to(6, run, data)) == 130
+    assert len(extension_copies(tmp_path)) == 1
+    monkeypatch.undo()
+    new_run = extended_to(3, run, data)[:-1] + ["--overwrite"]
+    assert main(new_run) == 0
+    assert extension_copies(tmp_path) == []
+    assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 3
+    capsys.readouterr()
+    assert main(extended_to(4, run, data)[:-2] + ["--resume"]) == 0  # the new run, from epoch 3
+    assert "resuming at epoch 4 of 4" in capsys.readouterr().err
+    assert (run / "model.safetensors").read_bytes() == trained_straight(4, tmp_path, data)
 
 
 def test_predict_into_a_directory_leaves_no_temporary_file(run_copy, tmp_path, capsys):

@@ -2,6 +2,7 @@
 import json
 import shutil
 
+import numpy
 import pytest
 import safetensors
 import safetensors.numpy
@@ -77,11 +78,51 @@ def test_an_interrupted_extension_leaves_the_finished_run_as_it_was(run_copy, te
     monkeypatch.setattr(lm, "full_loss", interrupted)  # dies after the last step
     with pytest.raises(KeyboardInterrupt) as raised:
         lm.train(text_file, run_copy, resume=True, max_iters=110, progress=False)
+    [copy] = [path for path in run_copy.parent.iterdir() if path.name.startswith(".run")]
+    assert copy.name.startswith(".run.extending-")
     assert raised.value.__notes__ == [f"the finished run in {run_copy} is as it was, not "
-                                      "extended"]
+                                      f"extended yet: the extension's progress is kept in "
+                                      f"{copy}, and the same command continues it"]
     assert {path.name: path.read_bytes() for path in run_copy.iterdir()} == before
-    assert not any(path.name.startswith(".run") for path in run_copy.parent.iterdir())
     lm.load(run_copy)
+
+
+def test_an_interrupted_extension_is_continued_from_its_copy_to_a_straight_runs_weights(
+        text_file, tmp_path, monkeypatch, capsys):
+    # a finished run of 100 steps extended to 150, interrupted once step 125 is saved (its
+    # rate decays over 150 steps, as a straight run's of 150 does)
+    settings = dict(TINY, lr_decay_iters=150, warmup_iters=3, progress=False)
+    run_copy = tmp_path / "run"
+    lm.train(text_file, run_copy, max_iters=100, **settings)
+    real_save = lm._save
+
+    def interrupted_after_step_125(folder, model, optimizer, scheduler, run_config, step, *rest):
+        real_save(folder, model, optimizer, scheduler, run_config, step, *rest)
+        if step == 125:
+            raise KeyboardInterrupt
+    before = {path.name: path.read_bytes() for path in run_copy.iterdir()}
+    monkeypatch.setattr(lm, "_save", interrupted_after_step_125)
+    with pytest.raises(KeyboardInterrupt):
+        lm.train(text_file, run_copy, resume=True, max_iters=150, progress=False)
+    monkeypatch.undo()
+    assert {path.name: path.read_bytes() for path in run_copy.iterdir()} == before
+    [copy] = [path for path in run_copy.parent.iterdir() if path.name.startswith(".run")]
+    capsys.readouterr()
+    extended = lm.train(text_file, run_copy, resume=True, max_iters=150, progress=True)
+    err = capsys.readouterr().err
+    assert "resuming at step 125" in err
+    assert f"continuing the interrupted extension of the finished run in {run_copy} from its " \
+           f"checkpoint at step 125, in its copy {copy}" in err
+    straight = lm.train(text_file, tmp_path / "straight", max_iters=150, **settings)
+    assert extended["history"] == straight["history"]
+    assert [extended[key] for key in ("val_loss", "train_loss", "last_batch_loss")] == \
+        [straight[key] for key in ("val_loss", "train_loss", "last_batch_loss")]
+    weights = [safetensors.numpy.load_file(str(folder / "checkpoint.safetensors"))
+               for folder in (run_copy, tmp_path / "straight")]
+    assert weights[0].keys() == weights[1].keys()
+    for name, weight in weights[1].items():
+        numpy.testing.assert_array_equal(weights[0][name], weight)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["corpus.txt", "run", "straight"]
 
 
 def test_resume_refuses_a_text_that_changed_since_the_run(trained_run, run_copy, tmp_path,
