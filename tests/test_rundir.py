@@ -404,3 +404,34 @@ def test_a_writer_that_locked_a_deleted_lock_file_tries_again(tmp_path, monkeypa
     with RunDirectory(tmp_path / "run") as run:
         assert len(calls) == 2  # locked the deleted file, saw it, locked the current one
         assert os.fstat(run._lock.fileno()).st_ino == os.stat(tmp_path / ".run.lock").st_ino
+
+
+@pytest.mark.parametrize("deleted", ["old", "epoch 7"])  # the old run, its extension's copy
+def test_ctrl_c_while_an_overwrite_deletes_what_it_replaced_keeps_the_new_run(tmp_path,
+                                                                              monkeypatch,
+                                                                              deleted):
+    # the new run is in place when the old run and its interrupted extension are deleted: an
+    # interrupt then must not take the new run for a copy to delete, nor say it was not made
+    from chainrule import rundir
+
+    run = finished_run(tmp_path / "run", "old")
+    copy = interrupted_extension(run, "epoch 7")
+    deleting = rundir.shutil.rmtree
+
+    def interrupted_once(folder, **options):
+        if (folder / "model.safetensors").read_text() == deleted:
+            monkeypatch.setattr(rundir.shutil, "rmtree", deleting)
+            raise KeyboardInterrupt
+        deleting(folder, **options)
+    monkeypatch.setattr(rundir.shutil, "rmtree", interrupted_once)
+    with pytest.raises(KeyboardInterrupt) as raised:
+        with RunDirectory(run, overwrite=True) as new:
+            (new.folder / "config.json").write_text("new")
+            (new.folder / "model.safetensors").write_text("new")
+            new.finish({"label": "new"})
+    assert not hasattr(raised.value, "__notes__")  # replaced: nothing to say it was not
+    assert contents(run)["model.safetensors"] == "new" and (run / METRICS_FILE).is_file()
+    with RunDirectory(run, resume=True) as extension:  # the next writer continues nothing
+        extension.begin(10, lambda folder: 7)
+        assert extension.continued_at is None and not copy.exists()
+    assert [entry.name for entry in tmp_path.iterdir() if entry.is_dir()] == ["run"]

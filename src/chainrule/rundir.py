@@ -185,8 +185,11 @@ class RunDirectory:
             return
         save_json(self.folder / METRICS_FILE, metrics)
         if self.replacing:
-            _replace(self.folder, self.path)
-            self.folder = self.path
+            aside = _replace(self.folder, self.path)
+            # finished from here on: an interrupt while the old run (and its extensions) are
+            # deleted must not take the new run for the copy to delete
+            self.folder, self.finished = self.path, True
+            shutil.rmtree(aside, ignore_errors=True)
             _discard_extensions(self.path)  # (an overwrite's) of the run it replaced
         self.finished = True
 
@@ -352,13 +355,15 @@ def _progress_of(copy: Path, target, reached, unit: str) -> tuple[str | None, in
     return None, got_to
 
 
-def _replace(new: Path, path: Path) -> None:
+def _replace(new: Path, path: Path) -> Path:
+    """Put ``new`` in the place of the run at ``path``; returns where the old run was set
+    aside, for the caller to delete (``_recover`` deletes it if the caller is killed first)."""
     aside = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:12]}"
     os.rename(path, aside)
     sync_directory(path.parent)
     os.rename(new, path)
     sync_directory(path.parent)
-    shutil.rmtree(aside, ignore_errors=True)
+    return aside
 
 
 def _copy_run(run: Path, copy: Path) -> None:

@@ -159,7 +159,12 @@ def train(config: RunConfig, out, *, resume: bool = False, overwrite: bool = Fal
                 return check_readable(folder / "checkpoint", data.validation is not None,
                                       *built_to_resume(config, data.pool.task,
                                                        saved["model"]["sizes"]))
-            reached(run.folder)
+            trained = reached(run.folder)
+            if config.epochs < trained:  # its weights are epoch ``trained``'s: none trained less
+                raise SettingError(("resume", True), f": {run.path} has trained to epoch "
+                                   f"{trained}; ", ("epochs", config.epochs), " would end before "
+                                   "it (a run cannot be shortened): give ", ("epochs", trained),
+                                   " or more")
             run.begin(config.epochs, reached)
         run.write_json(CONFIG_FILE, saved)
         if not quiet:

@@ -366,6 +366,22 @@ def test_an_interrupted_extension_past_the_end_asked_for_now_is_discarded_with_a
     assert extension_copies(tmp_path) == []
 
 
+def test_a_resume_to_fewer_epochs_than_trained_is_refused(run_copy, tmp_path, capsys):
+    # it used to train nothing and rewrite config.json with the fewer epochs, beside the
+    # weights, history and metrics of the epochs the run had trained
+    run, data = run_copy
+    before = every_file(run)
+    for finished in (True, False):
+        err = fails(capsys, extended_to(1, run, data))
+        assert f"--resume: {run} has trained to epoch 2; --epochs 1 would end before it (a run " \
+               "cannot be shortened): give --epochs 2 or more" in err
+        assert every_file(run) == before
+        assert sorted(entry.name for entry in tmp_path.iterdir()) == ["run"]
+        if finished:  # as if killed after its last checkpoint: resumed in place
+            (run / "metrics.json").unlink()
+            before = every_file(run)
+
+
 def test_a_refused_resume_leaves_an_interrupted_extension_to_continue(run_copy, tmp_path,
                                                                       capsys, monkeypatch):
     run, data = run_copy
