@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from chainrule.errors import CheckpointError, DivergenceError, RunDirectoryError
+from chainrule.errors import CheckpointError, DataError, DivergenceError, RunDirectoryError
 from chainrule.rundir import METRICS_FILE, RunDirectory
 
 
@@ -197,6 +197,26 @@ def test_an_extension_whose_checkpoint_cannot_be_read_is_discarded_saying_why(tm
         assert extension.discarded.endswith(f"discarded: its checkpoint cannot be continued "
                                             f"({copy}: damaged)")
         assert contents(extension.folder)["model.safetensors"] == "old"
+
+
+@pytest.mark.parametrize("error, kept", [
+    (DataError("data.csv: not the run's data"), True),   # refused: right data, and it goes on
+    (DivergenceError("training diverged"), False),       # it would diverge again from there
+    (CheckpointError("checkpoint.safetensors: damaged"), False)])  # nor could be read again
+def test_a_continued_extension_that_fails_keeps_its_copy_unless_it_would_fail_again(
+        tmp_path, error, kept):
+    run = finished_run(tmp_path / "run", "old")
+    before = contents(run)
+    copy = interrupted_extension(run, "epoch 7")
+    with pytest.raises(type(error)):
+        with RunDirectory(run, resume=True) as extension:
+            extension.begin(10, lambda folder: 7)
+            assert extension.continued_at == 7
+            raise error
+    assert contents(run) == before
+    assert copy.exists() == kept
+    if kept:
+        assert contents(copy)["model.safetensors"] == "epoch 7"
 
 
 def test_the_copy_of_another_run_that_was_in_its_place_is_discarded(tmp_path):

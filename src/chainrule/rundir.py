@@ -20,10 +20,10 @@ save (docs/reliability.md lists each guarantee with the test that proves it).
   copies it (``begin``) into a sibling ``.NAME.new-XXXX``, renamed ``.NAME.extending-HASH``
   once whole (HASH: of the run's ``metrics.json``), and continues there; the copy replaces the
   run as ``overwrite=True``'s new run does, once it has finished. Until then the finished run
-  stays as it was. An extension interrupted (killed, Ctrl-C, an error not of chainrule's own)
-  keeps its copy, which the next ``resume=True`` continues, unless it is past the new end or
-  unreadable (then discarded); one that diverged would diverge again and is deleted. A copy
-  killed mid-copy has no such name, and is deleted as a leftover.
+  stays as it was. An extension interrupted (killed, Ctrl-C) or refused (other data) keeps its
+  copy, which the next ``resume=True`` continues, unless it is past the new end or unreadable
+  (then discarded); one whose training failed (diverged) or whose checkpoint can't be read would
+  fail again, and is deleted. A copy killed mid-copy has no such name: a leftover, deleted.
 - **A fresh run into a directory that does not exist (or is empty, or holds only the temporary
   files of a run killed in its first write) is written in place**, so
   that a run killed on its first attempt can be resumed. If it fails with an error of chainrule's
@@ -45,7 +45,7 @@ from pathlib import Path
 
 from . import distributed, schema
 from .checkpoint import TEMPORARY_SUFFIX, load_json, save_json, sync_directory
-from .errors import ChainruleError, CheckpointError, RunDirectoryError
+from .errors import ChainruleError, CheckpointError, RunDirectoryError, TrainingError
 from .run_schemas import kind_of_run
 
 __all__ = ["RunDirectory", "read_config", "CONFIG_FILE", "METRICS_FILE", "HISTORY_FILE"]
@@ -198,10 +198,11 @@ class RunDirectory:
             return
         try:
             if not self.finished and self.replacing:
-                # an extension interrupted keeps its progress; one that failed by chainrule's own
-                # rule (a divergence) would fail again from it
+                # an extension interrupted, or refused (other data given), keeps its progress;
+                # one whose training failed (a divergence) or whose checkpoint can't be read
+                # would fail again from it
                 kept = self.extending and error is not None and \
-                    not isinstance(error, ChainruleError)
+                    not isinstance(error, (TrainingError, CheckpointError))
                 if not kept:
                     _delete_copy(self.folder, self.path)
                 if error is not None:  # the CLI adds the note to its one line
